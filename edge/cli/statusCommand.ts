@@ -1,0 +1,102 @@
+// `wardgate status`: the buffer, dead letters, sync, alarms and devices, read
+// straight from the database, so it works whether or not the daemon runs.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../config/load.js';
+import { RUN_FILE, type RunInfo } from '../gateway.js';
+import { DB_FILE, openDatabaseReadOnly } from '../store/database.js';
+import { readStatus, type GatewayStatus } from '../store/statusQuery.js';
+import { ExitCode, parseCommandArgs, type Command, type CommandIO } from './usage.js';
+
+export interface StatusReport extends GatewayStatus {
+  ward: string;
+  gateway: string;
+  daemon: { running: boolean; pid: number | null; ports: RunInfo['ports'] | null };
+}
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'buffer depth, oldest unsynced reading, sync state, alarms, devices',
+  help: `Usage: wardgate status [--config FILE] [--json]
+
+Reads the gateway's database (the daemon need not run) and reports readings
+stored and not yet synced, the oldest unsynced reading, dead letters by reason,
+sync state, active alarms and the devices seen.
+
+Options:
+  -c, --config FILE   the YAML config file (for the ward and data directory)
+      --json          machine-readable output`,
+  async run(io: CommandIO): Promise<number> {
+    const { values } = parseCommandArgs(io.argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } });
+    if (values.help) {
+      io.stdout.write(`${this.help}\n`);
+      return ExitCode.ok;
+    }
+    const config = loadConfig({ ...(values.config !== undefined && { file: values.config }), env: io.env });
+    const report = collect(config.gateway.dataDir, config.ward, config.gateway.id);
+    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    return ExitCode.ok;
+  },
+};
+
+function collect(dataDir: string, ward: string, gateway: string): StatusReport {
+  const daemon = readRunFile(dataDir);
+  let status: GatewayStatus;
+  if (existsSync(join(dataDir, DB_FILE))) {
+    const db = openDatabaseReadOnly(dataDir);
+    try {
+      status = readStatus(db);
+    } finally {
+      db.close();
+    }
+  } else {
+    status = {
+      readings: { total: 0, unsynced: 0, oldestUnsyncedTs: null },
+      deadLetters: { total: 0, byReason: {} },
+      devices: [],
+      alarms: { active: 0 },
+      sync: { state: 'off', lastSuccessTs: null },
+    };
+  }
+  return { ward, gateway, daemon, ...status };
+}
+
+function readRunFile(dataDir: string): StatusReport['daemon'] {
+  try {
+    const info = JSON.parse(readFileSync(join(dataDir, RUN_FILE), 'utf8')) as RunInfo;
+    process.kill(info.pid, 0);
+    return { running: true, pid: info.pid, ports: info.ports };
+  } catch {
+    return { running: false, pid: null, ports: null };
+  }
+}
+
+export function formatReport(r: StatusReport): string {
+  const daemon = r.daemon.running ? `running, pid ${r.daemon.pid}` : 'not running';
+  const reasons = Object.entries(r.deadLetters.byReason).map(([k, n]) => `${k} ${n}`).join(', ');
+  const lines = [
+    `ward ${r.ward}, gateway ${r.gateway} (daemon ${daemon})`,
+    `readings      ${r.readings.total} stored, ${r.readings.unsynced} not yet synced, oldest unsynced ${r.readings.oldestUnsyncedTs ?? '-'}`,
+    `dead letters  ${r.deadLetters.total}${reasons ? ` (${reasons})` : ''}`,
+    `sync          ${r.sync.state}, last success ${r.sync.lastSuccessTs ?? 'never'}`,
+    `alarms        ${r.alarms.active} active`,
+    `devices       ${r.devices.length}`,
+  ];
+  if (r.devices.length) {
+    const rows = [['ID', 'BED', 'SOURCE', 'ONLINE', 'LAST SEEN', 'BATTERY', 'SENSOR']];
+    for (const d of r.devices) {
+      rows.push([
+        d.declared ? d.id : `${d.id} (undeclared)`,
+        d.bed ?? '-',
+        d.source,
+        d.online === null ? '-' : d.online ? 'yes' : 'no',
+        d.lastSeen ?? 'never',
+        d.battery === null ? '-' : `${d.battery} %`,
+        d.sensor ?? '-',
+      ]);
+    }
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+    for (const row of rows) lines.push(`  ${row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

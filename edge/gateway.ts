@@ -1,0 +1,180 @@
+// Wires the edge daemon: builds every feature from the config, starts them in
+// order (store, MQTT, HTTP) and stops them in reverse. The only place that
+// knows how the pieces fit; each piece gets what it needs and nothing else.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Authenticator } from './auth/authenticator.js';
+import { EventBus } from './bus.js';
+import type { GatewayConfig } from './config/load.js';
+import { HttpServer, sendJson } from './http/server.js';
+import { CommitQueue } from './ingest/commitQueue.js';
+import { Ingestor } from './ingest/ingestor.js';
+import type { CommittedItem } from './ingest/types.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics, type GatewayMetrics } from './metrics.js';
+import { MqttBroker } from './mqtt/broker.js';
+import type { Service } from './service.js';
+import { openDatabase, type Db } from './store/database.js';
+import { IngestStore } from './store/ingestStore.js';
+import { ReadingFlag } from '../shared/reading.js';
+
+export const RUN_FILE = 'wardgate.run.json';
+
+export interface RunInfo {
+  pid: number;
+  startedAt: string;
+  ports: { mqtt?: number; mqtts?: number; http?: number };
+}
+
+export class Gateway {
+  readonly config: GatewayConfig;
+  readonly log: Logger;
+  readonly bus: EventBus;
+  #db: Db | undefined;
+  #queue: CommitQueue | undefined;
+  #mqtt: MqttBroker | undefined;
+  #http: HttpServer | undefined;
+  #metrics: GatewayMetrics | undefined;
+  #started: Service[] = [];
+  #stopping = false;
+
+  constructor(config: GatewayConfig, options: { log?: Logger } = {}) {
+    this.config = config;
+    this.log = options.log ?? createLogger(config.log.level);
+    this.bus = new EventBus(this.log);
+  }
+
+  get ports(): RunInfo['ports'] {
+    return { ...this.#mqtt?.ports, ...(this.#http?.port !== undefined && { http: this.#http.port }) };
+  }
+
+  get metrics(): GatewayMetrics | undefined {
+    return this.#metrics;
+  }
+
+  get db(): Db | undefined {
+    return this.#db;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this;
+    log.info({ ward: config.ward, gateway: config.gateway.id, config: config.source, devices: config.devices.length }, 'starting');
+    try {
+      for (const service of this.#build()) {
+        await service.start();
+        this.#started.push(service);
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.#writeRunFile();
+    log.info({ ports: this.ports }, 'started');
+  }
+
+  /** Stops accepting, finishes pending commits, closes everything; safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const service of this.#started.reverse()) {
+      try {
+        await service.stop();
+      } catch (err) {
+        this.log.error({ err, service: service.name }, 'stop failed');
+      }
+    }
+    this.#started = [];
+    rmSync(join(this.config.gateway.dataDir, RUN_FILE), { force: true });
+    this.log.info('stopped');
+  }
+
+  #build(): Service[] {
+    const { config, log, bus } = this;
+    let store: IngestStore;
+    const storeService: Service = {
+      name: 'store',
+      start: async () => {
+        this.#db = openDatabase(config.gateway.dataDir);
+        store = new IngestStore(this.#db);
+        store.declareDevices(config.devices.map((d) => ({ id: d.name, ...(d.bed !== undefined && { bed: d.bed }) })));
+      },
+      stop: async () => {
+        this.#queue?.close();
+        const db = this.#db;
+        this.#db = undefined;
+        if (db) {
+          db.pragma('wal_checkpoint(TRUNCATE)');
+          db.close();
+        }
+      },
+    };
+    const metrics = createMetrics({
+      unsyncedReadings: () => this.#counter('readings_unsynced'),
+      oldestUnsyncedAgeSeconds: () => this.#oldestUnsyncedAge(),
+      mqttClients: () => this.#mqtt?.connectedClients ?? 0,
+    });
+    this.#metrics = metrics;
+    const queue = new CommitQueue(
+      { commit: (items) => store.commit(items) },
+      {
+        onCommitted: (committed, ms) => {
+          recordCommit(metrics, committed, ms);
+          bus.emit('ingest.committed', committed);
+        },
+        onError: (err, items) => {
+          metrics.commitErrors.inc();
+          log.error({ err, items }, 'group commit failed; retrying items one by one');
+        },
+        onListenerError: (err) => log.error({ err }, 'post-commit hook failed'),
+      },
+    );
+    this.#queue = queue;
+    const ingestor = new Ingestor(queue, { isDeclared: (id) => store.isDeclared(id) }, {
+      maxFutureSkewMs: config.ingest.maxFutureSkewMs,
+      acceptUnknownDevices: config.ingest.acceptUnknownDevices,
+      maxMessageBytes: config.mqtt.maxMessageBytes,
+    });
+    const auth = new Authenticator([...config.devices, ...config.users]);
+    this.#mqtt = new MqttBroker({ config, auth, ingestor, bus, metrics, log });
+    this.#http = new HttpServer({ host: config.http.host, port: config.http.port, log });
+    this.#http.route('GET', '/healthz', (_req, res) =>
+      sendJson(res, this.#stopping ? 503 : 200, { status: this.#stopping ? 'stopping' : 'ok', uptimeSeconds: Math.round(process.uptime()) }),
+    );
+    this.#http.route('GET', '/metrics', async (_req, res) => {
+      const body = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(body);
+    });
+    return [storeService, this.#mqtt, this.#http];
+  }
+
+  #counter(name: string): number {
+    const row = this.#db?.prepare('SELECT value FROM counters WHERE name = ?').get(name) as { value: number } | undefined;
+    return row?.value ?? 0;
+  }
+
+  #oldestUnsyncedAge(): number {
+    const row = this.#db?.prepare('SELECT ts FROM readings WHERE synced_at IS NULL ORDER BY id LIMIT 1').get() as { ts: number } | undefined;
+    return row ? Math.max(0, (Date.now() - row.ts) / 1000) : 0;
+  }
+
+  #writeRunFile(): void {
+    const info: RunInfo = { pid: process.pid, startedAt: new Date().toISOString(), ports: this.ports };
+    writeFileSync(join(this.config.gateway.dataDir, RUN_FILE), `${JSON.stringify(info)}\n`, { mode: 0o600 });
+  }
+}
+
+function recordCommit(metrics: GatewayMetrics, committed: readonly CommittedItem[], ms: number): void {
+  const now = Date.now();
+  metrics.commitBatch.observe(committed.length);
+  metrics.commitSeconds.observe(ms / 1000);
+  for (const { item, result } of committed) {
+    metrics.messages.inc({ source: item.source, outcome: result.outcome });
+    if (result.outcome === 'rejected') metrics.rejects.inc({ reason: result.rejection.code });
+    if (item.kind !== 'obs') continue;
+    metrics.ingestLatency.observe((now - item.receivedTs) / 1000);
+    if (result.outcome !== 'stored') continue;
+    metrics.readings.inc({ source: item.source }, item.readings.length);
+    for (const r of item.readings) if (r.flags & ReadingFlag.artifact) metrics.artifacts.inc();
+  }
+}

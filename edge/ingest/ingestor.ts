@@ -1,0 +1,108 @@
+// The front door of the ingest pipeline for every source: validates and
+// normalizes a raw message, turns it into an item for the commit queue, and
+// reports the outcome once it is durable.
+import { createHash } from 'node:crypto';
+import { parseDeviceStatus } from '../../shared/deviceStatus.js';
+import { reject, type Rejection } from '../../shared/errors.js';
+import { parseObservation } from '../../shared/observation.js';
+import { isRejection } from '../../shared/timestamp.js';
+import type { CommitCallback, CommitQueue } from './commitQueue.js';
+import type { IngestSource } from './types.js';
+
+export interface IngestPolicy {
+  readonly maxFutureSkewMs: number;
+  readonly acceptUnknownDevices: boolean;
+  readonly maxMessageBytes: number;
+}
+
+export interface DeviceDirectory {
+  isDeclared(deviceId: string): boolean;
+}
+
+export interface RawMessage {
+  readonly source: IngestSource;
+  readonly deviceId: string;
+  readonly payload: Buffer;
+  /** Where it came from, for the dead-letter table (an MQTT topic, a serial port, an HL7 sender). */
+  readonly topic?: string;
+  readonly receivedTs?: number;
+}
+
+export class Ingestor {
+  readonly #queue: CommitQueue;
+  readonly #devices: DeviceDirectory;
+  readonly #policy: IngestPolicy;
+  readonly #now: () => number;
+
+  constructor(queue: CommitQueue, devices: DeviceDirectory, policy: IngestPolicy, now: () => number = Date.now) {
+    this.#queue = queue;
+    this.#devices = devices;
+    this.#policy = policy;
+    this.#now = now;
+  }
+
+  observation(msg: RawMessage, done: CommitCallback): void {
+    const receivedTs = msg.receivedTs ?? this.#now();
+    const refused = this.#gate(msg);
+    if (refused) return this.deadLetter(msg, refused, done);
+    const parsed = parseObservation(msg.payload, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
+    if (!parsed.ok) return this.deadLetter(msg, parsed.error, done);
+    this.#queue.submit(
+      {
+        kind: 'obs',
+        source: msg.source,
+        receivedTs,
+        deviceId: msg.deviceId,
+        seq: parsed.seq,
+        digest: digest(msg.payload),
+        readings: parsed.readings,
+      },
+      done,
+    );
+  }
+
+  status(msg: RawMessage, done: CommitCallback): void {
+    const receivedTs = msg.receivedTs ?? this.#now();
+    const refused = this.#gate(msg);
+    if (refused) return this.deadLetter(msg, refused, done);
+    const status = parseDeviceStatus(msg.payload, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
+    if (isRejection(status)) return this.deadLetter(msg, status, done);
+    this.#queue.submit({ kind: 'status', source: msg.source, receivedTs, deviceId: msg.deviceId, status }, done);
+  }
+
+  /** A device connected or went away (transport-level presence, not a message from it). */
+  presence(source: IngestSource, deviceId: string, online: boolean, done: CommitCallback): void {
+    const receivedTs = this.#now();
+    this.#queue.submit({ kind: 'status', source, receivedTs, deviceId, status: { ts: receivedTs, online } }, done);
+  }
+
+  deadLetter(msg: RawMessage, rejection: Rejection, done: CommitCallback): void {
+    this.#queue.submit(
+      {
+        kind: 'dead',
+        source: msg.source,
+        receivedTs: msg.receivedTs ?? this.#now(),
+        deviceId: msg.deviceId,
+        ...(msg.topic !== undefined && { topic: msg.topic }),
+        rejection,
+        raw: msg.payload,
+      },
+      done,
+    );
+  }
+
+  #gate(msg: RawMessage): Rejection | undefined {
+    if (msg.payload.length > this.#policy.maxMessageBytes) {
+      return reject('WG_ERR_TOO_LARGE', `message of ${msg.payload.length} bytes exceeds the limit of ${this.#policy.maxMessageBytes}`);
+    }
+    if (!this.#policy.acceptUnknownDevices && !this.#devices.isDeclared(msg.deviceId)) {
+      return reject('WG_ERR_UNKNOWN_DEVICE', `device '${msg.deviceId}' is not declared in the gateway configuration`);
+    }
+    return undefined;
+  }
+}
+
+/** 8 bytes of SHA-256: enough to tell a retransmission from different content under the same seq. */
+function digest(payload: Buffer): Buffer {
+  return createHash('sha256').update(payload).digest().subarray(0, 8);
+}

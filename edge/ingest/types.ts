@@ -1,0 +1,49 @@
+// What every ingest source (MQTT, serial, HL7) hands to the commit queue, and
+// what it gets back once the item is durable.
+import type { DeviceStatus } from '../../shared/deviceStatus.js';
+import type { Rejection } from '../../shared/errors.js';
+import type { Reading } from '../../shared/reading.js';
+
+export type IngestSource = 'mqtt' | 'serial' | 'hl7';
+
+interface Common {
+  readonly source: IngestSource;
+  readonly receivedTs: number;
+}
+
+export interface ObservationItem extends Common {
+  readonly kind: 'obs';
+  readonly deviceId: string;
+  readonly seq: number;
+  /** A short digest of the payload: the same seq with another digest is a conflict, not a retransmission. */
+  readonly digest: Buffer;
+  readonly readings: readonly Reading[];
+}
+
+export interface StatusItem extends Common {
+  readonly kind: 'status';
+  readonly deviceId: string;
+  readonly status: DeviceStatus;
+}
+
+export interface DeadLetterItem extends Common {
+  readonly kind: 'dead';
+  readonly deviceId?: string;
+  readonly topic?: string;
+  readonly rejection: Rejection;
+  readonly raw: Buffer;
+}
+
+export type IngestItem = ObservationItem | StatusItem | DeadLetterItem;
+
+export type IngestOutcome =
+  | { readonly outcome: 'stored'; readonly readings: number; readonly bed?: string }
+  | { readonly outcome: 'duplicate' }
+  | { readonly outcome: 'status' }
+  /** Dead-lettered: the original rejection, or a sequence conflict found at commit. */
+  | { readonly outcome: 'rejected'; readonly rejection: Rejection };
+
+export interface CommittedItem {
+  readonly item: IngestItem;
+  readonly result: IngestOutcome;
+}

@@ -1,0 +1,226 @@
+// The embedded MQTT broker (aedes) with wardgate's policy in its hooks:
+// per-principal authentication, topic ACLs, and durable ingest inside
+// authorizePublish. aedes v1 writes the PUBACK of a QoS 1 PUBLISH right after
+// the authorizePublish callback (lib/handlers/publish.js), so calling back only
+// once the reading is committed is what makes a PUBACK a promise of durability.
+import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer as createTlsServer } from 'node:tls';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import type { GatewayConfig, Principal } from '../config/load.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { EventBus } from '../bus.js';
+import type { Ingestor } from '../ingest/ingestor.js';
+import type { IngestOutcome } from '../ingest/types.js';
+import type { Logger } from '../log.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { Service } from '../service.js';
+import { reject, type Rejection } from '../../shared/errors.js';
+import type { DeviceErrorMessage } from '../../shared/reading.js';
+import { parseDeviceTopic, topics } from '../../shared/topics.js';
+import { ANONYMOUS, mayPublish, maySubscribe } from './acl.js';
+import { guardedConnection, type PacketTooLargeError } from './packetSizeGuard.js';
+
+const principals = new WeakMap<Client, Principal>();
+
+export interface MqttBrokerDeps {
+  readonly config: GatewayConfig;
+  readonly auth: Authenticator;
+  readonly ingestor: Ingestor;
+  readonly bus: EventBus;
+  readonly metrics: GatewayMetrics;
+  readonly log: Logger;
+}
+
+export class MqttBroker implements Service {
+  readonly name = 'mqtt';
+  readonly #deps: MqttBrokerDeps;
+  #aedes: Aedes | undefined;
+  #servers: Server[] = [];
+  #log: Logger;
+
+  constructor(deps: MqttBrokerDeps) {
+    this.#deps = deps;
+    this.#log = deps.log.child({ module: 'mqtt' });
+  }
+
+  get connectedClients(): number {
+    return this.#aedes?.connectedClients ?? 0;
+  }
+
+  /** Bound ports, once started (0 asks the OS for a free one). */
+  get ports(): { mqtt?: number; mqtts?: number } {
+    const [tcp, tls] = this.#servers.map((s) => (s.address() as AddressInfo | null)?.port);
+    return { mqtt: tcp, ...(tls !== undefined && { mqtts: tls }) };
+  }
+
+  async start(): Promise<void> {
+    const { mqtt } = this.#deps.config;
+    const aedes = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.#authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => this.#authorizeSubscribe(client, sub, done),
+    });
+    this.#aedes = aedes;
+    aedes.on('clientReady', (client) => this.#presence(client, true));
+    aedes.on('clientDisconnect', (client) => this.#presence(client, false));
+    aedes.on('clientError', (client, err) => this.#log.debug({ clientId: client.id, err: err.message }, 'client error'));
+
+    // The guard closes connections whose packets are far beyond any device message;
+    // messages a little over maxMessageBytes are read and dead-lettered instead.
+    const hardLimit = Math.max(65_536, mqtt.maxMessageBytes * 4);
+    const onConnection = (socket: Socket) => {
+      const conn = guardedConnection(socket, hardLimit, (err) => this.#tooLarge(client, err));
+      const client = aedes.handle(conn);
+    };
+    this.#servers.push(await listen(createTcpServer(onConnection), mqtt.host, mqtt.port));
+    if (mqtt.tls) {
+      const tls = createTlsServer(
+        { cert: readFileSync(mqtt.tls.cert), key: readFileSync(mqtt.tls.key), ...(mqtt.tls.ca && { ca: readFileSync(mqtt.tls.ca) }) },
+        onConnection,
+      );
+      this.#servers.push(await listen(tls, mqtt.tls.host ?? mqtt.host, mqtt.tls.port));
+    }
+    this.#log.info({ ...this.ports, host: mqtt.host }, 'mqtt listening');
+  }
+
+  /** Stops accepting, then closes every client and the broker. Commits already queued still finish. */
+  async stop(): Promise<void> {
+    const servers = this.#servers;
+    this.#servers = [];
+    const closing = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    const aedes = this.#aedes;
+    this.#aedes = undefined;
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await Promise.all(closing);
+  }
+
+  /** Publishes from the gateway itself (never treated as a reading). */
+  publish(topic: string, payload: unknown, options: { qos?: 0 | 1; retain?: boolean } = {}): void {
+    const aedes = this.#aedes;
+    if (!aedes) return;
+    const packet = {
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)),
+      qos: options.qos ?? 0,
+      retain: options.retain ?? false,
+      dup: false,
+    } as PublishPacket;
+    aedes.publish(packet, (err) => {
+      if (err) this.#log.warn({ topic, err: err.message }, 'gateway publish failed');
+    });
+  }
+
+  #authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    const refuse = (why: string) => {
+      this.#deps.metrics.authFailures.inc({ kind: 'connect' });
+      this.#log.warn({ clientId: client.id, username, reason: why }, 'mqtt connection refused');
+      // 4 = bad user name or password ([MQTT-3.2.2-3] CONNACK return codes)
+      done(Object.assign(new Error(why), { returnCode: 4 }) as AuthenticateError, false);
+    };
+    if (username === undefined || username === '') {
+      if (!this.#deps.config.mqtt.allowAnonymous) return refuse('credentials required');
+      principals.set(client, ANONYMOUS);
+      return done(null, true);
+    }
+    this.#deps.auth.check(username, password?.toString('utf8') ?? '').then(
+      (principal) => {
+        if (!principal) return refuse('wrong user name or password');
+        principals.set(client, principal);
+        done(null, true);
+      },
+      (err: Error) => refuse(`authentication failed: ${err.message}`),
+    );
+  }
+
+  #authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    const principal = client && principals.get(client);
+    if (!client || !principal) return done(new Error('not authenticated'));
+    const { ward } = this.#deps.config;
+    if (!mayPublish(principal, packet.topic, ward)) {
+      this.#deps.metrics.authFailures.inc({ kind: 'publish' });
+      this.#log.warn({ clientId: client.id, principal: principal.name, topic: packet.topic }, 'publish refused by ACL');
+      return done(new Error(`${principal.name || 'client'} may not publish to ${packet.topic}`));
+    }
+    const device = parseDeviceTopic(packet.topic);
+    if (!device) return done(null); // an alarm acknowledgement from a nurse: the alarm engine consumes it
+    const isWill = packet === (client as Client & { will?: unknown }).will;
+    if (device.kind === 'obs' && isWill) return done(new Error('a last will is not a reading'));
+    if (device.kind !== 'obs' && device.kind !== 'status') {
+      // Only the anonymous lab principal can get here (devices are held to obs and status by the ACL).
+      return done(null);
+    }
+    packet.retain = false; // readings are history, not retained state
+    const message = { source: 'mqtt' as const, deviceId: device.deviceId, payload: packet.payload as Buffer, topic: packet.topic };
+    const settle = (err: Error | null, result?: IngestOutcome) => {
+      if (err) {
+        this.#log.error({ deviceId: device.deviceId, err: err.message }, 'commit failed; message not acknowledged');
+        return done(err);
+      }
+      if (result?.outcome === 'rejected') this.#reportRejection(device.deviceId, result.rejection, packet.payload as Buffer);
+      done(null);
+    };
+    if (device.kind === 'obs') this.#deps.ingestor.observation(message, settle);
+    else this.#deps.ingestor.status(message, settle);
+  }
+
+  #authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
+    const principal = principals.get(client);
+    if (principal && maySubscribe(principal, sub.topic, this.#deps.config.ward)) return done(null, sub);
+    this.#deps.metrics.authFailures.inc({ kind: 'subscribe' });
+    this.#log.warn({ clientId: client.id, principal: principal?.name, topic: sub.topic }, 'subscription refused by ACL');
+    done(null, null); // SUBACK with failure (0x80) for this filter; the connection stays
+  }
+
+  #reportRejection(deviceId: string, rejection: Rejection, payload: Buffer): void {
+    this.#log.warn({ deviceId, code: rejection.code, field: rejection.field }, 'message rejected');
+    const error: DeviceErrorMessage = {
+      code: rejection.code,
+      ...(rejection.field !== undefined && { field: rejection.field }),
+      message: rejection.message,
+      ...seqOf(payload),
+      receivedTs: new Date().toISOString(),
+    };
+    this.publish(topics.deviceErrors(deviceId), error, { qos: 1 });
+  }
+
+  #tooLarge(client: Client, err: PacketTooLargeError): void {
+    const principal = principals.get(client);
+    const deviceId = principal?.kind === 'device' ? principal.name : undefined;
+    this.#deps.metrics.authFailures.inc({ kind: 'oversize' });
+    const rejection = reject('WG_ERR_TOO_LARGE', `MQTT packet of ${err.remainingLength} bytes is far beyond the message limit; connection closed`);
+    this.#deps.ingestor.deadLetter({ source: 'mqtt', deviceId: deviceId ?? client.id ?? 'unknown', payload: err.head }, rejection, () => {});
+    if (deviceId) this.#reportRejection(deviceId, rejection, Buffer.alloc(0));
+  }
+
+  #presence(client: Client, online: boolean): void {
+    const principal = principals.get(client);
+    if (principal?.kind !== 'device') return;
+    this.#deps.ingestor.presence('mqtt', principal.name, online, (err) => {
+      if (err) this.#log.warn({ deviceId: principal.name, err: err.message }, 'presence not recorded');
+    });
+    this.#deps.bus.emit(online ? 'device.connected' : 'device.disconnected', { deviceId: principal.name, source: 'mqtt' });
+  }
+}
+
+/** The seq of a rejected payload, when it can be read, so a device can match the error to its message. */
+function seqOf(payload: Buffer): { seq?: number } {
+  const match = /"seq"\s*:\s*(\d{1,15})/.exec(payload.subarray(0, 512).toString('utf8'));
+  return match ? { seq: Number(match[1]) } : {};
+}
+
+function listen(server: Server, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}

@@ -1,0 +1,46 @@
+// Opens the gateway's SQLite file: WAL, synchronous=FULL (a commit is on disk
+// before anyone is told it happened), and the schema migrated to the latest version.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { migrations } from './migrations.js';
+
+export type Db = Database.Database;
+
+export const DB_FILE = 'wardgate.db';
+
+export function openDatabase(dataDir: string): Db {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const db = new Database(join(dataDir, DB_FILE));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  // Checkpoints are scheduled work; the default auto-checkpoint stays as a backstop.
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+/** Opens an existing database for reading only (`wardgate status` beside a running daemon). */
+export function openDatabaseReadOnly(dataDir: string): Db {
+  const db = new Database(join(dataDir, DB_FILE), { readonly: true, fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+function migrate(db: Db): void {
+  const current = schemaVersion(db);
+  if (current > migrations.length) {
+    throw new Error(`database schema version ${current} is newer than this wardgate (${migrations.length}); upgrade wardgate`);
+  }
+  for (let version = current; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version]);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

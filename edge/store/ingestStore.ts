@@ -1,0 +1,190 @@
+// The writes of the ingest path, as prepared statements run inside one
+// transaction per group of items (see ingest/commitQueue.ts).
+import type { Statement } from 'better-sqlite3';
+import type { CommittedItem, DeadLetterItem, IngestItem, IngestOutcome, IngestSource, ObservationItem, StatusItem } from '../ingest/types.js';
+import { reject } from '../../shared/errors.js';
+import type { Db } from './database.js';
+
+/** Dead letters keep at most this many bytes of the raw message. */
+export const DEAD_LETTER_RAW_LIMIT = 4096;
+
+interface DeviceRow {
+  id: number;
+  bed: string | null;
+  declared: number;
+}
+
+export interface DeclaredDevice {
+  readonly id: string;
+  readonly bed?: string;
+  readonly source?: IngestSource;
+}
+
+export class IngestStore {
+  readonly #db: Db;
+  readonly #devices = new Map<string, DeviceRow>();
+  readonly #insertMessage: Statement;
+  readonly #messageDigest: Statement<[number, number], { digest: Buffer }>;
+  readonly #insertReading: Statement;
+  readonly #insertStatus: Statement;
+  readonly #updateDeviceSeen: Statement;
+  readonly #updateDeviceStatus: Statement;
+  readonly #insertDevice: Statement;
+  readonly #insertDeadLetter: Statement;
+  readonly #addCounter: Statement;
+  readonly #commitGroup: (items: readonly IngestItem[]) => CommittedItem[];
+
+  constructor(db: Db) {
+    this.#db = db;
+    this.#insertMessage = db.prepare('INSERT OR IGNORE INTO messages (device, seq, digest, received_ts) VALUES (?, ?, ?, ?)');
+    this.#messageDigest = db.prepare('SELECT digest FROM messages WHERE device = ? AND seq = ?');
+    this.#insertReading = db.prepare(
+      'INSERT INTO readings (device, seq, ts, received_ts, code, value, flags, bed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.#insertStatus = db.prepare(
+      'INSERT INTO device_status (device, ts, received_ts, online, battery, sensor) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.#updateDeviceSeen = db.prepare(
+      'UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ?), first_seen = coalesce(first_seen, ?), last_seq = max(coalesce(last_seq, -1), ?) WHERE id = ?',
+    );
+    this.#updateDeviceStatus = db.prepare(
+      `UPDATE devices SET online = coalesce(?, online), battery = coalesce(?, battery), sensor = coalesce(?, sensor),
+       status_ts = ?, last_seen = max(coalesce(last_seen, 0), ?), first_seen = coalesce(first_seen, ?) WHERE id = ?`,
+    );
+    this.#insertDevice = db.prepare('INSERT INTO devices (device_id, bed, source, declared) VALUES (?, ?, ?, ?) RETURNING id');
+    this.#insertDeadLetter = db.prepare(
+      'INSERT INTO dead_letters (received_ts, source, device_id, topic, reason, field, detail, raw, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.#addCounter = db.prepare(
+      'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
+    );
+    this.#commitGroup = db.transaction((items: readonly IngestItem[]) => this.#apply(items));
+    this.#loadDevices();
+  }
+
+  /**
+   * Brings the device table in line with config: declared devices exist with
+   * their bed; devices no longer declared stay (their history matters) but are
+   * marked undeclared.
+   */
+  declareDevices(devices: readonly DeclaredDevice[]): void {
+    this.#db.transaction(() => {
+      this.#db.prepare('UPDATE devices SET declared = 0').run();
+      const upsert = this.#db.prepare(
+        `INSERT INTO devices (device_id, bed, source, declared) VALUES (?, ?, ?, 1)
+         ON CONFLICT (device_id) DO UPDATE SET bed = excluded.bed, declared = 1`,
+      );
+      for (const d of devices) upsert.run(d.id, d.bed ?? null, d.source ?? 'mqtt');
+    })();
+    this.#loadDevices();
+  }
+
+  isDeclared(deviceId: string): boolean {
+    return this.#devices.get(deviceId)?.declared === 1;
+  }
+
+  bedOf(deviceId: string): string | undefined {
+    return this.#devices.get(deviceId)?.bed ?? undefined;
+  }
+
+  /** Commits a group of items in one transaction; throws if the transaction fails (nothing of it is stored). */
+  commit(items: readonly IngestItem[]): CommittedItem[] {
+    try {
+      return this.#commitGroup(items);
+    } catch (err) {
+      // Rows inserted for devices first seen in this transaction were rolled back with it.
+      this.#loadDevices();
+      throw err;
+    }
+  }
+
+  #loadDevices(): void {
+    this.#devices.clear();
+    for (const row of this.#db.prepare('SELECT id, device_id, bed, declared FROM devices').all() as Array<DeviceRow & { device_id: string }>) {
+      this.#devices.set(row.device_id, { id: row.id, bed: row.bed, declared: row.declared });
+    }
+  }
+
+  #apply(items: readonly IngestItem[]): CommittedItem[] {
+    const out: CommittedItem[] = new Array(items.length);
+    let readings = 0;
+    const deadLetters = new Map<string, number>();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      let result: IngestOutcome;
+      if (item.kind === 'obs') result = this.#applyObservation(item);
+      else if (item.kind === 'status') result = this.#applyStatus(item);
+      else result = this.#applyDeadLetter(item);
+      if (result.outcome === 'stored') readings += result.readings;
+      else if (result.outcome === 'rejected') deadLetters.set(result.rejection.code, (deadLetters.get(result.rejection.code) ?? 0) + 1);
+      out[i] = { item, result };
+    }
+    if (readings) {
+      this.#addCounter.run('readings', readings);
+      this.#addCounter.run('readings_unsynced', readings);
+    }
+    for (const [reason, n] of deadLetters) {
+      this.#addCounter.run('dead_letters', n);
+      this.#addCounter.run(`dead_letters:${reason}`, n);
+    }
+    return out;
+  }
+
+  #device(deviceId: string, source: IngestSource): DeviceRow {
+    let row = this.#devices.get(deviceId);
+    if (!row) {
+      const { id } = this.#insertDevice.get(deviceId, null, source, 0) as { id: number };
+      row = { id, bed: null, declared: 0 };
+      this.#devices.set(deviceId, row);
+    }
+    return row;
+  }
+
+  #applyObservation(item: ObservationItem): IngestOutcome {
+    const device = this.#device(item.deviceId, item.source);
+    if (this.#insertMessage.run(device.id, item.seq, item.digest, item.receivedTs).changes === 0) {
+      const stored = this.#messageDigest.get(device.id, item.seq);
+      if (stored && stored.digest.equals(item.digest)) return { outcome: 'duplicate' };
+      return this.#applyDeadLetter({
+        kind: 'dead',
+        source: item.source,
+        receivedTs: item.receivedTs,
+        deviceId: item.deviceId,
+        rejection: reject('WG_ERR_SEQ_CONFLICT', `seq ${item.seq} was already stored with different content; a device must not reuse sequence numbers`, 'seq'),
+        raw: Buffer.alloc(0),
+      });
+    }
+    for (const r of item.readings) {
+      this.#insertReading.run(device.id, item.seq, r.ts, item.receivedTs, r.code, r.value, r.flags, device.bed);
+    }
+    this.#updateDeviceSeen.run(item.receivedTs, item.receivedTs, item.seq, device.id);
+    return device.bed === null
+      ? { outcome: 'stored', readings: item.readings.length }
+      : { outcome: 'stored', readings: item.readings.length, bed: device.bed };
+  }
+
+  #applyStatus(item: StatusItem): IngestOutcome {
+    const device = this.#device(item.deviceId, item.source);
+    const { ts, online, battery, sensor } = item.status;
+    const onlineInt = online === undefined ? null : Number(online);
+    this.#insertStatus.run(device.id, ts, item.receivedTs, onlineInt, battery ?? null, sensor ?? null);
+    this.#updateDeviceStatus.run(onlineInt, battery ?? null, sensor ?? null, ts, item.receivedTs, item.receivedTs, device.id);
+    return { outcome: 'status' };
+  }
+
+  #applyDeadLetter(item: DeadLetterItem): IngestOutcome {
+    const { rejection } = item;
+    this.#insertDeadLetter.run(
+      item.receivedTs,
+      item.source,
+      item.deviceId ?? null,
+      item.topic ?? null,
+      rejection.code,
+      rejection.field ?? null,
+      rejection.message,
+      item.raw.subarray(0, DEAD_LETTER_RAW_LIMIT),
+      item.raw.length,
+    );
+    return { outcome: 'rejected', rejection };
+  }
+}

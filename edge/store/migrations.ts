@@ -1,0 +1,73 @@
+// Versioned schema migrations, applied in order at open. PRAGMA user_version
+// holds the number of migrations applied. Never edit a migration that has
+// shipped: add a new one.
+
+export const migrations: readonly string[] = [
+  // 1: devices, observation messages (for dedup), readings with an outbox index,
+  // device status history, dead letters and O(1) counters.
+  `
+  CREATE TABLE devices (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL UNIQUE,
+    bed TEXT,
+    source TEXT NOT NULL,
+    declared INTEGER NOT NULL DEFAULT 1,
+    first_seen INTEGER,
+    last_seen INTEGER,
+    last_seq INTEGER,
+    online INTEGER,
+    battery REAL,
+    sensor TEXT,
+    status_ts INTEGER
+  );
+  -- One row per accepted (device, seq): a repeat is recognised here, and a
+  -- digest of the payload tells a retransmission from a reused sequence number.
+  CREATE TABLE messages (
+    device INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    digest BLOB NOT NULL,
+    received_ts INTEGER NOT NULL,
+    PRIMARY KEY (device, seq)
+  ) WITHOUT ROWID;
+  -- The unit is not stored: it is the canonical unit of the code.
+  CREATE TABLE readings (
+    id INTEGER PRIMARY KEY,
+    device INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    received_ts INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    value REAL NOT NULL,
+    flags INTEGER NOT NULL DEFAULT 0,
+    bed TEXT,
+    synced_at INTEGER
+  );
+  -- The outbox: unsynced readings in arrival order, found by index, not by scan.
+  CREATE INDEX readings_unsynced ON readings (id) WHERE synced_at IS NULL;
+  CREATE TABLE device_status (
+    id INTEGER PRIMARY KEY,
+    device INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    received_ts INTEGER NOT NULL,
+    online INTEGER,
+    battery REAL,
+    sensor TEXT,
+    synced_at INTEGER
+  );
+  CREATE INDEX device_status_unsynced ON device_status (id) WHERE synced_at IS NULL;
+  CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY,
+    received_ts INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    device_id TEXT,
+    topic TEXT,
+    reason TEXT NOT NULL,
+    field TEXT,
+    detail TEXT NOT NULL,
+    raw BLOB,
+    raw_size INTEGER NOT NULL
+  );
+  CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO counters (name, value) VALUES ('readings', 0), ('readings_unsynced', 0), ('dead_letters', 0);
+  `,
+];

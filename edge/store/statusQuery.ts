@@ -1,0 +1,62 @@
+// What `wardgate status` and the edge API report about the buffer, the devices
+// and dead letters, read with O(1) or index-only queries so that it stays fast
+// with a day of backlog.
+import type { Db } from './database.js';
+
+export interface DeviceSummary {
+  id: string;
+  bed: string | null;
+  source: string;
+  declared: boolean;
+  lastSeen: string | null;
+  online: boolean | null;
+  battery: number | null;
+  sensor: string | null;
+}
+
+export interface GatewayStatus {
+  readings: { total: number; unsynced: number; oldestUnsyncedTs: string | null };
+  deadLetters: { total: number; byReason: Record<string, number> };
+  devices: DeviceSummary[];
+  alarms: { active: number };
+  sync: { state: string; lastSuccessTs: string | null };
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function readStatus(db: Db, sync: { state: string; lastSuccessTs: number | null } = { state: 'off', lastSuccessTs: null }): GatewayStatus {
+  const counters = new Map(
+    (db.prepare('SELECT name, value FROM counters').all() as Array<{ name: string; value: number }>).map((r) => [r.name, r.value]),
+  );
+  const oldest = db.prepare('SELECT ts FROM readings WHERE synced_at IS NULL ORDER BY id LIMIT 1').get() as { ts: number } | undefined;
+  const byReason: Record<string, number> = {};
+  for (const [name, value] of [...counters].sort()) {
+    if (name.startsWith('dead_letters:')) byReason[name.slice('dead_letters:'.length)] = value;
+  }
+  const devices = (
+    db.prepare('SELECT device_id, bed, source, declared, last_seen, online, battery, sensor FROM devices ORDER BY device_id').all() as Array<{
+      device_id: string; bed: string | null; source: string; declared: number; last_seen: number | null;
+      online: number | null; battery: number | null; sensor: string | null;
+    }>
+  ).map((d) => ({
+    id: d.device_id,
+    bed: d.bed,
+    source: d.source,
+    declared: d.declared === 1,
+    lastSeen: iso(d.last_seen),
+    online: d.online === null ? null : d.online === 1,
+    battery: d.battery,
+    sensor: d.sensor,
+  }));
+  return {
+    readings: {
+      total: counters.get('readings') ?? 0,
+      unsynced: counters.get('readings_unsynced') ?? 0,
+      oldestUnsyncedTs: iso(oldest?.ts ?? null),
+    },
+    deadLetters: { total: counters.get('dead_letters') ?? 0, byReason },
+    devices,
+    alarms: { active: 0 },
+    sync: { state: sync.state, lastSuccessTs: iso(sync.lastSuccessTs) },
+  };
+}

@@ -1,0 +1,43 @@
+// One registry of the stable error codes wardgate reports to devices, users and
+// operators. docs/ERRORS.md documents each; a test keeps the two in step.
+
+export const errorCodes = {
+  WG_ERR_JSON: 'The payload is not valid UTF-8 JSON.',
+  WG_ERR_SCHEMA: 'A field is missing, of the wrong type, or out of its range.',
+  WG_ERR_UNKNOWN_CODE: 'An observation code is neither a known short name nor a known MDC code.',
+  WG_ERR_UNIT: 'A unit does not fit the metric (for example kPa for SpO2).',
+  WG_ERR_TIMESTAMP: 'A timestamp is unreadable, looks like epoch seconds, or lies too far in the future.',
+  WG_ERR_TOO_LARGE: 'A message is larger than the configured limit.',
+  WG_ERR_SEQ_CONFLICT: 'A sequence number already stored for this device arrived again with different content.',
+  WG_ERR_UNKNOWN_DEVICE: 'The device is not declared in the configuration.',
+  WG_ERR_TOPIC: 'A device published outside wardgate/devices/{id}/obs and .../status.',
+  WG_ERR_AUTH: 'Wrong or missing credentials.',
+  WG_ERR_FORBIDDEN: 'A client published or subscribed outside the topics its role allows.',
+  WG_ERR_STORE: 'The reading could not be committed; it was not acknowledged and the sender should retry.',
+  WG_ERR_CONFIG: 'The configuration file is invalid; the message names the field.',
+  WG_ERR_USAGE: 'The command line is invalid.',
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+/** A rejection with a stable code, the offending field (a path such as `obs[1].unit`) and a sentence for people. */
+export interface Rejection {
+  readonly code: ErrorCode;
+  readonly field?: string;
+  readonly message: string;
+}
+
+export class WardgateError extends Error {
+  readonly code: ErrorCode;
+  readonly field?: string;
+  constructor(code: ErrorCode, message: string, field?: string) {
+    super(field ? `${field}: ${message}` : message);
+    this.name = 'WardgateError';
+    this.code = code;
+    this.field = field;
+  }
+}
+
+export function reject(code: ErrorCode, message: string, field?: string): Rejection {
+  return field === undefined ? { code, message } : { code, field, message };
+}

@@ -1,0 +1,40 @@
+// Observation times: RFC 3339 text or epoch milliseconds.
+import { reject, type Rejection } from './errors.js';
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+/** 2000-01-01T00:00:00Z: nothing a ward device measures is older. */
+const EARLIEST = 946_684_800_000;
+
+export interface TimestampPolicy {
+  /** The gateway's receive time, epoch ms. */
+  readonly now: number;
+  /** How far ahead of the gateway clock a device clock may run. */
+  readonly maxFutureMs: number;
+}
+
+/** Parses a wire timestamp to epoch ms, or says what is wrong with it. */
+export function parseTimestamp(raw: unknown, field: string, policy: TimestampPolicy): number | Rejection {
+  let ms: number;
+  if (typeof raw === 'number') {
+    if (!Number.isSafeInteger(raw)) return reject('WG_ERR_TIMESTAMP', 'expected whole epoch milliseconds', field);
+    if (raw < EARLIEST && raw >= EARLIEST / 1000) {
+      return reject('WG_ERR_TIMESTAMP', `${raw} looks like epoch seconds; send epoch milliseconds`, field);
+    }
+    ms = raw;
+  } else if (typeof raw === 'string') {
+    if (!RFC3339.test(raw)) return reject('WG_ERR_TIMESTAMP', 'expected RFC 3339 text such as 2026-11-27T09:00:00.123Z', field);
+    ms = Date.parse(raw);
+    if (Number.isNaN(ms)) return reject('WG_ERR_TIMESTAMP', `${raw} is not a real date`, field);
+  } else {
+    return reject('WG_ERR_TIMESTAMP', 'expected RFC 3339 text or epoch milliseconds', field);
+  }
+  if (ms < EARLIEST) return reject('WG_ERR_TIMESTAMP', 'lies before the year 2000', field);
+  if (ms > policy.now + policy.maxFutureMs) {
+    return reject('WG_ERR_TIMESTAMP', `lies ${Math.round((ms - policy.now) / 1000)} s ahead of the gateway clock`, field);
+  }
+  return ms;
+}
+
+export function isRejection(value: unknown): value is Rejection {
+  return typeof value === 'object' && value !== null && 'code' in value && 'message' in value;
+}
