@@ -4,7 +4,7 @@ import { WardgateError } from '../shared/errors.js';
 import { edgeCommand } from '../edge/cli/edgeCommand.js';
 import { passwdCommand } from '../edge/cli/passwdCommand.js';
 import { statusCommand } from '../edge/cli/statusCommand.js';
-import { ExitCode, type Command, type CommandIO } from '../edge/cli/usage.js';
+import { ExitCode, type Command, type CommandIO } from '../shared/cli.js';
 
 const commands: readonly Command[] = [edgeCommand, statusCommand, passwdCommand];
 

@@ -2,7 +2,7 @@
 // gateway, and stops it cleanly on SIGTERM or SIGINT.
 import { loadConfig } from '../config/load.js';
 import { Gateway } from '../gateway.js';
-import { ExitCode, parseCommandArgs, type Command, type CommandIO } from './usage.js';
+import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../shared/cli.js';
 
 export const edgeCommand: Command = {
   name: 'edge',

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { WardgateError } from '../../shared/errors.js';
 import { hashPassword } from '../auth/password.js';
-import { ExitCode, parseCommandArgs, type Command, type CommandIO } from './usage.js';
+import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../shared/cli.js';
 
 export const MIN_PASSWORD_LENGTH = 12;
 

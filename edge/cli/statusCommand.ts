@@ -6,7 +6,7 @@ import { loadConfig } from '../config/load.js';
 import { RUN_FILE, type RunInfo } from '../gateway.js';
 import { DB_FILE, openDatabaseReadOnly } from '../store/database.js';
 import { readStatus, type GatewayStatus } from '../store/statusQuery.js';
-import { ExitCode, parseCommandArgs, type Command, type CommandIO } from './usage.js';
+import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../shared/cli.js';
 
 export interface StatusReport extends GatewayStatus {
   ward: string;

@@ -1,7 +1,7 @@
-// Shared pieces of the command line: exit codes and argument parsing that
-// turns every mistake into a WG_ERR_USAGE with the right exit code.
+// Shared pieces of every wardgate command (edge, cloud, simulators): exit codes,
+// the command shape, and argument parsing that turns mistakes into WG_ERR_USAGE.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { WardgateError } from '../../shared/errors.js';
+import { WardgateError } from './errors.js';
 
 /** Exit codes of every wardgate command (documented in the README). */
 export const ExitCode = { ok: 0, failure: 1, usage: 2 } as const;
