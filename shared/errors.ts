@@ -16,6 +16,12 @@ export const errorCodes = {
   WG_ERR_STORE: 'The reading could not be committed; it was not acknowledged and the sender should retry.',
   WG_ERR_CONFIG: 'The configuration file is invalid; the message names the field.',
   WG_ERR_USAGE: 'The command line is invalid.',
+  WG_ERR_SIGNATURE: 'A cloud request is unsigned, or its signature does not match the body and timestamp.',
+  WG_ERR_STALE: 'A signed cloud request carries a timestamp outside the 5-minute window.',
+  WG_ERR_REPLAY: 'A signed cloud request was sent again with the same signature; sign every attempt anew.',
+  WG_ERR_NOT_FOUND: 'The cloud API has no such route or resource.',
+  WG_ERR_METHOD: 'The HTTP method is not allowed on this cloud endpoint.',
+  WG_ERR_UNAVAILABLE: 'A cloud dependency (Firestore, Pub/Sub) failed; the request changed nothing that a retry would repeat, so retry.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

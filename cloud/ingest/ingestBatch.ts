@@ -1,0 +1,86 @@
+// ingestBatch (HTTP): the edge's signed, gzipped batch in; stored once;
+// announced on Pub/Sub. Every refusal is a 4xx with a JSON reason that the edge
+// quarantines; every failure of ours is a 5xx that the edge retries.
+// Checks run cheapest first, and nothing is decompressed before the signature
+// has been verified.
+import type { Request, Response } from '@google-cloud/functions-framework';
+import { isRejection } from '../../shared/timestamp.js';
+import { decodeBatchBody } from '../../shared/sync/codec.js';
+import { verifySignature } from '../../shared/sync/signature.js';
+import { validateBatch } from '../../shared/sync/validate.js';
+import { MAX_BATCH_BYTES, SyncHeader, type IngestAccepted } from '../../shared/sync/wire.js';
+import type { CloudContext } from '../context.js';
+import { header, sendError, sendJson } from '../http.js';
+import { clearPending, markPending, publishBatch } from './publish.js';
+import { storeBatch, storedSegmentIds } from './storeBatch.js';
+
+/** Items may carry times up to this far ahead of the cloud clock (edge clocks drift). */
+const MAX_FUTURE_MS = 5 * 60_000;
+
+export function ingestBatch(ctx: CloudContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    if (req.method !== 'POST') return sendError(res, 405, 'WG_ERR_METHOD', 'use POST');
+    const body = Buffer.isBuffer(req.rawBody) ? req.rawBody : Buffer.alloc(0);
+    if (body.length > MAX_BATCH_BYTES) return sendError(res, 413, 'WG_ERR_TOO_LARGE', `body is ${body.length} bytes; the limit is ${MAX_BATCH_BYTES}`);
+    if (header(req.headers['content-encoding'])) {
+      return sendError(res, 400, 'WG_ERR_SCHEMA', 'send the gzip bytes as Content-Type application/gzip without Content-Encoding', 'Content-Encoding');
+    }
+
+    const gatewayId = header(req.headers[SyncHeader.gateway]);
+    if (!gatewayId) return sendError(res, 401, 'WG_ERR_AUTH', 'X-Wardgate-Gateway is required', 'X-Wardgate-Gateway');
+    const gateway = ctx.settings.gateways.get(gatewayId);
+    // The same answer as a bad signature: an unknown id is not confirmed to a prober.
+    if (!gateway) return sendError(res, 401, 'WG_ERR_SIGNATURE', 'unknown gateway or bad signature', 'X-Wardgate-Signature');
+    const signature = header(req.headers[SyncHeader.signature]);
+    const check = verifySignature(gateway.secret, header(req.headers[SyncHeader.timestamp]), signature, body, ctx.now());
+    if (!check.ok) {
+      ctx.log.warn({ gateway: gatewayId, reason: check.reason }, 'batch refused: signature');
+      return check.reason === 'stale'
+        ? sendError(res, 401, 'WG_ERR_STALE', check.message, 'X-Wardgate-Timestamp')
+        : sendError(res, 401, 'WG_ERR_SIGNATURE', check.message, 'X-Wardgate-Signature');
+    }
+
+    const decoded = decodeBatchBody(body);
+    if (!decoded.ok) return sendError(res, decoded.error.code === 'WG_ERR_TOO_LARGE' ? 413 : 400, decoded.error.code, decoded.error.message);
+    const batch = validateBatch(decoded.json, { now: ctx.now(), maxFutureMs: MAX_FUTURE_MS });
+    if (isRejection(batch)) return sendError(res, 400, batch.code, batch.message, batch.field);
+    if (batch.gateway !== gatewayId) return sendError(res, 400, 'WG_ERR_SCHEMA', 'does not match X-Wardgate-Gateway', 'gateway');
+    if (header(req.headers[SyncHeader.batch]) !== batch.batchId) {
+      return sendError(res, 400, 'WG_ERR_SCHEMA', `does not match the body's batch id ${batch.batchId}`, 'X-Wardgate-Batch');
+    }
+    if (batch.ward !== gateway.ward) return sendError(res, 403, 'WG_ERR_FORBIDDEN', `gateway ${gatewayId} may write ward ${gateway.ward} only`, 'ward');
+
+    let outcome;
+    try {
+      outcome = await storeBatch(ctx.db, {
+        batch, signatureHex: signature!.slice(3), timestampSeconds: check.timestampSeconds, now: ctx.now(), retentionDays: ctx.settings.retentionDays,
+      });
+    } catch (err) {
+      ctx.log.error({ gateway: gatewayId, batchId: batch.batchId, err: (err as Error).message }, 'batch store failed');
+      return sendError(res, 503, 'WG_ERR_UNAVAILABLE', 'storage failed; retry the batch');
+    }
+    if (outcome.replay) {
+      ctx.log.warn({ gateway: gatewayId, batchId: batch.batchId }, 'batch refused: replayed signature');
+      return sendError(res, 401, 'WG_ERR_REPLAY', 'this signature was already used; sign every attempt anew', 'X-Wardgate-Signature');
+    }
+
+    const total = outcome.stored.readings + outcome.stored.alarms + outcome.stored.statuses;
+    // A retry that stores nothing announces the batch's segments again: the
+    // first attempt may have stored them and died before publishing.
+    const fresh = total === 0 ? await storedSegmentIds(ctx.db, batch.ward, batch.batchId).catch(() => []) : outcome.segmentIds;
+    const toPublish = [...new Set([...outcome.pending, ...fresh])];
+    if (toPublish.length > 0) {
+      try {
+        await publishBatch(ctx.pubsub, ctx.settings.batchesTopic, { v: 1, ward: batch.ward, gateway: gatewayId, batchId: batch.batchId, segments: toPublish });
+        await clearPending(ctx.db, gatewayId, outcome.pending);
+      } catch (err) {
+        ctx.log.error({ gateway: gatewayId, batchId: batch.batchId, err: (err as Error).message }, 'batch publish failed');
+        await markPending(ctx.db, gatewayId, outcome.segmentIds).catch(() => undefined);
+        return sendError(res, 503, 'WG_ERR_UNAVAILABLE', 'stored, but the analysis could not be notified; retry the batch');
+      }
+    }
+    ctx.log.info({ gateway: gatewayId, batchId: batch.batchId, stored: outcome.stored, skipped: outcome.skipped }, 'batch accepted');
+    const answer: IngestAccepted = { ok: true, batchId: batch.batchId, stored: outcome.stored, skipped: outcome.skipped, duplicate: total === 0 };
+    sendJson(res, 200, answer);
+  };
+}

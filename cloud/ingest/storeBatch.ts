@@ -1,0 +1,121 @@
+// Stores a verified batch exactly once, in one Firestore transaction: the
+// gateway's state document says which outbox numbers are already stored (so a
+// retried batch, or an overlapping one rebuilt after an edge crash, adds
+// nothing twice) and which signatures were seen in the window (so a captured
+// request cannot be replayed). Per batch: one gateway write, one segment per
+// 5,000 readings per 15 minutes, one per alarm event, one per device reporting.
+import { Timestamp, type Firestore } from '@google-cloud/firestore';
+import type { SyncBatch, SyncDeviceStatus, SyncStream } from '../../shared/sync/wire.js';
+import { SIGNATURE_WINDOW_SECONDS, syncStreams } from '../../shared/sync/wire.js';
+import { alarmEvents, devices, gatewayDoc, segments } from '../store/paths.js';
+import { addAll, contains, emptyIntervals, type Intervals } from './intervals.js';
+import { buildSegments, segmentId } from './segments.js';
+
+interface SeenSignature {
+  s: string;
+  t: number;
+}
+
+interface GatewayState {
+  streams: Record<SyncStream, Intervals>;
+  recent: SeenSignature[];
+  pending: string[];
+}
+
+export type StoreOutcome =
+  | { readonly replay: true }
+  | {
+      readonly replay: false;
+      readonly stored: { readings: number; alarms: number; statuses: number };
+      readonly skipped: number;
+      readonly segmentIds: string[];
+      /** Segments of earlier batches whose publish failed, to publish again now. */
+      readonly pending: string[];
+    };
+
+export interface StoreRequest {
+  readonly batch: SyncBatch;
+  /** The hex MAC of the request, the replay key. */
+  readonly signatureHex: string;
+  readonly timestampSeconds: number;
+  readonly now: number;
+  readonly retentionDays: number;
+}
+
+const MAX_RECENT = 2000;
+
+export async function storeBatch(db: Firestore, req: StoreRequest): Promise<StoreOutcome> {
+  const { batch, now } = req;
+  const gwRef = gatewayDoc(db, batch.gateway);
+  // 128 bits of the MAC identify a request; the full value would only cost space.
+  const sigKey = req.signatureHex.slice(0, 32);
+  return db.runTransaction(async (tx) => {
+    const state = parseState((await tx.get(gwRef)).data());
+    if (state.recent.some((r) => r.s === sigKey)) return { replay: true } as const;
+
+    const readings = batch.readings.filter((r) => !contains(state.streams.readings, r.n));
+    const alarms = batch.alarms.filter((a) => !contains(state.streams.alarms, a.n));
+    const statuses = batch.statuses.filter((s) => !contains(state.streams.statuses, s.n));
+    const skipped = batch.readings.length + batch.alarms.length + batch.statuses.length - readings.length - alarms.length - statuses.length;
+
+    const expireAt = Timestamp.fromMillis(now + req.retentionDays * 86_400_000);
+    const segmentDocs = buildSegments(batch.ward, batch.gateway, batch.batchId, readings);
+    for (const doc of segmentDocs) {
+      tx.set(segments(db, batch.ward).doc(segmentId(batch.batchId, doc.chunk)), { ...doc, ingested: now, expireAt });
+    }
+    for (const a of alarms) {
+      tx.set(alarmEvents(db, batch.ward).doc(`${batch.gateway}_${a.n}`), { ...a, gateway: batch.gateway, ingested: now, expireAt });
+    }
+    for (const status of latestPerDevice(statuses)) {
+      tx.set(devices(db, batch.ward).doc(status.device), { ...status, gateway: batch.gateway, ingested: now }, { merge: true });
+    }
+
+    const minT = Math.floor(now / 1000) - 2 * SIGNATURE_WINDOW_SECONDS;
+    const recent = [...state.recent.filter((r) => r.t >= minT), { s: sigKey, t: req.timestampSeconds }].slice(-MAX_RECENT);
+    tx.set(gwRef, {
+      ward: batch.ward,
+      streams: {
+        readings: addAll(state.streams.readings, readings.map((r) => r.n)),
+        alarms: addAll(state.streams.alarms, alarms.map((a) => a.n)),
+        statuses: addAll(state.streams.statuses, statuses.map((s) => s.n)),
+      },
+      recent,
+      pending: state.pending,
+      lastBatchId: batch.batchId,
+      updated: now,
+    });
+    return {
+      replay: false,
+      stored: { readings: readings.length, alarms: alarms.length, statuses: statuses.length },
+      skipped,
+      segmentIds: segmentDocs.map((d) => segmentId(batch.batchId, d.chunk)),
+      pending: state.pending,
+    } as const;
+  });
+}
+
+/** Segment ids already stored for a batch id (to publish again when a retry finds everything stored). */
+export async function storedSegmentIds(db: Firestore, ward: string, batchId: string): Promise<string[]> {
+  const snap = await segments(db, ward).where('batchId', '==', batchId).select().get();
+  return snap.docs.map((d) => d.id).sort();
+}
+
+function latestPerDevice(statuses: readonly SyncDeviceStatus[]): SyncDeviceStatus[] {
+  const latest = new Map<string, SyncDeviceStatus>();
+  for (const s of statuses) {
+    const prev = latest.get(s.device);
+    if (!prev || s.ts >= prev.ts) latest.set(s.device, { ...prev, ...s });
+  }
+  return [...latest.values()];
+}
+
+function parseState(data: Record<string, unknown> | undefined): GatewayState {
+  const streams = {} as Record<SyncStream, Intervals>;
+  const raw = (data?.streams ?? {}) as Partial<Record<SyncStream, Intervals>>;
+  for (const stream of syncStreams) streams[stream] = raw[stream] ?? emptyIntervals;
+  return {
+    streams,
+    recent: (data?.recent as SeenSignature[] | undefined) ?? [],
+    pending: (data?.pending as string[] | undefined) ?? [],
+  };
+}

@@ -1,0 +1,132 @@
+// Cloud settings, resolved once from flag ?? env ?? default (the pattern of
+// functions-framework's options.ts) and frozen. Secrets come from environment
+// variables (Secret Manager injects them on deploy) or from files that only
+// their owner may read (mode 0600); never from the repository.
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { WardgateError } from '../shared/errors.js';
+import { isPlainObject } from '../shared/observation.js';
+
+export interface GatewayEntry {
+  readonly ward: string;
+  readonly secret: string;
+}
+
+export interface ApiToken {
+  readonly name: string;
+  /** SHA-256 of the bearer token, hex: the token itself is never stored. */
+  readonly sha256: string;
+  /** Wards this token may read; ['*'] for all. */
+  readonly wards: readonly string[];
+}
+
+export interface CloudSettings {
+  readonly projectId: string;
+  readonly batchesTopic: string;
+  readonly alertsTopic: string;
+  readonly gateways: ReadonlyMap<string, GatewayEntry>;
+  readonly apiTokens: readonly ApiToken[];
+  /** Hour documents per ward-hour; raise above 1 for wards with more than about 60 patients. */
+  readonly analysisShards: number;
+  /** Raw segments and hour documents expire after this many days (Firestore TTL on expireAt). */
+  readonly retentionDays: number;
+  readonly logLevel: string;
+}
+
+export const defaults = {
+  projectId: 'wardgate-local',
+  batchesTopic: 'wardgate-batches',
+  alertsTopic: 'wardgate-alerts',
+  analysisShards: 1,
+  retentionDays: 30,
+  logLevel: 'info',
+} as const;
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Reads a secret file, refusing one that group or others may read. */
+export function readSecretFile(path: string, what: string): string {
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new WardgateError('WG_ERR_CONFIG', `${path} has mode ${mode.toString(8)}; secrets files must be 0600`, what);
+  }
+  return readFileSync(path, 'utf8');
+}
+
+/**
+ * Gateways as JSON: {"gw-3b": {"ward": "3B", "secret": "..."}}. Each gateway has
+ * its own secret and may write only its own ward.
+ */
+export function parseGateways(text: string, what = 'WARDGATE_GATEWAYS'): Map<string, GatewayEntry> {
+  const parsed = parseJson(text, what);
+  if (!isPlainObject(parsed)) throw new WardgateError('WG_ERR_CONFIG', 'expected {"<gateway id>": {"ward": "...", "secret": "..."}}', what);
+  const out = new Map<string, GatewayEntry>();
+  for (const [id, entry] of Object.entries(parsed)) {
+    const at = `${what}.${id}`;
+    if (!ID.test(id)) throw new WardgateError('WG_ERR_CONFIG', 'expected a gateway id of letters, digits, dot, dash or underscore', at);
+    if (!isPlainObject(entry) || typeof entry.ward !== 'string' || !ID.test(entry.ward)) {
+      throw new WardgateError('WG_ERR_CONFIG', 'expected a ward id', `${at}.ward`);
+    }
+    if (typeof entry.secret !== 'string' || entry.secret.length < 32) {
+      throw new WardgateError('WG_ERR_CONFIG', 'expected a secret of at least 32 characters', `${at}.secret`);
+    }
+    out.set(id, { ward: entry.ward, secret: entry.secret });
+  }
+  return out;
+}
+
+/** API tokens as JSON: [{"name": "station-3b", "sha256": "<hex>", "wards": ["3B"]}]. */
+export function parseApiTokens(text: string, what = 'WARDGATE_API_TOKENS'): ApiToken[] {
+  const parsed = parseJson(text, what);
+  if (!Array.isArray(parsed)) throw new WardgateError('WG_ERR_CONFIG', 'expected an array of {name, sha256, wards}', what);
+  return parsed.map((entry, i) => {
+    const at = `${what}[${i}]`;
+    if (!isPlainObject(entry) || typeof entry.name !== 'string' || entry.name === '') throw new WardgateError('WG_ERR_CONFIG', 'expected a name', `${at}.name`);
+    if (typeof entry.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(entry.sha256)) {
+      throw new WardgateError('WG_ERR_CONFIG', 'expected the SHA-256 of the token as 64 hex digits', `${at}.sha256`);
+    }
+    const wards = entry.wards;
+    if (!Array.isArray(wards) || wards.length === 0 || !wards.every((w) => typeof w === 'string' && (w === '*' || ID.test(w)))) {
+      throw new WardgateError('WG_ERR_CONFIG', 'expected a list of ward ids, or ["*"]', `${at}.wards`);
+    }
+    return { name: entry.name, sha256: entry.sha256, wards: wards as string[] };
+  });
+}
+
+export const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new WardgateError('WG_ERR_CONFIG', `not valid JSON (${(err as Error).message})`, what);
+  }
+}
+
+function positiveInt(raw: string | undefined, fallback: number, what: string): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new WardgateError('WG_ERR_CONFIG', 'expected a whole number >= 1', what);
+  return n;
+}
+
+/** Settings from the environment (WARDGATE_GATEWAYS or WARDGATE_GATEWAYS_FILE, and so on). */
+export function settingsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<CloudSettings> = {}): CloudSettings {
+  const secret = (name: string): string | undefined => {
+    if (env[name]) return env[name];
+    const file = env[`${name}_FILE`];
+    return file ? readSecretFile(file, `${name}_FILE`) : undefined;
+  };
+  const gatewaysText = secret('WARDGATE_GATEWAYS');
+  const tokensText = secret('WARDGATE_API_TOKENS');
+  return Object.freeze({
+    projectId: overrides.projectId ?? env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT ?? defaults.projectId,
+    batchesTopic: overrides.batchesTopic ?? env.WARDGATE_BATCHES_TOPIC ?? defaults.batchesTopic,
+    alertsTopic: overrides.alertsTopic ?? env.WARDGATE_ALERTS_TOPIC ?? defaults.alertsTopic,
+    gateways: overrides.gateways ?? (gatewaysText ? parseGateways(gatewaysText) : new Map()),
+    apiTokens: overrides.apiTokens ?? (tokensText ? parseApiTokens(tokensText) : []),
+    analysisShards: overrides.analysisShards ?? positiveInt(env.WARDGATE_ANALYSIS_SHARDS, defaults.analysisShards, 'WARDGATE_ANALYSIS_SHARDS'),
+    retentionDays: overrides.retentionDays ?? positiveInt(env.WARDGATE_RETENTION_DAYS, defaults.retentionDays, 'WARDGATE_RETENTION_DAYS'),
+    logLevel: overrides.logLevel ?? env.WARDGATE_LOG_LEVEL ?? defaults.logLevel,
+  });
+}

@@ -1,0 +1,152 @@
+// The edge-to-cloud sync wire contract (PRODUCT.md, "Edge to cloud sync"):
+// what the edge POSTs to {cloud.url}/ingestBatch and what the cloud answers.
+// The edge builds these types, the cloud validates them (validate.ts); neither
+// side may add a field without changing `SYNC_VERSION`.
+import type { CanonicalUnit } from '../codes.js';
+import type { SensorState } from '../reading.js';
+
+/** Version of the batch body; the cloud refuses any other. */
+export const SYNC_VERSION = 1 as const;
+
+/** HTTP header names, lower-cased as Node presents them. */
+export const SyncHeader = {
+  gateway: 'x-wardgate-gateway',
+  batch: 'x-wardgate-batch',
+  /** Unix time in whole seconds, decimal ASCII, of the moment the request was signed. */
+  timestamp: 'x-wardgate-timestamp',
+  /** `v1=<64 lower-case hex>`: HMAC-SHA256(secret, timestamp + "." + body bytes). */
+  signature: 'x-wardgate-signature',
+} as const;
+
+/**
+ * The request body is a gzip member (RFC 1952) holding UTF-8 JSON of a `SyncBatch`,
+ * sent with this content type and NO Content-Encoding header: the signature covers
+ * the exact compressed bytes, and the cloud decompresses them itself with a bound
+ * (a Content-Encoding would make HTTP middleware inflate the body, unbounded,
+ * before the signature could be checked).
+ */
+export const SYNC_CONTENT_TYPE = 'application/gzip';
+
+/** The window within which a signed timestamp is accepted, either side of the cloud clock. */
+export const SIGNATURE_WINDOW_SECONDS = 300;
+/** Largest compressed body the cloud accepts (413 above). */
+export const MAX_BATCH_BYTES = 1024 * 1024;
+/** Largest decompressed JSON the cloud accepts (413 above): a bound on gzip bombs. */
+export const MAX_BATCH_JSON_BYTES = 16 * 1024 * 1024;
+/** Most items (readings + alarms + statuses) in one batch. */
+export const MAX_BATCH_ITEMS = 20_000;
+
+/**
+ * The three ordered streams of a gateway's outbox. Every item carries `n`, its
+ * outbox number: a positive integer assigned by the gateway, unique and never
+ * reused within (gateway, stream), and increasing in the order the items are
+ * sent. (gateway, stream, n) is the item's idempotency key: the cloud stores an
+ * item at most once however often, or in whatever batch, it arrives.
+ */
+export const syncStreams = ['readings', 'alarms', 'statuses'] as const;
+export type SyncStream = (typeof syncStreams)[number];
+
+/** One reading: one value of one metric (an entry of an observation's `obs`). */
+export interface SyncReading {
+  readonly n: number;
+  readonly device: string;
+  /** The device's own sequence number of the observation message. */
+  readonly seq: number;
+  /** Short metric name from shared/codes.ts (`spo2`). */
+  readonly code: string;
+  /** Value in the metric's canonical unit. */
+  readonly value: number;
+  /** The metric's canonical UCUM unit (must match the code registry). */
+  readonly unit: CanonicalUnit;
+  /** Observation time, epoch ms. */
+  readonly ts: number;
+  /** ReadingFlag bits (shared/reading.ts). */
+  readonly flags: number;
+  readonly bed: string;
+  /** Keyed pseudonym of the patient (pseudonym.ts), never the clear identifier. */
+  readonly patient?: string;
+}
+
+export const alarmPhases = ['raised', 'escalated', 'acknowledged', 'cleared'] as const;
+export type AlarmPhase = (typeof alarmPhases)[number];
+export const alarmPriorities = ['high', 'medium', 'low'] as const;
+export type AlarmPriority = (typeof alarmPriorities)[number];
+/** IEC 60601-1-8: physiological (patient values) or technical (equipment) alarm. */
+export const alarmKinds = ['physiological', 'technical'] as const;
+export type AlarmKind = (typeof alarmKinds)[number];
+
+/** One step in an alarm's lifecycle on the ward. */
+export interface SyncAlarmEvent {
+  readonly n: number;
+  /** The gateway's id of the alarm; all phases of one alarm share it. */
+  readonly alarmId: string;
+  readonly phase: AlarmPhase;
+  readonly priority: AlarmPriority;
+  readonly kind: AlarmKind;
+  /** The rule that raised it (`spo2_low`, `device_silent`, `news2`). */
+  readonly condition: string;
+  /** Epoch ms of this phase. */
+  readonly ts: number;
+  readonly bed?: string;
+  readonly device?: string;
+  readonly patient?: string;
+  /** Metric short name, for physiological alarms on one metric. */
+  readonly code?: string;
+  /** The value that triggered it, canonical unit. */
+  readonly value?: number;
+  /** User name that acknowledged (phase `acknowledged`). */
+  readonly by?: string;
+}
+
+/** One device status report (`wardgate/devices/{id}/status`). */
+export interface SyncDeviceStatus {
+  readonly n: number;
+  readonly device: string;
+  readonly ts: number;
+  readonly bed?: string;
+  readonly online?: boolean;
+  readonly battery?: number;
+  readonly sensor?: SensorState;
+}
+
+/** The JSON inside the gzip body. */
+export interface SyncBatch {
+  readonly v: typeof SYNC_VERSION;
+  readonly gateway: string;
+  readonly ward: string;
+  /** batchIdOf(gateway, items): see batchId.ts. Equals the X-Wardgate-Batch header. */
+  readonly batchId: string;
+  /** When the edge built the batch, epoch ms. */
+  readonly created: number;
+  readonly readings: readonly SyncReading[];
+  readonly alarms: readonly SyncAlarmEvent[];
+  readonly statuses: readonly SyncDeviceStatus[];
+}
+
+/** 2xx answer of ingestBatch. `duplicate` means nothing new was stored (a retry). */
+export interface IngestAccepted {
+  readonly ok: true;
+  readonly batchId: string;
+  /** Items stored by this request, per stream. */
+  readonly stored: { readonly readings: number; readonly alarms: number; readonly statuses: number };
+  /** Items already stored by an earlier request (retries and overlapping batches). */
+  readonly skipped: number;
+  readonly duplicate: boolean;
+}
+
+/** 4xx/5xx answer of every cloud function. 4xx: quarantine, do not retry; 5xx: retry. */
+export interface CloudErrorBody {
+  readonly ok: false;
+  readonly error: { readonly code: string; readonly message: string; readonly field?: string };
+}
+
+/** What edgeConfig answers: rule and limit overrides for the gateway's config pull. */
+export interface EdgeConfigDocument {
+  readonly gateway: string;
+  readonly ward: string;
+  /** Increases with every change; 0 means "no overrides have ever been set". */
+  readonly version: number;
+  readonly updated: number | null;
+  /** Overrides, merged by the edge over its YAML (the edge validates them with its config schema). */
+  readonly config: Readonly<Record<string, unknown>>;
+}
