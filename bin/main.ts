@@ -4,9 +4,10 @@ import { WardgateError } from '../shared/errors.js';
 import { edgeCommand } from '../edge/cli/edgeCommand.js';
 import { passwdCommand } from '../edge/cli/passwdCommand.js';
 import { statusCommand } from '../edge/cli/statusCommand.js';
+import { cloudCommand } from '../cloud/cli/cloudCommand.js';
 import { ExitCode, type Command, type CommandIO } from '../shared/cli.js';
 
-const commands: readonly Command[] = [edgeCommand, statusCommand, passwdCommand];
+const commands: readonly Command[] = [edgeCommand, statusCommand, passwdCommand, cloudCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
