@@ -120,7 +120,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Cloud
   const gatewaysText = secret('WARDGATE_GATEWAYS');
   const tokensText = secret('WARDGATE_API_TOKENS');
   return Object.freeze({
-    projectId: overrides.projectId ?? env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT ?? defaults.projectId,
+    projectId: overrides.projectId ?? env.WARDGATE_PROJECT ?? env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT ?? defaults.projectId,
     batchesTopic: overrides.batchesTopic ?? env.WARDGATE_BATCHES_TOPIC ?? defaults.batchesTopic,
     alertsTopic: overrides.alertsTopic ?? env.WARDGATE_ALERTS_TOPIC ?? defaults.alertsTopic,
     gateways: overrides.gateways ?? (gatewaysText ? parseGateways(gatewaysText) : new Map()),

@@ -74,7 +74,7 @@ export function deployPlan(o: DeployOptions): Step[] {
   for (const group of ttlFile.collectionGroups) {
     steps.push({ why: `TTL: ${group} expire at ${ttlFile.field}`, argv: ['gcloud', 'firestore', 'fields', 'ttls', 'update', ttlFile.field, `--collection-group=${group}`, '--enable-ttl', '--async', p] });
   }
-  const env = `--set-env-vars=WARDGATE_BATCHES_TOPIC=${o.batchesTopic},WARDGATE_ALERTS_TOPIC=${o.alertsTopic},WARDGATE_RETENTION_DAYS=${o.retentionDays}`;
+  const env = `--set-env-vars=WARDGATE_PROJECT=${o.project},WARDGATE_BATCHES_TOPIC=${o.batchesTopic},WARDGATE_ALERTS_TOPIC=${o.alertsTopic},WARDGATE_RETENTION_DAYS=${o.retentionDays}`;
   const specs: FunctionSpec[] = [
     { name: 'ingestBatch', account: 'wardgate-ingest', secrets: { WARDGATE_GATEWAYS: SECRETS.gateways }, memory: '512Mi' },
     { name: 'edgeConfig', account: 'wardgate-ingest', secrets: { WARDGATE_GATEWAYS: SECRETS.gateways }, memory: '256Mi' },
