@@ -100,7 +100,11 @@ export function analyzeSubject(
     const from = points.findIndex((p) => p.t >= asOf - HOUR_MS);
     if (from < 0) continue;
     for (const a of detectAnomalies(points, code, from)) {
-      raise(`anomaly|${code}|${a.t}`, {
+      // One alert per metric and direction per hour: a sustained change is one event, not one alert
+      // per 5 minutes (alarm fatigue, DOMAIN.md section 4).
+      const direction = a.z > 0 ? 'up' : 'down';
+      if (Object.entries(raised).some(([key, t]) => key.startsWith(`anomaly|${code}|${direction}|`) && Math.abs(t - a.t) < HOUR_MS)) continue;
+      raise(`anomaly|${code}|${direction}|${a.t}`, {
         kind: 'anomaly', ts: a.t, level: 'low-medium', code, value: round(a.value), z: a.z,
         message: `${code} 5-minute mean ${round(a.value)} is ${Math.abs(a.z)} robust SDs ${a.z > 0 ? 'above' : 'below'} the patient's baseline ${round(a.baselineMedian)}`,
       });
@@ -109,7 +113,9 @@ export function analyzeSubject(
 
   let alertedLevel = prev?.alertedLevel ?? 'low';
   const level = current.result.level;
-  if (level === 'low') alertedLevel = 'low';
+  // Re-armed only by a low score on fresh data: a low score because readings are stale or not yet
+  // analysed (batches can be analysed out of order) must not make the next high score alert again.
+  if (level === 'low' && current.stale.length === 0 && current.present >= 3) alertedLevel = 'low';
   else if (levelRank[level] > levelRank[alertedLevel]) {
     const slot = Math.floor(asOf / SLOT_MS) * SLOT_MS;
     raise(`news2|${level}|${slot}`, {

@@ -53,7 +53,7 @@ export function ingestBatch(ctx: CloudContext) {
     let outcome;
     try {
       outcome = await storeBatch(ctx.db, {
-        batch, signatureHex: signature!.slice(3), timestampSeconds: check.timestampSeconds, now: ctx.now(), retentionDays: ctx.settings.retentionDays,
+        batch, signatureHex: signature!.slice(3), timestampMs: check.timestampMs, now: ctx.now(), retentionDays: ctx.settings.retentionDays,
       });
     } catch (err) {
       ctx.log.error({ gateway: gatewayId, batchId: batch.batchId, err: (err as Error).message }, 'batch store failed');

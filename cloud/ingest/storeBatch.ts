@@ -37,7 +37,7 @@ export interface StoreRequest {
   readonly batch: SyncBatch;
   /** The hex MAC of the request, the replay key. */
   readonly signatureHex: string;
-  readonly timestampSeconds: number;
+  readonly timestampMs: number;
   readonly now: number;
   readonly retentionDays: number;
 }
@@ -70,8 +70,9 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
       tx.set(devices(db, batch.ward).doc(status.device), { ...status, gateway: batch.gateway, ingested: now }, { merge: true });
     }
 
-    const minT = Math.floor(now / 1000) - 2 * SIGNATURE_WINDOW_SECONDS;
-    const recent = [...state.recent.filter((r) => r.t >= minT), { s: sigKey, t: req.timestampSeconds }].slice(-MAX_RECENT);
+    // A signature outside the window is refused as stale anyway: only those inside it need remembering.
+    const minT = now - 2 * SIGNATURE_WINDOW_SECONDS * 1000;
+    const recent = [...state.recent.filter((r) => r.t >= minT), { s: sigKey, t: req.timestampMs }].slice(-MAX_RECENT);
     tx.set(gwRef, {
       ward: batch.ward,
       streams: {

@@ -6,3 +6,4 @@ export * from './signature.js';
 export * from './pseudonym.js';
 export * from './codec.js';
 export * from './validate.js';
+export * from './request.js';

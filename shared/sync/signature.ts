@@ -7,11 +7,15 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SIGNATURE_WINDOW_SECONDS } from './wire.js';
 
 const SIGNATURE = /^v1=([0-9a-f]{64})$/;
-const TIMESTAMP = /^[0-9]{1,12}$/;
+const TIMESTAMP = /^[0-9]{1,15}$/;
 
-/** The X-Wardgate-Timestamp value for a moment (epoch ms): whole Unix seconds. */
+/**
+ * The X-Wardgate-Timestamp value: Unix time in whole milliseconds, decimal.
+ * Milliseconds rather than seconds so that two attempts to send the same batch
+ * never carry the same signature (the cloud refuses a signature it has seen).
+ */
 export function formatSyncTimestamp(nowMs: number): string {
-  return String(Math.floor(nowMs / 1000));
+  return String(Math.floor(nowMs));
 }
 
 /** The X-Wardgate-Signature value. */
@@ -23,7 +27,7 @@ export function signBody(secret: string | Buffer, timestamp: string, body: Buffe
 }
 
 export type SignatureCheck =
-  | { readonly ok: true; readonly timestampSeconds: number }
+  | { readonly ok: true; readonly timestampMs: number }
   | { readonly ok: false; readonly reason: 'missing' | 'malformed' | 'mismatch' | 'stale'; readonly message: string };
 
 /**
@@ -42,7 +46,7 @@ export function verifySignature(
     return { ok: false, reason: 'missing', message: 'X-Wardgate-Timestamp and X-Wardgate-Signature are required' };
   }
   if (!TIMESTAMP.test(timestamp)) {
-    return { ok: false, reason: 'malformed', message: 'X-Wardgate-Timestamp: expected Unix time in whole seconds' };
+    return { ok: false, reason: 'malformed', message: 'X-Wardgate-Timestamp: expected Unix time in whole milliseconds' };
   }
   const given = SIGNATURE.exec(signature);
   if (!given) return { ok: false, reason: 'malformed', message: 'X-Wardgate-Signature: expected v1=<64 hex digits>' };
@@ -50,10 +54,10 @@ export function verifySignature(
   if (!timingSafeEqual(expected, Buffer.from(given[1], 'hex'))) {
     return { ok: false, reason: 'mismatch', message: 'signature does not match the body and timestamp' };
   }
-  const seconds = Number(timestamp);
-  const skew = Math.abs(nowMs / 1000 - seconds);
+  const ms = Number(timestamp);
+  const skew = Math.abs(nowMs - ms) / 1000;
   if (skew > windowSeconds) {
     return { ok: false, reason: 'stale', message: `timestamp is ${Math.round(skew)} s from the cloud clock (window ${windowSeconds} s)` };
   }
-  return { ok: true, timestampSeconds: seconds };
+  return { ok: true, timestampMs: ms };
 }

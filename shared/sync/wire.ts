@@ -12,7 +12,7 @@ export const SYNC_VERSION = 1 as const;
 export const SyncHeader = {
   gateway: 'x-wardgate-gateway',
   batch: 'x-wardgate-batch',
-  /** Unix time in whole seconds, decimal ASCII, of the moment the request was signed. */
+  /** Unix time in whole milliseconds, decimal ASCII, of the moment the request was signed; new for every attempt. */
   timestamp: 'x-wardgate-timestamp',
   /** `v1=<64 lower-case hex>`: HMAC-SHA256(secret, timestamp + "." + body bytes). */
   signature: 'x-wardgate-signature',

@@ -24,25 +24,26 @@ function content(over: Partial<BatchContent> = {}): BatchContent {
 }
 
 t.test('signature: known answers computed independently with openssl dgst -sha256 -hmac', async (t) => {
-  t.equal(signBody(SECRET, '1764234000', Buffer.from('hello')), 'v1=276e14af802bb06ac60e1397adbbb8ff3aa81ab844f688e7edbb10d4e4eabab8');
+  t.equal(signBody(SECRET, '1764234000000', Buffer.from('hello')), 'v1=cc8ebc94d891da1b9b4b619024a6bb233e4eacb5c7a4d033603019f2ab545b0c');
   // Binary body bytes (as gzip is): the MAC covers bytes, not text.
   const bin = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x62, 0x69, 0x6e, 0x61, 0x72, 0x79, 0x00, 0xff]);
-  t.equal(signBody(SECRET, '1764234000', bin), 'v1=fb4e0fd817c02bafd38a00339a0a4536ccd36a55944300d206f61f6dfd704260');
-  t.equal(formatSyncTimestamp(1764234000999), '1764234000', 'whole seconds, truncated');
+  t.equal(signBody(SECRET, '1764234000000', bin), 'v1=f1cd038b6760ce525b8a0ec25793faa36ea87270fb510f7e139df5b7d916c626');
+  t.equal(formatSyncTimestamp(1764234000999.7), '1764234000999', 'whole milliseconds');
 });
 
 t.test('signature verification: ok, forged, malformed, missing, stale either side', async (t) => {
   const body = Buffer.from('body');
   const ts = formatSyncTimestamp(NOW);
   const sig = signBody(SECRET, ts, body);
-  t.same(verifySignature(SECRET, ts, sig, body, NOW), { ok: true, timestampSeconds: NOW / 1000 });
+  t.same(verifySignature(SECRET, ts, sig, body, NOW), { ok: true, timestampMs: NOW });
   const cases: Array<[string, string | undefined, string | undefined, Buffer, number, string]> = [
     ['other body', ts, sig, Buffer.from('bodY'), NOW, 'mismatch'],
     ['other secret', ts, signBody('x'.repeat(40), ts, body), body, NOW, 'mismatch'],
-    ['timestamp changed', String(NOW / 1000 + 1), sig, body, NOW, 'mismatch'],
+    ['timestamp changed', String(NOW + 1), sig, body, NOW, 'mismatch'],
     ['upper-case hex', ts, sig.toUpperCase().replace('V1', 'v1'), body, NOW, 'malformed'],
     ['no v1 prefix', ts, sig.slice(3), body, NOW, 'malformed'],
-    ['ms timestamp', String(NOW), sig, body, NOW, 'malformed'],
+    ['decimal timestamp', `${NOW}.5`, sig, body, NOW, 'malformed'],
+    ['RFC 3339 timestamp', new Date(NOW).toISOString(), sig, body, NOW, 'malformed'],
     ['no signature', ts, undefined, body, NOW, 'missing'],
     ['no timestamp', undefined, sig, body, NOW, 'missing'],
     ['301 s old', ts, sig, body, NOW + 301_000, 'stale'],
