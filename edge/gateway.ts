@@ -154,7 +154,7 @@ export class Gateway {
   }
 
   #oldestUnsyncedAge(): number {
-    const row = this.#db?.prepare('SELECT ts FROM readings WHERE synced_at IS NULL ORDER BY id LIMIT 1').get() as { ts: number } | undefined;
+    const row = this.#db?.prepare("SELECT ts FROM readings WHERE id > (SELECT synced_through FROM outbox_cursors WHERE stream = 'readings') ORDER BY id LIMIT 1").get() as { ts: number } | undefined;
     return row ? Math.max(0, (Date.now() - row.ts) / 1000) : 0;
   }
 

@@ -3,7 +3,7 @@
 // field it concerns; the result is frozen and passed to whoever needs it.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { WardgateError } from '../../shared/errors.js';
 import { isPasswordHash } from '../auth/password.js';
@@ -35,7 +35,7 @@ export function loadConfig({ file, env = process.env, cwd = process.cwd() }: Loa
   const baseDir = file ? dirname(resolve(cwd, file)) : cwd;
   applyEnvOverrides(raw, env);
 
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw configError(parsed.error.issues.map(formatIssue));
   const config = parsed.data;
 
@@ -86,10 +86,11 @@ function readYaml(path: string): Record<string, unknown> {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text, { prettyErrors: false });
+    doc = parseYaml(text, { prettyErrors: true });
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
-    throw configError([`${path} is not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`]);
+    // yaml's pretty message names line and column; keep its first line.
+    const reason = (err as Error).message.split('\n')[0].replace(/:$/, '');
+    throw configError([`${path} is not valid YAML: ${reason}`]);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw configError([`${path}: expected a mapping of keys to values at the top`]);

@@ -1,7 +1,7 @@
 // The front door of the ingest pipeline for every source: validates and
 // normalizes a raw message, turns it into an item for the commit queue, and
 // reports the outcome once it is durable.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { parseDeviceStatus } from '../../shared/deviceStatus.js';
 import { reject, type Rejection } from '../../shared/errors.js';
 import { parseObservation } from '../../shared/observation.js';
@@ -104,5 +104,5 @@ export class Ingestor {
 
 /** 8 bytes of SHA-256: enough to tell a retransmission from different content under the same seq. */
 function digest(payload: Buffer): Buffer {
-  return createHash('sha256').update(payload).digest().subarray(0, 8);
+  return hash('sha256', payload, 'buffer').subarray(0, 8);
 }

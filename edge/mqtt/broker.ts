@@ -19,7 +19,7 @@ import { reject, type Rejection } from '../../shared/errors.js';
 import type { DeviceErrorMessage } from '../../shared/reading.js';
 import { parseDeviceTopic, topics } from '../../shared/topics.js';
 import { ANONYMOUS, mayPublish, maySubscribe } from './acl.js';
-import { guardedConnection, type PacketTooLargeError } from './packetSizeGuard.js';
+import { guardSocket, type PacketTooLargeError } from './packetSizeGuard.js';
 
 const principals = new WeakMap<Client, Principal>();
 
@@ -70,8 +70,10 @@ export class MqttBroker implements Service {
     // messages a little over maxMessageBytes are read and dead-lettered instead.
     const hardLimit = Math.max(65_536, mqtt.maxMessageBytes * 4);
     const onConnection = (socket: Socket) => {
-      const conn = guardedConnection(socket, hardLimit, (err) => this.#tooLarge(client, err));
-      const client = aedes.handle(conn);
+      // PUBACKs are small writes made after a commit: without this, Nagle's
+      // algorithm meets the peer's delayed ACK and each one waits ~40 ms.
+      socket.setNoDelay(true);
+      const client = aedes.handle(guardSocket(socket, hardLimit, (err) => this.#tooLarge(client, err)));
     };
     this.#servers.push(await listen(createTcpServer(onConnection), mqtt.host, mqtt.port));
     if (mqtt.tls) {

@@ -1,9 +1,8 @@
 // aedes has no maximum packet size, and mqtt-packet buffers a whole packet
-// before anyone sees it. This guard sits between the socket and the broker,
-// reads only each packet's fixed header (type byte + Remaining Length,
-// [MQTT-2.2.3]) and stops a connection whose packet would exceed the limit
-// before its body is buffered. Bytes pass through untouched.
-import { Duplex, Transform, type TransformCallback } from 'node:stream';
+// before anyone sees it. The meter below reads only each packet's fixed header
+// (type byte + Remaining Length, [MQTT-2.2.3]) as bytes flow past, and the
+// guard stops a connection whose next packet would exceed the limit before its
+// body is buffered. Bytes pass through untouched.
 import type { Socket } from 'node:net';
 
 export class PacketTooLargeError extends Error {
@@ -19,18 +18,19 @@ export class PacketTooLargeError extends Error {
   }
 }
 
-export class PacketSizeGuard extends Transform {
+/** Follows packet boundaries across arbitrary chunks of a stream. */
+export class PacketSizeMeter {
   readonly #limit: number;
   /** Bytes of the current packet's body still to pass before the next fixed header. */
   #skip = 0;
   #header: number[] = [];
 
   constructor(limit: number) {
-    super();
     this.#limit = limit;
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  /** Inspects the next chunk; returns the error for the first packet over the limit, if any. */
+  inspect(chunk: Buffer): PacketTooLargeError | undefined {
     let at = 0;
     while (at < chunk.length) {
       if (this.#skip > 0) {
@@ -43,14 +43,13 @@ export class PacketSizeGuard extends Transform {
       const parsed = decodeFixedHeader(this.#header);
       if (parsed === 'incomplete') continue;
       this.#header = [];
-      if (parsed === 'malformed') break; // the broker's parser reports it
+      if (parsed === 'malformed') return undefined; // the broker's parser reports it
       if (parsed.remainingLength > this.#limit) {
-        done(new PacketTooLargeError(parsed.type, parsed.remainingLength, chunk.subarray(Math.max(0, at - 5), at + 256)));
-        return;
+        return new PacketTooLargeError(parsed.type, parsed.remainingLength, Buffer.from(chunk.subarray(Math.max(0, at - 5), at + 256)));
       }
       this.#skip = parsed.remainingLength;
     }
-    done(null, chunk);
+    return undefined;
   }
 }
 
@@ -66,14 +65,22 @@ export function decodeFixedHeader(bytes: readonly number[]): { type: number; rem
   return 'incomplete';
 }
 
-/** A duplex that reads through the guard and writes straight to the socket, for aedes.handle(). */
-export function guardedConnection(socket: Socket, limit: number, onTooLarge: (err: PacketTooLargeError) => void): Duplex {
-  const guard = new PacketSizeGuard(limit);
-  socket.on('error', (err) => guard.destroy(err));
-  guard.on('error', (err) => {
-    if (err instanceof PacketTooLargeError) onTooLarge(err);
+/**
+ * Meters every chunk aedes reads from the socket. aedes pulls bytes with
+ * `conn.read()`; wrapping that one method keeps the socket itself in aedes'
+ * hands (its writes, corking and back-pressure stay exactly as aedes made them).
+ */
+export function guardSocket(socket: Socket, limit: number, onTooLarge: (err: PacketTooLargeError) => void): Socket {
+  const meter = new PacketSizeMeter(limit);
+  const read = socket.read.bind(socket);
+  socket.read = (size?: number) => {
+    const chunk = read(size) as Buffer | null;
+    if (chunk === null) return null;
+    const tooLarge = meter.inspect(chunk);
+    if (!tooLarge) return chunk;
+    onTooLarge(tooLarge);
     socket.destroy();
-  });
-  socket.pipe(guard);
-  return Duplex.from({ readable: guard, writable: socket });
+    return null;
+  };
+  return socket;
 }

@@ -14,6 +14,9 @@ interface DeviceRow {
   declared: number;
 }
 
+/** Columns of one reading row, in insert order. */
+const READING_COLUMNS = 8;
+
 export interface DeclaredDevice {
   readonly id: string;
   readonly bed?: string;
@@ -23,9 +26,12 @@ export interface DeclaredDevice {
 export class IngestStore {
   readonly #db: Db;
   readonly #devices = new Map<string, DeviceRow>();
+  /** Devices heard from in the transaction being applied: device row id -> latest receive time and seq. */
+  readonly #seen = new Map<number, { ts: number; seq: number }>();
   readonly #insertMessage: Statement;
   readonly #messageDigest: Statement<[number, number], { digest: Buffer }>;
-  readonly #insertReading: Statement;
+  /** Multi-row reading inserts, by row count: one call into SQLite per message, not per reading. */
+  readonly #insertReadings = new Map<number, Statement>();
   readonly #insertStatus: Statement;
   readonly #updateDeviceSeen: Statement;
   readonly #updateDeviceStatus: Statement;
@@ -38,9 +44,6 @@ export class IngestStore {
     this.#db = db;
     this.#insertMessage = db.prepare('INSERT OR IGNORE INTO messages (device, seq, digest, received_ts) VALUES (?, ?, ?, ?)');
     this.#messageDigest = db.prepare('SELECT digest FROM messages WHERE device = ? AND seq = ?');
-    this.#insertReading = db.prepare(
-      'INSERT INTO readings (device, seq, ts, received_ts, code, value, flags, bed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    );
     this.#insertStatus = db.prepare(
       'INSERT INTO device_status (device, ts, received_ts, online, battery, sensor) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -107,6 +110,7 @@ export class IngestStore {
 
   #apply(items: readonly IngestItem[]): CommittedItem[] {
     const out: CommittedItem[] = new Array(items.length);
+    this.#seen.clear();
     let readings = 0;
     const deadLetters = new Map<string, number>();
     for (let i = 0; i < items.length; i++) {
@@ -119,6 +123,8 @@ export class IngestStore {
       else if (result.outcome === 'rejected') deadLetters.set(result.rejection.code, (deadLetters.get(result.rejection.code) ?? 0) + 1);
       out[i] = { item, result };
     }
+    // One update per device per transaction, however many of its messages it holds.
+    for (const [id, seen] of this.#seen) this.#updateDeviceSeen.run(seen.ts, seen.ts, seen.seq, id);
     if (readings) {
       this.#addCounter.run('readings', readings);
       this.#addCounter.run('readings_unsynced', readings);
@@ -154,13 +160,41 @@ export class IngestStore {
         raw: Buffer.alloc(0),
       });
     }
-    for (const r of item.readings) {
-      this.#insertReading.run(device.id, item.seq, r.ts, item.receivedTs, r.code, r.value, r.flags, device.bed);
+    const n = item.readings.length;
+    if (n > 0) {
+      const params: unknown[] = new Array(n * READING_COLUMNS);
+      for (let i = 0, at = 0; i < n; i++) {
+        const r = item.readings[i];
+        params[at++] = device.id;
+        params[at++] = item.seq;
+        params[at++] = r.ts;
+        params[at++] = item.receivedTs;
+        params[at++] = r.code;
+        params[at++] = r.value;
+        params[at++] = r.flags;
+        params[at++] = device.bed;
+      }
+      this.#readingsStatement(n).run(params);
     }
-    this.#updateDeviceSeen.run(item.receivedTs, item.receivedTs, item.seq, device.id);
+    const seen = this.#seen.get(device.id);
+    if (!seen) this.#seen.set(device.id, { ts: item.receivedTs, seq: item.seq });
+    else {
+      seen.ts = Math.max(seen.ts, item.receivedTs);
+      seen.seq = Math.max(seen.seq, item.seq);
+    }
     return device.bed === null
       ? { outcome: 'stored', readings: item.readings.length }
       : { outcome: 'stored', readings: item.readings.length, bed: device.bed };
+  }
+
+  #readingsStatement(rows: number): Statement {
+    let statement = this.#insertReadings.get(rows);
+    if (!statement) {
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+      statement = this.#db.prepare(`INSERT INTO readings (device, seq, ts, received_ts, code, value, flags, bed) VALUES ${values}`);
+      this.#insertReadings.set(rows, statement);
+    }
+    return statement;
   }
 
   #applyStatus(item: StatusItem): IngestOutcome {

@@ -3,8 +3,8 @@
 // shipped: add a new one.
 
 export const migrations: readonly string[] = [
-  // 1: devices, observation messages (for dedup), readings with an outbox index,
-  // device status history, dead letters and O(1) counters.
+  // 1: devices, observation messages (for dedup), readings and device status
+  // with outbox cursors, dead letters and O(1) counters.
   `
   CREATE TABLE devices (
     id INTEGER PRIMARY KEY,
@@ -30,8 +30,10 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (device, seq)
   ) WITHOUT ROWID;
   -- The unit is not stored: it is the canonical unit of the code.
+  -- AUTOINCREMENT: ids are never reused, even after retention empties the
+  -- table, because the outbox cursor below relies on them only growing.
   CREATE TABLE readings (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     device INTEGER NOT NULL,
     seq INTEGER NOT NULL,
     ts INTEGER NOT NULL,
@@ -39,22 +41,22 @@ export const migrations: readonly string[] = [
     code TEXT NOT NULL,
     value REAL NOT NULL,
     flags INTEGER NOT NULL DEFAULT 0,
-    bed TEXT,
-    synced_at INTEGER
+    bed TEXT
   );
-  -- The outbox: unsynced readings in arrival order, found by index, not by scan.
-  CREATE INDEX readings_unsynced ON readings (id) WHERE synced_at IS NULL;
   CREATE TABLE device_status (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     device INTEGER NOT NULL,
     ts INTEGER NOT NULL,
     received_ts INTEGER NOT NULL,
     online INTEGER,
     battery REAL,
-    sensor TEXT,
-    synced_at INTEGER
+    sensor TEXT
   );
-  CREATE INDEX device_status_unsynced ON device_status (id) WHERE synced_at IS NULL;
+  -- The outbox: each stream is synced in id order, so what is still to send is
+  -- every row above its cursor, found through the primary key, never by a scan,
+  -- and with no per-row index to keep up on the ingest path.
+  CREATE TABLE outbox_cursors (stream TEXT PRIMARY KEY, synced_through INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO outbox_cursors (stream, synced_through) VALUES ('readings', 0), ('device_status', 0);
   CREATE TABLE dead_letters (
     id INTEGER PRIMARY KEY,
     received_ts INTEGER NOT NULL,

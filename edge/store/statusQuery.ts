@@ -28,7 +28,7 @@ export function readStatus(db: Db, sync: { state: string; lastSuccessTs: number 
   const counters = new Map(
     (db.prepare('SELECT name, value FROM counters').all() as Array<{ name: string; value: number }>).map((r) => [r.name, r.value]),
   );
-  const oldest = db.prepare('SELECT ts FROM readings WHERE synced_at IS NULL ORDER BY id LIMIT 1').get() as { ts: number } | undefined;
+  const oldest = db.prepare("SELECT ts FROM readings WHERE id > (SELECT synced_through FROM outbox_cursors WHERE stream = 'readings') ORDER BY id LIMIT 1").get() as { ts: number } | undefined;
   const byReason: Record<string, number> = {};
   for (const [name, value] of [...counters].sort()) {
     if (name.startsWith('dead_letters:')) byReason[name.slice('dead_letters:'.length)] = value;

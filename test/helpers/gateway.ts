@@ -55,8 +55,8 @@ export async function writeTestConfig(t: T, ward: TestWard = {}): Promise<{ dir:
     devices: await Promise.all(devices.map(async (d) => ({ ...d, secretHash: await testHash(d.id) }))),
     users: await Promise.all(users.map(async (u) => ({ ...u, secretHash: await testHash(u.name) }))),
     log: { level: 'warn' },
-    ...ward.extra,
   };
+  merge(doc, ward.extra ?? {});
   const file = join(dir, 'wardgate.yaml');
   writeFileSync(file, stringify(doc));
   return { dir, file, mqttPort, httpPort };
@@ -118,4 +118,17 @@ export async function spawnDaemon(t: T, file: string, dataDir: string, env: Node
     'the daemon to start',
   );
   return { child, run, output: () => out, exited };
+}
+
+/** Deep-merges plain objects from `extra` into `into` (arrays and scalars replace). */
+function merge(into: Record<string, unknown>, extra: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(extra)) {
+    const current = into[key];
+    if (isObject(value) && isObject(current)) merge(current, value);
+    else into[key] = value;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,0 +1,161 @@
+// Ingest benchmark: acknowledged QoS 1 messages per second and PUBACK latency
+// through wardgate (durable, fsync'd) and through a bare aedes broker measured
+// in the same run, with the same load generator, payloads and topics.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { stringify } from 'yaml';
+import { hashPassword } from '../edge/auth/password.js';
+import { RUN_FILE } from '../edge/gateway.js';
+import { runLoad, type LoadResult } from './mqttLoad.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CONNECTIONS = 4;
+const password = (i: number) => `bench-device-${i}-password`;
+
+export interface Scenario {
+  name: string;
+  connections: number;
+  window: number;
+  messages: number;
+}
+
+export const scenarios: Scenario[] = [
+  { name: '1 conn, 1 in flight', connections: 1, window: 1, messages: 3_000 },
+  { name: '1 conn, 10 in flight', connections: 1, window: 10, messages: 20_000 },
+  { name: '1 conn, 100 in flight', connections: 1, window: 100, messages: 40_000 },
+  { name: '4 conns, 10 in flight each', connections: 4, window: 10, messages: 10_000 },
+  { name: '4 conns, 100 in flight each', connections: 4, window: 100, messages: 20_000 },
+];
+
+interface Broker {
+  port: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface IngestFigures {
+  scenario: string;
+  bare: LoadResult;
+  wardgate: LoadResult;
+  ratio: number;
+}
+
+export interface IngestBenchResult {
+  figures: IngestFigures[];
+  readingsPerMessage: number;
+  payloadBytes: number;
+  daemonRssMiB: number;
+  daemonPeakRssMiB: number;
+  bytesPerReading: number;
+  storedReadings: number;
+}
+
+let seqBase = 0;
+function message(i: number, seq: number): { topic: string; payload: Buffer } {
+  const payload = JSON.stringify({
+    seq: seqBase + seq,
+    ts: Date.now(),
+    obs: [
+      { code: 'spo2', value: 97, unit: '%' },
+      { code: 'pr', value: 60 + (seq % 40), unit: '/min' },
+      { code: 'rr', value: 16, unit: '/min' },
+      { code: 'temp', value: 36.8, unit: 'Cel' },
+    ],
+  });
+  return { topic: `wardgate/devices/bench-${i}/obs`, payload: Buffer.from(payload) };
+}
+
+function childExit(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+async function startBare(): Promise<Broker> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist/bench/bareBroker.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
+    child.once('exit', () => reject(new Error('bare broker exited')));
+  });
+  return { port, child, stop: async () => { child.kill('SIGTERM'); await childExit(child); } };
+}
+
+async function startWardgate(dir: string): Promise<Broker> {
+  const devices = await Promise.all(
+    Array.from({ length: CONNECTIONS }, async (_, i) => ({ id: `bench-${i}`, bed: String(i + 1), secretHash: await hashPassword(password(i), { logN: 10 }) })),
+  );
+  const file = join(dir, 'wardgate.yaml');
+  writeFileSync(file, stringify({ ward: 'bench', mqtt: { port: 0 }, http: { port: 0 }, gateway: { dataDir: './data' }, devices, log: { level: 'warn' } }));
+  const child = spawn(process.execPath, [join(ROOT, 'bin/wardgate.js'), 'edge', '--config', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const runFile = join(dir, 'data', RUN_FILE);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const info = JSON.parse(readFileSync(runFile, 'utf8')) as { pid: number; ports: { mqtt: number } };
+      if (info.pid === child.pid) return { port: info.ports.mqtt, child, stop: async () => { child.kill('SIGTERM'); await childExit(child); } };
+    } catch {
+      // not written yet
+    }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('wardgate did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function measure(broker: Broker, scenario: Scenario, withAuth: boolean): Promise<LoadResult> {
+  seqBase += 1_000_000;
+  return runLoad({
+    port: broker.port,
+    connections: scenario.connections,
+    window: scenario.window,
+    messages: scenario.messages,
+    message,
+    ...(withAuth && { credentials: (i: number) => ({ username: `bench-${i}`, password: password(i) }) }),
+  });
+}
+
+function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field))!;
+  return Number(line.split(/\s+/)[1]) / 1024;
+}
+
+export async function runIngestBench(log: (line: string) => void = console.log): Promise<IngestBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'wardgate-bench-'));
+  try {
+    const bare = await startBare();
+    const wardgate = await startWardgate(dir);
+    const warm: Scenario = { name: 'warm-up', connections: CONNECTIONS, window: 50, messages: 5_000 };
+    await measure(bare, warm, false);
+    await measure(wardgate, warm, true);
+    const figures: IngestFigures[] = [];
+    // Alternate the two brokers scenario by scenario, so that drift on the machine hits both alike.
+    for (const scenario of scenarios) {
+      const b = await measure(bare, scenario, false);
+      const w = await measure(wardgate, scenario, true);
+      figures.push({ scenario: scenario.name, bare: b, wardgate: w, ratio: w.perSecond / b.perSecond });
+      log(`${scenario.name.padEnd(30)} bare ${fmt(b)} | wardgate ${fmt(w)} | ratio ${(w.perSecond / b.perSecond).toFixed(2)}x`);
+    }
+    const daemonRssMiB = rssMiB(wardgate.child.pid!, 'VmRSS');
+    const daemonPeakRssMiB = rssMiB(wardgate.child.pid!, 'VmHWM');
+    await bare.stop();
+    await wardgate.stop(); // checkpoints the WAL into the main file
+    const dbFile = join(dir, 'data', 'wardgate.db');
+    const db = new Database(dbFile, { readonly: true });
+    const storedReadings = (db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
+    db.close();
+    const bytesPerReading = statSync(dbFile).size / storedReadings;
+    return { figures, readingsPerMessage: 4, payloadBytes: message(0, 1).payload.length, daemonRssMiB, daemonPeakRssMiB, bytesPerReading, storedReadings };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function fmt(r: LoadResult): string {
+  return `${Math.round(r.perSecond).toString().padStart(6)} msg/s p50 ${r.latencyMs.p50.toFixed(2)} p99 ${r.latencyMs.p99.toFixed(2)} ms`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const result = await runIngestBench();
+  console.log(JSON.stringify(result, null, 2));
+}
