@@ -16,6 +16,7 @@ import { MqttBroker } from './mqtt/broker.js';
 import type { Service } from './service.js';
 import { openDatabase, type Db } from './store/database.js';
 import { IngestStore } from './store/ingestStore.js';
+import { oldestUnsyncedTs } from './store/statusQuery.js';
 import { ReadingFlag } from '../shared/reading.js';
 
 export const RUN_FILE = 'wardgate.run.json';
@@ -154,8 +155,8 @@ export class Gateway {
   }
 
   #oldestUnsyncedAge(): number {
-    const row = this.#db?.prepare("SELECT ts FROM readings WHERE id > (SELECT synced_through FROM outbox_cursors WHERE stream = 'readings') ORDER BY id LIMIT 1").get() as { ts: number } | undefined;
-    return row ? Math.max(0, (Date.now() - row.ts) / 1000) : 0;
+    const ts = this.#db ? oldestUnsyncedTs(this.#db) : null;
+    return ts === null ? 0 : Math.max(0, (Date.now() - ts) / 1000);
   }
 
   #writeRunFile(): void {

@@ -54,6 +54,7 @@ export class Ingestor {
         receivedTs,
         deviceId: msg.deviceId,
         seq: parsed.seq,
+        ts: parsed.ts,
         digest: digest(msg.payload),
         readings: parsed.readings,
       },

@@ -15,6 +15,8 @@ export interface ObservationItem extends Common {
   readonly kind: 'obs';
   readonly deviceId: string;
   readonly seq: number;
+  /** Message time, epoch ms. */
+  readonly ts: number;
   /** A short digest of the payload: the same seq with another digest is a conflict, not a retransmission. */
   readonly digest: Buffer;
   readonly readings: readonly Reading[];

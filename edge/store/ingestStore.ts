@@ -3,7 +3,16 @@
 import type { Statement } from 'better-sqlite3';
 import type { CommittedItem, DeadLetterItem, IngestItem, IngestOutcome, IngestSource, ObservationItem, StatusItem } from '../ingest/types.js';
 import { reject } from '../../shared/errors.js';
+import type { Reading } from '../../shared/reading.js';
 import type { Db } from './database.js';
+
+/**
+ * The stored form of an observation's readings: [[code, value, flags, ts?], ...],
+ * ts only where a reading's time differs from the message time.
+ */
+export function encodeReadings(readings: readonly Reading[], messageTs: number): string {
+  return JSON.stringify(readings.map((r) => (r.ts === messageTs ? [r.code, r.value, r.flags] : [r.code, r.value, r.flags, r.ts])));
+}
 
 /** Dead letters keep at most this many bytes of the raw message. */
 export const DEAD_LETTER_RAW_LIMIT = 4096;
@@ -14,8 +23,6 @@ interface DeviceRow {
   declared: number;
 }
 
-/** Columns of one reading row, in insert order. */
-const READING_COLUMNS = 8;
 
 export interface DeclaredDevice {
   readonly id: string;
@@ -28,10 +35,8 @@ export class IngestStore {
   readonly #devices = new Map<string, DeviceRow>();
   /** Devices heard from in the transaction being applied: device row id -> latest receive time and seq. */
   readonly #seen = new Map<number, { ts: number; seq: number }>();
-  readonly #insertMessage: Statement;
-  readonly #messageDigest: Statement<[number, number], { digest: Buffer }>;
-  /** Multi-row reading inserts, by row count: one call into SQLite per message, not per reading. */
-  readonly #insertReadings = new Map<number, Statement>();
+  readonly #insertObservation: Statement;
+  readonly #storedDigest: Statement<[number, number], { digest: Buffer }>;
   readonly #insertStatus: Statement;
   readonly #updateDeviceSeen: Statement;
   readonly #updateDeviceStatus: Statement;
@@ -42,8 +47,10 @@ export class IngestStore {
 
   constructor(db: Db) {
     this.#db = db;
-    this.#insertMessage = db.prepare('INSERT OR IGNORE INTO messages (device, seq, digest, received_ts) VALUES (?, ?, ?, ?)');
-    this.#messageDigest = db.prepare('SELECT digest FROM messages WHERE device = ? AND seq = ?');
+    this.#insertObservation = db.prepare(
+      'INSERT OR IGNORE INTO observations (device, seq, ts, received_ts, bed, digest, readings) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.#storedDigest = db.prepare('SELECT digest FROM observations WHERE device = ? AND seq = ?');
     this.#insertStatus = db.prepare(
       'INSERT INTO device_status (device, ts, received_ts, online, battery, sensor) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -148,8 +155,11 @@ export class IngestStore {
 
   #applyObservation(item: ObservationItem): IngestOutcome {
     const device = this.#device(item.deviceId, item.source);
-    if (this.#insertMessage.run(device.id, item.seq, item.digest, item.receivedTs).changes === 0) {
-      const stored = this.#messageDigest.get(device.id, item.seq);
+    const inserted = this.#insertObservation.run(
+      device.id, item.seq, item.ts, item.receivedTs, device.bed, item.digest, encodeReadings(item.readings, item.ts),
+    );
+    if (inserted.changes === 0) {
+      const stored = this.#storedDigest.get(device.id, item.seq);
       if (stored && stored.digest.equals(item.digest)) return { outcome: 'duplicate' };
       return this.#applyDeadLetter({
         kind: 'dead',
@@ -160,22 +170,6 @@ export class IngestStore {
         raw: Buffer.alloc(0),
       });
     }
-    const n = item.readings.length;
-    if (n > 0) {
-      const params: unknown[] = new Array(n * READING_COLUMNS);
-      for (let i = 0, at = 0; i < n; i++) {
-        const r = item.readings[i];
-        params[at++] = device.id;
-        params[at++] = item.seq;
-        params[at++] = r.ts;
-        params[at++] = item.receivedTs;
-        params[at++] = r.code;
-        params[at++] = r.value;
-        params[at++] = r.flags;
-        params[at++] = device.bed;
-      }
-      this.#readingsStatement(n).run(params);
-    }
     const seen = this.#seen.get(device.id);
     if (!seen) this.#seen.set(device.id, { ts: item.receivedTs, seq: item.seq });
     else {
@@ -185,16 +179,6 @@ export class IngestStore {
     return device.bed === null
       ? { outcome: 'stored', readings: item.readings.length }
       : { outcome: 'stored', readings: item.readings.length, bed: device.bed };
-  }
-
-  #readingsStatement(rows: number): Statement {
-    let statement = this.#insertReadings.get(rows);
-    if (!statement) {
-      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-      statement = this.#db.prepare(`INSERT INTO readings (device, seq, ts, received_ts, code, value, flags, bed) VALUES ${values}`);
-      this.#insertReadings.set(rows, statement);
-    }
-    return statement;
   }
 
   #applyStatus(item: StatusItem): IngestOutcome {

@@ -3,8 +3,8 @@
 // shipped: add a new one.
 
 export const migrations: readonly string[] = [
-  // 1: devices, observation messages (for dedup), readings and device status
-  // with outbox cursors, dead letters and O(1) counters.
+  // 1: devices, observations (with their readings) and device status with
+  // outbox cursors, dead letters and O(1) counters.
   `
   CREATE TABLE devices (
     id INTEGER PRIMARY KEY,
@@ -20,29 +20,30 @@ export const migrations: readonly string[] = [
     sensor TEXT,
     status_ts INTEGER
   );
-  -- One row per accepted (device, seq): a repeat is recognised here, and a
-  -- digest of the payload tells a retransmission from a reused sequence number.
-  CREATE TABLE messages (
-    device INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    digest BLOB NOT NULL,
-    received_ts INTEGER NOT NULL,
-    PRIMARY KEY (device, seq)
-  ) WITHOUT ROWID;
-  -- The unit is not stored: it is the canonical unit of the code.
+  -- One row per accepted observation message: its readings, normalized to
+  -- canonical units, are a JSON array [[code, value, flags, ts?], ...] (ts only
+  -- where an entry's time differs from the message's). One insert per message
+  -- instead of one per value keeps the fsync'd ingest path short; the readings
+  -- view below gives SQL a row per reading all the same.
+  -- (device, seq) is unique: a repeat is recognised here, and the digest of the
+  -- payload tells a retransmission from a reused sequence number.
   -- AUTOINCREMENT: ids are never reused, even after retention empties the
-  -- table, because the outbox cursor below relies on them only growing.
-  CREATE TABLE readings (
+  -- table, because the outbox cursor relies on them only growing.
+  CREATE TABLE observations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     device INTEGER NOT NULL,
     seq INTEGER NOT NULL,
     ts INTEGER NOT NULL,
     received_ts INTEGER NOT NULL,
-    code TEXT NOT NULL,
-    value REAL NOT NULL,
-    flags INTEGER NOT NULL DEFAULT 0,
-    bed TEXT
+    bed TEXT,
+    digest BLOB NOT NULL,
+    readings TEXT NOT NULL
   );
+  CREATE UNIQUE INDEX observations_device_seq ON observations (device, seq);
+  CREATE VIEW readings AS
+    SELECT o.id AS observation, o.device, o.seq, coalesce(r.value ->> 3, o.ts) AS ts, o.received_ts,
+           r.value ->> 0 AS code, r.value ->> 1 AS value, r.value ->> 2 AS flags, o.bed
+    FROM observations o, json_each(o.readings) r;
   CREATE TABLE device_status (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     device INTEGER NOT NULL,
@@ -56,7 +57,7 @@ export const migrations: readonly string[] = [
   -- every row above its cursor, found through the primary key, never by a scan,
   -- and with no per-row index to keep up on the ingest path.
   CREATE TABLE outbox_cursors (stream TEXT PRIMARY KEY, synced_through INTEGER NOT NULL) WITHOUT ROWID;
-  INSERT INTO outbox_cursors (stream, synced_through) VALUES ('readings', 0), ('device_status', 0);
+  INSERT INTO outbox_cursors (stream, synced_through) VALUES ('observations', 0), ('device_status', 0);
   CREATE TABLE dead_letters (
     id INTEGER PRIMARY KEY,
     received_ts INTEGER NOT NULL,

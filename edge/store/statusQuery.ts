@@ -24,11 +24,18 @@ export interface GatewayStatus {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+/** Time of the oldest observation the cloud has not confirmed (by arrival order), or null. */
+export function oldestUnsyncedTs(db: Db): number | null {
+  const row = db
+    .prepare("SELECT ts FROM observations WHERE id > (SELECT synced_through FROM outbox_cursors WHERE stream = 'observations') ORDER BY id LIMIT 1")
+    .get() as { ts: number } | undefined;
+  return row?.ts ?? null;
+}
+
 export function readStatus(db: Db, sync: { state: string; lastSuccessTs: number | null } = { state: 'off', lastSuccessTs: null }): GatewayStatus {
   const counters = new Map(
     (db.prepare('SELECT name, value FROM counters').all() as Array<{ name: string; value: number }>).map((r) => [r.name, r.value]),
   );
-  const oldest = db.prepare("SELECT ts FROM readings WHERE id > (SELECT synced_through FROM outbox_cursors WHERE stream = 'readings') ORDER BY id LIMIT 1").get() as { ts: number } | undefined;
   const byReason: Record<string, number> = {};
   for (const [name, value] of [...counters].sort()) {
     if (name.startsWith('dead_letters:')) byReason[name.slice('dead_letters:'.length)] = value;
@@ -52,7 +59,7 @@ export function readStatus(db: Db, sync: { state: string; lastSuccessTs: number 
     readings: {
       total: counters.get('readings') ?? 0,
       unsynced: counters.get('readings_unsynced') ?? 0,
-      oldestUnsyncedTs: iso(oldest?.ts ?? null),
+      oldestUnsyncedTs: iso(oldestUnsyncedTs(db)),
     },
     deadLetters: { total: counters.get('dead_letters') ?? 0, byReason },
     devices,

@@ -34,7 +34,7 @@ t.test('a QoS 1 observation is durable, normalized and coded when its PUBACK arr
   const device = await connectAs(t, url, 'pox-1');
   await device.publishAsync(obsTopic('pox-1'), msg(1, [{ code: 'temp', value: 98.6, unit: '[degF]' }, { code: 'MDC_PULS_OXIM_SAT_O2', value: 97, unit: '%' }], { ts: '2026-11-27T09:00:00.000Z' }), { qos: 1 });
   // No waiting: the PUBACK itself is the promise that the rows exist.
-  const stored = rows<{ code: string; value: number; ts: number; bed: string; flags: number }>(gateway, 'SELECT code, value, ts, bed, flags FROM readings ORDER BY id');
+  const stored = rows<{ code: string; value: number; ts: number; bed: string; flags: number }>(gateway, 'SELECT code, value, ts, bed, flags FROM readings ORDER BY observation');
   t.same(stored, [
     { code: 'temp', value: 37, ts: Date.parse('2026-11-27T09:00:00.000Z'), bed: '1', flags: 0 },
     { code: 'spo2', value: 97, ts: Date.parse('2026-11-27T09:00:00.000Z'), bed: '1', flags: 0 },
@@ -100,7 +100,7 @@ t.test('implausible values are stored flagged as artifacts', async (t) => {
   const { gateway, url } = await startTestGateway(t);
   const device = await connectAs(t, url, 'pox-1');
   await device.publishAsync(obsTopic('pox-1'), msg(1, [{ code: 'spo2', value: 140, unit: '%' }, { code: 'pr', value: 80, unit: '/min' }]), { qos: 1 });
-  t.same(rows(gateway, 'SELECT code, value, flags FROM readings ORDER BY id'), [
+  t.same(rows(gateway, 'SELECT code, value, flags FROM readings ORDER BY observation'), [
     { code: 'spo2', value: 140, flags: 1 },
     { code: 'pr', value: 80, flags: 0 },
   ]);
