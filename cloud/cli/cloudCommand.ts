@@ -9,7 +9,7 @@ import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../
 import { WardgateError } from '../../shared/errors.js';
 import { isPlainObject } from '../../shared/observation.js';
 import { runPlan, stageBundle } from '../deploy/deploy.js';
-import { startLocalCloud } from '../local/localCloud.js';
+import { requireEmulators, startLocalCloud } from '../local/localCloud.js';
 import { createCloudLogger } from '../log.js';
 import { defaults, parseGateways, readSecretFile, settingsFromEnv, sha256Hex, type ApiToken, type GatewayEntry } from '../settings.js';
 
@@ -57,6 +57,7 @@ export const cloudCommand: Command = {
     const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new WardgateError('WG_ERR_USAGE', 'expected a port from 0 to 65535', '--port');
     const env = io.env;
+    requireEmulators(env);
     const gateways = new Map<string, GatewayEntry>(values.gateways ? parseGateways(readSecretFile(values.gateways, '--gateways'), '--gateways') : []);
     for (const spec of values.gateway ?? []) {
       const [id, ward] = spec.split(':');

@@ -3,6 +3,7 @@
 // (accepted, refused, idempotent), Pub/Sub push to the analysis, summaries and
 // alerts, the read API and the edge config pull. One emulator pair for the file.
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Firestore, Query } from '@google-cloud/firestore';
 import { applyMessage } from '../../cloud/analysis/analyzeReadings.js';
@@ -289,4 +290,31 @@ t.test('gateway state stays small: stored items as intervals', async (t) => {
   t.same(gw.streams.readings, { lo: [1], hi: [syntheticReadings(ward).length] }, 'every reading stored, one interval');
   t.ok(gw.recent.length < 100, 'recent signatures pruned to the window');
   void formatSyncTimestamp;
+});
+
+t.test('wardgate cloud: serves the functions until SIGTERM, then exits 0', async (t) => {
+  // The command module alone (bin/main.ts only dispatches to it), run as its own process like the CLI.
+  const script = "const { cloudCommand } = await import('./cloud/cli/cloudCommand.ts'); process.exitCode = await cloudCommand.run({ argv: process.argv.slice(1), stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });";
+  const child = spawn(process.execPath, ['--import', '@tapjs/typescript/import', '--input-type=module', '-e', script, '--', '--port', '0', '--project', PROJECT, '--gateway', 'gw-cli:5C'], {
+    env: { ...process.env, WARDGATE_CLOUD_SECRET: SECRET, WARDGATE_API_TOKEN: TOKEN, WARDGATE_LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await waitFor(() => {
+    if (child.exitCode !== null) throw new Error(`wardgate cloud exited: ${err}`);
+    return /functions at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+  }, 60_000, 'wardgate cloud to listen');
+  const batch = buildBatch({ gateway: 'gw-cli', ward: '5C', created: Date.now(), readings: batches[0].readings.slice(0, 10).map((r) => ({ ...r, bed: '1', patient: undefined })), alarms: [], statuses: [] });
+  const req = signedBatchRequest(batch, SECRET, Date.now());
+  const res = await fetch(`${url}/ingestBatch`, { method: 'POST', body: req.body, headers: req.headers });
+  t.equal(res.status, 200, 'a batch through the CLI-started functions');
+  const api = await fetch(`${url}/wardApi/wards/5C/overview`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  t.equal(api.status, 200, 'API token from WARDGATE_API_TOKEN');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'exit code 0 after SIGTERM');
+  t.match(out, /stopped/);
 });
