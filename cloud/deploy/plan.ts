@@ -4,6 +4,7 @@
 // empty and filled by the operator (docs/DEPLOY.md), then mounted as env vars.
 import indexesFile from './firestore.indexes.json' with { type: 'json' };
 import ttlFile from './firestore.ttl.json' with { type: 'json' };
+import fieldsFile from './firestore.fields.json' with { type: 'json' };
 
 export interface DeployOptions {
   readonly project: string;
@@ -70,6 +71,9 @@ export function deployPlan(o: DeployOptions): Step[] {
   for (const index of indexesFile.indexes) {
     const fields = index.fields.map((f) => `--field-config=field-path=${f.fieldPath},${'arrayConfig' in f ? 'array-config=contains' : `order=${String(f.order).toLowerCase()}`}`);
     steps.push({ why: `index: ${index.why}`, argv: ['gcloud', 'firestore', 'indexes', 'composite', 'create', `--collection-group=${index.collectionGroup}`, `--query-scope=${index.queryScope.toLowerCase()}`, ...fields, '--async', p], okIfExists: true });
+  }
+  for (const e of fieldsFile.exemptions) {
+    steps.push({ why: `no single-field indexes on ${e.collectionGroup}.${e.field} (read whole, never queried)`, argv: ['gcloud', 'firestore', 'indexes', 'fields', 'update', e.field, `--collection-group=${e.collectionGroup}`, '--disable-indexes', '--async', p] });
   }
   for (const group of ttlFile.collectionGroups) {
     steps.push({ why: `TTL: ${group} expire at ${ttlFile.field}`, argv: ['gcloud', 'firestore', 'fields', 'ttls', 'update', ttlFile.field, `--collection-group=${group}`, '--enable-ttl', '--async', p] });

@@ -24,6 +24,8 @@ export interface LocalCloudOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly log?: Logger;
   readonly edgeConfigs?: Readonly<Record<string, Record<string, unknown>>>;
+  /** false: no push subscription (the benchmark drives the analysis itself, to time it). */
+  readonly push?: boolean;
 }
 
 export interface LocalCloud {
@@ -44,6 +46,10 @@ export function requireEmulators(env: NodeJS.ProcessEnv): { firestore: string; p
 
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   requireEmulators(options.env);
+  // The emulators need no credentials. Without this, google-auth-library probes
+  // the GCE metadata server (169.254.169.254) before every client's first call:
+  // a lookup off this machine that a local run must never make.
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
   const ctx = createContext(options.settings, options.log);
   registerFunctions(() => ctx);
   const apps = new Map<string, RequestListener>();
@@ -58,7 +64,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   try {
     await ensureTopics(ctx.pubsub, [options.settings.batchesTopic, options.settings.alertsTopic]);
     const endpoint = `${url}/analyzeReadings/projects/${options.settings.projectId}/topics/${options.settings.batchesTopic}`;
-    await ensurePushSubscription(ctx.pubsub, options.settings.batchesTopic, ANALYZE_SUBSCRIPTION, endpoint);
+    if (options.push !== false) await ensurePushSubscription(ctx.pubsub, options.settings.batchesTopic, ANALYZE_SUBSCRIPTION, endpoint);
     for (const [gateway, config] of Object.entries(options.edgeConfigs ?? {})) await putEdgeConfig(ctx.db, gateway, config, Date.now());
   } catch (err) {
     await closeServer(server);

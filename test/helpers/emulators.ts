@@ -1,122 +1,15 @@
-// The Firestore and Pub/Sub emulators for tests, started on free loopback ports
-// and stopped with their whole process group: `gcloud` is a Python wrapper that
-// starts a java child, and killing only the wrapper leaves java running.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort, waitFor } from './env.js';
+// The Firestore and Pub/Sub emulators for a test file: started once on free
+// loopback ports, stopped (with their java children) when the test ends.
+import { startEmulatorPair, type Emulators } from '../../cloud/local/emulators.js';
 
-export interface Emulator {
-  readonly host: string;
-  stop(): Promise<void>;
-}
-
-export interface Emulators {
-  readonly firestoreHost: string;
-  readonly pubsubHost: string;
-  readonly projectId: string;
-  stop(): Promise<void>;
-}
+export type { Emulators };
 
 interface T {
   teardown(fn: () => unknown): void;
 }
 
-const READY_TIMEOUT_MS = 90_000;
-const STOP_GRACE_MS = 5_000;
-
-/** Starts both emulators in parallel, registers their stop with the test, and sets nothing global. */
 export async function startEmulators(t: T, projectId = 'wardgate-test'): Promise<Emulators> {
-  const started = await Promise.allSettled([startFirestore(), startPubsub(projectId)]);
-  const ok = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const stopAll = async () => {
-    await Promise.all(ok.map((e) => e.stop()));
-  };
-  t.teardown(stopAll);
-  const failed = started.find((s) => s.status === 'rejected');
-  if (failed) {
-    await stopAll();
-    throw (failed as PromiseRejectedResult).reason;
-  }
-  return { firestoreHost: ok[0].host, pubsubHost: ok[1].host, projectId, stop: stopAll };
-}
-
-export async function startFirestore(): Promise<Emulator> {
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
-  const child = launch(['emulators', 'firestore', 'start', `--host-port=${host}`]);
-  await ready(child, host, '/', 'Firestore emulator');
-  return { host, stop: () => stopGroup(child) };
-}
-
-export async function startPubsub(projectId: string): Promise<Emulator> {
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
-  const child = launch(['beta', 'emulators', 'pubsub', 'start', `--host-port=${host}`, `--project=${projectId}`]);
-  await ready(child, host, `/v1/projects/${projectId}/topics`, 'Pub/Sub emulator');
-  return { host, stop: () => stopGroup(child) };
-}
-
-function launch(args: string[]): ChildProcess {
-  // detached: the child leads its own process group, so -pid reaches java too.
-  const child = spawn('gcloud', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' } });
-  let log = '';
-  const keep = (chunk: Buffer) => {
-    log = (log + chunk.toString('utf8')).slice(-4000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  (child as ChildProcess & { recentLog: () => string }).recentLog = () => log;
-  return child;
-}
-
-async function ready(child: ChildProcess, host: string, path: string, what: string): Promise<void> {
-  let exited = false;
-  child.once('exit', () => {
-    exited = true;
-  });
-  try {
-    await waitFor(async () => {
-      if (exited) throw new Error(`${what} exited early: ${(child as ChildProcess & { recentLog: () => string }).recentLog()}`);
-      try {
-        const res = await fetch(`http://${host}${path}`, { signal: AbortSignal.timeout(2000) });
-        return res.ok ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, READY_TIMEOUT_MS, `${what} on ${host}`);
-  } catch (err) {
-    await stopGroup(child);
-    throw err;
-  }
-}
-
-/** SIGTERM to the whole group, then SIGKILL after a grace period; resolves when the group is gone. */
-export async function stopGroup(child: ChildProcess): Promise<void> {
-  const pid = child.pid;
-  if (pid === undefined) return;
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-      return true;
-    } catch {
-      return false; // ESRCH: the group is already gone
-    }
-  };
-  if (!signal('SIGTERM')) return;
-  const deadline = Date.now() + STOP_GRACE_MS;
-  while (Date.now() < deadline) {
-    if (!groupAlive(pid)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  signal('SIGKILL');
-  const hardDeadline = Date.now() + STOP_GRACE_MS;
-  while (groupAlive(pid) && Date.now() < hardDeadline) await new Promise((r) => setTimeout(r, 50));
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  const emulators = await startEmulatorPair(projectId);
+  t.teardown(() => emulators.stop());
+  return emulators;
 }
