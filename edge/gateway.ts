@@ -62,8 +62,9 @@ export class Gateway {
     log.info({ ward: config.ward, gateway: config.gateway.id, config: config.source, devices: config.devices.length }, 'starting');
     try {
       for (const service of this.#build()) {
-        await service.start();
+        // Listed before it starts: a service that fails half-way is stopped too.
         this.#started.push(service);
+        await service.start();
       }
     } catch (err) {
       await this.stop();

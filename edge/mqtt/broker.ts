@@ -122,7 +122,7 @@ export class MqttBroker implements Service {
   ): void {
     const refuse = (why: string) => {
       this.#deps.metrics.authFailures.inc({ kind: 'connect' });
-      this.#log.warn({ clientId: client.id, username, reason: why }, 'mqtt connection refused');
+      this.#log.warn({ code: 'WG_ERR_AUTH', clientId: client.id, username, reason: why }, 'mqtt connection refused');
       // 4 = bad user name or password ([MQTT-3.2.2-3] CONNACK return codes)
       done(Object.assign(new Error(why), { returnCode: 4 }) as AuthenticateError, false);
     };
@@ -147,7 +147,7 @@ export class MqttBroker implements Service {
     const { ward } = this.#deps.config;
     if (!mayPublish(principal, packet.topic, ward)) {
       this.#deps.metrics.authFailures.inc({ kind: 'publish' });
-      this.#log.warn({ clientId: client.id, principal: principal.name, topic: packet.topic }, 'publish refused by ACL');
+      this.#log.warn({ code: 'WG_ERR_FORBIDDEN', clientId: client.id, principal: principal.name, topic: packet.topic }, 'publish refused by ACL');
       return done(new Error(`${principal.name || 'client'} may not publish to ${packet.topic}`));
     }
     const device = parseDeviceTopic(packet.topic);
@@ -162,7 +162,7 @@ export class MqttBroker implements Service {
     const message = { source: 'mqtt' as const, deviceId: device.deviceId, payload: packet.payload as Buffer, topic: packet.topic };
     const settle = (err: Error | null, result?: IngestOutcome) => {
       if (err) {
-        this.#log.error({ deviceId: device.deviceId, err: err.message }, 'commit failed; message not acknowledged');
+        this.#log.error({ code: 'WG_ERR_STORE', deviceId: device.deviceId, err: err.message }, 'commit failed; message not acknowledged');
         return done(err);
       }
       if (result?.outcome === 'rejected') this.#reportRejection(device.deviceId, result.rejection, packet.payload as Buffer);
@@ -176,7 +176,7 @@ export class MqttBroker implements Service {
     const principal = principals.get(client);
     if (principal && maySubscribe(principal, sub.topic, this.#deps.config.ward)) return done(null, sub);
     this.#deps.metrics.authFailures.inc({ kind: 'subscribe' });
-    this.#log.warn({ clientId: client.id, principal: principal?.name, topic: sub.topic }, 'subscription refused by ACL');
+    this.#log.warn({ code: 'WG_ERR_FORBIDDEN', clientId: client.id, principal: principal?.name, topic: sub.topic }, 'subscription refused by ACL');
     done(null, null); // SUBACK with failure (0x80) for this filter; the connection stays
   }
 
