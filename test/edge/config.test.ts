@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -7,7 +7,7 @@ import { WardgateError } from '../../shared/errors.js';
 import { tempDir } from '../helpers/env.js';
 import { testHash, WARDGATE_BIN } from '../helpers/gateway.js';
 
-function configError(t: { ok: (v: unknown, m?: string) => void; fail: (m: string) => void; teardown: (fn: () => unknown) => void }, yaml: string, env: NodeJS.ProcessEnv = {}): string {
+function configError(t: Test, yaml: string, env: NodeJS.ProcessEnv = {}): string {
   const dir = tempDir(t);
   const file = join(dir, 'c.yaml');
   writeFileSync(file, yaml);

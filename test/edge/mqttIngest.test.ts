@@ -131,7 +131,7 @@ t.test('authentication: wrong password and unknown users are refused', async (t)
 t.test("device A may not publish under device B's topics; nothing is stored and A is disconnected", async (t) => {
   const { gateway, url } = await startTestGateway(t);
   const a = await connectAs(t, url, 'pox-1');
-  const closed = new Promise((resolve) => a.once('close', resolve));
+  const closed = new Promise<void>((resolve) => a.once('close', () => resolve()));
   const acked = a.publishAsync(obsTopic('pox-2'), msg(1), { qos: 1 }).then(() => 'acked', () => 'failed');
   await closed;
   t.equal(await Promise.race([acked, new Promise((r) => setTimeout(() => r('no puback'), 300))]), 'no puback');
