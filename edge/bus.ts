@@ -2,12 +2,26 @@
 // is logged and contained: it never takes the daemon or another listener down.
 import type { Logger } from './log.js';
 import type { CommittedItem } from './ingest/types.js';
+import type { SensorState } from '../shared/reading.js';
 
 export interface BusEvents {
   /** A group of ingest items is durable in SQLite. */
   'ingest.committed': readonly CommittedItem[];
   'device.connected': { readonly deviceId: string; readonly source: string };
   'device.disconnected': { readonly deviceId: string; readonly source: string };
+  /**
+   * A device stopped delivering readings: its port vanished ('disconnected') or
+   * stayed open without a valid line for its silence limit ('no-data'). The
+   * alarm engine raises the device-silent technical alarm on it. `since` is
+   * the time of the last valid reading (or of the loss), epoch ms.
+   */
+  'device.silent': { readonly deviceId: string; readonly source: string; readonly reason: 'disconnected' | 'no-data'; readonly since: number };
+  /** A silent device delivers valid readings again. */
+  'device.resumed': { readonly deviceId: string; readonly source: string };
+  /** The device reported a sensor state different from the last one (Masimo EXC). */
+  'device.sensor': { readonly deviceId: string; readonly source: string; readonly sensor: SensorState; readonly exceptions: readonly string[] };
+  /** A nurse marked an event on the device (Nonin '*'). */
+  'device.event': { readonly deviceId: string; readonly source: string; readonly ts: number };
 }
 
 type Listener<K extends keyof BusEvents> = (event: BusEvents[K]) => void;

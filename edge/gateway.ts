@@ -15,7 +15,8 @@ import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { MqttBroker } from './mqtt/broker.js';
 import type { Service } from './service.js';
 import { openDatabase, type Db } from './store/database.js';
-import { IngestStore } from './store/ingestStore.js';
+import { IngestStore, type DeclaredDevice } from './store/ingestStore.js';
+import { SerialService } from './serial/serialService.js';
 import { oldestUnsyncedTs } from './store/statusQuery.js';
 import { ReadingFlag } from '../shared/reading.js';
 
@@ -98,7 +99,7 @@ export class Gateway {
       start: async () => {
         this.#db = openDatabase(config.gateway.dataDir);
         store = new IngestStore(this.#db);
-        store.declareDevices(config.devices.map((d) => ({ id: d.name, ...(d.bed !== undefined && { bed: d.bed }) })));
+        store.declareDevices(declaredDevices(config));
       },
       stop: async () => {
         this.#queue?.close();
@@ -147,7 +148,19 @@ export class Gateway {
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(body);
     });
-    return [storeService, this.#mqtt, this.#http];
+    const sources = this.#deviceSources(ingestor, metrics, () => store);
+    return [storeService, this.#mqtt, ...sources, this.#http];
+  }
+
+  /** Ingest from devices that do not speak MQTT: serial ports and the HL7 listener, when configured. */
+  #deviceSources(ingestor: Ingestor, metrics: GatewayMetrics, store: () => IngestStore): Service[] {
+    const { config, log, bus } = this;
+    const services: Service[] = [];
+    if (config.serial.length) {
+      const lastSeq = (deviceId: string) => store().lastSeq(deviceId);
+      services.push(new SerialService({ ports: config.serial, ingestor, bus, metrics, log, lastSeq, maxFutureSkewMs: config.ingest.maxFutureSkewMs }));
+    }
+    return services;
   }
 
   #counter(name: string): number {
@@ -164,6 +177,19 @@ export class Gateway {
     const info: RunInfo = { pid: process.pid, startedAt: new Date().toISOString(), ports: this.ports };
     writeFileSync(join(this.config.gateway.dataDir, RUN_FILE), `${JSON.stringify(info)}\n`, { mode: 0o600 });
   }
+}
+
+/** Devices from `devices:` (MQTT) and from `serial:` ports, with the source they are heard on. */
+function declaredDevices(config: GatewayConfig): DeclaredDevice[] {
+  const serial = new Map(config.serial.map((p) => [p.deviceId, p]));
+  const devices: DeclaredDevice[] = config.devices.map((d) => {
+    const port = serial.get(d.name);
+    const bed = d.bed ?? port?.bed;
+    return { id: d.name, ...(bed !== undefined && { bed }), source: port ? 'serial' : 'mqtt' };
+  });
+  const named = new Set(config.devices.map((d) => d.name));
+  for (const p of config.serial) if (!named.has(p.deviceId)) devices.push({ id: p.deviceId, ...(p.bed !== undefined && { bed: p.bed }), source: 'serial' });
+  return devices;
 }
 
 function recordCommit(metrics: GatewayMetrics, committed: readonly CommittedItem[], ms: number): void {

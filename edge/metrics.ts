@@ -8,6 +8,8 @@ export interface MetricSources {
   /** Age in seconds of the oldest unsynced reading, 0 when none. */
   oldestUnsyncedAgeSeconds(): number;
   mqttClients(): number;
+  /** Open HL7 connections (absent when the listener is off). */
+  hl7Connections?(): number;
 }
 
 export type GatewayMetrics = ReturnType<typeof createMetrics>;
@@ -80,6 +82,57 @@ export function createMetrics(sources: MetricSources) {
       registers,
       collect() {
         this.set(sources.oldestUnsyncedAgeSeconds());
+      },
+    }),
+    // Serial ports (label `port`: the configured path) and the HL7 listener.
+    serialLines: new Counter({
+      name: 'wardgate_serial_lines_total',
+      help: 'Serial lines by result: reading, header (skipped banner), garbage (not the driver format), overlong, partial (cut by a port loss).',
+      labelNames: ['port', 'result'] as const,
+      registers,
+    }),
+    serialJunkBytes: new Counter({
+      name: 'wardgate_serial_junk_bytes_total',
+      help: 'Bytes dropped by serial framing: control or non-ASCII bytes and the damaged partial lines before them.',
+      labelNames: ['port'] as const,
+      registers,
+    }),
+    serialPortUp: new Gauge({
+      name: 'wardgate_serial_port_up',
+      help: 'Whether a configured serial port is open (1) or unavailable and being retried (0).',
+      labelNames: ['port'] as const,
+      registers,
+    }),
+    serialReopens: new Counter({
+      name: 'wardgate_serial_port_retries_total',
+      help: 'Failed opens or losses of a serial port, each followed by a retry after backoff.',
+      labelNames: ['port'] as const,
+      registers,
+    }),
+    hl7Messages: new Counter({
+      name: 'wardgate_hl7_messages_total',
+      help: 'HL7 messages answered, by acknowledgment code (AA, AE, AR).',
+      labelNames: ['ack'] as const,
+      registers,
+    }),
+    hl7FrameErrors: new Counter({
+      name: 'wardgate_hl7_frame_errors_total',
+      help: 'MLLP framing faults: junk outside a frame, a frame restarted before its end, an over-long frame, a frame cut by a closed connection.',
+      labelNames: ['fault'] as const,
+      registers,
+    }),
+    hl7ObxSkipped: new Counter({
+      name: 'wardgate_hl7_obx_skipped_total',
+      help: 'OBX rows not turned into readings: hierarchy rows, codes outside the registry, non-numeric values, statuses that carry no result.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    hl7Connections: new Gauge({
+      name: 'wardgate_hl7_connections',
+      help: 'Open HL7 (MLLP) connections.',
+      registers,
+      collect() {
+        this.set(sources.hl7Connections?.() ?? 0);
       },
     }),
     mqttClients: new Gauge({

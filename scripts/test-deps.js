@@ -8,6 +8,8 @@ const needed = {
   mosquitto_pub: 'mosquitto-clients',
   mosquitto_sub: 'mosquitto-clients',
   openssl: 'openssl',
+  // pseudo-terminal pairs for the serial tests (a virtual RS-232 cable that can be unplugged)
+  socat: 'socat',
 };
 
 const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

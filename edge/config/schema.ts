@@ -30,6 +30,45 @@ const user = z.strictObject({
   ...secretFields,
 });
 
+export const serialDrivers = ['masimo-ascii', 'nonin-ascii', 'jsonl'] as const;
+export type SerialDriverName = (typeof serialDrivers)[number];
+
+/** One RS-232 / USB serial port with one device on it. Defaults are the vendors' (9600 8N1). */
+const serialPort = z.strictObject({
+  path: z.string().min(1),
+  driver: z.enum(serialDrivers),
+  deviceId: z.string().regex(DEVICE_ID, 'expected 1-64 letters, digits, dot, dash or underscore'),
+  bed: z.string().min(1).max(32).optional(),
+  baudRate: z.int().min(50).max(4_000_000).default(9600),
+  dataBits: z.literal([5, 6, 7, 8]).default(8),
+  parity: z.enum(['none', 'even', 'odd', 'mark', 'space']).default('none'),
+  /** Nonin 7500 sends 1 stop bit, some models 2 (DOMAIN.md section 6). */
+  stopBits: z.literal([1, 1.5, 2]).default(1),
+  /** How the device clock in a line is read: local time, UTC, or not at all (a device whose clock is unset). */
+  deviceClock: z.enum(['local', 'utc', 'ignore']).default('local'),
+  /** Longer lines are counted and skipped up to the next line end. */
+  maxLineBytes: z.int().min(64).max(65_536).default(1024),
+  /** No valid line for this long while the port is open raises device-silent. */
+  silentAfterMs: z.int().min(1000).default(10_000),
+  /** Reopen backoff after a failure: doubles from the first to the second. */
+  reopenMinMs: z.int().min(10).default(500),
+  reopenMaxMs: z.int().min(10).default(30_000),
+});
+
+const hl7 = z.strictObject({
+  host: host.default('127.0.0.1'),
+  port: port.default(2575),
+  /** MSH-3 sending applications (namespace id) allowed to send; empty: any. */
+  allowedApplications: z.array(z.string().min(1)).default([]),
+  /** Source IP addresses allowed to connect; empty: any. */
+  allowedAddresses: z.array(z.string().min(1)).default([]),
+  /** Larger MLLP frames are refused with AR and dead-lettered (head only). */
+  maxMessageBytes: z.int().min(1024).max(16_777_216).default(1_048_576),
+  maxConnections: z.int().min(1).max(1024).default(64),
+  /** A connection that sends nothing for this long is closed (0: never). */
+  idleTimeoutMs: z.int().min(0).default(600_000),
+});
+
 export const configSchema = z.strictObject({
   ward: z.string().regex(WARD_ID, 'expected 1-32 letters, digits, dash or underscore').default('ward'),
   gateway: z
@@ -67,11 +106,28 @@ export const configSchema = z.strictObject({
     .prefault({}),
   devices: z.array(device).default([]),
   users: z.array(user).default([]),
+  serial: z.array(serialPort).default([]).superRefine((ports, ctx) => {
+    for (const key of ['path', 'deviceId'] as const) {
+      const first = new Map<string, number>();
+      ports.forEach((p, i) => {
+        const at = first.get(p[key]);
+        if (at === undefined) first.set(p[key], i);
+        else ctx.addIssue({ code: 'custom', path: [i, key], message: `'${p[key]}' is already used by serial[${at}]`, input: p[key] });
+      });
+    }
+    ports.forEach((p, i) => {
+      if (p.reopenMaxMs < p.reopenMinMs) ctx.addIssue({ code: 'custom', path: [i, 'reopenMaxMs'], message: 'expected at least reopenMinMs', input: p.reopenMaxMs });
+    });
+  }),
+  /** HL7 v2 / MLLP listener (IHE PCD-01); absent: off. */
+  hl7: hl7.optional(),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
+export type SerialPortConfig = ParsedConfig['serial'][number];
+export type Hl7Config = NonNullable<ParsedConfig['hl7']>;
 
 /** Environment variables that override a config value (applied before validation). */
 export const envOverrides: ReadonlyArray<{ env: string; path: readonly string[]; type: 'string' | 'number' }> = [

@@ -4,10 +4,12 @@
 import { hash } from 'node:crypto';
 import { parseDeviceStatus } from '../../shared/deviceStatus.js';
 import { reject, type Rejection } from '../../shared/errors.js';
-import { parseObservation } from '../../shared/observation.js';
+import { parseObservation, validateObservation } from '../../shared/observation.js';
+import type { DeviceStatus } from '../../shared/deviceStatus.js';
+import type { ObservationMessage } from '../../shared/reading.js';
 import { isRejection } from '../../shared/timestamp.js';
 import type { CommitCallback, CommitQueue } from './commitQueue.js';
-import type { IngestSource } from './types.js';
+import type { IngestSource, PatientRef } from './types.js';
 
 export interface IngestPolicy {
   readonly maxFutureSkewMs: number;
@@ -26,6 +28,27 @@ export interface RawMessage {
   /** Where it came from, for the dead-letter table (an MQTT topic, a serial port, an HL7 sender). */
   readonly topic?: string;
   readonly receivedTs?: number;
+}
+
+/**
+ * A message a driver has already decoded (a serial line, a group of HL7 OBX
+ * rows), with a seq derived by the driver (see derivedSeq.ts). It goes through
+ * the same validation and normalization as a JSON message from MQTT.
+ */
+export interface DecodedMessage {
+  readonly source: IngestSource;
+  readonly deviceId: string;
+  readonly message: ObservationMessage;
+  /** What identifies the content: its digest tells a retransmission (same digest) from a conflict. */
+  readonly content: Buffer;
+  /** The bytes as received, kept in the dead-letter table if the message is refused. */
+  readonly raw: Buffer;
+  readonly topic?: string;
+  readonly receivedTs?: number;
+  readonly bed?: string;
+  readonly patient?: PatientRef;
+  /** Register a device that is not declared (HL7 equipment on first contact) instead of refusing it. */
+  readonly register?: boolean;
 }
 
 export class Ingestor {
@@ -71,6 +94,38 @@ export class Ingestor {
     this.#queue.submit({ kind: 'status', source: msg.source, receivedTs, deviceId: msg.deviceId, status }, done);
   }
 
+  decoded(msg: DecodedMessage, done: CommitCallback): void {
+    const receivedTs = msg.receivedTs ?? this.#now();
+    const raw: RawMessage = { source: msg.source, deviceId: msg.deviceId, payload: msg.raw, receivedTs, ...(msg.topic !== undefined && { topic: msg.topic }) };
+    if (!msg.register && !this.#policy.acceptUnknownDevices && !this.#devices.isDeclared(msg.deviceId)) {
+      return this.deadLetter(raw, unknownDevice(msg.deviceId), done);
+    }
+    const parsed = validateObservation(msg.message, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
+    if (!parsed.ok) return this.deadLetter(raw, parsed.error, done);
+    if (parsed.readings.length === 0) return done(null, { outcome: 'empty' });
+    this.#queue.submit(
+      {
+        kind: 'obs',
+        source: msg.source,
+        receivedTs,
+        deviceId: msg.deviceId,
+        seq: parsed.seq,
+        ts: parsed.ts,
+        digest: digest(msg.content),
+        readings: parsed.readings,
+        ...(msg.bed !== undefined && { bed: msg.bed }),
+        ...(msg.patient !== undefined && { patient: msg.patient }),
+      },
+      done,
+    );
+  }
+
+  /** A status a driver read from the device's own output (e.g. Masimo EXC: sensor off). */
+  deviceStatus(source: IngestSource, deviceId: string, status: Omit<DeviceStatus, 'ts'> & { ts?: number }, done: CommitCallback): void {
+    const receivedTs = this.#now();
+    this.#queue.submit({ kind: 'status', source, receivedTs, deviceId, status: { ...status, ts: status.ts ?? receivedTs } }, done);
+  }
+
   /** A device connected or went away (transport-level presence, not a message from it). */
   presence(source: IngestSource, deviceId: string, online: boolean, done: CommitCallback): void {
     const receivedTs = this.#now();
@@ -97,10 +152,14 @@ export class Ingestor {
       return reject('WG_ERR_TOO_LARGE', `message of ${msg.payload.length} bytes exceeds the limit of ${this.#policy.maxMessageBytes}`);
     }
     if (!this.#policy.acceptUnknownDevices && !this.#devices.isDeclared(msg.deviceId)) {
-      return reject('WG_ERR_UNKNOWN_DEVICE', `device '${msg.deviceId}' is not declared in the gateway configuration`);
+      return unknownDevice(msg.deviceId);
     }
     return undefined;
   }
+}
+
+function unknownDevice(deviceId: string): Rejection {
+  return reject('WG_ERR_UNKNOWN_DEVICE', `device '${deviceId}' is not declared in the gateway configuration`);
 }
 
 /** 8 bytes of SHA-256: enough to tell a retransmission from different content under the same seq. */

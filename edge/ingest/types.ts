@@ -11,6 +11,17 @@ interface Common {
   readonly receivedTs: number;
 }
 
+/**
+ * A patient identifier as a sender gave it (HL7 PID-3, a CX: id, assigning
+ * authority, identifier type). Patient data: kept in the ward's database only,
+ * never logged; the sync replaces it with a keyed pseudonym.
+ */
+export interface PatientRef {
+  readonly id: string;
+  readonly authority: string;
+  readonly idType: string;
+}
+
 export interface ObservationItem extends Common {
   readonly kind: 'obs';
   readonly deviceId: string;
@@ -20,6 +31,10 @@ export interface ObservationItem extends Common {
   /** A short digest of the payload: the same seq with another digest is a conflict, not a retransmission. */
   readonly digest: Buffer;
   readonly readings: readonly Reading[];
+  /** The bed the sender named for this message (HL7 PV1-3); the device's configured bed otherwise. */
+  readonly bed?: string;
+  /** The patient the sender associated with this message (HL7 PID-3). */
+  readonly patient?: PatientRef;
 }
 
 export interface StatusItem extends Common {
@@ -42,6 +57,8 @@ export type IngestOutcome =
   | { readonly outcome: 'stored'; readonly readings: number; readonly bed?: string }
   | { readonly outcome: 'duplicate' }
   | { readonly outcome: 'status' }
+  /** Valid, but every value in it was absent ("---", null): nothing to store, nothing committed. */
+  | { readonly outcome: 'empty' }
   /** Dead-lettered: the original rejection, or a sequence conflict found at commit. */
   | { readonly outcome: 'rejected'; readonly rejection: Rejection };
 

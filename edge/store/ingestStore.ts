@@ -1,7 +1,7 @@
 // The writes of the ingest path, as prepared statements run inside one
 // transaction per group of items (see ingest/commitQueue.ts).
 import type { Statement } from 'better-sqlite3';
-import type { CommittedItem, DeadLetterItem, IngestItem, IngestOutcome, IngestSource, ObservationItem, StatusItem } from '../ingest/types.js';
+import type { CommittedItem, DeadLetterItem, IngestItem, IngestOutcome, IngestSource, ObservationItem, PatientRef, StatusItem } from '../ingest/types.js';
 import { reject } from '../../shared/errors.js';
 import type { Reading } from '../../shared/reading.js';
 import type { Db } from './database.js';
@@ -36,6 +36,8 @@ export class IngestStore {
   /** Devices heard from in the transaction being applied: device row id -> latest receive time and seq. */
   readonly #seen = new Map<number, { ts: number; seq: number }>();
   readonly #insertObservation: Statement;
+  readonly #upsertPatient: Statement<[string, string, string, number, number], { id: number }>;
+  readonly #linkDevice: Statement;
   readonly #storedDigest: Statement<[number, number], { digest: Buffer }>;
   readonly #insertStatus: Statement;
   readonly #updateDeviceSeen: Statement;
@@ -48,8 +50,15 @@ export class IngestStore {
   constructor(db: Db) {
     this.#db = db;
     this.#insertObservation = db.prepare(
-      'INSERT OR IGNORE INTO observations (device, seq, ts, received_ts, bed, digest, readings) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO observations (device, seq, ts, received_ts, bed, digest, readings, patient) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    this.#upsertPatient = db.prepare(
+      `INSERT INTO patients (identifier, authority, id_type, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (authority, identifier) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen) RETURNING id`,
+    );
+    // The sender's association is the current one: the bed of an undeclared
+    // device (HL7 equipment) follows it; a declared device keeps its configured bed.
+    this.#linkDevice = db.prepare('UPDATE devices SET patient = coalesce(?, patient), bed = CASE WHEN declared = 0 THEN coalesce(?, bed) ELSE bed END WHERE id = ?');
     this.#storedDigest = db.prepare('SELECT digest FROM observations WHERE device = ? AND seq = ?');
     this.#insertStatus = db.prepare(
       'INSERT INTO device_status (device, ts, received_ts, online, battery, sensor) VALUES (?, ?, ?, ?, ?, ?)',
@@ -82,7 +91,7 @@ export class IngestStore {
       this.#db.prepare('UPDATE devices SET declared = 0').run();
       const upsert = this.#db.prepare(
         `INSERT INTO devices (device_id, bed, source, declared) VALUES (?, ?, ?, 1)
-         ON CONFLICT (device_id) DO UPDATE SET bed = excluded.bed, declared = 1`,
+         ON CONFLICT (device_id) DO UPDATE SET bed = excluded.bed, source = excluded.source, declared = 1`,
       );
       for (const d of devices) upsert.run(d.id, d.bed ?? null, d.source ?? 'mqtt');
     })();
@@ -95,6 +104,12 @@ export class IngestStore {
 
   bedOf(deviceId: string): string | undefined {
     return this.#devices.get(deviceId)?.bed ?? undefined;
+  }
+
+  /** The highest seq stored for a device, so that a source deriving seqs from arrival order resumes above it. */
+  lastSeq(deviceId: string): number | undefined {
+    const row = this.#db.prepare('SELECT last_seq FROM devices WHERE device_id = ?').get(deviceId) as { last_seq: number | null } | undefined;
+    return row?.last_seq ?? undefined;
   }
 
   /** Commits a group of items in one transaction; throws if the transaction fails (nothing of it is stored). */
@@ -155,8 +170,10 @@ export class IngestStore {
 
   #applyObservation(item: ObservationItem): IngestOutcome {
     const device = this.#device(item.deviceId, item.source);
+    const bed = item.bed ?? device.bed;
+    const patient = item.patient ? this.#patient(item.patient, item.receivedTs) : null;
     const inserted = this.#insertObservation.run(
-      device.id, item.seq, item.ts, item.receivedTs, device.bed, item.digest, encodeReadings(item.readings, item.ts),
+      device.id, item.seq, item.ts, item.receivedTs, bed, item.digest, encodeReadings(item.readings, item.ts), patient,
     );
     if (inserted.changes === 0) {
       const stored = this.#storedDigest.get(device.id, item.seq);
@@ -170,15 +187,21 @@ export class IngestStore {
         raw: Buffer.alloc(0),
       });
     }
+    if (patient !== null || item.bed !== undefined) {
+      this.#linkDevice.run(patient, item.bed ?? null, device.id);
+      if (device.declared === 0 && item.bed !== undefined) device.bed = item.bed;
+    }
     const seen = this.#seen.get(device.id);
     if (!seen) this.#seen.set(device.id, { ts: item.receivedTs, seq: item.seq });
     else {
       seen.ts = Math.max(seen.ts, item.receivedTs);
       seen.seq = Math.max(seen.seq, item.seq);
     }
-    return device.bed === null
-      ? { outcome: 'stored', readings: item.readings.length }
-      : { outcome: 'stored', readings: item.readings.length, bed: device.bed };
+    return bed === null ? { outcome: 'stored', readings: item.readings.length } : { outcome: 'stored', readings: item.readings.length, bed };
+  }
+
+  #patient(ref: PatientRef, ts: number): number {
+    return this.#upsertPatient.get(ref.id, ref.authority, ref.idType, ts, ts)!.id;
   }
 
   #applyStatus(item: StatusItem): IngestOutcome {

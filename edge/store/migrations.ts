@@ -73,4 +73,26 @@ export const migrations: readonly string[] = [
   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
   INSERT INTO counters (name, value) VALUES ('readings', 0), ('readings_unsynced', 0), ('dead_letters', 0);
   `,
+  // 2: patient association from HL7 (PID-3) and the bed a sender names per
+  // message (PV1-3). Patient identifiers are patient data: they stay in this
+  // file, are never logged, and the sync sends only a keyed pseudonym of
+  // (authority, identifier). One row per patient; observations point to it.
+  `
+  CREATE TABLE patients (
+    id INTEGER PRIMARY KEY,
+    identifier TEXT NOT NULL,
+    authority TEXT NOT NULL DEFAULT '',
+    id_type TEXT NOT NULL DEFAULT '',
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    UNIQUE (authority, identifier)
+  );
+  ALTER TABLE observations ADD COLUMN patient INTEGER REFERENCES patients (id);
+  ALTER TABLE devices ADD COLUMN patient INTEGER REFERENCES patients (id);
+  DROP VIEW readings;
+  CREATE VIEW readings AS
+    SELECT o.id AS observation, o.device, o.seq, coalesce(r.value ->> 3, o.ts) AS ts, o.received_ts,
+           r.value ->> 0 AS code, r.value ->> 1 AS value, r.value ->> 2 AS flags, o.bed, o.patient
+    FROM observations o, json_each(o.readings) r;
+  `,
 ];
