@@ -89,6 +89,9 @@ export async function applyMessage(ctx: CloudContext, message: BatchMessage): Pr
       asOf.set(r.subject, Math.max(asOf.get(r.subject) ?? 0, r.ts));
       info.set(r.subject, { bed: r.bed, patient: r.patient });
     }
+    // A late, older batch does not rewind a patient to the past: the analysis
+    // stays at the newest data seen, and reads the window that ends there.
+    for (const [subject, t] of asOf) asOf.set(subject, Math.max(t, state.p[subject]?.asOf ?? 0));
 
     // Every hour document a patient's window needs: the batch's hours and the 6 hours before the newest reading.
     const refs = new Map<string, DocumentReference>();
@@ -119,10 +122,7 @@ export async function applyMessage(ctx: CloudContext, message: BatchMessage): Pr
     for (const [subject, t] of asOf) {
       const shard = shardOf(subject, settings.analysisShards);
       const subjectDocs = [...docs.values()].filter((d) => d.shard === shard);
-      const prev = state.p[subject];
-      // A late, older batch does not rewind a patient's state to the past.
-      const at = Math.max(t, prev?.asOf ?? 0);
-      const { state: next, alerts: raised } = analyzeSubject(message.ward, subject, subjectDocs, at, prev, info.get(subject)!);
+      const { state: next, alerts: raised } = analyzeSubject(message.ward, subject, subjectDocs, t, state.p[subject], info.get(subject)!);
       state.p[subject] = next;
       newAlerts.push(...raised);
     }
