@@ -1,0 +1,160 @@
+// The lifecycle of alarms (IEC 60601-1-8 as DOMAIN.md section 4 quotes it):
+// raised when a condition exists, never twice for the same condition;
+// high-priority alarms latch until acknowledged; acknowledgement silences until
+// the condition clears; unacknowledged alarms escalate.
+import { randomUUID } from 'node:crypto';
+import type { Alarm, AlarmEvent, AlarmPhase, AlarmPriority, ConditionReport } from './types.js';
+import { priorityRank } from './types.js';
+
+export interface EscalationPolicy {
+  readonly high: number;
+  readonly medium: number;
+  readonly low: number;
+  readonly repeatMs: number;
+  readonly maxEscalations: number;
+}
+
+export type AlarmListener = (event: AlarmEvent, alarm: Alarm) => void;
+
+export class AlarmBook {
+  readonly #open = new Map<string, Alarm>();
+  readonly #byId = new Map<string, Alarm>();
+  readonly #escalation: EscalationPolicy;
+  readonly #listener: AlarmListener;
+
+  constructor(escalation: EscalationPolicy, listener: AlarmListener, restored: readonly Alarm[] = []) {
+    this.#escalation = escalation;
+    this.#listener = listener;
+    for (const alarm of restored) this.#track(alarm);
+  }
+
+  /** Open alarms (not cleared), highest priority first, then oldest first. */
+  open(): Alarm[] {
+    return [...this.#open.values()].sort((a, b) => priorityRank[b.priority] - priorityRank[a.priority] || a.raisedAt - b.raisedAt);
+  }
+
+  get(id: string): Alarm | undefined {
+    return this.#byId.get(id);
+  }
+
+  openFor(key: string): Alarm | undefined {
+    return this.#open.get(key);
+  }
+
+  /** The condition behind `report` exists now. Raises, re-activates a latched alarm, or updates priority. */
+  hold(report: ConditionReport, now: number): void {
+    const alarm = this.#open.get(report.key);
+    if (!alarm) {
+      const raised: Alarm = {
+        id: randomUUID(),
+        key: report.key,
+        bed: report.bed,
+        deviceId: report.deviceId,
+        kind: report.kind,
+        rule: report.rule,
+        metric: report.metric,
+        priority: report.priority,
+        // Latching for high priority: the signal stays after the cause clears, until someone acts.
+        latching: report.priority === 'high',
+        state: 'active',
+        message: report.message,
+        value: report.value,
+        raisedAt: now,
+        escalations: 0,
+        lastEscalatedAt: null,
+        acknowledgedBy: null,
+        acknowledgedAt: null,
+        clearedAt: null,
+      };
+      this.#track(raised);
+      this.#emit('raised', raised, now);
+      return;
+    }
+    alarm.value = report.value;
+    if (alarm.state === 'latched') {
+      alarm.state = 'active';
+      alarm.message = report.message;
+      this.#emit('updated', alarm, now);
+    } else if (priorityRank[report.priority] > priorityRank[alarm.priority]) {
+      alarm.priority = report.priority;
+      alarm.message = report.message;
+      this.#emit('updated', alarm, now);
+    }
+  }
+
+  /** The condition behind `key` no longer exists. */
+  release(key: string, now: number): void {
+    const alarm = this.#open.get(key);
+    if (!alarm || alarm.state === 'latched') return;
+    if (alarm.state === 'active' && alarm.latching) {
+      alarm.state = 'latched';
+      this.#emit('latched', alarm, now);
+      return;
+    }
+    this.#close(alarm, now);
+  }
+
+  /** A person acknowledges. Returns the alarm, or undefined when there is no open alarm with that id. */
+  acknowledge(id: string, by: string, now: number): Alarm | undefined {
+    const alarm = this.#byId.get(id);
+    if (!alarm) return undefined;
+    if (alarm.state === 'acknowledged') return alarm; // a second acknowledgement changes nothing
+    const wasLatched = alarm.state === 'latched';
+    alarm.acknowledgedBy = by;
+    alarm.acknowledgedAt = now;
+    alarm.state = 'acknowledged';
+    this.#emit('acknowledged', alarm, now, by);
+    // A latched alarm's cause is already gone: once someone has seen it, it is over.
+    if (wasLatched) this.#close(alarm, now);
+    return alarm;
+  }
+
+  /** Escalates unacknowledged alarms that have waited too long. */
+  tick(now: number): void {
+    for (const alarm of this.#open.values()) {
+      if (alarm.state !== 'active' && alarm.state !== 'latched') continue;
+      const after = this.#escalation[alarm.priority as AlarmPriority];
+      if (after <= 0 || alarm.escalations >= this.#escalation.maxEscalations) continue;
+      const due = alarm.lastEscalatedAt === null ? alarm.raisedAt + after : alarm.lastEscalatedAt + this.#escalation.repeatMs;
+      if (now < due) continue;
+      alarm.escalations++;
+      alarm.lastEscalatedAt = now;
+      this.#emit('escalated', alarm, now);
+    }
+  }
+
+  #track(alarm: Alarm): void {
+    this.#open.set(alarm.key, alarm);
+    this.#byId.set(alarm.id, alarm);
+  }
+
+  #close(alarm: Alarm, now: number): void {
+    alarm.state = 'cleared';
+    alarm.clearedAt = now;
+    this.#open.delete(alarm.key);
+    this.#byId.delete(alarm.id); // history lives in the store
+    this.#emit('cleared', alarm, now);
+  }
+
+  #emit(phase: AlarmPhase, alarm: Alarm, now: number, by: string | null = null): void {
+    this.#listener(
+      {
+        alarmId: alarm.id,
+        phase,
+        ts: now,
+        bed: alarm.bed,
+        deviceId: alarm.deviceId,
+        kind: alarm.kind,
+        rule: alarm.rule,
+        metric: alarm.metric,
+        priority: alarm.priority,
+        state: alarm.state,
+        message: alarm.message,
+        value: alarm.value,
+        by,
+        escalations: alarm.escalations,
+      },
+      alarm,
+    );
+  }
+}

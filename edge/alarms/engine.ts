@@ -1,0 +1,300 @@
+// The local alarm engine: evaluates every committed reading against limit,
+// rate-of-change and NEWS2 rules, watches devices for technical conditions,
+// and runs the alarm lifecycle. It needs neither the WAN nor the disk to raise
+// an alarm: persistence and outputs are sinks that follow each event.
+import type { EventBus } from '../bus.js';
+import type { CommittedItem } from '../ingest/types.js';
+import type { Logger } from '../log.js';
+import type { Service } from '../service.js';
+import { AlarmBook } from './alarmBook.js';
+import { bedNews2, type News2Snapshot, type PatientContext } from './bedNews2.js';
+import { ConditionTimer } from './condition.js';
+import type { AlarmConfig } from './config.js';
+import { limitsFor, type Limit } from './limits.js';
+import { limitVerdict, news2Verdict, rateVerdict, type Location, type Verdict } from './rules.js';
+import type { Alarm, AlarmEvent, ConditionReport } from './types.js';
+import { BedVitals, type ValuePoint } from './vitals.js';
+
+export interface Clock {
+  now(): number;
+  /** Calls `fn` every `ms`; returns a function that stops it. */
+  every(ms: number, fn: () => void): () => void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  every: (ms, fn) => {
+    const timer = setInterval(fn, ms);
+    timer.unref();
+    return () => clearInterval(timer);
+  },
+};
+
+/** Receives every lifecycle event, in order: the store first, then the outputs. */
+export interface AlarmSink {
+  readonly name: string;
+  onEvent(event: AlarmEvent, alarm: Alarm): void;
+}
+
+export interface WatchedDevice {
+  readonly id: string;
+  readonly bed?: string;
+  /** Overrides alarms.technical.silentAfterMs; 0: never silent (spot devices). */
+  readonly silentAfterMs?: number;
+}
+
+export interface PatientDirectory {
+  atBed(bed: string): PatientContext | undefined;
+}
+
+export interface AlarmEngineDeps {
+  readonly config: AlarmConfig;
+  readonly devices: readonly WatchedDevice[];
+  readonly bus: EventBus;
+  readonly patients: PatientDirectory;
+  readonly sinks: readonly AlarmSink[];
+  readonly log: Logger;
+  readonly clock?: Clock;
+  /** Alarms open when the daemon last stopped. */
+  readonly restored?: readonly Alarm[];
+  /** When each device was last heard from, before this start. */
+  readonly lastSeen?: ReadonlyMap<string, number>;
+}
+
+export interface BedSnapshot {
+  readonly bed: string;
+  readonly vitals: Record<string, ValuePoint>;
+  readonly news2: News2Snapshot | null;
+  readonly alarms: Alarm[];
+}
+
+const NEWS2_INPUTS = new Set(['rr', 'spo2', 'pulse', 'nibp_sys', 'temp', 'fio2', 'o2_flow']);
+const TICK_MS = 1000;
+
+export class AlarmEngine implements Service {
+  readonly name = 'alarms';
+  readonly #deps: AlarmEngineDeps;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #book: AlarmBook;
+  readonly #timers = new Map<string, ConditionTimer>();
+  readonly #pending = new Map<string, { report: ConditionReport; delayMs: number }>();
+  readonly #beds = new Map<string, BedVitals>();
+  readonly #news2 = new Map<string, News2Snapshot>();
+  readonly #limits = new Map<string, Map<string, Limit>>();
+  readonly #devices: Map<string, WatchedDevice>;
+  readonly #lastSeen: Map<string, number>;
+  readonly #keepMs: number;
+  #stopTicks: (() => void) | undefined;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(deps: AlarmEngineDeps) {
+    this.#deps = deps;
+    this.#clock = deps.clock ?? systemClock;
+    this.#log = deps.log.child({ module: 'alarms' });
+    this.#devices = new Map(deps.devices.map((d) => [d.id, d]));
+    this.#lastSeen = new Map(deps.lastSeen ?? []);
+    this.#keepMs = Math.max(0, ...deps.config.rateOfChange.map((r) => r.windowMs));
+    this.#book = new AlarmBook(deps.config.escalation, (event, alarm) => this.#dispatch(event, alarm), deps.restored ?? []);
+  }
+
+  async start(): Promise<void> {
+    this.#unsubscribe = this.#deps.bus.on('ingest.committed', (items) => this.onCommitted(items));
+    this.#stopTicks = this.#clock.every(TICK_MS, () => this.tick());
+  }
+
+  async stop(): Promise<void> {
+    this.#stopTicks?.();
+    this.#unsubscribe?.();
+  }
+
+  /** Open alarms, highest priority first. */
+  openAlarms(): Alarm[] {
+    return this.#book.open();
+  }
+
+  bed(bed: string): BedSnapshot {
+    const vitals = this.#beds.get(bed);
+    return {
+      bed,
+      vitals: Object.fromEntries(vitals?.latest ?? []),
+      news2: this.#news2.get(bed) ?? null,
+      alarms: this.#book.open().filter((a) => a.bed === bed),
+    };
+  }
+
+  /** Acknowledgement by a person (MQTT or API). Undefined when no open alarm has that id. */
+  acknowledge(alarmId: string, by: string): Alarm | undefined {
+    return this.#book.acknowledge(alarmId, by, this.#clock.now());
+  }
+
+  /** Technical conditions reported by other features (buffer filling, cloud unreachable): a report raises, null clears. */
+  setTechnical(key: string, report: Omit<ConditionReport, 'key' | 'kind'> | null): void {
+    const now = this.#clock.now();
+    if (report) this.#book.hold({ ...report, key, kind: 'technical' }, now);
+    else this.#book.release(key, now);
+  }
+
+  /** The patient's settings changed (admission, oxygen, scale, consciousness): re-score the bed. */
+  patientChanged(bed: string): void {
+    this.#scoreNews2(bed, this.#clock.now());
+  }
+
+  onCommitted(items: readonly CommittedItem[]): void {
+    const now = this.#clock.now();
+    const news2Beds = new Set<string>();
+    for (const { item, result } of items) {
+      if (item.deviceId === undefined) continue;
+      this.#lastSeen.set(item.deviceId, now);
+      this.#apply({ state: 'clear', key: `device:${item.deviceId}:silent` }, now);
+      if (item.kind === 'status') this.#status(item.deviceId, item.status.sensor, item.status.battery, now);
+      if (item.kind !== 'obs' || result.outcome !== 'stored') continue;
+      const bed = result.bed ?? null;
+      const at: Location = { bed, deviceId: item.deviceId, scope: bed ?? `device:${item.deviceId}` };
+      const vitals = this.#vitals(at.scope);
+      const updated = new Set<string>();
+      for (const r of item.readings) {
+        for (const m of vitals.record(r.code, { value: r.value, ts: now, deviceId: item.deviceId, flags: r.flags })) updated.add(m);
+      }
+      for (const metric of updated) this.#evaluate(at, metric, vitals, now);
+      if (bed && [...updated].some((m) => NEWS2_INPUTS.has(m))) news2Beds.add(bed);
+    }
+    for (const bed of news2Beds) this.#scoreNews2(bed, now);
+  }
+
+  /** Once a second: delays that ran out, silent devices, stale NEWS2 inputs, escalation. */
+  tick(): void {
+    const now = this.#clock.now();
+    for (const [key, { report, delayMs }] of this.#pending) {
+      if (this.#timer(key).elapse(now, delayMs)) {
+        this.#pending.delete(key);
+        this.#book.hold(report, now);
+      }
+    }
+    const silentAfter = this.#deps.config.technical.silentAfterMs;
+    for (const [deviceId, seen] of this.#lastSeen) {
+      const after = this.#devices.get(deviceId)?.silentAfterMs ?? silentAfter;
+      if (after <= 0 || now - seen < after) continue;
+      const bed = this.#devices.get(deviceId)?.bed ?? null;
+      this.#apply(
+        {
+          state: 'breach',
+          delayMs: 0,
+          report: {
+            key: `device:${deviceId}:silent`, bed, deviceId, kind: 'technical', rule: 'device-silent', metric: null, priority: 'medium',
+            message: `Device ${deviceId} silent for ${Math.round((now - seen) / 1000)} s`, value: null,
+          },
+        },
+        now,
+      );
+    }
+    for (const bed of this.#news2.keys()) this.#scoreNews2(bed, now);
+    this.#book.tick(now);
+  }
+
+  #evaluate(at: Location, metric: string, vitals: BedVitals, now: number): void {
+    const limits = this.#limitsFor(at.bed);
+    const limit = limits.get(metric);
+    if (limit) {
+      const patient = at.bed ? this.#deps.patients.atBed(at.bed) : undefined;
+      const bedSpo2 = at.bed !== null && this.#deps.config.beds[at.bed]?.limits.spo2 !== undefined;
+      const key = `${at.scope}:limit:${metric}`;
+      const verdict = limitVerdict(at, metric, limit, vitals, this.#timer(key).on, patient, bedSpo2);
+      if (verdict) this.#apply(verdict, now);
+    }
+    for (const rule of this.#deps.config.rateOfChange) {
+      if (rule.metric !== metric) continue;
+      const key = `${at.scope}:rate:${rule.metric}:${rule.change}`;
+      const verdict = rateVerdict(at, rule, vitals, now, this.#timer(key).on);
+      if (verdict) this.#apply(verdict, now);
+    }
+  }
+
+  #scoreNews2(bed: string, now: number): void {
+    const vitals = this.#beds.get(bed);
+    if (!vitals) return;
+    const snapshot = bedNews2(vitals, this.#deps.patients.atBed(bed), this.#deps.config.news2, now);
+    this.#news2.set(bed, snapshot);
+    this.#apply(news2Verdict(bed, snapshot, this.#deps.config.news2, this.#timer(`${bed}:news2`).on), now);
+  }
+
+  #status(deviceId: string, sensor: string | undefined, battery: number | undefined, now: number): void {
+    const bed = this.#devices.get(deviceId)?.bed ?? null;
+    const { sensorDelayMs, batteryLowPercent } = this.#deps.config.technical;
+    const base = { bed, deviceId, kind: 'technical' as const, metric: null };
+    if (sensor !== undefined) {
+      const key = `device:${deviceId}:sensor`;
+      if (sensor === 'ok') this.#apply({ state: 'clear', key }, now);
+      else {
+        const what = sensor === 'off' ? 'sensor off' : sensor === 'absent' ? 'no sensor' : 'sensor fault';
+        this.#apply({ state: 'breach', delayMs: sensorDelayMs, report: { ...base, key, rule: 'sensor', priority: 'medium', message: `Device ${deviceId}: ${what}`, value: null } }, now);
+      }
+    }
+    if (battery !== undefined) {
+      const key = `device:${deviceId}:battery`;
+      if (battery <= batteryLowPercent) {
+        this.#apply({ state: 'breach', delayMs: 0, report: { ...base, key, rule: 'battery', priority: 'low', message: `Device ${deviceId}: battery ${Math.round(battery)} %`, value: battery } }, now);
+      } else if (battery > batteryLowPercent + 5 || !this.#timer(key).on) {
+        this.#apply({ state: 'clear', key }, now);
+      }
+    }
+  }
+
+  #apply(verdict: Verdict, now: number): void {
+    if (verdict.state === 'hold') return;
+    if (verdict.state === 'clear') {
+      const timer = this.#timers.get(verdict.key);
+      if (!timer && !this.#book.openFor(verdict.key)) return;
+      timer?.clear();
+      this.#pending.delete(verdict.key);
+      this.#book.release(verdict.key, now);
+      return;
+    }
+    const { report, delayMs } = verdict;
+    if (this.#timer(report.key).breach(now, delayMs)) {
+      this.#pending.delete(report.key);
+      this.#book.hold(report, now);
+    } else {
+      this.#pending.set(report.key, { report, delayMs });
+    }
+  }
+
+  #dispatch(event: AlarmEvent, alarm: Alarm): void {
+    for (const sink of this.#deps.sinks) {
+      try {
+        sink.onEvent(event, alarm);
+      } catch (err) {
+        // A failing sink (a full disk, say) must not keep the alarm from the others.
+        this.#log.error({ err, sink: sink.name, alarmId: event.alarmId }, 'alarm sink failed');
+      }
+    }
+  }
+
+  #timer(key: string): ConditionTimer {
+    let timer = this.#timers.get(key);
+    if (!timer) {
+      timer = new ConditionTimer();
+      this.#timers.set(key, timer);
+    }
+    return timer;
+  }
+
+  #vitals(scope: string): BedVitals {
+    let vitals = this.#beds.get(scope);
+    if (!vitals) {
+      vitals = new BedVitals(this.#keepMs);
+      this.#beds.set(scope, vitals);
+    }
+    return vitals;
+  }
+
+  #limitsFor(bed: string | null): Map<string, Limit> {
+    const key = bed ?? '';
+    let limits = this.#limits.get(key);
+    if (!limits) {
+      limits = limitsFor(this.#deps.config, bed);
+      this.#limits.set(key, limits);
+    }
+    return limits;
+  }
+}

@@ -1,0 +1,117 @@
+// Physiological rules evaluated for a bed after each committed reading: limits,
+// rate of change and NEWS2. Each returns, per condition key, a verdict: breach
+// (with what to say), clear, or hold (inside the hysteresis band).
+import { metric as metricInfo } from '../../shared/codes.js';
+import type { AlarmConfig } from './config.js';
+import type { News2Snapshot } from './bedNews2.js';
+import { checkLimit, spo2Scale2Limit, type Limit } from './limits.js';
+import type { AlarmPriority, ConditionReport } from './types.js';
+import type { BedVitals } from './vitals.js';
+
+export type Verdict = { state: 'breach'; report: ConditionReport; delayMs: number } | { state: 'clear'; key: string } | { state: 'hold'; key: string };
+
+const unitOf = (metric: string) => (metric === 'pulse' ? '/min' : metricInfo(metric).unit);
+const labelOf = (metric: string) => (metric === 'pulse' ? 'Pulse' : metricInfo(metric).label);
+const fmt = (v: number) => String(Math.round(v * 10) / 10);
+
+export interface Location {
+  readonly bed: string | null;
+  readonly deviceId: string;
+  /** Condition keys are scoped by bed, or by device when the device is bound to no bed. */
+  readonly scope: string;
+}
+
+export function limitVerdict(
+  at: Location,
+  metric: string,
+  base: Limit,
+  vitals: BedVitals,
+  on: boolean,
+  patient: { spo2Scale: 1 | 2; onOxygen: boolean } | undefined,
+  bedOverridesSpo2: boolean,
+): Verdict | undefined {
+  const point = vitals.valid.get(metric);
+  if (!point) return undefined;
+  // NEWS2 scale 2 moves the SpO2 bands, unless the bed has its own SpO2 limits.
+  const limit = metric === 'spo2' && patient?.spo2Scale === 2 && !bedOverridesSpo2 ? spo2Scale2Limit(base, patient.onOxygen) : base;
+  const key = `${at.scope}:limit:${metric}`;
+  const verdict = checkLimit(limit, point.value, on);
+  if (verdict.state !== 'breach') return { state: verdict.state, key };
+  const word = verdict.side === 'low' ? 'low' : 'high';
+  return {
+    state: 'breach',
+    delayMs: limit.delayMs,
+    report: {
+      key,
+      bed: at.bed,
+      deviceId: point.deviceId,
+      kind: 'physiological',
+      rule: 'limit',
+      metric,
+      priority: limit.priority,
+      message: `${labelOf(metric)} ${word}: ${fmt(point.value)} ${unitOf(metric)} (limit ${verdict.side === 'low' ? '<=' : '>='} ${fmt(verdict.bound)})`,
+      value: point.value,
+    },
+  };
+}
+
+export function rateVerdict(at: Location, rule: AlarmConfig['rateOfChange'][number], vitals: BedVitals, now: number, on: boolean): Verdict | undefined {
+  const points = vitals.history(rule.metric, now, rule.windowMs);
+  if (points.length < 2) return undefined;
+  const last = points[points.length - 1];
+  const rising = rule.change > 0;
+  // The most extreme earlier value in the window, against which the change is measured.
+  let from = points[0];
+  for (const p of points) if (rising ? p.value < from.value : p.value > from.value) from = p;
+  const change = last.value - from.value;
+  const key = `${at.scope}:rate:${rule.metric}:${rule.change}`;
+  const reached = rising ? change >= rule.change : change <= rule.change;
+  if (!reached) {
+    // Hysteresis: once on, it takes the change falling below half the threshold to clear.
+    const stillHalf = rising ? change >= rule.change / 2 : change <= rule.change / 2;
+    return { state: on && stillHalf ? 'hold' : 'clear', key };
+  }
+  const minutes = Math.max(1, Math.round((last.ts - from.ts) / 60_000));
+  return {
+    state: 'breach',
+    delayMs: rule.delayMs,
+    report: {
+      key,
+      bed: at.bed,
+      deviceId: last.deviceId,
+      kind: 'physiological',
+      rule: 'rate',
+      metric: rule.metric,
+      priority: rule.priority,
+      message: `${labelOf(rule.metric)} ${rising ? 'rose' : 'fell'} ${fmt(Math.abs(change))} ${unitOf(rule.metric)} in ${minutes} min (to ${fmt(last.value)})`,
+      value: last.value,
+    },
+  };
+}
+
+/** NEWS2 aggregate alarms (RCP 2017 clinical response): >= 7 emergency (high), 5-6 urgent (medium). */
+export function news2Verdict(bed: string, snapshot: News2Snapshot, config: AlarmConfig['news2'], on: boolean): Verdict {
+  const key = `${bed}:news2`;
+  const { score } = snapshot;
+  if (score < config.mediumAt) {
+    // Hysteresis: a score one below the threshold keeps an alarm that is on.
+    return { state: on && score >= config.mediumAt - 1 ? 'hold' : 'clear', key };
+  }
+  const priority: AlarmPriority = score >= config.highAt ? 'high' : 'medium';
+  const gaps = [...snapshot.missing.map((m) => `${m} missing`), ...snapshot.stale.map((m) => `${m} stale`)];
+  return {
+    state: 'breach',
+    delayMs: config.delayMs,
+    report: {
+      key,
+      bed,
+      deviceId: null,
+      kind: 'physiological',
+      rule: 'news2',
+      metric: 'news2',
+      priority,
+      message: `NEWS2 ${score}${priority === 'high' ? ': emergency response' : ': urgent response'}${gaps.length ? ` (${gaps.join(', ')})` : ''}`,
+      value: score,
+    },
+  };
+}

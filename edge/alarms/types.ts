@@ -1,0 +1,76 @@
+// The alarm model, in the terms of IEC 60601-1-8 as monitor manuals quote it
+// (DOMAIN.md section 4): priority, physiological vs technical, condition delay,
+// latching, acknowledgement, escalation.
+
+export const priorities = ['low', 'medium', 'high'] as const;
+export type AlarmPriority = (typeof priorities)[number];
+export const priorityRank: Readonly<Record<AlarmPriority, number>> = { low: 0, medium: 1, high: 2 };
+
+/** Physiological (patient values) or technical (sensor off, device silent, equipment, buffer, cloud). */
+export type AlarmKind = 'physiological' | 'technical';
+
+/**
+ * active: the condition holds and nobody has acknowledged it.
+ * latched: a latching (high-priority) alarm whose condition cleared; it stays until acknowledged.
+ * acknowledged: silenced by a person until its condition clears.
+ * cleared: over.
+ */
+export type AlarmState = 'active' | 'latched' | 'acknowledged' | 'cleared';
+
+/** Lifecycle events published and persisted for every alarm. */
+export type AlarmPhase = 'raised' | 'updated' | 'escalated' | 'latched' | 'acknowledged' | 'cleared';
+
+export interface Alarm {
+  readonly id: string;
+  /** What the condition is about: one open alarm per key at most. */
+  readonly key: string;
+  readonly bed: string | null;
+  readonly deviceId: string | null;
+  readonly kind: AlarmKind;
+  readonly rule: string;
+  readonly metric: string | null;
+  priority: AlarmPriority;
+  readonly latching: boolean;
+  state: AlarmState;
+  message: string;
+  value: number | null;
+  readonly raisedAt: number;
+  escalations: number;
+  lastEscalatedAt: number | null;
+  acknowledgedBy: string | null;
+  acknowledgedAt: number | null;
+  clearedAt: number | null;
+}
+
+export interface AlarmEvent {
+  /** Event id, increasing. Set when persisted. */
+  seq?: number;
+  readonly alarmId: string;
+  readonly phase: AlarmPhase;
+  readonly ts: number;
+  readonly bed: string | null;
+  readonly deviceId: string | null;
+  readonly kind: AlarmKind;
+  readonly rule: string;
+  readonly metric: string | null;
+  readonly priority: AlarmPriority;
+  readonly state: AlarmState;
+  readonly message: string;
+  readonly value: number | null;
+  /** Who acknowledged, for 'acknowledged'. */
+  readonly by: string | null;
+  readonly escalations: number;
+}
+
+/** A condition as a rule sees it at one moment: holding (with what to say) or not. */
+export interface ConditionReport {
+  readonly key: string;
+  readonly bed: string | null;
+  readonly deviceId: string | null;
+  readonly kind: AlarmKind;
+  readonly rule: string;
+  readonly metric: string | null;
+  readonly priority: AlarmPriority;
+  readonly message: string;
+  readonly value: number | null;
+}
