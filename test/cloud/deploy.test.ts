@@ -40,7 +40,7 @@ t.test('deploy --dry-run prints every gcloud command and runs none', async (t) =
 });
 
 t.test('deploy plan: --require-iam locks the HTTP functions behind IAM', async (t) => {
-  const base = { project: 'wardgate-prod', region: 'europe-west1', source: '/tmp/x', batchesTopic: 'b-topic', alertsTopic: 'a-topic', retentionDays: 7, maxInstances: 5 };
+  const base = { project: 'wardgate-prod', region: 'europe-west1', source: 'bundle-dir', batchesTopic: 'b-topic', alertsTopic: 'a-topic', retentionDays: 7, maxInstances: 5 };
   const open = deployPlan({ ...base, requireIam: false }).filter((s) => s.argv.includes('--trigger-http'));
   const locked = deployPlan({ ...base, requireIam: true }).filter((s) => s.argv.includes('--trigger-http'));
   t.ok(open.every((s) => s.argv.includes('--allow-unauthenticated')));
