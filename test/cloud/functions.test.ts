@@ -8,6 +8,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Firestore, Query } from '@google-cloud/firestore';
 import { applyMessage } from '../../cloud/analysis/analyzeReadings.js';
 import { storeBatch } from '../../cloud/ingest/storeBatch.js';
+import { ingestBatch } from '../../cloud/ingest/ingestBatch.js';
+import type { Request, Response } from '@google-cloud/functions-framework';
 import { startLocalCloud, type LocalCloud } from '../../cloud/local/localCloud.js';
 import { syntheticBatches, syntheticReadings } from '../../cloud/local/syntheticWard.js';
 import { defaults, sha256Hex, type CloudSettings } from '../../cloud/settings.js';
@@ -230,6 +232,28 @@ t.test('batches analysed newest first end in the same state as in order', async 
   t.equal(p['bed-1'].news2.score, 0);
 });
 
+t.test('a batch stored but not announced is announced by the next request', async (t) => {
+  // Publishing fails (a topic that does not exist): the batch is stored, the edge gets 503 and the segments are remembered.
+  const broken = { ...cloud.ctx, settings: { ...settings, batchesTopic: 'no-such-topic' } };
+  const extra = { ...ward, start: START + ward.durationMs, durationMs: 60_000, firstN: syntheticReadings(ward).length + 1 };
+  const [first, second] = syntheticBatches({ ...extra, batchSize: 30 });
+  const req = signedBatchRequest(first, SECRET, Date.now());
+  let status = 0;
+  let body: any;
+  const res = { status(code: number) { status = code; return this; }, set() { return this; }, json(b: unknown) { body = b; return this; } };
+  await ingestBatch(broken)({ method: 'POST', rawBody: req.body, headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), v])) } as unknown as Request, res as unknown as Response);
+  t.same([status, body.error.code], [503, 'WG_ERR_UNAVAILABLE'], 'the edge is told to retry');
+  const pending = (await gatewayDoc(db, 'gw-3b').get()).data()!.pending as string[];
+  t.equal(pending.length, 1, 'its segment is remembered as not announced');
+  t.equal((await send(second)).status, 200, 'the next batch is accepted');
+  t.same((await gatewayDoc(db, 'gw-3b').get()).data()!.pending, [], 'and the remembered segment was announced with it');
+  await waitFor(async () => {
+    const applied = ((await currentState(db, '3B').get()).data()?.applied as Array<{ id: string }>).map((a) => a.id);
+    return applied.includes(pending[0]) ? true : undefined;
+  }, 60_000, 'the analysis of the remembered segment');
+  t.pass('the analysis applied it');
+});
+
 t.test('wardApi: authentication', async (t) => {
   const path = '/wardApi/wards/3B/overview';
   const cases: Array<[string, Record<string, string>, number, string]> = [
@@ -258,7 +282,7 @@ t.test('wardApi: overview, vitals, summaries and alerts, paginated', async (t) =
   t.equal((await get('/wardApi/wards/3B/overview?cursor=garbage')).json.error.field, 'cursor');
 
   const from = new Date(START).toISOString();
-  const to = new Date(START + ward.durationMs).toISOString();
+  const to = new Date(START + ward.durationMs - 1).toISOString();
   const v = await get(`/wardApi/wards/3B/patients/bed-2/vitals?from=${from}&to=${to}&bucket=300&codes=hr&limit=100`);
   t.equal(v.status, 200);
   t.equal(v.json.points.length, 24, '2 hours of 5-minute heart-rate points');
@@ -310,7 +334,8 @@ t.test('edgeConfig: signed pull, ETag, refusals', async (t) => {
 
 t.test('gateway state stays small: stored items as intervals', async (t) => {
   const gw = (await gatewayDoc(db, 'gw-3b').get()).data()!;
-  t.same(gw.streams.readings, { lo: [1], hi: [syntheticReadings(ward).length] }, 'every reading stored, one interval');
+  const sent = syntheticReadings(ward).length + syntheticReadings({ ...ward, durationMs: 60_000 }).length;
+  t.same(gw.streams.readings, { lo: [1], hi: [sent] }, 'every reading stored, one interval');
   t.ok(gw.recent.length < 100, 'recent signatures pruned to the window');
   void formatSyncTimestamp;
 });
