@@ -1,8 +1,10 @@
 // Wires the edge daemon: builds every feature from the config, starts them in
 // order (store, MQTT, HTTP) and stops them in reverse. The only place that
 // knows how the pieces fit; each piece gets what it needs and nothing else.
+import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AlarmService } from './alarms/alarmService.js';
 import { Authenticator } from './auth/authenticator.js';
 import { EventBus } from './bus.js';
 import type { GatewayConfig } from './config/load.js';
@@ -17,6 +19,7 @@ import type { Service } from './service.js';
 import { openDatabase, type Db } from './store/database.js';
 import { IngestStore, type DeclaredDevice } from './store/ingestStore.js';
 import { SerialService } from './serial/serialService.js';
+import { Hl7Listener } from './hl7/listener.js';
 import { oldestUnsyncedTs } from './store/statusQuery.js';
 import { ReadingFlag } from '../shared/reading.js';
 
@@ -25,7 +28,9 @@ export const RUN_FILE = 'wardgate.run.json';
 export interface RunInfo {
   pid: number;
   startedAt: string;
-  ports: { mqtt?: number; mqtts?: number; http?: number };
+  ports: { mqtt?: number; mqtts?: number; http?: number; hl7?: number };
+  /** Bearer token of the local command line (the run file is mode 0600: reading it is the credential). */
+  token: string;
 }
 
 export class Gateway {
@@ -36,18 +41,27 @@ export class Gateway {
   #queue: CommitQueue | undefined;
   #mqtt: MqttBroker | undefined;
   #http: HttpServer | undefined;
+  #hl7: Hl7Listener | undefined;
   #metrics: GatewayMetrics | undefined;
   #started: Service[] = [];
   #stopping = false;
+  #alarms: AlarmService | undefined;
+  readonly #token = randomBytes(32).toString('hex');
+  readonly #env: NodeJS.ProcessEnv;
 
-  constructor(config: GatewayConfig, options: { log?: Logger } = {}) {
+  constructor(config: GatewayConfig, options: { log?: Logger; env?: NodeJS.ProcessEnv } = {}) {
     this.config = config;
+    this.#env = options.env ?? process.env;
     this.log = options.log ?? createLogger(config.log.level);
     this.bus = new EventBus(this.log);
   }
 
   get ports(): RunInfo['ports'] {
-    return { ...this.#mqtt?.ports, ...(this.#http?.port !== undefined && { http: this.#http.port }) };
+    return {
+      ...this.#mqtt?.ports,
+      ...(this.#http?.port !== undefined && { http: this.#http.port }),
+      ...(this.#hl7?.port !== undefined && { hl7: this.#hl7.port }),
+    };
   }
 
   get metrics(): GatewayMetrics | undefined {
@@ -56,6 +70,11 @@ export class Gateway {
 
   get db(): Db | undefined {
     return this.#db;
+  }
+
+  /** The alarm engine, once started. */
+  get alarms(): AlarmService | undefined {
+    return this.#alarms;
   }
 
   async start(): Promise<void> {
@@ -115,6 +134,7 @@ export class Gateway {
       unsyncedReadings: () => this.#counter('readings_unsynced'),
       oldestUnsyncedAgeSeconds: () => this.#oldestUnsyncedAge(),
       mqttClients: () => this.#mqtt?.connectedClients ?? 0,
+      hl7Connections: () => this.#hl7?.connections ?? 0,
     });
     this.#metrics = metrics;
     const queue = new CommitQueue(
@@ -148,8 +168,16 @@ export class Gateway {
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(body);
     });
+    const mqtt = this.#mqtt;
+    this.#alarms = new AlarmService({
+      config, bus, log, auth, env: this.#env, http: this.#http, localToken: this.#token,
+      db: () => this.#db!,
+      publisher: { publish: (topic, payload, options) => mqtt.publish(topic, payload, options) },
+      onEvent: (phase, priority) => metrics.alarmEvents.inc({ phase, priority }),
+    });
     const sources = this.#deviceSources(ingestor, metrics, () => store);
-    return [storeService, this.#mqtt, ...sources, this.#http];
+    // Alarms start before any device can connect, and stop after every source has.
+    return [storeService, this.#alarms, this.#mqtt, ...sources, this.#http];
   }
 
   /** Ingest from devices that do not speak MQTT: serial ports and the HL7 listener, when configured. */
@@ -159,6 +187,12 @@ export class Gateway {
     if (config.serial.length) {
       const lastSeq = (deviceId: string) => store().lastSeq(deviceId);
       services.push(new SerialService({ ports: config.serial, ingestor, bus, metrics, log, lastSeq, maxFutureSkewMs: config.ingest.maxFutureSkewMs }));
+    }
+    if (config.hl7) {
+      this.#hl7 = new Hl7Listener({
+        config: config.hl7, ingestor, metrics, log, gatewayId: config.gateway.id, ward: config.ward, maxFutureSkewMs: config.ingest.maxFutureSkewMs,
+      });
+      services.push(this.#hl7);
     }
     return services;
   }
@@ -174,7 +208,7 @@ export class Gateway {
   }
 
   #writeRunFile(): void {
-    const info: RunInfo = { pid: process.pid, startedAt: new Date().toISOString(), ports: this.ports };
+    const info: RunInfo = { pid: process.pid, startedAt: new Date().toISOString(), ports: this.ports, token: this.#token };
     writeFileSync(join(this.config.gateway.dataDir, RUN_FILE), `${JSON.stringify(info)}\n`, { mode: 0o600 });
   }
 }

@@ -61,6 +61,12 @@ export function createMetrics(sources: MetricSources) {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
       registers,
     }),
+    alarmEvents: new Counter({
+      name: 'wardgate_alarm_events_total',
+      help: 'Alarm lifecycle events by phase and priority.',
+      labelNames: ['phase', 'priority'] as const,
+      registers,
+    }),
     commitErrors: new Counter({ name: 'wardgate_commit_errors_total', help: 'Failed group-commit transactions.', registers }),
     authFailures: new Counter({
       name: 'wardgate_mqtt_auth_failures_total',
@@ -111,7 +117,7 @@ export function createMetrics(sources: MetricSources) {
     }),
     hl7Messages: new Counter({
       name: 'wardgate_hl7_messages_total',
-      help: 'HL7 messages answered, by acknowledgment code (AA, AE, AR).',
+      help: 'HL7 messages answered, by acknowledgment code (AA, AE, AR); refused-connection counts connections from addresses not allowed.',
       labelNames: ['ack'] as const,
       registers,
     }),

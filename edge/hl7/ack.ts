@@ -1,0 +1,70 @@
+// The HL7 acknowledgment (original mode, HL7 v2.6 section 2.9): MSH, MSA with
+// the acknowledgment code and the control id of the message answered
+// (MSA-2 = its MSH-10), and an ERR segment saying why when it is not AA.
+//   AA  accepted: the readings are committed (or were already).
+//   AE  error in the content (a unit, a value, a time): resending the same
+//       message will not help; the reason says what to fix.
+//   AR  rejected: not a message this receiver takes (type, version, sender),
+//       or it could not be stored now; the sender may retry later.
+import type { ErrorCode } from '../../shared/errors.js';
+import { formatDtm } from './dtm.js';
+import { DEFAULT_ENCODING, escape } from './message.js';
+
+export type AckCode = 'AA' | 'AE' | 'AR';
+
+export interface AckError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  /** HL7 table 0357 message error condition code (e.g. 103 table value not found, 207 application internal error). */
+  readonly hl7Code: number;
+  /** ERR-2 error location: segment id, its position in the message, the field. */
+  readonly where?: { readonly segment: string; readonly position: number; readonly field: number };
+}
+
+export interface AckInput {
+  readonly code: AckCode;
+  /** MSH-10 of the message answered ('' when it could not be read). */
+  readonly controlId: string;
+  /** The sender's MSH-3 / MSH-4 (our MSH-5 / MSH-6), decoded. */
+  readonly sendingApplication?: string;
+  readonly sendingFacility?: string;
+  readonly version?: string;
+  readonly processingId?: string;
+  readonly error?: AckError;
+  /** Our own names, MSH-3 / MSH-4 of the ACK. */
+  readonly gatewayId: string;
+  readonly ward: string;
+  readonly ackControlId: string;
+  readonly now: number;
+}
+
+const HL7_CODE_TEXT: Record<number, string> = {
+  100: 'Segment sequence error',
+  101: 'Required field missing',
+  102: 'Data type error',
+  103: 'Table value not found',
+  200: 'Unsupported message type',
+  201: 'Unsupported event code',
+  203: 'Unsupported version id',
+  205: 'Duplicate key identifier',
+  207: 'Application internal error',
+};
+
+/** The ACK message text (segments joined with CR), ready to be framed. */
+export function buildAck(input: AckInput): string {
+  const e = (text: string) => escape(text, DEFAULT_ENCODING);
+  const msh = [
+    'MSH', '^~\\&', e(input.gatewayId), e(input.ward), e(input.sendingApplication ?? ''), e(input.sendingFacility ?? ''),
+    formatDtm(input.now), '', 'ACK^R01^ACK', e(input.ackControlId), e(input.processingId || 'P'), e(input.version || '2.6'),
+  ].join('|');
+  const { error } = input;
+  const msa = ['MSA', input.code, e(input.controlId), ...(error ? [e(error.message)] : [])].join('|');
+  const segments = [msh, msa];
+  if (error) {
+    const where = error.where ? `${error.where.segment}^${error.where.position}^${error.where.field}` : '';
+    segments.push(
+      ['ERR', '', where, `${error.hl7Code}^${HL7_CODE_TEXT[error.hl7Code] ?? ''}^HL70357`, 'E', `${error.code}^^WARDGATE`, '', '', e(error.message)].join('|'),
+    );
+  }
+  return `${segments.join('\r')}\r`;
+}
