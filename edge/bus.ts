@@ -20,6 +20,8 @@ export interface BusEvents {
   'device.resumed': { readonly deviceId: string; readonly source: string };
   /** The device reported a sensor state different from the last one (Masimo EXC). */
   'device.sensor': { readonly deviceId: string; readonly source: string; readonly sensor: SensorState; readonly exceptions: readonly string[] };
+  /** An authorized person acknowledged an alarm (over MQTT; the API calls the engine directly). */
+  'alarm.ack': { readonly alarmId: string; readonly by: string; readonly via: 'mqtt' | 'api' };
   /** A nurse marked an event on the device (Nonin '*'). */
   'device.event': { readonly deviceId: string; readonly source: string; readonly ts: number };
 }

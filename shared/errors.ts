@@ -18,6 +18,8 @@ export const errorCodes = {
   WG_ERR_HL7_UNSUPPORTED: 'An HL7 v2 message is not an observation report the gateway accepts (IHE PCD-01 ORU^R01).',
   WG_ERR_HL7_SENDER: 'The HL7 sender (MSH-3 sending application or source address) is not in hl7.allowedApplications / hl7.allowedAddresses.',
   WG_ERR_STORE: 'The reading could not be committed; it was not acknowledged and the sender should retry.',
+  WG_ERR_CONFLICT: 'The request conflicts with the current state (a bed already occupied, a patient already admitted).',
+  WG_ERR_INTERNAL: 'An unexpected failure inside wardgate; it is logged, and the request may be retried.',
   WG_ERR_CONFIG: 'The configuration file is invalid; the message names the field.',
   WG_ERR_USAGE: 'The command line is invalid.',
   WG_ERR_SIGNATURE: 'A cloud request is unsigned, or its signature does not match the body and timestamp.',

@@ -86,7 +86,7 @@ export class AlarmEngine implements Service {
   readonly #lastSeen: Map<string, number>;
   readonly #keepMs: number;
   #stopTicks: (() => void) | undefined;
-  #unsubscribe: (() => void) | undefined;
+  #unsubscribe: Array<() => void> = [];
 
   constructor(deps: AlarmEngineDeps) {
     this.#deps = deps;
@@ -99,13 +99,21 @@ export class AlarmEngine implements Service {
   }
 
   async start(): Promise<void> {
-    this.#unsubscribe = this.#deps.bus.on('ingest.committed', (items) => this.onCommitted(items));
+    const { bus } = this.#deps;
+    this.#unsubscribe = [
+      bus.on('ingest.committed', (items) => this.onCommitted(items)),
+      // Serial ports say at once when a device is gone, without waiting for its silence limit.
+      bus.on('device.silent', ({ deviceId, reason, since }) => this.#silent(deviceId, reason, since, this.#clock.now())),
+      bus.on('device.resumed', ({ deviceId }) => this.#apply({ state: 'clear', key: `device:${deviceId}:silent` }, this.#clock.now())),
+      bus.on('device.sensor', ({ deviceId, sensor }) => this.#status(deviceId, sensor, undefined, this.#clock.now())),
+    ];
     this.#stopTicks = this.#clock.every(TICK_MS, () => this.tick());
   }
 
   async stop(): Promise<void> {
     this.#stopTicks?.();
-    this.#unsubscribe?.();
+    for (const off of this.#unsubscribe) off();
+    this.#unsubscribe = [];
   }
 
   /** Open alarms, highest priority first. */
@@ -174,19 +182,7 @@ export class AlarmEngine implements Service {
     const silentAfter = this.#deps.config.technical.silentAfterMs;
     for (const [deviceId, seen] of this.#lastSeen) {
       const after = this.#devices.get(deviceId)?.silentAfterMs ?? silentAfter;
-      if (after <= 0 || now - seen < after) continue;
-      const bed = this.#devices.get(deviceId)?.bed ?? null;
-      this.#apply(
-        {
-          state: 'breach',
-          delayMs: 0,
-          report: {
-            key: `device:${deviceId}:silent`, bed, deviceId, kind: 'technical', rule: 'device-silent', metric: null, priority: 'medium',
-            message: `Device ${deviceId} silent for ${Math.round((now - seen) / 1000)} s`, value: null,
-          },
-        },
-        now,
-      );
+      if (after > 0 && now - seen >= after) this.#silent(deviceId, 'no-data', seen, now);
     }
     for (const bed of this.#news2.keys()) this.#scoreNews2(bed, now);
     this.#book.tick(now);
@@ -216,6 +212,21 @@ export class AlarmEngine implements Service {
     const snapshot = bedNews2(vitals, this.#deps.patients.atBed(bed), this.#deps.config.news2, now);
     this.#news2.set(bed, snapshot);
     this.#apply(news2Verdict(bed, snapshot, this.#deps.config.news2, this.#timer(`${bed}:news2`).on), now);
+  }
+
+  #silent(deviceId: string, reason: 'disconnected' | 'no-data', since: number, now: number): void {
+    const what = reason === 'disconnected' ? 'disconnected' : 'silent';
+    this.#apply(
+      {
+        state: 'breach',
+        delayMs: 0,
+        report: {
+          key: `device:${deviceId}:silent`, bed: this.#devices.get(deviceId)?.bed ?? null, deviceId, kind: 'technical', rule: 'device-silent',
+          metric: null, priority: 'medium', message: `Device ${deviceId} ${what} for ${Math.round((now - since) / 1000)} s`, value: null,
+        },
+      },
+      now,
+    );
   }
 
   #status(deviceId: string, sensor: string | undefined, battery: number | undefined, now: number): void {

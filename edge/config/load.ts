@@ -14,6 +14,7 @@ export interface Principal {
   readonly kind: 'device' | 'user';
   readonly role?: Role;
   readonly bed?: string;
+  readonly silentAfterMs?: number;
   readonly secretHash: string;
 }
 
@@ -52,7 +53,13 @@ export function loadConfig({ file, env = process.env, cwd = process.cwd() }: Loa
   const devices = config.devices.map((d, i) => {
     unique(d.id, `devices[${i}].id`);
     const secretHash = secretOf(d, `devices[${i}]`, !config.mqtt.allowAnonymous);
-    return { name: d.id, kind: 'device' as const, ...(d.bed !== undefined && { bed: d.bed }), secretHash };
+    return {
+      name: d.id,
+      kind: 'device' as const,
+      ...(d.bed !== undefined && { bed: d.bed }),
+      ...(d.silentAfterMs !== undefined && { silentAfterMs: d.silentAfterMs }),
+      secretHash,
+    };
   });
   const users = config.users.map((u, i) => {
     unique(u.name, `users[${i}].name`);
@@ -65,6 +72,8 @@ export function loadConfig({ file, env = process.env, cwd = process.cwd() }: Loa
     key: checkFile(atPath(config.mqtt.tls.key), 'mqtt.tls.key', true, problems),
     ...(config.mqtt.tls.ca !== undefined && { ca: checkFile(atPath(config.mqtt.tls.ca), 'mqtt.tls.ca', false, problems) }),
   };
+  const webhook = config.alarms.webhook;
+  if (webhook && !env[webhook.secretEnv]) problems.push(`alarms.webhook.secretEnv: environment variable ${webhook.secretEnv} is not set`);
   if (problems.length) throw configError(problems);
 
   return deepFreeze({

@@ -1,6 +1,7 @@
 // The one config schema: source of the TypeScript type, the defaults and the
 // error messages. Secrets are resolved afterwards (see load.ts).
 import { z } from 'zod';
+import { alarmConfigSchema } from '../alarms/config.js';
 
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const WARD_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
@@ -21,6 +22,8 @@ export type Role = (typeof roles)[number];
 const device = z.strictObject({
   id: z.string().regex(DEVICE_ID, 'expected 1-64 letters, digits, dot, dash or underscore'),
   bed: z.string().min(1).max(32).optional(),
+  /** How long this device may be silent before "device silent" (alarms.technical.silentAfterMs by default; 0: never, for spot devices). */
+  silentAfterMs: z.int().min(0).optional(),
   ...secretFields,
 });
 
@@ -121,6 +124,8 @@ export const configSchema = z.strictObject({
   }),
   /** HL7 v2 / MLLP listener (IHE PCD-01); absent: off. */
   hl7: hl7.optional(),
+  /** Local alarm rules, escalation and the paging webhook (edge/alarms/config.ts). */
+  alarms: alarmConfigSchema,
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
 });
 

@@ -5,14 +5,21 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
 
-export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+export type Handler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => void | Promise<void>;
+
+interface Route {
+  readonly method: string;
+  /** Path segments; ':name' matches any one segment. */
+  readonly segments: readonly string[];
+  readonly handler: Handler;
+}
 
 export class HttpServer implements Service {
   readonly name = 'http';
   readonly #host: string;
   readonly #port: number;
   readonly #log: Logger;
-  readonly #routes = new Map<string, Handler>();
+  readonly #routes: Route[] = [];
   #server: Server | undefined;
 
   constructor(options: { host: string; port: number; log: Logger }) {
@@ -25,9 +32,9 @@ export class HttpServer implements Service {
     return (this.#server?.address() as AddressInfo | null)?.port;
   }
 
-  /** Registers a handler for `METHOD /path`. */
+  /** Registers a handler for `METHOD /path`, where a segment `:name` captures a parameter. */
   route(method: string, path: string, handler: Handler): void {
-    this.#routes.set(`${method} ${path}`, handler);
+    this.#routes.push({ method, segments: path.split('/'), handler });
   }
 
   async start(): Promise<void> {
@@ -58,20 +65,56 @@ export class HttpServer implements Service {
 
   #dispatch(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
-    const handler = this.#routes.get(`${req.method} ${path}`);
-    if (!handler) return sendJson(res, 404, { error: 'not found' });
+    const match = this.#match(req.method ?? 'GET', path);
+    if (match === 'method') return sendJson(res, 405, { code: 'WG_ERR_METHOD', message: `${req.method} is not allowed on ${path}` });
+    if (!match) return sendJson(res, 404, { code: 'WG_ERR_NOT_FOUND', message: `no such resource: ${path}` });
     Promise.resolve()
-      .then(() => handler(req, res))
+      .then(() => match.route.handler(req, res, match.params))
       .catch((err: Error) => {
         this.#log.error({ err, path }, 'request failed');
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+        if (!res.headersSent) sendJson(res, 500, { code: 'WG_ERR_INTERNAL', message: 'internal error' });
         else res.destroy();
       });
   }
+
+  #match(method: string, path: string): { route: Route; params: Record<string, string> } | 'method' | undefined {
+    const segments = path.split('/');
+    let wrongMethod = false;
+    for (const route of this.#routes) {
+      if (route.segments.length !== segments.length) continue;
+      const params: Record<string, string> = {};
+      const fits = route.segments.every((seg, i) => {
+        if (seg.startsWith(':')) {
+          if (!segments[i]) return false;
+          const value = safeDecode(segments[i]);
+          if (value === undefined) return false;
+          params[seg.slice(1)] = value;
+          return true;
+        }
+        return seg === segments[i];
+      });
+      if (!fits) continue;
+      if (route.method === method) return { route, params };
+      wrongMethod = true;
+    }
+    return wrongMethod ? 'method' : undefined;
+  }
+}
+
+export function sendJsonError(res: ServerResponse, status: number, code: string, message: string, field?: string): void {
+  sendJson(res, status, field === undefined ? { code, message } : { code, message, field });
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   res.end(text);
+}
+
+function safeDecode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }

@@ -151,7 +151,11 @@ export class MqttBroker implements Service {
       return done(new Error(`${principal.name || 'client'} may not publish to ${packet.topic}`));
     }
     const device = parseDeviceTopic(packet.topic);
-    if (!device) return done(null); // an alarm acknowledgement from a nurse: the alarm engine consumes it
+    if (!device) {
+      // The only other topic anyone may publish to: an alarm acknowledgement from a nurse or admin.
+      this.#acknowledgement(principal, packet.payload as Buffer);
+      return done(null);
+    }
     const isWill = packet === (client as Client & { will?: unknown }).will;
     if (device.kind === 'obs' && isWill) return done(new Error('a last will is not a reading'));
     if (device.kind !== 'obs' && device.kind !== 'status') {
@@ -178,6 +182,20 @@ export class MqttBroker implements Service {
     this.#deps.metrics.authFailures.inc({ kind: 'subscribe' });
     this.#log.warn({ code: 'WG_ERR_FORBIDDEN', clientId: client.id, principal: principal?.name, topic: sub.topic }, 'subscription refused by ACL');
     done(null, null); // SUBACK with failure (0x80) for this filter; the connection stays
+  }
+
+  #acknowledgement(principal: Principal, payload: Buffer): void {
+    let alarmId: unknown;
+    try {
+      alarmId = (JSON.parse(payload.toString('utf8')) as { alarmId?: unknown }).alarmId;
+    } catch {
+      alarmId = undefined;
+    }
+    if (typeof alarmId !== 'string' || alarmId.length === 0 || alarmId.length > 64) {
+      this.#log.warn({ principal: principal.name }, 'alarm acknowledgement without a valid alarmId ignored');
+      return;
+    }
+    this.#deps.bus.emit('alarm.ack', { alarmId, by: principal.name || 'anonymous', via: 'mqtt' });
   }
 
   #reportRejection(deviceId: string, rejection: Rejection, payload: Buffer): void {

@@ -95,4 +95,72 @@ export const migrations: readonly string[] = [
            r.value ->> 0 AS code, r.value ->> 1 AS value, r.value ->> 2 AS flags, o.bed, o.patient
     FROM observations o, json_each(o.readings) r;
   `,
+  // 3: admissions (patient to bed, with the nurse's NEWS2 entries), alarms
+  // with their lifecycle events (an outbox stream that syncs ahead of
+  // readings), and the audit trail of every acknowledgement and change.
+  `
+  CREATE TABLE admissions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient INTEGER NOT NULL REFERENCES patients (id),
+    bed TEXT NOT NULL,
+    display_name TEXT,
+    admitted_at INTEGER NOT NULL,
+    admitted_by TEXT NOT NULL,
+    discharged_at INTEGER,
+    discharged_by TEXT,
+    spo2_scale INTEGER NOT NULL DEFAULT 1,
+    on_oxygen INTEGER NOT NULL DEFAULT 0,
+    consciousness TEXT,
+    consciousness_at INTEGER
+  );
+  CREATE UNIQUE INDEX admissions_current_bed ON admissions (bed) WHERE discharged_at IS NULL;
+  CREATE TABLE alarms (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    bed TEXT,
+    device_id TEXT,
+    kind TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    metric TEXT,
+    priority TEXT NOT NULL,
+    latching INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    message TEXT NOT NULL,
+    value REAL,
+    raised_at INTEGER NOT NULL,
+    escalations INTEGER NOT NULL,
+    last_escalated_at INTEGER,
+    acknowledged_by TEXT,
+    acknowledged_at INTEGER,
+    cleared_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX alarms_open ON alarms (state) WHERE state <> 'cleared';
+  CREATE TABLE alarm_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    alarm_id TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    bed TEXT,
+    device_id TEXT,
+    kind TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    metric TEXT,
+    priority TEXT NOT NULL,
+    state TEXT NOT NULL,
+    message TEXT NOT NULL,
+    value REAL,
+    by TEXT,
+    escalations INTEGER NOT NULL
+  );
+  CREATE INDEX alarm_events_alarm ON alarm_events (alarm_id);
+  CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT,
+    detail TEXT
+  );
+  INSERT INTO outbox_cursors (stream, synced_through) VALUES ('alarm_events', 0), ('audit', 0);
+  `,
 ];

@@ -63,7 +63,7 @@ export function readStatus(db: Db, sync: { state: string; lastSuccessTs: number 
     },
     deadLetters: { total: counters.get('dead_letters') ?? 0, byReason },
     devices,
-    alarms: { active: 0 },
+    alarms: { active: (db.prepare("SELECT count(*) AS n FROM alarms WHERE state <> 'cleared'").get() as { n: number }).n },
     sync: { state: sync.state, lastSuccessTs: iso(sync.lastSuccessTs) },
   };
 }

@@ -1,0 +1,120 @@
+// The alarm feature as one service of the daemon: the engine with its sinks
+// (store first, then MQTT, log and webhook), admissions, acknowledgements from
+// MQTT, the per-bed vitals for ward displays, and the edge API.
+import type { Authenticator } from '../auth/authenticator.js';
+import type { EventBus } from '../bus.js';
+import type { GatewayConfig } from '../config/load.js';
+import { registerApi } from '../http/api.js';
+import type { HttpServer } from '../http/server.js';
+import type { Logger } from '../log.js';
+import { Admissions } from '../patients/admissions.js';
+import type { Service } from '../service.js';
+import { AlarmStore } from '../store/alarmStore.js';
+import { AuditLog } from '../store/auditLog.js';
+import type { Db } from '../store/database.js';
+import { topics } from '../../shared/topics.js';
+import { AlarmEngine, type AlarmSink, type Clock } from './engine.js';
+import { logAlarmSink, mqttAlarmSink, type Publisher } from './outputs.js';
+import { AlarmWebhook } from './webhook.js';
+
+export interface AlarmServiceDeps {
+  readonly config: GatewayConfig;
+  readonly db: () => Db;
+  readonly bus: EventBus;
+  readonly log: Logger;
+  readonly publisher: Publisher;
+  readonly auth: Authenticator;
+  readonly http: HttpServer;
+  readonly localToken: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly clock?: Clock;
+  /** Counts alarm events by phase and priority. */
+  readonly onEvent?: (phase: string, priority: string) => void;
+}
+
+export class AlarmService implements Service {
+  readonly name = 'alarms';
+  readonly #deps: AlarmServiceDeps;
+  #engine: AlarmEngine | undefined;
+  #webhook: AlarmWebhook | undefined;
+  #unsubscribe: Array<() => void> = [];
+
+  constructor(deps: AlarmServiceDeps) {
+    this.#deps = deps;
+  }
+
+  get engine(): AlarmEngine | undefined {
+    return this.#engine;
+  }
+
+  async start(): Promise<void> {
+    const { config, bus, log, publisher } = this.#deps;
+    const db = this.#deps.db();
+    const store = new AlarmStore(db);
+    const audit = new AuditLog(db);
+    const now = () => (this.#deps.clock ?? { now: Date.now }).now();
+    const admissions = new Admissions(db, audit, now);
+    const sinks: AlarmSink[] = [
+      // The store comes first: an event is durable (and queued for the cloud) before anyone is told.
+      { name: 'store', onEvent: (event, alarm) => void (event.seq = store.record(event, alarm)) },
+      mqttAlarmSink(config.ward, publisher, (bed) => engine.openAlarms().filter((a) => a.bed === bed)),
+      logAlarmSink(log),
+      { name: 'metrics', onEvent: (event) => this.#deps.onEvent?.(event.phase, event.priority) },
+    ];
+    const hook = config.alarms.webhook;
+    if (hook) {
+      this.#webhook = new AlarmWebhook({
+        url: hook.url, secret: this.#deps.env[hook.secretEnv] ?? '', minPriority: hook.minPriority, timeoutMs: hook.timeoutMs,
+        maxAttempts: hook.maxAttempts, ward: config.ward, gateway: config.gateway.id, log,
+      });
+      sinks.push(this.#webhook);
+    }
+    const engine = new AlarmEngine({
+      config: config.alarms,
+      devices: config.devices.map((d) => ({ id: d.name, ...(d.bed !== undefined && { bed: d.bed }), ...(d.silentAfterMs !== undefined && { silentAfterMs: d.silentAfterMs }) })),
+      bus,
+      patients: admissions,
+      sinks,
+      log,
+      restored: store.open(),
+      lastSeen: store.lastSeen(),
+      ...(this.#deps.clock && { clock: this.#deps.clock }),
+    });
+    this.#engine = engine;
+    await engine.start();
+
+    // Retained latest vitals and NEWS2 per bed, for ward displays, after the engine has seen the readings.
+    this.#unsubscribe.push(
+      bus.on('ingest.committed', (items) => {
+        const beds = new Set<string>();
+        for (const { item, result } of items) if (item.kind === 'obs' && result.outcome === 'stored' && result.bed) beds.add(result.bed);
+        for (const bed of beds) {
+          const snapshot = engine.bed(bed);
+          publisher.publish(
+            topics.bedVitals(config.ward, bed),
+            {
+              bed,
+              vitals: Object.fromEntries(Object.entries(snapshot.vitals).map(([k, p]) => [k, { value: p.value, ts: new Date(p.ts).toISOString(), flags: p.flags }])),
+              news2: snapshot.news2 && { score: snapshot.news2.score, level: snapshot.news2.level, missing: snapshot.news2.missing, stale: snapshot.news2.stale },
+            },
+            { qos: 0, retain: true },
+          );
+        }
+      }),
+      bus.on('alarm.ack', ({ alarmId, by, via }) => {
+        const alarm = engine.acknowledge(alarmId, by);
+        if (!alarm) return log.warn({ alarmId, by, via }, 'acknowledgement for no open alarm');
+        audit.record({ ts: now(), actor: by, action: 'acknowledge', target: `alarm:${alarmId}`, detail: { via } });
+      }),
+    );
+    const beds = [...new Set(config.devices.flatMap((d) => (d.bed === undefined ? [] : [d.bed])))];
+    registerApi({ http: this.#deps.http, auth: this.#deps.auth, localToken: this.#deps.localToken, engine, admissions, alarms: store, audit, db: this.#deps.db, beds, now });
+  }
+
+  async stop(): Promise<void> {
+    for (const off of this.#unsubscribe) off();
+    this.#unsubscribe = [];
+    this.#webhook?.stop();
+    await this.#engine?.stop();
+  }
+}

@@ -1,0 +1,162 @@
+// The edge API under /api: the ward's beds, alarms and admissions, for the
+// dashboard, ward displays and the command line. Every call is authenticated;
+// nurses acknowledge and record NEWS2 entries, admins admit and discharge;
+// every change is audited.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AlarmEngine } from '../alarms/engine.js';
+import { alarmView, eventView } from '../alarms/outputs.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Role } from '../config/schema.js';
+import { consciousnessLevels, type Admissions, type Consciousness, type Settings } from '../patients/admissions.js';
+import type { AlarmStore } from '../store/alarmStore.js';
+import type { AuditLog } from '../store/auditLog.js';
+import type { Db } from '../store/database.js';
+import { readStatus } from '../store/statusQuery.js';
+import { WardgateError } from '../../shared/errors.js';
+import { isPlainObject } from '../../shared/observation.js';
+import { hasRole, identify, type Caller } from './auth.js';
+import { sendJson, sendJsonError, type HttpServer } from './server.js';
+
+export interface ApiDeps {
+  readonly http: HttpServer;
+  readonly auth: Authenticator;
+  readonly localToken: string;
+  readonly engine: AlarmEngine;
+  readonly admissions: Admissions;
+  readonly alarms: AlarmStore;
+  readonly audit: AuditLog;
+  readonly db: () => Db;
+  /** Beds that have a device bound in config. */
+  readonly beds: readonly string[];
+  readonly now?: () => number;
+}
+
+const MAX_BODY = 16 * 1024;
+
+type Action = (ctx: { req: IncomingMessage; res: ServerResponse; params: Record<string, string>; caller: Caller; query: URLSearchParams }) => unknown;
+
+export function registerApi(deps: ApiDeps): void {
+  const { http, engine, admissions } = deps;
+  const now = deps.now ?? Date.now;
+  const route = (method: string, path: string, role: Role, action: Action) =>
+    http.route(method, path, async (req, res, params) => {
+      const caller = await identify(req, deps.auth, deps.localToken);
+      if (!caller) {
+        res.setHeader('www-authenticate', 'Basic realm="wardgate"');
+        return sendJsonError(res, 401, 'WG_ERR_AUTH', 'log in with a user name and password from the gateway configuration');
+      }
+      if (!hasRole(caller, role)) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', `this needs the ${role} role; ${caller.name} is a ${caller.role}`);
+      try {
+        const body = await action({ req, res, params, caller, query: new URL(req.url ?? '/', 'http://edge').searchParams });
+        if (!res.headersSent) sendJson(res, method === 'POST' ? 201 : 200, body);
+      } catch (err) {
+        if (!(err instanceof WardgateError)) throw err;
+        const status = err.code === 'WG_ERR_NOT_FOUND' ? 404 : err.code === 'WG_ERR_CONFLICT' ? 409 : err.code === 'WG_ERR_TOO_LARGE' ? 413 : 400;
+        sendJsonError(res, status, err.code, err.message, err.field);
+      }
+    });
+
+  const bedList = () => [...new Set([...deps.beds, ...admissions.current().map((a) => a.bed)])].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  const bedView = (bed: string) => {
+    const snapshot = engine.bed(bed);
+    const a = admissions.get(bed);
+    return {
+      bed,
+      patient: a ? { displayName: a.displayName, admittedAt: new Date(a.admittedAt).toISOString(), spo2Scale: a.spo2Scale, onOxygen: a.onOxygen, consciousness: a.consciousness && { value: a.consciousness.value, at: new Date(a.consciousness.at).toISOString() } } : null,
+      vitals: Object.fromEntries(Object.entries(snapshot.vitals).map(([k, p]) => [k, { value: p.value, ts: new Date(p.ts).toISOString(), deviceId: p.deviceId, flags: p.flags }])),
+      news2: snapshot.news2 && { score: snapshot.news2.score, level: snapshot.news2.level, anyThree: snapshot.news2.anyThree, parts: snapshot.news2.parts, missing: snapshot.news2.missing, stale: snapshot.news2.stale },
+      alarms: snapshot.alarms.map(alarmView),
+    };
+  };
+
+  route('GET', '/api/status', 'viewer', () => readStatus(deps.db()));
+  route('GET', '/api/beds', 'viewer', () => ({ beds: bedList().map(bedView) }));
+  route('GET', '/api/beds/:bed', 'viewer', ({ params }) => bedView(params.bed));
+  route('GET', '/api/alarms', 'viewer', () => ({ alarms: engine.openAlarms().map(alarmView) }));
+  route('GET', '/api/alarms/history', 'viewer', ({ query }) => {
+    const since = query.get('since');
+    const limit = Number(query.get('limit') ?? 200);
+    return {
+      events: deps.alarms
+        .events({ ...(query.get('bed') && { bed: query.get('bed')! }), ...(since && { since: Date.parse(since) }), limit: Number.isFinite(limit) ? limit : 200 })
+        .map(eventView),
+    };
+  });
+  route('POST', '/api/alarms/:id/ack', 'nurse', ({ params, caller, res }) => {
+    const alarm = engine.acknowledge(params.id, caller.name);
+    if (!alarm) throw new WardgateError('WG_ERR_NOT_FOUND', `no open alarm ${params.id}`);
+    deps.audit.record({ ts: now(), actor: caller.name, action: 'acknowledge', target: `alarm:${alarm.id}`, detail: { via: 'api' } });
+    sendJson(res, 200, alarmView(alarm));
+  });
+  route('POST', '/api/admissions', 'admin', async ({ req, caller }) => {
+    const body = await readJson(req);
+    const bed = requireString(body, 'bed');
+    const admission = admissions.admit(
+      { bed, identifier: requireString(body, 'identifier'), ...optionalString(body, 'authority'), ...optionalString(body, 'displayName') },
+      caller.name,
+    );
+    engine.patientChanged(bed);
+    return { bed: admission.bed, admittedAt: new Date(admission.admittedAt).toISOString() };
+  });
+  route('POST', '/api/beds/:bed/discharge', 'admin', ({ params, caller, res }) => {
+    admissions.discharge(params.bed, caller.name);
+    engine.patientChanged(params.bed);
+    sendJson(res, 200, { bed: params.bed, discharged: true });
+  });
+  route('PUT', '/api/beds/:bed/settings', 'nurse', async ({ req, params, caller }) => {
+    const updated = admissions.updateSettings(params.bed, parseSettings(await readJson(req)), caller.name);
+    engine.patientChanged(params.bed);
+    return bedView(updated.bed).patient;
+  });
+  route('GET', '/api/audit', 'admin', ({ query }) => ({
+    entries: deps.audit.recent(Number(query.get('limit') ?? 100) || 100).map((e) => ({ ...e, ts: new Date(e.ts).toISOString() })),
+  }));
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new WardgateError('WG_ERR_TOO_LARGE', `request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new WardgateError('WG_ERR_JSON', 'the request body is not valid JSON');
+  }
+  if (!isPlainObject(body)) throw new WardgateError('WG_ERR_SCHEMA', 'expected a JSON object');
+  return body;
+}
+
+function requireString(body: Record<string, unknown>, field: string): string {
+  const value = body[field];
+  if (typeof value !== 'string' || value.trim() === '' || value.length > 128) throw new WardgateError('WG_ERR_SCHEMA', 'expected text of 1-128 characters', field);
+  return value.trim();
+}
+
+function optionalString(body: Record<string, unknown>, field: string): Record<string, string> {
+  return body[field] === undefined ? {} : { [field]: requireString(body, field) };
+}
+
+function parseSettings(body: Record<string, unknown>): Settings {
+  const settings: Settings = {};
+  for (const key of Object.keys(body)) {
+    if (!['spo2Scale', 'onOxygen', 'consciousness'].includes(key)) throw new WardgateError('WG_ERR_SCHEMA', 'unknown field (allowed: spo2Scale, onOxygen, consciousness)', key);
+  }
+  if (body.spo2Scale !== undefined) {
+    if (body.spo2Scale !== 1 && body.spo2Scale !== 2) throw new WardgateError('WG_ERR_SCHEMA', 'expected 1 or 2', 'spo2Scale');
+    settings.spo2Scale = body.spo2Scale;
+  }
+  if (body.onOxygen !== undefined) {
+    if (typeof body.onOxygen !== 'boolean') throw new WardgateError('WG_ERR_SCHEMA', 'expected true or false', 'onOxygen');
+    settings.onOxygen = body.onOxygen;
+  }
+  if (body.consciousness !== undefined) {
+    if (!consciousnessLevels.includes(body.consciousness as Consciousness)) throw new WardgateError('WG_ERR_SCHEMA', `expected one of ${consciousnessLevels.join(', ')} (ACVPU)`, 'consciousness');
+    settings.consciousness = body.consciousness as Consciousness;
+  }
+  return settings;
+}

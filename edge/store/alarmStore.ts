@@ -1,0 +1,77 @@
+// Persists alarms: the current state of each (so open alarms survive a
+// restart) and every lifecycle event, append-only, for the sync outbox.
+import type { Statement } from 'better-sqlite3';
+import type { Alarm, AlarmEvent } from '../alarms/types.js';
+import type { Db } from './database.js';
+
+interface AlarmRow {
+  id: string; key: string; bed: string | null; device_id: string | null; kind: Alarm['kind']; rule: string; metric: string | null;
+  priority: Alarm['priority']; latching: number; state: Alarm['state']; message: string; value: number | null; raised_at: number;
+  escalations: number; last_escalated_at: number | null; acknowledged_by: string | null; acknowledged_at: number | null; cleared_at: number | null;
+}
+
+export class AlarmStore {
+  readonly #upsert: Statement;
+  readonly #insertEvent: Statement;
+  readonly #record: (event: AlarmEvent, alarm: Alarm) => number;
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+    this.#upsert = db.prepare(
+      `INSERT INTO alarms (id, key, bed, device_id, kind, rule, metric, priority, latching, state, message, value, raised_at,
+         escalations, last_escalated_at, acknowledged_by, acknowledged_at, cleared_at)
+       VALUES (@id, @key, @bed, @deviceId, @kind, @rule, @metric, @priority, @latching, @state, @message, @value, @raisedAt,
+         @escalations, @lastEscalatedAt, @acknowledgedBy, @acknowledgedAt, @clearedAt)
+       ON CONFLICT (id) DO UPDATE SET priority = excluded.priority, state = excluded.state, message = excluded.message,
+         value = excluded.value, escalations = excluded.escalations, last_escalated_at = excluded.last_escalated_at,
+         acknowledged_by = excluded.acknowledged_by, acknowledged_at = excluded.acknowledged_at, cleared_at = excluded.cleared_at`,
+    );
+    this.#insertEvent = db.prepare(
+      `INSERT INTO alarm_events (alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, state, message, value, by, escalations)
+       VALUES (@alarmId, @phase, @ts, @bed, @deviceId, @kind, @rule, @metric, @priority, @state, @message, @value, @by, @escalations)`,
+    );
+    this.#record = db.transaction((event: AlarmEvent, alarm: Alarm) => {
+      this.#upsert.run({ ...alarm, latching: Number(alarm.latching) });
+      return Number(this.#insertEvent.run(event).lastInsertRowid);
+    });
+  }
+
+  /** Stores the event and the alarm's new state in one transaction; returns the event's sequence number. */
+  record(event: AlarmEvent, alarm: Alarm): number {
+    return this.#record(event, alarm);
+  }
+
+  /** Alarms that were open when the daemon stopped. */
+  open(): Alarm[] {
+    const rows = this.#db.prepare("SELECT * FROM alarms WHERE state <> 'cleared' ORDER BY raised_at").all() as AlarmRow[];
+    return rows.map((r) => ({
+      id: r.id, key: r.key, bed: r.bed, deviceId: r.device_id, kind: r.kind, rule: r.rule, metric: r.metric, priority: r.priority,
+      latching: r.latching === 1, state: r.state, message: r.message, value: r.value, raisedAt: r.raised_at, escalations: r.escalations,
+      lastEscalatedAt: r.last_escalated_at, acknowledgedBy: r.acknowledged_by, acknowledgedAt: r.acknowledged_at, clearedAt: r.cleared_at,
+    }));
+  }
+
+  /** Lifecycle events, newest first, for the API (alarm history). */
+  events(options: { bed?: string; since?: number; limit?: number } = {}): AlarmEvent[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (options.bed !== undefined) {
+      where.push('bed = ?');
+      params.push(options.bed);
+    }
+    if (options.since !== undefined) {
+      where.push('ts >= ?');
+      params.push(options.since);
+    }
+    const sql = `SELECT id AS seq, alarm_id AS alarmId, phase, ts, bed, device_id AS deviceId, kind, rule, metric, priority, state, message, value, by, escalations
+                 FROM alarm_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    return this.#db.prepare(sql).all(...params, Math.min(options.limit ?? 200, 1000)) as AlarmEvent[];
+  }
+
+  /** Last time each device was heard from, for the silent-device watch after a restart. */
+  lastSeen(): Map<string, number> {
+    const rows = this.#db.prepare('SELECT device_id, last_seen FROM devices WHERE last_seen IS NOT NULL').all() as Array<{ device_id: string; last_seen: number }>;
+    return new Map(rows.map((r) => [r.device_id, r.last_seen]));
+  }
+}
