@@ -23,7 +23,13 @@ const isAfter = (v: unknown): v is { ts: number; id: string } =>
 export function wardApi(ctx: CloudContext) {
   return async (req: Request, res: Response): Promise<void> => {
     if (req.method !== 'GET') return sendError(res, 405, 'WG_ERR_METHOD', 'the ward API is read-only: use GET');
-    const match = ROUTE.exec(decodeURIComponent(req.path));
+    let path: string;
+    try {
+      path = decodeURIComponent(req.path);
+    } catch {
+      path = req.path; // a malformed %-escape matches no route: 404 after authentication
+    }
+    const match = ROUTE.exec(path);
     const auth = authenticate(header(req.headers.authorization), ctx.settings.apiTokens, match?.[1]);
     // Authentication before routing: an unauthenticated caller learns nothing, not even which routes exist.
     if (!auth.ok) return sendError(res, auth.status, auth.status === 401 ? 'WG_ERR_AUTH' : 'WG_ERR_FORBIDDEN', auth.message, 'Authorization');

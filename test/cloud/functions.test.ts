@@ -269,6 +269,9 @@ t.test('wardApi: authentication', async (t) => {
   const post = await fetch(`${cloud.url}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
   t.equal(post.status, 405, 'read-only');
   t.equal((await get('/wardApi/wards/3B/nothing')).status, 404);
+  const malformed = await fetch(`${cloud.url}/wardApi/wards/3B/patients/%E0%A4%A/vitals`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  t.equal(malformed.status, 400, 'a malformed %-escape is refused by the framework, not a crash');
+  await malformed.arrayBuffer();
 });
 
 t.test('wardApi: overview, vitals, summaries and alerts, paginated', async (t) => {
