@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { HOUR_MS, SLOT_MS } from '../store/paths.js';
 import { detectAnomalies } from './anomaly.js';
 import { slotSeries, type HourDoc } from './hourStats.js';
-import { levelRank, news2, type News2Inputs, type News2Level } from './news2.js';
+import { levelRank, news2, type News2Inputs, type News2Level } from '../../shared/news2.js';
 import { assessRisk, type RiskAssessment } from './risk.js';
 import { theilSenPerHour, type Point } from './robust.js';
 

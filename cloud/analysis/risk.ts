@@ -3,7 +3,7 @@
 // published NEWS2 response bands (RCP 2017) and adds one rule of ours: when
 // the NEWS2 trajectory rises by at least RISING_POINTS_PER_HOUR, the score
 // projected one hour ahead on that trend decides the band if it is worse.
-import { levelRank, news2Level, type News2Level } from './news2.js';
+import { levelRank, news2Level, type News2Level } from '../../shared/news2.js';
 import { theilSenPerHour, type Point } from './robust.js';
 
 export const RISING_POINTS_PER_HOUR = 1;

@@ -97,7 +97,7 @@ export class AlarmService implements Service {
               vitals: Object.fromEntries(Object.entries(snapshot.vitals).map(([k, p]) => [k, { value: p.value, ts: new Date(p.ts).toISOString(), flags: p.flags }])),
               news2: snapshot.news2 && { score: snapshot.news2.score, level: snapshot.news2.level, missing: snapshot.news2.missing, stale: snapshot.news2.stale },
             },
-            { qos: 0, retain: true },
+            { retain: true },
           );
         }
       }),

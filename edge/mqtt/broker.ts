@@ -37,6 +37,8 @@ export class MqttBroker implements Service {
   readonly #deps: MqttBrokerDeps;
   #aedes: Aedes | undefined;
   #servers: Server[] = [];
+  readonly #outgoing: PublishPacket[] = [];
+  #publishing = false;
   #log: Logger;
 
   constructor(deps: MqttBrokerDeps) {
@@ -97,20 +99,38 @@ export class MqttBroker implements Service {
     await Promise.all(closing);
   }
 
-  /** Publishes from the gateway itself (never treated as a reading). */
-  publish(topic: string, payload: unknown, options: { qos?: 0 | 1; retain?: boolean } = {}): void {
-    const aedes = this.#aedes;
-    if (!aedes) return;
-    const packet = {
+  /**
+   * Publishes from the gateway itself (never treated as a reading), QoS 1, one
+   * at a time and in order. aedes drops a packet for a client that has already
+   * received a packet with a higher broker counter (its de-duplication for
+   * overlapping subscriptions); a QoS 0 or non-retained publish takes fewer
+   * asynchronous steps than a retained QoS 1 one and could overtake it, so the
+   * gateway never lets its own publishes overlap.
+   */
+  publish(topic: string, payload: unknown, options: { retain?: boolean } = {}): void {
+    if (!this.#aedes) return;
+    this.#outgoing.push({
       cmd: 'publish',
       topic,
       payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)),
-      qos: options.qos ?? 0,
+      qos: 1,
       retain: options.retain ?? false,
       dup: false,
-    } as PublishPacket;
+    } as PublishPacket);
+    if (!this.#publishing) this.#publishNext();
+  }
+
+  #publishNext(): void {
+    const aedes = this.#aedes;
+    const packet = this.#outgoing.shift();
+    if (!aedes || !packet) {
+      this.#publishing = false;
+      return;
+    }
+    this.#publishing = true;
     aedes.publish(packet, (err) => {
-      if (err) this.#log.warn({ topic, err: err.message }, 'gateway publish failed');
+      if (err) this.#log.warn({ topic: packet.topic, err: err.message }, 'gateway publish failed');
+      this.#publishNext();
     });
   }
 
@@ -207,7 +227,7 @@ export class MqttBroker implements Service {
       ...seqOf(payload),
       receivedTs: new Date().toISOString(),
     };
-    this.publish(topics.deviceErrors(deviceId), error, { qos: 1 });
+    this.publish(topics.deviceErrors(deviceId), error);
   }
 
   #tooLarge(client: Client, err: PacketTooLargeError): void {

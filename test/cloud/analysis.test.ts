@@ -2,7 +2,7 @@
 import t from 'tap';
 import { detectAnomalies } from '../../cloud/analysis/anomaly.js';
 import { addReading, newHourDoc, percentile, summarize, type HourDoc } from '../../cloud/analysis/hourStats.js';
-import { news2, news2Level, scorePulse, scoreRr, scoreSbp, scoreSpo2, scoreTemp } from '../../cloud/analysis/news2.js';
+import { news2, news2Level, scorePulse, scoreRr, scoreSbp, scoreSpo2, scoreTemp } from '../../shared/news2.js';
 import { analyzeSubject } from '../../cloud/analysis/patientAnalysis.js';
 import { assessRisk } from '../../cloud/analysis/risk.js';
 import { mad, median, theilSenPerHour, type Point } from '../../cloud/analysis/robust.js';

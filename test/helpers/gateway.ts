@@ -34,6 +34,8 @@ export interface TestWard {
   devices?: Array<{ id: string; bed?: string }>;
   users?: Array<{ name: string; role: 'viewer' | 'nurse' | 'admin' }>;
   extra?: Record<string, unknown>;
+  /** Environment for secrets named by the config (secretHashEnv, webhook secretEnv). */
+  env?: NodeJS.ProcessEnv;
 }
 
 interface T {
@@ -65,8 +67,9 @@ export async function writeTestConfig(t: T, ward: TestWard = {}): Promise<{ dir:
 /** A gateway running in this process, stopped at teardown. */
 export async function startTestGateway(t: T, ward: TestWard = {}): Promise<{ gateway: Gateway; config: GatewayConfig; url: string }> {
   const { file } = await writeTestConfig(t, ward);
-  const config = loadConfig({ file, env: {} });
-  const gateway = new Gateway(config, { log: createLogger('silent') });
+  const env = ward.env ?? {};
+  const config = loadConfig({ file, env });
+  const gateway = new Gateway(config, { log: createLogger('silent'), env });
   await gateway.start();
   t.teardown(() => gateway.stop());
   return { gateway, config, url: `mqtt://127.0.0.1:${config.mqtt.port}` };
