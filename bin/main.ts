@@ -4,10 +4,11 @@ import { WardgateError } from '../shared/errors.js';
 import { edgeCommand } from '../edge/cli/edgeCommand.js';
 import { passwdCommand } from '../edge/cli/passwdCommand.js';
 import { statusCommand } from '../edge/cli/statusCommand.js';
+import { admitCommand, alarmsCommand, dischargeCommand } from '../edge/cli/wardCommands.js';
 import { cloudCommand } from '../cloud/cli/cloudCommand.js';
 import { ExitCode, type Command, type CommandIO } from '../shared/cli.js';
 
-const commands: readonly Command[] = [edgeCommand, statusCommand, passwdCommand, cloudCommand];
+const commands: readonly Command[] = [edgeCommand, statusCommand, alarmsCommand, admitCommand, dischargeCommand, passwdCommand, cloudCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
