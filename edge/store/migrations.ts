@@ -163,4 +163,35 @@ export const migrations: readonly string[] = [
   );
   INSERT INTO outbox_cursors (stream, synced_through) VALUES ('alarm_events', 0), ('audit', 0);
   `,
+  // 4: sync bookkeeping. A batch is planned (its per-stream id ranges fixed)
+  // and written here before its first attempt, so that after a crash the same
+  // items are sent again as the same batch. Several batches are in flight at
+  // once and complete out of order: each stream's cursor advances only over a
+  // contiguous run of acknowledged batches; acknowledged batches above a gap
+  // wait here until the gap closes. A 4xx answer quarantines a batch with its
+  // reason; nothing is deleted. sync_state keeps what `wardgate status` shows
+  // about the sync (state, last success, drain rate) and the pulled config.
+  `
+  CREATE TABLE sync_batches (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('inflight', 'acked', 'quarantined')),
+    alarms_after INTEGER NOT NULL,
+    alarms_through INTEGER NOT NULL,
+    obs_after INTEGER NOT NULL,
+    obs_through INTEGER NOT NULL,
+    status_after INTEGER NOT NULL,
+    status_through INTEGER NOT NULL,
+    items INTEGER NOT NULL,
+    readings INTEGER NOT NULL,
+    planned_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_attempt_at INTEGER,
+    acked_at INTEGER,
+    http_status INTEGER,
+    error_code TEXT,
+    reason TEXT,
+    quarantined_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  `,
 ];
