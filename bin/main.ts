@@ -4,6 +4,7 @@ import { WardgateError } from '../shared/errors.js';
 import { edgeCommand } from '../edge/cli/edgeCommand.js';
 import { passwdCommand } from '../edge/cli/passwdCommand.js';
 import { statusCommand } from '../edge/cli/statusCommand.js';
+import { syncCommand } from '../edge/cli/syncCommand.js';
 import { admitCommand, alarmsCommand, dischargeCommand } from '../edge/cli/wardCommands.js';
 import { cloudCommand } from '../cloud/cli/cloudCommand.js';
 import { ExitCode, type Command, type CommandIO } from '../shared/cli.js';

@@ -22,6 +22,8 @@ import { SerialService } from './serial/serialService.js';
 import { Hl7Listener } from './hl7/listener.js';
 import { oldestUnsyncedTs } from './store/statusQuery.js';
 import { ReadingFlag } from '../shared/reading.js';
+import { syncMetricSources, wireSync, type SyncWiring } from './sync/syncWiring.js';
+import type { TechnicalAlarms } from './sync/technicalAlarms.js';
 
 export const RUN_FILE = 'wardgate.run.json';
 
@@ -46,6 +48,7 @@ export class Gateway {
   #started: Service[] = [];
   #stopping = false;
   #alarms: AlarmService | undefined;
+  #sync: SyncWiring | undefined;
   readonly #token = randomBytes(32).toString('hex');
   readonly #env: NodeJS.ProcessEnv;
 
@@ -70,6 +73,11 @@ export class Gateway {
 
   get db(): Db | undefined {
     return this.#db;
+  }
+
+  /** The sync, the storage guard and the scheduled jobs. */
+  get sync(): SyncWiring | undefined {
+    return this.#sync;
   }
 
   /** The alarm engine, once started. */
@@ -135,10 +143,24 @@ export class Gateway {
       oldestUnsyncedAgeSeconds: () => this.#oldestUnsyncedAge(),
       mqttClients: () => this.#mqtt?.connectedClients ?? 0,
       hl7Connections: () => this.#hl7?.connections ?? 0,
+      ...syncMetricSources(() => this.#db, () => this.#sync?.sync, config.storage.quotaBytes),
     });
+    // Sync, storage guard and jobs raise technical alarms through the engine (cloud unreachable, quarantine, buffer filling).
+    const technical: TechnicalAlarms = {
+      set: (key, report) =>
+        this.#alarms?.engine?.setTechnical(key, report && { bed: null, deviceId: null, metric: null, value: report.value ?? null, rule: report.rule, priority: report.priority, message: report.message }),
+    };
+    const sync = wireSync({ config, env: this.#env, log, db: () => this.#db!, bus, alarms: technical, metrics });
+    this.#sync = sync;
     this.#metrics = metrics;
     const queue = new CommitQueue(
-      { commit: (items) => store.commit(items) },
+      {
+        commit: (items) => {
+          // storage.onHardLimit 'refuse-new': at the quota a reading is not acknowledged, so the device keeps it.
+          if (!sync.guard.admitsReadings() && items.some((i) => i.kind === 'obs')) throw new Error('storage quota reached; new readings refused');
+          return store.commit(items);
+        },
+      },
       {
         onCommitted: (committed, ms) => {
           recordCommit(metrics, committed, ms);
@@ -173,11 +195,16 @@ export class Gateway {
       config, bus, log, auth, env: this.#env, http: this.#http, localToken: this.#token,
       db: () => this.#db!,
       publisher: { publish: (topic, payload, options) => mqtt.publish(topic, payload, options) },
-      onEvent: (phase, priority) => metrics.alarmEvents.inc({ phase, priority }),
+      onEvent: (phase, priority) => {
+        metrics.alarmEvents.inc({ phase, priority });
+        // Alarm events go to the cloud ahead of routine readings, without waiting for the next tick.
+        sync.sync?.kick();
+      },
     });
     const sources = this.#deviceSources(ingestor, metrics, () => store);
     // Alarms start before any device can connect, and stop after every source has.
-    return [storeService, this.#alarms, this.#mqtt, ...sources, this.#http];
+    // The sync starts after the alarms (its technical alarms need the engine) and stops before the store.
+    return [storeService, this.#alarms, ...sync.services, this.#mqtt, ...sources, this.#http];
   }
 
   /** Ingest from devices that do not speak MQTT: serial ports and the HL7 listener, when configured. */

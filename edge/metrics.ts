@@ -10,6 +10,12 @@ export interface MetricSources {
   mqttClients(): number;
   /** Open HL7 connections (absent when the listener is off). */
   hl7Connections?(): number;
+  /** Sync: readings confirmed per second over the last minute, seconds since the last success (-1: never), quarantined batches. */
+  syncDrainRate?(): number;
+  syncLastSuccessAgeSeconds?(): number;
+  syncQuarantinedBatches?(): number;
+  /** Bytes the database uses against its quota. */
+  storageUsedBytes?(): number;
 }
 
 export type GatewayMetrics = ReturnType<typeof createMetrics>;
@@ -140,6 +146,57 @@ export function createMetrics(sources: MetricSources) {
       collect() {
         this.set(sources.hl7Connections?.() ?? 0);
       },
+    }),
+    syncBatches: new Counter({
+      name: 'wardgate_sync_batches_total',
+      help: 'Sync attempts by outcome: synced, duplicate (the cloud had it already), retry (5xx, timeout, network), quarantined (4xx).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    syncBytes: new Counter({ name: 'wardgate_sync_bytes_total', help: 'Compressed batch bytes sent, every attempt counted.', registers }),
+    syncErrors: new Counter({
+      name: 'wardgate_sync_errors_total',
+      help: 'Failed sync attempts by error code (WG_ERR_... from the cloud, HTTP_5xx, timeout, ECONNREFUSED, ...).',
+      labelNames: ['code'] as const,
+      registers,
+    }),
+    syncDrainRate: new Gauge({
+      name: 'wardgate_sync_drain_rate_readings_per_second',
+      help: 'Readings confirmed by the cloud per second over the last minute.',
+      registers,
+      collect() {
+        this.set(sources.syncDrainRate?.() ?? 0);
+      },
+    }),
+    syncLastSuccessAge: new Gauge({
+      name: 'wardgate_sync_last_success_age_seconds',
+      help: 'Seconds since the cloud last confirmed a batch; -1 when it never has.',
+      registers,
+      collect() {
+        this.set(sources.syncLastSuccessAgeSeconds?.() ?? -1);
+      },
+    }),
+    syncQuarantined: new Gauge({
+      name: 'wardgate_sync_quarantined_batches',
+      help: 'Batches refused by the cloud (4xx), kept until wardgate sync --retry-quarantined.',
+      registers,
+      collect() {
+        this.set(sources.syncQuarantinedBatches?.() ?? 0);
+      },
+    }),
+    storageUsed: new Gauge({
+      name: 'wardgate_storage_used_bytes',
+      help: 'Bytes the database uses (pages in use and WAL), against storage.quotaBytes.',
+      registers,
+      collect() {
+        this.set(sources.storageUsedBytes?.() ?? 0);
+      },
+    }),
+    jobRuns: new Counter({
+      name: 'wardgate_job_runs_total',
+      help: 'Scheduled job runs by job and outcome (ok, failed, skipped: the previous run was still busy).',
+      labelNames: ['job', 'outcome'] as const,
+      registers,
     }),
     mqttClients: new Gauge({
       name: 'wardgate_mqtt_clients',

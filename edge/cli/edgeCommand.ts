@@ -1,6 +1,10 @@
 // `wardgate edge`: the daemon. Loads and validates the config, starts the
 // gateway, and stops it cleanly on SIGTERM or SIGINT.
-import { loadConfig } from '../config/load.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, type GatewayConfig } from '../config/load.js';
+import { DB_FILE, openDatabaseReadOnly } from '../store/database.js';
+import { storedPulledConfig, withPulledConfig } from '../sync/configPull.js';
 import { Gateway } from '../gateway.js';
 import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../shared/cli.js';
 
@@ -23,7 +27,7 @@ Options:
       io.stdout.write(`${this.help}\n`);
       return ExitCode.ok;
     }
-    const config = loadConfig({ ...(values.config !== undefined && { file: values.config }), env: io.env });
+    const config = withCloudOverrides(loadConfig({ ...(values.config !== undefined && { file: values.config }), env: io.env }));
     const gateway = new Gateway(config);
     const stopped = new Promise<number>((resolve) => {
       const stop = (signal: string) => {
@@ -48,3 +52,15 @@ Options:
     return stopped;
   },
 };
+
+/** Alarm overrides pulled from the cloud (validated and audited when pulled) apply from this start on. */
+function withCloudOverrides(config: GatewayConfig): GatewayConfig {
+  if (!existsSync(join(config.gateway.dataDir, DB_FILE))) return config;
+  const db = openDatabaseReadOnly(config.gateway.dataDir);
+  try {
+    const hasState = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sync_state'").get() !== undefined;
+    return hasState ? withPulledConfig(config, storedPulledConfig(db)) : config;
+  } finally {
+    db.close();
+  }
+}

@@ -33,19 +33,19 @@ Options:
       return ExitCode.ok;
     }
     const config = loadConfig({ ...(values.config !== undefined && { file: values.config }), env: io.env });
-    const report = collect(config.gateway.dataDir, config.ward, config.gateway.id);
+    const report = collect(config.gateway.dataDir, config.ward, config.gateway.id, config.cloud !== undefined);
     io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return ExitCode.ok;
   },
 };
 
-function collect(dataDir: string, ward: string, gateway: string): StatusReport {
+function collect(dataDir: string, ward: string, gateway: string, syncConfigured: boolean): StatusReport {
   const daemon = readRunFile(dataDir);
   let status: GatewayStatus;
   if (existsSync(join(dataDir, DB_FILE))) {
     const db = openDatabaseReadOnly(dataDir);
     try {
-      status = readStatus(db);
+      status = readStatus(db, { syncConfigured });
     } finally {
       db.close();
     }
@@ -55,7 +55,10 @@ function collect(dataDir: string, ward: string, gateway: string): StatusReport {
       deadLetters: { total: 0, byReason: {} },
       devices: [],
       alarms: { active: 0 },
-      sync: { state: 'off', lastSuccessTs: null },
+      sync: {
+        state: 'off', lastSuccessTs: null, backlog: { readings: 0, alarmEvents: 0, statuses: 0, batchesInFlight: 0, batchesQuarantined: 0 },
+        drainRatePerSecond: 0, etaSeconds: null, pausedReason: null, configVersion: 0,
+      },
     };
   }
   return { ward, gateway, daemon, ...status };
@@ -78,7 +81,10 @@ export function formatReport(r: StatusReport): string {
     `ward ${r.ward}, gateway ${r.gateway} (daemon ${daemon})`,
     `readings      ${r.readings.total} stored, ${r.readings.unsynced} not yet synced, oldest unsynced ${r.readings.oldestUnsyncedTs ?? '-'}`,
     `dead letters  ${r.deadLetters.total}${reasons ? ` (${reasons})` : ''}`,
-    `sync          ${r.sync.state}, last success ${r.sync.lastSuccessTs ?? 'never'}`,
+    `sync          ${r.sync.state}, last success ${r.sync.lastSuccessTs ?? 'never'}${r.sync.pausedReason ? ` (paused: ${r.sync.pausedReason})` : ''}`,
+    `backlog       ${r.sync.backlog.readings} readings, ${r.sync.backlog.alarmEvents} alarm events, ${r.sync.backlog.statuses} statuses; ` +
+      `${r.sync.backlog.batchesInFlight} batches in flight, ${r.sync.backlog.batchesQuarantined} quarantined; ` +
+      `${r.sync.drainRatePerSecond} readings/s, ${r.sync.etaSeconds === null ? 'no estimate' : `about ${formatDuration(r.sync.etaSeconds)} left`}`,
     `alarms        ${r.alarms.active} active`,
     `devices       ${r.devices.length}`,
   ];
@@ -99,4 +105,10 @@ export function formatReport(r: StatusReport): string {
     for (const row of rows) lines.push(`  ${row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
 }

@@ -74,12 +74,22 @@ export function loadConfig({ file, env = process.env, cwd = process.cwd() }: Loa
   };
   const webhook = config.alarms.webhook;
   if (webhook && !env[webhook.secretEnv]) problems.push(`alarms.webhook.secretEnv: environment variable ${webhook.secretEnv} is not set`);
+  if (config.cloud) {
+    // The sync cannot sign a batch or pseudonymize a patient without these: refuse to start rather than buffer forever.
+    if (!env[config.cloud.secretEnv]) problems.push(`cloud.secretEnv: environment variable ${config.cloud.secretEnv} is not set`);
+    if (!env[config.cloud.wardSecretEnv]) problems.push(`cloud.wardSecretEnv: environment variable ${config.cloud.wardSecretEnv} is not set`);
+    const credentials = config.cloud.idToken?.credentialsFile;
+    if (credentials !== undefined) checkFile(atPath(credentials), 'cloud.idToken.credentialsFile', true, problems);
+  }
   if (problems.length) throw configError(problems);
 
   return deepFreeze({
     ...config,
     gateway: { ...config.gateway, dataDir: atPath(config.gateway.dataDir) },
     mqtt: { ...config.mqtt, tls },
+    ...(config.cloud?.idToken?.credentialsFile !== undefined && {
+      cloud: { ...config.cloud, idToken: { ...config.cloud.idToken, credentialsFile: atPath(config.cloud.idToken.credentialsFile) } },
+    }),
     devices,
     users,
     source: file ? resolve(cwd, file) : 'built-in defaults',

@@ -2,6 +2,7 @@
 // error messages. Secrets are resolved afterwards (see load.ts).
 import { z } from 'zod';
 import { alarmConfigSchema } from '../alarms/config.js';
+import { cloudConfigSchema, jobsConfigSchema, storageConfigSchema } from '../sync/config.js';
 
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const WARD_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
@@ -126,6 +127,10 @@ export const configSchema = z.strictObject({
   hl7: hl7.optional(),
   /** Local alarm rules, escalation and the paging webhook (edge/alarms/config.ts). */
   alarms: alarmConfigSchema,
+  /** Edge-to-cloud sync (edge/sync/config.ts); absent: sync off, everything stays buffered. */
+  cloud: cloudConfigSchema.optional(),
+  storage: storageConfigSchema,
+  jobs: jobsConfigSchema,
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
 });
 
@@ -144,4 +149,5 @@ export const envOverrides: ReadonlyArray<{ env: string; path: readonly string[];
   { env: 'WARDGATE_HTTP_HOST', path: ['http', 'host'], type: 'string' },
   { env: 'WARDGATE_HTTP_PORT', path: ['http', 'port'], type: 'number' },
   { env: 'WARDGATE_LOG_LEVEL', path: ['log', 'level'], type: 'string' },
+  { env: 'WARDGATE_CLOUD_URL', path: ['cloud', 'url'], type: 'string' },
 ];

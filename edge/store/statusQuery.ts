@@ -2,6 +2,7 @@
 // and dead letters, read with O(1) or index-only queries so that it stays fast
 // with a day of backlog.
 import type { Db } from './database.js';
+import { readSyncStatus, type SyncStatus } from '../sync/syncStatus.js';
 
 export interface DeviceSummary {
   id: string;
@@ -19,7 +20,7 @@ export interface GatewayStatus {
   deadLetters: { total: number; byReason: Record<string, number> };
   devices: DeviceSummary[];
   alarms: { active: number };
-  sync: { state: string; lastSuccessTs: string | null };
+  sync: SyncStatus;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -32,7 +33,8 @@ export function oldestUnsyncedTs(db: Db): number | null {
   return row?.ts ?? null;
 }
 
-export function readStatus(db: Db, sync: { state: string; lastSuccessTs: number | null } = { state: 'off', lastSuccessTs: null }): GatewayStatus {
+/** `syncConfigured: false` reports the sync as off whatever state an earlier configuration left behind. */
+export function readStatus(db: Db, options: { syncConfigured?: boolean } = {}): GatewayStatus {
   const counters = new Map(
     (db.prepare('SELECT name, value FROM counters').all() as Array<{ name: string; value: number }>).map((r) => [r.name, r.value]),
   );
@@ -64,6 +66,6 @@ export function readStatus(db: Db, sync: { state: string; lastSuccessTs: number 
     deadLetters: { total: counters.get('dead_letters') ?? 0, byReason },
     devices,
     alarms: { active: (db.prepare("SELECT count(*) AS n FROM alarms WHERE state <> 'cleared'").get() as { n: number }).n },
-    sync: { state: sync.state, lastSuccessTs: iso(sync.lastSuccessTs) },
+    sync: readSyncStatus(db, options.syncConfigured),
   };
 }

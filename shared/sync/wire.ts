@@ -67,7 +67,14 @@ export interface SyncReading {
   readonly patient?: string;
 }
 
-export const alarmPhases = ['raised', 'escalated', 'acknowledged', 'cleared'] as const;
+/**
+ * The edge engine's lifecycle (edge/alarms/types.ts): besides raised,
+ * escalated, acknowledged and cleared, `updated` (the condition's value or
+ * priority changed while open) and `latched` (a high-priority alarm whose
+ * condition ended, held until acknowledged, IEC 60601-1-8). Added without a
+ * version change: a batch valid before is valid now.
+ */
+export const alarmPhases = ['raised', 'updated', 'escalated', 'latched', 'acknowledged', 'cleared'] as const;
 export type AlarmPhase = (typeof alarmPhases)[number];
 export const alarmPriorities = ['high', 'medium', 'low'] as const;
 export type AlarmPriority = (typeof alarmPriorities)[number];

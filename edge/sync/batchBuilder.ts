@@ -1,0 +1,166 @@
+// Turns outbox rows into a wire batch (shared/sync/wire.ts): plans the next
+// id ranges (alarm events first, then readings, then device status, within
+// the item bound) and builds the batch of a range, the same batch every time
+// it is built from the same rows. Identifiers are pseudonymized here, before
+// anything is encoded.
+import { lookupCode } from '../../shared/codes.js';
+import { buildBatch } from '../../shared/sync/codec.js';
+import type { SyncAlarmEvent, SyncBatch, SyncDeviceStatus, SyncReading } from '../../shared/sync/wire.js';
+import { sensorStates, type SensorState } from '../../shared/reading.js';
+import type { Db } from '../store/database.js';
+import type { Ranges, OutboxStream } from './outbox.js';
+import type { Pseudonyms } from './pseudonyms.js';
+
+/**
+ * A reading's outbox number: observation id x 1024 + its index in the message.
+ * Observations hold at most 64 readings (shared/observation.ts), so numbers
+ * never collide, only grow, and are stable: the same reading always has the same n.
+ */
+export const READING_N_STRIDE = 1024;
+
+/** Beds without a label (an undeclared device) travel under this one: the wire requires a bed. */
+export const NO_BED = 'unassigned';
+
+export interface Identity {
+  readonly gateway: string;
+  readonly ward: string;
+}
+
+export interface BuiltBatch {
+  readonly batch: SyncBatch;
+  readonly ranges: Ranges;
+  readonly items: number;
+  readonly readings: number;
+}
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const BED = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}$/;
+
+/** A bed label in the wire's alphabet: the same label always maps to the same value. */
+export function wireBed(bed: string | null): string {
+  if (bed === null || bed === '') return NO_BED;
+  if (BED.test(bed)) return bed;
+  const cleaned = bed.replace(/[^A-Za-z0-9 ._-]/g, '_');
+  return (/^[A-Za-z0-9]/.test(cleaned) ? cleaned : `b${cleaned}`).slice(0, 32);
+}
+
+const wireId = (value: string) => (ID.test(value) ? value : `x${value.replace(/[^A-Za-z0-9._-]/g, '_')}`.slice(0, 64));
+
+export class BatchBuilder {
+  readonly #db: Db;
+  readonly #pseudonyms: Pseudonyms;
+  readonly #identity: Identity;
+
+  constructor(db: Db, pseudonyms: Pseudonyms, identity: Identity) {
+    this.#db = db;
+    this.#pseudonyms = pseudonyms;
+    this.#identity = identity;
+  }
+
+  /** The next ranges above `from`, at most `maxItems` items, alarm events first; null when nothing waits. */
+  plan(from: Record<OutboxStream, number>, maxItems: number): { ranges: Ranges; items: number; readings: number } | null {
+    let budget = maxItems;
+    const alarmIds = this.#db.prepare('SELECT id FROM alarm_events WHERE id > ? ORDER BY id LIMIT ?').pluck().all(from.alarms, budget) as number[];
+    budget -= alarmIds.length;
+    let obsThrough = from.obs;
+    let readings = 0;
+    if (budget > 0) {
+      const rows = this.#db
+        .prepare('SELECT id, json_array_length(readings) AS n FROM observations WHERE id > ? ORDER BY id LIMIT ?')
+        .all(from.obs, budget) as Array<{ id: number; n: number }>;
+      for (const row of rows) {
+        if (row.n > budget) break;
+        budget -= row.n;
+        readings += row.n;
+        obsThrough = row.id;
+      }
+    }
+    const statusIds = budget > 0 ? (this.#db.prepare('SELECT id FROM device_status WHERE id > ? ORDER BY id LIMIT ?').pluck().all(from.status, budget) as number[]) : [];
+    const items = maxItems - budget;
+    if (items === 0) return null;
+    return {
+      items,
+      readings,
+      ranges: {
+        alarms: { after: from.alarms, through: alarmIds.at(-1) ?? from.alarms },
+        obs: { after: from.obs, through: obsThrough },
+        status: { after: from.status, through: statusIds.at(-1) ?? from.status },
+      },
+    };
+  }
+
+  /** The wire batch of these ranges, from the rows still stored in them. */
+  build(ranges: Ranges, now: number): BuiltBatch {
+    this.#pseudonyms.refresh();
+    const alarms = this.#alarms(ranges.alarms);
+    const readings = this.#readings(ranges.obs);
+    const statuses = this.#statuses(ranges.status);
+    const batch = buildBatch({ ...this.#identity, created: now, readings, alarms, statuses });
+    return { batch, ranges, items: alarms.length + readings.length + statuses.length, readings: readings.length };
+  }
+
+  #readings(range: { after: number; through: number }): SyncReading[] {
+    if (range.through <= range.after) return [];
+    const rows = this.#db
+      .prepare(
+        `SELECT o.id, d.device_id AS device, o.seq, o.ts, o.bed, o.patient, o.readings FROM observations o JOIN devices d ON d.id = o.device
+         WHERE o.id > ? AND o.id <= ? ORDER BY o.id`,
+      )
+      .all(range.after, range.through) as Array<{ id: number; device: string; seq: number; ts: number; bed: string | null; patient: number | null; readings: string }>;
+    const out: SyncReading[] = [];
+    for (const row of rows) {
+      const entries = JSON.parse(row.readings) as Array<[string, number, number, number?]>;
+      const bed = wireBed(row.bed);
+      entries.forEach(([code, value, flags, ts], i) => {
+        const at = ts ?? row.ts;
+        const patient = this.#pseudonyms.forReading(row.patient, row.bed, at);
+        const unit = lookupCode(code)?.unit;
+        if (unit === undefined) throw new Error(`stored reading has a code outside the registry: ${code}`);
+        out.push({
+          n: row.id * READING_N_STRIDE + i, device: row.device, seq: row.seq, code, value, unit, ts: at, flags, bed,
+          ...(patient !== undefined && { patient }),
+        });
+      });
+    }
+    return out;
+  }
+
+  #alarms(range: { after: number; through: number }): SyncAlarmEvent[] {
+    if (range.through <= range.after) return [];
+    const rows = this.#db
+      .prepare('SELECT id, alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, value, by FROM alarm_events WHERE id > ? AND id <= ? ORDER BY id')
+      .all(range.after, range.through) as Array<{
+        id: number; alarm_id: string; phase: SyncAlarmEvent['phase']; ts: number; bed: string | null; device_id: string | null;
+        kind: SyncAlarmEvent['kind']; rule: string; metric: string | null; priority: SyncAlarmEvent['priority']; value: number | null; by: string | null;
+      }>;
+    return rows.map((r) => {
+      const patient = r.bed === null ? undefined : this.#pseudonyms.forReading(null, r.bed, r.ts);
+      return {
+        n: r.id, alarmId: wireId(r.alarm_id), phase: r.phase, priority: r.priority, kind: r.kind, condition: wireId(r.rule), ts: r.ts,
+        ...(r.bed !== null && { bed: wireBed(r.bed) }),
+        ...(r.device_id !== null && { device: r.device_id }),
+        ...(patient !== undefined && { patient }),
+        ...(r.metric !== null && lookupCode(r.metric)?.code === r.metric && { code: r.metric }),
+        ...(r.value !== null && Number.isFinite(r.value) && { value: r.value }),
+        ...(r.by !== null && { by: wireId(r.by) }),
+      };
+    });
+  }
+
+  #statuses(range: { after: number; through: number }): SyncDeviceStatus[] {
+    if (range.through <= range.after) return [];
+    const rows = this.#db
+      .prepare(
+        `SELECT s.id, d.device_id AS device, d.bed, s.ts, s.online, s.battery, s.sensor FROM device_status s JOIN devices d ON d.id = s.device
+         WHERE s.id > ? AND s.id <= ? ORDER BY s.id`,
+      )
+      .all(range.after, range.through) as Array<{ id: number; device: string; bed: string | null; ts: number; online: number | null; battery: number | null; sensor: string | null }>;
+    return rows.map((r) => ({
+      n: r.id, device: r.device, ts: r.ts,
+      ...(r.bed !== null && { bed: wireBed(r.bed) }),
+      ...(r.online !== null && { online: r.online === 1 }),
+      ...(r.battery !== null && { battery: r.battery }),
+      ...(r.sensor !== null && sensorStates.includes(r.sensor as SensorState) && { sensor: r.sensor as SensorState }),
+    }));
+  }
+}

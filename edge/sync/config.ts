@@ -1,0 +1,83 @@
+// Config sections of the sync, the storage guard and the scheduled jobs
+// (PRODUCT.md "Edge to cloud sync"). Part of the one config schema: the
+// defaults and the error messages come from here; secrets are named by the
+// environment variable that holds them and checked at load (config/load.ts).
+import cron from 'node-cron';
+import { z } from 'zod';
+import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS } from '../../shared/sync/wire.js';
+
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name');
+const ms = z.int().min(0);
+const cronExpression = z.string().refine((s) => cron.validate(s), 'expected a cron expression (5 or 6 fields, seconds first when 6)');
+
+export const cloudConfigSchema = z.strictObject({
+  /** Base URL of the functions: POST {url}/ingestBatch, GET {url}/edgeConfig. */
+  url: z.url({ protocol: /^https?$/ }),
+  /** Environment variable holding the gateway's HMAC secret (shared with the cloud's WARDGATE_GATEWAYS). */
+  secretEnv: envName.default('WARDGATE_CLOUD_SECRET'),
+  /** Environment variable holding the ward secret that keys patient pseudonyms; it never leaves the ward. */
+  wardSecretEnv: envName.default('WARDGATE_WARD_SECRET'),
+  batch: z
+    .strictObject({
+      /** Most items (readings, alarm events, statuses) in one batch. */
+      maxItems: z.int().min(1).max(MAX_BATCH_ITEMS).default(5000),
+      /** Most compressed bytes in one batch; a larger one is split before it is sent. */
+      maxBytes: z.int().min(4096).max(MAX_BATCH_BYTES).default(512 * 1024),
+      /** A partial batch of routine data waits at most this long for company; alarm events never wait. */
+      maxAgeMs: ms.default(5000),
+    })
+    .prefault({}),
+  /** Batches in flight at once while a backlog drains. */
+  concurrency: z.int().min(1).max(16).default(4),
+  /** An attempt with no answer after this long is abandoned and retried. */
+  requestTimeoutMs: z.int().min(100).default(30_000),
+  /** Retry delay after 5xx, timeouts and network errors: exponential with full jitter, from initialMs up to maxMs, forever. */
+  backoff: z.strictObject({ initialMs: z.int().min(1).default(1000), maxMs: z.int().min(1).default(300_000) }).prefault({}),
+  /** No successful request for this long, with data waiting, raises "cloud unreachable". */
+  unreachableAlarmAfterMs: ms.default(900_000),
+  /** For functions deployed with IAM (no --allow-unauthenticated): a Google ID token for this audience. */
+  idToken: z
+    .strictObject({
+      audience: z.url({ protocol: /^https$/ }),
+      /** Service account key file (mode 0600); absent: the machine's default credentials. */
+      credentialsFile: z.string().min(1).optional(),
+    })
+    .optional(),
+});
+
+export const storageConfigSchema = z
+  .strictObject({
+    /** Bytes the database may use (pages in use, WAL included). */
+    quotaBytes: z.int().min(1024 * 1024).default(4 * 1024 ** 3),
+    /** Percent of the quota at which "buffer filling" is raised. */
+    highWaterPercent: z.int().min(1).max(99).default(80),
+    /** Synced readings, statuses and alarm events older than this are purged; unsynced data never is. */
+    retentionDays: z.number().min(0).default(7),
+    /**
+     * At the quota: 'drop-oldest' (default) frees room by purging synced data
+     * first, then the oldest unsynced device status, then the oldest unsynced
+     * readings, alarm events last, each counted, audited and alarmed;
+     * 'refuse-new' stops committing new readings (devices get no PUBACK and keep them; no new local alarms from them).
+     */
+    onHardLimit: z.enum(['drop-oldest', 'refuse-new']).default('drop-oldest'),
+  })
+  .prefault({});
+
+export const jobsConfigSchema = z
+  .strictObject({
+    /** Kicks the sync (it also runs whenever a batch fills up or a backlog drains). */
+    sync: cronExpression.default('*/5 * * * * *'),
+    /** Checks the quota and the high-water mark. */
+    storage: cronExpression.default('*/30 * * * * *'),
+    /** Purges synced data older than storage.retentionDays. */
+    retention: cronExpression.default('17 * * * *'),
+    /** Folds the WAL back into the database file. */
+    checkpoint: cronExpression.default('*/10 * * * *'),
+    /** Pulls alarm-rule and limit overrides from {cloud.url}/edgeConfig. */
+    configPull: cronExpression.default('*/5 * * * *'),
+  })
+  .prefault({});
+
+export type CloudConfig = z.output<typeof cloudConfigSchema>;
+export type StorageConfig = z.output<typeof storageConfigSchema>;
+export type JobsConfig = z.output<typeof jobsConfigSchema>;

@@ -1,0 +1,59 @@
+// Patient identifiers never leave the ward in clear (PRODUCT.md; HIPAA
+// 45 CFR 164.312(e)). A reading carries the keyed pseudonym of the patient its
+// message named (HL7 PID-3) or, failing that, of the patient admitted to its
+// bed at the reading's time. The clear identifier is read here and nowhere
+// else in the sync, and only its HMAC is returned.
+import { patientPseudonym } from '../../shared/sync/pseudonym.js';
+import type { Db } from '../store/database.js';
+
+interface Stay {
+  readonly patient: number;
+  readonly from: number;
+  readonly until: number;
+}
+
+export class Pseudonyms {
+  readonly #db: Db;
+  readonly #wardSecret: string;
+  readonly #byPatient = new Map<number, string>();
+  #stays = new Map<string, Stay[]>();
+
+  constructor(db: Db, wardSecret: string) {
+    this.#db = db;
+    this.#wardSecret = wardSecret;
+  }
+
+  /** Re-reads admissions (a small table); called once per batch built. */
+  refresh(): void {
+    const rows = this.#db.prepare('SELECT patient, bed, admitted_at, discharged_at FROM admissions ORDER BY admitted_at').all() as Array<{
+      patient: number; bed: string; admitted_at: number; discharged_at: number | null;
+    }>;
+    const stays = new Map<string, Stay[]>();
+    for (const r of rows) {
+      const list = stays.get(r.bed) ?? [];
+      list.push({ patient: r.patient, from: r.admitted_at, until: r.discharged_at ?? Number.MAX_SAFE_INTEGER });
+      stays.set(r.bed, list);
+    }
+    this.#stays = stays;
+  }
+
+  /** The pseudonym for a reading: its own patient, else the patient in its bed at `ts`; undefined when neither is known. */
+  forReading(patientRow: number | null, bed: string | null, ts: number): string | undefined {
+    if (patientRow !== null) return this.ofPatient(patientRow);
+    if (bed === null) return undefined;
+    const stay = this.#stays.get(bed)?.findLast((s) => s.from <= ts && ts < s.until);
+    return stay ? this.ofPatient(stay.patient) : undefined;
+  }
+
+  /** HMAC of (authority, identifier): the same number from two authorities is two patients. */
+  ofPatient(patientRow: number): string | undefined {
+    let pseudonym = this.#byPatient.get(patientRow);
+    if (pseudonym === undefined) {
+      const row = this.#db.prepare('SELECT identifier, authority FROM patients WHERE id = ?').get(patientRow) as { identifier: string; authority: string } | undefined;
+      if (!row || row.identifier.trim() === '') return undefined;
+      pseudonym = patientPseudonym(this.#wardSecret, row.authority ? `${row.identifier}^^^${row.authority}` : row.identifier);
+      this.#byPatient.set(patientRow, pseudonym);
+    }
+    return pseudonym;
+  }
+}

@@ -1,0 +1,301 @@
+// The sync: drains the outbox to {cloud.url}/ingestBatch with several
+// batches in flight, alarm events first, retrying 5xx/timeouts/network errors
+// with backoff forever and quarantining 4xx answers (nothing is deleted).
+// Exactly once in effect: a batch is written down before its first attempt,
+// re-sent as the same items until the cloud confirms it, and the cloud stores
+// each item at most once by its (stream, n) key.
+import { encodeBatch } from '../../shared/sync/codec.js';
+import { validateBatch } from '../../shared/sync/validate.js';
+import { isRejection } from '../../shared/timestamp.js';
+import type { Logger } from '../log.js';
+import type { Service } from '../service.js';
+import type { Db } from '../store/database.js';
+import { backoffDelay } from './backoff.js';
+import { BatchBuilder, type BuiltBatch, type Identity } from './batchBuilder.js';
+import type { CloudConfig } from './config.js';
+import { Outbox, type Ranges } from './outbox.js';
+import { DrainRate } from './progress.js';
+import { Pseudonyms } from './pseudonyms.js';
+import { Transport, type Attempt, type TokenSource } from './transport.js';
+import type { TechnicalAlarms } from './technicalAlarms.js';
+
+export type SyncState = 'idle' | 'draining' | 'retrying' | 'paused';
+
+export interface SyncMetricsSink {
+  batch(outcome: 'synced' | 'duplicate' | 'retry' | 'quarantined', bytes: number): void;
+  error(code: string): void;
+}
+
+export interface SyncDeps {
+  readonly db: () => Db;
+  readonly config: CloudConfig;
+  readonly identity: Identity;
+  readonly secret: string;
+  readonly wardSecret: string;
+  readonly log: Logger;
+  readonly alarms?: TechnicalAlarms;
+  readonly metrics?: SyncMetricsSink;
+  readonly tokens?: TokenSource;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+interface Pending {
+  readonly id: string;
+  readonly ranges: Ranges;
+  attempt: number;
+  notBefore: number;
+  active: boolean;
+}
+
+/** The cloud's validator allows item times this far ahead of its clock. */
+const MAX_FUTURE_MS = 5 * 60_000;
+
+export class SyncService implements Service {
+  readonly name = 'sync';
+  readonly #deps: SyncDeps;
+  readonly #now: () => number;
+  readonly #log: Logger;
+  readonly #pending = new Map<string, Pending>();
+  readonly #active = new Set<Promise<void>>();
+  readonly #rate = new DrainRate();
+  #outbox!: Outbox;
+  #builder!: BatchBuilder;
+  #transport!: Transport;
+  #cancel = new AbortController();
+  #timer: NodeJS.Timeout | undefined;
+  #scheduled = false;
+  #stopped = true;
+  #state: SyncState | undefined;
+  #failingSince: number | null = null;
+
+  constructor(deps: SyncDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+    this.#log = deps.log.child({ module: 'sync' });
+  }
+
+  async start(): Promise<void> {
+    const db = this.#deps.db();
+    this.#outbox = new Outbox(db);
+    this.#builder = new BatchBuilder(db, new Pseudonyms(db, this.#deps.wardSecret), this.#deps.identity);
+    const { url, requestTimeoutMs } = this.#deps.config;
+    this.#transport = new Transport({ url, secret: this.#deps.secret, timeoutMs: requestTimeoutMs, now: this.#now, ...(this.#deps.tokens && { tokens: this.#deps.tokens }) });
+    this.#cancel = new AbortController();
+    this.#stopped = false;
+    const restored = this.#outbox.batches('inflight').length;
+    if (restored) this.#log.info({ batches: restored }, 'resending batches planned before the last stop');
+    this.#checkQuarantine();
+    this.kick();
+  }
+
+  /** Abandons attempts in flight (their batches stay planned and are re-sent at the next start). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#cancel.abort();
+    await Promise.allSettled([...this.#active]);
+    this.#pending.clear();
+  }
+
+  /** Looks for work soon: a new alarm event, a tick of the sync job, an operator's retry. */
+  kick(): void {
+    if (this.#scheduled || this.#stopped) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#pump();
+    });
+  }
+
+  /** Readings per second confirmed over the last minute. */
+  drainRate(): number {
+    return this.#rate.rate(this.#now());
+  }
+
+  get state(): SyncState {
+    return this.#state ?? 'idle';
+  }
+
+  #pump(): void {
+    if (this.#stopped) return;
+    const now = this.#now();
+    if (this.#outbox.state('paused') !== undefined) return this.#setState('paused');
+    this.#refreshPending();
+    const { concurrency } = this.#deps.config;
+    let wake = Infinity;
+    for (const entry of this.#pending.values()) {
+      if (this.#active.size >= concurrency) break;
+      if (entry.active) continue;
+      if (entry.notBefore > now) wake = Math.min(wake, entry.notBefore);
+      else this.#launch(entry);
+    }
+    while (this.#active.size < concurrency && this.#pending.size < concurrency) {
+      const planned = this.#planNext(now);
+      if (planned === null) break;
+      if (typeof planned === 'number') {
+        wake = Math.min(wake, planned);
+        break;
+      }
+      this.#launch(planned);
+    }
+    if (this.#pending.size === 0) this.#setState('idle');
+    if (wake !== Infinity) {
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => this.kick(), Math.max(0, wake - now));
+    }
+  }
+
+  /** Batches in flight in the database but not yet known here: planned before a restart, or retried by an operator. */
+  #refreshPending(): void {
+    const rows = this.#outbox.batches('inflight');
+    const ids = new Set(rows.map((r) => r.id));
+    for (const [id, entry] of this.#pending) if (!ids.has(id) && !entry.active) this.#pending.delete(id);
+    for (const row of rows) {
+      if (!this.#pending.has(row.id)) this.#pending.set(row.id, { id: row.id, ranges: row.ranges, attempt: 0, notBefore: 0, active: false });
+    }
+  }
+
+  /** Plans and records the next batch; a number is when routine data becomes due (the age bound); null when nothing waits. */
+  #planNext(now: number): Pending | number | null {
+    const { maxItems, maxBytes, maxAgeMs } = this.#deps.config.batch;
+    const from = this.#outbox.plannedThrough();
+    let limit = maxItems;
+    for (;;) {
+      const plan = this.#builder.plan(from, limit);
+      if (!plan) return null;
+      const hasAlarms = plan.ranges.alarms.through > plan.ranges.alarms.after;
+      if (!hasAlarms && plan.items < maxItems) {
+        const due = this.#oldestReceived(plan.ranges) + maxAgeMs;
+        if (due > now) return due;
+      }
+      const built = this.#builder.build(plan.ranges, now);
+      const bytes = encodeBatch(built.batch).length;
+      if (bytes > maxBytes && limit > 1) {
+        limit = Math.max(1, Math.floor(limit / 2));
+        continue;
+      }
+      this.#outbox.record(built.batch.batchId, plan.ranges, plan.items, plan.readings, now);
+      const entry: Pending = { id: built.batch.batchId, ranges: plan.ranges, attempt: 0, notBefore: 0, active: false };
+      this.#pending.set(entry.id, entry);
+      return entry;
+    }
+  }
+
+  #oldestReceived(ranges: Ranges): number {
+    const db = this.#deps.db();
+    const obs = db.prepare('SELECT received_ts FROM observations WHERE id > ? ORDER BY id LIMIT 1').pluck().get(ranges.obs.after) as number | undefined;
+    const status = db.prepare('SELECT received_ts FROM device_status WHERE id > ? ORDER BY id LIMIT 1').pluck().get(ranges.status.after) as number | undefined;
+    return Math.min(obs ?? Infinity, status ?? Infinity);
+  }
+
+  #launch(entry: Pending): void {
+    entry.active = true;
+    const run = this.#attempt(entry)
+      .catch((err: Error) => {
+        // A local fault (a disk error while building): keep the batch, try again later.
+        this.#log.error({ err, batchId: entry.id }, 'sync attempt failed locally');
+        entry.attempt++;
+        entry.notBefore = this.#now() + this.#delay(entry.attempt);
+      })
+      .finally(() => {
+        entry.active = false;
+        this.#active.delete(run);
+        this.kick();
+      });
+    this.#active.add(run);
+  }
+
+  async #attempt(entry: Pending): Promise<void> {
+    const now = this.#now();
+    const built = this.#builder.build(entry.ranges, now);
+    const invalid = validateBatch(built.batch, { now, maxFutureMs: MAX_FUTURE_MS });
+    if (isRejection(invalid)) {
+      // The cloud would refuse it the same way: quarantine without sending, with the reason.
+      return this.#quarantined(entry, built, 0, { outcome: 'quarantine', status: 0, code: invalid.code, message: `refused before sending: ${invalid.field ?? ''} ${invalid.message}`, pause: false });
+    }
+    const body = encodeBatch(built.batch);
+    this.#outbox.attempted(entry.id, now);
+    const result = await this.#transport.send(built.batch, body, this.#cancel.signal);
+    if (this.#stopped) return;
+    if (result.outcome === 'synced') return this.#synced(entry, built, body.length, result.duplicate);
+    if (result.outcome === 'quarantine') return this.#quarantined(entry, built, body.length, result);
+    this.#retry(entry, body.length, result);
+  }
+
+  #synced(entry: Pending, built: BuiltBatch, bytes: number, duplicate: boolean): void {
+    const now = this.#now();
+    this.#outbox.acknowledge(entry.id, now);
+    this.#pending.delete(entry.id);
+    this.#rate.record(now, built.readings);
+    this.#outbox.setState('drain_rate', this.#rate.rate(now).toFixed(1));
+    this.#deps.metrics?.batch(duplicate ? 'duplicate' : 'synced', bytes);
+    if (this.#failingSince !== null) this.#log.info({ downForMs: now - this.#failingSince }, 'cloud reachable again');
+    this.#failingSince = null;
+    this.#deps.alarms?.set('sync:unreachable', null);
+    this.#setState('draining');
+    this.#log.debug({ batchId: entry.id, items: built.items, bytes, duplicate }, 'batch synced');
+  }
+
+  #retry(entry: Pending, bytes: number, result: Extract<Attempt, { outcome: 'retry' }>): void {
+    const now = this.#now();
+    entry.attempt++;
+    entry.notBefore = now + this.#delay(entry.attempt);
+    this.#deps.metrics?.batch('retry', bytes);
+    this.#deps.metrics?.error(result.code);
+    this.#failingSince ??= now;
+    const lastSuccess = Number(this.#outbox.state('last_success_ts') ?? 0);
+    const since = Math.max(this.#failingSince, lastSuccess);
+    if (now - since >= this.#deps.config.unreachableAlarmAfterMs) {
+      this.#deps.alarms?.set('sync:unreachable', {
+        rule: 'cloud-unreachable', priority: 'low', message: `Cloud unreachable for ${Math.round((now - since) / 60_000)} min (${result.code}); data is buffered`,
+      });
+    }
+    this.#setState('retrying');
+    this.#log.warn({ batchId: entry.id, attempt: entry.attempt, status: result.status, code: result.code, retryInMs: entry.notBefore - now }, 'batch not accepted; will retry');
+  }
+
+  #quarantined(entry: Pending, built: BuiltBatch, bytes: number, result: Extract<Attempt, { outcome: 'quarantine' }>): void {
+    const now = this.#now();
+    this.#outbox.quarantine(entry.id, result.status || null, result.code, result.message, now);
+    this.#pending.delete(entry.id);
+    this.#deps.metrics?.batch('quarantined', bytes);
+    this.#deps.metrics?.error(result.code);
+    if (result.pause) {
+      // Credentials, clock or ward are wrong: every batch would be refused. Stop until the operator retries.
+      this.#outbox.setState('paused', `${result.status} ${result.code}: ${result.message}`);
+      this.#setState('paused');
+    }
+    this.#log.error({ batchId: entry.id, items: built.items, status: result.status, code: result.code, reason: result.message }, 'batch quarantined');
+    this.#checkQuarantine();
+  }
+
+  #checkQuarantine(): void {
+    const quarantined = this.#outbox.batches('quarantined');
+    const paused = this.#outbox.state('paused');
+    if (quarantined.length === 0 && paused === undefined) return this.#deps.alarms?.set('sync:quarantine', null);
+    const first = quarantined[0];
+    this.#deps.alarms?.set('sync:quarantine', {
+      rule: 'sync-quarantine', priority: 'medium',
+      message: `${quarantined.length} sync batch(es) refused by the cloud${first ? ` (${first.httpStatus ?? '-'} ${first.errorCode})` : ''}${paused ? '; sync paused' : ''}: fix the cause, then run wardgate sync --retry-quarantined`,
+    });
+  }
+
+  /** Called by the sync job: clears the quarantine alarm once an operator's retry has gone through. */
+  tick(): void {
+    if (this.#stopped) return;
+    this.#checkQuarantine();
+    this.kick();
+  }
+
+  #delay(attempt: number): number {
+    const { initialMs, maxMs } = this.#deps.config.backoff;
+    return backoffDelay(attempt - 1, initialMs, maxMs, this.#deps.random);
+  }
+
+  #setState(state: SyncState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.#outbox.setState('state', state);
+  }
+}

@@ -1,0 +1,50 @@
+// What `wardgate status` and the edge API say about the sync, read from the
+// database alone (the daemon persists its state there), so that it works
+// whether or not the daemon runs: state, last success, backlog, drain rate
+// and the estimated time left at that rate.
+import type { Db } from '../store/database.js';
+import { etaSeconds } from './progress.js';
+
+export interface SyncStatus {
+  /** off (no cloud configured), idle, draining, retrying (backing off after failures), paused (refused by the cloud; see `wardgate sync --status`). */
+  state: string;
+  lastSuccessTs: string | null;
+  backlog: { readings: number; alarmEvents: number; statuses: number; batchesInFlight: number; batchesQuarantined: number };
+  drainRatePerSecond: number;
+  /** Seconds to drain the readings backlog at the current rate; null when nothing is draining. */
+  etaSeconds: number | null;
+  pausedReason: string | null;
+  /** Version of the alarm overrides pulled from the cloud (0: none). */
+  configVersion: number;
+}
+
+const hasTable = (db: Db, name: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+
+export function readSyncStatus(db: Db, syncConfigured?: boolean): SyncStatus {
+  const state = new Map<string, string>();
+  let inFlight = 0;
+  let quarantined = 0;
+  if (hasTable(db, 'sync_state')) {
+    for (const r of db.prepare('SELECT key, value FROM sync_state').all() as Array<{ key: string; value: string }>) state.set(r.key, r.value);
+    const counts = db.prepare("SELECT count(*) FILTER (WHERE state = 'inflight') AS f, count(*) FILTER (WHERE state = 'quarantined') AS q FROM sync_batches").get() as { f: number; q: number };
+    inFlight = counts.f;
+    quarantined = counts.q;
+  }
+  const cursor = (stream: string) => `(SELECT synced_through FROM outbox_cursors WHERE stream = '${stream}')`;
+  // Counts above the cursor by primary key range: an index walk, not a table scan.
+  const readings = (db.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() as number | undefined) ?? 0;
+  const alarmEvents = db.prepare(`SELECT count(*) FROM alarm_events WHERE id > coalesce(${cursor('alarm_events')}, 0)`).pluck().get() as number;
+  const statuses = db.prepare(`SELECT count(*) FROM device_status WHERE id > coalesce(${cursor('device_status')}, 0)`).pluck().get() as number;
+  const last = state.get('last_success_ts');
+  const rate = Number(state.get('drain_rate') ?? 0);
+  const edgeConfig = state.get('edge_config');
+  return {
+    state: syncConfigured === false ? 'off' : (state.get('state') ?? 'off'),
+    lastSuccessTs: last === undefined ? null : new Date(Number(last)).toISOString(),
+    backlog: { readings, alarmEvents, statuses, batchesInFlight: inFlight, batchesQuarantined: quarantined },
+    drainRatePerSecond: rate,
+    etaSeconds: etaSeconds(readings, rate),
+    pausedReason: state.get('paused') ?? null,
+    configVersion: edgeConfig ? (JSON.parse(edgeConfig) as { version: number }).version : 0,
+  };
+}

@@ -1,0 +1,84 @@
+// One attempt to deliver a batch: sign it anew (the cloud refuses a repeated
+// signature), POST it with a timeout, and say what the answer means for the
+// batch. The meaning of each answer is the contract in docs/DEPLOY.md.
+import { signedBatchRequest } from '../../shared/sync/request.js';
+import type { SyncBatch } from '../../shared/sync/wire.js';
+
+export type Attempt =
+  | { readonly outcome: 'synced'; readonly status: number; readonly duplicate: boolean }
+  /** 5xx, timeout, network error, or an answer that is not the contract's: send again later. */
+  | { readonly outcome: 'retry'; readonly status: number | null; readonly code: string; readonly message: string }
+  /** 4xx: this batch will not be accepted as it is. `pause`: no batch will (credentials, clock, ward), so stop sending. */
+  | { readonly outcome: 'quarantine'; readonly status: number; readonly code: string; readonly message: string; readonly pause: boolean };
+
+/** Supplies `Authorization: Bearer <Google ID token>` for IAM-protected functions. */
+export interface TokenSource {
+  headers(): Promise<Record<string, string>>;
+}
+
+export interface TransportOptions {
+  readonly url: string;
+  readonly secret: string;
+  readonly timeoutMs: number;
+  readonly tokens?: TokenSource;
+  /** Epoch ms, for the signature timestamp. */
+  readonly now: () => number;
+}
+
+/** Errors that say every batch would be refused the same way, not only this one. */
+const PAUSING = new Set(['WG_ERR_SIGNATURE', 'WG_ERR_AUTH', 'WG_ERR_STALE', 'WG_ERR_FORBIDDEN']);
+
+export class Transport {
+  readonly #options: TransportOptions;
+  readonly #endpoint: string;
+  #lastTimestamp = 0;
+
+  constructor(options: TransportOptions) {
+    this.#options = options;
+    this.#endpoint = `${options.url.replace(/\/+$/, '')}/ingestBatch`;
+  }
+
+  async send(batch: SyncBatch, body: Buffer, cancel?: AbortSignal): Promise<Attempt> {
+    // Strictly increasing timestamps: two attempts never share a signature, even within one millisecond.
+    this.#lastTimestamp = Math.max(this.#options.now(), this.#lastTimestamp + 1);
+    const request = signedBatchRequest(batch, this.#options.secret, this.#lastTimestamp, body);
+    let res: Response;
+    let text: string;
+    try {
+      const auth = this.#options.tokens ? await this.#options.tokens.headers() : {};
+      res = await fetch(this.#endpoint, {
+        method: 'POST', body: request.body, headers: { ...request.headers, ...auth }, redirect: 'error',
+        signal: cancel ? AbortSignal.any([cancel, AbortSignal.timeout(this.#options.timeoutMs)]) : AbortSignal.timeout(this.#options.timeoutMs),
+      });
+      text = await res.text();
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string } };
+      const code = e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? e.name);
+      return { outcome: 'retry', status: null, code, message: e.message };
+    }
+    return classify(res.status, text, batch.batchId);
+  }
+}
+
+export function classify(status: number, text: string, batchId: string): Attempt {
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  const code = typeof error?.code === 'string' ? error.code : `HTTP_${status}`;
+  const message = typeof error?.message === 'string' ? error.message : text.slice(0, 200);
+  if (status >= 200 && status < 300) {
+    const ok = body as { ok?: unknown; batchId?: unknown; duplicate?: unknown } | null;
+    // A 2xx that is not the contract's answer for this batch (a captive portal, a proxy page) proves nothing.
+    if (ok?.ok !== true || ok.batchId !== batchId) return { outcome: 'retry', status, code: 'WG_ERR_ANSWER', message: 'a 2xx without the contract answer for this batch' };
+    return { outcome: 'synced', status, duplicate: ok.duplicate === true };
+  }
+  // A replayed signature means an earlier attempt reached the cloud: sign anew and send again.
+  if (status === 401 && code === 'WG_ERR_REPLAY') return { outcome: 'retry', status, code, message };
+  // 408 and 429 are the server asking for patience, not a verdict on the batch.
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) return { outcome: 'quarantine', status, code, message, pause: PAUSING.has(code) };
+  return { outcome: 'retry', status, code, message };
+}
