@@ -1,8 +1,10 @@
 // `npm run bench`: every benchmark, each against a baseline measured in the
 // same run on the same machine. Never part of `npm test`.
 import { cpus, totalmem } from 'node:os';
+import { runAlarmBench } from './alarms.js';
 import { runCloudBench } from './cloud.js';
 import { runIngestBench } from './ingest.js';
+import { runSerialHl7Bench } from './serialHl7.js';
 
 const log = (line: string) => console.log(line);
 
@@ -16,3 +18,9 @@ log(`disk: ${ingest.bytesPerReading.toFixed(1)} bytes per stored reading (${inge
 log('\n== Cloud: Firestore writes per 1,000 readings, function time, cost per bed (against the emulators)');
 const cloud = await runCloudBench();
 log(JSON.stringify(cloud, null, 2));
+
+log('\n== Alarms: publish-to-alarm latency through the daemon, and alarms per 1,000 readings on a noisy ward');
+await runAlarmBench(log);
+
+log('\n== Serial and HL7: lines committed and messages acknowledged per second, beside the bare parse rate');
+log(JSON.stringify(await runSerialHl7Bench(log), null, 2));

@@ -56,7 +56,7 @@ export class AlarmService implements Service {
     const admissions = new Admissions(db, audit, now);
     const sinks: AlarmSink[] = [
       // The store comes first: an event is durable (and queued for the cloud) before anyone is told.
-      { name: 'store', onEvent: (event, alarm) => void (event.seq = store.record(event, alarm)) },
+      { name: 'store', onEvent: (event, alarm) => store.record([[event, alarm]]), onEvents: (events) => store.record(events) },
       mqttAlarmSink(config.ward, publisher, (bed) => engine.openAlarms().filter((a) => a.bed === bed)),
       logAlarmSink(log),
       { name: 'metrics', onEvent: (event) => this.#deps.onEvent?.(event.phase, event.priority) },

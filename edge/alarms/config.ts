@@ -33,10 +33,10 @@ export const alarmConfigSchema = z
           change: z.number().refine((v) => v !== 0, 'expected a non-zero change'),
           windowMs: z.int().min(1000),
           priority: priority.default('low'),
-          delayMs: ms.default(0),
+          delayMs: ms.default(60_000),
         }),
       )
-      .default([{ metric: 'pulse', change: 30, windowMs: 600_000, priority: 'low', delayMs: 0 }]),
+      .default([{ metric: 'pulse', change: 30, windowMs: 600_000, priority: 'low', delayMs: 60_000 }]),
     news2: z
       .strictObject({
         mediumAt: z.int().min(1).max(20).default(5),

@@ -34,6 +34,8 @@ export const systemClock: Clock = {
 export interface AlarmSink {
   readonly name: string;
   onEvent(event: AlarmEvent, alarm: Alarm): void;
+  /** When present, called instead of onEvent with all events of one evaluation (the store: one transaction). */
+  onEvents?(events: ReadonlyArray<readonly [AlarmEvent, Alarm]>): void;
 }
 
 export interface WatchedDevice {
@@ -103,9 +105,9 @@ export class AlarmEngine implements Service {
     this.#unsubscribe = [
       bus.on('ingest.committed', (items) => this.onCommitted(items)),
       // Serial ports say at once when a device is gone, without waiting for its silence limit.
-      bus.on('device.silent', ({ deviceId, reason, since }) => this.#silent(deviceId, reason, since, this.#clock.now())),
-      bus.on('device.resumed', ({ deviceId }) => this.#apply({ state: 'clear', key: `device:${deviceId}:silent` }, this.#clock.now())),
-      bus.on('device.sensor', ({ deviceId, sensor }) => this.#status(deviceId, sensor, undefined, this.#clock.now())),
+      bus.on('device.silent', ({ deviceId, reason, since }) => this.#evaluation(() => this.#silent(deviceId, reason, since, this.#clock.now()))),
+      bus.on('device.resumed', ({ deviceId }) => this.#evaluation(() => this.#apply({ state: 'clear', key: `device:${deviceId}:silent` }, this.#clock.now()))),
+      bus.on('device.sensor', ({ deviceId, sensor }) => this.#evaluation(() => this.#status(deviceId, sensor, undefined, this.#clock.now()))),
     ];
     this.#stopTicks = this.#clock.every(TICK_MS, () => this.tick());
   }
@@ -133,22 +135,25 @@ export class AlarmEngine implements Service {
 
   /** Acknowledgement by a person (MQTT or API). Undefined when no open alarm has that id. */
   acknowledge(alarmId: string, by: string): Alarm | undefined {
-    return this.#book.acknowledge(alarmId, by, this.#clock.now());
+    return this.#evaluation(() => this.#book.acknowledge(alarmId, by, this.#clock.now()));
   }
 
   /** Technical conditions reported by other features (buffer filling, cloud unreachable): a report raises, null clears. */
   setTechnical(key: string, report: Omit<ConditionReport, 'key' | 'kind'> | null): void {
     const now = this.#clock.now();
-    if (report) this.#book.hold({ ...report, key, kind: 'technical' }, now);
-    else this.#book.release(key, now);
+    this.#evaluation(() => (report ? this.#book.hold({ ...report, key, kind: 'technical' }, now) : this.#book.release(key, now)));
   }
 
   /** The patient's settings changed (admission, oxygen, scale, consciousness): re-score the bed. */
   patientChanged(bed: string): void {
-    this.#scoreNews2(bed, this.#clock.now());
+    this.#evaluation(() => this.#scoreNews2(bed, this.#clock.now()));
   }
 
   onCommitted(items: readonly CommittedItem[]): void {
+    this.#evaluation(() => this.#onCommitted(items));
+  }
+
+  #onCommitted(items: readonly CommittedItem[]): void {
     const now = this.#clock.now();
     const news2Beds = new Set<string>();
     for (const { item, result } of items) {
@@ -172,6 +177,10 @@ export class AlarmEngine implements Service {
 
   /** Once a second: delays that ran out, silent devices, stale NEWS2 inputs, escalation. */
   tick(): void {
+    this.#evaluation(() => this.#tick());
+  }
+
+  #tick(): void {
     const now = this.#clock.now();
     for (const [key, { report, delayMs }] of this.#pending) {
       if (this.#timer(key).elapse(now, delayMs)) {
@@ -270,13 +279,37 @@ export class AlarmEngine implements Service {
     }
   }
 
+  /** Events of the evaluation under way; delivered together when it ends. */
+  #batch: Array<readonly [AlarmEvent, Alarm]> | undefined;
+
   #dispatch(event: AlarmEvent, alarm: Alarm): void {
+    // Sinks get a snapshot: the alarm object changes again in later phases.
+    const entry = [event, { ...alarm }] as const;
+    if (this.#batch) this.#batch.push(entry);
+    else this.#deliver([entry]);
+  }
+
+  /** Runs one evaluation and hands its events to every sink in one go (one store transaction, then the outputs). */
+  #evaluation<T>(work: () => T): T {
+    if (this.#batch) return work();
+    this.#batch = [];
+    try {
+      return work();
+    } finally {
+      const events = this.#batch;
+      this.#batch = undefined;
+      if (events.length) this.#deliver(events);
+    }
+  }
+
+  #deliver(events: ReadonlyArray<readonly [AlarmEvent, Alarm]>): void {
     for (const sink of this.#deps.sinks) {
       try {
-        sink.onEvent(event, alarm);
+        if (sink.onEvents) sink.onEvents(events);
+        else for (const [event, alarm] of events) sink.onEvent(event, alarm);
       } catch (err) {
         // A failing sink (a full disk, say) must not keep the alarm from the others.
-        this.#log.error({ err, sink: sink.name, alarmId: event.alarmId }, 'alarm sink failed');
+        this.#log.error({ err, sink: sink.name, alarms: events.map(([e]) => e.alarmId) }, 'alarm sink failed');
       }
     }
   }

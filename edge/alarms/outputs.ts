@@ -7,7 +7,7 @@ import type { AlarmSink } from './engine.js';
 import type { Alarm, AlarmEvent } from './types.js';
 
 export interface Publisher {
-  publish(topic: string, payload: unknown, options?: { retain?: boolean }): void;
+  publish(topic: string, payload: unknown, options?: { retain?: boolean; urgent?: boolean }): void;
 }
 
 /** The public form of an alarm on MQTT and in the API: no patient identifier, ever. */
@@ -39,8 +39,8 @@ export function mqttAlarmSink(ward: string, publisher: Publisher, openAt: (bed: 
   return {
     name: 'mqtt',
     onEvent(event) {
-      publisher.publish(topics.wardAlarms(ward), eventView(event));
-      if (event.bed !== null) publisher.publish(topics.bedAlarms(ward, event.bed), openAt(event.bed).map(alarmView), { retain: true });
+      publisher.publish(topics.wardAlarms(ward), eventView(event), { urgent: true });
+      if (event.bed !== null) publisher.publish(topics.bedAlarms(ward, event.bed), openAt(event.bed).map(alarmView), { retain: true, urgent: true });
     },
   };
 }

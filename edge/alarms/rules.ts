@@ -55,15 +55,28 @@ export function limitVerdict(
   };
 }
 
+/** Values from the last minute count as "now"; the window before it is the baseline. */
+const RECENT_MS = 60_000;
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/**
+ * Rate of change, robust to artifacts: the median of the last minute against a
+ * low (rising) or high (falling) percentile of the rest of the window, so that
+ * one motion spike, up or down, neither starts nor anchors a trend.
+ */
 export function rateVerdict(at: Location, rule: AlarmConfig['rateOfChange'][number], vitals: BedVitals, now: number, on: boolean): Verdict | undefined {
   const points = vitals.history(rule.metric, now, rule.windowMs);
-  if (points.length < 2) return undefined;
-  const last = points[points.length - 1];
+  const recent = points.filter((p) => p.ts > now - RECENT_MS);
+  const before = points.filter((p) => p.ts <= now - RECENT_MS);
+  if (recent.length < 3 || before.length < 3) return undefined;
   const rising = rule.change > 0;
-  // The most extreme earlier value in the window, against which the change is measured.
-  let from = points[0];
-  for (const p of points) if (rising ? p.value < from.value : p.value > from.value) from = p;
-  const change = last.value - from.value;
+  const to = quantile(recent.map((p) => p.value), 0.5);
+  const from = quantile(before.map((p) => p.value), rising ? 0.1 : 0.9);
+  const change = to - from;
   const key = `${at.scope}:rate:${rule.metric}:${rule.change}`;
   const reached = rising ? change >= rule.change : change <= rule.change;
   if (!reached) {
@@ -71,7 +84,8 @@ export function rateVerdict(at: Location, rule: AlarmConfig['rateOfChange'][numb
     const stillHalf = rising ? change >= rule.change / 2 : change <= rule.change / 2;
     return { state: on && stillHalf ? 'hold' : 'clear', key };
   }
-  const minutes = Math.max(1, Math.round((last.ts - from.ts) / 60_000));
+  const last = points[points.length - 1];
+  const minutes = Math.max(1, Math.round((now - before[0].ts) / 60_000));
   return {
     state: 'breach',
     delayMs: rule.delayMs,
@@ -83,8 +97,8 @@ export function rateVerdict(at: Location, rule: AlarmConfig['rateOfChange'][numb
       rule: 'rate',
       metric: rule.metric,
       priority: rule.priority,
-      message: `${labelOf(rule.metric)} ${rising ? 'rose' : 'fell'} ${fmt(Math.abs(change))} ${unitOf(rule.metric)} in ${minutes} min (to ${fmt(last.value)})`,
-      value: last.value,
+      message: `${labelOf(rule.metric)} ${rising ? 'rose' : 'fell'} ${fmt(Math.abs(change))} ${unitOf(rule.metric)} within ${minutes} min (now ${fmt(to)})`,
+      value: to,
     },
   };
 }

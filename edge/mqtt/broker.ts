@@ -38,6 +38,7 @@ export class MqttBroker implements Service {
   #aedes: Aedes | undefined;
   #servers: Server[] = [];
   readonly #outgoing: PublishPacket[] = [];
+  readonly #urgent: PublishPacket[] = [];
   #publishing = false;
   #log: Logger;
 
@@ -107,9 +108,10 @@ export class MqttBroker implements Service {
    * asynchronous steps than a retained QoS 1 one and could overtake it, so the
    * gateway never lets its own publishes overlap.
    */
-  publish(topic: string, payload: unknown, options: { retain?: boolean } = {}): void {
+  publish(topic: string, payload: unknown, options: { retain?: boolean; urgent?: boolean } = {}): void {
     if (!this.#aedes) return;
-    this.#outgoing.push({
+    // Alarm events overtake routine state (vitals) waiting to go out.
+    (options.urgent ? this.#urgent : this.#outgoing).push({
       cmd: 'publish',
       topic,
       payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)),
@@ -122,7 +124,7 @@ export class MqttBroker implements Service {
 
   #publishNext(): void {
     const aedes = this.#aedes;
-    const packet = this.#outgoing.shift();
+    const packet = this.#urgent.shift() ?? this.#outgoing.shift();
     if (!aedes || !packet) {
       this.#publishing = false;
       return;

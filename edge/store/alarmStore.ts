@@ -13,7 +13,7 @@ interface AlarmRow {
 export class AlarmStore {
   readonly #upsert: Statement;
   readonly #insertEvent: Statement;
-  readonly #record: (event: AlarmEvent, alarm: Alarm) => number;
+  readonly #record: (events: ReadonlyArray<readonly [AlarmEvent, Alarm]>) => void;
   readonly #db: Db;
 
   constructor(db: Db) {
@@ -31,15 +31,17 @@ export class AlarmStore {
       `INSERT INTO alarm_events (alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, state, message, value, by, escalations)
        VALUES (@alarmId, @phase, @ts, @bed, @deviceId, @kind, @rule, @metric, @priority, @state, @message, @value, @by, @escalations)`,
     );
-    this.#record = db.transaction((event: AlarmEvent, alarm: Alarm) => {
-      this.#upsert.run({ ...alarm, latching: Number(alarm.latching) });
-      return Number(this.#insertEvent.run(event).lastInsertRowid);
+    this.#record = db.transaction((events: ReadonlyArray<readonly [AlarmEvent, Alarm]>) => {
+      for (const [event, alarm] of events) {
+        this.#upsert.run({ ...alarm, latching: Number(alarm.latching) });
+        event.seq = Number(this.#insertEvent.run(event).lastInsertRowid);
+      }
     });
   }
 
-  /** Stores the event and the alarm's new state in one transaction; returns the event's sequence number. */
-  record(event: AlarmEvent, alarm: Alarm): number {
-    return this.#record(event, alarm);
+  /** Stores events and their alarms' new states in one transaction, numbering each event. */
+  record(events: ReadonlyArray<readonly [AlarmEvent, Alarm]>): void {
+    this.#record(events);
   }
 
   /** Alarms that were open when the daemon stopped. */

@@ -100,14 +100,24 @@ t.test('artifacts and unreliable readings never trigger physiological alarms', a
   t.equal(h.engine.bed('1').vitals.spo2.value, 60, 'still shown as the latest value');
 });
 
+t.test('rate of change: motion spikes neither start nor anchor a trend', async (t) => {
+  const h = alarmHarness();
+  for (let i = 0; i < 900; i++) {
+    // A steady pulse of 70 with a 3-second spike to 160 or 35 every 100 seconds.
+    h.obs('mon-1', { pr: i % 100 < 3 ? (i % 200 < 100 ? 160 : 35) : 70 });
+    h.advance(1000);
+  }
+  t.same(h.events, []);
+});
+
 t.test('rate of change: pulse rising 30 /min within 10 minutes', async (t) => {
   const h = alarmHarness();
-  for (let i = 0; i <= 480; i += 10) {
-    h.obs('mon-1', { pr: 70 + Math.round((i / 480) * 35) }); // 70 -> 105 over 8 minutes
+  for (let i = 0; i <= 600; i += 10) {
+    h.obs('mon-1', { pr: 70 + Math.round((Math.min(i, 480) / 480) * 35) }); // 70 -> 105 over 8 minutes, then stays
     h.advance(10_000);
   }
   t.same(h.phases(), ['raised:rate:pulse:low']);
-  t.match(h.events[0].message, /Pulse rose 3\d \/min in \d min/);
+  t.match(h.events[0].message, /Pulse rose 3\d \/min within \d+ min \(now 10\d\)/);
 });
 
 t.test('NEWS2: aggregate >= 7 raises a high-priority alarm naming missing inputs', async (t) => {
