@@ -10,6 +10,8 @@ const needed = {
   openssl: 'openssl',
   // pseudo-terminal pairs for the serial tests (a virtual RS-232 cable that can be unplugged)
   socat: 'socat',
+  // headless browser for the dashboard tests (driven by playwright-core, never a downloaded build)
+  chromium: 'chromium',
 };
 
 const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
