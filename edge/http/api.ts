@@ -14,7 +14,9 @@ import type { Db } from '../store/database.js';
 import { readStatus } from '../store/statusQuery.js';
 import { WardgateError } from '../../shared/errors.js';
 import { isPlainObject } from '../../shared/observation.js';
-import { hasRole, identify, type Caller } from './auth.js';
+import { hasRole, identify, type Caller, type SessionLookup } from './auth.js';
+import { bedList, bedView } from './bedView.js';
+import { readTrends } from '../store/trendQuery.js';
 import { sendJson, sendJsonError, type HttpServer } from './server.js';
 
 export interface ApiDeps {
@@ -29,6 +31,8 @@ export interface ApiDeps {
   /** Beds that have a device bound in config. */
   readonly beds: readonly string[];
   readonly now?: () => number;
+  /** The dashboard's session cookies, when the dashboard is served. */
+  readonly sessions?: SessionLookup;
 }
 
 const MAX_BODY = 16 * 1024;
@@ -40,9 +44,10 @@ export function registerApi(deps: ApiDeps): void {
   const now = deps.now ?? Date.now;
   const route = (method: string, path: string, role: Role, action: Action) =>
     http.route(method, path, async (req, res, params) => {
-      const caller = await identify(req, deps.auth, deps.localToken);
+      const caller = await identify(req, deps.auth, deps.localToken, deps.sessions);
       if (!caller) {
-        res.setHeader('www-authenticate', 'Basic realm="wardgate"');
+        // The dashboard page handles a 401 itself; a Basic challenge would pop the browser's own password dialog over it.
+        if (req.headers['x-wardgate-client'] === undefined) res.setHeader('www-authenticate', 'Basic realm="wardgate"');
         return sendJsonError(res, 401, 'WG_ERR_AUTH', 'log in with a user name and password from the gateway configuration');
       }
       if (!hasRole(caller, role)) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', `this needs the ${role} role; ${caller.name} is a ${caller.role}`);
@@ -56,22 +61,20 @@ export function registerApi(deps: ApiDeps): void {
       }
     });
 
-  const bedList = () => [...new Set([...deps.beds, ...admissions.current().map((a) => a.bed)])].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-  const bedView = (bed: string) => {
-    const snapshot = engine.bed(bed);
-    const a = admissions.get(bed);
-    return {
-      bed,
-      patient: a ? { displayName: a.displayName, admittedAt: new Date(a.admittedAt).toISOString(), spo2Scale: a.spo2Scale, onOxygen: a.onOxygen, consciousness: a.consciousness && { value: a.consciousness.value, at: new Date(a.consciousness.at).toISOString() } } : null,
-      vitals: Object.fromEntries(Object.entries(snapshot.vitals).map(([k, p]) => [k, { value: p.value, ts: new Date(p.ts).toISOString(), deviceId: p.deviceId, flags: p.flags }])),
-      news2: snapshot.news2 && { score: snapshot.news2.score, level: snapshot.news2.level, anyThree: snapshot.news2.anyThree, parts: snapshot.news2.parts, missing: snapshot.news2.missing, stale: snapshot.news2.stale },
-      alarms: snapshot.alarms.map(alarmView),
-    };
-  };
+  const beds = () => bedList(deps.beds, admissions);
+  const view = (bed: string) => bedView(engine, admissions, bed);
 
   route('GET', '/api/status', 'viewer', () => readStatus(deps.db()));
-  route('GET', '/api/beds', 'viewer', () => ({ beds: bedList().map(bedView) }));
-  route('GET', '/api/beds/:bed', 'viewer', ({ params }) => bedView(params.bed));
+  route('GET', '/api/beds', 'viewer', () => ({ beds: beds().map(view) }));
+  route('GET', '/api/beds/:bed', 'viewer', ({ params }) => view(params.bed));
+  route('GET', '/api/beds/:bed/trends', 'viewer', ({ params, query }) => {
+    const hours = Number(query.get('hours') ?? 4);
+    const points = Number(query.get('points') ?? 240);
+    if (!(hours > 0 && hours <= 72)) throw new WardgateError('WG_ERR_SCHEMA', 'expected a number of hours in (0, 72]', 'hours');
+    if (!(Number.isInteger(points) && points >= 10 && points <= 2000)) throw new WardgateError('WG_ERR_SCHEMA', 'expected an integer from 10 to 2000', 'points');
+    const to = now();
+    return readTrends(deps.db(), { bed: params.bed, from: to - hours * 3_600_000, to, points });
+  });
   route('GET', '/api/alarms', 'viewer', () => ({ alarms: engine.openAlarms().map(alarmView) }));
   route('GET', '/api/alarms/history', 'viewer', ({ query }) => {
     const since = query.get('since');
@@ -85,7 +88,7 @@ export function registerApi(deps: ApiDeps): void {
   route('POST', '/api/alarms/:id/ack', 'nurse', ({ params, caller, res }) => {
     const alarm = engine.acknowledge(params.id, caller.name);
     if (!alarm) throw new WardgateError('WG_ERR_NOT_FOUND', `no open alarm ${params.id}`);
-    deps.audit.record({ ts: now(), actor: caller.name, action: 'acknowledge', target: `alarm:${alarm.id}`, detail: { via: 'api' } });
+    deps.audit.record({ ts: now(), actor: caller.name, action: 'acknowledge', target: `alarm:${alarm.id}`, detail: { via: caller.via ?? 'api' } });
     sendJson(res, 200, alarmView(alarm));
   });
   route('POST', '/api/admissions', 'admin', async ({ req, caller }) => {
@@ -106,7 +109,7 @@ export function registerApi(deps: ApiDeps): void {
   route('PUT', '/api/beds/:bed/settings', 'nurse', async ({ req, params, caller }) => {
     const updated = admissions.updateSettings(params.bed, parseSettings(await readJson(req)), caller.name);
     engine.patientChanged(params.bed);
-    return bedView(updated.bed).patient;
+    return view(updated.bed).patient;
   });
   route('GET', '/api/audit', 'admin', ({ query }) => ({
     entries: deps.audit.recent(Number(query.get('limit') ?? 100) || 100).map((e) => ({ ...e, ts: new Date(e.ts).toISOString() })),

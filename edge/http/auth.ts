@@ -1,6 +1,7 @@
 // Who is calling the edge API: a user from the config (HTTP Basic, checked
 // against the salted hash), or the local command line with the token the
-// daemon writes into its 0600 run file. Devices have no business here.
+// daemon writes into its 0600 run file, or a dashboard session cookie (see
+// edge/dashboard/sessions.ts). Devices have no business here.
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Authenticator } from '../auth/authenticator.js';
@@ -9,6 +10,13 @@ import type { Role } from '../config/schema.js';
 export interface Caller {
   readonly name: string;
   readonly role: Role;
+  /** How the caller came in, for the audit trail ('dashboard' for a session cookie). */
+  readonly via?: string;
+}
+
+/** Finds the caller of a request that carries no Authorization header (the dashboard's session cookie). */
+export interface SessionLookup {
+  caller(req: IncomingMessage): Caller | undefined;
 }
 
 const rank: Readonly<Record<Role, number>> = { viewer: 0, nurse: 1, admin: 2 };
@@ -20,7 +28,8 @@ export function hasRole(caller: Caller, needed: Role): boolean {
 /** The local command line acts under this name (it shows in the audit trail). */
 export const LOCAL_ADMIN = 'local-admin';
 
-export async function identify(req: IncomingMessage, auth: Authenticator, localToken: string): Promise<Caller | undefined> {
+export async function identify(req: IncomingMessage, auth: Authenticator, localToken: string, sessions?: SessionLookup): Promise<Caller | undefined> {
+  if (req.headers.authorization === undefined && sessions) return sessions.caller(req);
   const header = req.headers.authorization ?? '';
   const [scheme, credentials = ''] = header.split(' ', 2);
   if (scheme === 'Bearer') {

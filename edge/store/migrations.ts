@@ -194,4 +194,11 @@ export const migrations: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   `,
+  // 5: the dashboard's trend charts read one bed's observations over a time
+  // range. Without an index that is a scan of every bed's rows (30 beds x 1 Hz
+  // x 24 h is 2.6 million); with it, a range scan of the bed's own. Partial:
+  // observations with no bed (devices not bound to one) cost nothing.
+  `
+  CREATE INDEX observations_bed_ts ON observations (bed, ts) WHERE bed IS NOT NULL;
+  `,
 ];
