@@ -9,7 +9,7 @@ import { admitCommand, alarmsCommand, dischargeCommand } from '../edge/cli/wardC
 import { cloudCommand } from '../cloud/cli/cloudCommand.js';
 import { ExitCode, type Command, type CommandIO } from '../shared/cli.js';
 
-const commands: readonly Command[] = [edgeCommand, statusCommand, alarmsCommand, admitCommand, dischargeCommand, passwdCommand, cloudCommand];
+const commands: readonly Command[] = [edgeCommand, statusCommand, syncCommand, alarmsCommand, admitCommand, dischargeCommand, passwdCommand, cloudCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

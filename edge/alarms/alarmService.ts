@@ -5,6 +5,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { EventBus } from '../bus.js';
 import type { GatewayConfig } from '../config/load.js';
 import { registerApi } from '../http/api.js';
+import type { SessionLookup } from '../http/auth.js';
 import type { HttpServer } from '../http/server.js';
 import type { Logger } from '../log.js';
 import { Admissions } from '../patients/admissions.js';
@@ -12,7 +13,7 @@ import type { Service } from '../service.js';
 import { AlarmStore } from '../store/alarmStore.js';
 import { AuditLog } from '../store/auditLog.js';
 import type { Db } from '../store/database.js';
-import { topics } from '../../shared/topics.js';
+import { BedVitalsPublisher } from './bedVitalsPublisher.js';
 import { AlarmEngine, type AlarmSink, type Clock } from './engine.js';
 import { logAlarmSink, mqttAlarmSink, type Publisher } from './outputs.js';
 import { AlarmWebhook } from './webhook.js';
@@ -30,13 +31,17 @@ export interface AlarmServiceDeps {
   readonly clock?: Clock;
   /** Counts alarm events by phase and priority. */
   readonly onEvent?: (phase: string, priority: string) => void;
+  /** Dashboard sessions, accepted by the API beside Basic credentials. */
+  readonly sessions?: SessionLookup;
 }
 
 export class AlarmService implements Service {
   readonly name = 'alarms';
   readonly #deps: AlarmServiceDeps;
   #engine: AlarmEngine | undefined;
+  #admissions: Admissions | undefined;
   #webhook: AlarmWebhook | undefined;
+  #vitals: BedVitalsPublisher | undefined;
   #unsubscribe: Array<() => void> = [];
 
   constructor(deps: AlarmServiceDeps) {
@@ -47,6 +52,11 @@ export class AlarmService implements Service {
     return this.#engine;
   }
 
+  /** Who lies in which bed, once started. */
+  get admissions(): Admissions | undefined {
+    return this.#admissions;
+  }
+
   async start(): Promise<void> {
     const { config, bus, log, publisher } = this.#deps;
     const db = this.#deps.db();
@@ -54,12 +64,14 @@ export class AlarmService implements Service {
     const audit = new AuditLog(db);
     const now = () => (this.#deps.clock ?? { now: Date.now }).now();
     const admissions = new Admissions(db, audit, now);
+    this.#admissions = admissions;
     const sinks: AlarmSink[] = [
       // The store comes first: an event is durable (and queued for the cloud) before anyone is told.
       { name: 'store', onEvent: (event, alarm) => store.record([[event, alarm]]), onEvents: (events) => store.record(events) },
       mqttAlarmSink(config.ward, publisher, (bed) => engine.openAlarms().filter((a) => a.bed === bed)),
       logAlarmSink(log),
       { name: 'metrics', onEvent: (event) => this.#deps.onEvent?.(event.phase, event.priority) },
+      { name: 'bus', onEvent: (event, alarm) => bus.emit('alarm.events', [[event, alarm]]), onEvents: (events) => bus.emit('alarm.events', events) },
     ];
     const hook = config.alarms.webhook;
     if (hook) {
@@ -84,22 +96,11 @@ export class AlarmService implements Service {
     await engine.start();
 
     // Retained latest vitals and NEWS2 per bed, for ward displays, after the engine has seen the readings.
+    const vitals = new BedVitalsPublisher(config.ward, engine, publisher);
+    this.#vitals = vitals;
     this.#unsubscribe.push(
       bus.on('ingest.committed', (items) => {
-        const beds = new Set<string>();
-        for (const { item, result } of items) if (item.kind === 'obs' && result.outcome === 'stored' && result.bed) beds.add(result.bed);
-        for (const bed of beds) {
-          const snapshot = engine.bed(bed);
-          publisher.publish(
-            topics.bedVitals(config.ward, bed),
-            {
-              bed,
-              vitals: Object.fromEntries(Object.entries(snapshot.vitals).map(([k, p]) => [k, { value: p.value, ts: new Date(p.ts).toISOString(), flags: p.flags }])),
-              news2: snapshot.news2 && { score: snapshot.news2.score, level: snapshot.news2.level, missing: snapshot.news2.missing, stale: snapshot.news2.stale },
-            },
-            { retain: true },
-          );
-        }
+        for (const { item, result } of items) if (item.kind === 'obs' && result.outcome === 'stored' && result.bed) vitals.changed(result.bed);
       }),
       bus.on('alarm.ack', ({ alarmId, by, via }) => {
         const alarm = engine.acknowledge(alarmId, by);
@@ -108,13 +109,17 @@ export class AlarmService implements Service {
       }),
     );
     const beds = [...new Set(config.devices.flatMap((d) => (d.bed === undefined ? [] : [d.bed])))];
-    registerApi({ http: this.#deps.http, auth: this.#deps.auth, localToken: this.#deps.localToken, engine, admissions, alarms: store, audit, db: this.#deps.db, beds, now });
+    registerApi({
+      http: this.#deps.http, auth: this.#deps.auth, localToken: this.#deps.localToken, engine, admissions, alarms: store, audit, db: this.#deps.db, beds, now,
+      ...(this.#deps.sessions && { sessions: this.#deps.sessions }),
+    });
   }
 
   async stop(): Promise<void> {
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
     this.#webhook?.stop();
+    this.#vitals?.stop();
     await this.#engine?.stop();
   }
 }

@@ -84,6 +84,7 @@ export class AlarmEngine implements Service {
   readonly #beds = new Map<string, BedVitals>();
   readonly #news2 = new Map<string, News2Snapshot>();
   readonly #limits = new Map<string, Map<string, Limit>>();
+  readonly #rateCheckedAt = new Map<string, number>();
   readonly #devices: Map<string, WatchedDevice>;
   readonly #lastSeen: Map<string, number>;
   readonly #keepMs: number;
@@ -210,6 +211,9 @@ export class AlarmEngine implements Service {
     for (const rule of this.#deps.config.rateOfChange) {
       if (rule.metric !== metric) continue;
       const key = `${at.scope}:rate:${rule.metric}:${rule.change}`;
+      // Rate rules look at minutes: once a second is often enough, however fast the device sends.
+      if (now - (this.#rateCheckedAt.get(key) ?? -Infinity) < 1000) continue;
+      this.#rateCheckedAt.set(key, now);
       const verdict = rateVerdict(at, rule, vitals, now, this.#timer(key).on);
       if (verdict) this.#apply(verdict, now);
     }

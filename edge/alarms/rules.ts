@@ -6,7 +6,7 @@ import type { AlarmConfig } from './config.js';
 import type { News2Snapshot } from './bedNews2.js';
 import { checkLimit, spo2Scale2Limit, type Limit } from './limits.js';
 import type { AlarmPriority, ConditionReport } from './types.js';
-import type { BedVitals } from './vitals.js';
+import { BUCKET_MS, type BedVitals } from './vitals.js';
 
 export type Verdict = { state: 'breach'; report: ConditionReport; delayMs: number } | { state: 'clear'; key: string } | { state: 'hold'; key: string };
 
@@ -65,17 +65,18 @@ function quantile(values: number[], q: number): number {
 
 /**
  * Rate of change, robust to artifacts: the median of the last minute against a
- * low (rising) or high (falling) percentile of the rest of the window, so that
- * one motion spike, up or down, neither starts nor anchors a trend.
+ * low (rising) or high (falling) percentile of the rest of the window, each
+ * taken over 10-second bucket medians, so that one motion spike, up or down,
+ * neither starts nor anchors a trend.
  */
 export function rateVerdict(at: Location, rule: AlarmConfig['rateOfChange'][number], vitals: BedVitals, now: number, on: boolean): Verdict | undefined {
-  const points = vitals.history(rule.metric, now, rule.windowMs);
-  const recent = points.filter((p) => p.ts > now - RECENT_MS);
-  const before = points.filter((p) => p.ts <= now - RECENT_MS);
-  if (recent.length < 3 || before.length < 3) return undefined;
+  const buckets = vitals.history(rule.metric, now, rule.windowMs);
+  const recent = buckets.filter((b) => b.start + BUCKET_MS > now - RECENT_MS);
+  const before = buckets.filter((b) => b.start + BUCKET_MS <= now - RECENT_MS);
+  if (recent.length < 2 || before.length < 2) return undefined;
   const rising = rule.change > 0;
-  const to = quantile(recent.map((p) => p.value), 0.5);
-  const from = quantile(before.map((p) => p.value), rising ? 0.1 : 0.9);
+  const to = quantile(recent.flatMap((b) => b.values), 0.5);
+  const from = quantile(before.map((b) => quantile(b.values, 0.5)), rising ? 0.1 : 0.9);
   const change = to - from;
   const key = `${at.scope}:rate:${rule.metric}:${rule.change}`;
   const reached = rising ? change >= rule.change : change <= rule.change;
@@ -84,8 +85,8 @@ export function rateVerdict(at: Location, rule: AlarmConfig['rateOfChange'][numb
     const stillHalf = rising ? change >= rule.change / 2 : change <= rule.change / 2;
     return { state: on && stillHalf ? 'hold' : 'clear', key };
   }
-  const last = points[points.length - 1];
-  const minutes = Math.max(1, Math.round((now - before[0].ts) / 60_000));
+  const last = vitals.valid.get(rule.metric)!;
+  const minutes = Math.max(1, Math.round((now - before[0].start) / 60_000));
   return {
     state: 'breach',
     delayMs: rule.delayMs,

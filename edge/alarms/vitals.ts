@@ -1,6 +1,6 @@
 // What the alarm engine knows of each bed: the latest value of every metric
 // (flagged ones too, for display), the latest valid one (for rules), and a
-// short history for rate-of-change rules. Times are gateway receive times.
+// bucketed history for rate-of-change rules. Times are gateway receive times.
 import { ReadingFlag } from '../../shared/reading.js';
 
 export interface ValuePoint {
@@ -10,8 +10,22 @@ export interface ValuePoint {
   readonly flags: number;
 }
 
+/** One bucket of history: its start and (up to a cap) the valid values received in it. */
+export interface HistoryBucket {
+  readonly start: number;
+  readonly values: number[];
+}
+
 /** Rules speak of "pulse": the heart rate from ECG or the pulse rate from an oximeter, whichever came last. */
 export const PULSE_SOURCES = new Set(['hr', 'pr']);
+
+/**
+ * History is kept in 10-second buckets of at most 32 values: rate rules look at
+ * minutes, and a device sending a hundred values a second must not make every
+ * evaluation walk (or memory hold) ten minutes of them.
+ */
+export const BUCKET_MS = 10_000;
+const BUCKET_CAP = 32;
 
 export function metricsOf(code: string): string[] {
   return PULSE_SOURCES.has(code) ? [code, 'pulse'] : [code];
@@ -20,7 +34,7 @@ export function metricsOf(code: string): string[] {
 export class BedVitals {
   readonly latest = new Map<string, ValuePoint>();
   readonly valid = new Map<string, ValuePoint>();
-  readonly #history = new Map<string, ValuePoint[]>();
+  readonly #history = new Map<string, HistoryBucket[]>();
   readonly #keepMs: number;
 
   /** `keepMs`: how much history rate-of-change rules need. */
@@ -35,24 +49,35 @@ export class BedVitals {
     if (point.flags & (ReadingFlag.artifact | ReadingFlag.unreliable)) return [];
     for (const name of names) {
       this.valid.set(name, point);
-      if (this.#keepMs > 0) {
-        const list = this.#history.get(name) ?? [];
-        list.push(point);
-        while (list.length && list[0].ts < point.ts - this.#keepMs) list.shift();
-        this.#history.set(name, list);
-      }
+      if (this.#keepMs > 0) this.#remember(name, point);
     }
     return names;
   }
 
-  /** Valid values of a metric within the last `windowMs` before `now`. */
-  history(metric: string, now: number, windowMs: number): readonly ValuePoint[] {
-    return (this.#history.get(metric) ?? []).filter((p) => p.ts >= now - windowMs);
+  /** History buckets of a metric that overlap the last `windowMs` before `now`, oldest first. */
+  history(metric: string, now: number, windowMs: number): readonly HistoryBucket[] {
+    return (this.#history.get(metric) ?? []).filter((b) => b.start + BUCKET_MS > now - windowMs);
   }
 
   /** The latest valid value if it is no older than `maxAgeMs`. */
   fresh(metric: string, now: number, maxAgeMs: number): ValuePoint | undefined {
     const point = this.valid.get(metric);
     return point && now - point.ts <= maxAgeMs ? point : undefined;
+  }
+
+  #remember(name: string, point: ValuePoint): void {
+    let buckets = this.#history.get(name);
+    if (!buckets) {
+      buckets = [];
+      this.#history.set(name, buckets);
+    }
+    const start = point.ts - (point.ts % BUCKET_MS);
+    const last = buckets[buckets.length - 1];
+    if (last && last.start === start) {
+      if (last.values.length < BUCKET_CAP) last.values.push(point.value);
+    } else {
+      buckets.push({ start, values: [point.value] });
+      while (buckets.length && buckets[0].start + BUCKET_MS <= point.ts - this.#keepMs) buckets.shift();
+    }
   }
 }

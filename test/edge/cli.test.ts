@@ -107,6 +107,8 @@ t.test('a port in use: exit code 1 with a message naming the address', async (t)
   t.teardown(() => blocker.close());
   const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [WARDGATE_BIN, 'edge', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Should it hang instead of exiting (the bug this guards against), it must not outlive the test.
+    t.teardown(() => child.kill('SIGKILL'));
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('exit', (code) => resolve({ code, stderr }));
