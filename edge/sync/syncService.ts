@@ -108,6 +108,11 @@ export class SyncService implements Service {
     });
   }
 
+  /** New rows were committed: look for a batch unless every slot is busy or routine data is waiting out its age bound. */
+  dataCommitted(): void {
+    if (this.#active.size < this.#deps.config.concurrency && this.#timer === undefined) this.kick();
+  }
+
   /** Readings per second confirmed over the last minute. */
   drainRate(): number {
     return this.#rate.rate(this.#now());
@@ -142,7 +147,10 @@ export class SyncService implements Service {
     if (this.#pending.size === 0) this.#setState('idle');
     if (wake !== Infinity) {
       clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => this.kick(), Math.max(0, wake - now));
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.kick();
+      }, Math.max(0, wake - now));
     }
   }
 

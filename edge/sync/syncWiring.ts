@@ -68,6 +68,7 @@ export function wireSync(options: {
     jobs, log, ...(options.cron && { driver: options.cron }),
     ...(metrics && { onRun: (job: string, outcome: string) => metrics.jobRuns.inc({ job, outcome }) }),
   });
+  if (sync) options.bus.on('ingest.committed', () => sync.dataCommitted());
   return { services: sync ? [sync, scheduler] : [scheduler], sync, guard, scheduler };
 }
 
