@@ -3,6 +3,7 @@
 import type { Logger } from './log.js';
 import type { CommittedItem } from './ingest/types.js';
 import type { SensorState } from '../shared/reading.js';
+import type { Alarm, AlarmEvent } from './alarms/types.js';
 
 export interface BusEvents {
   /** A group of ingest items is durable in SQLite. */
@@ -22,6 +23,8 @@ export interface BusEvents {
   'device.sensor': { readonly deviceId: string; readonly source: string; readonly sensor: SensorState; readonly exceptions: readonly string[] };
   /** An authorized person acknowledged an alarm (over MQTT; the API calls the engine directly). */
   'alarm.ack': { readonly alarmId: string; readonly by: string; readonly via: 'mqtt' | 'api' };
+  /** Alarm lifecycle events of one evaluation, after the store has them (for live displays). */
+  'alarm.events': ReadonlyArray<readonly [AlarmEvent, Alarm]>;
   /** A nurse marked an event on the device (Nonin '*'). */
   'device.event': { readonly deviceId: string; readonly source: string; readonly ts: number };
 }

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlarmService } from './alarms/alarmService.js';
+import { createSessions, DashboardService, sessionLookup } from './dashboard/dashboardService.js';
 import { Authenticator } from './auth/authenticator.js';
 import { EventBus } from './bus.js';
 import type { GatewayConfig } from './config/load.js';
@@ -48,6 +49,7 @@ export class Gateway {
   #started: Service[] = [];
   #stopping = false;
   #alarms: AlarmService | undefined;
+  #dashboard: DashboardService | undefined;
   #sync: SyncWiring | undefined;
   readonly #token = randomBytes(32).toString('hex');
   readonly #env: NodeJS.ProcessEnv;
@@ -78,6 +80,11 @@ export class Gateway {
   /** The sync, the storage guard and the scheduled jobs. */
   get sync(): SyncWiring | undefined {
     return this.#sync;
+  }
+
+  /** The ward dashboard (page, sessions, live feed). */
+  get dashboard(): DashboardService | undefined {
+    return this.#dashboard;
   }
 
   /** The alarm engine, once started. */
@@ -191,8 +198,9 @@ export class Gateway {
       res.end(body);
     });
     const mqtt = this.#mqtt;
+    const sessions = createSessions(config);
     this.#alarms = new AlarmService({
-      config, bus, log, auth, env: this.#env, http: this.#http, localToken: this.#token,
+      config, bus, log, auth, env: this.#env, http: this.#http, localToken: this.#token, sessions: sessionLookup(sessions),
       db: () => this.#db!,
       publisher: { publish: (topic, payload, options) => mqtt.publish(topic, payload, options) },
       onEvent: (phase, priority) => {
@@ -202,9 +210,11 @@ export class Gateway {
       },
     });
     const sources = this.#deviceSources(ingestor, metrics, () => store);
+    this.#dashboard = new DashboardService({ config, http: this.#http, auth, bus, log, db: () => this.#db!, alarms: this.#alarms, sessions });
     // Alarms start before any device can connect, and stop after every source has.
     // The sync starts after the alarms (its technical alarms need the engine) and stops before the store.
-    return [storeService, this.#alarms, ...sync.services, this.#mqtt, ...sources, this.#http];
+    // The dashboard registers its routes before the HTTP port opens.
+    return [storeService, this.#alarms, ...sync.services, this.#mqtt, ...sources, this.#dashboard, this.#http];
   }
 
   /** Ingest from devices that do not speak MQTT: serial ports and the HL7 listener, when configured. */

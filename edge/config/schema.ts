@@ -2,6 +2,7 @@
 // error messages. Secrets are resolved afterwards (see load.ts).
 import { z } from 'zod';
 import { alarmConfigSchema } from '../alarms/config.js';
+import { dashboardConfigSchema } from '../dashboard/config.js';
 import { cloudConfigSchema, jobsConfigSchema, storageConfigSchema } from '../sync/config.js';
 
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -131,6 +132,8 @@ export const configSchema = z.strictObject({
   cloud: cloudConfigSchema.optional(),
   storage: storageConfigSchema,
   jobs: jobsConfigSchema,
+  /** The ward dashboard's sessions (edge/dashboard/config.ts). */
+  dashboard: dashboardConfigSchema,
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
 });
 

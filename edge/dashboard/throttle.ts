@@ -1,0 +1,33 @@
+// Slows password guessing at the dashboard login: after a few failures for a
+// name, that name must wait before the next attempt. The scrypt cost already
+// makes each guess expensive; this bounds how many a script gets per hour.
+export class LoginThrottle {
+  readonly #failures = new Map<string, { count: number; until: number }>();
+  readonly #freeFailures: number;
+  readonly #lockMs: number;
+  readonly #now: () => number;
+
+  constructor(options: { freeFailures?: number; lockMs?: number; now?: () => number } = {}) {
+    this.#freeFailures = options.freeFailures ?? 5;
+    this.#lockMs = options.lockMs ?? 30_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Milliseconds to wait before this name may try again; 0: go ahead. */
+  waitMs(name: string): number {
+    const entry = this.#failures.get(name);
+    return entry ? Math.max(0, entry.until - this.#now()) : 0;
+  }
+
+  failed(name: string): void {
+    const entry = this.#failures.get(name) ?? { count: 0, until: 0 };
+    entry.count += 1;
+    if (entry.count >= this.#freeFailures) entry.until = this.#now() + this.#lockMs * 2 ** Math.min(entry.count - this.#freeFailures, 6);
+    this.#failures.set(name, entry);
+    if (this.#failures.size > 10_000) this.#failures.delete(this.#failures.keys().next().value!);
+  }
+
+  succeeded(name: string): void {
+    this.#failures.delete(name);
+  }
+}
