@@ -7,9 +7,11 @@ import { statusCommand } from '../edge/cli/statusCommand.js';
 import { syncCommand } from '../edge/cli/syncCommand.js';
 import { admitCommand, alarmsCommand, dischargeCommand } from '../edge/cli/wardCommands.js';
 import { cloudCommand } from '../cloud/cli/cloudCommand.js';
+import { simulateCommand } from '../simulators/cli/simulateCommand.js';
+import { demoCommand } from '../simulators/demo/demoCommand.js';
 import { ExitCode, type Command, type CommandIO } from '../shared/cli.js';
 
-const commands: readonly Command[] = [edgeCommand, statusCommand, syncCommand, alarmsCommand, admitCommand, dischargeCommand, passwdCommand, cloudCommand];
+const commands: readonly Command[] = [edgeCommand, statusCommand, syncCommand, alarmsCommand, admitCommand, dischargeCommand, passwdCommand, cloudCommand, simulateCommand, demoCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
