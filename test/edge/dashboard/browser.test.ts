@@ -43,7 +43,7 @@ t.test('a nurse sees vitals live, a critical value as a red alarm within a secon
   const shownMs = Date.now() - sent;
   t.ok(shownMs < 1000, `red alarm on screen ${shownMs} ms after the publish`);
   t.match(await alarm.textContent(), /!!!\s*HIGH\s*SpO2 low: 82/, 'a marker and a word, not colour alone');
-  const [r, g, b] = (await alarm.evaluate((el) => getComputedStyle(el).backgroundColor)).match(/\d+/g)!.map(Number);
+  const [r, g, b] = (await alarm.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor)).match(/\d+/g)!.map(Number);
   t.ok(r > 120 && g < 60 && b < 60, `the alarm is red (rgb ${r}, ${g}, ${b})`);
   t.ok(await page.locator('.tile[data-bed="1"].prio-high').count(), 'the tile is framed in red');
 
@@ -89,8 +89,8 @@ t.test('a viewer sees the alarm but cannot acknowledge it', async (t) => {
   t.equal(await page.locator('.alarm-table button.ack').count(), 0);
   // Forcing it from the page (with the session's own CSRF token) is refused by the server.
   const status = await page.evaluate(async () => {
-    const session = await (await fetch('/dashboard/session', { headers: { 'x-wardgate-client': 'dashboard' } })).json();
-    const alarms = await (await fetch('/api/alarms', { headers: { 'x-wardgate-client': 'dashboard' } })).json();
+    const session = (await (await fetch('/dashboard/session', { headers: { 'x-wardgate-client': 'dashboard' } })).json()) as { csrf: string };
+    const alarms = (await (await fetch('/api/alarms', { headers: { 'x-wardgate-client': 'dashboard' } })).json()) as { alarms: Array<{ id: string }> };
     const res = await fetch(`/api/alarms/${alarms.alarms[0].id}/ack`, { method: 'POST', headers: { 'x-csrf-token': session.csrf, 'x-wardgate-client': 'dashboard' } });
     return res.status;
   });
