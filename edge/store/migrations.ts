@@ -201,4 +201,11 @@ export const migrations: readonly string[] = [
   `
   CREATE INDEX observations_bed_ts ON observations (bed, ts) WHERE bed IS NOT NULL;
   `,
+  // 6: the audit trail travels to the cloud as a fourth outbox stream (its
+  // cursor exists since migration 3). A batch planned before this migration
+  // covers no audit entries: its range is (0, 0].
+  `
+  ALTER TABLE sync_batches ADD COLUMN audit_after INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE sync_batches ADD COLUMN audit_through INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
