@@ -127,8 +127,8 @@ function settings(bed, ctx, view) {
         [['A', 'Alert'], ['C', 'new Confusion'], ['V', 'Voice'], ['P', 'Pain'], ['U', 'Unresponsive']].map(([v, t]) =>
           h('button', { type: 'button', title: t, 'aria-pressed': String(c?.value === v), disabled: !editable, onclick: () => save({ consciousness: v }) }, v))),
       h('span', { class: 'hint' }, c ? `recorded ${age(ctx.now() - Date.parse(c.at))} ago` : 'not recorded')),
-    editable ? null : h('p', { class: 'muted' }, 'Viewing only: entries need a nurse account.'),
   );
+  if (!editable) box.append(h('p', { class: 'muted' }, 'Viewing only: entries need a nurse account.'));
   return box;
 }
 
