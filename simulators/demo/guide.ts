@@ -28,7 +28,7 @@ export function printGuide(out: NodeJS.WritableStream, g: Guide): void {
     `  dashboard   http://127.0.0.1:${ports.http}/   (user station, password ${files.people.station})`,
     `  MQTT        mqtt://127.0.0.1:${ports.mqtt}   alarms on ${topics.wardAlarms(DEMO_WARD)}, vitals on ${topics.bedVitals(DEMO_WARD, '+')}`,
     `              mosquitto_sub -h 127.0.0.1 -p ${ports.mqtt} -u station -P '${files.people.station}' -t '${topics.wardPrefix(DEMO_WARD)}#' -v`,
-    `  status      node ${bin} status --config ${files.configFile}`,
+    `  status      ${Object.keys(files.edgeEnv).length ? `env $(cat ${files.envFile}) ` : ''}node ${bin} status --config ${files.configFile}`,
     `  HL7         127.0.0.1:${ports.hl7} (PCD-01 over MLLP)`,
     typeof g.cloud === 'object'
       ? `  cloud       ${g.cloud.url}/wardApi/wards/${DEMO_WARD}/overview   (Authorization: Bearer ${g.cloud.apiToken})`

@@ -21,6 +21,8 @@ export interface DemoPorts {
 export interface DemoFiles {
   readonly configFile: string;
   readonly credentialsFile: string;
+  /** KEY=value lines of edgeEnv, mode 0600. */
+  readonly envFile: string;
   /** Device id -> password. */
   readonly credentials: Record<string, string>;
   readonly people: { readonly station: string; readonly nurse: string; readonly admin: string };
@@ -60,8 +62,9 @@ export async function writeDemoFiles(dir: string, plans: readonly BedPlan[], por
   writeFileSync(configFile, stringify(config), { mode: 0o600 });
   const credentialsFile = join(dir, 'credentials.json');
   writeFileSync(credentialsFile, `${JSON.stringify({ ...credentials, station: people.station, nurse: people.nurse, admin: people.admin }, null, 2)}\n`, { mode: 0o600 });
-  return {
-    configFile, credentialsFile, credentials, people,
-    edgeEnv: cloud ? { WARDGATE_CLOUD_SECRET: cloud.secret, WARDGATE_WARD_SECRET: secret(32) } : {},
-  };
+  const edgeEnv: Record<string, string> = cloud ? { WARDGATE_CLOUD_SECRET: cloud.secret, WARDGATE_WARD_SECRET: secret(32) } : {};
+  // Every command that reads the config (wardgate status) needs the secrets it names.
+  const envFile = join(dir, 'demo.env');
+  writeFileSync(envFile, Object.entries(edgeEnv).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 });
+  return { configFile, credentialsFile, envFile, credentials, people, edgeEnv };
 }
