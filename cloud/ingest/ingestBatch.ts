@@ -64,7 +64,7 @@ export function ingestBatch(ctx: CloudContext) {
       return sendError(res, 401, 'WG_ERR_REPLAY', 'this signature was already used; sign every attempt anew', 'X-Wardgate-Signature');
     }
 
-    const total = outcome.stored.readings + outcome.stored.alarms + outcome.stored.statuses;
+    const total = outcome.stored.readings + outcome.stored.alarms + outcome.stored.statuses + (outcome.stored.audit ?? 0);
     // A retry that stores nothing announces the batch's segments again: the
     // first attempt may have stored them and died before publishing.
     const fresh = total === 0 ? await storedSegmentIds(ctx.db, batch.ward, batch.batchId).catch(() => []) : outcome.segmentIds;

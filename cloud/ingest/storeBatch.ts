@@ -3,11 +3,12 @@
 // retried batch, or an overlapping one rebuilt after an edge crash, adds
 // nothing twice) and which signatures were seen in the window (so a captured
 // request cannot be replayed). Per batch: one gateway write, one segment per
-// 5,000 readings per 15 minutes, one per alarm event, one per device reporting.
+// 5,000 readings per 15 minutes, one per alarm event, one per device reporting,
+// one per audit entry.
 import { Timestamp, type Firestore } from '@google-cloud/firestore';
 import type { SyncBatch, SyncDeviceStatus, SyncStream } from '../../shared/sync/wire.js';
 import { SIGNATURE_WINDOW_SECONDS, syncStreams } from '../../shared/sync/wire.js';
-import { alarmEvents, devices, gatewayDoc, segments } from '../store/paths.js';
+import { alarmEvents, auditTrail, devices, gatewayDoc, segments } from '../store/paths.js';
 import { addAll, contains, emptyIntervals, type Intervals } from './intervals.js';
 import { buildSegments, segmentId } from './segments.js';
 
@@ -26,7 +27,8 @@ export type StoreOutcome =
   | { readonly replay: true }
   | {
       readonly replay: false;
-      readonly stored: { readings: number; alarms: number; statuses: number };
+      /** `audit` only when the batch carried the stream, so that older answers keep their shape. */
+      readonly stored: { readings: number; alarms: number; statuses: number; audit?: number };
       readonly skipped: number;
       readonly segmentIds: string[];
       /** Segments of earlier batches whose publish failed, to publish again now. */
@@ -56,7 +58,9 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
     const readings = batch.readings.filter((r) => !contains(state.streams.readings, r.n));
     const alarms = batch.alarms.filter((a) => !contains(state.streams.alarms, a.n));
     const statuses = batch.statuses.filter((s) => !contains(state.streams.statuses, s.n));
-    const skipped = batch.readings.length + batch.alarms.length + batch.statuses.length - readings.length - alarms.length - statuses.length;
+    const audit = (batch.audit ?? []).filter((e) => !contains(state.streams.audit, e.n));
+    const skipped = batch.readings.length + batch.alarms.length + batch.statuses.length + (batch.audit?.length ?? 0)
+      - readings.length - alarms.length - statuses.length - audit.length;
 
     const expireAt = Timestamp.fromMillis(now + req.retentionDays * 86_400_000);
     const segmentDocs = buildSegments(batch.ward, batch.gateway, batch.batchId, readings);
@@ -66,6 +70,8 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
     for (const a of alarms) {
       tx.set(alarmEvents(db, batch.ward).doc(`${batch.gateway}_${a.n}`), { ...a, gateway: batch.gateway, ingested: now, expireAt });
     }
+    // Kept as long as the ward's audit policy, not the readings' retention: no expireAt.
+    for (const e of audit) tx.set(auditTrail(db, batch.ward).doc(`${batch.gateway}_${e.n}`), { ...e, gateway: batch.gateway, ingested: now });
     for (const status of latestPerDevice(statuses)) {
       tx.set(devices(db, batch.ward).doc(status.device), { ...status, gateway: batch.gateway, ingested: now }, { merge: true });
     }
@@ -79,6 +85,7 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
         readings: addAll(state.streams.readings, readings.map((r) => r.n)),
         alarms: addAll(state.streams.alarms, alarms.map((a) => a.n)),
         statuses: addAll(state.streams.statuses, statuses.map((s) => s.n)),
+        audit: addAll(state.streams.audit, audit.map((e) => e.n)),
       },
       recent,
       pending: state.pending,
@@ -87,7 +94,7 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
     });
     return {
       replay: false,
-      stored: { readings: readings.length, alarms: alarms.length, statuses: statuses.length },
+      stored: { readings: readings.length, alarms: alarms.length, statuses: statuses.length, ...(batch.audit && { audit: audit.length }) },
       skipped,
       segmentIds: segmentDocs.map((d) => segmentId(batch.batchId, d.chunk)),
       pending: state.pending,

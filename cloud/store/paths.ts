@@ -6,6 +6,7 @@
 //   wards/{ward}/segments/{batchId}_{k}    raw readings of one batch, columnar, <= 15 min each
 //   wards/{ward}/alarmEvents/{gateway}_{n} one alarm lifecycle event
 //   wards/{ward}/devices/{device}          latest status of a device
+//   wards/{ward}/audit/{gateway}_{n}       one entry of the ward's audit trail (user names and actions only)
 //   wards/{ward}/hours/{yyyymmddhh}_{s}    hourly statistics and 5-minute series per patient
 //   wards/{ward}/state/current             latest vitals, NEWS2, trends and risk per patient
 //   wards/{ward}/alerts/{alertId}          cloud alerts raised by the analysis
@@ -18,6 +19,7 @@ export const Collection = {
   segments: 'segments',
   alarmEvents: 'alarmEvents',
   devices: 'devices',
+  audit: 'audit',
   hours: 'hours',
   state: 'state',
   alerts: 'alerts',
@@ -33,6 +35,7 @@ export const edgeConfigDoc = (db: Firestore, gateway: string) => db.collection(C
 export const segments = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.segments);
 export const alarmEvents = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.alarmEvents);
 export const devices = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.devices);
+export const auditTrail = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.audit);
 export const hours = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.hours);
 export const currentState = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.state).doc('current');
 export const alerts = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.alerts);

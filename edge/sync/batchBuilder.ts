@@ -1,11 +1,11 @@
 // Turns outbox rows into a wire batch (shared/sync/wire.ts): plans the next
-// id ranges (alarm events first, then readings, then device status, within
-// the item bound) and builds the batch of a range, the same batch every time
+// id ranges (alarm events first, then readings, then device status, then
+// audit entries, within the item bound) and builds the batch of a range, the same batch every time
 // it is built from the same rows. Identifiers are pseudonymized here, before
 // anything is encoded.
 import { lookupCode } from '../../shared/codes.js';
 import { buildBatch } from '../../shared/sync/codec.js';
-import type { SyncAlarmEvent, SyncBatch, SyncDeviceStatus, SyncReading } from '../../shared/sync/wire.js';
+import { MAX_AUDIT_DETAIL_KEYS, MAX_AUDIT_TEXT, type SyncAlarmEvent, type SyncAuditEntry, type SyncBatch, type SyncDeviceStatus, type SyncReading } from '../../shared/sync/wire.js';
 import { sensorStates, type SensorState } from '../../shared/reading.js';
 import type { Db } from '../store/database.js';
 import type { Ranges, OutboxStream } from './outbox.js';
@@ -76,6 +76,9 @@ export class BatchBuilder {
       }
     }
     const statusIds = budget > 0 ? (this.#db.prepare('SELECT id FROM device_status WHERE id > ? ORDER BY id LIMIT ?').pluck().all(from.status, budget) as number[]) : [];
+    budget -= statusIds.length;
+    const auditIds = budget > 0 ? (this.#db.prepare('SELECT id FROM audit WHERE id > ? ORDER BY id LIMIT ?').pluck().all(from.audit, budget) as number[]) : [];
+    budget -= auditIds.length;
     const items = maxItems - budget;
     if (items === 0) return null;
     return {
@@ -85,6 +88,7 @@ export class BatchBuilder {
         alarms: { after: from.alarms, through: alarmIds.at(-1) ?? from.alarms },
         obs: { after: from.obs, through: obsThrough },
         status: { after: from.status, through: statusIds.at(-1) ?? from.status },
+        audit: { after: from.audit, through: auditIds.at(-1) ?? from.audit },
       },
     };
   }
@@ -95,8 +99,10 @@ export class BatchBuilder {
     const alarms = this.#alarms(ranges.alarms);
     const readings = this.#readings(ranges.obs);
     const statuses = this.#statuses(ranges.status);
-    const batch = buildBatch({ ...this.#identity, created: now, readings, alarms, statuses });
-    return { batch, ranges, items: alarms.length + readings.length + statuses.length, readings: readings.length };
+    const audit = this.#audit(ranges.audit);
+    // No audit field when there is none: such a batch is valid for a cloud that predates the stream.
+    const batch = buildBatch({ ...this.#identity, created: now, readings, alarms, statuses, ...(audit.length > 0 && { audit }) });
+    return { batch, ranges, items: alarms.length + readings.length + statuses.length + audit.length, readings: readings.length };
   }
 
   #readings(range: { after: number; through: number }): SyncReading[] {
@@ -163,4 +169,42 @@ export class BatchBuilder {
       ...(r.sensor !== null && sensorStates.includes(r.sensor as SensorState) && { sensor: r.sensor as SensorState }),
     }));
   }
+
+  #audit(range: { after: number; through: number }): SyncAuditEntry[] {
+    if (range.through <= range.after) return [];
+    const rows = this.#db
+      .prepare('SELECT id, ts, actor, action, target, detail FROM audit WHERE id > ? AND id <= ? ORDER BY id')
+      .all(range.after, range.through) as Array<{ id: number; ts: number; actor: string; action: string; target: string | null; detail: string | null }>;
+    return rows.map((r) => {
+      const target = r.target === null ? undefined : wireTarget(r.target);
+      const detail = r.detail === null ? undefined : wireDetail(r.detail);
+      return {
+        n: r.id, ts: r.ts, actor: wireId(r.actor), action: wireId(r.action),
+        ...(target !== undefined && { target }),
+        ...(detail !== undefined && { detail }),
+      };
+    });
+  }
+}
+
+const TARGET = /^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,127}$/;
+const wireTarget = (value: string) => (TARGET.test(value) ? value : `x${value.replace(/[^A-Za-z0-9 ._:-]/g, '_')}`.slice(0, 128));
+
+/** The stored detail as the wire's flat object of short scalars; nested values travel as a marker, not as content. */
+function wireDetail(text: string): SyncAuditEntry['detail'] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { unparsed: true };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const out: Record<string, string | number | boolean | null> = {};
+  for (const [key, value] of Object.entries(parsed).slice(0, MAX_AUDIT_DETAIL_KEYS)) {
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(key)) continue;
+    if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) out[key] = value;
+    else if (typeof value === 'string') out[key] = value.slice(0, MAX_AUDIT_TEXT);
+    else out[key] = '[object]';
+  }
+  return out;
 }

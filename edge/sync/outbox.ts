@@ -5,8 +5,8 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/database.js';
 
-/** The three outbox streams the wire carries, by their cursor name in outbox_cursors. */
-export const outboxStreams = { alarms: 'alarm_events', obs: 'observations', status: 'device_status' } as const;
+/** The four outbox streams the wire carries, by their cursor name in outbox_cursors. */
+export const outboxStreams = { alarms: 'alarm_events', obs: 'observations', status: 'device_status', audit: 'audit' } as const;
 export type OutboxStream = keyof typeof outboxStreams;
 const STREAMS = Object.keys(outboxStreams) as OutboxStream[];
 
@@ -31,7 +31,7 @@ export interface BatchRow {
 
 interface RawBatchRow {
   id: string; state: BatchState; alarms_after: number; alarms_through: number; obs_after: number; obs_through: number;
-  status_after: number; status_through: number; items: number; readings: number; planned_at: number; attempts: number;
+  status_after: number; status_through: number; audit_after: number; audit_through: number; items: number; readings: number; planned_at: number; attempts: number;
   http_status: number | null; error_code: string | null; reason: string | null; quarantined_at: number | null;
 }
 
@@ -42,6 +42,7 @@ const toRow = (r: RawBatchRow): BatchRow => ({
     alarms: { after: r.alarms_after, through: r.alarms_through },
     obs: { after: r.obs_after, through: r.obs_through },
     status: { after: r.status_after, through: r.status_through },
+    audit: { after: r.audit_after, through: r.audit_through },
   },
 });
 
@@ -54,8 +55,8 @@ export class Outbox {
   constructor(db: Db) {
     this.#db = db;
     this.#insert = db.prepare(
-      `INSERT INTO sync_batches (id, state, alarms_after, alarms_through, obs_after, obs_through, status_after, status_through, items, readings, planned_at)
-       VALUES (?, 'inflight', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO sync_batches (id, state, alarms_after, alarms_through, obs_after, obs_through, status_after, status_through, audit_after, audit_through, items, readings, planned_at)
+       VALUES (?, 'inflight', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#setState = db.prepare('INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.#ack = db.transaction((id: string, now: number) => this.#applyAck(id, now));
@@ -65,21 +66,25 @@ export class Outbox {
   cursors(): Record<OutboxStream, number> {
     const rows = this.#db.prepare('SELECT stream, synced_through FROM outbox_cursors').all() as Array<{ stream: string; synced_through: number }>;
     const byName = new Map(rows.map((r) => [r.stream, r.synced_through]));
-    return { alarms: byName.get(outboxStreams.alarms) ?? 0, obs: byName.get(outboxStreams.obs) ?? 0, status: byName.get(outboxStreams.status) ?? 0 };
+    return {
+      alarms: byName.get(outboxStreams.alarms) ?? 0, obs: byName.get(outboxStreams.obs) ?? 0,
+      status: byName.get(outboxStreams.status) ?? 0, audit: byName.get(outboxStreams.audit) ?? 0,
+    };
   }
 
   /** Per stream, the highest id any batch covers (or the cursor): the next batch starts above it. */
   plannedThrough(): Record<OutboxStream, number> {
     const cursors = this.cursors();
     const max = this.#db
-      .prepare('SELECT max(alarms_through) AS alarms, max(obs_through) AS obs, max(status_through) AS status FROM sync_batches')
+      .prepare('SELECT max(alarms_through) AS alarms, max(obs_through) AS obs, max(status_through) AS status, max(audit_through) AS audit FROM sync_batches')
       .get() as Record<OutboxStream, number | null>;
-    return { alarms: Math.max(cursors.alarms, max.alarms ?? 0), obs: Math.max(cursors.obs, max.obs ?? 0), status: Math.max(cursors.status, max.status ?? 0) };
+    return Object.fromEntries(STREAMS.map((s) => [s, Math.max(cursors[s], max[s] ?? 0)])) as Record<OutboxStream, number>;
   }
 
   /** Writes a planned batch before its first attempt: from now on a retry, even after a crash, sends these same items. */
   record(id: string, ranges: Ranges, items: number, readings: number, now: number): void {
-    this.#insert.run(id, ranges.alarms.after, ranges.alarms.through, ranges.obs.after, ranges.obs.through, ranges.status.after, ranges.status.through, items, readings, now);
+    const { alarms, obs, status, audit } = ranges;
+    this.#insert.run(id, alarms.after, alarms.through, obs.after, obs.through, status.after, status.through, audit.after, audit.through, items, readings, now);
   }
 
   batches(state?: BatchState): BatchRow[] {

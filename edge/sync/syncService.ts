@@ -194,7 +194,8 @@ export class SyncService implements Service {
     const db = this.#deps.db();
     const obs = db.prepare('SELECT received_ts FROM observations WHERE id > ? ORDER BY id LIMIT 1').pluck().get(ranges.obs.after) as number | undefined;
     const status = db.prepare('SELECT received_ts FROM device_status WHERE id > ? ORDER BY id LIMIT 1').pluck().get(ranges.status.after) as number | undefined;
-    return Math.min(obs ?? Infinity, status ?? Infinity);
+    const audit = db.prepare('SELECT ts FROM audit WHERE id > ? ORDER BY id LIMIT 1').pluck().get(ranges.audit.after) as number | undefined;
+    return Math.min(obs ?? Infinity, status ?? Infinity, audit ?? Infinity);
   }
 
   #launch(entry: Pending): void {

@@ -2,7 +2,7 @@
 // the same id, so a retry is recognisably the same batch (PRODUCT.md: "deterministic
 // id, so a retry is the same batch"), and ids of different gateways never clash.
 import { createHash } from 'node:crypto';
-import type { SyncAlarmEvent, SyncDeviceStatus, SyncReading, SyncStream } from './wire.js';
+import type { SyncAlarmEvent, SyncAuditEntry, SyncDeviceStatus, SyncReading, SyncStream } from './wire.js';
 
 const BATCH_ID = /^b[0-9a-f]{32}$/;
 
@@ -15,14 +15,16 @@ export interface BatchItems {
   readonly readings: readonly Pick<SyncReading, 'n'>[];
   readonly alarms: readonly Pick<SyncAlarmEvent, 'n'>[];
   readonly statuses: readonly Pick<SyncDeviceStatus, 'n'>[];
+  readonly audit?: readonly Pick<SyncAuditEntry, 'n'>[];
 }
 
-/** The item keys in wire order: alarms, then readings, then statuses (alarms travel first). */
+/** The item keys in wire order: alarms, then readings, then statuses, then audit entries (alarms travel first; a batch without audit entries keeps the id it had before the stream existed). */
 export function orderedItemKeys(items: BatchItems): string[] {
   return [
     ...items.alarms.map((a) => itemKey('alarms', a.n)),
     ...items.readings.map((r) => itemKey('readings', r.n)),
     ...items.statuses.map((s) => itemKey('statuses', s.n)),
+    ...(items.audit ?? []).map((a) => itemKey('audit', a.n)),
   ];
 }
 

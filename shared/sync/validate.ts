@@ -9,18 +9,21 @@ import { isValidDeviceId } from '../topics.js';
 import { batchIdOf } from './batchId.js';
 import { isPseudonym } from './pseudonym.js';
 import {
-  alarmKinds, alarmPhases, alarmPriorities, MAX_BATCH_ITEMS, SYNC_VERSION,
-  type SyncAlarmEvent, type SyncBatch, type SyncDeviceStatus, type SyncReading,
+  alarmKinds, alarmPhases, alarmPriorities, MAX_AUDIT_DETAIL_KEYS, MAX_AUDIT_TEXT, MAX_BATCH_ITEMS, SYNC_VERSION,
+  type SyncAlarmEvent, type SyncAuditEntry, type SyncBatch, type SyncDeviceStatus, type SyncReading,
 } from './wire.js';
 
 /** 2000-01-01T00:00:00Z: nothing a ward device measures is older. */
 const EARLIEST = 946_684_800_000;
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const BED = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}$/;
-const TOP_KEYS = ['v', 'gateway', 'ward', 'batchId', 'created', 'readings', 'alarms', 'statuses'];
+const TOP_KEYS = ['v', 'gateway', 'ward', 'batchId', 'created', 'readings', 'alarms', 'statuses', 'audit'];
 const READING_KEYS = ['n', 'device', 'seq', 'code', 'value', 'unit', 'ts', 'flags', 'bed', 'patient'];
 const ALARM_KEYS = ['n', 'alarmId', 'phase', 'priority', 'kind', 'condition', 'ts', 'bed', 'device', 'patient', 'code', 'value', 'by'];
 const STATUS_KEYS = ['n', 'device', 'ts', 'bed', 'online', 'battery', 'sensor'];
+const AUDIT_KEYS = ['n', 'ts', 'actor', 'action', 'target', 'detail'];
+/** An audit target: a kind and a name (`bed:3`, `alarm:a-17`) or a bare word (`alarms`). */
+const TARGET = /^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,127}$/;
 
 export interface BatchPolicy {
   /** The cloud's clock, epoch ms. */
@@ -57,16 +60,18 @@ function checkBatch(body: unknown, policy: BatchPolicy): SyncBatch {
   const readings = list(top.readings, 'readings').map((r, i) => reading(r, `readings[${i}]`, policy));
   const alarms = list(top.alarms, 'alarms').map((a, i) => alarm(a, `alarms[${i}]`, policy));
   const statuses = list(top.statuses, 'statuses').map((s, i) => status(s, `statuses[${i}]`, policy));
-  const total = readings.length + alarms.length + statuses.length;
+  const audit = top.audit === undefined ? undefined : list(top.audit, 'audit').map((e, i) => auditEntry(e, `audit[${i}]`, policy));
+  const total = readings.length + alarms.length + statuses.length + (audit?.length ?? 0);
   if (total === 0) fail('readings', 'a batch needs at least one item');
   if (total > MAX_BATCH_ITEMS) fail('readings', `at most ${MAX_BATCH_ITEMS} items per batch, got ${total}`);
   ordered(readings, 'readings');
   ordered(alarms, 'alarms');
   ordered(statuses, 'statuses');
+  if (audit) ordered(audit, 'audit');
   if (typeof top.batchId !== 'string') fail('batchId', 'expected the batch id string');
-  const expected = batchIdOf(gateway, { readings, alarms, statuses });
+  const expected = batchIdOf(gateway, { readings, alarms, statuses, ...(audit && { audit }) });
   if (top.batchId !== expected) fail('batchId', `does not match the items (expected ${expected})`);
-  return { v: SYNC_VERSION, gateway, ward, batchId: expected, created, readings, alarms, statuses };
+  return { v: SYNC_VERSION, gateway, ward, batchId: expected, created, readings, alarms, statuses, ...(audit && { audit }) };
 }
 
 function reading(raw: unknown, at: string, policy: BatchPolicy): SyncReading {
@@ -123,6 +128,36 @@ function status(raw: unknown, at: string, policy: BatchPolicy): SyncDeviceStatus
     ...(s.battery !== undefined && { battery: s.battery as number }),
     ...(s.sensor !== undefined && { sensor: oneOf(s.sensor, sensorStates, `${at}.sensor`) }),
   };
+}
+
+function auditEntry(raw: unknown, at: string, policy: BatchPolicy): SyncAuditEntry {
+  const e = object(raw, at, AUDIT_KEYS);
+  let target: string | undefined;
+  if (e.target !== undefined) {
+    target = string(e.target, `${at}.target`);
+    if (!TARGET.test(target)) fail(`${at}.target`, 'expected 1-128 letters, digits, space, dot, colon, dash or underscore');
+  }
+  return {
+    n: counter(e.n, `${at}.n`),
+    ts: time(e.ts, `${at}.ts`, policy),
+    actor: id(e.actor, `${at}.actor`),
+    action: id(e.action, `${at}.action`),
+    ...(target !== undefined && { target }),
+    ...(e.detail !== undefined && { detail: auditDetail(e.detail, `${at}.detail`) }),
+  };
+}
+
+/** A flat object of short scalars: the trail says who did what, it does not carry records. */
+function auditDetail(raw: unknown, at: string): Record<string, string | number | boolean | null> {
+  if (!isPlainObject(raw)) fail(at, 'expected a JSON object');
+  const entries = Object.entries(raw as Record<string, unknown>);
+  if (entries.length > MAX_AUDIT_DETAIL_KEYS) fail(at, `at most ${MAX_AUDIT_DETAIL_KEYS} fields`);
+  for (const [key, value] of entries) {
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(key)) fail(`${at}.${key}`, 'expected a field name of 1-32 letters, digits or underscore');
+    const ok = value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && value.length <= MAX_AUDIT_TEXT);
+    if (!ok) fail(`${at}.${key}`, `expected null, a boolean, a finite number or a string of at most ${MAX_AUDIT_TEXT} characters`);
+  }
+  return raw as Record<string, string | number | boolean | null>;
 }
 
 function object(raw: unknown, at: string, keys: readonly string[]): Record<string, unknown> {

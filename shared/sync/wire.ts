@@ -33,7 +33,7 @@ export const SIGNATURE_WINDOW_SECONDS = 300;
 export const MAX_BATCH_BYTES = 1024 * 1024;
 /** Largest decompressed JSON the cloud accepts (413 above): a bound on gzip bombs. */
 export const MAX_BATCH_JSON_BYTES = 16 * 1024 * 1024;
-/** Most items (readings + alarms + statuses) in one batch. */
+/** Most items (readings + alarms + statuses + audit entries) in one batch. */
 export const MAX_BATCH_ITEMS = 20_000;
 
 /**
@@ -43,7 +43,7 @@ export const MAX_BATCH_ITEMS = 20_000;
  * sent. (gateway, stream, n) is the item's idempotency key: the cloud stores an
  * item at most once however often, or in whatever batch, it arrives.
  */
-export const syncStreams = ['readings', 'alarms', 'statuses'] as const;
+export const syncStreams = ['readings', 'alarms', 'statuses', 'audit'] as const;
 export type SyncStream = (typeof syncStreams)[number];
 
 /** One reading: one value of one metric (an entry of an observation's `obs`). */
@@ -116,6 +116,29 @@ export interface SyncDeviceStatus {
   readonly sensor?: SensorState;
 }
 
+/** Bounds of an audit entry's free detail, so that the trail cannot carry bulk data. */
+export const MAX_AUDIT_DETAIL_KEYS = 16;
+export const MAX_AUDIT_TEXT = 128;
+
+/**
+ * One entry of the ward's audit trail (HIPAA 164.312(b)): who acknowledged,
+ * admitted, discharged, logged in or changed what, and when. User names and
+ * actions only: a target names a bed or an alarm, never a patient, and the
+ * detail is a flat object of short scalars (an admission number, `via`).
+ * Added without a version change: the stream is optional, and a batch
+ * without it is valid as before.
+ */
+export interface SyncAuditEntry {
+  readonly n: number;
+  readonly ts: number;
+  /** The user name, or `wardgate`/`cloud` for the gateway's own actions. */
+  readonly actor: string;
+  readonly action: string;
+  /** `bed:3`, `alarm:a-17`, `alarms`. */
+  readonly target?: string;
+  readonly detail?: Readonly<Record<string, string | number | boolean | null>>;
+}
+
 /** The JSON inside the gzip body. */
 export interface SyncBatch {
   readonly v: typeof SYNC_VERSION;
@@ -128,6 +151,8 @@ export interface SyncBatch {
   readonly readings: readonly SyncReading[];
   readonly alarms: readonly SyncAlarmEvent[];
   readonly statuses: readonly SyncDeviceStatus[];
+  /** Absent when no audit entry travels (and so from gateways that predate the stream). */
+  readonly audit?: readonly SyncAuditEntry[];
 }
 
 /** 2xx answer of ingestBatch. `duplicate` means nothing new was stored (a retry). */
@@ -135,7 +160,7 @@ export interface IngestAccepted {
   readonly ok: true;
   readonly batchId: string;
   /** Items stored by this request, per stream. */
-  readonly stored: { readonly readings: number; readonly alarms: number; readonly statuses: number };
+  readonly stored: { readonly readings: number; readonly alarms: number; readonly statuses: number; readonly audit?: number };
   /** Items already stored by an earlier request (retries and overlapping batches). */
   readonly skipped: number;
   readonly duplicate: boolean;

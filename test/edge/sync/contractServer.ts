@@ -51,7 +51,7 @@ export async function startContractServer(secret: string, options: { slowMs?: nu
     if (mode === 'reject400') return answer(400, { ok: false, error: { code: 'WG_ERR_SCHEMA', message: 'refused for the test', field: 'readings' } });
     state.batchIds.push(batch.batchId);
     const stored = store(state.items, batch);
-    const ok = { ok: true, batchId: batch.batchId, stored, skipped: 0, duplicate: stored.readings + stored.alarms + stored.statuses === 0 };
+    const ok = { ok: true, batchId: batch.batchId, stored, skipped: 0, duplicate: stored.readings + stored.alarms + stored.statuses + stored.audit === 0 };
     if (mode === 'lose200') return req.socket.destroy();
     if (mode === 'slow') return void setTimeout(() => answer(200, ok), options.slowMs ?? 2000);
     answer(200, ok);
@@ -62,9 +62,9 @@ export async function startContractServer(secret: string, options: { slowMs?: nu
 }
 
 function store(items: Map<string, unknown>, batch: SyncBatch) {
-  const stored = { readings: 0, alarms: 0, statuses: 0 };
-  for (const stream of ['readings', 'alarms', 'statuses'] as const) {
-    for (const item of batch[stream]) {
+  const stored = { readings: 0, alarms: 0, statuses: 0, audit: 0 };
+  for (const stream of ['readings', 'alarms', 'statuses', 'audit'] as const) {
+    for (const item of batch[stream] ?? []) {
       const key = `${stream}/${item.n}`;
       if (items.has(key)) continue;
       items.set(key, item);
