@@ -12,6 +12,8 @@ const DAY_MS = 86_400_000;
 const DROPPED_LABEL = { observations: 'readings', device_status: 'status reports', alarm_events: 'alarm events' } as const;
 /** Rows deleted per transaction, so that a large purge never holds up the ingest path for long. */
 const CHUNK = 5000;
+/** The first drop at the hard limit: unsynced rows go in steps that start this small. */
+const FIRST_STEP = 64;
 
 export interface StorageUse {
   readonly usedBytes: number;
@@ -95,9 +97,14 @@ export class StorageGuard {
       // Rows in a planned batch are being sent; dropping them would break the batch's count. Only rows above every batch go.
       const stream = Object.entries(outboxStreams).find(([, t]) => t === table)![0] as keyof typeof outboxStreams;
       const col = `${stream}_through`;
+      // Small steps first, growing: no more is dropped than it takes to get back under the mark, give or take one step.
+      let step = FIRST_STEP;
       while (!fits()) {
         const floor = db.prepare(`SELECT max(coalesce((SELECT max(${col}) FROM sync_batches), 0), (SELECT synced_through FROM outbox_cursors WHERE stream = ?))`).pluck().get(table) as number;
-        const n = db.transaction(() => this.#dropUnsynced(table, floor))();
+        // Never more than a quarter of what is left at once: freed rows free pages unevenly (indexes), so the measure lags.
+        const left = ((db.prepare(`SELECT max(id) FROM ${table}`).pluck().get() as number | null) ?? floor) - floor;
+        const n = db.transaction(() => this.#dropUnsynced(table, floor, Math.max(FIRST_STEP, Math.min(step, Math.ceil(left / 4)))))();
+        step = Math.min(CHUNK, step * 2);
         if (n === 0) break;
         dropped[DROPPED_LABEL[table]] = (dropped[DROPPED_LABEL[table]] ?? 0) + n;
         // Free pages are reused, but the WAL must be folded back for the measure to fall.
@@ -107,10 +114,10 @@ export class StorageGuard {
     return dropped;
   }
 
-  /** Drops the oldest CHUNK unsynced rows above `floor`; returns how many readings (or rows) went. In one transaction with its audit entry. */
-  #dropUnsynced(table: 'observations' | 'device_status' | 'alarm_events', floor: number): number {
+  /** Drops the oldest `rows` unsynced rows above `floor`; returns how many readings (or rows) went. In one transaction with its audit entry. */
+  #dropUnsynced(table: 'observations' | 'device_status' | 'alarm_events', floor: number, rows: number): number {
     const db = this.#db();
-    const ids = db.prepare(`SELECT id FROM ${table} WHERE id > ? ORDER BY id LIMIT ${CHUNK}`).pluck().all(floor) as number[];
+    const ids = db.prepare(`SELECT id FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).pluck().all(floor, rows) as number[];
     if (ids.length === 0) return 0;
     const first = ids[0];
     const last = ids[ids.length - 1];
