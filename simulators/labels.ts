@@ -65,8 +65,8 @@ function label(plan: BedPlan, step: ScenarioStep, runEnd: number): ScenarioLabel
       return { ...base, event: 'device unplugged', expect: device && step.duration > silenceLimitS(device.transport) ? technical('device-silent') : none };
     case 'battery': {
       if (!device) return undefined;
-      // The event is the charge reaching the low-battery threshold, not the start of the drain.
-      const start = Math.ceil(step.at + (step.duration * (BATTERY_FROM - BATTERY_LOW_PERCENT)) / (BATTERY_FROM - BATTERY_TO));
+      // The event is the reported (whole-percent) charge reaching the low-battery threshold, not the start of the drain.
+      const start = Math.ceil(step.at + (step.duration * (BATTERY_FROM - BATTERY_LOW_PERCENT - 0.5)) / (BATTERY_FROM - BATTERY_TO));
       return { ...base, start, end: runEnd, event: 'battery low', expect: technical('battery') };
     }
     case 'malformed':
