@@ -2,6 +2,7 @@
 // respiration at 1 Hz with measurement noise, motion artifacts, brief dips,
 // values that hover at a limit, and a few real, sustained deteriorations,
 // each labelled. Deterministic from its seed.
+import { prng } from '../simulators/random.js';
 
 export interface WardSample {
   /** Seconds since the start. */
