@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { runAlarmBench } from './alarms.js';
 import { runCloudBench } from './cloud.js';
 import { runIngestBench } from './ingest.js';
+import { runScenarioBench } from './scenarios.js';
 import { runSerialHl7Bench } from './serialHl7.js';
 
 const log = (line: string) => console.log(line);
@@ -24,3 +25,6 @@ await runAlarmBench(log);
 
 log('\n== Serial and HL7: lines committed and messages acknowledged per second, beside the bare parse rate');
 log(JSON.stringify(await runSerialHl7Bench(log), null, 2));
+
+log('\n== Scenarios: labelled events caught, delay and false alarms, wardgate vs plain thresholds');
+await runScenarioBench(log);
