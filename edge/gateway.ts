@@ -157,7 +157,10 @@ export class Gateway {
       set: (key, report) =>
         this.#alarms?.engine?.setTechnical(key, report && { bed: null, deviceId: null, metric: null, value: report.value ?? null, rule: report.rule, priority: report.priority, message: report.message }),
     };
-    const sync = wireSync({ config, env: this.#env, log, db: () => this.#db!, bus, alarms: technical, metrics });
+    const sync = wireSync({
+      config, env: this.#env, log, db: () => this.#db!, bus, alarms: technical, metrics,
+      applyAlarms: (alarms) => this.#alarms?.engine?.updateConfig(alarms),
+    });
     this.#sync = sync;
     this.#metrics = metrics;
     const queue = new CommitQueue(

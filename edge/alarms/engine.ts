@@ -70,6 +70,9 @@ export interface BedSnapshot {
   readonly alarms: Alarm[];
 }
 
+/** How much history rate-of-change rules need. */
+const keepFor = (config: AlarmConfig) => Math.max(0, ...config.rateOfChange.map((r) => r.windowMs));
+
 const NEWS2_INPUTS = new Set(['rr', 'spo2', 'pulse', 'nibp_sys', 'temp', 'fio2', 'o2_flow']);
 const TICK_MS = 1000;
 
@@ -87,7 +90,8 @@ export class AlarmEngine implements Service {
   readonly #rateCheckedAt = new Map<string, number>();
   readonly #devices: Map<string, WatchedDevice>;
   readonly #lastSeen: Map<string, number>;
-  readonly #keepMs: number;
+  #config: AlarmConfig;
+  #keepMs: number;
   #stopTicks: (() => void) | undefined;
   #unsubscribe: Array<() => void> = [];
 
@@ -97,7 +101,8 @@ export class AlarmEngine implements Service {
     this.#log = deps.log.child({ module: 'alarms' });
     this.#devices = new Map(deps.devices.map((d) => [d.id, d]));
     this.#lastSeen = new Map(deps.lastSeen ?? []);
-    this.#keepMs = Math.max(0, ...deps.config.rateOfChange.map((r) => r.windowMs));
+    this.#config = deps.config;
+    this.#keepMs = keepFor(deps.config);
     this.#book = new AlarmBook(deps.config.escalation, (event, alarm) => this.#dispatch(event, alarm), deps.restored ?? []);
   }
 
@@ -117,6 +122,20 @@ export class AlarmEngine implements Service {
     this.#stopTicks?.();
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
+  }
+
+  /**
+   * Rules and limits pulled from the cloud, in force from the next reading
+   * without a restart: limits are rebuilt per bed, open alarms run their
+   * lifecycle against the new values. Escalation timing stays as started
+   * (the alarm book keeps it) and beds already tracked keep their rate history
+   * length; both follow the new config at the next start.
+   */
+  updateConfig(config: AlarmConfig): void {
+    this.#config = config;
+    this.#keepMs = keepFor(config);
+    this.#limits.clear();
+    this.#log.info({ limits: Object.keys(config.limits), beds: Object.keys(config.beds) }, 'alarm config updated');
   }
 
   /** Open alarms, highest priority first. */
@@ -189,7 +208,7 @@ export class AlarmEngine implements Service {
         this.#book.hold(report, now);
       }
     }
-    const silentAfter = this.#deps.config.technical.silentAfterMs;
+    const silentAfter = this.#config.technical.silentAfterMs;
     for (const [deviceId, seen] of this.#lastSeen) {
       const after = this.#devices.get(deviceId)?.silentAfterMs ?? silentAfter;
       if (after > 0 && now - seen >= after) this.#silent(deviceId, 'no-data', seen, now);
@@ -203,12 +222,12 @@ export class AlarmEngine implements Service {
     const limit = limits.get(metric);
     if (limit) {
       const patient = at.bed ? this.#deps.patients.atBed(at.bed) : undefined;
-      const bedSpo2 = at.bed !== null && this.#deps.config.beds[at.bed]?.limits.spo2 !== undefined;
+      const bedSpo2 = at.bed !== null && this.#config.beds[at.bed]?.limits.spo2 !== undefined;
       const key = `${at.scope}:limit:${metric}`;
       const verdict = limitVerdict(at, metric, limit, vitals, this.#timer(key).on, patient, bedSpo2);
       if (verdict) this.#apply(verdict, now);
     }
-    for (const rule of this.#deps.config.rateOfChange) {
+    for (const rule of this.#config.rateOfChange) {
       if (rule.metric !== metric) continue;
       const key = `${at.scope}:rate:${rule.metric}:${rule.change}`;
       // Rate rules look at minutes: once a second is often enough, however fast the device sends.
@@ -222,9 +241,9 @@ export class AlarmEngine implements Service {
   #scoreNews2(bed: string, now: number): void {
     const vitals = this.#beds.get(bed);
     if (!vitals) return;
-    const snapshot = bedNews2(vitals, this.#deps.patients.atBed(bed), this.#deps.config.news2, now);
+    const snapshot = bedNews2(vitals, this.#deps.patients.atBed(bed), this.#config.news2, now);
     this.#news2.set(bed, snapshot);
-    this.#apply(news2Verdict(bed, snapshot, this.#deps.config.news2, this.#timer(`${bed}:news2`).on), now);
+    this.#apply(news2Verdict(bed, snapshot, this.#config.news2, this.#timer(`${bed}:news2`).on), now);
   }
 
   #silent(deviceId: string, reason: 'disconnected' | 'no-data', since: number, now: number): void {
@@ -244,7 +263,7 @@ export class AlarmEngine implements Service {
 
   #status(deviceId: string, sensor: string | undefined, battery: number | undefined, now: number): void {
     const bed = this.#devices.get(deviceId)?.bed ?? null;
-    const { sensorDelayMs, batteryLowPercent } = this.#deps.config.technical;
+    const { sensorDelayMs, batteryLowPercent } = this.#config.technical;
     const base = { bed, deviceId, kind: 'technical' as const, metric: null };
     if (sensor !== undefined) {
       const key = `device:${deviceId}:sensor`;
@@ -340,7 +359,7 @@ export class AlarmEngine implements Service {
     const key = bed ?? '';
     let limits = this.#limits.get(key);
     if (!limits) {
-      limits = limitsFor(this.#deps.config, bed);
+      limits = limitsFor(this.#config, bed);
       this.#limits.set(key, limits);
     }
     return limits;

@@ -1,12 +1,13 @@
 // The config pull: alarm-rule and limit overrides the cloud team publishes
 // (GET {cloud.url}/edgeConfig, docs/DEPLOY.md). A new version is validated
 // with the edge's own alarm schema, stored with its version, and written to
-// the audit trail; the daemon applies the stored overrides when it starts
-// (withPulledConfig), so a running ward never changes rules mid-alarm.
+// the audit trail. The daemon applies the stored overrides when it starts
+// (withPulledConfig) and, through the alarm engine's updateConfig, as soon as
+// a new version is pulled: the next reading is judged by the new limits.
 import { signedConfigHeaders } from '../../shared/sync/request.js';
 import type { EdgeConfigDocument } from '../../shared/sync/wire.js';
 import { isPlainObject } from '../../shared/observation.js';
-import { alarmConfigSchema } from '../alarms/config.js';
+import { alarmConfigSchema, type AlarmConfig } from '../alarms/config.js';
 import type { GatewayConfig } from '../config/load.js';
 import type { Db } from '../store/database.js';
 
@@ -17,7 +18,14 @@ export interface PulledConfig {
   readonly pulledAt: number;
 }
 
-export type PullResult = { outcome: 'unchanged' } | { outcome: 'applied'; version: number } | { outcome: 'refused'; version: number; reason: string };
+export type PullResult =
+  | { outcome: 'unchanged' }
+  | { outcome: 'applied'; version: number; alarms: AlarmConfig }
+  | { outcome: 'refused'; version: number; reason: string };
+
+/** The YAML's alarm section behind a config that carries pulled overrides: a new version replaces the old overrides, it does not stack on them. */
+const yamlAlarms = new WeakMap<GatewayConfig, AlarmConfig>();
+const baseAlarms = (config: GatewayConfig) => yamlAlarms.get(config) ?? config.alarms;
 
 export function storedPulledConfig(db: Db): PulledConfig | undefined {
   const text = db.prepare("SELECT value FROM sync_state WHERE key = 'edge_config'").pluck().get() as string | undefined;
@@ -35,12 +43,17 @@ function merged(base: unknown, over: unknown): unknown {
 /** The config with pulled overrides applied over the YAML (alarms only); unchanged when none is stored. */
 export function withPulledConfig(config: GatewayConfig, pulled: PulledConfig | undefined): GatewayConfig {
   if (!pulled?.config.alarms) return config;
-  const alarms = alarmConfigSchema.parse(merged(structuredClone(config.alarms), pulled.config.alarms));
-  return Object.freeze({ ...config, alarms });
+  const base = baseAlarms(config);
+  const alarms = alarmConfigSchema.parse(merged(structuredClone(base), pulled.config.alarms));
+  const out = Object.freeze({ ...config, alarms });
+  yamlAlarms.set(out, base);
+  return out;
 }
 
 export async function pullConfig(options: {
   db: Db; url: string; gateway: string; secret: string; base: GatewayConfig; now: () => number; timeoutMs: number; headers?: Record<string, string>;
+  /** Whether the running daemon applies a new version at once (the audit entry says when it applies). */
+  appliesLive?: boolean;
 }): Promise<PullResult> {
   const { db, now } = options;
   const current = storedPulledConfig(db);
@@ -57,7 +70,7 @@ export async function pullConfig(options: {
   const unknown = Object.keys(doc.config ?? {}).filter((k) => k !== 'alarms');
   let reason: string | undefined = unknown.length ? `only alarms may be overridden from the cloud, not ${unknown.join(', ')}` : undefined;
   if (!reason) {
-    const check = alarmConfigSchema.safeParse(merged(structuredClone(options.base.alarms), doc.config.alarms ?? {}));
+    const check = alarmConfigSchema.safeParse(merged(structuredClone(baseAlarms(options.base)), doc.config.alarms ?? {}));
     if (!check.success) reason = check.error.issues.map((i) => `alarms.${i.path.join('.')}: ${i.message}`).join('; ');
   }
   const etag = res.headers.get('etag');
@@ -71,7 +84,8 @@ export async function pullConfig(options: {
     }
     const stored: PulledConfig = { version: doc.version, etag, config: { ...(doc.config.alarms !== undefined && { alarms: doc.config.alarms as Record<string, unknown> }) }, pulledAt: now() };
     db.prepare("INSERT INTO sync_state (key, value) VALUES ('edge_config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(JSON.stringify(stored));
-    audit.run(now(), 'cloud', 'config.pull', 'alarms', JSON.stringify({ version: doc.version, previous: current?.version ?? 0, applies: 'at next start' }));
+    audit.run(now(), 'cloud', 'config.pull', 'alarms', JSON.stringify({ version: doc.version, previous: current?.version ?? 0, applies: options.appliesLive ? 'now' : 'at next start' }));
   })();
-  return reason ? { outcome: 'refused', version: doc.version, reason } : { outcome: 'applied', version: doc.version };
+  if (reason) return { outcome: 'refused', version: doc.version, reason };
+  return { outcome: 'applied', version: doc.version, alarms: withPulledConfig(options.base, storedPulledConfig(db)).alarms };
 }

@@ -1,5 +1,6 @@
 // Builds the sync, the storage guard and the scheduled jobs from the config,
 // for edge/gateway.ts: one call, so that the daemon's wiring stays short.
+import type { AlarmConfig } from '../alarms/config.js';
 import type { EventBus } from '../bus.js';
 import type { GatewayConfig } from '../config/load.js';
 import { Scheduler, type CronDriver, type Job } from '../jobs/scheduler.js';
@@ -23,6 +24,8 @@ export interface SyncWiring {
 export function wireSync(options: {
   config: GatewayConfig; env: NodeJS.ProcessEnv; log: Logger; db: () => Db; bus: EventBus; alarms: TechnicalAlarms;
   metrics?: GatewayMetrics; cron?: CronDriver; now?: () => number;
+  /** Puts pulled alarm rules and limits in force in the running daemon. */
+  applyAlarms?: (alarms: AlarmConfig) => void;
 }): SyncWiring {
   const { config, env, log, db, alarms, metrics } = options;
   const now = options.now ?? Date.now;
@@ -58,9 +61,10 @@ export function wireSync(options: {
       run: async () => {
         const result = await pullConfig({
           db: db(), url: cloud.url, gateway: config.gateway.id, secret: env[cloud.secretEnv] ?? '', base: config, now, timeoutMs: cloud.requestTimeoutMs,
-          ...(tokens && { headers: await tokens.headers() }),
+          ...(tokens && { headers: await tokens.headers() }), appliesLive: options.applyAlarms !== undefined,
         });
-        if (result.outcome !== 'unchanged') log.info(result, 'config pulled from the cloud');
+        if (result.outcome === 'applied') options.applyAlarms?.(result.alarms);
+        if (result.outcome !== 'unchanged') log.info({ outcome: result.outcome, version: result.version, ...(result.outcome === 'refused' && { reason: result.reason }) }, 'config pulled from the cloud');
       },
     });
   }

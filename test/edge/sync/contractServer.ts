@@ -2,7 +2,7 @@
 // verifies the signature, refuses a replayed one, validates the batch with the
 // cloud's own validator and stores each item once by its (stream, n) key.
 // Its `mode` injects the failures the sync must survive.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { decodeBatchBody, validateBatch, verifySignature, type SyncBatch } from '../../../shared/sync/index.js';
@@ -22,13 +22,21 @@ export interface ContractServer {
   stop(): Promise<void>;
 }
 
-export async function startContractServer(secret: string, options: { slowMs?: number } = {}): Promise<ContractServer> {
+export interface ContractServerOptions {
+  slowMs?: number;
+  /** Other functions under the same base URL (edgeConfig), by path. */
+  routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void>;
+}
+
+export async function startContractServer(secret: string, options: ContractServerOptions = {}): Promise<ContractServer> {
   const seen = new Set<string>();
   const state: ContractServer = {
     url: '', mode: 'ok', items: new Map(), bodies: [], batchIds: [], attempts: 0,
     stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
   const server: Server = createServer(async (req, res) => {
+    const route = options.routes?.[new URL(req.url ?? '/', 'http://localhost').pathname];
+    if (route) return route(req, res);
     const body = await read(req);
     state.attempts++;
     const mode = state.mode;
