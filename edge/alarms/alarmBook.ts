@@ -70,14 +70,15 @@ export class AlarmBook {
       this.#emit('raised', raised, now);
       return;
     }
+    // The open alarm always says what holds now (NEWS2 8, not the 6 it was raised at);
+    // only a change that matters to people (re-activation, a higher priority) is an event.
     alarm.value = report.value;
+    alarm.message = report.message;
     if (alarm.state === 'latched') {
       alarm.state = 'active';
-      alarm.message = report.message;
       this.#emit('updated', alarm, now);
     } else if (priorityRank[report.priority] > priorityRank[alarm.priority]) {
       alarm.priority = report.priority;
-      alarm.message = report.message;
       this.#emit('updated', alarm, now);
     }
   }

@@ -131,6 +131,10 @@ t.test('NEWS2: aggregate >= 7 raises a high-priority alarm naming missing inputs
   const news2 = h.events.find((e) => e.rule === 'news2');
   t.match(news2, { phase: 'raised', priority: 'high', value: 8, message: 'NEWS2 8: emergency response (oxygen missing, consciousness missing, temp missing)' });
   t.match(h.engine.bed('1').news2, { score: 8, level: 'high', missing: ['oxygen', 'consciousness', 'temp'], stale: [] });
+  // The score rises further: the open alarm says so, without a new event.
+  h.obs('mon-1', { rr: 26, spo2: 91, pr: 135 });
+  t.match(h.open().find((a) => a.rule === 'news2'), { value: 11, message: /^NEWS2 11: emergency response/ });
+  t.equal(h.events.filter((e) => e.rule === 'news2').length, 1);
 });
 
 t.test('NEWS2 inputs go stale: a blood pressure from five hours ago no longer counts', async (t) => {
