@@ -3,7 +3,7 @@
 // is a Python wrapper that starts a java child, and killing only the wrapper
 // leaves java running.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freeLoopbackPort } from '../../shared/net.js';
 
 export interface Emulator {
   readonly host: string;
@@ -36,7 +36,7 @@ export async function startEmulatorPair(projectId: string): Promise<Emulators> {
 }
 
 export async function startFirestore(): Promise<Emulator> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const host = `127.0.0.1:${port}`;
   const child = launch(['emulators', 'firestore', 'start', `--host-port=${host}`]);
   await ready(child, host, '/', 'Firestore emulator');
@@ -44,7 +44,7 @@ export async function startFirestore(): Promise<Emulator> {
 }
 
 export async function startPubsub(projectId: string): Promise<Emulator> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const host = `127.0.0.1:${port}`;
   const child = launch(['beta', 'emulators', 'pubsub', 'start', `--host-port=${host}`, `--project=${projectId}`]);
   await ready(child, host, `/v1/projects/${projectId}/topics`, 'Pub/Sub emulator');
@@ -115,17 +115,6 @@ function groupAlive(pgid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitFor<T>(check: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {

@@ -12,7 +12,7 @@ import { parseDuration } from '../scenarios.js';
 import { createLinks, Session } from '../session.js';
 import { Ward, demoPlans } from '../ward.js';
 import { onPath, readJson, startChild, waitForChild, type Child } from './children.js';
-import { freeLoopbackPort } from './ports.js';
+import { freeLoopbackPort } from '../../shared/net.js';
 import { startDemoCloud, type DemoCloud } from './localCloud.js';
 import { printGuide } from './guide.js';
 import { DEMO_WARD, secret, writeDemoFiles } from './wardConfig.js';

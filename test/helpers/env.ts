@@ -1,8 +1,8 @@
 // Temporary directories and free loopback ports for tests.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeLoopbackPort } from '../../shared/net.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -16,16 +16,7 @@ export function tempDir(t: Teardown, prefix = 'wardgate-'): string {
 }
 
 /** A loopback port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = freeLoopbackPort;
 
 /** Polls until `check` returns a value other than undefined, or fails after `ms`. */
 export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, ms = 5000, what = 'condition'): Promise<T> {

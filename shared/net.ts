@@ -1,4 +1,5 @@
-// Free loopback ports for the demo's listeners (the OS picks; nothing fixed to collide with).
+// A free loopback port: the OS picks one, so that nothing the gateway, the demo
+// or the tests start collides with anything else on the machine.
 import { createServer } from 'node:net';
 
 export function freeLoopbackPort(): Promise<number> {
