@@ -46,6 +46,8 @@ interface Pending {
   attempt: number;
   notBefore: number;
   active: boolean;
+  /** The batch as built and compressed while planning, reused by the first attempt: building and gzip are most of a batch's cost. */
+  planned?: { built: BuiltBatch; body: Buffer } | undefined;
 }
 
 /** The cloud's validator allows item times this far ahead of its clock. */
@@ -178,13 +180,14 @@ export class SyncService implements Service {
         if (due > now) return due;
       }
       const built = this.#builder.build(plan.ranges, now);
-      const bytes = encodeBatch(built.batch).length;
+      const body = encodeBatch(built.batch);
+      const bytes = body.length;
       if (bytes > maxBytes && limit > 1) {
         limit = Math.max(1, Math.floor(limit / 2));
         continue;
       }
       this.#outbox.record(built.batch.batchId, plan.ranges, plan.items, plan.readings, now);
-      const entry: Pending = { id: built.batch.batchId, ranges: plan.ranges, attempt: 0, notBefore: 0, active: false };
+      const entry: Pending = { id: built.batch.batchId, ranges: plan.ranges, attempt: 0, notBefore: 0, active: false, planned: { built, body } };
       this.#pending.set(entry.id, entry);
       return entry;
     }
@@ -217,13 +220,16 @@ export class SyncService implements Service {
 
   async #attempt(entry: Pending): Promise<void> {
     const now = this.#now();
-    const built = this.#builder.build(entry.ranges, now);
+    const planned = entry.planned;
+    entry.planned = undefined;
+    // A retry rebuilds from the rows: the same items, so the same batch id.
+    const built = planned?.built ?? this.#builder.build(entry.ranges, now);
     const invalid = validateBatch(built.batch, { now, maxFutureMs: MAX_FUTURE_MS });
     if (isRejection(invalid)) {
       // The cloud would refuse it the same way: quarantine without sending, with the reason.
       return this.#quarantined(entry, built, 0, { outcome: 'quarantine', status: 0, code: invalid.code, message: `refused before sending: ${invalid.field ?? ''} ${invalid.message}`, pause: false });
     }
-    const body = encodeBatch(built.batch);
+    const body = planned?.body ?? encodeBatch(built.batch);
     this.#outbox.attempted(entry.id, now);
     const result = await this.#transport.send(built.batch, body, this.#cancel.signal);
     if (this.#stopped) return;
