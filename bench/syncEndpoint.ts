@@ -47,8 +47,8 @@ const server = createServer((req, res) => {
       }
     }
     stats.readings += counts.readings;
-    stats.items += counts.readings + counts.alarms + counts.statuses + counts.audit;
-    const fresh = stats.items;
+    const fresh = counts.readings + counts.alarms + counts.statuses + counts.audit;
+    stats.items += fresh;
     answer(200, { ok: true, batchId: batch.batchId, stored: counts, skipped: 0, duplicate: fresh === 0 });
   });
 });
