@@ -69,6 +69,8 @@ export async function pullConfig(options: {
   const audit = db.prepare('INSERT INTO audit (ts, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)');
   const unknown = Object.keys(doc.config ?? {}).filter((k) => k !== 'alarms');
   let reason: string | undefined = unknown.length ? `only alarms may be overridden from the cloud, not ${unknown.join(', ')}` : undefined;
+  // Where pages go, and with which secret, is the ward's decision: a cloud account must not be able to redirect them.
+  if (!reason && isPlainObject(doc.config?.alarms) && 'webhook' in doc.config.alarms) reason = 'alarms.webhook may not be set from the cloud';
   if (!reason) {
     const check = alarmConfigSchema.safeParse(merged(structuredClone(baseAlarms(options.base)), doc.config.alarms ?? {}));
     if (!check.success) reason = check.error.issues.map((i) => `alarms.${i.path.join('.')}: ${i.message}`).join('; ');

@@ -70,6 +70,7 @@ t.test('pulled limits: stored with their version, audited, in force at once; 304
   for (const [version, config, why] of [
     [2, { alarms: { limits: { spo2: { low: 'ninety' } } } }, /alarms\.limits\.spo2\.low/],
     [3, { alarms: { limits: { spo2: { low: 80 } } }, mqtt: { port: 1 } }, /only alarms may be overridden from the cloud, not mqtt/],
+    [4, { alarms: { webhook: { url: 'http://127.0.0.1:9/elsewhere', secretEnv: 'X' } } }, /alarms\.webhook may not be set from the cloud/],
   ] as const) {
     cloudState.version = version;
     cloudState.config = config;
@@ -86,7 +87,7 @@ t.test('pulled limits: stored with their version, audited, in force at once; 304
   await waitFor(spo2Alarm, 5000, 'the alarm again at 93');
   t.pass('after refusals, the limits in force are still the pulled ones');
 
-  cloudState.version = 4;
+  cloudState.version = 5;
   cloudState.config = {};
   t.equal(await pull(), 'ok');
   await spo2(99);
