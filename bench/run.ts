@@ -3,9 +3,11 @@
 import { cpus, totalmem } from 'node:os';
 import { runAlarmBench } from './alarms.js';
 import { runCloudBench } from './cloud.js';
+import { runDashboardBench } from './dashboard.js';
 import { runIngestBench } from './ingest.js';
 import { runScenarioBench } from './scenarios.js';
 import { runSerialHl7Bench } from './serialHl7.js';
+import { runSyncBench } from './sync.js';
 
 const log = (line: string) => console.log(line);
 
@@ -28,3 +30,9 @@ log(JSON.stringify(await runSerialHl7Bench(log), null, 2));
 
 log('\n== Scenarios: labelled events caught, delay and false alarms, wardgate vs plain thresholds');
 await runScenarioBench(log);
+
+log('\n== Sync: backlog drain as a multiple of real time, beside the endpoint raw accept rate');
+log(JSON.stringify(await runSyncBench(log), null, 2));
+
+log('\n== Dashboard: commit-to-display latency and daemon CPU with 10 open dashboards');
+log(JSON.stringify(await runDashboardBench(log), null, 2));

@@ -94,7 +94,7 @@ t.test('pulled limits: stored with their version, audited, in force at once; 304
   await waitFor(() => (spo2Alarm() ? undefined : true), 5000, 'clear');
   await spo2(93);
   await new Promise((r) => setTimeout(r, 300));
-  t.notOk(spo2Alarm(), 'version 4 withdrew the override: the YAML limit (91) is in force again, not stacked on version 1');
+  t.notOk(spo2Alarm(), 'version 5 withdrew the override: the YAML limit (91) is in force again, not stacked on version 1');
 });
 
 t.test('a cloud section whose secret is not set: wardgate edge exits 2 naming the field', async (t) => {
