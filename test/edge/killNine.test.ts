@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { writeTestConfig, spawnDaemon, passwordOf } from '../helpers/gateway.js';
+import { publishAll } from '../helpers/publisher.js';
 
 t.setTimeout(170_000);
 
@@ -12,38 +13,6 @@ const DEVICES = ['bed1-pox', 'bed2-pox', 'bed3-mon', 'bed4-mon'];
 const PER_ROUND = 1200; // messages per device per round, two readings each
 const WINDOW = 20; // QoS 1 messages in flight per device
 
-/** Publishes `seqs` with a bounded window; returns when all are acked or the connection is gone. */
-function publishAll(client: MqttClient, deviceId: string, seqs: number[], acked: Set<number>): Promise<void> {
-  return new Promise((resolve) => {
-    let next = 0;
-    let inFlight = 0;
-    let settled = 0;
-    let done = false;
-    const finish = () => {
-      if (!done) {
-        done = true;
-        resolve();
-      }
-    };
-    client.once('close', finish);
-    const pump = () => {
-      while (!done && inFlight < WINDOW && next < seqs.length) {
-        const seq = seqs[next++];
-        inFlight++;
-        const payload = JSON.stringify({ seq, obs: [{ code: 'spo2', value: 90 + (seq % 10), unit: '%' }, { code: 'pr', value: 60 + (seq % 40), unit: '/min' }] });
-        client.publish(`wardgate/devices/${deviceId}/obs`, payload, { qos: 1 }, (err) => {
-          inFlight--;
-          settled++;
-          if (!err) acked.add(seq);
-          if (settled === seqs.length) finish();
-          else pump();
-        });
-      }
-    };
-    if (seqs.length === 0) finish();
-    else pump();
-  });
-}
 
 async function connect(port: number, deviceId: string): Promise<MqttClient> {
   return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username: deviceId, password: passwordOf(deviceId), reconnectPeriod: 0, connectTimeout: 10_000 });
@@ -64,7 +33,7 @@ t.test('every PUBACKed reading survives kill -9 at random moments, stored exactl
       const fresh = round < rounds ? Array.from({ length: PER_ROUND }, (_, k) => round * PER_ROUND + k + 1) : [];
       sent.get(d)!.push(...fresh);
       const pending = sent.get(d)!.filter((s) => !acked.get(d)!.has(s));
-      return publishAll(clients[i], d, pending, acked.get(d)!);
+      return publishAll(clients[i], d, pending, acked.get(d)!, WINDOW);
     });
     if (round < rounds) {
       const killAfter = 50 + Math.floor(Math.random() * 600);

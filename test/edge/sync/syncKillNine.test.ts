@@ -6,11 +6,12 @@
 import t from 'tap';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
 import { passwordOf, spawnDaemon, writeTestConfig } from '../../helpers/gateway.js';
 import { waitFor } from '../../helpers/env.js';
 import type { SyncReading } from '../../../shared/sync/wire.js';
 import { startContractServer } from './contractServer.js';
+import { publishAll } from '../../helpers/publisher.js';
 
 t.setTimeout(170_000);
 const SECRET = 'gw-test-cloud-secret-0123456789abcdef';
@@ -19,33 +20,6 @@ const DEVICES = ['pox-1', 'pox-2', 'pox-3'];
 const PER_ROUND = 250;
 const KILLS = 4;
 
-/** Publishes with a window of 10 QoS 1 messages; records what was acknowledged; ends when done or the connection is gone. */
-function publishAll(client: MqttClient, device: string, seqs: number[], acked: Set<number>): Promise<void> {
-  return new Promise((resolve) => {
-    let next = 0;
-    let inFlight = 0;
-    let settled = 0;
-    let done = false;
-    const finish = () => { if (!done) { done = true; resolve(); } };
-    client.once('close', finish);
-    const pump = () => {
-      while (!done && inFlight < 10 && next < seqs.length) {
-        const seq = seqs[next++];
-        inFlight++;
-        const payload = JSON.stringify({ seq, obs: [{ code: 'spo2', value: 90 + (seq % 10), unit: '%' }, { code: 'pr', value: 60 + (seq % 40), unit: '/min' }] });
-        client.publish(`wardgate/devices/${device}/obs`, payload, { qos: 1 }, (err) => {
-          inFlight--;
-          settled++;
-          if (!err) acked.add(seq);
-          if (settled === seqs.length) finish();
-          else pump();
-        });
-      }
-    };
-    if (seqs.length === 0) finish();
-    else pump();
-  });
-}
 
 t.test('kill -9 with batches in flight, restart, drain: every reading at the cloud exactly once', async (t) => {
   const server = await startContractServer(SECRET, { slowMs: 250 });
@@ -74,7 +48,7 @@ t.test('kill -9 with batches in flight, restart, drain: every reading at the clo
     const work = DEVICES.map((d, i) => {
       const fresh = round < KILLS ? Array.from({ length: PER_ROUND }, (_, k) => round * PER_ROUND + k + 1) : [];
       sent.get(d)!.push(...fresh);
-      return publishAll(clients[i], d, sent.get(d)!.filter((s) => !acked.get(d)!.has(s)), acked.get(d)!);
+      return publishAll(clients[i], d, sent.get(d)!.filter((s) => !acked.get(d)!.has(s)), acked.get(d)!, 10);
     });
     if (round < KILLS) {
       // Kill only once this run has batches on the wire, at a random moment within a slow answer or two.
