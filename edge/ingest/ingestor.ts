@@ -4,12 +4,12 @@
 import { hash } from 'node:crypto';
 import { parseDeviceStatus } from '../../shared/deviceStatus.js';
 import { reject, type Rejection } from '../../shared/errors.js';
-import { parseObservation, validateObservation } from '../../shared/observation.js';
+import { parseObservation, validateObservation, type ValidObservation } from '../../shared/observation.js';
 import type { DeviceStatus } from '../../shared/deviceStatus.js';
 import type { ObservationMessage } from '../../shared/reading.js';
 import { isRejection } from '../../shared/timestamp.js';
 import type { CommitCallback, CommitQueue } from './commitQueue.js';
-import type { IngestSource, PatientRef } from './types.js';
+import type { IngestSource, ObservationItem, PatientRef } from './types.js';
 
 export interface IngestPolicy {
   readonly maxFutureSkewMs: number;
@@ -70,17 +70,20 @@ export class Ingestor {
     if (refused) return this.deadLetter(msg, refused, done);
     const parsed = parseObservation(msg.payload, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
     if (!parsed.ok) return this.deadLetter(msg, parsed.error, done);
+    this.#submitObservation(msg.source, msg.deviceId, receivedTs, parsed, digest(msg.payload), {}, done);
+  }
+
+  #submitObservation(
+    source: IngestSource,
+    deviceId: string,
+    receivedTs: number,
+    parsed: ValidObservation,
+    contentDigest: Buffer,
+    extra: Pick<ObservationItem, 'bed' | 'patient'>,
+    done: CommitCallback,
+  ): void {
     this.#queue.submit(
-      {
-        kind: 'obs',
-        source: msg.source,
-        receivedTs,
-        deviceId: msg.deviceId,
-        seq: parsed.seq,
-        ts: parsed.ts,
-        digest: digest(msg.payload),
-        readings: parsed.readings,
-      },
+      { kind: 'obs', source, receivedTs, deviceId, seq: parsed.seq, ts: parsed.ts, digest: contentDigest, readings: parsed.readings, ...extra },
       done,
     );
   }
@@ -103,21 +106,8 @@ export class Ingestor {
     const parsed = validateObservation(msg.message, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
     if (!parsed.ok) return this.deadLetter(raw, parsed.error, done);
     if (parsed.readings.length === 0) return done(null, { outcome: 'empty' });
-    this.#queue.submit(
-      {
-        kind: 'obs',
-        source: msg.source,
-        receivedTs,
-        deviceId: msg.deviceId,
-        seq: parsed.seq,
-        ts: parsed.ts,
-        digest: digest(msg.content),
-        readings: parsed.readings,
-        ...(msg.bed !== undefined && { bed: msg.bed }),
-        ...(msg.patient !== undefined && { patient: msg.patient }),
-      },
-      done,
-    );
+    const extra = { ...(msg.bed !== undefined && { bed: msg.bed }), ...(msg.patient !== undefined && { patient: msg.patient }) };
+    this.#submitObservation(msg.source, msg.deviceId, receivedTs, parsed, digest(msg.content), extra, done);
   }
 
   /** A status a driver read from the device's own output (e.g. Masimo EXC: sensor off). */
