@@ -78,7 +78,14 @@ export class AlarmBook {
       alarm.state = 'active';
       this.#emit('updated', alarm, now);
     } else if (priorityRank[report.priority] > priorityRank[alarm.priority]) {
+      // A worse condition than the one acknowledged (NEWS2 from 5 to 7) needs a person again:
+      // it is active, escalates from now, and latches if it is now high.
       alarm.priority = report.priority;
+      alarm.latching ||= report.priority === 'high';
+      if (alarm.state === 'acknowledged') alarm.state = 'active';
+      alarm.escalations = 0;
+      alarm.lastEscalatedAt = null;
+      alarm.activeSince = now;
       this.#emit('updated', alarm, now);
     }
   }
@@ -116,7 +123,7 @@ export class AlarmBook {
       if (alarm.state !== 'active' && alarm.state !== 'latched') continue;
       const after = this.#escalation[alarm.priority as AlarmPriority];
       if (after <= 0 || alarm.escalations >= this.#escalation.maxEscalations) continue;
-      const due = alarm.lastEscalatedAt === null ? alarm.raisedAt + after : alarm.lastEscalatedAt + this.#escalation.repeatMs;
+      const due = alarm.lastEscalatedAt === null ? (alarm.activeSince ?? alarm.raisedAt) + after : alarm.lastEscalatedAt + this.#escalation.repeatMs;
       if (now < due) continue;
       alarm.escalations++;
       alarm.lastEscalatedAt = now;

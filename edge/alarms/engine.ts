@@ -178,8 +178,12 @@ export class AlarmEngine implements Service {
     const news2Beds = new Set<string>();
     for (const { item, result } of items) {
       if (item.deviceId === undefined) continue;
-      this.#lastSeen.set(item.deviceId, now);
-      this.#apply({ state: 'clear', key: `device:${item.deviceId}:silent` }, now);
+      // Only usable observations mean the device is monitoring its patient: a device whose every
+      // message is refused (a reused seq, a wrong unit), or that only connects, is still silent.
+      if (item.kind === 'obs' && (result.outcome === 'stored' || result.outcome === 'duplicate' || result.outcome === 'empty')) {
+        this.#lastSeen.set(item.deviceId, now);
+        this.#apply({ state: 'clear', key: `device:${item.deviceId}:silent` }, now);
+      }
       if (item.kind === 'status') this.#status(item.deviceId, item.status.sensor, item.status.battery, now);
       if (item.kind !== 'obs' || result.outcome !== 'stored') continue;
       const bed = result.bed ?? null;

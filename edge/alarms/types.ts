@@ -30,11 +30,13 @@ export interface Alarm {
   readonly rule: string;
   readonly metric: string | null;
   priority: AlarmPriority;
-  readonly latching: boolean;
+  latching: boolean;
   state: AlarmState;
   message: string;
   value: number | null;
   readonly raisedAt: number;
+  /** When it last became active again after a priority rise (escalation counts from here); unset: from raisedAt. */
+  activeSince?: number;
   escalations: number;
   lastEscalatedAt: number | null;
   acknowledgedBy: string | null;

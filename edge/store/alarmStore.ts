@@ -68,12 +68,18 @@ export class AlarmStore {
     }
     const sql = `SELECT id AS seq, alarm_id AS alarmId, phase, ts, bed, device_id AS deviceId, kind, rule, metric, priority, state, message, value, by, escalations
                  FROM alarm_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    return this.#db.prepare(sql).all(...params, Math.min(options.limit ?? 200, 1000)) as AlarmEvent[];
+    return this.#db.prepare(sql).all(...params, clampLimit(options.limit ?? 200)) as AlarmEvent[];
   }
 
-  /** Last time each device was heard from, for the silent-device watch after a restart. */
+  /** Last time each declared device was heard from, for the silent-device watch after a restart. */
   lastSeen(): Map<string, number> {
-    const rows = this.#db.prepare('SELECT device_id, last_seen FROM devices WHERE last_seen IS NOT NULL').all() as Array<{ device_id: string; last_seen: number }>;
+    // Devices no longer in the configuration are not watched: a decommissioned oximeter must not page the ward.
+    const rows = this.#db.prepare('SELECT device_id, last_seen FROM devices WHERE last_seen IS NOT NULL AND declared = 1').all() as Array<{ device_id: string; last_seen: number }>;
     return new Map(rows.map((r) => [r.device_id, r.last_seen]));
   }
+}
+
+/** A page size between 1 and 1000: SQLite reads LIMIT -1 as "no limit", and a huge read would stall ingest. */
+export function clampLimit(limit: number): number {
+  return Number.isFinite(limit) ? Math.max(1, Math.min(Math.trunc(limit), 1000)) : 200;
 }

@@ -1,6 +1,7 @@
 // The audit trail (HIPAA 164.312(b)): who acknowledged, admitted, discharged or
 // changed what, and when. Append-only; an outbox stream for the sync.
 import type { Statement } from 'better-sqlite3';
+import { clampLimit } from './alarmStore.js';
 import type { Db } from './database.js';
 
 export interface AuditEntry {
@@ -26,7 +27,7 @@ export class AuditLog {
   }
 
   recent(limit = 100): AuditEntry[] {
-    const rows = this.#db.prepare('SELECT ts, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?').all(Math.min(limit, 1000)) as Array<
+    const rows = this.#db.prepare('SELECT ts, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?').all(clampLimit(limit)) as Array<
       Omit<AuditEntry, 'detail'> & { detail: string | null }
     >;
     return rows.map((r) => ({ ...r, detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null }));

@@ -69,7 +69,8 @@ export class BatchBuilder {
         .prepare('SELECT id, json_array_length(readings) AS n FROM observations WHERE id > ? ORDER BY id LIMIT ?')
         .all(from.obs, budget) as Array<{ id: number; n: number }>;
       for (const row of rows) {
-        if (row.n > budget) break;
+        // A message larger than the whole budget still goes, alone: otherwise the stream would stall behind it.
+        if (row.n > budget && obsThrough !== from.obs) break;
         budget -= row.n;
         readings += row.n;
         obsThrough = row.id;

@@ -202,3 +202,33 @@ t.test('technical conditions from other features (buffer, cloud)', async (t) => 
   h.engine.setTechnical('gateway:cloud', null);
   t.same(h.phases(), ['raised:cloud-unreachable::low', 'cleared:cloud-unreachable::low']);
 });
+
+t.test('an acknowledged alarm whose priority rises needs a person again: active, latching, escalating', async (t) => {
+  const h = alarmHarness();
+  const report = { bed: '1', deviceId: null, rule: 'news2', metric: 'news2', message: 'NEWS2 5', value: 5 };
+  h.engine.setTechnical('1:x', { ...report, priority: 'medium' });
+  const [alarm] = h.open();
+  h.engine.acknowledge(alarm.id, 'nurse-ann');
+  h.advance(10_000);
+  h.engine.setTechnical('1:x', { ...report, priority: 'high', message: 'NEWS2 8', value: 8 });
+  t.match(h.open()[0], { state: 'active', priority: 'high', latching: true });
+  h.advance(61_000);
+  t.same(h.phases(), ['raised:news2:news2:medium', 'acknowledged:news2:news2:medium', 'updated:news2:news2:high', 'escalated:news2:news2:high']);
+  h.engine.setTechnical('1:x', null);
+  t.equal(h.open()[0].state, 'latched', 'now high, it latches when the condition clears');
+});
+
+t.test('a device whose every message is refused is still silent', async (t) => {
+  const h = alarmHarness();
+  h.obs('mon-1', { pr: 70 });
+  for (let i = 0; i < 70; i++) {
+    h.engine.onCommitted([
+      {
+        item: { kind: 'dead', source: 'mqtt', receivedTs: h.clock.t, deviceId: 'mon-1', rejection: { code: 'WG_ERR_SEQ_CONFLICT', message: 'reused seq' }, raw: Buffer.alloc(0) },
+        result: { outcome: 'rejected', rejection: { code: 'WG_ERR_SEQ_CONFLICT', message: 'reused seq' } },
+      },
+    ]);
+    h.advance(1000);
+  }
+  t.same(h.phases(), ['raised:device-silent::medium']);
+});

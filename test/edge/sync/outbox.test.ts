@@ -67,3 +67,11 @@ t.test('out-of-order acknowledgements: the cursor advances over the contiguous p
   t.equal(unsynced(), 0, 'every reading counted synced exactly once');
   t.equal(outbox.batches().length, 0, 'absorbed batches are gone');
 });
+
+t.test('a message with more readings than the item bound goes alone instead of stalling the stream', async (t) => {
+  const { db, outbox, builder } = ward(t);
+  db.prepare('DELETE FROM alarm_events').run();
+  const plan = builder.plan(outbox.plannedThrough(), 1)!;
+  t.same(plan.ranges.obs, { after: 0, through: 1 }, 'the first observation (2 readings) with a bound of 1');
+  t.equal(plan.readings, 2);
+});
