@@ -4,6 +4,7 @@
 // full scrypt per device.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Principal } from '../config/load.js';
+import { LoginThrottle } from './loginThrottle.js';
 import { hashPassword, verifyPassword } from './password.js';
 
 export class Authenticator {
@@ -11,17 +12,33 @@ export class Authenticator {
   readonly #cacheKey = randomBytes(32);
   readonly #verified = new Map<string, Buffer>();
   #decoy: Promise<string> | undefined;
+  readonly #throttle: LoginThrottle;
 
-  constructor(principals: readonly Principal[]) {
+  constructor(principals: readonly Principal[], throttle: LoginThrottle = new LoginThrottle()) {
     this.#principals = new Map(principals.map((p) => [p.name, p]));
+    this.#throttle = throttle;
   }
 
   principal(name: string): Principal | undefined {
     return this.#principals.get(name);
   }
 
-  /** The principal whose name and password match, or undefined. Takes the same time for unknown names. */
-  async check(name: string, password: string): Promise<Principal | undefined> {
+  /**
+   * The principal whose name and password match, or undefined. Takes the same
+   * time for unknown names; after repeated failures from one source, refuses
+   * at once for a while (see LoginThrottle).
+   */
+  async check(name: string, password: string, source = ''): Promise<Principal | undefined> {
+    // Throttled per name and source address: guesses from elsewhere cannot lock a device out.
+    const key = `${name}@${source}`;
+    if (this.#throttle.waitMs(key) > 0) return undefined;
+    const principal = await this.#check(name, password);
+    if (principal) this.#throttle.succeeded(key);
+    else this.#throttle.failed(key);
+    return principal;
+  }
+
+  async #check(name: string, password: string): Promise<Principal | undefined> {
     const principal = this.#principals.get(name);
     if (!principal || !principal.secretHash) {
       // Spend the same effort as a real check, so that timing does not reveal which names exist.

@@ -15,7 +15,7 @@ import { LiveFeed } from './live.js';
 import { registerDashboard } from './routes.js';
 import { csrfOk, SessionStore } from './sessions.js';
 import { publicDir, StaticAssets } from './static.js';
-import { LoginThrottle } from './throttle.js';
+import { LoginThrottle } from '../auth/loginThrottle.js';
 import { WardState } from './wardState.js';
 
 export interface DashboardDeps {

@@ -9,7 +9,7 @@ import { sendJson, sendJsonError, type HttpServer } from '../http/server.js';
 import type { LiveFeed } from './live.js';
 import { clearedCookie, csrfOk, sameOrigin, sessionCookie, type Session, type SessionStore } from './sessions.js';
 import type { StaticAssets } from './static.js';
-import type { LoginThrottle } from './throttle.js';
+import type { LoginThrottle } from '../auth/loginThrottle.js';
 
 export interface DashboardRouteDeps {
   readonly http: HttpServer;
@@ -51,7 +51,7 @@ export function registerDashboard(deps: DashboardRouteDeps): void {
       res.setHeader('retry-after', String(Math.ceil(wait / 1000)));
       return sendJsonError(res, 429, 'WG_ERR_THROTTLED', `too many failed logins for ${name}; try again in ${Math.ceil(wait / 1000)} s`);
     }
-    const principal = await deps.auth.check(name, password);
+    const principal = await deps.auth.check(name, password, req.socket.remoteAddress ?? '');
     if (!principal || principal.kind !== 'user' || !principal.role) {
       deps.throttle.failed(name);
       deps.audit().record({ ts: now(), actor: name, action: 'login-failed', target: null, detail: { via: 'dashboard' } });

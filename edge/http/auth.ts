@@ -41,7 +41,7 @@ export async function identify(req: IncomingMessage, auth: Authenticator, localT
   const decoded = Buffer.from(credentials, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon <= 0) return undefined;
-  const principal = await auth.check(decoded.slice(0, colon), decoded.slice(colon + 1));
+  const principal = await auth.check(decoded.slice(0, colon), decoded.slice(colon + 1), req.socket.remoteAddress ?? '');
   if (!principal || principal.kind !== 'user' || !principal.role) return undefined;
   return { name: principal.name, role: principal.role };
 }

@@ -153,7 +153,8 @@ export class MqttBroker implements Service {
       principals.set(client, ANONYMOUS);
       return done(null, true);
     }
-    this.#deps.auth.check(username, password?.toString('utf8') ?? '').then(
+    const source = (client.conn as { remoteAddress?: string }).remoteAddress ?? '';
+    this.#deps.auth.check(username, password?.toString('utf8') ?? '', source).then(
       (principal) => {
         if (!principal) return refuse('wrong user name or password');
         principals.set(client, principal);

@@ -4,7 +4,7 @@
 import t from 'tap';
 import type { IncomingMessage } from 'node:http';
 import { BACKGROUND_HEADER, cookieValue, csrfOk, sessionCookie, SessionStore } from '../../../edge/dashboard/sessions.js';
-import { LoginThrottle } from '../../../edge/dashboard/throttle.js';
+import { LoginThrottle } from '../../../edge/auth/loginThrottle.js';
 
 const req = (headers: Record<string, string>, method = 'GET') => ({ headers, method }) as unknown as IncomingMessage;
 

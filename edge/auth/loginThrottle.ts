@@ -1,6 +1,7 @@
-// Slows password guessing at the dashboard login: after a few failures for a
-// name, that name must wait before the next attempt. The scrypt cost already
-// makes each guess expensive; this bounds how many a script gets per hour.
+// Slows password guessing: after a few failures for a key (a name, or a name
+// from one address), that key must wait before the next attempt. The scrypt
+// cost already makes each guess expensive; this bounds how many a script gets
+// per hour, and keeps a flood of guesses from queueing real devices' logins.
 export class LoginThrottle {
   readonly #failures = new Map<string, { count: number; until: number }>();
   readonly #freeFailures: number;
