@@ -75,7 +75,11 @@ export class StorageGuard {
     return { ...use, dropped };
   }
 
-  /** Retention: synced rows older than storage.retentionDays; never a row above its stream's cursor. */
+  /**
+   * Retention: synced rows older than storage.retentionDays: rows at or below
+   * their stream's cursor, and rows of batches the cloud confirmed above it
+   * (a quarantined batch holds the cursor back, but not what was confirmed after it).
+   */
   purgeSynced(olderThan = this.#now() - this.#config.retentionDays * DAY_MS): Record<string, number> {
     const purged: Record<string, number> = {};
     for (const [table, tsColumn] of [['observations', 'received_ts'], ['device_status', 'received_ts'], ['alarm_events', 'ts']] as const) {
@@ -83,6 +87,16 @@ export class StorageGuard {
         `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE id <= (SELECT synced_through FROM outbox_cursors WHERE stream = '${table}') AND ${tsColumn} < ? ORDER BY id LIMIT ${CHUNK})`,
         [olderThan],
       );
+      const stream = Object.entries(outboxStreams).find(([, t]) => t === table)![0];
+      const acked = this.#db()
+        .prepare(`SELECT ${stream}_after AS after, ${stream}_through AS through FROM sync_batches WHERE state = 'acked' AND ${stream}_through > ${stream}_after`)
+        .all() as Array<{ after: number; through: number }>;
+      for (const { after, through } of acked) {
+        purged[table] += this.#deleteChunks(
+          `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE id > ? AND id <= ? AND ${tsColumn} < ? ORDER BY id LIMIT ${CHUNK})`,
+          [after, through, olderThan],
+        );
+      }
     }
     return purged;
   }

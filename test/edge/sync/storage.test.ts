@@ -187,3 +187,19 @@ t.test("refuse-new: no PUBACK at the quota, nothing stored; accepted again once 
   t.ok(count(db, "SELECT count(*) FROM observations o JOIN devices d ON d.id = o.device WHERE d.device_id = 'pox-1' AND seq = 3") === 1, 'stored');
   await waitFor(() => (engine.openAlarms().some((a) => a.key === 'storage:high-water' && a.state === 'active') ? undefined : true), 5000, 'alarm cleared');
 });
+
+t.test('retention also purges what the cloud confirmed above a quarantined batch', async (t) => {
+  const { db, guard } = ward(t, { retentionDays: 7 });
+  addObservations(db, 30, NOW - 8 * DAY);
+  const first = count(db, 'SELECT min(id) FROM observations');
+  // ids first..first+9 synced (cursor); the batch after them is quarantined; the one after that acknowledged.
+  setCursor(db, 'observations', first + 9);
+  const batch = db.prepare(
+    `INSERT INTO sync_batches (id, state, alarms_after, alarms_through, obs_after, obs_through, status_after, status_through, audit_after, audit_through, items, readings, planned_at, attempts)
+     VALUES (?, ?, 0, 0, ?, ?, 0, 0, 0, 0, 10, 80, ?, 1)`,
+  );
+  batch.run('bquarantined', 'quarantined', first + 9, first + 19, NOW);
+  batch.run('backed', 'acked', first + 19, first + 29, NOW);
+  t.same(guard.purgeSynced(), { observations: 20, device_status: 0, alarm_events: 0 });
+  t.same(ids(db, 'observations').map((id) => id - first), Array.from({ length: 10 }, (_, i) => 10 + i), 'only the quarantined batch is kept');
+});
