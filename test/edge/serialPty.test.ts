@@ -156,6 +156,8 @@ t.test('nonin-ascii: power-up header skipped, absent values, event marker; seqs 
   t.equal(rows(gateway, 'SELECT 1 FROM observations').length, 5, 'identical lines in one burst are distinct readings (arrival order), the absent line stores nothing');
   // Silence: the port stays open, nothing arrives.
   await waitFor(() => (silent.includes('no-data') ? true : undefined), 10_000, 'device-silent');
+  // The offline status is committed just after the event: wait for it rather than race it.
+  await waitFor(() => (device(gateway, 'nonin-1').online === 0 ? true : undefined), 5_000, 'the device shown offline');
   t.match(device(gateway, 'nonin-1'), { online: 0 });
 
   await gateway.stop();
