@@ -96,9 +96,9 @@ export interface Daemon {
   exited: Promise<number | string>;
 }
 
-/** Starts `wardgate edge --config FILE` as a child process and waits for its run file. */
-export async function spawnDaemon(t: T, file: string, dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
-  const child = spawn(process.execPath, [WARDGATE_BIN, 'edge', '--config', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `wardgate ARGS` as a child process, collecting its output; killed at teardown if still running. */
+export function spawnWardgate(t: T, args: string[], env: NodeJS.ProcessEnv = {}): Omit<Daemon, 'run'> {
+  const child = spawn(process.execPath, [WARDGATE_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -107,9 +107,15 @@ export async function spawnDaemon(t: T, file: string, dataDir: string, env: Node
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     return exited;
   });
+  return { child, output: () => out, exited };
+}
+
+/** Starts `wardgate edge --config FILE` as a child process and waits for its run file. */
+export async function spawnDaemon(t: T, file: string, dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+  const { child, output, exited } = spawnWardgate(t, ['edge', '--config', file], env);
   const run = await waitFor(
     () => {
-      if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}: ${out}`);
+      if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}: ${output()}`);
       try {
         const info = JSON.parse(readFileSync(join(dataDir, RUN_FILE), 'utf8')) as RunInfo;
         return info.pid === child.pid ? info : undefined;
@@ -120,7 +126,7 @@ export async function spawnDaemon(t: T, file: string, dataDir: string, env: Node
     15_000,
     'the daemon to start',
   );
-  return { child, run, output: () => out, exited };
+  return { child, run, output, exited };
 }
 
 /** Deep-merges plain objects from `extra` into `into` (arrays and scalars replace). */

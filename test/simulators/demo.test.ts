@@ -1,14 +1,14 @@
 // `wardgate demo` end to end, as `npm start` runs it: it starts, a simulated
 // reading reaches the edge buffer (and the Firestore emulator when gcloud is
 // installed), and Ctrl-C stops every process it started and frees every port.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { onPath } from '../../simulators/demo/children.js';
 import { tempDir, waitFor } from '../helpers/env.js';
-import { WARDGATE_BIN } from '../helpers/gateway.js';
+import { spawnWardgate, WARDGATE_BIN } from '../helpers/gateway.js';
 
 const withCloud = onPath('gcloud', process.env);
 
@@ -30,19 +30,12 @@ const portFree = (port: number) =>
 
 t.test(`the demo starts, carries a reading ${withCloud ? 'to the edge and the Firestore emulator' : 'to the edge (no gcloud)'}, and stops cleanly`, { timeout: 170_000 }, async (t) => {
   const dir = tempDir(t, 'wardgate-demo-test-');
-  const child = spawn(process.execPath, [WARDGATE_BIN, 'demo', '--dir', dir, '--seed', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
+  const { child, output, exited } = spawnWardgate(t, ['demo', '--dir', dir, '--seed', '3']);
 
-  await waitFor(() => (out.includes('wardgate demo: ready') ? true : undefined), 120_000, `the demo to be ready: ${out}`);
-  t.match(out, /dashboard\s+http:\/\/127\.0\.0\.1:\d+\//);
-  t.match(out, /mosquitto_sub -h 127\.0\.0\.1 -p \d+ -u station -P '[^']{16,}'/, 'a subscribe line with this run\'s credentials');
-  t.match(out, withCloud ? /cloud\s+http:\/\/127\.0\.0\.1:\d+\/wardApi/ : /cloud\s+off/);
+  await waitFor(() => (output().includes('wardgate demo: ready') ? true : undefined), 120_000, 'the demo to be ready');
+  t.match(output(), /dashboard\s+http:\/\/127\.0\.0\.1:\d+\//);
+  t.match(output(), /mosquitto_sub -h 127\.0\.0\.1 -p \d+ -u station -P '[^']{16,}'/, 'a subscribe line with this run\'s credentials');
+  t.match(output(), withCloud ? /cloud\s+http:\/\/127\.0\.0\.1:\d+\/wardApi/ : /cloud\s+off/);
   const demo = JSON.parse(readFileSync(join(dir, 'demo.json'), 'utf8')) as {
     ports: Record<string, number>; children: Record<string, number>; emulators: { firestore: string; pubsub: string } | null;
   };
@@ -76,7 +69,7 @@ t.test(`the demo starts, carries a reading ${withCloud ? 'to the edge and the Fi
   child.kill('SIGINT');
   const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 45_000))]);
   t.equal(code, 0, `exit 0 within 45 s (took ${Date.now() - stopAt} ms)`);
-  t.match(out, /wardgate demo: stopped/);
+  t.match(output(), /wardgate demo: stopped/);
   for (const [name, pid] of Object.entries(demo.children)) t.notOk(alive(pid), `${name} (pid ${pid}) is gone`);
   for (const [name, port] of Object.entries(demo.ports)) t.ok(await portFree(port), `${name} port ${port} is free`);
   for (const host of Object.values(demo.emulators ?? {})) t.ok(await portFree(Number(host.split(':')[1])), `emulator ${host} is free`);
