@@ -44,35 +44,18 @@ export interface Alarm {
   clearedAt: number | null;
 }
 
-export interface AlarmEvent {
+/** The fields of an alarm that every lifecycle event repeats, as they were at that moment. */
+type AlarmSnapshot = Readonly<Pick<Alarm, 'bed' | 'deviceId' | 'kind' | 'rule' | 'metric' | 'priority' | 'state' | 'message' | 'value' | 'escalations'>>;
+
+export interface AlarmEvent extends AlarmSnapshot {
   /** Event id, increasing. Set when persisted. */
   seq?: number;
   readonly alarmId: string;
   readonly phase: AlarmPhase;
   readonly ts: number;
-  readonly bed: string | null;
-  readonly deviceId: string | null;
-  readonly kind: AlarmKind;
-  readonly rule: string;
-  readonly metric: string | null;
-  readonly priority: AlarmPriority;
-  readonly state: AlarmState;
-  readonly message: string;
-  readonly value: number | null;
   /** Who acknowledged, for 'acknowledged'. */
   readonly by: string | null;
-  readonly escalations: number;
 }
 
-/** A condition as a rule sees it at one moment: holding (with what to say) or not. */
-export interface ConditionReport {
-  readonly key: string;
-  readonly bed: string | null;
-  readonly deviceId: string | null;
-  readonly kind: AlarmKind;
-  readonly rule: string;
-  readonly metric: string | null;
-  readonly priority: AlarmPriority;
-  readonly message: string;
-  readonly value: number | null;
-}
+/** A condition as a rule sees it at one moment: what the alarm for it would say. */
+export type ConditionReport = Readonly<Pick<Alarm, 'key' | 'bed' | 'deviceId' | 'kind' | 'rule' | 'metric' | 'priority' | 'message' | 'value'>>;
