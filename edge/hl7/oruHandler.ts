@@ -120,6 +120,7 @@ export class OruHandler {
           topic: `mllp ${peer}`,
           receivedTs,
           register: true,
+          derivedSeq: true,
           ...(bed !== undefined && { bed }),
           ...(report.patient && { patient: report.patient }),
         },

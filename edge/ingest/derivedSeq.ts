@@ -15,9 +15,10 @@ const SPAN = 2 ** LOW_BITS;
 /**
  * For content with its own time (a device timestamp, OBX-14/OBR-7): the
  * second, plus 20 bits of a SHA-256 of the content. Identical content at the
- * same time gives the same seq (a repeat, stored once); different content in
- * the same second collides only once in about a million, and then the store
- * reports a WG_ERR_SEQ_CONFLICT dead letter rather than losing it silently.
+ * same time gives the same seq (a repeat, stored once). Different content in
+ * the same second can collide (a burst of hundreds of messages a second makes
+ * it likely): the store then probes the next numbers (IngestStore), and a
+ * retransmission follows the same path to its own row.
  */
 export function contentSeq(timeMs: number, content: Buffer | string): number {
   const low = hash('sha256', content, 'buffer').readUInt32BE(0) >>> (32 - LOW_BITS);

@@ -49,6 +49,8 @@ export interface DecodedMessage {
   readonly patient?: PatientRef;
   /** Register a device that is not declared (HL7 equipment on first contact) instead of refusing it. */
   readonly register?: boolean;
+  /** message.seq was derived from the content (ingest/derivedSeq.ts contentSeq). */
+  readonly derivedSeq?: boolean;
 }
 
 export class Ingestor {
@@ -79,7 +81,7 @@ export class Ingestor {
     receivedTs: number,
     parsed: ValidObservation,
     contentDigest: Buffer,
-    extra: Pick<ObservationItem, 'bed' | 'patient'>,
+    extra: Pick<ObservationItem, 'bed' | 'patient' | 'probeSeq'>,
     done: CommitCallback,
   ): void {
     this.#queue.submit(
@@ -106,7 +108,11 @@ export class Ingestor {
     const parsed = validateObservation(msg.message, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
     if (!parsed.ok) return this.deadLetter(raw, parsed.error, done);
     if (parsed.readings.length === 0) return done(null, { outcome: 'empty' });
-    const extra = { ...(msg.bed !== undefined && { bed: msg.bed }), ...(msg.patient !== undefined && { patient: msg.patient }) };
+    const extra = {
+      ...(msg.bed !== undefined && { bed: msg.bed }),
+      ...(msg.patient !== undefined && { patient: msg.patient }),
+      ...(msg.derivedSeq && { probeSeq: true }),
+    };
     this.#submitObservation(msg.source, msg.deviceId, receivedTs, parsed, digest(msg.content), extra, done);
   }
 

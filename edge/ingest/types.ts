@@ -26,6 +26,8 @@ export interface ObservationItem extends Common {
   readonly kind: 'obs';
   readonly deviceId: string;
   readonly seq: number;
+  /** The gateway derived `seq` from the content (serial, HL7): on a collision, probe the next numbers. */
+  readonly probeSeq?: boolean;
   /** Message time, epoch ms. */
   readonly ts: number;
   /** A short digest of the payload: the same seq with another digest is a conflict, not a retransmission. */

@@ -89,7 +89,7 @@ export class SerialLineIngest {
 
   #submit(message: ObservationMessage, line: Buffer, receivedTs: number): void {
     const { ingestor, port, done } = this.#deps;
-    ingestor.decoded({ source: 'serial', deviceId: port.deviceId, message, content: line, raw: line, topic: port.path, receivedTs }, done);
+    ingestor.decoded({ source: 'serial', deviceId: port.deviceId, message, content: line, raw: line, topic: port.path, receivedTs, derivedSeq: true }, done);
   }
 
   /** Device status is recorded when the sensor state or the exception set changes, not once a second. */

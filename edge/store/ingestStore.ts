@@ -14,6 +14,9 @@ export function encodeReadings(readings: readonly Reading[], messageTs: number):
   return JSON.stringify(readings.map((r) => (r.ts === messageTs ? [r.code, r.value, r.flags] : [r.code, r.value, r.flags, r.ts])));
 }
 
+/** How many numbers after a derived seq are tried when it is taken by other content. */
+const SEQ_PROBES = 16;
+
 /** Dead letters keep at most this many bytes of the raw message. */
 export const DEAD_LETTER_RAW_LIMIT = 4096;
 
@@ -172,12 +175,16 @@ export class IngestStore {
     const device = this.#device(item.deviceId, item.source);
     const bed = item.bed ?? device.bed;
     const patient = item.patient ? this.#patient(item.patient, item.receivedTs) : null;
-    const inserted = this.#insertObservation.run(
-      device.id, item.seq, item.ts, item.receivedTs, bed, item.digest, encodeReadings(item.readings, item.ts), patient,
-    );
-    if (inserted.changes === 0) {
-      const stored = this.#storedDigest.get(device.id, item.seq);
+    const encoded = encodeReadings(item.readings, item.ts);
+    // A seq the gateway derived from content may collide with another message's; the next free
+    // numbers are probed in order, so that a retransmission walks the same path to its own row.
+    const probes = item.probeSeq ? SEQ_PROBES : 1;
+    let seq = item.seq;
+    for (let probe = 0; ; probe++, seq++) {
+      if (this.#insertObservation.run(device.id, seq, item.ts, item.receivedTs, bed, item.digest, encoded, patient).changes > 0) break;
+      const stored = this.#storedDigest.get(device.id, seq);
       if (stored && stored.digest.equals(item.digest)) return { outcome: 'duplicate' };
+      if (probe + 1 < probes) continue;
       return this.#applyDeadLetter({
         kind: 'dead',
         source: item.source,
@@ -192,10 +199,10 @@ export class IngestStore {
       if (device.declared === 0 && item.bed !== undefined) device.bed = item.bed;
     }
     const seen = this.#seen.get(device.id);
-    if (!seen) this.#seen.set(device.id, { ts: item.receivedTs, seq: item.seq });
+    if (!seen) this.#seen.set(device.id, { ts: item.receivedTs, seq });
     else {
       seen.ts = Math.max(seen.ts, item.receivedTs);
-      seen.seq = Math.max(seen.seq, item.seq);
+      seen.seq = Math.max(seen.seq, seq);
     }
     return bed === null ? { outcome: 'stored', readings: item.readings.length } : { outcome: 'stored', readings: item.readings.length, bed };
   }

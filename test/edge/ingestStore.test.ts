@@ -1,0 +1,21 @@
+import t from 'tap';
+import { openDatabase } from '../../edge/store/database.js';
+import { IngestStore } from '../../edge/store/ingestStore.js';
+import { tempDir } from '../helpers/env.js';
+
+const obs = (digest: number, probeSeq: boolean) => ({
+  kind: 'obs' as const, source: 'hl7' as const, receivedTs: 1_795_000_000_000, deviceId: 'mon-1', seq: 42, ts: 1_795_000_000_000,
+  digest: Buffer.alloc(8, digest), readings: [{ code: 'pr', value: 60 + digest, unit: '/min' as const, ts: 1_795_000_000_000, flags: 0 }], probeSeq,
+});
+
+t.test('derived seqs that collide are probed: every message stored once, retransmissions still recognised', async (t) => {
+  const db = openDatabase(tempDir(t));
+  t.teardown(() => db.close());
+  const store = new IngestStore(db);
+  store.declareDevices([{ id: 'mon-1', bed: '1', source: 'hl7' }]);
+  const outcomes = (items: ReturnType<typeof obs>[]) => store.commit(items).map((c) => c.result.outcome);
+  t.same(outcomes([obs(1, true), obs(2, true), obs(3, true)]), ['stored', 'stored', 'stored'], 'three contents on one derived seq');
+  t.same(outcomes([obs(2, true), obs(3, true), obs(1, true)]), ['duplicate', 'duplicate', 'duplicate'], 'retransmissions find their own rows');
+  t.same(db.prepare('SELECT seq FROM observations ORDER BY seq').pluck().all(), [42, 43, 44]);
+  t.same(outcomes([obs(4, false)]), ['rejected'], 'a seq a device chose itself is not probed: reusing it is a conflict');
+});
