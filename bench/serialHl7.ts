@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
-import { CommitQueue } from '../edge/ingest/commitQueue.js';
+import { CommitQueue, syncCommitter } from '../edge/ingest/commitQueue.js';
 import { Ingestor } from '../edge/ingest/ingestor.js';
 import { RUN_FILE, type RunInfo } from '../edge/gateway.js';
 import { parseHl7 } from '../edge/hl7/message.js';
@@ -70,7 +70,7 @@ async function serialCommitted(stream: Buffer, chunk: number, expected: number):
     const store = new IngestStore(db);
     store.declareDevices([{ id: 'pox-1', bed: '1', source: 'serial' }]);
     let commits = 0;
-    const queue = new CommitQueue({ commit: (items) => (commits++, store.commit(items)) });
+    const queue = new CommitQueue(syncCommitter((items) => (commits++, store.commit(items))));
     const ingestor = new Ingestor(queue, { isDeclared: (id) => store.isDeclared(id) }, { maxFutureSkewMs: 300_000, acceptUnknownDevices: false, maxMessageBytes: 16_384 });
     const port = configSchema.parse({ serial: [{ path: '/dev/bench', driver: 'masimo-ascii', deviceId: 'pox-1' }] }).serial[0];
     let stored = 0;

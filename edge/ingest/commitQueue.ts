@@ -1,13 +1,31 @@
-// Group commit: every item submitted in the same turn of the event loop is
-// committed in one SQLite transaction (synchronous=FULL), then each submitter
-// is told. This is what lets the MQTT PUBACK wait for durability without
-// costing throughput: one fsync covers every message that arrived meanwhile.
+// Group commit: items submitted while the writer is busy, or in the same turn
+// of the event loop, are committed in one SQLite transaction, then each
+// submitter is told. This is what lets the MQTT PUBACK wait for durability
+// without costing throughput: one fsync covers every message that arrived
+// meanwhile. The writer may be asynchronous (a thread of its own, see
+// store/writerThread.ts); a bounded number of groups is with it at a time.
 import type { CommittedItem, IngestItem, IngestOutcome } from './types.js';
 
 export type CommitCallback = (err: Error | null, result?: IngestOutcome) => void;
 
 export interface GroupCommitter {
-  commit(items: readonly IngestItem[]): CommittedItem[];
+  /** Commits the items in one transaction, durably, and calls back with each item's outcome, or an error if nothing was stored. */
+  commit(items: readonly IngestItem[], done: (err: Error | null, committed?: CommittedItem[]) => void): void;
+}
+
+/** A committer that commits synchronously (the store on this thread). */
+export function syncCommitter(commit: (items: readonly IngestItem[]) => CommittedItem[]): GroupCommitter {
+  return {
+    commit(items, done) {
+      let committed: CommittedItem[];
+      try {
+        committed = commit(items);
+      } catch (err) {
+        return done(err as Error);
+      }
+      done(null, committed);
+    },
+  };
 }
 
 export interface CommitQueueHooks {
@@ -19,19 +37,34 @@ export interface CommitQueueHooks {
   onListenerError?(err: Error): void;
 }
 
+export interface CommitQueueOptions {
+  /**
+   * Groups with an asynchronous writer at once (default 1). Two let the writer
+   * start on the next group while the broker thread is still telling the
+   * submitters of the last one.
+   */
+  readonly inFlight?: number;
+}
+
 export class CommitQueue {
   readonly #store: GroupCommitter;
   readonly #hooks: CommitQueueHooks;
   #items: IngestItem[] = [];
   #callbacks: CommitCallback[] = [];
   #scheduled = false;
+  /** Groups sent to the writer and not yet answered. */
+  #inFlight = 0;
+  readonly #maxInFlight: number;
   #closed = false;
+  #drained: Array<() => void> = [];
 
-  constructor(store: GroupCommitter, hooks: CommitQueueHooks = {}) {
+  constructor(store: GroupCommitter, hooks: CommitQueueHooks = {}, options: CommitQueueOptions = {}) {
     this.#store = store;
     this.#hooks = hooks;
+    this.#maxInFlight = options.inFlight ?? 1;
   }
 
+  /** Items waiting for the next group. */
   get pending(): number {
     return this.#items.length;
   }
@@ -43,7 +76,7 @@ export class CommitQueue {
     }
     this.#items.push(item);
     this.#callbacks.push(callback);
-    if (!this.#scheduled) {
+    if (!this.#scheduled && this.#inFlight < this.#maxInFlight) {
       this.#scheduled = true;
       setImmediate(() => this.flush());
     }
@@ -53,46 +86,55 @@ export class CommitQueue {
     return new Promise((resolve, reject) => this.submit(item, (err, result) => (err ? reject(err) : resolve(result!))));
   }
 
-  /** Commits everything waiting now. Safe to call at any time; shutdown calls it last. */
+  /** Sends everything waiting now to the writer, unless it has as many groups as it may (then it goes next). */
   flush(): void {
     this.#scheduled = false;
-    if (this.#items.length === 0) return;
+    if (this.#inFlight >= this.#maxInFlight) return;
+    if (this.#items.length === 0) {
+      if (this.#inFlight === 0) for (const resolve of this.#drained.splice(0)) resolve();
+      return;
+    }
     const items = this.#items;
     const callbacks = this.#callbacks;
     this.#items = [];
     this.#callbacks = [];
+    this.#inFlight++;
     const started = performance.now();
-    let committed: CommittedItem[];
-    try {
-      committed = this.#store.commit(items);
-    } catch (err) {
-      this.#hooks.onError?.(err as Error, items.length);
-      this.#commitOneByOne(items, callbacks);
-      return;
-    }
-    this.#finish(committed, callbacks, performance.now() - started);
+    this.#store.commit(items, (err, committed) => {
+      if (err) {
+        this.#hooks.onError?.(err, items.length);
+        this.#commitOneByOne(items, callbacks, 0);
+        return;
+      }
+      this.#finish(committed!, callbacks, performance.now() - started);
+      this.#next();
+    });
   }
 
-  /** Refuses new items and commits what is waiting. */
-  close(): void {
+  /** Refuses new items; resolves once everything submitted before has been committed and its submitter told. */
+  close(): Promise<void> {
     this.#closed = true;
+    const drained = new Promise<void>((resolve) => this.#drained.push(resolve));
+    this.flush();
+    return drained;
+  }
+
+  // What arrived while the writer was busy goes at once: it has waited already.
+  #next(): void {
+    this.#inFlight--;
     this.flush();
   }
 
   // A failed group is retried item by item so that one item that cannot be
   // stored does not cost the others their acknowledgement.
-  #commitOneByOne(items: IngestItem[], callbacks: CommitCallback[]): void {
-    for (let i = 0; i < items.length; i++) {
-      const started = performance.now();
-      let committed: CommittedItem[];
-      try {
-        committed = this.#store.commit([items[i]]);
-      } catch (err) {
-        callbacks[i](err as Error);
-        continue;
-      }
-      this.#finish(committed, [callbacks[i]], performance.now() - started);
-    }
+  #commitOneByOne(items: IngestItem[], callbacks: CommitCallback[], i: number): void {
+    if (i === items.length) return this.#next();
+    const started = performance.now();
+    this.#store.commit([items[i]], (err, committed) => {
+      if (err) callbacks[i](err);
+      else this.#finish(committed!, [callbacks[i]], performance.now() - started);
+      this.#commitOneByOne(items, callbacks, i + 1);
+    });
   }
 
   #finish(committed: CommittedItem[], callbacks: CommitCallback[], durationMs: number): void {

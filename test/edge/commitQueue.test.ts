@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CommitQueue, type GroupCommitter } from '../../edge/ingest/commitQueue.js';
+import { CommitQueue, syncCommitter, type GroupCommitter } from '../../edge/ingest/commitQueue.js';
 import type { CommittedItem, IngestItem } from '../../edge/ingest/types.js';
 import { reject } from '../../shared/errors.js';
 
@@ -8,13 +8,25 @@ const item = (deviceId: string): IngestItem => ({ kind: 'dead', source: 'mqtt', 
 /** A store double that records transactions and refuses items of one device. */
 function store(poison = 'none'): GroupCommitter & { groups: number[] } {
   const groups: number[] = [];
+  const committer = syncCommitter((items) => {
+    if (items.some((i) => i.kind === 'dead' && i.deviceId === poison)) throw new Error('disk I/O error');
+    groups.push(items.length);
+    return items.map((i): CommittedItem => ({ item: i, result: { outcome: 'status' } }));
+  });
+  return Object.assign(committer, { groups });
+}
+
+/** A writer on another thread: each group is answered only when the test says so. */
+function slowStore(): GroupCommitter & { groups: string[][]; answer(): void } {
+  const groups: string[][] = [];
+  const waiting: Array<() => void> = [];
   return {
     groups,
-    commit(items) {
-      if (items.some((i) => i.kind === 'dead' && i.deviceId === poison)) throw new Error('disk I/O error');
-      groups.push(items.length);
-      return items.map((i): CommittedItem => ({ item: i, result: { outcome: 'status' } }));
+    commit(items, done) {
+      groups.push(items.map((i) => i.deviceId!));
+      waiting.push(() => done(null, items.map((item): CommittedItem => ({ item, result: { outcome: 'status' } }))));
     },
+    answer: () => waiting.shift()!(),
   };
 }
 
@@ -58,4 +70,31 @@ t.test('after close, pending items are committed and new ones refused', async (t
   queue.close();
   t.same(await pending, { outcome: 'status' });
   await t.rejects(queue.submitAsync(item('b')), /shutting down/);
+});
+
+t.test('items that arrive while a group is with the writer form the next group, sent as soon as it answers', async (t) => {
+  const s = slowStore();
+  const queue = new CommitQueue(s);
+  const told: string[] = [];
+  const submit = (d: string) => queue.submit(item(d), (err) => (err ? t.fail(err.message) : told.push(d)));
+  submit('a');
+  await new Promise((r) => setImmediate(r));
+  t.same(s.groups, [['a']], 'the first group went at the next turn');
+  submit('b');
+  submit('c');
+  await new Promise((r) => setImmediate(r));
+  t.same(s.groups, [['a']], 'nothing more is sent while the writer is busy');
+  t.equal(queue.pending, 2);
+  t.same(told, []);
+  s.answer();
+  t.same(told, ['a'], 'the first group is told when its commit is answered');
+  t.same(s.groups, [['a'], ['b', 'c']], 'what waited goes at once, as one group');
+  const closing = queue.close();
+  let closed = false;
+  void closing.then(() => (closed = true));
+  await new Promise((r) => setImmediate(r));
+  t.notOk(closed, 'close waits for the group still with the writer');
+  s.answer();
+  await closing;
+  t.same(told, ['a', 'b', 'c']);
 });

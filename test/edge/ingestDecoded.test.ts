@@ -2,7 +2,7 @@
 // groups): same validation, commit, dedup and dead letters as JSON from MQTT,
 // plus registration of HL7 equipment, bed and patient association.
 import t from 'tap';
-import { CommitQueue } from '../../edge/ingest/commitQueue.js';
+import { CommitQueue, syncCommitter } from '../../edge/ingest/commitQueue.js';
 import { Ingestor, type DecodedMessage } from '../../edge/ingest/ingestor.js';
 import type { IngestOutcome } from '../../edge/ingest/types.js';
 import { openDatabase } from '../../edge/store/database.js';
@@ -16,7 +16,7 @@ function setup(t: Parameters<typeof tempDir>[0]) {
   t.teardown(() => db.close());
   const store = new IngestStore(db);
   store.declareDevices([{ id: 'pox-1', bed: '1', source: 'serial' }, { id: 'mqtt-1' }]);
-  const queue = new CommitQueue({ commit: (items) => store.commit(items) });
+  const queue = new CommitQueue(syncCommitter((items) => store.commit(items)));
   const ingestor = new Ingestor(queue, { isDeclared: (id) => store.isDeclared(id) }, { maxFutureSkewMs: 60_000, acceptUnknownDevices: false, maxMessageBytes: 1024 });
   const send = (m: Partial<DecodedMessage> & Pick<DecodedMessage, 'message'>) =>
     new Promise<IngestOutcome>((resolve, reject) =>
