@@ -19,6 +19,7 @@ import { MqttBroker } from './mqtt/broker.js';
 import type { Service } from './service.js';
 import { openDatabase, type Db } from './store/database.js';
 import { IngestStore, type DeclaredDevice } from './store/ingestStore.js';
+import { WriterThread } from './store/writerThread.js';
 import { SerialService } from './serial/serialService.js';
 import { Hl7Listener } from './hl7/listener.js';
 import { oldestUnsyncedTs } from './store/statusQuery.js';
@@ -128,15 +129,22 @@ export class Gateway {
   #build(): Service[] {
     const { config, log, bus } = this;
     let store: IngestStore;
+    // Ingest writes run on a thread of their own (store/writerWorker.ts), so that
+    // fsyncs and inserts never stall the broker; everything else writes here.
+    const writer = new WriterThread(config.gateway.dataDir, {
+      onExit: (err) => log.error({ err }, 'ingest writer thread stopped; its messages were not acknowledged; the next commit starts a new one'),
+    });
     const storeService: Service = {
       name: 'store',
       start: async () => {
         this.#db = openDatabase(config.gateway.dataDir);
         store = new IngestStore(this.#db);
         store.declareDevices(declaredDevices(config));
+        await writer.start();
       },
       stop: async () => {
-        this.#queue?.close();
+        await this.#queue?.close();
+        await writer.close();
         const db = this.#db;
         this.#db = undefined;
         if (db) {
@@ -165,10 +173,10 @@ export class Gateway {
     this.#metrics = metrics;
     const queue = new CommitQueue(
       {
-        commit: (items) => {
+        commit: (items, done) => {
           // storage.onHardLimit 'refuse-new': at the quota a reading is not acknowledged, so the device keeps it.
-          if (!sync.guard.admitsReadings() && items.some((i) => i.kind === 'obs')) throw new Error('storage quota reached; new readings refused');
-          return store.commit(items);
+          if (!sync.guard.admitsReadings() && items.some((i) => i.kind === 'obs')) return done(new Error('storage quota reached; new readings refused'));
+          writer.commit(items, (err, results) => (err ? done(err) : done(null, results!.map((result, i) => ({ item: items[i], result })))));
         },
       },
       {
@@ -182,6 +190,7 @@ export class Gateway {
         },
         onListenerError: (err) => log.error({ err }, 'post-commit hook failed'),
       },
+      { inFlight: 2 },
     );
     this.#queue = queue;
     const ingestor = new Ingestor(queue, { isDeclared: (id) => store.isDeclared(id) }, {

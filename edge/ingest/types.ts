@@ -51,9 +51,24 @@ export interface DeadLetterItem extends Common {
   readonly topic?: string;
   readonly rejection: Rejection;
   readonly raw: Buffer;
+  /** The size of the message received, when `raw` holds only its first bytes. */
+  readonly rawSize?: number;
 }
 
 export type IngestItem = ObservationItem | StatusItem | DeadLetterItem;
+
+/**
+ * An observation as the store writes it: its readings already encoded
+ * (store/ingestStore.ts encodeReadings). This, not the item with its reading
+ * objects, is what crosses to the writer thread: flat rows are cheap to copy.
+ */
+export interface ObservationRow extends Omit<ObservationItem, 'readings'> {
+  readonly encoded: string;
+  readonly readingCount: number;
+}
+
+/** What the store commits. */
+export type StoreItem = ObservationRow | StatusItem | DeadLetterItem;
 
 export type IngestOutcome =
   | { readonly outcome: 'stored'; readonly readings: number; readonly bed?: string }

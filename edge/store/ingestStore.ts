@@ -1,7 +1,7 @@
 // The writes of the ingest path, as prepared statements run inside one
 // transaction per group of items (see ingest/commitQueue.ts).
 import type { Statement } from 'better-sqlite3';
-import type { CommittedItem, DeadLetterItem, IngestItem, IngestOutcome, IngestSource, ObservationItem, PatientRef, StatusItem } from '../ingest/types.js';
+import type { CommittedItem, DeadLetterItem, IngestItem, IngestOutcome, IngestSource, ObservationRow, PatientRef, StatusItem, StoreItem } from '../ingest/types.js';
 import { reject } from '../../shared/errors.js';
 import type { Reading } from '../../shared/reading.js';
 import type { Db } from './database.js';
@@ -12,6 +12,13 @@ import type { Db } from './database.js';
  */
 export function encodeReadings(readings: readonly Reading[], messageTs: number): string {
   return JSON.stringify(readings.map((r) => (r.ts === messageTs ? [r.code, r.value, r.flags] : [r.code, r.value, r.flags, r.ts])));
+}
+
+/** The form of an item the store writes (and the writer thread receives). */
+export function toStoreItem(item: IngestItem): StoreItem {
+  if (item.kind !== 'obs') return item;
+  const { readings, ...rest } = item;
+  return { ...rest, encoded: encodeReadings(readings, item.ts), readingCount: readings.length };
 }
 
 /** How many numbers after a derived seq are tried when it is taken by other content. */
@@ -48,7 +55,7 @@ export class IngestStore {
   readonly #insertDevice: Statement;
   readonly #insertDeadLetter: Statement;
   readonly #addCounter: Statement;
-  readonly #commitGroup: (items: readonly IngestItem[]) => CommittedItem[];
+  readonly #commitGroup: (items: readonly StoreItem[]) => IngestOutcome[];
 
   constructor(db: Db) {
     this.#db = db;
@@ -80,7 +87,7 @@ export class IngestStore {
     this.#addCounter = db.prepare(
       'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
     );
-    this.#commitGroup = db.transaction((items: readonly IngestItem[]) => this.#apply(items));
+    this.#commitGroup = db.transaction((items: readonly StoreItem[]) => this.#apply(items));
     this.#loadDevices();
   }
 
@@ -117,6 +124,11 @@ export class IngestStore {
 
   /** Commits a group of items in one transaction; throws if the transaction fails (nothing of it is stored). */
   commit(items: readonly IngestItem[]): CommittedItem[] {
+    return this.commitRows(items.map(toStoreItem)).map((result, i) => ({ item: items[i], result }));
+  }
+
+  /** commit() for items already in the stored form: the outcome of each, in order. */
+  commitRows(items: readonly StoreItem[]): IngestOutcome[] {
     try {
       return this.#commitGroup(items);
     } catch (err) {
@@ -133,8 +145,8 @@ export class IngestStore {
     }
   }
 
-  #apply(items: readonly IngestItem[]): CommittedItem[] {
-    const out: CommittedItem[] = new Array(items.length);
+  #apply(items: readonly StoreItem[]): IngestOutcome[] {
+    const out: IngestOutcome[] = new Array(items.length);
     this.#seen.clear();
     let readings = 0;
     const deadLetters = new Map<string, number>();
@@ -146,7 +158,7 @@ export class IngestStore {
       else result = this.#applyDeadLetter(item);
       if (result.outcome === 'stored') readings += result.readings;
       else if (result.outcome === 'rejected') deadLetters.set(result.rejection.code, (deadLetters.get(result.rejection.code) ?? 0) + 1);
-      out[i] = { item, result };
+      out[i] = result;
     }
     // One update per device per transaction, however many of its messages it holds.
     for (const [id, seen] of this.#seen) this.#updateDeviceSeen.run(seen.ts, seen.ts, seen.seq, id);
@@ -171,11 +183,11 @@ export class IngestStore {
     return row;
   }
 
-  #applyObservation(item: ObservationItem): IngestOutcome {
+  #applyObservation(item: ObservationRow): IngestOutcome {
     const device = this.#device(item.deviceId, item.source);
     const bed = item.bed ?? device.bed;
     const patient = item.patient ? this.#patient(item.patient, item.receivedTs) : null;
-    const encoded = encodeReadings(item.readings, item.ts);
+    const { encoded } = item;
     // A seq the gateway derived from content may collide with another message's; the next free
     // numbers are probed in order, so that a retransmission walks the same path to its own row.
     const probes = item.probeSeq ? SEQ_PROBES : 1;
@@ -204,7 +216,7 @@ export class IngestStore {
       seen.ts = Math.max(seen.ts, item.receivedTs);
       seen.seq = Math.max(seen.seq, seq);
     }
-    return bed === null ? { outcome: 'stored', readings: item.readings.length } : { outcome: 'stored', readings: item.readings.length, bed };
+    return bed === null ? { outcome: 'stored', readings: item.readingCount } : { outcome: 'stored', readings: item.readingCount, bed };
   }
 
   #patient(ref: PatientRef, ts: number): number {
@@ -231,7 +243,7 @@ export class IngestStore {
       rejection.field ?? null,
       rejection.message,
       item.raw.subarray(0, DEAD_LETTER_RAW_LIMIT),
-      item.raw.length,
+      item.rawSize ?? item.raw.length,
     );
     return { outcome: 'rejected', rejection };
   }

@@ -1,0 +1,126 @@
+// The broker thread's side of the ingest writer (writerWorker.ts): sends a
+// group of items, gets the outcome of each once the group is committed and on
+// disk. The commit queue keeps a bounded number of groups with the thread and
+// gathers the next one meanwhile, so the busier the gateway, the larger the
+// groups and the fewer the fsyncs.
+import { Worker } from 'node:worker_threads';
+import type { IngestItem, IngestOutcome, IngestSource, PatientRef, StoreItem } from '../ingest/types.js';
+import { DEAD_LETTER_RAW_LIMIT, encodeReadings } from './ingestStore.js';
+
+/**
+ * An observation as it crosses to the thread: a flat array, which costs a
+ * fraction of an object with reading objects to copy. Fields in order: device
+ * id, source, seq, ts, received ts, digest (latin1), encoded readings, reading
+ * count, bed, patient, probe seq.
+ */
+type WireObservation = [string, IngestSource, number, number, number, string, string, number, string | null, PatientRef | null, boolean];
+export type WireItem = WireObservation | Exclude<StoreItem, { kind: 'obs' }>;
+
+export type WriterRequest = { id: number; items: readonly WireItem[]; close?: never } | { close: true; id?: never; items?: never };
+export type WriterReply = { id: number; results: IngestOutcome[] } | { id: number; error: string } | { ready: true };
+
+export type WriterCallback = (err: Error | null, results?: IngestOutcome[]) => void;
+
+export function toWire(item: IngestItem): WireItem {
+  if (item.kind === 'obs') {
+    return [
+      item.deviceId, item.source, item.seq, item.ts, item.receivedTs, item.digest.toString('latin1'), encodeReadings(item.readings, item.ts),
+      item.readings.length, item.bed ?? null, item.patient ?? null, item.probeSeq === true,
+    ];
+  }
+  // A payload may be a view into a connection's whole read buffer: copy only what is kept.
+  if (item.kind === 'dead') return { ...item, raw: Buffer.from(item.raw.subarray(0, DEAD_LETTER_RAW_LIMIT)), rawSize: item.rawSize ?? item.raw.length };
+  return item;
+}
+
+export function fromWire(wire: WireItem): StoreItem {
+  if (!Array.isArray(wire)) {
+    // Buffers arrive as plain Uint8Arrays; the store binds Buffers.
+    return wire.kind === 'dead' ? { ...wire, raw: Buffer.from(wire.raw.buffer, wire.raw.byteOffset, wire.raw.byteLength) } : wire;
+  }
+  const [deviceId, source, seq, ts, receivedTs, digest, encoded, readingCount, bed, patient, probeSeq] = wire;
+  return {
+    kind: 'obs', deviceId, source, seq, ts, receivedTs, digest: Buffer.from(digest, 'latin1'), encoded, readingCount,
+    ...(bed !== null && { bed }), ...(patient !== null && { patient }), ...(probeSeq && { probeSeq }),
+  };
+}
+
+// The thread runs the same kind of file as this one: compiled JavaScript in a
+// built gateway, TypeScript where the tests run the sources.
+const ENTRY = new URL(`./writerWorker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+export interface WriterThreadOptions {
+  /** Hears of a thread that died; the groups it had fail, and the next commit starts a new thread. */
+  readonly onExit?: (err: Error) => void;
+  /** The thread's code (writerWorker.ts unless a test says otherwise). */
+  readonly entry?: URL;
+}
+
+export class WriterThread {
+  readonly #dataDir: string;
+  readonly #onExit: (err: Error) => void;
+  readonly #entry: URL;
+  #worker: Worker | undefined;
+  #ready: Promise<void> | undefined;
+  readonly #pending = new Map<number, WriterCallback>();
+  #nextId = 1;
+
+  constructor(dataDir: string, options: WriterThreadOptions = {}) {
+    this.#dataDir = dataDir;
+    this.#onExit = options.onExit ?? (() => {});
+    this.#entry = options.entry ?? ENTRY;
+  }
+
+  /** Starts the thread and waits until its database is open. */
+  start(): Promise<void> {
+    this.#spawn();
+    return this.#ready!;
+  }
+
+  commit(items: readonly IngestItem[], done: WriterCallback): void {
+    const worker = this.#worker ?? this.#spawn();
+    const id = this.#nextId++;
+    this.#pending.set(id, done);
+    worker.postMessage({ id, items: items.map(toWire) } satisfies WriterRequest);
+  }
+
+  /** Closes the thread's database once the groups already sent are committed. */
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ close: true } satisfies WriterRequest);
+    await exited;
+  }
+
+  #spawn(): Worker {
+    const worker = new Worker(this.#entry, { workerData: { dataDir: this.#dataDir } });
+    this.#worker = worker;
+    let failure: Error | undefined;
+    this.#ready = new Promise((resolve, reject) => {
+      worker.on('message', (reply: WriterReply) => {
+        if ('ready' in reply) return resolve();
+        const done = this.#pending.get(reply.id);
+        this.#pending.delete(reply.id);
+        if ('error' in reply) done?.(new Error(reply.error));
+        else done?.(null, reply.results);
+      });
+      worker.once('error', (err) => {
+        failure = err;
+        reject(err);
+      });
+      worker.once('exit', (code) => {
+        if (this.#worker === worker) this.#worker = undefined;
+        const err = failure ?? new Error(`the ingest writer thread exited with code ${code}`);
+        reject(err);
+        if (this.#pending.size === 0 && code === 0) return;
+        const pending = [...this.#pending.values()];
+        this.#pending.clear();
+        for (const done of pending) done(err);
+        this.#onExit(err);
+      });
+    });
+    this.#ready.catch(() => {}); // a caller that never awaits start() hears of it through commit callbacks
+    return worker;
+  }
+}
