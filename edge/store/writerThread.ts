@@ -94,7 +94,7 @@ export class WriterThread {
   }
 
   #spawn(): Worker {
-    const worker = new Worker(this.#entry, { workerData: { dataDir: this.#dataDir } });
+    const worker = new Worker(this.#entry, { workerData: { dataDir: this.#dataDir }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     this.#worker = worker;
     let failure: Error | undefined;
     this.#ready = new Promise((resolve, reject) => {
