@@ -37,10 +37,16 @@ interface Broker {
   stop(): Promise<void>;
 }
 
+/** A load run, with the CPU each side used (1 = one core busy for the whole run). */
+export interface MeasuredLoad extends LoadResult {
+  brokerCores: number;
+  generatorCores: number;
+}
+
 export interface IngestFigures {
   scenario: string;
-  bare: LoadResult;
-  wardgate: LoadResult;
+  bare: MeasuredLoad;
+  wardgate: MeasuredLoad;
   ratio: number;
 }
 
@@ -103,9 +109,11 @@ async function startWardgate(dir: string): Promise<Broker> {
   }
 }
 
-async function measure(broker: Broker, scenario: Scenario, withAuth: boolean): Promise<LoadResult> {
+async function measure(broker: Broker, scenario: Scenario, withAuth: boolean): Promise<MeasuredLoad> {
   seqBase += 1_000_000;
-  return runLoad({
+  const brokerBefore = cpuSeconds(broker.child.pid!);
+  const generatorBefore = process.cpuUsage();
+  const result = await runLoad({
     port: broker.port,
     connections: scenario.connections,
     window: scenario.window,
@@ -113,6 +121,18 @@ async function measure(broker: Broker, scenario: Scenario, withAuth: boolean): P
     message,
     ...(withAuth && { credentials: (i: number) => ({ username: `bench-${i}`, password: password(i) }) }),
   });
+  const generator = process.cpuUsage(generatorBefore);
+  return {
+    ...result,
+    brokerCores: (cpuSeconds(broker.child.pid!) - brokerBefore) / result.seconds,
+    generatorCores: (generator.user + generator.system) / 1e6 / result.seconds,
+  };
+}
+
+/** CPU time a process has used, all its threads (Linux: utime + stime in /proc/PID/stat, 100 ticks a second). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -151,8 +171,8 @@ export async function runIngestBench(log: (line: string) => void = console.log):
   }
 }
 
-function fmt(r: LoadResult): string {
-  return `${Math.round(r.perSecond).toString().padStart(6)} msg/s p50 ${r.latencyMs.p50.toFixed(2)} p99 ${r.latencyMs.p99.toFixed(2)} ms`;
+function fmt(r: MeasuredLoad): string {
+  return `${Math.round(r.perSecond).toString().padStart(6)} msg/s p50 ${r.latencyMs.p50.toFixed(2)} p99 ${r.latencyMs.p99.toFixed(2)} ms cpu ${r.brokerCores.toFixed(2)} (gen ${r.generatorCores.toFixed(2)})`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
