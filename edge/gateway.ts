@@ -2,7 +2,7 @@
 // order (store, MQTT, HTTP) and stops them in reverse. The only place that
 // knows how the pieces fit; each piece gets what it needs and nothing else.
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlarmService } from './alarms/alarmService.js';
 import { createSessions, DashboardService, sessionLookup } from './dashboard/dashboardService.js';
@@ -200,7 +200,8 @@ export class Gateway {
     });
     const auth = new Authenticator([...config.devices, ...config.users]);
     this.#mqtt = new MqttBroker({ config, auth, ingestor, bus, metrics, log });
-    this.#http = new HttpServer({ host: config.http.host, port: config.http.port, log });
+    const httpTls = config.http.tls && { cert: readFileSync(config.http.tls.cert), key: readFileSync(config.http.tls.key) };
+    this.#http = new HttpServer({ host: config.http.host, port: config.http.port, log, ...(httpTls && { tls: httpTls }) });
     this.#http.route('GET', '/healthz', (_req, res) =>
       sendJson(res, this.#stopping ? 503 : 200, { status: this.#stopping ? 'stopping' : 'ok', uptimeSeconds: Math.round(process.uptime()) }),
     );

@@ -72,6 +72,10 @@ export function loadConfig({ file, env = process.env, cwd = process.cwd() }: Loa
     key: checkFile(atPath(config.mqtt.tls.key), 'mqtt.tls.key', true, problems),
     ...(config.mqtt.tls.ca !== undefined && { ca: checkFile(atPath(config.mqtt.tls.ca), 'mqtt.tls.ca', false, problems) }),
   };
+  const httpTls = config.http.tls && {
+    cert: checkFile(atPath(config.http.tls.cert), 'http.tls.cert', false, problems),
+    key: checkFile(atPath(config.http.tls.key), 'http.tls.key', true, problems),
+  };
   const webhook = config.alarms.webhook;
   if (webhook && !env[webhook.secretEnv]) problems.push(`alarms.webhook.secretEnv: environment variable ${webhook.secretEnv} is not set`);
   if (config.cloud) {
@@ -87,6 +91,7 @@ export function loadConfig({ file, env = process.env, cwd = process.cwd() }: Loa
     ...config,
     gateway: { ...config.gateway, dataDir: atPath(config.gateway.dataDir) },
     mqtt: { ...config.mqtt, tls },
+    http: { ...config.http, tls: httpTls },
     ...(config.cloud?.idToken?.credentialsFile !== undefined && {
       cloud: { ...config.cloud, idToken: { ...config.cloud.idToken, credentialsFile: atPath(config.cloud.idToken.credentialsFile) } },
     }),

@@ -100,7 +100,14 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
-  http: z.strictObject({ host: host.default('127.0.0.1'), port: port.default(8080) }).prefault({}),
+  http: z
+    .strictObject({
+      host: host.default('127.0.0.1'),
+      port: port.default(8080),
+      /** The port then speaks HTTPS only; the command line pins this certificate. */
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+    })
+    .prefault({}),
   ingest: z
     .strictObject({
       /** How far ahead of the gateway clock a device timestamp may be. */

@@ -7,7 +7,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { AuditLog } from '../store/auditLog.js';
 import { sendJson, sendJsonError, type HttpServer } from '../http/server.js';
 import type { LiveFeed } from './live.js';
-import { clearedCookie, csrfOk, sameOrigin, sessionCookie, type Session, type SessionStore } from './sessions.js';
+import { clearedCookie, csrfOk, isHttps, sameOrigin, sessionCookie, type Session, type SessionStore } from './sessions.js';
 import type { StaticAssets } from './static.js';
 import type { LoginThrottle } from '../auth/loginThrottle.js';
 
@@ -60,13 +60,13 @@ export function registerDashboard(deps: DashboardRouteDeps): void {
     deps.throttle.succeeded(name);
     const session = sessions.create(principal.name, principal.role);
     deps.audit().record({ ts: now(), actor: session.name, action: 'login', target: null, detail: { via: 'dashboard', role: session.role } });
-    res.setHeader('set-cookie', sessionCookie(session, sessions.limits));
+    res.setHeader('set-cookie', sessionCookie(session, sessions.limits, isHttps(req)));
     sendJson(res, 200, sessionView(session));
   });
 
   http.route('POST', '/dashboard/logout', (req, res) => {
     const session = sessions.fromRequest(req);
-    res.setHeader('set-cookie', clearedCookie());
+    res.setHeader('set-cookie', clearedCookie(isHttps(req)));
     if (!session) return sendJson(res, 200, { loggedOut: true });
     if (!csrfOk(req, session)) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', 'missing or wrong CSRF token');
     sessions.destroy(session.id);

@@ -125,13 +125,19 @@ export function sameOrigin(req: IncomingMessage): boolean {
   }
 }
 
-export function sessionCookie(session: Session, limits: SessionLimits): string {
+/** `secure`: the page came over HTTPS, so the browser must never send the cookie over plain HTTP. */
+export function sessionCookie(session: Session, limits: SessionLimits, secure = false): string {
   const maxAge = Math.ceil(limits.absoluteTimeoutMs / 1000);
-  return `${SESSION_COOKIE}=${session.id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}`;
+  return `${SESSION_COOKIE}=${session.id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
 }
 
-export function clearedCookie(): string {
-  return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
+export function clearedCookie(secure = false): string {
+  return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${secure ? '; Secure' : ''}`;
+}
+
+/** The request came over TLS. */
+export function isHttps(req: IncomingMessage): boolean {
+  return (req.socket as { encrypted?: boolean }).encrypted === true;
 }
 
 export function cookieValue(header: string | undefined, name: string): string | undefined {

@@ -1,6 +1,7 @@
 // The edge HTTP port: /healthz and Prometheus /metrics (and, later, the API and
 // dashboard). Routes are registered by the features that own them.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
@@ -19,13 +20,16 @@ export class HttpServer implements Service {
   readonly #host: string;
   readonly #port: number;
   readonly #log: Logger;
+  readonly #tls: { cert: Buffer; key: Buffer } | undefined;
   readonly #routes: Route[] = [];
   #server: Server | undefined;
 
-  constructor(options: { host: string; port: number; log: Logger }) {
+  /** With `tls` (PEM certificate chain and key) the port speaks HTTPS only. */
+  constructor(options: { host: string; port: number; log: Logger; tls?: { cert: Buffer; key: Buffer } }) {
     this.#host = options.host;
     this.#port = options.port;
     this.#log = options.log.child({ module: 'http' });
+    this.#tls = options.tls;
   }
 
   get port(): number | undefined {
@@ -38,7 +42,8 @@ export class HttpServer implements Service {
   }
 
   async start(): Promise<void> {
-    const server = createServer((req, res) => this.#dispatch(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.#dispatch(req, res);
+    const server: Server = this.#tls ? createHttpsServer({ cert: this.#tls.cert, key: this.#tls.key, minVersion: 'TLSv1.2' }, handler) : createServer(handler);
     server.keepAliveTimeout = 5_000;
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
@@ -50,7 +55,7 @@ export class HttpServer implements Service {
       });
     });
     this.#server = server;
-    this.#log.info({ host: this.#host, port: this.port }, 'http listening');
+    this.#log.info({ host: this.#host, port: this.port, tls: this.#tls !== undefined }, 'http listening');
   }
 
   async stop(): Promise<void> {

@@ -10,11 +10,15 @@ interface T {
   teardown(fn: () => unknown): void;
 }
 
-/** A browser with a fresh profile (--user-data-dir) in a temp dir. */
-export async function launchBrowser(t: T): Promise<BrowserContext> {
+/**
+ * A browser with a fresh profile (--user-data-dir) in a temp dir.
+ * `trustAnyCertificate`: for a gateway with a test certificate no CA signed.
+ */
+export async function launchBrowser(t: T, options: { trustAnyCertificate?: boolean } = {}): Promise<BrowserContext> {
   const profile = tempDir(t, 'wardgate-chromium-');
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
+    ignoreHTTPSErrors: options.trustAnyCertificate ?? false,
     headless: true,
     timeout: 30_000,
     viewport: { width: 1400, height: 900 },
