@@ -25,6 +25,8 @@ export interface BusEvents {
   'alarm.ack': { readonly alarmId: string; readonly by: string; readonly via: 'mqtt' | 'api' };
   /** Alarm lifecycle events of one evaluation, after the store has them (for live displays). */
   'alarm.events': ReadonlyArray<readonly [AlarmEvent, Alarm]>;
+  /** A patient was admitted to or discharged from the bed, or the nurse's NEWS2 entries for it changed. */
+  'patient.changed': { readonly bed: string };
   /** A nurse marked an event on the device (Nonin '*'). */
   'device.event': { readonly deviceId: string; readonly source: string; readonly ts: number };
 }

@@ -102,6 +102,8 @@ export class AlarmService implements Service {
       bus.on('ingest.committed', (items) => {
         for (const { item, result } of items) if (item.kind === 'obs' && result.outcome === 'stored' && result.bed) vitals.changed(result.bed);
       }),
+      // The retained bed state carries NEWS2, which the patient's entries change.
+      bus.on('patient.changed', ({ bed }) => vitals.changed(bed)),
       bus.on('alarm.ack', ({ alarmId, by, via }) => {
         const alarm = engine.acknowledge(alarmId, by);
         if (!alarm) return log.warn({ alarmId, by, via }, 'acknowledgement for no open alarm');
@@ -110,7 +112,7 @@ export class AlarmService implements Service {
     );
     const beds = [...new Set(config.devices.flatMap((d) => (d.bed === undefined ? [] : [d.bed])))];
     registerApi({
-      http: this.#deps.http, auth: this.#deps.auth, localToken: this.#deps.localToken, engine, admissions, alarms: store, audit, db: this.#deps.db, beds, now,
+      http: this.#deps.http, auth: this.#deps.auth, localToken: this.#deps.localToken, engine, admissions, bus, alarms: store, audit, db: this.#deps.db, beds, now,
       ...(this.#deps.sessions && { sessions: this.#deps.sessions }),
     });
   }

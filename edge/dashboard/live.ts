@@ -62,6 +62,11 @@ export class LiveFeed {
         this.#alarmsDirty = true;
         this.#schedule(0);
       }),
+      // Another screen admitted, discharged or changed the entries: the name on the tile must not wait.
+      bus.on('patient.changed', ({ bed }) => {
+        this.#dirtyBeds.add(bed);
+        this.#schedule(0);
+      }),
       bus.on('device.connected', ({ deviceId }) => this.#deviceChanged(deviceId)),
       bus.on('device.disconnected', ({ deviceId }) => this.#deviceChanged(deviceId)),
     ];

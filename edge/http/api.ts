@@ -17,6 +17,7 @@ import { isPlainObject } from '../../shared/observation.js';
 import { hasRole, identify, type Caller, type SessionLookup } from './auth.js';
 import { bedList, bedView } from './bedView.js';
 import { readTrends } from '../store/trendQuery.js';
+import type { EventBus } from '../bus.js';
 import { sendJson, sendJsonError, type HttpServer } from './server.js';
 
 export interface ApiDeps {
@@ -25,6 +26,8 @@ export interface ApiDeps {
   readonly localToken: string;
   readonly engine: AlarmEngine;
   readonly admissions: Admissions;
+  /** Told of every change to a bed's patient, for the screens that show it. */
+  readonly bus: EventBus;
   readonly alarms: AlarmStore;
   readonly audit: AuditLog;
   readonly db: () => Db;
@@ -42,6 +45,11 @@ type Action = (ctx: { req: IncomingMessage; res: ServerResponse; params: Record<
 export function registerApi(deps: ApiDeps): void {
   const { http, engine, admissions } = deps;
   const now = deps.now ?? Date.now;
+  // NEWS2 is scored anew with the patient's entries; every open dashboard shows the change at once.
+  const patientChanged = (bed: string) => {
+    engine.patientChanged(bed);
+    deps.bus.emit('patient.changed', { bed });
+  };
   const route = (method: string, path: string, role: Role, action: Action) =>
     http.route(method, path, async (req, res, params) => {
       const caller = await identify(req, deps.auth, deps.localToken, deps.sessions);
@@ -98,17 +106,17 @@ export function registerApi(deps: ApiDeps): void {
       { bed, identifier: requireString(body, 'identifier'), ...optionalString(body, 'authority'), ...optionalString(body, 'displayName') },
       caller.name,
     );
-    engine.patientChanged(bed);
+    patientChanged(bed);
     return { bed: admission.bed, admittedAt: new Date(admission.admittedAt).toISOString() };
   });
   route('POST', '/api/beds/:bed/discharge', 'admin', ({ params, caller, res }) => {
     admissions.discharge(params.bed, caller.name);
-    engine.patientChanged(params.bed);
+    patientChanged(params.bed);
     sendJson(res, 200, { bed: params.bed, discharged: true });
   });
   route('PUT', '/api/beds/:bed/settings', 'nurse', async ({ req, params, caller }) => {
     const updated = admissions.updateSettings(params.bed, parseSettings(await readJson(req)), caller.name);
-    engine.patientChanged(params.bed);
+    patientChanged(params.bed);
     return view(updated.bed).patient;
   });
   route('GET', '/api/audit', 'admin', ({ query }) => ({

@@ -149,3 +149,21 @@ t.test('the webhook receives signed events and is retried until it answers', asy
   t.ok(delivered.every((r) => r.ok), 'every attempt carries a valid signature');
   t.match(delivered[2].body, { ward: '3B', gateway: 'gw-test', event: { phase: 'raised', metric: 'nibp_sys', priority: 'medium' } });
 });
+
+t.test("a nurse's NEWS2 entry reaches the bed's retained vitals without waiting for the next reading", async (t) => {
+  const { url, config } = await startTestGateway(t);
+  const api = `http://127.0.0.1:${config.http.port}`;
+  const station = await connectAs(t, url, 'station');
+  await station.subscribeAsync('wardgate/ward/3B/beds/1/vitals', { qos: 1 });
+  const seen = collect(station);
+  const device = await connectAs(t, url, 'pox-1');
+  await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 97, unit: '%' }, { code: 'pr', value: 72, unit: '/min' }] }), { qos: 1 });
+  const before = await waitFor(() => seen.find((m) => (m.body.news2 as Json | undefined)?.score !== undefined));
+  const json = (name: string) => ({ authorization: basic(name), 'content-type': 'application/json' });
+  t.equal((await fetch(`${api}/api/admissions`, { method: 'POST', headers: json('biomed'), body: JSON.stringify({ bed: '1', identifier: 'MRN-77' }) })).status, 201);
+  const put = await fetch(`${api}/api/beds/1/settings`, { method: 'PUT', headers: json('nurse-ann'), body: JSON.stringify({ onOxygen: true }) });
+  t.equal(put.status, 200);
+  // NEWS2: supplemental oxygen scores 2.
+  const after = await waitFor(() => seen.find((m) => (m.body.news2 as Json | undefined)?.score === (before.body.news2 as Json).score as number + 2));
+  t.match(after.body, { bed: '1', vitals: { spo2: { value: 97 } } });
+});

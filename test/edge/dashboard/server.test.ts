@@ -137,6 +137,25 @@ t.test('the live feed: a snapshot, then bed updates and alarms as they happen', 
   t.match(alarms?.data, { alarms: [{ bed: '2', metric: 'nibp_sys', priority: 'medium' }] });
 });
 
+t.test('an admission or discharge made elsewhere reaches every open dashboard at once', async (t) => {
+  const { gateway, config } = await startTestGateway(t);
+  const base = `http://127.0.0.1:${config.http.port}`;
+  const { session } = await login(base, 'station');
+  const admin = { authorization: `Basic ${Buffer.from(`biomed:${passwordOf('biomed')}`).toString('base64')}`, 'content-type': 'application/json' };
+  const patientOf = (got: Array<{ event: string; data: Json }>) => got.filter((g) => g.event === 'bed' && g.data.bed === '1').map((g) => g.data.patient);
+  const feed = events(base, session, (got) => patientOf(got).length >= 2);
+  await waitFor(() => (gateway.dashboard?.liveClients === 1 ? true : undefined), 5000, 'the stream to open');
+  const admitted = await fetch(`${base}/api/admissions`, { method: 'POST', headers: admin, body: JSON.stringify({ bed: '1', identifier: 'MRN-61', displayName: 'C. Patient' }) });
+  t.equal(admitted.status, 201);
+  // The second event must follow the first: wait for it before discharging.
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal((await fetch(`${base}/api/beds/1/discharge`, { method: 'POST', headers: admin })).status, 200);
+  const patients = patientOf(await feed);
+  t.match(patients[0], { displayName: 'C. Patient' }, 'the station sees the name the admin entered');
+  t.equal(patients[1], null, 'and the empty bed after the discharge');
+  t.notOk(JSON.stringify(patients).includes('MRN-61'), 'never the identifier');
+});
+
 t.test('wardgate edge serves the page and its assets from the installed package', async (t) => {
   const { file, dir, httpPort } = await writeTestConfig(t);
   await spawnDaemon(t, file, `${dir}/data`);
