@@ -31,6 +31,8 @@ interface DeviceRow {
   id: number;
   bed: string | null;
   declared: number;
+  /** Where its readings arrive (mqtt, serial, hl7). */
+  source: string;
 }
 
 
@@ -53,6 +55,7 @@ export class IngestStore {
   readonly #updateDeviceSeen: Statement;
   readonly #updateDeviceStatus: Statement;
   readonly #insertDevice: Statement;
+  readonly #updateSource: Statement;
   readonly #insertDeadLetter: Statement;
   readonly #addCounter: Statement;
   readonly #commitGroup: (items: readonly StoreItem[]) => IngestOutcome[];
@@ -81,6 +84,7 @@ export class IngestStore {
        status_ts = ?, last_seen = max(coalesce(last_seen, 0), ?), first_seen = coalesce(first_seen, ?) WHERE id = ?`,
     );
     this.#insertDevice = db.prepare('INSERT INTO devices (device_id, bed, source, declared) VALUES (?, ?, ?, ?) RETURNING id');
+    this.#updateSource = db.prepare('UPDATE devices SET source = ? WHERE id = ?');
     this.#insertDeadLetter = db.prepare(
       'INSERT INTO dead_letters (received_ts, source, device_id, topic, reason, field, detail, raw, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -94,14 +98,15 @@ export class IngestStore {
   /**
    * Brings the device table in line with config: declared devices exist with
    * their bed; devices no longer declared stay (their history matters) but are
-   * marked undeclared.
+   * marked undeclared. A known device keeps the source its readings last came
+   * over: the config says where a device may connect, the readings where it does.
    */
   declareDevices(devices: readonly DeclaredDevice[]): void {
     this.#db.transaction(() => {
       this.#db.prepare('UPDATE devices SET declared = 0').run();
       const upsert = this.#db.prepare(
         `INSERT INTO devices (device_id, bed, source, declared) VALUES (?, ?, ?, 1)
-         ON CONFLICT (device_id) DO UPDATE SET bed = excluded.bed, source = excluded.source, declared = 1`,
+         ON CONFLICT (device_id) DO UPDATE SET bed = excluded.bed, declared = 1`,
       );
       for (const d of devices) upsert.run(d.id, d.bed ?? null, d.source ?? 'mqtt');
     })();
@@ -140,8 +145,8 @@ export class IngestStore {
 
   #loadDevices(): void {
     this.#devices.clear();
-    for (const row of this.#db.prepare('SELECT id, device_id, bed, declared FROM devices').all() as Array<DeviceRow & { device_id: string }>) {
-      this.#devices.set(row.device_id, { id: row.id, bed: row.bed, declared: row.declared });
+    for (const row of this.#db.prepare('SELECT id, device_id, bed, declared, source FROM devices').all() as Array<DeviceRow & { device_id: string }>) {
+      this.#devices.set(row.device_id, { id: row.id, bed: row.bed, declared: row.declared, source: row.source });
     }
   }
 
@@ -177,7 +182,7 @@ export class IngestStore {
     let row = this.#devices.get(deviceId);
     if (!row) {
       const { id } = this.#insertDevice.get(deviceId, null, source, 0) as { id: number };
-      row = { id, bed: null, declared: 0 };
+      row = { id, bed: null, declared: 0, source };
       this.#devices.set(deviceId, row);
     }
     return row;
@@ -185,6 +190,11 @@ export class IngestStore {
 
   #applyObservation(item: ObservationRow): IngestOutcome {
     const device = this.#device(item.deviceId, item.source);
+    if (device.source !== item.source) {
+      // A device declared for one transport whose readings come over another (an HL7 monitor bound to a bed in `devices:`).
+      this.#updateSource.run(item.source, device.id);
+      device.source = item.source;
+    }
     const bed = item.bed ?? device.bed;
     const patient = item.patient ? this.#patient(item.patient, item.receivedTs) : null;
     const { encoded } = item;

@@ -19,3 +19,17 @@ t.test('derived seqs that collide are probed: every message stored once, retrans
   t.same(db.prepare('SELECT seq FROM observations ORDER BY seq').pluck().all(), [42, 43, 44]);
   t.same(outcomes([obs(4, false)]), ['rejected'], 'a seq a device chose itself is not probed: reusing it is a conflict');
 });
+
+t.test("a device's source is where its readings arrive, and a restart does not forget it", async (t) => {
+  const db = openDatabase(tempDir(t));
+  t.teardown(() => db.close());
+  const store = new IngestStore(db);
+  // An HL7 monitor bound to a bed in `devices:`, as the demo ward does: declared as if it spoke MQTT.
+  store.declareDevices([{ id: 'mon-1', bed: '1' }]);
+  const source = () => db.prepare("SELECT source FROM devices WHERE device_id = 'mon-1'").pluck().get();
+  t.equal(source(), 'mqtt');
+  t.same(store.commit([obs(1, false)]).map((c) => c.result.outcome), ['stored']);
+  t.equal(source(), 'hl7', 'its first HL7 message says where it really is');
+  new IngestStore(db).declareDevices([{ id: 'mon-1', bed: '1' }]);
+  t.equal(source(), 'hl7', 'declaring it again at the next start keeps what was observed');
+});
