@@ -190,8 +190,9 @@ export class IngestStore {
 
   #applyObservation(item: ObservationRow): IngestOutcome {
     const device = this.#device(item.deviceId, item.source);
-    if (device.source !== item.source) {
-      // A device declared for one transport whose readings come over another (an HL7 monitor bound to a bed in `devices:`).
+    if (device.source !== item.source && device.source !== 'serial') {
+      // Readings over another transport than the one assumed (an HL7 monitor bound to a bed in `devices:`,
+      // which declares MQTT devices). A serial port in the config is a fact, not an assumption: it stays.
       this.#updateSource.run(item.source, device.id);
       device.source = item.source;
     }
