@@ -51,9 +51,31 @@ export async function startPubsub(projectId: string): Promise<Emulator> {
   return { host, stop: () => stopGroup(child) };
 }
 
+/**
+ * Runs the emulator under a small shell that ends it when our end of its stdin
+ * closes: on stop, and also when this process dies without stopping it (kill
+ * -9), which no exit handler can catch. gcloud makes itself the leader of a
+ * process group of its own, with java in it; killing only the wrapper would
+ * leave java running. So the shell signals that group: TERM, up to 5 s to go,
+ * then KILL.
+ */
+const WATCHDOG = [
+  '"$@" & group=$!',
+  "trap '' TERM",
+  'cat > /dev/null',
+  'kill -TERM -$group $group 2>/dev/null',
+  'i=0; while kill -0 -$group 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done',
+  'kill -KILL -$group $group 2>/dev/null',
+  'exit 0',
+].join('\n');
+
 function launch(args: string[]): ChildProcess {
-  // detached: the child leads its own process group, so -pid reaches java too.
-  const child = spawn('gcloud', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' } });
+  // detached: the shell leads its own process group, so -pid reaches gcloud and java too.
+  const child = spawn('sh', ['-c', WATCHDOG, 'watchdog', 'gcloud', ...args], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' },
+  });
   let log = '';
   const keep = (chunk: Buffer) => {
     log = (log + chunk.toString('utf8')).slice(-4000);
@@ -85,10 +107,11 @@ async function ready(child: ChildProcess, host: string, path: string, what: stri
   }
 }
 
-/** SIGTERM to the whole group, then SIGKILL after a grace period; resolves when the group is gone. */
+/** Closes the watchdog's stdin (it ends the group), SIGTERM to the whole group too, then SIGKILL after a grace period; resolves when the group is gone. */
 export async function stopGroup(child: ChildProcess): Promise<void> {
   const pid = child.pid;
   if (pid === undefined) return;
+  child.stdin?.end();
   const signal = (sig: NodeJS.Signals) => {
     try {
       process.kill(-pid, sig);
