@@ -1,5 +1,7 @@
 // Opens the gateway's SQLite file: WAL, synchronous=FULL (a commit is on disk
-// before anyone is told it happened), and the schema migrated to the latest version.
+// before anyone is told it happened; the ingest writer thread syncs its own
+// commits after releasing the lock, see writerWorker.ts), and the schema
+// migrated to the latest version.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
