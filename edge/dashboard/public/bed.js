@@ -2,7 +2,8 @@
 // alarms, current vitals, trend charts over the last hours, the nurse's
 // NEWS2 entries (oxygen, SpO2 scale, ACVPU), admission for admins, devices
 // and the alarm history. Live parts redraw on every update; the charts
-// refresh in the background and the forms only when saved.
+// refresh in the background; the entries and the admission redraw when the
+// patient's record changes (saved here or on any other screen).
 import { call } from './api.js';
 import { historyTable } from './alarms.js';
 import { trendChart } from './chart.js';
@@ -11,17 +12,22 @@ import { age, EXTRA, NEWS2_LEVEL, NEWS2_RESPONSE, NORMAL_RANGE, VITALS, vitalOf 
 import { alarmLine, news2Badge, vitalCell } from './ward.js';
 
 const RANGES = [1, 4, 12, 24];
-let current = { bed: null, hours: 4, trends: null, trendsAt: 0, history: [], loading: false };
+let current = { bed: null, hours: 4, trends: null, trendsAt: 0, history: [], loading: false, patient: '' };
 
 export function renderBed(view, ctx, bedId, change) {
   const bed = ctx.state.beds.get(bedId);
   if (!bed) return view.replaceChildren(h('p', { class: 'muted big' }, `No bed ${bedId} on this ward.`), h('a', { href: '#/ward' }, 'Back to the ward'));
   const fresh = current.bed !== bedId || !view.querySelector('.bed-view');
-  if (fresh) current = { bed: bedId, hours: current.hours, trends: null, trendsAt: 0, history: [], loading: false };
+  if (fresh) current = { bed: bedId, hours: current.hours, trends: null, trendsAt: 0, history: [], loading: false, patient: '' };
   if (!fresh && change.bed && change.bed !== bedId) return;
+  const patient = JSON.stringify(bed.patient);
   if (!fresh && (change.bed || change.alarms)) {
     view.querySelector('.bed-live')?.replaceWith(live(bed, ctx));
     view.querySelector('.bed-devices')?.replaceWith(devices(bed, ctx));
+    if (patient !== current.patient) {
+      current.patient = patient;
+      view.querySelector('.bed-columns')?.replaceWith(columns(bed, ctx, view));
+    }
     if (Date.now() - current.trendsAt > 30_000) load(view, ctx, true);
     return;
   }
@@ -34,12 +40,17 @@ export function renderBed(view, ctx, bedId, change) {
           h('div', { class: 'ranges', role: 'group', 'aria-label': 'Period' }, RANGES.map((r) =>
             h('button', { type: 'button', class: 'quiet', 'aria-pressed': String(r === current.hours), onclick: () => { current.hours = r; load(view, ctx, false); } }, `${r} h`)))),
         h('div', { class: 'charts' }, h('p', { class: 'muted' }, 'Loading trends…'))),
-      h('div', { class: 'bed-columns' }, settings(bed, ctx, view), admission(bed, ctx, view)),
+      columns(bed, ctx, view),
       devices(bed, ctx),
       h('section', { class: 'bed-history' }, h('h2', {}, 'Alarm history'), historyTable(current.history)),
     ),
   );
+  current.patient = patient;
   load(view, ctx, false);
+}
+
+function columns(bed, ctx, view) {
+  return h('div', { class: 'bed-columns' }, settings(bed, ctx, view), admission(bed, ctx, view));
 }
 
 function live(bed, ctx) {

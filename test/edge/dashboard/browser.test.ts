@@ -111,3 +111,30 @@ t.test('an idle session ends by itself and the page returns to the login', async
   const status = await page.evaluate(async () => (await fetch('/api/beds', { headers: { 'x-wardgate-client': 'dashboard' } })).status);
   t.equal(status, 401, 'the cookie no longer opens the API');
 });
+
+t.test("a nurse's NEWS2 entry shows at once on her screen, and an admission made elsewhere reaches an open bed view", async (t) => {
+  const { config, url } = await startTestGateway(t);
+  const origin = `http://127.0.0.1:${config.http.port}`;
+  const admin = { authorization: `Basic ${Buffer.from(`biomed:${passwordOf('biomed')}`).toString('base64')}`, 'content-type': 'application/json' };
+  t.equal((await fetch(`${origin}/api/admissions`, { method: 'POST', headers: admin, body: JSON.stringify({ bed: '1', identifier: 'MRN-5', displayName: 'D. Patient' }) })).status, 201);
+  const device = await connectAs(t, url, 'pox-1');
+  await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 97, unit: '%' }, { code: 'pr', value: 72, unit: '/min' }] }), { qos: 1 });
+  const browser = await launchBrowser(t);
+  const { page, errors } = await gatewayPage(browser, origin);
+  await logIn(page, origin, 'nurse-ann', passwordOf('nurse-ann'));
+  await page.goto(`${origin}/#/bed/1`);
+  const oxygen = page.locator('.bed-settings button', { hasText: 'Oxygen' });
+  await oxygen.waitFor();
+  t.equal(await oxygen.getAttribute('aria-pressed'), 'false');
+  const score = async () => Number((await page.textContent('.news2-response'))?.match(/NEWS2 (\d+)/)?.[1]);
+  const before = await score();
+  await oxygen.click();
+  await waitFor(async () => ((await oxygen.getAttribute('aria-pressed')) === 'true' ? true : undefined), 5000, 'the Oxygen button to show pressed');
+  await waitFor(async () => ((await score()) === before + 2 ? true : undefined), 5000, 'NEWS2 to add 2 points for oxygen');
+
+  // The patient leaves through another screen: this one follows without a reload.
+  t.equal((await fetch(`${origin}/api/beds/1/discharge`, { method: 'POST', headers: admin })).status, 200);
+  await page.locator('.bed-head .patient', { hasText: 'no patient admitted' }).waitFor({ timeout: 5000 });
+  await page.locator('.bed-settings', { hasText: 'No patient admitted.' }).waitFor({ timeout: 5000 });
+  t.same(errors, [], 'no errors in the page');
+});
