@@ -6,7 +6,7 @@ import type { Statement } from 'better-sqlite3';
 import { WardgateError } from '../../shared/errors.js';
 import type { PatientContext } from '../alarms/bedNews2.js';
 import type { AuditLog } from '../store/auditLog.js';
-import type { Db } from '../store/database.js';
+import { writeTransaction, type Db } from '../store/database.js';
 
 export type Consciousness = 'A' | 'C' | 'V' | 'P' | 'U';
 export const consciousnessLevels: readonly Consciousness[] = ['A', 'C', 'V', 'P', 'U'];
@@ -67,7 +67,7 @@ export class Admissions {
   admit(input: { bed: string; identifier: string; authority?: string; displayName?: string }, actor: string): Admission {
     const now = this.#now();
     if (this.#byBed.has(input.bed)) throw new WardgateError('WG_ERR_CONFLICT', `bed ${input.bed} is occupied; discharge first`, 'bed');
-    this.#db.transaction(() => {
+    writeTransaction(this.#db, () => {
       const { id: patient } = this.#upsertPatient.get(input.identifier, input.authority ?? '', now, now) as { id: number };
       const current = this.#db.prepare('SELECT bed FROM admissions WHERE patient = ? AND discharged_at IS NULL').get(patient) as { bed: string } | undefined;
       if (current) throw new WardgateError('WG_ERR_CONFLICT', `the patient is already admitted to bed ${current.bed}`, 'identifier');
@@ -84,7 +84,7 @@ export class Admissions {
     const admission = this.#byBed.get(bed);
     if (!admission) throw new WardgateError('WG_ERR_NOT_FOUND', `no patient is admitted to bed ${bed}`, 'bed');
     const now = this.#now();
-    this.#db.transaction(() => {
+    writeTransaction(this.#db, () => {
       this.#db.prepare('UPDATE admissions SET discharged_at = ?, discharged_by = ? WHERE id = ?').run(now, actor, admission.admission);
       this.#audit.record({ ts: now, actor, action: 'discharge', target: `bed:${bed}`, detail: { admission: admission.admission } });
     })();
@@ -97,7 +97,7 @@ export class Admissions {
     const admission = this.#byBed.get(bed);
     if (!admission) throw new WardgateError('WG_ERR_NOT_FOUND', `no patient is admitted to bed ${bed}`, 'bed');
     const now = this.#now();
-    this.#db.transaction(() => {
+    writeTransaction(this.#db, () => {
       const update = this.#db.prepare(
         `UPDATE admissions SET spo2_scale = coalesce(?, spo2_scale), on_oxygen = coalesce(?, on_oxygen),
          consciousness = coalesce(?, consciousness), consciousness_at = CASE WHEN ? IS NULL THEN consciousness_at ELSE ? END WHERE id = ?`,

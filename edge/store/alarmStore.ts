@@ -2,7 +2,7 @@
 // restart) and every lifecycle event, append-only, for the sync outbox.
 import type { Statement } from 'better-sqlite3';
 import type { Alarm, AlarmEvent } from '../alarms/types.js';
-import type { Db } from './database.js';
+import { writeTransaction, type Db } from './database.js';
 
 interface AlarmRow {
   id: string; key: string; bed: string | null; device_id: string | null; kind: Alarm['kind']; rule: string; metric: string | null;
@@ -31,7 +31,7 @@ export class AlarmStore {
       `INSERT INTO alarm_events (alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, state, message, value, by, escalations)
        VALUES (@alarmId, @phase, @ts, @bed, @deviceId, @kind, @rule, @metric, @priority, @state, @message, @value, @by, @escalations)`,
     );
-    this.#record = db.transaction((events: ReadonlyArray<readonly [AlarmEvent, Alarm]>) => {
+    this.#record = writeTransaction(db, (events: ReadonlyArray<readonly [AlarmEvent, Alarm]>) => {
       for (const [event, alarm] of events) {
         this.#upsert.run({ ...alarm, latching: Number(alarm.latching) });
         event.seq = Number(this.#insertEvent.run(event).lastInsertRowid);

@@ -30,6 +30,20 @@ export function openDatabaseReadOnly(dataDir: string): Db {
   return db;
 }
 
+/**
+ * A transaction that takes the write lock at BEGIN (BEGIN IMMEDIATE), waiting
+ * for it under the busy timeout. Two connections write to the database: the
+ * gateway's and the ingest writer thread's. A deferred transaction that reads
+ * first and writes later fails at once with SQLITE_BUSY_SNAPSHOT when the
+ * other connection commits in between: SQLite cannot retry it, because what
+ * it read may have changed. Every write transaction in the gateway is made
+ * here. Called inside another transaction, it is a savepoint.
+ */
+export function writeTransaction<A extends unknown[], R>(db: Db, fn: (...args: A) => R): (...args: A) => R {
+  const transaction = db.transaction(fn);
+  return (...args: A) => transaction.immediate(...args);
+}
+
 export function schemaVersion(db: Db): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
@@ -40,7 +54,7 @@ function migrate(db: Db): void {
     throw new Error(`database schema version ${current} is newer than this wardgate (${migrations.length}); upgrade wardgate`);
   }
   for (let version = current; version < migrations.length; version++) {
-    db.transaction(() => {
+    writeTransaction(db, () => {
       db.exec(migrations[version]);
       db.pragma(`user_version = ${version + 1}`);
     })();

@@ -4,7 +4,7 @@ import type { Statement } from 'better-sqlite3';
 import type { CommittedItem, DeadLetterItem, IngestItem, IngestOutcome, IngestSource, ObservationRow, PatientRef, StatusItem, StoreItem } from '../ingest/types.js';
 import { reject } from '../../shared/errors.js';
 import type { Reading } from '../../shared/reading.js';
-import type { Db } from './database.js';
+import { writeTransaction, type Db } from './database.js';
 
 /**
  * The stored form of an observation's readings: [[code, value, flags, ts?], ...],
@@ -91,7 +91,7 @@ export class IngestStore {
     this.#addCounter = db.prepare(
       'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
     );
-    this.#commitGroup = db.transaction((items: readonly StoreItem[]) => this.#apply(items));
+    this.#commitGroup = writeTransaction(db, (items: readonly StoreItem[]) => this.#apply(items));
     this.#loadDevices();
   }
 
@@ -102,7 +102,7 @@ export class IngestStore {
    * over: the config says where a device may connect, the readings where it does.
    */
   declareDevices(devices: readonly DeclaredDevice[]): void {
-    this.#db.transaction(() => {
+    writeTransaction(this.#db, () => {
       this.#db.prepare('UPDATE devices SET declared = 0').run();
       const upsert = this.#db.prepare(
         `INSERT INTO devices (device_id, bed, source, declared) VALUES (?, ?, ?, 1)

@@ -9,7 +9,7 @@ import type { EdgeConfigDocument } from '../../shared/sync/wire.js';
 import { isPlainObject } from '../../shared/observation.js';
 import { alarmConfigSchema, type AlarmConfig } from '../alarms/config.js';
 import type { GatewayConfig } from '../config/load.js';
-import type { Db } from '../store/database.js';
+import { writeTransaction, type Db } from '../store/database.js';
 
 export interface PulledConfig {
   readonly version: number;
@@ -76,7 +76,7 @@ export async function pullConfig(options: {
     if (!check.success) reason = check.error.issues.map((i) => `alarms.${i.path.join('.')}: ${i.message}`).join('; ');
   }
   const etag = res.headers.get('etag');
-  db.transaction(() => {
+  writeTransaction(db, () => {
     if (reason) {
       audit.run(now(), 'cloud', 'config.pull-refused', 'alarms', JSON.stringify({ version: doc.version, reason }));
       // Remember the version so that the same bad document is not refused again every few minutes.

@@ -3,7 +3,7 @@
 // acknowledgement into an advanced cursor. Every state change is one
 // transaction, so a kill -9 at any point leaves either the old or the new state.
 import type { Statement } from 'better-sqlite3';
-import type { Db } from '../store/database.js';
+import { writeTransaction, type Db } from '../store/database.js';
 
 /** The four outbox streams the wire carries, by their cursor name in outbox_cursors. */
 export const outboxStreams = { alarms: 'alarm_events', obs: 'observations', status: 'device_status', audit: 'audit' } as const;
@@ -59,7 +59,7 @@ export class Outbox {
        VALUES (?, 'inflight', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#setState = db.prepare('INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
-    this.#ack = db.transaction((id: string, now: number) => this.#applyAck(id, now));
+    this.#ack = writeTransaction(db, (id: string, now: number) => this.#applyAck(id, now));
   }
 
   /** Each stream's cursor: everything at or below it is confirmed by the cloud. */
@@ -115,7 +115,7 @@ export class Outbox {
 
   /** `wardgate sync --retry-quarantined`: quarantined batches go back in flight, and a pause on auth errors is lifted. */
   retryQuarantined(): number {
-    return this.#db.transaction(() => {
+    return writeTransaction(this.#db, () => {
       const { changes } = this.#db
         .prepare("UPDATE sync_batches SET state = 'inflight', attempts = 0, http_status = NULL, error_code = NULL, reason = NULL, quarantined_at = NULL WHERE state = 'quarantined'")
         .run();

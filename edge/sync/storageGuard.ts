@@ -3,7 +3,7 @@
 // (docs/SYNC.md). Unsynced data is never dropped silently: every drop is
 // counted, written to the audit trail and raised as a technical alarm, and
 // alarm events are the last to go.
-import type { Db } from '../store/database.js';
+import { writeTransaction, type Db } from '../store/database.js';
 import type { StorageConfig } from './config.js';
 import { outboxStreams } from './outbox.js';
 import type { TechnicalAlarms } from './technicalAlarms.js';
@@ -117,7 +117,7 @@ export class StorageGuard {
         const floor = db.prepare(`SELECT max(coalesce((SELECT max(${col}) FROM sync_batches), 0), (SELECT synced_through FROM outbox_cursors WHERE stream = ?))`).pluck().get(table) as number;
         // Never more than a quarter of what is left at once: freed rows free pages unevenly (indexes), so the measure lags.
         const left = ((db.prepare(`SELECT max(id) FROM ${table}`).pluck().get() as number | null) ?? floor) - floor;
-        const n = db.transaction(() => this.#dropUnsynced(table, floor, Math.max(FIRST_STEP, Math.min(step, Math.ceil(left / 4)))))();
+        const n = writeTransaction(db, () => this.#dropUnsynced(table, floor, Math.max(FIRST_STEP, Math.min(step, Math.ceil(left / 4)))))();
         step = Math.min(CHUNK, step * 2);
         if (n === 0) break;
         dropped[DROPPED_LABEL[table]] = (dropped[DROPPED_LABEL[table]] ?? 0) + n;
