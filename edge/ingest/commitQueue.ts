@@ -100,7 +100,7 @@ export class CommitQueue {
     this.#callbacks = [];
     this.#inFlight++;
     const started = performance.now();
-    this.#store.commit(items, (err, committed) => {
+    this.#commit(items, (err, committed) => {
       if (err) {
         this.#hooks.onError?.(err, items.length);
         this.#commitOneByOne(items, callbacks, 0);
@@ -109,6 +109,15 @@ export class CommitQueue {
       this.#finish(committed!, callbacks, performance.now() - started);
       this.#next();
     });
+  }
+
+  // A writer that throws instead of calling back has failed the group all the same.
+  #commit(items: readonly IngestItem[], done: (err: Error | null, committed?: CommittedItem[]) => void): void {
+    try {
+      this.#store.commit(items, done);
+    } catch (err) {
+      done(err as Error);
+    }
   }
 
   /** Refuses new items; resolves once everything submitted before has been committed and its submitter told. */
@@ -126,15 +135,26 @@ export class CommitQueue {
   }
 
   // A failed group is retried item by item so that one item that cannot be
-  // stored does not cost the others their acknowledgement.
-  #commitOneByOne(items: IngestItem[], callbacks: CommitCallback[], i: number): void {
-    if (i === items.length) return this.#next();
-    const started = performance.now();
-    this.#store.commit([items[i]], (err, committed) => {
-      if (err) callbacks[i](err);
-      else this.#finish(committed!, [callbacks[i]], performance.now() - started);
-      this.#commitOneByOne(items, callbacks, i + 1);
-    });
+  // stored does not cost the others their acknowledgement. A writer that
+  // answers at once (a refusal at the quota) is followed in a loop, not by
+  // recursion: a group may hold thousands of items.
+  #commitOneByOne(items: IngestItem[], callbacks: CommitCallback[], from: number): void {
+    for (let i = from; i < items.length; i++) {
+      const started = performance.now();
+      let answered = false;
+      let waiting = false;
+      this.#commit([items[i]], (err, committed) => {
+        answered = true;
+        if (err) callbacks[i](err);
+        else this.#finish(committed!, [callbacks[i]], performance.now() - started);
+        if (waiting) this.#commitOneByOne(items, callbacks, i + 1);
+      });
+      if (!answered) {
+        waiting = true;
+        return;
+      }
+    }
+    this.#next();
   }
 
   #finish(committed: CommittedItem[], callbacks: CommitCallback[], durationMs: number): void {

@@ -98,3 +98,28 @@ t.test('items that arrive while a group is with the writer form the next group, 
   await closing;
   t.same(told, ['a', 'b', 'c']);
 });
+
+t.test('a writer that refuses thousands of items at once, one by one, does not exhaust the stack', async (t) => {
+  let groups = 0;
+  const queue = new CommitQueue({
+    commit(_items, done) {
+      groups++;
+      done(new Error('storage quota reached; new readings refused'));
+    },
+  });
+  const results = await Promise.allSettled(Array.from({ length: 20_000 }, (_, i) => queue.submitAsync(item(`d${i}`))));
+  t.equal(results.filter((r) => r.status === 'rejected').length, 20_000, 'every submitter is told');
+  t.equal(groups, 20_001, 'the group, then each item alone');
+});
+
+t.test('a writer that throws instead of calling back fails the group, and the queue goes on', async (t) => {
+  let calls = 0;
+  const queue = new CommitQueue({
+    commit(items, done) {
+      if (calls++ === 0) throw new Error('cannot start the writer thread');
+      done(null, items.map((i): CommittedItem => ({ item: i, result: { outcome: 'status' } })));
+    },
+  });
+  t.same(await queue.submitAsync(item('a')), { outcome: 'status' }, 'the one-by-one retry went through');
+  t.same(await queue.submitAsync(item('b')), { outcome: 'status' });
+});
