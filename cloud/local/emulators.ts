@@ -18,7 +18,8 @@ export interface Emulators {
 }
 
 const READY_TIMEOUT_MS = 90_000;
-const STOP_GRACE_MS = 5_000;
+/** Longer than the watchdog's own 4 s, so that it, not we, decides when to KILL. */
+const STOP_GRACE_MS = 8_000;
 
 /** Starts both emulators in parallel; if either fails, stops the other and throws. */
 export async function startEmulatorPair(projectId: string): Promise<Emulators> {
@@ -56,17 +57,25 @@ export async function startPubsub(projectId: string): Promise<Emulator> {
  * closes: on stop, and also when this process dies without stopping it (kill
  * -9), which no exit handler can catch. gcloud makes itself the leader of a
  * process group of its own, with java in it; killing only the wrapper would
- * leave java running. So the shell signals that group: TERM, up to 5 s to go,
- * then KILL.
+ * leave java running. So the shell signals that group: TERM, up to 4 s to go,
+ * then KILL; and its own group too, in case gcloud made none. Should gcloud
+ * end by itself (a port taken, a component missing), the shell ends with it,
+ * so that the caller sees the failure at once.
  */
 const WATCHDOG = [
-  '"$@" & group=$!',
-  "trap '' TERM",
-  'cat > /dev/null',
-  'kill -TERM -$group $group 2>/dev/null',
-  'i=0; while kill -0 -$group 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done',
-  'kill -KILL -$group $group 2>/dev/null',
-  'exit 0',
+  // A job started with & reads /dev/null, not our stdin: the reader below gets it as fd 3.
+  'exec 3<&0',
+  "trap '' TERM", // the shell outlives TERM to the group; gcloud gets the default back
+  '(trap - TERM; exec "$@" 3<&-) & group=$!',
+  'stop() {',
+  '  kill -TERM -$group $group 2>/dev/null',
+  '  i=0; while kill -0 -$group 2>/dev/null && [ $i -lt 40 ]; do sleep 0.1; i=$((i+1)); done',
+  '  kill -KILL -$group 2>/dev/null; kill -KILL 0',
+  '}',
+  'trap stop USR1',
+  '(cat <&3 > /dev/null; kill -USR1 $$) &',
+  'wait $group',
+  'kill -KILL -$group 2>/dev/null; kill -KILL 0',
 ].join('\n');
 
 function launch(args: string[]): ChildProcess {
