@@ -54,10 +54,17 @@ export class Gateway {
   #sync: SyncWiring | undefined;
   readonly #token = randomBytes(32).toString('hex');
   readonly #env: NodeJS.ProcessEnv;
+  readonly #onFatal: (err: Error) => void;
 
-  constructor(config: GatewayConfig, options: { log?: Logger; env?: NodeJS.ProcessEnv } = {}) {
+  /**
+   * `onFatal`: the disk failed to sync the database. By default the gateway
+   * stops; the daemon instead exits at once, without the commits a clean stop
+   * would make, so that its restart recovers from what the disk really holds.
+   */
+  constructor(config: GatewayConfig, options: { log?: Logger; env?: NodeJS.ProcessEnv; onFatal?: (err: Error) => void } = {}) {
     this.config = config;
     this.#env = options.env ?? process.env;
+    this.#onFatal = options.onFatal ?? (() => void this.stop());
     this.log = options.log ?? createLogger(config.log.level);
     this.bus = new EventBus(this.log);
   }
@@ -133,6 +140,10 @@ export class Gateway {
     // fsyncs and inserts never stall the broker; everything else writes here.
     const writer = new WriterThread(config.gateway.dataDir, {
       onExit: (err) => log.error({ err }, 'ingest writer thread stopped; its messages were not acknowledged; the next commit starts a new one'),
+      onFatal: (err) => {
+        log.fatal({ err }, 'the disk failed to sync the database: no further message is acknowledged');
+        this.#onFatal(err);
+      },
     });
     const storeService: Service = {
       name: 'store',

@@ -28,7 +28,12 @@ Options:
       return ExitCode.ok;
     }
     const config = withCloudOverrides(loadConfig({ ...(values.config !== undefined && { file: values.config }), env: io.env }));
-    const gateway = new Gateway(config);
+    const gateway = new Gateway(config, {
+      onFatal: (err) => {
+        io.stderr.write(`wardgate edge: ${err.message}; exiting so that a restart recovers from what the disk holds\n`);
+        process.exit(ExitCode.failure);
+      },
+    });
     const stopped = new Promise<number>((resolve) => {
       const stop = (signal: string) => {
         gateway.log.info({ signal }, 'stopping');

@@ -17,7 +17,8 @@ type WireObservation = [string, IngestSource, number, number, number, string, st
 export type WireItem = WireObservation | Exclude<StoreItem, { kind: 'obs' }>;
 
 export type WriterRequest = { id: number; items: readonly WireItem[]; close?: never } | { close: true; id?: never; items?: never };
-export type WriterReply = { id: number; results: IngestOutcome[] } | { id: number; error: string } | { ready: true };
+/** `fatal`: the disk failed; the thread has stopped and the gateway must not go on. */
+export type WriterReply = { id: number; results: IngestOutcome[] } | { id: number; error: string; fatal?: boolean } | { ready: true };
 
 export type WriterCallback = (err: Error | null, results?: IngestOutcome[]) => void;
 
@@ -52,6 +53,8 @@ const ENTRY = new URL(`./writerWorker${import.meta.url.endsWith('.ts') ? '.ts' :
 export interface WriterThreadOptions {
   /** Hears of a thread that died; the groups it had fail, and the next commit starts a new thread. */
   readonly onExit?: (err: Error) => void;
+  /** Hears that the disk failed to sync a commit: nothing the gateway holds can be trusted to be durable. */
+  readonly onFatal?: (err: Error) => void;
   /** The thread's code (writerWorker.ts unless a test says otherwise). */
   readonly entry?: URL;
 }
@@ -59,15 +62,19 @@ export interface WriterThreadOptions {
 export class WriterThread {
   readonly #dataDir: string;
   readonly #onExit: (err: Error) => void;
+  readonly #onFatal: (err: Error) => void;
   readonly #entry: URL;
   #worker: Worker | undefined;
   #ready: Promise<void> | undefined;
   readonly #pending = new Map<number, WriterCallback>();
   #nextId = 1;
+  /** Set once the disk has failed a sync: every commit after it is refused. */
+  #failed: Error | undefined;
 
   constructor(dataDir: string, options: WriterThreadOptions = {}) {
     this.#dataDir = dataDir;
     this.#onExit = options.onExit ?? (() => {});
+    this.#onFatal = options.onFatal ?? (() => {});
     this.#entry = options.entry ?? ENTRY;
   }
 
@@ -78,6 +85,7 @@ export class WriterThread {
   }
 
   commit(items: readonly IngestItem[], done: WriterCallback): void {
+    if (this.#failed) return done(this.#failed);
     const worker = this.#worker ?? this.#spawn();
     const id = this.#nextId++;
     this.#pending.set(id, done);
@@ -102,8 +110,13 @@ export class WriterThread {
         if ('ready' in reply) return resolve();
         const done = this.#pending.get(reply.id);
         this.#pending.delete(reply.id);
-        if ('error' in reply) done?.(new Error(reply.error));
-        else done?.(null, reply.results);
+        if (!('error' in reply)) return done?.(null, reply.results);
+        const err = new Error(reply.error);
+        done?.(err);
+        if (reply.fatal && !this.#failed) {
+          this.#failed = err;
+          this.#onFatal(err);
+        }
       });
       worker.once('error', (err) => {
         failure = err;

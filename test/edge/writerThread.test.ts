@@ -90,3 +90,19 @@ t.test('a thread that dies fails the groups it had, is reported, and the next co
   await t.rejects(commit(writer, [obs(2)]), /exited with code 3/, 'a new thread took the next group');
   t.equal(exits.length, 2);
 });
+
+t.test('a disk that fails a sync is fatal: the group is refused, the gateway is told, and nothing after it is acknowledged', async (t) => {
+  const { dir, db } = setUp(t);
+  const fatal: string[] = [];
+  const exits: string[] = [];
+  const entry = new URL('../helpers/failingSyncWriter.ts', import.meta.url);
+  const writer = new WriterThread(dir, { entry, onFatal: (err) => fatal.push(err.message), onExit: (err) => exits.push(err.message) });
+  await writer.start();
+  await t.rejects(commit(writer, [obs(1)]), /the disk failed to sync the database: EIO/);
+  t.same(fatal, ['the disk failed to sync the database: EIO: i/o error, fdatasync']);
+  t.equal(db.prepare('SELECT count(*) FROM observations').pluck().get(), 1, 'the row was committed; only its durability is unknown');
+  await t.rejects(commit(writer, [obs(2)]), /the disk failed to sync/, 'refused at once: no new thread is started');
+  t.equal(fatal.length, 1);
+  await writer.close();
+  t.same(exits, [], 'the thread ended as it chose to, not by a crash');
+});

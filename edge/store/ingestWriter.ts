@@ -1,0 +1,51 @@
+// What the ingest writer thread does (writerWorker.ts starts it): owns a
+// connection of its own and commits the groups the broker thread sends it.
+// The connection commits with synchronous=NORMAL, then WalSync (walSync.ts)
+// fsyncs the WAL before the group is answered: a group is reported only once it
+// is on disk, as with synchronous=FULL, but the write lock is released before
+// the fsync, so the gateway's other writers (alarm events above all) never wait
+// for the disk on the ingest's behalf. This thread may block; the broker's never
+// does. See writerThread.ts for the other side.
+import { fdatasyncSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MessagePort } from 'node:worker_threads';
+import { DB_FILE, openDatabase } from './database.js';
+import { IngestStore } from './ingestStore.js';
+import { WalSync } from './walSync.js';
+import { fromWire, type WriterReply, type WriterRequest } from './writerThread.js';
+
+export function serveWriter(port: MessagePort, dataDir: string, fdatasync: (fd: number) => void = fdatasyncSync): void {
+  const db = openDatabase(dataDir);
+  db.pragma('synchronous = NORMAL');
+  const store = new IngestStore(db);
+  const wal = new WalSync(join(dataDir, `${DB_FILE}-wal`), fdatasync);
+  const close = () => {
+    wal.close();
+    db.close();
+    port.close();
+  };
+
+  port.on('message', (request: WriterRequest) => {
+    if (request.close) return close();
+    let results;
+    try {
+      results = store.commitRows(request.items.map(fromWire));
+    } catch (err) {
+      port.postMessage({ id: request.id, error: (err as Error).message } satisfies WriterReply);
+      return;
+    }
+    try {
+      wal.sync();
+    } catch (err) {
+      // Committed, but the disk did not confirm it. After a failed fsync Linux may
+      // drop the dirty pages and report the next one clean, so no later sync can
+      // be trusted either: refuse this group and stop; the gateway exits and its
+      // restart recovers from what the disk really holds.
+      port.postMessage({ id: request.id, error: `the disk failed to sync the database: ${(err as Error).message}`, fatal: true } satisfies WriterReply);
+      close();
+      return;
+    }
+    port.postMessage({ id: request.id, results } satisfies WriterReply);
+  });
+  port.postMessage({ ready: true } satisfies WriterReply);
+}
