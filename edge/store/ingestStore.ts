@@ -98,15 +98,18 @@ export class IngestStore {
   /**
    * Brings the device table in line with config: declared devices exist with
    * their bed; devices no longer declared stay (their history matters) but are
-   * marked undeclared. A known device keeps the source its readings last came
-   * over: the config says where a device may connect, the readings where it does.
+   * marked undeclared. A serial port is a fact of the config, so a device put
+   * on one, or taken off one, takes the declared source; otherwise a known
+   * device keeps the source its readings last came over (the config says where
+   * a device may connect, the readings where it does).
    */
   declareDevices(devices: readonly DeclaredDevice[]): void {
     writeTransaction(this.#db, () => {
       this.#db.prepare('UPDATE devices SET declared = 0').run();
       const upsert = this.#db.prepare(
         `INSERT INTO devices (device_id, bed, source, declared) VALUES (?, ?, ?, 1)
-         ON CONFLICT (device_id) DO UPDATE SET bed = excluded.bed, declared = 1`,
+         ON CONFLICT (device_id) DO UPDATE SET bed = excluded.bed, declared = 1,
+           source = CASE WHEN excluded.source = 'serial' OR devices.source = 'serial' THEN excluded.source ELSE devices.source END`,
       );
       for (const d of devices) upsert.run(d.id, d.bed ?? null, d.source ?? 'mqtt');
     })();

@@ -33,3 +33,15 @@ t.test("a device's source is where its readings arrive, and a restart does not f
   new IngestStore(db).declareDevices([{ id: 'mon-1', bed: '1' }]);
   t.equal(source(), 'hl7', 'declaring it again at the next start keeps what was observed');
 });
+
+t.test('a device moved onto or off a serial port in the config takes the declared source', async (t) => {
+  const db = openDatabase(tempDir(t));
+  t.teardown(() => db.close());
+  const source = () => db.prepare("SELECT source FROM devices WHERE device_id = 'pox-9'").pluck().get();
+  new IngestStore(db).declareDevices([{ id: 'pox-9', bed: '9', source: 'serial' }]);
+  t.equal(source(), 'serial');
+  new IngestStore(db).declareDevices([{ id: 'pox-9', bed: '9' }]);
+  t.equal(source(), 'mqtt', 'taken off its port, it is an MQTT device again');
+  new IngestStore(db).declareDevices([{ id: 'pox-9', bed: '9', source: 'serial' }]);
+  t.equal(source(), 'serial');
+});
