@@ -88,8 +88,9 @@ export class WriterThread {
     if (this.#failed) return done(this.#failed);
     const worker = this.#worker ?? this.#spawn();
     const id = this.#nextId++;
-    this.#pending.set(id, done);
+    // Registered once sent: a group that cannot be sent (throws here) is never answered twice.
     worker.postMessage({ id, items: items.map(toWire) } satisfies WriterRequest);
+    this.#pending.set(id, done);
   }
 
   /** Closes the thread's database once the groups already sent are committed. */
