@@ -6,6 +6,9 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
 
+/** A TLS handshake left half-done is dropped after this; stop() waits for open sockets, and these are not yet HTTP connections. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 export type Handler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => void | Promise<void>;
 
 interface Route {
@@ -43,7 +46,7 @@ export class HttpServer implements Service {
 
   async start(): Promise<void> {
     const handler = (req: IncomingMessage, res: ServerResponse) => this.#dispatch(req, res);
-    const server: Server = this.#tls ? createHttpsServer({ cert: this.#tls.cert, key: this.#tls.key, minVersion: 'TLSv1.2' }, handler) : createServer(handler);
+    const server: Server = this.#tls ? createHttpsServer({ cert: this.#tls.cert, key: this.#tls.key, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, handler) : createServer(handler);
     server.keepAliveTimeout = 5_000;
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
