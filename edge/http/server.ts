@@ -2,11 +2,11 @@
 // dashboard). Routes are registered by the features that own them.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
 
-/** A TLS handshake left half-done is dropped after this; stop() waits for open sockets, and these are not yet HTTP connections. */
+/** A TLS handshake left half-done is dropped after this (Node's default is 120 s). */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => void | Promise<void>;
@@ -26,6 +26,7 @@ export class HttpServer implements Service {
   readonly #tls: { cert: Buffer; key: Buffer } | undefined;
   readonly #routes: Route[] = [];
   #server: Server | undefined;
+  readonly #sockets = new Set<Socket>();
 
   /** With `tls` (PEM certificate chain and key) the port speaks HTTPS only. */
   constructor(options: { host: string; port: number; log: Logger; tls?: { cert: Buffer; key: Buffer } }) {
@@ -50,6 +51,10 @@ export class HttpServer implements Service {
     server.keepAliveTimeout = 5_000;
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
+    server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.#port, this.#host, () => {
@@ -67,7 +72,8 @@ export class HttpServer implements Service {
     if (!server) return;
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
-      server.closeAllConnections();
+      // Every socket, HTTP or not yet (a TLS handshake under way): close() waits for them all.
+      for (const socket of this.#sockets) socket.destroy();
     });
   }
 

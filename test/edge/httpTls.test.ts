@@ -7,7 +7,10 @@ import { get, request } from 'node:https';
 import { get as plainGet } from 'node:http';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { connect } from 'node:net';
 import { loadConfig } from '../../edge/config/load.js';
+import { HttpServer } from '../../edge/http/server.js';
+import { createLogger } from '../../edge/log.js';
 import mqtt from 'mqtt';
 import { gatewayPage, launchBrowser, logIn } from '../helpers/browser.js';
 import { passwordOf, spawnDaemon, WARDGATE_BIN, writeTestConfig } from '../helpers/gateway.js';
@@ -106,4 +109,18 @@ t.test('http.tls files are checked at start: the key must be 0600', async (t) =>
   const noCert = wardgate('edge', '--config', missing.file);
   t.equal(noCert.status, 2);
   t.match(noCert.stderr, /http\.tls\.cert: cannot read .*nope\.pem \(ENOENT\)/);
+});
+
+t.test('stopping does not wait for a client that opened a connection and never finished its TLS handshake', async (t) => {
+  const { cert, key } = makeCert(tempDir(t), 'ward');
+  const server = new HttpServer({ host: '127.0.0.1', port: 0, log: createLogger('silent'), tls: { cert: readFileSync(cert), key: readFileSync(key) } });
+  await server.start();
+  const stalled = connect(server.port!, '127.0.0.1');
+  t.teardown(() => stalled.destroy());
+  await new Promise((resolve) => stalled.once('connect', resolve));
+  const closed = new Promise((resolve) => stalled.once('close', resolve));
+  const started = performance.now();
+  await server.stop();
+  await closed;
+  t.ok(performance.now() - started < 2000, `stopped in ${Math.round(performance.now() - started)} ms`);
 });
