@@ -107,6 +107,8 @@ for (const [mode, paused] of [['reject400', false], ['reject401', true]] as cons
     await waitFor(() => w.gateway.alarms!.engine!.openAlarms().find((a) => a.key === 'sync:quarantine'), 10_000, 'quarantine alarm');
     t.equal(db.prepare('SELECT count(*) FROM observations').pluck().get(), 50, 'nothing deleted');
     if (paused) t.ok(db.prepare("SELECT value FROM sync_state WHERE key = 'paused'").pluck().get(), 'the sync pauses: every batch would be refused');
+    // The operator fixes the cause once nothing sent before the fix is still on its way: its 400 would come back after the retry.
+    await waitFor(() => (db.prepare("SELECT count(*) FROM sync_batches WHERE state = 'inflight' AND attempts > 0").pluck().get() === 0 ? true : undefined), 30_000, 'batches sent before the fix to settle');
     server.mode = 'ok';
     const out = new PassThrough();
     let text = '';
