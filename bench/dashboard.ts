@@ -67,6 +67,7 @@ export async function runDashboardBench(log: (line: string) => void = () => {}):
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'wardgate.js'), 'edge', '--config', file], { stdio: 'ignore' });
   const clients: MqttClient[] = [];
   let timer: NodeJS.Timeout | undefined;
+  let stopping = false;
   const context = { close: async () => {} };
   try {
     let run: RunInfo | undefined;
@@ -82,8 +83,12 @@ export async function runDashboardBench(log: (line: string) => void = () => {}):
     timer = setInterval(() => {
       seq += 1;
       clients.forEach((c, i) => setTimeout(() => {
+        // A publish due after the run's end (the interval is cleared, the clients are closing) is not made.
+        if (stopping) return;
         const obs = [{ code: 'spo2', value: 94 + (seq % 5), unit: '%' }, { code: 'pr', value: 70 + ((seq + i) % 20), unit: '/min' }, { code: 'rr', value: 14 + (seq % 4), unit: '/min' }];
-        void c.publishAsync(`wardgate/devices/${devices[i].id}/obs`, JSON.stringify({ seq, obs }), { qos: 1 });
+        c.publishAsync(`wardgate/devices/${devices[i].id}/obs`, JSON.stringify({ seq, obs }), { qos: 1 }).catch((err: Error) => {
+          if (!stopping) log(`publish failed: ${err.message}`);
+        });
       }, (i * 1000) / BEDS));
     }, 1000);
     await sleep(3000);
@@ -130,6 +135,7 @@ export async function runDashboardBench(log: (line: string) => void = () => {}):
     log(`frames: p50 ${figures.frameGapMs.p50} ms, p99 ${figures.frameGapMs.p99} ms between frames; ${figures.longTasks} long tasks (> 50 ms) in ${DASHBOARDS} pages`);
     return figures;
   } finally {
+    stopping = true;
     clearInterval(timer);
     await context.close();
     await Promise.all(clients.map((c) => c.endAsync(true)));
