@@ -50,8 +50,12 @@ export function fromWire(wire: WireItem): StoreItem {
 // built gateway, TypeScript where the tests run the sources.
 const ENTRY = new URL(`./writerWorker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
+/** Waits before a new thread follows one that died: doubling from the first to the most. */
+const RESPAWN_FIRST_MS = 100;
+const RESPAWN_MAX_MS = 5_000;
+
 export interface WriterThreadOptions {
-  /** Hears of a thread that died; the groups it had fail, and the next commit starts a new thread. */
+  /** Hears of a thread that died; the groups it had fail, and a commit after a short wait (doubling while threads keep dying) starts a new thread. */
   readonly onExit?: (err: Error) => void;
   /** Hears that the disk failed to sync a commit: nothing the gateway holds can be trusted to be durable. */
   readonly onFatal?: (err: Error) => void;
@@ -70,6 +74,10 @@ export class WriterThread {
   #nextId = 1;
   /** Set once the disk has failed a sync: every commit after it is refused. */
   #failed: Error | undefined;
+  /** After a thread died: no new one before this time, and commits meanwhile get the death's error. */
+  #respawnAt = 0;
+  #respawnDelayMs = RESPAWN_FIRST_MS;
+  #died: Error | undefined;
 
   constructor(dataDir: string, options: WriterThreadOptions = {}) {
     this.#dataDir = dataDir;
@@ -86,6 +94,8 @@ export class WriterThread {
 
   commit(items: readonly IngestItem[], done: WriterCallback): void {
     if (this.#failed) return done(this.#failed);
+    // A thread that keeps dying (a database it cannot open) is not started again for every group.
+    if (!this.#worker && this.#died && Date.now() < this.#respawnAt) return done(this.#died);
     const worker = this.#worker ?? this.#spawn();
     const id = this.#nextId++;
     // Registered once sent: a group that cannot be sent (throws here) is never answered twice.
@@ -111,7 +121,10 @@ export class WriterThread {
         if ('ready' in reply) return resolve();
         const done = this.#pending.get(reply.id);
         this.#pending.delete(reply.id);
-        if (!('error' in reply)) return done?.(null, reply.results);
+        if (!('error' in reply)) {
+          this.#respawnDelayMs = RESPAWN_FIRST_MS;
+          return done?.(null, reply.results);
+        }
         const err = new Error(reply.error);
         done?.(err);
         if (reply.fatal && !this.#failed) {
@@ -131,6 +144,9 @@ export class WriterThread {
         const pending = [...this.#pending.values()];
         this.#pending.clear();
         for (const done of pending) done(err);
+        this.#died = err;
+        this.#respawnAt = Date.now() + this.#respawnDelayMs;
+        this.#respawnDelayMs = Math.min(RESPAWN_MAX_MS, this.#respawnDelayMs * 2);
         this.#onExit(err);
       });
     });

@@ -79,7 +79,7 @@ t.test('a group the store refuses fails alone; the thread goes on', async (t) =>
   t.same(await commit(writer, [obs(1)]), [{ outcome: 'stored', readings: 2, bed: '7' }]);
 });
 
-t.test('a thread that dies fails the groups it had, is reported, and the next commit starts a new one', async (t) => {
+t.test('a thread that dies fails the groups it had, is reported, and a new one starts only after a wait', async (t) => {
   const { dir } = setUp(t);
   const exits: string[] = [];
   const entry = new URL('../helpers/exitingWriter.ts', import.meta.url);
@@ -87,8 +87,13 @@ t.test('a thread that dies fails the groups it had, is reported, and the next co
   await writer.start();
   await t.rejects(commit(writer, [obs(1)]), /exited with code 3/);
   t.same(exits, ['the ingest writer thread exited with code 3']);
-  await t.rejects(commit(writer, [obs(2)]), /exited with code 3/, 'a new thread took the next group');
+  await t.rejects(commit(writer, [obs(2)]), /exited with code 3/, 'refused at once');
+  t.equal(exits.length, 1, 'no thread was started for it');
+  await new Promise((r) => setTimeout(r, 250));
+  await t.rejects(commit(writer, [obs(3)]), /exited with code 3/, 'after the wait a new thread takes the group (and dies too)');
   t.equal(exits.length, 2);
+  await t.rejects(commit(writer, [obs(4)]), /exited with code 3/);
+  t.equal(exits.length, 2, 'and again none is started at once');
 });
 
 t.test('a disk that fails a sync is fatal: the group is refused, the gateway is told, and nothing after it is acknowledged', async (t) => {
