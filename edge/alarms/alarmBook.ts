@@ -3,7 +3,7 @@
 // high-priority alarms latch until acknowledged; acknowledgement silences until
 // the condition clears; unacknowledged alarms escalate.
 import { randomUUID } from 'node:crypto';
-import type { Alarm, AlarmEvent, AlarmPhase, AlarmPriority, ConditionReport } from './types.js';
+import { snapshotOf, type Alarm, type AlarmEvent, type AlarmPhase, type AlarmPriority, type ConditionReport } from './types.js';
 import { priorityRank } from './types.js';
 
 export interface EscalationPolicy {
@@ -146,22 +146,7 @@ export class AlarmBook {
 
   #emit(phase: AlarmPhase, alarm: Alarm, now: number, by: string | null = null): void {
     this.#listener(
-      {
-        alarmId: alarm.id,
-        phase,
-        ts: now,
-        bed: alarm.bed,
-        deviceId: alarm.deviceId,
-        kind: alarm.kind,
-        rule: alarm.rule,
-        metric: alarm.metric,
-        priority: alarm.priority,
-        state: alarm.state,
-        message: alarm.message,
-        value: alarm.value,
-        by,
-        escalations: alarm.escalations,
-      },
+      { alarmId: alarm.id, phase, ts: now, ...snapshotOf(alarm), by },
       alarm,
     );
   }

@@ -4,7 +4,7 @@
 import type { Logger } from '../log.js';
 import { topics } from '../../shared/topics.js';
 import type { AlarmSink } from './engine.js';
-import type { Alarm, AlarmEvent } from './types.js';
+import { snapshotOf, type Alarm, type AlarmEvent } from './types.js';
 
 export interface Publisher {
   publish(topic: string, payload: unknown, options?: { retain?: boolean; urgent?: boolean }): void;
@@ -14,17 +14,8 @@ export interface Publisher {
 export function alarmView(alarm: Alarm) {
   return {
     id: alarm.id,
-    bed: alarm.bed,
-    deviceId: alarm.deviceId,
-    kind: alarm.kind,
-    rule: alarm.rule,
-    metric: alarm.metric,
-    priority: alarm.priority,
-    state: alarm.state,
-    message: alarm.message,
-    value: alarm.value,
+    ...snapshotOf(alarm),
     raisedAt: new Date(alarm.raisedAt).toISOString(),
-    escalations: alarm.escalations,
     acknowledgedBy: alarm.acknowledgedBy,
     acknowledgedAt: alarm.acknowledgedAt === null ? null : new Date(alarm.acknowledgedAt).toISOString(),
   };

@@ -45,7 +45,13 @@ export interface Alarm {
 }
 
 /** The fields of an alarm that every lifecycle event repeats, as they were at that moment. */
-type AlarmSnapshot = Readonly<Pick<Alarm, 'bed' | 'deviceId' | 'kind' | 'rule' | 'metric' | 'priority' | 'state' | 'message' | 'value' | 'escalations'>>;
+export type AlarmSnapshot = Readonly<Pick<Alarm, 'bed' | 'deviceId' | 'kind' | 'rule' | 'metric' | 'priority' | 'state' | 'message' | 'value' | 'escalations'>>;
+
+/** What an alarm is now, as events and the public view carry it. */
+export function snapshotOf(alarm: Alarm): AlarmSnapshot {
+  const { bed, deviceId, kind, rule, metric, priority, state, message, value, escalations } = alarm;
+  return { bed, deviceId, kind, rule, metric, priority, state, message, value, escalations };
+}
 
 export interface AlarmEvent extends AlarmSnapshot {
   /** Event id, increasing. Set when persisted. */
