@@ -7,15 +7,22 @@ import type { CanonicalUnit } from './codes.js';
 type Convert = (value: number) => number;
 const same: Convert = (v) => v;
 
-const accepted: Record<CanonicalUnit, Record<string, Convert>> = {
-  '/min': { '/min': same, '1/min': same, '{beats}/min': same, '{beat}/min': same, '{breaths}/min': same, '{breath}/min': same },
+// Maps, not object literals: the unit comes from the wire, and a plain object
+// would answer '__proto__', 'constructor' or 'toString' from its prototype.
+const accepted: ReadonlyMap<CanonicalUnit, ReadonlyMap<string, Convert>> = new Map<CanonicalUnit, ReadonlyMap<string, Convert>>([
+  ['/min', units({ '/min': same, '1/min': same, '{beats}/min': same, '{beat}/min': same, '{breaths}/min': same, '{breath}/min': same })],
   // '1' is UCUM unity: a fraction 0..1 sent by a device that says so.
-  '%': { '%': same, '1': (v) => v * 100 },
-  'mm[Hg]': { 'mm[Hg]': same, kPa: (v) => v * 7.500617 },
-  Cel: { Cel: same, '[degF]': (v) => ((v - 32) * 5) / 9, K: (v) => v - 273.15 },
-  'L/min': { 'L/min': same, 'mL/min': (v) => v / 1000 },
-  'mL/h': { 'mL/h': same, 'mL/min': (v) => v * 60, 'L/h': (v) => v * 1000 },
-};
+  ['%', units({ '%': same, '1': (v) => v * 100 })],
+  ['mm[Hg]', units({ 'mm[Hg]': same, kPa: (v) => v * 7.500617 })],
+  ['Cel', units({ Cel: same, '[degF]': (v) => ((v - 32) * 5) / 9, K: (v) => v - 273.15 })],
+  ['L/min', units({ 'L/min': same, 'mL/min': (v) => v / 1000 })],
+  ['mL/h', units({ 'mL/h': same, 'mL/min': (v) => v * 60, 'L/h': (v) => v * 1000 })],
+]);
+
+/** A table written as a literal for reading, kept as a Map for lookups. */
+function units(table: { readonly [unit: string]: Convert }): ReadonlyMap<string, Convert> {
+  return new Map(Object.entries(table));
+}
 
 /** MDC unit codes (partition 4) for the canonical units, as monitors send them over HL7. */
 export const mdcUnits: ReadonlyMap<number, { refid: string; ucum: CanonicalUnit }> = new Map([
@@ -30,7 +37,7 @@ export const mdcUnits: ReadonlyMap<number, { refid: string; ucum: CanonicalUnit 
 
 /** The units accepted for a canonical unit, for error messages. */
 export function acceptedUnits(canonical: CanonicalUnit): string[] {
-  return Object.keys(accepted[canonical]);
+  return [...(accepted.get(canonical)?.keys() ?? [])];
 }
 
 /**
@@ -39,7 +46,7 @@ export function acceptedUnits(canonical: CanonicalUnit): string[] {
  * precision the device did not have.
  */
 export function toCanonical(value: number, unit: string, canonical: CanonicalUnit): number | undefined {
-  const convert = accepted[canonical][unit];
+  const convert = accepted.get(canonical)?.get(unit);
   if (!convert) return undefined;
   return Math.round(convert(value) * 1e4) / 1e4;
 }

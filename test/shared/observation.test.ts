@@ -121,3 +121,10 @@ t.test('a Buffer payload is read as UTF-8', async (t) => {
   const result = parseObservation(Buffer.from(JSON.stringify({ seq: 7, obs: [{ code: 'spo2', value: 0.95, unit: '1' }] })), policy);
   t.ok(result.ok && result.readings[0].value === 95);
 });
+
+t.test("a unit named like an inherited property ('__proto__', 'valueOf', 'constructor', 'toString') is refused as WG_ERR_UNIT", async (t) => {
+  for (const unit of ['__proto__', 'valueOf', 'constructor', 'toString', 'hasOwnProperty']) {
+    const result = parse({ seq: 1, obs: [{ code: 'spo2', value: 97, unit }] });
+    t.match(result, { ok: false, error: { code: 'WG_ERR_UNIT', field: 'obs[0].unit' } }, unit);
+  }
+});

@@ -21,3 +21,10 @@ t.test('a unit that does not fit the metric gives undefined', async (t) => {
   t.equal(toCanonical(72, 'bpm', '/min'), undefined, 'bpm is not UCUM');
   t.same(acceptedUnits('Cel'), ['Cel', '[degF]', 'K']);
 });
+
+t.test("names an object inherits are not units: '__proto__', 'constructor', 'toString' and the like give undefined, never throw", async (t) => {
+  const inherited = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'toLocaleString', '__defineGetter__'];
+  for (const unit of inherited) {
+    for (const canonical of ['%', 'Cel', '/min'] as const) t.equal(toCanonical(97, unit, canonical), undefined, `${unit} for ${canonical}`);
+  }
+});
