@@ -44,20 +44,44 @@ export class Transport {
     const request = signedBatchRequest(batch, this.#options.secret, this.#lastTimestamp, body);
     let res: Response;
     let text: string;
+    const deadline = requestDeadline(this.#options.timeoutMs, cancel);
     try {
       const auth = this.#options.tokens ? await this.#options.tokens.headers() : {};
       res = await fetch(this.#endpoint, {
-        method: 'POST', body: request.body, headers: { ...request.headers, ...auth }, redirect: 'error',
-        signal: cancel ? AbortSignal.any([cancel, AbortSignal.timeout(this.#options.timeoutMs)]) : AbortSignal.timeout(this.#options.timeoutMs),
+        method: 'POST', body: request.body, headers: { ...request.headers, ...auth }, redirect: 'error', signal: deadline.signal,
       });
       text = await res.text();
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
       const code = e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? e.name);
       return { outcome: 'retry', status: null, code, message: e.message };
+    } finally {
+      deadline.clear();
     }
     return classify(res.status, text, batch.batchId);
   }
+}
+
+/**
+ * A signal that aborts after `timeoutMs` or when `cancel` does. Not
+ * AbortSignal.any([cancel, AbortSignal.timeout(ms)]): in Node 20 the composite
+ * holds its sources weakly, a collected timeout signal never fires, and a
+ * stalled cloud then holds the request forever (nodejs/node#57736). Here the
+ * timer itself holds the controller until it fires or is cleared.
+ */
+export function requestDeadline(timeoutMs: number, cancel?: AbortSignal): { readonly signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+  const onCancel = () => controller.abort(cancel!.reason);
+  if (cancel?.aborted) onCancel();
+  else cancel?.addEventListener('abort', onCancel, { once: true });
+  return {
+    signal: controller.signal,
+    clear() {
+      clearTimeout(timer);
+      cancel?.removeEventListener('abort', onCancel);
+    },
+  };
 }
 
 export function classify(status: number, text: string, batchId: string): Attempt {
