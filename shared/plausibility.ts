@@ -3,25 +3,27 @@
 // research-cleaning practice and monitor measurement ranges, in canonical units.
 // Metrics without a published gate (fio2, o2_flow, infusion_rate) have none.
 
-const gates: Readonly<Record<string, readonly [number, number]>> = {
-  hr: [20, 300],
-  pr: [20, 300],
-  spo2: [50, 100],
-  rr: [0, 120],
-  nibp_sys: [40, 300],
-  nibp_dia: [0, 200],
-  nibp_map: [0, 250],
-  temp: [30, 44],
-  etco2: [0, 100],
-};
+// A Map: codes reach here from the wire, and an object literal would find
+// 'constructor' or 'toString' among its inherited properties.
+const gates: ReadonlyMap<string, readonly [number, number]> = new Map<string, readonly [number, number]>([
+  ['hr', [20, 300]],
+  ['pr', [20, 300]],
+  ['spo2', [50, 100]],
+  ['rr', [0, 120]],
+  ['nibp_sys', [40, 300]],
+  ['nibp_dia', [0, 200]],
+  ['nibp_map', [0, 250]],
+  ['temp', [30, 44]],
+  ['etco2', [0, 100]],
+]);
 
 /** The gate for a metric, or undefined where none applies. */
 export function plausibleRange(code: string): readonly [number, number] | undefined {
-  return gates[code];
+  return gates.get(code);
 }
 
 export function isPlausible(code: string, canonicalValue: number): boolean {
-  const range = gates[code];
+  const range = gates.get(code);
   return !range || (canonicalValue >= range[0] && canonicalValue <= range[1]);
 }
 
