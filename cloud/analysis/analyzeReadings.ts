@@ -13,7 +13,7 @@ import type { BatchMessage } from '../ingest/publish.js';
 import { readingsOf, type SegmentDoc, type StoredReading } from '../ingest/segments.js';
 import { alerts, currentState, hourDocId, hourStart, hours, HOUR_MS, segments, shardOf } from '../store/paths.js';
 import { addReading, fromStored, newHourDoc, toStored, type HourDoc } from './hourStats.js';
-import { analyzeSubject, WINDOW_MS, type CloudAlert, type SubjectState } from './patientAnalysis.js';
+import { analyzeSubject, judgedSlots, WINDOW_MS, type BatchSpan, type CloudAlert, type SubjectState } from './patientAnalysis.js';
 
 /** Segment ids remembered as applied; far more than can be redelivered within Pub/Sub's 7-day retention at any sane rate. */
 const MAX_APPLIED = 2000;
@@ -84,23 +84,31 @@ export async function applyMessage(ctx: CloudContext, message: BatchMessage): Pr
     const segSnaps = await tx.getAll(...todo.map((id) => segments(db, message.ward).doc(id)));
     const readings: StoredReading[] = segSnaps.flatMap((s) => (s.exists ? readingsOf(s.data() as SegmentDoc) : []));
     const asOf = new Map<string, number>();
+    const spans = new Map<string, BatchSpan>();
     const info = new Map<string, { bed: string; patient: string | null }>();
     for (const r of readings) {
       asOf.set(r.subject, Math.max(asOf.get(r.subject) ?? 0, r.ts));
+      const span = spans.get(r.subject);
+      spans.set(r.subject, { from: Math.min(span?.from ?? r.ts, r.ts), to: Math.max(span?.to ?? r.ts, r.ts) });
       info.set(r.subject, { bed: r.bed, patient: r.patient });
     }
     // A late, older batch does not rewind a patient to the past: the analysis
     // stays at the newest data seen, and reads the window that ends there.
     for (const [subject, t] of asOf) asOf.set(subject, Math.max(t, state.p[subject]?.asOf ?? 0));
 
-    // Every hour document a patient's window needs: the batch's hours and the 6 hours before the newest reading.
+    // Every hour document a patient's analysis needs: the 6 hours before the newest reading, and the
+    // slots judged for anomalies (every hour the batch covers) with the 6 hours before each.
     const refs = new Map<string, DocumentReference>();
     const want = (ms: number, subject: string) => {
       const id = hourDocId(ms, shardOf(subject, settings.analysisShards));
       if (!refs.has(id)) refs.set(id, hours(db, message.ward).doc(id));
     };
     for (const r of readings) want(r.ts, r.subject);
-    for (const [subject, t] of asOf) for (let h = hourStart(t - WINDOW_MS); h <= t; h += HOUR_MS) want(h, subject);
+    for (const [subject, t] of asOf) {
+      for (let h = hourStart(t - WINDOW_MS); h <= t; h += HOUR_MS) want(h, subject);
+      const judged = judgedSlots(t, spans.get(subject)!, state.p[subject]?.asOf);
+      for (let h = hourStart(judged.from - WINDOW_MS); h <= judged.to; h += HOUR_MS) want(h, subject);
+    }
     const ids = [...refs.keys()];
     const snaps = ids.length ? await tx.getAll(...ids.map((id) => refs.get(id)!)) : [];
     const docs = new Map<string, HourDoc>();
@@ -122,7 +130,7 @@ export async function applyMessage(ctx: CloudContext, message: BatchMessage): Pr
     for (const [subject, t] of asOf) {
       const shard = shardOf(subject, settings.analysisShards);
       const subjectDocs = [...docs.values()].filter((d) => d.shard === shard);
-      const { state: next, alerts: raised } = analyzeSubject(message.ward, subject, subjectDocs, t, state.p[subject], info.get(subject)!);
+      const { state: next, alerts: raised } = analyzeSubject(message.ward, subject, subjectDocs, t, state.p[subject], info.get(subject)!, spans.get(subject));
       state.p[subject] = next;
       newAlerts.push(...raised);
     }

@@ -1,6 +1,6 @@
 // One patient's analysis after a batch: latest vitals, trends (Theil-Sen over
-// the last 4 hours of 5-minute means), anomalies in the last hour against the
-// patient's own baseline, the NEWS2 trajectory in 5-minute steps, and the risk
+// the last 4 hours of 5-minute means), anomalies in every slot the batch
+// brought against the patient's own baseline (one alert per sustained change), the NEWS2 trajectory in 5-minute steps, and the risk
 // assessment. Pure: hour documents and the previous state in, a new state and
 // the alerts to raise out, so it is tested without Firestore.
 import { createHash } from 'node:crypto';
@@ -16,6 +16,13 @@ export const WINDOW_MS = 6 * HOUR_MS;
 export const TREND_MS = 4 * HOUR_MS;
 export const TRAJECTORY_MS = 2 * HOUR_MS;
 const MIN_TREND_POINTS = 6;
+/**
+ * Anomalous slots of one metric and direction no further apart than this are
+ * one event (one alert): a sustained change, or one interrupted by a slot or
+ * two back within the noise, is not re-announced (alarm fatigue, DOMAIN.md
+ * section 4). A wardgate default.
+ */
+export const EPISODE_GAP_MS = 30 * 60_000;
 
 /**
  * How long a value still counts for NEWS2: continuous numerics 15 minutes,
@@ -40,6 +47,29 @@ export interface SubjectState {
   raised: Record<string, number>;
   /** The NEWS2 level last alerted; re-armed when the patient returns to low. */
   alertedLevel: News2Level;
+  /** Anomaly events by `code|direction`: first and last anomalous slot start, for 6 hours. */
+  episodes?: Record<string, { start: number; last: number }>;
+}
+
+/** The data times a batch brought for one patient: its oldest and newest reading. */
+export interface BatchSpan {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * The 5-minute slots to judge for anomalies after a batch: every whole slot
+ * the batch's readings fall in, as they happened (a backlog of hours is judged
+ * hour by hour, not only at its end), and the slot that was still filling when
+ * the patient was last analysed. A slot is whole once newer data exists after
+ * it; the newest slot is left for the next batch. Slot starts, inclusive.
+ */
+export function judgedSlots(asOf: number, span: BatchSpan, prevAsOf: number | undefined): { from: number; to: number } {
+  const slot = (t: number) => Math.floor(t / SLOT_MS) * SLOT_MS;
+  const to = Math.min(slot(asOf) - SLOT_MS, slot(span.to));
+  let from = slot(span.from);
+  if (prevAsOf !== undefined && prevAsOf < span.from && span.from - prevAsOf <= HOUR_MS) from = slot(prevAsOf);
+  return { from, to };
 }
 
 export interface CloudAlert {
@@ -62,7 +92,7 @@ export const alertId = (ward: string, key: string) => `a${createHash('sha256').u
 
 export function analyzeSubject(
   ward: string, subject: string, docs: readonly HourDoc[], asOf: number, prev: SubjectState | undefined,
-  info: { bed: string; patient: string | null },
+  info: { bed: string; patient: string | null }, span: BatchSpan = { from: asOf - HOUR_MS, to: asOf },
 ): { state: SubjectState; alerts: CloudAlert[] } {
   const series = new Map<string, Point[]>();
   for (const code of [...ANALYZED_CODES, 'fio2', 'o2_flow']) series.set(code, slotSeries(docs, subject, code, asOf - WINDOW_MS, asOf));
@@ -93,18 +123,24 @@ export function analyzeSubject(
     alerts.push({ id: alertId(ward, `${subject}|${key}`), subject, ...info, ...alert });
   };
 
-  // Only whole slots are judged: a slot still filling would be judged on a partial mean.
-  const lastWholeSlot = Math.floor(asOf / SLOT_MS) * SLOT_MS - SLOT_MS;
+  const episodes = liveEpisodes(prev, asOf);
+  const judged = judgedSlots(asOf, span, prev?.asOf);
   for (const code of ANALYZED_CODES) {
-    const points = (series.get(code) ?? []).filter((p) => p.t <= lastWholeSlot);
-    const from = points.findIndex((p) => p.t >= asOf - HOUR_MS);
+    if (judged.to < judged.from) break;
+    // Each judged slot against the 6 hours before it, so the first hours of a backlog have their own baseline.
+    const points = slotSeries(docs, subject, code, judged.from - WINDOW_MS, judged.to);
+    const from = points.findIndex((p) => p.t >= judged.from);
     if (from < 0) continue;
     for (const a of detectAnomalies(points, code, from)) {
-      // One alert per metric and direction per hour: a sustained change is one event, not one alert
-      // per 5 minutes (alarm fatigue, DOMAIN.md section 4).
-      const direction = a.z > 0 ? 'up' : 'down';
-      if (Object.entries(raised).some(([key, t]) => key.startsWith(`anomaly|${code}|${direction}|`) && Math.abs(t - a.t) < HOUR_MS)) continue;
-      raise(`anomaly|${code}|${direction}|${a.t}`, {
+      const key = `${code}|${a.z > 0 ? 'up' : 'down'}`;
+      const episode = episodes[key];
+      if (episode && a.t >= episode.start - EPISODE_GAP_MS && a.t <= episode.last + EPISODE_GAP_MS) {
+        // The same sustained change: one event, already alerted.
+        episodes[key] = { start: Math.min(episode.start, a.t), last: Math.max(episode.last, a.t) };
+        continue;
+      }
+      episodes[key] = { start: a.t, last: a.t };
+      raise(`anomaly|${key}|${a.t}`, {
         kind: 'anomaly', ts: a.t, level: 'low-medium', code, value: round(a.value), z: a.z,
         message: `${code} 5-minute mean ${round(a.value)} is ${Math.abs(a.z)} robust SDs ${a.z > 0 ? 'above' : 'below'} the patient's baseline ${round(a.baselineMedian)}`,
       });
@@ -126,10 +162,26 @@ export function analyzeSubject(
   }
 
   const state: SubjectState = {
-    ...info, asOf, last, trends, trajectory, risk, raised, alertedLevel,
+    ...info, asOf, last, trends, trajectory, risk, raised, alertedLevel, episodes,
     news2: { score: current.result.score, level, anyThree: current.result.anyThree, missing: [...current.result.missing], stale: current.stale },
   };
   return { state, alerts };
+}
+
+/**
+ * The anomaly events still open or recent (6 hours), including those of a state
+ * written before events were kept: each anomaly alert it raised starts one.
+ */
+function liveEpisodes(prev: SubjectState | undefined, asOf: number): Record<string, { start: number; last: number }> {
+  const out: Record<string, { start: number; last: number }> = {};
+  for (const [key, t] of Object.entries(prev?.raised ?? {})) {
+    const [kind, code, direction] = key.split('|');
+    const k = `${code}|${direction}`;
+    if (kind === 'anomaly' && !prev?.episodes?.[k]) out[k] = { start: Math.min(out[k]?.start ?? t, t), last: Math.max(out[k]?.last ?? t, t) };
+  }
+  for (const [k, e] of Object.entries(prev?.episodes ?? {})) out[k] = e;
+  for (const [k, e] of Object.entries(out)) if (e.last < asOf - WINDOW_MS) delete out[k];
+  return out;
 }
 
 /** NEWS2 from the newest 5-minute mean at or before `t` of each input, if not stale. */

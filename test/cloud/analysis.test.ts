@@ -1,9 +1,19 @@
-// The analysis on synthetic series with known answers: no Firestore needed.
+// The analysis on synthetic series with known answers, and (last) whole
+// batches through applyMessage against the Firestore emulator.
 import t from 'tap';
+import { applyMessage } from '../../cloud/analysis/analyzeReadings.js';
+import { closeContext, createContext } from '../../cloud/context.js';
+import type { BatchMessage } from '../../cloud/ingest/publish.js';
+import { buildSegments, segmentId } from '../../cloud/ingest/segments.js';
+import { startFirestore } from '../../cloud/local/emulators.js';
+import { createCloudLogger } from '../../cloud/log.js';
+import { defaults, type CloudSettings } from '../../cloud/settings.js';
+import { alerts, currentState, segments } from '../../cloud/store/paths.js';
+import type { SyncReading } from '../../shared/sync/wire.js';
 import { detectAnomalies } from '../../cloud/analysis/anomaly.js';
 import { addReading, newHourDoc, percentile, summarize, type HourDoc } from '../../cloud/analysis/hourStats.js';
 import { news2, news2Level, scorePulse, scoreRr, scoreSbp, scoreSpo2, scoreTemp } from '../../shared/news2.js';
-import { analyzeSubject } from '../../cloud/analysis/patientAnalysis.js';
+import { analyzeSubject, type CloudAlert, type SubjectState } from '../../cloud/analysis/patientAnalysis.js';
 import { assessRisk } from '../../cloud/analysis/risk.js';
 import { mad, median, theilSenPerHour, type Point } from '../../cloud/analysis/robust.js';
 import { ReadingFlag } from '../../shared/reading.js';
@@ -191,4 +201,79 @@ t.test('risk: a rising trajectory escalates the band; a flat one does not', asyn
   t.same([flat.level, flat.slopePerHour, flat.projected], ['low', 0, 4]);
   t.match(flat.reasons.join('; '), /missing consciousness/);
   t.equal(assessRisk({ score: 5, anyThree: false, missing: [] }, []).slopePerHour, null, 'too few points: no slope');
+});
+
+// Backlogs and sustained changes through applyMessage, against the Firestore
+// emulator: segments as ingest stores them, the state and hour documents as the
+// transaction reads and writes them.
+t.test('analysis of batches in Firestore (emulator)', async (t) => {
+  const firestore = await startFirestore();
+  t.teardown(() => firestore.stop());
+  // The clients take the emulators from the environment, and then never look for credentials.
+  // Pub/Sub is not used by applyMessage: its variable names a closed loopback port.
+  process.env.FIRESTORE_EMULATOR_HOST = firestore.host;
+  process.env.PUBSUB_EMULATOR_HOST = '127.0.0.1:9';
+  // No probe of the GCE metadata server (a link-local address) when the client looks for a universe domain.
+  process.env.METADATA_SERVER_DETECTION = 'none';
+  const settings: CloudSettings = { ...defaults, projectId: 'wardgate-analysis-test', gateways: new Map(), apiTokens: [], logLevel: 'silent' };
+  const ctx = createContext(settings, createCloudLogger('silent'));
+  t.teardown(() => closeContext(ctx));
+  // A recent start, so that the data sits inside any retention window; hour-aligned for readable times.
+  const start = Math.floor((Date.now() - 8 * HOUR_MS) / HOUR_MS) * HOUR_MS;
+  let n = 1;
+  /** Heart rate once a minute from `from` to `to` for each bed, with noise; `hr(bed, t)` is the truth. */
+  const readings = (beds: string[], from: number, to: number, hr: (bed: string, t: number) => number, r = rng(11)): SyncReading[] => {
+    const out: SyncReading[] = [];
+    for (let ts = from; ts < to; ts += 60_000) {
+      for (const bed of beds) out.push({ n: n++, device: `mon-${bed}`, seq: n, code: 'hr', value: Math.round((hr(bed, ts) + 0.8 * r.normal()) * 10) / 10, unit: '/min', ts, flags: 0, bed });
+    }
+    return out;
+  };
+  /** Stores the readings as one batch's segments and analyses that batch, as the Pub/Sub trigger would. */
+  const apply = async (wardId: string, list: SyncReading[]) => {
+    const batchId = `b${(n++).toString(16).padStart(32, '0')}`;
+    const docs = buildSegments(wardId, 'gw-test', batchId, list);
+    await Promise.all(docs.map((d, k) => segments(ctx.db, wardId).doc(segmentId(batchId, k)).set(d)));
+    const message: BatchMessage = { v: 1, ward: wardId, gateway: 'gw-test', batchId, segments: docs.map((_, k) => segmentId(batchId, k)) };
+    await applyMessage(ctx, message);
+    return message;
+  };
+  const anomalyAlerts = async (wardId: string) => (await alerts(ctx.db, wardId).get()).docs.map((d) => d.data() as CloudAlert).filter((a) => a.kind === 'anomaly');
+
+  t.test('a 4-hour backlog in one batch is judged hour by hour: a step at hour 2 is reported at hour 2', async (t) => {
+    const step = start + 2 * HOUR_MS;
+    // Bed 1: heart rate 78, then 96 from hour 2 on. Bed 2: 78, with 96 for 20 minutes at hour 2 only.
+    const hr = (bed: string, ts: number) => (ts >= step && (bed === '1' || ts < step + 20 * 60_000) ? 96 : 78);
+    await apply('BL', readings(['1', '2'], start, start + 4 * HOUR_MS, hr));
+    const found = await anomalyAlerts('BL');
+    const of = (bed: string) => found.filter((a) => a.bed === bed).map((a) => [a.code, new Date(a.ts).toISOString(), a.z! > 0 ? 'up' : 'down']);
+    t.same(of('1'), [['hr', new Date(step).toISOString(), 'up']], 'the sustained step: one alert, at the slot it began');
+    t.same(of('2'), [['hr', new Date(step).toISOString(), 'up']], 'the 20-minute step, over long before the backlog ended, is reported too');
+  });
+
+  t.test('a change sustained for 3 hours, arriving in 5-minute batches, is one alert', async (t) => {
+    const step = start + 3 * HOUR_MS;
+    const hr = (_bed: string, ts: number) => (ts >= step ? 96 : 78);
+    const r = rng(5);
+    for (let from = start; from < step + 3 * HOUR_MS; from += SLOT_MS) await apply('SU', readings(['1'], from, from + SLOT_MS, hr, r));
+    const found = await anomalyAlerts('SU');
+    t.same(found.map((a) => [a.code, new Date(a.ts).toISOString()]), [['hr', new Date(step).toISOString()]], 'one event, at its onset');
+    const state = (await currentState(ctx.db, 'SU').get()).data() as { p: Record<string, SubjectState> };
+    const episode = state.p['bed-1'].episodes?.['hr|up'];
+    t.ok(episode && episode.start === step && episode.last >= step + 2 * HOUR_MS, `the event is kept open while the change lasts (${JSON.stringify(episode)})`);
+  });
+
+  t.test('a redelivered backlog raises nothing new; a later separate change is a new event', async (t) => {
+    const first = start + 2 * HOUR_MS;
+    const second = start + 4 * HOUR_MS;
+    // Two 15-minute rises, two hours apart: two events.
+    const hr = (_bed: string, ts: number) => ((ts >= first && ts < first + 15 * 60_000) || (ts >= second && ts < second + 15 * 60_000) ? 96 : 78);
+    const list = readings(['1'], start, start + 5 * HOUR_MS, hr);
+    const message = await apply('RD', list.filter((x) => x.ts < start + 3 * HOUR_MS));
+    await apply('RD', list.filter((x) => x.ts >= start + 3 * HOUR_MS));
+    const again = await applyMessage(ctx, message);
+    t.same([again.redelivered, again.readings], [true, 0], 'the redelivered first batch is recognised');
+    const found = await anomalyAlerts('RD');
+    t.same(found.map((a) => new Date(a.ts).toISOString()).sort(), [new Date(first).toISOString(), new Date(second).toISOString()]);
+  });
 });
