@@ -123,7 +123,7 @@ function hl7Bare(messages: string[]): { messagesPerSecond: number } {
 async function hl7Acked(messages: string[]): Promise<{ messagesPerSecond: number; readingsPerSecond: number; notAa: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'wardgate-bench-hl7-'));
   const file = join(dir, 'wardgate.yaml');
-  writeFileSync(file, stringify({ gateway: { id: 'gw-bench', dataDir: './data' }, mqtt: { port: 0 }, http: { port: 0 }, hl7: { port: 0 }, log: { level: 'warn' } }));
+  writeFileSync(file, stringify({ gateway: { id: 'gw-bench', dataDir: './data' }, mqtt: { port: 0 }, http: { port: 0 }, hl7: { port: 0 }, ingest: { acceptUnknownDevices: true }, log: { level: 'warn' } }));
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'wardgate.js'), 'edge', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     const run = await waitForRun(join(dir, 'data', RUN_FILE), child.pid!);

@@ -255,6 +255,7 @@ export class Gateway {
       });
       services.push(this.#hl7);
     }
+        declared: declaredDevices(config), acceptUnknownSenders: config.ingest.acceptUnknownDevices,
     return services;
   }
 
@@ -280,7 +281,7 @@ function declaredDevices(config: GatewayConfig): DeclaredDevice[] {
   const devices: DeclaredDevice[] = config.devices.map((d) => {
     const port = serial.get(d.name);
     const bed = d.bed ?? port?.bed;
-    return { id: d.name, ...(bed !== undefined && { bed }), source: port ? 'serial' : 'mqtt' };
+    return { id: d.name, ...(bed !== undefined && { bed }), source: port ? 'serial' : hl7.has(d.name) ? 'hl7' : 'mqtt' };
   });
   const named = new Set(config.devices.map((d) => d.name));
   for (const p of config.serial) if (!named.has(p.deviceId)) devices.push({ id: p.deviceId, ...(p.bed !== undefined && { bed: p.bed }), source: 'serial' });

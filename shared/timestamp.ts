@@ -1,7 +1,7 @@
 // Observation times: RFC 3339 text or epoch milliseconds.
 import { reject, type Rejection } from './errors.js';
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
 /** 2000-01-01T00:00:00Z: nothing a ward device measures is older. */
 const EARLIEST = 946_684_800_000;
 
@@ -22,7 +22,14 @@ export function parseTimestamp(raw: unknown, field: string, policy: TimestampPol
     }
     ms = raw;
   } else if (typeof raw === 'string') {
-    if (!RFC3339.test(raw)) return reject('WG_ERR_TIMESTAMP', 'expected RFC 3339 text such as 2026-11-27T09:00:00.123Z', field);
+    const m = RFC3339.exec(raw);
+    if (!m) return reject('WG_ERR_TIMESTAMP', 'expected RFC 3339 text such as 2026-11-27T09:00:00.123Z', field);
+    // Date.parse rolls 2026-02-30 over into March and reads hour 24 as the next day: check the calendar first.
+    const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+    const offsetOk = m[9] === undefined || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
+    if (!isCalendarDate(year, month, day) || hour > 23 || minute > 59 || second > 59 || !offsetOk) {
+      return reject('WG_ERR_TIMESTAMP', `${raw} is not a real date and time`, field);
+    }
     ms = Date.parse(raw);
     if (Number.isNaN(ms)) return reject('WG_ERR_TIMESTAMP', `${raw} is not a real date`, field);
   } else {
@@ -33,6 +40,14 @@ export function parseTimestamp(raw: unknown, field: string, policy: TimestampPol
     return reject('WG_ERR_TIMESTAMP', `lies ${Math.round((ms - policy.now) / 1000)} s ahead of the gateway clock`, field);
   }
   return ms;
+}
+
+/** Whether year-month-day names a day of the Gregorian calendar (month 1-12; 30 February does not). */
+export function isCalendarDate(year: number, month: number, day: number): boolean {
+  if (!Number.isInteger(year) || !Number.isInteger(month) || !Number.isInteger(day) || month < 1 || month > 12 || day < 1) return false;
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  return day <= days;
 }
 
 export function isRejection(value: unknown): value is Rejection {

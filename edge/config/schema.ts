@@ -60,16 +60,45 @@ const serialPort = z.strictObject({
   reopenMaxMs: z.int().min(10).default(30_000),
 });
 
+/** A bed id that can travel in an MQTT topic level: no `/`, `+`, `#`, spaces or control characters. */
+export const HL7_BED_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
+
+/**
+ * One HL7 sender: who it is (MSH-3, optionally MSH-4 and its addresses) and
+ * what it may report. A device declared for MQTT or a serial port is never
+ * accepted over HL7, whatever is listed here (edge/hl7/senderPolicy.ts).
+ */
+const hl7Sender = z.strictObject({
+  /** MSH-3 sending application (its namespace id, HD component 1). */
+  application: z.string().min(1),
+  /** MSH-4 sending facility (namespace id); absent: any. */
+  facility: z.string().min(1).optional(),
+  /** Source addresses it connects from; absent: any (hl7.allowedAddresses still applies). */
+  addresses: z.array(z.string().min(1)).min(1).optional(),
+  /** Device ids it may report (OBX-18, else MSH-3); absent: equipment no other source or sender owns. */
+  devices: z.array(z.string().regex(DEVICE_ID, 'expected 1-64 letters, digits, dot, dash or underscore')).min(1).optional(),
+  /** Beds it may name in PV1-3; absent: the beds declared in the config. */
+  beds: z.array(z.string().regex(HL7_BED_ID, 'expected 1-32 letters, digits, dot, dash or underscore')).min(1).optional(),
+});
+
 const hl7 = z.strictObject({
   host: host.default('127.0.0.1'),
   port: port.default(2575),
+  /** Who may send and what each may report; empty: nobody, unless ingest.acceptUnknownDevices (lab use). */
+  senders: z.array(hl7Sender).default([]),
   /** MSH-3 sending applications (namespace id) allowed to send; empty: any. */
   allowedApplications: z.array(z.string().min(1)).default([]),
   /** Source IP addresses allowed to connect; empty: any. */
   allowedAddresses: z.array(z.string().min(1)).default([]),
   /** Larger MLLP frames are refused with AR and dead-lettered (head only). */
   maxMessageBytes: z.int().min(1024).max(16_777_216).default(1_048_576),
+  /** Messages with more segments are refused with AR (a PCD-01 report holds tens to a few hundred). */
+  maxSegmentsPerMessage: z.int().min(16).max(100_000).default(2000),
   maxConnections: z.int().min(1).max(1024).default(64),
+  /** Connections open at once from one address (a monitor needs one, a central station a few). */
+  maxConnectionsPerAddress: z.int().min(1).max(1024).default(8),
+  /** A new connection that completes no message within this time is closed (0: never). */
+  firstMessageTimeoutMs: z.int().min(0).default(30_000),
   /** A connection that sends nothing for this long is closed (0: never). */
   idleTimeoutMs: z.int().min(0).default(600_000),
 });

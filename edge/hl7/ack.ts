@@ -38,17 +38,17 @@ export interface AckInput {
   readonly now: number;
 }
 
-const HL7_CODE_TEXT: Record<number, string> = {
-  100: 'Segment sequence error',
-  101: 'Required field missing',
-  102: 'Data type error',
-  103: 'Table value not found',
-  200: 'Unsupported message type',
-  201: 'Unsupported event code',
-  203: 'Unsupported version id',
-  205: 'Duplicate key identifier',
-  207: 'Application internal error',
-};
+const HL7_CODE_TEXT: ReadonlyMap<number, string> = new Map([
+  [100, 'Segment sequence error'],
+  [101, 'Required field missing'],
+  [102, 'Data type error'],
+  [103, 'Table value not found'],
+  [200, 'Unsupported message type'],
+  [201, 'Unsupported event code'],
+  [203, 'Unsupported version id'],
+  [205, 'Duplicate key identifier'],
+  [207, 'Application internal error'],
+]);
 
 /** The ACK message text (segments joined with CR), ready to be framed. */
 export function buildAck(input: AckInput): string {
@@ -63,7 +63,7 @@ export function buildAck(input: AckInput): string {
   if (error) {
     const where = error.where ? `${error.where.segment}^${error.where.position}^${error.where.field}` : '';
     segments.push(
-      ['ERR', '', where, `${error.hl7Code}^${HL7_CODE_TEXT[error.hl7Code] ?? ''}^HL70357`, 'E', `${error.code}^^WARDGATE`, '', '', e(error.message)].join('|'),
+      ['ERR', '', where, `${error.hl7Code}^${HL7_CODE_TEXT.get(error.hl7Code) ?? ''}^HL70357`, 'E', `${error.code}^^WARDGATE`, '', '', e(error.message)].join('|'),
     );
   }
   return `${segments.join('\r')}\r`;

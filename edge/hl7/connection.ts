@@ -3,6 +3,9 @@
 // processed as it arrives (so a whole burst shares one group commit), and the
 // ACKs are written strictly in arrival order, as original-mode senders match
 // them. Too many unanswered messages pause reading (back-pressure on TCP).
+// A connection must complete its first message within a short time (a slot
+// held by a silent socket is a slot a monitor cannot have), and once the
+// socket closes nothing more of it is read or handled.
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { MllpDecoder, mllpFrame, type MllpFault, type MllpFrame } from './mllp.js';
@@ -11,7 +14,11 @@ import type { Answer, OruHandler } from './oruHandler.js';
 export interface ConnectionDeps {
   readonly handler: OruHandler;
   readonly maxMessageBytes: number;
+  /** Closed when no message is complete this long after connecting (0: never). */
+  readonly firstMessageTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** The first message did not come in time: the connection is being closed. */
+  readonly onFirstMessageTimeout?: () => void;
   readonly log: Logger;
   readonly onAnswer: (answer: Answer) => void;
   readonly onFault: (fault: MllpFault) => void;
@@ -24,19 +31,34 @@ export class Hl7Connection {
   readonly #socket: Socket;
   readonly #deps: ConnectionDeps;
   readonly #peer: string;
+  readonly #address: string;
   readonly #replies: Array<{ bytes?: Buffer }> = [];
   #paused = false;
+  #ended = false;
+  #firstTimer: NodeJS.Timeout | undefined;
+  #decoder: MllpDecoder | undefined;
   readonly closed: Promise<void>;
 
   constructor(socket: Socket, deps: ConnectionDeps) {
     this.#socket = socket;
     this.#deps = deps;
+    this.#address = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.#peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.#stop();
+        resolve();
+      }),
+    );
   }
 
   get peer(): string {
     return this.#peer;
+  }
+
+  /** The peer's address (IPv4 without the mapped prefix). */
+  get address(): string {
+    return this.#address;
   }
 
   get pending(): number {
@@ -52,10 +74,26 @@ export class Hl7Connection {
         if (this.#replies.length === 0) socket.end();
       });
     }
+    if (this.#deps.firstMessageTimeoutMs > 0) {
+      // From the connect, not from the last byte: a trickle of bytes does not keep a slot.
+      this.#firstTimer = setTimeout(() => {
+        try {
+          this.#deps.onFirstMessageTimeout?.();
+        } finally {
+          socket.destroy();
+        }
+      }, this.#deps.firstMessageTimeoutMs);
+    }
     const decoder = new MllpDecoder({ maxMessageBytes: this.#deps.maxMessageBytes, onFault: (fault) => this.#deps.onFault(fault) });
+    this.#decoder = decoder;
     decoder.on('data', (frame: MllpFrame) => this.#frame(frame));
-    socket.on('data', (chunk: Buffer) => decoder.write(chunk));
-    socket.on('end', () => decoder.end());
+    decoder.on('error', (err) => this.#deps.log.debug({ peer: this.#peer, err: err.message }, 'hl7 decoder stopped'));
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.#ended) decoder.write(chunk);
+    });
+    socket.on('end', () => {
+      if (!this.#ended) decoder.end();
+    });
     socket.on('error', (err) => this.#deps.log.debug({ peer: this.#peer, err: err.message }, 'hl7 connection error'));
   }
 
@@ -69,32 +107,49 @@ export class Hl7Connection {
     clearTimeout(timer);
   }
 
+  /** The socket closed: what it had not yet delivered is dropped, and no frame of it is handled any more. */
+  #stop(): void {
+    this.#ended = true;
+    clearTimeout(this.#firstTimer);
+    this.#decoder?.destroy();
+    this.#replies.length = 0;
+  }
+
   #frame(frame: MllpFrame): void {
+    if (this.#ended) return;
+    clearTimeout(this.#firstTimer);
     const slot: { bytes?: Buffer } = {};
     this.#replies.push(slot);
     if (this.#replies.length >= MAX_IN_FLIGHT && !this.#paused) {
       this.#paused = true;
       this.#socket.pause();
     }
-    const answered =
-      frame.kind === 'message'
-        ? this.#deps.handler.handle(frame.message, this.#peer)
-        : this.#deps.handler.overlong(frame.head, frame.size, this.#deps.maxMessageBytes, this.#peer);
-    answered.then(
+    this.#answer(frame).then(
       (answer) => {
-        this.#deps.onAnswer(answer);
         slot.bytes = mllpFrame(answer.ack);
         this.#flush();
+        try {
+          this.#deps.onAnswer(answer);
+        } catch {
+          // Counting and logging must not stop the connection.
+        }
       },
       (err: Error) => {
-        // The handler answers every failure itself; reaching here is a bug. No ACK: the sender retries.
-        this.#deps.log.error({ peer: this.#peer, err }, 'hl7 message handling failed');
+        // The handler answers every failure itself; reaching here means even that failed. No ACK: the sender retries.
+        this.#deps.log.error({ peer: this.#peer, err: err.name }, 'hl7 message handling failed');
         this.#socket.destroy();
       },
     );
   }
 
+  /** The handler's answer; a synchronous throw becomes a rejection rather than escaping into the socket's event. */
+  async #answer(frame: MllpFrame): Promise<Answer> {
+    if (frame.kind === 'message') return this.#deps.handler.handle(frame.message, this.#peer, this.#address);
+    return this.#deps.handler.overlong(frame.head, frame.size, this.#deps.maxMessageBytes, this.#peer);
+  }
+
   #flush(): void {
+    if (this.#ended) return;
     while (this.#replies.length && this.#replies[0].bytes) {
       const { bytes } = this.#replies.shift()!;
       if (!this.#socket.destroyed) this.#socket.write(bytes!);

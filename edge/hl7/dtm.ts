@@ -2,6 +2,8 @@
 // YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]. Without an offset the time is
 // the sender's local time; a ward monitor shares the gateway's zone, so local
 // time is read in the gateway's zone. Missing parts mean the start of the period.
+// A date the calendar does not have (30 February) is refused, not rolled over.
+import { isCalendarDate } from '../../shared/timestamp.js';
 
 const DTM = /^(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,4}))?)?)?)?)?)?([+-]\d{4})?$/;
 
@@ -16,13 +18,13 @@ export function parseDtm(text: string): number | undefined {
   const minute = Number(m[5] ?? 0);
   const second = Number(m[6] ?? 0);
   const ms = m[7] === undefined ? 0 : Math.round(Number(`0.${m[7]}`) * 1000);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (!isCalendarDate(year, month, day) || hour > 23 || minute > 59 || second > 59) return undefined;
   let ts: number;
   let checkDay: number;
   if (m[8] !== undefined) {
     const sign = m[8][0] === '-' ? -1 : 1;
     const offsetMin = Number(m[8].slice(1, 3)) * 60 + Number(m[8].slice(3, 5));
-    if (Number(m[8].slice(3, 5)) > 59) return undefined;
+    if (Number(m[8].slice(3, 5)) > 59 || Number(m[8].slice(1, 3)) > 23) return undefined;
     ts = Date.UTC(year, month - 1, day, hour, minute, second, ms) - sign * offsetMin * 60_000;
     checkDay = new Date(Date.UTC(year, month - 1, day)).getUTCDate();
   } else {

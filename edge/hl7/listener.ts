@@ -1,7 +1,11 @@
 // The HL7 v2 / MLLP listener (IHE PCD-01 ORU^R01 in, ACK out). Off unless
 // `hl7:` is configured; binds to loopback unless told otherwise. Several
-// connections at once; senders may be limited by address (here, at connect)
-// and by MSH-3 sending application (per message, answered AR).
+// connections at once, within limits: hl7.maxConnections in all and
+// hl7.maxConnectionsPerAddress from one address, so that one host cannot
+// take every slot; refusals are counted and logged (at most once a minute
+// per cause). Senders are limited by address (here, at connect) and by
+// who they say they are and what they report (senderPolicy.ts, per message,
+// answered AR).
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Hl7Config } from '../config/schema.js';
 import type { Ingestor } from '../ingest/ingestor.js';
@@ -9,7 +13,9 @@ import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Service } from '../service.js';
 import { Hl7Connection } from './connection.js';
+import { LogLimiter } from './logLimiter.js';
 import { OruHandler } from './oruHandler.js';
+import { SenderPolicy, type DeclaredElsewhere } from './senderPolicy.js';
 
 export interface Hl7ListenerDeps {
   readonly config: Hl7Config;
@@ -19,20 +25,28 @@ export interface Hl7ListenerDeps {
   readonly gatewayId: string;
   readonly ward: string;
   readonly maxFutureSkewMs: number;
+  /** Devices the config declares (with their beds and sources): HL7 may not report those of other sources. */
+  readonly declared?: readonly DeclaredElsewhere[];
+  /** ingest.acceptUnknownDevices: senders not in hl7.senders may register new equipment (lab use). */
+  readonly acceptUnknownSenders?: boolean;
 }
+
+type RefusalReason = 'address' | 'full' | 'per-address' | 'first-message';
 
 export class Hl7Listener implements Service {
   readonly name = 'hl7';
   readonly #deps: Hl7ListenerDeps;
   readonly #log: Logger;
+  readonly #limited: LogLimiter;
   readonly #connections = new Set<Hl7Connection>();
+  /** Open connections by peer address. */
+  readonly #perAddress = new Map<string, number>();
   #server: Server | undefined;
-  /** Addresses refused, so each is logged once rather than on every reconnect. */
-  readonly #refused = new Set<string>();
 
   constructor(deps: Hl7ListenerDeps) {
     this.#deps = deps;
     this.#log = deps.log.child({ module: 'hl7' });
+    this.#limited = new LogLimiter(this.#log);
   }
 
   get port(): number | undefined {
@@ -45,16 +59,28 @@ export class Hl7Listener implements Service {
 
   async start(): Promise<void> {
     const { config, ingestor, metrics, gatewayId, ward, maxFutureSkewMs } = this.#deps;
+    const policy = new SenderPolicy({
+      senders: config.senders,
+      allowedApplications: config.allowedApplications,
+      declared: this.#deps.declared ?? [],
+      openToUnknown: this.#deps.acceptUnknownSenders ?? false,
+    });
     const handler = new OruHandler({
       ingestor,
       gatewayId,
       ward,
-      allowedApplications: config.allowedApplications,
+      policy,
+      maxSegments: config.maxSegmentsPerMessage,
       maxFutureSkewMs,
       onSkipped: (reason, n) => metrics.hl7ObxSkipped.inc({ reason }, n),
+      onFailure: (err) => {
+        metrics.hl7HandlerFailures.inc();
+        // The name and where it failed, not the message text: it may quote the content.
+        const error = err instanceof Error ? { name: err.name, at: err.stack?.split('\n').slice(1, 4).map((l) => l.trim()) } : { name: typeof err };
+        this.#limited.error(`failure ${error.name}`, { code: 'WG_ERR_INTERNAL', error }, 'hl7 message made the handler fail; refused with AE');
+      },
     });
     const server = createServer((socket) => this.#accept(socket, handler));
-    server.maxConnections = config.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => {
@@ -77,20 +103,21 @@ export class Hl7Listener implements Service {
 
   #accept(socket: Socket, handler: OruHandler): void {
     const { config, metrics } = this.#deps;
+    socket.on('error', () => {});
     const address = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    if (config.allowedAddresses.length && !config.allowedAddresses.includes(address)) {
-      if (!this.#refused.has(address)) this.#log.warn({ code: 'WG_ERR_HL7_SENDER', address }, 'hl7 connection refused: address not in hl7.allowedAddresses');
-      this.#refused.add(address);
-      metrics.hl7Messages.inc({ ack: 'refused-connection' });
-      socket.destroy();
+    const refusal = this.#refusal(address);
+    if (refusal) {
+      this.#refuse(socket, address, refusal);
       return;
     }
     let lastRefusal: string | undefined;
     const connection = new Hl7Connection(socket, {
       handler,
       maxMessageBytes: config.maxMessageBytes,
+      firstMessageTimeoutMs: config.firstMessageTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
       log: this.#log,
+      onFirstMessageTimeout: () => this.#counted(address, 'first-message', `hl7 connection closed: no complete message within hl7.firstMessageTimeoutMs (${config.firstMessageTimeoutMs} ms)`),
       onAnswer: (answer) => {
         metrics.hl7Messages.inc({ ack: answer.code });
         // Logged when the reason changes, not once per message of a misconfigured sender.
@@ -101,8 +128,38 @@ export class Hl7Listener implements Service {
       onFault: (fault) => metrics.hl7FrameErrors.inc({ fault }),
     });
     this.#connections.add(connection);
-    void connection.closed.then(() => this.#connections.delete(connection));
+    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+    void connection.closed.then(() => {
+      this.#connections.delete(connection);
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
+    });
     this.#log.debug({ peer: connection.peer }, 'hl7 connection');
     connection.start();
+  }
+
+  #refusal(address: string): RefusalReason | undefined {
+    const { config } = this.#deps;
+    if (config.allowedAddresses.length && !config.allowedAddresses.includes(address)) return 'address';
+    if (this.#connections.size >= config.maxConnections) return 'full';
+    if ((this.#perAddress.get(address) ?? 0) >= config.maxConnectionsPerAddress) return 'per-address';
+    return undefined;
+  }
+
+  #refuse(socket: Socket, address: string, reason: RefusalReason): void {
+    const { config, metrics } = this.#deps;
+    if (reason === 'address') metrics.hl7Messages.inc({ ack: 'refused-connection' });
+    let why = 'address not in hl7.allowedAddresses';
+    if (reason === 'full') why = `hl7.maxConnections (${config.maxConnections}) open`;
+    else if (reason === 'per-address') why = `hl7.maxConnectionsPerAddress (${config.maxConnectionsPerAddress}) open from this address`;
+    this.#counted(address, reason, `hl7 connection refused: ${why}`);
+    socket.destroy();
+  }
+
+  #counted(address: string, reason: RefusalReason, message: string): void {
+    this.#deps.metrics.hl7ConnectionsRefused.inc({ reason });
+    const code = reason === 'address' ? 'WG_ERR_HL7_SENDER' : 'WG_ERR_HL7_BUSY';
+    this.#limited.warn(`${reason} ${address}`, { code, address, reason }, message);
   }
 }

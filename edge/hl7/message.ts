@@ -151,17 +151,46 @@ export function escape(text: string, encoding: Encoding = DEFAULT_ENCODING): str
   return out;
 }
 
-/** Segments a dead letter must not keep in clear: they identify the patient (and next of kin, guarantor, insurance). */
-const PATIENT_SEGMENTS = new Set(['PID', 'PD1', 'NK1', 'GT1', 'IN1', 'IN2']);
+/**
+ * Segments a dead letter must not keep in clear: they identify the patient
+ * (and next of kin, guarantor, insurance, merges, visit details, allergies,
+ * diagnoses) or carry free text (NTE) that may name them.
+ */
+const PATIENT_SEGMENTS = new Set(['PID', 'PD1', 'PD2', 'PD3', 'NK1', 'GT1', 'IN1', 'IN2', 'IN3', 'MRG', 'ACC', 'PV2', 'AL1', 'IAM', 'DG1', 'NTE']);
+/** The same ids found anywhere in a line: a segment run into the one before (no CR), or behind junk. */
+const EMBEDDED = /(PID|PD[123]|NK1|GT1|IN[123]|MRG|ACC|PV2|AL1|IAM|DG1|NTE)(?=[^A-Za-z0-9\s])/i;
+/** PV1 keeps fields 1-3 (class and location): the bed is what an integrator needs to see. */
+const PV1_KEPT_FIELDS = 3;
+const REDACTED = '[redacted]';
 
 /**
  * The message with patient-identifying segments blanked (`PID|[redacted]`),
  * for the dead-letter table: an integrator can still see what was wrong with
- * MSH, OBR and OBX, and no patient identifier is kept outside the patients table.
+ * MSH, OBR and OBX, and no patient identifier is kept outside the patients
+ * table. It reads the text as it is, not as parsed, so that it holds for the
+ * malformed messages that end up there: any case, junk before a segment id,
+ * a missing segment terminator, local Z segments. It errs on blanking too much.
  */
 export function redactPatientData(text: string): string {
   return text
     .split(/(\r\n|\r|\n)/)
-    .map((part) => (PATIENT_SEGMENTS.has(part.slice(0, 3)) && part.length > 3 ? `${part.slice(0, 4)}[redacted]` : part))
+    .map((part, i) => (i % 2 === 1 ? part : redactLine(part)))
     .join('');
+}
+
+function redactLine(line: string): string {
+  const lead = /^[^A-Za-z0-9]*/.exec(line)![0].length;
+  const id = line.slice(lead, lead + 3).toUpperCase();
+  if (line.length > lead + 3 && (PATIENT_SEGMENTS.has(id) || id.startsWith('Z'))) return `${line.slice(0, lead)}${id}|${REDACTED}`;
+  let kept = line;
+  if (id === 'PV1' && line.length > lead + 3) {
+    const separator = line[lead + 3];
+    const fields = line.split(separator);
+    if (/[A-Za-z0-9\s]/.test(separator)) return `${line.slice(0, lead)}PV1|${REDACTED}`;
+    if (fields.length > PV1_KEPT_FIELDS + 1) kept = `${fields.slice(0, PV1_KEPT_FIELDS + 1).join(separator)}${separator}${REDACTED}`;
+  }
+  // A patient segment run into this one: everything from it on is blanked. The search starts after
+  // this segment's own id, so that a PV1 line is not mistaken for a PV2.
+  const embedded = EMBEDDED.exec(kept.slice(lead + 3));
+  return embedded ? `${kept.slice(0, lead + 3 + embedded.index)}${embedded[1].toUpperCase()}|${REDACTED}` : kept;
 }

@@ -43,7 +43,8 @@ export async function writeDemoFiles(dir: string, plans: readonly BedPlan[], por
     gateway: { id: DEMO_GATEWAY, dataDir: join(dir, 'edge-data') },
     mqtt: { host: '127.0.0.1', port: ports.mqtt },
     http: { host: '127.0.0.1', port: ports.http },
-    hl7: { host: '127.0.0.1', port: ports.hl7 },
+    // Each HL7 monitor may report only itself, in its own bed (hl7.senders; MSH-3 is its id).
+    hl7: { host: '127.0.0.1', port: ports.hl7, senders: devices.filter((d) => d.transport === 'hl7').map((d) => ({ application: d.id, devices: [d.id], beds: [d.bed] })) },
     devices: await Promise.all(Object.entries(credentials).map(async ([id, password]) => ({ id, bed: devices.find((d) => d.id === id)!.bed, secretHash: await hash(password) }))),
     serial: devices
       .filter((d) => d.transport === 'masimo' || d.transport === 'nonin')

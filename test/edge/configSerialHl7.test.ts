@@ -30,8 +30,9 @@ t.test('serial ports get the vendor defaults (9600 8N1) and hl7 is off unless co
   }]);
   t.equal(c.hl7, undefined, 'no hl7 key: listener off');
   t.same(load(t, 'hl7: {}\n').hl7, {
-    host: '127.0.0.1', port: 2575, allowedApplications: [], allowedAddresses: [], maxMessageBytes: 1_048_576, maxConnections: 64, idleTimeoutMs: 600_000,
-  }, 'hl7 on loopback, port 2575 by default');
+    host: '127.0.0.1', port: 2575, senders: [], allowedApplications: [], allowedAddresses: [], maxMessageBytes: 1_048_576, maxSegmentsPerMessage: 2000,
+    maxConnections: 64, maxConnectionsPerAddress: 8, firstMessageTimeoutMs: 30_000, idleTimeoutMs: 600_000,
+  }, 'hl7 on loopback, port 2575 by default; no sender listed: nobody may report');
   t.same(load(t, '{}\n').serial, []);
   const nonin = load(t, 'serial:\n  - { path: /dev/ttyS1, driver: nonin-ascii, deviceId: n1, stopBits: 2, parity: even, dataBits: 7 }\n').serial[0];
   t.match(nonin, { stopBits: 2, parity: 'even', dataBits: 7 });
@@ -51,6 +52,9 @@ t.test('each error names the path and what was expected', async (t) => {
     ['hl7 port', 'hl7: { port: 70000 }\n', /hl7\.port: expected at most 65535/],
     ['hl7 unknown key', 'hl7: { prot: 2575 }\n', /hl7\.prot: unknown key/],
     ['hl7 allow-list type', 'hl7: { allowedApplications: MONITOR }\n', /hl7\.allowedApplications: expected an array/],
+    ['hl7 sender without application', 'hl7: { senders: [{ devices: [mon-1] }] }\n', /hl7\.senders\[0\]\.application: expected a string \(missing\)/],
+    ['hl7 sender bed with a wildcard', 'hl7: { senders: [{ application: M, beds: ["x/#"] }] }\n', /hl7\.senders\[0\]\.beds\[0\]: expected 1-32 letters/],
+    ['hl7 sender unknown key', 'hl7: { senders: [{ application: M, bed: "1" }] }\n', /hl7\.senders\[0\]\.bed: unknown key/],
   ];
   for (const [name, yaml, expected] of cases) t.match(errorOf(t, yaml), expected, name);
 });

@@ -16,7 +16,7 @@ const PER_ROUND = 400;
 
 t.test('every AA-acknowledged message survives kill -9 at random moments, stored exactly once', async (t) => {
   const hl7Port = await freePort();
-  const { dir, file } = await writeTestConfig(t, { extra: { hl7: { port: hl7Port } } });
+  const { dir, file } = await writeTestConfig(t, { extra: { hl7: { port: hl7Port, senders: [{ application: 'MONITOR' }] } } });
   const dataDir = join(dir, 'data');
   const acked = new Map(MONITORS.map((m) => [m, new Set<number>()]));
   const message = (monitor: string, i: number) =>

@@ -17,9 +17,12 @@ const LOCATION = { unit: '3B', room: '12', bed: '12' };
 const msg = (i: number, extra: Partial<Parameters<typeof pcd01Message>[0]> = {}) =>
   pcd01Message({ controlId: `C${i}`, ts: TS + i * 1000, patient: PATIENT, location: LOCATION, equipment: 'MON-0012345678ABCDEF', metrics: tenVitals(i), ...extra });
 
+/** The test monitors send as MONITOR (MSH-3) and name bed 12: listed as a sender that may register its equipment there. */
+const SENDERS = [{ application: 'MONITOR', beds: ['12'] }];
+
 async function withHl7(t: Parameters<typeof startTestGateway>[0], hl7: Record<string, unknown> = {}) {
   const port = await freePort();
-  const { gateway } = await startTestGateway(t, { extra: { hl7: { port, ...hl7 } } });
+  const { gateway } = await startTestGateway(t, { extra: { hl7: { port, senders: SENDERS, ...hl7 } } });
   return { gateway, port };
 }
 

@@ -67,6 +67,9 @@ t.test('HL7 DTM: precision, offsets, invalid dates', async (t) => {
   t.equal(parseDtm('202611270900-0130'), TS + 90 * 60_000);
   t.equal(parseDtm('20261127'), new Date(2026, 10, 27).getTime(), 'no offset: gateway local time');
   for (const bad of ['2026113', '20260230', '20261127250000', 'yesterday', '20261127090000+0099']) t.equal(parseDtm(bad), undefined, bad);
+  // Impossible calendar dates are refused, with or without an offset, not rolled into the next month.
+  for (const bad of ['20260230120000+0000', '20260229', '20260431+0200', '20261131235959', '20260101120000+2400', '21000229']) t.equal(parseDtm(bad), undefined, bad);
+  t.equal(parseDtm('20240229120000+0000'), Date.UTC(2024, 1, 29, 12), 'a real leap day');
   t.equal(parseDtm(formatDtm(TS)), TS, 'ACK time round-trips');
 });
 
@@ -140,6 +143,29 @@ t.test('patient segments are blanked for dead letters; device ids are made safe'
   t.match(red, /OBX\|3\|NM\|147842/, 'the rest is kept');
   t.equal(deviceIdOf(' 00-12:34 ab '), '00-12-34-ab');
   t.equal(deviceIdOf('^^'), undefined);
+});
+
+t.test('dead-letter redaction holds for malformed messages: no MRN or name survives', async (t) => {
+  const MSH = 'MSH|^~\\&|MON|WARD|||20261127090000+0000||ORU^R01|R1|P|2.6';
+  const OBX = 'OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|97|262688^MDC_DIM_PERCENT^MDC|||||R';
+  const PID = 'PID|||MRN-4711^^^HOSP^MR||Doe^Jane';
+  const cases: Array<[string, string]> = [
+    ['lower-case id', `${MSH}\rpid|||MRN-4711^^^HOSP^MR||Doe^Jane\r${OBX}\r`],
+    ['junk before the id', `${MSH}\r \u0000PID|||MRN-4711||Doe^Jane\r${OBX}\r`],
+    ['no segment terminator before PID', `${MSH}${PID}\r${OBX}\r`],
+    ['PID run into an OBX', `${OBX}${PID}\r`],
+    ['another field separator', `MSH#^~\\&#MON\rPID###MRN-4711###Doe^Jane\r`],
+    ['an alphanumeric separator (unparseable)', `MSHX^~\\&XMON\rPIDXXXMRN-4711XXDoe^Jane\r`],
+    ['next of kin and a local Z segment', `${MSH}\rNK1|1|Doe^John|SPO\rZPI|MRN-4711|Doe^Jane\r`],
+    ['free text', `${MSH}\r${OBX}\rNTE|1||patient Jane Doe MRN-4711\r`],
+    ['visit details after the location', `${MSH}\rPV1|1|I|3B^12^12||||||||||||||||MRN-4711\r`],
+    ['PID in a Windows line', `${MSH}\r\n${PID}\r\n`],
+  ];
+  for (const [name, text] of cases) {
+    const red = redactPatientData(text);
+    t.notMatch(red, /MRN-4711|Doe|Jane/, name);
+  }
+  t.match(redactPatientData(`${MSH}\rPV1|1|I|3B^12^12||||||||||||||||V123\r${OBX}\r`), /\rPV1\|1\|I\|3B\^12\^12\|\[redacted\]\rOBX\|1\|NM/, 'PV1 keeps the location, OBX is kept');
 });
 
 function decode(chunks: Buffer[], max = 1 << 20): { frames: MllpFrame[]; faults: string[] } {
