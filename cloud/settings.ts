@@ -1,7 +1,9 @@
 // Cloud settings, resolved once from flag ?? env ?? default (the pattern of
 // functions-framework's options.ts) and frozen. Secrets come from environment
-// variables (Secret Manager injects them on deploy) or from files that only
-// their owner may read (mode 0600); never from the repository.
+// variables, or from files: files that only their owner may read (mode 0600),
+// or Secret Manager volumes on deploy (WARDGATE_SECRETS_MOUNTED). Never from
+// the repository. A secret file is read again while the functions run, so a
+// new gateway or a rotated secret takes effect without a redeploy.
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { WardgateError } from '../shared/errors.js';
@@ -32,6 +34,15 @@ export interface CloudSettings {
   readonly retentionDays: number;
   readonly logLevel: string;
 }
+
+/**
+ * A secret file is read again once its last reading is this old. Each read of
+ * a Secret Manager volume fetches the secret's latest version, so a rotated
+ * secret reaches warm instances within this time.
+ */
+export const SECRET_FILE_MAX_AGE_MS = 30_000;
+/** An unknown gateway id reads the gateways file again at once, but not more often than this (one read per id flood). */
+export const SECRET_FILE_MISS_INTERVAL_MS = 5_000;
 
 export const defaults = {
   projectId: 'wardgate-local',
@@ -110,23 +121,132 @@ function positiveInt(raw: string | undefined, fallback: number, what: string): n
   return n;
 }
 
-/** Settings from the environment (WARDGATE_GATEWAYS or WARDGATE_GATEWAYS_FILE, and so on). */
-export function settingsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<CloudSettings> = {}): CloudSettings {
-  const secret = (name: string): string | undefined => {
-    if (env[name]) return env[name];
-    const file = env[`${name}_FILE`];
-    return file ? readSecretFile(file, `${name}_FILE`) : undefined;
+/**
+ * A secret held in a file, parsed, and read again when the last reading is
+ * older than SECRET_FILE_MAX_AGE_MS (or on demand, at most every
+ * SECRET_FILE_MISS_INTERVAL_MS). A reading that fails keeps the last good
+ * value: a transient Secret Manager error must not lock every gateway out.
+ */
+export class SecretFile<T> {
+  readonly #read: () => T;
+  readonly #now: () => number;
+  #value: T;
+  #readAt: number;
+  #forcedAt = -Infinity;
+
+  constructor(read: () => T, now: () => number = Date.now) {
+    this.#read = read;
+    this.#now = now;
+    this.#value = read();
+    this.#readAt = now();
+  }
+
+  current(): T {
+    if (this.#now() - this.#readAt >= SECRET_FILE_MAX_AGE_MS) this.#reload();
+    return this.#value;
+  }
+
+  /** Reads the file again now, unless that was done within SECRET_FILE_MISS_INTERVAL_MS. */
+  refresh(): T {
+    if (this.#now() - this.#forcedAt >= SECRET_FILE_MISS_INTERVAL_MS) {
+      this.#forcedAt = this.#now();
+      this.#reload();
+    }
+    return this.#value;
+  }
+
+  #reload(): void {
+    this.#readAt = this.#now();
+    try {
+      this.#value = this.#read();
+    } catch {
+      // Keep the last good value; the next reading tries again.
+    }
+  }
+}
+
+/** The gateways of a secret file as a map that follows the file: an unknown id reads it again first. */
+class GatewaysFromFile implements ReadonlyMap<string, GatewayEntry> {
+  readonly #file: SecretFile<Map<string, GatewayEntry>>;
+
+  constructor(file: SecretFile<Map<string, GatewayEntry>>) {
+    this.#file = file;
+  }
+
+  get(id: string): GatewayEntry | undefined {
+    return this.#file.current().get(id) ?? this.#file.refresh().get(id);
+  }
+
+  has(id: string): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  get size(): number {
+    return this.#file.current().size;
+  }
+
+  forEach(fn: (value: GatewayEntry, key: string, map: ReadonlyMap<string, GatewayEntry>) => void): void {
+    this.#file.current().forEach((v, k) => fn(v, k, this));
+  }
+
+  entries() {
+    return this.#file.current().entries();
+  }
+
+  keys() {
+    return this.#file.current().keys();
+  }
+
+  values() {
+    return this.#file.current().values();
+  }
+
+  [Symbol.iterator]() {
+    return this.entries();
+  }
+}
+
+/**
+ * Settings from the environment (WARDGATE_GATEWAYS or WARDGATE_GATEWAYS_FILE, and so on).
+ * Secrets given as files are followed: see SecretFile. With WARDGATE_SECRETS_MOUNTED=true the
+ * files are Secret Manager volumes, whose permissions the platform sets, so the 0600 check is skipped.
+ */
+export function settingsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<CloudSettings> = {}, now: () => number = Date.now): CloudSettings {
+  const mounted = env.WARDGATE_SECRETS_MOUNTED === 'true' || env.WARDGATE_SECRETS_MOUNTED === '1';
+  const fileOf = <T>(name: string, parse: (text: string, what: string) => T): SecretFile<T> | undefined => {
+    const path = env[`${name}_FILE`];
+    if (!path) return undefined;
+    const what = `${name}_FILE`;
+    return new SecretFile(() => parse(mounted ? readFileSync(path, 'utf8') : readSecretFile(path, what), what), now);
   };
-  const gatewaysText = secret('WARDGATE_GATEWAYS');
-  const tokensText = secret('WARDGATE_API_TOKENS');
-  return Object.freeze({
+  let gateways: ReadonlyMap<string, GatewayEntry> = new Map();
+  if (overrides.gateways) gateways = overrides.gateways;
+  else if (env.WARDGATE_GATEWAYS) gateways = parseGateways(env.WARDGATE_GATEWAYS);
+  else {
+    const file = fileOf('WARDGATE_GATEWAYS', parseGateways);
+    if (file) gateways = new GatewaysFromFile(file);
+  }
+  let apiTokens: () => readonly ApiToken[] = () => [];
+  if (overrides.apiTokens) {
+    const fixed = overrides.apiTokens;
+    apiTokens = () => fixed;
+  } else if (env.WARDGATE_API_TOKENS) {
+    const fixed = parseApiTokens(env.WARDGATE_API_TOKENS);
+    apiTokens = () => fixed;
+  } else {
+    const file = fileOf('WARDGATE_API_TOKENS', parseApiTokens);
+    if (file) apiTokens = () => file.current();
+  }
+  const settings = {
     projectId: overrides.projectId ?? env.WARDGATE_PROJECT ?? env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT ?? defaults.projectId,
     batchesTopic: overrides.batchesTopic ?? env.WARDGATE_BATCHES_TOPIC ?? defaults.batchesTopic,
     alertsTopic: overrides.alertsTopic ?? env.WARDGATE_ALERTS_TOPIC ?? defaults.alertsTopic,
-    gateways: overrides.gateways ?? (gatewaysText ? parseGateways(gatewaysText) : new Map()),
-    apiTokens: overrides.apiTokens ?? (tokensText ? parseApiTokens(tokensText) : []),
+    gateways,
     analysisShards: overrides.analysisShards ?? positiveInt(env.WARDGATE_ANALYSIS_SHARDS, defaults.analysisShards, 'WARDGATE_ANALYSIS_SHARDS'),
     retentionDays: overrides.retentionDays ?? positiveInt(env.WARDGATE_RETENTION_DAYS, defaults.retentionDays, 'WARDGATE_RETENTION_DAYS'),
     logLevel: overrides.logLevel ?? env.WARDGATE_LOG_LEVEL ?? defaults.logLevel,
-  });
+  };
+  // A getter, so that a token added to the secret reaches wardApi's warm instances.
+  Object.defineProperty(settings, 'apiTokens', { get: apiTokens, enumerable: true });
+  return Object.freeze(settings as typeof settings & { readonly apiTokens: readonly ApiToken[] });
 }

@@ -9,11 +9,14 @@ import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../
 import { WardgateError } from '../../shared/errors.js';
 import { isPlainObject } from '../../shared/observation.js';
 import { runPlan, stageBundle } from '../deploy/deploy.js';
+import type { Access } from '../deploy/plan.js';
 import { requireEmulators, startLocalCloud } from '../local/localCloud.js';
 import { createCloudLogger } from '../log.js';
 import { defaults, parseGateways, readSecretFile, settingsFromEnv, sha256Hex, type ApiToken, type GatewayEntry } from '../settings.js';
 
 const DEFAULT_PORT = 8090;
+const ACCESS: readonly string[] = ['public', 'no-invoker-check', 'private'] satisfies Access[];
+const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const help = `Usage: wardgate cloud [options]
        wardgate cloud deploy --project ID --region REGION [--dry-run] [options]
@@ -36,9 +39,17 @@ Options:
 Deploy options:
       --project ID  --region REGION   required
       --dry-run           print the gcloud commands, run nothing
-      --require-iam       HTTP functions also require a Google ID token
+      --access MODE       who may call the HTTP functions before their own checks:
+                          public (default), no-invoker-check (public without an
+                          allUsers binding: Domain Restricted Sharing), or private
+                          (IAM only: Google ID tokens); --require-iam = private
+      --api-invoker P     private: a principal that may call wardApi (repeatable)
+      --gateways-file F   add F as a new version of the wardgate-gateways secret
+      --api-tokens-file F add F as a new version of the wardgate-api-tokens secret
       --max-instances N   per function (default 20)
-      --retention-days N  raw and hourly data kept (default ${defaults.retentionDays})`;
+      --retention-days N  raw and hourly data kept (default ${defaults.retentionDays})
+      --analysis-shards N hour documents per ward-hour (default ${defaults.analysisShards})
+      --log-level L       functions' log level (default ${defaults.logLevel})`;
 
 export const cloudCommand: Command = {
   name: 'cloud',
@@ -108,7 +119,8 @@ function readEdgeConfigs(file: string): Record<string, Record<string, unknown>> 
 async function deploy(io: CommandIO, argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
     project: { type: 'string' }, region: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'require-iam': { type: 'boolean' },
-    'max-instances': { type: 'string' }, 'retention-days': { type: 'string' },
+    access: { type: 'string' }, 'api-invoker': { type: 'string', multiple: true }, 'gateways-file': { type: 'string' }, 'api-tokens-file': { type: 'string' },
+    'max-instances': { type: 'string' }, 'retention-days': { type: 'string' }, 'analysis-shards': { type: 'string' }, 'log-level': { type: 'string' },
   });
   if (values.help) {
     io.stdout.write(`${help}\n`);
@@ -121,6 +133,18 @@ async function deploy(io: CommandIO, argv: string[]): Promise<number> {
     if (!Number.isSafeInteger(n) || n < 1) throw new WardgateError('WG_ERR_USAGE', 'expected a whole number >= 1', name);
     return n;
   };
+  const access = (values.access ?? (values['require-iam'] === true ? 'private' : 'public')) as Access;
+  if (!ACCESS.includes(access) || (values['require-iam'] === true && access !== 'private')) {
+    throw new WardgateError('WG_ERR_USAGE', `expected one of ${ACCESS.join(', ')} (--require-iam means private)`, '--access');
+  }
+  const apiInvokers = values['api-invoker'] ?? [];
+  if (apiInvokers.some((m) => !/^(user|group|serviceAccount|domain|principal|principalSet):\S+$/.test(m))) {
+    throw new WardgateError('WG_ERR_USAGE', 'expected a principal such as serviceAccount:NAME@PROJECT.iam.gserviceaccount.com or group:EMAIL', '--api-invoker');
+  }
+  if (apiInvokers.length > 0 && access !== 'private') throw new WardgateError('WG_ERR_USAGE', 'only with --access private (otherwise anyone may call wardApi)', '--api-invoker');
+  if (values['log-level'] !== undefined && !LOG_LEVELS.includes(values['log-level'])) {
+    throw new WardgateError('WG_ERR_USAGE', `expected one of ${LOG_LEVELS.join(', ')}`, '--log-level');
+  }
   const dryRun = values['dry-run'] === true;
   // Built, this file is dist/cloud/cli/cloudCommand.js: two levels up is dist/.
   const here = fileURLToPath(new URL('../../', import.meta.url));
@@ -129,7 +153,11 @@ async function deploy(io: CommandIO, argv: string[]): Promise<number> {
   if (!dryRun) stageBundle(dist, join(dist, '..', 'package.json'), source);
   return runPlan({
     project: values.project, region: values.region, source, batchesTopic: defaults.batchesTopic, alertsTopic: defaults.alertsTopic,
-    retentionDays: count(values['retention-days'], defaults.retentionDays, '--retention-days'), requireIam: values['require-iam'] === true,
+    retentionDays: count(values['retention-days'], defaults.retentionDays, '--retention-days'),
+    analysisShards: count(values['analysis-shards'], defaults.analysisShards, '--analysis-shards'),
+    logLevel: values['log-level'] ?? defaults.logLevel, access, apiInvokers,
     maxInstances: count(values['max-instances'], 20, '--max-instances'),
+    ...(values['gateways-file'] !== undefined && { gatewaysFile: values['gateways-file'] }),
+    ...(values['api-tokens-file'] !== undefined && { apiTokensFile: values['api-tokens-file'] }),
   }, dryRun, io);
 }

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ExitCode } from '../../shared/cli.js';
 import { deployPlan, formatStep, type DeployOptions, type Step } from './plan.js';
 
 const CLOUD_DEPENDENCIES = ['@google-cloud/firestore', '@google-cloud/functions-framework', '@google-cloud/pubsub', 'pino'];
@@ -30,35 +31,51 @@ export interface RunIO {
   readonly stderr: NodeJS.WritableStream;
 }
 
-/** Prints every step (dry run) or runs them in order, stopping at the first real failure. */
+/**
+ * Prints every step (dry run) or runs them in order, stopping at the first real
+ * failure. A run of checks that finds something missing stops before the next
+ * step that would change anything, and prints what the operator must do.
+ */
 export async function runPlan(options: DeployOptions, dryRun: boolean, io: RunIO): Promise<number> {
   const steps = deployPlan(options);
+  const missing: string[] = [];
   for (const step of steps) {
+    if (!step.guide && missing.length > 0) break;
     io.stdout.write(`${formatStep(step)}\n`);
     if (dryRun) continue;
-    const code = await run(step, io);
+    const { code, out } = await run(step, io);
     if (code !== 0) {
       io.stderr.write(`deploy stopped: step failed (${step.why})\n`);
       return code;
     }
+    if (step.guide && out.trim() === '') missing.push(step.guide);
+  }
+  if (missing.length > 0) {
+    io.stderr.write(`deploy stopped before creating anything else:\n\n${missing.join('\n\n')}\n`);
+    return ExitCode.failure;
   }
   if (dryRun) io.stdout.write(`# dry run: ${steps.length} commands printed, none run\n`);
-  return 0;
+  return ExitCode.ok;
 }
 
-function run(step: Step, io: RunIO): Promise<number> {
+/** Runs one step; a check's output is kept (to see whether it found anything), every other output is passed on. */
+function run(step: Step, io: RunIO): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(step.argv[0], step.argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    child.stdout.on('data', (d: Buffer) => io.stdout.write(d));
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      if (step.guide) out += d.toString('utf8');
+      else io.stdout.write(d);
+    });
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString('utf8');
       io.stderr.write(d);
     });
     child.on('error', (e) => {
       io.stderr.write(`${e.message}\n`);
-      resolve(127);
+      resolve({ code: 127, out });
     });
-    child.on('close', (code) => resolve(code !== 0 && step.okIfExists && /already exists|ALREADY_EXISTS/i.test(err) ? 0 : code ?? 1));
+    child.on('close', (code) => resolve({ code: code !== 0 && step.okIfExists && /already exists|ALREADY_EXISTS/i.test(err) ? 0 : code ?? 1, out }));
   });
 }
