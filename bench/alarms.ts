@@ -68,7 +68,7 @@ const vitals = (seq: number, sys: number) =>
 
 /** Each bed publishes 8 metrics `hz` times a second; one message in ten carries a critical blood pressure. */
 async function latencyRun(port: number, hz: number, seconds: number, seqBase: number): Promise<LatencyFigures> {
-  const station = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username: 'station', password: 'station-password', reconnectPeriod: 0 });
+  const station = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'station', username: 'station', password: 'station-password', reconnectPeriod: 0 });
   await station.subscribeAsync('wardgate/ward/3B/alarms', { qos: 1 });
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
@@ -80,7 +80,7 @@ async function latencyRun(port: number, hz: number, seconds: number, seqBase: nu
     sentAt.delete(event.bed);
   });
   const devices: MqttClient[] = await Promise.all(
-    Array.from({ length: BEDS }, (_, i) => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username: `mon-${i + 1}`, password: `mon-${i + 1}-password`, reconnectPeriod: 0 })),
+    Array.from({ length: BEDS }, (_, i) => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `mon-${i + 1}`, username: `mon-${i + 1}`, password: `mon-${i + 1}-password`, reconnectPeriod: 0 })),
   );
   const critical = new Set<number>();
   let sent = 0;

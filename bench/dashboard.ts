@@ -77,7 +77,7 @@ export async function runDashboardBench(log: (line: string) => void = () => {}):
     }
     if (!run) throw new Error('the daemon did not start');
     const origin = `http://127.0.0.1:${run.ports.http}`;
-    for (const d of devices) clients.push(await mqtt.connectAsync(`mqtt://127.0.0.1:${run.ports.mqtt}`, { username: d.id, password: pw(d.id), reconnectPeriod: 0 }));
+    for (const d of devices) clients.push(await mqtt.connectAsync(`mqtt://127.0.0.1:${run.ports.mqtt}`, { clientId: d.id, username: d.id, password: pw(d.id), reconnectPeriod: 0 }));
     let seq = 0;
     // Every bed at 1 Hz, spread over the second as real monitors are.
     timer = setInterval(() => {

@@ -53,7 +53,7 @@ function open(options: LoadOptions, i: number): Promise<Socket> {
     const creds = options.credentials?.(i);
     socket.write(
       mqttPacket.generate({
-        cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60, clientId: `bench-${i}-${process.pid}`,
+        cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60, clientId: creds?.username ?? `bench-${i}-${process.pid}`,
         ...(creds && { username: creds.username, password: Buffer.from(creds.password) }),
       }),
     );

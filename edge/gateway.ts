@@ -208,6 +208,9 @@ export class Gateway {
       maxFutureSkewMs: config.ingest.maxFutureSkewMs,
       acceptUnknownDevices: config.ingest.acceptUnknownDevices,
       maxMessageBytes: config.mqtt.maxMessageBytes,
+    }, Date.now, (source, err) => {
+      metrics.handlerErrors.inc({ source, stage: 'validate' });
+      log.error({ code: 'WG_ERR_INTERNAL', source, err: err instanceof Error ? err.message : String(err) }, 'a validator failed; the message was dead-lettered');
     });
     const auth = new Authenticator([...config.devices, ...config.users]);
     this.#mqtt = new MqttBroker({ config, auth, ingestor, bus, metrics, log });

@@ -76,8 +76,14 @@ export function createMetrics(sources: MetricSources) {
     commitErrors: new Counter({ name: 'wardgate_commit_errors_total', help: 'Failed group-commit transactions.', registers }),
     authFailures: new Counter({
       name: 'wardgate_mqtt_auth_failures_total',
-      help: 'Refused MQTT connections, publishes and subscriptions.',
+      help: 'Refused MQTT connections (connect, client_id, busy), publishes, subscriptions, deliveries (forward) and oversized packets (oversize, oversize_unauthenticated).',
       labelNames: ['kind'] as const,
+      registers,
+    }),
+    handlerErrors: new Counter({
+      name: 'wardgate_handler_errors_total',
+      help: 'Exceptions caught while handling one message or request (stage: where); the message was refused, the daemon went on.',
+      labelNames: ['source', 'stage'] as const,
       registers,
     }),
     bufferDepth: new Gauge({

@@ -1,56 +1,113 @@
 // Checks credentials of devices and users against the salted hashes in config.
 // A successful check is remembered (as an HMAC of the password under a key that
 // lives only in this process) so that a ward's reconnect burst does not pay a
-// full scrypt per device.
+// full scrypt per device. Failures are throttled per name and source address,
+// and per source address alone (random names must not be free guesses); the
+// scrypt itself waits in a bounded VerificationQueue.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Principal } from '../config/load.js';
 import { LoginThrottle } from './loginThrottle.js';
-import { hashPassword, verifyPassword } from './password.js';
+import { verifyPassword } from './password.js';
+import { VerificationQueue } from './verificationQueue.js';
+
+export type LoginOutcome =
+  | { readonly kind: 'accepted'; readonly principal: Principal }
+  /** Wrong name or password, throttled, or the requester went away: the same answer for all. */
+  | { readonly kind: 'refused' }
+  /** Too many verifications waiting: nothing was checked; try again shortly. */
+  | { readonly kind: 'busy' };
+
+const REFUSED: LoginOutcome = Object.freeze({ kind: 'refused' });
+const BUSY: LoginOutcome = Object.freeze({ kind: 'busy' });
+
+export interface AuthenticatorOptions {
+  /** Failures from one source address, whatever the names (default: 20 free, then 30 s locks, forgotten after 10 quiet minutes). */
+  readonly addressThrottle?: LoginThrottle;
+  readonly queue?: VerificationQueue;
+}
 
 export class Authenticator {
   readonly #principals: ReadonlyMap<string, Principal>;
   readonly #cacheKey = randomBytes(32);
   readonly #verified = new Map<string, Buffer>();
-  #decoy: Promise<string> | undefined;
   readonly #throttle: LoginThrottle;
+  readonly #addressThrottle: LoginThrottle;
+  readonly #queue: VerificationQueue;
+  /** How long one scrypt verification takes here (moving average), for the answer to unknown names. */
+  #typicalMs: number | undefined;
 
-  constructor(principals: readonly Principal[], throttle: LoginThrottle = new LoginThrottle()) {
+  constructor(principals: readonly Principal[], throttle: LoginThrottle = new LoginThrottle(), options: AuthenticatorOptions = {}) {
     this.#principals = new Map(principals.map((p) => [p.name, p]));
     this.#throttle = throttle;
+    this.#addressThrottle = options.addressThrottle ?? new LoginThrottle({ freeFailures: 20, lockMs: 30_000, forgetAfterMs: 600_000 });
+    this.#queue = options.queue ?? new VerificationQueue();
   }
 
   principal(name: string): Principal | undefined {
     return this.#principals.get(name);
   }
 
-  /**
-   * The principal whose name and password match, or undefined. Takes the same
-   * time for unknown names; after repeated failures from one source, refuses
-   * at once for a while (see LoginThrottle).
-   */
+  /** The principal whose name and password match, or undefined (see attempt). */
   async check(name: string, password: string, source = ''): Promise<Principal | undefined> {
-    // Throttled per name and source address: guesses from elsewhere cannot lock a device out.
-    const key = `${name}@${source}`;
-    if (this.#throttle.waitMs(key) > 0) return undefined;
-    const principal = await this.#check(name, password);
-    if (principal) this.#throttle.succeeded(key);
-    else this.#throttle.failed(key);
-    return principal;
+    const outcome = await this.attempt(name, password, source);
+    return outcome.kind === 'accepted' ? outcome.principal : undefined;
   }
 
-  async #check(name: string, password: string): Promise<Principal | undefined> {
+  /**
+   * Checks a login. Unknown names cost no scrypt, only a wait as long as a
+   * real check would take, so that timing does not tell which names exist.
+   * `isWanted` is asked when a queued verification's turn comes: a requester
+   * that has gone (a closed connection) costs nothing more.
+   */
+  async attempt(name: string, password: string, source = '', isWanted: () => boolean = () => true): Promise<LoginOutcome> {
+    // Per name and address: guesses from elsewhere cannot lock a device out.
+    const key = `${name}@${source}`;
+    if (this.#throttle.waitMs(key) > 0 || this.#addressThrottle.waitMs(source) > 0) return REFUSED;
     const principal = this.#principals.get(name);
-    if (!principal || !principal.secretHash) {
-      // Spend the same effort as a real check, so that timing does not reveal which names exist.
-      this.#decoy ??= hashPassword(randomBytes(16).toString('hex'));
-      await verifyPassword(password, await this.#decoy);
-      return undefined;
+    const verdict = principal?.secretHash ? await this.#verify(principal, password, isWanted) : await this.#unknown(isWanted);
+    if (verdict === 'busy') return BUSY;
+    if (verdict === 'abandoned') return REFUSED;
+    if (verdict && principal) {
+      this.#throttle.succeeded(key);
+      return { kind: 'accepted', principal };
     }
+    this.#throttle.failed(key);
+    this.#addressThrottle.failed(source);
+    return REFUSED;
+  }
+
+  async #verify(principal: Principal, password: string, isWanted: () => boolean): Promise<boolean | 'busy' | 'abandoned'> {
     const tag = createHmac('sha256', this.#cacheKey).update(principal.secretHash).update('\0').update(password).digest();
     const known = this.#verified.get(principal.name);
-    if (known && timingSafeEqual(known, tag)) return principal;
-    if (!(await verifyPassword(password, principal.secretHash))) return undefined;
-    this.#verified.set(principal.name, tag);
-    return principal;
+    if (known && timingSafeEqual(known, tag)) return true;
+    const verdict = await this.#timedScrypt(password, principal.secretHash, isWanted);
+    if (verdict === true) this.#verified.set(principal.name, tag);
+    return verdict;
+  }
+
+  /** What an unknown name gets: the answer a wrong password would get, after about as long, without the work. */
+  async #unknown(isWanted: () => boolean): Promise<false | 'busy' | 'abandoned'> {
+    if (this.#queue.full) return 'busy';
+    if (this.#typicalMs === undefined) {
+      // Once per process: measure a real verification against a configured hash.
+      const sample = [...this.#principals.values()].find((p) => p.secretHash);
+      if (!sample) return false;
+      const verdict = await this.#timedScrypt(randomBytes(16).toString('hex'), sample.secretHash, isWanted);
+      return verdict === true ? false : verdict;
+    }
+    // As long as a known name would wait: the line ahead of it, then its own turn.
+    await sleep(this.#typicalMs * (1 + this.#queue.waiting / this.#queue.concurrency));
+    return isWanted() ? false : 'abandoned';
+  }
+
+  async #timedScrypt(password: string, hash: string, isWanted: () => boolean): Promise<boolean | 'busy' | 'abandoned'> {
+    return this.#queue.run(async () => {
+      const started = performance.now();
+      const ok = await verifyPassword(password, hash);
+      const ms = performance.now() - started;
+      this.#typicalMs = this.#typicalMs === undefined ? ms : this.#typicalMs * 0.8 + ms * 0.2;
+      return ok;
+    }, isWanted);
   }
 }

@@ -33,7 +33,7 @@ export interface CommitQueueHooks {
   onCommitted?(committed: readonly CommittedItem[], durationMs: number): void;
   /** A transaction failed; its items were retried one by one. */
   onError?(err: Error, items: number): void;
-  /** onCommitted threw. */
+  /** onCommitted, or a submitter's callback, threw. */
   onListenerError?(err: Error): void;
 }
 
@@ -145,7 +145,7 @@ export class CommitQueue {
       let waiting = false;
       this.#commit([items[i]], (err, committed) => {
         answered = true;
-        if (err) callbacks[i](err);
+        if (err) this.#tell(callbacks[i], err);
         else this.#finish(committed!, [callbacks[i]], performance.now() - started);
         if (waiting) this.#commitOneByOne(items, callbacks, i + 1);
       });
@@ -164,6 +164,15 @@ export class CommitQueue {
       // What follows a commit must never cost a device its acknowledgement.
       this.#hooks.onListenerError?.(err as Error);
     }
-    for (let i = 0; i < callbacks.length; i++) callbacks[i](null, committed[i].result);
+    for (let i = 0; i < callbacks.length; i++) this.#tell(callbacks[i], null, committed[i].result);
+  }
+
+  // One submitter's failing callback must not cost the others theirs, nor reach the writer's thread of events.
+  #tell(callback: CommitCallback, err: Error | null, result?: IngestOutcome): void {
+    try {
+      callback(err, result);
+    } catch (thrown) {
+      this.#hooks.onListenerError?.(thrown as Error);
+    }
   }
 }

@@ -53,24 +53,29 @@ export interface DecodedMessage {
   readonly derivedSeq?: boolean;
 }
 
+/** Told of an exception caught while validating one message (the message was dead-lettered instead). */
+export type HandlerErrorListener = (source: IngestSource, err: unknown) => void;
+
 export class Ingestor {
   readonly #queue: CommitQueue;
   readonly #devices: DeviceDirectory;
   readonly #policy: IngestPolicy;
   readonly #now: () => number;
+  readonly #onHandlerError: HandlerErrorListener;
 
-  constructor(queue: CommitQueue, devices: DeviceDirectory, policy: IngestPolicy, now: () => number = Date.now) {
+  constructor(queue: CommitQueue, devices: DeviceDirectory, policy: IngestPolicy, now: () => number = Date.now, onHandlerError: HandlerErrorListener = () => {}) {
     this.#queue = queue;
     this.#devices = devices;
     this.#policy = policy;
     this.#now = now;
+    this.#onHandlerError = onHandlerError;
   }
 
   observation(msg: RawMessage, done: CommitCallback): void {
     const receivedTs = msg.receivedTs ?? this.#now();
     const refused = this.#gate(msg);
     if (refused) return this.deadLetter(msg, refused, done);
-    const parsed = parseObservation(msg.payload, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
+    const parsed = this.#guarded(msg, () => parseObservation(msg.payload, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs }));
     if (!parsed.ok) return this.deadLetter(msg, parsed.error, done);
     this.#submitObservation(msg.source, msg.deviceId, receivedTs, parsed, digest(msg.payload), {}, done);
   }
@@ -94,8 +99,12 @@ export class Ingestor {
     const receivedTs = msg.receivedTs ?? this.#now();
     const refused = this.#gate(msg);
     if (refused) return this.deadLetter(msg, refused, done);
-    const status = parseDeviceStatus(msg.payload, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
-    if (isRejection(status)) return this.deadLetter(msg, status, done);
+    const parsed = this.#guarded(msg, () => {
+      const status = parseDeviceStatus(msg.payload, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
+      return isRejection(status) ? { ok: false as const, error: status } : { ok: true as const, status };
+    });
+    if (!parsed.ok) return this.deadLetter(msg, parsed.error, done);
+    const { status } = parsed;
     this.#queue.submit({ kind: 'status', source: msg.source, receivedTs, deviceId: msg.deviceId, status }, done);
   }
 
@@ -105,7 +114,7 @@ export class Ingestor {
     if (!msg.register && !this.#policy.acceptUnknownDevices && !this.#devices.isDeclared(msg.deviceId)) {
       return this.deadLetter(raw, unknownDevice(msg.deviceId), done);
     }
-    const parsed = validateObservation(msg.message, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
+    const parsed = this.#guarded(raw, () => validateObservation(msg.message, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs }));
     if (!parsed.ok) return this.deadLetter(raw, parsed.error, done);
     if (parsed.readings.length === 0) return done(null, { outcome: 'empty' });
     const extra = {
@@ -141,6 +150,20 @@ export class Ingestor {
       },
       done,
     );
+  }
+
+  /**
+   * Runs a validator so that an exception in it refuses this one message (a
+   * dead letter with WG_ERR_INTERNAL) instead of reaching the transport's
+   * handler: one crafted message must never stop ingest for the others.
+   */
+  #guarded<T>(msg: RawMessage, validate: () => T): T | { ok: false; error: Rejection } {
+    try {
+      return validate();
+    } catch (err) {
+      this.#onHandlerError(msg.source, err);
+      return { ok: false, error: reject('WG_ERR_INTERNAL', 'the gateway failed while validating this message; it is kept for review and will not be processed') };
+    }
   }
 
   #gate(msg: RawMessage): Rejection | undefined {

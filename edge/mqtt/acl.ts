@@ -24,6 +24,16 @@ export function maySubscribe(principal: Principal, filter: string, ward: string)
 }
 
 /**
+ * Whether a message on `topic` may be delivered to the principal: the same
+ * rule as subscribing to the topic itself. Checked for every delivery, also of
+ * messages queued in a stored session, so that what a session holds never
+ * outlives the right to read it.
+ */
+export function mayReceive(principal: Principal, topic: string, ward: string): boolean {
+  return maySubscribe(principal, topic, ward);
+}
+
+/**
  * A filter stays within a prefix (ending in '/') when it starts with it
  * literally: wildcards after it cannot climb out, while wildcards in the prefix
  * part (wardgate/ward/+/...) would reach other wards and are refused.

@@ -3,12 +3,14 @@
 // authorizePublish. aedes v1 writes the PUBACK of a QoS 1 PUBLISH right after
 // the authorizePublish callback (lib/handlers/publish.js), so calling back only
 // once the reading is committed is what makes a PUBACK a promise of durability.
+// Every hook is contained: an exception while handling one packet refuses that
+// packet (dead letter, counter, log) and never reaches the process.
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createServer as createTlsServer } from 'node:tls';
-import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import type { GatewayConfig, Principal } from '../config/load.js';
-import type { Authenticator } from '../auth/authenticator.js';
+import type { Authenticator, LoginOutcome } from '../auth/authenticator.js';
 import type { EventBus } from '../bus.js';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { IngestOutcome } from '../ingest/types.js';
@@ -18,10 +20,19 @@ import type { Service } from '../service.js';
 import { reject, type Rejection } from '../../shared/errors.js';
 import type { DeviceErrorMessage } from '../../shared/reading.js';
 import { parseDeviceTopic, topics } from '../../shared/topics.js';
-import { ANONYMOUS, mayPublish, maySubscribe } from './acl.js';
+import { ANONYMOUS, mayPublish, mayReceive, maySubscribe } from './acl.js';
+import { mayUseClientId } from './clientIds.js';
 import { guardSocket, type PacketTooLargeError } from './packetSizeGuard.js';
+import { RateLimitedWarning } from './rateLimitedWarning.js';
 
 const principals = new WeakMap<Client, Principal>();
+/** Clients that sent an empty client identifier (the broker named the session). */
+const assignedIds = new WeakSet<Client>();
+
+// CONNACK return codes, [MQTT-3.2.2-3] table 3.1.
+const IDENTIFIER_REJECTED = 2;
+const SERVER_UNAVAILABLE = 3;
+const BAD_USER_NAME_OR_PASSWORD = 4;
 
 export interface MqttBrokerDeps {
   readonly config: GatewayConfig;
@@ -41,10 +52,14 @@ export class MqttBroker implements Service {
   readonly #urgent: PublishPacket[] = [];
   #publishing = false;
   #log: Logger;
+  readonly #oversizeBeforeLogin: RateLimitedWarning;
+  readonly #busy: RateLimitedWarning;
 
   constructor(deps: MqttBrokerDeps) {
     this.#deps = deps;
     this.#log = deps.log.child({ module: 'mqtt' });
+    this.#oversizeBeforeLogin = new RateLimitedWarning(this.#log, 'oversized MQTT packet before login; connection closed, nothing stored');
+    this.#busy = new RateLimitedWarning(this.#log, 'password checks queued to the limit; MQTT connections answered "server unavailable"');
   }
 
   get connectedClients(): number {
@@ -60,13 +75,15 @@ export class MqttBroker implements Service {
   async start(): Promise<void> {
     const { mqtt } = this.#deps.config;
     const aedes = await Aedes.createBroker({
-      authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
-      authorizePublish: (client, packet, done) => this.#authorizePublish(client, packet, done),
-      authorizeSubscribe: (client, sub, done) => this.#authorizeSubscribe(client, sub, done),
+      preConnect: (client, packet, done) => this.#preConnect(client, packet, done),
+      authenticate: (client, username, password, done) => this.#authenticate(client, username, password, once(done)),
+      authorizePublish: (client, packet, done) => this.#authorizePublish(client, packet, once(done)),
+      authorizeSubscribe: (client, sub, done) => this.#authorizeSubscribe(client, sub, once(done)),
+      authorizeForward: (client, packet) => this.#authorizeForward(client, packet),
     });
     this.#aedes = aedes;
-    aedes.on('clientReady', (client) => this.#presence(client, true));
-    aedes.on('clientDisconnect', (client) => this.#presence(client, false));
+    aedes.on('clientReady', (client) => this.#quietly(() => this.#presence(client, true)));
+    aedes.on('clientDisconnect', (client) => this.#quietly(() => this.#presence(client, false)));
     aedes.on('clientError', (client, err) => this.#log.debug({ clientId: client.id, err: err.message }, 'client error'));
 
     // The guard closes connections whose packets are far beyond any device message;
@@ -136,35 +153,85 @@ export class MqttBroker implements Service {
     });
   }
 
+  #preConnect(client: Client, packet: ConnectPacket, done: (error: Error | null, success: boolean) => void): void {
+    if (!packet.clientId) assignedIds.add(client);
+    done(null, true);
+  }
+
   #authenticate(
     client: Client,
     username: string | undefined,
     password: Buffer | undefined,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
+    const answer = (returnCode: number, why: string) => done(Object.assign(new Error(why), { returnCode }) as AuthenticateError, false);
     const refuse = (why: string) => {
       this.#deps.metrics.authFailures.inc({ kind: 'connect' });
-      this.#log.warn({ code: 'WG_ERR_AUTH', clientId: client.id, username, reason: why }, 'mqtt connection refused');
-      // 4 = bad user name or password ([MQTT-3.2.2-3] CONNACK return codes)
-      done(Object.assign(new Error(why), { returnCode: 4 }) as AuthenticateError, false);
+      this.#log.warn({ code: 'WG_ERR_AUTH', clientId: client.id.slice(0, 80), username: username?.slice(0, 80), reason: why }, 'mqtt connection refused');
+      answer(BAD_USER_NAME_OR_PASSWORD, why);
     };
-    if (username === undefined || username === '') {
-      if (!this.#deps.config.mqtt.allowAnonymous) return refuse('credentials required');
-      principals.set(client, ANONYMOUS);
-      return done(null, true);
+    try {
+      if (username === undefined || username === '') {
+        if (!this.#deps.config.mqtt.allowAnonymous) return refuse('credentials required');
+        return this.#admit(client, ANONYMOUS, answer, done);
+      }
+      const source = (client.conn as { remoteAddress?: string }).remoteAddress ?? '';
+      // A connection that closed while its check waited costs no scrypt (aedes ignores its answer anyway).
+      const isWanted = () => !client.closed && !(client.conn as { destroyed?: boolean }).destroyed;
+      this.#deps.auth.attempt(username, password?.toString('utf8') ?? '', source, isWanted).then(
+        (outcome) => this.#loggedIn(client, outcome, refuse, answer, done),
+        (err: Error) => this.#hookFailed('connect', err, () => answer(SERVER_UNAVAILABLE, 'authentication failed')),
+      );
+    } catch (err) {
+      this.#hookFailed('connect', err, () => answer(SERVER_UNAVAILABLE, 'authentication failed'));
     }
-    const source = (client.conn as { remoteAddress?: string }).remoteAddress ?? '';
-    this.#deps.auth.check(username, password?.toString('utf8') ?? '', source).then(
-      (principal) => {
-        if (!principal) return refuse('wrong user name or password');
-        principals.set(client, principal);
-        done(null, true);
-      },
-      (err: Error) => refuse(`authentication failed: ${err.message}`),
-    );
+  }
+
+  #loggedIn(
+    client: Client,
+    outcome: LoginOutcome,
+    refuse: (why: string) => void,
+    answer: (returnCode: number, why: string) => void,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    if (outcome.kind === 'busy') {
+      this.#deps.metrics.authFailures.inc({ kind: 'busy' });
+      this.#busy.warn({ code: 'WG_ERR_AUTH' });
+      return answer(SERVER_UNAVAILABLE, 'too many logins waiting; try again shortly');
+    }
+    if (outcome.kind === 'refused') return refuse('wrong user name or password');
+    this.#admit(client, outcome.principal, answer, done);
+  }
+
+  /** An authenticated principal gets the session only if the client identifier is its own (clientIds.ts). */
+  #admit(client: Client, principal: Principal, answer: (returnCode: number, why: string) => void, done: (error: AuthenticateError | null, success: boolean | null) => void): void {
+    const isDeclared = (name: string) => this.#deps.auth.principal(name) !== undefined;
+    // aedes keeps live clients by identifier (a null-prototype object its types do not declare).
+    const live = (this.#aedes as unknown as { clients?: object } | undefined)?.clients;
+    const held = live !== undefined && Object.hasOwn(live, client.id);
+    if (!mayUseClientId(principal, client.id, assignedIds.has(client), isDeclared)) {
+      this.#deps.metrics.authFailures.inc({ kind: 'client_id' });
+      // The identifier is the client's own choice: logged shortened, as it was sent.
+      this.#log.warn(
+        { code: 'WG_ERR_CLIENT_ID', principal: principal.name || 'anonymous', kind: principal.kind, clientId: client.id.slice(0, 80), sessionOnline: held },
+        'mqtt client identifier belongs to another principal; connection refused',
+      );
+      return answer(IDENTIFIER_REJECTED, 'client identifier not allowed for this user');
+    }
+    if (held) this.#log.info({ principal: principal.name || 'anonymous', clientId: client.id.slice(0, 80) }, 'a new connection takes over its own session [MQTT-3.1.4-2]');
+    principals.set(client, principal);
+    done(null, true);
   }
 
   #authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    try {
+      this.#authorizePublishUnguarded(client, packet, done);
+    } catch (err) {
+      this.#hookFailed('publish', err, () => this.#refuseAfterFailure(client, packet, done));
+    }
+  }
+
+  #authorizePublishUnguarded(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
     const principal = client && principals.get(client);
     if (!client || !principal) return done(new Error('not authenticated'));
     const { ward } = this.#deps.config;
@@ -192,14 +259,59 @@ export class MqttBroker implements Service {
         this.#log.error({ code: 'WG_ERR_STORE', deviceId: device.deviceId, err: err.message }, 'commit failed; message not acknowledged');
         return done(err);
       }
-      if (result?.outcome === 'rejected') this.#reportRejection(device.deviceId, result.rejection, packet.payload as Buffer);
+      // The message is committed (stored or dead-lettered): telling the device must not undo that.
+      try {
+        if (result?.outcome === 'rejected') this.#reportRejection(device.deviceId, result.rejection, packet.payload as Buffer);
+      } catch (reportErr) {
+        this.#hookFailed('report', reportErr, () => {});
+      }
       done(null);
     };
     if (device.kind === 'obs') this.#deps.ingestor.observation(message, settle);
     else this.#deps.ingestor.status(message, settle);
   }
 
+  /**
+   * Exceptions are contained, and what ingest had to stop is refused: a
+   * device's message is dead-lettered (WG_ERR_INTERNAL) and acknowledged, like
+   * any other refused message, so that it is not resent forever; anything
+   * else closes the connection.
+   */
+  #refuseAfterFailure(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    const principal = client ? principals.get(client) : undefined;
+    const device = parseDeviceTopic(packet.topic);
+    if (!principal || !device || !mayPublish(principal, packet.topic, this.#deps.config.ward)) return done(new Error('message refused'));
+    const rejection = reject('WG_ERR_INTERNAL', 'the gateway failed while handling this message; it is kept for review and will not be processed');
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload));
+    this.#deps.ingestor.deadLetter({ source: 'mqtt', deviceId: device.deviceId, payload, topic: packet.topic }, rejection, (err) => {
+      if (err) return done(err);
+      this.#quietly(() => this.#reportRejection(device.deviceId, rejection, payload));
+      done(null);
+    });
+  }
+
   #authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
+    try {
+      this.#authorizeSubscribeUnguarded(client, sub, done);
+    } catch (err) {
+      this.#hookFailed('subscribe', err, () => done(null, null));
+    }
+  }
+
+  /** Every delivery, live or from a stored session's queue, is checked against the receiver's rights. */
+  #authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+    try {
+      const principal = principals.get(client);
+      if (principal && mayReceive(principal, packet.topic, this.#deps.config.ward)) return packet;
+      this.#deps.metrics.authFailures.inc({ kind: 'forward' });
+      return null;
+    } catch (err) {
+      this.#hookFailed('forward', err, () => {});
+      return null;
+    }
+  }
+
+  #authorizeSubscribeUnguarded(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
     const principal = principals.get(client);
     if (principal && maySubscribe(principal, sub.topic, this.#deps.config.ward)) return done(null, sub);
     this.#deps.metrics.authFailures.inc({ kind: 'subscribe' });
@@ -235,11 +347,33 @@ export class MqttBroker implements Service {
 
   #tooLarge(client: Client, err: PacketTooLargeError): void {
     const principal = principals.get(client);
-    const deviceId = principal?.kind === 'device' ? principal.name : undefined;
+    if (!principal) {
+      // Before login nobody has earned a write to the store (or to the sync): count, log now and then, close.
+      this.#deps.metrics.authFailures.inc({ kind: 'oversize_unauthenticated' });
+      const source = (client.conn as { remoteAddress?: string }).remoteAddress;
+      this.#oversizeBeforeLogin.warn({ code: 'WG_ERR_TOO_LARGE', source, packetType: err.packetType, bytes: err.remainingLength });
+      return;
+    }
+    const deviceId = principal.kind === 'device' ? principal.name : undefined;
     this.#deps.metrics.authFailures.inc({ kind: 'oversize' });
     const rejection = reject('WG_ERR_TOO_LARGE', `MQTT packet of ${err.remainingLength} bytes is far beyond the message limit; connection closed`);
     this.#deps.ingestor.deadLetter({ source: 'mqtt', deviceId: deviceId ?? client.id ?? 'unknown', payload: err.head }, rejection, () => {});
     if (deviceId) this.#reportRejection(deviceId, rejection, Buffer.alloc(0));
+  }
+
+  /** Counts and logs an exception caught in a hook (the error's message only: no payload), then answers with `fallback`. */
+  #hookFailed(stage: string, err: unknown, fallback: () => void): void {
+    this.#deps.metrics.handlerErrors.inc({ source: 'mqtt', stage });
+    this.#log.error({ code: 'WG_ERR_INTERNAL', stage, err: err instanceof Error ? err.message : String(err) }, 'mqtt handler failed; the packet was refused');
+    this.#quietly(fallback);
+  }
+
+  #quietly(fallback: () => void): void {
+    try {
+      fallback();
+    } catch (err) {
+      this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'mqtt refusal failed');
+    }
   }
 
   #presence(client: Client, online: boolean): void {
@@ -256,6 +390,16 @@ export class MqttBroker implements Service {
 function seqOf(payload: Buffer): { seq?: number } {
   const match = /"seq"\s*:\s*(\d{1,15})/.exec(payload.subarray(0, 512).toString('utf8'));
   return match ? { seq: Number(match[1]) } : {};
+}
+
+/** A hook's callback answers once: a late second call (after an exception) would confuse aedes. */
+function once<A extends unknown[]>(callback: (...args: A) => void): (...args: A) => void {
+  let called = false;
+  return (...args: A) => {
+    if (called) return;
+    called = true;
+    callback(...args);
+  };
 }
 
 function listen(server: Server, host: string, port: number): Promise<Server> {

@@ -73,7 +73,8 @@ export class MqttDevice implements DeviceLink {
     return mqtt.connectAsync(this.#o.url, {
       username: this.deviceId,
       password: this.#o.password,
-      clientId: `sim-${this.deviceId}`,
+      // The broker binds a device's client identifier to its id (edge/mqtt/clientIds.ts).
+      clientId: this.deviceId,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       will: { topic: topics.deviceStatus(this.deviceId), payload: Buffer.from(JSON.stringify({ online: false })), qos: 1, retain: false },

@@ -51,7 +51,7 @@ t.test('status works with and without the daemon, readable and as JSON', async (
   t.match(JSON.parse(empty.stdout), { readings: { total: 0, unsynced: 0, oldestUnsyncedTs: null }, deadLetters: { total: 0 }, devices: [], daemon: { running: false } });
 
   const daemon = await spawnDaemon(t, file, join(dir, 'data'));
-  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: 'pox-1', password: passwordOf('pox-1'), reconnectPeriod: 0 });
+  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'pox-1', username: 'pox-1', password: passwordOf('pox-1'), reconnectPeriod: 0 });
   await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 1, ts: '2026-11-27T09:00:00Z', obs: [{ code: 'spo2', value: 95, unit: '%' }, { code: 'pr', value: 88, unit: '/min' }] }), { qos: 1 });
   await device.publishAsync('wardgate/devices/pox-1/obs', 'not json', { qos: 1 });
   await device.publishAsync('wardgate/devices/pox-1/status', JSON.stringify({ battery: 42, sensor: 'ok' }), { qos: 1 });
@@ -85,7 +85,7 @@ t.test('status works with and without the daemon, readable and as JSON', async (
 t.test('SIGINT stops cleanly; messages in flight are committed and acknowledged first', async (t) => {
   const { dir, file, mqttPort } = await writeTestConfig(t);
   const daemon = await spawnDaemon(t, file, join(dir, 'data'));
-  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: 'pox-1', password: passwordOf('pox-1'), reconnectPeriod: 0 });
+  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'pox-1', username: 'pox-1', password: passwordOf('pox-1'), reconnectPeriod: 0 });
   t.teardown(() => device.endAsync(true));
   const acked: number[] = [];
   for (let seq = 1; seq <= 200; seq++) {

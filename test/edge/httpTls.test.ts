@@ -75,7 +75,7 @@ t.test('with http.tls the port speaks HTTPS only; login cookies are Secure; the 
   const browser = await launchBrowser(t, { trustAnyCertificate: true });
   const { page, errors } = await gatewayPage(browser, origin);
   await logIn(page, origin, 'nurse-ann', passwordOf('nurse-ann'));
-  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: 'pox-1', password: passwordOf('pox-1'), reconnectPeriod: 0 });
+  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'pox-1', username: 'pox-1', password: passwordOf('pox-1'), reconnectPeriod: 0 });
   t.teardown(() => device.endAsync(true));
   await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 96, unit: '%' }] }), { qos: 1 });
   const spo2 = page.locator('.tile[data-bed="1"] [data-vital="spo2"] .value');

@@ -15,7 +15,7 @@ const WINDOW = 20; // QoS 1 messages in flight per device
 
 
 async function connect(port: number, deviceId: string): Promise<MqttClient> {
-  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username: deviceId, password: passwordOf(deviceId), reconnectPeriod: 0, connectTimeout: 10_000 });
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: deviceId, username: deviceId, password: passwordOf(deviceId), reconnectPeriod: 0, connectTimeout: 10_000 });
 }
 
 t.test('every PUBACKed reading survives kill -9 at random moments, stored exactly once', async (t) => {

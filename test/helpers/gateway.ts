@@ -75,9 +75,13 @@ export async function startTestGateway(t: T, ward: TestWard = {}): Promise<{ gat
   return { gateway, config, url: `mqtt://127.0.0.1:${config.mqtt.port}` };
 }
 
-/** An mqtt.js client logged in as a test principal; ended at teardown. */
+/**
+ * An mqtt.js client logged in as a test principal; ended at teardown. Its
+ * client identifier is the principal's name (the broker refuses another's).
+ */
 export async function connectAs(t: T, url: string, name: string, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
   const client = await mqtt.connectAsync(url, {
+    ...(name !== '' && { clientId: name }),
     username: name,
     password: passwordOf(name),
     reconnectPeriod: 0,

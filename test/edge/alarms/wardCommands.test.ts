@@ -27,7 +27,7 @@ t.test('admit, list and acknowledge alarms, discharge; refusals name the problem
   t.match(missing.stderr, /--bed is required/);
 
   t.match(wardgate('alarms', '--config', file).stdout, /no open alarms/);
-  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: 'pox-2', password: passwordOf('pox-2'), reconnectPeriod: 0 });
+  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'pox-2', username: 'pox-2', password: passwordOf('pox-2'), reconnectPeriod: 0 });
   await device.publishAsync('wardgate/devices/pox-2/obs', JSON.stringify({ seq: 1, obs: [{ code: 'temp', value: 34.6, unit: 'Cel' }] }), { qos: 1 });
   await device.endAsync();
   const listed = JSON.parse(wardgate('alarms', '--config', file, '--json').stdout) as Array<{ id: string; bed: string; message: string }>;

@@ -181,7 +181,7 @@ t.test("refuse-new: no PUBACK at the quota, nothing stored; accepted again once 
   db.pragma('wal_checkpoint(TRUNCATE)');
   guard.check();
   t.ok(guard.admitsReadings(), 'admits again below the quota');
-  const again = await connectAs(t, url, 'pox-1', { clientId: 'pox-1-again' });
+  const again = await connectAs(t, url, 'pox-1');
   await again.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 3, obs: [{ code: 'spo2', value: 96, unit: '%' }] }), { qos: 1 });
   t.pass('PUBACK once there is room');
   t.ok(count(db, "SELECT count(*) FROM observations o JOIN devices d ON d.id = o.device WHERE d.device_id = 'pox-1' AND seq = 3") === 1, 'stored');

@@ -44,7 +44,7 @@ t.test('kill -9 with batches in flight, restart, drain: every reading at the clo
   for (let round = 0; round <= KILLS; round++) {
     const attemptsBefore = server.attempts;
     const daemon = await spawnDaemon(t, file, dataDir, env);
-    const clients = await Promise.all(DEVICES.map((d) => mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: d, password: passwordOf(d), reconnectPeriod: 0, connectTimeout: 10_000 })));
+    const clients = await Promise.all(DEVICES.map((d) => mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: d, username: d, password: passwordOf(d), reconnectPeriod: 0, connectTimeout: 10_000 })));
     const work = DEVICES.map((d, i) => {
       const fresh = round < KILLS ? Array.from({ length: PER_ROUND }, (_, k) => round * PER_ROUND + k + 1) : [];
       sent.get(d)!.push(...fresh);
