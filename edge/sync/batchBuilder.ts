@@ -5,8 +5,9 @@
 // anything is encoded.
 import { lookupCode } from '../../shared/codes.js';
 import { buildBatch } from '../../shared/sync/codec.js';
-import { MAX_AUDIT_DETAIL_KEYS, MAX_AUDIT_TEXT, type SyncAlarmEvent, type SyncAuditEntry, type SyncBatch, type SyncDeviceStatus, type SyncReading } from '../../shared/sync/wire.js';
+import { MAX_AUDIT_DETAIL_KEYS, type SyncAlarmEvent, type SyncAuditEntry, type SyncBatch, type SyncDeviceStatus, type SyncReading } from '../../shared/sync/wire.js';
 import { sensorStates, type SensorState } from '../../shared/reading.js';
+import { isWireBed, isWireTarget, isWireWord, NO_BED, WITHHELD } from '../../shared/sync/wardText.js';
 import type { Db } from '../store/database.js';
 import type { Ranges, OutboxStream } from './outbox.js';
 import type { Pseudonyms } from './pseudonyms.js';
@@ -18,8 +19,7 @@ import type { Pseudonyms } from './pseudonyms.js';
  */
 export const READING_N_STRIDE = 1024;
 
-/** Beds without a label (an undeclared device) travel under this one: the wire requires a bed. */
-export const NO_BED = 'unassigned';
+export { NO_BED };
 
 export interface Identity {
   readonly gateway: string;
@@ -55,6 +55,12 @@ export class BatchBuilder {
     this.#db = db;
     this.#pseudonyms = pseudonyms;
     this.#identity = identity;
+  }
+
+  /** A bed label for the wire: as it is when it fits the vocabulary that cannot hold a name or an MRN, else its keyed stand-in. */
+  #bed(label: string | null): string {
+    const wire = wireBed(label);
+    return isWireBed(wire) ? wire : this.#pseudonyms.forBedLabel(label!);
   }
 
   /** The next ranges above `from`, at most `maxItems` items, alarm events first; null when nothing waits. */
@@ -117,7 +123,7 @@ export class BatchBuilder {
     const out: SyncReading[] = [];
     for (const row of rows) {
       const entries = JSON.parse(row.readings) as Array<[string, number, number, number?]>;
-      const bed = wireBed(row.bed);
+      const bed = this.#bed(row.bed);
       entries.forEach(([code, value, flags, ts], i) => {
         const at = ts ?? row.ts;
         const patient = this.#pseudonyms.forReading(row.patient, row.bed, at);
@@ -144,7 +150,7 @@ export class BatchBuilder {
       const patient = r.bed === null ? undefined : this.#pseudonyms.forReading(null, r.bed, r.ts);
       return {
         n: r.id, alarmId: wireId(r.alarm_id), phase: r.phase, priority: r.priority, kind: r.kind, condition: wireId(r.rule), ts: r.ts,
-        ...(r.bed !== null && { bed: wireBed(r.bed) }),
+        ...(r.bed !== null && { bed: this.#bed(r.bed) }),
         ...(r.device_id !== null && { device: r.device_id }),
         ...(patient !== undefined && { patient }),
         ...(r.metric !== null && lookupCode(r.metric)?.code === r.metric && { code: r.metric }),
@@ -164,7 +170,7 @@ export class BatchBuilder {
       .all(range.after, range.through) as Array<{ id: number; device: string; bed: string | null; ts: number; online: number | null; battery: number | null; sensor: string | null }>;
     return rows.map((r) => ({
       n: r.id, device: r.device, ts: r.ts,
-      ...(r.bed !== null && { bed: wireBed(r.bed) }),
+      ...(r.bed !== null && { bed: this.#bed(r.bed) }),
       ...(r.online !== null && { online: r.online === 1 }),
       ...(r.battery !== null && { battery: r.battery }),
       ...(r.sensor !== null && sensorStates.includes(r.sensor as SensorState) && { sensor: r.sensor as SensorState }),
@@ -177,7 +183,7 @@ export class BatchBuilder {
       .prepare('SELECT id, ts, actor, action, target, detail FROM audit WHERE id > ? AND id <= ? ORDER BY id')
       .all(range.after, range.through) as Array<{ id: number; ts: number; actor: string; action: string; target: string | null; detail: string | null }>;
     return rows.map((r) => {
-      const target = r.target === null ? undefined : wireTarget(r.target);
+      const target = r.target === null ? undefined : wireTarget(r.target, (label) => this.#bed(label));
       const detail = r.detail === null ? undefined : wireDetail(r.detail);
       return {
         n: r.id, ts: r.ts, actor: wireId(r.actor), action: wireId(r.action),
@@ -188,8 +194,11 @@ export class BatchBuilder {
   }
 }
 
-const TARGET = /^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,127}$/;
-const wireTarget = (value: string) => (TARGET.test(value) ? value : `x${value.replace(/[^A-Za-z0-9 ._:-]/g, '_')}`.slice(0, 128));
+/** An audit target for the wire: `bed:<label>` with the bed's wire label; anything else that could hold a name or an identifier is withheld. */
+function wireTarget(value: string, bed: (label: string) => string): string {
+  if (value.startsWith('bed:')) return `bed:${bed(value.slice(4))}`;
+  return isWireTarget(value) ? value : WITHHELD;
+}
 
 /** The stored detail as the wire's flat object of short scalars; nested values travel as a marker, not as content. */
 function wireDetail(text: string): SyncAuditEntry['detail'] {
@@ -204,7 +213,7 @@ function wireDetail(text: string): SyncAuditEntry['detail'] {
   for (const [key, value] of Object.entries(parsed).slice(0, MAX_AUDIT_DETAIL_KEYS)) {
     if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(key)) continue;
     if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) out[key] = value;
-    else if (typeof value === 'string') out[key] = value.slice(0, MAX_AUDIT_TEXT);
+    else if (typeof value === 'string') out[key] = isWireWord(value) ? value : WITHHELD; // free text stays in the ward's own trail
     else out[key] = '[object]';
   }
   return out;

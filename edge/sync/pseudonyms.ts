@@ -4,6 +4,7 @@
 // bed at the reading's time. The clear identifier is read here and nowhere
 // else in the sync, and only its HMAC is returned.
 import { patientPseudonym } from '../../shared/sync/pseudonym.js';
+import { bedStandIn } from '../../shared/sync/wardText.js';
 import type { Db } from '../store/database.js';
 
 interface Stay {
@@ -43,6 +44,11 @@ export class Pseudonyms {
     if (bed === null) return undefined;
     const stay = this.#stays.get(bed)?.findLast((s) => s.from <= ts && ts < s.until);
     return stay ? this.ofPatient(stay.patient) : undefined;
+  }
+
+  /** A bed label that may not leave the ward (shared/sync/wardText.ts) travels as this keyed stand-in: the same label, the same stand-in. */
+  forBedLabel(label: string): string {
+    return bedStandIn(patientPseudonym(this.#wardSecret, `bed\u0000${label}`).slice(1));
   }
 
   /** HMAC of (authority, identifier): the same number from two authorities is two patients. */

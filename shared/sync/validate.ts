@@ -8,22 +8,20 @@ import { sensorStates } from '../reading.js';
 import { isValidDeviceId } from '../topics.js';
 import { batchIdOf } from './batchId.js';
 import { isPseudonym } from './pseudonym.js';
+import { isWireBed, isWireTarget, isWireWord } from './wardText.js';
 import {
-  alarmKinds, alarmPhases, alarmPriorities, MAX_AUDIT_DETAIL_KEYS, MAX_AUDIT_TEXT, MAX_BATCH_ITEMS, SYNC_VERSION,
+  alarmKinds, alarmPhases, alarmPriorities, MAX_AUDIT_DETAIL_KEYS, MAX_BATCH_ITEMS, SYNC_VERSION,
   type SyncAlarmEvent, type SyncAuditEntry, type SyncBatch, type SyncDeviceStatus, type SyncReading,
 } from './wire.js';
 
 /** 2000-01-01T00:00:00Z: nothing a ward device measures is older. */
 const EARLIEST = 946_684_800_000;
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const BED = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}$/;
 const TOP_KEYS = ['v', 'gateway', 'ward', 'batchId', 'created', 'readings', 'alarms', 'statuses', 'audit'];
 const READING_KEYS = ['n', 'device', 'seq', 'code', 'value', 'unit', 'ts', 'flags', 'bed', 'patient'];
 const ALARM_KEYS = ['n', 'alarmId', 'phase', 'priority', 'kind', 'condition', 'ts', 'bed', 'device', 'patient', 'code', 'value', 'by'];
 const STATUS_KEYS = ['n', 'device', 'ts', 'bed', 'online', 'battery', 'sensor'];
 const AUDIT_KEYS = ['n', 'ts', 'actor', 'action', 'target', 'detail'];
-/** An audit target: a kind and a name (`bed:3`, `alarm:a-17`) or a bare word (`alarms`). */
-const TARGET = /^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,127}$/;
 
 export interface BatchPolicy {
   /** The cloud's clock, epoch ms. */
@@ -135,7 +133,7 @@ function auditEntry(raw: unknown, at: string, policy: BatchPolicy): SyncAuditEnt
   let target: string | undefined;
   if (e.target !== undefined) {
     target = string(e.target, `${at}.target`);
-    if (!TARGET.test(target)) fail(`${at}.target`, 'expected 1-128 letters, digits, space, dot, colon, dash or underscore');
+    if (!isWireTarget(target)) fail(`${at}.target`, 'expected a kind and a bed label or id (bed:12, alarm:<id>) or a word; names and identifiers stay on the ward');
   }
   return {
     n: counter(e.n, `${at}.n`),
@@ -154,8 +152,8 @@ function auditDetail(raw: unknown, at: string): Record<string, string | number |
   if (entries.length > MAX_AUDIT_DETAIL_KEYS) fail(at, `at most ${MAX_AUDIT_DETAIL_KEYS} fields`);
   for (const [key, value] of entries) {
     if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(key)) fail(`${at}.${key}`, 'expected a field name of 1-32 letters, digits or underscore');
-    const ok = value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && value.length <= MAX_AUDIT_TEXT);
-    if (!ok) fail(`${at}.${key}`, `expected null, a boolean, a finite number or a string of at most ${MAX_AUDIT_TEXT} characters`);
+    const ok = value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && isWireWord(value));
+    if (!ok) fail(`${at}.${key}`, 'expected null, a boolean, a finite number or one lower-case word; free text stays on the ward');
   }
   return raw as Record<string, string | number | boolean | null>;
 }
@@ -186,7 +184,7 @@ function deviceId(raw: unknown, at: string): string {
 }
 function bed(raw: unknown, at: string): string {
   const value = string(raw, at);
-  if (!BED.test(value)) fail(at, 'expected a bed label of 1-32 letters, digits, space, dot, dash or underscore');
+  if (!isWireBed(value)) fail(at, 'expected a bed label such as 12, 12A or Bed 4 (at most 16 characters, with a digit, no long runs of digits or letters); names and identifiers stay on the ward');
   return value;
 }
 function patient(raw: unknown, at: string): string {
