@@ -6,6 +6,7 @@
 // well inside Firestore's 1 MiB document limit (see docSize.ts and its test).
 import type { SyncReading } from '../../shared/sync/wire.js';
 import { subjectOf } from '../store/paths.js';
+import { shardOfNumber } from './intervals.js';
 
 export const SEGMENT_WINDOW_MS = 15 * 60_000;
 export const MAX_READINGS_PER_SEGMENT = 5000;
@@ -30,11 +31,21 @@ export interface SegmentDoc {
   minTs: number;
   maxTs: number;
   count: number;
+  /** Lowest and highest outbox number held, and the record shards they fall in: how a verification finds a range's segments. */
+  nLo: number;
+  nHi: number;
+  nShards: number[];
   subjects: string[];
   s: Record<string, SubjectColumns>;
 }
 
-export const segmentId = (batchId: string, chunk: number) => `${batchId}_${chunk}`;
+/**
+ * `{batchId}_{n}`, n the segment's lowest outbox number: unique, since each
+ * number is stored once, and the same for a retry that builds the same
+ * segment. (Not a chunk index: a batch re-sent to fill a hole stores only the
+ * missing readings, whose segments must not overwrite the batch's others.)
+ */
+export const segmentId = (batchId: string, firstN: number) => `${batchId}_${firstN}`;
 
 /** Splits readings into segment documents, in a deterministic order (a retry builds identical documents). */
 export function buildSegments(ward: string, gateway: string, batchId: string, readings: readonly SyncReading[]): SegmentDoc[] {
@@ -59,7 +70,13 @@ function segmentOf(ward: string, gateway: string, batchId: string, chunk: number
   const s: Record<string, SubjectColumns> = {};
   let minTs = Infinity;
   let maxTs = -Infinity;
+  let nLo = Infinity;
+  let nHi = -Infinity;
+  const shards = new Set<number>();
   for (const r of readings) {
+    nLo = Math.min(nLo, r.n);
+    nHi = Math.max(nHi, r.n);
+    shards.add(shardOfNumber(r.n));
     const subject = subjectOf(r);
     const cols = (s[subject] ??= { bed: r.bed, patient: r.patient ?? null, code: [], ts: [], v: [], f: [], dev: [], seq: [], n: [] });
     cols.code.push(r.code);
@@ -72,7 +89,8 @@ function segmentOf(ward: string, gateway: string, batchId: string, chunk: number
     minTs = Math.min(minTs, r.ts);
     maxTs = Math.max(maxTs, r.ts);
   }
-  return { ward, gateway, batchId, chunk, minTs, maxTs, count: readings.length, subjects: Object.keys(s).sort(), s };
+  const nShards = [...shards].sort((a, b) => a - b);
+  return { ward, gateway, batchId, chunk, minTs, maxTs, count: readings.length, nLo, nHi, nShards, subjects: Object.keys(s).sort(), s };
 }
 
 /** A reading read back from a segment. */

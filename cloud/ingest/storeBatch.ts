@@ -1,16 +1,20 @@
 // Stores a verified batch exactly once, in one Firestore transaction: the
-// gateway's state document says which outbox numbers are already stored (so a
-// retried batch, or an overlapping one rebuilt after an edge crash, adds
-// nothing twice) and which signatures were seen in the window (so a captured
-// request cannot be replayed). Per batch: one gateway write, one segment per
-// 5,000 readings per 15 minutes, one per alarm event, one per device reporting,
-// one per audit entry.
+// record of stored outbox numbers (storeRecord.ts, exact, one document per
+// shard of numbers) says which items are already stored, so a retried batch,
+// or an overlapping one rebuilt after an edge crash, adds nothing twice; and
+// the gateway's state document says which signatures were seen in the window
+// (so a captured request cannot be replayed). The record is written in the
+// same transaction as the items, so it names exactly what was stored. Per
+// batch: one gateway write, one record write per shard touched (usually one
+// per stream), one segment per 5,000 readings per 15 minutes, one per alarm
+// event, one per device reporting, one per audit entry.
 import { Timestamp, type Firestore } from '@google-cloud/firestore';
 import type { SyncBatch, SyncDeviceStatus, SyncStream } from '../../shared/sync/wire.js';
-import { SIGNATURE_WINDOW_SECONDS, syncStreams } from '../../shared/sync/wire.js';
+import { SIGNATURE_WINDOW_SECONDS } from '../../shared/sync/wire.js';
 import { alarmEvents, auditTrail, devices, gatewayDoc, segments } from '../store/paths.js';
-import { addAll, contains, emptyIntervals, type Intervals } from './intervals.js';
+import { RECORD_SPAN, addAll, contains } from './intervals.js';
 import { buildSegments, segmentId } from './segments.js';
+import { readRecord, recordKey, shardsOf, writeShard, type RecordShard } from './storeRecord.js';
 
 interface SeenSignature {
   s: string;
@@ -18,7 +22,6 @@ interface SeenSignature {
 }
 
 interface GatewayState {
-  streams: Record<SyncStream, Intervals>;
   recent: SeenSignature[];
   pending: string[];
 }
@@ -51,21 +54,36 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
   const gwRef = gatewayDoc(db, batch.gateway);
   // 128 bits of the MAC identify a request; the full value would only cost space.
   const sigKey = req.signatureHex.slice(0, 32);
+  const numbers: Record<SyncStream, number[]> = {
+    readings: batch.readings.map((r) => r.n), alarms: batch.alarms.map((a) => a.n),
+    statuses: batch.statuses.map((s) => s.n), audit: (batch.audit ?? []).map((e) => e.n),
+  };
+  const wanted = (Object.keys(numbers) as SyncStream[]).map((stream) => ({ stream, shards: shardsOf(numbers[stream]) }));
   return db.runTransaction(async (tx) => {
-    const state = parseState((await tx.get(gwRef)).data());
+    const [gwSnap, record] = await Promise.all([tx.get(gwRef), readRecord(tx, db, batch.gateway, wanted)]);
+    const state = parseState(gwSnap.data());
     if (state.recent.some((r) => r.s === sigKey)) return { replay: true } as const;
 
-    const readings = batch.readings.filter((r) => !contains(state.streams.readings, r.n));
-    const alarms = batch.alarms.filter((a) => !contains(state.streams.alarms, a.n));
-    const statuses = batch.statuses.filter((s) => !contains(state.streams.statuses, s.n));
-    const audit = (batch.audit ?? []).filter((e) => !contains(state.streams.audit, e.n));
+    const fresh = (stream: SyncStream) => {
+      const seen = new Set<number>();
+      return (item: { n: number }) => {
+        // A number twice in one batch is stored once, too.
+        if (seen.has(item.n)) return false;
+        seen.add(item.n);
+        return !contains(shardFor(record, stream, item.n).set, item.n);
+      };
+    };
+    const readings = batch.readings.filter(fresh('readings'));
+    const alarms = batch.alarms.filter(fresh('alarms'));
+    const statuses = batch.statuses.filter(fresh('statuses'));
+    const audit = (batch.audit ?? []).filter(fresh('audit'));
     const skipped = batch.readings.length + batch.alarms.length + batch.statuses.length + (batch.audit?.length ?? 0)
       - readings.length - alarms.length - statuses.length - audit.length;
 
     const expireAt = Timestamp.fromMillis(now + req.retentionDays * 86_400_000);
     const segmentDocs = buildSegments(batch.ward, batch.gateway, batch.batchId, readings);
     for (const doc of segmentDocs) {
-      tx.set(segments(db, batch.ward).doc(segmentId(batch.batchId, doc.chunk)), { ...doc, ingested: now, expireAt });
+      tx.set(segments(db, batch.ward).doc(segmentId(batch.batchId, doc.nLo)), { ...doc, ingested: now, expireAt });
     }
     for (const a of alarms) {
       tx.set(alarmEvents(db, batch.ward).doc(`${batch.gateway}_${a.n}`), { ...a, gateway: batch.gateway, ingested: now, expireAt });
@@ -75,31 +93,31 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
     for (const status of latestPerDevice(statuses)) {
       tx.set(devices(db, batch.ward).doc(status.device), { ...status, gateway: batch.gateway, ingested: now }, { merge: true });
     }
+    // The record gains exactly the numbers stored above, shard by shard.
+    const added = { readings, alarms, statuses, audit } as Record<SyncStream, ReadonlyArray<{ n: number }>>;
+    for (const shard of record.values()) {
+      const mine = added[shard.stream].filter((item) => shardFor(record, shard.stream, item.n) === shard).map((item) => item.n);
+      if (mine.length > 0) writeShard(tx, shard, addAll(shard.set, mine), now, req.retentionDays);
+    }
 
     // A signature outside the window is refused as stale anyway: only those inside it need remembering.
     const minT = now - 2 * SIGNATURE_WINDOW_SECONDS * 1000;
     const recent = [...state.recent.filter((r) => r.t >= minT), { s: sigKey, t: req.timestampMs }].slice(-MAX_RECENT);
-    tx.set(gwRef, {
-      ward: batch.ward,
-      streams: {
-        readings: addAll(state.streams.readings, readings.map((r) => r.n)),
-        alarms: addAll(state.streams.alarms, alarms.map((a) => a.n)),
-        statuses: addAll(state.streams.statuses, statuses.map((s) => s.n)),
-        audit: addAll(state.streams.audit, audit.map((e) => e.n)),
-      },
-      recent,
-      pending: state.pending,
-      lastBatchId: batch.batchId,
-      updated: now,
-    });
+    tx.set(gwRef, { ward: batch.ward, recent, pending: state.pending, lastBatchId: batch.batchId, updated: now });
     return {
       replay: false,
       stored: { readings: readings.length, alarms: alarms.length, statuses: statuses.length, ...(batch.audit && { audit: audit.length }) },
       skipped,
-      segmentIds: segmentDocs.map((d) => segmentId(batch.batchId, d.chunk)),
+      segmentIds: segmentDocs.map((d) => segmentId(batch.batchId, d.nLo)),
       pending: state.pending,
     } as const;
   });
+}
+
+function shardFor(record: Map<string, RecordShard>, stream: SyncStream, n: number): RecordShard {
+  const shard = record.get(recordKey(stream, Math.floor(n / RECORD_SPAN)));
+  if (!shard) throw new Error(`record shard of ${stream}/${n} was not read`);
+  return shard;
 }
 
 /** Segment ids already stored for a batch id (to publish again when a retry finds everything stored). */
@@ -118,11 +136,8 @@ function latestPerDevice(statuses: readonly SyncDeviceStatus[]): SyncDeviceStatu
 }
 
 function parseState(data: Record<string, unknown> | undefined): GatewayState {
-  const streams = {} as Record<SyncStream, Intervals>;
-  const raw = (data?.streams ?? {}) as Partial<Record<SyncStream, Intervals>>;
-  for (const stream of syncStreams) streams[stream] = raw[stream] ?? emptyIntervals;
+  // A `streams` field left by an earlier version (a capped, lossy record) is ignored and dropped at the next write.
   return {
-    streams,
     recent: (data?.recent as SeenSignature[] | undefined) ?? [],
     pending: (data?.pending as string[] | undefined) ?? [],
   };

@@ -1,9 +1,10 @@
 // Where everything lives in Firestore, in one place. Everything a ward owns
 // is under wards/{ward}, so access rules, exports and deletion follow the ward.
 //
-//   gateways/{gateway}                     ingest state: stored item intervals, recent signatures
+//   gateways/{gateway}                     ingest state: recent signatures, segments to publish again
+//   gateways/{gateway}/stored/{stream}_{k} the outbox numbers stored, exactly, k = n / 2^19 (storeRecord.ts)
 //   edgeConfigs/{gateway}                  rule and limit overrides for the edge's config pull
-//   wards/{ward}/segments/{batchId}_{k}    raw readings of one batch, columnar, <= 15 min each
+//   wards/{ward}/segments/{batchId}_{n}    raw readings of one batch, columnar, <= 15 min each; n = its first outbox number
 //   wards/{ward}/alarmEvents/{gateway}_{n} one alarm lifecycle event
 //   wards/{ward}/devices/{device}          latest status of a device
 //   wards/{ward}/audit/{gateway}_{n}       one entry of the ward's audit trail (user names and actions only)
@@ -14,6 +15,7 @@ import type { Firestore } from '@google-cloud/firestore';
 
 export const Collection = {
   gateways: 'gateways',
+  stored: 'stored',
   edgeConfigs: 'edgeConfigs',
   wards: 'wards',
   segments: 'segments',
@@ -31,6 +33,9 @@ export const SLOTS_PER_HOUR = 12;
 
 export const ward = (db: Firestore, wardId: string) => db.collection(Collection.wards).doc(wardId);
 export const gatewayDoc = (db: Firestore, gateway: string) => db.collection(Collection.gateways).doc(gateway);
+/** One shard of the record of what a gateway's stream has stored. */
+export const storedShard = (db: Firestore, gateway: string, stream: string, shard: number) =>
+  gatewayDoc(db, gateway).collection(Collection.stored).doc(`${stream}_${shard}`);
 export const edgeConfigDoc = (db: Firestore, gateway: string) => db.collection(Collection.edgeConfigs).doc(gateway);
 export const segments = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.segments);
 export const alarmEvents = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.alarmEvents);

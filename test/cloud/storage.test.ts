@@ -3,7 +3,7 @@
 import t from 'tap';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addAll, contains, emptyIntervals, MAX_INTERVALS } from '../../cloud/ingest/intervals.js';
+import { addAll, contains, decodeRuns, emptyIntervals, encodeRuns, RECORD_SPAN, size } from '../../cloud/ingest/intervals.js';
 import { buildSegments, MAX_READINGS_PER_SEGMENT, readingsOf, SEGMENT_WINDOW_MS } from '../../cloud/ingest/segments.js';
 import { parseApiTokens, parseGateways, readSecretFile, settingsFromEnv, sha256Hex } from '../../cloud/settings.js';
 import { documentBytes, MAX_DOCUMENT_BYTES, valueBytes } from '../../cloud/store/docSize.js';
@@ -14,16 +14,33 @@ import { tempDir } from '../helpers/env.js';
 
 const T0 = Date.UTC(2026, 10, 27, 9, 0, 0);
 
-t.test('interval set: membership, merging, gaps filled later, bounded size', async (t) => {
+t.test('interval set: membership, merging, gaps filled later, exact however many gaps', async (t) => {
   let set = addAll(emptyIntervals, [1, 2, 3, 5, 6, 10]);
   t.same(set, { lo: [1, 5, 10], hi: [3, 6, 10] });
   t.same([1, 3, 4, 5, 7, 10, 11].map((n) => contains(set, n)), [true, true, false, true, false, true, false]);
   set = addAll(set, [4, 7, 8, 9]);
   t.same(set, { lo: [1], hi: [10] }, 'a filled gap merges');
+  // The edge numbers readings message x 1024 + index: every message is a gap of its own.
   let many = emptyIntervals;
-  for (let i = 0; i < MAX_INTERVALS + 10; i++) many = addAll(many, [i * 3]);
-  t.equal(many.lo.length, MAX_INTERVALS, 'never more than MAX_INTERVALS');
-  t.ok(contains(many, 3 * (MAX_INTERVALS + 9)), 'the newest are kept exact');
+  for (let m = 1; m <= 2000; m++) many = addAll(many, [m * 1024, m * 1024 + 1]);
+  t.equal(many.lo.length, 2000, 'no gap is ever closed');
+  t.equal(size(many), 4000, 'the set holds exactly what was added');
+  t.notOk(contains(many, 5 * 1024 + 2), 'a number between two messages is not claimed');
+});
+
+t.test('interval record shard: round-trips, and the worst case fits a Firestore document', async (t) => {
+  const base = 7 * RECORD_SPAN;
+  const set = addAll(emptyIntervals, [base, base + 1, base + 1024, base + 5000, base + RECORD_SPAN - 1]);
+  t.same(decodeRuns(encodeRuns(set, base), base), set);
+  // Every other number: the most intervals a shard can hold.
+  const alternate = addAll(emptyIntervals, Array.from({ length: RECORD_SPAN / 2 }, (_, i) => base + 2 * i));
+  const worst = encodeRuns(alternate, base);
+  t.ok(worst.length <= RECORD_SPAN + 1, `worst case ${worst.length} bytes`);
+  const bytes = documentBytes('gateways/gw-3b/stored/readings_7', { stream: 'readings', shard: 7, base, runs: 'x'.repeat(worst.length), items: 1, updated: 0, expireAt: new Date() });
+  t.ok(bytes < MAX_DOCUMENT_BYTES * 0.6, `worst record shard ${bytes} bytes`);
+  const typical = addAll(emptyIntervals, Array.from({ length: 512 * 5 }, (_, i) => base + Math.floor(i / 5) * 1024 + (i % 5)));
+  t.ok(encodeRuns(typical, base).length <= 512 * 3, 'a full shard of 5-reading messages is at most 3 bytes a message');
+  t.throws(() => encodeRuns(addAll(emptyIntervals, [base + RECORD_SPAN]), base), RangeError, 'a number outside the shard is refused');
 });
 
 function reading(i: number, over: Partial<SyncReading> = {}): SyncReading {

@@ -1,0 +1,68 @@
+// The cloud's record of what a gateway stored, per stream, in Firestore: one
+// document per shard of RECORD_SPAN outbox numbers (gateways/{g}/stored/
+// {stream}_{k}), holding the exact intervals as varints (intervals.ts). It is
+// read and written inside the transaction that stores the items, so the
+// record and the data change together or not at all: the record never names
+// an item the same transaction did not store.
+//
+// Cost: one read and one write per shard a batch touches; a batch of up to
+// 512 device messages touches one or two readings shards. A shard document is
+// at most RECORD_SPAN + 1 bytes of runs whatever the numbers, and about 1.5 KB
+// for a full shard of readings.
+import { Timestamp, type DocumentReference, type Firestore, type Transaction } from '@google-cloud/firestore';
+import type { SyncStream } from '../../shared/sync/wire.js';
+import { storedShard } from '../store/paths.js';
+import { RECORD_SPAN, decodeRuns, emptyIntervals, encodeRuns, shardOfNumber, type Intervals } from './intervals.js';
+
+/** The record outlives the data it describes by this long, so a late re-send of expired data is not stored twice before the data goes. */
+export const RECORD_GRACE_DAYS = 7;
+
+export interface RecordShard {
+  readonly stream: SyncStream;
+  readonly shard: number;
+  readonly ref: DocumentReference;
+  readonly set: Intervals;
+}
+
+interface ShardFields {
+  stream: string;
+  shard: number;
+  base: number;
+  runs: Uint8Array;
+  items: number;
+}
+
+/** Shards of a stream that these numbers fall in, ascending. */
+export function shardsOf(numbers: readonly number[]): number[] {
+  return [...new Set(numbers.map(shardOfNumber))].sort((a, b) => a - b);
+}
+
+/** Reads the shards of each stream (in the transaction, so that a concurrent store of the same shard retries this one). */
+export async function readRecord(
+  tx: Transaction, db: Firestore, gateway: string, wanted: ReadonlyArray<{ stream: SyncStream; shards: readonly number[] }>,
+): Promise<Map<string, RecordShard>> {
+  const keys = wanted.flatMap(({ stream, shards }) => shards.map((shard) => ({ stream, shard, ref: storedShard(db, gateway, stream, shard) })));
+  const out = new Map<string, RecordShard>();
+  if (keys.length === 0) return out;
+  const snaps = await tx.getAll(...keys.map((k) => k.ref));
+  keys.forEach((k, i) => {
+    const data = snaps[i].data() as ShardFields | undefined;
+    const set = data ? decodeRuns(data.runs, k.shard * RECORD_SPAN) : emptyIntervals;
+    out.set(recordKey(k.stream, k.shard), { ...k, set });
+  });
+  return out;
+}
+
+export const recordKey = (stream: SyncStream, shard: number) => `${stream}_${shard}`;
+
+/** Writes a shard's new set (in the transaction). */
+export function writeShard(tx: Transaction, shard: RecordShard, set: Intervals, now: number, retentionDays: number): void {
+  let items = 0;
+  for (let i = 0; i < set.lo.length; i++) items += set.hi[i] - set.lo[i] + 1;
+  const fields: ShardFields & { updated: number; expireAt: Timestamp } = {
+    stream: shard.stream, shard: shard.shard, base: shard.shard * RECORD_SPAN,
+    runs: encodeRuns(set, shard.shard * RECORD_SPAN), items, updated: now,
+    expireAt: Timestamp.fromMillis(now + (retentionDays + RECORD_GRACE_DAYS) * 86_400_000),
+  };
+  tx.set(shard.ref, fields);
+}
