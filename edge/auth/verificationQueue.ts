@@ -27,6 +27,11 @@ export class VerificationQueue {
     return this.#concurrency;
   }
 
+  /** Verifications running now. */
+  get running(): number {
+    return this.#running;
+  }
+
   /** Verifications waiting for a slot (not those running). */
   get waiting(): number {
     return this.#line.length;

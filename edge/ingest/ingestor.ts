@@ -73,9 +73,10 @@ export class Ingestor {
 
   observation(msg: RawMessage, done: CommitCallback): void {
     const receivedTs = msg.receivedTs ?? this.#now();
-    const refused = this.#gate(msg);
-    if (refused) return this.deadLetter(msg, refused, done);
-    const parsed = this.#guarded(msg, () => parseObservation(msg.payload, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs }));
+    const parsed = this.#guarded(msg, () => {
+      const refused = this.#gate(msg);
+      return refused ? fail(refused) : parseObservation(msg.payload, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
+    });
     if (!parsed.ok) return this.deadLetter(msg, parsed.error, done);
     this.#submitObservation(msg.source, msg.deviceId, receivedTs, parsed, digest(msg.payload), {}, done);
   }
@@ -97,11 +98,11 @@ export class Ingestor {
 
   status(msg: RawMessage, done: CommitCallback): void {
     const receivedTs = msg.receivedTs ?? this.#now();
-    const refused = this.#gate(msg);
-    if (refused) return this.deadLetter(msg, refused, done);
     const parsed = this.#guarded(msg, () => {
+      const refused = this.#gate(msg);
+      if (refused) return fail(refused);
       const status = parseDeviceStatus(msg.payload, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
-      return isRejection(status) ? { ok: false as const, error: status } : { ok: true as const, status };
+      return isRejection(status) ? fail(status) : { ok: true as const, status };
     });
     if (!parsed.ok) return this.deadLetter(msg, parsed.error, done);
     const { status } = parsed;
@@ -111,10 +112,11 @@ export class Ingestor {
   decoded(msg: DecodedMessage, done: CommitCallback): void {
     const receivedTs = msg.receivedTs ?? this.#now();
     const raw: RawMessage = { source: msg.source, deviceId: msg.deviceId, payload: msg.raw, receivedTs, ...(msg.topic !== undefined && { topic: msg.topic }) };
-    if (!msg.register && !this.#policy.acceptUnknownDevices && !this.#devices.isDeclared(msg.deviceId)) {
-      return this.deadLetter(raw, unknownDevice(msg.deviceId), done);
-    }
-    const parsed = this.#guarded(raw, () => validateObservation(msg.message, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs }));
+    const parsed = this.#guarded(raw, () =>
+      !msg.register && !this.#policy.acceptUnknownDevices && !this.#devices.isDeclared(msg.deviceId)
+        ? fail(unknownDevice(msg.deviceId))
+        : validateObservation(msg.message, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs }),
+    );
     if (!parsed.ok) return this.deadLetter(raw, parsed.error, done);
     if (parsed.readings.length === 0) return done(null, { outcome: 'empty' });
     const extra = {
@@ -157,12 +159,12 @@ export class Ingestor {
    * dead letter with WG_ERR_INTERNAL) instead of reaching the transport's
    * handler: one crafted message must never stop ingest for the others.
    */
-  #guarded<T>(msg: RawMessage, validate: () => T): T | { ok: false; error: Rejection } {
+  #guarded<T>(msg: RawMessage, validate: () => T): T | Refused {
     try {
       return validate();
     } catch (err) {
       this.#onHandlerError(msg.source, err);
-      return { ok: false, error: reject('WG_ERR_INTERNAL', 'the gateway failed while validating this message; it is kept for review and will not be processed') };
+      return fail(reject('WG_ERR_INTERNAL', 'the gateway failed while validating this message; it is kept for review and will not be processed'));
     }
   }
 
@@ -175,6 +177,12 @@ export class Ingestor {
     }
     return undefined;
   }
+}
+
+type Refused = { readonly ok: false; readonly error: Rejection };
+
+function fail(error: Rejection): Refused {
+  return { ok: false, error };
 }
 
 function unknownDevice(deviceId: string): Rejection {

@@ -123,3 +123,19 @@ t.test('a writer that throws instead of calling back fails the group, and the qu
   t.same(await queue.submitAsync(item('a')), { outcome: 'status' }, 'the one-by-one retry went through');
   t.same(await queue.submitAsync(item('b')), { outcome: 'status' });
 });
+
+t.test("a submitter whose callback throws costs the others nothing, and the error goes to onListenerError", async (t) => {
+  const errors: string[] = [];
+  const queue = new CommitQueue(store(), { onListenerError: (err) => errors.push(err.message) });
+  const told: string[] = [];
+  queue.submit(item('a'), () => told.push('a'));
+  queue.submit(item('b'), () => {
+    throw new Error('listener of b failed');
+  });
+  const c = queue.submitAsync(item('c')).then(() => told.push('c'));
+  await c;
+  t.same(told, ['a', 'c']);
+  t.same(errors, ['listener of b failed']);
+  await queue.submitAsync(item('d'));
+  t.pass('the queue goes on');
+});
