@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   await status('5', { sensor: 'off' });
   await status('1', { battery: 86 });
   await new Promise((r) => setTimeout(r, 500));
-  const nurse = { authorization: `Basic ${Buffer.from(`nurse-ann:${pw('nurse-ann')}`).toString('base64')}` };
+  const nurse = { authorization: `Basic ${Buffer.from(`nurse-ann:${pw('nurse-ann')}`).toString('base64')}`, 'content-type': 'application/json' };
   const open = (await (await fetch(`${api}/api/alarms`, { headers: nurse })).json()) as { alarms: Array<{ id: string; bed: string }> };
   for (const a of open.alarms.filter((x) => x.bed === '7')) await fetch(`${api}/api/alarms/${a.id}/ack`, { method: 'POST', headers: nurse });
   const live = setInterval(() => {

@@ -29,16 +29,14 @@ export interface DashboardDeps {
   readonly sessions: SessionStore;
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD']);
-
-/** Dashboard sessions as API callers: a change (POST, PUT) also needs the session's CSRF token. */
+/** Dashboard sessions as API callers: a change (POST, PUT) also needs the session's CSRF token (the API checks it). */
 export function sessionLookup(sessions: SessionStore): SessionLookup {
   return {
-    caller(req): Caller | undefined {
+    session(req) {
       const session = sessions.fromRequest(req);
       if (!session) return undefined;
-      if (!SAFE_METHODS.has(req.method ?? 'GET') && !csrfOk(req, session)) return undefined;
-      return { name: session.name, role: session.role, via: 'dashboard' };
+      const caller: Caller = { name: session.name, role: session.role, via: 'dashboard' };
+      return { caller, csrfOk: csrfOk(req, session) };
     },
   };
 }

@@ -7,7 +7,8 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { AuditLog } from '../store/auditLog.js';
 import { sendJson, sendJsonError, type HttpServer } from '../http/server.js';
 import type { LiveFeed } from './live.js';
-import { clearedCookie, csrfOk, isHttps, sameOrigin, sessionCookie, type Session, type SessionStore } from './sessions.js';
+import { crossSite } from '../http/origin.js';
+import { clearedCookie, csrfOk, isHttps, sessionCookie, type Session, type SessionStore } from './sessions.js';
 import type { StaticAssets } from './static.js';
 import type { LoginThrottle } from '../auth/loginThrottle.js';
 
@@ -41,7 +42,7 @@ export function registerDashboard(deps: DashboardRouteDeps): void {
 
   http.route('POST', '/dashboard/login', async (req, res) => {
     // A login form posted from another site would log the ward screen into the attacker's account (login CSRF).
-    if (!sameOrigin(req)) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', 'cross-origin login refused');
+    if (crossSite(req)) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', 'cross-origin login refused');
     const body = await readSmallJson(req);
     const name = typeof body?.name === 'string' ? body.name : '';
     const password = typeof body?.password === 'string' ? body.password : '';
@@ -65,6 +66,7 @@ export function registerDashboard(deps: DashboardRouteDeps): void {
   });
 
   http.route('POST', '/dashboard/logout', (req, res) => {
+    if (crossSite(req)) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', 'cross-origin logout refused');
     const session = sessions.fromRequest(req);
     res.setHeader('set-cookie', clearedCookie(isHttps(req)));
     if (!session) return sendJson(res, 200, { loggedOut: true });

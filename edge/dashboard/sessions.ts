@@ -6,6 +6,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Role } from '../config/schema.js';
+import { sameOrigin } from '../http/origin.js';
+
+export { sameOrigin };
 
 export const SESSION_COOKIE = 'wg_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -112,17 +115,6 @@ export function csrfOk(req: IncomingMessage, session: Session): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(session.csrf);
   return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** An Origin header, when present, must name the host the request was sent to. */
-export function sameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
 }
 
 /** `secure`: the page came over HTTPS, so the browser must never send the cookie over plain HTTP. */

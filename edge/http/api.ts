@@ -1,7 +1,8 @@
 // The edge API under /api: the ward's beds, alarms and admissions, for the
 // dashboard, ward displays and the command line. Every call is authenticated;
 // nurses acknowledge and record NEWS2 entries, admins admit and discharge;
-// every change is audited.
+// every change is audited. Who may change what, and from where: auth.ts and
+// origin.ts (docs/SECURITY.md).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AlarmEngine } from '../alarms/engine.js';
 import { alarmView, eventView } from '../alarms/outputs.js';
@@ -15,6 +16,7 @@ import { readStatus } from '../store/statusQuery.js';
 import { WardgateError } from '../../shared/errors.js';
 import { isPlainObject } from '../../shared/observation.js';
 import { hasRole, identify, type Caller, type SessionLookup } from './auth.js';
+import { changesState, crossSite } from './origin.js';
 import { bedList, bedView } from './bedView.js';
 import { readTrends } from '../store/trendQuery.js';
 import type { EventBus } from '../bus.js';
@@ -52,12 +54,13 @@ export function registerApi(deps: ApiDeps): void {
   };
   const route = (method: string, path: string, role: Role, action: Action) =>
     http.route(method, path, async (req, res, params) => {
-      const caller = await identify(req, deps.auth, deps.localToken, deps.sessions);
-      if (!caller) {
-        // The dashboard page handles a 401 itself; a Basic challenge would pop the browser's own password dialog over it.
-        if (req.headers['x-wardgate-client'] === undefined) res.setHeader('www-authenticate', 'Basic realm="wardgate"');
-        return sendJsonError(res, 401, 'WG_ERR_AUTH', 'log in with a user name and password from the gateway configuration');
-      }
+      // Refused before any credential is looked at, whatever the authentication.
+      const foreign = changesState(req) ? crossSite(req) : undefined;
+      if (foreign) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', foreign);
+      // No WWW-Authenticate challenge, ever: a browser would ask for a password and then replay it by itself.
+      const identity = await identify(req, deps.auth, deps.localToken, deps.sessions);
+      if (!identity.ok) return sendJsonError(res, identity.status, identity.code, identity.message);
+      const { caller } = identity;
       if (!hasRole(caller, role)) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', `this needs the ${role} role; ${caller.name} is a ${caller.role}`);
       try {
         const body = await action({ req, res, params, caller, query: new URL(req.url ?? '/', 'http://edge').searchParams });
@@ -71,17 +74,24 @@ export function registerApi(deps: ApiDeps): void {
 
   const beds = () => bedList(deps.beds, admissions);
   const view = (bed: string) => bedView(engine, admissions, bed);
+  // A bed is one the config binds a device to, one with a patient admitted, or one readings have come from.
+  const bedSeen = (bed: string) =>
+    deps.db().prepare('SELECT 1 FROM devices WHERE bed = ? UNION ALL SELECT 1 FROM observations WHERE bed = ? LIMIT 1').pluck().get(bed, bed) !== undefined;
+  const knownBed = (bed: string) => {
+    if (deps.beds.includes(bed) || admissions.get(bed) !== undefined || bedSeen(bed)) return bed;
+    throw new WardgateError('WG_ERR_NOT_FOUND', `no bed ${bed} on this ward`, 'bed');
+  };
 
   route('GET', '/api/status', 'viewer', () => readStatus(deps.db()));
   route('GET', '/api/beds', 'viewer', () => ({ beds: beds().map(view) }));
-  route('GET', '/api/beds/:bed', 'viewer', ({ params }) => view(params.bed));
+  route('GET', '/api/beds/:bed', 'viewer', ({ params }) => view(knownBed(params.bed)));
   route('GET', '/api/beds/:bed/trends', 'viewer', ({ params, query }) => {
     const hours = Number(query.get('hours') ?? 4);
     const points = Number(query.get('points') ?? 240);
     if (!(hours > 0 && hours <= 72)) throw new WardgateError('WG_ERR_SCHEMA', 'expected a number of hours in (0, 72]', 'hours');
     if (!(Number.isInteger(points) && points >= 10 && points <= 2000)) throw new WardgateError('WG_ERR_SCHEMA', 'expected an integer from 10 to 2000', 'points');
     const to = now();
-    return readTrends(deps.db(), { bed: params.bed, from: to - hours * 3_600_000, to, points });
+    return readTrends(deps.db(), { bed: knownBed(params.bed), from: to - hours * 3_600_000, to, points });
   });
   route('GET', '/api/alarms', 'viewer', () => ({ alarms: engine.openAlarms().map(alarmView) }));
   route('GET', '/api/alarms/history', 'viewer', ({ query }) => {

@@ -5,9 +5,14 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
+import type { ErrorCode } from '../../shared/errors.js';
 
 /** A TLS handshake left half-done is dropped after this (Node's default is 120 s). */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Open connections beyond this are closed at once (a flood must not exhaust file descriptors). */
+export const MAX_CONNECTIONS = 512;
+/** Timings of the connection: a client that sends its headers or request too slowly is cut off. */
+const TIMEOUTS = { keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => void | Promise<void>;
 
@@ -47,10 +52,11 @@ export class HttpServer implements Service {
 
   async start(): Promise<void> {
     const handler = (req: IncomingMessage, res: ServerResponse) => this.#dispatch(req, res);
-    const server: Server = this.#tls ? createHttpsServer({ cert: this.#tls.cert, key: this.#tls.key, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, handler) : createServer(handler);
-    server.keepAliveTimeout = 5_000;
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
+    // The timeouts are checked every second, not at Node's default of every 30 s.
+    const server: Server = this.#tls
+      ? createHttpsServer({ ...TIMEOUTS, cert: this.#tls.cert, key: this.#tls.key, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, handler)
+      : createServer(TIMEOUTS, handler);
+    server.maxConnections = MAX_CONNECTIONS;
     server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
@@ -80,13 +86,13 @@ export class HttpServer implements Service {
   #dispatch(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     const match = this.#match(req.method ?? 'GET', path);
-    if (match === 'method') return sendJson(res, 405, { code: 'WG_ERR_METHOD', message: `${req.method} is not allowed on ${path}` });
-    if (!match) return sendJson(res, 404, { code: 'WG_ERR_NOT_FOUND', message: `no such resource: ${path}` });
+    if (match === 'method') return sendJsonError(res, 405, 'WG_ERR_METHOD', `${req.method} is not allowed on ${path}`);
+    if (!match) return sendJsonError(res, 404, 'WG_ERR_NOT_FOUND', `no such resource: ${path}`);
     Promise.resolve()
       .then(() => match.route.handler(req, res, match.params))
       .catch((err: Error) => {
         this.#log.error({ err, path }, 'request failed');
-        if (!res.headersSent) sendJson(res, 500, { code: 'WG_ERR_INTERNAL', message: 'internal error' });
+        if (!res.headersSent) sendJsonError(res, 500, 'WG_ERR_INTERNAL', 'internal error');
         else res.destroy();
       });
   }
@@ -96,7 +102,8 @@ export class HttpServer implements Service {
     let wrongMethod = false;
     for (const route of this.#routes) {
       if (route.segments.length !== segments.length) continue;
-      const params: Record<string, string> = {};
+      // Keys come from the route table; values from the request: no prototype for them to reach.
+      const params = Object.create(null) as Record<string, string>;
       const fits = route.segments.every((seg, i) => {
         if (seg.startsWith(':')) {
           if (!segments[i]) return false;
@@ -115,7 +122,8 @@ export class HttpServer implements Service {
   }
 }
 
-export function sendJsonError(res: ServerResponse, status: number, code: string, message: string, field?: string): void {
+/** An error answer; its code must be one of shared/errors.ts (documented in docs/ERRORS.md). */
+export function sendJsonError(res: ServerResponse, status: number, code: ErrorCode, message: string, field?: string): void {
   sendJson(res, status, field === undefined ? { code, message } : { code, message, field });
 }
 

@@ -45,7 +45,7 @@ t.test('a critical value reaches the ward as an alarm within milliseconds; a nur
   t.match(vitals.body, { bed: '1', vitals: { nibp_sys: { value: 82 }, nibp_dia: { value: 50 } }, news2: { score: 3 } });
 
   // A viewer may not acknowledge: the API says 403 and MQTT closes the connection.
-  const forbidden = await fetch(`${api}/api/alarms/${raised.body.alarmId}/ack`, { method: 'POST', headers: { authorization: basic('station') } });
+  const forbidden = await fetch(`${api}/api/alarms/${raised.body.alarmId}/ack`, { method: 'POST', headers: { authorization: basic('station'), 'content-type': 'application/json' } });
   t.equal(forbidden.status, 403);
   t.match(await forbidden.json(), { code: 'WG_ERR_FORBIDDEN' });
   t.equal((await fetch(`${api}/api/alarms`)).status, 401, 'no credentials, no data');

@@ -77,9 +77,10 @@ t.test('login, cookie-authenticated API, CSRF, logout, audit', async (t) => {
   });
   const ack = (headers: Record<string, string>) => fetch(`${base}/api/alarms/${open[0].id}/ack`, { method: 'POST', headers: { cookie: session, 'x-wardgate-client': 'dashboard', ...headers } });
   const noToken = await ack({});
-  t.equal(noToken.status, 401, 'a change without the CSRF token is not authenticated');
+  t.equal(noToken.status, 403, 'a change without the CSRF token is refused');
+  t.match(await noToken.json(), { code: 'WG_ERR_FORBIDDEN', message: /CSRF/ });
   t.notOk(noToken.headers.get('www-authenticate'), 'and the dashboard gets no Basic challenge (no browser password dialog)');
-  t.equal((await ack({ 'x-csrf-token': body.csrf as string, origin: 'http://evil.example' })).status, 401, 'nor one from another origin');
+  t.equal((await ack({ 'x-csrf-token': body.csrf as string, origin: 'http://evil.example' })).status, 403, 'nor one from another origin');
   const done = await ack({ 'x-csrf-token': body.csrf as string });
   t.equal(done.status, 200);
   t.match(await done.json(), { state: 'acknowledged', acknowledgedBy: 'nurse-ann' });
