@@ -237,3 +237,11 @@ t.test('secret files are followed: a new gateway at once, a rotated secret withi
   now += SECRET_FILE_MAX_AGE_MS;
   t.same(mounted.apiTokens.map((x) => x.name), ['station-3b', 'station-4a'], 'a new API token reaches warm instances too');
 });
+
+t.test('docs/DEPLOY.md shows the dry run as it is', async (t) => {
+  const run = io(['deploy', '--project', 'my-hospital-wardgate', '--region', 'europe-west1', '--dry-run']);
+  t.equal(await cloudCommand.run(run.io), 0);
+  const doc = readFileSync(new URL('../../docs/DEPLOY.md', import.meta.url), 'utf8');
+  const block = /### `--dry-run` output\n[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+  t.equal(block, run.out(), 'the printed plan matches the one in the docs (regenerate the block when the plan changes)');
+});
