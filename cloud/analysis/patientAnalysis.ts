@@ -1,8 +1,9 @@
 // One patient's analysis after a batch: latest vitals, trends (Theil-Sen over
 // the last 4 hours of 5-minute means), anomalies in every slot the batch
-// brought against the patient's own baseline (one alert per sustained change), the NEWS2 trajectory in 5-minute steps, and the risk
-// assessment. Pure: hour documents and the previous state in, a new state and
-// the alerts to raise out, so it is tested without Firestore.
+// brought against the patient's own baseline (one alert per sustained
+// change), the NEWS2 trajectory in 5-minute steps, and the risk assessment.
+// Pure: hour documents and the previous state in, a new state and the alerts
+// to raise out, so it is tested without Firestore.
 import { createHash } from 'node:crypto';
 import { HOUR_MS, SLOT_MS } from '../store/paths.js';
 import { detectAnomalies } from './anomaly.js';
@@ -125,8 +126,7 @@ export function analyzeSubject(
 
   const episodes = liveEpisodes(prev, asOf);
   const judged = judgedSlots(asOf, span, prev?.asOf);
-  for (const code of ANALYZED_CODES) {
-    if (judged.to < judged.from) break;
+  for (const code of judged.to >= judged.from ? ANALYZED_CODES : []) {
     // Each judged slot against the 6 hours before it, so the first hours of a backlog have their own baseline.
     const points = slotSeries(docs, subject, code, judged.from - WINDOW_MS, judged.to);
     const from = points.findIndex((p) => p.t >= judged.from);
