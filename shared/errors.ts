@@ -29,6 +29,8 @@ export const errorCodes = {
   WG_ERR_NOT_FOUND: 'The API (edge or cloud) has no such route or resource: an unknown path, bed or alarm.',
   WG_ERR_METHOD: 'The HTTP method is not allowed on this cloud endpoint.',
   WG_ERR_UNAVAILABLE: 'A cloud dependency (Firestore, Pub/Sub) failed; the request changed nothing that a retry would repeat, so retry.',
+  WG_ERR_ENCODING: 'A cloud request carries a Content-Encoding; the cloud takes bodies only as they are (a batch is application/gzip inside its signature).',
+  WG_ERR_LENGTH: 'A cloud request body came without Content-Length (chunked); the function needs the length before it reads the body.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -4,13 +4,19 @@ import { WardgateError } from '../../shared/errors.js';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
-type Query = Record<string, unknown>;
+/** The query string as sent: parsed here, not by the framework, so that a name is never looked up in a plain object. */
+export type Query = URLSearchParams;
 
-function single(query: Query, name: string): string | undefined {
-  const v = query[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new WardgateError('WG_ERR_SCHEMA', 'give the parameter once', name);
-  return v;
+export function queryOf(url: string): Query {
+  const at = url.indexOf('?');
+  return new URLSearchParams(at < 0 ? '' : url.slice(at + 1));
+}
+
+export function single(query: Query, name: string): string | undefined {
+  const values = query.getAll(name);
+  if (values.length === 0) return undefined;
+  if (values.length > 1) throw new WardgateError('WG_ERR_SCHEMA', 'give the parameter once', name);
+  return values[0];
 }
 
 /** RFC 3339 text or epoch milliseconds. */
@@ -39,15 +45,16 @@ export function encodeCursor(value: unknown): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 }
 
-/** Decodes a cursor and checks its shape with `valid`. */
+/** Decodes a cursor and checks its shape and range with `valid`: a cursor is opaque, so anything else is a 400, never a failed read. */
 export function cursorParam<T>(query: Query, valid: (v: unknown) => v is T): T | undefined {
   const v = single(query, 'cursor');
   if (v === undefined) return undefined;
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(v, 'base64url').toString('utf8'));
-    if (valid(parsed)) return parsed;
+    parsed = /^[A-Za-z0-9_-]{1,512}$/.test(v) ? JSON.parse(Buffer.from(v, 'base64url').toString('utf8')) : undefined;
   } catch {
-    // fall through
+    parsed = undefined;
   }
-  throw new WardgateError('WG_ERR_SCHEMA', 'not a cursor returned by this API', 'cursor');
+  if (valid(parsed)) return parsed;
+  throw new WardgateError('WG_ERR_SCHEMA', 'not a cursor returned by this API for this request', 'cursor');
 }

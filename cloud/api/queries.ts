@@ -13,6 +13,15 @@ import { alerts, currentState, hourDocId, HOUR_MS, hours, SLOT_MS, SLOTS_PER_HOU
 export const MAX_HOURS_PER_QUERY = 7 * 24;
 export const MAX_RAW_RANGE_MS = HOUR_MS;
 
+/**
+ * A record's own value for a key from outside (a subject, a code): never one
+ * inherited from Object.prototype, as `record[key]` would answer for
+ * `constructor` or `hasOwnProperty`.
+ */
+export function ownValue<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return record === undefined ? undefined : (Object.getOwnPropertyDescriptor(record, key)?.value as T | undefined);
+}
+
 export async function wardState(db: Firestore, ward: string): Promise<Record<string, SubjectState>> {
   const snap = await currentState(db, ward).get();
   return ((snap.data()?.p as Record<string, SubjectState> | undefined) ?? {});
@@ -54,7 +63,7 @@ export async function vitals(
   };
   if (bucketMs >= SLOT_MS) {
     for (const doc of await hourDocs(db, ward, subject, from, to, shards)) {
-      for (const [code, m] of Object.entries(doc.p[subject]?.m ?? {})) {
+      for (const [code, m] of Object.entries(ownValue(doc.p, subject)?.m ?? {})) {
         for (let i = 0; i < SLOTS_PER_HOUR; i++) if (m.q[i] > 0) add(code, doc.hour + i * SLOT_MS, m.q[i], m.qs[i], m.qmn[i]!, m.qmx[i]!);
       }
     }
@@ -82,8 +91,10 @@ export interface HourlySummary {
 export async function summaries(db: Firestore, ward: string, subject: string, from: number, to: number, shards: number): Promise<HourlySummary[]> {
   const docs = await hourDocs(db, ward, subject, from, to, shards);
   return docs
-    .filter((d) => d.p[subject])
-    .map((d) => ({ hour: d.hour, metrics: Object.fromEntries(Object.entries(d.p[subject].m).map(([code, m]) => [code, summarize(m, code)])) }))
+    .flatMap((d) => {
+      const metrics = ownValue(d.p, subject)?.m;
+      return metrics ? [{ hour: d.hour, metrics: Object.fromEntries(Object.entries(metrics).map(([code, m]) => [code, summarize(m, code)])) }] : [];
+    })
     .sort((a, b) => a.hour - b.hour);
 }
 

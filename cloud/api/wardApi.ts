@@ -11,14 +11,20 @@ import type { CloudContext } from '../context.js';
 import { header, sendError, sendJson } from '../http.js';
 import { SLOT_MS } from '../store/paths.js';
 import { authenticate } from './auth.js';
-import { cursorParam, encodeCursor, intParam, listParam, timeParam } from './params.js';
+import { cursorParam, encodeCursor, intParam, listParam, queryOf, single, timeParam, type Query } from './params.js';
 import { alertsSince, summaries, vitals, wardState } from './queries.js';
 
 const ROUTE = /^\/wards\/([A-Za-z0-9][A-Za-z0-9._-]{0,63})\/(overview|alerts|patients\/([A-Za-z0-9][A-Za-z0-9 ._-]{0,63})\/(vitals|summaries))\/?$/;
 
-const isOffset = (v: unknown): v is { o: number } => typeof v === 'object' && v !== null && Number.isSafeInteger((v as { o: unknown }).o) && (v as { o: number }).o >= 0;
-const isAfter = (v: unknown): v is { ts: number; id: string } =>
-  typeof v === 'object' && v !== null && typeof (v as { ts: unknown }).ts === 'number' && typeof (v as { id: unknown }).id === 'string';
+/** The largest offset an overview cursor may hold: far beyond any ward's patients. */
+const MAX_OFFSET = 100_000;
+/** A Firestore document id this API hands out (no '/', not reserved as __name__). */
+const DOC_ID = /^(?!__.*__$)(?!\.\.?$)[A-Za-z0-9._:|-]{1,256}$/;
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isMs = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+const isOffset = (v: unknown): v is { o: number } => isRecord(v) && Number.isSafeInteger(v.o) && (v.o as number) >= 0 && (v.o as number) <= MAX_OFFSET;
+const isAfter = (v: unknown): v is { ts: number; id: string } => isRecord(v) && isMs(v.ts) && typeof v.id === 'string' && DOC_ID.test(v.id);
 
 export function wardApi(ctx: CloudContext) {
   return async (req: Request, res: Response): Promise<void> => {
@@ -36,7 +42,7 @@ export function wardApi(ctx: CloudContext) {
     if (!match) return sendError(res, 404, 'WG_ERR_NOT_FOUND', 'no such route; see docs/DEPLOY.md for the read API');
     const [, ward, what, subject, sub] = match;
     try {
-      const body = await route(ctx, req.query as Record<string, unknown>, ward, subject ? sub : what, subject);
+      const body = await route(ctx, queryOf(req.url), ward, subject ? sub : what, subject);
       sendJson(res, 200, body);
     } catch (err) {
       if (err instanceof WardgateError) return sendError(res, 400, err.code, err.message.replace(`${err.field}: `, ''), err.field);
@@ -46,7 +52,7 @@ export function wardApi(ctx: CloudContext) {
   };
 }
 
-async function route(ctx: CloudContext, query: Record<string, unknown>, ward: string, what: string, subject: string | undefined): Promise<unknown> {
+async function route(ctx: CloudContext, query: Query, ward: string, what: string, subject: string | undefined): Promise<unknown> {
   const { db, settings } = ctx;
   const now = ctx.now();
   const limit = intParam(query, 'limit', 100, 1, 1000);
@@ -61,7 +67,7 @@ async function route(ctx: CloudContext, query: Record<string, unknown>, ward: st
   }
   if (what === 'alerts') {
     const since = timeParam(query, 'since', now - 24 * 3_600_000);
-    const subjectFilter = typeof query.subject === 'string' ? query.subject : undefined;
+    const subjectFilter = single(query, 'subject');
     const list = await alertsSince(db, ward, since, limit, cursorParam(query, isAfter), subjectFilter);
     const last = list[list.length - 1];
     return { ward, alerts: list, next: list.length === limit && last ? encodeCursor({ ts: last.ts, id: last.id }) : null };
@@ -73,7 +79,8 @@ async function route(ctx: CloudContext, query: Record<string, unknown>, ward: st
 
   const bucket = intParam(query, 'bucket', SLOT_MS / 1000, 1, 86_400) * 1000;
   if (bucket >= SLOT_MS && bucket % SLOT_MS !== 0) throw new WardgateError('WG_ERR_SCHEMA', 'from 300 s up, buckets are multiples of 300 s', 'bucket');
-  const cursor = cursorParam(query, (v): v is { t: number } => typeof v === 'object' && v !== null && typeof (v as { t: unknown }).t === 'number');
+  // A vitals cursor is the start of the next bucket: inside the range, on a bucket boundary.
+  const cursor = cursorParam(query, (v): v is { t: number } => isRecord(v) && isMs(v.t) && v.t >= from && v.t <= to && v.t % bucket === 0);
   const points = await vitals(db, ward, subject!, listParam(query, 'codes'), cursor ? cursor.t : from, to, bucket, settings.analysisShards);
   const page = points.slice(0, limit);
   // Pages end on a bucket boundary, so a bucket's metrics are never split across pages.

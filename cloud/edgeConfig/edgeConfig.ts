@@ -5,10 +5,9 @@
 import type { Firestore } from '@google-cloud/firestore';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { isPlainObject } from '../../shared/observation.js';
-import { verifySignature } from '../../shared/sync/signature.js';
-import { SyncHeader, type EdgeConfigDocument } from '../../shared/sync/wire.js';
+import type { EdgeConfigDocument } from '../../shared/sync/wire.js';
 import type { CloudContext } from '../context.js';
-import { header, sendError, sendJson } from '../http.js';
+import { header, sendError, sendJson, sendSignatureRefusal, verifyGatewaySignature } from '../http.js';
 import { edgeConfigDoc } from '../store/paths.js';
 
 export const etagOf = (version: number) => `"v${version}"`;
@@ -16,16 +15,12 @@ export const etagOf = (version: number) => `"v${version}"`;
 export function edgeConfig(ctx: CloudContext) {
   return async (req: Request, res: Response): Promise<void> => {
     if (req.method !== 'GET') return sendError(res, 405, 'WG_ERR_METHOD', 'use GET');
-    const gatewayId = header(req.headers[SyncHeader.gateway]);
-    const gateway = gatewayId ? ctx.settings.gateways.get(gatewayId) : undefined;
-    if (!gatewayId || !gateway) return sendError(res, 401, 'WG_ERR_SIGNATURE', 'unknown gateway or bad signature', 'X-Wardgate-Signature');
-    const body = Buffer.isBuffer(req.rawBody) ? req.rawBody : Buffer.alloc(0);
-    const check = verifySignature(gateway.secret, header(req.headers[SyncHeader.timestamp]), header(req.headers[SyncHeader.signature]), body, ctx.now());
+    const check = verifyGatewaySignature(ctx, req, Buffer.isBuffer(req.rawBody) ? req.rawBody : Buffer.alloc(0));
     if (!check.ok) {
-      return check.reason === 'stale'
-        ? sendError(res, 401, 'WG_ERR_STALE', check.message, 'X-Wardgate-Timestamp')
-        : sendError(res, 401, 'WG_ERR_SIGNATURE', check.message, 'X-Wardgate-Signature');
+      ctx.log.warn({ gateway: check.id, reason: check.reason }, 'config pull refused: signature');
+      return sendSignatureRefusal(res, check);
     }
+    const { gateway, id: gatewayId } = check;
     let doc: EdgeConfigDocument;
     try {
       doc = await readEdgeConfig(ctx.db, gatewayId, gateway.ward);

@@ -11,6 +11,7 @@ import { WardgateError } from '../../shared/errors.js';
 import { closeContext, createContext, type CloudContext } from '../context.js';
 import { putEdgeConfig } from '../edgeConfig/edgeConfig.js';
 import { functionNames, registerFunctions } from '../functions.js';
+import { answerClientError, bodyPolicyOf, guardedListener } from '../requestGuard.js';
 import type { Logger } from '../log.js';
 import type { CloudSettings } from '../settings.js';
 
@@ -53,9 +54,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const ctx = createContext(options.settings, options.log);
   registerFunctions(() => ctx);
   const apps = new Map<string, RequestListener>();
-  for (const name of functionNames) apps.set(name, getTestServer(name).listeners('request')[0] as RequestListener);
+  const onError = (err: Error) => ctx.log.error({ err: err.message }, 'request failed in the framework');
+  for (const name of functionNames) {
+    // The same guard as deployed (cloud/index.ts): nothing reaches the framework's body parsers unchecked.
+    apps.set(name, guardedListener(getTestServer(name).listeners('request')[0] as RequestListener, bodyPolicyOf(name), onError));
+  }
 
   const server = createServer((req, res) => dispatch(apps, req, res));
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, '127.0.0.1', () => resolve());

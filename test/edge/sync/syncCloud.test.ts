@@ -179,7 +179,7 @@ t.test('a 400 from the function: quarantined with its reason, sent again after t
   w.audit.record({ ts: Date.now(), actor: 'nurse-ann', action: 'acknowledge', target: 'alarm:a-1', detail: { via: 'api' } });
   const edge = w.gateway.db!;
   const row = await waitFor(() => edge.prepare("SELECT http_status AS status, error_code AS code, reason FROM sync_batches WHERE state = 'quarantined' LIMIT 1").get() as { status: number; code: string; reason: string } | undefined, 20_000, 'a quarantined batch');
-  t.same([row.status, row.code], [400, 'WG_ERR_SCHEMA'], `the function's own answer is kept: ${row.reason}`);
+  t.same([row.status, row.code], [415, 'WG_ERR_ENCODING'], `the cloud's own answer is kept: ${row.reason}`);
   t.equal((await segments(db, wardOf('quarantine')).get()).size, 0, 'nothing stored from a refused batch');
   // The operator fixes the cause once nothing sent before the fix is still on its way (it would come back 400 too).
   await waitFor(() => (edge.prepare("SELECT count(*) FROM sync_batches WHERE state = 'inflight' AND attempts > 0").pluck().get() === 0 ? true : undefined), 30_000, 'batches sent before the fix to settle');
