@@ -219,24 +219,11 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Cloud
     const what = `${name}_FILE`;
     return new SecretFile(() => parse(mounted ? readFileSync(path, 'utf8') : readSecretFile(path, what), what), now);
   };
-  let gateways: ReadonlyMap<string, GatewayEntry> = new Map();
-  if (overrides.gateways) gateways = overrides.gateways;
-  else if (env.WARDGATE_GATEWAYS) gateways = parseGateways(env.WARDGATE_GATEWAYS);
-  else {
-    const file = fileOf('WARDGATE_GATEWAYS', parseGateways);
-    if (file) gateways = new GatewaysFromFile(file);
-  }
-  let apiTokens: () => readonly ApiToken[] = () => [];
-  if (overrides.apiTokens) {
-    const fixed = overrides.apiTokens;
-    apiTokens = () => fixed;
-  } else if (env.WARDGATE_API_TOKENS) {
-    const fixed = parseApiTokens(env.WARDGATE_API_TOKENS);
-    apiTokens = () => fixed;
-  } else {
-    const file = fileOf('WARDGATE_API_TOKENS', parseApiTokens);
-    if (file) apiTokens = () => file.current();
-  }
+  const gatewaysFile = overrides.gateways || env.WARDGATE_GATEWAYS ? undefined : fileOf('WARDGATE_GATEWAYS', parseGateways);
+  const gateways = overrides.gateways
+    ?? (gatewaysFile ? new GatewaysFromFile(gatewaysFile) : parseGateways(env.WARDGATE_GATEWAYS ?? '{}'));
+  const tokensFile = overrides.apiTokens || env.WARDGATE_API_TOKENS ? undefined : fileOf('WARDGATE_API_TOKENS', parseApiTokens);
+  const tokens = overrides.apiTokens ?? parseApiTokens(env.WARDGATE_API_TOKENS ?? '[]');
   const settings = {
     projectId: overrides.projectId ?? env.WARDGATE_PROJECT ?? env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT ?? defaults.projectId,
     batchesTopic: overrides.batchesTopic ?? env.WARDGATE_BATCHES_TOPIC ?? defaults.batchesTopic,
@@ -247,6 +234,6 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Cloud
     logLevel: overrides.logLevel ?? env.WARDGATE_LOG_LEVEL ?? defaults.logLevel,
   };
   // A getter, so that a token added to the secret reaches wardApi's warm instances.
-  Object.defineProperty(settings, 'apiTokens', { get: apiTokens, enumerable: true });
+  Object.defineProperty(settings, 'apiTokens', { get: () => tokensFile?.current() ?? tokens, enumerable: true });
   return Object.freeze(settings as typeof settings & { readonly apiTokens: readonly ApiToken[] });
 }
