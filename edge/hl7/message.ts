@@ -189,8 +189,7 @@ function redactLine(line: string): string {
     if (/[A-Za-z0-9\s]/.test(separator)) return `${line.slice(0, lead)}PV1|${REDACTED}`;
     if (fields.length > PV1_KEPT_FIELDS + 1) kept = `${fields.slice(0, PV1_KEPT_FIELDS + 1).join(separator)}${separator}${REDACTED}`;
   }
-  // A patient segment run into this one: everything from it on is blanked. The search starts after
-  // this segment's own id, so that a PV1 line is not mistaken for a PV2.
-  const embedded = EMBEDDED.exec(kept.slice(lead + 3));
-  return embedded ? `${kept.slice(0, lead + 3 + embedded.index)}${embedded[1].toUpperCase()}|${REDACTED}` : kept;
+  // A patient segment run into this one, or behind a corrupted id (`xPID|`): everything from it on is blanked.
+  const embedded = EMBEDDED.exec(kept);
+  return embedded ? `${kept.slice(0, embedded.index)}${embedded[1].toUpperCase()}|${REDACTED}` : kept;
 }
