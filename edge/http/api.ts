@@ -152,13 +152,16 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   return body;
 }
 
-function requireString(body: Record<string, unknown>, field: string): string {
+/** The text fields of an admission: fixed names, so a lookup never reaches the prototype. */
+type TextField = 'bed' | 'identifier' | 'authority' | 'displayName';
+
+function requireString(body: Record<string, unknown>, field: TextField): string {
   const value = body[field];
   if (typeof value !== 'string' || value.trim() === '' || value.length > 128) throw new WardgateError('WG_ERR_SCHEMA', 'expected text of 1-128 characters', field);
   return value.trim();
 }
 
-function optionalString(body: Record<string, unknown>, field: string): Record<string, string> {
+function optionalString(body: Record<string, unknown>, field: TextField): Record<string, string> {
   return body[field] === undefined ? {} : { [field]: requireString(body, field) };
 }
 

@@ -103,7 +103,7 @@ export class HttpServer implements Service {
     for (const route of this.#routes) {
       if (route.segments.length !== segments.length) continue;
       // Keys come from the route table; values from the request: no prototype for them to reach.
-      const params = Object.create(null) as Record<string, string>;
+      const params: Record<string, string> = Object.create(null);
       const fits = route.segments.every((seg, i) => {
         if (seg.startsWith(':')) {
           if (!segments[i]) return false;

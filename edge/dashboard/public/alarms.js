@@ -2,19 +2,19 @@
 // for nurses and admins (the gateway records who), and the recent history.
 import { call } from './api.js';
 import { h } from './dom.js';
-import { age, clockTime, PRIORITY, priorityRank } from './format.js';
+import { age, clockTime, priorityOf, priorityRank } from './format.js';
 
 let history = [];
 let historyAt = 0;
 
 export function renderAlarms(view, ctx, change) {
   const open = [...ctx.state.alarms].sort(
-    (a, b) => Number(a.state === 'acknowledged') - Number(b.state === 'acknowledged') || priorityRank[b.priority] - priorityRank[a.priority] || Date.parse(a.raisedAt) - Date.parse(b.raisedAt),
+    (a, b) => Number(a.state === 'acknowledged') - Number(b.state === 'acknowledged') || priorityRank(b.priority) - priorityRank(a.priority) || Date.parse(a.raisedAt) - Date.parse(b.raisedAt),
   );
   const now = ctx.now();
   const rows = open.map((a) =>
     h('tr', { class: `alarm-row prio-${a.priority} state-${a.state}`, dataset: { alarm: a.id, priority: a.priority, state: a.state } },
-      h('td', { class: 'prio-cell' }, h('span', { class: 'marker', 'aria-hidden': 'true' }, PRIORITY[a.priority].marker), ` ${PRIORITY[a.priority].word}`),
+      h('td', { class: 'prio-cell' }, h('span', { class: 'marker', 'aria-hidden': 'true' }, priorityOf(a.priority).marker), ` ${priorityOf(a.priority).word}`),
       h('td', {}, a.bed === null ? 'gateway' : h('a', { href: `#/bed/${encodeURIComponent(a.bed)}` }, `Bed ${a.bed}`)),
       h('td', { class: 'alarm-msg' }, a.message, a.escalations ? h('span', { class: 'escalated' }, ` escalated ×${a.escalations}`) : null),
       h('td', {}, a.kind === 'technical' ? 'technical' : 'patient'),
@@ -62,7 +62,7 @@ export function historyTable(events) {
         h('td', {}, clockTime(Date.parse(e.ts))),
         h('td', {}, e.bed === null ? 'gateway' : `Bed ${e.bed}`),
         h('td', {}, e.phase),
-        h('td', {}, h('span', { class: 'marker', 'aria-hidden': 'true' }, PRIORITY[e.priority].marker), ` ${PRIORITY[e.priority].word}`),
+        h('td', {}, h('span', { class: 'marker', 'aria-hidden': 'true' }, priorityOf(e.priority).marker), ` ${priorityOf(e.priority).word}`),
         h('td', {}, e.message),
         h('td', {}, e.by ?? ''),
       ))));

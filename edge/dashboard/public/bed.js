@@ -8,7 +8,7 @@ import { call } from './api.js';
 import { historyTable } from './alarms.js';
 import { trendChart } from './chart.js';
 import { h } from './dom.js';
-import { age, EXTRA, NEWS2_LEVEL, NEWS2_RESPONSE, NORMAL_RANGE, VITALS, vitalOf } from './format.js';
+import { age, EXTRA, news2Level, news2Response, NORMAL_RANGE, VITALS, vitalOf } from './format.js';
 import { alarmLine, news2Badge, vitalCell } from './ward.js';
 
 const RANGES = [1, 4, 12, 24];
@@ -60,12 +60,12 @@ function live(bed, ctx) {
     h('header', { class: 'bed-head' },
       h('h1', {}, title, h('span', { class: 'patient' }, bed.patient ? ` · ${bed.patient.label}` : ' · no patient admitted')),
       news2Badge(n, true)),
-    n ? h('p', { class: `news2-response lvl-${n.level}` }, `NEWS2 ${n.score} (${NEWS2_LEVEL[n.level]}): ${NEWS2_RESPONSE[n.level]}.`,
+    n ? h('p', { class: `news2-response lvl-${n.level}` }, `NEWS2 ${n.score} (${news2Level(n.level)}): ${news2Response(n.level)}.`,
       n.missing.length || n.stale.length ? h('span', { class: 'gaps' }, ` Incomplete: ${[...n.missing.map((m) => `no ${m}`), ...n.stale.map((m) => `${m} stale`)].join(', ')}.`) : null) : null,
     n ? h('ul', { class: 'news2-parts', 'aria-label': 'NEWS2 points by parameter' },
       Object.entries(n.parts).map(([k, v]) => h('li', { class: `pts-${Math.min(v, 3)}` }, h('span', {}, k), h('strong', {}, String(v))))) : null,
     h('div', { class: 'bed-alarms' }, bed.alarms.length ? bed.alarms.map((a) => alarmLine(a, ctx)) : h('p', { class: 'muted' }, 'No open alarms for this bed.')),
-    h('dl', { class: 'vitals big' }, [...VITALS, ...EXTRA.filter((v) => bed.vitals[v.key])].map((v) => vitalCell(v, vitalOf(bed.vitals, v.key), ctx.now()))),
+    h('dl', { class: 'vitals big' }, [...VITALS, ...EXTRA.filter((v) => vitalOf(bed.vitals, v.key))].map((v) => vitalCell(v, vitalOf(bed.vitals, v.key), ctx.now()))),
   );
 }
 

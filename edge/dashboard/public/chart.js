@@ -8,7 +8,7 @@ const W = 640;
 const H = 190;
 const PAD = { left: 44, right: 12, top: 12, bottom: 26 };
 /** Smallest value span per chart, so that a flat line is not drawn as noise. */
-const MIN_SPAN = { spo2: 10, pulse: 30, rr: 12, nibp: 50, temp: 2, etco2: 10 };
+const MIN_SPAN = new Map([['spo2', 10], ['pulse', 30], ['rr', 12], ['nibp', 50], ['temp', 2], ['etco2', 10]]);
 
 /**
  * series: [{ key, points: [[t, mean, min, max, n], ...] }]; from/to in ms; bucketMs the bucket width.
@@ -28,7 +28,7 @@ export function trendChart({ key, label, unit, series, from, to, bucketMs, norma
   }
   let lo = Math.min(...all.map((p) => p[2]));
   let hi = Math.max(...all.map((p) => p[3]));
-  const span = Math.max(hi - lo, MIN_SPAN[key] ?? 10);
+  const span = Math.max(hi - lo, MIN_SPAN.get(key) ?? 10);
   const mid = (lo + hi) / 2;
   lo = mid - span * 0.6;
   hi = mid + span * 0.6;

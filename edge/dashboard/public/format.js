@@ -19,31 +19,37 @@ export const EXTRA = [
   { key: 'infusion_rate', label: 'Infusion', unit: 'mL/h', digits: 1, continuous: true },
 ];
 
-const UNITS = { '%': '%', '/min': '/min', 'mm[Hg]': 'mmHg', Cel: '°C', 'L/min': 'L/min', 'mL/h': 'mL/h' };
-export const unitText = (ucum) => UNITS[ucum] ?? ucum ?? '';
+// Tables looked up with strings from the API are Maps: a plain object would answer
+// '__proto__' or 'constructor' from its prototype.
+const UNITS = new Map([['%', '%'], ['/min', '/min'], ['mm[Hg]', 'mmHg'], ['Cel', '°C'], ['L/min', 'L/min'], ['mL/h', 'mL/h']]);
+export const unitText = (ucum) => UNITS.get(ucum) ?? ucum ?? '';
 
 /** A continuous value older than this is shown as stale; spot values (NIBP, temperature) are expected hours apart. */
 export const STALE_MS = { continuous: 60_000, spot: 4 * 3_600_000 };
 
-export const PRIORITY = {
-  high: { marker: '!!!', word: 'HIGH' },
-  medium: { marker: '!!', word: 'MED' },
-  low: { marker: '!', word: 'LOW' },
-};
+const PRIORITY = new Map([
+  ['high', { marker: '!!!', word: 'HIGH' }],
+  ['medium', { marker: '!!', word: 'MED' }],
+  ['low', { marker: '!', word: 'LOW' }],
+]);
+/** How an alarm priority is shown (an unknown one as itself). */
+export const priorityOf = (priority) => PRIORITY.get(priority) ?? { marker: '?', word: String(priority) };
 
-export const NEWS2_LEVEL = {
-  low: 'Low',
-  'low-medium': 'Low-medium',
-  medium: 'Medium',
-  high: 'High',
-};
+const NEWS2_LEVEL = new Map([
+  ['low', 'Low'],
+  ['low-medium', 'Low-medium'],
+  ['medium', 'Medium'],
+  ['high', 'High'],
+]);
+export const news2Level = (level) => NEWS2_LEVEL.get(level) ?? String(level);
 
-export const NEWS2_RESPONSE = {
-  low: 'ward-based response',
-  'low-medium': 'urgent ward review (a 3 in one parameter)',
-  medium: 'urgent response',
-  high: 'emergency response',
-};
+const NEWS2_RESPONSE = new Map([
+  ['low', 'ward-based response'],
+  ['low-medium', 'urgent ward review (a 3 in one parameter)'],
+  ['medium', 'urgent response'],
+  ['high', 'emergency response'],
+]);
+export const news2Response = (level) => NEWS2_RESPONSE.get(level) ?? 'see the NEWS2 chart';
 
 /** NEWS2's normal (0 points) range per chart, for shading: RCP 2017 chart. */
 export const NORMAL_RANGE = { spo2: [96, 100], pulse: [51, 90], rr: [12, 20], nibp_sys: [111, 219], temp: [36.1, 38.0] };
@@ -81,19 +87,24 @@ export function flagText(flags) {
 
 /** The vital to show for a tile key: NIBP joins systolic and diastolic. */
 export function vitalOf(vitals, key) {
-  if (key !== 'nibp') return vitals[key] ? { ...vitals[key], text: null } : undefined;
-  const sys = vitals.nibp_sys;
+  const byCode = new Map(Object.entries(vitals));
+  if (key !== 'nibp') {
+    const vital = byCode.get(key);
+    return vital ? { ...vital, text: null } : undefined;
+  }
+  const sys = byCode.get('nibp_sys');
   if (!sys) return undefined;
-  const dia = vitals.nibp_dia;
+  const dia = byCode.get('nibp_dia');
   return { ...sys, text: dia ? `${fmt(sys.value)}/${fmt(dia.value)}` : fmt(sys.value) };
 }
 
-export const priorityRank = { low: 0, medium: 1, high: 2 };
+const PRIORITY_RANK = new Map([['low', 0], ['medium', 1], ['high', 2]]);
+export const priorityRank = (priority) => PRIORITY_RANK.get(priority) ?? -1;
 
 export function topAlarm(alarms) {
   const active = alarms.filter((a) => a.state !== 'acknowledged');
   const pool = active.length ? active : alarms;
-  return pool.reduce((best, a) => (!best || priorityRank[a.priority] > priorityRank[best.priority] ? a : best), undefined);
+  return pool.reduce((best, a) => (!best || priorityRank(a.priority) > priorityRank(best.priority) ? a : best), undefined);
 }
 
 export function deviceStateText(d) {

@@ -3,7 +3,7 @@
 // vitals with their age, NEWS2 with its band, the bed's alarms by priority and
 // its devices. Only the tile of a bed that changed is redrawn.
 import { h } from './dom.js';
-import { age, deviceStateText, EXTRA, flagText, fmt, NEWS2_LEVEL, PRIORITY, priorityRank, STALE_MS, topAlarm, VITALS, vitalOf } from './format.js';
+import { age, deviceStateText, EXTRA, flagText, fmt, news2Level, priorityOf, priorityRank, STALE_MS, topAlarm, VITALS, vitalOf } from './format.js';
 
 export function renderWard(view, ctx, change) {
   let grid = view.querySelector('.ward-grid');
@@ -48,23 +48,23 @@ export function tile(bed, ctx) {
   return el;
 }
 
-const byPriority = (a, b) => priorityRank[b.priority] - priorityRank[a.priority] || Date.parse(b.raisedAt) - Date.parse(a.raisedAt);
+const byPriority = (a, b) => priorityRank(b.priority) - priorityRank(a.priority) || Date.parse(b.raisedAt) - Date.parse(a.raisedAt);
 
 export function news2Badge(news2, large = false) {
   if (!news2) return h('span', { class: `news2 none${large ? ' large' : ''}`, title: 'NEWS2: no inputs yet' }, h('span', { class: 'n2-label' }, 'NEWS2'), h('span', { class: 'n2-score' }, '–'));
   const gaps = [...news2.missing.map((m) => `no ${m}`), ...news2.stale.map((m) => `${m} stale`)];
   return h(
     'span',
-    { class: `news2 lvl-${news2.level}${large ? ' large' : ''}`, title: `NEWS2 ${news2.score}: ${NEWS2_LEVEL[news2.level]}${gaps.length ? ` (incomplete: ${gaps.join(', ')})` : ''}` },
+    { class: `news2 lvl-${news2.level}${large ? ' large' : ''}`, title: `NEWS2 ${news2.score}: ${news2Level(news2.level)}${gaps.length ? ` (incomplete: ${gaps.join(', ')})` : ''}` },
     h('span', { class: 'n2-label' }, 'NEWS2'),
     h('span', { class: 'n2-score' }, String(news2.score)),
-    h('span', { class: 'n2-level' }, NEWS2_LEVEL[news2.level]),
+    h('span', { class: 'n2-level' }, news2Level(news2.level)),
     gaps.length ? h('span', { class: 'n2-gap', 'aria-label': 'incomplete' }, '?') : null,
   );
 }
 
 export function alarmLine(a, ctx, compact = false) {
-  const p = PRIORITY[a.priority];
+  const p = priorityOf(a.priority);
   const acked = a.state === 'acknowledged';
   return h(
     'div',
@@ -80,7 +80,7 @@ export function alarmLine(a, ctx, compact = false) {
 }
 
 function vitalsGrid(bed, now) {
-  const extra = EXTRA.filter((v) => bed.vitals[v.key]);
+  const extra = EXTRA.filter((v) => vitalOf(bed.vitals, v.key));
   return h('dl', { class: 'vitals' }, [...VITALS, ...extra].map((v) => vitalCell(v, vitalOf(bed.vitals, v.key), now)));
 }
 
