@@ -160,6 +160,7 @@ t.test('dead-letter redaction holds for malformed messages: no MRN or name survi
     ['free text', `${MSH}\r${OBX}\rNTE|1||patient Jane Doe MRN-4711\r`],
     ['visit details after the location', `${MSH}\rPV1|1|I|3B^12^12||||||||||||||||MRN-4711\r`],
     ['PID in a Windows line', `${MSH}\r\n${PID}\r\n`],
+    ['a corrupted segment id before PID', `${MSH}\rxPID|||MRN-4711^^^HOSP^MR||Doe^Jane\r`],
   ];
   for (const [name, text] of cases) {
     const red = redactPatientData(text);
