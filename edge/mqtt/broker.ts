@@ -8,9 +8,9 @@
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createServer as createTlsServer } from 'node:tls';
-import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
+import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { GatewayConfig, Principal } from '../config/load.js';
-import type { Authenticator, LoginOutcome } from '../auth/authenticator.js';
+import type { Authenticator } from '../auth/authenticator.js';
 import type { EventBus } from '../bus.js';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { IngestOutcome } from '../ingest/types.js';
@@ -20,19 +20,10 @@ import type { Service } from '../service.js';
 import { reject, type Rejection } from '../../shared/errors.js';
 import type { DeviceErrorMessage } from '../../shared/reading.js';
 import { parseDeviceTopic, topics } from '../../shared/topics.js';
-import { ANONYMOUS, mayPublish, mayReceive, maySubscribe } from './acl.js';
-import { mayUseClientId } from './clientIds.js';
+import { mayPublish, mayReceive, maySubscribe } from './acl.js';
+import { MqttLogin } from './login.js';
 import { guardSocket, type PacketTooLargeError } from './packetSizeGuard.js';
 import { RateLimitedWarning } from './rateLimitedWarning.js';
-
-const principals = new WeakMap<Client, Principal>();
-/** Clients that sent an empty client identifier (the broker named the session). */
-const assignedIds = new WeakSet<Client>();
-
-// CONNACK return codes, [MQTT-3.2.2-3] table 3.1.
-const IDENTIFIER_REJECTED = 2;
-const SERVER_UNAVAILABLE = 3;
-const BAD_USER_NAME_OR_PASSWORD = 4;
 
 export interface MqttBrokerDeps {
   readonly config: GatewayConfig;
@@ -53,13 +44,19 @@ export class MqttBroker implements Service {
   #publishing = false;
   #log: Logger;
   readonly #oversizeBeforeLogin: RateLimitedWarning;
-  readonly #busy: RateLimitedWarning;
+  readonly #login: MqttLogin;
 
   constructor(deps: MqttBrokerDeps) {
     this.#deps = deps;
     this.#log = deps.log.child({ module: 'mqtt' });
     this.#oversizeBeforeLogin = new RateLimitedWarning(this.#log, 'oversized MQTT packet before login; connection closed, nothing stored');
-    this.#busy = new RateLimitedWarning(this.#log, 'password checks queued to the limit; MQTT connections answered "server unavailable"');
+    this.#login = new MqttLogin({
+      ...deps,
+      log: this.#log,
+      // aedes keeps live clients by identifier (a null-prototype object its types do not declare).
+      liveClients: () => (this.#aedes as unknown as { clients?: object } | undefined)?.clients,
+      contain: (stage, err, fallback) => this.#hookFailed(stage, err, fallback),
+    });
   }
 
   get connectedClients(): number {
@@ -75,8 +72,8 @@ export class MqttBroker implements Service {
   async start(): Promise<void> {
     const { mqtt } = this.#deps.config;
     const aedes = await Aedes.createBroker({
-      preConnect: (client, packet, done) => this.#preConnect(client, packet, done),
-      authenticate: (client, username, password, done) => this.#authenticate(client, username, password, once(done)),
+      preConnect: (client, packet, done) => this.#login.preConnect(client, packet, done),
+      authenticate: (client, username, password, done) => this.#login.authenticate(client, username, password, once(done)),
       authorizePublish: (client, packet, done) => this.#authorizePublish(client, packet, once(done)),
       authorizeSubscribe: (client, sub, done) => this.#authorizeSubscribe(client, sub, once(done)),
       authorizeForward: (client, packet) => this.#authorizeForward(client, packet),
@@ -153,76 +150,6 @@ export class MqttBroker implements Service {
     });
   }
 
-  #preConnect(client: Client, packet: ConnectPacket, done: (error: Error | null, success: boolean) => void): void {
-    if (!packet.clientId) assignedIds.add(client);
-    done(null, true);
-  }
-
-  #authenticate(
-    client: Client,
-    username: string | undefined,
-    password: Buffer | undefined,
-    done: (error: AuthenticateError | null, success: boolean | null) => void,
-  ): void {
-    const answer = (returnCode: number, why: string) => done(Object.assign(new Error(why), { returnCode }) as AuthenticateError, false);
-    const refuse = (why: string) => {
-      this.#deps.metrics.authFailures.inc({ kind: 'connect' });
-      this.#log.warn({ code: 'WG_ERR_AUTH', clientId: client.id.slice(0, 80), username: username?.slice(0, 80), reason: why }, 'mqtt connection refused');
-      answer(BAD_USER_NAME_OR_PASSWORD, why);
-    };
-    try {
-      if (username === undefined || username === '') {
-        if (!this.#deps.config.mqtt.allowAnonymous) return refuse('credentials required');
-        return this.#admit(client, ANONYMOUS, answer, done);
-      }
-      const source = (client.conn as { remoteAddress?: string }).remoteAddress ?? '';
-      // A connection that closed while its check waited costs no scrypt (aedes ignores its answer anyway).
-      const isWanted = () => !client.closed && !(client.conn as { destroyed?: boolean }).destroyed;
-      this.#deps.auth.attempt(username, password?.toString('utf8') ?? '', source, isWanted).then(
-        (outcome) => this.#loggedIn(client, outcome, refuse, answer, done),
-        (err: Error) => this.#hookFailed('connect', err, () => answer(SERVER_UNAVAILABLE, 'authentication failed')),
-      );
-    } catch (err) {
-      this.#hookFailed('connect', err, () => answer(SERVER_UNAVAILABLE, 'authentication failed'));
-    }
-  }
-
-  #loggedIn(
-    client: Client,
-    outcome: LoginOutcome,
-    refuse: (why: string) => void,
-    answer: (returnCode: number, why: string) => void,
-    done: (error: AuthenticateError | null, success: boolean | null) => void,
-  ): void {
-    if (outcome.kind === 'busy') {
-      this.#deps.metrics.authFailures.inc({ kind: 'busy' });
-      this.#busy.warn({ code: 'WG_ERR_AUTH' });
-      return answer(SERVER_UNAVAILABLE, 'too many logins waiting; try again shortly');
-    }
-    if (outcome.kind === 'refused') return refuse('wrong user name or password');
-    this.#admit(client, outcome.principal, answer, done);
-  }
-
-  /** An authenticated principal gets the session only if the client identifier is its own (clientIds.ts). */
-  #admit(client: Client, principal: Principal, answer: (returnCode: number, why: string) => void, done: (error: AuthenticateError | null, success: boolean | null) => void): void {
-    const isDeclared = (name: string) => this.#deps.auth.principal(name) !== undefined;
-    // aedes keeps live clients by identifier (a null-prototype object its types do not declare).
-    const live = (this.#aedes as unknown as { clients?: object } | undefined)?.clients;
-    const held = live !== undefined && Object.hasOwn(live, client.id);
-    if (!mayUseClientId(principal, client.id, assignedIds.has(client), isDeclared)) {
-      this.#deps.metrics.authFailures.inc({ kind: 'client_id' });
-      // The identifier is the client's own choice: logged shortened, as it was sent.
-      this.#log.warn(
-        { code: 'WG_ERR_CLIENT_ID', principal: principal.name || 'anonymous', kind: principal.kind, clientId: client.id.slice(0, 80), sessionOnline: held },
-        'mqtt client identifier belongs to another principal; connection refused',
-      );
-      return answer(IDENTIFIER_REJECTED, 'client identifier not allowed for this user');
-    }
-    if (held) this.#log.info({ principal: principal.name || 'anonymous', clientId: client.id.slice(0, 80) }, 'a new connection takes over its own session [MQTT-3.1.4-2]');
-    principals.set(client, principal);
-    done(null, true);
-  }
-
   #authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
     try {
       this.#authorizePublishUnguarded(client, packet, done);
@@ -232,7 +159,7 @@ export class MqttBroker implements Service {
   }
 
   #authorizePublishUnguarded(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
-    const principal = client && principals.get(client);
+    const principal = client && this.#login.principalOf(client);
     if (!client || !principal) return done(new Error('not authenticated'));
     const { ward } = this.#deps.config;
     if (!mayPublish(principal, packet.topic, ward)) {
@@ -278,7 +205,7 @@ export class MqttBroker implements Service {
    * else closes the connection.
    */
   #refuseAfterFailure(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
-    const principal = client ? principals.get(client) : undefined;
+    const principal = client ? this.#login.principalOf(client) : undefined;
     const device = parseDeviceTopic(packet.topic);
     if (!principal || !device || !mayPublish(principal, packet.topic, this.#deps.config.ward)) return done(new Error('message refused'));
     const rejection = reject('WG_ERR_INTERNAL', 'the gateway failed while handling this message; it is kept for review and will not be processed');
@@ -301,7 +228,7 @@ export class MqttBroker implements Service {
   /** Every delivery, live or from a stored session's queue, is checked against the receiver's rights. */
   #authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
     try {
-      const principal = principals.get(client);
+      const principal = this.#login.principalOf(client);
       if (principal && mayReceive(principal, packet.topic, this.#deps.config.ward)) return packet;
       this.#deps.metrics.authFailures.inc({ kind: 'forward' });
       return null;
@@ -312,7 +239,7 @@ export class MqttBroker implements Service {
   }
 
   #authorizeSubscribeUnguarded(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
-    const principal = principals.get(client);
+    const principal = this.#login.principalOf(client);
     if (principal && maySubscribe(principal, sub.topic, this.#deps.config.ward)) return done(null, sub);
     this.#deps.metrics.authFailures.inc({ kind: 'subscribe' });
     this.#log.warn({ code: 'WG_ERR_FORBIDDEN', clientId: client.id, principal: principal?.name, topic: sub.topic }, 'subscription refused by ACL');
@@ -346,7 +273,7 @@ export class MqttBroker implements Service {
   }
 
   #tooLarge(client: Client, err: PacketTooLargeError): void {
-    const principal = principals.get(client);
+    const principal = this.#login.principalOf(client);
     if (!principal) {
       // Before login nobody has earned a write to the store (or to the sync): count, log now and then, close.
       this.#deps.metrics.authFailures.inc({ kind: 'oversize_unauthenticated' });
@@ -377,7 +304,7 @@ export class MqttBroker implements Service {
   }
 
   #presence(client: Client, online: boolean): void {
-    const principal = principals.get(client);
+    const principal = this.#login.principalOf(client);
     if (principal?.kind !== 'device') return;
     this.#deps.ingestor.presence('mqtt', principal.name, online, (err) => {
       if (err) this.#log.warn({ deviceId: principal.name, err: err.message }, 'presence not recorded');
