@@ -8,8 +8,9 @@ import type { CloudContext } from './context.js';
 import { edgeConfig } from './edgeConfig/edgeConfig.js';
 import { sendError } from './http.js';
 import { ingestBatch } from './ingest/ingestBatch.js';
+import { verifyRange } from './ingest/verifyRange.js';
 
-export const functionNames = ['ingestBatch', 'analyzeReadings', 'wardApi', 'edgeConfig'] as const;
+export const functionNames = ['ingestBatch', 'analyzeReadings', 'wardApi', 'edgeConfig', 'verifyRange'] as const;
 export type FunctionName = (typeof functionNames)[number];
 
 /** `context` is called on each invocation and should return the same object every time. */
@@ -18,6 +19,7 @@ export function registerFunctions(context: () => CloudContext): void {
   functions.cloudEvent('analyzeReadings', (event: CloudEvent<unknown>) => analyzeReadings(context())(event as Parameters<ReturnType<typeof analyzeReadings>>[0]));
   functions.http('wardApi', answered('wardApi', context, wardApi));
   functions.http('edgeConfig', answered('edgeConfig', context, edgeConfig));
+  functions.http('verifyRange', answered('verifyRange', context, verifyRange));
 }
 
 /**

@@ -14,6 +14,8 @@ export interface MetricSources {
   syncDrainRate?(): number;
   syncLastSuccessAgeSeconds?(): number;
   syncQuarantinedBatches?(): number;
+  /** Ranges re-sent after a verification found a hole, not yet found whole. */
+  syncVerifyPendingRepairs?(): number;
   /** Bytes the database uses against its quota. */
   storageUsedBytes?(): number;
 }
@@ -162,6 +164,23 @@ export function createMetrics(sources: MetricSources) {
       labelNames: ['reason'] as const,
       registers,
     }),
+      },
+    }),
+    syncVerifyRuns: new Counter({
+      name: 'wardgate_sync_verify_runs_total',
+      help: 'Verifications of what the cloud holds (the verify job), by outcome: whole, holes (items missing and re-sent), failed.',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    syncVerifyItems: new Counter({ name: 'wardgate_sync_verify_items_total', help: 'Items (readings, alarm events, audit entries) compared with the cloud.', registers }),
+    syncVerifyMissing: new Counter({ name: 'wardgate_sync_verify_missing_items_total', help: 'Items the cloud had confirmed but did not hold when verified.', registers }),
+    syncVerifyResent: new Counter({ name: 'wardgate_sync_verify_resent_items_total', help: 'Items put back in flight to fill holes found by verification.', registers }),
+    syncVerifyPendingRepairs: new Gauge({
+      name: 'wardgate_sync_verify_pending_repairs',
+      help: 'Ranges re-sent after a hole was found and not yet verified whole (the "sync hole" alarm is raised meanwhile).',
+      registers,
+      collect() {
+        this.set(sources.syncVerifyPendingRepairs?.() ?? 0);
       },
     }),
     syncBatches: new Counter({

@@ -6,6 +6,7 @@ import { loadConfig } from '../config/load.js';
 import { RUN_FILE, type RunInfo } from '../gateway.js';
 import { DB_FILE, openDatabaseReadOnly } from '../store/database.js';
 import { readStatus, type GatewayStatus } from '../store/statusQuery.js';
+import { noVerification } from '../sync/syncStatus.js';
 import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../shared/cli.js';
 
 export interface StatusReport extends GatewayStatus {
@@ -57,7 +58,7 @@ function collect(dataDir: string, ward: string, gateway: string, syncConfigured:
       alarms: { active: 0 },
       sync: {
         state: 'off', lastSuccessTs: null, backlog: { readings: 0, alarmEvents: 0, statuses: 0, batchesInFlight: 0, batchesQuarantined: 0 },
-        drainRatePerSecond: 0, etaSeconds: null, pausedReason: null, configVersion: 0,
+        drainRatePerSecond: 0, etaSeconds: null, pausedReason: null, configVersion: 0, verify: noVerification,
       },
     };
   }
@@ -74,6 +75,12 @@ function readRunFile(dataDir: string): StatusReport['daemon'] {
   }
 }
 
+function formatVerify(v: StatusReport['sync']['verify']): string {
+  if (v.runs === 0) return 'never';
+  return `${v.itemsVerified} items in ${v.runs} runs, last ${v.lastRunTs}; ${v.missing} missing in the cloud (last ${v.lastHoleTs ?? 'never'}), ` +
+    `${v.resent} re-sent, ${v.pendingRepairs} range(s) awaiting re-verification, ${v.extra} extra`;
+}
+
 export function formatReport(r: StatusReport): string {
   const daemon = r.daemon.running ? `running, pid ${r.daemon.pid}` : 'not running';
   const reasons = Object.entries(r.deadLetters.byReason).map(([k, n]) => `${k} ${n}`).join(', ');
@@ -85,6 +92,7 @@ export function formatReport(r: StatusReport): string {
     `backlog       ${r.sync.backlog.readings} readings, ${r.sync.backlog.alarmEvents} alarm events, ${r.sync.backlog.statuses} statuses; ` +
       `${r.sync.backlog.batchesInFlight} batches in flight, ${r.sync.backlog.batchesQuarantined} quarantined; ` +
       `${r.sync.drainRatePerSecond} readings/s, ${r.sync.etaSeconds === null ? 'no estimate' : `about ${formatDuration(r.sync.etaSeconds)} left`}`,
+    `verified      ${formatVerify(r.sync.verify)}`,
     `alarms        ${r.alarms.active} active`,
     `devices       ${r.devices.length}`,
   ];

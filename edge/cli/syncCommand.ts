@@ -4,8 +4,13 @@
 // picks the retried batches up at its next sync tick.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../config/load.js';
-import { DB_FILE, openDatabase } from '../store/database.js';
+import { loadConfig, type GatewayConfig } from '../config/load.js';
+import { createLogger } from '../log.js';
+import { DB_FILE, openDatabase, type Db } from '../store/database.js';
+import { BatchBuilder } from '../sync/batchBuilder.js';
+import { googleIdTokens } from '../sync/idToken.js';
+import { Pseudonyms } from '../sync/pseudonyms.js';
+import { Verifier } from '../sync/verifier.js';
 import { Outbox } from '../sync/outbox.js';
 import { readSyncStatus } from '../sync/syncStatus.js';
 import { WardgateError } from '../../shared/errors.js';
@@ -13,14 +18,20 @@ import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../
 
 export const syncCommand: Command = {
   name: 'sync',
-  summary: 'sync state and quarantined batches; --retry-quarantined sends them again',
-  help: `Usage: wardgate sync [--config FILE] (--status | --retry-quarantined) [--json]
+  summary: 'sync state and quarantined batches; --retry-quarantined sends them again; --verify checks the cloud',
+  help: `Usage: wardgate sync [--config FILE] (--status | --retry-quarantined | --verify [--since T]) [--json]
 
 --status             the sync state, backlog, drain rate and every quarantined
                      batch with the cloud's reason (the default)
 --retry-quarantined  puts quarantined batches back in flight and lifts a pause
                      caused by an authentication, clock or ward error; run it
                      after fixing the cause (secret, clock, config)
+--verify             asks the cloud what it holds of what it confirmed
+                     (counts and digests per range, {cloud.url}/verifyRange)
+                     since the last verification, and puts any range with a
+                     hole back in flight (the daemon sends it at its next sync
+                     tick); exit code 1 when a hole was found
+--since T            with --verify: check from time T (RFC 3339 or epoch ms)
 
 Options:
   -c, --config FILE   the YAML config file (for the data directory)
@@ -28,17 +39,21 @@ Options:
   async run(io: CommandIO): Promise<number> {
     const { values } = parseCommandArgs(io.argv, {
       config: { type: 'string', short: 'c' }, status: { type: 'boolean' }, 'retry-quarantined': { type: 'boolean' }, json: { type: 'boolean' },
+      verify: { type: 'boolean' }, since: { type: 'string' },
     });
     if (values.help) {
       io.stdout.write(`${this.help}\n`);
       return ExitCode.ok;
     }
-    if (values.status && values['retry-quarantined']) throw new WardgateError('WG_ERR_USAGE', 'give either --status or --retry-quarantined');
+    if ([values.status, values['retry-quarantined'], values.verify].filter(Boolean).length > 1) throw new WardgateError('WG_ERR_USAGE', 'give one of --status, --retry-quarantined, --verify');
+    if (values.since !== undefined && !values.verify) throw new WardgateError('WG_ERR_USAGE', '--since goes with --verify');
+    const since = values.since === undefined ? undefined : parseSince(values.since);
     const config = loadConfig({ ...(values.config !== undefined && { file: values.config }), env: io.env });
     if (!existsSync(join(config.gateway.dataDir, DB_FILE))) throw new WardgateError('WG_ERR_USAGE', `no database in ${config.gateway.dataDir}: has the daemon ever run with this config?`);
     const db = openDatabase(config.gateway.dataDir);
     try {
       const outbox = new Outbox(db);
+      if (values.verify) return await verify(io, config, db, outbox, since, values.json === true);
       if (values['retry-quarantined']) {
         const retried = outbox.retryQuarantined();
         io.stdout.write(values.json ? `${JSON.stringify({ retried })}\n` : `${retried} quarantined batch(es) back in flight; the daemon sends them at its next sync tick\n`);
@@ -66,3 +81,38 @@ Options:
     }
   },
 };
+
+function parseSince(text: string): number {
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ms)) throw new WardgateError('WG_ERR_USAGE', `--since: expected RFC 3339 or epoch milliseconds, got ${text}`);
+  return ms;
+}
+
+async function verify(io: CommandIO, config: GatewayConfig, db: Db, outbox: Outbox, since: number | undefined, json: boolean): Promise<number> {
+  const cloud = config.cloud;
+  if (!cloud) throw new WardgateError('WG_ERR_USAGE', 'no cloud in the config: nothing was synced to verify');
+  const tokens = cloud.idToken ? googleIdTokens(cloud.idToken) : undefined;
+  const verifier = new Verifier({
+    db, outbox, url: cloud.url, gateway: config.gateway.id, secret: io.env[cloud.secretEnv] ?? '', timeoutMs: cloud.requestTimeoutMs,
+    log: createLogger('silent'),
+    builder: new BatchBuilder(db, new Pseudonyms(db, io.env[cloud.wardSecretEnv] ?? ''), { gateway: config.gateway.id, ward: config.ward }),
+    ...(tokens && { headers: () => tokens.headers() }),
+  });
+  let report;
+  try {
+    report = await verifier.run(since === undefined ? {} : { since });
+  } catch (err) {
+    throw new WardgateError('WG_ERR_UNAVAILABLE', `verification failed: ${(err as Error).message}`);
+  }
+  if (json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else {
+    const lines = [
+      `verified ${report.items} items in ${report.ranges} ranges: ${report.missing} missing in the cloud, ${report.extra} extra; ${report.resent} re-sent`,
+      ...report.holes.map((h) => `  hole in ${h.stream} ${h.lo}-${h.hi}: edge ${h.edge}, cloud ${h.cloud}`),
+      ...(report.corrected > 0 ? [`the cloud corrected its record of ${report.corrected} item(s) it did not hold`] : []),
+      ...(report.resent > 0 ? ['the daemon sends the re-sent ranges at its next sync tick'] : []),
+    ];
+    io.stdout.write(`${lines.join('\n')}\n`);
+  }
+  return report.holes.length > 0 ? ExitCode.failure : ExitCode.ok;
+}

@@ -75,6 +75,8 @@ export const jobsConfigSchema = z
     checkpoint: cronExpression.default('*/10 * * * *'),
     /** Pulls alarm-rule and limit overrides from {cloud.url}/edgeConfig. */
     configPull: cronExpression.default('*/5 * * * *'),
+    /** Asks the cloud what it holds of what it confirmed since the last run, and re-sends holes ({cloud.url}/verifyRange). */
+    verify: cronExpression.default('*/10 * * * *'),
   })
   .prefault({});
 

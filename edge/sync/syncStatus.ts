@@ -4,6 +4,7 @@
 // and the estimated time left at that rate.
 import type { Db } from '../store/database.js';
 import { etaSeconds } from './progress.js';
+import { readVerifyTotals } from './verifier.js';
 
 export interface SyncStatus {
   /** off (no cloud configured), idle, draining, retrying (backing off after failures), paused (refused by the cloud; see `wardgate sync --status`). */
@@ -16,7 +17,24 @@ export interface SyncStatus {
   pausedReason: string | null;
   /** Version of the alarm overrides pulled from the cloud (0: none). */
   configVersion: number;
+  /** Reconciliation with the cloud (the verify job, `wardgate sync --verify`): totals since install. */
+  verify: SyncVerifyStatus;
 }
+
+export interface SyncVerifyStatus {
+  runs: number;
+  lastRunTs: string | null;
+  /** Items compared, items the cloud lacked though it had confirmed them, items it held beyond the edge's, items re-sent. */
+  itemsVerified: number;
+  missing: number;
+  extra: number;
+  resent: number;
+  lastHoleTs: string | null;
+  /** Ranges re-sent and not yet verified whole. */
+  pendingRepairs: number;
+}
+
+export const noVerification: SyncVerifyStatus = { runs: 0, lastRunTs: null, itemsVerified: 0, missing: 0, extra: 0, resent: 0, lastHoleTs: null, pendingRepairs: 0 };
 
 const hasTable = (db: Db, name: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
 
@@ -46,5 +64,15 @@ export function readSyncStatus(db: Db, syncConfigured?: boolean): SyncStatus {
     etaSeconds: etaSeconds(readings, rate),
     pausedReason: state.get('paused') ?? null,
     configVersion: edgeConfig ? (JSON.parse(edgeConfig) as { version: number }).version : 0,
+    verify: hasTable(db, 'sync_state') ? verifyStatus(db) : noVerification,
+  };
+}
+
+function verifyStatus(db: Db): SyncVerifyStatus {
+  const v = readVerifyTotals(db);
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    runs: v.runs, lastRunTs: iso(v.lastRunTs), itemsVerified: v.items, missing: v.missing, extra: v.extra, resent: v.resent,
+    lastHoleTs: iso(v.lastHoleTs), pendingRepairs: v.pendingRepairs,
   };
 }

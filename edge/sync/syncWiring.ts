@@ -13,6 +13,10 @@ import { StorageGuard, storageUse } from './storageGuard.js';
 import { SyncService } from './syncService.js';
 import type { TechnicalAlarms } from './technicalAlarms.js';
 import { googleIdTokens } from './idToken.js';
+import { BatchBuilder } from './batchBuilder.js';
+import { Outbox } from './outbox.js';
+import { Pseudonyms } from './pseudonyms.js';
+import { readVerifyTotals, Verifier } from './verifier.js';
 
 export interface SyncWiring {
   readonly services: Service[];
@@ -54,7 +58,40 @@ export function wireSync(options: {
     { name: 'checkpoint', schedule: config.jobs.checkpoint, run: () => db().pragma('wal_checkpoint(TRUNCATE)') },
   ];
   if (sync && cloud) {
-    jobs.unshift({ name: 'sync', schedule: config.jobs.sync, run: () => sync.tick() });
+    let verifier: Verifier | undefined;
+    // Built at the first run: the database opens when the daemon starts.
+    const verify = () => (verifier ??= new Verifier({
+      db: db(), outbox: new Outbox(db()), url: cloud.url, gateway: config.gateway.id, secret: env[cloud.secretEnv] ?? '', timeoutMs: cloud.requestTimeoutMs, log, alarms, now,
+      builder: new BatchBuilder(db(), new Pseudonyms(db(), env[cloud.wardSecretEnv] ?? ''), { gateway: config.gateway.id, ward: config.ward }),
+      ...(tokens && { headers: () => tokens.headers() }),
+    }));
+    jobs.unshift({
+      name: 'sync',
+      schedule: config.jobs.sync,
+      run: () => {
+        sync.tick();
+        // A hole found by `wardgate sync --verify` raises the alarm here too.
+        verify().refreshAlarm();
+      },
+    });
+    jobs.push({
+      name: 'verify',
+      schedule: config.jobs.verify,
+      run: async () => {
+        try {
+          const report = await verify().run();
+          metrics?.syncVerifyRuns.inc({ outcome: report.holes.length > 0 ? 'holes' : 'whole' });
+          metrics?.syncVerifyItems.inc(report.items);
+          metrics?.syncVerifyMissing.inc(report.missing);
+          metrics?.syncVerifyResent.inc(report.resent);
+          if (report.resent > 0) sync.kick();
+          log.info({ ranges: report.ranges, items: report.items, missing: report.missing, extra: report.extra, resent: report.resent, pendingRepairs: report.pendingRepairs }, 'sync verified');
+        } catch (err) {
+          metrics?.syncVerifyRuns.inc({ outcome: 'failed' });
+          throw err;
+        }
+      },
+    });
     jobs.push({
       name: 'configPull',
       schedule: config.jobs.configPull,
@@ -86,6 +123,10 @@ export function syncMetricSources(db: () => Db | undefined, sync: () => SyncServ
       return last === undefined ? -1 : Math.max(0, (Date.now() - Number(last)) / 1000);
     },
     syncQuarantinedBatches: () => (db()?.prepare("SELECT count(*) FROM sync_batches WHERE state = 'quarantined'").pluck().get() as number | undefined) ?? 0,
+    syncVerifyPendingRepairs: () => {
+      const d = db();
+      return d ? readVerifyTotals(d).pendingRepairs : 0;
+    },
     storageUsedBytes: () => {
       const d = db();
       return d ? storageUse(d, quotaBytes).usedBytes : 0;

@@ -7,3 +7,4 @@ export * from './pseudonym.js';
 export * from './codec.js';
 export * from './validate.js';
 export * from './request.js';
+export * from './verify.js';

@@ -1,0 +1,268 @@
+// Reconciliation: asks the cloud what it holds for ranges of the outbox that
+// it confirmed (POST {cloud.url}/verifyRange, shared/sync/verify.ts),
+// compares counts and digests with the items the edge would send for the same
+// ranges, and re-sends any range with a hole. A hole means the cloud lost what
+// it confirmed: it raises the technical alarm "sync hole" until a later
+// verification finds the range whole. The scheduled job checks what was
+// confirmed since its last run; `wardgate sync --verify --since T` checks from T.
+import { alarmKey, auditKey, rangeDigest, readingKey, signedVerifyRequest, splitRange, MAX_VERIFY_RANGES, type VerifiableStream, type VerifyAnswer, type VerifyRange } from '../../shared/sync/verify.js';
+import type { Logger } from '../log.js';
+import type { Db } from '../store/database.js';
+import { READING_N_STRIDE, type BatchBuilder } from './batchBuilder.js';
+import type { Outbox, OutboxStream, Ranges } from './outbox.js';
+import type { TechnicalAlarms } from './technicalAlarms.js';
+
+/** A first run, with no --since, checks what was received in this last stretch. */
+export const FIRST_VERIFY_WINDOW_MS = 3_600_000;
+/** Most items in one re-sent batch: well inside the batch byte bound. */
+const REPAIR_ITEMS = 2000;
+
+const outboxOf: Record<VerifiableStream, OutboxStream> = { readings: 'obs', alarms: 'alarms', audit: 'audit' };
+const tableOf: Record<VerifiableStream, { table: string; ts: string }> = {
+  readings: { table: 'observations', ts: 'received_ts' }, alarms: { table: 'alarm_events', ts: 'ts' }, audit: { table: 'audit', ts: 'ts' },
+};
+
+export interface VerifierDeps {
+  readonly db: Db;
+  readonly outbox: Outbox;
+  readonly builder: BatchBuilder;
+  readonly url: string;
+  readonly gateway: string;
+  readonly secret: string;
+  readonly timeoutMs: number;
+  readonly log: Logger;
+  readonly alarms?: TechnicalAlarms;
+  readonly headers?: () => Promise<Record<string, string>>;
+  readonly now?: () => number;
+}
+
+/** A range re-sent after a hole, checked again at the next run. */
+interface Repair extends VerifyRange {
+  readonly batches: string[];
+}
+
+export interface VerifyReport {
+  /** Ranges compared, and items the edge holds in them. */
+  readonly ranges: number;
+  readonly items: number;
+  /** Items the edge holds that the cloud does not (at least; a digest tells a hole when counts agree). */
+  readonly missing: number;
+  /** Items the cloud holds beyond the edge's (duplicates, or rows the edge has purged). */
+  readonly extra: number;
+  /** Items put back in flight to fill holes. */
+  readonly resent: number;
+  /** Numbers the cloud's record claimed without the data (corrected by the cloud). */
+  readonly corrected: number;
+  readonly holes: ReadonlyArray<VerifyRange & { edge: number; cloud: number }>;
+  /** Ranges re-sent and not yet found whole. */
+  readonly pendingRepairs: number;
+}
+
+export interface VerifyTotals {
+  runs: number;
+  items: number;
+  missing: number;
+  extra: number;
+  resent: number;
+  lastRunTs: number | null;
+  lastHoleTs: number | null;
+}
+
+export class Verifier {
+  readonly #d: VerifierDeps;
+  readonly #now: () => number;
+
+  constructor(deps: VerifierDeps) {
+    this.#d = deps;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  /** Checks what the cloud confirmed since the last run (or since `since`, epoch ms), and re-sends holes. */
+  async run(options: { since?: number } = {}): Promise<VerifyReport> {
+    const { outbox } = this.#d;
+    const now = this.#now();
+    const cursors = outbox.cursors();
+    const from = this.#startPoints(options.since, now);
+    const repairs = this.#repairs();
+    const ranges: VerifyRange[] = [...repairs];
+    for (const stream of ['readings', 'alarms', 'audit'] as const) {
+      const through = cursors[outboxOf[stream]];
+      if (through > from[stream]) ranges.push(...toNumbers(stream, from[stream], through));
+    }
+    const answers = await this.#ask(ranges);
+    const inFlight = new Set(outbox.batches().map((b) => b.id));
+    let items = 0, missing = 0, extra = 0, resent = 0, corrected = 0;
+    const holes: Array<VerifyRange & { edge: number; cloud: number }> = [];
+    const pending: Repair[] = [];
+    ranges.forEach((range, i) => {
+      const cloud = answers[i];
+      const keys = this.#edgeKeys(range);
+      items += keys.length;
+      corrected += cloud.corrected;
+      const whole = cloud.count === keys.length && cloud.digest === rangeDigest(keys);
+      const repair = i < repairs.length ? repairs[i] : undefined;
+      if (whole || keys.length === 0) return;
+      if (cloud.count > keys.length) {
+        extra += cloud.count - keys.length;
+        this.#d.log.warn({ ...range, edge: keys.length, cloud: cloud.count }, 'the cloud holds more than the edge in a range (duplicates, or rows purged here)');
+        return;
+      }
+      const lacking = Math.max(1, keys.length - cloud.count);
+      // A repair whose batches are still in flight is waiting for them, not a new hole.
+      if (repair && repair.batches.some((id) => inFlight.has(id))) return void pending.push(repair);
+      if (!repair) {
+        missing += lacking;
+        holes.push({ ...range, edge: keys.length, cloud: cloud.count });
+      }
+      const planned = this.#resend(range, now);
+      resent += planned.items;
+      pending.push({ ...range, batches: planned.batches });
+    });
+    const report: VerifyReport = { ranges: ranges.length, items, missing, extra, resent, corrected, holes, pendingRepairs: pending.length };
+    this.#record(report, pending, cursors, now);
+    if (holes.length > 0) this.#d.log.error({ holes: holes.length, missing, resent }, 'items confirmed by the cloud are missing there; re-sent');
+    this.refreshAlarm();
+    return report;
+  }
+
+  /** Raises "sync hole" while a re-sent range waits to be found whole; clears it after. */
+  refreshAlarm(): void {
+    const repairs = this.#repairs();
+    if (repairs.length === 0) return this.#d.alarms?.set('sync:hole', null);
+    const totals = readVerifyTotals(this.#d.db);
+    this.#d.alarms?.set('sync:hole', {
+      rule: 'sync-hole', priority: 'medium',
+      message: `The cloud lacked items it had confirmed (${totals.missing} found since install); ${repairs.length} range(s) re-sent and awaiting verification`,
+    });
+  }
+
+  /** Where each stream's check starts (an outbox id: items above it). */
+  #startPoints(since: number | undefined, now: number): Record<VerifiableStream, number> {
+    const saved = this.#d.outbox.state('verify_through');
+    if (since === undefined && saved !== undefined) return JSON.parse(saved) as Record<VerifiableStream, number>;
+    const at = since ?? now - FIRST_VERIFY_WINDOW_MS;
+    const first = (stream: VerifiableStream) => {
+      const { table, ts } = tableOf[stream];
+      const id = this.#d.db.prepare(`SELECT min(id) FROM ${table} WHERE ${ts} >= ?`).pluck().get(at) as number | null;
+      return id === null ? this.#d.outbox.cursors()[outboxOf[stream]] : id - 1;
+    };
+    return { readings: first('readings'), alarms: first('alarms'), audit: first('audit') };
+  }
+
+  #repairs(): Repair[] {
+    const saved = this.#d.outbox.state('verify_repairs');
+    return saved === undefined ? [] : (JSON.parse(saved) as Repair[]);
+  }
+
+  async #ask(ranges: readonly VerifyRange[]): Promise<VerifyAnswer['ranges']> {
+    const out: Array<VerifyAnswer['ranges'][number]> = [];
+    for (let i = 0; i < ranges.length; i += MAX_VERIFY_RANGES) {
+      const part = ranges.slice(i, i + MAX_VERIFY_RANGES);
+      const request = signedVerifyRequest({ v: 1, gateway: this.#d.gateway, ranges: part }, this.#d.secret, this.#now());
+      const auth = this.#d.headers ? await this.#d.headers() : {};
+      // A plain timer, not AbortSignal.timeout: it cannot be collected while the request waits.
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(new Error(`no answer from verifyRange in ${this.#d.timeoutMs} ms`)), this.#d.timeoutMs);
+      try {
+        const res = await fetch(`${this.#d.url.replace(/\/+$/, '')}/verifyRange`, {
+          method: 'POST', body: request.body, headers: { ...request.headers, ...auth }, redirect: 'error', signal: abort.signal,
+        });
+        const text = await res.text();
+        const json = JSON.parse(text || 'null') as (VerifyAnswer & { error?: { code: string; message: string } }) | null;
+        if (res.status !== 200 || json?.ok !== true || json.ranges?.length !== part.length) {
+          throw new Error(`verifyRange answered ${res.status}: ${json?.error?.code ?? ''} ${json?.error?.message ?? text.slice(0, 200)}`);
+        }
+        out.push(...json.ranges);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return out;
+  }
+
+  /** The keys of the items the edge would send for a range of numbers. */
+  #edgeKeys(range: VerifyRange): string[] {
+    const batch = this.#d.builder.build(toOutboxRanges(range), this.#now()).batch;
+    if (range.stream === 'readings') return batch.readings.filter((r) => r.n >= range.lo && r.n <= range.hi).map(readingKey);
+    if (range.stream === 'alarms') return batch.alarms.map(alarmKey);
+    return (batch.audit ?? []).map(auditKey);
+  }
+
+  /** Puts the range back in flight as batches (counted as no new readings: they were counted when first confirmed). */
+  #resend(range: VerifyRange, now: number): { items: number; batches: string[] } {
+    const { after, through } = toOutboxRanges(range)[outboxOf[range.stream]];
+    const { table } = tableOf[range.stream];
+    const sizes = range.stream === 'readings'
+      ? (this.#d.db.prepare('SELECT id, json_array_length(readings) AS n FROM observations WHERE id > ? AND id <= ? ORDER BY id').all(after, through) as Array<{ id: number; n: number }>)
+      : (this.#d.db.prepare(`SELECT id, 1 AS n FROM ${table} WHERE id > ? AND id <= ? ORDER BY id`).all(after, through) as Array<{ id: number; n: number }>);
+    // Cut into batches of whole messages, at most REPAIR_ITEMS items each (a larger message alone).
+    const chunks: Array<{ after: number; through: number }> = [];
+    let first = after;
+    let last = after;
+    let count = 0;
+    for (const row of sizes) {
+      if (count > 0 && count + row.n > REPAIR_ITEMS) {
+        chunks.push({ after: first, through: last });
+        first = last;
+        count = 0;
+      }
+      count += row.n;
+      last = row.id;
+    }
+    if (count > 0) chunks.push({ after: first, through: last });
+    const known = new Set(this.#d.outbox.batches().map((b) => b.id));
+    const batches: string[] = [];
+    let items = 0;
+    for (const chunk of chunks) {
+      const ranges = emptyRanges();
+      ranges[outboxOf[range.stream]] = chunk;
+      const built = this.#d.builder.build(ranges, now);
+      if (!known.has(built.batch.batchId)) this.#d.outbox.record(built.batch.batchId, ranges, built.items, 0, now);
+      batches.push(built.batch.batchId);
+      items += built.items;
+    }
+    return { items, batches };
+  }
+
+  #record(report: VerifyReport, pending: readonly Repair[], cursors: Record<OutboxStream, number>, now: number): void {
+    const { outbox } = this.#d;
+    const totals = readVerifyTotals(this.#d.db);
+    outbox.setState('verify_through', JSON.stringify({ readings: cursors.obs, alarms: cursors.alarms, audit: cursors.audit }));
+    outbox.setState('verify_repairs', JSON.stringify(pending));
+    outbox.setState('verify_totals', JSON.stringify({
+      runs: totals.runs + 1, items: totals.items + report.items, missing: totals.missing + report.missing, extra: totals.extra + report.extra,
+      resent: totals.resent + report.resent, lastRunTs: now, lastHoleTs: report.holes.length > 0 ? now : totals.lastHoleTs,
+    } satisfies VerifyTotals));
+  }
+}
+
+/** The persisted figures of every verification so far (shown by status and /metrics). */
+export function readVerifyTotals(db: Db): VerifyTotals & { pendingRepairs: number } {
+  const get = (key: string) => db.prepare('SELECT value FROM sync_state WHERE key = ?').pluck().get(key) as string | undefined;
+  const totals = get('verify_totals');
+  const repairs = get('verify_repairs');
+  return {
+    ...(totals ? (JSON.parse(totals) as VerifyTotals) : { runs: 0, items: 0, missing: 0, extra: 0, resent: 0, lastRunTs: null, lastHoleTs: null }),
+    pendingRepairs: repairs ? (JSON.parse(repairs) as unknown[]).length : 0,
+  };
+}
+
+/** Outbox ids (after, through] of a stream as ranges of numbers, split where the cloud's record shards split. */
+function toNumbers(stream: VerifiableStream, after: number, through: number): VerifyRange[] {
+  if (stream !== 'readings') return splitRange(stream, after + 1, through);
+  return splitRange(stream, (after + 1) * READING_N_STRIDE, through * READING_N_STRIDE + READING_N_STRIDE - 1);
+}
+
+/** The outbox ranges that hold a range of numbers. */
+function toOutboxRanges(range: VerifyRange): Ranges {
+  const ranges = emptyRanges();
+  if (range.stream === 'readings') {
+    ranges.obs = { after: Math.ceil(range.lo / READING_N_STRIDE) - 1, through: Math.floor(range.hi / READING_N_STRIDE) };
+  } else {
+    ranges[outboxOf[range.stream]] = { after: range.lo - 1, through: range.hi };
+  }
+  return ranges;
+}
+
+const emptyRanges = (): Ranges => ({ alarms: { after: 0, through: 0 }, obs: { after: 0, through: 0 }, status: { after: 0, through: 0 }, audit: { after: 0, through: 0 } });
+
