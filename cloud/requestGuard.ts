@@ -114,7 +114,9 @@ function middlewareFailed(req: IncomingMessage, res: ServerResponse, err: unknow
 
 /** What Node itself refuses (a malformed request line or header) is answered as JSON too, then the connection closed. */
 export function answerClientError(err: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable) return void socket.destroy();
+  // As Node's own handler does: a socket already answering (a pipelined request) or gone is only closed.
+  const answering = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage?.headersSent === true;
+  if (!socket.writable || answering || err.code === 'ECONNRESET') return void socket.destroy();
   const body = JSON.stringify({ ok: false, error: { code: 'WG_ERR_SCHEMA', message: 'malformed HTTP request' } } satisfies CloudErrorBody);
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
   socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
