@@ -12,6 +12,11 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Firestore } from '@google-cloud/firestore';
+import { createServer, type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import type { CloudContext } from '../../cloud/context.js';
+import { registerFunctions } from '../../cloud/functions.js';
 import { startLocalCloud } from '../../cloud/local/localCloud.js';
 import { createCloudLogger } from '../../cloud/log.js';
 import { defaults, sha256Hex, type CloudSettings } from '../../cloud/settings.js';
@@ -175,6 +180,21 @@ t.test('deployed entry point: refused from the headers, before the framework rea
     ['DELETE', { method: 'DELETE', path: '/wards/3B/overview', headers: auth }, 405, 'WG_ERR_METHOD'],
   ];
   for (const [name, c, status, code, field] of apiAttacks) refused(t, `wardApi: ${name}`, await call(api.url, c), status, code, field);
+});
+
+t.test('a failure inside a function is a JSON 500 that names nothing of ours', async (t) => {
+  // A context whose gateway list throws, as a broken secret file might: the handler meets an error it did not expect.
+  const broken = {
+    settings: { ...defaults, gateways: { get: () => { throw new Error('read failed at /srv/secrets/gateways.json:12'); } }, apiTokens: [] },
+    log: createCloudLogger('silent'), now: Date.now,
+  } as unknown as CloudContext;
+  registerFunctions(() => broken);
+  const server = createServer(getTestServer('edgeConfig').listeners('request')[0] as RequestListener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const answer = await call(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { path: '/', headers: signedConfigHeaders('gw-3b', SECRET, Date.now()) });
+  refused(t, 'a handler that throws', answer, 500, 'WG_ERR_INTERNAL');
+  t.notMatch(answer.text, /secrets|gateways\.json/, 'the error\'s own message stays in the log');
 });
 
 t.test('every function on the emulators', async (t) => {
