@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   await fetch(`${api}/api/beds/3/settings`, { method: 'PUT', headers: admin, body: JSON.stringify({ onOxygen: true, consciousness: 'A' }) });
   await fetch(`${api}/api/beds/1/settings`, { method: 'PUT', headers: admin, body: JSON.stringify({ consciousness: 'A' }) });
 
-  const devices = await Promise.all(beds.map((b) => mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.ports.mqtt}`, { username: `mon-${b.bed}`, password: pw(`mon-${b.bed}`), reconnectPeriod: 0 })));
+  const devices = await Promise.all(beds.map((b) => mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.ports.mqtt}`, { clientId: `mon-${b.bed}`, username: `mon-${b.bed}`, password: pw(`mon-${b.bed}`), reconnectPeriod: 0 })));
   const seq = new Map<string, number>();
   const publish = (b: Bed, values: Vitals, ts?: number) => {
     const obs = Object.entries(values).map(([code, value]) => ({ code, value: Math.round(value * 10) / 10, unit: units[code] }));
