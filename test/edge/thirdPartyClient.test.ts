@@ -23,9 +23,13 @@ function mosquittoPub(args: string[]): Promise<{ code: number | null; stderr: st
 
 t.test('mosquitto_pub publishes a QoS 1 observation; mosquitto_sub receives the error for a bad one', async (t) => {
   const { gateway, config } = await startTestGateway(t);
-  const auth = ['-h', '127.0.0.1', '-p', String(config.mqtt.port), '-u', 'pox-1', '-P', passwordOf('pox-1'), '-V', 'mqttv311'];
+  const server = ['-h', '127.0.0.1', '-p', String(config.mqtt.port), '-V', 'mqttv311'];
+  // A device's client identifier is its id (mosquitto's default is random), and one session per identifier:
+  // the errors are watched here by an admin in its own namespace while the device publishes.
+  const auth = [...server, '-i', 'pox-1', '-u', 'pox-1', '-P', passwordOf('pox-1')];
+  const watcher = [...server, '-i', 'biomed:errors', '-u', 'biomed', '-P', passwordOf('biomed')];
 
-  const sub = spawn('mosquitto_sub', [...auth, '-i', 'pox-1-errors', '-t', 'wardgate/devices/pox-1/errors', '-q', '1', '-C', '1', '-W', '15'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const sub = spawn('mosquitto_sub', [...watcher, '-t', 'wardgate/devices/pox-1/errors', '-q', '1', '-C', '1', '-W', '15'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let received = '';
   sub.stdout.on('data', (d: Buffer) => (received += d.toString()));
   const subDone = new Promise((resolve) => sub.on('exit', resolve));
@@ -56,7 +60,7 @@ t.test('TLS listener: mosquitto_pub over TLS with the gateway certificate', asyn
   const tlsPort = await freePort();
   const { gateway } = await startTestGateway(t, { extra: { mqtt: { tls: { port: tlsPort, cert, key } } } });
   t.equal(gateway.ports.mqtts, tlsPort);
-  const result = await mosquittoPub(['-h', '127.0.0.1', '-p', String(tlsPort), '--cafile', cert, '-u', 'pox-2', '-P', passwordOf('pox-2'), '-q', '1', '-t', 'wardgate/devices/pox-2/obs', '-m', JSON.stringify({ seq: 9, obs: [{ code: 'pr', value: 64, unit: '/min' }] })]);
+  const result = await mosquittoPub(['-h', '127.0.0.1', '-p', String(tlsPort), '--cafile', cert, '-i', 'pox-2', '-u', 'pox-2', '-P', passwordOf('pox-2'), '-q', '1', '-t', 'wardgate/devices/pox-2/obs', '-m', JSON.stringify({ seq: 9, obs: [{ code: 'pr', value: 64, unit: '/min' }] })]);
   t.equal(result.code, 0, result.stderr);
   t.same(gateway.db!.prepare('SELECT code, value FROM readings').all(), [{ code: 'pr', value: 64 }]);
 });
