@@ -110,7 +110,6 @@ export class Hl7Listener implements Service {
       this.#refuse(socket, address, refusal);
       return;
     }
-    let lastRefusal: string | undefined;
     const connection = new Hl7Connection(socket, {
       handler,
       maxMessageBytes: config.maxMessageBytes,
@@ -120,10 +119,9 @@ export class Hl7Listener implements Service {
       onFirstMessageTimeout: () => this.#counted(address, 'first-message', `hl7 connection closed: no complete message within hl7.firstMessageTimeoutMs (${config.firstMessageTimeoutMs} ms)`),
       onAnswer: (answer) => {
         metrics.hl7Messages.inc({ ack: answer.code });
-        // Logged when the reason changes, not once per message of a misconfigured sender.
-        const refusal = answer.rejection && `${answer.code} ${answer.rejection.code}`;
-        if (refusal && refusal !== lastRefusal) this.#log.warn({ peer: connection.peer, ack: answer.code, code: answer.rejection!.code }, 'hl7 message not accepted');
-        lastRefusal = refusal;
+        // Once a minute per address and reason, not once per message: a sender alternating reasons cannot flood the log.
+        const { rejection } = answer;
+        if (rejection) this.#limited.warn(`answer ${address} ${answer.code} ${rejection.code}`, { peer: connection.peer, ack: answer.code, code: rejection.code }, 'hl7 message not accepted');
       },
       onFault: (fault) => metrics.hl7FrameErrors.inc({ fault }),
     });
