@@ -8,17 +8,20 @@
 // Readings then go through the shared validator, the commit queue and the
 // store like any MQTT message; garbage is dead-lettered once per run of bad
 // lines (a wrong baud rate must not fill the table at line rate) and counted always.
+// Every line is handled inside one guard: a driver or validation that throws
+// refuses that line like garbage (WG_ERR_INTERNAL) and the port reads on.
 import type { CommitCallback } from '../ingest/commitQueue.js';
 import { ArrivalSeq, contentSeq } from '../ingest/derivedSeq.js';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { SerialPortConfig } from '../config/schema.js';
-import { reject } from '../../shared/errors.js';
+import { reject, type Rejection } from '../../shared/errors.js';
 import { isPlainObject } from '../../shared/observation.js';
 import type { ObservationMessage, SensorState } from '../../shared/reading.js';
 import { isRejection, parseTimestamp } from '../../shared/timestamp.js';
 import type { DecodedLine, SerialDriver } from './driver.js';
 
-export type LineKind = 'reading' | 'header' | 'garbage';
+/** What became of a line; 'error': its handling threw, and it was refused. */
+export type LineKind = 'reading' | 'header' | 'garbage' | 'error';
 
 export interface LineIngestDeps {
   readonly port: SerialPortConfig;
@@ -31,6 +34,8 @@ export interface LineIngestDeps {
   readonly done: CommitCallback;
   readonly onSensor?: (sensor: SensorState, exceptions: readonly string[]) => void;
   readonly onEvent?: (ts: number) => void;
+  /** A line's handling threw (it was refused); for the log. `first`: the first of a run of such lines. */
+  readonly onError?: (err: unknown, first: boolean) => void;
 }
 
 export class SerialLineIngest {
@@ -38,7 +43,7 @@ export class SerialLineIngest {
   readonly #arrival: ArrivalSeq;
   #sensor: SensorState | undefined;
   #exceptions = '';
-  /** Whether the last complete line was garbage: only the first of a run is dead-lettered. */
+  /** Whether the last complete line was refused (garbage or failed): only the first of a run is dead-lettered. */
   #inGarbage = false;
 
   constructor(deps: LineIngestDeps) {
@@ -46,12 +51,25 @@ export class SerialLineIngest {
     this.#arrival = new ArrivalSeq(deps.lastSeq);
   }
 
+  /** Handles one complete line; never throws. */
   handle(line: Buffer, receivedTs: number): LineKind {
+    try {
+      return this.#handle(line, receivedTs);
+    } catch (err) {
+      const first = !this.#inGarbage;
+      this.#inGarbage = true;
+      this.#contained(() => this.#deps.onError?.(err, first));
+      if (first) this.#contained(() => this.#deadLetter(line, receivedTs, reject('WG_ERR_INTERNAL', `the gateway failed while handling this ${this.#deps.driver.name} line; it is kept for review and not processed`)));
+      return 'error';
+    }
+  }
+
+  #handle(line: Buffer, receivedTs: number): LineKind {
     const { port, driver } = this.#deps;
     const decoded = driver.decode(line.toString(driver.asciiOnly ? 'latin1' : 'utf8'), { deviceClock: port.deviceClock });
     if (decoded.kind === 'header') return 'header';
     if (decoded.kind === 'garbage') {
-      if (!this.#inGarbage) this.#deadLetter(line, receivedTs, decoded.reason);
+      if (!this.#inGarbage) this.#deadLetter(line, receivedTs, reject('WG_ERR_SERIAL_LINE', `not a ${driver.name} line: ${decoded.reason}`));
       this.#inGarbage = true;
       return 'garbage';
     }
@@ -103,12 +121,17 @@ export class SerialLineIngest {
     if (changedSensor) this.#deps.ingestor.deviceStatus('serial', this.#deps.port.deviceId, { sensor }, this.#deps.done);
   }
 
-  #deadLetter(line: Buffer, receivedTs: number, reason: string): void {
-    const { ingestor, port, driver, done } = this.#deps;
-    ingestor.deadLetter(
-      { source: 'serial', deviceId: port.deviceId, payload: line, topic: port.path, receivedTs },
-      reject('WG_ERR_SERIAL_LINE', `not a ${driver.name} line: ${reason}`),
-      done,
-    );
+  #deadLetter(line: Buffer, receivedTs: number, rejection: Rejection): void {
+    const { ingestor, port, done } = this.#deps;
+    ingestor.deadLetter({ source: 'serial', deviceId: port.deviceId, payload: line, topic: port.path, receivedTs }, rejection, done);
+  }
+
+  /** Runs what reports a refused line: a failure there must not escape the guard either. */
+  #contained(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      // Nothing left to report to; the line is already counted as refused.
+    }
   }
 }

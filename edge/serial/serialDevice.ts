@@ -55,6 +55,10 @@ export class SerialDevice {
         deps.bus.emit('device.sensor', { deviceId: port.deviceId, source: 'serial', sensor, exceptions });
       },
       onEvent: (ts) => deps.bus.emit('device.event', { deviceId: port.deviceId, source: 'serial', ts }),
+      // The error, never the line: a line is a reading of a patient.
+      onError: (err, first) => {
+        if (first) this.#log.error({ code: 'WG_ERR_INTERNAL', err }, 'a serial line could not be handled; it was refused and the port reads on');
+      },
     });
     const labels = { port: port.path };
     this.#reader = new PortReader({

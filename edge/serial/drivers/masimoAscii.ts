@@ -1,7 +1,8 @@
 // `masimo-ascii`: Masimo Rad-8 / Radical-7 "ASCII 1" real-time output
 // (DOMAIN.md section 6), one record per second:
 //   MM/DD/YY HH:MM:SS SN=<serial> SPO2=097% BPM=072 PI=04.69% SPCO=--.-% SPMET=--.-% DESAT=-- PIDELTA=+-- ALARM=0000 EXC=000800
-// and the older trend form `SpO2=097 PR=069 PI=04.69 EXC=800:SET`.
+// and the older trend form `SpO2=097 PR=069 PI=04.69 EXC=828:Search,OffPat,SET`
+// (Rad-8 manual, "Sample trend output"), where `000` is no value.
 // `--`, `---`, `--.-` are absent values. EXC is a hex bit field of exception
 // conditions: sensor off / no sensor become a technical condition (device
 // status), low signal IQ marks the values as unreliable. PI, SpCO, SpMet and
@@ -36,7 +37,8 @@ export function sensorFromExc(exc: number): SensorState {
 const STAMP = /^(\d{2})\/(\d{2})\/(\d{2})\s+(\d{2}):(\d{2}):(\d{2})(?:\s+|$)/;
 const FIELD = /^([A-Za-z][A-Za-z0-9]*)=(\S*)$/;
 const NUMBER = /^\d{1,3}(\.\d{1,2})?$/;
-const EXC = /^([0-9A-Fa-f]{1,8})(?::[A-Za-z]*)?$/;
+/** The hex word, then (trend form) the exception names: `828:Search,OffPat,SET`. */
+const EXC = /^([0-9A-Fa-f]{1,8})(?::[A-Za-z]*(?:,[A-Za-z]+)*)?$/;
 
 export const masimoAsciiDriver: SerialDriver = {
   name: 'masimo-ascii',
@@ -57,8 +59,10 @@ export const masimoAsciiDriver: SerialDriver = {
       if (!field) return { kind: 'garbage', reason: 'expected KEY=VALUE fields' };
       fields.set(field[1].toUpperCase(), field[2]);
     }
-    const spo2 = value(fields.get('SPO2'));
-    const pr = value(fields.get('BPM') ?? fields.get('PR'));
+    // The trend form (PR= instead of BPM=) prints 000 where it has no value.
+    const trend = !fields.has('BPM') && fields.has('PR');
+    const spo2 = value(fields.get('SPO2'), trend);
+    const pr = value(fields.get('BPM') ?? fields.get('PR'), trend);
     if (spo2 === undefined || pr === undefined) return { kind: 'garbage', reason: 'expected SPO2= and BPM= (or PR=) with 3-digit values or ---' };
     let exc = 0;
     const rawExc = fields.get('EXC');
@@ -82,9 +86,9 @@ export const masimoAsciiDriver: SerialDriver = {
 };
 
 /** A field's number (a trailing % dropped), null when absent, undefined when missing or unreadable. */
-function value(raw: string | undefined): number | null | undefined {
+function value(raw: string | undefined, zeroIsAbsent: boolean): number | null | undefined {
   if (raw === undefined) return undefined;
   const text = raw.endsWith('%') ? raw.slice(0, -1) : raw;
-  if (isAbsentText(text)) return null;
+  if (isAbsentText(text) || (zeroIsAbsent && /^0+$/.test(text))) return null;
   return NUMBER.test(text) ? Number(text) : undefined;
 }

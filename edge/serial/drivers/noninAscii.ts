@@ -1,12 +1,13 @@
 // `nonin-ascii`: Nonin real-time serial output (e.g. 7500 series; DOMAIN.md
 // section 6): once a second `SPO2=XXX HR=YYY`, `---` when there is no data, a
-// trailing `*` when a nurse marked an event; an ASCII header with model, date
+// trailing ` F` in fast-response mode (BT4000 manual, "Real-Time Patient Data
+// Output"), a trailing `*` when a nurse marked an event; an ASCII header with model, date
 // and time at power up, which carries no values and is skipped. The lines
 // carry no time of their own: the gateway's receive time is the reading time.
 import type { ObservationEntry } from '../../../shared/reading.js';
 import { isAbsentText, type SerialDriver } from '../driver.js';
 
-const LINE = /^SPO2\s*=\s*(\d{1,3}|-{2,3})\s+HR\s*=\s*(\d{1,3}|-{2,3})\s*(\*)?$/i;
+const LINE = /^SPO2\s*=\s*(\d{1,3}|-{2,3})\s+HR\s*=\s*(\d{1,3}|-{2,3})(?:\s+F)?\s*(\*)?$/i;
 /** A line that tries to be data but is not: a damaged data line, not a header. */
 const DATA_LIKE = /(SPO2|HR)\s*=/i;
 
