@@ -107,7 +107,7 @@ export function createMetrics(sources: MetricSources) {
     // Serial ports (label `port`: the configured path) and the HL7 listener.
     serialLines: new Counter({
       name: 'wardgate_serial_lines_total',
-      help: 'Serial lines by result: reading, header (skipped banner), garbage (not the driver format), overlong, partial (cut by a port loss).',
+      help: 'Serial lines by result: reading, header (skipped banner), garbage (not the driver format), error (its handling failed: refused), overlong, partial (cut by a port loss).',
       labelNames: ['port', 'result'] as const,
       registers,
     }),
