@@ -45,14 +45,14 @@ const SECONDS_PER_MONTH = 30 * 86_400;
 const INSTANCE = { vcpu: 1 / 3, gib: 0.5 };
 const RETENTION_DAYS = defaults.retentionDays;
 
-interface Counts {
+export interface Counts {
   writes: number;
   reads: number;
   created: Set<string>;
 }
 
 /** Counts document writes and reads at the client: every write goes through a WriteBatch, every read here through a transaction. */
-function instrument(): { counts: Counts; reset(): Counts; restore(): void } {
+export function instrument(): { counts: Counts; reset(): Counts; restore(): void } {
   let counts: Counts = { writes: 0, reads: 0, created: new Set() };
   const wb = WriteBatch.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
   const tx = Transaction.prototype as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
@@ -192,18 +192,20 @@ async function measure(url: string, ctx: Parameters<typeof applyMessage>[0], pro
   };
 }
 
-interface CostInputs {
+export interface CostInputs {
   writesPer1000: number;
   readsPer1000: number;
   deletesPer1000: number;
   storedBytesPerReading: number;
   functionMsPer1000: number;
   requestsPer1000: number;
+  /** Readings per bed per second; default this benchmark's ward (4 numerics at 1 Hz). */
+  readingsPerBedPerSecond?: number;
 }
 
 /** Monthly cost per bed at steady state: readings per bed per month from the ward's rate, data kept RETENTION_DAYS. */
 export function monthlyCostPerBed(c: CostInputs): Record<string, number> {
-  const readingsPerMonth = (METRICS.length / (STEP_MS / 1000)) * SECONDS_PER_MONTH;
+  const readingsPerMonth = (c.readingsPerBedPerSecond ?? METRICS.length / (STEP_MS / 1000)) * SECONDS_PER_MONTH;
   const k = readingsPerMonth / 1000;
   const p = listPrices;
   const firestoreOps = (k * c.writesPer1000 * p.firestoreWritePer100k + k * c.readsPer1000 * p.firestoreReadPer100k + k * c.deletesPer1000 * p.firestoreDeletePer100k) / 100_000;

@@ -3,6 +3,7 @@
 import { cpus, totalmem } from 'node:os';
 import { runAlarmBench } from './alarms.js';
 import { runCloudBench } from './cloud.js';
+import { runCloudRealTimeBench } from './cloudRealTime.js';
 import { runDashboardBench } from './dashboard.js';
 import { runIngestBench } from './ingest.js';
 import { runScenarioBench } from './scenarios.js';
@@ -21,6 +22,9 @@ log(`disk: ${ingest.bytesPerReading.toFixed(1)} bytes per stored reading (${inge
 log('\n== Cloud: Firestore writes per 1,000 readings, function time, cost per bed (against the emulators)');
 const cloud = await runCloudBench();
 log(JSON.stringify(cloud, null, 2));
+
+log('\n== Cloud at real rates: batches as the edge forms them for 8 and 30 beds, beside the former 5-second age bound');
+log(JSON.stringify(await runCloudRealTimeBench(log), null, 2));
 
 log('\n== Alarms: publish-to-alarm latency through the daemon, and alarms per 1,000 readings on a noisy ward');
 await runAlarmBench(log);
