@@ -164,7 +164,7 @@ export class MqttBroker implements Service {
     const { ward } = this.#deps.config;
     if (!mayPublish(principal, packet.topic, ward)) {
       this.#deps.metrics.authFailures.inc({ kind: 'publish' });
-      this.#log.warn({ code: 'WG_ERR_FORBIDDEN', clientId: client.id, principal: principal.name, topic: packet.topic }, 'publish refused by ACL');
+      this.#log.warn({ code: 'WG_ERR_FORBIDDEN', clientId: client.id.slice(0, 80), principal: principal.name, topic: packet.topic }, 'publish refused by ACL');
       return done(new Error(`${principal.name || 'client'} may not publish to ${packet.topic}`));
     }
     const device = parseDeviceTopic(packet.topic);
@@ -242,7 +242,7 @@ export class MqttBroker implements Service {
     const principal = this.#login.principalOf(client);
     if (principal && maySubscribe(principal, sub.topic, this.#deps.config.ward)) return done(null, sub);
     this.#deps.metrics.authFailures.inc({ kind: 'subscribe' });
-    this.#log.warn({ code: 'WG_ERR_FORBIDDEN', clientId: client.id, principal: principal?.name, topic: sub.topic }, 'subscription refused by ACL');
+    this.#log.warn({ code: 'WG_ERR_FORBIDDEN', clientId: client.id.slice(0, 80), principal: principal?.name, topic: sub.topic }, 'subscription refused by ACL');
     done(null, null); // SUBACK with failure (0x80) for this filter; the connection stays
   }
 
