@@ -6,8 +6,10 @@
 // every header is sent exactly as written (docs/SECURITY.md).
 import t from 'tap';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { errorCodes } from '../../shared/errors.js';
+import { MAX_CONNECTIONS } from '../../edge/http/server.js';
+import { waitFor } from '../helpers/env.js';
 import { passwordOf, startTestGateway } from '../helpers/gateway.js';
 
 t.setTimeout(180_000);
@@ -170,6 +172,32 @@ t.test('an oversized header, a slow client and a malformed request line', async 
   const { statusLine, ms } = await slow;
   t.ok(ms >= 9_000 && ms < 25_000, `the slow client is cut off after the headers timeout (${ms} ms)`);
   t.match(statusLine, /^(HTTP\/1\.1 408 .*)?$/, 'with 408 or a plain close');
+});
+
+t.test('connections beyond the cap are closed at once; the port serves again when they go', async (t) => {
+  const { config } = await startTestGateway(t);
+  const port = config.http.port;
+  const open = (): Promise<Socket> =>
+    new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => resolve(socket));
+      socket.once('error', reject);
+    });
+  const held: Socket[] = [];
+  t.teardown(() => held.forEach((s) => s.destroy()));
+  for (let i = 0; i < MAX_CONNECTIONS; i++) held.push(await open());
+  // One more: accepted by the kernel, closed by the server before it can ask anything.
+  const extra = await open();
+  const answer = await new Promise<string>((resolve) => {
+    let got = '';
+    extra.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    extra.once('close', () => resolve(got));
+    extra.once('error', () => undefined);
+    extra.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+  });
+  t.equal(answer, '', `connection ${MAX_CONNECTIONS + 1} is closed unanswered`);
+  for (const s of held.splice(0)) s.destroy();
+  const served = await waitFor(async () => ((await send(port, 'GET', '/healthz').catch(() => undefined))?.status === 200 ? true : undefined), 10_000, 'the port to serve again');
+  t.ok(served, 'once the flood is gone, requests are served');
 });
 
 t.test('WG_ERR_THROTTLED, answered to repeated failed logins, is a registered code', async (t) => {
