@@ -255,10 +255,10 @@ export class Gateway {
     if (config.hl7) {
       this.#hl7 = new Hl7Listener({
         config: config.hl7, ingestor, metrics, log, gatewayId: config.gateway.id, ward: config.ward, maxFutureSkewMs: config.ingest.maxFutureSkewMs,
+        declared: declaredDevices(config), acceptUnknownSenders: config.ingest.acceptUnknownDevices,
       });
       services.push(this.#hl7);
     }
-        declared: declaredDevices(config), acceptUnknownSenders: config.ingest.acceptUnknownDevices,
     return services;
   }
 
@@ -278,9 +278,10 @@ export class Gateway {
   }
 }
 
-/** Devices from `devices:` (MQTT) and from `serial:` ports, with the source they are heard on. */
+/** Devices from `devices:` (MQTT, or HL7 when an hl7 sender lists them) and from `serial:` ports, with the source they are heard on. */
 function declaredDevices(config: GatewayConfig): DeclaredDevice[] {
   const serial = new Map(config.serial.map((p) => [p.deviceId, p]));
+  const hl7 = new Set(config.hl7?.senders.flatMap((s) => s.devices ?? []));
   const devices: DeclaredDevice[] = config.devices.map((d) => {
     const port = serial.get(d.name);
     const bed = d.bed ?? port?.bed;

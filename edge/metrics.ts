@@ -147,12 +147,6 @@ export function createMetrics(sources: MetricSources) {
       labelNames: ['reason'] as const,
       registers,
     }),
-    hl7Connections: new Gauge({
-      name: 'wardgate_hl7_connections',
-      help: 'Open HL7 (MLLP) connections.',
-      registers,
-      collect() {
-        this.set(sources.hl7Connections?.() ?? 0);
     hl7HandlerFailures: new Counter({
       name: 'wardgate_hl7_handler_failures_total',
       help: 'HL7 messages on which the handler failed unexpectedly; each was refused with AE (WG_ERR_INTERNAL) and dead-lettered.',
@@ -160,10 +154,16 @@ export function createMetrics(sources: MetricSources) {
     }),
     hl7ConnectionsRefused: new Counter({
       name: 'wardgate_hl7_connections_refused_total',
-      help: 'HL7 connections refused or closed early, by reason: address (not in hl7.allowedAddresses), full (hl7.maxConnections), per-address (hl7.maxConnectionsPerAddress), first-message (nothing complete within hl7.firstMessageTimeoutMs).',
+      help: 'HL7 connections refused or closed early, by reason: address (not in hl7.allowedAddresses), full (hl7.maxConnections), per-address (hl7.maxConnectionsPerAddress), first-message (nothing complete within hl7.firstMessageTimeoutMs), evicted (a silent connection closed to make room for a new one).',
       labelNames: ['reason'] as const,
       registers,
     }),
+    hl7Connections: new Gauge({
+      name: 'wardgate_hl7_connections',
+      help: 'Open HL7 (MLLP) connections.',
+      registers,
+      collect() {
+        this.set(sources.hl7Connections?.() ?? 0);
       },
     }),
     syncVerifyRuns: new Counter({

@@ -97,8 +97,12 @@ const hl7 = z.strictObject({
   maxConnections: z.int().min(1).max(1024).default(64),
   /** Connections open at once from one address (a monitor needs one, a central station a few). */
   maxConnectionsPerAddress: z.int().min(1).max(1024).default(8),
-  /** A new connection that completes no message within this time is closed (0: never). */
-  firstMessageTimeoutMs: z.int().min(0).default(30_000),
+  /**
+   * A new connection that completes no message within this time is closed (0: never). Longer than
+   * the typical 1-minute PCD-01 reporting period (IHE PCD TF-2), so a monitor that connects and then
+   * waits for its first report keeps its connection; an idle socket holds a slot no longer.
+   */
+  firstMessageTimeoutMs: z.int().min(0).default(90_000),
   /** A connection that sends nothing for this long is closed (0: never). */
   idleTimeoutMs: z.int().min(0).default(600_000),
 });

@@ -35,6 +35,7 @@ export class Hl7Connection {
   readonly #replies: Array<{ bytes?: Buffer }> = [];
   #paused = false;
   #ended = false;
+  #heard = false;
   #firstTimer: NodeJS.Timeout | undefined;
   #decoder: MllpDecoder | undefined;
   readonly closed: Promise<void>;
@@ -59,6 +60,11 @@ export class Hl7Connection {
   /** The peer's address (IPv4 without the mapped prefix). */
   get address(): string {
     return this.#address;
+  }
+
+  /** A complete message has arrived on it (a silent connection may give way to a new one). */
+  get heard(): boolean {
+    return this.#heard;
   }
 
   get pending(): number {
@@ -97,6 +103,11 @@ export class Hl7Connection {
     socket.on('error', (err) => this.#deps.log.debug({ peer: this.#peer, err: err.message }, 'hl7 connection error'));
   }
 
+  /** Closes at once, answering nothing (a silent connection evicted for a new one). */
+  evict(): void {
+    this.#socket.destroy();
+  }
+
   /** Ends the connection once every message received has been answered. */
   async drain(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -117,6 +128,7 @@ export class Hl7Connection {
 
   #frame(frame: MllpFrame): void {
     if (this.#ended) return;
+    this.#heard = true;
     clearTimeout(this.#firstTimer);
     const slot: { bytes?: Buffer } = {};
     this.#replies.push(slot);

@@ -2,8 +2,11 @@
 // `hl7:` is configured; binds to loopback unless told otherwise. Several
 // connections at once, within limits: hl7.maxConnections in all and
 // hl7.maxConnectionsPerAddress from one address, so that one host cannot
-// take every slot; refusals are counted and logged (at most once a minute
-// per cause). Senders are limited by address (here, at connect) and by
+// take every slot; when all are taken, the oldest connection that has not yet
+// sent a message gives way to the new one (silent sockets cannot lock the
+// monitors out), and only when every slot is in use by a sender that spoke is
+// a new connection refused. Refusals are counted and logged (at most once a
+// minute per cause). Senders are limited by address (here, at connect) and by
 // who they say they are and what they report (senderPolicy.ts, per message,
 // answered AR).
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -31,7 +34,7 @@ export interface Hl7ListenerDeps {
   readonly acceptUnknownSenders?: boolean;
 }
 
-type RefusalReason = 'address' | 'full' | 'per-address' | 'first-message';
+type RefusalReason = 'address' | 'full' | 'per-address' | 'first-message' | 'evicted';
 
 export class Hl7Listener implements Service {
   readonly name = 'hl7';
@@ -140,9 +143,22 @@ export class Hl7Listener implements Service {
   #refusal(address: string): RefusalReason | undefined {
     const { config } = this.#deps;
     if (config.allowedAddresses.length && !config.allowedAddresses.includes(address)) return 'address';
-    if (this.#connections.size >= config.maxConnections) return 'full';
     if ((this.#perAddress.get(address) ?? 0) >= config.maxConnectionsPerAddress) return 'per-address';
+    if (this.#connections.size >= config.maxConnections && !this.#evictSilent()) return 'full';
     return undefined;
+  }
+
+  /** Closes the oldest connection that has sent nothing yet, to make room; false when every one has spoken. */
+  #evictSilent(): boolean {
+    for (const connection of this.#connections) {
+      if (connection.heard) continue;
+      // Removed now, not at its close event: the slot is the new connection's at once.
+      this.#connections.delete(connection);
+      this.#counted(connection.address, 'evicted', 'hl7 connection closed: a silent connection gave way to a new one (hl7.maxConnections open)');
+      connection.evict();
+      return true;
+    }
+    return false;
   }
 
   #refuse(socket: Socket, address: string, reason: RefusalReason): void {

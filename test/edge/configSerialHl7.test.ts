@@ -31,7 +31,7 @@ t.test('serial ports get the vendor defaults (9600 8N1) and hl7 is off unless co
   t.equal(c.hl7, undefined, 'no hl7 key: listener off');
   t.same(load(t, 'hl7: {}\n').hl7, {
     host: '127.0.0.1', port: 2575, senders: [], allowedApplications: [], allowedAddresses: [], maxMessageBytes: 1_048_576, maxSegmentsPerMessage: 2000,
-    maxConnections: 64, maxConnectionsPerAddress: 8, firstMessageTimeoutMs: 30_000, idleTimeoutMs: 600_000,
+    maxConnections: 64, maxConnectionsPerAddress: 8, firstMessageTimeoutMs: 90_000, idleTimeoutMs: 600_000,
   }, 'hl7 on loopback, port 2575 by default; no sender listed: nobody may report');
   t.same(load(t, '{}\n').serial, []);
   const nonin = load(t, 'serial:\n  - { path: /dev/ttyS1, driver: nonin-ascii, deviceId: n1, stopBits: 2, parity: even, dataBits: 7 }\n').serial[0];

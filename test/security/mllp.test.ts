@@ -136,7 +136,7 @@ t.test('attack table: each attack gets its answer and a dead letter; the connect
   t.equal(await metric(gateway, 'wardgate_hl7_handler_failures_total'), 0, 'no attack reached the handler\'s last resort');
 });
 
-t.test('connections: silent and trickling sockets are closed, per-address and total limits refuse with a metric, other hosts are still served', async (t) => {
+t.test('connections: silent and trickling sockets are closed, one host gets its share only, a full listener makes a silent socket give way, and refuses only when every sender spoke', async (t) => {
   const { gateway, port } = await gatewayWith(t, { firstMessageTimeoutMs: 3000, maxConnectionsPerAddress: 3, maxConnections: 6 });
   // A socket that never sends: closed after firstMessageTimeoutMs, not after the 10-minute idle timeout.
   const silent = await MllpClient.connect(t, port, '127.0.0.5');
@@ -158,17 +158,28 @@ t.test('connections: silent and trickling sockets are closed, per-address and to
   const monitor = await MllpClient.connect(t, port, '127.0.0.3');
   monitor.send(good(1));
   t.same((await monitor.waitForAcks(1))[0].code, 'AA', 'a monitor on another address is served while one host holds its share');
-  // Fill the rest of the listener: 3 (hog) + 1 (monitor) + 2 more = 6; the seventh is refused.
+  // The listener is full: 3 (hog) + 1 (monitor) + 2 more = 6. A seventh connection takes the slot of the oldest silent one.
   const more = await Promise.all(['127.0.0.4', '127.0.0.4'].map((a) => MllpClient.connect(t, port, a)));
   const seventh = await MllpClient.connect(t, port, '127.0.0.7');
-  await waitFor(() => (seventh.closed ? true : undefined), 2000, 'the seventh socket to be refused');
+  await waitFor(() => (hog[0].closed ? true : undefined), 2000, 'the oldest silent socket to give way');
+  seventh.send(good(2));
+  t.same((await seventh.waitForAcks(1))[0].code, 'AA', 'the newcomer is served');
+  t.equal(await metric(gateway, 'wardgate_hl7_connections_refused_total', 'reason="evicted"'), 1);
+  t.notOk(monitor.closed, 'a monitor that spoke is never the one to give way');
+  // Once every slot is held by a sender that spoke, a new connection is refused.
+  const speakers = [hog[1], hog[2], ...more];
+  speakers.forEach((c, i) => c.send(good(10 + i)));
+  await Promise.all(speakers.map((c) => c.waitForAcks(1)));
+  const eighth = await MllpClient.connect(t, port, '127.0.0.8');
+  await waitFor(() => (eighth.closed ? true : undefined), 2000, 'the eighth socket to be refused');
   t.equal(await metric(gateway, 'wardgate_hl7_connections_refused_total', 'reason="full"'), 1);
-  t.notOk(monitor.closed, 'the working monitor keeps its connection');
-  // The idle sockets give their slots back at the first-message timeout; a new monitor then gets in.
-  await waitFor(() => (hog.every((c) => c.closed) && more.every((c) => c.closed) ? true : undefined), 10_000, 'idle sockets to be closed');
-  const late = await MllpClient.connect(t, port, '127.0.0.8');
-  late.send(good(2));
-  t.same((await late.waitForAcks(1))[0].code, 'AA', 'slots freed by the timeout serve the next monitor');
+  t.ok([monitor, seventh, ...speakers].every((c) => !c.closed), 'the six senders keep their connections');
+  // A sender that leaves frees its slot for the next.
+  monitor.end();
+  await waitFor(() => (monitor.closed ? true : undefined), 2000, 'the monitor to leave');
+  const late = await MllpClient.connect(t, port, '127.0.0.9');
+  late.send(good(3));
+  t.same((await late.waitForAcks(1))[0].code, 'AA', 'a freed slot serves the next monitor');
 });
 
 t.test('a 7,000-OBX message under the size limit costs linear time, and the default segment limit refuses it at once', async (t) => {
