@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { WardgateError } from '../shared/errors.js';
 import { isPlainObject } from '../shared/observation.js';
+import { ownValue } from '../shared/record.js';
 
 export interface GatewayEntry {
   readonly ward: string;
@@ -214,7 +215,7 @@ class GatewaysFromFile implements ReadonlyMap<string, GatewayEntry> {
 export function settingsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<CloudSettings> = {}, now: () => number = Date.now): CloudSettings {
   const mounted = env.WARDGATE_SECRETS_MOUNTED === 'true' || env.WARDGATE_SECRETS_MOUNTED === '1';
   const fileOf = <T>(name: string, parse: (text: string, what: string) => T): SecretFile<T> | undefined => {
-    const path = env[`${name}_FILE`];
+    const path = ownValue(env, `${name}_FILE`);
     if (!path) return undefined;
     const what = `${name}_FILE`;
     return new SecretFile(() => parse(mounted ? readFileSync(path, 'utf8') : readSecretFile(path, what), what), now);

@@ -14,6 +14,7 @@ import { readingsOf, type SegmentDoc, type StoredReading } from '../ingest/segme
 import { alerts, currentState, hourDocId, hourStart, hours, HOUR_MS, segments, shardOf } from '../store/paths.js';
 import { addReading, fromStored, newHourDoc, toStored, type HourDoc } from './hourStats.js';
 import { analyzeSubject, judgedSlots, WINDOW_MS, type BatchSpan, type CloudAlert, type SubjectState } from './patientAnalysis.js';
+import { ownValue, setOwn } from '../../shared/record.js';
 
 /** Segment ids remembered as applied; far more than can be redelivered within Pub/Sub's 7-day retention at any sane rate. */
 const MAX_APPLIED = 2000;
@@ -94,7 +95,7 @@ export async function applyMessage(ctx: CloudContext, message: BatchMessage): Pr
     }
     // A late, older batch does not rewind a patient to the past: the analysis
     // stays at the newest data seen, and reads the window that ends there.
-    for (const [subject, t] of asOf) asOf.set(subject, Math.max(t, state.p[subject]?.asOf ?? 0));
+    for (const [subject, t] of asOf) asOf.set(subject, Math.max(t, ownValue(state.p, subject)?.asOf ?? 0));
 
     // Every hour document a patient's analysis needs: the 6 hours before the newest reading, and the
     // slots judged for anomalies (every hour the batch covers) with the 6 hours before each.
@@ -106,7 +107,7 @@ export async function applyMessage(ctx: CloudContext, message: BatchMessage): Pr
     for (const r of readings) want(r.ts, r.subject);
     for (const [subject, t] of asOf) {
       for (let h = hourStart(t - WINDOW_MS); h <= t; h += HOUR_MS) want(h, subject);
-      const judged = judgedSlots(t, spans.get(subject)!, state.p[subject]?.asOf);
+      const judged = judgedSlots(t, spans.get(subject)!, ownValue(state.p, subject)?.asOf);
       for (let h = hourStart(judged.from - WINDOW_MS); h <= judged.to; h += HOUR_MS) want(h, subject);
     }
     const ids = [...refs.keys()];
@@ -130,8 +131,8 @@ export async function applyMessage(ctx: CloudContext, message: BatchMessage): Pr
     for (const [subject, t] of asOf) {
       const shard = shardOf(subject, settings.analysisShards);
       const subjectDocs = [...docs.values()].filter((d) => d.shard === shard);
-      const { state: next, alerts: raised } = analyzeSubject(message.ward, subject, subjectDocs, t, state.p[subject], info.get(subject)!, spans.get(subject));
-      state.p[subject] = next;
+      const { state: next, alerts: raised } = analyzeSubject(message.ward, subject, subjectDocs, t, ownValue(state.p, subject), info.get(subject)!, spans.get(subject));
+      setOwn(state.p, subject, next);
       newAlerts.push(...raised);
     }
 

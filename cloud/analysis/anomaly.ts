@@ -6,6 +6,7 @@
 // change smaller than the floor never counts as an anomaly. The floors are
 // wardgate defaults (about one display resolution step of each metric, two
 // for heart rate), not published values.
+import { ownValue } from '../../shared/record.js';
 import { MAD_TO_SD, mad, median, type Point } from './robust.js';
 
 export const Z_THRESHOLD = 3.5;
@@ -28,7 +29,7 @@ export interface Anomaly {
  * `baselineSize` of them, most recent). Returns the anomalous ones.
  */
 export function detectAnomalies(series: readonly Point[], code: string, from: number, baselineSize = 72): Anomaly[] {
-  const floor = minScale[code];
+  const floor = ownValue(minScale, code);
   if (floor === undefined) return [];
   const found: Anomaly[] = [];
   for (let i = Math.max(from, MIN_BASELINE_POINTS); i < series.length; i++) {

@@ -5,6 +5,7 @@
 // the downsampled vitals and the trend and anomaly series.
 import { SLOT_MS, SLOTS_PER_HOUR, hourStart } from '../store/paths.js';
 import { ReadingFlag } from '../../shared/reading.js';
+import { ownValue, setOwn } from '../../shared/record.js';
 import type { StoredReading } from '../ingest/segments.js';
 import type { Point } from './robust.js';
 
@@ -49,9 +50,9 @@ export function emptyMetricHour(): MetricHour {
 
 /** Adds one reading to its hour document (which must be the reading's hour). */
 export function addReading(doc: HourDoc, r: StoredReading): void {
-  const subject = (doc.p[r.subject] ??= { bed: r.bed, patient: r.patient, m: {} });
+  const subject = ownValue(doc.p, r.subject) ?? setOwn(doc.p, r.subject, { bed: r.bed, patient: r.patient, m: {} });
   subject.bed = r.bed;
-  const m = (subject.m[r.code] ??= emptyMetricHour());
+  const m = ownValue(subject.m, r.code) ?? setOwn(subject.m, r.code, emptyMetricHour());
   if (r.flags & (ReadingFlag.artifact | ReadingFlag.unreliable)) {
     m.x++;
     return;
@@ -63,7 +64,7 @@ export function addReading(doc: HourDoc, r: StoredReading): void {
   m.mn = Math.min(m.mn, v);
   m.mx = Math.max(m.mx, v);
   const bin = String(Math.round(v / binWidth(r.code)));
-  m.h[bin] = (m.h[bin] ?? 0) + 1;
+  setOwn(m.h, bin, (ownValue(m.h, bin) ?? 0) + 1);
   const slot = Math.floor((r.ts - doc.hour) / SLOT_MS);
   m.q[slot]++;
   m.qs[slot] += v;
@@ -113,7 +114,7 @@ export function summarize(m: MetricHour, code: string): HourSummary {
 export function slotSeries(docs: readonly HourDoc[], subject: string, code: string, from: number, to: number): Point[] {
   const out: Point[] = [];
   for (const doc of [...docs].sort((a, b) => a.hour - b.hour)) {
-    const m = doc.p[subject]?.m[code];
+    const m = ownValue(ownValue(doc.p, subject)?.m, code);
     if (!m) continue;
     for (let i = 0; i < SLOTS_PER_HOUR; i++) {
       const t = doc.hour + i * SLOT_MS;
@@ -130,8 +131,8 @@ export function toStored(doc: HourDoc): HourDoc {
   const p: Record<string, SubjectHour> = {};
   for (const [subject, sh] of Object.entries(doc.p)) {
     const m: Record<string, MetricHour> = {};
-    for (const [code, mh] of Object.entries(sh.m)) m[code] = { ...mh, mn: mh.c ? mh.mn : 0, mx: mh.c ? mh.mx : 0 };
-    p[subject] = { ...sh, m };
+    for (const [code, mh] of Object.entries(sh.m)) setOwn(m, code, { ...mh, mn: mh.c ? mh.mn : 0, mx: mh.c ? mh.mx : 0 });
+    setOwn(p, subject, { ...sh, m });
   }
   return { ...doc, p };
 }
@@ -140,8 +141,8 @@ export function fromStored(doc: HourDoc): HourDoc {
   const p: Record<string, SubjectHour> = {};
   for (const [subject, sh] of Object.entries(doc.p ?? {})) {
     const m: Record<string, MetricHour> = {};
-    for (const [code, mh] of Object.entries(sh.m)) m[code] = { ...mh, mn: mh.c ? mh.mn : Infinity, mx: mh.c ? mh.mx : -Infinity };
-    p[subject] = { ...sh, m };
+    for (const [code, mh] of Object.entries(sh.m)) setOwn(m, code, { ...mh, mn: mh.c ? mh.mn : Infinity, mx: mh.c ? mh.mx : -Infinity });
+    setOwn(p, subject, { ...sh, m });
   }
   return { ...doc, p };
 }

@@ -11,6 +11,7 @@ import { slotSeries, type HourDoc } from './hourStats.js';
 import { levelRank, news2, type News2Inputs, type News2Level } from '../../shared/news2.js';
 import { assessRisk, type RiskAssessment } from './risk.js';
 import { theilSenPerHour, type Point } from './robust.js';
+import { ownValue, setOwn } from '../../shared/record.js';
 
 export const ANALYZED_CODES = ['hr', 'pr', 'spo2', 'rr', 'nibp_sys', 'nibp_dia', 'nibp_map', 'temp', 'etco2'] as const;
 export const WINDOW_MS = 6 * HOUR_MS;
@@ -102,9 +103,10 @@ export function analyzeSubject(
   const trends: Record<string, number> = {};
   for (const [code, points] of series) {
     const newest = points[points.length - 1];
-    if (newest && (!last[code] || newest.t >= last[code].t)) last[code] = { v: round(newest.v), t: newest.t };
+    const known = ownValue(last, code);
+    if (newest && (!known || newest.t >= known.t)) setOwn(last, code, { v: round(newest.v), t: newest.t });
     const recent = points.filter((p) => p.t >= asOf - TREND_MS);
-    if (recent.length >= MIN_TREND_POINTS) trends[code] = round(theilSenPerHour(recent));
+    if (recent.length >= MIN_TREND_POINTS) setOwn(trends, code, round(theilSenPerHour(recent)));
   }
 
   const trajectory: Point[] = [];
@@ -116,11 +118,11 @@ export function analyzeSubject(
   const risk = assessRisk(current.result, trajectory);
 
   const raised: Record<string, number> = {};
-  for (const [key, t] of Object.entries(prev?.raised ?? {})) if (t >= asOf - WINDOW_MS) raised[key] = t;
+  for (const [key, t] of Object.entries(prev?.raised ?? {})) if (t >= asOf - WINDOW_MS) setOwn(raised, key, t);
   const alerts: CloudAlert[] = [];
   const raise = (key: string, alert: Omit<CloudAlert, 'id' | 'subject' | 'bed' | 'patient'>) => {
-    if (raised[key] !== undefined) return;
-    raised[key] = alert.ts;
+    if (ownValue(raised, key) !== undefined) return;
+    setOwn(raised, key, alert.ts);
     alerts.push({ id: alertId(ward, `${subject}|${key}`), subject, ...info, ...alert });
   };
 
@@ -133,13 +135,13 @@ export function analyzeSubject(
     if (from < 0) continue;
     for (const a of detectAnomalies(points, code, from)) {
       const key = `${code}|${a.z > 0 ? 'up' : 'down'}`;
-      const episode = episodes[key];
+      const episode = ownValue(episodes, key);
       if (episode && a.t >= episode.start - EPISODE_GAP_MS && a.t <= episode.last + EPISODE_GAP_MS) {
         // The same sustained change: one event, already alerted.
-        episodes[key] = { start: Math.min(episode.start, a.t), last: Math.max(episode.last, a.t) };
+        setOwn(episodes, key, { start: Math.min(episode.start, a.t), last: Math.max(episode.last, a.t) });
         continue;
       }
-      episodes[key] = { start: a.t, last: a.t };
+      setOwn(episodes, key, { start: a.t, last: a.t });
       raise(`anomaly|${key}|${a.t}`, {
         kind: 'anomaly', ts: a.t, level: 'low-medium', code, value: round(a.value), z: a.z,
         message: `${code} 5-minute mean ${round(a.value)} is ${Math.abs(a.z)} robust SDs ${a.z > 0 ? 'above' : 'below'} the patient's baseline ${round(a.baselineMedian)}`,
@@ -177,11 +179,11 @@ function liveEpisodes(prev: SubjectState | undefined, asOf: number): Record<stri
   for (const [key, t] of Object.entries(prev?.raised ?? {})) {
     const [kind, code, direction] = key.split('|');
     const k = `${code}|${direction}`;
-    if (kind === 'anomaly' && !prev?.episodes?.[k]) out[k] = { start: Math.min(out[k]?.start ?? t, t), last: Math.max(out[k]?.last ?? t, t) };
+    const seen = ownValue(out, k);
+    if (kind === 'anomaly' && !ownValue(prev?.episodes, k)) setOwn(out, k, { start: Math.min(seen?.start ?? t, t), last: Math.max(seen?.last ?? t, t) });
   }
-  for (const [k, e] of Object.entries(prev?.episodes ?? {})) out[k] = e;
-  for (const [k, e] of Object.entries(out)) if (e.last < asOf - WINDOW_MS) delete out[k];
-  return out;
+  for (const [k, e] of Object.entries(prev?.episodes ?? {})) setOwn(out, k, e);
+  return Object.fromEntries(Object.entries(out).filter(([, e]) => e.last >= asOf - WINDOW_MS));
 }
 
 /** NEWS2 from the newest 5-minute mean at or before `t` of each input, if not stale. */
@@ -192,7 +194,7 @@ function news2AtTime(series: ReadonlyMap<string, Point[]>, t: number) {
     const points = series.get(code) ?? [];
     for (let i = points.length - 1; i >= 0; i--) {
       if (points[i].t > t) continue;
-      if (t - points[i].t > staleAfterMs[code]) {
+      if (t - points[i].t > (ownValue(staleAfterMs, code) ?? Infinity)) {
         stale.push(code);
         return undefined;
       }

@@ -4,6 +4,7 @@
 // raw segments, for at most one hour at a time.
 import { FieldPath, type Firestore } from '@google-cloud/firestore';
 import { WardgateError } from '../../shared/errors.js';
+import { ownValue } from '../../shared/record.js';
 import { fromStored, summarize, type HourDoc, type HourSummary } from '../analysis/hourStats.js';
 import type { SubjectState } from '../analysis/patientAnalysis.js';
 import { readingsOf, SEGMENT_WINDOW_MS, type SegmentDoc } from '../ingest/segments.js';
@@ -12,15 +13,6 @@ import { alerts, currentState, hourDocId, HOUR_MS, hours, SLOT_MS, SLOTS_PER_HOU
 
 export const MAX_HOURS_PER_QUERY = 7 * 24;
 export const MAX_RAW_RANGE_MS = HOUR_MS;
-
-/**
- * A record's own value for a key from outside (a subject, a code): never one
- * inherited from Object.prototype, as `record[key]` would answer for
- * `constructor` or `hasOwnProperty`.
- */
-export function ownValue<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
-  return record === undefined ? undefined : (Object.getOwnPropertyDescriptor(record, key)?.value as T | undefined);
-}
 
 export async function wardState(db: Firestore, ward: string): Promise<Record<string, SubjectState>> {
   const snap = await currentState(db, ward).get();

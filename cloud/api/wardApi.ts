@@ -33,7 +33,8 @@ export function wardApi(ctx: CloudContext) {
     try {
       path = decodeURIComponent(req.path);
     } catch {
-      path = req.path; // a malformed %-escape matches no route: 404 after authentication
+      // The framework's router answers a malformed %-escape first (400, requestGuard.ts); called directly, it matches no route.
+      path = req.path;
     }
     const match = ROUTE.exec(path);
     const auth = authenticate(header(req.headers.authorization), ctx.settings.apiTokens, match?.[1]);

@@ -7,6 +7,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { ExitCode } from '../../shared/cli.js';
 import { deployPlan, formatStep, type DeployOptions, type Step } from './plan.js';
+import { ownValue } from '../../shared/record.js';
 
 const CLOUD_DEPENDENCIES = ['@google-cloud/firestore', '@google-cloud/functions-framework', '@google-cloud/pubsub', 'pino'];
 
@@ -17,7 +18,7 @@ export function stageBundle(distDir: string, packageJsonPath: string, stageDir: 
     cpSync(join(distDir, part), join(stageDir, part), { recursive: true, filter: (src) => !src.endsWith('.map') });
   }
   const pkg = JSON.parse(readFileSync(packageJsonPath, 'utf8')) as { version: string; dependencies: Record<string, string> };
-  const dependencies = Object.fromEntries(CLOUD_DEPENDENCIES.map((d) => [d, pkg.dependencies[d]]));
+  const dependencies = Object.fromEntries(CLOUD_DEPENDENCIES.map((d) => [d, ownValue(pkg.dependencies, d)]));
   mkdirSync(stageDir, { recursive: true });
   writeFileSync(join(stageDir, 'package.json'), `${JSON.stringify({
     name: 'wardgate-cloud-functions', version: pkg.version, private: true, type: 'module', main: 'cloud/index.js',

@@ -115,9 +115,9 @@ export function deployPlan(o: DeployOptions): Step[] {
   }
 
   steps.push({ why: 'Firestore in native mode, in the functions\' region', argv: ['gcloud', 'firestore', 'databases', 'create', `--location=${o.region}`, '--type=firestore-native', p], okIfExists: true });
-  const accounts = Object.keys(ACCOUNTS).filter((a) => a !== 'wardgate-edge' || o.access === 'private');
-  for (const name of accounts) {
-    steps.push({ why: `service account: ${ACCOUNTS[name]}`, argv: ['gcloud', 'iam', 'service-accounts', 'create', name, `--display-name=${ACCOUNTS[name]}`, p], okIfExists: true });
+  const accounts = Object.entries(ACCOUNTS).filter(([a]) => a !== 'wardgate-edge' || o.access === 'private');
+  for (const [name, display] of accounts) {
+    steps.push({ why: `service account: ${display}`, argv: ['gcloud', 'iam', 'service-accounts', 'create', name, `--display-name=${display}`, p], okIfExists: true });
   }
   // Firestore roles are project-wide (Firestore has no per-collection IAM); the writers get datastore.user, the API only
   // datastore.viewer. The build account gets what a function build needs, since new projects' default build account may not.

@@ -7,6 +7,7 @@
 import type { SyncReading } from '../../shared/sync/wire.js';
 import { subjectOf } from '../store/paths.js';
 import { shardOfNumber } from './intervals.js';
+import { ownValue, setOwn } from '../../shared/record.js';
 
 export const SEGMENT_WINDOW_MS = 15 * 60_000;
 export const MAX_READINGS_PER_SEGMENT = 5000;
@@ -78,7 +79,7 @@ function segmentOf(ward: string, gateway: string, batchId: string, chunk: number
     nHi = Math.max(nHi, r.n);
     shards.add(shardOfNumber(r.n));
     const subject = subjectOf(r);
-    const cols = (s[subject] ??= { bed: r.bed, patient: r.patient ?? null, code: [], ts: [], v: [], f: [], dev: [], seq: [], n: [] });
+    const cols = ownValue(s, subject) ?? setOwn(s, subject, { bed: r.bed, patient: r.patient ?? null, code: [], ts: [], v: [], f: [], dev: [], seq: [], n: [] });
     cols.code.push(r.code);
     cols.ts.push(r.ts);
     cols.v.push(r.value);
