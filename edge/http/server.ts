@@ -129,7 +129,8 @@ export function sendJsonError(res: ServerResponse, status: number, code: ErrorCo
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  // nosniff: an answer that echoes part of the request (a path, a bed) is never read as HTML or script.
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
   res.end(text);
 }
 

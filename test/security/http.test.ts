@@ -139,6 +139,7 @@ t.test('every attack on the HTTP port gets its documented answer, and changes no
     if (row.code) t.equal(answer.body?.code, row.code, `${row.attack}: ${row.code}`);
     t.notOk(answer.headers['www-authenticate'], `${row.attack}: no Basic challenge`);
     t.notOk(answer.headers['access-control-allow-origin'], `${row.attack}: no CORS grant`);
+    if (answer.body) t.equal(answer.headers['x-content-type-options'], 'nosniff', `${row.attack}: the JSON answer is never sniffed as HTML`);
   }
 
   // Nothing of the above changed the ward: bed 1 still has its patient, bed 2 none, and the audit trail has the one admission.
