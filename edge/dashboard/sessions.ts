@@ -8,8 +8,6 @@ import type { IncomingMessage } from 'node:http';
 import type { Role } from '../config/schema.js';
 import { sameOrigin } from '../http/origin.js';
 
-export { sameOrigin };
-
 export const SESSION_COOKIE = 'wg_session';
 export const CSRF_HEADER = 'x-csrf-token';
 /** Requests the page makes by itself (refreshes) carry this header: they are not user activity. */
