@@ -16,16 +16,17 @@ t.setTimeout(60_000);
 
 async function stalledServer() {
   const sockets = new Set<Socket>();
-  let requests = 0;
+  let connections = 0;
   const server = createServer((socket) => {
+    connections++;
     sockets.add(socket);
-    socket.on('data', () => requests++); // read the request, answer nothing
+    socket.on('data', () => undefined); // read the request, answer nothing
     socket.on('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests: () => requests,
+    connections: () => connections,
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
       server.close(() => resolve());
@@ -43,7 +44,7 @@ for (const withCancel of [true, false]) {
     const server = await stalledServer();
     t.teardown(server.close);
     const cancel = new AbortController();
-    const transport = new Transport({ url: server.url, secret: 'gw-test-cloud-secret-0123456789abcdef', timeoutMs: 300, now: Date.now });
+    const transport = new Transport({ url: server.url, secret: 'gw-test-cloud-secret-0123456789abcdef', timeoutMs: 1000, now: Date.now });
     const started = Date.now();
     const collector = setInterval(gc, 20);
     const watchdog = new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), 10_000).unref());
@@ -53,8 +54,8 @@ for (const withCancel of [true, false]) {
       t.not(attempt, 'stuck', 'the attempt ended: no answer does not hold it forever');
       if (attempt === 'stuck') return;
       t.match(attempt, { outcome: 'retry', status: null, code: 'timeout' }, 'reported as a timeout, to be retried');
-      t.ok(elapsed >= 250 && elapsed < 8_000, `fired near its 300 ms (${elapsed} ms)`);
-      t.ok(server.requests() > 0, 'the request reached the server');
+      t.ok(elapsed >= 950 && elapsed < 9_000, `fired near its 1000 ms (${elapsed} ms)`);
+      t.ok(server.connections() > 0, 'the cloud accepted the connection: a stall, not a refusal');
     } finally {
       clearInterval(collector);
     }
