@@ -30,13 +30,13 @@ const DEFAULTS: Readonly<Record<ScenarioKind, { at: number; duration: number }>>
   blip: { at: 300, duration: 30 },
 };
 
-const UNIT_S: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600 };
+const UNIT_S: ReadonlyMap<string, number> = new Map([['s', 1], ['m', 60], ['h', 3600]]);
 
 /** `90`, `90s`, `15m`, `4h`, `1.5h` -> seconds. */
 export function parseDuration(text: string, what: string): number {
   const m = /^(\d+(?:\.\d+)?)([smh]?)$/.exec(text.trim());
   if (!m) throw new WardgateError('WG_ERR_USAGE', `expected a duration such as 90s, 15m or 4h, got '${text}'`, what);
-  return Math.round(Number(m[1]) * UNIT_S[m[2] || 's']);
+  return Math.round(Number(m[1]) * UNIT_S.get(m[2] || 's')!);
 }
 
 /** Parses `kind[@start][/duration]` steps joined by `+`. */

@@ -27,7 +27,8 @@ export function createLinks(plans: readonly BedPlan[], e: Endpoints): Map<string
   for (const plan of plans) {
     for (const d of plan.devices) {
       if (d.transport === 'mqtt') {
-        const password = e.credentials[d.id];
+        // A device id such as 'constructor' must find no password, not Object.prototype's.
+        const password = Object.hasOwn(e.credentials, d.id) ? e.credentials[d.id] : undefined;
         if (password === undefined) throw new Error(`no credentials for device ${d.id}`);
         links.set(d.id, new MqttDevice({ url: e.mqttUrl, deviceId: d.id, password, seq: new SeqStore(join(e.stateDir, 'seq'), d.id) }));
       } else if (d.transport === 'hl7') {

@@ -10,7 +10,7 @@ import { AlarmBook } from './alarmBook.js';
 import { bedNews2, type News2Snapshot, type PatientContext } from './bedNews2.js';
 import { ConditionTimer } from './condition.js';
 import type { AlarmConfig } from './config.js';
-import { limitsFor, type Limit } from './limits.js';
+import { bedOverrides, limitsFor, type Limit } from './limits.js';
 import { limitVerdict, news2Verdict, rateVerdict, type Location, type Verdict } from './rules.js';
 import type { Alarm, AlarmEvent, ConditionReport } from './types.js';
 import { BedVitals, type ValuePoint } from './vitals.js';
@@ -226,7 +226,7 @@ export class AlarmEngine implements Service {
     const limit = limits.get(metric);
     if (limit) {
       const patient = at.bed ? this.#deps.patients.atBed(at.bed) : undefined;
-      const bedSpo2 = at.bed !== null && this.#config.beds[at.bed]?.limits.spo2 !== undefined;
+      const bedSpo2 = bedOverrides(this.#config, at.bed)?.limits.spo2 !== undefined;
       const key = `${at.scope}:limit:${metric}`;
       const verdict = limitVerdict(at, metric, limit, vitals, this.#timer(key).on, patient, bedSpo2);
       if (verdict) this.#apply(verdict, now);

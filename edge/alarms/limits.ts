@@ -46,13 +46,23 @@ function apply(base: Limit, override: LimitOverride | undefined): Limit {
 export function limitsFor(config: AlarmConfig, bed: string | null): Map<string, Limit> {
   const out = new Map<string, Limit>();
   const empty: Limit = { metric: '', low: null, high: null, priority: 'medium', delayMs: CONTINUOUS_DELAY, hysteresis: 0 };
-  const metrics = new Set([...defaultLimits.map((l) => l.metric), ...Object.keys(config.limits), ...Object.keys((bed && config.beds[bed]?.limits) || {})]);
+  const ward = new Map(Object.entries(config.limits));
+  const ofBed = new Map(Object.entries(bedOverrides(config, bed)?.limits ?? {}));
+  const metrics = new Set([...defaultLimits.map((l) => l.metric), ...ward.keys(), ...ofBed.keys()]);
   for (const metric of metrics) {
     const base = defaultLimits.find((l) => l.metric === metric) ?? { ...empty, metric };
-    const limit = apply(apply(base, config.limits[metric]), bed ? config.beds[bed]?.limits[metric] : undefined);
+    const limit = apply(apply(base, ward.get(metric)), ofBed.get(metric));
     if (limit.low !== null || limit.high !== null) out.set(metric, limit);
   }
   return out;
+}
+
+/**
+ * A bed's own overrides. Bed names come from senders (HL7 PV1-3): a bed named
+ * 'constructor' or '__proto__' must find nothing, not Object.prototype's.
+ */
+export function bedOverrides(config: AlarmConfig, bed: string | null): AlarmConfig['beds'][string] | undefined {
+  return bed !== null && Object.hasOwn(config.beds, bed) ? config.beds[bed] : undefined;
 }
 
 export type LimitVerdict = { state: 'breach'; side: 'low' | 'high'; bound: number } | { state: 'clear' } | { state: 'hold' };

@@ -38,10 +38,10 @@ export function readStatus(db: Db, options: { syncConfigured?: boolean } = {}): 
   const counters = new Map(
     (db.prepare('SELECT name, value FROM counters').all() as Array<{ name: string; value: number }>).map((r) => [r.name, r.value]),
   );
-  const byReason: Record<string, number> = {};
-  for (const [name, value] of [...counters].sort()) {
-    if (name.startsWith('dead_letters:')) byReason[name.slice('dead_letters:'.length)] = value;
-  }
+  // Object.fromEntries makes own properties: no reason code can reach the prototype.
+  const byReason: Record<string, number> = Object.fromEntries(
+    [...counters].sort().filter(([name]) => name.startsWith('dead_letters:')).map(([name, value]) => [name.slice('dead_letters:'.length), value]),
+  );
   const devices = (
     db.prepare('SELECT device_id, bed, source, declared, last_seen, online, battery, sensor FROM devices ORDER BY device_id').all() as Array<{
       device_id: string; bed: string | null; source: string; declared: number; last_seen: number | null;

@@ -34,11 +34,14 @@ export function readTrends(db: Db, options: { bed: string; from: number; to: num
        GROUP BY code, bucket ORDER BY code, bucket`,
     )
     .all(from, bucketMs, bed, from - 60_000, to, EXCLUDED, from, to) as Array<{ code: string; bucket: number; mean: number; lo: number; hi: number; n: number }>;
-  const series: Trends['series'] = {};
+  // Gathered in a Map: a stored code is only ever looked up there, never in an object's prototype.
+  const series = new Map<string, Trends['series'][string]>();
   for (const r of rows) {
-    (series[r.code] ??= []).push([from + r.bucket * bucketMs, round(r.mean), r.lo, r.hi, r.n]);
+    const points = series.get(r.code) ?? [];
+    points.push([from + r.bucket * bucketMs, round(r.mean), r.lo, r.hi, r.n]);
+    series.set(r.code, points);
   }
-  return { bed, from: new Date(from).toISOString(), to: new Date(to).toISOString(), bucketMs, series };
+  return { bed, from: new Date(from).toISOString(), to: new Date(to).toISOString(), bucketMs, series: Object.fromEntries(series) };
 }
 
 const round = (v: number) => Math.round(v * 100) / 100;

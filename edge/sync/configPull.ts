@@ -32,12 +32,16 @@ export function storedPulledConfig(db: Db): PulledConfig | undefined {
   return text ? (JSON.parse(text) as PulledConfig) : undefined;
 }
 
-/** Deep merge of plain objects; arrays and scalars replace. */
+/**
+ * Deep merge of plain objects; arrays and scalars replace. Through a Map: a
+ * key such as '__proto__' from the pulled JSON stays an own key, never the
+ * merged object's prototype.
+ */
 function merged(base: unknown, over: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(over)) return over;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = merged(out[k], v);
-  return out;
+  const out = new Map(Object.entries(base));
+  for (const [k, v] of Object.entries(over)) out.set(k, merged(out.get(k), v));
+  return Object.fromEntries(out);
 }
 
 /** The config with pulled overrides applied over the YAML (alarms only); unchanged when none is stored. */

@@ -13,8 +13,9 @@
 //     an array, a tuple, a string nor a typed array;
 //   - `key in obj` where `key` may be any string.
 // Not flagged: keys of a literal type (a union such as CanonicalUnit is fixed
-// by the compiler, not by the wire), numeric indexes, and objects made by
-// Object.create(null) in their own declaration. Sites reviewed as safe are
+// by the compiler, not by the wire), numeric indexes, objects made by
+// Object.create(null) in their own declaration, and a lookup guarded by
+// `Object.hasOwn(obj, key)` in the condition around it (`?:`, `&&`, `if`). Sites reviewed as safe are
 // listed in `reviewed` below, each with the reason.
 import t from 'tap';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,13 @@ const reviewed: ReadonlyArray<{ file: string; code: string; why: string }> = [
   { file: 'edge/config/load.ts', code: 'env[name]', why: 'names from the constant envOverrides table' },
   { file: 'edge/config/load.ts', code: 'node[key]', why: 'keys from the constant envOverrides paths' },
   { file: 'edge/config/load.ts', code: 'node[path[path.length - 1]]', why: 'keys from the constant envOverrides paths' },
+  { file: 'edge/alarms/alarmService.ts', code: 'this.#deps.env[hook.secretEnv]', why: 'alarms.webhook.secretEnv is an upper-case variable name (edge/alarms/config.ts)' },
+  { file: 'edge/cli/syncCommand.ts', code: 'io.env[cloud.secretEnv]', why: 'cloud.secretEnv is an upper-case variable name (edge/sync/config.ts envName)' },
+  { file: 'edge/cli/syncCommand.ts', code: 'io.env[cloud.wardSecretEnv]', why: 'cloud.wardSecretEnv is an upper-case variable name (edge/sync/config.ts envName)' },
+  { file: 'edge/sync/syncWiring.ts', code: 'env[cloud.secretEnv]', why: 'cloud.secretEnv is an upper-case variable name (edge/sync/config.ts envName)' },
+  { file: 'edge/sync/syncWiring.ts', code: 'env[cloud.wardSecretEnv]', why: 'cloud.wardSecretEnv is an upper-case variable name (edge/sync/config.ts envName)' },
+  // Writes of own properties into a fresh object, keys held to /^[A-Za-z][A-Za-z0-9_]{0,31}$/ first: '__proto__' cannot pass.
+  { file: 'edge/sync/batchBuilder.ts', code: 'out[key]', why: 'audit detail keys checked against a letter-first pattern before the write' },
 ];
 
 interface Hit {
@@ -68,6 +76,7 @@ t.test('the rule flags the shapes it is meant to and leaves the safe ones', asyn
       'export function known(unit: string): boolean { return unit in factors; }',
       'export function named(key: string): unknown { return (names as Record<string, number>)?.[key]; }',
       'export function store(into: { [k: string]: unknown }, key: `x-${string}`): void { into[key] = 1; }',
+      'export function wrongGuard(name: string, other: string): number { return Object.hasOwn(factors, other) ? factors[name] : 0; }',
     ].join('\n'),
   );
   const good = join(dir, 'good.ts');
@@ -78,6 +87,8 @@ t.test('the rule flags the shapes it is meant to and leaves the safe ones', asyn
       "const byUnit: Record<Unit, number> = { '%': 1, Cel: 2 };",
       'const table = new Map<string, number>([["kPa", 7.5]]);',
       'const bare: Record<string, number> = Object.create(null);',
+      'const beds: Record<string, number> = { a: 1 };',
+      'export const bed = (name: string) => (Object.hasOwn(beds, name) ? beds[name] : undefined);',
       'export function f(unit: Unit, key: string, list: number[], i: number, text: string, bytes: Buffer): number[] {',
       "  return [byUnit[unit], table.get(key) ?? 0, list[i], text[i] === 'a' ? 1 : 0, bytes[i], bare[key] ?? 0, Object.hasOwn(byUnit, key) ? 1 : 0,",
       "    'code' in byUnit ? 1 : 0];",
@@ -86,7 +97,7 @@ t.test('the rule flags the shapes it is meant to and leaves the safe ones', asyn
   );
   t.same(
     findPlainObjectLookups([bad], dir).map((hit) => hit.code),
-    ['factors[unit]', 'unit in factors', '(names as Record<string, number>)?.[key]', 'into[key]'],
+    ['factors[unit]', 'unit in factors', '(names as Record<string, number>)?.[key]', 'into[key]', 'factors[name]'],
   );
   t.same(findPlainObjectLookups([good], dir).map(describe), []);
 });
@@ -135,7 +146,7 @@ function findPlainObjectLookups(files: readonly string[], root: string): Hit[] {
 
 function isSuspectLookup(node: ts.Node, checker: ts.TypeChecker): boolean {
   if (ts.isElementAccessExpression(node)) {
-    return mayBeAnyString(checker.getTypeAtLocation(node.argumentExpression)) && isPlainObjectTarget(node.expression, checker);
+    return mayBeAnyString(checker.getTypeAtLocation(node.argumentExpression)) && isPlainObjectTarget(node.expression, checker) && !isGuardedByHasOwn(node);
   }
   if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.InKeyword) {
     return mayBeAnyString(checker.getTypeAtLocation(node.left));
@@ -162,6 +173,20 @@ function isIndexedByPosition(type: ts.Type, checker: ts.TypeChecker): boolean {
   if (type.flags & (ts.TypeFlags.StringLike | ts.TypeFlags.NumberLike)) return true;
   const name = type.getSymbol()?.getName() ?? '';
   return /^(Buffer|(Ui|I)nt(8|16|32)Array|Uint8ClampedArray|Float(32|64)Array|Big(Ui|I)nt64Array)$/.test(name);
+}
+
+/** Inside the true branch of a condition that checks `Object.hasOwn(obj, key)` for this very obj and key. */
+function isGuardedByHasOwn(node: ts.ElementAccessExpression): boolean {
+  const guard = `Object.hasOwn(${node.expression.getText()}, ${node.argumentExpression.getText()})`;
+  for (let child: ts.Node = node, parent = node.parent; parent && !ts.isFunctionLike(parent); child = parent, parent = parent.parent) {
+    const condition =
+      ts.isConditionalExpression(parent) && parent.whenTrue === child ? parent.condition
+      : ts.isIfStatement(parent) && parent.thenStatement === child ? parent.expression
+      : ts.isBinaryExpression(parent) && parent.operatorToken.kind === ts.SyntaxKind.AmpersandAmpersandToken && parent.right === child ? parent.left
+      : undefined;
+    if (condition?.getText().includes(guard)) return true;
+  }
+  return false;
 }
 
 /** `const table = Object.create(null)` (or `: T = Object.create(null)`): nothing inherited to find. */
