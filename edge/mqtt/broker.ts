@@ -90,7 +90,16 @@ export class MqttBroker implements Service {
       // PUBACKs are small writes made after a commit: without this, Nagle's
       // algorithm meets the peer's delayed ACK and each one waits ~40 ms.
       socket.setNoDelay(true);
-      const client = aedes.handle(guardSocket(socket, hardLimit, (err) => this.#tooLarge(client, err)));
+      const client = aedes.handle(
+        guardSocket(socket, hardLimit, (err) => {
+          // Called from inside aedes' read loop: nothing may escape from here.
+          try {
+            this.#tooLarge(client, err);
+          } catch (failure) {
+            this.#hookFailed('oversize', failure, () => {});
+          }
+        }),
+      );
     };
     this.#servers.push(await listen(createTcpServer(onConnection), mqtt.host, mqtt.port));
     if (mqtt.tls) {
