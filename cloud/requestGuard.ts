@@ -10,8 +10,8 @@ import http, { type IncomingMessage, type RequestListener, type ServerResponse }
 import type { Socket } from 'node:net';
 import type { ErrorCode } from '../shared/errors.js';
 import { MAX_BATCH_BYTES, type CloudErrorBody } from '../shared/sync/wire.js';
-import type { FunctionName } from './functions.js';
 import { MAX_VERIFY_BYTES } from '../shared/sync/verify.js';
+import type { FunctionName } from './functions.js';
 
 export interface BodyPolicy {
   /** Largest body, in bytes as sent. 0: the function takes no body. */
@@ -29,6 +29,7 @@ const bodyPolicies: ReadonlyMap<string, BodyPolicy> = new Map<FunctionName, Body
   ['analyzeReadings', { maxBytes: 16 * 1024 * 1024, chunked: true }],
   ['wardApi', { maxBytes: 0, chunked: false }],
   ['edgeConfig', { maxBytes: 0, chunked: false }],
+  ['verifyRange', { maxBytes: MAX_VERIFY_BYTES, chunked: false }],
 ]);
 
 /** A function not listed takes a signed body no larger than a batch, with its length. */

@@ -309,6 +309,8 @@ t.test('every function on the emulators', async (t) => {
     refused(t, 'malformed JSON as application/json', await call(ingest, { method: 'POST', path: '/', body: '{', headers: { 'Content-Type': 'application/json' } }), 400, 'WG_ERR_JSON');
     const malformed = await raw(cloud.url, 'POST /ingestBatch HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab');
     t.match(malformed, /^HTTP\/1\.1 400 [^]*"WG_ERR_SCHEMA"/, 'two Content-Lengths: JSON 400');
+    refused(t, 'verifyRange: 100 kB announced', await call(cloud.url, { method: 'POST', path: '/verifyRange', headersOnly: true, headers: { 'Content-Length': 100_000 } }), 413, 'WG_ERR_TOO_LARGE', 'Content-Length');
+    refused(t, 'verifyRange: a chunked body', await call(cloud.url, { method: 'POST', path: '/verifyRange', chunked: true, body: '{}', headers: { 'Transfer-Encoding': 'chunked' } }), 411, 'WG_ERR_LENGTH', 'Content-Length');
     t.equal((await segments(db, '3B').get()).size, before, 'nothing stored from a refused request');
   });
 });
