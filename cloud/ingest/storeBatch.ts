@@ -14,7 +14,7 @@ import { SIGNATURE_WINDOW_SECONDS } from '../../shared/sync/wire.js';
 import { alarmEvents, auditTrail, devices, gatewayDoc, segments } from '../store/paths.js';
 import { RECORD_SPAN, addAll, contains } from './intervals.js';
 import { buildSegments, segmentId } from './segments.js';
-import { readRecord, recordKey, shardsOf, writeShard, type RecordShard } from './storeRecord.js';
+import { readRecord, recordKey, serialized, shardsOf, writeShard, type RecordShard } from './storeRecord.js';
 
 interface SeenSignature {
   s: string;
@@ -59,7 +59,7 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
     statuses: batch.statuses.map((s) => s.n), audit: (batch.audit ?? []).map((e) => e.n),
   };
   const wanted = (Object.keys(numbers) as SyncStream[]).map((stream) => ({ stream, shards: shardsOf(numbers[stream]) }));
-  return db.runTransaction(async (tx) => {
+  return serialized(batch.gateway, () => db.runTransaction(async (tx) => {
     const [gwSnap, record] = await Promise.all([tx.get(gwRef), readRecord(tx, db, batch.gateway, wanted)]);
     const state = parseState(gwSnap.data());
     if (state.recent.some((r) => r.s === sigKey)) return { replay: true } as const;
@@ -111,7 +111,7 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
       segmentIds: segmentDocs.map((d) => segmentId(batch.batchId, d.nLo)),
       pending: state.pending,
     } as const;
-  });
+  }));
 }
 
 function shardFor(record: Map<string, RecordShard>, stream: SyncStream, n: number): RecordShard {

@@ -66,3 +66,25 @@ export function writeShard(tx: Transaction, shard: RecordShard, set: Intervals, 
   };
   tx.set(shard.ref, fields);
 }
+
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs the gateway's record transactions one at a time in this instance. They
+ * all read and write the gateway's documents: run together, each holds a read
+ * lock the others need for their writes, and Firestore aborts and retries them
+ * with backoff. Under a draining edge's concurrent batches (and the attempts it
+ * abandoned on a timeout, which the cloud still runs) that contention grew
+ * until no transaction finished within the edge's timeout. In turn, they
+ * finish in milliseconds.
+ */
+export function serialized<T>(gateway: string, work: () => Promise<T>): Promise<T> {
+  const previous = queues.get(gateway) ?? Promise.resolve();
+  const run = previous.then(work, work);
+  const tail = run.catch(() => undefined);
+  queues.set(gateway, tail);
+  void tail.then(() => {
+    if (queues.get(gateway) === tail) queues.delete(gateway);
+  });
+  return run;
+}

@@ -17,7 +17,7 @@ import { sendError, sendJson, sendSignatureRefusal, verifyGatewaySignature } fro
 import { alarmEvents, auditTrail, segments } from '../store/paths.js';
 import { RECORD_SPAN, clip, contains, fromNumbers, replaceRange, size } from './intervals.js';
 import type { SegmentDoc } from './segments.js';
-import { readRecord, recordKey, writeShard } from './storeRecord.js';
+import { readRecord, recordKey, serialized, writeShard } from './storeRecord.js';
 
 export function verifyRange(ctx: CloudContext) {
   return async (req: Request, res: Response): Promise<void> => {
@@ -56,7 +56,7 @@ export function verifyRange(ctx: CloudContext) {
 export async function verifyOne(db: Firestore, ward: string, gateway: string, range: VerifyRange, now: number, retentionDays: number): Promise<VerifiedRange> {
   const { stream, lo, hi } = range;
   const shardNo = Math.floor(lo / RECORD_SPAN);
-  return db.runTransaction(async (tx) => {
+  return serialized(gateway, () => db.runTransaction(async (tx) => {
     const record = await readRecord(tx, db, gateway, [{ stream, shards: [shardNo] }]);
     const keys: string[] = [];
     const numbers: number[] = [];
@@ -88,5 +88,5 @@ export async function verifyOne(db: Firestore, ward: string, gateway: string, ra
     // Data the record does not name (stored before the record existed) is added: it is stored, so a re-send must not store it again.
     if (corrected > 0 || size(claimed) !== size(held)) writeShard(tx, shard, replaceRange(shard.set, lo, hi, numbers), now, retentionDays);
     return { stream, lo, hi, count: keys.length, digest: rangeDigest(keys), corrected };
-  });
+  }));
 }
