@@ -2,6 +2,7 @@
 // Installs the programs the test suite drives beyond npm (Debian packages),
 // once: a command already on PATH is left alone. Runs before `npm test`.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /** command on PATH -> Debian package that provides it */
 const needed = {
@@ -12,10 +13,22 @@ const needed = {
   socat: 'socat',
   // headless browser for the dashboard tests (driven by playwright-core, never a downloaded build)
   chromium: 'chromium',
+  // the power-cut harness's interposer (test/powercut/powercut.c), compiled on first use
+  gcc: 'gcc',
+};
+/** file that must exist -> Debian package that provides it */
+const neededFiles = {
+  // C headers for the interposer (gcc only recommends them)
+  '/usr/include/stdio.h': 'libc6-dev',
 };
 
 const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-const missing = [...new Set(Object.entries(needed).filter(([cmd]) => !onPath(cmd)).map(([, pkg]) => pkg))];
+const missing = [
+  ...new Set([
+    ...Object.entries(needed).filter(([cmd]) => !onPath(cmd)).map(([, pkg]) => pkg),
+    ...Object.entries(neededFiles).filter(([file]) => !existsSync(file)).map(([, pkg]) => pkg),
+  ]),
+];
 
 if (missing.length === 0) process.exit(0);
 if (process.getuid?.() !== 0) {

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type GatewayConfig } from '../config/load.js';
 import { DB_FILE, openDatabaseReadOnly } from '../store/database.js';
+import { refusalOfUnsafeDurability } from '../store/unsafeDurability.js';
 import { storedPulledConfig, withPulledConfig } from '../sync/configPull.js';
 import { Gateway } from '../gateway.js';
 import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../shared/cli.js';
@@ -28,6 +29,11 @@ Options:
       return ExitCode.ok;
     }
     const config = withCloudOverrides(loadConfig({ ...(values.config !== undefined && { file: values.config }), env: io.env }));
+    const unsafe = refusalOfUnsafeDurability(io.env, [config.mqtt.host, config.mqtt.tls?.host, config.http.host, config.hl7?.host]);
+    if (unsafe) {
+      io.stderr.write(`wardgate edge: ${unsafe}\n`);
+      return ExitCode.usage;
+    }
     const gateway = new Gateway(config, {
       onFatal: (err) => {
         io.stderr.write(`wardgate edge: ${err.message}; exiting so that a restart recovers from what the disk holds\n`);

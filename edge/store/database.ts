@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrations } from './migrations.js';
+import { unsafeDurability } from './unsafeDurability.js';
 
 export type Db = Database.Database;
 
@@ -15,7 +16,8 @@ export function openDatabase(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = new Database(join(dataDir, DB_FILE));
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  // OFF only in the power-cut tests' control run, which must lose data (unsafeDurability.ts).
+  db.pragma(unsafeDurability() === 'off' ? 'synchronous = OFF' : 'synchronous = FULL');
   db.pragma('foreign_keys = ON');
   // Checkpoints are scheduled work; the default auto-checkpoint stays as a backstop.
   db.pragma('busy_timeout = 5000');

@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import { DB_FILE, openDatabase } from './database.js';
 import { IngestStore } from './ingestStore.js';
+import { unsafeDurability } from './unsafeDurability.js';
 import { WalSync } from './walSync.js';
 import { fromWire, type WriterReply, type WriterRequest } from './writerThread.js';
 
 export function serveWriter(port: MessagePort, dataDir: string, fdatasync: (fd: number) => void = fdatasyncSync): void {
   const db = openDatabase(dataDir);
-  db.pragma('synchronous = NORMAL');
+  db.pragma(unsafeDurability() === 'off' ? 'synchronous = OFF' : 'synchronous = NORMAL');
   const store = new IngestStore(db);
   const wal = new WalSync(join(dataDir, `${DB_FILE}-wal`), fdatasync);
   const close = () => {

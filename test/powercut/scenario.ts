@@ -1,0 +1,286 @@
+// Power cuts at random moments under mixed load, on a real daemon writing
+// through the power-cut harness: MQTT devices at QoS 1 (one reading in five
+// critical, so alarms are raised and cleared all along), an HL7 monitor waiting
+// for each AA, and admissions through the API. After each cut the daemon
+// restarts on what survived and the data directory is checked.
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import mqtt, { type MqttClient } from 'mqtt';
+import { pcd01Message, tenVitals } from '../../simulators/pcd01.js';
+import { UNSAFE_DURABILITY_ENV, type UnsafeDurability } from '../../edge/store/unsafeDurability.js';
+import { freePort, tempDir } from '../helpers/env.js';
+import { passwordOf, spawnDaemon, writeTestConfig, type Daemon } from '../helpers/gateway.js';
+import { MllpClient } from '../helpers/mllp.js';
+import { PowerCutDir } from './harness.js';
+
+interface T {
+  teardown(fn: () => unknown): void;
+}
+
+export interface PowerCutOptions {
+  cuts: number;
+  /**
+   * A control run with durability switched off (edge/store/unsafeDurability.ts).
+   * It starts from an installed database (created by a first clean run, then
+   * on disk): with syncs off not even its creation would be durable.
+   */
+  unsafe?: UnsafeDurability;
+  /** A cut falls this long after the load starts: uniformly between the two. */
+  cutAfterMs?: readonly [number, number];
+  log?: (line: string) => void;
+}
+
+export interface PowerCutFigures {
+  cuts: number;
+  /** Observations acknowledged (PUBACK or AA) over the run, and those found missing after a cut. */
+  acknowledged: number;
+  lost: number;
+  /** Observations stored with the wrong number of readings (twice, or half). */
+  duplicated: number;
+  cutsWithLoss: number;
+  integrityFailures: number;
+  alarmEventsPublished: number;
+  alarmEventsLost: number;
+  admissionsAcknowledged: number;
+  admissionsLost: number;
+  /** What the cuts discarded: bytes of the data directory that were written but never made durable. */
+  bytesDiscarded: number;
+  restarts: number;
+}
+
+const DEVICES = ['pox-1', 'pox-2', 'mon-3', 'mon-4'];
+const MONITOR = 'MON-H';
+const READINGS_PER_MQTT = 3;
+const READINGS_PER_HL7 = 10;
+const WINDOW = 8;
+const HL7_TS = Date.now() - 3_600_000;
+
+/** Device d's message seq: every fifth carries a critical systolic pressure, the next clears it. */
+const payload = (seq: number) =>
+  JSON.stringify({ seq, obs: [{ code: 'spo2', value: 96, unit: '%' }, { code: 'pr', value: 70, unit: '/min' }, { code: 'nibp_sys', value: seq % 5 === 0 ? 75 : 120, unit: 'mm[Hg]' }] });
+
+interface Ledger {
+  mqttAcked: Map<string, Set<number>>;
+  mqttNext: Map<string, number>;
+  hl7Acked: Set<number>;
+  hl7Next: number;
+  alarmEvents: Array<{ alarmId: string; phase: string; seq: number }>;
+  admissions: string[];
+  admissionCounter: number;
+}
+
+export async function runPowerCuts(t: T, options: PowerCutOptions): Promise<PowerCutFigures> {
+  const log = options.log ?? (() => {});
+  const [cutMin, cutMax] = options.cutAfterMs ?? [300, 1500];
+  const hl7Port = await freePort();
+  const { dir, file, httpPort } = await writeTestConfig(t, {
+    devices: [...DEVICES.map((id, i) => ({ id, bed: String(i + 1) })), { id: MONITOR, bed: '5' }],
+    extra: { hl7: { port: hl7Port, senders: [{ application: 'MONITOR', devices: [MONITOR] }] }, log: { level: 'error' } },
+  });
+  const harness = new PowerCutDir(join(dir, 'data'), tempDir(t, 'wardgate-powercut-'));
+  const env = { ...harness.env(), ...(options.unsafe && { [UNSAFE_DURABILITY_ENV]: options.unsafe }) };
+  if (options.unsafe) {
+    const install = await spawnDaemon(t, file, harness.root, env);
+    install.child.kill('SIGTERM');
+    await install.exited;
+    harness.markDurable();
+  }
+  const ledger: Ledger = {
+    mqttAcked: new Map(DEVICES.map((d) => [d, new Set()])), mqttNext: new Map(DEVICES.map((d) => [d, 1])),
+    hl7Acked: new Set(), hl7Next: 0, alarmEvents: [], admissions: [], admissionCounter: 0,
+  };
+  const figures: PowerCutFigures = {
+    cuts: 0, acknowledged: 0, lost: 0, duplicated: 0, cutsWithLoss: 0, integrityFailures: 0, alarmEventsPublished: 0, alarmEventsLost: 0,
+    admissionsAcknowledged: 0, admissionsLost: 0, bytesDiscarded: 0, restarts: 0,
+  };
+  for (let cut = 1; cut <= options.cuts; cut++) {
+    const daemon = await spawnDaemon(t, file, harness.root, env);
+    figures.restarts++;
+    const load = await startLoad(t, daemon, httpPort, hl7Port, ledger);
+    const after = cutMin + Math.floor(Math.random() * (cutMax - cutMin));
+    await new Promise((r) => setTimeout(r, after));
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+    await load.stop();
+    const { files } = harness.cut();
+    figures.cuts++;
+    figures.bytesDiscarded += files.reduce((n, f) => n + Math.max(0, f.before - (f.after ?? 0)), 0);
+    const check = checkSurvivors(harness.root, ledger);
+    harness.markDurable(); // the check's own reads (and WAL recovery) are on disk before the next run
+    figures.lost += check.lost;
+    figures.duplicated += check.duplicated;
+    figures.alarmEventsLost += check.alarmEventsLost;
+    figures.admissionsLost += check.admissionsLost;
+    if (!check.integrity) figures.integrityFailures++;
+    if (check.lost) figures.cutsWithLoss++;
+    log(`cut ${cut}/${options.cuts} after ${after} ms: ${check.acknowledged} acknowledged so far, ${check.lost} lost, ${check.duplicated} miscounted, ` +
+      `${check.alarmEventsLost} of ${ledger.alarmEvents.length} alarm events lost, integrity ${check.integrity ? 'ok' : 'FAILED'}`);
+    // A lost reading is counted once: the device sends it again, as a device whose PUBACK was a lie would never do.
+    forgetLost(ledger, check);
+  }
+  const final = checkSurvivors(harness.root, ledger);
+  figures.acknowledged = final.acknowledged;
+  figures.alarmEventsPublished = ledger.alarmEvents.length + figures.alarmEventsLost;
+  figures.admissionsAcknowledged = ledger.admissions.length;
+  return figures;
+}
+
+interface Load {
+  stop(): Promise<void>;
+}
+
+async function startLoad(t: T, daemon: Daemon, httpPort: number, hl7Port: number, ledger: Ledger): Promise<Load> {
+  const url = `mqtt://127.0.0.1:${daemon.run.ports.mqtt}`;
+  const connect = (name: string) => mqtt.connectAsync(url, { clientId: name, username: name, password: passwordOf(name), reconnectPeriod: 0, connectTimeout: 10_000 });
+  const station = await connect('station');
+  await station.subscribeAsync('wardgate/ward/3B/alarms', { qos: 1 });
+  station.on('message', (_topic, body) => {
+    const event = JSON.parse(body.toString()) as { alarmId: string; phase: string; seq: number };
+    ledger.alarmEvents.push({ alarmId: event.alarmId, phase: event.phase, seq: event.seq });
+  });
+  const devices = await Promise.all(DEVICES.map(connect));
+  let running = true;
+  const pumps = devices.map((client, i) => pumpMqtt(client, DEVICES[i], ledger, () => running));
+  const hl7 = await MllpClient.connect(t, hl7Port);
+  const hl7Pump = pumpHl7(hl7, ledger, () => running);
+  const admissionPump = pumpAdmissions(httpPort, ledger, () => running);
+  return {
+    async stop() {
+      running = false;
+      await Promise.all([...pumps, hl7Pump, admissionPump]);
+      await Promise.all([...devices, station].map((c) => c.endAsync(true)));
+      hl7.socket.destroy();
+    },
+  };
+}
+
+/** A device's outbox: resends what was never acknowledged, then new readings, WINDOW in flight, until the connection dies. */
+function pumpMqtt(client: MqttClient, device: string, ledger: Ledger, running: () => boolean): Promise<void> {
+  const acked = ledger.mqttAcked.get(device)!;
+  const next = ledger.mqttNext.get(device)!;
+  const queue = Array.from({ length: next - 1 }, (_, k) => k + 1).filter((s) => !acked.has(s));
+  let fresh = next;
+  return new Promise((resolve) => {
+    let inFlight = 0;
+    let closed = false;
+    const finish = () => {
+      if (inFlight === 0 || closed) resolve();
+    };
+    client.once('close', () => {
+      closed = true;
+      resolve();
+    });
+    const pump = () => {
+      while (!closed && running() && inFlight < WINDOW) {
+        const seq = queue.shift() ?? fresh++;
+        ledger.mqttNext.set(device, Math.max(ledger.mqttNext.get(device)!, seq + 1));
+        inFlight++;
+        client.publish(`wardgate/devices/${device}/obs`, payload(seq), { qos: 1 }, (err) => {
+          inFlight--;
+          if (!err && !closed) acked.add(seq);
+          if (running()) pump();
+          else finish();
+        });
+      }
+      if (!running()) finish();
+    };
+    pump();
+  });
+}
+
+/** One HL7 monitor sending one ORU^R01 at a time, each after the AA of the one before. */
+async function pumpHl7(client: MllpClient, ledger: Ledger, running: () => boolean): Promise<void> {
+  while (running() && !client.closed) {
+    const i = ledger.hl7Next;
+    const before = client.acks.length;
+    client.send(pcd01Message({ controlId: `${MONITOR}-${i}`, ts: HL7_TS + i * 1000, equipment: MONITOR, metrics: tenVitals(i) }));
+    while (client.acks.length === before && !client.closed && running()) await new Promise((r) => setTimeout(r, 2));
+    const ack = client.acks[before];
+    if (ack?.code === 'AA' && ack.controlId === `${MONITOR}-${i}`) {
+      ledger.hl7Acked.add(i);
+      ledger.hl7Next++;
+    } else if (ack) {
+      throw new Error(`HL7 message ${i} answered ${ack.code}: ${ack.err ?? ack.text}`);
+    } else {
+      return; // cut before the answer: the monitor sends it again after the restart
+    }
+  }
+}
+
+/** Admits a patient to bed 9 and discharges again, one after the other; an admission answered 201 must survive. */
+async function pumpAdmissions(httpPort: number, ledger: Ledger, running: () => boolean): Promise<void> {
+  const auth = `Basic ${Buffer.from(`biomed:${passwordOf('biomed')}`).toString('base64')}`;
+  const call = (path: string, body: unknown) =>
+    fetch(`http://127.0.0.1:${httpPort}${path}`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+  while (running()) {
+    try {
+      await call('/api/beds/9/discharge', {});
+      const identifier = `MRN-${++ledger.admissionCounter}`;
+      const res = await call('/api/admissions', { bed: '9', identifier });
+      if (res.status === 201) ledger.admissions.push(identifier);
+    } catch {
+      return; // the daemon is gone
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+interface Check {
+  integrity: boolean;
+  acknowledged: number;
+  lost: number;
+  duplicated: number;
+  lostMqtt: Array<[string, number]>;
+  lostHl7: number[];
+  lostAlarmEvents: Set<number>;
+  alarmEventsLost: number;
+  admissionsLost: number;
+}
+
+/** Opens what survived the cut and holds it against everything that was acknowledged or published. */
+function checkSurvivors(dataDir: string, ledger: Ledger): Check {
+  const db = new Database(join(dataDir, 'wardgate.db'));
+  try {
+    const integrity = (db.pragma('integrity_check', { simple: true }) as string) === 'ok';
+    // key -> readings stored under it; a key stored twice counts -1 (the unique (device, seq) index makes that an HL7 retry stored anew).
+    const counts = new Map<string, number>();
+    const rows = db.prepare('SELECT d.device_id AS device, o.seq AS seq, o.ts AS ts, json_array_length(o.readings) AS n FROM observations o JOIN devices d ON d.id = o.device').all() as Array<{ device: string; seq: number; ts: number; n: number }>;
+    for (const row of rows) {
+      const key = row.device === MONITOR ? `${MONITOR}@${row.ts}` : `${row.device}#${row.seq}`;
+      counts.set(key, counts.has(key) ? -1 : row.n);
+    }
+    const lostMqtt: Array<[string, number]> = [];
+    let duplicated = 0;
+    let acknowledged = 0;
+    for (const [device, acked] of ledger.mqttAcked) {
+      for (const seq of acked) {
+        acknowledged++;
+        const n = counts.get(`${device}#${seq}`);
+        if (n === undefined) lostMqtt.push([device, seq]);
+        else if (n !== READINGS_PER_MQTT) duplicated++;
+      }
+    }
+    const lostHl7: number[] = [];
+    for (const i of ledger.hl7Acked) {
+      acknowledged++;
+      const n = counts.get(`${MONITOR}@${HL7_TS + i * 1000}`);
+      if (n === undefined) lostHl7.push(i);
+      else if (n !== READINGS_PER_HL7) duplicated++;
+    }
+    const hasEvent = db.prepare('SELECT 1 FROM alarm_events WHERE alarm_id = ? AND phase = ?');
+    const lostAlarmEvents = new Set(ledger.alarmEvents.flatMap((e, i) => (hasEvent.get(e.alarmId, e.phase) === undefined ? [i] : [])));
+    const hasAdmission = db.prepare('SELECT 1 FROM admissions a JOIN patients p ON p.id = a.patient WHERE p.identifier = ?');
+    const admissionsLost = ledger.admissions.filter((id) => hasAdmission.get(id) === undefined).length;
+    return { integrity, acknowledged, lost: lostMqtt.length + lostHl7.length, duplicated, lostMqtt, lostHl7, lostAlarmEvents, alarmEventsLost: lostAlarmEvents.size, admissionsLost };
+  } finally {
+    db.close();
+  }
+}
+
+/** After a loss is counted, the lost items count as never acknowledged: the next run sends them again. */
+function forgetLost(ledger: Ledger, check: Check): void {
+  for (const [device, seq] of check.lostMqtt) ledger.mqttAcked.get(device)!.delete(seq);
+  for (const i of check.lostHl7) ledger.hl7Acked.delete(i);
+  if (check.lostHl7.length) ledger.hl7Next = Math.min(ledger.hl7Next, ...check.lostHl7);
+  ledger.alarmEvents = ledger.alarmEvents.filter((_, i) => !check.lostAlarmEvents.has(i));
+}
