@@ -12,6 +12,7 @@ export const errorCodes = {
   WG_ERR_UNKNOWN_DEVICE: 'The device is not declared in the configuration.',
   WG_ERR_AUTH: 'Wrong or missing credentials.',
   WG_ERR_FORBIDDEN: 'A client published or subscribed outside the topics its role allows.',
+  WG_ERR_CLIENT_ID: 'An MQTT client identifier that belongs to another principal: a device must use its id, a user its name or name:suffix.',
   WG_ERR_THROTTLED: 'Too many failed logins for one user name; wait for the time given before trying again.',
   WG_ERR_SERIAL_LINE: 'A complete serial line does not match the format of the port\'s driver (a garbled, cut or foreign line).',
   WG_ERR_SERIAL_PORT: 'A serial port could not be opened or vanished; it is reopened with backoff.',
