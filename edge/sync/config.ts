@@ -23,8 +23,8 @@ export const cloudConfigSchema = z.strictObject({
       maxItems: z.int().min(1).max(MAX_BATCH_ITEMS).default(5000),
       /** Most compressed bytes in one batch; a larger one is split before it is sent. */
       maxBytes: z.int().min(4096).max(MAX_BATCH_BYTES).default(512 * 1024),
-      /** A partial batch of routine data waits at most this long for company; alarm events never wait. */
-      maxAgeMs: ms.default(5000),
+      /** A partial batch of routine data waits at most this long for company (each batch costs the cloud a handful of writes, docs/PERFORMANCE.md); alarm events never wait and go alone. */
+      maxAgeMs: ms.default(120_000),
     })
     .prefault({}),
   /** Batches in flight at once while a backlog drains. */

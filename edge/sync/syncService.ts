@@ -171,13 +171,21 @@ export class SyncService implements Service {
     const { maxItems, maxBytes, maxAgeMs } = this.#deps.config.batch;
     const from = this.#outbox.plannedThrough();
     let limit = maxItems;
+    let alarmsAlone = false;
     for (;;) {
       const plan = this.#builder.plan(from, limit);
       if (!plan) return null;
       const hasAlarms = plan.ranges.alarms.through > plan.ranges.alarms.after;
-      if (!hasAlarms && plan.items < maxItems) {
+      if (!alarmsAlone && plan.items < maxItems) {
         const due = this.#oldestReceived(plan.ranges) + maxAgeMs;
-        if (due > now) return due;
+        if (due > now && !hasAlarms) return due;
+        if (due > now) {
+          // Alarm events go at once, and alone: routine data not yet due keeps waiting for company, since
+          // each batch costs the cloud a fixed handful of writes however few readings it holds (docs/PERFORMANCE.md).
+          alarmsAlone = true;
+          limit = this.#alarmEventsIn(plan.ranges.alarms);
+          continue;
+        }
       }
       const built = this.#builder.build(plan.ranges, now);
       const body = encodeBatch(built.batch);
@@ -191,6 +199,11 @@ export class SyncService implements Service {
       this.#pending.set(entry.id, entry);
       return entry;
     }
+  }
+
+  /** Alarm events in (after, through]: planned with that many items, a batch holds them and nothing else (they are planned first). */
+  #alarmEventsIn(range: { after: number; through: number }): number {
+    return this.#deps.db().prepare('SELECT count(*) FROM alarm_events WHERE id > ? AND id <= ?').pluck().get(range.after, range.through) as number;
   }
 
   #oldestReceived(ranges: Ranges): number {
