@@ -72,6 +72,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   { name: 'ingestBatch', account: 'wardgate-ingest', secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways }, memory: '512Mi', caller: 'edge' },
   { name: 'edgeConfig', account: 'wardgate-ingest', secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways }, memory: '256Mi', caller: 'edge' },
   { name: 'wardApi', account: 'wardgate-api', secrets: { WARDGATE_API_TOKENS_FILE: SECRETS.apiTokens }, memory: '256Mi', caller: 'frontend' },
+  // The edge's reconciliation (docs/SYNC.md): reads segments and corrects the record of stored numbers, so the ingest identity.
+  { name: 'verifyRange', account: 'wardgate-ingest', secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways }, memory: '512Mi', caller: 'edge' },
 ];
 
 const ACCOUNTS: Readonly<Record<string, string>> = {

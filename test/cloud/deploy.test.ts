@@ -40,7 +40,7 @@ t.test('deploy --dry-run prints every gcloud command and runs none', async (t) =
   t.equal(await cloudCommand.run(run.io), 0);
   const lines = run.out().split('\n').filter((l) => l.startsWith('gcloud '));
   const deploys = lines.filter((l) => l.startsWith('gcloud functions deploy '));
-  t.same(deploys.map((l) => l.split(' ')[3]), ['analyzeReadings', 'ingestBatch', 'edgeConfig', 'wardApi'], 'the consumer of the batches topic first');
+  t.same(deploys.map((l) => l.split(' ')[3]), ['analyzeReadings', 'ingestBatch', 'edgeConfig', 'wardApi', 'verifyRange'], 'the consumer of the batches topic first');
   for (const d of deploys) {
     t.match(d, / --gen2 /, 'gen2');
     t.match(d, / --runtime=nodejs22 /, 'Node 22 runtime (nodejs20 is decommissioned)');
