@@ -63,20 +63,27 @@ export class BatchBuilder {
     return isWireBed(wire) ? wire : this.#pseudonyms.forBedLabel(label!);
   }
 
-  /** The next ranges above `from`, at most `maxItems` items, alarm events first; null when nothing waits. */
-  plan(from: Record<OutboxStream, number>, maxItems: number): { ranges: Ranges; items: number; readings: number } | null {
+  /**
+   * The next ranges above `from`, at most `maxItems` items, alarm events first; null when nothing waits.
+   * `full`: no more items would fit, because the bound is reached or the next device message is larger than what is left.
+   */
+  plan(from: Record<OutboxStream, number>, maxItems: number): { ranges: Ranges; items: number; readings: number; full: boolean } | null {
     let budget = maxItems;
     const alarmIds = this.#db.prepare('SELECT id FROM alarm_events WHERE id > ? ORDER BY id LIMIT ?').pluck().all(from.alarms, budget) as number[];
     budget -= alarmIds.length;
     let obsThrough = from.obs;
     let readings = 0;
+    let crowded = false;
     if (budget > 0) {
       const rows = this.#db
         .prepare('SELECT id, json_array_length(readings) AS n FROM observations WHERE id > ? ORDER BY id LIMIT ?')
         .all(from.obs, budget) as Array<{ id: number; n: number }>;
       for (const row of rows) {
         // A message larger than the whole budget still goes, alone: otherwise the stream would stall behind it.
-        if (row.n > budget && obsThrough !== from.obs) break;
+        if (row.n > budget && obsThrough !== from.obs) {
+          crowded = true;
+          break;
+        }
         budget -= row.n;
         readings += row.n;
         obsThrough = row.id;
@@ -91,6 +98,7 @@ export class BatchBuilder {
     return {
       items,
       readings,
+      full: budget <= 0 || crowded,
       ranges: {
         alarms: { after: from.alarms, through: alarmIds.at(-1) ?? from.alarms },
         obs: { after: from.obs, through: obsThrough },

@@ -176,7 +176,8 @@ export class SyncService implements Service {
       const plan = this.#builder.plan(from, limit);
       if (!plan) return null;
       const hasAlarms = plan.ranges.alarms.through > plan.ranges.alarms.after;
-      if (!alarmsAlone && plan.items < maxItems) {
+      // A batch the next device message would not fit in is full: waiting would not make it fuller.
+      if (!alarmsAlone && !plan.full) {
         const due = this.#oldestReceived(plan.ranges) + maxAgeMs;
         if (due > now && !hasAlarms) return due;
         if (due > now) {

@@ -21,7 +21,7 @@ const SECRET = 'gw-age-secret-0123456789abcdef-0123';
 const emulators = await startEmulators(t, PROJECT);
 process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
 process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
-const settings: CloudSettings = { ...defaults, projectId: PROJECT, logLevel: 'silent', apiTokens: [], gateways: new Map([['gw-age', { ward: WARD, secret: SECRET }], ['gw-age-short', { ward: WARD, secret: SECRET }]]) };
+const settings: CloudSettings = { ...defaults, projectId: PROJECT, logLevel: 'silent', apiTokens: [], gateways: new Map(['gw-age', 'gw-age-short', 'gw-age-full'].map((id) => [id, { ward: WARD, secret: SECRET }])) };
 const cloud = await startLocalCloud({ settings, port: 0, env: process.env, log: createCloudLogger('silent'), push: false });
 t.teardown(() => cloud.stop());
 
@@ -89,4 +89,26 @@ t.test('routine readings go once the oldest of them reaches the age bound', asyn
   await waitFor(async () => ((await stored()) === 10 ? true : undefined), 30_000, 'the readings in the cloud');
   const waited = Date.now() - first;
   t.ok(waited >= 9000, `all ten went ${Math.round(waited / 1000)} s after the first`);
+});
+
+t.test('a batch the next device message does not fit in goes at once: waiting would not fill it', async (t) => {
+  const g = await startTestGateway(t, {
+    env: { WG_CLOUD: SECRET, WG_WARD: 'ward-pseudonym-secret-0123456789abcdef' },
+    extra: {
+      ward: WARD, gateway: { id: 'gw-age-full' },
+      cloud: { url: cloud.url, secretEnv: 'WG_CLOUD', wardSecretEnv: 'WG_WARD', batch: { maxItems: 10, maxAgeMs: 60_000 }, backoff: { initialMs: 50, maxMs: 400 } },
+      jobs: { sync: '* * * * * *' },
+    },
+  });
+  const client = await connectAs(t, g.url, 'pox-1');
+  // Three readings a message: three messages are 9 items, and the fourth does not fit in the 10.
+  for (let seq = 1; seq <= 4; seq++) {
+    const obs = [{ code: 'spo2', value: 97, unit: '%' }, { code: 'pr', value: 70, unit: '/min' }, { code: 'hr', value: 71, unit: '/min' }];
+    await client.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq, obs }), { qos: 1 });
+  }
+  const stored = () => storedReadingsOf('gw-age-full');
+  await waitFor(async () => ((await stored()) === 9 ? true : undefined), 15_000, 'the first three messages in the cloud');
+  t.pass('nine items of ten went at once');
+  await sleep(3000);
+  t.equal(await stored(), 9, 'the fourth message waits for company');
 });
