@@ -40,3 +40,46 @@ export function noninHeader(ts: number): string[] {
     `DATE ${pad(d.getMonth() + 1)}/${pad(d.getDate())}/${pad(d.getFullYear() % 100)} TIME ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}\r\n`,
   ];
 }
+
+/** Status conditions of a Nonin binary record (docs/SERIAL.md). */
+export interface NoninStatus {
+  readonly disconnected?: boolean;
+  readonly sensorAlarm?: boolean;
+  readonly outOfTrack?: boolean;
+  readonly artifact?: boolean;
+  readonly lowPerfusion?: boolean;
+  readonly marginalPerfusion?: boolean;
+  readonly lowBattery?: boolean;
+  readonly criticalBattery?: boolean;
+}
+
+/**
+ * One Nonin binary record as the device sends it: data format #1 (3 bytes)
+ * or #8 (4 bytes), or a 25-frame packet of #2 or #7 (125 bytes). null is the
+ * format's missing-data value (SpO2 127, HR 511).
+ */
+export function noninRecord(format: 1 | 2 | 7 | 8, spo2: number | null, hr: number | null, status: NoninStatus = {}, pleth = 0): Buffer {
+  const s = spo2 ?? 127;
+  const h = hr ?? 511;
+  if (format === 1 || format === 8) {
+    const status1 = 0x80 | (status.disconnected ? 0x40 : 0) | (status.outOfTrack ? 0x20 : 0) | (status.lowPerfusion ? 0x10 : 0) | (status.marginalPerfusion ? 0x08 : 0) | (status.artifact ? 0x04 : 0) | ((h >> 7) & 0x03);
+    const record = [status1, h & 0x7f, s & 0x7f];
+    if (format === 8) record.push((status.sensorAlarm ? 0x08 : 0) | (status.criticalBattery ? 0x02 : 0) | (status.lowBattery ? 0x01 : 0));
+    return Buffer.from(record);
+  }
+  // Perfusion bits 2-1: 11 yellow (marginal), 10 red (low), 01 green.
+  const perfusion = status.marginalPerfusion ? 0x06 : status.lowPerfusion ? 0x04 : 0x02;
+  const base = 0x80 | (status.disconnected ? 0x40 : 0) | (status.artifact ? 0x20 : 0) | (status.outOfTrack ? 0x10 : 0) | (status.sensorAlarm ? 0x08 : 0) | perfusion;
+  // DATA by frame: 1-2 pulse rate MSB/LSB, 3 SpO2, 4 firmware revision, then the other averages (same values here).
+  const data = new Array<number>(25).fill(0);
+  [data[0], data[1], data[2], data[3]] = [(h >> 7) & 0x03, h & 0x7f, s & 0x7f, 0x30];
+  [data[8], data[9], data[10]] = [s & 0x7f, s & 0x7f, s & 0x7f];
+  [data[13], data[14], data[15], data[16]] = [(h >> 7) & 0x03, h & 0x7f, s & 0x7f, s & 0x7f];
+  [data[19], data[20], data[21], data[22]] = [(h >> 7) & 0x03, h & 0x7f, (h >> 7) & 0x03, h & 0x7f];
+  const frames = data.map((d, i) => {
+    const stat = base | (i === 0 ? 0x01 : 0);
+    const frame = format === 2 ? [0x01, stat, pleth & 0xff, d] : [stat, (pleth >> 8) & 0xff, pleth & 0xff, d];
+    return Buffer.from([...frame, frame.reduce((a, b) => a + b, 0) & 0xff]);
+  });
+  return Buffer.concat(frames);
+}

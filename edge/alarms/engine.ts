@@ -273,7 +273,7 @@ export class AlarmEngine implements Service {
       const key = `device:${deviceId}:sensor`;
       if (sensor === 'ok') this.#apply({ state: 'clear', key }, now);
       else {
-        const what = sensor === 'off' ? 'sensor off' : sensor === 'absent' ? 'no sensor' : 'sensor fault';
+        const what = sensor === 'off' ? 'sensor off' : sensor === 'absent' ? 'no sensor or cable' : 'sensor or cable fault';
         this.#apply({ state: 'breach', delayMs: sensorDelayMs, report: { ...base, key, rule: 'sensor', priority: 'medium', message: `Device ${deviceId}: ${what}`, value: null } }, now);
       }
     }

@@ -35,7 +35,7 @@ const user = z.strictObject({
   ...secretFields,
 });
 
-export const serialDrivers = ['masimo-ascii', 'nonin-ascii', 'jsonl'] as const;
+export const serialDrivers = ['masimo-ascii', 'nonin-ascii', 'nonin-binary-1', 'nonin-binary-2', 'nonin-binary-7', 'nonin-binary-8', 'jsonl'] as const;
 export type SerialDriverName = (typeof serialDrivers)[number];
 
 /** One RS-232 / USB serial port with one device on it. Defaults are the vendors' (9600 8N1). */

@@ -2,11 +2,14 @@
 // framer has cut it), one decoded line out. Drivers are pure functions of the
 // line and never throw; the port reader maps their output to the ingest
 // pipeline (seq, validation, commit, dead letters) the same way for all.
+import type { Transform } from 'node:stream';
 import type { ObservationEntry, SensorState } from '../../shared/reading.js';
 import type { SerialDriverName } from '../config/schema.js';
 import { jsonlDriver } from './drivers/jsonl.js';
 import { masimoAsciiDriver } from './drivers/masimoAscii.js';
 import { noninAsciiDriver } from './drivers/noninAscii.js';
+import { noninBinary1Driver, noninBinary2Driver, noninBinary7Driver, noninBinary8Driver } from './drivers/noninBinary.js';
+import { LineFramer, type FramingFault } from './lineFramer.js';
 
 export interface DecodeContext {
   /** How to read a device clock without a zone: local time, UTC, or not at all. */
@@ -37,12 +40,25 @@ export interface SerialDriver {
   readonly name: SerialDriverName;
   /** Whether bytes >= 0x80 are junk on this port (vendor ASCII formats) or may be UTF-8 (JSON). */
   readonly asciiOnly: boolean;
+  /** A binary format: records are cut by the driver's own framer, not at line ends. */
+  readonly binary?: boolean;
+  /** The framer of a binary format (bytes in, one Buffer per record out); absent: lines. */
+  readonly framer?: (onFault: (fault: FramingFault, bytes: number) => void) => Transform;
   decode(line: string, context: DecodeContext): DecodedLine;
+}
+
+/** The framer a port of this driver reads through: the driver's own, or lines. */
+export function framerFor(driver: SerialDriver, maxLineBytes: number, onFault: (fault: FramingFault, bytes: number) => void): Transform {
+  return driver.framer ? driver.framer(onFault) : new LineFramer({ maxLineBytes, asciiOnly: driver.asciiOnly, onFault });
 }
 
 export const serialDrivers: Readonly<Record<SerialDriverName, SerialDriver>> = {
   'masimo-ascii': masimoAsciiDriver,
   'nonin-ascii': noninAsciiDriver,
+  'nonin-binary-1': noninBinary1Driver,
+  'nonin-binary-2': noninBinary2Driver,
+  'nonin-binary-7': noninBinary7Driver,
+  'nonin-binary-8': noninBinary8Driver,
   jsonl: jsonlDriver,
 };
 

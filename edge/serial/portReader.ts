@@ -4,16 +4,16 @@
 // gets a new framer, so half a line from before a loss never joins a line
 // from after it. State changes are reported once, not once per try.
 import { SerialPort } from 'serialport';
+import type { Transform } from 'node:stream';
 import type { SerialPortConfig } from '../config/schema.js';
-import { LineFramer, type FramingFault } from './lineFramer.js';
 
 export type PortState = 'open' | 'unavailable';
 
 export interface PortReaderDeps {
   readonly port: SerialPortConfig;
-  readonly asciiOnly: boolean;
+  /** A fresh framer for each open (lines, or a binary format's records). */
+  readonly framer: () => Transform;
   readonly onLine: (line: Buffer, receivedTs: number) => void;
-  readonly onFault: (fault: FramingFault, bytes: number) => void;
   /** Called when the state changes (not on every failed try); `reason` is the error code or message of the failure. */
   readonly onState: (state: PortState, reason?: string) => void;
   /** Called on each failed try, whether or not the state changed. */
@@ -23,7 +23,7 @@ export interface PortReaderDeps {
 export class PortReader {
   readonly #deps: PortReaderDeps;
   #serial: SerialPort | undefined;
-  #framer: LineFramer | undefined;
+  #framer: Transform | undefined;
   #timer: NodeJS.Timeout | undefined;
   #state: PortState | undefined;
   #failures = 0;
@@ -71,7 +71,7 @@ export class PortReader {
       }
       if (err) return this.#lost(serial, err);
       this.#failures = 0;
-      const framer = new LineFramer({ maxLineBytes: port.maxLineBytes, asciiOnly: this.#deps.asciiOnly, onFault: this.#deps.onFault });
+      const framer = this.#deps.framer();
       this.#framer = framer;
       framer.on('data', (line: Buffer) => this.#deps.onLine(line, Date.now()));
       serial.on('data', (chunk: Buffer) => framer.write(chunk));

@@ -9,7 +9,8 @@ import type { Ingestor } from '../ingest/ingestor.js';
 import type { IngestOutcome } from '../ingest/types.js';
 import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { serialDrivers } from './driver.js';
+import { framerFor, serialDrivers } from './driver.js';
+import type { FramingFault } from './lineFramer.js';
 import { SerialLineIngest } from './lineIngest.js';
 import { PortReader, type PortState } from './portReader.js';
 
@@ -61,14 +62,14 @@ export class SerialDevice {
       },
     });
     const labels = { port: port.path };
+    const onFault = (fault: FramingFault, bytes: number) => {
+      if (fault === 'junk') deps.metrics.serialJunkBytes.inc(labels, bytes);
+      else deps.metrics.serialLines.inc({ ...labels, result: fault });
+    };
     this.#reader = new PortReader({
       port,
-      asciiOnly: driver.asciiOnly,
+      framer: () => framerFor(driver, port.maxLineBytes, onFault),
       onLine: (line, receivedTs) => this.#line(line, receivedTs),
-      onFault: (fault, bytes) => {
-        if (fault === 'junk') deps.metrics.serialJunkBytes.inc(labels, bytes);
-        else deps.metrics.serialLines.inc({ ...labels, result: fault });
-      },
       onState: (state) => this.#portState(state),
       onRetry: (_delay, reason) => {
         deps.metrics.serialReopens.inc(labels);

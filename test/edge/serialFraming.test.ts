@@ -4,7 +4,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { LineFramer } from '../../edge/serial/lineFramer.js';
 import { serialDrivers, type DecodeContext } from '../../edge/serial/driver.js';
-import { masimoExceptions, sensorFromExc } from '../../edge/serial/drivers/masimoAscii.js';
+import { sensorFromExc } from '../../edge/serial/drivers/masimoAscii.js';
 import { ArrivalSeq, contentSeq, seqSecond } from '../../edge/ingest/derivedSeq.js';
 import { masimoLine, noninHeader, noninLine } from '../../simulators/serialLines.js';
 
@@ -60,21 +60,13 @@ t.test('masimo-ascii: fields, device time, absent values, the trend form, garbag
   for (const g of garbage) t.equal(decode(g).kind, 'garbage', g);
 });
 
-t.test('masimo-ascii: every EXC flag', async (t) => {
-  const expected: Record<number, [string, string]> = {
-    0x001: ['no-sensor', 'absent'], 0x002: ['defective-sensor', 'fault'], 0x004: ['low-perfusion', 'ok'], 0x008: ['pulse-search', 'ok'],
-    0x010: ['interference', 'ok'], 0x020: ['sensor-off', 'off'], 0x040: ['ambient-light', 'ok'], 0x080: ['unrecognized-sensor', 'fault'],
-    0x400: ['low-signal-iq', 'ok'], 0x800: ['set-mode', 'ok'],
-  };
-  t.equal(masimoExceptions.length, Object.keys(expected).length);
-  for (const [bit, [name, sensor]] of Object.entries(expected)) {
-    const d = serialDrivers['masimo-ascii'].decode(`SPO2=097% BPM=072 EXC=${Number(bit).toString(16).padStart(6, '0')}`, ctx);
-    t.match(d, { kind: 'reading', sensor, exceptions: [name] }, `${name}`);
-    const unreliable = Number(bit) === 0x400;
-    t.equal((d as { obs: Array<{ unreliable?: boolean }> }).obs.every((o) => o.unreliable === (unreliable || undefined)), true, `${name}: unreliable ${unreliable}`);
-  }
+t.test('masimo-ascii: which sensor state wins, exception words of every length (each bit: test/edge/serial/driverContract.test.ts)', async (t) => {
   t.equal(sensorFromExc(0x001 | 0x020 | 0x002), 'absent', 'no sensor outranks sensor off and a fault');
-  t.equal(sensorFromExc(0x020 | 0x080), 'off');
+  t.equal(sensorFromExc(0x020 | 0x080), 'off', 'sensor off outranks an unusable sensor');
+  t.equal(sensorFromExc(0x1000 | 0x10000), 'absent', 'no cable outranks a defective one');
+  t.match(serialDrivers['masimo-ascii'].decode('SPO2=097% BPM=072 EXC=0001800', ctx), { sensor: 'absent', exceptions: ['set-mode', 'no-cable'] }, 'a 7-digit word (touch-screen models)');
+  t.match(serialDrivers['masimo-ascii'].decode('SPO2=097% BPM=072 EXC=0020800 EXC1=00000000', ctx), { sensor: 'ok', exceptions: ['set-mode', 'sensor-calibrating'] }, 'with an EXC1 word beside it');
+  t.match(serialDrivers['masimo-ascii'].decode('SPO2=097% BPM=072 EXC=200', ctx), { sensor: 'ok', exceptions: [] }, 'the reserved bit names nothing');
 });
 
 t.test('nonin-ascii: values, ---, the event marker, the power-up header, damaged lines', async (t) => {

@@ -18,7 +18,7 @@ import { serialDrivers, type DecodedLine, type SerialDriver } from '../../edge/s
 import { SerialLineIngest } from '../../edge/serial/lineIngest.js';
 import { openDatabase, type Db } from '../../edge/store/database.js';
 import { IngestStore } from '../../edge/store/ingestStore.js';
-import { masimoLine, noninLine } from '../../simulators/serialLines.js';
+import { masimoLine, noninLine, noninRecord } from '../../simulators/serialLines.js';
 import { tempDir, waitFor } from '../helpers/env.js';
 import { writeTestConfig } from '../helpers/gateway.js';
 import { PtyCable, play } from '../helpers/pty.js';
@@ -142,9 +142,24 @@ function pipeline(t: Parameters<typeof tempDir>[0], driverName: SerialDriverName
 const goodLine: Record<SerialDriverName, (ts: number, i: number) => { line: string; receivedTs: number }> = {
   'masimo-ascii': (ts) => ({ line: masimoLine({ ts, spo2: 97, pr: 72, exc: 0x800, utc: true }).trim(), receivedTs: ts + 500 }),
   'nonin-ascii': (ts) => ({ line: noninLine(96, 70).trim(), receivedTs: ts }),
+  'nonin-binary-1': (ts) => ({ line: noninRecord(1, 96, 70).toString('latin1'), receivedTs: ts }),
+  'nonin-binary-2': (ts) => ({ line: noninRecord(2, 96, 70).toString('latin1'), receivedTs: ts }),
+  'nonin-binary-7': (ts) => ({ line: noninRecord(7, 96, 70).toString('latin1'), receivedTs: ts }),
+  'nonin-binary-8': (ts) => ({ line: noninRecord(8, 96, 70).toString('latin1'), receivedTs: ts }),
   jsonl: (ts, i) => ({ line: JSON.stringify({ seq: 1_000_000 + i, ts, obs: [{ code: 'spo2', value: 95, unit: '%' }] }), receivedTs: ts + 500 }),
 };
-const realLines: Record<SerialDriverName, readonly string[]> = { 'masimo-ascii': [...masimoCapture, ...masimoTrend], 'nonin-ascii': noninManual, jsonl: jsonlLines };
+/** Records of a binary format, as the framer hands them to the driver (one latin1 character per byte). */
+const noninRecords = (format: 1 | 2 | 7 | 8) =>
+  [noninRecord(format, 97, 72), noninRecord(format, null, null, { disconnected: true }), noninRecord(format, 88, 131, { artifact: true, outOfTrack: true, lowPerfusion: true })].map((b) => b.toString('latin1'));
+const realLines: Record<SerialDriverName, readonly string[]> = {
+  'masimo-ascii': [...masimoCapture, ...masimoTrend],
+  'nonin-ascii': noninManual,
+  'nonin-binary-1': noninRecords(1),
+  'nonin-binary-2': noninRecords(2),
+  'nonin-binary-7': noninRecords(7),
+  'nonin-binary-8': noninRecords(8),
+  jsonl: jsonlLines,
+};
 
 const KINDS = new Set(['reading', 'message', 'header', 'garbage']);
 function wellFormed(d: DecodedLine): boolean {
@@ -191,7 +206,7 @@ for (const name of Object.keys(serialDrivers) as SerialDriverName[]) {
           if (!['reading', 'header', 'garbage', 'error'].includes(kind)) return false;
         }
         const good = goodLine[name](ts, i);
-        if (p.lines.handle(Buffer.from(good.line), good.receivedTs) !== 'reading') return false;
+        if (p.lines.handle(Buffer.from(good.line, name === 'jsonl' ? 'utf8' : 'latin1'), good.receivedTs) !== 'reading') return false;
         await p.stored(ts);
         return true;
       }),
