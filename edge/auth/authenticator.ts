@@ -1,5 +1,8 @@
-// Checks credentials of devices and users against the salted hashes in config.
-// A successful check is remembered (as an HMAC of the password under a key that
+// Checks credentials of devices and users against the verifiers in config.
+// A device's minted secret (deviceSecret.ts) is checked at once, on this
+// thread, in microseconds: no queue, so a floor's reconnect storm is answered
+// as fast as the broker reads CONNECTs. People's passwords (and devices still
+// configured with an scrypt hash) take the slow path. A successful slow check is remembered (as an HMAC of the password under a key that
 // lives only in this process) so that a ward's reconnect burst does not pay a
 // full scrypt per device. Failures are throttled per name and source address,
 // and per source address alone (random names must not be free guesses); the
@@ -7,8 +10,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Principal } from '../config/load.js';
+import { isDeviceVerifier, verifyDeviceSecret } from './deviceSecret.js';
 import { LoginThrottle } from './loginThrottle.js';
-import { verifyPassword } from './password.js';
+import { isPasswordHash, verifyPassword } from './password.js';
 import { VerificationQueue } from './verificationQueue.js';
 
 export type LoginOutcome =
@@ -77,7 +81,13 @@ export class Authenticator {
     return REFUSED;
   }
 
+  /** Principals whose verifier is a slow (scrypt) hash although they are devices: each costs a reconnect storm a scrypt. */
+  slowDevices(): string[] {
+    return [...this.#principals.values()].filter((p) => p.kind === 'device' && isPasswordHash(p.secretHash)).map((p) => p.name);
+  }
+
   async #verify(principal: Principal, password: string, isWanted: () => boolean): Promise<boolean | 'busy' | 'abandoned'> {
+    if (isDeviceVerifier(principal.secretHash)) return verifyDeviceSecret(password, principal.secretHash);
     const tag = createHmac('sha256', this.#cacheKey).update(principal.secretHash).update('\0').update(password).digest();
     const known = this.#verified.get(principal.name);
     if (known && timingSafeEqual(known, tag)) return true;
@@ -91,7 +101,7 @@ export class Authenticator {
     if (this.#queue.full) return 'busy';
     if (this.#typicalMs === undefined) {
       // Once per process: measure a real verification against a configured hash.
-      const sample = [...this.#principals.values()].find((p) => p.secretHash);
+      const sample = [...this.#principals.values()].find((p) => isPasswordHash(p.secretHash));
       if (!sample) return false;
       const verdict = await this.#timedScrypt(randomBytes(16).toString('hex'), sample.secretHash, isWanted);
       return verdict === true ? false : verdict;

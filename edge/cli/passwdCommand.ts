@@ -1,8 +1,11 @@
 // `wardgate passwd`: reads a password on stdin and prints the salted hash that
-// goes into the config as secretHash (or a 0600 secretHashFile).
+// goes into the config as secretHash (or a 0600 secretHashFile). With
+// --device it mints a device secret instead and prints the secret (for the
+// device) and its fast verifier (for the config): see auth/deviceSecret.ts.
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { WardgateError } from '../../shared/errors.js';
+import { deviceVerifier, mintDeviceSecret } from '../auth/deviceSecret.js';
 import { hashPassword } from '../auth/password.js';
 import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../shared/cli.js';
 
@@ -10,17 +13,33 @@ export const MIN_PASSWORD_LENGTH = 12;
 
 export const passwdCommand: Command = {
   name: 'passwd',
-  summary: 'read a password on stdin, print its salted hash for the config',
-  help: `Usage: wardgate passwd
+  summary: 'read a password on stdin, print its salted hash for the config (--device: mint a device secret)',
+  help: `Usage: wardgate passwd [--device [--json]]
 
 Reads a password from standard input (one line) and prints a salted scrypt hash
-for a device's or user's secretHash. Passwords shorter than ${MIN_PASSWORD_LENGTH} characters are refused.
+for a user's (or device's) secretHash. Passwords shorter than ${MIN_PASSWORD_LENGTH} characters are refused.
 
-  echo -n 'long device secret' | wardgate passwd`,
+  echo -n 'a long pass phrase' | wardgate passwd
+
+--device reads nothing: it mints a random device secret (256 bits) and prints
+the secret, to configure in the device, and its verifier (sha256$...), for the
+device's secretHash. A device secret is checked in microseconds, so a whole
+floor of devices logs in again at once after a restart; an scrypt hash costs
+each device about 150 ms of CPU. The secret is printed once and stored nowhere.
+
+      --device  mint a device secret and print it with its verifier
+      --json    with --device: {"secret": "...", "secretHash": "sha256$..."}`,
   async run(io: CommandIO): Promise<number> {
-    const { values } = parseCommandArgs(io.argv, {});
+    const { values } = parseCommandArgs(io.argv, { device: { type: 'boolean' }, json: { type: 'boolean' } });
     if (values.help) {
       io.stdout.write(`${this.help}\n`);
+      return ExitCode.ok;
+    }
+    if (values.json && !values.device) throw new WardgateError('WG_ERR_USAGE', '--json goes with --device');
+    if (values.device) {
+      const secret = mintDeviceSecret();
+      const secretHash = deviceVerifier(secret);
+      io.stdout.write(values.json ? `${JSON.stringify({ secret, secretHash })}\n` : `secret: ${secret}\nsecretHash: ${secretHash}\n`);
       return ExitCode.ok;
     }
     if (io.stdin.isTTY) io.stderr.write('Password: ');

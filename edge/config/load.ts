@@ -6,6 +6,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { WardgateError } from '../../shared/errors.js';
+import { isDeviceVerifier } from '../auth/deviceSecret.js';
 import { isPasswordHash } from '../auth/password.js';
 import { configSchema, envOverrides, type ParsedConfig, type Role } from './schema.js';
 
@@ -169,8 +170,14 @@ function resolveSecret(
     if (required) problems.push(`${at}: missing secret (set secretHash, secretHashEnv or secretHashFile to the output of wardgate passwd)`);
     return '';
   }
-  if (!isPasswordHash(hash)) {
-    problems.push(`${field}: expected the output of wardgate passwd (scrypt$...), never a plain password`);
+  // A device may hold a minted secret (fast verifier); a person's password always gets scrypt.
+  const isDevice = at.startsWith('devices[');
+  if (isDeviceVerifier(hash) && !isDevice) {
+    problems.push(`${field}: a device secret verifier (sha256$...) is for devices only; a person's password needs the output of wardgate passwd (scrypt$...)`);
+    return '';
+  }
+  if (!isPasswordHash(hash) && !isDeviceVerifier(hash)) {
+    problems.push(`${field}: expected the output of wardgate passwd (${isDevice ? 'sha256$... from wardgate passwd --device, or scrypt$...' : 'scrypt$...'}), never a plain password`);
     return '';
   }
   return hash;

@@ -110,6 +110,18 @@ export class MqttBroker implements Service {
       this.#servers.push(await listen(tls, mqtt.tls.host ?? mqtt.host, mqtt.tls.port));
     }
     this.#log.info({ ...this.ports, host: mqtt.host }, 'mqtt listening');
+    this.#warnSlowDevices();
+  }
+
+  /** Old configs keep working, but a device with an scrypt hash costs a restart ~150 ms of CPU per device. */
+  #warnSlowDevices(): void {
+    const slow = this.#deps.auth.slowDevices();
+    if (slow.length === 0) return;
+    this.#log.warn(
+      { code: 'WG_ERR_AUTH', devices: slow.slice(0, 50), count: slow.length },
+      `${slow.length} device(s) have an scrypt password hash (${slow.slice(0, 5).join(', ')}${slow.length > 5 ? ', ...' : ''}): each login costs about 150 ms of CPU, ` +
+        'so after a restart they stream again slowly; give each a minted secret: run `wardgate passwd --device`, put the secret in the device and the sha256$ verifier in its secretHash',
+    );
   }
 
   /** Stops accepting, then closes every client and the broker. Commits already queued still finish. */

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { deviceVerifier, mintDeviceSecret } from '../../edge/auth/deviceSecret.js';
 import { hashPassword } from '../../edge/auth/password.js';
 import type { BedPlan } from '../labels.js';
 import { gatewayPtyPath } from '../transports/serialDevice.js';
@@ -35,7 +36,8 @@ export const secret = (bytes = 24) => randomBytes(bytes).toString('base64url');
 /** `cloud`: the local functions' URL and this gateway's HMAC secret there; absent: sync off. */
 export async function writeDemoFiles(dir: string, plans: readonly BedPlan[], ports: DemoPorts, cloud: { url: string; secret: string } | undefined): Promise<DemoFiles> {
   const devices = plans.flatMap((p) => p.devices.map((d) => ({ ...d, bed: p.bed })));
-  const credentials = Object.fromEntries(devices.filter((d) => d.transport === 'mqtt' || d.transport === 'hl7').map((d) => [d.id, secret()]));
+  // Devices get minted secrets (fast to verify, so the ward reconnects at once after a restart); people scrypt-hashed passwords.
+  const credentials = Object.fromEntries(devices.filter((d) => d.transport === 'mqtt' || d.transport === 'hl7').map((d) => [d.id, mintDeviceSecret()]));
   const people = { station: secret(), nurse: secret(), admin: secret() };
   const hash = (password: string) => hashPassword(password);
   const config = {
@@ -45,7 +47,7 @@ export async function writeDemoFiles(dir: string, plans: readonly BedPlan[], por
     http: { host: '127.0.0.1', port: ports.http },
     // Each HL7 monitor may report only itself, in its own bed (hl7.senders; MSH-3 is its id).
     hl7: { host: '127.0.0.1', port: ports.hl7, senders: devices.filter((d) => d.transport === 'hl7').map((d) => ({ application: d.id, devices: [d.id], beds: [d.bed] })) },
-    devices: await Promise.all(Object.entries(credentials).map(async ([id, password]) => ({ id, bed: devices.find((d) => d.id === id)!.bed, secretHash: await hash(password) }))),
+    devices: await Promise.all(Object.entries(credentials).map(async ([id, password]) => ({ id, bed: devices.find((d) => d.id === id)!.bed, secretHash: deviceVerifier(password) }))),
     serial: devices
       .filter((d) => d.transport === 'masimo' || d.transport === 'nonin')
       .map((d) => ({ path: gatewayPtyPath(join(dir, 'tty'), d.id), driver: `${d.transport}-ascii`, deviceId: d.id, bed: d.bed, reopenMinMs: 200, reopenMaxMs: 2000 })),

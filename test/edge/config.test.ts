@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { deviceVerifier } from '../../edge/auth/deviceSecret.js';
 import { loadConfig } from '../../edge/config/load.js';
 import { WardgateError } from '../../shared/errors.js';
 import { tempDir } from '../helpers/env.js';
@@ -42,6 +43,7 @@ t.test('each config error names the field and what was expected', async (t) => {
     ['bad enum', `users:\n  - { name: sam, role: doctor, secretHash: "${hash}" }`, /users\[0\]\.role: expected one of "viewer", "nurse", "admin"/],
     ['missing secret', 'devices:\n  - { id: pox-1, bed: "1" }', /devices\[0\]: missing secret/],
     ['plain password', 'devices:\n  - { id: pox-1, secretHash: hunter2 }', /devices\[0\]\.secretHash: expected the output of wardgate passwd/],
+    ['device verifier for a person', `users:\n  - { name: sam, role: nurse, secretHash: "${deviceVerifier('a-person-would-choose-this')}" }`, /users\[0\]\.secretHash: a device secret verifier \(sha256\$\.\.\.\) is for devices only/],
     ['bad device id', `devices:\n  - { id: "pox 1", secretHash: "${hash}" }`, /devices\[0\]\.id: expected 1-64 letters/],
     ['duplicate id', `devices:\n  - { id: a, secretHash: "${hash}" }\n  - { id: a, secretHash: "${hash}" }`, /devices\[1\]\.id: 'a' is declared twice/],
     ['user shadows device', `devices:\n  - { id: a, secretHash: "${hash}" }\nusers:\n  - { name: a, role: viewer, secretHash: "${hash}" }`, /users\[0\]\.name: 'a' is declared twice/],

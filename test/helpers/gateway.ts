@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import mqtt, { type MqttClient } from 'mqtt';
+import { deviceVerifier } from '../../edge/auth/deviceSecret.js';
 import { hashPassword } from '../../edge/auth/password.js';
 import { loadConfig, type GatewayConfig } from '../../edge/config/load.js';
 import { Gateway, RUN_FILE, type RunInfo } from '../../edge/gateway.js';
@@ -28,6 +29,11 @@ export function testHash(name: string): Promise<string> {
     hashes.set(name, hash);
   }
   return hash;
+}
+
+/** A device's fast verifier (wardgate passwd --device) for the test password, as devices are configured now. */
+export function testDeviceVerifier(name: string): string {
+  return deviceVerifier(passwordOf(name));
 }
 
 export interface TestWard {
@@ -54,7 +60,7 @@ export async function writeTestConfig(t: T, ward: TestWard = {}): Promise<{ dir:
     gateway: { id: 'gw-test', dataDir: './data' },
     mqtt: { host: '127.0.0.1', port: mqttPort },
     http: { host: '127.0.0.1', port: httpPort },
-    devices: await Promise.all(devices.map(async (d) => ({ ...d, secretHash: await testHash(d.id) }))),
+    devices: devices.map((d) => ({ ...d, secretHash: testDeviceVerifier(d.id) })),
     users: await Promise.all(users.map(async (u) => ({ ...u, secretHash: await testHash(u.name) }))),
     log: { level: 'warn' },
   };
