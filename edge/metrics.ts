@@ -147,6 +147,24 @@ export function createMetrics(sources: MetricSources) {
       labelNames: ['reason'] as const,
       registers,
     }),
+    hl7ObxUnmapped: new Counter({
+      name: 'wardgate_hl7_obx_unmapped_total',
+      help: 'OBX rows whose code (OBX-3) the gateway does not map, by code (at most 256 distinct codes; later ones as "other").',
+      labelNames: ['code'] as const,
+      registers,
+    }),
+    hl7DemoRows: new Counter({
+      name: 'wardgate_hl7_demo_rows_total',
+      help: 'OBX rows of demo or test data (MSH-11 D or T, OBX-8 demo-data/test-data), by sender: never stored as patient data.',
+      labelNames: ['sender'] as const,
+      registers,
+    }),
+    hl7ClockOffset: new Gauge({
+      name: 'wardgate_hl7_sender_clock_offset_seconds',
+      help: "A sender's clock against the gateway's at its last message: MSH-7 minus the arrival time (negative: behind, or transit time).",
+      labelNames: ['sender'] as const,
+      registers,
+    }),
     hl7HandlerFailures: new Counter({
       name: 'wardgate_hl7_handler_failures_total',
       help: 'HL7 messages on which the handler failed unexpectedly; each was refused with AE (WG_ERR_INTERNAL) and dead-lettered.',

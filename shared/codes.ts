@@ -28,10 +28,8 @@ const entries: MetricCode[] = [
   { code: 'spo2', label: 'SpO2', mdc: 150456, refid: 'MDC_PULS_OXIM_SAT_O2', alternates: [], loinc: '59408-5', unit: '%' },
   {
     code: 'rr', label: 'Respiration rate', mdc: 151562, refid: 'MDC_RESP_RATE',
-    alternates: [
-      // impedance, from CO2, airway, from pleth: numeric codes only (reference ids not confirmed)
-      [151578, ''], [151594, ''], [151570, ''], [151658, ''],
-    ],
+    // By method (IEEE 11073-10101, as RTMMS lists them): transthoracic impedance, from CO2, airway flow, from pleth.
+    alternates: [[151578, 'MDC_TTHOR_RESP_RATE'], [151594, 'MDC_CO2_RESP_RATE'], [151570, 'MDC_AWAY_RESP_RATE'], [151658, 'MDC_PULS_OXIM_PLETH_RESP_RATE']],
     loinc: '9279-1', unit: '/min',
   },
   {
@@ -48,9 +46,10 @@ const entries: MetricCode[] = [
   },
   {
     code: 'temp', label: 'Temperature', mdc: 150364, refid: 'MDC_TEMP_BODY',
+    // Generic, then by site (IEEE 11073-10101 / RTMMS): oral, axilla (both codes senders use), tympanic, ear, rectal, core.
     alternates: [
-      // generic, then by site: oral, axilla, tympanic, rectal, core
-      [150344, 'MDC_TEMP'], [188424, ''], [188452, ''], [150392, ''], [188420, ''], [150368, ''],
+      [150344, 'MDC_TEMP'], [188424, 'MDC_TEMP_ORAL'], [188452, 'MDC_TEMP_AXILLA'], [188496, 'MDC_TEMP_AXIL'], [150392, 'MDC_TEMP_TYMP'],
+      [188428, 'MDC_TEMP_EAR'], [188420, 'MDC_TEMP_RECT'], [150368, 'MDC_TEMP_CORE'],
     ],
     loinc: '8310-5', unit: 'Cel',
   },

@@ -81,7 +81,8 @@ export function validateObservation(body: unknown, policy: TimestampPolicy): Obs
   return { ok: true, seq, ts, readings, absent };
 }
 
-function validateEntry(
+/** One entry alone (a driver checking a row before grouping it: HL7 refuses rows, not messages). */
+export function validateEntry(
   entry: unknown,
   at: string,
   messageTs: number,

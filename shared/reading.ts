@@ -8,6 +8,19 @@ export const ReadingFlag = {
   artifact: 1,
   /** The device said the signal was poor (e.g. Masimo low signal IQ). */
   unreliable: 2,
+  // HL7 OBX-8 abnormal flags (table 0078), kept with the reading as the sender gave them.
+  /** L (or LL, <): below the normal range. */
+  low: 4,
+  /** H (or HH, >): above the normal range. */
+  high: 8,
+  /** LL / HH (and AA): beyond the panic limits. */
+  critical: 16,
+  /** A, AA or another abnormal flag that gives no direction. */
+  abnormal: 32,
+  /** < or >: off the instrument's scale; the value is a bound, not a measurement. */
+  offScale: 64,
+  /** HL7 OBX-11 P or S (table 0085): a preliminary or partial result (also marked unreliable). */
+  preliminary: 128,
 } as const;
 
 export interface Reading {

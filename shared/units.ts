@@ -24,16 +24,44 @@ function units(table: { readonly [unit: string]: Convert }): ReadonlyMap<string,
   return new Map(Object.entries(table));
 }
 
-/** MDC unit codes (partition 4) for the canonical units, as monitors send them over HL7. */
-export const mdcUnits: ReadonlyMap<number, { refid: string; ucum: CanonicalUnit }> = new Map([
-  [264864, { refid: 'MDC_DIM_BEAT_PER_MIN', ucum: '/min' as const }],
-  [264928, { refid: 'MDC_DIM_RESP_PER_MIN', ucum: '/min' as const }],
-  [262688, { refid: 'MDC_DIM_PERCENT', ucum: '%' as const }],
-  [266016, { refid: 'MDC_DIM_MMHG', ucum: 'mm[Hg]' as const }],
-  [268192, { refid: 'MDC_DIM_DEGC', ucum: 'Cel' as const }],
-  [265216, { refid: '', ucum: 'L/min' as const }],
-  [265266, { refid: 'MDC_DIM_MILLI_L_PER_HR', ucum: 'mL/h' as const }],
-]);
+/**
+ * MDC unit codes (IEEE 11073-10101 partition 4: 4 x 65536 + term code) that
+ * monitors send in OBX-6, with the UCUM unit each means. A unit is found by
+ * its number or its reference id; whether it fits a metric (and how it
+ * converts) is then the UCUM table's business above, so MDC_DIM_FAHR on a
+ * temperature converts exactly and MDC_DIM_PERCENT on an EtCO2 is refused.
+ * Codes checked against RTMMS-derived public nomenclature tables.
+ */
+const mdcUnitList: ReadonlyArray<readonly [number, string, string]> = [
+  [264864, 'MDC_DIM_BEAT_PER_MIN', '/min'],
+  [264896, 'MDC_DIM_PULS_PER_MIN', '/min'],
+  [264928, 'MDC_DIM_RESP_PER_MIN', '/min'],
+  [264672, 'MDC_DIM_PER_MIN', '/min'],
+  [262688, 'MDC_DIM_PERCENT', '%'],
+  [266016, 'MDC_DIM_MMHG', 'mm[Hg]'],
+  [265987, 'MDC_DIM_KILO_PASCAL', 'kPa'],
+  [268192, 'MDC_DIM_DEGC', 'Cel'],
+  [266560, 'MDC_DIM_FAHR', '[degF]'],
+  [266528, 'MDC_DIM_KELVIN', 'K'],
+  // L/min: the number only (its reference id was not confirmed).
+  [265216, '', 'L/min'],
+  [265266, 'MDC_DIM_MILLI_L_PER_HR', 'mL/h'],
+];
+
+export interface MdcUnit {
+  readonly code: number;
+  readonly refid: string;
+  readonly ucum: string;
+}
+
+export const mdcUnits: ReadonlyMap<number, MdcUnit> = new Map(mdcUnitList.map(([code, refid, ucum]) => [code, { code, refid, ucum }]));
+const mdcUnitsByRefid: ReadonlyMap<string, MdcUnit> = new Map([...mdcUnits.values()].filter((u) => u.refid).map((u) => [u.refid, u]));
+
+/** An MDC unit by numeric code (as text or number) or reference id. */
+export function lookupMdcUnit(key: string | number): MdcUnit | undefined {
+  if (typeof key === 'number') return mdcUnits.get(key);
+  return /^\d{1,9}$/.test(key) ? mdcUnits.get(Number(key)) : mdcUnitsByRefid.get(key);
+}
 
 /** The units accepted for a canonical unit, for error messages. */
 export function acceptedUnits(canonical: CanonicalUnit): string[] {

@@ -1,6 +1,7 @@
 // The one config schema: source of the TypeScript type, the defaults and the
 // error messages. Secrets are resolved afterwards (see load.ts).
 import { z } from 'zod';
+import { isTimeZone } from '../hl7/dtm.js';
 import { alarmConfigSchema } from '../alarms/config.js';
 import { dashboardConfigSchema } from '../dashboard/config.js';
 import { cloudConfigSchema, jobsConfigSchema, storageConfigSchema } from '../sync/config.js';
@@ -79,6 +80,22 @@ const hl7Sender = z.strictObject({
   devices: z.array(z.string().regex(DEVICE_ID, 'expected 1-64 letters, digits, dot, dash or underscore')).min(1).optional(),
   /** Beds it may name in PV1-3; absent: the beds declared in the config. */
   beds: z.array(z.string().regex(HL7_BED_ID, 'expected 1-32 letters, digits, dot, dash or underscore')).min(1).optional(),
+  /**
+   * IANA time zone of its clock (Europe/Paris), for a sender whose times carry no UTC offset, MSH-7's
+   * included; absent: such times are refused (WG_ERR_HL7_TIMEZONE), never read in the gateway's zone.
+   */
+  timeZone: z.string().refine(isTimeZone, 'expected an IANA time zone such as Europe/Paris').optional(),
+});
+
+/**
+ * One PV1-3 location (point of care ^ room ^ bed) the ward owns, and the ward's bed id for it. An
+ * absent room or bed matches any; absent `wardBed`: PV1-3's bed component is the bed id.
+ */
+const hl7Location = z.strictObject({
+  pointOfCare: z.string().min(1),
+  room: z.string().min(1).optional(),
+  bed: z.string().min(1).optional(),
+  wardBed: z.string().regex(HL7_BED_ID, 'expected 1-32 letters, digits, dot, dash or underscore').optional(),
 });
 
 const hl7 = z.strictObject({
@@ -86,6 +103,10 @@ const hl7 = z.strictObject({
   port: port.default(2575),
   /** Who may send and what each may report; empty: nobody, unless ingest.acceptUnknownDevices (lab use). */
   senders: z.array(hl7Sender).default([]),
+  /** PV1-3 locations the ward owns, first match wins; empty: PV1-3's bed component is the bed, whatever the unit. */
+  locations: z.array(hl7Location).default([]),
+  /** A PV1-3 location that no entry of `locations` matches (when there are any): refuse the message, or keep its readings without a bed. */
+  otherLocations: z.enum(['refuse', 'no-bed']).default('refuse'),
   /** MSH-3 sending applications (namespace id) allowed to send; empty: any. */
   allowedApplications: z.array(z.string().min(1)).default([]),
   /** Source IP addresses allowed to connect; empty: any. */

@@ -6,6 +6,11 @@
 //       message will not help; the reason says what to fix.
 //   AR  rejected: not a message this receiver takes (type, version, sender),
 //       or it could not be stored now; the sender may retry later.
+// One ERR segment per problem (HL7 v2.5+ allows it repeated): ERR-2 the
+// location (segment, its position, field), ERR-3 the table 0357 code, ERR-4
+// the severity (table 0516: E error, W warning, I information), ERR-5 the
+// wardgate code, ERR-8 the text. An AA may carry W rows (a row refused while
+// the rest was stored) and I rows (demo data not stored as patient data).
 import type { ErrorCode } from '../../shared/errors.js';
 import { formatDtm } from './dtm.js';
 import { DEFAULT_ENCODING, escape } from './message.js';
@@ -19,6 +24,8 @@ export interface AckError {
   readonly hl7Code: number;
   /** ERR-2 error location: segment id, its position in the message, the field. */
   readonly where?: { readonly segment: string; readonly position: number; readonly field: number };
+  /** ERR-4 (HL7 table 0516); E when absent. */
+  readonly severity?: 'E' | 'W' | 'I';
 }
 
 export interface AckInput {
@@ -31,6 +38,8 @@ export interface AckInput {
   readonly version?: string;
   readonly processingId?: string;
   readonly error?: AckError;
+  /** More ERR segments after `error` (rows refused, information). */
+  readonly errors?: readonly AckError[];
   /** Our own names, MSH-3 / MSH-4 of the ACK. */
   readonly gatewayId: string;
   readonly ward: string;
@@ -39,6 +48,7 @@ export interface AckInput {
 }
 
 const HL7_CODE_TEXT: ReadonlyMap<number, string> = new Map([
+  [0, 'Message accepted'],
   [100, 'Segment sequence error'],
   [101, 'Required field missing'],
   [102, 'Data type error'],
@@ -58,12 +68,14 @@ export function buildAck(input: AckInput): string {
     formatDtm(input.now), '', 'ACK^R01^ACK', e(input.ackControlId), e(input.processingId || 'P'), e(input.version || '2.6'),
   ].join('|');
   const { error } = input;
-  const msa = ['MSA', input.code, e(input.controlId), ...(error ? [e(error.message)] : [])].join('|');
+  const errors = [...(error ? [error] : []), ...(input.errors ?? [])];
+  // MSA-3 (text message) only says why a message was not accepted; rows refused under AA are in ERR.
+  const msa = ['MSA', input.code, e(input.controlId), ...(error && input.code !== 'AA' ? [e(error.message)] : [])].join('|');
   const segments = [msh, msa];
-  if (error) {
-    const where = error.where ? `${error.where.segment}^${error.where.position}^${error.where.field}` : '';
+  for (const err of errors) {
+    const where = err.where ? `${err.where.segment}^${err.where.position}^${err.where.field}` : '';
     segments.push(
-      ['ERR', '', where, `${error.hl7Code}^${HL7_CODE_TEXT.get(error.hl7Code) ?? ''}^HL70357`, 'E', `${error.code}^^WARDGATE`, '', '', e(error.message)].join('|'),
+      ['ERR', '', where, `${err.hl7Code}^${HL7_CODE_TEXT.get(err.hl7Code) ?? ''}^HL70357`, err.severity ?? 'E', `${err.code}^^WARDGATE`, '', '', e(err.message)].join('|'),
     );
   }
   return `${segments.join('\r')}\r`;

@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Service } from '../service.js';
 import { Hl7Connection } from './connection.js';
+import { LocationMap } from './locationMap.js';
 import { LogLimiter } from './logLimiter.js';
 import { OruHandler } from './oruHandler.js';
 import { SenderPolicy, type DeclaredElsewhere } from './senderPolicy.js';
@@ -34,6 +35,11 @@ export interface Hl7ListenerDeps {
   readonly acceptUnknownSenders?: boolean;
 }
 
+/** Distinct OBX-3 codes counted by name in wardgate_hl7_obx_unmapped_total. */
+const MAX_UNMAPPED_LABELS = 256;
+/** A sender clock further off than this is logged (once a minute). */
+const CLOCK_WARN_MS = 60_000;
+
 type RefusalReason = 'address' | 'full' | 'per-address' | 'first-message' | 'evicted';
 
 export class Hl7Listener implements Service {
@@ -44,6 +50,7 @@ export class Hl7Listener implements Service {
   readonly #connections = new Set<Hl7Connection>();
   /** Open connections by peer address. */
   readonly #perAddress = new Map<string, number>();
+  readonly #unmappedCodes = new Set<string>();
   #server: Server | undefined;
 
   constructor(deps: Hl7ListenerDeps) {
@@ -75,7 +82,21 @@ export class Hl7Listener implements Service {
       policy,
       maxSegments: config.maxSegmentsPerMessage,
       maxFutureSkewMs,
+      locations: new LocationMap(config.locations, config.otherLocations),
       onSkipped: (reason, n) => metrics.hl7ObxSkipped.inc({ reason }, n),
+      onUnmapped: (code) => {
+        // Bounded label set: a sender inventing codes cannot grow the metrics without limit.
+        if (!this.#unmappedCodes.has(code) && this.#unmappedCodes.size < MAX_UNMAPPED_LABELS) this.#unmappedCodes.add(code);
+        metrics.hl7ObxUnmapped.inc({ code: this.#unmappedCodes.has(code) ? code : 'other' });
+      },
+      onDemo: (sender, rows, processingId) => {
+        metrics.hl7DemoRows.inc({ sender }, rows);
+        this.#limited.warn(`demo ${sender}`, { code: 'WG_ERR_HL7_DEMO', sender, processingId, rows }, 'hl7 demo or test data received: counted, not stored as patient data');
+      },
+      onClock: (sender, offsetMs) => {
+        metrics.hl7ClockOffset.set({ sender }, offsetMs / 1000);
+        if (Math.abs(offsetMs) > CLOCK_WARN_MS) this.#limited.warn(`clock ${sender}`, { sender, offsetSeconds: Math.round(offsetMs / 1000) }, "hl7 sender's clock (MSH-7) is off the gateway's by more than a minute");
+      },
       onFailure: (err) => {
         metrics.hl7HandlerFailures.inc();
         // The name and where it failed, not the message text: it may quote the content.

@@ -1,22 +1,28 @@
-// What the gateway does with one HL7 message: parse, check the sender, map
-// PCD-01 OBX rows to observation messages per device, and commit them all
-// before answering AA. A message is used whole or not at all: every group is
-// validated before any is submitted, so an AE never leaves half a message
-// stored. Refused messages are dead-lettered with their patient segments
-// blanked (see message.ts). Whatever a message makes go wrong in here, it
-// is that message that is refused (AE, WG_ERR_INTERNAL), never the
-// connection or the process. Work is linear in the size of the message.
+// What the gateway does with one HL7 message: parse, decide (sender policy,
+// PCD-01 rows, location; decision.ts), commit the usable rows, dead-letter
+// the refused ones, and answer once all of that is durable. Rows, not
+// messages, are the unit: a row with a unit or status the gateway cannot use
+// is refused alone (named in an ERR segment of the ACK, dead-lettered with
+// its reason) while the SpO2, pulse and NIBP beside it are stored and the
+// message is answered AA. AE or AR only when nothing in the message is
+// usable (docs/HL7.md). Demo and test data (MSH-11 D or T) is never patient
+// data: counted, logged, answered AA with an information ERR, not stored.
+// Dead letters hold the message with its patient segments blanked (see
+// message.ts). Whatever a message makes go wrong in here, it is that message
+// that is refused (AE, WG_ERR_INTERNAL), never the connection or the process.
+// Work is linear in the size of the message.
 import type { Rejection } from '../../shared/errors.js';
 import { reject } from '../../shared/errors.js';
-import { validateObservation } from '../../shared/observation.js';
 import type { ObservationMessage } from '../../shared/reading.js';
 import { isRejection } from '../../shared/timestamp.js';
 import { contentSeq } from '../ingest/derivedSeq.js';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { IngestOutcome } from '../ingest/types.js';
 import { buildAck, type AckCode, type AckError } from './ack.js';
+import { decide, senderOf } from './decision.js';
+import { LocationMap } from './locationMap.js';
 import { parseHl7, redactPatientData, value, type Hl7Message } from './message.js';
-import { deviceIdOf, mapPcd01, type DeviceGroup, type Pcd01Report, type SkipReason } from './pcd01.js';
+import { deviceIdOf, type DeviceGroup, type Pcd01Report, type RowRefusal, type SkipReason } from './pcd01.js';
 import type { SenderPolicy } from './senderPolicy.js';
 
 export interface OruHandlerDeps {
@@ -25,10 +31,18 @@ export interface OruHandlerDeps {
   readonly ward: string;
   /** Who may report which devices and beds. */
   readonly policy: SenderPolicy;
+  /** PV1-3 locations to the ward's beds (hl7.locations); absent: the bed component as is. */
+  readonly locations?: LocationMap;
   /** Messages with more segments are refused (AR, WG_ERR_TOO_LARGE). */
   readonly maxSegments: number;
   readonly maxFutureSkewMs: number;
   readonly onSkipped?: (reason: SkipReason, n: number) => void;
+  /** An OBX row whose code the gateway does not map (OBX-3 identifier). */
+  readonly onUnmapped?: (code: string) => void;
+  /** A message of demo or test data (MSH-11 D or T, or rows so marked): not stored. */
+  readonly onDemo?: (sender: string, rows: number, processingId: string) => void;
+  /** A sender's clock against ours: MSH-7 minus the arrival time, ms. */
+  readonly onClock?: (sender: string, offsetMs: number) => void;
   /** A message made the handler fail: it was refused with AE; the listener counts and logs it. */
   readonly onFailure?: (err: unknown) => void;
   readonly now?: () => number;
@@ -47,19 +61,21 @@ export interface Answer {
   readonly rejection?: Rejection;
 }
 
-/** Where an observation field refused by the validator lives in an OBX row. */
-const OBX_FIELD: ReadonlyMap<string, number> = new Map([['code', 3], ['value', 5], ['unit', 6], ['ts', 14]]);
 /** Conditions the sender cannot fix by editing the message content: AR. */
-const REJECT_CODES = new Set(['WG_ERR_HL7_FORMAT', 'WG_ERR_HL7_UNSUPPORTED', 'WG_ERR_HL7_SENDER', 'WG_ERR_STORE', 'WG_ERR_TOO_LARGE']);
+const REJECT_CODES = new Set(['WG_ERR_HL7_FORMAT', 'WG_ERR_HL7_UNSUPPORTED', 'WG_ERR_HL7_SENDER', 'WG_ERR_HL7_LOCATION', 'WG_ERR_HL7_TIMEZONE', 'WG_ERR_STORE', 'WG_ERR_TOO_LARGE']);
+/** ERR segments in one ACK at most; the rest are summed up in one more (every row is in the dead letters). */
+const MAX_ERR_SEGMENTS = 32;
 
 export class OruHandler {
   readonly #deps: OruHandlerDeps;
   readonly #now: () => number;
+  readonly #locations: LocationMap;
   #acks = 0;
 
   constructor(deps: OruHandlerDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
+    this.#locations = deps.locations ?? new LocationMap([], 'refuse');
   }
 
   /** `address`: the peer's address, by which (with MSH-3/MSH-4) the sender is known. */
@@ -79,44 +95,62 @@ export class OruHandler {
     const parsed = parseHl7(text);
     if (isRejection(parsed)) return this.#refuse(undefined, text, peer, receivedTs, { code: parsed.code, message: parsed.message, hl7Code: 100 });
     seen.parsed = parsed;
-    if (parsed.segments.length > this.#deps.maxSegments) {
-      const message = `message of ${parsed.segments.length} segments exceeds hl7.maxSegmentsPerMessage (${this.#deps.maxSegments})`;
-      return this.#refuse(parsed, text, peer, receivedTs, { code: 'WG_ERR_TOO_LARGE', message, hl7Code: 207 });
-    }
-    const msh = parsed.segments[0];
-    const rule = this.#deps.policy.identify({ address, application: value(parsed, msh, 3), facility: value(parsed, msh, 4) });
-    if ('code' in rule) return this.#refuse(parsed, text, peer, receivedTs, rule);
-    const report = mapPcd01(parsed);
-    if ('rejection' in report) return this.#refuse(parsed, text, peer, receivedTs, { ...report.rejection, hl7Code: report.hl7Code, ...(report.where && { where: report.where }) });
-    const pv1 = parsed.segments.find((s) => s.id === 'PV1');
-    const badBed = this.#deps.policy.bed(rule, report.location?.bed ?? '');
-    if (badBed) return this.#refuse(parsed, text, peer, receivedTs, { ...badBed, hl7Code: 207, ...(pv1 && { where: { segment: 'PV1', position: pv1.position, field: 3 } }) });
-    for (const group of report.groups) {
-      const why = this.#deps.policy.device(rule, group.deviceId);
-      if (why) return this.#refuse(parsed, text, peer, receivedTs, { code: 'WG_ERR_HL7_SENDER', message: why, hl7Code: 207, where: { segment: 'OBX', position: group.origins[0].segment, field: 18 } });
-    }
+    const decision = decide(parsed, senderOf(parsed, address), receivedTs, {
+      policy: this.#deps.policy,
+      locations: this.#locations,
+      maxSegments: this.#deps.maxSegments,
+      maxFutureSkewMs: this.#deps.maxFutureSkewMs,
+    });
+    if (decision.kind === 'refused') return this.#refuse(parsed, text, peer, receivedTs, decision.error);
+    const { report, rule, bed } = decision;
+    if (report.messageTime !== undefined) this.#deps.onClock?.(rule.label, report.messageTime - receivedTs);
     for (const [reason, n] of Object.entries(report.skipped)) if (n) this.#deps.onSkipped?.(reason as SkipReason, n);
+    for (const code of report.unmapped) this.#deps.onUnmapped?.(code);
 
-    const messages = report.groups.map((g) => this.#message(g, report, receivedTs));
-    for (let i = 0; i < messages.length; i++) {
-      const checked = validateObservation(messages[i], { now: receivedTs, maxFutureMs: this.#deps.maxFutureSkewMs });
-      if (!checked.ok) return this.#refuse(parsed, text, peer, receivedTs, this.#locate(checked.error, report.groups[i]));
+    if (report.demo) {
+      const rows = report.groups.reduce((n, g) => n + g.obs.length, 0);
+      this.#deps.onDemo?.(rule.label, rows, report.processingId);
+      const info: AckError = {
+        code: 'WG_ERR_HL7_DEMO',
+        message: `processing id '${report.processingId}' (MSH-11): ${rows} row(s) of ${report.processingId === 'T' ? 'training' : 'debugging'} data, counted and not stored as patient data`,
+        hl7Code: 0,
+        severity: 'I',
+        where: { segment: 'MSH', position: 1, field: 11 },
+      };
+      return this.#answer(parsed, 'AA', undefined, [info]);
     }
+    if (report.skipped.demo) this.#deps.onDemo?.(rule.label, report.skipped.demo, report.processingId);
+
+    const lines = text.split(/\r\n|\r|\n/).filter((l) => l !== '');
+    const messages = report.groups.map((g) => this.#message(g, report, bed, receivedTs));
     // Redacted once for the whole message: every group shares the bytes (once per group was quadratic).
     const raw = Buffer.from(redactPatientData(text));
     let outcomes: IngestOutcome[];
     try {
-      outcomes = await Promise.all(messages.map((m, i) => this.#submit(m, report, report.groups[i], raw, peer, receivedTs)));
+      [outcomes] = await Promise.all([
+        Promise.all(messages.map((m, i) => this.#submit(m, report, bed, report.groups[i], raw, peer, receivedTs))),
+        Promise.all(report.refused.map((row) => this.#deadLetterRow(row, lines, peer, receivedTs))),
+      ]);
     } catch (err) {
       // Nothing was acknowledged: the sender retries, and what did commit is then a repeat.
       return this.#answer(parsed, 'AR', { code: 'WG_ERR_STORE', message: `the readings could not be committed (${(err as Error).message}); retry`, hl7Code: 207 });
     }
-    const refused = outcomes.find((o): o is Extract<IngestOutcome, { outcome: 'rejected' }> => o.outcome === 'rejected');
-    if (refused) {
-      const hl7Code = refused.rejection.code === 'WG_ERR_SEQ_CONFLICT' ? 205 : 207;
-      return this.#answer(parsed, 'AE', { code: refused.rejection.code, message: refused.rejection.message, hl7Code });
-    }
-    return this.#answer(parsed, 'AA');
+    const rowErrors: AckError[] = report.refused.map((row) => ({
+      code: row.code, message: row.message, hl7Code: row.hl7Code, where: row.where,
+    }));
+    let usable = 0;
+    outcomes.forEach((o, i) => {
+      if (o.outcome !== 'rejected') usable++;
+      else {
+        const hl7Code = o.rejection.code === 'WG_ERR_SEQ_CONFLICT' ? 205 : 207;
+        for (const origin of report.groups[i].origins) rowErrors.push({ code: o.rejection.code, message: o.rejection.message, hl7Code, where: { segment: 'OBX', position: origin.segment, field: 3 } });
+      }
+    });
+    if (rowErrors.length === 0) return this.#answer(parsed, 'AA');
+    if (usable > 0) return this.#answer(parsed, 'AA', undefined, capped(rowErrors.map((e) => ({ ...e, severity: 'W' as const }))));
+    const code: AckCode = rowErrors.every((e) => REJECT_CODES.has(e.code)) ? 'AR' : 'AE';
+    const [first, ...rest] = capped(rowErrors);
+    return this.#answer(parsed, code, { ...first, message: `no row of the message could be used: ${first.message}` }, rest);
   }
 
   /** A frame beyond hl7.maxMessageBytes: answered from its head (MSH) with AR, dead-lettered with the head only. */
@@ -163,31 +197,31 @@ export class OruHandler {
    * observation time and the content (device, bed, patient, entries), not
    * from MSH-10: a retransmission, even under a new control id, is a repeat.
    */
-  #message(group: DeviceGroup, report: Pcd01Report, receivedTs: number): ObservationMessage {
+  #message(group: DeviceGroup, report: Pcd01Report, bed: string, receivedTs: number): ObservationMessage {
     const first = group.obs.find((o) => typeof o.ts === 'number')?.ts as number | undefined;
-    const seq = contentSeq(first ?? receivedTs, this.#content(group, report));
+    const seq = contentSeq(first ?? receivedTs, this.#content(group, report, bed));
     return { seq, ...(first !== undefined && { ts: first }), obs: group.obs };
   }
 
-  #content(group: DeviceGroup, report: Pcd01Report): string {
-    return JSON.stringify([group.deviceId, report.location?.bed ?? '', report.patient ?? null, group.obs]);
+  #content(group: DeviceGroup, report: Pcd01Report, bed: string): string {
+    return JSON.stringify([group.deviceId, bed, report.patient ?? null, group.obs]);
   }
 
-  #submit(message: ObservationMessage, report: Pcd01Report, group: DeviceGroup, raw: Buffer, peer: string, receivedTs: number): Promise<IngestOutcome> {
-    const bed = report.location?.bed || undefined;
+  #submit(message: ObservationMessage, report: Pcd01Report, bed: string, group: DeviceGroup, raw: Buffer, peer: string, receivedTs: number): Promise<IngestOutcome> {
     return new Promise((resolve, reject) =>
       this.#deps.ingestor.decoded(
         {
           source: 'hl7',
           deviceId: group.deviceId,
           message,
-          content: Buffer.from(this.#content(group, report)),
+          content: Buffer.from(this.#content(group, report, bed)),
           raw,
           topic: `mllp ${peer}`,
           receivedTs,
           register: true,
           derivedSeq: true,
-          ...(bed !== undefined && { bed }),
+          ...(group.flags.size > 0 && { flags: group.flags }),
+          ...(bed !== '' && { bed }),
           ...(report.patient && { patient: report.patient }),
         },
         (err, result) => (err ? reject(err) : resolve(result!)),
@@ -195,14 +229,17 @@ export class OruHandler {
     );
   }
 
-  /** Maps a validator rejection (`obs[2].unit`) to the OBX row and field it came from. */
-  #locate(rejection: Rejection, group: DeviceGroup): AckError {
-    const m = /^obs\[(\d+)\]\.(\w+)$/.exec(rejection.field ?? '');
-    const origin = m ? group.origins[Number(m[1])] : undefined;
-    const field = m ? OBX_FIELD.get(m[2]) : undefined;
-    const hl7Code = rejection.code === 'WG_ERR_UNIT' ? 103 : 102;
-    if (!origin || field === undefined) return { code: rejection.code, message: rejection.message, hl7Code };
-    return { code: rejection.code, message: rejection.message.replace(/^/, `OBX-${field}: `), hl7Code, where: { segment: 'OBX', position: origin.segment, field } };
+  /** A refused row, dead-lettered alone: MSH and the row itself (no patient segment), with its reason and location. */
+  #deadLetterRow(row: RowRefusal, lines: readonly string[], peer: string, receivedTs: number): Promise<void> {
+    const payload = Buffer.from(redactPatientData(`${lines[0] ?? ''}\r${lines[row.segment - 1] ?? ''}\r`));
+    const rejection = reject(row.code, row.message, `${row.where.segment}(${row.where.position})-${row.where.field}`);
+    return new Promise<void>((resolve, fail) => {
+      try {
+        this.#deps.ingestor.deadLetter({ source: 'hl7', deviceId: row.deviceId ?? 'hl7-sender', payload, topic: `mllp ${peer}`, receivedTs }, rejection, () => resolve());
+      } catch (err) {
+        fail(err);
+      }
+    });
   }
 
   async #refuse(msg: Hl7Message | undefined, text: string, peer: string, receivedTs: number, error: AckError): Promise<Answer> {
@@ -219,7 +256,7 @@ export class OruHandler {
     return this.#answer(msg, REJECT_CODES.has(error.code) ? 'AR' : 'AE', error);
   }
 
-  #answer(msg: Hl7Message | undefined, code: AckCode, error?: AckError): Answer {
+  #answer(msg: Hl7Message | undefined, code: AckCode, error?: AckError, errors?: readonly AckError[]): Answer {
     const msh = msg?.segments[0];
     const ack = buildAck({
       code,
@@ -231,11 +268,19 @@ export class OruHandler {
         processingId: value(msg, msh, 11),
       }),
       ...(error && { error }),
+      ...(errors?.length && { errors }),
       gatewayId: this.#deps.gatewayId,
       ward: this.#deps.ward,
       ackControlId: `WG${this.#now().toString(36)}${(this.#acks++ % 1296).toString(36)}`,
       now: this.#now(),
     });
-    return { code, ack, ...(error && { rejection: reject(error.code, error.message) }) };
+    return { code, ack, ...(error && code !== 'AA' && { rejection: reject(error.code, error.message) }) };
   }
+}
+
+/** At most MAX_ERR_SEGMENTS errors, the last one saying how many more there were. */
+function capped(errors: AckError[]): AckError[] {
+  if (errors.length <= MAX_ERR_SEGMENTS) return errors;
+  const more = errors.length - (MAX_ERR_SEGMENTS - 1);
+  return [...errors.slice(0, MAX_ERR_SEGMENTS - 1), { code: errors[0].code, message: `${more} more row(s) refused; each is in the dead letters`, hl7Code: 207, severity: errors[0].severity ?? 'E' }];
 }

@@ -31,6 +31,10 @@ export interface SenderRule {
   readonly beds?: ReadonlySet<string>;
   /** Lab use: an unlisted sender under ingest.acceptUnknownDevices; any safe bed id. */
   readonly open: boolean;
+  /** The sender's clock zone (hl7.senders[].timeZone), for times that carry no offset. */
+  readonly timeZone?: string;
+  /** How the sender is named in metrics and status: its MSH-3 (and MSH-4) as configured, or `unlisted`. */
+  readonly label: string;
 }
 
 export interface DeclaredElsewhere {
@@ -77,7 +81,9 @@ export class SenderPolicy {
       rule: {
         ...(config.devices && { devices: new Set(config.devices) }),
         ...(config.beds && { beds: new Set(config.beds) }),
+        ...(config.timeZone && { timeZone: config.timeZone }),
         open: false,
+        label: config.facility ? `${config.application}/${config.facility}` : config.application,
       },
     }));
   }
@@ -95,7 +101,7 @@ export class SenderPolicy {
     if (named.length) {
       return refusal(`sending application '${who.application}' (MSH-3) is listed in hl7.senders, but not from address ${who.address} with facility '${who.facility}' (MSH-4)`, MSH3);
     }
-    if (this.#openToUnknown) return { open: true };
+    if (this.#openToUnknown) return { open: true, label: 'unlisted' };
     return refusal(`sending application '${who.application}' (MSH-3) from address ${who.address} is not listed in hl7.senders`, MSH3);
   }
 

@@ -51,6 +51,8 @@ export interface DecodedMessage {
   readonly register?: boolean;
   /** message.seq was derived from the content (ingest/derivedSeq.ts contentSeq). */
   readonly derivedSeq?: boolean;
+  /** Reading flags the sender gave (HL7 OBX-8 abnormal flags, OBX-11 preliminary), by metric short name. */
+  readonly flags?: ReadonlyMap<string, number>;
 }
 
 /** Told of an exception caught while validating one message (the message was dead-lettered instead). */
@@ -119,6 +121,8 @@ export class Ingestor {
     );
     if (!parsed.ok) return this.deadLetter(raw, parsed.error, done);
     if (parsed.readings.length === 0) return done(null, { outcome: 'empty' });
+    const given = msg.flags;
+    if (given?.size) parsed.readings.forEach((r, i) => (parsed.readings[i] = { ...r, flags: r.flags | (given.get(r.code) ?? 0) }));
     const extra = {
       ...(msg.bed !== undefined && { bed: msg.bed }),
       ...(msg.patient !== undefined && { patient: msg.patient }),

@@ -97,7 +97,8 @@ t.test('malformed and unusable messages: AR/AE with MSA and ERR, dead-lettered w
   const cases: Array<[string, string, string, RegExp]> = [
     ['not HL7', 'hello there', 'AR', /^ERR\|\|\|100\^Segment sequence error\^HL70357\|E\|WG_ERR_HL7_FORMAT/],
     ['ADT', msg(1).replace('ORU^R01^ORU_R01', 'ADT^A01^ADT_A01'), 'AR', /^ERR\|\|MSH\^1\^9\|200\^/],
-    ['SpO2 in kPa', badUnit, 'AE', /^ERR\|\|OBX\^9\^6\|103\^Table value not found\^HL70357\|E\|WG_ERR_UNIT\^\^WARDGATE\|\|\|OBX-6: 'kPa' does not fit spo2/],
+    // One row refused, the rest stored: AA, and the row named in an ERR of severity W (warning).
+    ['SpO2 in kPa', badUnit, 'AA', /^ERR\|\|OBX\^9\^6\|103\^Table value not found\^HL70357\|W\|WG_ERR_UNIT\^\^WARDGATE\|\|\|OBX-6: 'kPa' does not fit spo2/],
     ['too large', msg(4) + `NTE|1||${'x'.repeat(5000)}\r`, 'AR', /WG_ERR_TOO_LARGE/],
     ['future', msg(5, { ts: Date.now() + 3_600_000 }), 'AE', /WG_ERR_TIMESTAMP/],
   ];
@@ -110,12 +111,12 @@ t.test('malformed and unusable messages: AR/AE with MSA and ERR, dead-lettered w
   });
   t.same([acks[1].controlId, acks[2].controlId, acks[3].controlId], ['C1', 'C3', 'C4'], 'MSA-2 echoes MSH-10 when it can be read');
   t.same([acks[cases.length].code, acks[cases.length].controlId], ['AA', 'C6'], 'the connection keeps working');
-  t.equal(readingCount(gateway), 10, 'only the good message is stored: a refused message leaves no readings');
+  t.equal(readingCount(gateway), 19, 'the good message and the 9 good rows beside the kPa one are stored; a refused message leaves no readings');
   const letters = rows<{ reason: string; source: string; raw: Buffer; field: string | null }>(gateway, 'SELECT reason, source, raw, field FROM dead_letters ORDER BY id');
-  t.same(letters.map((l) => l.reason), ['WG_ERR_HL7_FORMAT', 'WG_ERR_HL7_UNSUPPORTED', 'WG_ERR_UNIT', 'WG_ERR_TOO_LARGE', 'WG_ERR_TIMESTAMP']);
+  t.same(letters.map((l) => l.reason), ['WG_ERR_HL7_FORMAT', 'WG_ERR_HL7_UNSUPPORTED', 'WG_ERR_UNIT', 'WG_ERR_TOO_LARGE', ...Array(10).fill('WG_ERR_TIMESTAMP')], 'each refused row is a dead letter of its own');
   t.equal(letters[2].field, 'OBX(9)-6');
   t.ok(letters.every((l) => l.source === 'hl7' && !l.raw.toString().includes('MRN-4711') && !l.raw.toString().includes('Doe')), 'no patient identifier in dead letters');
-  t.equal(await metric(gateway, 'wardgate_hl7_messages_total', 'ack="AE"'), 2);
+  t.equal(await metric(gateway, 'wardgate_hl7_messages_total', 'ack="AE"'), 1);
   t.equal(await metric(gateway, 'wardgate_hl7_messages_total', 'ack="AR"'), 3);
 });
 

@@ -65,7 +65,11 @@ t.test('HL7 DTM: precision, offsets, invalid dates', async (t) => {
   t.equal(parseDtm('20261127090000+0000'), TS);
   t.equal(parseDtm('20261127100000.5+0100'), TS + 500);
   t.equal(parseDtm('202611270900-0130'), TS + 90 * 60_000);
-  t.equal(parseDtm('20261127'), new Date(2026, 10, 27).getTime(), 'no offset: gateway local time');
+  t.equal(parseDtm('20261127'), undefined, 'no offset and no zone: refused, never read in the gateway zone');
+  t.equal(parseDtm('20261127', { offsetMin: 60 }), Date.UTC(2026, 10, 26, 23), "no offset: placed by the message's (MSH-7) offset");
+  t.equal(parseDtm('20261127100000', { timeZone: 'America/Los_Angeles' }), Date.UTC(2026, 10, 27, 18), 'no offset: placed by the sender zone (PST)');
+  t.equal(parseDtm('20260701100000', { timeZone: 'America/Los_Angeles' }), Date.UTC(2026, 6, 1, 17), 'no offset: placed by the sender zone (PDT)');
+  t.equal(parseDtm('20261127100000+0200', { timeZone: 'America/Los_Angeles' }), Date.UTC(2026, 10, 27, 8), 'an offset given wins over the zone');
   for (const bad of ['2026113', '20260230', '20261127250000', 'yesterday', '20261127090000+0099']) t.equal(parseDtm(bad), undefined, bad);
   // Impossible calendar dates are refused, with or without an offset, not rolled into the next month.
   for (const bad of ['20260230120000+0000', '20260229', '20260431+0200', '20261131235959', '20260101120000+2400', '21000229']) t.equal(parseDtm(bad), undefined, bad);
@@ -90,8 +94,10 @@ t.test('PCD-01: OBX rows become readings per device; hierarchy skipped; PID-3 an
   t.equal(r.controlId, 'MSG1');
   t.equal(r.sendingApplication, 'MONITOR');
   t.same(r.patient, { id: 'MRN-77', authority: 'HOSP', idType: 'MR' });
-  t.same(r.location, { pointOfCare: '3B', room: '12', bed: '12A' });
-  t.same(r.skipped, { hierarchy: 2, status: 1, 'value-type': 1, 'unknown-code': 1 });
+  t.same(r.location, { pointOfCare: '3B', room: '12', bed: '12A', facility: '' });
+  t.same(r.skipped, { hierarchy: 2, status: 0, 'value-type': 1, 'unknown-code': 1, demo: 0 });
+  t.same(r.unmapped, ['150488'], 'the unmapped row is named by its code');
+  t.match(r.refused, [{ segment: 15, field: 11, code: 'WG_ERR_HL7_STATUS', hl7Code: 207 }], 'OBX-11 D: refused by itself, the other rows kept');
   t.equal(r.groups.length, 2, 'a second temperature starts a second group of the same device');
   t.ok(r.groups.every((g) => g.deviceId === '0012345678ABCDEF'), 'equipment from the MDS row (OBX-18)');
   t.same(r.groups[0].obs, [
@@ -113,13 +119,21 @@ t.test('PCD-01 refusals name the condition, the HL7 error code and the field', a
     ['other trigger', msg.replace('ORU^R01^ORU_R01', 'ORU^R30'), 'WG_ERR_HL7_UNSUPPORTED', 201, 'MSH-9'],
     ['version 3', msg.replace('|P|2.6|', '|P|3.0|'), 'WG_ERR_HL7_UNSUPPORTED', 203, 'MSH-12'],
     ['no control id', msg.replace('|X1|P|', '||P|'), 'WG_ERR_HL7_FORMAT', 101, 'MSH-10'],
-    ['bad OBR-7', msg.replace(/(OBR\|[^\r]*\|)\d{14}\.\d{3}\+0000/, '$1tomorrow'), 'WG_ERR_TIMESTAMP', 102, 'OBR-7'],
-    ['text in NM', msg.replace('|1.1.1.1|71|', '|1.1.1.1|7x1|'), 'WG_ERR_SCHEMA', 102, 'OBX-5'],
-    ['unknown MDC unit', msg.replace('264864^MDC_DIM_BEAT_PER_MIN^MDC', '999999^MDC_DIM_X^MDC'), 'WG_ERR_UNIT', 103, 'OBX-6'],
   ];
   for (const [name, text, code, hl7Code, field] of cases) {
     const r = mapPcd01(parse(text));
     t.match(r, { rejection: { code, field }, hl7Code }, name);
+  }
+  // A row's own faults refuse that row only: the message still maps, and the row is named (segment, field).
+  const rows: Array<[string, string, string, number, string, number, number]> = [
+    ['bad OBR-7', msg.replace(/(OBR\|[^\r]*\|)\d{14}\.\d{3}\+0000/, '$1tomorrow'), 'WG_ERR_TIMESTAMP', 102, 'OBR', 2, 7],
+    ['text in NM', msg.replace('|1.1.1.1|71|', '|1.1.1.1|7x1|'), 'WG_ERR_SCHEMA', 102, 'OBX', 5, 5],
+    ['unknown MDC unit', msg.replace('264864^MDC_DIM_BEAT_PER_MIN^MDC', '999999^MDC_DIM_X^MDC'), 'WG_ERR_UNIT', 103, 'OBX', 5, 6],
+  ];
+  for (const [name, text, code, hl7Code, segment, position, field] of rows) {
+    const r = mapPcd01(parse(text)) as Pcd01Report;
+    t.match(r.refused, [{ code, hl7Code, field, segment: 5, where: { segment, position, field } }], name);
+    t.equal(r.groups.length, 0, `${name}: no reading from the refused row`);
   }
 });
 
