@@ -10,7 +10,8 @@ import type { BedVitals } from './vitals.js';
 export interface PatientContext {
   readonly id: string;
   readonly spo2Scale: 1 | 2;
-  readonly onOxygen: boolean;
+  /** null: the nurse has not recorded air or oxygen; NEWS2 names oxygen missing rather than assume air. */
+  readonly onOxygen: boolean | null;
   readonly consciousness: { readonly value: 'A' | 'C' | 'V' | 'P' | 'U'; readonly at: number } | null;
 }
 
@@ -35,11 +36,13 @@ export function bedNews2(vitals: BedVitals, patient: PatientContext | undefined,
     if (point) (inputs as Record<string, number>)[input] = point.value;
     else if (vitals.valid.has(metric)) stale.push(input);
   }
-  // Oxygen: the nurse's entry, or a device that measures delivered oxygen.
+  // Oxygen: a device that measures delivered oxygen, or the nurse's entry.
+  // Unrecorded is missing, never air: on scale 2 air would hide up to 5 points.
   const fio2 = vitals.fresh('fio2', now, config.freshness.continuousMs);
   const flow = vitals.fresh('o2_flow', now, config.freshness.continuousMs);
   const deviceSaysOxygen = (fio2 !== undefined && fio2.value > 21) || (flow !== undefined && flow.value > 0);
-  if (patient || deviceSaysOxygen) inputs.oxygen = (patient?.onOxygen ?? false) || deviceSaysOxygen;
+  const oxygen = deviceSaysOxygen || patient?.onOxygen;
+  if (typeof oxygen === 'boolean') inputs.oxygen = oxygen;
   const c = patient?.consciousness;
   if (c && now - c.at <= config.freshness.consciousnessMs) inputs.consciousness = c.value;
   else if (c) stale.push('consciousness');

@@ -27,13 +27,13 @@ export function limitVerdict(
   base: Limit,
   vitals: BedVitals,
   on: boolean,
-  patient: { spo2Scale: 1 | 2; onOxygen: boolean } | undefined,
+  patient: { spo2Scale: 1 | 2; onOxygen: boolean | null } | undefined,
   bedOverridesSpo2: boolean,
 ): Verdict | undefined {
   const point = vitals.valid.get(metric);
   if (!point) return undefined;
   // NEWS2 scale 2 moves the SpO2 bands, unless the bed has its own SpO2 limits.
-  const limit = metric === 'spo2' && patient?.spo2Scale === 2 && !bedOverridesSpo2 ? spo2Scale2Limit(base, patient.onOxygen) : base;
+  const limit = metric === 'spo2' && patient?.spo2Scale === 2 && !bedOverridesSpo2 ? spo2Scale2Limit(base, patient.onOxygen === true) : base;
   const key = `${at.scope}:limit:${metric}`;
   const verdict = checkLimit(limit, point.value, on);
   if (verdict.state !== 'breach') return { state: verdict.state, key };

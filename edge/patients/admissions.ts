@@ -18,7 +18,8 @@ export interface Admission {
   readonly displayName: string | null;
   readonly admittedAt: number;
   readonly spo2Scale: 1 | 2;
-  readonly onOxygen: boolean;
+  /** Air (false) or oxygen (true) as the nurse recorded it; null: not recorded yet (NEWS2 names it missing). */
+  readonly onOxygen: boolean | null;
   readonly consciousness: { value: Consciousness; at: number } | null;
 }
 
@@ -30,7 +31,7 @@ export interface Settings {
 
 interface Row {
   id: number; patient: number; bed: string; display_name: string | null; admitted_at: number;
-  spo2_scale: number; on_oxygen: number; consciousness: Consciousness | null; consciousness_at: number | null;
+  spo2_scale: number; on_oxygen: number; oxygen_at: number | null; consciousness: Consciousness | null; consciousness_at: number | null;
 }
 
 export class Admissions {
@@ -100,10 +101,12 @@ export class Admissions {
     writeTransaction(this.#db, () => {
       const update = this.#db.prepare(
         `UPDATE admissions SET spo2_scale = coalesce(?, spo2_scale), on_oxygen = coalesce(?, on_oxygen),
+         oxygen_at = CASE WHEN ? IS NULL THEN oxygen_at ELSE ? END,
          consciousness = coalesce(?, consciousness), consciousness_at = CASE WHEN ? IS NULL THEN consciousness_at ELSE ? END WHERE id = ?`,
       );
       const c = settings.consciousness ?? null;
-      update.run(settings.spo2Scale ?? null, settings.onOxygen === undefined ? null : Number(settings.onOxygen), c, c, now, admission.admission);
+      const o = settings.onOxygen === undefined ? null : Number(settings.onOxygen);
+      update.run(settings.spo2Scale ?? null, o, o, now, c, c, now, admission.admission);
       this.#audit.record({ ts: now, actor, action: 'patient-settings', target: `bed:${bed}`, detail: { ...settings } });
     })();
     this.#load();
@@ -121,7 +124,7 @@ export class Admissions {
         displayName: r.display_name,
         admittedAt: r.admitted_at,
         spo2Scale: r.spo2_scale === 2 ? 2 : 1,
-        onOxygen: r.on_oxygen === 1,
+        onOxygen: r.oxygen_at === null ? null : r.on_oxygen === 1,
         consciousness: r.consciousness && r.consciousness_at !== null ? { value: r.consciousness, at: r.consciousness_at } : null,
       });
     }

@@ -208,4 +208,13 @@ export const migrations: readonly string[] = [
   ALTER TABLE sync_batches ADD COLUMN audit_after INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE sync_batches ADD COLUMN audit_through INTEGER NOT NULL DEFAULT 0;
   `,
+  // 7: whether the nurse has recorded air or oxygen at all. on_oxygen defaults
+  // to 0, which read as "on air" for every patient nobody had asked about;
+  // NEWS2 now names oxygen as missing until oxygen_at is set. An admission
+  // already marked on oxygen was recorded; one marked on air cannot be told
+  // from the default and becomes unrecorded.
+  `
+  ALTER TABLE admissions ADD COLUMN oxygen_at INTEGER;
+  UPDATE admissions SET oxygen_at = admitted_at WHERE on_oxygen = 1;
+  `,
 ];

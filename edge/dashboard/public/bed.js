@@ -9,7 +9,7 @@ import { historyTable } from './alarms.js';
 import { trendChart } from './chart.js';
 import { h } from './dom.js';
 import { age, EXTRA, news2Level, news2Response, NORMAL_RANGE, VITALS, vitalOf } from './format.js';
-import { alarmLine, news2Badge, vitalCell } from './ward.js';
+import { alarmLine, news2Badge, news2Gaps, vitalCell } from './ward.js';
 
 const RANGES = [1, 4, 12, 24];
 let current = { bed: null, hours: 4, trends: null, trendsAt: 0, history: [], loading: false, patient: '' };
@@ -61,7 +61,7 @@ function live(bed, ctx) {
       h('h1', {}, title, h('span', { class: 'patient' }, bed.patient ? ` · ${bed.patient.label}` : ' · no patient admitted')),
       news2Badge(n, true)),
     n ? h('p', { class: `news2-response lvl-${n.level}` }, `NEWS2 ${n.score} (${news2Level(n.level)}): ${news2Response(n.level)}.`,
-      n.missing.length || n.stale.length ? h('span', { class: 'gaps' }, ` Incomplete: ${[...n.missing.map((m) => `no ${m}`), ...n.stale.map((m) => `${m} stale`)].join(', ')}.`) : null) : null,
+      n.missing.length || n.stale.length ? h('span', { class: 'gaps' }, ` Incomplete: ${news2Gaps(n).join(', ')}.`) : null) : null,
     n ? h('ul', { class: 'news2-parts', 'aria-label': 'NEWS2 points by parameter' },
       Object.entries(n.parts).map(([k, v]) => h('li', { class: `pts-${Math.min(v, 3)}` }, h('span', {}, k), h('strong', {}, String(v))))) : null,
     h('div', { class: 'bed-alarms' }, bed.alarms.length ? bed.alarms.map((a) => alarmLine(a, ctx)) : h('p', { class: 'muted' }, 'No open alarms for this bed.')),

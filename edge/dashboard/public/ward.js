@@ -50,9 +50,14 @@ export function tile(bed, ctx) {
 
 const byPriority = (a, b) => priorityRank(b.priority) - priorityRank(a.priority) || Date.parse(b.raisedAt) - Date.parse(a.raisedAt);
 
+/** What a NEWS2 score lacks, in words. An unrecorded oxygen status is said as such: "no oxygen" would read as "on air". */
+export function news2Gaps(news2) {
+  return [...news2.missing.map((m) => (m === 'oxygen' ? 'air or oxygen not recorded' : `no ${m}`)), ...news2.stale.map((m) => `${m} stale`)];
+}
+
 export function news2Badge(news2, large = false) {
   if (!news2) return h('span', { class: `news2 none${large ? ' large' : ''}`, title: 'NEWS2: no inputs yet' }, h('span', { class: 'n2-label' }, 'NEWS2'), h('span', { class: 'n2-score' }, '–'));
-  const gaps = [...news2.missing.map((m) => `no ${m}`), ...news2.stale.map((m) => `${m} stale`)];
+  const gaps = news2Gaps(news2);
   return h(
     'span',
     { class: `news2 lvl-${news2.level}${large ? ' large' : ''}`, title: `NEWS2 ${news2.score}: ${news2Level(news2.level)}${gaps.length ? ` (incomplete: ${gaps.join(', ')})` : ''}` },

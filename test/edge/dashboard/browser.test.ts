@@ -126,11 +126,16 @@ t.test("a nurse's NEWS2 entry shows at once on her screen, and an admission made
   const oxygen = page.locator('.bed-settings button', { hasText: 'Oxygen' });
   await oxygen.waitFor();
   t.equal(await oxygen.getAttribute('aria-pressed'), 'false');
+  // Nobody has recorded air or oxygen yet: neither is shown as chosen, and NEWS2 says so rather than assume air.
+  t.equal(await page.locator('.bed-settings button', { hasText: 'Air' }).getAttribute('aria-pressed'), 'false', 'nor is Air pressed');
+  t.match(await page.textContent('.news2-response .gaps'), 'air or oxygen not recorded', 'the bed view names oxygen as missing');
+  t.match(await page.getAttribute('.bed-head .news2', 'title'), 'air or oxygen not recorded', 'and so does the NEWS2 badge');
   const score = async () => Number((await page.textContent('.news2-response'))?.match(/NEWS2 (\d+)/)?.[1]);
   const before = await score();
   await oxygen.click();
   await waitFor(async () => ((await oxygen.getAttribute('aria-pressed')) === 'true' ? true : undefined), 5000, 'the Oxygen button to show pressed');
   await waitFor(async () => ((await score()) === before + 2 ? true : undefined), 5000, 'NEWS2 to add 2 points for oxygen');
+  t.notMatch(await page.textContent('.news2-response'), 'oxygen not recorded', 'recorded, oxygen is no longer named missing');
 
   // The patient leaves through another screen: this one follows without a reload.
   t.equal((await fetch(`${origin}/api/beds/1/discharge`, { method: 'POST', headers: admin })).status, 200);
