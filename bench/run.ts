@@ -8,6 +8,7 @@ import { runDashboardBench } from './dashboard.js';
 import { runIngestBench } from './ingest.js';
 import { runScenarioBench } from './scenarios.js';
 import { runSerialHl7Bench } from './serialHl7.js';
+import { runStormBench } from './storm.js';
 import { runSyncBench } from './sync.js';
 
 const log = (line: string) => console.log(line);
@@ -18,6 +19,9 @@ log('\n== MQTT ingest: acknowledged QoS 1 messages (4 readings, ~200 bytes each)
 const ingest = await runIngestBench(log);
 log(`daemon RSS ${ingest.daemonRssMiB.toFixed(0)} MiB (peak ${ingest.daemonPeakRssMiB.toFixed(0)} MiB)`);
 log(`disk: ${ingest.bytesPerReading.toFixed(1)} bytes per stored reading (${ingest.storedReadings} readings, WAL checkpointed)`);
+
+log('\n== Reconnect storm: every device connects at once after a start; time until all stream, wardgate vs bare aedes');
+await runStormBench(log);
 
 log('\n== Cloud: Firestore writes per 1,000 readings, function time, cost per bed (against the emulators)');
 const cloud = await runCloudBench();

@@ -1,0 +1,70 @@
+// The processes a bench measures: a `wardgate edge` child with a config the
+// bench writes, and the baseline, a bare aedes broker (bareBroker.ts); their
+// CPU time and memory read from /proc.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { RUN_FILE } from '../edge/gateway.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface BrokerChild {
+  readonly port: number;
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
+export async function startBare(): Promise<BrokerChild> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist/bench/bareBroker.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
+    child.once('exit', () => reject(new Error('bare broker exited')));
+  });
+  return { port, child, stop: stopper(child) };
+}
+
+/** Writes `config` (YAML) into `dir` and starts `wardgate edge` on it; resolves once its run file names it. */
+export async function startWardgate(dir: string, config: Record<string, unknown>, nodeArgs: string[] = []): Promise<BrokerChild> {
+  const file = join(dir, 'wardgate.yaml');
+  writeFileSync(file, stringify(config), { mode: 0o600 });
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin/wardgate.js'), 'edge', '--config', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const runFile = join(dir, 'data', RUN_FILE);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const info = JSON.parse(readFileSync(runFile, 'utf8')) as { pid: number; ports: { mqtt: number } };
+      if (info.pid === child.pid) return { port: info.ports.mqtt, child, stop: stopper(child) };
+    } catch {
+      // not written yet
+    }
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error('wardgate did not start');
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** CPU time a process has used, all its threads (Linux: utime + stime in /proc/PID/stat, 100 ticks a second). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field))!;
+  return Number(line.split(/\s+/)[1]) / 1024;
+}
