@@ -31,7 +31,8 @@ export const syncCommand: Command = {
                      since the last verification, and puts any range with a
                      hole back in flight (the daemon sends it at its next sync
                      tick); exit code 1 when a hole was found
---since T            with --verify: check from time T (RFC 3339 or epoch ms)
+--since T            with --verify: check from time T (RFC 3339 or epoch ms),
+                     not before the cloud ran a version with verifyRange
 
 Options:
   -c, --config FILE   the YAML config file (for the data directory)

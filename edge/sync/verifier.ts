@@ -4,7 +4,8 @@
 // ranges, and re-sends any range with a hole. A hole means the cloud lost what
 // it confirmed: it raises the technical alarm "sync hole" until a later
 // verification finds the range whole. The scheduled job checks what was
-// confirmed since its last run; `wardgate sync --verify --since T` checks from T.
+// confirmed since its last run (from its first run on); `wardgate sync
+// --verify --since T` checks from T.
 import { alarmKey, auditKey, rangeDigest, readingKey, signedVerifyRequest, splitRange, MAX_VERIFY_RANGES, type VerifiableStream, type VerifyAnswer, type VerifyRange } from '../../shared/sync/verify.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/database.js';
@@ -12,8 +13,6 @@ import { READING_N_STRIDE, type BatchBuilder } from './batchBuilder.js';
 import type { Outbox, OutboxStream, Ranges } from './outbox.js';
 import type { TechnicalAlarms } from './technicalAlarms.js';
 
-/** A first run, with no --since, checks what was received in this last stretch. */
-export const FIRST_VERIFY_WINDOW_MS = 3_600_000;
 /** Most items in one re-sent batch: well inside the batch byte bound. */
 const REPAIR_ITEMS = 2000;
 
@@ -82,7 +81,7 @@ export class Verifier {
     const { outbox } = this.#d;
     const now = this.#now();
     const cursors = outbox.cursors();
-    const from = this.#startPoints(options.since, now);
+    const from = this.#startPoints(options.since);
     const repairs = this.#repairs();
     const ranges: VerifyRange[] = [...repairs];
     for (const stream of ['readings', 'alarms', 'audit'] as const) {
@@ -136,11 +135,20 @@ export class Verifier {
     });
   }
 
-  /** Where each stream's check starts (an outbox id: items above it). */
-  #startPoints(since: number | undefined, now: number): Record<VerifiableStream, number> {
+  /**
+   * Where each stream's check starts (an outbox id: items above it): where the
+   * last run ended; at the very first run, the cursors (what a cloud of an
+   * earlier version stored cannot be verified: its segments lack the fields
+   * the verification finds them by, and would be judged holes and stored twice).
+   */
+  #startPoints(since: number | undefined): Record<VerifiableStream, number> {
     const saved = this.#d.outbox.state('verify_through');
-    if (since === undefined && saved !== undefined) return JSON.parse(saved) as Record<VerifiableStream, number>;
-    const at = since ?? now - FIRST_VERIFY_WINDOW_MS;
+    if (since === undefined) {
+      if (saved !== undefined) return JSON.parse(saved) as Record<VerifiableStream, number>;
+      const cursors = this.#d.outbox.cursors();
+      return { readings: cursors.obs, alarms: cursors.alarms, audit: cursors.audit };
+    }
+    const at = since;
     const first = (stream: VerifiableStream) => {
       const { table, ts } = tableOf[stream];
       const id = this.#d.db.prepare(`SELECT min(id) FROM ${table} WHERE ${ts} >= ?`).pluck().get(at) as number | null;
@@ -172,6 +180,8 @@ export class Verifier {
         if (res.status !== 200 || json?.ok !== true || json.ranges?.length !== part.length) {
           throw new Error(`verifyRange answered ${res.status}: ${json?.error?.code ?? ''} ${json?.error?.message ?? text.slice(0, 200)}`);
         }
+        // An answer for other ranges than asked proves nothing about these.
+        if (json.ranges.some((r, k) => r.stream !== part[k].stream || r.lo !== part[k].lo || r.hi !== part[k].hi)) throw new Error('verifyRange answered for other ranges than asked');
         out.push(...json.ranges);
       } finally {
         clearTimeout(timer);
