@@ -58,7 +58,7 @@ t.test('deploy --dry-run prints every gcloud command and runs none', async (t) =
   t.notMatch(analysis, /--set-secrets|SECRETS_MOUNTED/, 'the analysis gets no secret it does not need');
   t.match(analysis, /--trigger-topic=wardgate-batches .*--retry/, 'analysis triggered by the batches topic, retried');
   t.ok(lines.some((l) => l.includes('indexes composite create --collection-group=segments') && l.includes('array-config=contains')), 'indexes from the file');
-  t.equal(lines.filter((l) => l.includes('ttls update expireAt')).length, 4, 'TTL policies from the file');
+  t.equal(lines.filter((l) => l.includes('ttls update expireAt')).length, 5, 'TTL policies from the file');
   t.ok(lines.some((l) => l.includes('indexes fields update s --collection-group=segments --disable-indexes')), 'segment columns exempt from indexing');
   t.ok(lines.some((l) => l.includes('roles/datastore.viewer') && l.includes('wardgate-api@')), 'the API may only read Firestore');
   t.ok(lines.some((l) => l.startsWith('gcloud pubsub topics add-iam-policy-binding wardgate-batches') && l.includes('wardgate-ingest@')), 'publisher on one topic');
