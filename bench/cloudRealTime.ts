@@ -29,7 +29,7 @@ import { cloudConfigSchema } from '../edge/sync/config.js';
 import { SyncService } from '../edge/sync/syncService.js';
 import type { Emission } from '../simulators/bed.js';
 import { stablePlans, Ward } from '../simulators/ward.js';
-import { instrument, listPrices, monthlyCostPerBed, type Counts } from './cloud.js';
+import { cpuMsOf as cpuMs, instrument, listPrices, monthlyCostPerBed, type Counts } from './cloud.js';
 
 const SECRET = 'bench-realtime-secret-0123456789abcdef';
 const WARD_SECRET = 'bench-realtime-ward-secret-0123456789';
@@ -146,14 +146,12 @@ async function runWard(cloud: { url: string; ctx: CloudContext }, clock: { now: 
   const segmentBytes = segs.docs.reduce((s, d) => s + documentBytes(d.ref.path, d.data()), 0);
   const per1000 = (n: number) => round((n / stored) * 1000, 2);
   const readingsPerBedPerSecond = readings / run.beds / (minutes * 60);
-  const inputs = {
+  const cost = monthlyCostPerBed({
     writesPer1000: per1000(tally.ingest.writes + tally.analysis.writes), readsPer1000: per1000(tally.ingest.reads + tally.analysis.reads),
     deletesPer1000: per1000(tally.ingest.created.size + tally.analysis.created.size), storedBytesPerReading: segmentBytes / stored,
-    functionMsPer1000: ((tally.ingestMs + tally.analysisMs) / stored) * 1000, requestsPer1000: per1000(tally.batches + tally.messages), readingsPerBedPerSecond,
-  };
-  const cost = monthlyCostPerBed(inputs);
-  // The same with the functions' CPU time only, as if waiting for Firestore were free: a lower bound for that part.
-  const cpuOnly = monthlyCostPerBed({ ...inputs, functionMsPer1000: ((tally.ingestCpuMs + tally.analysisCpuMs) / stored) * 1000 });
+    functionMsPer1000: ((tally.ingestMs + tally.analysisMs) / stored) * 1000, functionCpuMsPer1000: ((tally.ingestCpuMs + tally.analysisCpuMs) / stored) * 1000,
+    requestsPer1000: per1000(tally.batches + tally.messages), readingsPerBedPerSecond,
+  });
   return {
     ward: { beds: run.beds, minutes, readingsPerBedPerSecond: round(readingsPerBedPerSecond, 2), alarmsPerBedHour: round(run.alarmsPerBedHour, 2), alarmEvents },
     batchPolicy: { maxItems: config.batch.maxItems, maxAgeMs: config.batch.maxAgeMs },
@@ -174,7 +172,6 @@ async function runWard(cloud: { url: string; ctx: CloudContext }, clock: { now: 
     functionCpuMsPer1000Readings: { ingestBatch: round((tally.ingestCpuMs / stored) * 1000, 1), analyzeReadings: round((tally.analysisCpuMs / stored) * 1000, 1) },
     delays: { alarmSecondsWaited: alarmsLate, routineMaxWaitS: round(routineWaitMs / 1000, 0) },
     costPerBedPerMonthUsd: cost,
-    functionsCostFromCpuTimeUsd: cpuOnly.functions,
   };
 }
 
@@ -331,7 +328,6 @@ export async function runCloudRealTimeBench(log: (line: string) => void = () => 
   }
 }
 
-const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
