@@ -112,8 +112,8 @@ async function runWard(cloud: { url: string; ctx: CloudContext }, clock: { now: 
   let alarmEvents = 0;
   let alarmsLate = 0;
   let routineWaitMs = 0;
-  await sync.start();
   try {
+    await sync.start();
     let t = 0;
     for (const emissions of ward.stream()) {
       clock.now = start + t * 1000;
