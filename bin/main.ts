@@ -1,6 +1,7 @@
 // The `wardgate` command line: dispatches to a command, turns errors into
 // messages and exit codes (0 ok, 1 failure, 2 bad usage or config).
 import { WardgateError } from '../shared/errors.js';
+import { checkCommand } from '../edge/cli/checkCommand.js';
 import { edgeCommand } from '../edge/cli/edgeCommand.js';
 import { passwdCommand } from '../edge/cli/passwdCommand.js';
 import { statusCommand } from '../edge/cli/statusCommand.js';
@@ -11,7 +12,7 @@ import { simulateCommand } from '../simulators/cli/simulateCommand.js';
 import { demoCommand } from '../simulators/demo/demoCommand.js';
 import { ExitCode, type Command, type CommandIO } from '../shared/cli.js';
 
-const commands: readonly Command[] = [edgeCommand, statusCommand, syncCommand, alarmsCommand, admitCommand, dischargeCommand, passwdCommand, cloudCommand, simulateCommand, demoCommand];
+const commands: readonly Command[] = [edgeCommand, statusCommand, syncCommand, alarmsCommand, admitCommand, dischargeCommand, passwdCommand, checkCommand, cloudCommand, simulateCommand, demoCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

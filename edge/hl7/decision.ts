@@ -21,6 +21,16 @@ export type Decision =
   /** Rows to store, flag or refuse one by one, for `bed` ('' for none). */
   | { readonly kind: 'report'; readonly report: Pcd01Report; readonly rule: SenderRule; readonly bed: string };
 
+/** Conditions the sender cannot fix by editing the message content: AR (HL7 v2.6 2.9.2: rejected; it may retry later). */
+export const REJECT_CODES: ReadonlySet<string> = new Set([
+  'WG_ERR_HL7_FORMAT', 'WG_ERR_HL7_UNSUPPORTED', 'WG_ERR_HL7_SENDER', 'WG_ERR_HL7_LOCATION', 'WG_ERR_HL7_TIMEZONE', 'WG_ERR_STORE', 'WG_ERR_TOO_LARGE',
+]);
+
+/** The acknowledgment for a message of which nothing is usable, by the reasons its parts were refused. */
+export function refusalAck(codes: readonly string[]): 'AE' | 'AR' {
+  return codes.length > 0 && codes.every((c) => REJECT_CODES.has(c)) ? 'AR' : 'AE';
+}
+
 export function decide(parsed: Hl7Message, who: SenderIdentity, receivedTs: number, ctx: DecisionContext): Decision {
   if (parsed.segments.length > ctx.maxSegments) {
     return refused({ code: 'WG_ERR_TOO_LARGE', message: `message of ${parsed.segments.length} segments exceeds hl7.maxSegmentsPerMessage (${ctx.maxSegments})`, hl7Code: 207 });
@@ -29,8 +39,9 @@ export function decide(parsed: Hl7Message, who: SenderIdentity, receivedTs: numb
   if ('code' in rule) return refused(rule);
   const report = mapPcd01(parsed, {
     ...(rule.timeZone && { zone: { timeZone: rule.timeZone } }),
-    // No MSH-3 and no OBX-18 / PRT: the device is this sender's own, never one constant shared by every such sender.
-    fallbackDevice: `hl7-${deviceIdOf(who.address) ?? 'sender'}`,
+    // No MSH-3 and no OBX-18 / PRT: the device is named by the sender's address and MSH-4 (some monitors put
+    // their serial number there), never one constant shared by every such sender.
+    fallbackDevice: ['hl7', deviceIdOf(who.address) ?? 'unknown-address', deviceIdOf(who.facility)].filter(Boolean).join('-').slice(0, 64),
     policy: { now: receivedTs, maxFutureMs: ctx.maxFutureSkewMs },
   });
   if ('rejection' in report) return refused({ ...report.rejection, hl7Code: report.hl7Code, ...(report.where && { where: report.where }) });

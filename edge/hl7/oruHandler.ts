@@ -19,7 +19,7 @@ import { contentSeq } from '../ingest/derivedSeq.js';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { IngestOutcome } from '../ingest/types.js';
 import { buildAck, type AckCode, type AckError } from './ack.js';
-import { decide, senderOf } from './decision.js';
+import { decide, refusalAck, senderOf } from './decision.js';
 import { LocationMap } from './locationMap.js';
 import { parseHl7, redactPatientData, value, type Hl7Message } from './message.js';
 import { deviceIdOf, type DeviceGroup, type Pcd01Report, type RowRefusal, type SkipReason } from './pcd01.js';
@@ -61,8 +61,6 @@ export interface Answer {
   readonly rejection?: Rejection;
 }
 
-/** Conditions the sender cannot fix by editing the message content: AR. */
-const REJECT_CODES = new Set(['WG_ERR_HL7_FORMAT', 'WG_ERR_HL7_UNSUPPORTED', 'WG_ERR_HL7_SENDER', 'WG_ERR_HL7_LOCATION', 'WG_ERR_HL7_TIMEZONE', 'WG_ERR_STORE', 'WG_ERR_TOO_LARGE']);
 /** ERR segments in one ACK at most; the rest are summed up in one more (every row is in the dead letters). */
 const MAX_ERR_SEGMENTS = 32;
 
@@ -148,7 +146,7 @@ export class OruHandler {
     });
     if (rowErrors.length === 0) return this.#answer(parsed, 'AA');
     if (usable > 0) return this.#answer(parsed, 'AA', undefined, capped(rowErrors.map((e) => ({ ...e, severity: 'W' as const }))));
-    const code: AckCode = rowErrors.every((e) => REJECT_CODES.has(e.code)) ? 'AR' : 'AE';
+    const code: AckCode = refusalAck(rowErrors.map((e) => e.code));
     const [first, ...rest] = capped(rowErrors);
     return this.#answer(parsed, code, { ...first, message: `no row of the message could be used: ${first.message}` }, rest);
   }
@@ -253,7 +251,7 @@ export class OruHandler {
         fail(err);
       }
     });
-    return this.#answer(msg, REJECT_CODES.has(error.code) ? 'AR' : 'AE', error);
+    return this.#answer(msg, refusalAck([error.code]), error);
   }
 
   #answer(msg: Hl7Message | undefined, code: AckCode, error?: AckError, errors?: readonly AckError[]): Answer {

@@ -113,8 +113,12 @@ const NO_RESULT_STATUS = new Set(['X', 'I', 'N', 'O']);
 const WITHDRAWN_STATUS = new Set(['D', 'W']);
 /** MSH-11 (table 0103): D debugging, T training. */
 const DEMO_PROCESSING = new Set(['D', 'T']);
-/** OBX-8 marks of a row produced in demo or test mode (IEEE 11073-10201 MeasurementStatus names). */
-const DEMO_ROW_FLAGS = new Set(['demo-data', 'test-data', 'DEMO', 'TEST']);
+/**
+ * OBX-8 marks of a row produced in demo or test mode: IEEE 11073-10201
+ * MeasurementStatus demo-data and test-data, which IHE PCD writes DEMO and
+ * TEST in OBX-8 (as the HL7 FHIR PoCD guide's v2 mapping tabulates).
+ */
+const DEMO_ROW_FLAGS = new Set(['DEMO', 'TEST', 'demo-data', 'test-data']);
 /** OBX-8 (table 0078) and the reading flags each sets. */
 const ABNORMAL_FLAGS: ReadonlyMap<string, number> = new Map([
   ['L', ReadingFlag.low],
@@ -128,7 +132,16 @@ const ABNORMAL_FLAGS: ReadonlyMap<string, number> = new Map([
   ['A', ReadingFlag.abnormal],
   ['AA', ReadingFlag.abnormal | ReadingFlag.critical],
   ['N', 0],
+  // 11073 MeasurementStatus in OBX-8 (IHE PCD): questionable, calibrating, early estimate: kept, unreliable, no alarm.
+  ['QUES', ReadingFlag.unreliable],
+  ['CAL', ReadingFlag.unreliable],
+  ['EARLY', ReadingFlag.unreliable | ReadingFlag.preliminary],
+  // The metric is in alarm / has its alarms off on the device: facts about the device, not about the value.
+  ['ALACT', 0],
+  ['ALINH', 0],
 ]);
+/** OBX-8 marks that say there is no valid value (11073 invalid, not-available, measuring; no information, off). */
+const NO_VALUE_FLAGS = new Set(['INV', 'NAV', 'BUSY', 'NI', 'OFF']);
 const NM = /^[+-]?(\d+\.?\d*|\.\d+)$/;
 
 export function mapPcd01(msg: Hl7Message, options: Pcd01Options = {}): Pcd01Report | Pcd01Error {
@@ -182,7 +195,7 @@ export function mapPcd01(msg: Hl7Message, options: Pcd01Options = {}): Pcd01Repo
       continue;
     }
     const status = value(msg, seg, 11);
-    if (NO_RESULT_STATUS.has(status)) {
+    if (NO_RESULT_STATUS.has(status) || abnormal.noValue) {
       skipped.status++;
       continue;
     }
@@ -322,7 +335,9 @@ function metricOf(msg: Hl7Message, seg: Segment): string | undefined {
   for (const first of [1, 4]) {
     const system = value(msg, seg, 3, first + 2);
     if (system !== 'MDC' && !(first === 1 && system === '')) continue;
-    const found = lookupCode(value(msg, seg, 3, first)) ?? lookupCode(value(msg, seg, 3, first + 1));
+    // The number is the code (11073: devices send numbers, reference ids are for people); the name only stands in for a missing number.
+    const id = value(msg, seg, 3, first).trim();
+    const found = /^\d+$/.test(id) ? lookupCode(id) : lookupCode(id) ?? lookupCode(value(msg, seg, 3, first + 1).trim());
     if (found && found.mdc !== 0) return found.code;
   }
   return undefined;
@@ -343,7 +358,8 @@ function unitOf(msg: Hl7Message, seg: Segment): string | undefined {
     const text = value(msg, seg, 6, first + 1);
     const system = value(msg, seg, 6, first + 2);
     if (system === 'MDC' || (system === '' && /^(\d+|MDC_DIM_\w+)$/.test(id))) {
-      const unit = lookupMdcUnit(id) ?? lookupMdcUnit(text);
+      // As for codes, the number decides; a unit number the gateway does not know is not rescued by its name.
+      const unit = /^\d+$/.test(id) ? lookupMdcUnit(id) : lookupMdcUnit(id) ?? lookupMdcUnit(text);
       if (unit) return unit.ucum;
     } else if ((system === 'UCUM' || system === '') && id !== '') {
       return id;
@@ -353,15 +369,17 @@ function unitOf(msg: Hl7Message, seg: Segment): string | undefined {
 }
 
 /** OBX-8 repetitions: the reading flags they set, and whether the row is demo or test data. */
-function abnormalFlags(msg: Hl7Message, seg: Segment): { flags: number; demo: boolean } {
+function abnormalFlags(msg: Hl7Message, seg: Segment): { flags: number; demo: boolean; noValue: boolean } {
   let flags = 0;
   let demo = false;
+  let noValue = false;
   for (const rep of repetitions(msg.encoding, seg.fields[8] ?? '')) {
     const flag = unescape(component(msg.encoding, rep, 1), msg.encoding).trim();
     if (DEMO_ROW_FLAGS.has(flag)) demo = true;
+    else if (NO_VALUE_FLAGS.has(flag)) noValue = true;
     else if (flag !== '') flags |= ABNORMAL_FLAGS.get(flag) ?? ReadingFlag.abnormal;
   }
-  return { flags, demo };
+  return { flags, demo, noValue };
 }
 
 /** The MDS (first number of OBX-4, MDS.VMD.channel.metric) a row belongs to. */
