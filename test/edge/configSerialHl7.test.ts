@@ -30,7 +30,7 @@ t.test('serial ports get the vendor defaults (9600 8N1) and hl7 is off unless co
   }]);
   t.equal(c.hl7, undefined, 'no hl7 key: listener off');
   t.same(load(t, 'hl7: {}\n').hl7, {
-    host: '127.0.0.1', port: 2575, senders: [], allowedApplications: [], allowedAddresses: [], maxMessageBytes: 1_048_576, maxSegmentsPerMessage: 2000,
+    host: '127.0.0.1', port: 2575, senders: [], locations: [], otherLocations: 'refuse', allowedApplications: [], allowedAddresses: [], maxMessageBytes: 1_048_576, maxSegmentsPerMessage: 2000,
     maxConnections: 64, maxConnectionsPerAddress: 8, firstMessageTimeoutMs: 90_000, idleTimeoutMs: 600_000,
   }, 'hl7 on loopback, port 2575 by default; no sender listed: nobody may report');
   t.same(load(t, '{}\n').serial, []);
@@ -55,6 +55,10 @@ t.test('each error names the path and what was expected', async (t) => {
     ['hl7 sender without application', 'hl7: { senders: [{ devices: [mon-1] }] }\n', /hl7\.senders\[0\]\.application: expected a string \(missing\)/],
     ['hl7 sender bed with a wildcard', 'hl7: { senders: [{ application: M, beds: ["x/#"] }] }\n', /hl7\.senders\[0\]\.beds\[0\]: expected 1-32 letters/],
     ['hl7 sender unknown key', 'hl7: { senders: [{ application: M, bed: "1" }] }\n', /hl7\.senders\[0\]\.bed: unknown key/],
+    ['hl7 sender time zone not IANA', 'hl7: { senders: [{ application: M, timeZone: Mars/Olympus }] }\n', /hl7\.senders\[0\]\.timeZone: expected an IANA time zone such as Europe\/Paris/],
+    ['hl7 location without point of care', 'hl7: { locations: [{ bed: "1", wardBed: b1 }] }\n', /hl7\.locations\[0\]\.pointOfCare: expected a string \(missing\)/],
+    ['hl7 location ward bed with a wildcard', 'hl7: { locations: [{ pointOfCare: ICU, wardBed: "a/+" }] }\n', /hl7\.locations\[0\]\.wardBed: expected 1-32 letters/],
+    ['hl7 other locations', 'hl7: { otherLocations: map }\n', /hl7\.otherLocations: expected one of "refuse", "no-bed"/],
   ];
   for (const [name, yaml, expected] of cases) t.match(errorOf(t, yaml), expected, name);
 });
