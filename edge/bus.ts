@@ -1,11 +1,13 @@
 // One typed event bus between the gateway's features. A listener that throws
 // is logged and contained: it never takes the daemon or another listener down.
 import type { Logger } from './log.js';
-import type { CommittedItem } from './ingest/types.js';
+import type { CommittedItem, IngestItem } from './ingest/types.js';
 import type { SensorState } from '../shared/reading.js';
 import type { Alarm, AlarmEvent } from './alarms/types.js';
 
 export interface BusEvents {
+  /** Valid ingest items handed to the store, not yet durable (the alarm engine evaluates them at once). */
+  'ingest.accepted': readonly IngestItem[];
   /** A group of ingest items is durable in SQLite. */
   'ingest.committed': readonly CommittedItem[];
   'device.connected': { readonly deviceId: string; readonly source: string };

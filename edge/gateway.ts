@@ -191,6 +191,8 @@ export class Gateway {
         },
       },
       {
+        // Alarms evaluate what is accepted, without waiting for the commit and its fsync.
+        onSubmitted: (item) => bus.emit('ingest.accepted', [item]),
         onCommitted: (committed, ms) => {
           recordCommit(metrics, committed, ms);
           bus.emit('ingest.committed', committed);

@@ -3,7 +3,7 @@
 // and runs the alarm lifecycle. It needs neither the WAN nor the disk to raise
 // an alarm: persistence and outputs are sinks that follow each event.
 import type { EventBus } from '../bus.js';
-import type { CommittedItem } from '../ingest/types.js';
+import type { CommittedItem, IngestItem } from '../ingest/types.js';
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
 import { AlarmBook } from './alarmBook.js';
@@ -94,6 +94,10 @@ export class AlarmEngine implements Service {
   #keepMs: number;
   #stopTicks: (() => void) | undefined;
   #unsubscribe: Array<() => void> = [];
+  /** Observations evaluated when accepted, before their commit: not evaluated again once committed. */
+  readonly #evaluatedEarly = new WeakSet<IngestItem>();
+  /** The bed the store last gave an undeclared device's readings (HL7 equipment), for evaluating the next before it is stored. */
+  readonly #committedBeds = new Map<string, string>();
 
   constructor(deps: AlarmEngineDeps) {
     this.#deps = deps;
@@ -109,6 +113,7 @@ export class AlarmEngine implements Service {
   async start(): Promise<void> {
     const { bus } = this.#deps;
     this.#unsubscribe = [
+      bus.on('ingest.accepted', (items) => this.onAccepted(items)),
       bus.on('ingest.committed', (items) => this.onCommitted(items)),
       // Serial ports say at once when a device is gone, without waiting for its silence limit.
       bus.on('device.silent', ({ deviceId, reason, since }) => this.#evaluation(() => this.#silent(deviceId, reason, since, this.#clock.now()))),
@@ -169,15 +174,41 @@ export class AlarmEngine implements Service {
     this.#evaluation(() => this.#scoreNews2(bed, this.#clock.now()));
   }
 
-  onCommitted(items: readonly CommittedItem[]): void {
-    this.#evaluation(() => this.#onCommitted(items));
+  /**
+   * Valid observations handed to the store, not yet on disk: their readings are
+   * evaluated now, so that an alarm never waits for the disk (a slow SD card, a
+   * full one). What the commit then says only keeps the device's last-seen
+   * time. An observation whose bed is not known yet waits for its commit.
+   */
+  onAccepted(items: readonly IngestItem[]): void {
+    const early: CommittedItem[] = [];
+    for (const item of items) {
+      if (item.kind !== 'obs') continue;
+      const bed = this.#devices.get(item.deviceId)?.bed ?? item.bed ?? this.#committedBeds.get(item.deviceId);
+      if (bed === undefined) continue;
+      this.#evaluatedEarly.add(item);
+      early.push({ item, result: { outcome: 'stored', readings: item.readings.length, bed } });
+    }
+    if (early.length) this.#evaluation(() => this.#onCommitted(early, true));
   }
 
-  #onCommitted(items: readonly CommittedItem[]): void {
+  onCommitted(items: readonly CommittedItem[]): void {
+    this.#evaluation(() => this.#onCommitted(items, false));
+  }
+
+  #onCommitted(items: readonly CommittedItem[], accepted: boolean): void {
     const now = this.#clock.now();
     const news2Beds = new Set<string>();
     for (const { item, result } of items) {
       if (item.deviceId === undefined) continue;
+      if (!accepted && item.kind === 'obs' && result.outcome === 'stored' && result.bed && !this.#devices.get(item.deviceId)?.bed) this.#committedBeds.set(item.deviceId, result.bed);
+      if (!accepted && this.#evaluatedEarly.has(item)) {
+        if (result.outcome === 'stored' || result.outcome === 'duplicate' || result.outcome === 'empty') {
+          this.#lastSeen.set(item.deviceId, now);
+          this.#apply({ state: 'clear', key: `device:${item.deviceId}:silent` }, now);
+        }
+        continue;
+      }
       // Only usable observations mean the device is monitoring its patient: a device whose every
       // message is refused (a reused seq, a wrong unit), or that only connects, is still silent.
       if (item.kind === 'obs' && (result.outcome === 'stored' || result.outcome === 'duplicate' || result.outcome === 'empty')) {

@@ -29,6 +29,8 @@ export function syncCommitter(commit: (items: readonly IngestItem[]) => Committe
 }
 
 export interface CommitQueueHooks {
+  /** An item joins the queue, before any commit: what must not wait for the disk (alarms) starts here. */
+  onSubmitted?(item: IngestItem): void;
   /** After each successful transaction, before callbacks run (alarms, metrics). */
   onCommitted?(committed: readonly CommittedItem[], durationMs: number): void;
   /** A transaction failed; its items were retried one by one. */
@@ -76,6 +78,13 @@ export class CommitQueue {
     }
     this.#items.push(item);
     this.#callbacks.push(callback);
+    if (this.#hooks.onSubmitted) {
+      try {
+        this.#hooks.onSubmitted(item);
+      } catch (err) {
+        this.#hooks.onListenerError?.(err as Error);
+      }
+    }
     if (!this.#scheduled && this.#inFlight < this.#maxInFlight) {
       this.#scheduled = true;
       setImmediate(() => this.flush());

@@ -19,7 +19,11 @@ export function openDatabase(dataDir: string): Db {
   // OFF only in the power-cut tests' control run, which must lose data (unsafeDurability.ts).
   db.pragma(unsafeDurability() === 'off' ? 'synchronous = OFF' : 'synchronous = FULL');
   db.pragma('foreign_keys = ON');
-  // Checkpoints are scheduled work; the default auto-checkpoint stays as a backstop.
+  // Checkpoints are scheduled work. No auto-checkpoint on this connection: it
+  // would run (two fsyncs) inside whichever commit crosses the threshold, on the
+  // event loop that raises alarms. The ingest writer's connection keeps SQLite's
+  // default auto-checkpoint as the backstop, on its own thread (ingestWriter.ts).
+  db.pragma('wal_autocheckpoint = 0');
   db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;

@@ -18,6 +18,8 @@ import { fromWire, type WriterReply, type WriterRequest } from './writerThread.j
 export function serveWriter(port: MessagePort, dataDir: string, fdatasync: (fd: number) => void = fdatasyncSync): void {
   const db = openDatabase(dataDir);
   db.pragma(unsafeDurability() === 'off' ? 'synchronous = OFF' : 'synchronous = NORMAL');
+  // The backstop checkpoint runs here, off the event loop (see database.ts).
+  db.pragma('wal_autocheckpoint = 1000');
   const store = new IngestStore(db);
   const wal = new WalSync(join(dataDir, `${DB_FILE}-wal`), fdatasync);
   const close = () => {

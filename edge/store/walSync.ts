@@ -4,12 +4,15 @@
 // everything committed before the call is on disk: the guarantee
 // synchronous=FULL gives in WAL mode (the WAL is synced at each commit), except
 // that other writers need not wait for this connection's fsync to take the lock.
-import { closeSync, fdatasyncSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync } from 'node:fs';
 
 export class WalSync {
   readonly #path: string;
   readonly #fdatasync: (fd: number) => void;
   #fd: number | undefined;
+  #syncing = false;
+  #again = false;
+  #closed = false;
 
   /** `walPath`: the database file's name with `-wal` appended; it exists once the database is in WAL mode. */
   constructor(walPath: string, fdatasync: (fd: number) => void = fdatasyncSync) {
@@ -22,8 +25,40 @@ export class WalSync {
     this.#fdatasync(this.#file());
   }
 
+  /**
+   * Syncs on the thread pool, never blocking this thread: everything committed
+   * before the call is on disk once a sync started after it has finished. A
+   * call while one runs asks for one more after it. `onFailed` hears of a sync
+   * that failed (nothing after it can be trusted).
+   */
+  syncSoon(onFailed: (err: Error) => void): void {
+    if (this.#closed) return;
+    if (this.#syncing) {
+      this.#again = true;
+      return;
+    }
+    let fd: number;
+    try {
+      fd = this.#file();
+    } catch (err) {
+      return onFailed(err as Error);
+    }
+    this.#syncing = true;
+    fdatasync(fd, (err) => {
+      this.#syncing = false;
+      if (this.#closed) return;
+      if (err) return onFailed(err);
+      if (this.#again) {
+        this.#again = false;
+        this.syncSoon(onFailed);
+      }
+    });
+  }
+
   close(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#closed = true;
+    // A background sync still running keeps the descriptor; it is closed with the process.
+    if (this.#fd !== undefined && !this.#syncing) closeSync(this.#fd);
     this.#fd = undefined;
   }
 

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const SOURCE = fileURLToPath(new URL('./powercut.c', import.meta.url));
+// Beside this file in the sources; a compiled copy (dist/, for the benchmarks) finds it in the sources.
+const SOURCE = [new URL('./powercut.c', import.meta.url), new URL('../../../test/powercut/powercut.c', import.meta.url)].map((u) => fileURLToPath(u)).find((p) => existsSync(p)) ?? '';
 
 /** Builds the interposer (gcc, installed by scripts/test-deps.js) into a cache dir keyed by its source; returns the library's path. */
 export function buildInterposer(): string {

@@ -40,7 +40,10 @@ export interface PowerCutFigures {
   cutsWithLoss: number;
   integrityFailures: number;
   alarmEventsPublished: number;
+  /** Alarm events published at least ALARM_SYNC_GRACE_MS before the cut and not stored. */
   alarmEventsLost: number;
+  /** Alarm events published in the last ALARM_SYNC_GRACE_MS before a cut and not stored: their WAL sync had not finished. */
+  alarmEventsInFlightLost: number;
   admissionsAcknowledged: number;
   admissionsLost: number;
   /** What the cuts discarded: bytes of the data directory that were written but never made durable. */
@@ -54,6 +57,12 @@ const READINGS_PER_MQTT = 3;
 const READINGS_PER_HL7 = 10;
 const WINDOW = 8;
 const HL7_TS = Date.now() - 3_600_000;
+/**
+ * An alarm event goes out once committed, without waiting for the disk; its
+ * WAL sync, started at once, makes it durable. Events older than this at the
+ * cut must be stored; younger ones may be lost with their sync (reported).
+ */
+export const ALARM_SYNC_GRACE_MS = 1000;
 
 /** Device d's message seq: every fifth carries a critical systolic pressure, the next clears it. */
 const payload = (seq: number) =>
@@ -64,7 +73,7 @@ interface Ledger {
   mqttNext: Map<string, number>;
   hl7Acked: Set<number>;
   hl7Next: number;
-  alarmEvents: Array<{ alarmId: string; phase: string; seq: number }>;
+  alarmEvents: Array<{ alarmId: string; phase: string; at: number }>;
   admissions: string[];
   admissionCounter: number;
 }
@@ -90,7 +99,7 @@ export async function runPowerCuts(t: T, options: PowerCutOptions): Promise<Powe
     hl7Acked: new Set(), hl7Next: 0, alarmEvents: [], admissions: [], admissionCounter: 0,
   };
   const figures: PowerCutFigures = {
-    cuts: 0, acknowledged: 0, lost: 0, duplicated: 0, cutsWithLoss: 0, integrityFailures: 0, alarmEventsPublished: 0, alarmEventsLost: 0,
+    cuts: 0, acknowledged: 0, lost: 0, duplicated: 0, cutsWithLoss: 0, integrityFailures: 0, alarmEventsPublished: 0, alarmEventsLost: 0, alarmEventsInFlightLost: 0,
     admissionsAcknowledged: 0, admissionsLost: 0, bytesDiscarded: 0, restarts: 0,
   };
   for (let cut = 1; cut <= options.cuts; cut++) {
@@ -99,27 +108,30 @@ export async function runPowerCuts(t: T, options: PowerCutOptions): Promise<Powe
     const load = await startLoad(t, daemon, httpPort, hl7Port, ledger);
     const after = cutMin + Math.floor(Math.random() * (cutMax - cutMin));
     await new Promise((r) => setTimeout(r, after));
+    const cutAt = Date.now();
     daemon.child.kill('SIGKILL');
     await daemon.exited;
     await load.stop();
     const { files } = harness.cut();
     figures.cuts++;
     figures.bytesDiscarded += files.reduce((n, f) => n + Math.max(0, f.before - (f.after ?? 0)), 0);
-    const check = checkSurvivors(harness.root, ledger);
+    const check = checkSurvivors(harness.root, ledger, cutAt);
     harness.markDurable(); // the check's own reads (and WAL recovery) are on disk before the next run
     figures.lost += check.lost;
-    figures.duplicated += check.duplicated;
     figures.alarmEventsLost += check.alarmEventsLost;
+    figures.alarmEventsInFlightLost += check.lostAlarmEvents.size - check.alarmEventsLost;
     figures.admissionsLost += check.admissionsLost;
     if (!check.integrity) figures.integrityFailures++;
     if (check.lost) figures.cutsWithLoss++;
     log(`cut ${cut}/${options.cuts} after ${after} ms: ${check.acknowledged} acknowledged so far, ${check.lost} lost, ${check.duplicated} miscounted, ` +
-      `${check.alarmEventsLost} of ${ledger.alarmEvents.length} alarm events lost, integrity ${check.integrity ? 'ok' : 'FAILED'}`);
+      `${check.alarmEventsLost} of ${ledger.alarmEvents.length} alarm events lost (${check.lostAlarmEvents.size - check.alarmEventsLost} in the last second), integrity ${check.integrity ? 'ok' : 'FAILED'}${check.miscounted.length ? ` (miscounted: ${check.miscounted.slice(0, 5).join(' ')})` : ''}`);
     // A lost reading is counted once: the device sends it again, as a device whose PUBACK was a lie would never do.
     forgetLost(ledger, check);
   }
-  const final = checkSurvivors(harness.root, ledger);
+  const final = checkSurvivors(harness.root, ledger, Date.now());
   figures.acknowledged = final.acknowledged;
+  figures.duplicated = final.duplicated;
+  if (final.duplicated) log(`miscounted at the end: ${final.miscounted.join(' ')}`);
   figures.alarmEventsPublished = ledger.alarmEvents.length + figures.alarmEventsLost;
   figures.admissionsAcknowledged = ledger.admissions.length;
   return figures;
@@ -135,8 +147,8 @@ async function startLoad(t: T, daemon: Daemon, httpPort: number, hl7Port: number
   const station = await connect('station');
   await station.subscribeAsync('wardgate/ward/3B/alarms', { qos: 1 });
   station.on('message', (_topic, body) => {
-    const event = JSON.parse(body.toString()) as { alarmId: string; phase: string; seq: number };
-    ledger.alarmEvents.push({ alarmId: event.alarmId, phase: event.phase, seq: event.seq });
+    const event = JSON.parse(body.toString()) as { alarmId: string; phase: string };
+    ledger.alarmEvents.push({ alarmId: event.alarmId, phase: event.phase, at: Date.now() });
   });
   const devices = await Promise.all(DEVICES.map(connect));
   let running = true;
@@ -230,6 +242,8 @@ interface Check {
   acknowledged: number;
   lost: number;
   duplicated: number;
+  /** key:readings stored (-1: stored twice) */
+  miscounted: string[];
   lostMqtt: Array<[string, number]>;
   lostHl7: number[];
   lostAlarmEvents: Set<number>;
@@ -238,7 +252,7 @@ interface Check {
 }
 
 /** Opens what survived the cut and holds it against everything that was acknowledged or published. */
-function checkSurvivors(dataDir: string, ledger: Ledger): Check {
+function checkSurvivors(dataDir: string, ledger: Ledger, cutAt: number): Check {
   const db = new Database(join(dataDir, 'wardgate.db'));
   try {
     const integrity = (db.pragma('integrity_check', { simple: true }) as string) === 'ok';
@@ -250,14 +264,14 @@ function checkSurvivors(dataDir: string, ledger: Ledger): Check {
       counts.set(key, counts.has(key) ? -1 : row.n);
     }
     const lostMqtt: Array<[string, number]> = [];
-    let duplicated = 0;
+    const miscounted: string[] = [];
     let acknowledged = 0;
     for (const [device, acked] of ledger.mqttAcked) {
       for (const seq of acked) {
         acknowledged++;
         const n = counts.get(`${device}#${seq}`);
         if (n === undefined) lostMqtt.push([device, seq]);
-        else if (n !== READINGS_PER_MQTT) duplicated++;
+        else if (n !== READINGS_PER_MQTT) miscounted.push(`${device}#${seq}:${n}`);
       }
     }
     const lostHl7: number[] = [];
@@ -265,13 +279,14 @@ function checkSurvivors(dataDir: string, ledger: Ledger): Check {
       acknowledged++;
       const n = counts.get(`${MONITOR}@${HL7_TS + i * 1000}`);
       if (n === undefined) lostHl7.push(i);
-      else if (n !== READINGS_PER_HL7) duplicated++;
+      else if (n !== READINGS_PER_HL7) miscounted.push(`${MONITOR}-${i}:${n}`);
     }
     const hasEvent = db.prepare('SELECT 1 FROM alarm_events WHERE alarm_id = ? AND phase = ?');
     const lostAlarmEvents = new Set(ledger.alarmEvents.flatMap((e, i) => (hasEvent.get(e.alarmId, e.phase) === undefined ? [i] : [])));
     const hasAdmission = db.prepare('SELECT 1 FROM admissions a JOIN patients p ON p.id = a.patient WHERE p.identifier = ?');
     const admissionsLost = ledger.admissions.filter((id) => hasAdmission.get(id) === undefined).length;
-    return { integrity, acknowledged, lost: lostMqtt.length + lostHl7.length, duplicated, lostMqtt, lostHl7, lostAlarmEvents, alarmEventsLost: lostAlarmEvents.size, admissionsLost };
+    const alarmEventsLost = [...lostAlarmEvents].filter((i) => ledger.alarmEvents[i].at < cutAt - ALARM_SYNC_GRACE_MS).length;
+    return { integrity, acknowledged, lost: lostMqtt.length + lostHl7.length, duplicated: miscounted.length, miscounted, lostMqtt, lostHl7, lostAlarmEvents, alarmEventsLost, admissionsLost };
   } finally {
     db.close();
   }
