@@ -1,6 +1,6 @@
 // `wardgate check KIND ...`: offline previews of captured device traffic,
 // what the gateway would store, flag or refuse and why. One subcommand per
-// kind of traffic (hl7 here; serial beside it).
+// kind of traffic: hl7 (checkHl7.ts) and serial (checkSerial.ts).
 import { ExitCode, type Command, type CommandIO } from '../../shared/cli.js';
 import { WardgateError } from '../../shared/errors.js';
 import { checkHl7Command } from './checkHl7.js';
