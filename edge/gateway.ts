@@ -141,7 +141,7 @@ export class Gateway {
     const writer = new WriterThread(config.gateway.dataDir, {
       onExit: (err) => log.error({ err }, 'ingest writer thread stopped; its messages were not acknowledged; the next commit starts a new one'),
       onFatal: (err) => {
-        log.fatal({ err }, 'the disk failed to sync the database: no further message is acknowledged');
+        log.fatal({ err }, 'the disk failed to write or sync the database: no further message is acknowledged');
         this.#onFatal(err);
       },
     });

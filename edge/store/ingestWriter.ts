@@ -34,7 +34,12 @@ export function serveWriter(port: MessagePort, dataDir: string, fdatasync: (fd: 
     try {
       results = store.commitRows(request.items.map(fromWire));
     } catch (err) {
-      port.postMessage({ id: request.id, error: (err as Error).message } satisfies WriterReply);
+      // An I/O error (EIO from a failing card) leaves nothing on this disk to trust,
+      // as a failed sync does: stop. A full disk (SQLITE_FULL) is not one: the
+      // group is refused and the next may fit once space returns.
+      const fatal = String((err as { code?: unknown }).code).startsWith('SQLITE_IOERR');
+      port.postMessage({ id: request.id, error: fatal ? `the disk failed a write: ${(err as Error).message}` : (err as Error).message, ...(fatal && { fatal }) } satisfies WriterReply);
+      if (fatal) close();
       return;
     }
     try {
