@@ -1,46 +1,58 @@
 // Retained latest vitals and NEWS2 per bed (`wardgate/ward/{ward}/beds/{bed}/vitals`)
-// for ward displays. A bed's state goes out at most every 250 ms: a display
-// cannot show more, and a device sending a hundred values a second must not
-// turn into a hundred retained publishes. The newest state always follows.
+// for ward displays. Changed beds are gathered and go out together, once a
+// second: a display refreshes no faster, a bed with a monitor, an oximeter
+// and a pump must not turn each of their messages into a retained publish,
+// and a floor of 1,000 beds costs one timer a second, not a publish and a
+// timer per reading. The first change after a quiet second goes out at once;
+// the newest state always follows. Alarm events do not wait for this: they
+// go out on their own topic as soon as they are committed.
 import { topics } from '../../shared/topics.js';
 import type { AlarmEngine } from './engine.js';
 import type { Publisher } from './outputs.js';
 
-export const VITALS_INTERVAL_MS = 250;
+export const VITALS_INTERVAL_MS = 1000;
 
 export class BedVitalsPublisher {
   readonly #ward: string;
   readonly #engine: AlarmEngine;
   readonly #publisher: Publisher;
-  readonly #lastAt = new Map<string, number>();
-  readonly #pending = new Map<string, NodeJS.Timeout>();
+  readonly #intervalMs: number;
+  /** Beds changed since the last flush, in the order they changed. */
+  readonly #changed = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #lastFlush = -Infinity;
 
-  constructor(ward: string, engine: AlarmEngine, publisher: Publisher) {
+  constructor(ward: string, engine: AlarmEngine, publisher: Publisher, intervalMs = VITALS_INTERVAL_MS) {
     this.#ward = ward;
     this.#engine = engine;
     this.#publisher = publisher;
+    this.#intervalMs = intervalMs;
   }
 
   /** A bed's readings changed. */
   changed(bed: string): void {
-    if (this.#pending.has(bed)) return; // the newest state goes out with the scheduled publish
-    const wait = (this.#lastAt.get(bed) ?? -Infinity) + VITALS_INTERVAL_MS - Date.now();
-    if (wait <= 0) return this.#publish(bed);
-    const timer = setTimeout(() => {
-      this.#pending.delete(bed);
-      this.#publish(bed);
-    }, wait);
-    timer.unref();
-    this.#pending.set(bed, timer);
+    this.#changed.add(bed);
+    if (this.#timer) return; // goes out with the scheduled flush
+    const wait = Math.max(0, this.#lastFlush + this.#intervalMs - Date.now());
+    this.#timer = setTimeout(() => this.#flush(), wait);
+    this.#timer.unref();
   }
 
   stop(): void {
-    for (const timer of this.#pending.values()) clearTimeout(timer);
-    this.#pending.clear();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#changed.clear();
+  }
+
+  #flush(): void {
+    this.#timer = undefined;
+    this.#lastFlush = Date.now();
+    const beds = [...this.#changed];
+    this.#changed.clear();
+    for (const bed of beds) this.#publish(bed);
   }
 
   #publish(bed: string): void {
-    this.#lastAt.set(bed, Date.now());
     const snapshot = this.#engine.bed(bed);
     this.#publisher.publish(
       topics.bedVitals(this.#ward, bed),
