@@ -54,7 +54,7 @@ or bytes were lost in framing, 2 bad usage or an unreadable file.`,
     const refused = report.records.filter((r) => r.outcome === 'refuse').length;
     if (values.json) io.stdout.write(`${JSON.stringify(report)}\n`);
     else {
-      const unit = serialDrivers[name].binary ? 'record' : 'line';
+      const unit = serialDrivers[name].framer ? 'record' : 'line';
       for (const record of report.records) io.stdout.write(`${describe(record, unit)}\n`);
       const { junk, overlong, partial } = report.faults;
       io.stdout.write(`${report.records.length} ${unit}s read, ${refused} refused; framing lost ${junk} junk bytes, ${overlong} over-long lines, ${partial} cut ${unit}s\n`);

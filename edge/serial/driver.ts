@@ -40,8 +40,6 @@ export interface SerialDriver {
   readonly name: SerialDriverName;
   /** Whether bytes >= 0x80 are junk on this port (vendor ASCII formats) or may be UTF-8 (JSON). */
   readonly asciiOnly: boolean;
-  /** A binary format: records are cut by the driver's own framer, not at line ends. */
-  readonly binary?: boolean;
   /** The framer of a binary format (bytes in, one Buffer per record out); absent: lines. */
   readonly framer?: (onFault: (fault: FramingFault, bytes: number) => void) => Transform;
   decode(line: string, context: DecodeContext): DecodedLine;

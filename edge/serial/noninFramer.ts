@@ -40,6 +40,11 @@ const layouts: Readonly<Record<NoninFormat, Layout>> = {
   7: { frameBytes: 5, frames: 25, valid: (b, i) => high(b[i]) && !high(b[i + 3]) && checksum(b, i), sync: (b, i) => (b[i] & 0x01) === 1 },
 };
 
+/** The bytes of one record as the framer passes it on: a #1 or #8 record, a #2 or #7 packet. */
+export function recordBytes(format: NoninFormat): number {
+  return layouts[format].frameBytes * layouts[format].frames;
+}
+
 /** Packets a second in #2 and #7; one of them is passed on. */
 const PACKETS_PER_READING = 3;
 

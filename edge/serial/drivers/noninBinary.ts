@@ -15,7 +15,7 @@
 import type { ObservationEntry, SensorState } from '../../../shared/reading.js';
 import type { SerialDriverName } from '../../config/schema.js';
 import type { DecodedLine, SerialDriver } from '../driver.js';
-import { NoninFramer, type NoninFormat } from '../noninFramer.js';
+import { NoninFramer, recordBytes, type NoninFormat } from '../noninFramer.js';
 
 const MISSING_HR = 511;
 const MISSING_SPO2 = 127;
@@ -86,10 +86,9 @@ const names: ReadonlyArray<[keyof Status, string]> = [
   ['criticalBattery', 'critical-battery'],
 ];
 
-const BYTES: Readonly<Record<NoninFormat, number>> = { 1: 3, 8: 4, 2: 125, 7: 125 };
-
 function decodeNonin(frame: Buffer, format: NoninFormat): DecodedLine {
-  if (frame.length !== BYTES[format]) return { kind: 'garbage', reason: `expected a ${BYTES[format]}-byte data format #${format} record` };
+  const bytes = recordBytes(format);
+  if (frame.length !== bytes) return { kind: 'garbage', reason: `expected a ${bytes}-byte data format #${format} record` };
   const { hr: rate, spo2, status } = format === 1 || format === 8 ? decodeRecord(frame, format) : decodePacket(frame, format);
   const sensor: SensorState = status.disconnected ? 'absent' : status.sensorAlarm ? 'fault' : 'ok';
   const monitoring = sensor === 'ok';
@@ -106,7 +105,6 @@ function noninBinaryDriver(format: NoninFormat): SerialDriver {
     name: `nonin-binary-${format}` as SerialDriverName,
     // The frame reaches decode as latin1 text: one character per byte.
     asciiOnly: true,
-    binary: true,
     framer: (onFault) => new NoninFramer({ format, onFault }),
     decode: (frame) => decodeNonin(Buffer.from(frame, 'latin1'), format),
   };
