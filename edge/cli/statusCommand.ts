@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { RUN_FILE, type RunInfo } from '../gateway.js';
+import { HL7_STATUS_FILE, readHl7Status, type Hl7Status } from '../hl7/senderStatus.js';
 import { DB_FILE, openDatabaseReadOnly } from '../store/database.js';
 import { readStatus, type GatewayStatus } from '../store/statusQuery.js';
 import { noVerification } from '../sync/syncStatus.js';
@@ -13,6 +14,8 @@ export interface StatusReport extends GatewayStatus {
   ward: string;
   gateway: string;
   daemon: { running: boolean; pid: number | null; ports: RunInfo['ports'] | null };
+  /** HL7 senders' clocks, demo rows and unmapped codes, as the listener last wrote them (absent: none yet). */
+  hl7?: Hl7Status;
 }
 
 export const statusCommand: Command = {
@@ -62,7 +65,8 @@ function collect(dataDir: string, ward: string, gateway: string, syncConfigured:
       },
     };
   }
-  return { ward, gateway, daemon, ...status };
+  const hl7 = readHl7Status(join(dataDir, HL7_STATUS_FILE));
+  return { ward, gateway, daemon, ...status, ...(hl7 && { hl7 }) };
 }
 
 function readRunFile(dataDir: string): StatusReport['daemon'] {
@@ -96,6 +100,7 @@ export function formatReport(r: StatusReport): string {
     `alarms        ${r.alarms.active} active`,
     `devices       ${r.devices.length}`,
   ];
+  if (r.hl7) lines.push(...formatHl7(r.hl7));
   if (r.devices.length) {
     const rows = [['ID', 'BED', 'SOURCE', 'ONLINE', 'LAST SEEN', 'BATTERY', 'SENSOR']];
     for (const d of r.devices) {
@@ -113,6 +118,17 @@ export function formatReport(r: StatusReport): string {
     for (const row of rows) lines.push(`  ${row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+function formatHl7(h: Hl7Status): string[] {
+  const lines = [`hl7 senders   ${h.senders.length}`];
+  for (const s of h.senders) {
+    const clock = s.clockOffsetSeconds === null ? 'clock unknown' : `clock ${s.clockOffsetSeconds >= 0 ? '+' : ''}${s.clockOffsetSeconds} s (MSH-7 - arrival)`;
+    lines.push(`  ${s.sender}: last ${s.lastMessageTs}, ${clock}${s.demoRows ? `, ${s.demoRows} demo/test rows not stored` : ''}`);
+  }
+  const codes = Object.entries(h.unmappedCodes).map(([code, n]) => `${code} ${n}`);
+  if (codes.length) lines.push(`hl7 unmapped  ${codes.join(', ')}`);
+  return lines;
 }
 
 function formatDuration(seconds: number): string {

@@ -19,6 +19,7 @@ import { Hl7Connection } from './connection.js';
 import { LocationMap } from './locationMap.js';
 import { LogLimiter } from './logLimiter.js';
 import { OruHandler } from './oruHandler.js';
+import { Hl7StatusRecorder, type Hl7Status } from './senderStatus.js';
 import { SenderPolicy, type DeclaredElsewhere } from './senderPolicy.js';
 
 export interface Hl7ListenerDeps {
@@ -33,6 +34,8 @@ export interface Hl7ListenerDeps {
   readonly declared?: readonly DeclaredElsewhere[];
   /** ingest.acceptUnknownDevices: senders not in hl7.senders may register new equipment (lab use). */
   readonly acceptUnknownSenders?: boolean;
+  /** Where `wardgate status` reads the senders' clocks, demo rows and unmapped codes (senderStatus.ts); absent: kept in memory only. */
+  readonly statusFile?: string;
 }
 
 /** Distinct OBX-3 codes counted by name in wardgate_hl7_obx_unmapped_total. */
@@ -51,12 +54,19 @@ export class Hl7Listener implements Service {
   /** Open connections by peer address. */
   readonly #perAddress = new Map<string, number>();
   readonly #unmappedCodes = new Set<string>();
+  readonly #status: Hl7StatusRecorder;
   #server: Server | undefined;
 
   constructor(deps: Hl7ListenerDeps) {
     this.#deps = deps;
     this.#log = deps.log.child({ module: 'hl7' });
     this.#limited = new LogLimiter(this.#log);
+    this.#status = new Hl7StatusRecorder(deps.statusFile);
+  }
+
+  /** The senders' clocks, demo rows and unmapped codes seen since start. */
+  get status(): Hl7Status {
+    return this.#status.snapshot();
   }
 
   get port(): number | undefined {
@@ -88,13 +98,16 @@ export class Hl7Listener implements Service {
         // Bounded label set: a sender inventing codes cannot grow the metrics without limit.
         if (!this.#unmappedCodes.has(code) && this.#unmappedCodes.size < MAX_UNMAPPED_LABELS) this.#unmappedCodes.add(code);
         metrics.hl7ObxUnmapped.inc({ code: this.#unmappedCodes.has(code) ? code : 'other' });
+        this.#status.unmapped(code);
       },
       onDemo: (sender, rows, processingId) => {
         metrics.hl7DemoRows.inc({ sender }, rows);
+        this.#status.demo(sender, rows);
         this.#limited.warn(`demo ${sender}`, { code: 'WG_ERR_HL7_DEMO', sender, processingId, rows }, 'hl7 demo or test data received: counted, not stored as patient data');
       },
       onClock: (sender, offsetMs) => {
         metrics.hl7ClockOffset.set({ sender }, offsetMs / 1000);
+        this.#status.message(sender, Date.now(), offsetMs);
         if (Math.abs(offsetMs) > CLOCK_WARN_MS) this.#limited.warn(`clock ${sender}`, { sender, offsetSeconds: Math.round(offsetMs / 1000) }, "hl7 sender's clock (MSH-7) is off the gateway's by more than a minute");
       },
       onFailure: (err) => {
@@ -123,6 +136,7 @@ export class Hl7Listener implements Service {
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     await Promise.all([...this.#connections].map((c) => c.drain(2000)));
     await closed;
+    this.#status.flush();
   }
 
   #accept(socket: Socket, handler: OruHandler): void {
