@@ -5,6 +5,7 @@
 // after junk: the decoded results are the same, the junk is counted, nothing
 // throws, and a record torn by the end of the stream yields nothing.
 import t from 'tap';
+import fc from 'fast-check';
 import { framerFor, serialDrivers, type DecodedLine } from '../../../edge/serial/driver.js';
 import type { FramingFault } from '../../../edge/serial/lineFramer.js';
 import type { SerialDriverName } from '../../../edge/config/schema.js';
@@ -200,3 +201,23 @@ for (const [name, contract] of Object.entries(contracts) as Array<[SerialDriverN
     t.ok(faults.some(([f]) => f === 'partial'), 'counted as partial');
   });
 }
+
+t.test('binary framers: random bytes in any chunking never throw, and good records after them are read', async (t) => {
+  for (const format of [1, 2, 7, 8] as const) {
+    const name: SerialDriverName = `nonin-binary-${format}`;
+    const good = noninRecord(format, 94, 130);
+    // Six records (#1, #8) or six packets (#2, #7: two seconds' worth): at least one is read whatever junk went before.
+    const tail = Buffer.concat(Array.from({ length: 6 }, () => good));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 20 }), (junk, sizes) => {
+        const stream = Buffer.concat([Buffer.from(junk), tail]);
+        const chunks: Buffer[] = [];
+        for (let at = 0, i = 0; at < stream.length; at += sizes[i++ % sizes.length]) chunks.push(stream.subarray(at, at + sizes[i % sizes.length]));
+        const { decoded } = play(name, chunks);
+        return decoded.some((d) => d.kind === 'reading' && d.values?.[0] === 94 && d.values[1] === 130);
+      }),
+      { numRuns: 300 },
+    );
+  }
+  t.pass('300 random prefixes and chunkings per format');
+});
