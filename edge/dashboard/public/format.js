@@ -111,7 +111,7 @@ export function deviceStateText(d) {
   switch (d.state) {
     case 'connected': return 'connected';
     case 'silent': return 'silent';
-    case 'sensor-off': return d.sensor === 'absent' ? 'no sensor' : d.sensor === 'fault' ? 'sensor fault' : 'sensor off';
+    case 'sensor-off': return d.sensor === 'absent' ? 'no sensor or cable' : d.sensor === 'fault' ? 'sensor or cable fault' : 'sensor off';
     case 'offline': return 'offline';
     default: return 'not heard yet';
   }
