@@ -20,6 +20,7 @@ import type { Service } from './service.js';
 import { openDatabase, type Db } from './store/database.js';
 import { IngestStore, type DeclaredDevice } from './store/ingestStore.js';
 import { WriterThread } from './store/writerThread.js';
+import { DiskFullWatch } from './store/diskFull.js';
 import { SerialService } from './serial/serialService.js';
 import { Hl7Listener } from './hl7/listener.js';
 import { HL7_STATUS_FILE } from './hl7/senderStatus.js';
@@ -177,6 +178,7 @@ export class Gateway {
       set: (key, report) =>
         this.#alarms?.engine?.setTechnical(key, report && { bed: null, deviceId: null, metric: null, value: report.value ?? null, rule: report.rule, priority: report.priority, message: report.message }),
     };
+    const diskFull = new DiskFullWatch({ alarms: technical, log, registry: metrics.registry, dataDir: config.gateway.dataDir });
     const sync = wireSync({
       config, env: this.#env, log, db: () => this.#db!, bus, alarms: technical, metrics,
       applyAlarms: (alarms) => this.#alarms?.engine?.updateConfig(alarms),
@@ -188,7 +190,10 @@ export class Gateway {
         commit: (items, done) => {
           // storage.onHardLimit 'refuse-new': at the quota a reading is not acknowledged, so the device keeps it.
           if (!sync.guard.admitsReadings() && items.some((i) => i.kind === 'obs')) return done(new Error('storage quota reached; new readings refused'));
-          writer.commit(items, (err, results) => (err ? done(err) : done(null, results!.map((result, i) => ({ item: items[i], result })))));
+          writer.commit(items, (err, results) => {
+            diskFull.observe(err);
+            return err ? done(err) : done(null, results!.map((result, i) => ({ item: items[i], result })));
+          });
         },
       },
       {

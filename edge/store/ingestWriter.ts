@@ -38,7 +38,10 @@ export function serveWriter(port: MessagePort, dataDir: string, fdatasync: (fd: 
       // as a failed sync does: stop. A full disk (SQLITE_FULL) is not one: the
       // group is refused and the next may fit once space returns.
       const fatal = String((err as { code?: unknown }).code).startsWith('SQLITE_IOERR');
-      port.postMessage({ id: request.id, error: fatal ? `the disk failed a write: ${(err as Error).message}` : (err as Error).message, ...(fatal && { fatal }) } satisfies WriterReply);
+      const code = (err as { code?: unknown }).code;
+      port.postMessage({
+        id: request.id, error: fatal ? `the disk failed a write: ${(err as Error).message}` : (err as Error).message, ...(fatal && { fatal }), ...(typeof code === 'string' && { code }),
+      } satisfies WriterReply);
       if (fatal) close();
       return;
     }

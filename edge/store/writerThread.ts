@@ -18,7 +18,7 @@ export type WireItem = WireObservation | Exclude<StoreItem, { kind: 'obs' }>;
 
 export type WriterRequest = { id: number; items: readonly WireItem[]; close?: never } | { close: true; id?: never; items?: never };
 /** `fatal`: the disk failed; the thread has stopped and the gateway must not go on. */
-export type WriterReply = { id: number; results: IngestOutcome[] } | { id: number; error: string; fatal?: boolean } | { ready: true };
+export type WriterReply = { id: number; results: IngestOutcome[] } | { id: number; error: string; fatal?: boolean; code?: string } | { ready: true };
 
 export type WriterCallback = (err: Error | null, results?: IngestOutcome[]) => void;
 
@@ -125,7 +125,8 @@ export class WriterThread {
           this.#respawnDelayMs = RESPAWN_FIRST_MS;
           return done?.(null, reply.results);
         }
-        const err = new Error(reply.error);
+        // The SQLite code (SQLITE_FULL: a full disk) crosses with the message.
+        const err = Object.assign(new Error(reply.error), reply.code === undefined ? {} : { code: reply.code });
         done?.(err);
         if (reply.fatal && !this.#failed) {
           this.#failed = err;

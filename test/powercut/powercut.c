@@ -154,6 +154,8 @@ static void sleep_ms(long ms) {
 
 /* ---- which paths are watched ------------------------------------------- */
 
+static int still(int fd, int kind);
+
 /** WATCH_FILE for a name directly in the root, WATCH_ROOT for the root itself. */
 static int classify(int dirfd, const char *path) {
   if (!root_len || !path) return WATCH_NONE;
@@ -164,7 +166,7 @@ static int classify(int dirfd, const char *path) {
     char base[PATH_MAX];
     if (dirfd == AT_FDCWD) {
       if (!getcwd(base, sizeof base)) return WATCH_NONE;
-    } else if (dirfd >= 0 && dirfd < MAX_FD && fds[dirfd].kind == WATCH_ROOT) {
+    } else if (still(dirfd, WATCH_ROOT)) {
       strcpy(base, root);
     } else {
       char link[64];
@@ -348,7 +350,10 @@ static int after_open(int fd, int kind, int existed, int flags) {
   struct stat st;
   if (fstat(fd, &st) != 0) return fd;
   if (kind == WATCH_ROOT) {
-    if (S_ISDIR(st.st_mode)) fds[fd].kind = WATCH_ROOT;
+    if (S_ISDIR(st.st_mode)) {
+      fds[fd].ino = st.st_ino;
+      fds[fd].kind = WATCH_ROOT;
+    }
     return fd;
   }
   if (!S_ISREG(st.st_mode)) return fd;
@@ -440,7 +445,24 @@ int close(int fd) {
 
 /* ---- writes ---------------------------------------------------------------------- */
 
-static int watched(int fd) { return fd >= 0 && fd < MAX_FD && fds[fd].kind == WATCH_FILE; }
+/**
+ * Whether fd is still the watched file or directory it was opened as. libuv
+ * closes descriptors with a raw system call, past close() here, so a number
+ * may since belong to a socket or another file: checked by inode at each use.
+ */
+static int still(int fd, int kind) {
+  if (fd < 0 || fd >= MAX_FD || fds[fd].kind != kind) return 0;
+  struct stat st;
+  int same = fstat(fd, &st) == 0 && st.st_ino == fds[fd].ino && (kind == WATCH_FILE ? S_ISREG(st.st_mode) : S_ISDIR(st.st_mode));
+  if (!same) {
+    pthread_mutex_lock(&lock);
+    if (fds[fd].kind == kind) fds[fd].kind = WATCH_NONE;
+    pthread_mutex_unlock(&lock);
+  }
+  return same;
+}
+
+static int watched(int fd) { return still(fd, WATCH_FILE); }
 
 static int refuse_write(int fd) {
   if (!watched(fd)) return 0;
@@ -532,7 +554,7 @@ int ftruncate64(int fd, off64_t length) {
 
 static int synced(int fd, int (*real)(int)) {
   int kind = fd >= 0 && fd < MAX_FD ? fds[fd].kind : WATCH_NONE;
-  if (kind == WATCH_NONE) return real(fd);
+  if (kind == WATCH_NONE || !still(fd, kind)) return real(fd);
   struct faults f = read_faults();
   if (f.fsync_delay_ms > 0) sleep_ms(f.fsync_delay_ms);
   if (f.fsync_errno) {
