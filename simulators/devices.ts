@@ -4,7 +4,7 @@
 // here, by what the transport can express.
 import type { ScenarioKind } from './scenarios.js';
 
-export const transports = ['mqtt', 'masimo', 'nonin', 'hl7'] as const;
+export const transports = ['mqtt', 'masimo', 'nonin', 'xpod', 'hl7'] as const;
 export type Transport = (typeof transports)[number];
 
 /** What a device can measure: continuous numerics, or NIBP and temperature as spot checks. */
@@ -26,7 +26,7 @@ const MONITOR_REST: readonly Measurement[] = ['hr', 'rr', 'nibp', 'temp'];
  * when `oximeter` names a serial format, a separate oximeter on a cable that
  * takes over SpO2 and pulse rate.
  */
-export function bedDevices(bed: string, monitor: 'mqtt' | 'hl7' = 'mqtt', oximeter?: 'mqtt' | 'masimo' | 'nonin'): DeviceSpec[] {
+export function bedDevices(bed: string, monitor: 'mqtt' | 'hl7' = 'mqtt', oximeter?: 'mqtt' | 'masimo' | 'nonin' | 'xpod'): DeviceSpec[] {
   const mon: DeviceSpec = { id: `mon-${bed}`, transport: monitor, measures: oximeter ? MONITOR_REST : MONITOR_ALL };
   return oximeter ? [mon, { id: `pox-${bed}`, transport: oximeter, measures: OXIMETER }] : [mon];
 }
@@ -60,4 +60,4 @@ export function targetDevice(devices: readonly DeviceSpec[], kind: ScenarioKind)
  * with the gateway's defaults: alarms.technical.silentAfterMs (60 s) for MQTT
  * and HL7 devices, serial[].silentAfterMs (10 s) for a cable.
  */
-export const silenceLimitS = (t: Transport) => (t === 'masimo' || t === 'nonin' ? 10 : 60);
+export const silenceLimitS = (t: Transport) => (t === 'masimo' || t === 'nonin' || t === 'xpod' ? 10 : 60);

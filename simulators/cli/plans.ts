@@ -10,7 +10,7 @@ export interface PlanOptions {
   readonly beds: number;
   /** `BED=SCRIPT` entries. */
   readonly scenarios: readonly string[];
-  /** `BED=masimo|nonin` entries. */
+  /** `BED=masimo|nonin|xpod` entries. */
   readonly serial: readonly string[];
   /** Beds whose monitor speaks HL7. */
   readonly hl7: readonly string[];
@@ -39,8 +39,8 @@ export function buildPlans(o: PlanOptions): BedPlan[] {
   }
   return beds.map((bed) => {
     const format = serial.get(bed);
-    if (format !== undefined && format !== 'masimo' && format !== 'nonin') throw new WardgateError('WG_ERR_USAGE', `expected masimo or nonin, got '${format}'`, '--serial');
+    if (format !== undefined && format !== 'masimo' && format !== 'nonin' && format !== 'xpod') throw new WardgateError('WG_ERR_USAGE', `expected masimo, nonin or xpod, got '${format}'`, '--serial');
     const script: ScenarioStep[] = parseScript(scripts.get(bed) ?? 'stable', `--scenario ${bed}`);
-    return { bed, devices: bedDevices(bed, hl7.has(bed) ? 'hl7' : 'mqtt', format as 'masimo' | 'nonin' | undefined), script };
+    return { bed, devices: bedDevices(bed, hl7.has(bed) ? 'hl7' : 'mqtt', format as 'masimo' | 'nonin' | 'xpod' | undefined), script };
   });
 }

@@ -23,7 +23,8 @@ Ward:
                             kinds: stable, sepsis, desat, artifact, sensor-off, unplug,
                             battery, malformed, blip
       --serial BED=FORMAT   the bed's SpO2 and pulse come from an oximeter (pox-N) on a
-                            socat pseudo-terminal, FORMAT masimo or nonin (repeatable)
+                            socat pseudo-terminal, FORMAT masimo, nonin or xpod
+                            (Nonin data format #7; driver nonin-binary-7) (repeatable)
       --hl7 BED             the bed's monitor reports over HL7 PCD-01 / MLLP (repeatable)
       --demo-mix            the demo's eight beds and scenarios
       --seed N              the same seed plays the same ward (default 1)

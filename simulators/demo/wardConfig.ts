@@ -49,8 +49,8 @@ export async function writeDemoFiles(dir: string, plans: readonly BedPlan[], por
     hl7: { host: '127.0.0.1', port: ports.hl7, senders: devices.filter((d) => d.transport === 'hl7').map((d) => ({ application: d.id, devices: [d.id], beds: [d.bed] })) },
     devices: await Promise.all(Object.entries(credentials).map(async ([id, password]) => ({ id, bed: devices.find((d) => d.id === id)!.bed, secretHash: deviceVerifier(password) }))),
     serial: devices
-      .filter((d) => d.transport === 'masimo' || d.transport === 'nonin')
-      .map((d) => ({ path: gatewayPtyPath(join(dir, 'tty'), d.id), driver: `${d.transport}-ascii`, deviceId: d.id, bed: d.bed, reopenMinMs: 200, reopenMaxMs: 2000 })),
+      .filter((d) => d.transport === 'masimo' || d.transport === 'nonin' || d.transport === 'xpod')
+      .map((d) => ({ path: gatewayPtyPath(join(dir, 'tty'), d.id), driver: d.transport === 'xpod' ? 'nonin-binary-7' : `${d.transport}-ascii`, deviceId: d.id, bed: d.bed, reopenMinMs: 200, reopenMaxMs: 2000 })),
     users: [
       { name: 'station', role: 'viewer', secretHash: await hash(people.station) },
       { name: 'nurse', role: 'nurse', secretHash: await hash(people.nurse) },

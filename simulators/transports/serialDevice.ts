@@ -1,6 +1,7 @@
 // An oximeter on an RS-232 cable, played through a socat pseudo-terminal pair:
 // the gateway opens `gatewayPath`, this writes the device's once-a-second
-// lines (Masimo ASCII 1 or Nonin, DOMAIN.md section 6) into the other end.
+// output (Masimo ASCII 1 or Nonin lines, DOMAIN.md section 6; or, for an
+// Xpod, the three packets of a second of Nonin data format #7) into the other end.
 // Unplugging kills socat, so the gateway's path vanishes as a USB adapter's
 // node does; plugging back recreates it at the same path.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import type { ObservationEntry } from '../../shared/reading.js';
 import type { Emission } from '../bed.js';
 import { malformedSerialLine } from '../malformed.js';
-import { masimoLine, noninHeader, noninLine } from '../serialLines.js';
+import { masimoLine, noninHeader, noninLine, noninRecord } from '../serialLines.js';
 import type { DeviceLink } from './link.js';
 
 /** Masimo EXC bit "sensor off". */
@@ -18,7 +19,7 @@ const PLUG_TIMEOUT_MS = 10_000;
 
 export interface SerialDeviceOptions {
   readonly deviceId: string;
-  readonly format: 'masimo' | 'nonin';
+  readonly format: 'masimo' | 'nonin' | 'xpod';
   /** Directory for the two pty links. */
   readonly dir: string;
 }
@@ -67,16 +68,21 @@ export class SerialDevice implements DeviceLink {
     await this.#unplug();
   }
 
-  #line(obs: readonly ObservationEntry[], ts: number): string {
+  #line(obs: readonly ObservationEntry[], ts: number): string | Buffer {
     const value = (code: string) => obs.find((o) => o.code === code)?.value ?? null;
     if (this.#o.format === 'nonin') return noninLine(value('spo2'), value('pr'));
+    if (this.#o.format === 'xpod') {
+      // Sensor off the finger: the Xpod says "sensor disconnected" and has no data (docs/SERIAL.md).
+      const packet = this.#sensorOff ? noninRecord(7, null, null, { disconnected: true }) : noninRecord(7, value('spo2'), value('pr'));
+      return Buffer.concat([packet, packet, packet]);
+    }
     return masimoLine({ ts, spo2: value('spo2'), pr: value('pr'), exc: this.#sensorOff ? EXC_SENSOR_OFF : 0, utc: false });
   }
 
-  #write(text: string): void {
+  #write(text: string | Buffer): void {
     if (this.#fd === undefined) return;
     try {
-      writeSync(this.#fd, text);
+      writeSync(this.#fd, typeof text === 'string' ? Buffer.from(text, 'latin1') : text);
       this.counts.sent++;
     } catch {
       // EAGAIN (nobody reading, the pty buffer is full) or EIO: bytes lost on the wire, as on a real UART.

@@ -5,12 +5,15 @@
 // at random places and mixed with junk, is stored once a second with its
 // status bits, and a disconnected sensor raises the alarm.
 import t from 'tap';
+import { join } from 'node:path';
 import { loadConfig } from '../../../edge/config/load.js';
 import { Gateway } from '../../../edge/gateway.js';
 import { createLogger } from '../../../edge/log.js';
 import type { Alarm, AlarmEvent } from '../../../edge/alarms/types.js';
 import { ReadingFlag } from '../../../shared/reading.js';
 import { masimoLine, noninRecord } from '../../../simulators/serialLines.js';
+import type { Emission } from '../../../simulators/bed.js';
+import { SerialDevice as SimulatedOximeter } from '../../../simulators/transports/serialDevice.js';
 import { tempDir, waitFor } from '../../helpers/env.js';
 import { writeTestConfig } from '../../helpers/gateway.js';
 import { PtyCable, play } from '../../helpers/pty.js';
@@ -89,4 +92,32 @@ t.test('nonin-binary-7: packets split anywhere and mixed with junk are read a re
   t.notOk(stored.some((r) => r.value === 127 || r.value === 511), 'missing-data values are never stored');
   const junk = await gateway.metrics!.registry.getSingleMetric('wardgate_serial_junk_bytes_total')!.get();
   t.ok(junk.values.some((v) => v.value >= 10), 'junk counted');
+});
+
+t.test("the simulator's Xpod (data format #7) is read by nonin-binary-7: values, then sensor off as a technical alarm", async (t) => {
+  const dir = tempDir(t);
+  const xpod = new SimulatedOximeter({ deviceId: 'pox-5', format: 'xpod', dir: join(dir, 'tty') });
+  t.teardown(() => xpod.stop());
+  await xpod.start();
+  const { gateway, events } = await gatewayWith(t, [{ path: xpod.gatewayPath, driver: 'nonin-binary-7', deviceId: 'pox-5', bed: '5', reopenMinMs: 100, reopenMaxMs: 400 }]);
+  const at = { t: 0, bed: '5', deviceId: 'pox-5' };
+  const second: Emission = { ...at, type: 'obs', obs: [{ code: 'spo2', value: 96, unit: '%' }, { code: 'pr', value: 64, unit: '/min' }] };
+  // The port may open a moment after the gateway starts: send until the first second is stored.
+  await waitFor(async () => {
+    await xpod.send(second, Date.now());
+    return readings(gateway, 'pox-5').length > 0 ? true : undefined;
+  }, 10_000, 'the first second stored');
+  t.same(readings(gateway, 'pox-5').slice(0, 2), [{ code: 'pr', value: 64, flags: 0 }, { code: 'spo2', value: 96, flags: 0 }]);
+  await xpod.send({ ...at, type: 'status', status: { sensor: 'off' } }, Date.now());
+  await waitFor(async () => {
+    await xpod.send(second, Date.now());
+    return sensorAlarm(events, 'pox-5').length ? true : undefined;
+  }, 10_000, 'the sensor alarm');
+  t.same(sensorAlarm(events, 'pox-5'), ['raised: Device pox-5: no sensor or cable']);
+  // Every second before the sensor came off is in by now (the alarm waits 300 ms); the ones after add nothing.
+  const before = readings(gateway, 'pox-5');
+  for (let i = 0; i < 3; i++) await xpod.send(second, Date.now());
+  await new Promise((r) => setTimeout(r, 1000));
+  t.same(readings(gateway, 'pox-5'), before, 'nothing stored while the sensor is off');
+  t.ok(before.every((r) => (r.code === 'spo2' ? r.value === 96 : r.value === 64)), 'and only the values of the seconds it was on');
 });
