@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadConfig, type GatewayConfig } from '../config/load.js';
 import { DB_FILE, openDatabaseReadOnly } from '../store/database.js';
 import { refusalOfUnsafeDurability } from '../store/unsafeDurability.js';
+import { SdNotify } from './sdNotify.js';
 import { storedPulledConfig, withPulledConfig } from '../sync/configPull.js';
 import { Gateway } from '../gateway.js';
 import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../shared/cli.js';
@@ -40,9 +41,11 @@ Options:
         process.exit(ExitCode.failure);
       },
     });
+    const notify = new SdNotify(io.env, gateway.log);
     const stopped = new Promise<number>((resolve) => {
       const stop = (signal: string) => {
         gateway.log.info({ signal }, 'stopping');
+        notify.stopping();
         gateway.stop().then(
           () => resolve(ExitCode.ok),
           () => resolve(ExitCode.failure),
@@ -60,6 +63,7 @@ Options:
       io.stderr.write(`wardgate edge: cannot start: ${detail}\n`);
       return ExitCode.failure;
     }
+    notify.ready();
     return stopped;
   },
 };
