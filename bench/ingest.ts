@@ -154,7 +154,7 @@ export async function runIngestBench(log: (line: string) => void = console.log):
       const b = await measure(bare, scenario, false);
       const w = await measure(wardgate, scenario, true);
       figures.push({ scenario: scenario.name, bare: b, wardgate: w, ratio: w.perSecond / b.perSecond });
-      log(`${scenario.name.padEnd(30)} bare ${fmt(b)} | wardgate ${fmt(w)} | ratio ${(w.perSecond / b.perSecond).toFixed(2)}x`);
+      log(`${scenario.name.padEnd(30)} bare ${fmt(b)} | wardgate ${fmt(w)} | ratio ${(w.perSecond / b.perSecond).toFixed(2)}x | CPU per message ${cpuPerMessage(w).toFixed(1)} vs ${cpuPerMessage(b).toFixed(1)} us (${(cpuPerMessage(w) / cpuPerMessage(b)).toFixed(1)}x)`);
     }
     const daemonRssMiB = rssMiB(wardgate.child.pid!, 'VmRSS');
     const daemonPeakRssMiB = rssMiB(wardgate.child.pid!, 'VmHWM');
@@ -169,6 +169,11 @@ export async function runIngestBench(log: (line: string) => void = console.log):
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Microseconds of the broker's CPU (all threads) per acknowledged message. */
+export function cpuPerMessage(r: MeasuredLoad): number {
+  return (r.brokerCores / r.perSecond) * 1e6;
 }
 
 function fmt(r: MeasuredLoad): string {

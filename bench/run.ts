@@ -5,6 +5,7 @@ import { runAlarmBench } from './alarms.js';
 import { runCloudBench } from './cloud.js';
 import { runCloudRealTimeBench } from './cloudRealTime.js';
 import { runDashboardBench } from './dashboard.js';
+import { runFloorBench } from './floor.js';
 import { runIngestBench } from './ingest.js';
 import { runScenarioBench } from './scenarios.js';
 import { runSerialHl7Bench } from './serialHl7.js';
@@ -22,6 +23,9 @@ log(`disk: ${ingest.bytesPerReading.toFixed(1)} bytes per stored reading (${inge
 
 log('\n== Reconnect storm: every device connects at once after a start; time until all stream, wardgate vs bare aedes');
 await runStormBench(log);
+
+log('\n== A floor at steady state: 30, 300 and 1,000 beds, 8 metrics at 1 Hz each; daemon CPU, RSS, PUBACK and alarm latency, bare aedes CPU beside');
+await runFloorBench(log);
 
 log('\n== Cloud: Firestore writes per 1,000 readings, function time, cost per bed (against the emulators)');
 const cloud = await runCloudBench();

@@ -5,6 +5,7 @@ import type { BedPlan } from './labels.js';
 import { runWard, type RunSummary } from './runner.js';
 import { Hl7Device } from './transports/hl7Device.js';
 import { assertLoopback, type DeviceLink } from './transports/link.js';
+import { LeanMqttDevice } from './transports/leanMqttDevice.js';
 import { MqttDevice } from './transports/mqttDevice.js';
 import { SeqStore } from './transports/seqStore.js';
 import { SerialDevice } from './transports/serialDevice.js';
@@ -19,6 +20,8 @@ export interface Endpoints {
   readonly stateDir: string;
   /** Pty links of serial devices. */
   readonly ptyDir: string;
+  /** MQTT devices on lean raw-socket connections instead of mqtt.js (load mode: a floor from one process). */
+  readonly lean?: boolean;
 }
 
 export function createLinks(plans: readonly BedPlan[], e: Endpoints): Map<string, DeviceLink> {
@@ -30,7 +33,11 @@ export function createLinks(plans: readonly BedPlan[], e: Endpoints): Map<string
         // A device id such as 'constructor' must find no password, not Object.prototype's.
         const password = Object.hasOwn(e.credentials, d.id) ? e.credentials[d.id] : undefined;
         if (password === undefined) throw new Error(`no credentials for device ${d.id}`);
-        links.set(d.id, new MqttDevice({ url: e.mqttUrl, deviceId: d.id, password, seq: new SeqStore(join(e.stateDir, 'seq'), d.id) }));
+        const seq = new SeqStore(join(e.stateDir, 'seq'), d.id);
+        if (e.lean) {
+          const url = new URL(e.mqttUrl);
+          links.set(d.id, new LeanMqttDevice({ host: url.hostname, port: Number(url.port || 1883), deviceId: d.id, password, seq }));
+        } else links.set(d.id, new MqttDevice({ url: e.mqttUrl, deviceId: d.id, password, seq }));
       } else if (d.transport === 'hl7') {
         links.set(d.id, new Hl7Device({ deviceId: d.id, host: e.hl7.host, port: e.hl7.port, bed: plan.bed }));
       } else {

@@ -35,6 +35,8 @@ Ward:
 Gateway:
       --mqtt URL            broker (default mqtt://127.0.0.1:1883; loopback only)
       --credentials FILE    JSON {"mon-1": "password", ...}, mode 0600
+      --lean                MQTT devices on lean raw-socket connections instead of
+                            mqtt.js: a floor of 1,000 beds from one process
       --hl7-port N          HL7 listener on 127.0.0.1 (default 2575)
       --dir DIR             seq reservations and pty links (default ./data/simulator)
 Output:
@@ -50,7 +52,7 @@ export const simulateCommand: Command = {
       beds: { type: 'string' }, scenario: { type: 'string', multiple: true }, serial: { type: 'string', multiple: true },
       hl7: { type: 'string', multiple: true }, 'demo-mix': { type: 'boolean' }, seed: { type: 'string' }, duration: { type: 'string' },
       speed: { type: 'string' }, 'nibp-every': { type: 'string' }, 'temp-every': { type: 'string' }, mqtt: { type: 'string' },
-      credentials: { type: 'string' }, 'hl7-port': { type: 'string' }, dir: { type: 'string' }, labels: { type: 'string' }, 'dry-run': { type: 'boolean' },
+      credentials: { type: 'string' }, lean: { type: 'boolean' }, 'hl7-port': { type: 'string' }, dir: { type: 'string' }, labels: { type: 'string' }, 'dry-run': { type: 'boolean' },
     });
     if (v.help) {
       io.stdout.write(`${help}\n`);
@@ -74,7 +76,7 @@ export const simulateCommand: Command = {
     const session = new Session(
       createLinks(plans, {
         mqttUrl: v.mqtt ?? 'mqtt://127.0.0.1:1883', hl7: { host: '127.0.0.1', port: wholeNumber(v['hl7-port'] ?? '2575', '--hl7-port', 1) },
-        credentials: readCredentials(v.credentials ?? io.env.WARDGATE_SIM_CREDENTIALS), stateDir: dir, ptyDir: join(dir, 'tty'),
+        credentials: readCredentials(v.credentials ?? io.env.WARDGATE_SIM_CREDENTIALS), stateDir: dir, ptyDir: join(dir, 'tty'), lean: v.lean === true,
       }),
     );
     const aborted = new AbortController();
@@ -89,9 +91,11 @@ export const simulateCommand: Command = {
       const startTs = Date.now();
       if (v.labels) writeFileSync(v.labels, `${JSON.stringify(ward.labels(speed, startTs), null, 2)}\n`);
       io.stdout.write(`wardgate simulate: ${plans.length} beds, ${session.links.size} devices, seed ${seed}, ${speed}x; Ctrl-C stops\n`);
+      const cpuBefore = process.cpuUsage();
       const summary = await session.run(ward, speed, startTs, aborted.signal);
       const wall = (Date.now() - startTs) / 1000;
-      io.stdout.write(`wardgate simulate: ${summary.seconds} s of scenario in ${wall.toFixed(1)} s, ${summary.sent} messages acknowledged (${(summary.sent / Math.max(wall, 0.001)).toFixed(0)}/s), ${summary.failed} refused or lost\n`);
+      const cpu = process.cpuUsage(cpuBefore);
+      io.stdout.write(`wardgate simulate: ${summary.seconds} s of scenario in ${wall.toFixed(1)} s, ${summary.sent} messages acknowledged (${(summary.sent / Math.max(wall, 0.001)).toFixed(0)}/s), ${summary.failed} refused or lost; simulator CPU ${(((cpu.user + cpu.system) / 1e6 / Math.max(wall, 0.001)) * 100).toFixed(1)} % of a core\n`);
       return ExitCode.ok;
     } finally {
       process.off('SIGINT', stop);

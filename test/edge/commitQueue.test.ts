@@ -74,7 +74,7 @@ t.test('after close, pending items are committed and new ones refused', async (t
 
 t.test('items that arrive while a group is with the writer form the next group, sent as soon as it answers', async (t) => {
   const s = slowStore();
-  const queue = new CommitQueue(s);
+  const queue = new CommitQueue(s, {}, { gatherMs: 0 });
   const told: string[] = [];
   const submit = (d: string) => queue.submit(item(d), (err) => (err ? t.fail(err.message) : told.push(d)));
   submit('a');
@@ -97,6 +97,30 @@ t.test('items that arrive while a group is with the writer form the next group, 
   s.answer();
   await closing;
   t.same(told, ['a', 'b', 'c']);
+});
+
+t.test('with the writer idle, items a few milliseconds apart wait for each other (gatherMs) and share one group', async (t) => {
+  const s = slowStore();
+  const queue = new CommitQueue(s, {}, { gatherMs: 30 });
+  const told: string[] = [];
+  const submit = (d: string) => queue.submit(item(d), (err) => (err ? t.fail(err.message) : told.push(d)));
+  const started = performance.now();
+  submit('a');
+  await new Promise((r) => setTimeout(r, 5));
+  submit('b');
+  await new Promise((r) => setImmediate(r));
+  t.same(s.groups, [], 'the first item waits for company');
+  await new Promise((r) => setTimeout(r, 60));
+  t.same(s.groups, [['a', 'b']], 'one group for both');
+  t.ok(performance.now() - started >= 29, 'sent once the window closed');
+  submit('c');
+  await new Promise((r) => setImmediate(r));
+  t.same(s.groups, [['a', 'b']], 'while the writer is busy, the next item waits for it');
+  s.answer();
+  t.same(s.groups, [['a', 'b'], ['c']], 'and goes as soon as it answers, without a new window');
+  s.answer();
+  t.same(told, ['a', 'b', 'c']);
+  await queue.close();
 });
 
 t.test('a writer that refuses thousands of items at once, one by one, does not exhaust the stack', async (t) => {
