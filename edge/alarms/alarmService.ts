@@ -66,7 +66,8 @@ export class AlarmService implements Service {
     const admissions = new Admissions(db, audit, now);
     this.#admissions = admissions;
     const sinks: AlarmSink[] = [
-      // The store comes first: an event is durable (and queued for the cloud) before anyone is told.
+      // The store comes first: an event is committed (and queued for the cloud) before anyone is told,
+      // and on disk one WAL sync later, started at once off the event loop (AlarmStore.record).
       { name: 'store', onEvent: (event, alarm) => store.record([[event, alarm]]), onEvents: (events) => store.record(events) },
       mqttAlarmSink(config.ward, publisher, (bed) => engine.openAlarms().filter((a) => a.bed === bed)),
       logAlarmSink(log),

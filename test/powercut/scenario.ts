@@ -129,7 +129,8 @@ export async function runPowerCuts(t: T, options: PowerCutOptions): Promise<Powe
     forgetLost(ledger, check);
   }
   const final = checkSurvivors(harness.root, ledger, Date.now());
-  figures.acknowledged = final.acknowledged;
+  // What survived at the end, and what each cut took (and the devices sent again).
+  figures.acknowledged = final.acknowledged + figures.lost;
   figures.duplicated = final.duplicated;
   if (final.duplicated) log(`miscounted at the end: ${final.miscounted.join(' ')}`);
   figures.alarmEventsPublished = ledger.alarmEvents.length + figures.alarmEventsLost;
