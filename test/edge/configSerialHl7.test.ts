@@ -41,7 +41,7 @@ t.test('serial ports get the vendor defaults (9600 8N1) and hl7 is off unless co
 t.test('each error names the path and what was expected', async (t) => {
   const cases: Array<[string, string, RegExp]> = [
     ['baud rate as text', 'serial:\n  - { path: /a, driver: jsonl, deviceId: a }\n  - { path: /b, driver: jsonl, deviceId: b, baudRate: fast }\n', /serial\[1\]\.baudRate: expected a number/],
-    ['unknown driver', 'serial:\n  - { path: /a, driver: philips, deviceId: a }\n', /serial\[0\]\.driver: expected one of "masimo-ascii", "nonin-ascii", "jsonl"/],
+    ['unknown driver', 'serial:\n  - { path: /a, driver: philips, deviceId: a }\n', /serial\[0\]\.driver: expected one of "masimo-ascii", "nonin-ascii", "nonin-binary-1", "nonin-binary-2", "nonin-binary-7", "nonin-binary-8", "jsonl"/],
     ['missing device id', 'serial:\n  - { path: /a, driver: jsonl }\n', /serial\[0\]\.deviceId: expected a string \(missing\)/],
     ['bad stop bits', 'serial:\n  - { path: /a, driver: jsonl, deviceId: a, stopBits: 3 }\n', /serial\[0\]\.stopBits: expected one of 1, 1.5, 2/],
     ['bad parity', 'serial:\n  - { path: /a, driver: jsonl, deviceId: a, parity: x }\n', /serial\[0\]\.parity: expected one of/],
