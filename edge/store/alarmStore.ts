@@ -63,7 +63,8 @@ export class AlarmStore {
     } finally {
       if (relax) db.pragma('synchronous = FULL');
     }
-    this.#wal.syncSoon(this.#onSyncFailed);
+    // A database in memory (tests) has nothing to sync.
+    if (!db.memory) this.#wal.syncSoon(this.#onSyncFailed);
   }
 
   /** Releases the WAL's descriptor (the database is closing). */
