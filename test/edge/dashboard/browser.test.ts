@@ -43,7 +43,18 @@ t.test('a nurse sees vitals live, a critical value as a red alarm within a secon
   const shownMs = Date.now() - sent;
   t.ok(shownMs < 1000, `red alarm on screen ${shownMs} ms after the publish`);
   t.match(await alarm.textContent(), /!!!\s*HIGH\s*SpO2 low: 82/, 'a marker and a word, not colour alone');
-  const [r, g, b] = (await alarm.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor)).match(/\d+/g)!.map(Number);
+  // Read in one page-side step that waits for a connected element: a live update may redraw the tile
+  // between finding the alarm and reading its style, and a detached element has no computed colour.
+  const colour = await page.waitForFunction((selector) => {
+    const g = globalThis as unknown as {
+      document: { querySelector(s: string): { isConnected: boolean } | null };
+      getComputedStyle(e: unknown): { backgroundColor: string };
+    };
+    const el = g.document.querySelector(selector);
+    const value = el?.isConnected ? g.getComputedStyle(el).backgroundColor : '';
+    return /\d/.test(value) ? value : null;
+  }, '.tile[data-bed="1"] .alarm.prio-high', { timeout: 5000 });
+  const [r, g, b] = String(await colour.jsonValue()).match(/\d+/g)!.map(Number);
   t.ok(r > 120 && g < 60 && b < 60, `the alarm is red (rgb ${r}, ${g}, ${b})`);
   t.ok(await page.locator('.tile[data-bed="1"].prio-high').count(), 'the tile is framed in red');
 
