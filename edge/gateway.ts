@@ -142,10 +142,7 @@ export class Gateway {
     // fsyncs and inserts never stall the broker; everything else writes here.
     const writer = new WriterThread(config.gateway.dataDir, {
       onExit: (err) => log.error({ err }, 'ingest writer thread stopped; its messages were not acknowledged; the next commit starts a new one'),
-      onFatal: (err) => {
-        log.fatal({ err }, 'the disk failed to write or sync the database: no further message is acknowledged');
-        this.#onFatal(err);
-      },
+      onFatal: (err) => this.#diskFailed(err),
     });
     const storeService: Service = {
       name: 'store',
@@ -237,6 +234,7 @@ export class Gateway {
     this.#alarms = new AlarmService({
       config, bus, log, auth, env: this.#env, http: this.#http, localToken: this.#token, sessions: sessionLookup(sessions),
       db: () => this.#db!,
+      onFatal: (err) => this.#diskFailed(err),
       publisher: { publish: (topic, payload, options) => mqtt.publish(topic, payload, options) },
       onEvent: (phase, priority) => {
         metrics.alarmEvents.inc({ phase, priority });
@@ -250,6 +248,12 @@ export class Gateway {
     // The sync starts after the alarms (its technical alarms need the engine) and stops before the store.
     // The dashboard registers its routes before the HTTP port opens.
     return [storeService, this.#alarms, ...sync.services, this.#mqtt, ...sources, this.#dashboard, this.#http];
+  }
+
+  /** The disk failed to write or sync the database (ingest or alarm events): the daemon stops for its restart to recover from the disk. */
+  #diskFailed(err: Error): void {
+    this.log.fatal({ err }, 'the disk failed to write or sync the database: no further message is acknowledged');
+    this.#onFatal(err);
   }
 
   /** Ingest from devices that do not speak MQTT: serial ports and the HL7 listener, when configured. */

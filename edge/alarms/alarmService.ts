@@ -33,6 +33,8 @@ export interface AlarmServiceDeps {
   readonly onEvent?: (phase: string, priority: string) => void;
   /** Dashboard sessions, accepted by the API beside Basic credentials. */
   readonly sessions?: SessionLookup;
+  /** The disk failed to sync recorded alarm events: nothing after them can be trusted. */
+  readonly onFatal?: (err: Error) => void;
 }
 
 export class AlarmService implements Service {
@@ -60,7 +62,7 @@ export class AlarmService implements Service {
   async start(): Promise<void> {
     const { config, bus, log, publisher } = this.#deps;
     const db = this.#deps.db();
-    const store = new AlarmStore(db);
+    const store = new AlarmStore(db, this.#deps.onFatal ? { onSyncFailed: this.#deps.onFatal } : {});
     const audit = new AuditLog(db);
     const now = () => (this.#deps.clock ?? { now: Date.now }).now();
     const admissions = new Admissions(db, audit, now);

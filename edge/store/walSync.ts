@@ -57,6 +57,11 @@ export class WalSync {
 
   close(): void {
     this.#closed = true;
+    this.#release();
+  }
+
+  /** Lets the descriptor go without closing the syncer (a reopen by name follows). */
+  #release(): void {
     // A background sync still running keeps the descriptor; it is closed with the process.
     if (this.#fd !== undefined && !this.#syncing) closeSync(this.#fd);
     this.#fd = undefined;
@@ -67,7 +72,7 @@ export class WalSync {
   // syncing the old, unlinked inode would prove nothing: reopen it by name.
   #file(): number {
     if (this.#fd !== undefined && fstatSync(this.#fd).nlink > 0) return this.#fd;
-    this.close();
+    this.#release();
     this.#fd = openSync(this.#path, 'r');
     return this.#fd;
   }
