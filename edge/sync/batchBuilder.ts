@@ -46,15 +46,29 @@ export function wireBed(bed: string | null): string {
 
 const wireId = (value: string) => (ID.test(value) ? value : `x${value.replace(/[^A-Za-z0-9._-]/g, '_')}`.slice(0, 64));
 
+/**
+ * Actors the gateway itself writes: storage drops (`wardgate`), config pulls
+ * (`cloud`), the local API token (`local-admin`) and an anonymous MQTT client.
+ */
+const GATEWAY_ACTORS = ['wardgate', 'cloud', 'local-admin', 'anonymous'];
+
 export class BatchBuilder {
   readonly #db: Db;
   readonly #pseudonyms: Pseudonyms;
   readonly #identity: Identity;
+  readonly #actors: ReadonlySet<string>;
 
-  constructor(db: Db, pseudonyms: Pseudonyms, identity: Identity) {
+  /** `actors`: the configured user names and device ids; any other actor is text someone typed (a failed login's user name) and leaves as `withheld`. */
+  constructor(db: Db, pseudonyms: Pseudonyms, identity: Identity, actors: Iterable<string> = []) {
     this.#db = db;
     this.#pseudonyms = pseudonyms;
     this.#identity = identity;
+    this.#actors = new Set([...GATEWAY_ACTORS, ...actors]);
+  }
+
+  /** Who did it, for the wire: a configured name or one of the gateway's own, else the withheld marker. */
+  #actor(name: string): string {
+    return this.#actors.has(name) ? wireId(name) : WITHHELD;
   }
 
   /** A bed label for the wire: as it is when it fits the vocabulary that cannot hold a name or an MRN, else its keyed stand-in. */
@@ -163,7 +177,7 @@ export class BatchBuilder {
         ...(patient !== undefined && { patient }),
         ...(r.metric !== null && lookupCode(r.metric)?.code === r.metric && { code: r.metric }),
         ...(r.value !== null && Number.isFinite(r.value) && { value: r.value }),
-        ...(r.by !== null && { by: wireId(r.by) }),
+        ...(r.by !== null && { by: this.#actor(r.by) }),
       };
     });
   }
@@ -194,7 +208,7 @@ export class BatchBuilder {
       const target = r.target === null ? undefined : wireTarget(r.target, (label) => this.#bed(label));
       const detail = r.detail === null ? undefined : wireDetail(r.detail);
       return {
-        n: r.id, ts: r.ts, actor: wireId(r.actor), action: wireId(r.action),
+        n: r.id, ts: r.ts, actor: this.#actor(r.actor), action: wireId(r.action),
         ...(target !== undefined && { target }),
         ...(detail !== undefined && { detail }),
       };

@@ -30,6 +30,8 @@ export interface SyncDeps {
   readonly db: () => Db;
   readonly config: CloudConfig;
   readonly identity: Identity;
+  /** Configured user names and device ids: the actors that travel by name (batchBuilder.ts). */
+  readonly actors?: readonly string[];
   readonly secret: string;
   readonly wardSecret: string;
   readonly log: Logger;
@@ -80,7 +82,7 @@ export class SyncService implements Service {
   async start(): Promise<void> {
     const db = this.#deps.db();
     this.#outbox = new Outbox(db);
-    this.#builder = new BatchBuilder(db, new Pseudonyms(db, this.#deps.wardSecret), this.#deps.identity);
+    this.#builder = new BatchBuilder(db, new Pseudonyms(db, this.#deps.wardSecret), this.#deps.identity, this.#deps.actors);
     const { url, requestTimeoutMs } = this.#deps.config;
     this.#transport = new Transport({ url, secret: this.#deps.secret, timeoutMs: requestTimeoutMs, now: this.#now, ...(this.#deps.tokens && { tokens: this.#deps.tokens }) });
     this.#cancel = new AbortController();

@@ -36,9 +36,10 @@ export function wireSync(options: {
   const guard = new StorageGuard(db, config.storage, alarms, now);
   const cloud = config.cloud;
   const tokens = cloud?.idToken ? googleIdTokens(cloud.idToken) : undefined;
+  const actors = [...config.users, ...config.devices].map((p) => p.name);
   const sync = cloud
     ? new SyncService({
-        db, config: cloud, identity: { gateway: config.gateway.id, ward: config.ward }, log, alarms, now,
+        db, config: cloud, identity: { gateway: config.gateway.id, ward: config.ward }, actors, log, alarms, now,
         secret: env[cloud.secretEnv] ?? '', wardSecret: env[cloud.wardSecretEnv] ?? '',
         ...(tokens && { tokens }),
         ...(metrics && {
@@ -62,7 +63,7 @@ export function wireSync(options: {
     // Built at the first run: the database opens when the daemon starts.
     const verify = () => (verifier ??= new Verifier({
       db: db(), outbox: new Outbox(db()), url: cloud.url, gateway: config.gateway.id, secret: env[cloud.secretEnv] ?? '', timeoutMs: cloud.requestTimeoutMs, log, alarms, now,
-      builder: new BatchBuilder(db(), new Pseudonyms(db(), env[cloud.wardSecretEnv] ?? ''), { gateway: config.gateway.id, ward: config.ward }),
+      builder: new BatchBuilder(db(), new Pseudonyms(db(), env[cloud.wardSecretEnv] ?? ''), { gateway: config.gateway.id, ward: config.ward }, actors),
       ...(tokens && { headers: () => tokens.headers() }),
     }));
     jobs.unshift({
