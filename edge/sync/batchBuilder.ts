@@ -222,7 +222,7 @@ function wireTarget(value: string, bed: (label: string) => string): string {
   return isWireTarget(value) ? value : WITHHELD;
 }
 
-/** The stored detail as the wire's flat object of short scalars; nested values travel as a marker, not as content. */
+/** The stored detail as the wire's flat object of short scalars; nested values travel as the withheld marker, not as content. */
 function wireDetail(text: string): SyncAuditEntry['detail'] {
   let parsed: unknown;
   try {
@@ -236,7 +236,7 @@ function wireDetail(text: string): SyncAuditEntry['detail'] {
     if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(key)) continue;
     if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) out[key] = value;
     else if (typeof value === 'string') out[key] = isWireWord(value) ? value : WITHHELD; // free text stays in the ward's own trail
-    else out[key] = '[object]';
+    else out[key] = WITHHELD; // an object or array: records stay on the ward, and '[object]' is no word the cloud accepts
   }
   return out;
 }
