@@ -48,14 +48,13 @@ export interface CommitQueueOptions {
   readonly inFlight?: number;
   /**
    * How long the first item waits for company when the writer is idle
-   * (default 2 ms; 0: the next turn of the event loop). At a floor's steady
-   * rate (1,000 beds at 1 Hz: a message a millisecond) on a fast disk, each
-   * message was otherwise a group of its own, paying its own hop to the
-   * writer thread and back, transaction and fdatasync: with the window the
-   * daemon used 27 % of a core instead of 36 %, and PUBACK p99 fell (less
-   * contention), while p50 rose by about 2 ms (docs/PERFORMANCE.md). Items
-   * that arrive while the writer is busy never wait: they go next. Alarms
-   * never wait (onSubmitted runs at once).
+   * (default 0: the next turn of the event loop). Items that arrive while the
+   * writer is busy never wait: they go next; alarms never wait (onSubmitted
+   * runs at once); only PUBACKs would. Measured at 1,000 beds at 1 Hz on a
+   * quiet machine, 2 ms cut the daemon's CPU from 36-37 % of a core to
+   * 27-29 % (fewer groups: fewer hops, transactions and fdatasyncs), but
+   * PUBACK p99 rose from 6.6 to 13.6-15 ms, past the 10 ms the gateway
+   * promises, so it is off (docs/PERFORMANCE.md).
    */
   readonly gatherMs?: number;
 }
@@ -77,7 +76,7 @@ export class CommitQueue {
     this.#store = store;
     this.#hooks = hooks;
     this.#maxInFlight = options.inFlight ?? 1;
-    this.#gatherMs = options.gatherMs ?? 2;
+    this.#gatherMs = options.gatherMs ?? 0;
   }
 
   /** Items waiting for the next group. */
