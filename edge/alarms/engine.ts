@@ -10,6 +10,7 @@ import { AlarmBook } from './alarmBook.js';
 import { bedNews2, type News2Snapshot, type PatientContext } from './bedNews2.js';
 import { ConditionTimer } from './condition.js';
 import type { AlarmConfig } from './config.js';
+import { EvaluatedReadings } from './evaluated.js';
 import { bedOverrides, limitsFor, type Limit } from './limits.js';
 import { limitVerdict, news2Verdict, rateVerdict, type Location, type Verdict } from './rules.js';
 import type { Alarm, AlarmEvent, ConditionReport } from './types.js';
@@ -98,6 +99,8 @@ export class AlarmEngine implements Service {
   readonly #evaluatedEarly = new WeakSet<IngestItem>();
   /** The bed the store last gave an undeclared device's readings (HL7 equipment), for evaluating the next before it is stored. */
   readonly #committedBeds = new Map<string, string>();
+  /** Seqs and reading times already evaluated per device: a resend or duplicate is not evaluated again. */
+  readonly #evaluated = new EvaluatedReadings();
 
   constructor(deps: AlarmEngineDeps) {
     this.#deps = deps;
@@ -178,7 +181,9 @@ export class AlarmEngine implements Service {
    * Valid observations handed to the store, not yet on disk: their readings are
    * evaluated now, so that an alarm never waits for the disk (a slow SD card, a
    * full one). What the commit then says only keeps the device's last-seen
-   * time. An observation whose bed is not known yet waits for its commit.
+   * time. An observation whose bed is not known yet waits for its commit. One
+   * already evaluated (resent after a failed commit, a duplicate) is not
+   * evaluated again, now or at its commit.
    */
   onAccepted(items: readonly IngestItem[]): void {
     const early: CommittedItem[] = [];
@@ -187,6 +192,7 @@ export class AlarmEngine implements Service {
       const bed = this.#devices.get(item.deviceId)?.bed ?? item.bed ?? this.#committedBeds.get(item.deviceId);
       if (bed === undefined) continue;
       this.#evaluatedEarly.add(item);
+      if (!this.#evaluated.firstTime(item)) continue;
       early.push({ item, result: { outcome: 'stored', readings: item.readings.length, bed } });
     }
     if (early.length) this.#evaluation(() => this.#onCommitted(early, true));
@@ -217,11 +223,13 @@ export class AlarmEngine implements Service {
       }
       if (item.kind === 'status') this.#status(item.deviceId, item.status.sensor, item.status.battery, now);
       if (item.kind !== 'obs' || result.outcome !== 'stored') continue;
+      if (!accepted && !this.#evaluated.firstTime(item)) continue;
       const bed = result.bed ?? null;
       const at: Location = { bed, deviceId: item.deviceId, scope: bed ?? `device:${item.deviceId}` };
       const vitals = this.#vitals(at.scope);
       const updated = new Set<string>();
       for (const r of item.readings) {
+        if (!this.#evaluated.current(item.deviceId, r.code, r.ts, item.receivedTs, now)) continue;
         for (const m of vitals.record(r.code, { value: r.value, ts: now, deviceId: item.deviceId, flags: r.flags })) updated.add(m);
       }
       for (const metric of updated) this.#evaluate(at, metric, vitals, now);
