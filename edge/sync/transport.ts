@@ -25,8 +25,13 @@ export interface TransportOptions {
   readonly now: () => number;
 }
 
-/** Errors that say every batch would be refused the same way, not only this one. */
-const PAUSING = new Set(['WG_ERR_SIGNATURE', 'WG_ERR_AUTH', 'WG_ERR_STALE', 'WG_ERR_FORBIDDEN']);
+/**
+ * Errors that say every batch would be refused the same way, not only this one.
+ * LENGTH and ENCODING: a TLS-inspecting proxy that re-chunks bodies or adds a
+ * Content-Encoding does it to every request, so quarantining batch after batch
+ * would only fill the quarantine.
+ */
+const PAUSING = new Set(['WG_ERR_SIGNATURE', 'WG_ERR_AUTH', 'WG_ERR_STALE', 'WG_ERR_FORBIDDEN', 'WG_ERR_LENGTH', 'WG_ERR_ENCODING']);
 
 export class Transport {
   readonly #options: TransportOptions;
