@@ -189,7 +189,8 @@ export class AlarmEngine implements Service {
     const early: CommittedItem[] = [];
     for (const item of items) {
       if (item.kind !== 'obs') continue;
-      const bed = this.#devices.get(item.deviceId)?.bed ?? item.bed ?? this.#committedBeds.get(item.deviceId);
+      // The bed the store files it under (IngestStore: the message's bed, else the device's), and so its patient.
+      const bed = item.bed ?? this.#devices.get(item.deviceId)?.bed ?? this.#committedBeds.get(item.deviceId);
       if (bed === undefined) continue;
       this.#evaluatedEarly.add(item);
       if (!this.#evaluated.firstTime(item)) continue;

@@ -141,3 +141,15 @@ t.test('a device whose clock stepped back is evaluated again within a minute', a
   h.advance(120_000, () => h.engine.onAccepted([observation('mon-1', ++seq, { spo2: 82 }, h.clock.t)]));
   t.same(spo2Limit(h.phases()), ['raised:limit:spo2:medium']);
 });
+
+t.test('a message that names its bed is evaluated at that bed, where the store files it, not at the device\'s', async (t) => {
+  // An HL7 monitor declared at bed 3 whose message says PV1-3 bed 4 (moved with its patient).
+  const h = alarmHarness({}, [{ id: 'hl7-mon', bed: '3' }]);
+  h.engine.onAccepted([observation('hl7-mon', 1, { nibp_sys: 75 }, h.clock.t, '4')]);
+  t.same(h.events.map((e) => [e.phase, e.bed]), [['raised', '4']]);
+  t.equal(h.engine.bed('4').vitals.nibp_sys?.value, 75);
+  t.same(h.engine.bed('3').vitals, {}, 'nothing at the declared bed');
+  h.engine.onAccepted([observation('hl7-mon', 2, { nibp_sys: 120 }, h.clock.t)]);
+  t.same(h.events.map((e) => [e.phase, e.bed]), [['raised', '4']], 'one without a bed is at the declared bed, as the store files it');
+  t.equal(h.engine.bed('3').vitals.nibp_sys?.value, 120);
+});
