@@ -1,12 +1,15 @@
 // Checks credentials of devices and users against the verifiers in config.
 // A device's minted secret (deviceSecret.ts) is checked at once, on this
 // thread, in microseconds: no queue, so a floor's reconnect storm is answered
-// as fast as the broker reads CONNECTs. People's passwords (and devices still
-// configured with an scrypt hash) take the slow path. A successful slow check is remembered (as an HMAC of the password under a key that
-// lives only in this process) so that a ward's reconnect burst does not pay a
-// full scrypt per device. Failures are throttled per name and source address,
-// and per source address alone (random names must not be free guesses); the
-// scrypt itself waits in a bounded VerificationQueue.
+// as fast as the broker reads CONNECTs; and before the throttles, so a right
+// secret is accepted even from an address that another client got locked.
+// People's passwords (and devices still configured with an scrypt hash) take
+// the slow path. A successful slow check is remembered (as an HMAC of the
+// password under a key that lives only in this process) so that a ward's
+// reconnect burst does not pay a full scrypt per device. Failures are
+// throttled per name and source address, and per source address alone
+// (random names must not be free guesses); the scrypt itself waits in a
+// bounded VerificationQueue.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Principal } from '../config/load.js';
@@ -59,26 +62,35 @@ export class Authenticator {
   }
 
   /**
-   * Checks a login. Unknown names cost no scrypt, only a wait as long as a
-   * real check would take, so that timing does not tell which names exist.
+   * Checks a login. Unknown names and wrong device secrets cost no scrypt,
+   * only a wait as long as a real check would take, so that timing does not
+   * tell which names exist.
    * `isWanted` is asked when a queued verification's turn comes: a requester
    * that has gone (a closed connection) costs nothing more.
    */
   async attempt(name: string, password: string, source = '', isWanted: () => boolean = () => true): Promise<LoginOutcome> {
     // Per name and address: guesses from elsewhere cannot lock a device out.
     const key = `${name}@${source}`;
-    if (this.#throttle.waitMs(key) > 0 || this.#addressThrottle.waitMs(source) > 0) return REFUSED;
     const principal = this.#principals.get(name);
-    const verdict = principal?.secretHash ? await this.#verify(principal, password, isWanted) : await this.#unknown(isWanted);
+    const minted = principal !== undefined && isDeviceVerifier(principal.secretHash);
+    // A minted secret (256 bits) cannot be guessed, so the throttles, which
+    // ration guesses, do not stand before it: a device that shares its address
+    // with a failing client (NAT, a bridge box) keeps sending readings and alarms.
+    if (minted && verifyDeviceSecret(password, principal.secretHash)) return this.#accepted(key, principal);
+    if (this.#throttle.waitMs(key) > 0 || this.#addressThrottle.waitMs(source) > 0) return REFUSED;
+    // A wrong device secret is answered like an unknown name, after as long.
+    const verdict = principal?.secretHash && !minted ? await this.#verify(principal, password, isWanted) : await this.#unknown(isWanted);
     if (verdict === 'busy') return BUSY;
     if (verdict === 'abandoned') return REFUSED;
-    if (verdict && principal) {
-      this.#throttle.succeeded(key);
-      return { kind: 'accepted', principal };
-    }
+    if (verdict && principal) return this.#accepted(key, principal);
     this.#throttle.failed(key);
     this.#addressThrottle.failed(source);
     return REFUSED;
+  }
+
+  #accepted(key: string, principal: Principal): LoginOutcome {
+    this.#throttle.succeeded(key);
+    return { kind: 'accepted', principal };
   }
 
   /** Principals whose verifier is a slow (scrypt) hash although they are devices: each costs a reconnect storm a scrypt. */
@@ -86,8 +98,8 @@ export class Authenticator {
     return [...this.#principals.values()].filter((p) => p.kind === 'device' && isPasswordHash(p.secretHash)).map((p) => p.name);
   }
 
+  /** The slow path: an scrypt hash, or the remembered success of one. */
   async #verify(principal: Principal, password: string, isWanted: () => boolean): Promise<boolean | 'busy' | 'abandoned'> {
-    if (isDeviceVerifier(principal.secretHash)) return verifyDeviceSecret(password, principal.secretHash);
     const tag = createHmac('sha256', this.#cacheKey).update(principal.secretHash).update('\0').update(password).digest();
     const known = this.#verified.get(principal.name);
     if (known && timingSafeEqual(known, tag)) return true;
