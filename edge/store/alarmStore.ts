@@ -11,13 +11,35 @@ interface AlarmRow {
   escalations: number; last_escalated_at: number | null; acknowledged_by: string | null; acknowledged_at: number | null; cleared_at: number | null;
 }
 
+/**
+ * Events kept for another attempt while the database cannot take them (a full
+ * disk), oldest first; beyond this the oldest are given up: a disk full for
+ * that long has lost far more than alarm history.
+ */
+export const UNRECORDED_LIMIT = 10_000;
+
+type Entry = readonly [AlarmEvent, Alarm];
+
+/**
+ * Errors of the database or its disk, which pass: a full disk (SQLITE_FULL),
+ * a lock held too long, an I/O error. Any other (a constraint, a bad value) is
+ * the events' own and would fail every attempt: kept, they would block every
+ * later event.
+ */
+function passes(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|PROTOCOL)/.test(code);
+}
+
 export class AlarmStore {
   readonly #upsert: Statement;
   readonly #insertEvent: Statement;
-  readonly #record: (events: ReadonlyArray<readonly [AlarmEvent, Alarm]>) => void;
+  readonly #record: (events: readonly Entry[]) => number[];
   readonly #db: Db;
   readonly #wal: WalSync;
   readonly #onSyncFailed: (err: Error) => void;
+  /** Events whose commit failed for a reason that passes (a full disk): recorded before the next ones. */
+  #unrecorded: Entry[] = [];
 
   /** `onSyncFailed`: the disk failed to sync recorded events; by default the process fails (a restart recovers from the disk). */
   constructor(db: Db, options: { onSyncFailed?: (err: Error) => void } = {}) {
@@ -39,12 +61,12 @@ export class AlarmStore {
       `INSERT INTO alarm_events (alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, state, message, value, by, escalations)
        VALUES (@alarmId, @phase, @ts, @bed, @deviceId, @kind, @rule, @metric, @priority, @state, @message, @value, @by, @escalations)`,
     );
-    this.#record = writeTransaction(db, (events: ReadonlyArray<readonly [AlarmEvent, Alarm]>) => {
-      for (const [event, alarm] of events) {
+    this.#record = writeTransaction(db, (events: readonly Entry[]) =>
+      events.map(([event, alarm]) => {
         this.#upsert.run({ ...alarm, latching: Number(alarm.latching) });
-        event.seq = Number(this.#insertEvent.run(event).lastInsertRowid);
-      }
-    });
+        return Number(this.#insertEvent.run(event).lastInsertRowid);
+      }),
+    );
   }
 
   /**
@@ -52,19 +74,37 @@ export class AlarmStore {
    * each event. The commit reaches the WAL at once and the disk one WAL sync
    * later, started now on the thread pool: the alarm goes out without waiting
    * for a slow disk (500 ms on some SD cards), and is on disk within one sync.
+   *
+   * Events whose commit failed for a reason that passes (a full disk) are
+   * kept, and recorded first, in order, at the next call: the one that follows
+   * the next alarm event (the disk-full alarm clearing, at the latest). An
+   * event gets its seq only once committed: a seq from a transaction rolled
+   * back would be handed out again. Throws what made the commit fail.
    */
-  record(events: ReadonlyArray<readonly [AlarmEvent, Alarm]>): void {
+  record(events: readonly Entry[]): void {
     const db = this.#db;
+    const batch = this.#unrecorded.length ? [...this.#unrecorded, ...events] : events;
     // synchronous=FULL would fsync here, on the thread that publishes the alarm; the level cannot change inside a transaction.
     const relax = !db.inTransaction && (db.pragma('synchronous', { simple: true }) as number) > 1;
     if (relax) db.pragma('synchronous = NORMAL');
+    let seqs: number[];
     try {
-      this.#record(events);
+      seqs = this.#record(batch);
+    } catch (err) {
+      this.#unrecorded = passes(err) ? batch.slice(-UNRECORDED_LIMIT) : [];
+      throw err;
     } finally {
       if (relax) db.pragma('synchronous = FULL');
     }
+    this.#unrecorded = [];
+    batch.forEach(([event], i) => (event.seq = seqs[i]));
     // A database in memory (tests) has nothing to sync.
     if (!db.memory) this.#wal.syncSoon(this.#onSyncFailed);
+  }
+
+  /** Events waiting for another attempt (their commit failed: a full disk). */
+  get unrecorded(): number {
+    return this.#unrecorded.length;
   }
 
   /** Releases the WAL's descriptor (the database is closing). */
