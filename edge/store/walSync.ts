@@ -46,6 +46,8 @@ export class WalSync {
     this.#syncing = true;
     fdatasync(fd, (err) => {
       this.#syncing = false;
+      // Let go while this sync ran (closed, or reopened by name): the descriptor is this callback's to close.
+      if (fd !== this.#fd) closeQuietly(fd);
       if (this.#closed) return;
       if (err) return onFailed(err);
       if (this.#again) {
@@ -62,7 +64,7 @@ export class WalSync {
 
   /** Lets the descriptor go without closing the syncer (a reopen by name follows). */
   #release(): void {
-    // A background sync still running keeps the descriptor; it is closed with the process.
+    // A background sync still running keeps the descriptor; its callback closes it.
     if (this.#fd !== undefined && !this.#syncing) closeSync(this.#fd);
     this.#fd = undefined;
   }
@@ -75,5 +77,13 @@ export class WalSync {
     this.#release();
     this.#fd = openSync(this.#path, 'r');
     return this.#fd;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already gone: nothing is left to release.
   }
 }
