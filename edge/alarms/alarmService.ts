@@ -44,6 +44,7 @@ export class AlarmService implements Service {
   #admissions: Admissions | undefined;
   #webhook: AlarmWebhook | undefined;
   #vitals: BedVitalsPublisher | undefined;
+  #store: AlarmStore | undefined;
   #unsubscribe: Array<() => void> = [];
 
   constructor(deps: AlarmServiceDeps) {
@@ -63,6 +64,7 @@ export class AlarmService implements Service {
     const { config, bus, log, publisher } = this.#deps;
     const db = this.#deps.db();
     const store = new AlarmStore(db, this.#deps.onFatal ? { onSyncFailed: this.#deps.onFatal } : {});
+    this.#store = store;
     const audit = new AuditLog(db);
     const now = () => (this.#deps.clock ?? { now: Date.now }).now();
     const admissions = new Admissions(db, audit, now);
@@ -126,5 +128,8 @@ export class AlarmService implements Service {
     this.#webhook?.stop();
     this.#vitals?.stop();
     await this.#engine?.stop();
+    // The WAL's descriptor: one more with every start and stop otherwise.
+    this.#store?.close();
+    this.#store = undefined;
   }
 }
