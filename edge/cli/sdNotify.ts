@@ -7,7 +7,8 @@
 // WatchdogSec; the unit sets NotifyAccess=all so that systemd accepts it. The
 // tool waits until systemd has read the message (its BARRIER), which keeps it
 // from being dropped as from an unknown process; one still waiting after
-// NOTIFY_TIMEOUT_MS is ended.
+// NOTIFY_TIMEOUT_MS, or half the ping period if shorter, is ended, so that the
+// next ping is not held back by it.
 import { spawn, type ChildProcess } from 'node:child_process';
 
 const NOTIFY_TIMEOUT_MS = 10_000;
@@ -67,20 +68,31 @@ export class SdNotify {
   #send(assignments: string[]): void {
     // A ping while the last is still with systemd adds nothing.
     if (!this.enabled || (this.#sending && assignments[0] === 'WATCHDOG=1')) return;
-    const child = spawn(this.#command, assignments, { stdio: 'ignore', env: this.#env });
+    let child: ChildProcess;
+    try {
+      child = spawn(this.#command, assignments, { stdio: 'ignore', env: this.#env });
+    } catch (err) {
+      // spawn throws at once for some failures (EAGAIN, EMFILE, a bad argument): in the ping timer that would end the daemon.
+      this.#warn((err as Error).message);
+      return;
+    }
     this.#sending = child;
-    const timeout = setTimeout(() => child.kill('SIGKILL'), NOTIFY_TIMEOUT_MS);
+    const every = this.watchdogMs;
+    const timeout = setTimeout(() => child.kill('SIGKILL'), every === undefined ? NOTIFY_TIMEOUT_MS : Math.min(NOTIFY_TIMEOUT_MS, every / 2));
     timeout.unref();
     child.unref();
     const done = (problem?: string) => {
       clearTimeout(timeout);
       if (this.#sending === child) this.#sending = undefined;
-      if (problem && !this.#warned) {
-        this.#warned = true;
-        this.#log.warn({ command: this.#command, problem }, 'cannot notify systemd (readiness, watchdog)');
-      }
+      if (problem) this.#warn(problem);
     };
     child.once('error', (err) => done(err.message));
     child.once('exit', (code, signal) => done(code === 0 ? undefined : `exited with ${code ?? signal}`));
+  }
+
+  #warn(problem: string): void {
+    if (this.#warned) return;
+    this.#warned = true;
+    this.#log.warn({ command: this.#command, problem }, 'cannot notify systemd (readiness, watchdog)');
   }
 }

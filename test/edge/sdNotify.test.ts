@@ -2,10 +2,10 @@
 // notification socket: READY=1 once serving, WATCHDOG=1 from the event loop,
 // and no ping while the loop is frozen, so that systemd restarts a hung daemon.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SdNotify } from '../../edge/cli/sdNotify.js';
-import { waitFor } from '../helpers/env.js';
+import { tempDir, waitFor } from '../helpers/env.js';
 import { ROOT, spawnDaemon, writeTestConfig } from '../helpers/gateway.js';
 import { notifyReceiver } from '../helpers/sdNotify.js';
 
@@ -71,4 +71,31 @@ t.test('the shipped unit asks for readiness and a watchdog the daemon can feed',
   const watchdogSec = Number(/^WatchdogSec=(\d+)$/m.exec(unit)?.[1]);
   t.ok(watchdogSec >= 10 && watchdogSec <= 120, `WatchdogSec=${watchdogSec}`);
   t.equal(new SdNotify({ NOTIFY_SOCKET: '/run/x', WATCHDOG_USEC: String(watchdogSec * 1e6) }, silent).watchdogMs, (watchdogSec * 1000) / 3);
+});
+
+t.test('a notifier that cannot be started is a warning, not an exception in the ping timer', async (t) => {
+  const warnings: string[] = [];
+  // A NUL in the command makes spawn throw at once, as EAGAIN or EMFILE can.
+  const notify = new SdNotify({ NOTIFY_SOCKET: '/run/x', WATCHDOG_USEC: '300000' }, { warn: (obj) => warnings.push((obj as { problem: string }).problem) }, 'systemd-notify\0');
+  t.teardown(() => notify.stop());
+  t.doesNotThrow(() => notify.ready(), 'READY=1');
+  await new Promise((r) => setTimeout(r, 350)); // three pings from the timer, which would throw there
+  t.equal(warnings.length, 1, 'told once');
+  t.match(warnings[0], /null bytes|invalid/i);
+});
+
+t.test('a notifier that hangs is ended after half the ping period, so that the next ping is not held back', async (t) => {
+  const dir = tempDir(t);
+  const hang = join(dir, 'hanging-notify');
+  writeFileSync(hang, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+  const warnings: Array<{ problem: string; at: number }> = [];
+  // WatchdogSec=0.6 s: a ping every 200 ms, a notifier given 100 ms.
+  const notify = new SdNotify({ ...process.env, NOTIFY_SOCKET: '/run/x', WATCHDOG_USEC: '600000' }, { warn: (obj) => warnings.push({ ...(obj as { problem: string }), at: Date.now() }) }, hang);
+  const started = Date.now();
+  notify.ready();
+  await waitFor(() => (warnings.length ? true : undefined), 3000, 'the hanging notifier to be ended');
+  notify.stop();
+  t.equal(warnings[0].problem, 'exited with SIGKILL');
+  t.ok(warnings[0].at - started < 1000, `ended after ${warnings[0].at - started} ms, not 10 s`);
+  await new Promise((r) => setTimeout(r, 300)); // the last ping's notifier is ended too
 });
