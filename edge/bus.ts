@@ -6,7 +6,11 @@ import type { SensorState } from '../shared/reading.js';
 import type { Alarm, AlarmEvent } from './alarms/types.js';
 
 export interface BusEvents {
-  /** Valid ingest items handed to the store, not yet durable (the alarm engine evaluates them at once). */
+  /**
+   * Valid ingest items handed to the store, not yet durable (the alarm engine
+   * evaluates them at once). A message may come again (resent after a failed
+   * commit, a duplicate): listeners must not take it as new.
+   */
   'ingest.accepted': readonly IngestItem[];
   /** A group of ingest items is durable in SQLite. */
   'ingest.committed': readonly CommittedItem[];
