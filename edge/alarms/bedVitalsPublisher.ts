@@ -11,6 +11,8 @@ import type { AlarmEngine } from './engine.js';
 import type { Publisher } from './outputs.js';
 
 export const VITALS_INTERVAL_MS = 1000;
+/** Beds published in one turn of the event loop. */
+const SLICE = 25;
 
 export class BedVitalsPublisher {
   readonly #ward: string;
@@ -21,6 +23,7 @@ export class BedVitalsPublisher {
   readonly #changed = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #lastFlush = -Infinity;
+  #stopped = false;
 
   constructor(ward: string, engine: AlarmEngine, publisher: Publisher, intervalMs = VITALS_INTERVAL_MS) {
     this.#ward = ward;
@@ -31,6 +34,7 @@ export class BedVitalsPublisher {
 
   /** A bed's readings changed. */
   changed(bed: string): void {
+    if (this.#stopped) return;
     this.#changed.add(bed);
     if (this.#timer) return; // goes out with the scheduled flush
     const wait = Math.max(0, this.#lastFlush + this.#intervalMs - Date.now());
@@ -39,6 +43,7 @@ export class BedVitalsPublisher {
   }
 
   stop(): void {
+    this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#changed.clear();
@@ -49,7 +54,19 @@ export class BedVitalsPublisher {
     this.#lastFlush = Date.now();
     const beds = [...this.#changed];
     this.#changed.clear();
-    for (const bed of beds) this.#publish(bed);
+    this.#publishFrom(beds, 0);
+  }
+
+  /**
+   * A floor's beds go out a slice at a time, each slice in its own turn of
+   * the event loop: a thousand publishes in one turn would hold every
+   * PUBACK waiting behind them for tens of milliseconds.
+   */
+  #publishFrom(beds: readonly string[], from: number): void {
+    if (this.#stopped) return;
+    const end = Math.min(beds.length, from + SLICE);
+    for (let i = from; i < end; i++) this.#publish(beds[i]);
+    if (end < beds.length) setImmediate(() => this.#publishFrom(beds, end));
   }
 
   #publish(bed: string): void {

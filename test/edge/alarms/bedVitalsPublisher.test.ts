@@ -50,3 +50,19 @@ t.test('a bed that did not change is not published again', async (t) => {
   t.equal(sent.length, 1);
   t.equal(sent[0].topic, 'wardgate/ward/3B/beds/4/vitals');
 });
+
+t.test('a flush of many beds goes out a slice at a time, each in its own turn of the event loop', async (t) => {
+  const { sent, vitals, reading } = setup(50);
+  t.teardown(() => vitals.stop());
+  const turns: number[] = [];
+  const original = sent.push.bind(sent);
+  sent.push = (...items: Sent[]) => {
+    const n = original(...items);
+    if (n === 1 || n === 26) process.nextTick(() => turns.push(sent.length));
+    return n;
+  };
+  for (let i = 0; i < 50; i++) reading(i, 80);
+  await sleep(200);
+  t.equal(sent.length, 50, 'every bed');
+  t.same(turns, [25, 50], 'two turns of 25');
+});
