@@ -51,7 +51,8 @@ export class Transport {
     let text: string;
     const deadline = requestDeadline(this.#options.timeoutMs, cancel);
     try {
-      const auth = this.#options.tokens ? await this.#options.tokens.headers() : {};
+      // The token fetch counts against the deadline: a stalled token endpoint would otherwise hold the slot forever.
+      const auth = this.#options.tokens ? await untilAborted(this.#options.tokens.headers(), deadline.signal) : {};
       res = await fetch(this.#endpoint, {
         method: 'POST', body: request.body, headers: { ...request.headers, ...auth }, redirect: 'error', signal: deadline.signal,
       });
@@ -87,6 +88,16 @@ export function requestDeadline(timeoutMs: number, cancel?: AbortSignal): { read
       cancel?.removeEventListener('abort', onCancel);
     },
   };
+}
+
+/** `work`, or the signal's reason once it aborts, whichever comes first; a late settling of `work` is ignored. */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 export function classify(status: number, text: string, batchId: string): Attempt {

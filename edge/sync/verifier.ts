@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/database.js';
 import { READING_N_STRIDE, type BatchBuilder } from './batchBuilder.js';
 import type { Outbox, OutboxStream, Ranges } from './outbox.js';
+import { requestDeadline, untilAborted } from './transport.js';
 import type { TechnicalAlarms } from './technicalAlarms.js';
 
 /** Most items in one re-sent batch: well inside the batch byte bound. */
@@ -167,13 +168,13 @@ export class Verifier {
     for (let i = 0; i < ranges.length; i += MAX_VERIFY_RANGES) {
       const part = ranges.slice(i, i + MAX_VERIFY_RANGES);
       const request = signedVerifyRequest({ v: 1, gateway: this.#d.gateway, ranges: part }, this.#d.secret, this.#now());
-      const auth = this.#d.headers ? await this.#d.headers() : {};
-      // A plain timer, not AbortSignal.timeout: it cannot be collected while the request waits.
-      const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(new Error(`no answer from verifyRange in ${this.#d.timeoutMs} ms`)), this.#d.timeoutMs);
+      // A plain timer, not AbortSignal.timeout: it cannot be collected while the request waits (transport.ts).
+      const deadline = requestDeadline(this.#d.timeoutMs);
       try {
+        // The token fetch counts against the deadline: a stalled token endpoint would otherwise hold the run forever.
+        const auth = this.#d.headers ? await untilAborted(this.#d.headers(), deadline.signal) : {};
         const res = await fetch(`${this.#d.url.replace(/\/+$/, '')}/verifyRange`, {
-          method: 'POST', body: request.body, headers: { ...request.headers, ...auth }, redirect: 'error', signal: abort.signal,
+          method: 'POST', body: request.body, headers: { ...request.headers, ...auth }, redirect: 'error', signal: deadline.signal,
         });
         const text = await res.text();
         const json = JSON.parse(text || 'null') as (VerifyAnswer & { error?: { code: string; message: string } }) | null;
@@ -183,8 +184,11 @@ export class Verifier {
         // An answer for other ranges than asked proves nothing about these.
         if (json.ranges.some((r, k) => r.stream !== part[k].stream || r.lo !== part[k].lo || r.hi !== part[k].hi)) throw new Error('verifyRange answered for other ranges than asked');
         out.push(...json.ranges);
+      } catch (err) {
+        if (deadline.signal.aborted) throw new Error(`no answer from verifyRange in ${this.#d.timeoutMs} ms`, { cause: err });
+        throw err;
       } finally {
-        clearTimeout(timer);
+        deadline.clear();
       }
     }
     return out;
