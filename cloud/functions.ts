@@ -7,29 +7,44 @@ import { wardApi } from './api/wardApi.js';
 import type { CloudContext } from './context.js';
 import { edgeConfig } from './edgeConfig/edgeConfig.js';
 import { sendError } from './http.js';
+import { createCloudLogger, type Logger } from './log.js';
 import { ingestBatch } from './ingest/ingestBatch.js';
 import { verifyRange } from './ingest/verifyRange.js';
 
 export const functionNames = ['ingestBatch', 'analyzeReadings', 'wardApi', 'edgeConfig', 'verifyRange'] as const;
 export type FunctionName = (typeof functionNames)[number];
 
-/** `context` is called on each invocation and should return the same object every time. */
-export function registerFunctions(context: () => CloudContext): void {
-  functions.http('ingestBatch', answered('ingestBatch', context, ingestBatch));
+/**
+ * `context` is called on each invocation and should return the same object every time.
+ * `log` logs a request whose context could not be built (a bad secret file at a cold start).
+ */
+export function registerFunctions(context: () => CloudContext, log?: Logger): void {
+  let fallback = log;
+  const contextLog = () => (fallback ??= createCloudLogger());
+  const answered = (name: FunctionName, handler: (ctx: CloudContext) => HttpFunction) => answer(name, context, contextLog, handler);
+  functions.http('ingestBatch', answered('ingestBatch', ingestBatch));
   functions.cloudEvent('analyzeReadings', (event: CloudEvent<unknown>) => analyzeReadings(context())(event as Parameters<ReturnType<typeof analyzeReadings>>[0]));
-  functions.http('wardApi', answered('wardApi', context, wardApi));
-  functions.http('edgeConfig', answered('edgeConfig', context, edgeConfig));
-  functions.http('verifyRange', answered('verifyRange', context, verifyRange));
+  functions.http('wardApi', answered('wardApi', wardApi));
+  functions.http('edgeConfig', answered('edgeConfig', edgeConfig));
+  functions.http('verifyRange', answered('verifyRange', verifyRange));
 }
 
 /**
  * A failure the handler did not expect is answered 500 in JSON and logged: the
  * framework would send the error's message as text, and end the instance on a
- * synchronous throw.
+ * synchronous throw. So is a context that cannot be built (a secret file that
+ * is not JSON or that others may read): 500 WG_ERR_CONFIG, which the edge
+ * retries until the file is fixed; the path and the reason stay in the log.
  */
-function answered(name: FunctionName, context: () => CloudContext, handler: (ctx: CloudContext) => HttpFunction): HttpFunction {
+function answer(name: FunctionName, context: () => CloudContext, contextLog: () => Logger, handler: (ctx: CloudContext) => HttpFunction): HttpFunction {
   return async (req, res) => {
-    const ctx = context();
+    let ctx: CloudContext | undefined;
+    try {
+      ctx = context();
+    } catch (err) {
+      contextLog().error({ function: name, err: (err as Error).message }, 'the function context could not be built');
+      return sendError(res, 500, 'WG_ERR_CONFIG', 'the cloud function\'s configuration could not be read; it is logged');
+    }
     try {
       await handler(ctx)(req, res);
     } catch (err) {
