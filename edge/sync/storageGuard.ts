@@ -79,21 +79,24 @@ export class StorageGuard {
    * Retention: synced rows older than storage.retentionDays: rows at or below
    * their stream's cursor, and rows of batches the cloud confirmed above it
    * (a quarantined batch holds the cursor back, but not what was confirmed after it).
+   * Never a row inside a batch not yet confirmed: a repair re-sends rows below
+   * the cursor (verifier.ts), and a batch is rebuilt from its rows at every attempt.
    */
   purgeSynced(olderThan = this.#now() - this.#config.retentionDays * DAY_MS): Record<string, number> {
     const purged: Record<string, number> = {};
     for (const [table, tsColumn] of [['observations', 'received_ts'], ['device_status', 'received_ts'], ['alarm_events', 'ts']] as const) {
+      const stream = Object.entries(outboxStreams).find(([, t]) => t === table)![0];
+      const unsent = `NOT EXISTS (SELECT 1 FROM sync_batches b WHERE b.state != 'acked' AND r.id > b.${stream}_after AND r.id <= b.${stream}_through)`;
       purged[table] = this.#deleteChunks(
-        `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE id <= (SELECT synced_through FROM outbox_cursors WHERE stream = '${table}') AND ${tsColumn} < ? ORDER BY id LIMIT ${CHUNK})`,
+        `DELETE FROM ${table} WHERE id IN (SELECT r.id FROM ${table} r WHERE r.id <= (SELECT synced_through FROM outbox_cursors WHERE stream = '${table}') AND r.${tsColumn} < ? AND ${unsent} ORDER BY r.id LIMIT ${CHUNK})`,
         [olderThan],
       );
-      const stream = Object.entries(outboxStreams).find(([, t]) => t === table)![0];
       const acked = this.#db()
         .prepare(`SELECT ${stream}_after AS after, ${stream}_through AS through FROM sync_batches WHERE state = 'acked' AND ${stream}_through > ${stream}_after`)
         .all() as Array<{ after: number; through: number }>;
       for (const { after, through } of acked) {
         purged[table] += this.#deleteChunks(
-          `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE id > ? AND id <= ? AND ${tsColumn} < ? ORDER BY id LIMIT ${CHUNK})`,
+          `DELETE FROM ${table} WHERE id IN (SELECT r.id FROM ${table} r WHERE r.id > ? AND r.id <= ? AND r.${tsColumn} < ? AND ${unsent} ORDER BY r.id LIMIT ${CHUNK})`,
           [after, through, olderThan],
         );
       }

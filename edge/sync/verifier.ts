@@ -39,6 +39,10 @@ export interface VerifierDeps {
 /** A range re-sent after a hole, checked again at the next run. */
 interface Repair extends VerifyRange {
   readonly batches: string[];
+  /** Items the edge held in the range when it found the hole (absent in repairs saved by earlier versions). */
+  readonly items?: number;
+  /** Some of them were gone from the edge before the cloud stored them again: they cannot be re-sent. */
+  readonly lost?: boolean;
 }
 
 export interface VerifyReport {
@@ -101,6 +105,13 @@ export class Verifier {
       corrected += cloud.corrected;
       const whole = cloud.count === keys.length && cloud.digest === rangeDigest(keys);
       const repair = i < repairs.length ? repairs[i] : undefined;
+      // Rows of a hole gone from the edge before the cloud stored them again: the loss stays raised, it does not pass for whole.
+      if (repair?.items !== undefined && keys.length < repair.items && cloud.count < repair.items) {
+        if (!repair.lost) {
+          this.#d.log.error({ ...range, items: repair.items, edge: keys.length, cloud: cloud.count }, 'items of a sync hole were lost before re-send: gone from the edge, not in the cloud');
+        }
+        return void pending.push({ ...repair, lost: true });
+      }
       if (whole || keys.length === 0) return;
       if (cloud.count > keys.length) {
         extra += cloud.count - keys.length;
@@ -116,7 +127,7 @@ export class Verifier {
       }
       const planned = this.#resend(range, now);
       resent += planned.items;
-      pending.push({ ...range, batches: planned.batches });
+      pending.push({ ...range, batches: planned.batches, items: repair?.items ?? keys.length });
     });
     const report: VerifyReport = { ranges: ranges.length, items, missing, extra, resent, corrected, holes, pendingRepairs: pending.length };
     this.#record(report, pending, cursors, now);
@@ -130,9 +141,11 @@ export class Verifier {
     const repairs = this.#repairs();
     if (repairs.length === 0) return this.#d.alarms?.set('sync:hole', null);
     const totals = readVerifyTotals(this.#d.db);
+    const lost = repairs.filter((r) => r.lost).length;
     this.#d.alarms?.set('sync:hole', {
       rule: 'sync-hole', priority: 'medium',
-      message: `The cloud lacked items it had confirmed (${totals.missing} found since install); ${repairs.length} range(s) re-sent and awaiting verification`,
+      message: `The cloud lacked items it had confirmed (${totals.missing} found since install); ${repairs.length} range(s) re-sent and awaiting verification`
+        + (lost > 0 ? `; ${lost} range(s) lost before re-send (gone from the gateway before the cloud stored them again)` : ''),
     });
   }
 
