@@ -10,6 +10,7 @@ import { isPlainObject } from '../../shared/observation.js';
 import { alarmConfigSchema, type AlarmConfig } from '../alarms/config.js';
 import type { GatewayConfig } from '../config/load.js';
 import { writeTransaction, type Db } from '../store/database.js';
+import { requestDeadline, untilAborted } from './transport.js';
 
 export interface PulledConfig {
   readonly version: number;
@@ -54,16 +55,31 @@ export function withPulledConfig(config: GatewayConfig, pulled: PulledConfig | u
   return out;
 }
 
-export async function pullConfig(options: {
-  db: Db; url: string; gateway: string; secret: string; base: GatewayConfig; now: () => number; timeoutMs: number; headers?: Record<string, string>;
+export interface PullOptions {
+  db: Db; url: string; gateway: string; secret: string; base: GatewayConfig; now: () => number; timeoutMs: number;
+  /** Extra headers (a Google ID token), fetched within the request's deadline. */
+  headers?: () => Promise<Record<string, string>>;
   /** Whether the running daemon applies a new version at once (the audit entry says when it applies). */
   appliesLive?: boolean;
-}): Promise<PullResult> {
+}
+
+export async function pullConfig(options: PullOptions): Promise<PullResult> {
+  // One deadline for the token, the request and its body: a stalled token endpoint would otherwise hold the job forever.
+  const deadline = requestDeadline(options.timeoutMs);
+  try {
+    const auth = options.headers ? await untilAborted(options.headers(), deadline.signal) : {};
+    return await pull(options, auth, deadline.signal);
+  } finally {
+    deadline.clear();
+  }
+}
+
+async function pull(options: PullOptions, auth: Record<string, string>, signal: AbortSignal): Promise<PullResult> {
   const { db, now } = options;
   const current = storedPulledConfig(db);
   const res = await fetch(`${options.url.replace(/\/+$/, '')}/edgeConfig`, {
-    headers: { ...signedConfigHeaders(options.gateway, options.secret, now(), current?.etag ?? undefined), ...options.headers },
-    signal: AbortSignal.timeout(options.timeoutMs),
+    headers: { ...signedConfigHeaders(options.gateway, options.secret, now(), current?.etag ?? undefined), ...auth },
+    signal,
     redirect: 'error',
   });
   if (res.status === 304) return { outcome: 'unchanged' };

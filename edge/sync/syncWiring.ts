@@ -99,7 +99,7 @@ export function wireSync(options: {
       run: async () => {
         const result = await pullConfig({
           db: db(), url: cloud.url, gateway: config.gateway.id, secret: env[cloud.secretEnv] ?? '', base: config, now, timeoutMs: cloud.requestTimeoutMs,
-          ...(tokens && { headers: await tokens.headers() }), appliesLive: options.applyAlarms !== undefined,
+          ...(tokens && { headers: () => tokens.headers() }), appliesLive: options.applyAlarms !== undefined,
         });
         if (result.outcome === 'applied') options.applyAlarms?.(result.alarms);
         if (result.outcome !== 'unchanged') log.info({ outcome: result.outcome, version: result.version, ...(result.outcome === 'refused' && { reason: result.reason }) }, 'config pulled from the cloud');

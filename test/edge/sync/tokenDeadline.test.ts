@@ -1,6 +1,6 @@
 // The ID token fetch counts against the request deadline: a token endpoint
-// that never answers must not hold a sync slot (or a verification run)
-// forever. The attempt times out and is retried, and no request leaves
+// that never answers must not hold a sync slot (or a verification run, or a
+// config pull) forever. The attempt times out and is retried, and no request leaves
 // without its token.
 import t, { type Test } from 'tap';
 import { createServer } from 'node:http';
@@ -12,6 +12,9 @@ import { Outbox } from '../../../edge/sync/outbox.js';
 import { Pseudonyms } from '../../../edge/sync/pseudonyms.js';
 import { Transport, type TokenSource } from '../../../edge/sync/transport.js';
 import { Verifier } from '../../../edge/sync/verifier.js';
+import { pullConfig } from '../../../edge/sync/configPull.js';
+import { loadConfig } from '../../../edge/config/load.js';
+import { writeTestConfig } from '../../helpers/gateway.js';
 import { buildBatch, encodeBatch } from '../../../shared/sync/codec.js';
 import { tempDir } from '../../helpers/env.js';
 
@@ -82,5 +85,16 @@ t.test('a verification whose token never comes fails at its deadline', async (t)
   const outcome = await within(verifier.run({ since: now - 60_000 }).then(() => 'verified', (err: Error) => err.message), 10_000);
   t.not(outcome, 'stuck', 'the run ended');
   t.match(outcome, /no answer from verifyRange in 300 ms/, 'failed as a timeout: the next run tries again');
+  t.equal(server.requests(), 0, 'nothing was sent without the token');
+});
+
+t.test('a config pull whose token never comes fails at its deadline', async (t) => {
+  const server = await cloud(t);
+  const db = openDatabase(tempDir(t));
+  t.teardown(() => db.close());
+  const base = loadConfig({ file: (await writeTestConfig(t)).file });
+  const pull = pullConfig({ db, url: server.url, gateway: 'gw-1', secret: SECRET, base, now: Date.now, timeoutMs: 300, headers: () => stalledTokens.headers() });
+  const outcome = await within(pull.then(() => 'pulled', (err: Error) => err.name), 10_000);
+  t.equal(outcome, 'TimeoutError', 'failed as a timeout: the next run of the job tries again');
   t.equal(server.requests(), 0, 'nothing was sent without the token');
 });
