@@ -17,7 +17,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import type { Service } from '../service.js';
 import { Hl7Connection } from './connection.js';
 import { LocationMap } from './locationMap.js';
-import { LogLimiter } from './logLimiter.js';
+import { LogLimiter } from '../logLimiter.js';
 import { OruHandler } from './oruHandler.js';
 import { Hl7StatusRecorder, type Hl7Status } from './senderStatus.js';
 import { SenderPolicy, type DeclaredElsewhere } from './senderPolicy.js';

@@ -23,7 +23,7 @@ import { parseDeviceTopic, topics } from '../../shared/topics.js';
 import { mayPublish, mayReceive, maySubscribe } from './acl.js';
 import { MqttLogin } from './login.js';
 import { guardSocket, type PacketTooLargeError } from './packetSizeGuard.js';
-import { RateLimitedWarning } from './rateLimitedWarning.js';
+import { LogLimiter } from '../logLimiter.js';
 
 export interface MqttBrokerDeps {
   readonly config: GatewayConfig;
@@ -43,13 +43,14 @@ export class MqttBroker implements Service {
   readonly #urgent: PublishPacket[] = [];
   #publishing = false;
   #log: Logger;
-  readonly #oversizeBeforeLogin: RateLimitedWarning;
+  /** Warnings anyone on the network can trigger, at most once a minute each. */
+  readonly #limited: LogLimiter;
   readonly #login: MqttLogin;
 
   constructor(deps: MqttBrokerDeps) {
     this.#deps = deps;
     this.#log = deps.log.child({ module: 'mqtt' });
-    this.#oversizeBeforeLogin = new RateLimitedWarning(this.#log, 'oversized MQTT packet before login; connection closed, nothing stored');
+    this.#limited = new LogLimiter(this.#log);
     this.#login = new MqttLogin({
       ...deps,
       log: this.#log,
@@ -299,7 +300,7 @@ export class MqttBroker implements Service {
       // Before login nobody has earned a write to the store (or to the sync): count, log now and then, close.
       this.#deps.metrics.authFailures.inc({ kind: 'oversize_unauthenticated' });
       const source = (client.conn as { remoteAddress?: string }).remoteAddress;
-      this.#oversizeBeforeLogin.warn({ code: 'WG_ERR_TOO_LARGE', source, packetType: err.packetType, bytes: err.remainingLength });
+      this.#limited.warn('oversize-before-login', { code: 'WG_ERR_TOO_LARGE', source, packetType: err.packetType, bytes: err.remainingLength }, 'oversized MQTT packet before login; connection closed, nothing stored');
       return;
     }
     const deviceId = principal.kind === 'device' ? principal.name : undefined;

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { ANONYMOUS } from './acl.js';
 import { mayUseClientId } from './clientIds.js';
-import { RateLimitedWarning } from './rateLimitedWarning.js';
+import { LogLimiter } from '../logLimiter.js';
 
 // CONNACK return codes, [MQTT-3.2.2-3] table 3.1.
 const IDENTIFIER_REJECTED = 2;
@@ -31,13 +31,13 @@ export class MqttLogin {
   readonly #principals = new WeakMap<Client, Principal>();
   /** Clients that sent an empty client identifier (the broker named the session). */
   readonly #assigned = new WeakSet<Client>();
-  readonly #busy: RateLimitedWarning;
+  readonly #limited: LogLimiter;
   readonly #log: Logger;
 
   constructor(deps: MqttLoginDeps) {
     this.#deps = deps;
     this.#log = deps.log;
-    this.#busy = new RateLimitedWarning(deps.log, 'password checks queued to the limit; MQTT connections answered "server unavailable"');
+    this.#limited = new LogLimiter(deps.log);
   }
 
   /** The principal a client logged in as; undefined before (or without) a successful login. */
@@ -88,7 +88,7 @@ export class MqttLogin {
   ): void {
     if (outcome.kind === 'busy') {
       this.#deps.metrics.authFailures.inc({ kind: 'busy' });
-      this.#busy.warn({ code: 'WG_ERR_AUTH' });
+      this.#limited.warn('login-queue-full', { code: 'WG_ERR_AUTH' }, 'password checks queued to the limit; MQTT connections answered "server unavailable"');
       return answer(SERVER_UNAVAILABLE, 'too many logins waiting; try again shortly');
     }
     if (outcome.kind === 'refused') return refuse('wrong user name or password');

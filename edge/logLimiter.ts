@@ -1,7 +1,8 @@
-// A log line per cause, at most once a minute: a sender that reconnects or
-// refuses in a loop must not fill the disk with the same warning, and the
-// operator still learns how often it happened (`suppressed`).
-import type { Logger } from '../log.js';
+// A log line per cause, at most once a minute: anything a peer can trigger in a
+// loop (an HL7 sender refused, a packet before MQTT login, a flood of logins)
+// must not fill the disk with the same warning, and the operator still learns
+// how often it happened (`suppressed`).
+import type { Logger } from './log.js';
 
 /** Kept causes: beyond this the table starts afresh (an attacker may vary the cause). */
 const MAX_KEYS = 1024;
