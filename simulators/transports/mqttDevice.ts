@@ -6,8 +6,8 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { topics } from '../../shared/topics.js';
 import type { Emission } from '../bed.js';
-import { malformedMqtt } from '../malformed.js';
 import type { DeviceLink } from './link.js';
+import { mqttMessageOf } from './mqttMessage.js';
 import type { SeqStore } from './seqStore.js';
 
 export interface MqttDeviceOptions {
@@ -37,13 +37,9 @@ export class MqttDevice implements DeviceLink {
   }
 
   async send(e: Emission, ts: number): Promise<void> {
+    const message = mqttMessageOf(this.deviceId, e, this.#o.seq, ts);
+    if (message) return this.#publish(message.topic, message.payload);
     switch (e.type) {
-      case 'obs':
-        return this.#publish(topics.deviceObs(this.deviceId), JSON.stringify({ seq: this.#o.seq.next(), ts, obs: e.obs }));
-      case 'status':
-        return this.#publish(topics.deviceStatus(this.deviceId), JSON.stringify({ ...e.status, ts }));
-      case 'malformed':
-        return this.#publish(topics.deviceObs(this.deviceId), malformedMqtt(e.variant, this.#o.seq.next(), ts));
       case 'offline':
         this.#offline = true;
         this.#drop();
