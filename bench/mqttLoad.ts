@@ -4,6 +4,8 @@
 // broker, not the load generator, is what gets measured.
 import { connect, type Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
+// PUBLISH and PUBACK by hand: mqtt-packet's general encoder and parser would cost more CPU than the broker under test spends.
+import { encodePublish, scanPackets } from '../simulators/transports/leanMqtt.js';
 
 export interface LoadOptions {
   port: number;
@@ -90,53 +92,12 @@ function drive(socket: Socket, i: number, options: LoadOptions, latencies: numbe
     };
     socket.on('data', (d: Buffer) => {
       const data = rest.length ? Buffer.concat([rest, d]) : d;
-      rest = scanPackets(data, onPuback);
+      rest = scanPackets(data, (type, body, length) => {
+        if (type === 4 && length >= 2) onPuback(data.readUInt16BE(body));
+      });
       if (acked < options.messages) send();
     });
     socket.once('close', () => (acked < options.messages ? reject(new Error(`connection ${i} closed after ${acked} acks`)) : undefined));
     send();
   });
-}
-
-// The two packets the generator handles by hand, because mqtt-packet's general
-// encoder and parser would cost more CPU than the broker under test spends.
-
-/** PUBLISH, QoS 1, MQTT 3.1.1 ([MQTT-3.3]). */
-function encodePublish(topic: string, payload: Buffer, messageId: number): Buffer {
-  const topicLength = Buffer.byteLength(topic);
-  const remaining = 2 + topicLength + 2 + payload.length;
-  const lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : 3;
-  const packet = Buffer.allocUnsafe(1 + lengthBytes + remaining);
-  packet[0] = 0x32;
-  let at = 1;
-  for (let n = remaining; ; ) {
-    const byte = n % 128;
-    n = Math.floor(n / 128);
-    packet[at++] = n > 0 ? byte | 0x80 : byte;
-    if (n === 0) break;
-  }
-  packet.writeUInt16BE(topicLength, at);
-  at += 2 + packet.write(topic, at + 2);
-  packet.writeUInt16BE(messageId, at);
-  payload.copy(packet, at + 2);
-  return packet;
-}
-
-/** Calls back with the id of every PUBACK in `data`; returns the bytes of an incomplete last packet. */
-function scanPackets(data: Buffer, onPuback: (id: number) => void): Buffer {
-  let at = 0;
-  while (at + 2 <= data.length) {
-    let length = 0;
-    let i = 1;
-    for (; i <= 4 && at + i < data.length; i++) {
-      length += (data[at + i] & 0x7f) * 128 ** (i - 1);
-      if ((data[at + i] & 0x80) === 0) break;
-    }
-    if (at + i >= data.length) break; // the length itself is incomplete
-    const end = at + i + 1 + length;
-    if (end > data.length) break;
-    if (data[at] >> 4 === 4 && length >= 2) onPuback(data.readUInt16BE(at + i + 1));
-    at = end;
-  }
-  return at === data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(at));
 }

@@ -104,18 +104,7 @@ export class LeanMqttConnection {
 
   #read(d: Buffer, connack: (a: ConnectAnswer) => void): void {
     const data = this.#rest.length ? Buffer.concat([this.#rest, d]) : d;
-    let at = 0;
-    while (at + 2 <= data.length) {
-      let length = 0;
-      let i = 1;
-      for (; i <= 4 && at + i < data.length; i++) {
-        length += (data[at + i] & 0x7f) * 128 ** (i - 1);
-        if ((data[at + i] & 0x80) === 0) break;
-      }
-      if (at + i >= data.length) break; // the length itself is incomplete
-      const body = at + i + 1;
-      if (body + length > data.length) break;
-      const type = data[at] >> 4;
+    this.#rest = scanPackets(data, (type, body, length) => {
       if (type === 2 && length >= 2) connack(data[body + 1]);
       else if (type === 4 && length >= 2) {
         const id = data.readUInt16BE(body);
@@ -125,9 +114,7 @@ export class LeanMqttConnection {
           onAck();
         }
       }
-      at = body + length;
-    }
-    this.#rest = at === data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(at));
+    });
   }
 }
 
@@ -172,17 +159,45 @@ function encodeConnect(o: LeanConnectOptions): Buffer {
   return Buffer.concat([Buffer.from([0x10, ...remainingLength(rest.length)]), rest]);
 }
 
-/** PUBLISH, QoS 1 ([MQTT-3.3]). */
+/** PUBLISH, QoS 1 ([MQTT-3.3]), written in place: load generators send many, and allocation shows in their CPU. */
 export function encodePublish(topic: string, payload: Buffer, messageId: number): Buffer {
   const topicLength = Buffer.byteLength(topic);
-  const lengthBytes = remainingLength(2 + topicLength + 2 + payload.length);
-  const packet = Buffer.allocUnsafe(1 + lengthBytes.length + 2 + topicLength + 2 + payload.length);
+  const remaining = 2 + topicLength + 2 + payload.length;
+  const lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : 3;
+  const packet = Buffer.allocUnsafe(1 + lengthBytes + remaining);
   packet[0] = 0x32;
   let at = 1;
-  for (const b of lengthBytes) packet[at++] = b;
+  for (let n = remaining; ; ) {
+    const byte = n % 128;
+    n = Math.floor(n / 128);
+    packet[at++] = n > 0 ? byte | 0x80 : byte;
+    if (n === 0) break;
+  }
   packet.writeUInt16BE(topicLength, at);
   at += 2 + packet.write(topic, at + 2);
   packet.writeUInt16BE(messageId, at);
   payload.copy(packet, at + 2);
   return packet;
+}
+
+/**
+ * Calls back with the type, body offset and body length of every whole packet
+ * in `data` ([MQTT-2.2]); returns the bytes of an incomplete last packet.
+ */
+export function scanPackets(data: Buffer, onPacket: (type: number, body: number, length: number) => void): Buffer {
+  let at = 0;
+  while (at + 2 <= data.length) {
+    let length = 0;
+    let i = 1;
+    for (; i <= 4 && at + i < data.length; i++) {
+      length += (data[at + i] & 0x7f) * 128 ** (i - 1);
+      if ((data[at + i] & 0x80) === 0) break;
+    }
+    if (at + i >= data.length) break; // the length itself is incomplete
+    const body = at + i + 1;
+    if (body + length > data.length) break;
+    onPacket(data[at] >> 4, body, length);
+    at = body + length;
+  }
+  return at === data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(at));
 }
