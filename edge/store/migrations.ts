@@ -217,4 +217,39 @@ export const migrations: readonly string[] = [
   ALTER TABLE admissions ADD COLUMN oxygen_at INTEGER;
   UPDATE admissions SET oxygen_at = admitted_at WHERE on_oxygen = 1;
   `,
+  // 8: outbound HL7 links (the EHR, an alarm manager): a durable queue per
+  // link, sent in id order within each ordering key (a patient, an alarm).
+  // The control id (MSH-10) is fixed when a message is enqueued, so that a
+  // resend after a timeout or a crash carries the same id and the receiver
+  // can recognise it. Rows hold patient identifiers: they stay in this file
+  // and never travel to the cloud. outbound_links keeps what \`wardgate
+  // status\` shows of each link (connected, last error, last success).
+  `
+  CREATE TABLE outbound_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    link TEXT NOT NULL,
+    order_key TEXT NOT NULL,
+    control_id TEXT NOT NULL UNIQUE,
+    message TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'quarantined')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    enqueued_at INTEGER NOT NULL,
+    last_attempt_at INTEGER,
+    sent_at INTEGER,
+    quarantined_at INTEGER
+  );
+  CREATE INDEX outbound_queued ON outbound_messages (link, order_key, id) WHERE state = 'queued';
+  CREATE INDEX outbound_quarantined ON outbound_messages (link, id) WHERE state = 'quarantined';
+  CREATE INDEX outbound_sent ON outbound_messages (sent_at) WHERE state = 'sent';
+  CREATE TABLE outbound_links (
+    link TEXT PRIMARY KEY,
+    connected INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_error_at INTEGER,
+    last_success_at INTEGER,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
