@@ -1,0 +1,62 @@
+// `wardgate check hl7` run as an integration engineer runs it: the built
+// bin/wardgate.js on corpus files and on a capture, with and without the
+// ward's config; exit codes 0 (checked), 1 (a file unreadable), 2 (usage).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { spawnWardgate } from '../../helpers/gateway.js';
+
+t.setTimeout(60_000);
+
+const CORPUS = new URL('../../corpus/hl7/', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'wardgate-check-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(args: string[]): Promise<{ code: number | string; out: string }> {
+  const child = spawnWardgate(t, args);
+  const code = await child.exited;
+  return { code, out: child.output() };
+}
+
+t.test('text: per message and row, what is stored, refused and counted; no patient identifier printed', async (t) => {
+  const { code, out } = await run(['check', 'hl7', join(CORPUS, 'comen-nc5-spot-check.hl7'), join(CORPUS, 'philips-efficia-cm-orf-r04.hl7'), join(CORPUS, 'nist-pcd01-pulse-oximetry-panel.hl7')]);
+  t.equal(code, 0, out);
+  t.match(out, /comen-nc5-spot-check\.hl7: 1 message\(s\)\n  message 1 \(MSH-10 20260726231332\.11090007\) -> AA/);
+  t.match(out, /store  OBX\(5\) \S+ nibp_sys = 120 mm\[Hg\] at 2026-07-26T15:13:31\.000Z/);
+  t.match(out, /codes not mapped \(counted\): 149522, 99COMEN:2279/);
+  t.match(out, /philips-efficia-cm-orf-r04\.hl7: 1 message\(s\)\n  message 1 \(MSH-10 MONITORABC000000002D\) -> AR\n    refused WG_ERR_HL7_UNSUPPORTED at MSH\(1\)-9/);
+  t.match(out, /-> AR\n    bed 23, patient from PID-3\n    refuse OBX\(6\)-14 WG_ERR_HL7_TIMEZONE/, 'no offset and no zone: refused, with why');
+  t.notMatch(out, /MRN12123|HO2009001|Hon\b/, 'patient identifiers are not printed');
+});
+
+t.test('--config applies the sender zone and location map; --json for scripts; MLLP-framed captures', async (t) => {
+  const config = join(dir, 'wardgate.yaml');
+  writeFileSync(config, [
+    'hl7:',
+    '  senders:',
+    '    - { application: SendingApplication, beds: [icu-23], timeZone: America/New_York }',
+    '  locations:',
+    '    - { pointOfCare: ICU, room: "2", bed: "23", wardBed: icu-23 }',
+  ].join('\n'));
+  const capture = join(dir, 'capture.mllp');
+  const text = readFileSync(join(CORPUS, 'nist-pcd01-pulse-oximetry-panel.hl7'), 'utf8').trimEnd().replace(/\n/g, '\r');
+  writeFileSync(capture, Buffer.concat([Buffer.from([0x0b]), Buffer.from(`${text}\r`), Buffer.from([0x1c, 0x0d]), Buffer.from([0x0b]), Buffer.from(`${text.replace('ICU^2^23', 'CCU^2^23')}\r`), Buffer.from([0x1c, 0x0d])]));
+  const { code, out } = await run(['check', 'hl7', '--config', config, '--json', capture]);
+  t.equal(code, 0, out);
+  const [first, second] = (JSON.parse(out) as { files: Array<{ messages: Array<Record<string, unknown>> }> }).files[0].messages;
+  t.match(first, { ack: 'AA', bed: 'icu-23', stored: [{ code: 'pr', value: 55, unit: '/min', ts: '2012-05-30T15:23:40.000Z', device: '0123456789ABCDEF' }], rowsRefused: [] });
+  t.match(second, { ack: 'AR', refused: { code: 'WG_ERR_HL7_LOCATION', where: 'PV1(3)-3' }, stored: [] });
+});
+
+t.test('exit codes: 2 for usage, 1 for an unreadable file', async (t) => {
+  t.equal((await run(['check', 'hl7'])).code, 2, 'no FILE');
+  t.equal((await run(['check', 'nothing', 'x'])).code, 2, 'unknown kind');
+  t.equal((await run(['check', 'hl7', '--bogus', 'x'])).code, 2, 'unknown option');
+  const missing = await run(['check', 'hl7', join(dir, 'absent.hl7')]);
+  t.equal(missing.code, 1);
+  t.match(missing.out, /cannot read .*absent\.hl7: ENOENT/);
+  const help = await run(['check', 'hl7', '--help']);
+  t.equal(help.code, 0);
+  t.match(help.out, /Usage: wardgate check hl7/);
+});
