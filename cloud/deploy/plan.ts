@@ -64,16 +64,31 @@ export interface FunctionSpec {
   readonly memory: string;
   /** gateways (HMAC, optionally an ID token), front-ends (bearer token), or the batches topic. */
   readonly caller: 'edge' | 'frontend' | 'pubsub';
+  /**
+   * Whole vCPUs and requests served at once by one instance, for functions
+   * that queue a gateway's record transactions in the instance (storeRecord.ts):
+   * below one vCPU Cloud Run serves one request at a time, so a draining
+   * gateway's batches would each start an instance of their own and contend
+   * in Firestore instead of queueing.
+   */
+  readonly instance?: { readonly cpu: number; readonly concurrency: number };
 }
+
+/**
+ * One vCPU, up to 16 requests at once: a gateway sends at most 16 batches at
+ * once (cloud.concurrency), so one instance can hold a whole gateway's
+ * drain in its queue; more gateways spread over more instances.
+ */
+export const QUEUEING = { cpu: 1, concurrency: 16 } as const;
 
 /** The functions. Consumers of the batches topic are deployed first: a topic drops what is published before it has a subscription. */
 export const FUNCTIONS: readonly FunctionSpec[] = [
   { name: 'analyzeReadings', account: 'wardgate-analysis', secrets: {}, memory: '512Mi', caller: 'pubsub' },
-  { name: 'ingestBatch', account: 'wardgate-ingest', secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways }, memory: '512Mi', caller: 'edge' },
+  { name: 'ingestBatch', account: 'wardgate-ingest', secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways }, memory: '512Mi', caller: 'edge', instance: QUEUEING },
   { name: 'edgeConfig', account: 'wardgate-ingest', secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways }, memory: '256Mi', caller: 'edge' },
   { name: 'wardApi', account: 'wardgate-api', secrets: { WARDGATE_API_TOKENS_FILE: SECRETS.apiTokens }, memory: '256Mi', caller: 'frontend' },
   // The edge's reconciliation (docs/SYNC.md): reads segments and corrects the record of stored numbers, so the ingest identity.
-  { name: 'verifyRange', account: 'wardgate-ingest', secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways }, memory: '512Mi', caller: 'edge' },
+  { name: 'verifyRange', account: 'wardgate-ingest', secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways }, memory: '512Mi', caller: 'edge', instance: QUEUEING },
 ];
 
 const ACCOUNTS: Readonly<Record<string, string>> = {
@@ -160,7 +175,8 @@ export function deployPlan(o: DeployOptions): Step[] {
         `--service-account=${sa(f.account)}`, `--build-service-account=projects/${o.project}/serviceAccounts/${sa('wardgate-build')}`,
         `--set-env-vars=${fnEnv.join(',')}`,
         ...(mounts.length ? [`--set-secrets=${mounts.map(([, secret]) => `${secretPath(secret)}=${secret}:latest`).join(',')}`] : []),
-        `--memory=${f.memory}`, '--timeout=60s', `--max-instances=${o.maxInstances}`, p,
+        `--memory=${f.memory}`, ...(f.instance ? [`--cpu=${f.instance.cpu}`, `--concurrency=${f.instance.concurrency}`] : []),
+        '--timeout=60s', `--max-instances=${o.maxInstances}`, p,
       ],
     });
     steps.push(...accessSteps(f, o, sa, p, r));

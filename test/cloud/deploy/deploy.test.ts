@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { cloudCommand } from '../../../cloud/cli/cloudCommand.js';
 import { runPlan } from '../../../cloud/deploy/deploy.js';
-import { deployPlan, shellQuote, type DeployOptions, type Step } from '../../../cloud/deploy/plan.js';
+import { deployPlan, QUEUEING, shellQuote, type DeployOptions, type Step } from '../../../cloud/deploy/plan.js';
+import { cloudConfigSchema } from '../../../edge/sync/config.js';
 import { SECRET_FILE_MAX_AGE_MS, settingsFromEnv } from '../../../cloud/settings.js';
 import { WardgateError } from '../../../shared/errors.js';
 import { tempDir } from '../../helpers/env.js';
@@ -50,7 +51,10 @@ t.test('deploy --dry-run prints every gcloud command and runs none', async (t) =
     t.match(d, /WARDGATE_LOG_LEVEL=debug[, ]/);
     t.notMatch(d, /--set-secrets=WARDGATE_/, 'no secret as an environment variable (read once per instance)');
   }
-  const [analysis, ingest, , api] = deploys;
+  const [analysis, ingest, , api, verify] = deploys;
+  // A gateway's record transactions queue inside an instance: that takes a whole vCPU and more than one request at a time.
+  for (const d of [ingest, verify]) t.match(d, / --cpu=1 --concurrency=16 /, 'one vCPU, 16 requests at once, for the per-gateway queue');
+  t.notOk(cloudConfigSchema.safeParse({ url: 'https://cloud.example', concurrency: QUEUEING.concurrency + 1 }).success, 'a gateway never has more batches in flight than one instance takes');
   t.match(ingest, /--set-secrets=\/etc\/secrets\/wardgate-gateways\/wardgate-gateways\.json=wardgate-gateways:latest /, 'gateway secrets mounted as a file');
   t.match(ingest, /WARDGATE_GATEWAYS_FILE=\/etc\/secrets\/wardgate-gateways\/wardgate-gateways\.json,.*WARDGATE_SECRETS_MOUNTED=true/);
   t.match(api, /--set-secrets=\/etc\/secrets\/wardgate-api-tokens\/wardgate-api-tokens\.json=wardgate-api-tokens:latest /);
