@@ -29,8 +29,8 @@ Options:
                       with addresses
       --json          one JSON document: { files: [{ file, messages: [...] }] }
 
-Exit codes: 0 checked (whatever the verdicts), 1 a file could not be read,
-2 bad usage or configuration.`;
+Exit codes: 0 every message and row would be accepted, 1 some message or
+row would be refused, 2 bad usage or configuration, or an unreadable file.`;
 
 export const checkHl7Command: Command = {
   name: 'hl7',
@@ -53,13 +53,14 @@ export const checkHl7Command: Command = {
       try {
         bytes = readFileSync(file);
       } catch (err) {
-        io.stderr.write(`wardgate check: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
-        return ExitCode.failure;
+        throw new WardgateError('WG_ERR_USAGE', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
       results.push({ file, messages: splitCapture(bytes).map((text, i) => previewMessage(text, i + 1, values.address ?? '', now, ctx)) });
     }
     io.stdout.write(values.json ? `${JSON.stringify({ files: results }, null, 2)}\n` : results.map(formatFile).join('\n'));
-    return ExitCode.ok;
+    // As `check serial`: a script or a go-live checklist can stop on 1 without reading the verdicts.
+    const refused = results.some((f) => f.messages.some((m) => m.refused !== undefined || m.rowsRefused.length > 0));
+    return refused ? ExitCode.failure : ExitCode.ok;
   },
 };
 
