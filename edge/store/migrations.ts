@@ -252,4 +252,27 @@ export const migrations: readonly string[] = [
     updated_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 9: the hospital's ADT feed (hl7.adt). An admission says where it came
+  // from (the ADT feed or a person). Each ADT message applied is kept by its
+  // sender and control id (MSH-10) with a digest of its content, in the same
+  // transaction as its effect, so that a resend after a lost ACK or a crash is
+  // answered without being applied twice. Per patient, the time of the last
+  // event applied, so that an older event arriving late does not undo a newer.
+  `
+  ALTER TABLE admissions ADD COLUMN source TEXT NOT NULL DEFAULT 'manual';
+  CREATE TABLE adt_messages (
+    sender TEXT NOT NULL,
+    control_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    event TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    PRIMARY KEY (sender, control_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX adt_messages_received ON adt_messages (received_at);
+  CREATE TABLE adt_patient_events (
+    patient INTEGER PRIMARY KEY REFERENCES patients (id),
+    event_ts INTEGER NOT NULL
+  );
+  `,
 ];
