@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { isTimeZone } from '../hl7/dtm.js';
 import { alarmConfigSchema } from '../alarms/config.js';
 import { dashboardConfigSchema } from '../dashboard/config.js';
+import { adtConfigSchema } from '../integration/adtConfig.js';
 import { cloudConfigSchema, jobsConfigSchema, storageConfigSchema } from '../sync/config.js';
 
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -126,6 +127,13 @@ const hl7 = z.strictObject({
   firstMessageTimeoutMs: z.int().min(0).default(90_000),
   /** A connection that sends nothing for this long is closed (0: never). */
   idleTimeoutMs: z.int().min(0).default(600_000),
+  /** The hospital's ADT feed in, on a port of its own (edge/integration/adtConfig.ts); absent: off. */
+  adt: adtConfigSchema.optional(),
+}).superRefine((h, ctx) => {
+  // A hospital's ADT feed names every ward's beds: without the ward's locations every admission would land here.
+  if (h.adt && h.adt.locations.length === 0 && h.locations.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['adt', 'locations'], message: "expected this ward's PV1-3 locations (hl7.adt.locations or hl7.locations)", input: h.adt.locations });
+  }
 });
 
 export const configSchema = z.strictObject({
