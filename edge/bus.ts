@@ -4,6 +4,8 @@ import type { Logger } from './log.js';
 import type { CommittedItem, IngestItem } from './ingest/types.js';
 import type { SensorState } from '../shared/reading.js';
 import type { Alarm, AlarmEvent } from './alarms/types.js';
+import type { AlarmConfig } from './alarms/config.js';
+import type { TechnicalReport } from './sync/technicalAlarms.js';
 
 export interface BusEvents {
   /**
@@ -29,8 +31,17 @@ export interface BusEvents {
   'device.sensor': { readonly deviceId: string; readonly source: string; readonly sensor: SensorState; readonly exceptions: readonly string[] };
   /** An authorized person acknowledged an alarm (over MQTT; the API calls the engine directly). */
   'alarm.ack': { readonly alarmId: string; readonly by: string; readonly via: 'mqtt' | 'api' };
-  /** Alarm lifecycle events of one evaluation, after the store has them (for live displays). */
+  /** Alarm lifecycle events of one evaluation, after the store has them (live displays; the sync sends them without waiting for its next tick). */
   'alarm.events': ReadonlyArray<readonly [AlarmEvent, Alarm]>;
+  /**
+   * A technical condition of another feature (the sync, the storage guard, the
+   * disk): a report raises or updates the alarm under `key`, null clears it.
+   * Heard by the alarm service, which starts before every feature that reports
+   * and stops after them (gateway.ts).
+   */
+  'alarm.technical': { readonly key: string; readonly report: TechnicalReport | null };
+  /** Alarm rules and limits pulled from the cloud, to be in force in the running daemon. */
+  'alarm.config': AlarmConfig;
   /** A patient was admitted to or discharged from the bed, or the nurse's NEWS2 entries for it changed. */
   'patient.changed': { readonly bed: string };
   /** A nurse marked an event on the device (Nonin '*'). */

@@ -1,33 +1,36 @@
-// Wires the edge daemon: builds every feature from the config, starts them in
-// order (store, MQTT, HTTP) and stops them in reverse. The only place that
-// knows how the pieces fit; each piece gets what it needs and nothing else.
+// Wires the edge daemon: opens the store, builds every feature from the
+// config with it, starts them in order (alarms, sync, MQTT, HTTP) and stops
+// them in reverse, then closes the store. The only place that knows how the
+// pieces fit; each piece gets what it needs and nothing else. Features talk
+// to each other over the bus (bus.ts), never through this file.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlarmService } from './alarms/alarmService.js';
+import { technicalAlarmsOverBus } from './alarms/technicalOverBus.js';
 import { createSessions, DashboardService, sessionLookup } from './dashboard/dashboardService.js';
 import { Authenticator } from './auth/authenticator.js';
 import { EventBus } from './bus.js';
 import type { GatewayConfig } from './config/load.js';
+import { ApiService } from './http/apiService.js';
 import { HttpServer, sendJson } from './http/server.js';
-import { CommitQueue } from './ingest/commitQueue.js';
 import { Ingestor } from './ingest/ingestor.js';
-import type { CommittedItem } from './ingest/types.js';
+import { ingestQueue } from './ingest/ingestQueue.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { MqttBroker } from './mqtt/broker.js';
+import { Admissions } from './patients/admissions.js';
 import type { Service } from './service.js';
-import { openDatabase, type Db } from './store/database.js';
-import { IngestStore, type DeclaredDevice } from './store/ingestStore.js';
-import { WriterThread } from './store/writerThread.js';
+import type { Db } from './store/database.js';
+import type { DeclaredDevice } from './store/ingestStore.js';
+import { ingestCommitter } from './store/ingestCommitter.js';
+import { Store } from './store/store.js';
 import { DiskFullWatch } from './store/diskFull.js';
 import { SerialService } from './serial/serialService.js';
 import { Hl7Listener } from './hl7/listener.js';
 import { HL7_STATUS_FILE } from './hl7/senderStatus.js';
-import { oldestUnsyncedTs } from './store/statusQuery.js';
-import { ReadingFlag } from '../shared/reading.js';
+import { counterValue, oldestUnsyncedAgeSeconds } from './store/statusQuery.js';
 import { syncMetricSources, wireSync, type SyncWiring } from './sync/syncWiring.js';
-import type { TechnicalAlarms } from './sync/technicalAlarms.js';
 
 export const RUN_FILE = 'wardgate.run.json';
 
@@ -43,8 +46,7 @@ export class Gateway {
   readonly config: GatewayConfig;
   readonly log: Logger;
   readonly bus: EventBus;
-  #db: Db | undefined;
-  #queue: CommitQueue | undefined;
+  #store: Store | undefined;
   #mqtt: MqttBroker | undefined;
   #http: HttpServer | undefined;
   #hl7: Hl7Listener | undefined;
@@ -83,8 +85,9 @@ export class Gateway {
     return this.#metrics;
   }
 
+  /** The store's database while the gateway runs. */
   get db(): Db | undefined {
-    return this.#db;
+    return this.#store?.db;
   }
 
   /** The sync, the storage guard and the scheduled jobs. */
@@ -106,7 +109,14 @@ export class Gateway {
     const { config, log } = this;
     log.info({ ward: config.ward, gateway: config.gateway.id, config: config.source, devices: config.devices.length }, 'starting');
     try {
-      for (const service of this.#build()) {
+      // The store opens first: every feature is built with it open, and it closes after all of them have stopped.
+      this.#store = await Store.open({
+        dataDir: config.gateway.dataDir,
+        devices: declaredDevices(config),
+        onExit: (err) => log.error({ err }, 'ingest writer thread stopped; its messages were not acknowledged; the next commit starts a new one'),
+        onFatal: (err) => this.#diskFailed(err),
+      });
+      for (const service of this.#build(this.#store)) {
         // Listed before it starts: a service that fails half-way is stopped too.
         this.#started.push(service);
         await service.start();
@@ -131,85 +141,37 @@ export class Gateway {
       }
     }
     this.#started = [];
+    const store = this.#store;
+    this.#store = undefined;
+    try {
+      await store?.close();
+    } catch (err) {
+      this.log.error({ err, service: 'store' }, 'stop failed');
+    }
     rmSync(join(this.config.gateway.dataDir, RUN_FILE), { force: true });
     this.log.info('stopped');
   }
 
-  #build(): Service[] {
+  #build(store: Store): Service[] {
     const { config, log, bus } = this;
-    let store: IngestStore;
-    // Ingest writes run on a thread of their own (store/writerWorker.ts), so that
-    // fsyncs and inserts never stall the broker; everything else writes here.
-    const writer = new WriterThread(config.gateway.dataDir, {
-      onExit: (err) => log.error({ err }, 'ingest writer thread stopped; its messages were not acknowledged; the next commit starts a new one'),
-      onFatal: (err) => this.#diskFailed(err),
-    });
-    const storeService: Service = {
-      name: 'store',
-      start: async () => {
-        this.#db = openDatabase(config.gateway.dataDir);
-        store = new IngestStore(this.#db);
-        store.declareDevices(declaredDevices(config));
-        await writer.start();
-      },
-      stop: async () => {
-        await this.#queue?.close();
-        await writer.close();
-        const db = this.#db;
-        this.#db = undefined;
-        if (db) {
-          db.pragma('wal_checkpoint(TRUNCATE)');
-          db.close();
-        }
-      },
-    };
     const metrics = createMetrics({
-      unsyncedReadings: () => this.#counter('readings_unsynced'),
-      oldestUnsyncedAgeSeconds: () => this.#oldestUnsyncedAge(),
-      mqttClients: () => this.#mqtt?.connectedClients ?? 0,
+      unsyncedReadings: () => counterValue(store.db, 'readings_unsynced'),
+      oldestUnsyncedAgeSeconds: () => oldestUnsyncedAgeSeconds(store.db),
+      mqttClients: () => mqtt.connectedClients,
       hl7Connections: () => this.#hl7?.connections ?? 0,
-      ...syncMetricSources(() => this.#db, () => this.#sync?.sync, config.storage.quotaBytes),
+      ...syncMetricSources(() => store.db, () => sync.sync, config.storage.quotaBytes),
     });
-    // Sync, storage guard and jobs raise technical alarms through the engine (cloud unreachable, quarantine, buffer filling).
-    const technical: TechnicalAlarms = {
-      set: (key, report) =>
-        this.#alarms?.engine?.setTechnical(key, report && { bed: null, deviceId: null, metric: null, value: report.value ?? null, rule: report.rule, priority: report.priority, message: report.message }),
-    };
+    this.#metrics = metrics;
+    // The sync, the storage guard, the jobs and the disk watch raise technical alarms (cloud unreachable, quarantine, buffer filling) over the bus.
+    const technical = technicalAlarmsOverBus(bus);
     const diskFull = new DiskFullWatch({ alarms: technical, log, registry: metrics.registry, dataDir: config.gateway.dataDir });
     const sync = wireSync({
-      config, env: this.#env, log, db: () => this.#db!, bus, alarms: technical, metrics,
-      applyAlarms: (alarms) => this.#alarms?.engine?.updateConfig(alarms),
+      config, env: this.#env, log, db: () => store.db, bus, alarms: technical, metrics,
+      applyAlarms: (alarms) => bus.emit('alarm.config', alarms),
     });
     this.#sync = sync;
-    this.#metrics = metrics;
-    const queue = new CommitQueue(
-      {
-        commit: (items, done) => {
-          // storage.onHardLimit 'refuse-new': at the quota a reading is not acknowledged, so the device keeps it.
-          if (!sync.guard.admitsReadings() && items.some((i) => i.kind === 'obs')) return done(new Error('storage quota reached; new readings refused'));
-          writer.commit(items, (err, results) => {
-            diskFull.observe(err);
-            return err ? done(err) : done(null, results!.map((result, i) => ({ item: items[i], result })));
-          });
-        },
-      },
-      {
-        // Alarms evaluate what is accepted, without waiting for the commit and its fsync.
-        onSubmitted: (item) => bus.emit('ingest.accepted', [item]),
-        onCommitted: (committed, ms) => {
-          recordCommit(metrics, committed, ms);
-          bus.emit('ingest.committed', committed);
-        },
-        onError: (err, items) => {
-          metrics.commitErrors.inc();
-          log.error({ err, items }, 'group commit failed; retrying items one by one');
-        },
-        onListenerError: (err) => log.error({ err }, 'post-commit hook failed'),
-      },
-      { inFlight: 2 },
-    );
-    this.#queue = queue;
-    const ingestor = new Ingestor(queue, { isDeclared: (id) => store.isDeclared(id) }, {
+    const queue = ingestQueue(ingestCommitter({ writer: store.writer, admitsReadings: () => sync.guard.admitsReadings(), diskFull }), { bus, metrics, log });
+    const ingestor = new Ingestor(queue, { isDeclared: (id) => store.devices.isDeclared(id) }, {
       maxFutureSkewMs: config.ingest.maxFutureSkewMs,
       acceptUnknownDevices: config.ingest.acceptUnknownDevices,
       maxMessageBytes: config.mqtt.maxMessageBytes,
@@ -218,22 +180,23 @@ export class Gateway {
       log.error({ code: 'WG_ERR_INTERNAL', source, err: err instanceof Error ? err.message : String(err) }, 'a validator failed; the message was dead-lettered');
     });
     const auth = new Authenticator([...config.devices, ...config.users]);
-    this.#mqtt = new MqttBroker({ config, auth, ingestor, bus, metrics, log });
+    const mqtt = new MqttBroker({ config, auth, ingestor, bus, metrics, log });
+    this.#mqtt = mqtt;
     const httpTls = config.http.tls && { cert: readFileSync(config.http.tls.cert), key: readFileSync(config.http.tls.key) };
-    this.#http = new HttpServer({ host: config.http.host, port: config.http.port, log, ...(httpTls && { tls: httpTls }) });
-    this.#http.route('GET', '/healthz', (_req, res) =>
+    const http = new HttpServer({ host: config.http.host, port: config.http.port, log, ...(httpTls && { tls: httpTls }) });
+    this.#http = http;
+    http.route('GET', '/healthz', (_req, res) =>
       sendJson(res, this.#stopping ? 503 : 200, { status: this.#stopping ? 'stopping' : 'ok', uptimeSeconds: Math.round(process.uptime()) }),
     );
-    this.#http.route('GET', '/metrics', async (_req, res) => {
+    http.route('GET', '/metrics', async (_req, res) => {
       const body = await metrics.registry.metrics();
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(body);
     });
-    const mqtt = this.#mqtt;
-    const sessions = createSessions(config);
-    this.#alarms = new AlarmService({
-      config, bus, log, auth, env: this.#env, http: this.#http, localToken: this.#token, sessions: sessionLookup(sessions),
-      db: () => this.#db!,
+    // Who lies in which bed: one record, read by the alarms (NEWS2) and changed through the API.
+    const admissions = new Admissions(store.db, store.audit);
+    const alarms = new AlarmService({
+      config, store, admissions, bus, log, env: this.#env,
       onFatal: (err) => this.#diskFailed(err),
       publisher: { publish: (topic, payload, options) => mqtt.publish(topic, payload, options) },
       onEvent: (phase, priority) => {
@@ -242,12 +205,17 @@ export class Gateway {
         sync.sync?.kick();
       },
     });
-    const sources = this.#deviceSources(ingestor, metrics, () => store);
-    this.#dashboard = new DashboardService({ config, http: this.#http, auth, bus, log, db: () => this.#db!, alarms: this.#alarms, sessions });
+    this.#alarms = alarms;
+    const sessions = createSessions(config);
+    const api = new ApiService({ http, auth, localToken: this.#token, alarms, admissions, bus, store, beds: configuredBeds(config), sessions: sessionLookup(sessions) });
+    const sources = this.#deviceSources(ingestor, metrics, store);
+    this.#dashboard = new DashboardService({ config, http, auth, bus, log, store, alarms, sessions });
+    // The queue stops after every source of items (and the alarms that hear its commits), before the store closes.
     // Alarms start before any device can connect, and stop after every source has.
-    // The sync starts after the alarms (its technical alarms need the engine) and stops before the store.
+    // The API registers its routes right after the alarms it serves are up.
+    // The sync starts after the alarms (its technical alarms go to the engine) and stops before them.
     // The dashboard registers its routes before the HTTP port opens.
-    return [storeService, this.#alarms, ...sync.services, this.#mqtt, ...sources, this.#dashboard, this.#http];
+    return [queue, alarms, api, ...sync.services, mqtt, ...sources, this.#dashboard, http];
   }
 
   /** The disk failed to write or sync the database (ingest or alarm events): the daemon stops for its restart to recover from the disk. */
@@ -257,11 +225,11 @@ export class Gateway {
   }
 
   /** Ingest from devices that do not speak MQTT: serial ports and the HL7 listener, when configured. */
-  #deviceSources(ingestor: Ingestor, metrics: GatewayMetrics, store: () => IngestStore): Service[] {
+  #deviceSources(ingestor: Ingestor, metrics: GatewayMetrics, store: Store): Service[] {
     const { config, log, bus } = this;
     const services: Service[] = [];
     if (config.serial.length) {
-      const lastSeq = (deviceId: string) => store().lastSeq(deviceId);
+      const lastSeq = (deviceId: string) => store.devices.lastSeq(deviceId);
       services.push(new SerialService({ ports: config.serial, ingestor, bus, metrics, log, lastSeq, maxFutureSkewMs: config.ingest.maxFutureSkewMs }));
     }
     if (config.hl7) {
@@ -273,16 +241,6 @@ export class Gateway {
       services.push(this.#hl7);
     }
     return services;
-  }
-
-  #counter(name: string): number {
-    const row = this.#db?.prepare('SELECT value FROM counters WHERE name = ?').get(name) as { value: number } | undefined;
-    return row?.value ?? 0;
-  }
-
-  #oldestUnsyncedAge(): number {
-    const ts = this.#db ? oldestUnsyncedTs(this.#db) : null;
-    return ts === null ? 0 : Math.max(0, (Date.now() - ts) / 1000);
   }
 
   #writeRunFile(): void {
@@ -305,17 +263,7 @@ function declaredDevices(config: GatewayConfig): DeclaredDevice[] {
   return devices;
 }
 
-function recordCommit(metrics: GatewayMetrics, committed: readonly CommittedItem[], ms: number): void {
-  const now = Date.now();
-  metrics.commitBatch.observe(committed.length);
-  metrics.commitSeconds.observe(ms / 1000);
-  for (const { item, result } of committed) {
-    metrics.messages.inc({ source: item.source, outcome: result.outcome });
-    if (result.outcome === 'rejected') metrics.rejects.inc({ reason: result.rejection.code });
-    if (item.kind !== 'obs') continue;
-    metrics.ingestLatency.observe((now - item.receivedTs) / 1000);
-    if (result.outcome !== 'stored') continue;
-    metrics.readings.inc({ source: item.source }, item.readings.length);
-    for (const r of item.readings) if (r.flags & ReadingFlag.artifact) metrics.artifacts.inc();
-  }
+/** Beds the config binds a device to. */
+function configuredBeds(config: GatewayConfig): string[] {
+  return [...new Set(config.devices.flatMap((d) => (d.bed === undefined ? [] : [d.bed])))];
 }

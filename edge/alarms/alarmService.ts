@@ -1,38 +1,32 @@
 // The alarm feature as one service of the daemon: the engine with its sinks
-// (store first, then MQTT, log and webhook), admissions, acknowledgements from
-// MQTT, the per-bed vitals for ward displays, and the edge API.
-import type { Authenticator } from '../auth/authenticator.js';
+// (store first, then MQTT, log and webhook), technical conditions and alarm
+// rules other features send over the bus, acknowledgements (MQTT and API,
+// each audited here), and the per-bed vitals for ward displays.
 import type { EventBus } from '../bus.js';
 import type { GatewayConfig } from '../config/load.js';
-import { registerApi } from '../http/api.js';
-import type { SessionLookup } from '../http/auth.js';
-import type { HttpServer } from '../http/server.js';
 import type { Logger } from '../log.js';
-import { Admissions } from '../patients/admissions.js';
+import type { Admissions } from '../patients/admissions.js';
 import type { Service } from '../service.js';
 import { AlarmStore } from '../store/alarmStore.js';
-import { AuditLog } from '../store/auditLog.js';
-import type { Db } from '../store/database.js';
+import type { Store } from '../store/store.js';
 import { BedVitalsPublisher } from './bedVitalsPublisher.js';
 import { AlarmEngine, type AlarmSink, type Clock } from './engine.js';
 import { logAlarmSink, mqttAlarmSink, type Publisher } from './outputs.js';
+import type { Alarm, AlarmEvent } from './types.js';
 import { AlarmWebhook } from './webhook.js';
 
 export interface AlarmServiceDeps {
   readonly config: GatewayConfig;
-  readonly db: () => Db;
+  readonly store: Store;
+  /** Who lies in which bed: NEWS2 reads the patient's entries. */
+  readonly admissions: Admissions;
   readonly bus: EventBus;
   readonly log: Logger;
   readonly publisher: Publisher;
-  readonly auth: Authenticator;
-  readonly http: HttpServer;
-  readonly localToken: string;
   readonly env: NodeJS.ProcessEnv;
   readonly clock?: Clock;
   /** Counts alarm events by phase and priority. */
   readonly onEvent?: (phase: string, priority: string) => void;
-  /** Dashboard sessions, accepted by the API beside Basic credentials. */
-  readonly sessions?: SessionLookup;
   /** The disk failed to sync recorded alarm events: nothing after them can be trusted. */
   readonly onFatal?: (err: Error) => void;
 }
@@ -41,34 +35,48 @@ export class AlarmService implements Service {
   readonly name = 'alarms';
   readonly #deps: AlarmServiceDeps;
   #engine: AlarmEngine | undefined;
-  #admissions: Admissions | undefined;
   #webhook: AlarmWebhook | undefined;
   #vitals: BedVitalsPublisher | undefined;
   #store: AlarmStore | undefined;
   #unsubscribe: Array<() => void> = [];
+  readonly #now = () => (this.#deps.clock ?? { now: Date.now }).now();
 
   constructor(deps: AlarmServiceDeps) {
     this.#deps = deps;
   }
 
-  get engine(): AlarmEngine | undefined {
+  /** The engine; the services that read it (API, dashboard) start after this one. */
+  get engine(): AlarmEngine {
+    if (!this.#engine) throw new Error('the alarm service is not started');
     return this.#engine;
   }
 
-  /** Who lies in which bed, once started. */
-  get admissions(): Admissions | undefined {
-    return this.#admissions;
+  /** Who lies in which bed. */
+  get admissions(): Admissions {
+    return this.#deps.admissions;
+  }
+
+  /** Recorded alarm events, newest first. */
+  history(query: Parameters<AlarmStore['events']>[0]): AlarmEvent[] {
+    if (!this.#store) throw new Error('the alarm service is not started');
+    return this.#store.events(query);
+  }
+
+  /**
+   * A person acknowledges an alarm (over MQTT, the API or the dashboard): the
+   * engine's acknowledgement and its audit entry, in one place for every way
+   * in. Undefined when no open alarm has that id.
+   */
+  acknowledge(alarmId: string, by: string, via: string): Alarm | undefined {
+    const alarm = this.engine.acknowledge(alarmId, by);
+    if (alarm) this.#deps.store.audit.record({ ts: this.#now(), actor: by, action: 'acknowledge', target: `alarm:${alarm.id}`, detail: { via } });
+    return alarm;
   }
 
   async start(): Promise<void> {
-    const { config, bus, log, publisher } = this.#deps;
-    const db = this.#deps.db();
-    const store = new AlarmStore(db, this.#deps.onFatal ? { onSyncFailed: this.#deps.onFatal } : {});
+    const { config, bus, log, publisher, admissions } = this.#deps;
+    const store = new AlarmStore(this.#deps.store.db, this.#deps.onFatal ? { onSyncFailed: this.#deps.onFatal } : {});
     this.#store = store;
-    const audit = new AuditLog(db);
-    const now = () => (this.#deps.clock ?? { now: Date.now }).now();
-    const admissions = new Admissions(db, audit, now);
-    this.#admissions = admissions;
     const sinks: AlarmSink[] = [
       // The store comes first: an event is committed (and queued for the cloud) before anyone is told,
       // and on disk one WAL sync later, started at once off the event loop (AlarmStore.record).
@@ -110,16 +118,15 @@ export class AlarmService implements Service {
       // The retained bed state carries NEWS2, which the patient's entries change.
       bus.on('patient.changed', ({ bed }) => vitals.changed(bed)),
       bus.on('alarm.ack', ({ alarmId, by, via }) => {
-        const alarm = engine.acknowledge(alarmId, by);
-        if (!alarm) return log.warn({ alarmId, by, via }, 'acknowledgement for no open alarm');
-        audit.record({ ts: now(), actor: by, action: 'acknowledge', target: `alarm:${alarmId}`, detail: { via } });
+        if (!this.acknowledge(alarmId, by, via)) log.warn({ alarmId, by, via }, 'acknowledgement for no open alarm');
       }),
+      // Conditions of the sync, the storage guard and the disk (cloud unreachable, buffer filling, disk full).
+      bus.on('alarm.technical', ({ key, report }) =>
+        engine.setTechnical(key, report && { bed: null, deviceId: null, metric: null, value: report.value ?? null, rule: report.rule, priority: report.priority, message: report.message }),
+      ),
+      // Rules and limits pulled from the cloud, in force from the next reading.
+      bus.on('alarm.config', (alarms) => engine.updateConfig(alarms)),
     );
-    const beds = [...new Set(config.devices.flatMap((d) => (d.bed === undefined ? [] : [d.bed])))];
-    registerApi({
-      http: this.#deps.http, auth: this.#deps.auth, localToken: this.#deps.localToken, engine, admissions, bus, alarms: store, audit, db: this.#deps.db, beds, now,
-      ...(this.#deps.sessions && { sessions: this.#deps.sessions }),
-    });
   }
 
   async stop(): Promise<void> {

@@ -9,8 +9,7 @@ import type { Caller, SessionLookup } from '../http/auth.js';
 import type { HttpServer } from '../http/server.js';
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
-import { AuditLog } from '../store/auditLog.js';
-import type { Db } from '../store/database.js';
+import type { Store } from '../store/store.js';
 import { LiveFeed } from './live.js';
 import { registerDashboard } from './routes.js';
 import { csrfOk, SessionStore } from './sessions.js';
@@ -24,7 +23,7 @@ export interface DashboardDeps {
   readonly auth: Authenticator;
   readonly bus: EventBus;
   readonly log: Logger;
-  readonly db: () => Db;
+  readonly store: Store;
   readonly alarms: AlarmService;
   readonly sessions: SessionStore;
 }
@@ -60,18 +59,14 @@ export class DashboardService implements Service {
   }
 
   async start(): Promise<void> {
-    const { config, http, auth, bus, log, sessions, alarms } = this.#deps;
-    const db = this.#deps.db();
-    const engine = alarms.engine;
-    const admissions = alarms.admissions;
-    if (!engine || !admissions) throw new Error('the dashboard needs the alarm service started first');
+    const { config, http, auth, bus, log, sessions, alarms, store } = this.#deps;
+    const { engine, admissions } = alarms;
     const beds = [...new Set(config.devices.flatMap((d) => (d.bed === undefined ? [] : [d.bed])))];
-    const state = new WardState({ engine, admissions, db, beds, syncConfigured: config.cloud !== undefined });
+    const state = new WardState({ engine, admissions, db: store.db, beds, syncConfigured: config.cloud !== undefined });
     this.#live = new LiveFeed({ bus, state, sessions, log: log.child({ module: 'dashboard' }), ward: config.ward, statusIntervalMs: config.dashboard.statusIntervalMs });
     this.#live.start();
-    const audit = new AuditLog(db);
     registerDashboard({
-      http, auth, sessions, throttle: new LoginThrottle(), audit: () => audit, live: this.#live, assets: new StaticAssets(publicDir()), ward: config.ward,
+      http, auth, sessions, throttle: new LoginThrottle(), audit: store.audit, live: this.#live, assets: new StaticAssets(publicDir()), ward: config.ward,
     });
   }
 

@@ -17,7 +17,7 @@ export interface DashboardRouteDeps {
   readonly auth: Authenticator;
   readonly sessions: SessionStore;
   readonly throttle: LoginThrottle;
-  readonly audit: () => AuditLog;
+  readonly audit: AuditLog;
   readonly live: LiveFeed;
   readonly assets: StaticAssets;
   readonly ward: string;
@@ -55,12 +55,12 @@ export function registerDashboard(deps: DashboardRouteDeps): void {
     const principal = await deps.auth.check(name, password, req.socket.remoteAddress ?? '');
     if (!principal || principal.kind !== 'user' || !principal.role) {
       deps.throttle.failed(name);
-      deps.audit().record({ ts: now(), actor: name, action: 'login-failed', target: null, detail: { via: 'dashboard' } });
+      deps.audit.record({ ts: now(), actor: name, action: 'login-failed', target: null, detail: { via: 'dashboard' } });
       return sendJsonError(res, 401, 'WG_ERR_AUTH', 'wrong user name or password');
     }
     deps.throttle.succeeded(name);
     const session = sessions.create(principal.name, principal.role);
-    deps.audit().record({ ts: now(), actor: session.name, action: 'login', target: null, detail: { via: 'dashboard', role: session.role } });
+    deps.audit.record({ ts: now(), actor: session.name, action: 'login', target: null, detail: { via: 'dashboard', role: session.role } });
     res.setHeader('set-cookie', sessionCookie(session, sessions.limits, isHttps(req)));
     sendJson(res, 200, sessionView(session));
   });
@@ -72,7 +72,7 @@ export function registerDashboard(deps: DashboardRouteDeps): void {
     if (!session) return sendJson(res, 200, { loggedOut: true });
     if (!csrfOk(req, session)) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', 'missing or wrong CSRF token');
     sessions.destroy(session.id);
-    deps.audit().record({ ts: now(), actor: session.name, action: 'logout', target: null, detail: { via: 'dashboard' } });
+    deps.audit.record({ ts: now(), actor: session.name, action: 'logout', target: null, detail: { via: 'dashboard' } });
     sendJson(res, 200, { loggedOut: true });
   });
 

@@ -4,15 +4,14 @@
 // every change is audited. Who may change what, and from where: auth.ts and
 // origin.ts (docs/SECURITY.md).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AlarmEngine } from '../alarms/engine.js';
+import type { AlarmService } from '../alarms/alarmService.js';
 import { alarmView, eventView } from '../alarms/outputs.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Role } from '../config/schema.js';
 import { consciousnessLevels, type Admissions, type Consciousness, type Settings } from '../patients/admissions.js';
-import type { AlarmStore } from '../store/alarmStore.js';
-import type { AuditLog } from '../store/auditLog.js';
-import type { Db } from '../store/database.js';
+import { bedSeen } from '../store/bedQuery.js';
 import { readStatus } from '../store/statusQuery.js';
+import type { Store } from '../store/store.js';
 import { WardgateError } from '../../shared/errors.js';
 import { isPlainObject } from '../../shared/observation.js';
 import { hasRole, identify, type Caller, type SessionLookup } from './auth.js';
@@ -26,13 +25,12 @@ export interface ApiDeps {
   readonly http: HttpServer;
   readonly auth: Authenticator;
   readonly localToken: string;
-  readonly engine: AlarmEngine;
+  /** The engine, the alarm history and acknowledgements; started before the API's routes are registered. */
+  readonly alarms: AlarmService;
   readonly admissions: Admissions;
   /** Told of every change to a bed's patient, for the screens that show it. */
   readonly bus: EventBus;
-  readonly alarms: AlarmStore;
-  readonly audit: AuditLog;
-  readonly db: () => Db;
+  readonly store: Store;
   /** Beds that have a device bound in config. */
   readonly beds: readonly string[];
   readonly now?: () => number;
@@ -45,7 +43,8 @@ const MAX_BODY = 16 * 1024;
 type Action = (ctx: { req: IncomingMessage; res: ServerResponse; params: Record<string, string>; caller: Caller; query: URLSearchParams }) => unknown;
 
 export function registerApi(deps: ApiDeps): void {
-  const { http, engine, admissions } = deps;
+  const { http, admissions, alarms, store } = deps;
+  const { engine } = alarms;
   const now = deps.now ?? Date.now;
   // NEWS2 is scored anew with the patient's entries; every open dashboard shows the change at once.
   const patientChanged = (bed: string) => {
@@ -75,14 +74,12 @@ export function registerApi(deps: ApiDeps): void {
   const beds = () => bedList(deps.beds, admissions);
   const view = (bed: string) => bedView(engine, admissions, bed);
   // A bed is one the config binds a device to, one with a patient admitted, or one readings have come from.
-  const bedSeen = (bed: string) =>
-    deps.db().prepare('SELECT 1 FROM devices WHERE bed = ? UNION ALL SELECT 1 FROM observations WHERE bed = ? LIMIT 1').pluck().get(bed, bed) !== undefined;
   const knownBed = (bed: string) => {
-    if (deps.beds.includes(bed) || admissions.get(bed) !== undefined || bedSeen(bed)) return bed;
+    if (deps.beds.includes(bed) || admissions.get(bed) !== undefined || bedSeen(store.db, bed)) return bed;
     throw new WardgateError('WG_ERR_NOT_FOUND', `no bed ${bed} on this ward`, 'bed');
   };
 
-  route('GET', '/api/status', 'viewer', () => readStatus(deps.db()));
+  route('GET', '/api/status', 'viewer', () => readStatus(store.db));
   route('GET', '/api/beds', 'viewer', () => ({ beds: beds().map(view) }));
   route('GET', '/api/beds/:bed', 'viewer', ({ params }) => view(knownBed(params.bed)));
   route('GET', '/api/beds/:bed/trends', 'viewer', ({ params, query }) => {
@@ -91,22 +88,21 @@ export function registerApi(deps: ApiDeps): void {
     if (!(hours > 0 && hours <= 72)) throw new WardgateError('WG_ERR_SCHEMA', 'expected a number of hours in (0, 72]', 'hours');
     if (!(Number.isInteger(points) && points >= 10 && points <= 2000)) throw new WardgateError('WG_ERR_SCHEMA', 'expected an integer from 10 to 2000', 'points');
     const to = now();
-    return readTrends(deps.db(), { bed: knownBed(params.bed), from: to - hours * 3_600_000, to, points });
+    return readTrends(store.db, { bed: knownBed(params.bed), from: to - hours * 3_600_000, to, points });
   });
   route('GET', '/api/alarms', 'viewer', () => ({ alarms: engine.openAlarms().map(alarmView) }));
   route('GET', '/api/alarms/history', 'viewer', ({ query }) => {
     const since = query.get('since');
     const limit = Number(query.get('limit') ?? 200);
     return {
-      events: deps.alarms
-        .events({ ...(query.get('bed') && { bed: query.get('bed')! }), ...(since && { since: Date.parse(since) }), limit: Number.isFinite(limit) ? limit : 200 })
+      events: alarms
+        .history({ ...(query.get('bed') && { bed: query.get('bed')! }), ...(since && { since: Date.parse(since) }), limit: Number.isFinite(limit) ? limit : 200 })
         .map(eventView),
     };
   });
   route('POST', '/api/alarms/:id/ack', 'nurse', ({ params, caller, res }) => {
-    const alarm = engine.acknowledge(params.id, caller.name);
+    const alarm = alarms.acknowledge(params.id, caller.name, caller.via ?? 'api');
     if (!alarm) throw new WardgateError('WG_ERR_NOT_FOUND', `no open alarm ${params.id}`);
-    deps.audit.record({ ts: now(), actor: caller.name, action: 'acknowledge', target: `alarm:${alarm.id}`, detail: { via: caller.via ?? 'api' } });
     sendJson(res, 200, alarmView(alarm));
   });
   route('POST', '/api/admissions', 'admin', async ({ req, caller }) => {
@@ -130,7 +126,7 @@ export function registerApi(deps: ApiDeps): void {
     return view(updated.bed).patient;
   });
   route('GET', '/api/audit', 'admin', ({ query }) => ({
-    entries: deps.audit.recent(Number(query.get('limit') ?? 100) || 100).map((e) => ({ ...e, ts: new Date(e.ts).toISOString() })),
+    entries: store.audit.recent(Number(query.get('limit') ?? 100) || 100).map((e) => ({ ...e, ts: new Date(e.ts).toISOString() })),
   }));
 }
 

@@ -4,6 +4,7 @@
 // without costing throughput: one fsync covers every message that arrived
 // meanwhile. The writer may be asynchronous (a thread of its own, see
 // store/writerThread.ts); a bounded number of groups is with it at a time.
+import type { Service } from '../service.js';
 import type { CommittedItem, IngestItem, IngestOutcome } from './types.js';
 
 export type CommitCallback = (err: Error | null, result?: IngestOutcome) => void;
@@ -59,7 +60,9 @@ export interface CommitQueueOptions {
   readonly gatherMs?: number;
 }
 
-export class CommitQueue {
+/** A service of the daemon: nothing to start; stopping closes it (below). */
+export class CommitQueue implements Service {
+  readonly name = 'ingest';
   readonly #store: GroupCommitter;
   readonly #hooks: CommitQueueHooks;
   #items: IngestItem[] = [];
@@ -77,6 +80,13 @@ export class CommitQueue {
     this.#hooks = hooks;
     this.#maxInFlight = options.inFlight ?? 1;
     this.#gatherMs = options.gatherMs ?? 0;
+  }
+
+  async start(): Promise<void> {}
+
+  /** Stopped after every source of items and before the store closes, so that what was submitted is committed. */
+  stop(): Promise<void> {
+    return this.close();
   }
 
   /** Items waiting for the next group. */

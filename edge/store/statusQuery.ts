@@ -33,6 +33,17 @@ export function oldestUnsyncedTs(db: Db): number | null {
   return row?.ts ?? null;
 }
 
+/** A counter's value (readings, readings_unsynced, dead_letters...); 0 before its first count. */
+export function counterValue(db: Db, name: string): number {
+  return (db.prepare('SELECT value FROM counters WHERE name = ?').pluck().get(name) as number | undefined) ?? 0;
+}
+
+/** Seconds since the oldest observation the cloud has not confirmed was taken; 0 when there is none. */
+export function oldestUnsyncedAgeSeconds(db: Db, now = Date.now()): number {
+  const ts = oldestUnsyncedTs(db);
+  return ts === null ? 0 : Math.max(0, (now - ts) / 1000);
+}
+
 /** `syncConfigured: false` reports the sync as off whatever state an earlier configuration left behind. */
 export function readStatus(db: Db, options: { syncConfigured?: boolean } = {}): GatewayStatus {
   const counters = new Map(
