@@ -18,7 +18,7 @@ import { RUN_FILE, type RunInfo } from '../edge/gateway.js';
 import { parseHl7 } from '../edge/hl7/message.js';
 import { mapPcd01 } from '../edge/hl7/pcd01.js';
 import { LineFramer } from '../edge/serial/lineFramer.js';
-import { serialDrivers } from '../edge/serial/driver.js';
+import { serialDrivers } from '../edge/serial/driverRegistry.js';
 import { SerialLineIngest } from '../edge/serial/lineIngest.js';
 import { openDatabase } from '../edge/store/database.js';
 import { IngestStore } from '../edge/store/ingestStore.js';

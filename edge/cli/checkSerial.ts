@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { WardgateError } from '../../shared/errors.js';
 import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../shared/cli.js';
 import { serialDrivers as driverNames, type SerialDriverName } from '../config/schema.js';
-import { serialDrivers } from '../serial/driver.js';
+import { serialDrivers } from '../serial/driverRegistry.js';
 import { checkSerial, describe } from '../serial/check.js';
 
 const clocks = ['local', 'utc', 'ignore'] as const;

@@ -6,7 +6,8 @@ import { once } from 'node:events';
 import type { SerialDriverName } from '../config/schema.js';
 import { isPlainObject, parseObservation, validateObservation } from '../../shared/observation.js';
 import { ReadingFlag, type Reading } from '../../shared/reading.js';
-import { framerFor, serialDrivers, type DecodeContext, type DecodedLine } from './driver.js';
+import { framerFor, type DecodeContext, type DecodedLine } from './driver.js';
+import { serialDrivers } from './driverRegistry.js';
 import type { FramingFault } from './lineFramer.js';
 
 export type CheckOutcome =

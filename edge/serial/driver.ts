@@ -5,10 +5,6 @@
 import type { Transform } from 'node:stream';
 import type { ObservationEntry, SensorState } from '../../shared/reading.js';
 import type { SerialDriverName } from '../config/schema.js';
-import { jsonlDriver } from './drivers/jsonl.js';
-import { masimoAsciiDriver } from './drivers/masimoAscii.js';
-import { noninAsciiDriver } from './drivers/noninAscii.js';
-import { noninBinary1Driver, noninBinary2Driver, noninBinary7Driver, noninBinary8Driver } from './drivers/noninBinary.js';
 import { LineFramer, type FramingFault } from './lineFramer.js';
 
 export interface DecodeContext {
@@ -49,16 +45,6 @@ export interface SerialDriver {
 export function framerFor(driver: SerialDriver, maxLineBytes: number, onFault: (fault: FramingFault, bytes: number) => void): Transform {
   return driver.framer ? driver.framer(onFault) : new LineFramer({ maxLineBytes, asciiOnly: driver.asciiOnly, onFault });
 }
-
-export const serialDrivers: Readonly<Record<SerialDriverName, SerialDriver>> = {
-  'masimo-ascii': masimoAsciiDriver,
-  'nonin-ascii': noninAsciiDriver,
-  'nonin-binary-1': noninBinary1Driver,
-  'nonin-binary-2': noninBinary2Driver,
-  'nonin-binary-7': noninBinary7Driver,
-  'nonin-binary-8': noninBinary8Driver,
-  jsonl: jsonlDriver,
-};
 
 /** "---", "--", "--.-": the vendors' way of saying "no value" (DOMAIN.md section 6). */
 export function isAbsentText(text: string): boolean {

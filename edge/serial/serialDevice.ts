@@ -3,16 +3,22 @@
 // the ward needs to know about the device's presence: online in the device
 // table, device-silent on the bus when the port vanishes or the lines stop.
 import type { EventBus } from '../bus.js';
-import type { Hooks } from './serialService.js';
 import type { SerialPortConfig } from '../config/schema.js';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { IngestOutcome } from '../ingest/types.js';
 import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { framerFor, serialDrivers } from './driver.js';
+import type { ErrorCode } from '../../shared/errors.js';
+import { framerFor } from './driver.js';
+import { serialDrivers } from './driverRegistry.js';
 import type { FramingFault } from './lineFramer.js';
 import { SerialLineIngest } from './lineIngest.js';
 import { PortReader, type PortState } from './portReader.js';
+
+export interface Hooks {
+  /** A line was dead-lettered (for logs at the rate of changes, and tests). */
+  onRejected?(port: SerialPortConfig, code: ErrorCode): void;
+}
 
 export interface SerialDeviceDeps {
   readonly port: SerialPortConfig;

@@ -10,11 +10,6 @@ import type { Service } from '../service.js';
 import type { ErrorCode } from '../../shared/errors.js';
 import { SerialDevice } from './serialDevice.js';
 
-export interface Hooks {
-  /** A line was dead-lettered (for logs at the rate of changes, and tests). */
-  onRejected?(port: SerialPortConfig, code: ErrorCode): void;
-}
-
 export interface SerialServiceDeps {
   readonly ports: readonly SerialPortConfig[];
   readonly ingestor: Ingestor;

@@ -6,7 +6,8 @@
 // throws, and a record torn by the end of the stream yields nothing.
 import t from 'tap';
 import fc from 'fast-check';
-import { framerFor, serialDrivers, type DecodedLine } from '../../../edge/serial/driver.js';
+import { framerFor, type DecodedLine } from '../../../edge/serial/driver.js';
+import { serialDrivers } from '../../../edge/serial/driverRegistry.js';
 import type { FramingFault } from '../../../edge/serial/lineFramer.js';
 import type { SerialDriverName } from '../../../edge/config/schema.js';
 import type { SensorState } from '../../../shared/reading.js';

@@ -3,7 +3,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { LineFramer } from '../../../edge/serial/lineFramer.js';
-import { serialDrivers, type DecodeContext } from '../../../edge/serial/driver.js';
+import type { DecodeContext } from '../../../edge/serial/driver.js';
+import { serialDrivers } from '../../../edge/serial/driverRegistry.js';
 import { sensorFromExc } from '../../../edge/serial/drivers/masimoAscii.js';
 import { ArrivalSeq, contentSeq, seqSecond } from '../../../edge/ingest/derivedSeq.js';
 import { masimoLine, noninHeader, noninLine } from '../../../simulators/serialLines.js';
