@@ -45,6 +45,8 @@ export interface AckInput {
   readonly ward: string;
   readonly ackControlId: string;
   readonly now: number;
+  /** MSH-9.2 of the ACK: the trigger event of the message answered; R01 when absent. */
+  readonly trigger?: string;
 }
 
 const HL7_CODE_TEXT: ReadonlyMap<number, string> = new Map([
@@ -65,7 +67,7 @@ export function buildAck(input: AckInput): string {
   const e = (text: string) => escape(text, DEFAULT_ENCODING);
   const msh = [
     'MSH', '^~\\&', e(input.gatewayId), e(input.ward), e(input.sendingApplication ?? ''), e(input.sendingFacility ?? ''),
-    formatDtm(input.now), '', 'ACK^R01^ACK', e(input.ackControlId), e(input.processingId || 'P'), e(input.version || '2.6'),
+    formatDtm(input.now), '', `ACK^${e(input.trigger ?? 'R01')}^ACK`, e(input.ackControlId), e(input.processingId || 'P'), e(input.version || '2.6'),
   ].join('|');
   const { error } = input;
   const errors = [...(error ? [error] : []), ...(input.errors ?? [])];

@@ -9,10 +9,17 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { MllpDecoder, mllpFrame, type MllpFault, type MllpFrame } from './mllp.js';
-import type { Answer, OruHandler } from './oruHandler.js';
+import type { Answer } from './oruHandler.js';
+
+/** What answers each message of a connection: the PCD-01 handler, the alarm manager's status handler. */
+export interface MessageHandler {
+  handle(bytes: Buffer, peer: string, address: string): Promise<Answer>;
+  /** A frame longer than the limit: answered from its head. */
+  overlong(head: Buffer, size: number, limit: number, peer: string): Promise<Answer>;
+}
 
 export interface ConnectionDeps {
-  readonly handler: OruHandler;
+  readonly handler: MessageHandler;
   readonly maxMessageBytes: number;
   /** Closed when no message is complete this long after connecting (0: never). */
   readonly firstMessageTimeoutMs: number;
@@ -138,7 +145,8 @@ export class Hl7Connection {
     }
     this.#answer(frame).then(
       (answer) => {
-        slot.bytes = mllpFrame(answer.ack);
+        // An empty answer sends nothing (an acknowledgment received is not acknowledged), but keeps its turn.
+        slot.bytes = answer.ack ? mllpFrame(answer.ack) : Buffer.alloc(0);
         this.#flush();
         try {
           this.#deps.onAnswer(answer);

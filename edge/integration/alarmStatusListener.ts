@@ -1,0 +1,138 @@
+// The gateway's MLLP listener for the alarm manager's PCD-05 Report Alarm
+// Status (ORA^R41): the manager opens its own connection to the Alarm
+// Reporter for these, separate from the one our PCD-04 reports travel on,
+// and each message is answered with an ACK^R41 (original mode). Framing,
+// ordering of answers and timeouts are the PCD-01 listener's (hl7/connection.ts).
+// A plain ACK arriving here (an application acknowledgment sent on its own)
+// is read, and never answered: an acknowledgment is not acknowledged.
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Rejection } from '../../shared/errors.js';
+import { buildAck, type AckCode } from '../hl7/ack.js';
+import { Hl7Connection, type MessageHandler } from '../hl7/connection.js';
+import type { Answer } from '../hl7/oruHandler.js';
+import type { Logger } from '../log.js';
+import { LogLimiter } from '../logLimiter.js';
+import type { Service } from '../service.js';
+import { readAlarmStatus, type AckReport, type AlarmStatusReport } from './alarmStatus.js';
+
+export interface AlarmStatusListenerDeps {
+  readonly host: string;
+  readonly port: number;
+  readonly allowedAddresses: readonly string[];
+  /** Our MSH-3 / MSH-4 in the ACKs. */
+  readonly application: string;
+  readonly facility: string;
+  readonly log: Logger;
+  /** A status report: undefined when taken, or why it is refused (answered AE). */
+  readonly onStatus: (report: AlarmStatusReport, address: string) => Rejection | undefined;
+  readonly onAck?: (report: AckReport) => void;
+  readonly now?: () => number;
+}
+
+const MAX_CONNECTIONS = 8;
+const MAX_MESSAGE_BYTES = 65_536;
+
+export class AlarmStatusListener implements Service {
+  readonly name = 'alarm-status';
+  readonly #deps: AlarmStatusListenerDeps;
+  readonly #log: Logger;
+  readonly #limited: LogLimiter;
+  readonly #connections = new Set<Hl7Connection>();
+  #server: Server | undefined;
+  #acks = 0;
+
+  constructor(deps: AlarmStatusListenerDeps) {
+    this.#deps = deps;
+    this.#log = deps.log.child({ module: 'alarm-manager' });
+    this.#limited = new LogLimiter(this.#log);
+  }
+
+  get port(): number | undefined {
+    return (this.#server?.address() as AddressInfo | null)?.port;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((socket) => this.#accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#deps.port, this.#deps.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#server = server;
+    this.#log.info({ host: this.#deps.host, port: this.port }, 'alarm manager status listener open');
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    await Promise.all([...this.#connections].map((c) => c.drain(1000)));
+    await closed;
+  }
+
+  #accept(socket: Socket): void {
+    socket.on('error', () => {});
+    const address = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const { allowedAddresses } = this.#deps;
+    if ((allowedAddresses.length && !allowedAddresses.includes(address)) || this.#connections.size >= MAX_CONNECTIONS) {
+      this.#limited.warn(`refused ${address}`, { code: 'WG_ERR_HL7_SENDER', address }, 'alarm manager status connection refused (alarmManager.listen.allowedAddresses, or too many open)');
+      socket.destroy();
+      return;
+    }
+    const connection = new Hl7Connection(socket, {
+      handler: this.#handler(),
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+      firstMessageTimeoutMs: 0,
+      idleTimeoutMs: 0,
+      log: this.#log,
+      onAnswer: (answer) => {
+        if (answer.rejection) this.#limited.warn(`answer ${address} ${answer.rejection.code}`, { code: answer.rejection.code, ack: answer.code }, 'alarm manager status not accepted');
+      },
+      onFault: () => {},
+    });
+    this.#connections.add(connection);
+    void connection.closed.then(() => this.#connections.delete(connection));
+    connection.start();
+  }
+
+  #handler(): MessageHandler {
+    return {
+      handle: async (bytes, _peer, address) => this.#handle(bytes.toString('utf8'), address),
+      overlong: async (_head, size) => this.#answer('AR', '', { code: 'WG_ERR_TOO_LARGE', message: `a status report of ${size} bytes is larger than ${MAX_MESSAGE_BYTES}` }),
+    };
+  }
+
+  #handle(text: string, address: string): Answer {
+    const report = readAlarmStatus(text);
+    if ('message' in report) return this.#answer(report.code === 'WG_ERR_HL7_UNSUPPORTED' ? 'AR' : 'AE', controlIdOf(text), report);
+    if (report.kind === 'ack') {
+      this.#deps.onAck?.(report);
+      return { code: 'AA', ack: '' };
+    }
+    let refused: Rejection | undefined;
+    try {
+      refused = this.#deps.onStatus(report, address);
+    } catch (err) {
+      this.#log.error({ err }, 'alarm manager status handling failed');
+      refused = { code: 'WG_ERR_INTERNAL', message: 'the status could not be applied; send it again' };
+    }
+    return this.#answer(refused ? 'AE' : 'AA', report.controlId, refused);
+  }
+
+  #answer(code: AckCode, controlId: string, rejection?: Rejection): Answer {
+    const ack = buildAck({
+      code, controlId, gatewayId: this.#deps.application, ward: this.#deps.facility, ackControlId: `WGS${++this.#acks}`,
+      now: (this.#deps.now ?? Date.now)(), trigger: 'R41',
+      ...(rejection && { error: { code: rejection.code, message: rejection.message, hl7Code: code === 'AR' ? 200 : 207 } }),
+    });
+    return { code, ack, ...(rejection && { rejection }) };
+  }
+}
+
+/** MSH-10 read from text that did not parse as a whole, so that even a refusal names what it answers. */
+function controlIdOf(text: string): string {
+  if (!text.startsWith('MSH') || text.length < 4) return '';
+  return text.split(/\r|\n/)[0].split(text[3])[9] ?? '';
+}
