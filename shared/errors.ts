@@ -24,6 +24,7 @@ export const errorCodes = {
   WG_ERR_HL7_LOCATION: 'An HL7 message names a PV1-3 location (point of care, room, bed) that hl7.locations does not map to a bed of this ward.',
   WG_ERR_HL7_DEMO: 'An HL7 message or row of demo or test data (MSH-11 D or T, OBX-8 demo-data or test-data): counted and logged, never stored as patient data.',
   WG_ERR_HL7_PATIENT: 'An HL7 ADT message names no usable patient: PID-3 (or MRG-1 for a merge) holds no identifier of the type and authority in hl7.adt.identifier.',
+  WG_ERR_HL7_REFUSED: 'A hospital system refused a message the gateway sent it (MSA-1 AR or CR): the message is quarantined, not resent, and a technical alarm is raised until an operator sends it again.',
   WG_ERR_HL7_BUSY: 'An HL7 connection was refused or closed: too many open (hl7.maxConnections, hl7.maxConnectionsPerAddress) or no message in time (hl7.firstMessageTimeoutMs).',
   WG_ERR_STORE: 'The reading could not be committed; it was not acknowledged and the sender should retry.',
   WG_ERR_CONFLICT: 'The request conflicts with the current state (a bed already occupied, a patient already admitted).',
