@@ -34,7 +34,7 @@ t.test('a PCD-05 built by another implementation: who accepted, where, on which 
     ].join('\r'),
   );
   const report = readAlarmStatus(msg.toString());
-  t.equal(report.kind, 'status');
+  t.equal('kind' in report && report.kind, 'status');
   const status = report as AlarmStatusReport;
   t.match(status, { controlId: 'NC-5521', manager: 'NURSECALL', alarmId: '3f2b8c1e-5a7d-4c2e-9b1a-0d6e4f8a2c11', answers: 'AM7' });
   t.same(status.recipients.map((r) => r.status), ['delivered', 'accepted']);

@@ -32,26 +32,26 @@ const pcd05 = (controlId: string, alarmId: string, status: string) =>
 t.test('each status report is answered ACK^R41 AA, and handed over with who and where', async (t) => {
   const seen: AlarmStatusReport[] = [];
   const { client } = await started(t, (r) => void seen.push(r));
-  const ack = await client.sendAndWait(pcd05('NC-1', 'alarm-1', 'Accepted'), { timeout: 5000 });
+  const ack = await client.sendAndWait(pcd05('NC-1', 'alarm-1', 'Accepted'), { timeoutMs: 5000 });
   t.equal(ack.header.getField(9).toString(), 'ACK^R41^ACK');
   t.equal(ack.getSegment('MSA')!.getField(1).toString(), 'AA');
   t.equal(ack.getSegment('MSA')!.getField(2).toString(), 'NC-1', 'MSA-2: the manager\'s control id');
   t.equal(ack.header.getField(3).toString(), 'WARDGATE');
   t.equal(seen.length, 1);
   t.match(seen[0], { alarmId: 'alarm-1', manager: 'NURSECALL', recipients: [{ status: 'accepted', personName: 'Anna Smith', device: 'PHONE-0451', location: '3B Bay 2' }] });
-  const second = await client.sendAndWait(pcd05('NC-2', 'alarm-1', 'Read'), { timeout: 5000 });
+  const second = await client.sendAndWait(pcd05('NC-2', 'alarm-1', 'Read'), { timeoutMs: 5000 });
   t.equal(second.getSegment('MSA')!.getField(2).toString(), 'NC-2', 'several reports on one connection, each answered');
 });
 
 t.test('a status the gateway cannot apply is answered AE with the reason; a message of another kind AR', async (t) => {
   const { client } = await started(t, () => ({ code: 'WG_ERR_NOT_FOUND', message: 'no alarm alarm-9 was reported to the alarm manager' }));
-  const refused = await client.sendAndWait(pcd05('NC-3', 'alarm-9', 'Accepted'), { timeout: 5000 });
+  const refused = await client.sendAndWait(pcd05('NC-3', 'alarm-9', 'Accepted'), { timeoutMs: 5000 });
   t.equal(refused.getSegment('MSA')!.getField(1).toString(), 'AE');
   t.match(refused.getSegment('ERR')!.toString(), /WG_ERR_NOT_FOUND/);
-  const other = await client.sendAndWait(Hl7Message.parse('MSH|^~\\&|NURSECALL|HOSP|WARDGATE|3B|20261202093012+0000||ORU^R01^ORU_R01|NC-4|P|2.6\rOBR|1\r'), { timeout: 5000 });
+  const other = await client.sendAndWait(Hl7Message.parse('MSH|^~\\&|NURSECALL|HOSP|WARDGATE|3B|20261202093012+0000||ORU^R01^ORU_R01|NC-4|P|2.6\rOBR|1\r'), { timeoutMs: 5000 });
   t.equal(other.getSegment('MSA')!.getField(1).toString(), 'AR');
   t.equal(other.getSegment('MSA')!.getField(2).toString(), 'NC-4');
-  const noPrt = await client.sendAndWait(Hl7Message.parse('MSH|^~\\&|NURSECALL|HOSP|WARDGATE|3B|20261202093012+0000||ORA^R41^ORA_R41|NC-5|P|2.7\rOBR|1||a1\r'), { timeout: 5000 });
+  const noPrt = await client.sendAndWait(Hl7Message.parse('MSH|^~\\&|NURSECALL|HOSP|WARDGATE|3B|20261202093012+0000||ORA^R41^ORA_R41|NC-5|P|2.7\rOBR|1||a1\r'), { timeoutMs: 5000 });
   t.equal(noPrt.getSegment('MSA')!.getField(1).toString(), 'AE');
   t.match(noPrt.getSegment('ERR')!.toString(), /WG_ERR_SCHEMA/);
 });
