@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type GatewayConfig } from '../config/load.js';
-import { DB_FILE, openDatabaseReadOnly } from '../store/database.js';
+import { DB_FILE, hasTable, openDatabaseReadOnly } from '../store/database.js';
 import { refusalOfUnsafeDurability } from '../store/unsafeDurability.js';
 import { SdNotify } from './sdNotify.js';
 import { storedPulledConfig, withPulledConfig } from '../sync/configPull.js';
@@ -73,8 +73,7 @@ function withCloudOverrides(config: GatewayConfig): GatewayConfig {
   if (!existsSync(join(config.gateway.dataDir, DB_FILE))) return config;
   const db = openDatabaseReadOnly(config.gateway.dataDir);
   try {
-    const hasState = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sync_state'").get() !== undefined;
-    return hasState ? withPulledConfig(config, storedPulledConfig(db)) : config;
+    return hasTable(db, 'sync_state') ? withPulledConfig(config, storedPulledConfig(db)) : config;
   } finally {
     db.close();
   }
