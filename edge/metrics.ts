@@ -214,6 +214,17 @@ export function createMetrics(sources: MetricSources) {
       labelNames: ['code'] as const,
       registers,
     }),
+    syncNumberingRaised: new Counter({
+      name: 'wardgate_sync_numbering_raised_total',
+      help: 'Streams whose outbox numbering was raised at start above the numbers the cloud holds (a database restored from an older backup, or replaced).',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
+    syncConflicts: new Counter({
+      name: 'wardgate_sync_conflict_items_total',
+      help: 'Items the cloud did not store because it holds other items under their numbers.',
+      registers,
+    }),
     syncDrainRate: new Gauge({
       name: 'wardgate_sync_drain_rate_readings_per_second',
       help: 'Readings confirmed by the cloud per second over the last minute.',

@@ -10,6 +10,7 @@ import { validateBatch } from '../../shared/sync/validate.js';
 import { MAX_BATCH_BYTES, SyncHeader, type IngestAccepted } from '../../shared/sync/wire.js';
 import type { CloudContext } from '../context.js';
 import { header, sendError, sendJson, sendSignatureRefusal, verifyGatewaySignature } from '../http.js';
+import { countConflicts } from './conflicts.js';
 import { clearPending, markPending, publishBatch } from './publish.js';
 import { storeBatch, storedSegmentIds } from './storeBatch.js';
 
@@ -72,8 +73,18 @@ export function ingestBatch(ctx: CloudContext) {
         return sendError(res, 503, 'WG_ERR_UNAVAILABLE', 'stored, but the analysis could not be notified; retry the batch');
       }
     }
+    // A failed comparison is not a failed store: the items are stored, the answer says so, the log says what was not checked.
+    const conflicts = outcome.skipped === 0 ? 0 : await countConflicts(ctx.db, batch.ward, gatewayId, outcome.skippedItems).catch((err: Error) => {
+      ctx.log.warn({ gateway: gatewayId, batchId: batch.batchId, err: err.message }, 'skipped items could not be compared with the stored ones');
+      return 0;
+    });
+    if (conflicts > 0) {
+      ctx.log.error({ gateway: gatewayId, batchId: batch.batchId, conflicts }, 'batch items differ from the items stored under the same numbers (a gateway database restored or replaced?); not stored');
+    }
     ctx.log.info({ gateway: gatewayId, batchId: batch.batchId, stored: outcome.stored, skipped: outcome.skipped }, 'batch accepted');
-    const answer: IngestAccepted = { ok: true, batchId: batch.batchId, stored: outcome.stored, skipped: outcome.skipped, duplicate: total === 0 };
+    const answer: IngestAccepted = {
+      ok: true, batchId: batch.batchId, stored: outcome.stored, skipped: outcome.skipped, duplicate: total === 0 && conflicts === 0, ...(conflicts > 0 && { conflicts }),
+    };
     sendJson(res, 200, answer);
   };
 }

@@ -9,7 +9,7 @@
 // per stream), one segment per 5,000 readings per 15 minutes, one per alarm
 // event, one per device reporting, one per audit entry.
 import { Timestamp, type Firestore } from '@google-cloud/firestore';
-import type { SyncBatch, SyncDeviceStatus, SyncStream } from '../../shared/sync/wire.js';
+import type { SyncAlarmEvent, SyncAuditEntry, SyncBatch, SyncDeviceStatus, SyncReading, SyncStream } from '../../shared/sync/wire.js';
 import { SIGNATURE_WINDOW_SECONDS } from '../../shared/sync/wire.js';
 import { alarmEvents, auditTrail, devices, gatewayDoc, segments } from '../store/paths.js';
 import { RECORD_SPAN, addAll, contains } from './intervals.js';
@@ -26,6 +26,12 @@ interface GatewayState {
   pending: string[];
 }
 
+export interface SkippedItems {
+  readonly readings: readonly SyncReading[];
+  readonly alarms: readonly SyncAlarmEvent[];
+  readonly audit: readonly SyncAuditEntry[];
+}
+
 export type StoreOutcome =
   | { readonly replay: true }
   | {
@@ -33,6 +39,8 @@ export type StoreOutcome =
       /** `audit` only when the batch carried the stream, so that older answers keep their shape. */
       readonly stored: { readings: number; alarms: number; statuses: number; audit?: number };
       readonly skipped: number;
+      /** The items skipped as already stored (their numbers were in the record), to compare with what is stored (conflicts.ts). */
+      readonly skippedItems: SkippedItems;
       readonly segmentIds: string[];
       /** Segments of earlier batches whose publish failed, to publish again now. */
       readonly pending: string[];
@@ -77,6 +85,11 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
     const alarms = batch.alarms.filter(fresh('alarms'));
     const statuses = batch.statuses.filter(fresh('statuses'));
     const audit = (batch.audit ?? []).filter(fresh('audit'));
+    const left = <I>(all: readonly I[], kept: readonly I[]) => {
+      const keep = new Set(kept);
+      return all.filter((item) => !keep.has(item));
+    };
+    const skippedItems: SkippedItems = { readings: left(batch.readings, readings), alarms: left(batch.alarms, alarms), audit: left(batch.audit ?? [], audit) };
     const skipped = batch.readings.length + batch.alarms.length + batch.statuses.length + (batch.audit?.length ?? 0)
       - readings.length - alarms.length - statuses.length - audit.length;
 
@@ -108,6 +121,7 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
       replay: false,
       stored: { readings: readings.length, alarms: alarms.length, statuses: statuses.length, ...(batch.audit && { audit: audit.length }) },
       skipped,
+      skippedItems,
       segmentIds: segmentDocs.map((d) => segmentId(batch.batchId, d.nLo)),
       pending: state.pending,
     } as const;

@@ -10,8 +10,8 @@
 // at most RECORD_SPAN + 1 bytes of runs whatever the numbers, and about 1.5 KB
 // for a full shard of readings.
 import { Timestamp, type DocumentReference, type Firestore, type Transaction } from '@google-cloud/firestore';
-import type { SyncStream } from '../../shared/sync/wire.js';
-import { storedShard } from '../store/paths.js';
+import { syncStreams, type SyncStream } from '../../shared/sync/wire.js';
+import { Collection, gatewayDoc, storedShard } from '../store/paths.js';
 import { RECORD_SPAN, decodeRuns, emptyIntervals, encodeRuns, shardOfNumber, type Intervals } from './intervals.js';
 
 /** The record outlives the data it describes by this long, so a late re-send of expired data is not stored twice before the data goes. */
@@ -65,6 +65,25 @@ export function writeShard(tx: Transaction, shard: RecordShard, set: Intervals, 
     expireAt: Timestamp.fromMillis(now + (retentionDays + RECORD_GRACE_DAYS) * 86_400_000),
   };
   tx.set(shard.ref, fields);
+}
+
+/**
+ * Per stream, the highest number the record holds for the gateway (0: none):
+ * what a gateway must number its next items above. One query per stream, for
+ * the shard with the highest index (an index on stream and shard, firestore.indexes.json).
+ */
+export async function streamHeads(db: Firestore, gateway: string): Promise<Record<SyncStream, number>> {
+  const heads = await Promise.all(syncStreams.map(async (stream) => {
+    // A shard a verification emptied (its data was gone) holds no number: the next one down does.
+    const snap = await gatewayDoc(db, gateway).collection(Collection.stored).where('stream', '==', stream).orderBy('shard', 'desc').limit(4).get();
+    for (const doc of snap.docs) {
+      const data = doc.data() as ShardFields;
+      const top = decodeRuns(data.runs, data.shard * RECORD_SPAN).hi.at(-1);
+      if (top !== undefined) return top;
+    }
+    return 0;
+  }));
+  return Object.fromEntries(syncStreams.map((stream, i) => [stream, heads[i]])) as Record<SyncStream, number>;
 }
 
 const queues = new Map<string, Promise<unknown>>();

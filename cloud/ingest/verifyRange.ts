@@ -10,14 +10,14 @@ import type { Firestore } from '@google-cloud/firestore';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import {
   MAX_VERIFY_BYTES, alarmKey, auditKey, parseVerifyRequest, rangeDigest, readingKey,
-  type VerifiedRange, type VerifyAnswer, type VerifyRange,
+  type StreamHeads, type VerifiedRange, type VerifyAnswer, type VerifyRange,
 } from '../../shared/sync/verify.js';
 import type { CloudContext } from '../context.js';
 import { sendError, sendJson, sendSignatureRefusal, verifyGatewaySignature } from '../http.js';
 import { alarmEvents, auditTrail, segments } from '../store/paths.js';
 import { RECORD_SPAN, clip, contains, fromNumbers, replaceRange, size } from './intervals.js';
 import type { SegmentDoc } from './segments.js';
-import { readRecord, recordKey, serialized, writeShard } from './storeRecord.js';
+import { readRecord, recordKey, serialized, streamHeads, writeShard } from './storeRecord.js';
 
 export function verifyRange(ctx: CloudContext) {
   return async (req: Request, res: Response): Promise<void> => {
@@ -39,7 +39,9 @@ export function verifyRange(ctx: CloudContext) {
     if ('error' in request) return sendError(res, 400, 'WG_ERR_SCHEMA', request.error, request.field);
     if (request.gateway !== check.id) return sendError(res, 400, 'WG_ERR_SCHEMA', 'does not match X-Wardgate-Gateway', 'gateway');
     const ranges: VerifiedRange[] = [];
+    let heads: StreamHeads | undefined;
     try {
+      if (request.heads) heads = await streamHeads(ctx.db, check.id);
       for (const range of request.ranges) ranges.push(await verifyOne(ctx.db, check.gateway.ward, check.id, range, ctx.now(), ctx.settings.retentionDays));
     } catch (err) {
       ctx.log.error({ gateway: check.id, err: (err as Error).message }, 'verification failed');
@@ -47,7 +49,7 @@ export function verifyRange(ctx: CloudContext) {
     }
     const corrected = ranges.reduce((sum, r) => sum + r.corrected, 0);
     if (corrected > 0) ctx.log.error({ gateway: check.id, corrected }, 'record claimed items the data lacks; corrected');
-    const answer: VerifyAnswer = { ok: true, gateway: check.id, ranges };
+    const answer: VerifyAnswer = { ok: true, gateway: check.id, ranges, ...(heads && { heads }) };
     sendJson(res, 200, answer);
   };
 }
@@ -87,6 +89,6 @@ export async function verifyOne(db: Firestore, ward: string, gateway: string, ra
     for (let i = 0; i < claimed.lo.length; i++) for (let n = claimed.lo[i]; n <= claimed.hi[i]; n++) if (!contains(held, n)) corrected++;
     // Data the record does not name (stored before the record existed) is added: it is stored, so a re-send must not store it again.
     if (corrected > 0 || size(claimed) !== size(held)) writeShard(tx, shard, replaceRange(shard.set, lo, hi, numbers), now, retentionDays);
-    return { stream, lo, hi, count: keys.length, digest: rangeDigest(keys), corrected };
+    return { stream, lo, hi, count: keys.length, digest: rangeDigest(keys), corrected, held: held.lo.map((l, i) => [l, held.hi[i]] as const) };
   }));
 }

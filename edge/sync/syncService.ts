@@ -6,6 +6,7 @@
 // each item at most once by its (stream, n) key.
 import { encodeBatch } from '../../shared/sync/codec.js';
 import { validateBatch } from '../../shared/sync/validate.js';
+import { parseHeads, type StreamHeads } from '../../shared/sync/verify.js';
 import { isRejection } from '../../shared/timestamp.js';
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
@@ -15,15 +16,21 @@ import { BatchBuilder, type BuiltBatch, type Identity } from './batchBuilder.js'
 import type { CloudConfig } from './config.js';
 import { Outbox, type Ranges } from './outbox.js';
 import { DrainRate } from './progress.js';
+import { raiseNumbering } from './numbering.js';
 import { Pseudonyms } from './pseudonyms.js';
-import { Transport, type Attempt, type TokenSource } from './transport.js';
+import { classify, Transport, type Attempt, type TokenSource } from './transport.js';
 import type { TechnicalAlarms } from './technicalAlarms.js';
+import { postVerify, VerifyRequestError } from './verifyClient.js';
 
 export type SyncState = 'idle' | 'draining' | 'retrying' | 'paused';
 
 export interface SyncMetricsSink {
   batch(outcome: 'synced' | 'duplicate' | 'retry' | 'quarantined', bytes: number): void;
   error(code: string): void;
+  /** A stream's numbering was raised above the cloud's at start (numbering.ts). */
+  numberingRaised?(stream: string): void;
+  /** Items the cloud found under numbers it holds for other items (IngestAccepted.conflicts). */
+  conflicts?(items: number): void;
 }
 
 export interface SyncDeps {
@@ -52,6 +59,9 @@ interface Pending {
   planned?: { built: BuiltBatch; body: Buffer } | undefined;
 }
 
+/** sync_state key: the start from which rows may carry numbers the cloud holds, until the numbering is checked. */
+const NUMBERING_SINCE = 'numbering_unchecked_since';
+
 /** The cloud's validator allows item times this far ahead of its clock. */
 const MAX_FUTURE_MS = 5 * 60_000;
 
@@ -72,11 +82,17 @@ export class SyncService implements Service {
   #stopped = true;
   #state: SyncState | undefined;
   #failingSince: number | null = null;
+  /** When this process built the sync, before the database opened: rows from then on are this process's own. */
+  readonly #constructedAt: number;
+  /** The numbering checked against the cloud's since start (numbering.ts): until then nothing is sent. */
+  #numbering: 'unchecked' | 'checking' | 'waiting' | 'checked' = 'unchecked';
+  #numberingAttempt = 0;
 
   constructor(deps: SyncDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
     this.#log = deps.log.child({ module: 'sync' });
+    this.#constructedAt = this.#now();
   }
 
   async start(): Promise<void> {
@@ -90,6 +106,77 @@ export class SyncService implements Service {
     const restored = this.#outbox.batches('inflight').length;
     if (restored) this.#log.info({ batches: restored }, 'resending batches planned before the last stop');
     this.#checkQuarantine();
+    // The first start without an answer marks from when rows may carry numbers the cloud already holds; a later start keeps that mark.
+    if (this.#outbox.state(NUMBERING_SINCE) === undefined) this.#outbox.setState(NUMBERING_SINCE, this.#constructedAt);
+    this.#numbering = 'unchecked';
+    this.#numberingAttempt = 0;
+    this.kick();
+  }
+
+  /**
+   * Asks the cloud for the highest number it holds per stream and raises the
+   * numbering above it where it lies below (numbering.ts); retried with the
+   * batches' backoff until answered. Then the sync starts sending.
+   */
+  async #checkNumbering(): Promise<void> {
+    this.#numbering = 'checking';
+    const client = {
+      url: this.#deps.config.url, secret: this.#deps.secret, timeoutMs: this.#deps.config.requestTimeoutMs, now: this.#now,
+      ...(this.#deps.tokens && { headers: () => this.#deps.tokens!.headers() }),
+    };
+    let heads: StreamHeads | undefined;
+    try {
+      const answer = await postVerify(client, { v: 1, gateway: this.#deps.identity.gateway, ranges: [], heads: true }, this.#cancel.signal);
+      heads = parseHeads(answer.heads);
+      if (!heads) throw new VerifyRequestError('verifyRange answered without the heads asked for', 200, 'WG_ERR_ANSWER', undefined);
+    } catch (err) {
+      if (this.#stopped) return;
+      const e = err as VerifyRequestError;
+      // A cloud older than the question: 404 (no verifyRange) or 400 on the ranges it requires. It cannot answer; send unchecked.
+      if (e.status === 404 || (e.status === 400 && e.field === 'ranges')) {
+        this.#log.warn({ status: e.status, code: e.code }, 'the cloud cannot tell the numbers it holds (an older version): sending without checking the numbering');
+        return this.#numberingDone();
+      }
+      this.#deps.metrics?.error(e.code ?? 'numbering');
+      const refusal = e.status === null ? undefined : classify(e.status, JSON.stringify({ error: { code: e.code, message: e.message } }), '');
+      if (refusal?.outcome === 'quarantine' && refusal.pause) {
+        // Credentials, clock, ward or a proxy that alters requests: every batch would be refused too. The operator's retry lifts the pause and asks again.
+        this.#numbering = 'unchecked';
+        this.#outbox.setState('paused', `${refusal.status} ${refusal.code}: the numbering check was refused: ${e.message}`);
+        this.#setState('paused');
+        this.#checkQuarantine();
+        this.#log.error({ status: e.status, code: e.code, err: e.message }, 'the numbering check was refused; sync paused');
+        return;
+      }
+      this.#numberingAttempt++;
+      const retryInMs = this.#delay(this.#numberingAttempt);
+      this.#setState('retrying');
+      this.#log.warn({ status: e.status, code: e.code, err: e.message, retryInMs }, 'the numbering could not be checked with the cloud; nothing is sent until it is');
+      this.#numbering = 'waiting';
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#numbering = 'unchecked';
+        this.kick();
+      }, retryInMs);
+      return;
+    }
+    if (this.#stopped) return;
+    const since = Number(this.#outbox.state(NUMBERING_SINCE) ?? this.#constructedAt);
+    const raised = raiseNumbering(this.#deps.db(), heads, { since, planned: this.#outbox.plannedThrough() });
+    for (const r of raised) {
+      this.#deps.metrics?.numberingRaised?.(r.stream);
+      this.#log.error(
+        { stream: r.stream, cloudRow: r.cloudRow, localRow: r.localRow, raisedTo: r.raisedTo, moved: r.moved },
+        'the cloud holds numbers this database had not reached (restored from an older backup, or replaced): numbering raised above them',
+      );
+    }
+    this.#numberingDone();
+  }
+
+  #numberingDone(): void {
+    this.#outbox.clearState(NUMBERING_SINCE);
+    this.#numbering = 'checked';
     this.kick();
   }
 
@@ -130,6 +217,10 @@ export class SyncService implements Service {
     if (this.#stopped) return;
     const now = this.#now();
     if (this.#outbox.state('paused') !== undefined) return this.#setState('paused');
+    if (this.#numbering !== 'checked') {
+      if (this.#numbering === 'unchecked') void this.#checkNumbering();
+      return;
+    }
     this.#refreshPending();
     const { concurrency } = this.#deps.config;
     let wake = Infinity;
@@ -249,7 +340,13 @@ export class SyncService implements Service {
     this.#outbox.attempted(entry.id, now);
     const result = await this.#transport.send(built.batch, body, this.#cancel.signal);
     if (this.#stopped) return;
-    if (result.outcome === 'synced') return this.#synced(entry, built, body.length, result.duplicate);
+    if (result.outcome === 'synced') {
+      if (result.conflicts > 0) {
+        this.#deps.metrics?.conflicts?.(result.conflicts);
+        this.#log.error({ batchId: entry.id, conflicts: result.conflicts }, 'the cloud holds other items under numbers of this batch; they were not stored there');
+      }
+      return this.#synced(entry, built, body.length, result.duplicate);
+    }
     if (result.outcome === 'quarantine') return this.#quarantined(entry, built, body.length, result);
     this.#retry(entry, body.length, result);
   }

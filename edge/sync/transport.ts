@@ -5,7 +5,7 @@ import { signedBatchRequest } from '../../shared/sync/request.js';
 import type { SyncBatch } from '../../shared/sync/wire.js';
 
 export type Attempt =
-  | { readonly outcome: 'synced'; readonly status: number; readonly duplicate: boolean }
+  | { readonly outcome: 'synced'; readonly status: number; readonly duplicate: boolean; readonly conflicts: number }
   /** 5xx, timeout, network error, or an answer that is not the contract's: send again later. */
   | { readonly outcome: 'retry'; readonly status: number | null; readonly code: string; readonly message: string }
   /** 4xx: this batch will not be accepted as it is. `pause`: no batch will (credentials, clock, ward), so stop sending. */
@@ -111,10 +111,11 @@ export function classify(status: number, text: string, batchId: string): Attempt
   const code = typeof error?.code === 'string' ? error.code : `HTTP_${status}`;
   const message = typeof error?.message === 'string' ? error.message : text.slice(0, 200);
   if (status >= 200 && status < 300) {
-    const ok = body as { ok?: unknown; batchId?: unknown; duplicate?: unknown } | null;
+    const ok = body as { ok?: unknown; batchId?: unknown; duplicate?: unknown; conflicts?: unknown } | null;
     // A 2xx that is not the contract's answer for this batch (a captive portal, a proxy page) proves nothing.
     if (ok?.ok !== true || ok.batchId !== batchId) return { outcome: 'retry', status, code: 'WG_ERR_ANSWER', message: 'a 2xx without the contract answer for this batch' };
-    return { outcome: 'synced', status, duplicate: ok.duplicate === true };
+    const conflicts = Number.isSafeInteger(ok.conflicts) && (ok.conflicts as number) > 0 ? (ok.conflicts as number) : 0;
+    return { outcome: 'synced', status, duplicate: ok.duplicate === true, conflicts };
   }
   // A replayed signature means an earlier attempt reached the cloud: sign anew and send again.
   if (status === 401 && code === 'WG_ERR_REPLAY') return { outcome: 'retry', status, code, message };

@@ -6,13 +6,13 @@
 // verification finds the range whole. The scheduled job checks what was
 // confirmed since its last run (from its first run on); `wardgate sync
 // --verify --since T` checks from T.
-import { alarmKey, auditKey, rangeDigest, readingKey, signedVerifyRequest, splitRange, MAX_VERIFY_RANGES, type VerifiableStream, type VerifyAnswer, type VerifyRange } from '../../shared/sync/verify.js';
+import { alarmKey, auditKey, rangeDigest, readingKey, splitRange, MAX_VERIFY_RANGES, type VerifiableStream, type VerifyAnswer, type VerifyRange } from '../../shared/sync/verify.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/database.js';
 import { READING_N_STRIDE, type BatchBuilder } from './batchBuilder.js';
 import type { Outbox, OutboxStream, Ranges } from './outbox.js';
-import { requestDeadline, untilAborted } from './transport.js';
 import type { TechnicalAlarms } from './technicalAlarms.js';
+import { postVerify } from './verifyClient.js';
 
 /** Most items in one re-sent batch: well inside the batch byte bound. */
 const REPAIR_ITEMS = 2000;
@@ -178,31 +178,10 @@ export class Verifier {
 
   async #ask(ranges: readonly VerifyRange[]): Promise<VerifyAnswer['ranges']> {
     const out: Array<VerifyAnswer['ranges'][number]> = [];
+    const client = { url: this.#d.url, secret: this.#d.secret, timeoutMs: this.#d.timeoutMs, now: this.#now, ...(this.#d.headers && { headers: this.#d.headers }) };
     for (let i = 0; i < ranges.length; i += MAX_VERIFY_RANGES) {
-      const part = ranges.slice(i, i + MAX_VERIFY_RANGES);
-      const request = signedVerifyRequest({ v: 1, gateway: this.#d.gateway, ranges: part }, this.#d.secret, this.#now());
-      // A plain timer, not AbortSignal.timeout: it cannot be collected while the request waits (transport.ts).
-      const deadline = requestDeadline(this.#d.timeoutMs);
-      try {
-        // The token fetch counts against the deadline: a stalled token endpoint would otherwise hold the run forever.
-        const auth = this.#d.headers ? await untilAborted(this.#d.headers(), deadline.signal) : {};
-        const res = await fetch(`${this.#d.url.replace(/\/+$/, '')}/verifyRange`, {
-          method: 'POST', body: request.body, headers: { ...request.headers, ...auth }, redirect: 'error', signal: deadline.signal,
-        });
-        const text = await res.text();
-        const json = JSON.parse(text || 'null') as (VerifyAnswer & { error?: { code: string; message: string } }) | null;
-        if (res.status !== 200 || json?.ok !== true || json.ranges?.length !== part.length) {
-          throw new Error(`verifyRange answered ${res.status}: ${json?.error?.code ?? ''} ${json?.error?.message ?? text.slice(0, 200)}`);
-        }
-        // An answer for other ranges than asked proves nothing about these.
-        if (json.ranges.some((r, k) => r.stream !== part[k].stream || r.lo !== part[k].lo || r.hi !== part[k].hi)) throw new Error('verifyRange answered for other ranges than asked');
-        out.push(...json.ranges);
-      } catch (err) {
-        if (deadline.signal.aborted) throw new Error(`no answer from verifyRange in ${this.#d.timeoutMs} ms`, { cause: err });
-        throw err;
-      } finally {
-        deadline.clear();
-      }
+      const answer = await postVerify(client, { v: 1, gateway: this.#d.gateway, ranges: ranges.slice(i, i + MAX_VERIFY_RANGES) });
+      out.push(...answer.ranges);
     }
     return out;
   }

@@ -7,7 +7,7 @@
 // stored, so a hole is seen whatever caused it.
 import { createHash } from 'node:crypto';
 import { formatSyncTimestamp, signBody } from './signature.js';
-import type { SyncAlarmEvent, SyncAuditEntry, SyncReading } from './wire.js';
+import { syncStreams, type SyncAlarmEvent, type SyncAuditEntry, type SyncReading, type SyncStream } from './wire.js';
 
 /** Streams that can be verified item by item (device status is kept as the latest per device, not per item). */
 export const verifiableStreams = ['readings', 'alarms', 'audit'] as const;
@@ -29,8 +29,19 @@ export interface VerifyRange {
 export interface VerifyRequest {
   readonly v: 1;
   readonly gateway: string;
+  /** At most MAX_VERIFY_RANGES; may be empty when `heads` is asked. */
   readonly ranges: readonly VerifyRange[];
+  /**
+   * Asks for the highest number the cloud's record holds per stream. A gateway
+   * asks it at start, before its first batch: a database restored from an
+   * older backup, or wiped, would otherwise number new items with numbers the
+   * cloud already holds, and they would be skipped as already stored.
+   */
+  readonly heads?: true;
 }
+
+/** Per stream, the highest outbox number the cloud's record holds for the gateway; 0 when it holds none. */
+export type StreamHeads = Readonly<Record<SyncStream, number>>;
 
 export interface VerifiedRange extends VerifyRange {
   /** Items the cloud holds in the range. */
@@ -43,12 +54,21 @@ export interface VerifiedRange extends VerifyRange {
    * transaction, so that a re-send of the range stores them again.
    */
   readonly corrected: number;
+  /**
+   * The distinct numbers held, as closed intervals [lo, hi] in ascending
+   * order: the edge compares them with its own numbers, so that an item held
+   * twice (or one this edge has purged) cannot make up for one missing
+   * elsewhere in the range. Absent from clouds that predate it.
+   */
+  readonly held?: ReadonlyArray<readonly [number, number]>;
 }
 
 export interface VerifyAnswer {
   readonly ok: true;
   readonly gateway: string;
   readonly ranges: readonly VerifiedRange[];
+  /** Present when the request asked for `heads`. */
+  readonly heads?: StreamHeads;
 }
 
 /** The key of an item in a digest: its number and what identifies its content. */
@@ -93,7 +113,9 @@ export function parseVerifyRequest(json: unknown): VerifyRequest | { error: stri
   const r = json as Partial<VerifyRequest> | null;
   if (typeof r !== 'object' || r === null || r.v !== 1) return { error: 'expected {"v": 1, "gateway", "ranges"}', field: 'v' };
   if (typeof r.gateway !== 'string') return { error: 'expected a string', field: 'gateway' };
-  if (!Array.isArray(r.ranges) || r.ranges.length === 0 || r.ranges.length > MAX_VERIFY_RANGES) return { error: `expected 1 to ${MAX_VERIFY_RANGES} ranges`, field: 'ranges' };
+  if (r.heads !== undefined && r.heads !== true) return { error: 'expected true, or no field', field: 'heads' };
+  const fewest = r.heads ? 0 : 1;
+  if (!Array.isArray(r.ranges) || r.ranges.length < fewest || r.ranges.length > MAX_VERIFY_RANGES) return { error: `expected ${fewest} to ${MAX_VERIFY_RANGES} ranges`, field: 'ranges' };
   const ranges: VerifyRange[] = [];
   for (const [i, range] of (r.ranges as unknown[]).entries()) {
     const { stream, lo, hi } = (range ?? {}) as Partial<VerifyRange>;
@@ -102,5 +124,18 @@ export function parseVerifyRequest(json: unknown): VerifyRequest | { error: stri
     if (Math.floor(lo! / VERIFY_RANGE_SPAN) !== Math.floor(hi! / VERIFY_RANGE_SPAN)) return { error: `a range may not cross a multiple of ${VERIFY_RANGE_SPAN}`, field: `ranges[${i}]` };
     ranges.push({ stream: stream!, lo: lo!, hi: hi! });
   }
-  return { v: 1, gateway: r.gateway, ranges };
+  return { v: 1, gateway: r.gateway, ranges, ...(r.heads && { heads: true as const }) };
+}
+
+/** The heads of an answer, checked: every stream a whole number >= 0. */
+export function parseHeads(json: unknown): StreamHeads | undefined {
+  if (typeof json !== 'object' || json === null) return undefined;
+  const heads = json as Record<string, unknown>;
+  const out: Partial<Record<SyncStream, number>> = {};
+  for (const stream of syncStreams) {
+    const n = heads[stream];
+    if (!Number.isSafeInteger(n) || (n as number) < 0) return undefined;
+    out[stream] = n as number;
+  }
+  return out as StreamHeads;
 }

@@ -163,7 +163,14 @@ export interface IngestAccepted {
   readonly stored: { readonly readings: number; readonly alarms: number; readonly statuses: number; readonly audit?: number };
   /** Items already stored by an earlier request (retries and overlapping batches). */
   readonly skipped: number;
+  /** Nothing new was stored and nothing conflicted: a retry. */
   readonly duplicate: boolean;
+  /**
+   * Skipped items that differ from the items the cloud holds under the same
+   * numbers: the gateway numbered new items with numbers it had used before.
+   * They are not stored. Absent when there is none.
+   */
+  readonly conflicts?: number;
 }
 
 /** 4xx/5xx answer of every cloud function. 4xx: quarantine, do not retry; 5xx: retry. */

@@ -35,9 +35,12 @@ export async function startContractServer(secret: string, options: ContractServe
     stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
   const server: Server = createServer(async (req, res) => {
-    const route = options.routes?.[new URL(req.url ?? '/', 'http://localhost').pathname];
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const route = options.routes?.[path];
     if (route) return route(req, res);
     const body = await read(req);
+    // The start check of the numbering: the highest number stored per stream, whatever the mode (the modes are the batches').
+    if (path === '/verifyRange') return answerHeads(secret, req, body, state.items, res);
     state.attempts++;
     const mode = state.mode;
     if (mode === 'down') return req.socket.destroy();
@@ -89,4 +92,19 @@ function read(req: IncomingMessage): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** verifyRange with `heads` and no ranges: the highest number stored per stream (0 when none). */
+function answerHeads(secret: string, req: IncomingMessage, body: Buffer, items: Map<string, unknown>, res: ServerResponse): void {
+  const answer = (status: number, json: unknown) => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+  const check = verifySignature(secret, req.headers['x-wardgate-timestamp'] as string | undefined, req.headers['x-wardgate-signature'] as string | undefined, body, Date.now());
+  if (!check.ok) return answer(401, { ok: false, error: { code: 'WG_ERR_SIGNATURE', message: check.message } });
+  const request = JSON.parse(body.toString('utf8')) as { gateway: string; ranges: unknown[]; heads?: true };
+  if (!request.heads || request.ranges.length > 0) return answer(404, { ok: false, error: { code: 'WG_ERR_NOT_FOUND', message: 'only heads here' } });
+  const heads = { readings: 0, alarms: 0, statuses: 0, audit: 0 };
+  for (const key of items.keys()) {
+    const [stream, n] = key.split('/') as [keyof typeof heads, string];
+    heads[stream] = Math.max(heads[stream], Number(n));
+  }
+  answer(200, { ok: true, gateway: request.gateway, ranges: [], heads });
 }
