@@ -1,5 +1,25 @@
 // One typed event bus between the gateway's features. A listener that throws
 // is logged and contained: it never takes the daemon or another listener down.
+//
+// Who listens (each registers at its start and removes its listeners at stop):
+// the alarm engine and the alarm service (ingest, devices, acknowledgements,
+// technical conditions, pulled rules), the sync (commits and alarm events make
+// it look for work), the dashboard's live feed, and the alarm manager link.
+//
+// Order, where it matters: the alarm engine's listeners are 'state' listeners,
+// run before every other listener of the same event, because the others read
+// what it has just evaluated (the retained bed vitals and NEWS2, the live
+// feed's bed tiles). Within a stage listeners run in the order they
+// registered, which is the order their services start (gateway.ts); no other
+// listener depends on that.
+//
+// A reading reaches the engine twice, on purpose: at 'ingest.accepted' its
+// values are evaluated (an alarm never waits for the disk, docs/ALARMS.md),
+// and at 'ingest.committed' the engine keeps the device's last-seen time
+// (only stored readings mean a device is monitoring) and evaluates what it
+// could not before the commit: readings of an undeclared device whose bed only
+// the store knows. The engine remembers what it evaluated early, so nothing is
+// evaluated twice.
 import type { Logger } from './log.js';
 import type { CommittedItem, IngestItem } from './ingest/types.js';
 import type { SensorState } from '../shared/reading.js';
@@ -50,28 +70,48 @@ export interface BusEvents {
 
 type Listener<K extends keyof BusEvents> = (event: BusEvents[K]) => void;
 
+/** 'state': the listener keeps state the others read (the alarm engine), and runs first; 'react': every other listener. */
+export type ListenerStage = 'state' | 'react';
+
+interface Entry {
+  readonly listener: Listener<keyof BusEvents>;
+  readonly stage: ListenerStage;
+}
+
 export class EventBus {
-  readonly #listeners = new Map<keyof BusEvents, Array<Listener<keyof BusEvents>>>();
+  readonly #listeners = new Map<keyof BusEvents, Entry[]>();
   readonly #log: Logger;
 
   constructor(log: Logger) {
     this.#log = log;
   }
 
-  on<K extends keyof BusEvents>(name: K, listener: Listener<K>): () => void {
+  /** Registers a listener; returns the function that removes it. */
+  on<K extends keyof BusEvents>(name: K, listener: Listener<K>, stage: ListenerStage = 'react'): () => void {
     const list = this.#listeners.get(name) ?? [];
-    list.push(listener as Listener<keyof BusEvents>);
+    const entry: Entry = { listener: listener as Listener<keyof BusEvents>, stage };
+    // A 'state' listener goes after the other 'state' ones, ahead of every 'react' one.
+    const at = stage === 'state' ? list.filter((e) => e.stage === 'state').length : list.length;
+    list.splice(at, 0, entry);
     this.#listeners.set(name, list);
     return () => {
-      const at = list.indexOf(listener as Listener<keyof BusEvents>);
-      if (at >= 0) list.splice(at, 1);
+      const index = list.indexOf(entry);
+      if (index >= 0) list.splice(index, 1);
     };
+  }
+
+  /** Listeners registered, for one event or for all: a stopped daemon leaves none. */
+  listenerCount(name?: keyof BusEvents): number {
+    if (name) return this.#listeners.get(name)?.length ?? 0;
+    let n = 0;
+    for (const list of this.#listeners.values()) n += list.length;
+    return n;
   }
 
   emit<K extends keyof BusEvents>(name: K, event: BusEvents[K]): void {
     const list = this.#listeners.get(name);
     if (!list) return;
-    for (const listener of list) {
+    for (const { listener } of list) {
       try {
         listener(event);
       } catch (err) {

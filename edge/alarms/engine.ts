@@ -115,13 +115,14 @@ export class AlarmEngine implements Service {
 
   async start(): Promise<void> {
     const { bus } = this.#deps;
+    // 'state' listeners: whoever else hears these events reads what the engine made of them (bus.ts).
     this.#unsubscribe = [
-      bus.on('ingest.accepted', (items) => this.onAccepted(items)),
-      bus.on('ingest.committed', (items) => this.onCommitted(items)),
+      bus.on('ingest.accepted', (items) => this.onAccepted(items), 'state'),
+      bus.on('ingest.committed', (items) => this.onCommitted(items), 'state'),
       // Serial ports say at once when a device is gone, without waiting for its silence limit.
-      bus.on('device.silent', ({ deviceId, reason, since }) => this.#evaluation(() => this.#silent(deviceId, reason, since, this.#clock.now()))),
-      bus.on('device.resumed', ({ deviceId }) => this.#evaluation(() => this.#apply({ state: 'clear', key: `device:${deviceId}:silent` }, this.#clock.now()))),
-      bus.on('device.sensor', ({ deviceId, sensor }) => this.#evaluation(() => this.#status(deviceId, sensor, undefined, this.#clock.now()))),
+      bus.on('device.silent', ({ deviceId, reason, since }) => this.#evaluation(() => this.#silent(deviceId, reason, since, this.#clock.now())), 'state'),
+      bus.on('device.resumed', ({ deviceId }) => this.#evaluation(() => this.#apply({ state: 'clear', key: `device:${deviceId}:silent` }, this.#clock.now())), 'state'),
+      bus.on('device.sensor', ({ deviceId, sensor }) => this.#evaluation(() => this.#status(deviceId, sensor, undefined, this.#clock.now())), 'state'),
     ];
     this.#stopTicks = this.#clock.every(TICK_MS, () => this.tick());
   }
