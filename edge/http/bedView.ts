@@ -23,6 +23,8 @@ export function bedView(engine: AlarmEngine, admissions: Admissions, bed: string
           // Without a display name, the admission number labels the patient: it means nothing outside this gateway.
           label: a.displayName ?? `Adm-${String(a.admission).padStart(4, '0')}`,
           admittedAt: new Date(a.admittedAt).toISOString(),
+          // 'adt': the hospital's feed made this admission (and may end it); 'manual': someone on the ward did.
+          source: a.source,
           spo2Scale: a.spo2Scale,
           onOxygen: a.onOxygen,
           consciousness: a.consciousness && { value: a.consciousness.value, at: new Date(a.consciousness.at).toISOString() },

@@ -1,12 +1,16 @@
 // Who lies in which bed, and what the nurse has recorded for NEWS2 (SpO2
 // scale, oxygen, consciousness). Identifiers and names stay on the ward: they
 // are stored here and shown on the edge dashboard, never logged, never synced
-// in clear. Every change is audited.
+// in clear. Every change is audited, with its source: 'manual' here (the
+// command line, the dashboard), 'adt' for the hospital's feed (adtRecorder.ts).
 import type { Statement } from 'better-sqlite3';
 import { WardgateError } from '../../shared/errors.js';
 import type { PatientContext } from '../alarms/bedNews2.js';
 import type { AuditLog } from '../store/auditLog.js';
 import { writeTransaction, type Db } from '../store/database.js';
+
+/** Who made an admission: a person on the ward, or the hospital's ADT feed. */
+export type AdmissionSource = 'manual' | 'adt';
 
 export type Consciousness = 'A' | 'C' | 'V' | 'P' | 'U';
 export const consciousnessLevels: readonly Consciousness[] = ['A', 'C', 'V', 'P', 'U'];
@@ -17,6 +21,7 @@ export interface Admission {
   readonly bed: string;
   readonly displayName: string | null;
   readonly admittedAt: number;
+  readonly source: AdmissionSource;
   readonly spo2Scale: 1 | 2;
   /** Air (false) or oxygen (true) as the nurse recorded it; null: not recorded yet (NEWS2 names it missing). */
   readonly onOxygen: boolean | null;
@@ -30,7 +35,7 @@ export interface Settings {
 }
 
 interface Row {
-  id: number; patient: number; bed: string; display_name: string | null; admitted_at: number;
+  id: number; patient: number; bed: string; display_name: string | null; admitted_at: number; source: string;
   spo2_scale: number; on_oxygen: number; oxygen_at: number | null; consciousness: Consciousness | null; consciousness_at: number | null;
 }
 
@@ -75,7 +80,7 @@ export class Admissions {
       const { lastInsertRowid } = this.#db
         .prepare('INSERT INTO admissions (patient, bed, display_name, admitted_at, admitted_by) VALUES (?, ?, ?, ?, ?)')
         .run(patient, input.bed, input.displayName ?? null, now, actor);
-      this.#audit.record({ ts: now, actor, action: 'admit', target: `bed:${input.bed}`, detail: { admission: Number(lastInsertRowid) } });
+      this.#audit.record({ ts: now, actor, action: 'admit', target: `bed:${input.bed}`, detail: { admission: Number(lastInsertRowid), source: 'manual' } });
     })();
     this.#load();
     return this.#byBed.get(input.bed)!;
@@ -87,7 +92,7 @@ export class Admissions {
     const now = this.#now();
     writeTransaction(this.#db, () => {
       this.#db.prepare('UPDATE admissions SET discharged_at = ?, discharged_by = ? WHERE id = ?').run(now, actor, admission.admission);
-      this.#audit.record({ ts: now, actor, action: 'discharge', target: `bed:${bed}`, detail: { admission: admission.admission } });
+      this.#audit.record({ ts: now, actor, action: 'discharge', target: `bed:${bed}`, detail: { admission: admission.admission, source: 'manual', admittedBy: admission.source } });
     })();
     this.#byBed.delete(bed);
     return admission;
@@ -113,6 +118,11 @@ export class Admissions {
     return this.#byBed.get(bed)!;
   }
 
+  /** Reads the current admissions again, after the ADT feed changed them in the same database. */
+  reload(): void {
+    this.#load();
+  }
+
   #load(): void {
     this.#byBed.clear();
     const rows = this.#db.prepare('SELECT * FROM admissions WHERE discharged_at IS NULL').all() as Row[];
@@ -123,6 +133,7 @@ export class Admissions {
         bed: r.bed,
         displayName: r.display_name,
         admittedAt: r.admitted_at,
+        source: r.source === 'adt' ? 'adt' : 'manual',
         spo2Scale: r.spo2_scale === 2 ? 2 : 1,
         onOxygen: r.oxygen_at === null ? null : r.on_oxygen === 1,
         consciousness: r.consciousness && r.consciousness_at !== null ? { value: r.consciousness, at: r.consciousness_at } : null,

@@ -1,0 +1,153 @@
+// The ADT feed's MLLP listener (hl7.adt): the hospital's interface engine
+// connects and sends ADT events; each is answered after its effect is
+// committed (adtHandler.ts). A port of its own, TLS when configured, a few
+// connections at most (an ADT feed is one or two long-lived links). Framing,
+// pipelining, in-order answers and the first-message timeout are the device
+// listener's (hl7/connection.ts).
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { EventBus } from '../bus.js';
+import { Hl7Connection } from '../hl7/connection.js';
+import type { Logger } from '../log.js';
+import { LogLimiter } from '../logLimiter.js';
+import type { Admissions } from '../patients/admissions.js';
+import { AdtRecorder } from '../patients/adtRecorder.js';
+import type { Service } from '../service.js';
+import type { AuditLog } from '../store/auditLog.js';
+import type { Db } from '../store/database.js';
+import type { AdtConfig, AdtLocationConfig } from './adtConfig.js';
+import { AdtHandler } from './adtHandler.js';
+import { AdtStatusRecorder, type AdtStatus } from './adtStatus.js';
+
+export interface AdtListenerDeps {
+  readonly config: AdtConfig;
+  /** This ward's PV1-3 locations (hl7.adt.locations, else hl7.locations). */
+  readonly locations: readonly AdtLocationConfig[];
+  readonly db: Db;
+  readonly audit: AuditLog;
+  /** The admissions the screens and the alarm engine read: reloaded after each change. */
+  readonly admissions: Admissions;
+  readonly bus: EventBus;
+  readonly log: Logger;
+  readonly gatewayId: string;
+  readonly ward: string;
+  /** Where `wardgate status` reads the link's state (adtStatus.ts); absent: memory only. */
+  readonly statusFile?: string;
+  readonly now?: () => number;
+}
+
+export class AdtListener implements Service {
+  readonly name = 'adt';
+  readonly #deps: AdtListenerDeps;
+  readonly #log: Logger;
+  readonly #limited: LogLimiter;
+  readonly #connections = new Set<Hl7Connection>();
+  readonly #status: AdtStatusRecorder;
+  readonly #recorder: AdtRecorder;
+  #server: Server | undefined;
+
+  constructor(deps: AdtListenerDeps) {
+    this.#deps = deps;
+    this.#log = deps.log.child({ module: 'adt' });
+    this.#limited = new LogLimiter(this.#log);
+    this.#status = new AdtStatusRecorder(deps.statusFile);
+    this.#recorder = new AdtRecorder(deps.db, deps.audit, deps.now);
+  }
+
+  get port(): number | undefined {
+    return (this.#server?.address() as AddressInfo | null)?.port;
+  }
+
+  get status(): AdtStatus {
+    return this.#status.snapshot();
+  }
+
+  async start(): Promise<void> {
+    const { config, admissions, bus } = this.#deps;
+    const forgotten = this.#recorder.prune(config.rememberDays);
+    if (forgotten) this.#log.debug({ forgotten }, 'adt: applied messages older than hl7.adt.rememberDays forgotten');
+    const handler = new AdtHandler({
+      config,
+      locations: this.#deps.locations,
+      recorder: this.#recorder,
+      application: config.application ?? this.#deps.gatewayId,
+      facility: config.facility ?? this.#deps.ward,
+      ...(this.#deps.now && { now: this.#deps.now }),
+      onChanged: (beds) => {
+        admissions.reload();
+        for (const bed of beds) bus.emit('patient.changed', { bed });
+      },
+      onAnswer: (kind, event) => this.#status.answered(kind, event, Date.now()),
+      onFailure: (err) => {
+        // The name and where, never the message: it holds the patient's identifiers.
+        const error = err instanceof Error ? { name: err.name, at: err.stack?.split('\n').slice(1, 3).map((l) => l.trim()) } : { name: typeof err };
+        this.#limited.error(`failure ${error.name}`, { code: 'WG_ERR_STORE', error }, 'adt message not applied; answered without AA so the sender resends it');
+      },
+    });
+    const accept = (socket: Socket) => this.#accept(socket, handler);
+    const server = config.tls
+      ? createTlsServer(
+          {
+            cert: readFileSync(config.tls.cert),
+            key: readFileSync(config.tls.key),
+            ...(config.tls.ca && { ca: readFileSync(config.tls.ca), requestCert: true, rejectUnauthorized: true }),
+          },
+          accept,
+        )
+      : createServer(accept);
+    server.on('tlsClientError', (err: Error) => this.#limited.warn(`tls ${err.name}`, { code: 'WG_ERR_HL7_SENDER', err: err.message }, 'adt connection failed its TLS handshake'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#server = server;
+    this.#status.listening(Date.now(), this.port!, config.tls !== undefined);
+    this.#log.info({ host: config.host, port: this.port, tls: config.tls !== undefined }, 'adt listening');
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    await Promise.all([...this.#connections].map((c) => c.drain(2000)));
+    await closed;
+    this.#status.closed();
+  }
+
+  #accept(socket: Socket, handler: AdtHandler): void {
+    const { config } = this.#deps;
+    socket.on('error', () => {});
+    const address = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    // Addresses are checked at connect when every listed sender names its own; otherwise per message (MSH-3 and address).
+    const addresses = config.senders.every((s) => s.addresses) ? new Set(config.senders.flatMap((s) => s.addresses!)) : undefined;
+    if ((addresses && !addresses.has(address)) || this.#connections.size >= config.maxConnections) {
+      const why = addresses && !addresses.has(address) ? 'address not in hl7.adt.senders' : `hl7.adt.maxConnections (${config.maxConnections}) open`;
+      this.#limited.warn(`refused ${address}`, { code: 'WG_ERR_HL7_SENDER', address }, `adt connection refused: ${why}`);
+      socket.destroy();
+      return;
+    }
+    const connection = new Hl7Connection(socket, {
+      handler,
+      maxMessageBytes: config.maxMessageBytes,
+      firstMessageTimeoutMs: config.firstMessageTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      log: this.#log,
+      onAnswer: (answer) => {
+        if (answer.rejection) this.#limited.warn(`answer ${address} ${answer.code} ${answer.rejection.code}`, { address, ack: answer.code, code: answer.rejection.code }, 'adt message not accepted');
+      },
+      onFault: (fault) => this.#limited.warn(`fault ${address} ${fault}`, { address, fault }, 'adt link: MLLP framing fault'),
+    });
+    this.#connections.add(connection);
+    this.#status.connections(this.#connections.size);
+    void connection.closed.then(() => {
+      this.#connections.delete(connection);
+      this.#status.connections(this.#connections.size);
+    });
+    this.#log.info({ address }, 'adt connection');
+    connection.start();
+  }
+}
