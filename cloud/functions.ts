@@ -23,10 +23,33 @@ export function registerFunctions(context: () => CloudContext, log?: Logger): vo
   const contextLog = () => (fallback ??= createCloudLogger());
   const answered = (name: FunctionName, handler: (ctx: CloudContext) => HttpFunction) => answer(name, context, contextLog, handler);
   functions.http('ingestBatch', answered('ingestBatch', ingestBatch));
-  functions.cloudEvent('analyzeReadings', (event: CloudEvent<unknown>) => analyzeReadings(context())(event as Parameters<ReturnType<typeof analyzeReadings>>[0]));
+  functions.cloudEvent('analyzeReadings', (event: CloudEvent<unknown>) => analyzeEvent(event, context, contextLog));
   functions.http('wardApi', answered('wardApi', wardApi));
   functions.http('edgeConfig', answered('edgeConfig', edgeConfig));
   functions.http('verifyRange', answered('verifyRange', verifyRange));
+}
+
+/**
+ * The analysis of one Pub/Sub delivery. A malformed message is acknowledged
+ * (analyzeReadings.ts): redelivered, it would fail the same way. A context
+ * that cannot be built, or a failure of the store, is retried by Pub/Sub, and
+ * the framework answers it with the error's message: so that message is the
+ * registered code and a sentence, never the path or the reason, which stay in the log.
+ */
+async function analyzeEvent(event: CloudEvent<unknown>, context: () => CloudContext, contextLog: () => Logger): Promise<void> {
+  let ctx: CloudContext;
+  try {
+    ctx = context();
+  } catch (err) {
+    contextLog().error({ function: 'analyzeReadings', err: (err as Error).message }, 'the function context could not be built');
+    throw new Error('WG_ERR_CONFIG: the cloud function\'s configuration could not be read; it is logged');
+  }
+  try {
+    await analyzeReadings(ctx)(event as Parameters<ReturnType<typeof analyzeReadings>>[0]);
+  } catch (err) {
+    ctx.log.error({ function: 'analyzeReadings', eventId: event.id, err: (err as Error).message }, 'analysis failed; Pub/Sub delivers the message again');
+    throw new Error('WG_ERR_INTERNAL: the analysis failed inside the cloud function; it is logged');
+  }
 }
 
 /**

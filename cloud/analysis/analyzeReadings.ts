@@ -46,8 +46,19 @@ export function batchMessageOf(event: CloudEvent<PubsubEventData>): BatchMessage
     throw new MalformedMessage('message data is not JSON');
   }
   if (parsed?.v !== 1 || typeof parsed.ward !== 'string' || !Array.isArray(parsed.segments)) throw new MalformedMessage('not a batch message');
+  // Ids become Firestore paths: one that is not an id (a slash, an empty string, a number) would fail every delivery the same way.
+  if (!ID.test(parsed.ward)) throw new MalformedMessage('the ward is not an id');
+  if (parsed.segments.length > MAX_SEGMENTS || !parsed.segments.every((id) => typeof id === 'string' && SEGMENT_ID.test(id))) {
+    throw new MalformedMessage(`segments must be 0 to ${MAX_SEGMENTS} segment ids`);
+  }
   return parsed;
 }
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** `{batchId}_{n}` (segments.ts). */
+const SEGMENT_ID = /^b[0-9a-f]{32}_[0-9]{1,16}$/;
+/** A batch of at most MAX_BATCH_ITEMS readings spread over 15-minute windows: far fewer segments than this. */
+const MAX_SEGMENTS = 2000;
 
 export class MalformedMessage extends Error {}
 

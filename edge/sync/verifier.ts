@@ -105,20 +105,37 @@ export class Verifier {
       corrected += cloud.corrected;
       const whole = cloud.count === keys.length && cloud.digest === rangeDigest(keys);
       const repair = i < repairs.length ? repairs[i] : undefined;
+      // Number by number where the cloud says which it holds: an item it holds twice, or one purged here, cannot make up for one it lacks.
+      const exact = cloud.held ? compareHeld(keys, cloud.held, cloud.count) : undefined;
       // Rows of a hole gone from the edge before the cloud stored them again: the loss stays raised, it does not pass for whole.
-      if (repair?.items !== undefined && keys.length < repair.items && cloud.count < repair.items) {
+      if (repair?.items !== undefined && keys.length < repair.items && (exact?.held ?? cloud.count) < repair.items) {
         if (!repair.lost) {
           this.#d.log.error({ ...range, items: repair.items, edge: keys.length, cloud: cloud.count }, 'items of a sync hole were lost before re-send: gone from the edge, not in the cloud');
         }
         return void pending.push({ ...repair, lost: true });
       }
       if (whole || keys.length === 0) return;
-      if (cloud.count > keys.length) {
-        extra += cloud.count - keys.length;
-        this.#d.log.warn({ ...range, edge: keys.length, cloud: cloud.count }, 'the cloud holds more than the edge in a range (duplicates, or rows purged here)');
-        return;
+      let lacking: number;
+      if (exact) {
+        if (exact.extra > 0) {
+          extra += exact.extra;
+          this.#d.log.warn({ ...range, edge: keys.length, cloud: cloud.count, extra: exact.extra, missing: exact.missing }, 'the cloud holds more than the edge in a range (duplicates, or rows purged here)');
+        }
+        if (exact.missing === 0) {
+          // The same numbers on both sides and another digest: items that differ under one number, which a re-send would not change.
+          if (exact.extra === 0) this.#d.log.error({ ...range, edge: keys.length, cloud: cloud.count }, 'the cloud holds other items than the edge under the same numbers');
+          return;
+        }
+        lacking = exact.missing;
+      } else {
+        // A cloud that does not say which numbers it holds: counts only.
+        if (cloud.count > keys.length) {
+          extra += cloud.count - keys.length;
+          this.#d.log.warn({ ...range, edge: keys.length, cloud: cloud.count }, 'the cloud holds more than the edge in a range (duplicates, or rows purged here)');
+          return;
+        }
+        lacking = Math.max(1, keys.length - cloud.count);
       }
-      const lacking = Math.max(1, keys.length - cloud.count);
       // A repair whose batches are still in flight is waiting for them, not a new hole.
       if (repair && repair.batches.some((id) => inFlight.has(id))) return void pending.push(repair);
       if (!repair) {
@@ -251,6 +268,27 @@ export function readVerifyTotals(db: Db): VerifyTotals & { pendingRepairs: numbe
     ...(totals ? (JSON.parse(totals) as VerifyTotals) : { runs: 0, items: 0, missing: 0, extra: 0, resent: 0, lastRunTs: null, lastHoleTs: null }),
     pendingRepairs: repairs ? (JSON.parse(repairs) as unknown[]).length : 0,
   };
+}
+
+/**
+ * The edge's items of a range against the numbers the cloud holds (closed
+ * intervals, ascending) and its count of items: how many of the edge's
+ * numbers it lacks, how many items it holds beyond the edge's (numbers the
+ * edge does not have, and items held twice), and how many distinct numbers it holds.
+ */
+export function compareHeld(keys: readonly string[], held: ReadonlyArray<readonly [number, number]>, count: number): { missing: number; extra: number; held: number } {
+  let distinct = 0;
+  for (const [lo, hi] of held) distinct += hi - lo + 1;
+  const numbers = keys.map((k) => Number.parseInt(k, 10)).sort((a, b) => a - b);
+  let missing = 0;
+  let common = 0;
+  let j = 0;
+  for (const n of numbers) {
+    while (j < held.length && held[j][1] < n) j++;
+    if (j < held.length && held[j][0] <= n) common++;
+    else missing++;
+  }
+  return { missing, extra: distinct - common + Math.max(0, count - distinct), held: distinct };
 }
 
 /** Outbox ids (after, through] of a stream as ranges of numbers, split where the cloud's record shards split. */
