@@ -29,10 +29,12 @@ import { DiskFullWatch } from './store/diskFull.js';
 import { SerialService } from './serial/serialService.js';
 import { Hl7Listener } from './hl7/listener.js';
 import { HL7_STATUS_FILE } from './hl7/senderStatus.js';
-import { EhrService } from './integration/ehrService.js';
-import { apiRouter } from './http/api.js';
 import { counterValue, oldestUnsyncedAgeSeconds } from './store/statusQuery.js';
-import { syncMetricSources, wireSync, type SyncWiring } from './sync/syncWiring.js';
+import { jobList } from './jobs/jobList.js';
+import { Scheduler } from './jobs/scheduler.js';
+import { StorageGuard } from './sync/storageGuard.js';
+import type { SyncService } from './sync/syncService.js';
+import { syncMetricSources, wireSync } from './sync/syncWiring.js';
 
 export const RUN_FILE = 'wardgate.run.json';
 
@@ -57,7 +59,7 @@ export class Gateway {
   #stopping = false;
   #alarms: AlarmService | undefined;
   #dashboard: DashboardService | undefined;
-  #sync: SyncWiring | undefined;
+  #jobs: GatewayJobs | undefined;
   readonly #token = randomBytes(32).toString('hex');
   readonly #env: NodeJS.ProcessEnv;
   readonly #onFatal: (err: Error) => void;
@@ -92,9 +94,9 @@ export class Gateway {
     return this.#store?.db;
   }
 
-  /** The sync, the storage guard and the scheduled jobs. */
-  get sync(): SyncWiring | undefined {
-    return this.#sync;
+  /** The sync (when a cloud is configured), the storage guard and the scheduled jobs. */
+  get sync(): GatewayJobs | undefined {
+    return this.#jobs;
   }
 
   /** The ward dashboard (page, sessions, live feed). */
@@ -161,18 +163,20 @@ export class Gateway {
       oldestUnsyncedAgeSeconds: () => oldestUnsyncedAgeSeconds(store.db),
       mqttClients: () => mqtt.connectedClients,
       hl7Connections: () => this.#hl7?.connections ?? 0,
-      ...syncMetricSources(() => store.db, () => sync.sync, config.storage.quotaBytes),
+      ...syncMetricSources(store.db, () => cloud?.sync.drainRate() ?? 0, config.storage.quotaBytes),
     });
     this.#metrics = metrics;
     // The sync, the storage guard, the jobs and the disk watch raise technical alarms (cloud unreachable, quarantine, buffer filling) over the bus.
     const technical = technicalAlarmsOverBus(bus);
     const diskFull = new DiskFullWatch({ alarms: technical, log, registry: metrics.registry, dataDir: config.gateway.dataDir });
-    const sync = wireSync({
-      config, env: this.#env, log, db: () => store.db, bus, alarms: technical, metrics,
-      applyAlarms: (alarms) => bus.emit('alarm.config', alarms),
+    const guard = new StorageGuard(() => store.db, config.storage, technical);
+    const cloud = wireSync({ config, env: this.#env, log, db: store.db, bus, alarms: technical, metrics });
+    const scheduler = new Scheduler({
+      jobs: jobList({ config, log, db: store.db, guard, bus, cloud, metrics }), log,
+      onRun: (job, outcome) => metrics.jobRuns.inc({ job, outcome }),
     });
-    this.#sync = sync;
-    const queue = ingestQueue(ingestCommitter({ writer: store.writer, admitsReadings: () => sync.guard.admitsReadings(), diskFull }), { bus, metrics, log });
+    this.#jobs = { sync: cloud?.sync, guard, scheduler };
+    const queue = ingestQueue(ingestCommitter({ writer: store.writer, admitsReadings: () => guard.admitsReadings(), diskFull }), { bus, metrics, log });
     const ingestor = new Ingestor(queue, { isDeclared: (id) => store.devices.isDeclared(id) }, {
       maxFutureSkewMs: config.ingest.maxFutureSkewMs,
       acceptUnknownDevices: config.ingest.acceptUnknownDevices,
@@ -201,31 +205,19 @@ export class Gateway {
       config, store, admissions, bus, log, env: this.#env,
       onFatal: (err) => this.#diskFailed(err),
       publisher: { publish: (topic, payload, options) => mqtt.publish(topic, payload, options) },
-      onEvent: (phase, priority) => {
-        metrics.alarmEvents.inc({ phase, priority });
-        // Alarm events go to the cloud ahead of routine readings, without waiting for the next tick.
-        sync.sync?.kick();
-      },
+      onEvent: (phase, priority) => metrics.alarmEvents.inc({ phase, priority }),
     });
     this.#alarms = alarms;
     const sessions = createSessions(config);
     const api = new ApiService({ http, auth, localToken: this.#token, alarms, admissions, bus, store, beds: configuredBeds(config), sessions: sessionLookup(sessions) });
-    // Vitals to the EHR (config ehr): its routes go under /api with the API's authentication.
-    const ehr = config.ehr
-      ? [new EhrService({
-          config: config.ehr, ward: config.ward, db: store.db, audit: store.audit, admissions, alarms: technical, log, registry: metrics.registry,
-          route: apiRouter({ http, auth, localToken: this.#token, sessions: sessionLookup(sessions) }),
-        })]
-      : [];
     const sources = this.#deviceSources(ingestor, metrics, store);
     this.#dashboard = new DashboardService({ config, http, auth, bus, log, store, alarms, sessions });
     // The queue stops after every source of items (and the alarms that hear its commits), before the store closes.
     // Alarms start before any device can connect, and stop after every source has.
     // The API registers its routes right after the alarms it serves are up.
-    // The sync starts after the alarms (its technical alarms go to the engine) and stops before them.
-    // The EHR link starts after the alarms (its technical alarms) and stops before them and the store.
+    // The sync and the jobs start after the alarms (their technical alarms go to the engine) and stop before them.
     // The dashboard registers its routes before the HTTP port opens.
-    return [queue, alarms, api, ...ehr, ...sync.services, mqtt, ...sources, this.#dashboard, http];
+    return [queue, alarms, api, ...(cloud ? cloud.services : []), scheduler, mqtt, ...sources, this.#dashboard, http];
   }
 
   /** The disk failed to write or sync the database (ingest or alarm events): the daemon stops for its restart to recover from the disk. */
@@ -271,6 +263,13 @@ function declaredDevices(config: GatewayConfig): DeclaredDevice[] {
   const named = new Set(config.devices.map((d) => d.name));
   for (const p of config.serial) if (!named.has(p.deviceId)) devices.push({ id: p.deviceId, ...(p.bed !== undefined && { bed: p.bed }), source: 'serial' });
   return devices;
+}
+
+/** What the gateway runs beside its features: the sync (with a cloud), the storage guard, the scheduled jobs. */
+export interface GatewayJobs {
+  readonly sync: SyncService | undefined;
+  readonly guard: StorageGuard;
+  readonly scheduler: Scheduler;
 }
 
 /** Beds the config binds a device to. */

@@ -50,6 +50,15 @@ export function writeTransaction<A extends unknown[], R>(db: Db, fn: (...args: A
   return (...args: A) => transaction.immediate(...args);
 }
 
+/**
+ * Folds the WAL back into the database and empties it (the checkpoint job,
+ * and the close at stop). Scheduled, never automatic on this connection: see
+ * openDatabase.
+ */
+export function checkpointWal(db: Db): void {
+  db.pragma('wal_checkpoint(TRUNCATE)');
+}
+
 /** Whether the database has the table (a file an older wardgate wrote may lack the newer ones). */
 export function hasTable(db: Db, name: string): boolean {
   return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;

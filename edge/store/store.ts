@@ -3,7 +3,7 @@
 // the config declares, and the audit trail. Closed last, once every feature
 // has stopped, so that no feature ever meets a store that is not open.
 import { AuditLog } from './auditLog.js';
-import { openDatabase, type Db } from './database.js';
+import { checkpointWal, openDatabase, type Db } from './database.js';
 import { IngestStore, type DeclaredDevice } from './ingestStore.js';
 import { WriterThread, type WriterThreadOptions } from './writerThread.js';
 
@@ -57,7 +57,7 @@ export class Store {
     if (this.#closed) return;
     this.#closed = true;
     await this.writer.close();
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    checkpointWal(this.db);
     this.db.close();
   }
 }
