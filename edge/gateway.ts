@@ -29,6 +29,8 @@ import { DiskFullWatch } from './store/diskFull.js';
 import { SerialService } from './serial/serialService.js';
 import { Hl7Listener } from './hl7/listener.js';
 import { HL7_STATUS_FILE } from './hl7/senderStatus.js';
+import { EhrService } from './integration/ehrService.js';
+import { apiRouter } from './http/api.js';
 import { counterValue, oldestUnsyncedAgeSeconds } from './store/statusQuery.js';
 import { jobList } from './jobs/jobList.js';
 import { Scheduler } from './jobs/scheduler.js';
@@ -210,14 +212,22 @@ export class Gateway {
     this.#alarms = alarms;
     const sessions = createSessions(config);
     const api = new ApiService({ http, auth, localToken: this.#token, alarms, admissions, bus, store, beds: configuredBeds(config), sessions: sessionLookup(sessions) });
+    // Vitals to the EHR (config ehr): its routes go under /api with the API's authentication.
+    const ehr = config.ehr
+      ? [new EhrService({
+          config: config.ehr, ward: config.ward, db: store.db, audit: store.audit, admissions, alarms: technical, log, registry: metrics.registry,
+          route: apiRouter({ http, auth, localToken: this.#token, sessions: sessionLookup(sessions) }),
+        })]
+      : [];
     const sources = this.#deviceSources(ingestor, metrics, store);
     this.#dashboard = new DashboardService({ config, http, auth, bus, log, store, alarms, sessions });
     // The queue stops after every source of items (and the alarms that hear its commits), before the store closes.
     // Alarms start before any device can connect, and stop after every source has.
     // The API registers its routes right after the alarms it serves are up.
     // The sync and the jobs start after the alarms (their technical alarms go to the engine) and stop before them.
+    // The EHR link starts after the alarms (its technical alarms) and stops before them and the store.
     // The dashboard registers its routes before the HTTP port opens.
-    return [queue, alarms, api, ...(cloud ? cloud.services : []), scheduler, mqtt, ...sources, this.#dashboard, http];
+    return [queue, alarms, api, ...ehr, ...(cloud ? cloud.services : []), scheduler, mqtt, ...sources, this.#dashboard, http];
   }
 
   /** The disk failed to write or sync the database (ingest or alarm events): the daemon stops for its restart to recover from the disk. */

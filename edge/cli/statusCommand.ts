@@ -7,6 +7,7 @@ import { RUN_FILE, type RunInfo } from '../gateway.js';
 import { HL7_STATUS_FILE, readHl7Status, type Hl7Status } from '../hl7/senderStatus.js';
 import { DB_FILE, openDatabaseReadOnly } from '../store/database.js';
 import { readStatus, type GatewayStatus } from '../store/statusQuery.js';
+import { readOutboundSummaries, type OutboundSummary } from '../store/outboundStore.js';
 import { noVerification } from '../sync/syncStatus.js';
 import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../shared/cli.js';
 
@@ -14,6 +15,8 @@ export interface StatusReport extends GatewayStatus {
   ward: string;
   gateway: string;
   daemon: { running: boolean; pid: number | null; ports: RunInfo['ports'] | null };
+  /** Outbound HL7 links (the EHR, an alarm manager): connection and queue (absent: none ever configured). */
+  outbound?: OutboundSummary[];
   /** HL7 senders' clocks, demo rows and unmapped codes, as the listener last wrote them (absent: none yet). */
   hl7?: Hl7Status;
 }
@@ -46,10 +49,13 @@ Options:
 function collect(dataDir: string, ward: string, gateway: string, syncConfigured: boolean): StatusReport {
   const daemon = readRunFile(dataDir);
   let status: GatewayStatus;
+  let outbound: OutboundSummary[] = [];
   if (existsSync(join(dataDir, DB_FILE))) {
     const db = openDatabaseReadOnly(dataDir);
     try {
       status = readStatus(db, { syncConfigured });
+      // A connection recorded by a daemon that is gone is not one.
+      outbound = readOutboundSummaries(db).map((o) => ({ ...o, connected: o.connected && daemon.running }));
     } finally {
       db.close();
     }
@@ -66,7 +72,7 @@ function collect(dataDir: string, ward: string, gateway: string, syncConfigured:
     };
   }
   const hl7 = readHl7Status(join(dataDir, HL7_STATUS_FILE));
-  return { ward, gateway, daemon, ...status, ...(hl7 && { hl7 }) };
+  return { ward, gateway, daemon, ...status, ...(outbound.length > 0 && { outbound }), ...(hl7 && { hl7 }) };
 }
 
 function readRunFile(dataDir: string): StatusReport['daemon'] {
@@ -101,6 +107,7 @@ export function formatReport(r: StatusReport): string {
     `devices       ${r.devices.length}`,
   ];
   if (r.hl7) lines.push(...formatHl7(r.hl7));
+  for (const o of r.outbound ?? []) lines.push(formatOutbound(o));
   if (r.devices.length) {
     const rows = [['ID', 'BED', 'SOURCE', 'ONLINE', 'LAST SEEN', 'BATTERY', 'SENSOR']];
     for (const d of r.devices) {
@@ -118,6 +125,15 @@ export function formatReport(r: StatusReport): string {
     for (const row of rows) lines.push(`  ${row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+const isoOr = (ms: number | null, otherwise: string) => (ms === null ? otherwise : new Date(ms).toISOString());
+
+/** One outbound link: connection, queue and the last outcomes. */
+function formatOutbound(o: OutboundSummary): string {
+  const queue = `${o.queued} queued${o.queued ? ` (oldest ${isoOr(o.oldestQueuedAt, '-')})` : ''}, ${o.quarantined} quarantined, ${o.sent} sent`;
+  const error = o.lastError ? `; last error ${isoOr(o.lastErrorAt, '-')}: ${o.lastError}` : '';
+  return `${`link ${o.link}`.padEnd(14)}${o.connected ? 'connected' : 'not connected'}, ${queue}; last success ${isoOr(o.lastSuccessAt, 'never')}${error}`;
 }
 
 function formatHl7(h: Hl7Status): string[] {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { isTimeZone } from '../hl7/dtm.js';
 import { alarmConfigSchema } from '../alarms/config.js';
 import { dashboardConfigSchema } from '../dashboard/config.js';
+import { ehrConfigSchema } from '../integration/ehrConfig.js';
 import { adtConfigSchema } from '../integration/adtConfig.js';
 import { cloudConfigSchema, jobsConfigSchema, storageConfigSchema } from '../sync/config.js';
 
@@ -195,6 +196,8 @@ export const configSchema = z.strictObject({
   }),
   /** HL7 v2 / MLLP listener (IHE PCD-01); absent: off. */
   hl7: hl7.optional(),
+  /** Vitals to the patient's chart in the hospital's EHR, ORU^R01 over MLLP (edge/integration/ehrConfig.ts); absent: off. */
+  ehr: ehrConfigSchema.optional(),
   /** Local alarm rules, escalation and the paging webhook (edge/alarms/config.ts). */
   alarms: alarmConfigSchema,
   /** Edge-to-cloud sync (edge/sync/config.ts); absent: sync off, everything stays buffered. */

@@ -40,18 +40,15 @@ export interface ApiDeps {
 
 const MAX_BODY = 16 * 1024;
 
-type Action = (ctx: { req: IncomingMessage; res: ServerResponse; params: Record<string, string>; caller: Caller; query: URLSearchParams }) => unknown;
+export type Action = (ctx: { req: IncomingMessage; res: ServerResponse; params: Record<string, string>; caller: Caller; query: URLSearchParams }) => unknown;
 
-export function registerApi(deps: ApiDeps): void {
-  const { http, admissions, alarms, store } = deps;
-  const { engine } = alarms;
-  const now = deps.now ?? Date.now;
-  // NEWS2 is scored anew with the patient's entries; every open dashboard shows the change at once.
-  const patientChanged = (bed: string) => {
-    engine.patientChanged(bed);
-    deps.bus.emit('patient.changed', { bed });
-  };
-  const route = (method: string, path: string, role: Role, action: Action) =>
+/** Registers an API route: cross-site changes refused, the caller identified and their role checked, coded errors answered as JSON. */
+export type ApiRoute = (method: string, path: string, role: Role, action: Action) => void;
+
+/** The route registrar of the edge API, for features that add routes under /api (charting vitals). */
+export function apiRouter(deps: Pick<ApiDeps, 'http' | 'auth' | 'localToken' | 'sessions'>): ApiRoute {
+  const { http } = deps;
+  return (method, path, role, action) =>
     http.route(method, path, async (req, res, params) => {
       // Refused before any credential is looked at, whatever the authentication.
       const foreign = changesState(req) ? crossSite(req) : undefined;
@@ -70,6 +67,18 @@ export function registerApi(deps: ApiDeps): void {
         sendJsonError(res, status, err.code, err.message, err.field);
       }
     });
+}
+
+export function registerApi(deps: ApiDeps): void {
+  const { http, admissions, alarms, store } = deps;
+  const { engine } = alarms;
+  const now = deps.now ?? Date.now;
+  // NEWS2 is scored anew with the patient's entries; every open dashboard shows the change at once.
+  const patientChanged = (bed: string) => {
+    engine.patientChanged(bed);
+    deps.bus.emit('patient.changed', { bed });
+  };
+  const route = apiRouter(deps);
 
   const beds = () => bedList(deps.beds, admissions);
   const view = (bed: string) => bedView(engine, admissions, bed);
@@ -130,7 +139,7 @@ export function registerApi(deps: ApiDeps): void {
   }));
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

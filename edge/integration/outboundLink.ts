@@ -208,11 +208,12 @@ export class OutboundLink implements Service {
       store.markFailed(message.id, `${ack.code}: ${ack.text}`, next, now);
       store.setLinkError(name, `${ack.code} for ${message.controlId}: ${ack.text}`, now);
       this.#failingSince ??= now;
-      log.warn({ link: name, controlId: message.controlId, ack: ack.code, reason: ack.text, attempts: message.attempts + 1, retryInMs: next - now }, 'outbound message answered with an error; it will be sent again');
+      // The receiver's text may name the patient: it stays in the database (wardgate status), out of the logs.
+      log.warn({ link: name, controlId: message.controlId, ack: ack.code, attempts: message.attempts + 1, retryInMs: next - now }, 'outbound message answered with an error; it will be sent again');
     } else {
       store.quarantine(message.id, `${ack.code}: ${ack.text}`, now);
       store.setLinkError(name, `${ack.code} for ${message.controlId}: ${ack.text}`, now);
-      log.error({ code: 'WG_ERR_HL7_REFUSED', link: name, controlId: message.controlId, ack: ack.code, reason: ack.text }, 'outbound message refused by the receiver; quarantined');
+      log.error({ code: 'WG_ERR_HL7_REFUSED', link: name, controlId: message.controlId, ack: ack.code }, 'outbound message refused by the receiver; quarantined (its reason: wardgate status)');
       this.#refreshQuarantineAlarm();
       this.#notify(this.#options.onQuarantined, message, ack);
     }
@@ -243,7 +244,8 @@ export class OutboundLink implements Service {
     const summary = this.#requireStore().summary(name);
     this.#options.alarms.set(unreachableAlarmKey(name), {
       rule: 'outbound-unreachable', priority: 'low', value: summary.queued,
-      message: `${receiver} has taken no message for ${Math.round((now - this.#failingSince) / 60_000)} min (${summary.lastError ?? 'no answer'}); ${summary.queued} waiting, none lost`,
+      // Alarm texts travel to the cloud: the receiver's own words (which may name a patient) stay in wardgate status.
+      message: `${receiver} has taken no message for ${Math.round((now - this.#failingSince) / 60_000)} min; ${summary.queued} waiting, none lost (wardgate status says why)`,
     });
   }
 
@@ -253,7 +255,7 @@ export class OutboundLink implements Service {
     if (summary.quarantined === 0) return this.#options.alarms.set(quarantineAlarmKey(name), null);
     this.#options.alarms.set(quarantineAlarmKey(name), {
       rule: 'outbound-quarantine', priority: 'medium', value: summary.quarantined,
-      message: `${summary.quarantined} message(s) refused by ${receiver} (${summary.lastError ?? 'AR'}): fix the cause, then send them again`,
+      message: `${summary.quarantined} message(s) refused by ${receiver}: wardgate status gives the reason; fix the cause, then send them again`,
     });
   }
 

@@ -1,0 +1,82 @@
+// What charting vitals to the EHR reads from the store: a bed's latest stored
+// reading of each metric (for the nurse to review), one reading by its
+// observation (to tell a confirmation from a correction), and the patient's
+// real identifier (it goes to the hospital's EHR only, never to the cloud).
+import type { Db } from './database.js';
+
+export interface StoredReading {
+  /** The observation (observations.id) the reading belongs to. */
+  readonly observation: number;
+  readonly code: string;
+  /** In the metric's canonical unit. */
+  readonly value: number;
+  /** Measurement time, epoch ms (the device's, as stored). */
+  readonly ts: number;
+  readonly flags: number;
+  readonly deviceId: string;
+  readonly bed: string | null;
+  readonly patient: number | null;
+}
+
+export interface PatientIdentity {
+  readonly identifier: string;
+  readonly authority: string;
+  readonly idType: string;
+}
+
+interface ObservationRow {
+  id: number; ts: number; readings: string; device_id: string; bed: string | null; patient: number | null;
+}
+
+/** A stored entry: [code, value, flags, ts?] (migration 1). */
+type Entry = [string, number, number?, number?];
+
+function entries(row: ObservationRow): StoredReading[] {
+  return (JSON.parse(row.readings) as Entry[]).map(([code, value, flags, ts]) => ({
+    observation: row.id, code, value, ts: ts ?? row.ts, flags: flags ?? 0, deviceId: row.device_id, bed: row.bed, patient: row.patient,
+  }));
+}
+
+/**
+ * The latest reading of each of `codes` at the bed measured at or after
+ * `since`, newest observations first through the (bed, ts) index; it stops
+ * once every code is found or after `maxObservations` rows (a day of 1 Hz
+ * oximetry need not be read to find this morning's temperature).
+ */
+export function latestReadings(db: Db, options: { bed: string; since: number; codes: readonly string[]; maxObservations?: number }): Map<string, StoredReading> {
+  const wanted = new Set(options.codes);
+  const found = new Map<string, StoredReading>();
+  const rows = db
+    .prepare(
+      `SELECT o.id, o.ts, o.readings, d.device_id, o.bed, o.patient FROM observations o JOIN devices d ON d.id = o.device
+       WHERE o.bed = ? AND o.ts >= ? ORDER BY o.ts DESC, o.id DESC LIMIT ?`,
+    )
+    .iterate(options.bed, options.since, options.maxObservations ?? 50_000) as IterableIterator<ObservationRow>;
+  for (const row of rows) {
+    for (const reading of entries(row)) {
+      const seen = found.get(reading.code);
+      if (wanted.has(reading.code) && (!seen || reading.ts > seen.ts)) found.set(reading.code, reading);
+    }
+    if (found.size === wanted.size) {
+      rows.return?.();
+      break;
+    }
+  }
+  return found;
+}
+
+/** One metric's reading in an observation, or undefined. */
+export function readingOf(db: Db, observation: number, code: string): StoredReading | undefined {
+  const row = db
+    .prepare('SELECT o.id, o.ts, o.readings, d.device_id, o.bed, o.patient FROM observations o JOIN devices d ON d.id = o.device WHERE o.id = ?')
+    .get(observation) as ObservationRow | undefined;
+  return row && entries(row).find((r) => r.code === code);
+}
+
+/** The patient's identifier as the hospital issued it (PID-3), or undefined. */
+export function patientIdentity(db: Db, patient: number): PatientIdentity | undefined {
+  const row = db.prepare('SELECT identifier, authority, id_type FROM patients WHERE id = ?').get(patient) as
+    | { identifier: string; authority: string; id_type: string }
+    | undefined;
+  return row && { identifier: row.identifier, authority: row.authority, idType: row.id_type };
+}
