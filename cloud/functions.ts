@@ -66,13 +66,13 @@ function answer(name: FunctionName, context: () => CloudContext, contextLog: () 
       ctx = context();
     } catch (err) {
       contextLog().error({ function: name, err: (err as Error).message }, 'the function context could not be built');
-      return sendError(res, 500, 'WG_ERR_CONFIG', 'the cloud function\'s configuration could not be read; it is logged');
+      return sendError(res, 'WG_ERR_CONFIG', 'the cloud function\'s configuration could not be read; it is logged');
     }
     try {
       await handler(ctx)(req, res);
     } catch (err) {
       ctx.log.error({ function: name, err: (err as Error).message }, 'request failed');
-      if (!res.headersSent) sendError(res, 500, 'WG_ERR_INTERNAL', 'the request failed inside the cloud function; it is logged');
+      if (!res.headersSent) sendError(res, 'WG_ERR_INTERNAL', 'the request failed inside the cloud function; it is logged');
     }
   };
 }

@@ -2,7 +2,7 @@
 // WG_ERR_* code, a sentence, and the field when one is at fault.
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from '@google-cloud/functions-framework';
-import type { ErrorCode } from '../shared/errors.js';
+import { httpStatusOf, isHttpErrorCode, type HttpErrorCode, type Rejection } from '../shared/errors.js';
 import { verifySignature } from '../shared/sync/signature.js';
 import { SyncHeader, type CloudErrorBody } from '../shared/sync/wire.js';
 import type { CloudContext } from './context.js';
@@ -12,9 +12,16 @@ export function sendJson(res: Response, status: number, body: unknown): void {
   res.status(status).set('Cache-Control', 'no-store').json(body);
 }
 
-export function sendError(res: Response, status: number, code: ErrorCode, message: string, field?: string): void {
+/** An error answer, with the status shared/errors.ts gives its code (documented in docs/ERRORS.md). */
+export function sendError(res: Response, code: HttpErrorCode, message: string, field?: string): void {
   const body: CloudErrorBody = { ok: false, error: { code, message, ...(field !== undefined && { field }) } };
-  sendJson(res, status, body);
+  sendJson(res, httpStatusOf(code), body);
+}
+
+/** A validator's refusal of a request. A code HTTP has no status for would be a fault of ours, and is answered as one. */
+export function sendRejection(res: Response, rejection: Rejection): void {
+  if (isHttpErrorCode(rejection.code)) return sendError(res, rejection.code, rejection.message, rejection.field);
+  sendError(res, 'WG_ERR_INTERNAL', `the request failed inside the cloud function (${rejection.code} has no HTTP answer)`);
 }
 
 /** A header's single value (Node joins repeats with ", "; a repeated security header is refused by its parser). */
@@ -46,6 +53,6 @@ export function verifyGatewaySignature(ctx: CloudContext, req: Request, body: Bu
  * the gateway can make, is told that its clock is off. The log keeps the cause.
  */
 export function sendSignatureRefusal(res: Response, check: Extract<GatewayCheck, { ok: false }>): void {
-  if (check.reason === 'stale') return sendError(res, 401, 'WG_ERR_STALE', 'the signed timestamp lies outside the 5-minute window; check the gateway clock (NTP)', 'X-Wardgate-Timestamp');
-  sendError(res, 401, 'WG_ERR_SIGNATURE', 'unknown gateway, or a missing, malformed or wrong signature', 'X-Wardgate-Signature');
+  if (check.reason === 'stale') return sendError(res, 'WG_ERR_STALE', 'the signed timestamp lies outside the 5-minute window; check the gateway clock (NTP)', 'X-Wardgate-Timestamp');
+  sendError(res, 'WG_ERR_SIGNATURE', 'unknown gateway, or a missing, malformed or wrong signature', 'X-Wardgate-Signature');
 }

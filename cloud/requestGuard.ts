@@ -6,9 +6,9 @@
 // application/gzip, inside the signature), no body larger than the function
 // takes; and whatever the framework's own middleware fails on (a body-parser
 // error, a malformed %-escape) is answered in the same JSON as the functions'.
-import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import http, { STATUS_CODES, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ErrorCode } from '../shared/errors.js';
+import { httpStatusOf, type HttpErrorCode } from '../shared/errors.js';
 import { MAX_BATCH_BYTES, type CloudErrorBody } from '../shared/sync/wire.js';
 import { MAX_VERIFY_BYTES } from '../shared/sync/verify.js';
 import type { FunctionName } from './functions.js';
@@ -42,16 +42,16 @@ export function bodyPolicyOf(name: string | undefined): BodyPolicy {
 export type ErrorLog = (err: Error, req: IncomingMessage) => void;
 
 /** Writes a JSON error on a plain Node response (the framework's Express helpers may not be attached yet). */
-export function writeError(res: ServerResponse, status: number, code: ErrorCode, message: string, field?: string, headers: Record<string, string> = {}): void {
+export function writeError(res: ServerResponse, code: HttpErrorCode, message: string, field?: string, headers: Record<string, string> = {}): void {
   const body: CloudErrorBody = { ok: false, error: { code, message, ...(field !== undefined && { field }) } };
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers }).end(JSON.stringify(body));
+  res.writeHead(httpStatusOf(code), { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers }).end(JSON.stringify(body));
 }
 
 /** The refusal a request's headers already earn, or null to let it through. */
-export function refusal(req: IncomingMessage, policy: BodyPolicy): { status: number; code: ErrorCode; message: string; field: string; headers?: Record<string, string> } | null {
+export function refusal(req: IncomingMessage, policy: BodyPolicy): { code: HttpErrorCode; message: string; field: string; headers?: Record<string, string> } | null {
   if (req.headers['content-encoding'] !== undefined) {
     return {
-      status: 415, code: 'WG_ERR_ENCODING', field: 'Content-Encoding', headers: { 'Accept-Encoding': 'identity' },
+      code: 'WG_ERR_ENCODING', field: 'Content-Encoding', headers: { 'Accept-Encoding': 'identity' },
       message: 'send the body as it is, without Content-Encoding (a batch is application/gzip, inside its signature)',
     };
   }
@@ -60,13 +60,13 @@ export function refusal(req: IncomingMessage, policy: BodyPolicy): { status: num
     const bytes = Number(length);
     if (bytes > policy.maxBytes) {
       return policy.maxBytes === 0
-        ? { status: 413, code: 'WG_ERR_TOO_LARGE', field: 'Content-Length', message: 'this endpoint takes no request body' }
-        : { status: 413, code: 'WG_ERR_TOO_LARGE', field: 'Content-Length', message: `body is ${bytes} bytes; the limit is ${policy.maxBytes}` };
+        ? { code: 'WG_ERR_TOO_LARGE', field: 'Content-Length', message: 'this endpoint takes no request body' }
+        : { code: 'WG_ERR_TOO_LARGE', field: 'Content-Length', message: `body is ${bytes} bytes; the limit is ${policy.maxBytes}` };
     }
   } else if (req.headers['transfer-encoding'] !== undefined && !policy.chunked) {
     return policy.maxBytes === 0
-      ? { status: 413, code: 'WG_ERR_TOO_LARGE', field: 'Transfer-Encoding', message: 'this endpoint takes no request body' }
-      : { status: 411, code: 'WG_ERR_LENGTH', field: 'Content-Length', message: 'send the body with a Content-Length' };
+      ? { code: 'WG_ERR_TOO_LARGE', field: 'Transfer-Encoding', message: 'this endpoint takes no request body' }
+      : { code: 'WG_ERR_LENGTH', field: 'Content-Length', message: 'send the body with a Content-Length' };
   }
   return null;
 }
@@ -81,10 +81,10 @@ export function guardedListener(app: RequestListener, policy: BodyPolicy, log?: 
     const refused = refusal(req, policy);
     if (refused) {
       // Connection: close, so that the unread body is not read either.
-      writeError(res, refused.status, refused.code, refused.message, refused.field, { ...refused.headers, Connection: 'close' });
+      writeError(res, refused.code, refused.message, refused.field, { ...refused.headers, Connection: 'close' });
       return;
     }
-    if (FRAMEWORK_ROUTES.test(req.url ?? '')) return writeError(res, 404, 'WG_ERR_NOT_FOUND', 'no such route');
+    if (FRAMEWORK_ROUTES.test(req.url ?? '')) return writeError(res, 'WG_ERR_NOT_FOUND', 'no such route');
     express(req, res, (err) => middlewareFailed(req, res, err, log));
   };
 }
@@ -95,22 +95,24 @@ function middlewareFailed(req: IncomingMessage, res: ServerResponse, err: unknow
     res.destroy();
     return;
   }
-  if (err === undefined) return writeError(res, 404, 'WG_ERR_NOT_FOUND', 'no such route');
+  if (err === undefined) return writeError(res, 'WG_ERR_NOT_FOUND', 'no such route');
   const e = err as Error & { status?: number; type?: string };
   if (e instanceof URIError || (e.status === 400 && /decode/i.test(e.message))) {
-    return writeError(res, 400, 'WG_ERR_SCHEMA', 'the path holds a malformed %-escape', 'path');
+    return writeError(res, 'WG_ERR_SCHEMA', 'the path holds a malformed %-escape', 'path');
   }
   switch (e.type) {
-    case 'entity.too.large': return writeError(res, 413, 'WG_ERR_TOO_LARGE', 'the body is larger than this endpoint takes');
-    case 'entity.parse.failed': return writeError(res, 400, 'WG_ERR_JSON', 'the body is not valid JSON');
-    case 'encoding.unsupported': return writeError(res, 415, 'WG_ERR_ENCODING', 'send the body without Content-Encoding', 'Content-Encoding');
-    case 'charset.unsupported': return writeError(res, 415, 'WG_ERR_SCHEMA', 'unsupported charset', 'Content-Type');
+    case 'entity.too.large': return writeError(res, 'WG_ERR_TOO_LARGE', 'the body is larger than this endpoint takes');
+    case 'entity.parse.failed': return writeError(res, 'WG_ERR_JSON', 'the body is not valid JSON');
+    case 'encoding.unsupported': return writeError(res, 'WG_ERR_ENCODING', 'send the body without Content-Encoding', 'Content-Encoding');
+    case 'charset.unsupported': return writeError(res, 'WG_ERR_ENCODING', 'send the body in UTF-8', 'Content-Type');
     case 'request.aborted':
-    case 'request.size.invalid': return writeError(res, 400, 'WG_ERR_SCHEMA', 'the body did not match its Content-Length', 'Content-Length');
+    case 'request.size.invalid': return writeError(res, 'WG_ERR_SCHEMA', 'the body did not match its Content-Length', 'Content-Length');
   }
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return writeError(res, e.status, 'WG_ERR_SCHEMA', 'the request could not be read');
+  // body-parser's other refusals of the caller's request (an aborted body, too many parameters): 413 or 400, as it chose.
+  if (e.status === 413) return writeError(res, 'WG_ERR_TOO_LARGE', 'the request is larger than this endpoint takes');
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return writeError(res, 'WG_ERR_SCHEMA', 'the request could not be read');
   log?.(e, req);
-  writeError(res, 500, 'WG_ERR_INTERNAL', 'the request failed inside the cloud function; it is logged');
+  writeError(res, 'WG_ERR_INTERNAL', 'the request failed inside the cloud function; it is logged');
 }
 
 /** What Node itself refuses (a malformed request line or header) is answered as JSON too, then the connection closed. */
@@ -118,9 +120,12 @@ export function answerClientError(err: Error & { code?: string }, socket: Socket
   // As Node's own handler does: a socket already answering (a pipelined request) or gone is only closed.
   const answering = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage?.headersSent === true;
   if (!socket.writable || answering || err.code === 'ECONNRESET') return void socket.destroy();
-  const body = JSON.stringify({ ok: false, error: { code: 'WG_ERR_SCHEMA', message: 'malformed HTTP request' } } satisfies CloudErrorBody);
-  const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const error: { code: HttpErrorCode; message: string } = err.code === 'HPE_HEADER_OVERFLOW'
+    ? { code: 'WG_ERR_HEADERS_TOO_LARGE', message: 'the request headers are larger than the server reads' }
+    : { code: 'WG_ERR_SCHEMA', message: 'malformed HTTP request' };
+  const body = JSON.stringify({ ok: false, error } satisfies CloudErrorBody);
+  const status = httpStatusOf(error.code);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /**

@@ -6,7 +6,7 @@
 //   GET /wards/{ward}/patients/{subject}/summaries   hourly statistics (from, to)
 //   GET /wards/{ward}/alerts                         cloud alerts since a time (since, subject)
 import type { Request, Response } from '@google-cloud/functions-framework';
-import { WardgateError } from '../../shared/errors.js';
+import { isHttpErrorCode, WardgateError } from '../../shared/errors.js';
 import type { CloudContext } from '../context.js';
 import { header, sendError, sendJson } from '../http.js';
 import { SLOT_MS } from '../store/paths.js';
@@ -28,7 +28,7 @@ const isAfter = (v: unknown): v is { ts: number; id: string } => isRecord(v) && 
 
 export function wardApi(ctx: CloudContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    if (req.method !== 'GET') return sendError(res, 405, 'WG_ERR_METHOD', 'the ward API is read-only: use GET');
+    if (req.method !== 'GET') return sendError(res, 'WG_ERR_METHOD', 'the ward API is read-only: use GET');
     let path: string;
     try {
       path = decodeURIComponent(req.path);
@@ -39,16 +39,16 @@ export function wardApi(ctx: CloudContext) {
     const match = ROUTE.exec(path);
     const auth = authenticate(header(req.headers.authorization), ctx.settings.apiTokens, match?.[1]);
     // Authentication before routing: an unauthenticated caller learns nothing, not even which routes exist.
-    if (!auth.ok) return sendError(res, auth.status, auth.status === 401 ? 'WG_ERR_AUTH' : 'WG_ERR_FORBIDDEN', auth.message, 'Authorization');
-    if (!match) return sendError(res, 404, 'WG_ERR_NOT_FOUND', 'no such route; see docs/DEPLOY.md for the read API');
+    if (!auth.ok) return sendError(res, auth.code, auth.message, 'Authorization');
+    if (!match) return sendError(res, 'WG_ERR_NOT_FOUND', 'no such route; see docs/DEPLOY.md for the read API');
     const [, ward, what, subject, sub] = match;
     try {
       const body = await route(ctx, queryOf(req.url), ward, subject ? sub : what, subject);
       sendJson(res, 200, body);
     } catch (err) {
-      if (err instanceof WardgateError) return sendError(res, 400, err.code, err.message.replace(`${err.field}: `, ''), err.field);
+      if (err instanceof WardgateError && isHttpErrorCode(err.code)) return sendError(res, err.code, err.message.replace(`${err.field}: `, ''), err.field);
       ctx.log.error({ ward, route: what, err: (err as Error).message }, 'ward API failed');
-      sendError(res, 503, 'WG_ERR_UNAVAILABLE', 'the read failed; retry');
+      sendError(res, 'WG_ERR_UNAVAILABLE', 'the read failed; retry');
     }
   };
 }

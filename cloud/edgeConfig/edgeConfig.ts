@@ -14,7 +14,7 @@ export const etagOf = (version: number) => `"v${version}"`;
 
 export function edgeConfig(ctx: CloudContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    if (req.method !== 'GET') return sendError(res, 405, 'WG_ERR_METHOD', 'use GET');
+    if (req.method !== 'GET') return sendError(res, 'WG_ERR_METHOD', 'use GET');
     const check = verifyGatewaySignature(ctx, req, Buffer.isBuffer(req.rawBody) ? req.rawBody : Buffer.alloc(0));
     if (!check.ok) {
       ctx.log.warn({ gateway: check.id, reason: check.reason }, 'config pull refused: signature');
@@ -26,7 +26,7 @@ export function edgeConfig(ctx: CloudContext) {
       doc = await readEdgeConfig(ctx.db, gatewayId, gateway.ward);
     } catch (err) {
       ctx.log.error({ gateway: gatewayId, err: (err as Error).message }, 'edge config read failed');
-      return sendError(res, 503, 'WG_ERR_UNAVAILABLE', 'config read failed; retry');
+      return sendError(res, 'WG_ERR_UNAVAILABLE', 'config read failed; retry');
     }
     res.set('ETag', etagOf(doc.version));
     if (header(req.headers['if-none-match']) === etagOf(doc.version)) {

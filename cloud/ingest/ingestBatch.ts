@@ -9,7 +9,7 @@ import { decodeBatchBody } from '../../shared/sync/codec.js';
 import { validateBatch } from '../../shared/sync/validate.js';
 import { MAX_BATCH_BYTES, SyncHeader, type IngestAccepted } from '../../shared/sync/wire.js';
 import type { CloudContext } from '../context.js';
-import { header, sendError, sendJson, sendSignatureRefusal, verifyGatewaySignature } from '../http.js';
+import { header, sendError, sendJson, sendRejection, sendSignatureRefusal, verifyGatewaySignature } from '../http.js';
 import { countConflicts } from './conflicts.js';
 import { clearPending, markPending, publishBatch } from './publish.js';
 import { storeBatch, storedSegmentIds } from './storeBatch.js';
@@ -19,12 +19,12 @@ const MAX_FUTURE_MS = 5 * 60_000;
 
 export function ingestBatch(ctx: CloudContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    if (req.method !== 'POST') return sendError(res, 405, 'WG_ERR_METHOD', 'use POST');
+    if (req.method !== 'POST') return sendError(res, 'WG_ERR_METHOD', 'use POST');
     const body = Buffer.isBuffer(req.rawBody) ? req.rawBody : Buffer.alloc(0);
     // The server's guard (requestGuard.ts) refuses these before the body is read; kept for any other server.
-    if (body.length > MAX_BATCH_BYTES) return sendError(res, 413, 'WG_ERR_TOO_LARGE', `body is ${body.length} bytes; the limit is ${MAX_BATCH_BYTES}`);
+    if (body.length > MAX_BATCH_BYTES) return sendError(res, 'WG_ERR_TOO_LARGE', `body is ${body.length} bytes; the limit is ${MAX_BATCH_BYTES}`);
     if (header(req.headers['content-encoding'])) {
-      return sendError(res, 415, 'WG_ERR_ENCODING', 'send the gzip bytes as Content-Type application/gzip without Content-Encoding', 'Content-Encoding');
+      return sendError(res, 'WG_ERR_ENCODING', 'send the gzip bytes as Content-Type application/gzip without Content-Encoding', 'Content-Encoding');
     }
 
     const signature = header(req.headers[SyncHeader.signature]);
@@ -35,14 +35,14 @@ export function ingestBatch(ctx: CloudContext) {
     }
     const { gateway, id: gatewayId } = check;
     const decoded = decodeBatchBody(body);
-    if (!decoded.ok) return sendError(res, decoded.error.code === 'WG_ERR_TOO_LARGE' ? 413 : 400, decoded.error.code, decoded.error.message);
+    if (!decoded.ok) return sendRejection(res, decoded.error);
     const batch = validateBatch(decoded.json, { now: ctx.now(), maxFutureMs: MAX_FUTURE_MS });
-    if (isRejection(batch)) return sendError(res, 400, batch.code, batch.message, batch.field);
-    if (batch.gateway !== gatewayId) return sendError(res, 400, 'WG_ERR_SCHEMA', 'does not match X-Wardgate-Gateway', 'gateway');
+    if (isRejection(batch)) return sendRejection(res, batch);
+    if (batch.gateway !== gatewayId) return sendError(res, 'WG_ERR_SCHEMA', 'does not match X-Wardgate-Gateway', 'gateway');
     if (header(req.headers[SyncHeader.batch]) !== batch.batchId) {
-      return sendError(res, 400, 'WG_ERR_SCHEMA', `does not match the body's batch id ${batch.batchId}`, 'X-Wardgate-Batch');
+      return sendError(res, 'WG_ERR_SCHEMA', `does not match the body's batch id ${batch.batchId}`, 'X-Wardgate-Batch');
     }
-    if (batch.ward !== gateway.ward) return sendError(res, 403, 'WG_ERR_FORBIDDEN', `gateway ${gatewayId} may write ward ${gateway.ward} only`, 'ward');
+    if (batch.ward !== gateway.ward) return sendError(res, 'WG_ERR_FORBIDDEN', `gateway ${gatewayId} may write ward ${gateway.ward} only`, 'ward');
 
     let outcome;
     try {
@@ -51,11 +51,11 @@ export function ingestBatch(ctx: CloudContext) {
       });
     } catch (err) {
       ctx.log.error({ gateway: gatewayId, batchId: batch.batchId, err: (err as Error).message }, 'batch store failed');
-      return sendError(res, 503, 'WG_ERR_UNAVAILABLE', 'storage failed; retry the batch');
+      return sendError(res, 'WG_ERR_UNAVAILABLE', 'storage failed; retry the batch');
     }
     if (outcome.replay) {
       ctx.log.warn({ gateway: gatewayId, batchId: batch.batchId }, 'batch refused: replayed signature');
-      return sendError(res, 401, 'WG_ERR_REPLAY', 'this signature was already used; sign every attempt anew', 'X-Wardgate-Signature');
+      return sendError(res, 'WG_ERR_REPLAY', 'this signature was already used; sign every attempt anew', 'X-Wardgate-Signature');
     }
 
     const total = outcome.stored.readings + outcome.stored.alarms + outcome.stored.statuses + (outcome.stored.audit ?? 0);
@@ -70,7 +70,7 @@ export function ingestBatch(ctx: CloudContext) {
       } catch (err) {
         ctx.log.error({ gateway: gatewayId, batchId: batch.batchId, err: (err as Error).message }, 'batch publish failed');
         await markPending(ctx.db, gatewayId, outcome.segmentIds).catch(() => undefined);
-        return sendError(res, 503, 'WG_ERR_UNAVAILABLE', 'stored, but the analysis could not be notified; retry the batch');
+        return sendError(res, 'WG_ERR_UNAVAILABLE', 'stored, but the analysis could not be notified; retry the batch');
       }
     }
     // A failed comparison is not a failed store: the items are stored, the answer says so, the log says what was not checked.

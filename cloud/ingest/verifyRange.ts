@@ -21,9 +21,9 @@ import { readRecord, recordKey, serialized, streamHeads, writeShard } from './st
 
 export function verifyRange(ctx: CloudContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    if (req.method !== 'POST') return sendError(res, 405, 'WG_ERR_METHOD', 'use POST');
+    if (req.method !== 'POST') return sendError(res, 'WG_ERR_METHOD', 'use POST');
     const body = Buffer.isBuffer(req.rawBody) ? req.rawBody : Buffer.alloc(0);
-    if (body.length > MAX_VERIFY_BYTES) return sendError(res, 413, 'WG_ERR_TOO_LARGE', `body is ${body.length} bytes; the limit is ${MAX_VERIFY_BYTES}`);
+    if (body.length > MAX_VERIFY_BYTES) return sendError(res, 'WG_ERR_TOO_LARGE', `body is ${body.length} bytes; the limit is ${MAX_VERIFY_BYTES}`);
     const check = verifyGatewaySignature(ctx, req, body);
     if (!check.ok) {
       ctx.log.warn({ gateway: check.id, reason: check.reason }, 'verification refused: signature');
@@ -33,11 +33,11 @@ export function verifyRange(ctx: CloudContext) {
     try {
       json = JSON.parse(body.toString('utf8'));
     } catch {
-      return sendError(res, 400, 'WG_ERR_JSON', 'the body is not JSON');
+      return sendError(res, 'WG_ERR_JSON', 'the body is not JSON');
     }
     const request = parseVerifyRequest(json);
-    if ('error' in request) return sendError(res, 400, 'WG_ERR_SCHEMA', request.error, request.field);
-    if (request.gateway !== check.id) return sendError(res, 400, 'WG_ERR_SCHEMA', 'does not match X-Wardgate-Gateway', 'gateway');
+    if ('error' in request) return sendError(res, 'WG_ERR_SCHEMA', request.error, request.field);
+    if (request.gateway !== check.id) return sendError(res, 'WG_ERR_SCHEMA', 'does not match X-Wardgate-Gateway', 'gateway');
     const ranges: VerifiedRange[] = [];
     let heads: StreamHeads | undefined;
     try {
@@ -45,7 +45,7 @@ export function verifyRange(ctx: CloudContext) {
       for (const range of request.ranges) ranges.push(await verifyOne(ctx.db, check.gateway.ward, check.id, range, ctx.now(), ctx.settings.retentionDays));
     } catch (err) {
       ctx.log.error({ gateway: check.id, err: (err as Error).message }, 'verification failed');
-      return sendError(res, 503, 'WG_ERR_UNAVAILABLE', 'storage failed; retry the verification');
+      return sendError(res, 'WG_ERR_UNAVAILABLE', 'storage failed; retry the verification');
     }
     const corrected = ranges.reduce((sum, r) => sum + r.corrected, 0);
     if (corrected > 0) ctx.log.error({ gateway: check.id, corrected }, 'record claimed items the data lacks; corrected');

@@ -11,7 +11,7 @@ import { WardgateError } from '../../shared/errors.js';
 import { closeContext, createContext, type CloudContext } from '../context.js';
 import { putEdgeConfig } from '../edgeConfig/edgeConfig.js';
 import { functionNames, registerFunctions } from '../functions.js';
-import { answerClientError, bodyPolicyOf, guardedListener } from '../requestGuard.js';
+import { answerClientError, bodyPolicyOf, guardedListener, writeError } from '../requestGuard.js';
 import type { Logger } from '../log.js';
 import type { CloudSettings } from '../settings.js';
 
@@ -96,7 +96,7 @@ function dispatch(apps: ReadonlyMap<string, RequestListener>, req: IncomingMessa
   const end = [slash, query].filter((i) => i > 0).reduce((a, b) => Math.min(a, b), url.length);
   const app = apps.get(url.slice(1, end));
   if (!app) {
-    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error: { code: 'WG_ERR_NOT_FOUND', message: `no function at ${url.slice(0, end)}; functions: ${[...apps.keys()].join(', ')}` } }));
+    writeError(res, 'WG_ERR_NOT_FOUND', `no function at ${url.slice(0, end)}; functions: ${[...apps.keys()].join(', ')}`);
     return;
   }
   const rest = url.slice(end);
@@ -121,7 +121,7 @@ async function ensurePushSubscription(pubsub: PubSub, topic: string, name: strin
   await pubsub.topic(topic).createSubscription(name, { pushConfig: { pushEndpoint: endpoint }, ackDeadlineSeconds: 60 }).catch(ignoreAlreadyExists);
 }
 
-function ignoreAlreadyExists(err: { code?: number }): void {
+function ignoreAlreadyExists(err: Error & { code?: number }): void {
   if (err.code !== 6) throw err; // 6 = ALREADY_EXISTS (gRPC): a parallel start won the race
 }
 

@@ -37,26 +37,26 @@ export function registerDashboard(deps: DashboardRouteDeps): void {
 
   http.route('GET', '/', (req, res) => void assets.send(req, res, 'index.html'));
   http.route('GET', '/assets/:file', (req, res, { file }) => {
-    if (!assets.send(req, res, file)) sendJsonError(res, 404, 'WG_ERR_NOT_FOUND', `no such asset: ${file}`);
+    if (!assets.send(req, res, file)) sendJsonError(res, 'WG_ERR_NOT_FOUND', `no such asset: ${file}`);
   });
 
   http.route('POST', '/dashboard/login', async (req, res) => {
     // A login form posted from another site would log the ward screen into the attacker's account (login CSRF).
-    if (crossSite(req)) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', 'cross-origin login refused');
+    if (crossSite(req)) return sendJsonError(res, 'WG_ERR_FORBIDDEN', 'cross-origin login refused');
     const body = await readSmallJson(req);
     const name = typeof body?.name === 'string' ? body.name : '';
     const password = typeof body?.password === 'string' ? body.password : '';
-    if (!NAME.test(name) || password === '' || password.length > 1024) return sendJsonError(res, 400, 'WG_ERR_SCHEMA', 'expected a user name and a password');
+    if (!NAME.test(name) || password === '' || password.length > 1024) return sendJsonError(res, 'WG_ERR_SCHEMA', 'expected a user name and a password');
     const wait = deps.throttle.waitMs(name);
     if (wait > 0) {
       res.setHeader('retry-after', String(Math.ceil(wait / 1000)));
-      return sendJsonError(res, 429, 'WG_ERR_THROTTLED', `too many failed logins for ${name}; try again in ${Math.ceil(wait / 1000)} s`);
+      return sendJsonError(res, 'WG_ERR_THROTTLED', `too many failed logins for ${name}; try again in ${Math.ceil(wait / 1000)} s`);
     }
     const principal = await deps.auth.check(name, password, req.socket.remoteAddress ?? '');
     if (!principal || principal.kind !== 'user' || !principal.role) {
       deps.throttle.failed(name);
       deps.audit.record({ ts: now(), actor: name, action: 'login-failed', target: null, detail: { via: 'dashboard' } });
-      return sendJsonError(res, 401, 'WG_ERR_AUTH', 'wrong user name or password');
+      return sendJsonError(res, 'WG_ERR_AUTH', 'wrong user name or password');
     }
     deps.throttle.succeeded(name);
     const session = sessions.create(principal.name, principal.role);
@@ -66,11 +66,11 @@ export function registerDashboard(deps: DashboardRouteDeps): void {
   });
 
   http.route('POST', '/dashboard/logout', (req, res) => {
-    if (crossSite(req)) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', 'cross-origin logout refused');
+    if (crossSite(req)) return sendJsonError(res, 'WG_ERR_FORBIDDEN', 'cross-origin logout refused');
     const session = sessions.fromRequest(req);
     res.setHeader('set-cookie', clearedCookie(isHttps(req)));
     if (!session) return sendJson(res, 200, { loggedOut: true });
-    if (!csrfOk(req, session)) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', 'missing or wrong CSRF token');
+    if (!csrfOk(req, session)) return sendJsonError(res, 'WG_ERR_FORBIDDEN', 'missing or wrong CSRF token');
     sessions.destroy(session.id);
     deps.audit.record({ ts: now(), actor: session.name, action: 'logout', target: null, detail: { via: 'dashboard' } });
     sendJson(res, 200, { loggedOut: true });
@@ -78,13 +78,13 @@ export function registerDashboard(deps: DashboardRouteDeps): void {
 
   http.route('GET', '/dashboard/session', (req, res) => {
     const session = sessions.fromRequest(req);
-    if (!session) return sendJsonError(res, 401, 'WG_ERR_AUTH', 'not logged in');
+    if (!session) return sendJsonError(res, 'WG_ERR_AUTH', 'not logged in');
     sendJson(res, 200, sessionView(session));
   });
 
   http.route('GET', '/dashboard/events', (req, res) => {
     const session = sessions.fromRequest(req);
-    if (!session) return sendJsonError(res, 401, 'WG_ERR_AUTH', 'not logged in');
+    if (!session) return sendJsonError(res, 'WG_ERR_AUTH', 'not logged in');
     deps.live.open(req, res, session);
   });
 }

@@ -12,7 +12,7 @@ import { consciousnessLevels, type Admissions, type Consciousness, type Settings
 import { bedSeen } from '../store/bedQuery.js';
 import { readStatus } from '../store/statusQuery.js';
 import type { Store } from '../store/store.js';
-import { WardgateError } from '../../shared/errors.js';
+import { isHttpErrorCode, WardgateError } from '../../shared/errors.js';
 import { isPlainObject } from '../../shared/observation.js';
 import { hasRole, identify, type Caller, type SessionLookup } from './auth.js';
 import { changesState, crossSite } from './origin.js';
@@ -52,19 +52,19 @@ export function apiRouter(deps: Pick<ApiDeps, 'http' | 'auth' | 'localToken' | '
     http.route(method, path, async (req, res, params) => {
       // Refused before any credential is looked at, whatever the authentication.
       const foreign = changesState(req) ? crossSite(req) : undefined;
-      if (foreign) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', foreign);
+      if (foreign) return sendJsonError(res, 'WG_ERR_FORBIDDEN', foreign);
       // No WWW-Authenticate challenge, ever: a browser would ask for a password and then replay it by itself.
       const identity = await identify(req, deps.auth, deps.localToken, deps.sessions);
-      if (!identity.ok) return sendJsonError(res, identity.status, identity.code, identity.message);
+      if (!identity.ok) return sendJsonError(res, identity.code, identity.message);
       const { caller } = identity;
-      if (!hasRole(caller, role)) return sendJsonError(res, 403, 'WG_ERR_FORBIDDEN', `this needs the ${role} role; ${caller.name} is a ${caller.role}`);
+      if (!hasRole(caller, role)) return sendJsonError(res, 'WG_ERR_FORBIDDEN', `this needs the ${role} role; ${caller.name} is a ${caller.role}`);
       try {
         const body = await action({ req, res, params, caller, query: new URL(req.url ?? '/', 'http://edge').searchParams });
         if (!res.headersSent) sendJson(res, method === 'POST' ? 201 : 200, body);
       } catch (err) {
-        if (!(err instanceof WardgateError)) throw err;
-        const status = err.code === 'WG_ERR_NOT_FOUND' ? 404 : err.code === 'WG_ERR_CONFLICT' ? 409 : err.code === 'WG_ERR_TOO_LARGE' ? 413 : 400;
-        sendJsonError(res, status, err.code, err.message, err.field);
+        // A code with no HTTP status is a fault of ours: the server logs it and answers 500.
+        if (!(err instanceof WardgateError) || !isHttpErrorCode(err.code)) throw err;
+        sendJsonError(res, err.code, err.message, err.field);
       }
     });
 }

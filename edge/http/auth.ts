@@ -13,7 +13,6 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Role } from '../config/schema.js';
-import type { ErrorCode } from '../../shared/errors.js';
 import { changesState, declaresJson } from './origin.js';
 
 export interface Caller {
@@ -32,7 +31,7 @@ export interface SessionLookup {
 /** The caller, or why the request is refused (401: who are you; 403: not like this). */
 export type Identity =
   | { readonly ok: true; readonly caller: Caller }
-  | { readonly ok: false; readonly status: 401 | 403; readonly code: ErrorCode; readonly message: string };
+  | { readonly ok: false; readonly code: 'WG_ERR_AUTH' | 'WG_ERR_FORBIDDEN'; readonly message: string };
 
 const rank: ReadonlyMap<Role, number> = new Map([['viewer', 0], ['nurse', 1], ['admin', 2]]);
 
@@ -43,9 +42,9 @@ export function hasRole(caller: Caller, needed: Role): boolean {
 /** The local command line acts under this name (it shows in the audit trail). */
 export const LOCAL_ADMIN = 'local-admin';
 
-const unauthenticated: Identity = { ok: false, status: 401, code: 'WG_ERR_AUTH', message: 'log in with a user name and password from the gateway configuration' };
+const unauthenticated: Identity = { ok: false, code: 'WG_ERR_AUTH', message: 'log in with a user name and password from the gateway configuration' };
 
-const forbidden = (message: string): Identity => ({ ok: false, status: 403, code: 'WG_ERR_FORBIDDEN', message });
+const forbidden = (message: string): Identity => ({ ok: false, code: 'WG_ERR_FORBIDDEN', message });
 
 export async function identify(req: IncomingMessage, auth: Authenticator, localToken: string, sessions?: SessionLookup): Promise<Identity> {
   const change = changesState(req);

@@ -5,7 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
-import type { ErrorCode } from '../../shared/errors.js';
+import { httpStatusOf, type HttpErrorCode } from '../../shared/errors.js';
 
 /** A TLS handshake left half-done is dropped after this (Node's default is 120 s). */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -86,13 +86,13 @@ export class HttpServer implements Service {
   #dispatch(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     const match = this.#match(req.method ?? 'GET', path);
-    if (match === 'method') return sendJsonError(res, 405, 'WG_ERR_METHOD', `${req.method} is not allowed on ${path}`);
-    if (!match) return sendJsonError(res, 404, 'WG_ERR_NOT_FOUND', `no such resource: ${path}`);
+    if (match === 'method') return sendJsonError(res, 'WG_ERR_METHOD', `${req.method} is not allowed on ${path}`);
+    if (!match) return sendJsonError(res, 'WG_ERR_NOT_FOUND', `no such resource: ${path}`);
     Promise.resolve()
       .then(() => match.route.handler(req, res, match.params))
       .catch((err: Error) => {
         this.#log.error({ err, path }, 'request failed');
-        if (!res.headersSent) sendJsonError(res, 500, 'WG_ERR_INTERNAL', 'internal error');
+        if (!res.headersSent) sendJsonError(res, 'WG_ERR_INTERNAL', 'internal error');
         else res.destroy();
       });
   }
@@ -103,7 +103,7 @@ export class HttpServer implements Service {
     for (const route of this.#routes) {
       if (route.segments.length !== segments.length) continue;
       // Keys come from the route table; values from the request: no prototype for them to reach.
-      const params: Record<string, string> = Object.create(null);
+      const params = Object.create(null) as Record<string, string>;
       const fits = route.segments.every((seg, i) => {
         if (seg.startsWith(':')) {
           if (!segments[i]) return false;
@@ -122,9 +122,17 @@ export class HttpServer implements Service {
   }
 }
 
-/** An error answer; its code must be one of shared/errors.ts (documented in docs/ERRORS.md). */
-export function sendJsonError(res: ServerResponse, status: number, code: ErrorCode, message: string, field?: string): void {
-  sendJson(res, status, field === undefined ? { code, message } : { code, message, field });
+/** The body of every edge API error: the code, a sentence, and the field at fault when there is one. */
+export interface EdgeErrorBody {
+  readonly code: HttpErrorCode;
+  readonly message: string;
+  readonly field?: string;
+}
+
+/** An error answer, with the status shared/errors.ts gives its code (documented in docs/ERRORS.md). */
+export function sendJsonError(res: ServerResponse, code: HttpErrorCode, message: string, field?: string): void {
+  const body: EdgeErrorBody = field === undefined ? { code, message } : { code, message, field };
+  sendJson(res, httpStatusOf(code), body);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -66,7 +66,7 @@ function call(base: string, c: Call): Promise<Answer> {
         try {
           json = JSON.parse(text);
         } catch {
-          json = null;
+          // not JSON: the reply is judged by its text
         }
         resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), text, json, ms: Date.now() - started });
         req.destroy();
@@ -160,13 +160,15 @@ t.test('deployed entry point: refused from the headers, before the framework rea
     ['1 GiB announced, never sent', { method: 'POST', path: '/', headersOnly: true, headers: { ...good.headers, 'Content-Length': 1024 ** 3 } }, 413, 'WG_ERR_TOO_LARGE', 'Content-Length'],
     ['a chunked body', { method: 'POST', path: '/', chunked: true, body: good.body, headers: { ...good.headers, 'Transfer-Encoding': 'chunked' } }, 411, 'WG_ERR_LENGTH', 'Content-Length'],
     ['malformed JSON as application/json', { method: 'POST', path: '/', body: '{"v":', headers: { 'Content-Type': 'application/json' } }, 400, 'WG_ERR_JSON'],
-    ['an unknown charset', { method: 'POST', path: '/', body: 'x', headers: { 'Content-Type': 'text/plain; charset=bogus' } }, 415, 'WG_ERR_SCHEMA', 'Content-Type'],
+    ['an unknown charset', { method: 'POST', path: '/', body: 'x', headers: { 'Content-Type': 'text/plain; charset=bogus' } }, 415, 'WG_ERR_ENCODING', 'Content-Type'],
     ['favicon.ico', { path: '/favicon.ico' }, 404, 'WG_ERR_NOT_FOUND'],
     ['GET', { path: '/' }, 405, 'WG_ERR_METHOD'],
   ];
   for (const [name, c, status, code, field] of attacks) refused(t, name, await call(ingest.url, c), status, code, field);
   const malformed = await raw(ingest.url, 'GET /\x7f HTTP/1.1\r\nHost: x\r\n\r\n');
   t.match(malformed, /^HTTP\/1\.1 400 [^]*application\/json[^]*"WG_ERR_SCHEMA"/, 'a request Node cannot parse: JSON 400');
+  const oversized = await raw(ingest.url, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+  t.match(oversized, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n[^]*application\/json[^]*"WG_ERR_HEADERS_TOO_LARGE"/, 'headers over 16 KiB: JSON 431 with its own code');
 
   const api = await deployedFunction(t, 'wardApi');
   const auth = { Authorization: `Bearer ${TOKEN}` };
