@@ -21,6 +21,19 @@ export const READING_N_STRIDE = 1024;
 
 export { NO_BED };
 
+/**
+ * Most alarm events and most audit entries in one batch, whatever
+ * cloud.batch.maxItems allows (up to 20,000). An audit entry may be a
+ * kilobyte of JSON that compresses to almost nothing (the same detail again
+ * and again), and every alarm event and audit entry is a Firestore document
+ * of its own, written in the batch's one transaction: 20,000 of them
+ * inflated past the cloud's 16 MiB bound (413, quarantined) and past what one
+ * Firestore commit takes. A thousand of each keeps the largest batch the
+ * edge can build well inside both (test/edge/sync/largestBatch.test.ts).
+ */
+export const MAX_BATCH_ALARMS = 1000;
+export const MAX_BATCH_AUDIT = 1000;
+
 export interface Identity {
   readonly gateway: string;
   readonly ward: string;
@@ -83,7 +96,7 @@ export class BatchBuilder {
    */
   plan(from: Record<OutboxStream, number>, maxItems: number): { ranges: Ranges; items: number; readings: number; full: boolean } | null {
     let budget = maxItems;
-    const alarmIds = this.#db.prepare('SELECT id FROM alarm_events WHERE id > ? ORDER BY id LIMIT ?').pluck().all(from.alarms, budget) as number[];
+    const alarmIds = this.#db.prepare('SELECT id FROM alarm_events WHERE id > ? ORDER BY id LIMIT ?').pluck().all(from.alarms, Math.min(budget, MAX_BATCH_ALARMS)) as number[];
     budget -= alarmIds.length;
     let obsThrough = from.obs;
     let readings = 0;
@@ -105,14 +118,15 @@ export class BatchBuilder {
     }
     const statusIds = budget > 0 ? (this.#db.prepare('SELECT id FROM device_status WHERE id > ? ORDER BY id LIMIT ?').pluck().all(from.status, budget) as number[]) : [];
     budget -= statusIds.length;
-    const auditIds = budget > 0 ? (this.#db.prepare('SELECT id FROM audit WHERE id > ? ORDER BY id LIMIT ?').pluck().all(from.audit, budget) as number[]) : [];
+    const auditIds = budget > 0 ? (this.#db.prepare('SELECT id FROM audit WHERE id > ? ORDER BY id LIMIT ?').pluck().all(from.audit, Math.min(budget, MAX_BATCH_AUDIT)) as number[]) : [];
     budget -= auditIds.length;
     const items = maxItems - budget;
     if (items === 0) return null;
     return {
       items,
       readings,
-      full: budget <= 0 || crowded,
+      // A stream at its own bound is full too: more of it waits for the next batch, not for company.
+      full: budget <= 0 || crowded || alarmIds.length === MAX_BATCH_ALARMS || auditIds.length === MAX_BATCH_AUDIT,
       ranges: {
         alarms: { after: from.alarms, through: alarmIds.at(-1) ?? from.alarms },
         obs: { after: from.obs, through: obsThrough },

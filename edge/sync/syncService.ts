@@ -4,7 +4,8 @@
 // Exactly once in effect: a batch is written down before its first attempt,
 // re-sent as the same items until the cloud confirms it, and the cloud stores
 // each item at most once by its (stream, n) key.
-import { encodeBatch } from '../../shared/sync/codec.js';
+import { encodeBatch, encodeBatchSized } from '../../shared/sync/codec.js';
+import { MAX_BATCH_JSON_BYTES } from '../../shared/sync/wire.js';
 import { validateBatch } from '../../shared/sync/validate.js';
 import { parseHeads, type StreamHeads } from '../../shared/sync/verify.js';
 import { isRejection } from '../../shared/timestamp.js';
@@ -282,9 +283,10 @@ export class SyncService implements Service {
         }
       }
       const built = this.#builder.build(plan.ranges, now);
-      const body = encodeBatch(built.batch);
+      const { body, jsonBytes } = encodeBatchSized(built.batch);
       const bytes = body.length;
-      if (bytes > maxBytes && limit > 1) {
+      // Both bounds: what is sent, and what the cloud inflates it to (JSON that compresses well can be many times larger).
+      if ((bytes > maxBytes || jsonBytes > MAX_BATCH_JSON_BYTES) && limit > 1) {
         limit = Math.max(1, Math.floor(limit / 2));
         continue;
       }

@@ -15,7 +15,13 @@ export function buildBatch(content: BatchContent): SyncBatch {
 
 /** The request body: gzip of the JSON. */
 export function encodeBatch(batch: SyncBatch): Buffer {
-  return gzipSync(Buffer.from(JSON.stringify(batch), 'utf8'));
+  return encodeBatchSized(batch).body;
+}
+
+/** The request body and the size of the JSON it inflates to (the cloud refuses more than MAX_BATCH_JSON_BYTES). */
+export function encodeBatchSized(batch: SyncBatch): { body: Buffer; jsonBytes: number } {
+  const json = Buffer.from(JSON.stringify(batch), 'utf8');
+  return { body: gzipSync(json), jsonBytes: json.length };
 }
 
 export interface DecodeLimits {
