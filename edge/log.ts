@@ -1,14 +1,10 @@
 // Structured JSON logs (pino). Patient identifiers, payloads and secrets are
-// redacted by configuration here, so that no call site has to remember to.
+// redacted by configuration here (the list shared with the cloud), so that no
+// call site has to remember to.
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { REDACTED, redactedPaths } from '../shared/redaction.js';
 
 export type { Logger };
-
-export const redactedPaths = [
-  'patient', '*.patient', 'patientId', '*.patientId', 'mrn', '*.mrn', 'displayName', '*.displayName',
-  'payload', '*.payload', 'raw', '*.raw', 'value', '*.value', 'values', '*.values',
-  'password', '*.password', 'secret', '*.secret', 'secretHash', '*.secretHash', 'token', '*.token',
-];
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
@@ -16,7 +12,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       level,
       base: { service: 'wardgate' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: redactedPaths, censor: '[redacted]' },
+      redact: { paths: [...redactedPaths], censor: REDACTED },
     },
     destination ?? pino.destination({ dest: 1, sync: true }),
   );
