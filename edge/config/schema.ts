@@ -6,7 +6,9 @@ import { alarmConfigSchema } from '../alarms/config.js';
 import { dashboardConfigSchema } from '../dashboard/config.js';
 import { ehrConfigSchema } from '../integration/ehrConfig.js';
 import { adtConfigSchema } from '../integration/adtConfig.js';
-import { cloudConfigSchema, jobsConfigSchema, storageConfigSchema } from '../sync/config.js';
+import { jobsConfigSchema } from '../jobs/config.js';
+import { storageConfigSchema } from '../store/config.js';
+import { cloudConfigSchema } from '../sync/config.js';
 
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const WARD_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;

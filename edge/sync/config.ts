@@ -1,14 +1,12 @@
-// Config sections of the sync, the storage guard and the scheduled jobs
-// (PRODUCT.md "Edge to cloud sync"). Part of the one config schema: the
+// The config section of the sync (PRODUCT.md "Edge to cloud sync"); the
+// storage guard's is in store/config.ts, the scheduled jobs' in jobs/config.ts. Part of the one config schema: the
 // defaults and the error messages come from here; secrets are named by the
 // environment variable that holds them and checked at load (config/load.ts).
-import cron from 'node-cron';
 import { z } from 'zod';
 import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS } from '../../shared/sync/wire.js';
 
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name');
 const ms = z.int().min(0);
-const cronExpression = z.string().refine((s) => cron.validate(s), 'expected a cron expression (5 or 6 fields, seconds first when 6)');
 
 export const cloudConfigSchema = z.strictObject({
   /** Base URL of the functions: POST {url}/ingestBatch, GET {url}/edgeConfig. */
@@ -45,41 +43,4 @@ export const cloudConfigSchema = z.strictObject({
     .optional(),
 });
 
-export const storageConfigSchema = z
-  .strictObject({
-    /** Bytes the database may use (pages in use, WAL included). */
-    quotaBytes: z.int().min(1024 * 1024).default(4 * 1024 ** 3),
-    /** Percent of the quota at which "buffer filling" is raised. */
-    highWaterPercent: z.int().min(1).max(99).default(80),
-    /** Synced readings, statuses and alarm events older than this are purged; unsynced data never is. */
-    retentionDays: z.number().min(0).default(7),
-    /**
-     * At the quota: 'drop-oldest' (default) frees room by purging synced data
-     * first, then the oldest unsynced device status, then the oldest unsynced
-     * readings, alarm events last, each counted, audited and alarmed;
-     * 'refuse-new' stops committing new readings (devices get no PUBACK and keep them; no new local alarms from them).
-     */
-    onHardLimit: z.enum(['drop-oldest', 'refuse-new']).default('drop-oldest'),
-  })
-  .prefault({});
-
-export const jobsConfigSchema = z
-  .strictObject({
-    /** Kicks the sync (it also runs whenever a batch fills up or a backlog drains). */
-    sync: cronExpression.default('*/5 * * * * *'),
-    /** Checks the quota and the high-water mark. */
-    storage: cronExpression.default('*/30 * * * * *'),
-    /** Purges synced data older than storage.retentionDays. */
-    retention: cronExpression.default('17 * * * *'),
-    /** Folds the WAL back into the database file. */
-    checkpoint: cronExpression.default('*/10 * * * *'),
-    /** Pulls alarm-rule and limit overrides from {cloud.url}/edgeConfig. */
-    configPull: cronExpression.default('*/5 * * * *'),
-    /** Asks the cloud what it holds of what it confirmed since the last run, and re-sends holes ({cloud.url}/verifyRange). */
-    verify: cronExpression.default('*/10 * * * *'),
-  })
-  .prefault({});
-
 export type CloudConfig = z.output<typeof cloudConfigSchema>;
-export type StorageConfig = z.output<typeof storageConfigSchema>;
-export type JobsConfig = z.output<typeof jobsConfigSchema>;

@@ -4,7 +4,7 @@
 // counted, written to the audit trail and raised as a technical alarm, and
 // alarm events are the last to go.
 import { writeTransaction, type Db } from '../store/database.js';
-import type { StorageConfig } from './config.js';
+import type { StorageConfig } from '../store/config.js';
 import { outboxStreams } from './outbox.js';
 import type { TechnicalAlarms } from './technicalAlarms.js';
 

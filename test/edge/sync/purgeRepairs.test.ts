@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { openDatabase, type Db } from '../../../edge/store/database.js';
 import { createLogger } from '../../../edge/log.js';
 import { BatchBuilder } from '../../../edge/sync/batchBuilder.js';
-import { storageConfigSchema } from '../../../edge/sync/config.js';
+import { storageConfigSchema } from '../../../edge/store/config.js';
 import { Outbox, type Ranges } from '../../../edge/sync/outbox.js';
 import { Pseudonyms } from '../../../edge/sync/pseudonyms.js';
 import { StorageGuard } from '../../../edge/sync/storageGuard.js';

@@ -7,7 +7,7 @@
 import t, { type Test } from 'tap';
 import { openDatabase, type Db } from '../../../edge/store/database.js';
 import { StorageGuard, storageUse } from '../../../edge/sync/storageGuard.js';
-import { storageConfigSchema, type StorageConfig } from '../../../edge/sync/config.js';
+import { storageConfigSchema, type StorageConfig } from '../../../edge/store/config.js';
 import type { TechnicalAlarms, TechnicalReport } from '../../../edge/sync/technicalAlarms.js';
 import { connectAs, startTestGateway } from '../../helpers/gateway.js';
 import { tempDir, waitFor } from '../../helpers/env.js';
