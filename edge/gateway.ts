@@ -29,6 +29,8 @@ import { DiskFullWatch } from './store/diskFull.js';
 import { SerialService } from './serial/serialService.js';
 import { Hl7Listener } from './hl7/listener.js';
 import { HL7_STATUS_FILE } from './hl7/senderStatus.js';
+import { AdtListener } from './integration/adtListener.js';
+import { ADT_STATUS_FILE } from './integration/adtStatus.js';
 import { EhrService } from './integration/ehrService.js';
 import { apiRouter } from './http/api.js';
 import { counterValue, oldestUnsyncedAgeSeconds } from './store/statusQuery.js';
@@ -43,7 +45,7 @@ export const RUN_FILE = 'wardgate.run.json';
 export interface RunInfo {
   pid: number;
   startedAt: string;
-  ports: { mqtt?: number; mqtts?: number; http?: number; hl7?: number };
+  ports: { mqtt?: number; mqtts?: number; http?: number; hl7?: number; adt?: number };
   /** Bearer token of the local command line (the run file is mode 0600: reading it is the credential). */
   token: string;
 }
@@ -56,6 +58,7 @@ export class Gateway {
   #mqtt: MqttBroker | undefined;
   #http: HttpServer | undefined;
   #hl7: Hl7Listener | undefined;
+  #adt: AdtListener | undefined;
   #metrics: GatewayMetrics | undefined;
   #started: Service[] = [];
   #stopping = false;
@@ -84,6 +87,7 @@ export class Gateway {
       ...this.#mqtt?.ports,
       ...(this.#http?.port !== undefined && { http: this.#http.port }),
       ...(this.#hl7?.port !== undefined && { hl7: this.#hl7.port }),
+      ...(this.#adt?.port !== undefined && { adt: this.#adt.port }),
     };
   }
 
@@ -220,6 +224,7 @@ export class Gateway {
         })]
       : [];
     const sources = this.#deviceSources(ingestor, metrics, store);
+    const adt = this.#adtFeed(store, admissions);
     this.#dashboard = new DashboardService({ config, http, auth, bus, log, store, alarms, sessions });
     // The queue stops after every source of items (and the alarms that hear its commits), before the store closes.
     // Alarms start before any device can connect, and stop after every source has.
@@ -227,7 +232,7 @@ export class Gateway {
     // The sync and the jobs start after the alarms (their technical alarms go to the engine) and stop before them.
     // The EHR link starts after the alarms (its technical alarms) and stops before them and the store.
     // The dashboard registers its routes before the HTTP port opens.
-    return [queue, alarms, api, ...ehr, ...(cloud ? cloud.services : []), scheduler, mqtt, ...sources, this.#dashboard, http];
+    return [queue, alarms, api, ...ehr, ...(cloud ? cloud.services : []), scheduler, mqtt, ...sources, ...adt, this.#dashboard, http];
   }
 
   /** The disk failed to write or sync the database (ingest or alarm events): the daemon stops for its restart to recover from the disk. */
@@ -253,6 +258,18 @@ export class Gateway {
       services.push(this.#hl7);
     }
     return services;
+  }
+
+  /** The hospital's ADT feed (hl7.adt), when configured: it changes the admissions the alarms and screens read. */
+  #adtFeed(store: Store, admissions: Admissions): Service[] {
+    const { config, log, bus } = this;
+    const adt = config.hl7?.adt;
+    if (!config.hl7 || !adt) return [];
+    this.#adt = new AdtListener({
+      config: adt, locations: adt.locations.length ? adt.locations : config.hl7.locations, db: store.db, audit: store.audit, admissions, bus, log,
+      gatewayId: config.gateway.id, ward: config.ward, statusFile: join(config.gateway.dataDir, ADT_STATUS_FILE),
+    });
+    return [this.#adt];
   }
 
   #writeRunFile(): void {
