@@ -30,7 +30,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
 export async function startBare(): Promise<BrokerChild> {
   const child = spawn(process.execPath, [join(ROOT, 'dist/bench/bareBroker.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
+    child.stdout.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
     child.once('exit', () => reject(new Error('bare broker exited')));
   });
   return { port, child, stop: stopper(child) };

@@ -82,7 +82,7 @@ function childExit(child: ChildProcess): Promise<void> {
 async function startBare(): Promise<Broker> {
   const child = spawn(process.execPath, [join(ROOT, 'dist/bench/bareBroker.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
+    child.stdout.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
     child.once('exit', () => reject(new Error('bare broker exited')));
   });
   return { port, child, stop: async () => { child.kill('SIGTERM'); await childExit(child); } };

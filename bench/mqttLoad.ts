@@ -47,8 +47,8 @@ function open(options: LoadOptions, i: number): Promise<Socket> {
     const parser = mqttPacket.parser();
     socket.on('data', (d) => parser.parse(d));
     socket.once('error', reject);
-    parser.once('packet', (packet) => {
-      if (packet.cmd !== 'connack' || (packet as mqttPacket.IConnackPacket).returnCode !== 0) reject(new Error(`connection ${i} refused`));
+    parser.once('packet', (packet: mqttPacket.Packet) => {
+      if (packet.cmd !== 'connack' || packet.returnCode !== 0) reject(new Error(`connection ${i} refused`));
       socket.removeAllListeners('data');
       resolve(socket);
     });

@@ -42,13 +42,13 @@ async function analyzeEvent(event: CloudEvent<unknown>, context: () => CloudCont
     ctx = context();
   } catch (err) {
     contextLog().error({ function: 'analyzeReadings', err: (err as Error).message }, 'the function context could not be built');
-    throw new Error('WG_ERR_CONFIG: the cloud function\'s configuration could not be read; it is logged');
+    throw new Error('WG_ERR_CONFIG: the cloud function\'s configuration could not be read; it is logged', { cause: err });
   }
   try {
     await analyzeReadings(ctx)(event as Parameters<ReturnType<typeof analyzeReadings>>[0]);
   } catch (err) {
     ctx.log.error({ function: 'analyzeReadings', eventId: event.id, err: (err as Error).message }, 'analysis failed; Pub/Sub delivers the message again');
-    throw new Error('WG_ERR_INTERNAL: the analysis failed inside the cloud function; it is logged');
+    throw new Error('WG_ERR_INTERNAL: the analysis failed inside the cloud function; it is logged', { cause: err });
   }
 }
 

@@ -41,7 +41,7 @@ export function parseDeviceStatus(payload: Buffer | string, policy: TimestampPol
   return {
     ts,
     ...(online !== undefined && { online }),
-    ...(battery !== undefined && { battery: battery as number }),
+    ...(battery !== undefined && { battery }),
     ...(sensor !== undefined && { sensor: sensor as SensorState }),
   };
 }

@@ -111,7 +111,7 @@ export function news2(inputs: News2Inputs): News2Result {
   const add = <K extends keyof News2Inputs>(key: K, score: (v: NonNullable<News2Inputs[K]>) => number) => {
     const v = inputs[key];
     if (v === undefined) missing.push(key);
-    else parts[key] = score(v as NonNullable<News2Inputs[K]>);
+    else parts[key] = score(v);
   };
   add('rr', scoreRr);
   add('spo2', (v) => scoreSpo2(v, scale, inputs.oxygen ?? false));
@@ -120,7 +120,7 @@ export function news2(inputs: News2Inputs): News2Result {
   add('pulse', scorePulse);
   add('consciousness', scoreConsciousness);
   add('temp', scoreTemp);
-  const values = Object.values(parts) as number[];
+  const values = Object.values<number>(parts);
   const score = values.reduce((a, b) => a + b, 0);
   const anyThree = values.includes(3);
   return { score, level: news2Level(score, anyThree), anyThree, parts, missing };

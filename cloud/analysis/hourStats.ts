@@ -43,8 +43,8 @@ export const binWidth = (code: string) => (code === 'temp' || code === 'o2_flow'
 export function emptyMetricHour(): MetricHour {
   return {
     c: 0, s: 0, ss: 0, mn: Infinity, mx: -Infinity, x: 0, h: {},
-    q: new Array(SLOTS_PER_HOUR).fill(0), qs: new Array(SLOTS_PER_HOUR).fill(0),
-    qmn: new Array(SLOTS_PER_HOUR).fill(null), qmx: new Array(SLOTS_PER_HOUR).fill(null),
+    q: new Array<number>(SLOTS_PER_HOUR).fill(0), qs: new Array<number>(SLOTS_PER_HOUR).fill(0),
+    qmn: new Array<number | null>(SLOTS_PER_HOUR).fill(null), qmx: new Array<number | null>(SLOTS_PER_HOUR).fill(null),
   };
 }
 

@@ -31,7 +31,7 @@ export async function startEmulatorPair(projectId: string): Promise<Emulators> {
   const failed = started.find((s) => s.status === 'rejected');
   if (failed) {
     await stop();
-    throw (failed as PromiseRejectedResult).reason;
+    throw failed.reason;
   }
   return { firestoreHost: ok[0].host, pubsubHost: ok[1].host, projectId, stop };
 }

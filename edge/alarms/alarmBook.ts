@@ -3,7 +3,7 @@
 // high-priority alarms latch until acknowledged; acknowledgement silences until
 // the condition clears; unacknowledged alarms escalate.
 import { randomUUID } from 'node:crypto';
-import { snapshotOf, type Alarm, type AlarmEvent, type AlarmPhase, type AlarmPriority, type ConditionReport } from './types.js';
+import { snapshotOf, type Alarm, type AlarmEvent, type AlarmPhase, type ConditionReport } from './types.js';
 import { priorityRank } from './types.js';
 
 export interface EscalationPolicy {
@@ -121,7 +121,7 @@ export class AlarmBook {
   tick(now: number): void {
     for (const alarm of this.#open.values()) {
       if (alarm.state !== 'active' && alarm.state !== 'latched') continue;
-      const after = this.#escalation[alarm.priority as AlarmPriority];
+      const after = this.#escalation[alarm.priority];
       if (after <= 0 || alarm.escalations >= this.#escalation.maxEscalations) continue;
       const due = alarm.lastEscalatedAt === null ? (alarm.activeSince ?? alarm.raisedAt) + after : alarm.lastEscalatedAt + this.#escalation.repeatMs;
       if (now < due) continue;

@@ -70,7 +70,8 @@ function pinnedTls(host: string, port: number, fingerprint: string): Promise<Soc
 /** Turns an API refusal into the command's error (exit code 2 for bad input, 1 otherwise). */
 export function check(result: { status: number; body: Record<string, unknown> }): Record<string, unknown> {
   if (result.status < 300) return result.body;
-  const message = `${String(result.body.message ?? 'refused')} (${String(result.body.code ?? result.status)})`;
+  const { message: why, code } = result.body;
+  const message = `${typeof why === 'string' ? why : 'refused'} (${typeof code === 'string' ? code : result.status})`;
   if (result.status === 400) throw new WardgateError('WG_ERR_USAGE', message);
   throw new Error(message);
 }

@@ -85,7 +85,7 @@ acknowledges one (as the local admin, recorded in the audit trail).`,
       const { alarms } = check(await api.call('GET', '/api/alarms')) as { alarms: Array<Record<string, unknown>> };
       if (values.json) return `${JSON.stringify(alarms, null, 2)}\n`;
       if (!alarms.length) return 'no open alarms\n';
-      return `${alarms.map((a) => `${String(a.priority).padEnd(6)} ${String(a.state).padEnd(12)} bed ${String(a.bed ?? '-').padEnd(4)} ${String(a.message)}  [${String(a.id)}]`).join('\n')}\n`;
+      return `${alarms.map((a) => `${String(a.priority).padEnd(6)} ${String(a.state).padEnd(12)} bed ${(typeof a.bed === 'string' ? a.bed : '-').padEnd(4)} ${String(a.message)}  [${String(a.id)}]`).join('\n')}\n`;
     });
   },
 };

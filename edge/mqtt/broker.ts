@@ -154,7 +154,7 @@ export class MqttBroker implements Service {
       qos: 1,
       retain: options.retain ?? false,
       dup: false,
-    } as PublishPacket);
+    });
     if (!this.#publishing) this.#publishNext();
   }
 

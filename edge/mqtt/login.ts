@@ -56,7 +56,7 @@ export class MqttLogin {
     password: Buffer | undefined,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
-    const answer = (returnCode: number, why: string) => done(Object.assign(new Error(why), { returnCode }) as AuthenticateError, false);
+    const answer = (returnCode: number, why: string) => done(Object.assign<Error, Pick<AuthenticateError, 'returnCode'>>(new Error(why), { returnCode }), false);
     const refuse = (why: string) => {
       this.#deps.metrics.authFailures.inc({ kind: 'connect' });
       this.#log.warn({ code: 'WG_ERR_AUTH', clientId: client.id.slice(0, 80), username: username?.slice(0, 80), reason: why }, 'mqtt connection refused');

@@ -154,7 +154,7 @@ export class IngestStore {
   }
 
   #apply(items: readonly StoreItem[]): IngestOutcome[] {
-    const out: IngestOutcome[] = new Array(items.length);
+    const out = new Array<IngestOutcome>(items.length);
     this.#seen.clear();
     let readings = 0;
     const deadLetters = new Map<string, number>();

@@ -246,7 +246,7 @@ function wireDetail(text: string): SyncAuditEntry['detail'] {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   const out: Record<string, string | number | boolean | null> = {};
-  for (const [key, value] of Object.entries(parsed).slice(0, MAX_AUDIT_DETAIL_KEYS)) {
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>).slice(0, MAX_AUDIT_DETAIL_KEYS)) {
     if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(key)) continue;
     if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) out[key] = value;
     else if (typeof value === 'string') out[key] = isWireWord(value) ? value : WITHHELD; // free text stays in the ward's own trail

@@ -2,7 +2,7 @@
 // deadline that covers the ID token too, answered as the checked answer or an
 // error that says what came back. Used by the verification and by the start
 // check of the outbox numbering.
-import { signedVerifyRequest, type VerifyAnswer, type VerifyRequest } from '../../shared/sync/verify.js';
+import { signedVerifyRequest, type VerifiedRange, type VerifyAnswer, type VerifyRequest } from '../../shared/sync/verify.js';
 import { requestDeadline, untilAborted } from './transport.js';
 
 export interface VerifyClientOptions {
@@ -37,7 +37,7 @@ export async function postVerify(options: VerifyClientOptions, request: VerifyRe
       throw new VerifyRequestError(`verifyRange answered ${res.status}: ${code ?? ''} ${json?.error?.message ?? text.slice(0, 200)}`, res.status, code, json?.error?.field);
     }
     // An answer for other ranges than asked proves nothing about these.
-    if (json.ranges.some((r, k) => r.stream !== request.ranges[k].stream || r.lo !== request.ranges[k].lo || r.hi !== request.ranges[k].hi)) {
+    if (json.ranges.some((r: VerifiedRange, k) => r.stream !== request.ranges[k].stream || r.lo !== request.ranges[k].lo || r.hi !== request.ranges[k].hi)) {
       throw new VerifyRequestError('verifyRange answered for other ranges than asked', res.status, undefined, undefined);
     }
     return json;

@@ -41,6 +41,6 @@ export function buildPlans(o: PlanOptions): BedPlan[] {
     const format = serial.get(bed);
     if (format !== undefined && format !== 'masimo' && format !== 'nonin' && format !== 'xpod') throw new WardgateError('WG_ERR_USAGE', `expected masimo, nonin or xpod, got '${format}'`, '--serial');
     const script: ScenarioStep[] = parseScript(scripts.get(bed) ?? 'stable', `--scenario ${bed}`);
-    return { bed, devices: bedDevices(bed, hl7.has(bed) ? 'hl7' : 'mqtt', format as 'masimo' | 'nonin' | 'xpod' | undefined), script };
+    return { bed, devices: bedDevices(bed, hl7.has(bed) ? 'hl7' : 'mqtt', format), script };
   });
 }

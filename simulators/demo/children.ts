@@ -20,8 +20,8 @@ export function startChild(name: string, command: string, args: readonly string[
   const keep = (d: Buffer) => {
     out = (out + d.toString('utf8')).slice(-8000);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     name,

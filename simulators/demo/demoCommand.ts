@@ -15,7 +15,7 @@ import { onPath, readJson, startChild, waitForChild, type Child } from './childr
 import { freeLoopbackPort } from '../../shared/net.js';
 import { startDemoCloud, type DemoCloud } from './localCloud.js';
 import { printGuide } from './guide.js';
-import { DEMO_WARD, secret, writeDemoFiles } from './wardConfig.js';
+import { secret, writeDemoFiles } from './wardConfig.js';
 
 const EDGE_READY_MS = 30_000;
 /** The demo's spot checks, paced so that NEWS2 has fresh inputs within minutes. */

@@ -124,8 +124,8 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
     procs.add(child);
     child.once('exit', () => procs.delete(child));
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor(() => {
       if (child.exitCode !== null) throw new Error(`wardgate cloud exited ${child.exitCode}: ${out}`);
       return out.includes('functions at') ? true : undefined;
@@ -137,8 +137,8 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
     procs.add(child);
     child.once('exit', () => procs.delete(child));
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-    child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+    child.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+    child.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
     await waitFor(() => {
       if (child.exitCode !== null) throw new Error(`wardgate edge exited ${child.exitCode}: ${out}`);
       try {

@@ -71,8 +71,8 @@ export function play(t: T, path: string, chunks: ReadonlyArray<string | Buffer>,
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stdin!.end(JSON.stringify(chunks.map((c) => Buffer.from(c).toString('base64'))));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdin.end(JSON.stringify(chunks.map((c) => Buffer.from(c).toString('base64'))));
   return new Promise((resolve) =>
     child.once('exit', () => {
       const result = JSON.parse(out.trim().split('\n').pop() || '{"written":0}') as { written: number; error?: string };

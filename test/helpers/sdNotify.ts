@@ -47,7 +47,7 @@ export async function notifyReceiver(t: T): Promise<NotifyReceiver> {
   t.teardown(() => child.kill('SIGKILL'));
   const received: Notification[] = [];
   let partial = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     const lines = (partial + chunk.toString()).split('\n');
     partial = lines.pop()!;
     for (const line of lines) {

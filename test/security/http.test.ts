@@ -146,8 +146,8 @@ t.test('every attack on the HTTP port gets its documented answer, and changes no
   }
 
   // Nothing of the above changed the ward: bed 1 still has its patient, bed 2 none, and the audit trail has the one admission.
-  t.ok(gateway.alarms!.admissions!.get('1'), 'bed 1 is still occupied');
-  t.notOk(gateway.alarms!.admissions!.get('2'), 'no patient was admitted to bed 2');
+  t.ok(gateway.alarms!.admissions.get('1'), 'bed 1 is still occupied');
+  t.notOk(gateway.alarms!.admissions.get('2'), 'no patient was admitted to bed 2');
   const changes = gateway.db!.prepare("SELECT action FROM audit WHERE action NOT IN ('login', 'login-failed') ORDER BY id").pluck().all();
   t.same(changes, ['admit'], 'the one admission made by the script is the only change');
 

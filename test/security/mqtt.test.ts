@@ -79,7 +79,7 @@ function rawSocket(port: number, localAddress = '127.0.0.1'): Promise<{ socket: 
 }
 
 function connectPacket(fields: Partial<mqttPacket.IConnectPacket>): Buffer {
-  return mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 30, clientId: 'x', ...fields } as mqttPacket.IConnectPacket);
+  return mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 30, clientId: 'x', ...fields });
 }
 
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -89,7 +89,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 interface Attack {
   readonly attack: string;
   readonly answer: string;
-  run(t: Test, w: Ward): Promise<void>;
+  run: (t: Test, w: Ward) => Promise<void>;
 }
 
 const attacks: Attack[] = [

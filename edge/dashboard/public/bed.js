@@ -7,6 +7,7 @@
 import { call } from './api.js';
 import { historyTable } from './alarms.js';
 import { trendChart } from './chart.js';
+import { chartReview } from './chartReview.js';
 import { h } from './dom.js';
 import { age, EXTRA, news2Level, news2Response, NORMAL_RANGE, VITALS, vitalOf } from './format.js';
 import { alarmLine, news2Badge, news2Gaps, vitalCell } from './ward.js';
@@ -50,7 +51,7 @@ export function renderBed(view, ctx, bedId, change) {
 }
 
 function columns(bed, ctx, view) {
-  return h('div', { class: 'bed-columns' }, settings(bed, ctx, view), admission(bed, ctx, view));
+  return h('div', { class: 'bed-columns' }, settings(bed, ctx), chartReview(bed, ctx), admission(bed, ctx, view));
 }
 
 function live(bed, ctx) {
@@ -108,7 +109,7 @@ function charts(trends) {
       trendChart({ ...d, from, to, bucketMs: trends.bucketMs }))));
 }
 
-function settings(bed, ctx, view) {
+function settings(bed, ctx) {
   const p = bed.patient;
   const box = h('section', { class: 'bed-settings' }, h('h2', {}, 'NEWS2 entries'));
   if (!p) return (box.append(h('p', { class: 'muted' }, 'No patient admitted.')), box);

@@ -104,7 +104,10 @@ t.test('anomaly detector finds planted anomalies: precision and recall over 40 s
       series.push({ t: T0 + i * SLOT_MS, v: 78 + 1.2 * r.normal() + shift });
     }
     const found = new Set(detectAnomalies(series, 'hr', 12).map((a) => (a.t - T0) / SLOT_MS));
-    for (const i of found) (planted.has(i) ? tp++ : fp++);
+    for (const i of found) {
+      if (planted.has(i)) tp++;
+      else fp++;
+    }
     for (const i of planted) if (!found.has(i)) fn++;
   }
   const precision = tp / (tp + fp);
@@ -172,7 +175,7 @@ t.test('patient analysis: NEWS2 trajectory follows the chart and alerts on risin
   const expected = [0, 4, 10];
   const slots = Array.from({ length: 24 }, (_, i) => vitals[phase(i)]);
   const docs = ward(slots);
-  let prev;
+  let prev: ReturnType<typeof analyzeSubject>['state'] | undefined;
   const raised: string[] = [];
   for (const step of [12, 18, 24]) {
     const { state, alerts } = analyzeSubject('3B', 'bed-7', docs, T0 + step * SLOT_MS - 1, prev, { bed: '7', patient: null });

@@ -48,7 +48,7 @@ t.test('an emulator whose parent is killed with SIGKILL goes too', async (t) => 
     return exited;
   });
   const host = await new Promise<string>((resolve, reject) => {
-    parent.stdout!.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { host: string }).host));
+    parent.stdout.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { host: string }).host));
     parent.once('exit', (code) => reject(new Error(`the parent exited with ${code} before its emulator was ready`)));
   });
   t.ok(await answers(host));

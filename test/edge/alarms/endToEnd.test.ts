@@ -110,15 +110,15 @@ t.test('open alarms survive a restart', async (t) => {
   const first = await start();
   const device = await connectAs(t, `mqtt://127.0.0.1:${config.mqtt.port}`, 'pox-2');
   await device.publishAsync('wardgate/devices/pox-2/obs', JSON.stringify({ seq: 1, obs: [{ code: 'temp', value: 34.5, unit: 'Cel' }] }), { qos: 1 });
-  const [alarm] = first.alarms!.engine!.openAlarms();
+  const [alarm] = first.alarms!.engine.openAlarms();
   t.match(alarm, { bed: '2', metric: 'temp', state: 'active' });
   await device.endAsync(true);
   await first.stop();
 
   const second = await start();
   t.teardown(() => second.stop());
-  t.match(second.alarms!.engine!.openAlarms(), [{ id: alarm.id, state: 'active' }]);
-  t.match(JSON.parse(JSON.stringify(second.alarms!.engine!.acknowledge(alarm.id, 'nurse-ann'))), { state: 'acknowledged' });
+  t.match(second.alarms!.engine.openAlarms(), [{ id: alarm.id, state: 'active' }]);
+  t.match(JSON.parse(JSON.stringify(second.alarms!.engine.acknowledge(alarm.id, 'nurse-ann'))), { state: 'acknowledged' });
 });
 
 t.test('the webhook receives signed events and is retried until it answers', async (t) => {

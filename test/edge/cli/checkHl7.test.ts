@@ -23,11 +23,11 @@ async function run(args: string[]): Promise<{ code: number | string; out: string
 t.test('text: per message and row, what is stored, refused and counted; no patient identifier printed', async (t) => {
   const { code, out } = await run(['check', 'hl7', join(CORPUS, 'comen-nc5-spot-check.hl7'), join(CORPUS, 'philips-efficia-cm-orf-r04.hl7'), join(CORPUS, 'nist-pcd01-pulse-oximetry-panel.hl7')]);
   t.equal(code, 1, 'a message and a row would be refused: 1');
-  t.match(out, /comen-nc5-spot-check\.hl7: 1 message\(s\)\n  message 1 \(MSH-10 20260726231332\.11090007\) -> AA/);
-  t.match(out, /store  OBX\(5\) \S+ nibp_sys = 120 mm\[Hg\] at 2026-07-26T15:13:31\.000Z/);
+  t.match(out, /comen-nc5-spot-check\.hl7: 1 message\(s\)\n {2}message 1 \(MSH-10 20260726231332\.11090007\) -> AA/);
+  t.match(out, /store {2}OBX\(5\) \S+ nibp_sys = 120 mm\[Hg\] at 2026-07-26T15:13:31\.000Z/);
   t.match(out, /codes not mapped \(counted\): 149522, 99COMEN:2279/);
-  t.match(out, /philips-efficia-cm-orf-r04\.hl7: 1 message\(s\)\n  message 1 \(MSH-10 MONITORABC000000002D\) -> AR\n    refused WG_ERR_HL7_UNSUPPORTED at MSH\(1\)-9/);
-  t.match(out, /-> AR\n    bed 23, patient from PID-3\n    refuse OBX\(6\)-14 WG_ERR_HL7_TIMEZONE/, 'no offset and no zone: refused, with why');
+  t.match(out, /philips-efficia-cm-orf-r04\.hl7: 1 message\(s\)\n {2}message 1 \(MSH-10 MONITORABC000000002D\) -> AR\n {4}refused WG_ERR_HL7_UNSUPPORTED at MSH\(1\)-9/);
+  t.match(out, /-> AR\n {4}bed 23, patient from PID-3\n {4}refuse OBX\(6\)-14 WG_ERR_HL7_TIMEZONE/, 'no offset and no zone: refused, with why');
   t.notMatch(out, /MRN12123|HO2009001|Hon\b/, 'patient identifiers are not printed');
 });
 
@@ -76,6 +76,6 @@ t.test('exit code 0 only when every message and row would be accepted; 1 for one
   const capture = join(dir, 'one-wrong-row.hl7');
   writeFileSync(capture, `${[...panel.slice(0, obx + 1), wrong].join('\r')}\r`);
   const { code, out } = await run(['check', 'hl7', '--config', config, capture]);
-  t.match(out, /-> AA\n[^]*store  OBX\(6\)[^]*refuse OBX\(7\)-11 WG_ERR_HL7_STATUS/, 'stored and refused rows in one message');
+  t.match(out, /-> AA\n[^]*store {2}OBX\(6\)[^]*refuse OBX\(7\)-11 WG_ERR_HL7_STATUS/, 'stored and refused rows in one message');
   t.equal(code, 1, out);
 });

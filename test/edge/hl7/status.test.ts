@@ -43,6 +43,6 @@ t.test('senders: clock offset, demo rows and unmapped codes in status --json and
 
   const text = spawnWardgate(t, ['status', '--config', file]);
   t.equal(await text.exited, 0);
-  t.match(text.output(), /hl7 senders   2\n  LinkWatchAndroid: last \S+, clock -\d+ s \(MSH-7 - arrival\), 1 demo\/test rows not stored/);
-  t.match(text.output(), /hl7 unmapped  184327 1/);
+  t.match(text.output(), /hl7 senders {3}2\n {2}LinkWatchAndroid: last \S+, clock -\d+ s \(MSH-7 - arrival\), 1 demo\/test rows not stored/);
+  t.match(text.output(), /hl7 unmapped {2}184327 1/);
 });

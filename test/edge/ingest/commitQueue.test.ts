@@ -67,8 +67,9 @@ t.test('after close, pending items are committed and new ones refused', async (t
   const queue = new CommitQueue(s);
   const pending = queue.submitAsync(item('a'));
   t.equal(queue.pending, 1);
-  queue.close();
+  const closing = queue.close();
   t.same(await pending, { outcome: 'status' });
+  await closing;
   await t.rejects(queue.submitAsync(item('b')), /shutting down/);
 });
 

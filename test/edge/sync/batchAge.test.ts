@@ -51,7 +51,6 @@ t.test('routine readings wait for the age bound; an alarm event goes at once', a
     }
   };
 
-  const firstRoutine = Date.now();
   await publish(20, 96);
   // Past the former 5-second bound and several sync ticks.
   await sleep(8000);

@@ -40,7 +40,7 @@ t.test('pulled limits: stored with their version, audited, in force at once; 304
     extra: { cloud: { url: server.url, secretEnv: 'WG_CLOUD', wardSecretEnv: 'WG_WARD' }, jobs: { configPull: '0 0 1 1 *' } },
   });
   const db = gateway.db!;
-  const engine = gateway.alarms!.engine!;
+  const engine = gateway.alarms!.engine;
   const pull = () => gateway.sync!.scheduler.runNow('configPull');
   const stored = () => JSON.parse((db.prepare("SELECT value FROM sync_state WHERE key = 'edge_config'").pluck().get() as string | undefined) ?? '{"version":0}') as { version: number; config: unknown };
   const audit = () => db.prepare("SELECT action, detail FROM audit WHERE actor = 'cloud' ORDER BY id").all() as Array<{ action: string; detail: string }>;

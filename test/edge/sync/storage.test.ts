@@ -131,7 +131,7 @@ t.test('drop-oldest: alarm events go only when nothing else is left to drop', as
   while (storageUse(db, MiB).percent < 101) addAlarmEvents(db, 500);
   const result = guard.check();
   t.equal(count(db, 'SELECT count(*) FROM observations'), 0, 'every reading went before any alarm event');
-  t.ok(result.dropped['alarm events']! > 0, `${result.dropped['alarm events']} alarm events dropped, the oldest`);
+  t.ok(result.dropped['alarm events'] > 0, `${result.dropped['alarm events']} alarm events dropped, the oldest`);
   t.ok(count(db, 'SELECT count(*) FROM alarm_events') > 0, 'not all of them: only down to the mark');
   t.equal(count(db, 'SELECT min(id) FROM alarm_events') - 1, result.dropped['alarm events'], 'the oldest ones');
   t.ok(count(db, "SELECT count(*) FROM audit WHERE action = 'storage.drop-unsynced' AND target = 'alarm_events'") > 0, 'audited');
@@ -161,7 +161,7 @@ t.test("refuse-new: no PUBACK at the quota, nothing stored; accepted again once 
   const { gateway, url } = await startTestGateway(t, { extra: { storage: { quotaBytes: MiB, highWaterPercent: 50, onHardLimit: 'refuse-new' } } });
   const db = gateway.db!;
   const guard = gateway.sync!.guard;
-  const engine = gateway.alarms!.engine!;
+  const engine = gateway.alarms!.engine;
   const client = await connectAs(t, url, 'pox-1');
   const publish = (s: number) => client.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: s, obs: [{ code: 'spo2', value: 95, unit: '%' }] }), { qos: 1 });
   await publish(1);

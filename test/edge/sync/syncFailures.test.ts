@@ -84,7 +84,7 @@ t.test('a long outage raises "cloud unreachable", cleared when the link is back'
   server.mode = 'down';
   const w = await ward(t, server);
   await w.publish(30);
-  const engine = w.gateway.alarms!.engine!;
+  const engine = w.gateway.alarms!.engine;
   await waitFor(() => engine.openAlarms().find((a) => a.key === 'sync:unreachable'), 20_000, 'unreachable alarm');
   t.pass('raised after the configured time');
   server.mode = 'ok';
@@ -104,7 +104,7 @@ for (const [mode, paused] of [['reject400', false], ['reject401', true]] as cons
     const row = db.prepare("SELECT http_status, error_code, reason FROM sync_batches WHERE state = 'quarantined' LIMIT 1").get() as { http_status: number; error_code: string; reason: string };
     t.equal(row.http_status, mode === 'reject400' ? 400 : 401, 'the status is kept');
     t.ok(row.reason.length > 0, `the reason is kept: ${row.error_code} ${row.reason}`);
-    await waitFor(() => w.gateway.alarms!.engine!.openAlarms().find((a) => a.key === 'sync:quarantine'), 10_000, 'quarantine alarm');
+    await waitFor(() => w.gateway.alarms!.engine.openAlarms().find((a) => a.key === 'sync:quarantine'), 10_000, 'quarantine alarm');
     t.equal(db.prepare('SELECT count(*) FROM observations').pluck().get(), 50, 'nothing deleted');
     if (paused) t.ok(db.prepare("SELECT value FROM sync_state WHERE key = 'paused'").pluck().get(), 'the sync pauses: every batch would be refused');
     // The operator fixes the cause once nothing sent before the fix is still on its way: its 400 would come back after the retry.
@@ -117,6 +117,6 @@ for (const [mode, paused] of [['reject400', false], ['reject401', true]] as cons
     t.equal(await main(io), 0, `wardgate sync --retry-quarantined exits 0: ${text}`);
     t.match(text, /back in flight/);
     await allArrived(t, server, w.published(), 'after the retry');
-    await waitFor(() => (w.gateway.alarms!.engine!.openAlarms().some((a) => a.key === 'sync:quarantine' && a.state === 'active') ? undefined : true), 10_000, 'quarantine alarm cleared');
+    await waitFor(() => (w.gateway.alarms!.engine.openAlarms().some((a) => a.key === 'sync:quarantine' && a.state === 'active') ? undefined : true), 10_000, 'quarantine alarm cleared');
   });
 }

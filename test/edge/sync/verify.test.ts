@@ -102,7 +102,7 @@ t.test('sync --verify: whole, then a deleted segment is found, re-sent and store
   t.equal(second.code, 1, 'exit code 1: a hole was found');
   t.match(second.text, new RegExp(`${lost + 1} missing in the cloud`));
   t.match(second.text, /corrected its record/);
-  const engine = w.gateway.alarms!.engine!;
+  const engine = w.gateway.alarms!.engine;
   await waitFor(() => engine.openAlarms().find((a) => a.key === 'sync:hole'), 10_000, 'the sync hole alarm');
 
   // The daemon sends the re-sent ranges; the cloud stores what it lacks, once.

@@ -77,7 +77,7 @@ t.test('two extra items in the cloud do not hide one missing', async (t) => {
   // Behind the cloud's back, in one segment: one reading gone, two readings under numbers the edge never used.
   const doc = (await segments(db, 'E1').where('gateway', '==', 'gw-e1').orderBy('nLo').limit(1).get()).docs[0];
   const data = doc.data() as SegmentDoc;
-  const [subject, cols] = Object.entries(data.s)[0] as [string, SubjectColumns];
+  const [subject, cols] = Object.entries(data.s)[0];
   const gone = `${cols.dev[0]}/${cols.seq[0]}/${cols.code[0]}`;
   const n0 = cols.n[0];
   const drop = <V>(list: V[], add: V[]) => [...list.slice(1), ...add];

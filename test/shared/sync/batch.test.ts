@@ -101,7 +101,7 @@ t.test('validate names the bad field', async (t) => {
   const withReading = (patch: Record<string, unknown>) => {
     const c = content();
     const readings = [{ ...c.readings[0], ...patch }, c.readings[1]];
-    return buildBatch({ ...c, readings: readings as BatchContent['readings'] });
+    return buildBatch({ ...c, readings });
   };
   const cases: Array<[string, unknown, string]> = [
     ['not an object', [], '(body)'],
