@@ -7,6 +7,7 @@
 import { call } from './api.js';
 import { historyTable } from './alarms.js';
 import { trendChart } from './chart.js';
+import { chartReview } from './chartReview.js';
 import { h } from './dom.js';
 import { age, EXTRA, news2Level, news2Response, NORMAL_RANGE, VITALS, vitalOf } from './format.js';
 import { alarmLine, news2Badge, news2Gaps, vitalCell } from './ward.js';
@@ -50,7 +51,7 @@ export function renderBed(view, ctx, bedId, change) {
 }
 
 function columns(bed, ctx, view) {
-  return h('div', { class: 'bed-columns' }, settings(bed, ctx), admission(bed, ctx, view));
+  return h('div', { class: 'bed-columns' }, settings(bed, ctx), chartReview(bed, ctx), admission(bed, ctx, view));
 }
 
 function live(bed, ctx) {
