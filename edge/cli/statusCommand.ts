@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { RUN_FILE, type RunInfo } from '../gateway.js';
 import { HL7_STATUS_FILE, readHl7Status, type Hl7Status } from '../hl7/senderStatus.js';
+import { ADT_STATUS_FILE, adtLinkReport, formatAdtLink, readAdtStatus, type AdtLinkReport } from '../integration/adtStatus.js';
 import { DB_FILE, openDatabaseReadOnly } from '../store/database.js';
 import { readStatus, type GatewayStatus } from '../store/statusQuery.js';
 import { readOutboundSummaries, type OutboundSummary } from '../store/outboundStore.js';
@@ -19,6 +20,8 @@ export interface StatusReport extends GatewayStatus {
   outbound?: OutboundSummary[];
   /** HL7 senders' clocks, demo rows and unmapped codes, as the listener last wrote them (absent: none yet). */
   hl7?: Hl7Status;
+  /** The hospital's ADT feed in, when hl7.adt is configured: listening or down, with the answers since it opened. */
+  adt?: AdtLinkReport;
 }
 
 export const statusCommand: Command = {
@@ -40,13 +43,13 @@ Options:
       return ExitCode.ok;
     }
     const config = loadConfig({ ...(values.config !== undefined && { file: values.config }), env: io.env });
-    const report = collect(config.gateway.dataDir, config.ward, config.gateway.id, config.cloud !== undefined);
+    const report = collect(config.gateway.dataDir, config.ward, config.gateway.id, config.cloud !== undefined, config.hl7?.adt !== undefined);
     io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return ExitCode.ok;
   },
 };
 
-function collect(dataDir: string, ward: string, gateway: string, syncConfigured: boolean): StatusReport {
+function collect(dataDir: string, ward: string, gateway: string, syncConfigured: boolean, adtConfigured: boolean): StatusReport {
   const daemon = readRunFile(dataDir);
   let status: GatewayStatus;
   let outbound: OutboundSummary[] = [];
@@ -72,7 +75,8 @@ function collect(dataDir: string, ward: string, gateway: string, syncConfigured:
     };
   }
   const hl7 = readHl7Status(join(dataDir, HL7_STATUS_FILE));
-  return { ward, gateway, daemon, ...status, ...(outbound.length > 0 && { outbound }), ...(hl7 && { hl7 }) };
+  const adt = adtConfigured ? adtLinkReport(daemon.running, readAdtStatus(join(dataDir, ADT_STATUS_FILE))) : undefined;
+  return { ward, gateway, daemon, ...status, ...(outbound.length > 0 && { outbound }), ...(hl7 && { hl7 }), ...(adt && { adt }) };
 }
 
 function readRunFile(dataDir: string): StatusReport['daemon'] {
@@ -108,6 +112,7 @@ export function formatReport(r: StatusReport): string {
   ];
   if (r.hl7) lines.push(...formatHl7(r.hl7));
   for (const o of r.outbound ?? []) lines.push(formatOutbound(o));
+  if (r.adt) lines.push(...formatAdtLink(r.adt));
   if (r.devices.length) {
     const rows = [['ID', 'BED', 'SOURCE', 'ONLINE', 'LAST SEEN', 'BATTERY', 'SENSOR']];
     for (const d of r.devices) {
