@@ -29,10 +29,11 @@ import { DiskFullWatch } from './store/diskFull.js';
 import { SerialService } from './serial/serialService.js';
 import { Hl7Listener } from './hl7/listener.js';
 import { HL7_STATUS_FILE } from './hl7/senderStatus.js';
-import { AdtListener } from './integration/adtListener.js';
-import { ADT_STATUS_FILE } from './integration/adtStatus.js';
+import { wireAlarmManager, type AlarmManagerWiring } from './integration/alarmManagerWiring.js';
 import { EhrService } from './integration/ehrService.js';
 import { apiRouter } from './http/api.js';
+import { AdtListener } from './integration/adtListener.js';
+import { ADT_STATUS_FILE } from './integration/adtStatus.js';
 import { counterValue, oldestUnsyncedAgeSeconds } from './store/statusQuery.js';
 import { jobList } from './jobs/jobList.js';
 import { Scheduler } from './jobs/scheduler.js';
@@ -45,7 +46,7 @@ export const RUN_FILE = 'wardgate.run.json';
 export interface RunInfo {
   pid: number;
   startedAt: string;
-  ports: { mqtt?: number; mqtts?: number; http?: number; hl7?: number; adt?: number };
+  ports: { mqtt?: number; mqtts?: number; http?: number; hl7?: number; adt?: number; alarmStatus?: number };
   /** Bearer token of the local command line (the run file is mode 0600: reading it is the credential). */
   token: string;
 }
@@ -58,6 +59,7 @@ export class Gateway {
   #mqtt: MqttBroker | undefined;
   #http: HttpServer | undefined;
   #hl7: Hl7Listener | undefined;
+  #alarmManager: AlarmManagerWiring | undefined;
   #adt: AdtListener | undefined;
   #metrics: GatewayMetrics | undefined;
   #started: Service[] = [];
@@ -88,6 +90,7 @@ export class Gateway {
       ...(this.#http?.port !== undefined && { http: this.#http.port }),
       ...(this.#hl7?.port !== undefined && { hl7: this.#hl7.port }),
       ...(this.#adt?.port !== undefined && { adt: this.#adt.port }),
+      ...(this.#alarmManager?.reporter.statusPort !== undefined && { alarmStatus: this.#alarmManager.reporter.statusPort }),
     };
   }
 
@@ -108,6 +111,11 @@ export class Gateway {
   /** The ward dashboard (page, sessions, live feed). */
   get dashboard(): DashboardService | undefined {
     return this.#dashboard;
+  }
+
+  /** The alarm manager's link and reporter (config alarmManager). */
+  get alarmManager(): AlarmManagerWiring | undefined {
+    return this.#alarmManager;
   }
 
   /** The alarm engine, once started. */
@@ -223,6 +231,10 @@ export class Gateway {
           route: apiRouter({ http, auth, localToken: this.#token, sessions: sessionLookup(sessions) }),
         })]
       : [];
+    // Alarms to the hospital's alarm manager (config alarmManager): it reads the alarms' events and acknowledges through them.
+    const alarmManager = config.alarmManager
+      && wireAlarmManager({ config: config.alarmManager, ward: config.ward, gatewayId: config.gateway.id, store, bus, log, alarms, technical, registry: metrics.registry });
+    this.#alarmManager = alarmManager || undefined;
     const sources = this.#deviceSources(ingestor, metrics, store);
     const adt = this.#adtFeed(store, admissions);
     this.#dashboard = new DashboardService({ config, http, auth, bus, log, store, alarms, sessions });
@@ -232,7 +244,8 @@ export class Gateway {
     // The sync and the jobs start after the alarms (their technical alarms go to the engine) and stop before them.
     // The EHR link starts after the alarms (its technical alarms) and stops before them and the store.
     // The dashboard registers its routes before the HTTP port opens.
-    return [queue, alarms, api, ...ehr, ...(cloud ? cloud.services : []), scheduler, mqtt, ...sources, ...adt, this.#dashboard, http];
+    // The alarm manager's reporter and link start after the alarms and stop before them.
+    return [queue, alarms, api, ...ehr, ...(alarmManager ? alarmManager.services : []), ...(cloud ? cloud.services : []), scheduler, mqtt, ...sources, ...adt, this.#dashboard, http];
   }
 
   /** The disk failed to write or sync the database (ingest or alarm events): the daemon stops for its restart to recover from the disk. */

@@ -6,6 +6,7 @@ import { alarmConfigSchema } from '../alarms/config.js';
 import { dashboardConfigSchema } from '../dashboard/config.js';
 import { ehrConfigSchema } from '../integration/ehrConfig.js';
 import { adtConfigSchema } from '../integration/adtConfig.js';
+import { alarmManagerConfigSchema } from '../integration/alarmManagerConfig.js';
 import { jobsConfigSchema } from '../jobs/config.js';
 import { storageConfigSchema } from '../store/config.js';
 import { cloudConfigSchema } from '../sync/config.js';
@@ -200,6 +201,8 @@ export const configSchema = z.strictObject({
   hl7: hl7.optional(),
   /** Vitals to the patient's chart in the hospital's EHR, ORU^R01 over MLLP (edge/integration/ehrConfig.ts); absent: off. */
   ehr: ehrConfigSchema.optional(),
+  /** Alarms to the hospital's alarm manager, IHE PCD-04 out and PCD-05 back (edge/integration/alarmManagerConfig.ts); absent: off. */
+  alarmManager: alarmManagerConfigSchema.optional(),
   /** Local alarm rules, escalation and the paging webhook (edge/alarms/config.ts). */
   alarms: alarmConfigSchema,
   /** Edge-to-cloud sync (edge/sync/config.ts); absent: sync off, everything stays buffered. */
