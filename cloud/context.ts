@@ -3,7 +3,7 @@
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
 import { createCloudLogger, type Logger } from './log.js';
-import { settingsFromEnv, type CloudSettings } from './settings.js';
+import { followSecrets, settingsFromEnv, type CloudSettings } from './settings.js';
 
 export interface CloudContext {
   readonly settings: CloudSettings;
@@ -19,10 +19,16 @@ export function createContext(settings: CloudSettings, log: Logger = createCloud
   // PUBSUB_EMULATOR_HOST, and production through Application Default Credentials.
   const db = new Firestore({ projectId: settings.projectId, ignoreUndefinedProperties: true });
   const pubsub = new PubSub({ projectId: settings.projectId });
-  return { settings, db, pubsub, log, now: Date.now };
+  const ctx: CloudContext = { settings, db, pubsub, log, now: Date.now };
+  // Secret files are read again in the background, never on a request's path.
+  following.set(ctx, followSecrets(settings, log));
+  return ctx;
 }
 
+const following = new WeakMap<CloudContext, () => void>();
+
 export async function closeContext(ctx: CloudContext): Promise<void> {
+  following.get(ctx)?.();
   await Promise.allSettled([ctx.db.terminate(), ctx.pubsub.close()]);
 }
 

@@ -2,10 +2,12 @@
 // functions-framework's options.ts) and frozen. Secrets come from environment
 // variables, or from files: files that only their owner may read (mode 0600),
 // or Secret Manager volumes on deploy (WARDGATE_SECRETS_MOUNTED). Never from
-// the repository. A secret file is read again while the functions run, so a
-// new gateway or a rotated secret takes effect without a redeploy.
+// the repository. A secret file is read again while the functions run, in the
+// background (followSecrets), so a new gateway or a rotated secret takes
+// effect without a redeploy, and no request waits for a read.
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { WardgateError } from '../shared/errors.js';
 import { isPlainObject } from '../shared/observation.js';
 import { ownValue } from '../shared/record.js';
@@ -37,12 +39,12 @@ export interface CloudSettings {
 }
 
 /**
- * A secret file is read again once its last reading is this old. Each read of
- * a Secret Manager volume fetches the secret's latest version, so a rotated
+ * A secret file is read again this often, in the background. Each read of a
+ * Secret Manager volume fetches the secret's latest version, so a rotated
  * secret reaches warm instances within this time.
  */
 export const SECRET_FILE_MAX_AGE_MS = 30_000;
-/** An unknown gateway id reads the gateways file again at once, but not more often than this (one read per id flood). */
+/** An unknown gateway id has the gateways file read again soon, in the background, but not more often than this (one read per id flood). */
 export const SECRET_FILE_MISS_INTERVAL_MS = 5_000;
 
 export const defaults = {
@@ -58,11 +60,21 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Reads a secret file, refusing one that group or others may read. */
 export function readSecretFile(path: string, what: string): string {
-  const mode = statSync(path).mode & 0o777;
+  checkMode(path, statSync(path).mode, what);
+  return readFileSync(path, 'utf8');
+}
+
+/** readSecretFile, without blocking the event loop: for the background reloads. */
+export async function readSecretFileAsync(path: string, what: string): Promise<string> {
+  checkMode(path, (await stat(path)).mode, what);
+  return readFile(path, 'utf8');
+}
+
+function checkMode(path: string, fileMode: number, what: string): void {
+  const mode = fileMode & 0o777;
   if ((mode & 0o077) !== 0) {
     throw new WardgateError('WG_ERR_CONFIG', `${path} has mode ${mode.toString(8)}; secrets files must be 0600`, what);
   }
-  return readFileSync(path, 'utf8');
 }
 
 /**
@@ -110,8 +122,9 @@ export const sha256Hex = (text: string) => createHash('sha256').update(text, 'ut
 function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
-  } catch (err) {
-    throw new WardgateError('WG_ERR_CONFIG', `not valid JSON (${(err as Error).message})`, what);
+  } catch {
+    // Not the parser's message: it quotes the text around the fault, which may be a secret.
+    throw new WardgateError('WG_ERR_CONFIG', 'not valid JSON', what);
   }
 }
 
@@ -122,51 +135,94 @@ function positiveInt(raw: string | undefined, fallback: number, what: string): n
   return n;
 }
 
+/** What a failed background reading reports: which setting, and why (never the file's content). */
+export type SecretReloadFailure = { readonly what: string; readonly reason: string };
+
 /**
- * A secret held in a file, parsed, and read again when the last reading is
- * older than SECRET_FILE_MAX_AGE_MS (or on demand, at most every
- * SECRET_FILE_MISS_INTERVAL_MS). A reading that fails keeps the last good
- * value: a transient Secret Manager error must not lock every gateway out.
+ * A secret held in a file, parsed. It is read once when the settings are
+ * built (a cold start: a bad file fails the context) and then only in the
+ * background (reload, from followSecrets): a request never waits for a read.
+ * A reading that fails keeps the last good value: a transient Secret Manager
+ * error, or a bad new version, must not lock every gateway out.
  */
 export class SecretFile<T> {
-  readonly #read: () => T;
+  readonly what: string;
+  readonly #read: () => Promise<T>;
   readonly #now: () => number;
   #value: T;
-  #readAt: number;
-  #forcedAt = -Infinity;
+  #reading: Promise<SecretReloadFailure | null> | undefined;
+  #missAt = -Infinity;
+  /** Told of a failed background reading; set by followSecrets. */
+  onFailure: ((failure: SecretReloadFailure) => void) | undefined;
 
-  constructor(read: () => T, now: () => number = Date.now) {
+  constructor(what: string, readNow: () => T, read: () => Promise<T>, now: () => number = Date.now) {
+    this.what = what;
     this.#read = read;
     this.#now = now;
-    this.#value = read();
-    this.#readAt = now();
+    this.#value = readNow();
   }
 
   current(): T {
-    if (this.#now() - this.#readAt >= SECRET_FILE_MAX_AGE_MS) this.#reload();
     return this.#value;
   }
 
-  /** Reads the file again now, unless that was done within SECRET_FILE_MISS_INTERVAL_MS. */
-  refresh(): T {
-    if (this.#now() - this.#forcedAt >= SECRET_FILE_MISS_INTERVAL_MS) {
-      this.#forcedAt = this.#now();
-      this.#reload();
-    }
-    return this.#value;
+  /** Reads the file again (one reading at a time); null when it read, else why not. */
+  reload(): Promise<SecretReloadFailure | null> {
+    this.#reading ??= this.#read().then(
+      (value) => {
+        this.#value = value;
+        return null;
+      },
+      (err: unknown) => {
+        const failure = { what: this.what, reason: reasonOf(err) };
+        this.onFailure?.(failure);
+        return failure;
+      },
+    ).finally(() => {
+      this.#reading = undefined;
+    });
+    return this.#reading;
   }
 
-  #reload(): void {
-    this.#readAt = this.#now();
-    try {
-      this.#value = this.#read();
-    } catch {
-      // Keep the last good value; the next reading tries again.
-    }
+  /** A value was asked for that the file did not hold: read it again soon, in the background, at most every SECRET_FILE_MISS_INTERVAL_MS. */
+  missed(): void {
+    if (this.#now() - this.#missAt < SECRET_FILE_MISS_INTERVAL_MS) return;
+    this.#missAt = this.#now();
+    setImmediate(() => void this.reload());
   }
 }
 
-/** The gateways of a secret file as a map that follows the file: an unknown id reads it again first. */
+/** Why a reading failed, without the content: the error's code and our own messages only. */
+function reasonOf(err: unknown): string {
+  if (err instanceof WardgateError) return err.message;
+  const code = (err as NodeJS.ErrnoException).code;
+  return code ?? 'unreadable';
+}
+
+const secretFiles = new WeakMap<object, ReadonlyArray<SecretFile<unknown>>>();
+
+/**
+ * Reads the settings' secret files again every `intervalMs`, in the
+ * background, logging a failed reading (the setting and the reason, never
+ * the content) and keeping the last good value. Returns the stop function.
+ * Settings without secret files: nothing to follow.
+ */
+export function followSecrets(settings: CloudSettings, log: { warn(obj: object, msg: string): void }, intervalMs = SECRET_FILE_MAX_AGE_MS): () => void {
+  const files = secretFiles.get(settings) ?? [];
+  if (files.length === 0) return () => undefined;
+  for (const file of files) file.onFailure = (failure) => log.warn(failure, 'a secret file could not be read again; the last good value stays in force');
+  const timer = setInterval(() => files.forEach((file) => void file.reload()), intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** Reads every secret file of the settings again now; what failed, if anything. For the tests and for an operator's check. */
+export async function reloadSecrets(settings: CloudSettings): Promise<SecretReloadFailure[]> {
+  const results = await Promise.all((secretFiles.get(settings) ?? []).map((file) => file.reload()));
+  return results.filter((r): r is SecretReloadFailure => r !== null);
+}
+
+/** The gateways of a secret file as a map that follows the file: an unknown id has it read again soon, in the background. */
 class GatewaysFromFile implements ReadonlyMap<string, GatewayEntry> {
   readonly #file: SecretFile<Map<string, GatewayEntry>>;
 
@@ -175,7 +231,10 @@ class GatewaysFromFile implements ReadonlyMap<string, GatewayEntry> {
   }
 
   get(id: string): GatewayEntry | undefined {
-    return this.#file.current().get(id) ?? this.#file.refresh().get(id);
+    const entry = this.#file.current().get(id);
+    // No read here: the answer to an unknown id must take the time a known one takes.
+    if (entry === undefined) this.#file.missed();
+    return entry;
   }
 
   has(id: string): boolean {
@@ -214,11 +273,19 @@ class GatewaysFromFile implements ReadonlyMap<string, GatewayEntry> {
  */
 export function settingsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<CloudSettings> = {}, now: () => number = Date.now): CloudSettings {
   const mounted = env.WARDGATE_SECRETS_MOUNTED === 'true' || env.WARDGATE_SECRETS_MOUNTED === '1';
+  const files: Array<SecretFile<unknown>> = [];
   const fileOf = <T>(name: string, parse: (text: string, what: string) => T): SecretFile<T> | undefined => {
     const path = ownValue(env, `${name}_FILE`);
     if (!path) return undefined;
     const what = `${name}_FILE`;
-    return new SecretFile(() => parse(mounted ? readFileSync(path, 'utf8') : readSecretFile(path, what), what), now);
+    const file = new SecretFile(
+      what,
+      () => parse(mounted ? readFileSync(path, 'utf8') : readSecretFile(path, what), what),
+      async () => parse(mounted ? await readFile(path, 'utf8') : await readSecretFileAsync(path, what), what),
+      now,
+    );
+    files.push(file as SecretFile<unknown>);
+    return file;
   };
   const gatewaysFile = overrides.gateways || env.WARDGATE_GATEWAYS ? undefined : fileOf('WARDGATE_GATEWAYS', parseGateways);
   const gateways = overrides.gateways
@@ -236,5 +303,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Cloud
   };
   // A getter, so that a token added to the secret reaches wardApi's warm instances.
   Object.defineProperty(settings, 'apiTokens', { get: () => tokensFile?.current() ?? tokens, enumerable: true });
-  return Object.freeze(settings as typeof settings & { readonly apiTokens: readonly ApiToken[] });
+  const frozen = Object.freeze(settings as typeof settings & { readonly apiTokens: readonly ApiToken[] });
+  if (files.length > 0) secretFiles.set(frozen, files);
+  return frozen;
 }

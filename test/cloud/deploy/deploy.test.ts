@@ -10,9 +10,9 @@ import { cloudCommand } from '../../../cloud/cli/cloudCommand.js';
 import { runPlan } from '../../../cloud/deploy/deploy.js';
 import { deployPlan, QUEUEING, shellQuote, type DeployOptions, type Step } from '../../../cloud/deploy/plan.js';
 import { cloudConfigSchema } from '../../../edge/sync/config.js';
-import { SECRET_FILE_MAX_AGE_MS, settingsFromEnv } from '../../../cloud/settings.js';
+import { reloadSecrets, settingsFromEnv } from '../../../cloud/settings.js';
 import { WardgateError } from '../../../shared/errors.js';
-import { tempDir } from '../../helpers/env.js';
+import { tempDir, waitFor } from '../../helpers/env.js';
 
 function io(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const stdout = new PassThrough();
@@ -209,36 +209,37 @@ t.test('usage errors name the option', async (t) => {
   t.match(help.out(), /Usage: wardgate cloud/);
 });
 
-t.test('secret files are followed: a new gateway at once, a rotated secret within the refresh time', async (t) => {
+t.test('secret files are followed in the background: a new gateway soon after its first request, a rotated secret at the next reading', async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'gateways.json');
   const write = (gws: Record<string, string>) => writeFileSync(file, JSON.stringify(Object.fromEntries(Object.entries(gws).map(([id, secret]) => [id, { ward: '3B', secret }]))), { mode: 0o600 });
   const a1 = 'a'.repeat(32);
   const a2 = 'b'.repeat(32);
   write({ 'gw-a': a1 });
-  let now = 1_000_000;
-  const settings = settingsFromEnv({ WARDGATE_GATEWAYS_FILE: file }, {}, () => now);
+  const settings = settingsFromEnv({ WARDGATE_GATEWAYS_FILE: file });
   t.equal(settings.gateways.get('gw-a')?.secret, a1);
   write({ 'gw-a': a1, 'gw-new': a2 });
-  t.equal(settings.gateways.get('gw-new')?.secret, a2, 'a gateway added to the secret is known without a redeploy');
+  t.equal(settings.gateways.get('gw-new'), undefined, 'a request is answered from what was read, without reading');
+  t.equal(await waitFor(() => settings.gateways.get('gw-new')?.secret), a2, 'a gateway added to the secret is known soon after, without a redeploy');
   write({ 'gw-a': a2, 'gw-new': a2 });
-  now += 1000;
-  t.equal(settings.gateways.get('gw-a')?.secret, a1, 'a warm instance keeps the secret it read a moment ago');
-  now += SECRET_FILE_MAX_AGE_MS;
-  t.equal(settings.gateways.get('gw-a')?.secret, a2, 'a rotated secret is read again once the last reading is old');
+  t.equal(settings.gateways.get('gw-a')?.secret, a1, 'a warm instance keeps the secret it read');
+  t.same(await reloadSecrets(settings), []);
+  t.equal(settings.gateways.get('gw-a')?.secret, a2, 'a rotated secret is in force after the next reading');
   writeFileSync(file, '{"gw-a": {"ward": "3B", "secret": "short"}}');
-  now += SECRET_FILE_MAX_AGE_MS;
-  t.equal(settings.gateways.get('gw-a')?.secret, a2, 'a bad new version keeps the last good one');
+  const failed = await reloadSecrets(settings);
+  t.same(failed.map((f) => f.what), ['WARDGATE_GATEWAYS_FILE'], 'a bad new version is a failed reading');
+  t.notMatch(JSON.stringify(failed), /short/, 'which does not quote the file');
+  t.equal(settings.gateways.get('gw-a')?.secret, a2, 'and the last good one stays');
   t.same([...settings.gateways.keys()].sort(), ['gw-a', 'gw-new']);
   t.equal(settings.gateways.get('gw-unknown'), undefined);
 
   const tokens = join(dir, 'tokens.json');
   writeFileSync(tokens, JSON.stringify([{ name: 'station-3b', sha256: 'c'.repeat(64), wards: ['3B'] }]), { mode: 0o644 });
   t.throws(() => settingsFromEnv({ WARDGATE_API_TOKENS_FILE: tokens }), /mode 644/, 'a local secret file must be 0600');
-  const mounted = settingsFromEnv({ WARDGATE_API_TOKENS_FILE: tokens, WARDGATE_SECRETS_MOUNTED: 'true' }, {}, () => now);
+  const mounted = settingsFromEnv({ WARDGATE_API_TOKENS_FILE: tokens, WARDGATE_SECRETS_MOUNTED: 'true' });
   t.same(mounted.apiTokens.map((x) => x.name), ['station-3b'], 'a Secret Manager mount: the platform sets its permissions');
   writeFileSync(tokens, JSON.stringify([{ name: 'station-3b', sha256: 'c'.repeat(64), wards: ['3B'] }, { name: 'station-4a', sha256: 'd'.repeat(64), wards: ['4A'] }]));
-  now += SECRET_FILE_MAX_AGE_MS;
+  await reloadSecrets(mounted);
   t.same(mounted.apiTokens.map((x) => x.name), ['station-3b', 'station-4a'], 'a new API token reaches warm instances too');
 });
 
