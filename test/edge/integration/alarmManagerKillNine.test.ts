@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { freePort } from '../../helpers/env.js';
-import { passwordOf, spawnDaemon, writeTestConfig } from '../../helpers/gateway.js';
+import { passwordOf, spawnDaemon, spawnWardgate, writeTestConfig } from '../../helpers/gateway.js';
 import { InterfaceEngine } from '../../helpers/interfaceEngine.js';
 
 t.setTimeout(170_000);
@@ -53,6 +53,14 @@ t.test('every alarm event recorded before a kill -9 reaches the manager once aft
   const queued = db.prepare("SELECT count(*) FROM outbound_messages WHERE link = 'alarm-manager'").pluck().get() as number;
   t.ok(events.length >= 20, `${events.length} alarm events recorded, ${queued} reports queued when the last kill came`);
   db.close();
+
+  // What the operator sees meanwhile: the link, down, with its queue.
+  const status = spawnWardgate(t, ['status', '--json', '--config', file]);
+  t.equal(await status.exited, 0);
+  const link = (JSON.parse(status.output()) as { outbound?: Array<{ link: string; queued: number; connected: boolean; lastError: string | null }> }).outbound?.find(
+    (o) => o.link === 'alarm-manager',
+  );
+  t.match(link, { queued, connected: false, lastError: /network|timeout/ }, 'wardgate status shows the alarm manager link and its queue');
 
   const engine = await InterfaceEngine.start(t, { port: managerPort });
   const daemon = await spawnDaemon(t, file, dataDir);
