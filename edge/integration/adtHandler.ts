@@ -6,6 +6,7 @@
 // identifier, a control id reused for other content); AR when the sender, the
 // message type or the store refuses it now (the sender keeps and resends it).
 // Nothing of the patient is logged; refusals name fields, never values.
+import { HL7_BED_ID } from '../config/schema.js';
 import type { AckCode, AckError } from '../hl7/ack.js';
 import { buildAck } from '../hl7/ack.js';
 import { refusalAck } from '../hl7/decision.js';
@@ -18,9 +19,6 @@ import { isRejection } from '../../shared/timestamp.js';
 import type { AdtOutcome, AdtRecorder, Placement } from '../patients/adtRecorder.js';
 import type { AdtConfig, AdtLocationConfig } from './adtConfig.js';
 import { readAdt, type PatientLocation } from './adtMessage.js';
-
-/** A bed id that can travel in an MQTT topic level (edge/config/schema.ts HL7_BED_ID). */
-const BED_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
 
 export interface AdtHandlerDeps {
   readonly config: AdtConfig;
@@ -133,7 +131,7 @@ export class AdtHandler implements MessageHandler {
     const resolved = this.#locations.resolve({ ...location, facility: '' });
     if ('refusal' in resolved) return { kind: 'elsewhere' };
     if (resolved.bed === '') return { kind: 'ward' };
-    if (!BED_ID.test(resolved.bed)) return { refusal: 'PV1-3 bed is not a bed id (1-32 letters, digits, dot, dash or underscore); map it with wardBed in hl7.adt.locations' };
+    if (!HL7_BED_ID.test(resolved.bed)) return { refusal: 'PV1-3 bed is not a bed id (1-32 letters, digits, dot, dash or underscore); map it with wardBed in hl7.adt.locations' };
     return { kind: 'bed', bed: resolved.bed };
   }
 

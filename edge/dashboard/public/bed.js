@@ -149,7 +149,8 @@ function admission(bed, ctx, view) {
   const box = h('section', { class: 'bed-admission' }, h('h2', {}, 'Admission'));
   const done = () => call('GET', `/api/beds/${encodeURIComponent(bed.bed)}`).then((b) => { ctx.state.beds.set(bed.bed, { ...ctx.state.beds.get(bed.bed), ...b }); view.replaceChildren(); ctx.rerender(); });
   if (bed.patient) {
-    box.append(h('p', {}, `Admitted ${age(ctx.now() - Date.parse(bed.patient.admittedAt))} ago.`),
+    const by = bed.patient.source === 'adt' ? " from the hospital's ADT feed, which may also end it" : '';
+    box.append(h('p', {}, `Admitted ${age(ctx.now() - Date.parse(bed.patient.admittedAt))} ago${by}.`),
       h('button', { type: 'button', class: 'danger', onclick: async () => {
         if (!confirm(`Discharge the patient from bed ${bed.bed}?`)) return;
         try { await call('POST', `/api/beds/${encodeURIComponent(bed.bed)}/discharge`); await done(); } catch (err) { ctx.announce(err.message); }
