@@ -9,6 +9,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Rejection } from '../../shared/errors.js';
 import { buildAck, type AckCode } from '../hl7/ack.js';
 import { Hl7Connection, type MessageHandler } from '../hl7/connection.js';
+import { parseHl7, value } from '../hl7/message.js';
 import type { Answer } from '../hl7/oruHandler.js';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../logLimiter.js';
@@ -100,13 +101,15 @@ export class AlarmStatusListener implements Service {
   #handler(): MessageHandler {
     return {
       handle: async (bytes, _peer, address) => this.#handle(bytes.toString('utf8'), address),
-      overlong: async (_head, size) => this.#answer('AR', '', { code: 'WG_ERR_TOO_LARGE', message: `a status report of ${size} bytes is larger than ${MAX_MESSAGE_BYTES}` }),
+      overlong: async (head, size) =>
+        this.#answer('AR', controlIdOf(head.toString('utf8')), {}, { code: 'WG_ERR_TOO_LARGE', message: `a status report of ${size} bytes is larger than ${MAX_MESSAGE_BYTES}` }),
     };
   }
 
   #handle(text: string, address: string): Answer {
     const report = readAlarmStatus(text);
-    if ('message' in report) return this.#answer(report.code === 'WG_ERR_HL7_UNSUPPORTED' ? 'AR' : 'AE', controlIdOf(text), report);
+    const to = senderOf(text);
+    if ('message' in report) return this.#answer(report.code === 'WG_ERR_HL7_UNSUPPORTED' ? 'AR' : 'AE', controlIdOf(text), to, report);
     if (report.kind === 'ack') {
       this.#deps.onAck?.(report);
       return { code: 'AA', ack: '' };
@@ -118,17 +121,30 @@ export class AlarmStatusListener implements Service {
       this.#log.error({ err }, 'alarm manager status handling failed');
       refused = { code: 'WG_ERR_INTERNAL', message: 'the status could not be applied; send it again' };
     }
-    return this.#answer(refused ? 'AE' : 'AA', report.controlId, refused);
+    return this.#answer(refused ? 'AE' : 'AA', report.controlId, to, refused);
   }
 
-  #answer(code: AckCode, controlId: string, rejection?: Rejection): Answer {
+  #answer(code: AckCode, controlId: string, to: Sender, rejection?: Rejection): Answer {
     const ack = buildAck({
       code, controlId, gatewayId: this.#deps.application, ward: this.#deps.facility, ackControlId: `WGS${++this.#acks}`,
-      now: (this.#deps.now ?? Date.now)(), trigger: 'R41',
+      now: (this.#deps.now ?? Date.now)(), trigger: 'R41', ...to,
       ...(rejection && { error: { code: rejection.code, message: rejection.message, hl7Code: code === 'AR' ? 200 : 207 } }),
     });
     return { code, ack, ...(rejection && { rejection }) };
   }
+}
+
+type Sender = { sendingApplication?: string; sendingFacility?: string; version?: string; processingId?: string };
+
+/** Who the ACK goes back to (MSH-3/4 become our MSH-5/6) and in which version and processing mode. */
+function senderOf(text: string): Sender {
+  const parsed = parseHl7(text);
+  if ('code' in parsed) return {};
+  const msh = parsed.segments[0];
+  return {
+    sendingApplication: value(parsed, msh, 3), sendingFacility: value(parsed, msh, 4),
+    version: value(parsed, msh, 12), processingId: value(parsed, msh, 11),
+  };
 }
 
 /** MSH-10 read from text that did not parse as a whole, so that even a refusal names what it answers. */
