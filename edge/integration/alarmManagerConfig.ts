@@ -21,6 +21,7 @@ export const alarmManagerConfigSchema = z.strictObject({
       key: z.string().min(1).optional(),
       servername: z.string().min(1).optional(),
     })
+    .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), { message: 'expected cert and key together (a client certificate needs its key)', path: ['key'] })
     .optional(),
   /** MSH-3 / MSH-4 of our reports; MSH-4 defaults to the ward. */
   sendingApplication: z.string().min(1).default('WARDGATE'),
@@ -56,6 +57,6 @@ export const alarmManagerConfigSchema = z.strictObject({
       allowedAddresses: z.array(z.string().min(1)).default([]),
     })
     .optional(),
-});
+}).refine((c) => c.retryMaxMs >= c.retryMinMs, { message: 'expected at least retryMinMs', path: ['retryMaxMs'] });
 
 export type AlarmManagerConfig = z.output<typeof alarmManagerConfigSchema>;
