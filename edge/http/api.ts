@@ -70,7 +70,7 @@ export function apiRouter(deps: Pick<ApiDeps, 'http' | 'auth' | 'localToken' | '
 }
 
 export function registerApi(deps: ApiDeps): void {
-  const { http, admissions, alarms, store } = deps;
+  const { admissions, alarms, store } = deps;
   const { engine } = alarms;
   const now = deps.now ?? Date.now;
   // NEWS2 is scored anew with the patient's entries; every open dashboard shows the change at once.
