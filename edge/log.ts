@@ -1,19 +1,20 @@
 // Structured JSON logs (pino). Patient identifiers, payloads and secrets are
-// redacted by configuration here (the list shared with the cloud), so that no
-// call site has to remember to.
+// redacted here, in every record and every child's bindings, by the list
+// shared with the cloud (shared/redaction.ts): no call site has to remember to.
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { REDACTED, redactedPaths } from '../shared/redaction.js';
+import { redactingChildren, redactRecord } from '../shared/redaction.js';
 
 export type { Logger };
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
+  const log = pino(
     {
       level,
       base: { service: 'wardgate' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: [...redactedPaths], censor: REDACTED },
+      formatters: { bindings: redactRecord, log: redactRecord },
     },
     destination ?? pino.destination({ dest: 1, sync: true }),
   );
+  return redactingChildren(log);
 }

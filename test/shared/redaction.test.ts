@@ -67,15 +67,36 @@ for (const [side, make] of loggers) {
     t.ok(out.split(REDACTED).length > 25, 'the fields are there, redacted');
   });
 
-  t.test(`${side}: every field of the list is redacted at the top and two objects down`, async (t) => {
+  t.test(`${side}: every field of the list is redacted at any depth, in any case, in arrays and in a grandchild's bindings`, async (t) => {
     const { log, text } = capture(make);
     for (const field of redactedFields) {
       const marker = `leak-${field}`;
-      log.info({ [field]: `${marker}-0`, a: { [field]: `${marker}-1`, b: { [field]: `${marker}-2` } } }, 'nested');
+      log.info({ [field]: `${marker}-0`, a: { [field.toUpperCase()]: `${marker}-1`, b: { c: { d: [{ e: { [field]: `${marker}-5` } }] } } } }, 'nested');
+      log.child({ ward: '3B' }).child({ [field]: `${marker}-child` }).info('bound');
     }
     const out = text();
-    t.equal(out.trim().split('\n').length, redactedFields.length);
-    t.notMatch(out, /leak-/, 'no value at any depth');
+    t.equal(out.trim().split('\n').length, 2 * redactedFields.length);
+    t.notMatch(out, /leak-/, 'no value anywhere');
+    t.match(out, /"ward":"3B"/);
+  });
+
+  t.test(`${side}: an error keeps its type, message and stack; the caller's objects are not changed; a cycle is no crash`, async (t) => {
+    const { log, text } = capture(make);
+    const err = Object.assign(new TypeError('bed 12 is not a number'), { patient: patient.mrn });
+    const record = { err, admission: { bed: '12', displayName: patient.name } };
+    log.error(record, 'failed');
+    log.error(err);
+    const circular: Record<string, unknown> = { bed: '12', identifier: patient.identifier };
+    circular.self = circular;
+    log.warn({ circular }, 'a record that holds itself');
+    const [first, second, third] = text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, { type?: string; message?: string; stack?: string; patient?: string }>);
+    t.match(first.err, { type: 'TypeError', message: 'bed 12 is not a number', patient: REDACTED });
+    t.match(first.err.stack, /^TypeError: bed 12 is not a number\n\s+at /);
+    t.match(second.err, { type: 'TypeError', patient: REDACTED });
+    t.match(third.circular, { bed: '12', identifier: REDACTED, self: '[circular]' });
+    t.equal(err.patient, patient.mrn, 'the error itself still holds its field');
+    t.equal(record.admission.displayName, patient.name, 'and so does the record');
+    t.notOk(text().includes(patient.mrn) || text().includes(patient.identifier));
   });
 }
 
