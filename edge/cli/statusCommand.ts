@@ -138,7 +138,7 @@ const isoOr = (ms: number | null, otherwise: string) => (ms === null ? otherwise
 function formatOutbound(o: OutboundSummary): string {
   const queue = `${o.queued} queued${o.queued ? ` (oldest ${isoOr(o.oldestQueuedAt, '-')})` : ''}, ${o.quarantined} quarantined, ${o.sent} sent`;
   const error = o.lastError ? `; last error ${isoOr(o.lastErrorAt, '-')}: ${o.lastError}` : '';
-  return `${`link ${o.link}`.padEnd(14)}${o.connected ? 'connected' : 'not connected'}, ${queue}; last success ${isoOr(o.lastSuccessAt, 'never')}${error}`;
+  return `${`link ${o.link}`.padEnd(13)} ${o.connected ? 'connected' : 'not connected'}, ${queue}; last success ${isoOr(o.lastSuccessAt, 'never')}${error}`;
 }
 
 function formatHl7(h: Hl7Status): string[] {

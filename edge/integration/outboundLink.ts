@@ -59,6 +59,11 @@ export interface OutboundLinkOptions {
   readonly registry?: Registry;
   /** A technical alarm when no message got through for this long while some wait (0: never). */
   readonly unreachableAlarmMs?: number;
+  /**
+   * How long delivered messages are kept (they hold patient identifiers; the receiver has them):
+   * 7 days by default, enough to answer "was it sent, and when".
+   */
+  readonly keepSentMs?: number;
   readonly onAccepted?: (message: OutboundMessage, ack: Ack) => void;
   readonly onQuarantined?: (message: OutboundMessage, ack: Ack) => void;
   readonly now?: () => number;
@@ -68,6 +73,8 @@ export interface OutboundLinkOptions {
 export interface OutboundLinkStatus extends OutboundSummary {
   readonly inFlight: boolean;
 }
+
+const DEFAULT_KEEP_SENT_MS = 7 * 86_400_000;
 
 /** The technical alarm keys of a link (the engine holds one open alarm per key). */
 export const quarantineAlarmKey = (link: string) => `outbound:${link}:quarantine`;
@@ -90,6 +97,7 @@ export class OutboundLink implements Service {
   /** When the current run of failures began (null: the last attempt got an ACK). */
   #failingSince: number | null = null;
   #metrics: LinkMetrics | undefined;
+  #purgedAt = 0;
 
   constructor(options: OutboundLinkOptions) {
     this.name = `outbound:${options.name}`;
@@ -168,6 +176,7 @@ export class OutboundLink implements Service {
     const store = this.#requireStore();
     const now = this.#now();
     this.#checkUnreachable(now);
+    this.#purge(store, now);
     const heads = store.heads(this.#options.name);
     if (heads.length === 0) return null;
     if (now < this.#retryAt) return this.#retryAt - now;
@@ -235,6 +244,14 @@ export class OutboundLink implements Service {
     // The first failure of a run is worth a warning; its repeats every few minutes are not.
     const level = this.#linkFailures === 1 ? 'warn' : 'debug';
     log[level]({ link: name, controlId: message.controlId, kind, reason, failures: this.#linkFailures, retryInMs: this.#retryAt - now }, 'outbound message not acknowledged; it will be sent again with the same control id');
+  }
+
+  /** At most once an hour: delivered messages past their keeping time. */
+  #purge(store: OutboundStore, now: number): void {
+    if (now - this.#purgedAt < 3_600_000) return;
+    this.#purgedAt = now;
+    const purged = store.purgeSent(this.#options.name, now - (this.#options.keepSentMs ?? DEFAULT_KEEP_SENT_MS));
+    if (purged) this.#options.log.info({ link: this.#options.name, purged }, 'delivered outbound messages past their keeping time deleted');
   }
 
   #checkUnreachable(now: number): void {

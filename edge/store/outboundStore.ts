@@ -15,7 +15,7 @@
 //   requeueQuarantined(link): an operator's retry of what the receiver refused.
 //   linkState / setConnected / setLinkError: what `wardgate status` shows.
 //   summary(link) / summaries(): queued, quarantined, sent counts and times.
-//   purgeSent(before): retention of delivered messages.
+//   purgeSent(link, before): retention of delivered messages.
 // States: queued -> sent (AA/CA), or queued -> quarantined (AR/CR), and
 // quarantined -> queued again only by an operator. Nothing is deleted but
 // sent messages past retention.
@@ -191,9 +191,9 @@ export class OutboundStore {
     return linkSummaries(this.#db);
   }
 
-  /** Deletes messages delivered before `before` (epoch ms); queued and quarantined ones are never deleted. */
-  purgeSent(before: number): number {
-    return this.#db.prepare("DELETE FROM outbound_messages WHERE state = 'sent' AND sent_at < ?").run(before).changes;
+  /** Deletes the link's messages delivered before `before` (epoch ms); queued and quarantined ones are never deleted. */
+  purgeSent(link: string, before: number): number {
+    return this.#db.prepare("DELETE FROM outbound_messages WHERE state = 'sent' AND sent_at < ? AND link = ?").run(before, link).changes;
   }
 }
 

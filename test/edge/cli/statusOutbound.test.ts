@@ -26,13 +26,16 @@ t.test('each link: state, queue, quarantine with its reason, last success', asyn
   store.quarantine(ids[2], 'AR: unknown location', t0 + 12 * 60_000);
   store.setLinkError('ehr', 'AR for V3: unknown location', t0 + 12 * 60_000);
   store.setConnected('ehr', true, t0 + 12 * 60_000);
+  store.enqueue({ link: 'alarm-manager', orderKey: 'alarm:1', controlId: 'WGA1', message: 'MSH|WGA1' }, t0);
   db.close();
 
   const json = JSON.parse(wardgate(['status', '--config', file, '--json']).stdout) as { outbound: unknown[] };
-  t.same(json.outbound, [{
+  t.equal(json.outbound.length, 2, 'one entry per link, by name');
+  t.same(json.outbound.slice(1), [{
     link: 'ehr', queued: 2, quarantined: 1, sent: 2, oldestQueuedAt: t0 + 3 * 60_000,
     connected: false, lastError: 'AR for V3: unknown location', lastErrorAt: t0 + 12 * 60_000, lastSuccessAt: t0 + 11 * 60_000,
   }], 'connected as recorded, but no daemon runs: not connected');
   const text = wardgate(['status', '--config', file]).stdout;
+  t.match(text, 'link alarm-manager not connected, 1 queued', 'a long link name keeps its space');
   t.match(text, 'link ehr      not connected, 2 queued (oldest 2026-12-02T08:03:00.000Z), 1 quarantined, 2 sent; last success 2026-12-02T08:11:00.000Z; last error 2026-12-02T08:12:00.000Z: AR for V3: unknown location');
 });

@@ -210,3 +210,18 @@ t.test('stop during an exchange keeps the message queued; a new link on the same
   await waitFor(() => (first.store.summary('ehr').sent === 1 ? true : undefined), 5000);
   t.same(engine.received.map((r) => r.controlId), ['X1', 'X1']);
 });
+
+t.test('delivered messages are deleted after their keeping time; queued and quarantined ones never', async (t) => {
+  const engine = await InterfaceEngine.start(t);
+  engine.answer = (m) => (m.header.getField(10).toString() === 'D2' ? 'AR' : 'AA');
+  let now = Date.parse('2026-12-01T00:00:00Z');
+  const { link, store } = await setup(t, engine, { keepSentMs: 86_400_000, now: () => now });
+  link.enqueue({ orderKey: 'p', controlId: 'D1', message: message('D1', 'MRN') });
+  link.enqueue({ orderKey: 'p', controlId: 'D2', message: message('D2', 'MRN') });
+  await waitFor(() => (store.summary('ehr').quarantined === 1 ? true : undefined));
+  t.equal(store.summary('ehr').sent, 1);
+  now += 2 * 86_400_000;
+  link.enqueue({ orderKey: 'q', controlId: 'D3', message: message('D3', 'MRN') });
+  await waitFor(() => (store.summary('ehr').sent === 1 && store.list('ehr', 'sent')[0]?.controlId === 'D3' ? true : undefined), 5000, 'D1 purged, D3 sent');
+  t.equal(store.summary('ehr').quarantined, 1, 'the refused message stays for an operator');
+});
