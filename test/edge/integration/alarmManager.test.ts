@@ -5,11 +5,14 @@
 // acknowledgement is; with the manager down the ward alarm is as fast as
 // ever and a technical alarm says the manager is not reached.
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
 import type { Alarm, AlarmEvent } from '../../../edge/alarms/types.js';
 import type { Gateway } from '../../../edge/gateway.js';
-import { freePort, waitFor } from '../../helpers/env.js';
+import { freePort, tempDir, waitFor } from '../../helpers/env.js';
 import { connectAs, startTestGateway } from '../../helpers/gateway.js';
 import { InterfaceEngine } from '../../helpers/interfaceEngine.js';
 
@@ -151,4 +154,18 @@ t.test('manager down: the ward alarm is raised as fast as without one, a technic
     byAlarm.set(id, [...(byAlarm.get(id) ?? []), facet(r.message, 'MDC_ATTR_EVENT_PHASE')!]);
   }
   for (const [id, phases] of byAlarm) if (!id.startsWith('outbound')) t.equal(phases[0], 'start', `alarm ${id.slice(0, 8)}: its start first`);
+});
+
+t.test('TLS where the site has it: the reports reach a manager whose certificate chains to the configured CA', async (t) => {
+  const dir = tempDir(t);
+  const key = join(dir, 'manager.key');
+  const cert = join(dir, 'manager.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=nursecall.example', '-addext', 'subjectAltName=DNS:nursecall.example'], { stdio: 'ignore' });
+  const engine = await InterfaceEngine.start(t, { tls: { cert: readFileSync(cert), key: readFileSync(key) } });
+  const { gateway, url } = await startTestGateway(t, { extra: { alarms, alarmManager: manager(engine.port, { tls: { ca: cert, servername: 'nursecall.example' } }) } });
+  const device = await connectAs(t, url, 'pox-1');
+  await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 82, unit: '%' }] }), { qos: 1 });
+  await engine.waitForCount(1);
+  t.equal(engine.received[0].message.header.getField(9).toString(), 'ORU^R40^ORU_R40');
+  await waitFor(() => (gateway.alarmManager!.link.status().sent === 1 ? true : undefined), 5000, 'the report marked sent');
 });
