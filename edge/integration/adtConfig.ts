@@ -40,8 +40,12 @@ export const adtConfigSchema = z.strictObject({
   identifier: z.strictObject({ typeCode: z.string().min(1).default('MR'), authority: z.string().min(1).optional() }).prefault({}),
   maxMessageBytes: z.int().min(1024).max(16_777_216).default(1_048_576),
   maxConnections: z.int().min(1).max(64).default(4),
-  /** A new connection that completes no message in this time is closed (0: never). */
-  firstMessageTimeoutMs: z.int().min(0).default(90_000),
+  /**
+   * A new connection that completes no message in this time is closed (0: never). An interface engine
+   * connects and may wait hours for the first event of a quiet night, so by default it is never closed;
+   * a silent connection gives way instead when all maxConnections are taken.
+   */
+  firstMessageTimeoutMs: z.int().min(0).default(0),
   /** An ADT link is held open for days between messages: by default never closed for being idle (0). */
   idleTimeoutMs: z.int().min(0).default(0),
   /** Applied messages are remembered this long for duplicates (a resend after a lost ACK comes within minutes). */

@@ -1,9 +1,11 @@
 // The ADT feed's MLLP listener (hl7.adt): the hospital's interface engine
 // connects and sends ADT events; each is answered after its effect is
 // committed (adtHandler.ts). A port of its own, TLS when configured, a few
-// connections at most (an ADT feed is one or two long-lived links). Framing,
-// pipelining, in-order answers and the first-message timeout are the device
-// listener's (hl7/connection.ts).
+// connections at most (an ADT feed is one or two long-lived links, silent
+// for hours at night): when all are taken, the oldest one that never sent a
+// message gives way, so a silent socket cannot lock the feed out. Framing,
+// pipelining, in-order answers and timeouts are the device listener's
+// (hl7/connection.ts).
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -46,6 +48,7 @@ export class AdtListener implements Service {
   readonly #status: AdtStatusRecorder;
   readonly #recorder: AdtRecorder;
   #server: Server | undefined;
+  #pruner: NodeJS.Timeout | undefined;
 
   constructor(deps: AdtListenerDeps) {
     this.#deps = deps;
@@ -65,8 +68,10 @@ export class AdtListener implements Service {
 
   async start(): Promise<void> {
     const { config, admissions, bus } = this.#deps;
-    const forgotten = this.#recorder.prune(config.rememberDays);
-    if (forgotten) this.#log.debug({ forgotten }, 'adt: applied messages older than hl7.adt.rememberDays forgotten');
+    this.#prune();
+    // Control ids are kept for rememberDays: forgotten once a day, not only at start, on a box that runs for months.
+    this.#pruner = setInterval(() => this.#prune(), 86_400_000);
+    this.#pruner.unref();
     const handler = new AdtHandler({
       config,
       locations: this.#deps.locations,
@@ -110,6 +115,7 @@ export class AdtListener implements Service {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#pruner);
     const server = this.#server;
     this.#server = undefined;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
@@ -124,8 +130,10 @@ export class AdtListener implements Service {
     const address = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     // Addresses are checked at connect when every listed sender names its own; otherwise per message (MSH-3 and address).
     const addresses = config.senders.every((s) => s.addresses) ? new Set(config.senders.flatMap((s) => s.addresses!)) : undefined;
-    if ((addresses && !addresses.has(address)) || this.#connections.size >= config.maxConnections) {
-      const why = addresses && !addresses.has(address) ? 'address not in hl7.adt.senders' : `hl7.adt.maxConnections (${config.maxConnections}) open`;
+    const unlisted = addresses !== undefined && !addresses.has(address);
+    // Only a connection that may send takes a silent one's slot.
+    if (unlisted || (this.#connections.size >= config.maxConnections && !this.#evictSilent())) {
+      const why = unlisted ? 'address not in hl7.adt.senders' : `hl7.adt.maxConnections (${config.maxConnections}) open, each of them has sent messages`;
       this.#limited.warn(`refused ${address}`, { code: 'WG_ERR_HL7_SENDER', address }, `adt connection refused: ${why}`);
       socket.destroy();
       return;
@@ -149,5 +157,26 @@ export class AdtListener implements Service {
     });
     this.#log.info({ address }, 'adt connection');
     connection.start();
+  }
+
+  /** Closes the oldest connection that has sent nothing, to make room; false when every one has spoken. */
+  #evictSilent(): boolean {
+    for (const connection of this.#connections) {
+      if (connection.heard) continue;
+      this.#connections.delete(connection);
+      this.#limited.warn(`evicted ${connection.address}`, { code: 'WG_ERR_HL7_BUSY', address: connection.address }, 'adt connection closed: a silent connection gave way to a new one (hl7.adt.maxConnections open)');
+      connection.evict();
+      return true;
+    }
+    return false;
+  }
+
+  #prune(): void {
+    try {
+      const forgotten = this.#recorder.prune(this.#deps.config.rememberDays);
+      if (forgotten) this.#log.debug({ forgotten }, 'adt: applied control ids older than hl7.adt.rememberDays forgotten');
+    } catch (err) {
+      this.#log.warn({ code: 'WG_ERR_STORE', err: err instanceof Error ? err.name : String(err) }, 'adt: old control ids could not be forgotten; tried again tomorrow');
+    }
   }
 }

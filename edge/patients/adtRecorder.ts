@@ -129,8 +129,10 @@ export class AdtRecorder {
         this.#merge(adt, act, now);
         break;
     }
+    // Known patients only: the ward keeps nothing about patients it never had. An event without effect
+    // counts too (a discharge while the patient was elsewhere must stop a late transfer into our bed).
     const patient = this.#patientId(adt.patient);
-    if (patient !== undefined && act.changed) this.#s.setLastEvent.run(patient, adt.eventTs);
+    if (patient !== undefined) this.#s.setLastEvent.run(patient, adt.eventTs);
     this.#remember(sender, adt, now, act.changed ? 'applied' : 'no-effect');
     return { kind: 'applied', beds: [...act.beds], changed: act.changed };
   }

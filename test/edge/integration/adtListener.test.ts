@@ -136,6 +136,26 @@ t.test("pipelined messages are answered in order, each after its commit; the war
   t.ok(status.lastMessageTs);
 });
 
+t.test('an engine connected and silent for hours keeps its link; when all slots are taken, a silent one gives way', async (t) => {
+  const { gateway, port, send } = await adtGateway(t, { senders: [{ application: 'HIS' }], locations: [{ pointOfCare: '3B' }], maxConnections: 1 });
+  const silent = await new Promise<Socket>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
+  });
+  t.teardown(() => silent.destroy());
+  const closed = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+  // The second connection (the medplum client) takes the silent one's slot, and is answered.
+  const ack = await send(adtMessage({ event: 'A01', controlId: 'S1', patient: 'P1', location: '3B^1^2' }));
+  t.same(msa(ack), ['AA', 'S1']);
+  await closed;
+  t.same(admitted(gateway).map((a) => a.bed), ['2']);
+  // A third connection finds the only slot held by a sender that spoke: refused, the feed's link unharmed.
+  const third = await new Promise<Socket>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
+  });
+  await new Promise<void>((resolve) => third.once('close', () => resolve()));
+  t.same(msa(await send(adtMessage({ event: 'A02', controlId: 'S2', patient: 'P1', location: '3B^1^3', at: '20261202100000+0000' }))), ['AA', 'S2']);
+});
+
 t.test('TLS where the site has it: the ADT port speaks MLLP inside TLS only', async (t) => {
   const dir = tempDir(t);
   const key = join(dir, 'key.pem');

@@ -157,6 +157,17 @@ t.test('an event older than the last one applied for the patient changes nothing
   t.equal(msa(await w.send({ event: 'A02', controlId: 'C2', patient: 'P100', location: '3B^301^8', at: '20261202100000+0000' })).code, 'AA');
 });
 
+t.test('a discharge that changed nothing here still stops a late transfer into our bed', async (t) => {
+  const w = ward(t);
+  await w.send({ event: 'A01', controlId: 'C1', patient: 'P100', location: '3B^301^7', at: '20261202090000+0000' });
+  await w.send({ event: 'A02', controlId: 'C2', patient: 'P100', location: '4C^410^1', at: '20261202100000+0000' });
+  // Discharged from the other ward at 11:00: nothing to do here.
+  await w.send({ event: 'A03', controlId: 'C4', patient: 'P100', location: '4C^410^1', at: '20261202110000+0000' });
+  // A transfer of 10:30 back to our bed arrives late: the patient has gone home since.
+  t.equal(msa(await w.send({ event: 'A02', controlId: 'C3', patient: 'P100', location: '3B^301^8', at: '20261202103000+0000' })).code, 'AA');
+  t.same(beds(w), {});
+});
+
 t.test('the feed wins over the manual path, and says so in the audit trail', async (t) => {
   const w = ward(t);
   // The feed was down: the ward admitted by hand, with the hospital's identifier and authority.
