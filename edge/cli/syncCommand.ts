@@ -10,7 +10,7 @@ import { DB_FILE, openDatabase, type Db } from '../store/database.js';
 import { BatchBuilder } from '../sync/batchBuilder.js';
 import { googleIdTokens } from '../sync/idToken.js';
 import { Pseudonyms } from '../sync/pseudonyms.js';
-import { Verifier } from '../sync/verifier.js';
+import { Verifier, type VerifyReport } from '../sync/verifier.js';
 import { Outbox } from '../sync/outbox.js';
 import { readSyncStatus } from '../sync/syncStatus.js';
 import { WardgateError } from '../../shared/errors.js';
@@ -99,9 +99,11 @@ async function verify(io: CommandIO, config: GatewayConfig, db: Db, outbox: Outb
     builder: new BatchBuilder(db, new Pseudonyms(db, io.env[cloud.wardSecretEnv] ?? ''), { gateway: config.gateway.id, ward: config.ward }),
     ...(tokens && { headers: () => tokens.headers() }),
   });
-  let report;
+  let report: VerifyReport;
   try {
+    // Run after run (each bounded, each going on from where the last stopped) up to the cursors.
     report = await verifier.run(since === undefined ? {} : { since });
+    while (!report.complete) report = addReports(report, await verifier.run());
   } catch (err) {
     throw new WardgateError('WG_ERR_UNAVAILABLE', `verification failed: ${(err as Error).message}`);
   }
@@ -116,4 +118,12 @@ async function verify(io: CommandIO, config: GatewayConfig, db: Db, outbox: Outb
     io.stdout.write(`${lines.join('\n')}\n`);
   }
   return report.holes.length > 0 ? ExitCode.failure : ExitCode.ok;
+}
+
+/** Two runs' reports as one: the figures added, the holes of both, the state after the later. */
+function addReports(a: VerifyReport, b: VerifyReport): VerifyReport {
+  return {
+    ranges: a.ranges + b.ranges, items: a.items + b.items, missing: a.missing + b.missing, extra: a.extra + b.extra, resent: a.resent + b.resent,
+    corrected: a.corrected + b.corrected, holes: [...a.holes, ...b.holes], pendingRepairs: b.pendingRepairs, complete: b.complete,
+  };
 }

@@ -6,9 +6,11 @@
 // verification finds the range whole. The scheduled job checks what was
 // confirmed since its last run (from its first run on); `wardgate sync
 // --verify --since T` checks from T.
-import { alarmKey, auditKey, rangeDigest, readingKey, splitRange, MAX_VERIFY_RANGES, type VerifiableStream, type VerifyAnswer, type VerifyRange } from '../../shared/sync/verify.js';
+import {
+  alarmKey, auditKey, rangeDigest, readingKey, verifiableStreams, MAX_VERIFY_RANGES, VERIFY_RANGE_SPAN, type VerifiableStream, type VerifyAnswer, type VerifyRange,
+} from '../../shared/sync/verify.js';
 import type { Logger } from '../log.js';
-import type { Db } from '../store/database.js';
+import { writeTransaction, type Db } from '../store/database.js';
 import { READING_N_STRIDE, type BatchBuilder } from './batchBuilder.js';
 import type { Outbox, OutboxStream, Ranges } from './outbox.js';
 import type { TechnicalAlarms } from './technicalAlarms.js';
@@ -60,7 +62,24 @@ export interface VerifyReport {
   readonly holes: ReadonlyArray<VerifyRange & { edge: number; cloud: number }>;
   /** Ranges re-sent and not yet found whole. */
   readonly pendingRepairs: number;
+  /** False when the run stopped at its bound before the cursors: the next run goes on from where it stopped. */
+  readonly complete: boolean;
 }
+
+interface Tally {
+  ranges: number;
+  items: number;
+  missing: number;
+  extra: number;
+  resent: number;
+  corrected: number;
+  holes: Array<VerifyRange & { edge: number; cloud: number }>;
+}
+
+/** Requests in one run at most: what is left is checked by the next run, from where this one stopped. */
+export const MAX_VERIFY_REQUESTS_PER_RUN = 8;
+/** Alarm events or audit entries in one range at most: the cloud reads each as a document, the edge builds them as one batch. */
+export const MAX_VERIFY_IDS = 2000;
 
 export interface VerifyTotals {
   runs: number;
@@ -81,76 +100,118 @@ export class Verifier {
     this.#now = deps.now ?? Date.now;
   }
 
-  /** Checks what the cloud confirmed since the last run (or since `since`, epoch ms), and re-sends holes. */
+  /**
+   * Checks what the cloud confirmed since the last run (or since `since`,
+   * epoch ms), and re-sends holes. Bounded: at most
+   * MAX_VERIFY_REQUESTS_PER_RUN requests of MAX_VERIFY_RANGES ranges, repairs
+   * first (at most half of them), the event loop served between ranges, and
+   * the point reached saved after each request, so that what is left (the
+   * report is not `complete`) is checked by the next run, also after a restart.
+   */
   async run(options: { since?: number } = {}): Promise<VerifyReport> {
     const { outbox } = this.#d;
     const now = this.#now();
     const cursors = outbox.cursors();
-    const from = this.#startPoints(options.since);
-    const repairs = this.#repairs();
-    const ranges: VerifyRange[] = [...repairs];
-    for (const stream of ['readings', 'alarms', 'audit'] as const) {
-      const through = cursors[outboxOf[stream]];
-      if (through > from[stream]) ranges.push(...toNumbers(stream, from[stream], through));
+    const through: Record<VerifiableStream, number> = { readings: cursors.obs, alarms: cursors.alarms, audit: cursors.audit };
+    const reached = this.#startPoints(options.since);
+    const waiting = this.#repairs();
+    const repairsNow = waiting.slice(0, Math.ceil(MAX_VERIFY_REQUESTS_PER_RUN / 2) * MAX_VERIFY_RANGES);
+    // Repairs not checked in this run stay, ahead of those checked now: each gets its turn.
+    const later = waiting.slice(repairsNow.length);
+    const tally: Tally = { ranges: 0, items: 0, missing: 0, extra: 0, resent: 0, corrected: 0, holes: [] };
+    const checked: Repair[] = [];
+    let requests = 0;
+    for (;;) {
+      const part: Array<{ range: VerifyRange; repair?: Repair }> = [];
+      while (part.length < MAX_VERIFY_RANGES && repairsNow.length > 0) {
+        const repair = repairsNow.shift()!;
+        part.push({ range: { stream: repair.stream, lo: repair.lo, hi: repair.hi }, repair });
+      }
+      const taken = { ...reached };
+      while (part.length < MAX_VERIFY_RANGES) {
+        const range = nextRange(taken, through);
+        if (!range) break;
+        part.push({ range });
+        taken[range.stream] = outboxThrough(range);
+      }
+      if (part.length === 0 || requests === MAX_VERIFY_REQUESTS_PER_RUN) {
+        repairsNow.unshift(...part.flatMap((p) => (p.repair ? [p.repair] : [])));
+        break;
+      }
+      const answers = await this.#askOnce(part.map((p) => p.range));
+      requests++;
+      const inFlight = new Set(outbox.batches().map((b) => b.id));
+      const before = { ...tally, holes: tally.holes.length };
+      for (const [k, { range, repair }] of part.entries()) {
+        this.#compare(range, answers[k], repair, inFlight, now, tally, checked);
+        // A range is a few thousand items at most: between two, whatever else waits on the loop runs.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      Object.assign(reached, taken);
+      this.#record(reached, [...later, ...repairsNow, ...checked], {
+        items: tally.items - before.items, missing: tally.missing - before.missing, extra: tally.extra - before.extra,
+        resent: tally.resent - before.resent, hole: tally.holes.length > before.holes,
+      }, now);
     }
-    const answers = await this.#ask(ranges);
-    const inFlight = new Set(outbox.batches().map((b) => b.id));
-    let items = 0, missing = 0, extra = 0, resent = 0, corrected = 0;
-    const holes: Array<VerifyRange & { edge: number; cloud: number }> = [];
-    const pending: Repair[] = [];
-    ranges.forEach((range, i) => {
-      const cloud = answers[i];
-      const keys = this.#edgeKeys(range);
-      items += keys.length;
-      corrected += cloud.corrected;
-      const whole = cloud.count === keys.length && cloud.digest === rangeDigest(keys);
-      const repair = i < repairs.length ? repairs[i] : undefined;
-      // Number by number where the cloud says which it holds: an item it holds twice, or one purged here, cannot make up for one it lacks.
-      const exact = cloud.held ? compareHeld(keys, cloud.held, cloud.count) : undefined;
-      // Rows of a hole gone from the edge before the cloud stored them again: the loss stays raised, it does not pass for whole.
-      if (repair?.items !== undefined && keys.length < repair.items && (exact?.held ?? cloud.count) < repair.items) {
-        if (!repair.lost) {
-          this.#d.log.error({ ...range, items: repair.items, edge: keys.length, cloud: cloud.count }, 'items of a sync hole were lost before re-send: gone from the edge, not in the cloud');
-        }
-        return void pending.push({ ...repair, lost: true });
-      }
-      if (whole || keys.length === 0) return;
-      let lacking: number;
-      if (exact) {
-        if (exact.extra > 0) {
-          extra += exact.extra;
-          this.#d.log.warn({ ...range, edge: keys.length, cloud: cloud.count, extra: exact.extra, missing: exact.missing }, 'the cloud holds more than the edge in a range (duplicates, or rows purged here)');
-        }
-        if (exact.missing === 0) {
-          // The same numbers on both sides and another digest: items that differ under one number, which a re-send would not change.
-          if (exact.extra === 0) this.#d.log.error({ ...range, edge: keys.length, cloud: cloud.count }, 'the cloud holds other items than the edge under the same numbers');
-          return;
-        }
-        lacking = exact.missing;
-      } else {
-        // A cloud that does not say which numbers it holds: counts only.
-        if (cloud.count > keys.length) {
-          extra += cloud.count - keys.length;
-          this.#d.log.warn({ ...range, edge: keys.length, cloud: cloud.count }, 'the cloud holds more than the edge in a range (duplicates, or rows purged here)');
-          return;
-        }
-        lacking = Math.max(1, keys.length - cloud.count);
-      }
-      // A repair whose batches are still in flight is waiting for them, not a new hole.
-      if (repair && repair.batches.some((id) => inFlight.has(id))) return void pending.push(repair);
-      if (!repair) {
-        missing += lacking;
-        holes.push({ ...range, edge: keys.length, cloud: cloud.count });
-      }
-      const planned = this.#resend(range, now);
-      resent += planned.items;
-      pending.push({ ...range, batches: planned.batches, items: repair?.items ?? keys.length });
-    });
-    const report: VerifyReport = { ranges: ranges.length, items, missing, extra, resent, corrected, holes, pendingRepairs: pending.length };
-    this.#record(report, pending, cursors, now);
-    if (holes.length > 0) this.#d.log.error({ holes: holes.length, missing, resent }, 'items confirmed by the cloud are missing there; re-sent');
+    // Complete: what was confirmed is checked up to the cursors (repairs beyond this run's share are checked again at the next runs, in turn).
+    const complete = nextRange({ ...reached }, through) === undefined;
+    // The marker of a run: also a run that asked nothing (the first, which only marks where the next starts).
+    this.#record(reached, [...later, ...repairsNow, ...checked], { items: 0, missing: 0, extra: 0, resent: 0, hole: false }, now, true);
+    const pendingRepairs = later.length + repairsNow.length + checked.length;
+    const report: VerifyReport = { ...tally, pendingRepairs, complete };
+    if (tally.holes.length > 0) this.#d.log.error({ holes: tally.holes.length, missing: tally.missing, resent: tally.resent }, 'items confirmed by the cloud are missing there; re-sent');
+    if (!complete) this.#d.log.info({ requests, reached }, 'verification stopped at its bound for one run; the next run goes on from here');
     this.refreshAlarm();
     return report;
+  }
+
+  /** One range: the cloud's answer against the edge's items; a hole is re-sent and becomes a repair. */
+  #compare(range: VerifyRange, cloud: VerifyAnswer['ranges'][number], repair: Repair | undefined, inFlight: ReadonlySet<string>, now: number, tally: Tally, pending: Repair[]): void {
+    const keys = this.#edgeKeys(range);
+    tally.ranges++;
+    tally.items += keys.length;
+    tally.corrected += cloud.corrected;
+    const whole = cloud.count === keys.length && cloud.digest === rangeDigest(keys);
+    // Number by number where the cloud says which it holds: an item it holds twice, or one purged here, cannot make up for one it lacks.
+    const exact = cloud.held ? compareHeld(keys, cloud.held, cloud.count) : undefined;
+    // Rows of a hole gone from the edge before the cloud stored them again: the loss stays raised, it does not pass for whole.
+    if (repair?.items !== undefined && keys.length < repair.items && (exact?.held ?? cloud.count) < repair.items) {
+      if (!repair.lost) {
+        this.#d.log.error({ ...range, items: repair.items, edge: keys.length, cloud: cloud.count }, 'items of a sync hole were lost before re-send: gone from the edge, not in the cloud');
+      }
+      return void pending.push({ ...repair, lost: true });
+    }
+    if (whole || keys.length === 0) return;
+    let lacking: number;
+    if (exact) {
+      if (exact.extra > 0) {
+        tally.extra += exact.extra;
+        this.#d.log.warn({ ...range, edge: keys.length, cloud: cloud.count, extra: exact.extra, missing: exact.missing }, 'the cloud holds more than the edge in a range (duplicates, or rows purged here)');
+      }
+      if (exact.missing === 0) {
+        // The same numbers on both sides and another digest: items that differ under one number, which a re-send would not change.
+        if (exact.extra === 0) this.#d.log.error({ ...range, edge: keys.length, cloud: cloud.count }, 'the cloud holds other items than the edge under the same numbers');
+        return;
+      }
+      lacking = exact.missing;
+    } else {
+      // A cloud that does not say which numbers it holds: counts only.
+      if (cloud.count > keys.length) {
+        tally.extra += cloud.count - keys.length;
+        this.#d.log.warn({ ...range, edge: keys.length, cloud: cloud.count }, 'the cloud holds more than the edge in a range (duplicates, or rows purged here)');
+        return;
+      }
+      lacking = Math.max(1, keys.length - cloud.count);
+    }
+    // A repair whose batches are still in flight is waiting for them, not a new hole.
+    if (repair && repair.batches.some((id) => inFlight.has(id))) return void pending.push(repair);
+    if (!repair) {
+      tally.missing += lacking;
+      tally.holes.push({ ...range, edge: keys.length, cloud: cloud.count });
+    }
+    const planned = this.#resend(range, now);
+    tally.resent += planned.items;
+    pending.push({ ...range, batches: planned.batches, items: repair?.items ?? keys.length });
   }
 
   /** Raises "sync hole" while a re-sent range waits to be found whole; clears it after. */
@@ -193,14 +254,9 @@ export class Verifier {
     return saved === undefined ? [] : (JSON.parse(saved) as Repair[]);
   }
 
-  async #ask(ranges: readonly VerifyRange[]): Promise<VerifyAnswer['ranges']> {
-    const out: Array<VerifyAnswer['ranges'][number]> = [];
+  async #askOnce(ranges: readonly VerifyRange[]): Promise<VerifyAnswer['ranges']> {
     const client = { url: this.#d.url, secret: this.#d.secret, timeoutMs: this.#d.timeoutMs, now: this.#now, ...(this.#d.headers && { headers: this.#d.headers }) };
-    for (let i = 0; i < ranges.length; i += MAX_VERIFY_RANGES) {
-      const answer = await postVerify(client, { v: 1, gateway: this.#d.gateway, ranges: ranges.slice(i, i + MAX_VERIFY_RANGES) });
-      out.push(...answer.ranges);
-    }
-    return out;
+    return (await postVerify(client, { v: 1, gateway: this.#d.gateway, ranges })).ranges;
   }
 
   /** The keys of the items the edge would send for a range of numbers. */
@@ -247,15 +303,18 @@ export class Verifier {
     return { items, batches };
   }
 
-  #record(report: VerifyReport, pending: readonly Repair[], cursors: Record<OutboxStream, number>, now: number): void {
+  /** Saves the point reached, the repairs and the figures: after every request, so that a restart goes on from there. */
+  #record(reached: Record<VerifiableStream, number>, pending: readonly Repair[], delta: { items: number; missing: number; extra: number; resent: number; hole: boolean }, now: number, endOfRun = false): void {
     const { outbox } = this.#d;
     const totals = readVerifyTotals(this.#d.db);
-    outbox.setState('verify_through', JSON.stringify({ readings: cursors.obs, alarms: cursors.alarms, audit: cursors.audit }));
-    outbox.setState('verify_repairs', JSON.stringify(pending));
-    outbox.setState('verify_totals', JSON.stringify({
-      runs: totals.runs + 1, items: totals.items + report.items, missing: totals.missing + report.missing, extra: totals.extra + report.extra,
-      resent: totals.resent + report.resent, lastRunTs: now, lastHoleTs: report.holes.length > 0 ? now : totals.lastHoleTs,
-    } satisfies VerifyTotals));
+    writeTransaction(this.#d.db, () => {
+      outbox.setState('verify_through', JSON.stringify(reached));
+      outbox.setState('verify_repairs', JSON.stringify(pending));
+      outbox.setState('verify_totals', JSON.stringify({
+        runs: totals.runs + (endOfRun ? 1 : 0), items: totals.items + delta.items, missing: totals.missing + delta.missing, extra: totals.extra + delta.extra,
+        resent: totals.resent + delta.resent, lastRunTs: endOfRun ? now : totals.lastRunTs, lastHoleTs: delta.hole ? now : totals.lastHoleTs,
+      } satisfies VerifyTotals));
+    })();
   }
 }
 
@@ -291,10 +350,29 @@ export function compareHeld(keys: readonly string[], held: ReadonlyArray<readonl
   return { missing, extra: distinct - common + Math.max(0, count - distinct), held: distinct };
 }
 
-/** Outbox ids (after, through] of a stream as ranges of numbers, split where the cloud's record shards split. */
-function toNumbers(stream: VerifiableStream, after: number, through: number): VerifyRange[] {
-  if (stream !== 'readings') return splitRange(stream, after + 1, through);
-  return splitRange(stream, (after + 1) * READING_N_STRIDE, through * READING_N_STRIDE + READING_N_STRIDE - 1);
+/**
+ * The next range to check after `reached` (outbox ids per stream, checked up
+ * to there), up to `through`: readings first, then alarm events, then audit
+ * entries; a range never crosses a shard of the cloud's record, and holds at
+ * most MAX_VERIFY_IDS alarm events or audit entries.
+ */
+function nextRange(reached: Record<VerifiableStream, number>, through: Record<VerifiableStream, number>): VerifyRange | undefined {
+  for (const stream of verifiableStreams) {
+    if (reached[stream] >= through[stream]) continue;
+    const shardEnd = (n: number) => (Math.floor(n / VERIFY_RANGE_SPAN) + 1) * VERIFY_RANGE_SPAN - 1;
+    if (stream === 'readings') {
+      const lo = (reached.readings + 1) * READING_N_STRIDE;
+      return { stream, lo, hi: Math.min(through.readings * READING_N_STRIDE + READING_N_STRIDE - 1, shardEnd(lo)) };
+    }
+    const lo = reached[stream] + 1;
+    return { stream, lo, hi: Math.min(through[stream], lo + MAX_VERIFY_IDS - 1, shardEnd(lo)) };
+  }
+  return undefined;
+}
+
+/** The outbox id a range of numbers ends at (its last whole message, for readings). */
+function outboxThrough(range: VerifyRange): number {
+  return range.stream === 'readings' ? Math.floor((range.hi + 1) / READING_N_STRIDE) - 1 : range.hi;
 }
 
 /** The outbox ranges that hold a range of numbers. */
