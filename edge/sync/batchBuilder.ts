@@ -63,7 +63,8 @@ const wireId = (value: string) => (ID.test(value) ? value : `x${value.replace(/[
  * Actors the gateway itself writes: storage drops (`wardgate`), config pulls
  * (`cloud`), the local API token (`local-admin`) and an anonymous MQTT client.
  */
-const GATEWAY_ACTORS = ['wardgate', 'cloud', 'local-admin', 'anonymous'];
+// 'adt': the hospital's ADT feed, which admits, moves and discharges (edge/patients/adtRecorder.ts).
+const GATEWAY_ACTORS = ['wardgate', 'cloud', 'local-admin', 'anonymous', 'adt'];
 
 export class BatchBuilder {
   readonly #db: Db;
