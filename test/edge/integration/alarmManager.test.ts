@@ -142,6 +142,9 @@ t.test('manager down: the ward alarm is raised as fast as without one, a technic
   const queued = gateway.alarmManager!.link.status();
   t.ok(queued.queued >= 10, `${queued.queued} reports waiting`);
   t.equal(queued.connected, false);
+  const metrics = await (await fetch(`http://127.0.0.1:${gateway.ports.http}/metrics`)).text();
+  t.match(metrics, /wardgate_outbound_queued\{link="alarm-manager"\} \d+/, 'the queue in /metrics');
+  t.match(metrics, /wardgate_alarm_manager_reports_total\{outcome="queued"\} \d+/);
 
   const engine = await InterfaceEngine.start(t, { port });
   await engine.waitForCount(queued.queued, 15_000);
@@ -168,4 +171,17 @@ t.test('TLS where the site has it: the reports reach a manager whose certificate
   await engine.waitForCount(1);
   t.equal(engine.received[0].message.header.getField(9).toString(), 'ORU^R40^ORU_R40');
   await waitFor(() => (gateway.alarmManager!.link.status().sent === 1 ? true : undefined), 5000, 'the report marked sent');
+});
+
+t.test('a report the manager refuses (AR) is set aside with a technical alarm on the ward; the next alarm\'s reports still go', async (t) => {
+  const engine = await InterfaceEngine.start(t);
+  engine.answer = (_message, n) => (n === 0 ? 'AR' : 'AA');
+  const { gateway, url } = await startTestGateway(t, { extra: { alarms, alarmManager: manager(engine.port) } });
+  const device = await connectAs(t, url, 'pox-1');
+  await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 82, unit: '%' }] }), { qos: 1 });
+  const quarantine = await waitFor(() => gateway.alarms!.engine.openAlarms().find((a) => a.rule === 'outbound-quarantine'), 5000, 'the quarantine alarm');
+  t.match(quarantine, { kind: 'technical', message: /refused by the alarm manager/ });
+  t.equal(gateway.alarmManager!.link.status().quarantined, 1);
+  await engine.waitForCount(2);
+  t.equal(engine.received[1].answer, 'AA', 'the reports behind it went on');
 });
