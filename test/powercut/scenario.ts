@@ -245,7 +245,8 @@ export async function runPowerCuts(t: T, options: PowerCutOptions): Promise<Powe
   figures.acknowledged = final.acknowledged + figures.lost;
   figures.duplicated = final.duplicated;
   if (final.duplicated) log(`miscounted at the end: ${final.miscounted.join(' ')}`);
-  figures.alarmEventsPublished = ledger.alarmEvents.length + figures.alarmEventsLost;
+  // The ledger forgets every event a cut took, old or within its sync window: both were published.
+  figures.alarmEventsPublished = ledger.alarmEvents.length + figures.alarmEventsLost + figures.alarmEventsInFlightLost;
   figures.admissionsAcknowledged = ledger.admissions.length;
   figures.serial.linesStored = final.serialMessages;
   figures.serial.miscounted = final.serialMiscounted.length;
