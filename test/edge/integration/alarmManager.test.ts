@@ -98,7 +98,7 @@ t.test('reports every lifecycle event as PCD-04; an "accepted" from the manager 
   // A second "accepted" for the same alarm changes nothing on the ward; one for an alarm never reported is refused.
   const again = await client.sendAndWait(pcd05('NC-3', alarm.id, 'Accepted'), { timeoutMs: 5000 });
   t.equal(again.getSegment('MSA')!.getField(1).toString(), 'AA');
-  t.equal((gateway.db!.prepare("SELECT count(*) FROM audit WHERE action = 'acknowledge'").pluck().get() as number), 1, 'acknowledged once');
+  t.equal(gateway.db!.prepare("SELECT count(*) FROM audit WHERE action = 'acknowledge'").pluck().get(), 1, 'acknowledged once');
   const unknown = await client.sendAndWait(pcd05('NC-4', '00000000-0000-0000-0000-000000000000', 'Accepted'), { timeoutMs: 5000 });
   t.equal(unknown.getSegment('MSA')!.getField(1).toString(), 'AE');
 });
