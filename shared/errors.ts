@@ -48,6 +48,7 @@ export const errorCodes = {
   WG_ERR_UNAVAILABLE: { status: 503, doc: 'A cloud dependency (Firestore, Pub/Sub) failed; the request changed nothing that a retry would repeat, so retry.' },
   WG_ERR_ENCODING: { status: 415, doc: 'A cloud request carries a Content-Encoding or a charset other than UTF-8; the cloud takes bodies only as they are (a batch is application/gzip inside its signature).' },
   WG_ERR_LENGTH: { status: 411, doc: 'A cloud request body came without Content-Length (chunked); the function needs the length before it reads the body.' },
+  WG_ERR_ANSWER: { doc: 'The gateway\'s verdict on a cloud answer: a 2xx that is not the answer the sync contract requires (another batch id, no heads asked for), such as a proxy\'s page; the request is retried.' },
   WG_ERR_HEADERS_TOO_LARGE: { status: 431, doc: 'A cloud request\'s headers are larger than the server reads (16 KiB); the connection is closed after the answer.' },
 } as const satisfies Record<`WG_ERR_${string}`, ErrorEntry>;
 

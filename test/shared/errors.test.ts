@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, request, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,32 @@ t.test('docs/ERRORS.md documents every code, and no code that does not exist', a
   for (const code of Object.keys(errorCodes)) t.match(docs, new RegExp(`\\| \`${code}\` \\|`), `${code} has a row`);
   const documented = new Set(docs.match(/WG_ERR_[A-Z0-9_]+/g));
   for (const code of documented) t.ok(code in errorCodes, `${code} exists in shared/errors.ts`);
+});
+
+/** Every file under these folders of the product, as text. */
+function productSources(): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const walk = (dir: URL) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(new URL(`${entry.name}/`, dir));
+      else if (/\.(ts|js)$/.test(entry.name)) out.push([fileURLToPath(new URL(entry.name, dir)), readFileSync(new URL(entry.name, dir), 'utf8')]);
+    }
+  };
+  for (const dir of ['edge/', 'cloud/', 'shared/', 'simulators/', 'bin/']) walk(new URL(`../../${dir}`, import.meta.url));
+  return out;
+}
+
+t.test('every WG_ERR_ code the product names is registered, also where a code is only a string (a metric label, a stored reason)', async (t) => {
+  const sources = productSources();
+  t.ok(sources.length > 100, `${sources.length} files read`);
+  let named = 0;
+  for (const [file, text] of sources) {
+    for (const [code] of text.matchAll(/WG_ERR_[A-Z0-9_]*[A-Z0-9]/g)) {
+      named++;
+      if (!(code in errorCodes)) t.fail(`${code} in ${file} is not registered in shared/errors.ts`);
+    }
+  }
+  t.ok(named > 200, `${named} codes named, all registered`);
 });
 
 t.test("docs/ERRORS.md's table of every code is the registry's: code, HTTP status, meaning", async (t) => {
