@@ -19,9 +19,11 @@ const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    stats.requests++;
     const body = Buffer.concat(chunks);
     const answer = (status: number, json: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+    // The sync's start check (the highest number held per stream), before its first batch: not counted as a batch request.
+    if (req.url === '/verifyRange') return void answer(200, heads(JSON.parse(body.toString('utf8')) as { gateway: string }));
+    stats.requests++;
     const sig = req.headers['x-wardgate-signature'] as string | undefined;
     const check = verifySignature(secret, req.headers['x-wardgate-timestamp'] as string | undefined, sig, body, Date.now());
     if (!check.ok || seen.has(sig!)) {
@@ -52,6 +54,15 @@ const server = createServer((req, res) => {
     answer(200, { ok: true, batchId: batch.batchId, stored: counts, skipped: 0, duplicate: fresh === 0 });
   });
 });
+function heads(request: { gateway: string }) {
+  const top = (stream: string) => {
+    let max = 0;
+    for (const n of stored.get(`${request.gateway}/${stream}`) ?? []) max = Math.max(max, n);
+    return max;
+  };
+  return { ok: true, gateway: request.gateway, ranges: [], heads: Object.fromEntries(syncStreams.map((s) => [s, top(s)])) };
+}
+
 server.listen(0, '127.0.0.1', () => parentPort!.postMessage({ port: (server.address() as AddressInfo).port }));
 parentPort!.on('message', (msg: string) => {
   if (msg === 'stats') parentPort!.postMessage({ stats: { ...stats } });
