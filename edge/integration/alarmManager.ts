@@ -19,6 +19,7 @@ import type { Rejection } from '../../shared/errors.js';
 import { priorityRank, type Alarm } from '../alarms/types.js';
 import type { EventBus } from '../bus.js';
 import type { Logger } from '../log.js';
+import { LogLimiter } from '../logLimiter.js';
 import type { Service } from '../service.js';
 import { AlarmReportOutbox, type OwedEvent } from '../store/alarmReportOutbox.js';
 import type { AuditLog } from '../store/auditLog.js';
@@ -55,7 +56,7 @@ export interface AlarmManagerDeps {
   /** The ward's acknowledgement, the same the dashboard and MQTT use (the engine, its audit entry, the live displays). */
   readonly acknowledge: (alarmId: string, by: string, via: string) => Alarm | undefined;
   /** Counts what the manager says: statuses, reports queued. */
-  readonly onCount?: (what: 'queued' | 'skipped' | 'status', label: string, n?: number) => void;
+  readonly onCount?: (what: 'queued' | 'skipped' | 'stale' | 'status', label: string, n?: number) => void;
   readonly now?: () => number;
 }
 
@@ -63,6 +64,8 @@ export class AlarmManagerReporter implements Service {
   readonly name = 'alarm-manager';
   readonly #deps: AlarmManagerDeps;
   readonly #log: Logger;
+  /** At most one line a minute per cause: the sweep retries every second. */
+  readonly #limited: LogLimiter;
   readonly #now: () => number;
   #outbox: AlarmReportOutbox | undefined;
   #queue: OutboundStore | undefined;
@@ -74,6 +77,7 @@ export class AlarmManagerReporter implements Service {
   constructor(deps: AlarmManagerDeps) {
     this.#deps = deps;
     this.#log = deps.log.child({ module: 'alarm-manager' });
+    this.#limited = new LogLimiter(this.#log);
     this.#now = deps.now ?? Date.now;
   }
 
@@ -130,20 +134,23 @@ export class AlarmManagerReporter implements Service {
       for (;;) {
         const owed = outbox.owed(PASS);
         if (owed.length === 0) return;
-        const wanted = owed.filter((o) => this.#wanted(o));
         const now = this.#now();
+        const stale = owed.filter((o) => now - o.event.ts > this.#deps.config.backlogMaxAgeMs);
+        if (stale.length) this.#limited.warn('stale', { events: stale.length, maxAgeMs: this.#deps.config.backlogMaxAgeMs }, 'alarm events recorded while no report could be queued are too old to page anyone; not reported');
+        const wanted = owed.filter((o) => this.#wanted(o) && !stale.includes(o));
         const messages = wanted.map((o) => ({
           link: ALARM_MANAGER_LINK, orderKey: `alarm:${o.event.alarmId}`, controlId: reportControlId(o.event.seq), message: this.#report(o, now),
         }));
         outbox.advance(owed[owed.length - 1].event.seq, () => queue.enqueueAll(messages, now));
         this.#deps.onCount?.('queued', 'report', messages.length);
-        this.#deps.onCount?.('skipped', 'report', owed.length - messages.length);
+        this.#deps.onCount?.('skipped', 'report', owed.length - messages.length - stale.length);
+        this.#deps.onCount?.('stale', 'report', stale.length);
         if (messages.length) this.#deps.kick();
         if (owed.length < PASS) return;
       }
     } catch (err) {
       // The disk refused the write (full): the cursor did not move, the next pass queues the same events.
-      this.#log.error({ err }, 'alarm reports could not be queued; trying again');
+      this.#limited.error('queue', { err }, 'alarm reports could not be queued; trying again');
     }
   }
 

@@ -43,6 +43,12 @@ export const alarmManagerConfigSchema = z.strictObject({
   ackTimeoutMs: z.int().min(100).default(10_000),
   retryMinMs: z.int().min(10).default(1000),
   retryMaxMs: z.int().min(10).default(60_000),
+  /**
+   * Events recorded while no report could be queued (the section was absent, the disk was full) and
+   * older than this when the reporter gets to them are not reported: they would page people about
+   * the past. Reports already queued are never dropped, however long the manager is down.
+   */
+  backlogMaxAgeMs: z.int().min(60_000).default(3_600_000),
   /** A technical alarm on the ward when no report got through for this long while some wait. */
   unreachableAlarmMs: z.int().min(0).default(30_000),
   /**

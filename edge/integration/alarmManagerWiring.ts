@@ -91,7 +91,7 @@ function alarmManagerCounters(registry: Registry) {
   return {
     reports: new Counter({
       name: 'wardgate_alarm_manager_reports_total',
-      help: 'Alarm events put in the alarm manager\'s queue as PCD-04 reports (queued), or passed over by alarmManager.phases, minPriority or kinds (skipped).',
+      help: 'Alarm events put in the alarm manager\'s queue as PCD-04 reports (queued), passed over by alarmManager.phases, minPriority or kinds (skipped), or older than alarmManager.backlogMaxAgeMs when they could first be queued (stale).',
       labelNames: ['outcome'] as const, registers: [registry],
     }),
     statuses: new Counter({

@@ -23,9 +23,9 @@ function alarm(over: Partial<Alarm> = {}): Alarm {
   };
 }
 
-function record(store: AlarmStore, a: Alarm, phase: AlarmPhase, priority: AlarmPriority = a.priority): AlarmEvent {
+function record(store: AlarmStore, a: Alarm, phase: AlarmPhase, priority: AlarmPriority = a.priority, ts = Date.now()): AlarmEvent {
   const event: AlarmEvent = {
-    alarmId: a.id, phase, ts: Date.now(), by: null, bed: a.bed, deviceId: a.deviceId, kind: a.kind, rule: a.rule, metric: a.metric,
+    alarmId: a.id, phase, ts, by: null, bed: a.bed, deviceId: a.deviceId, kind: a.kind, rule: a.rule, metric: a.metric,
     priority, state: a.state, message: a.message, value: a.value, escalations: 0,
   };
   store.record([[event, { ...a, priority }]]);
@@ -129,4 +129,20 @@ t.test('a status report: every recipient audited, "accepted" acknowledges once, 
   const audit = db.prepare("SELECT actor, detail FROM audit WHERE action = 'alarm-manager-status' ORDER BY id").all() as Array<{ actor: string; detail: string }>;
   t.same(audit.map((r) => JSON.parse(r.detail).status), ['read', 'accepted', 'accepted']);
   t.match(JSON.parse(audit[0].detail), { via: 'alarm-manager', device: 'PHONE-0451', location: '3B Bay 2', personId: 'N123', manager: 'NURSECALL' });
+});
+
+t.test('a backlog built while no report could be queued goes only as far back as backlogMaxAgeMs', async (t) => {
+  const { store, reporter, queued } = setup(t);
+  await reporter.start();
+  await reporter.stop();
+  // The section was absent for a day: what happened then would page people about the past.
+  const old = alarm();
+  record(store, old, 'raised', 'high', Date.now() - 86_400_000);
+  record(store, old, 'cleared', 'high', Date.now() - 86_000_000);
+  const recent = alarm();
+  const fresh = record(store, recent, 'raised', 'high', Date.now() - 60_000);
+  await reporter.start();
+  t.same(queued().map((r) => r.controlId), [`WGA${fresh.seq}`], 'only what is recent enough');
+  reporter.queueOwed();
+  t.equal(queued().length, 1, 'the stale ones are passed, not retried');
 });
