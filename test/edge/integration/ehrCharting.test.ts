@@ -29,7 +29,7 @@ async function ward(t: { teardown(fn: () => unknown): void }, extra: Json = {}) 
     seq++;
     await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq, obs }), { qos: 1 });
   };
-  return { engine, gateway, call, publish };
+  return { engine, gateway, call, publish, api };
 }
 
 t.test('review, confirm, correct and enter; the EHR gets one ORU^R01 with the real identifier, F and the nurse; the correction is audited', async (t) => {
@@ -124,4 +124,28 @@ t.test('what the API refuses', async (t) => {
     t.equal(res.status, status, what);
     t.match(res.body, match, what);
   }
+});
+
+t.test('the EHR refuses a message: quarantined, a technical alarm on the ward and a metric; an admin sends it again once fixed', async (t) => {
+  const { engine, call, api } = await ward(t);
+  engine.answer = () => 'AR';
+  engine.reason = 'unknown patient MRN-5';
+  await call('POST', '/api/admissions', 'biomed', { bed: '1', identifier: 'MRN-5' });
+  const sent = await call('POST', '/api/beds/1/chart', 'nurse-ann', { values: [{ metric: 'rr', value: 18 }] });
+  t.equal(sent.status, 201);
+  const alarm = await waitFor(async () => ((await call('GET', '/api/alarms', 'station')).body.alarms as Json[]).find((a) => a.rule === 'outbound-quarantine'), 5000, 'the quarantine alarm');
+  t.match(alarm, { kind: 'technical', priority: 'medium', state: 'active' });
+  t.notMatch(JSON.stringify(alarm), /MRN-5/, "the receiver's reason, which names the patient, stays out of the alarm");
+  t.match((await call('GET', '/api/ehr', 'station')).body, { quarantined: 1, queued: 0, lastError: `AR for ${sent.body.controlId as string}: unknown patient MRN-5` });
+  t.match(await (await fetch(`${api}/metrics`)).text(), /wardgate_outbound_quarantined\{link="ehr"\} 1/, 'and /metrics counts it');
+
+  t.equal((await call('POST', '/api/ehr/retry', 'nurse-ann')).status, 403, 'only an admin sends refused messages again');
+  engine.answer = () => 'AA';
+  const retry = await call('POST', '/api/ehr/retry', 'biomed');
+  t.match(retry, { status: 201, body: { requeued: 1 } });
+  await waitFor(async () => ((await call('GET', '/api/ehr', 'station')).body.sent === 1 ? true : undefined), 5000, 'sent after the retry');
+  t.same(engine.received.map((r) => r.controlId), [sent.body.controlId, sent.body.controlId], 'the same control id the second time');
+  await waitFor(async () => (((await call('GET', '/api/alarms', 'station')).body.alarms as Json[]).some((a) => a.rule === 'outbound-quarantine') ? undefined : true), 5000, 'the alarm clears');
+  const audit = (await call('GET', '/api/audit', 'biomed')).body.entries as Json[];
+  t.match(audit.find((e) => e.action === 'ehr-retry-quarantined'), { actor: 'biomed', detail: { requeued: 1 } });
 });
