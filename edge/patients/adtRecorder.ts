@@ -132,6 +132,9 @@ export class AdtRecorder {
     // Known patients only: the ward keeps nothing about patients it never had. An event without effect
     // counts too (a discharge while the patient was elsewhere must stop a late transfer into our bed).
     const patient = this.#patientId(adt.patient);
+    // A patient the ward never had, and nothing changed: nothing to remember either (a resend changes nothing
+    // again), so most of a hospital-wide feed costs no write and no fsync here.
+    if (patient === undefined && !act.changed) return { kind: 'applied', beds: [], changed: false };
     if (patient !== undefined) this.#s.setLastEvent.run(patient, adt.eventTs);
     this.#remember(sender, adt, now, act.changed ? 'applied' : 'no-effect');
     return { kind: 'applied', beds: [...act.beds], changed: act.changed };

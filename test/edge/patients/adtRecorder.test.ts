@@ -214,6 +214,7 @@ t.test("another ward's patients: accepted, nothing stored about them", async (t)
   t.equal(msa(await w.send({ event: 'A01', controlId: 'C1', patient: 'P900', location: '4C^410^1' })).code, 'AA');
   t.equal(msa(await w.send({ event: 'A01', controlId: 'C2', patient: 'P901', location: '3B' })).code, 'AA', 'our unit, no bed yet');
   t.equal((w.db.prepare('SELECT count(*) AS n FROM patients').get() as { n: number }).n, 0);
+  t.equal((w.db.prepare('SELECT count(*) AS n FROM adt_messages').get() as { n: number }).n, 0, 'not even their control ids: no write for them');
   t.same(w.audit.recent(), []);
   t.same(w.changed, []);
 });
