@@ -12,7 +12,9 @@ export const END = '<!-- registry:end -->';
 
 /** The Markdown table, one row per code in registry order: code, HTTP status (or "-"), meaning. */
 export function errorTable(): string {
-  const rows = Object.entries(errorCodes as Record<string, ErrorEntry>).map(([code, { status, doc }]) => `| \`${code}\` | ${status ?? '-'} | ${doc.replaceAll('|', '\\|')} |`);
+  const rows = Object.entries(errorCodes as Record<string, ErrorEntry>).map(
+    ([code, { status, doc }]) => `| \`${code}\` | ${status ?? '-'} | ${doc.replaceAll('|', '\\|')} |`,
+  );
   return ['| code | HTTP | meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
@@ -25,6 +27,8 @@ export function withTable(page: string): string {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const file = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../docs/ERRORS.md' : '../docs/ERRORS.md', import.meta.url));
+  const file = fileURLToPath(
+    new URL(import.meta.url.includes('/dist/') ? '../../docs/ERRORS.md' : '../docs/ERRORS.md', import.meta.url),
+  );
   writeFileSync(file, withTable(readFileSync(file, 'utf8')));
 }

@@ -10,6 +10,7 @@
 // to 30).
 
 /** Field names (keys of a log record, any case) whose values are never logged. */
+// prettier-ignore
 export const redactedFields = [
   // Who the patient is: identifiers, names, dates of birth.
   'patient', 'patientId', 'mrn', 'identifier', 'subject',
@@ -79,7 +80,12 @@ function copyError(err: Error, depth: number, path: WeakSet<object>): Error {
   const out = Object.create(Object.getPrototypeOf(err) as object) as Error;
   for (const key of Object.getOwnPropertyNames(err)) {
     const { enumerable } = Object.getOwnPropertyDescriptor(err, key)!;
-    Object.defineProperty(out, key, { value: field(key, (err as unknown as Record<string, unknown>)[key], depth, path), enumerable, writable: true, configurable: true });
+    Object.defineProperty(out, key, {
+      value: field(key, (err as unknown as Record<string, unknown>)[key], depth, path),
+      enumerable,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

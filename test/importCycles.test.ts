@@ -23,7 +23,13 @@ function sources(dir: string, out: string[] = []): string[] {
 function importGraph(files: readonly string[]): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const file of files) {
-    const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
+    const source = ts.createSourceFile(
+      file,
+      readFileSync(file, 'utf8'),
+      ts.ScriptTarget.ES2022,
+      false,
+      ts.ScriptKind.TS,
+    );
     const targets: string[] = [];
     const add = (specifier: ts.Node | undefined) => {
       if (specifier && ts.isStringLiteralLike(specifier) && specifier.text.startsWith('.')) {
@@ -32,7 +38,8 @@ function importGraph(files: readonly string[]): Map<string, string[]> {
     };
     const visit = (node: ts.Node): void => {
       if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) add(node.moduleSpecifier);
-      else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) add(node.arguments[0]);
+      else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword)
+        add(node.arguments[0]);
       else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) add(node.argument.literal);
       ts.forEachChild(node, visit);
     };
@@ -80,7 +87,11 @@ t.test('edge/, cloud/ and shared/ have no import cycle', async (t) => {
   t.ok(files.length > 100, `${files.length} modules read`);
   const graph = importGraph(files);
   t.ok([...graph.values()].flat().length > files.length, 'their relative imports found');
-  t.same(cycles(graph).map((c) => c.map((f) => relative(ROOT, f))), [], 'no cycle');
+  t.same(
+    cycles(graph).map((c) => c.map((f) => relative(ROOT, f))),
+    [],
+    'no cycle',
+  );
 });
 
 t.test('the finder sees a cycle through type-only, re-exported and dynamic imports', async (t) => {
@@ -96,5 +107,8 @@ t.test('the finder sees a cycle through type-only, re-exported and dynamic impor
   write('service.ts', "export const load = () => import('./device.js');\n");
   write('alone.ts', "import { a } from './drivers/a.js';\nexport const b = a;\n");
   const found = cycles(importGraph(sources(dir))).map((c) => c.map((f) => relative(dir, f)));
-  t.same(found.sort(), [['device.ts', 'service.ts'], ['drivers/a.ts', 'registry.ts']]);
+  t.same(found.sort(), [
+    ['device.ts', 'service.ts'],
+    ['drivers/a.ts', 'registry.ts'],
+  ]);
 });

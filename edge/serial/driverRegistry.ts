@@ -6,7 +6,12 @@ import type { SerialDriver } from './driver.js';
 import { jsonlDriver } from './drivers/jsonl.js';
 import { masimoAsciiDriver } from './drivers/masimoAscii.js';
 import { noninAsciiDriver } from './drivers/noninAscii.js';
-import { noninBinary1Driver, noninBinary2Driver, noninBinary7Driver, noninBinary8Driver } from './drivers/noninBinary.js';
+import {
+  noninBinary1Driver,
+  noninBinary2Driver,
+  noninBinary7Driver,
+  noninBinary8Driver,
+} from './drivers/noninBinary.js';
 
 export const serialDrivers: Readonly<Record<SerialDriverName, SerialDriver>> = {
   'masimo-ascii': masimoAsciiDriver,

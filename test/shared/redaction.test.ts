@@ -20,32 +20,82 @@ function capture(make: (sink: { write(line: string): void }) => Log): { log: Log
 
 /** Each value a distinct string that appears nowhere else, so that any of them in the output is a leak. */
 const patient = {
-  mrn: 'MRN-55501234', identifier: 'NHS-943-476-5919', name: 'Albertine Hon', family: 'Hon', given: 'Albertine',
-  birth: '1961-01-01', pseudonym: 'psn-7c1f0a9e', note: 'fell at home, daughter says confused since Tuesday',
+  mrn: 'MRN-55501234',
+  identifier: 'NHS-943-476-5919',
+  name: 'Albertine Hon',
+  family: 'Hon',
+  given: 'Albertine',
+  birth: '1961-01-01',
+  pseudonym: 'psn-7c1f0a9e',
+  note: 'fell at home, daughter says confused since Tuesday',
 };
 const secrets = {
-  password: 'correct-horse-battery', bearer: 'Bearer tok-3b-station-0123456789', cookie: 'wardgate_session=sess-a1b2c3d4e5',
-  signature: 'v1=5f4dcc3b5aa765d61d8327deb882cf99', secretHash: 'scrypt$16384$salt$hash-9f8e7d', csrf: 'csrf-6a5b4c3d2e1f',
+  password: 'correct-horse-battery',
+  bearer: 'Bearer tok-3b-station-0123456789',
+  cookie: 'wardgate_session=sess-a1b2c3d4e5',
+  signature: 'v1=5f4dcc3b5aa765d61d8327deb882cf99',
+  secretHash: 'scrypt$16384$salt$hash-9f8e7d',
+  csrf: 'csrf-6a5b4c3d2e1f',
 };
 const leaks = [...Object.values(patient), ...Object.values(secrets)];
 
 function logEverything(log: Log): void {
   // An error the code catches and logs as { err }: its own fields, and its cause's.
-  const cause = Object.assign(new Error('constraint failed'), { identifier: patient.identifier, dateOfBirth: patient.birth });
-  const err = Object.assign(new Error('admission could not be stored', { cause }), { patient: patient.mrn, displayName: patient.name, payload: { pid: patient.mrn } });
+  const cause = Object.assign(new Error('constraint failed'), {
+    identifier: patient.identifier,
+    dateOfBirth: patient.birth,
+  });
+  const err = Object.assign(new Error('admission could not be stored', { cause }), {
+    patient: patient.mrn,
+    displayName: patient.name,
+    payload: { pid: patient.mrn },
+  });
   log.error({ err, bed: '12' }, 'admission failed');
   // A request as the HTTP layers log it.
-  log.warn({ req: { method: 'POST', url: '/api/admissions', headers: { authorization: secrets.bearer, cookie: secrets.cookie, 'x-wardgate-signature': secrets.signature } } }, 'request refused');
+  log.warn(
+    {
+      req: {
+        method: 'POST',
+        url: '/api/admissions',
+        headers: { authorization: secrets.bearer, cookie: secrets.cookie, 'x-wardgate-signature': secrets.signature },
+      },
+    },
+    'request refused',
+  );
   // Objects about a patient, a reading, a message, an audit entry.
-  log.info({
-    admission: { bed: '12', patient: patient.mrn, patientId: patient.mrn, displayName: patient.name, familyName: patient.family, givenName: patient.given, dateOfBirth: patient.birth, birthDate: patient.birth },
-    reading: { code: 'spo2', value: 97, unit: '%', subject: patient.pseudonym },
-    message: { controlId: 'MSG-00017', raw: `PID|||${patient.mrn}||${patient.family}^${patient.given}||${patient.birth}`, text: patient.note },
-    audit: { action: 'admit', detail: { note: patient.note, comment: patient.note } },
-    admissions: [{ bed: '14', displayName: patient.name, identifier: patient.identifier }],
-  }, 'admitted');
-  log.debug({ user: { name: 'nurse.kim', password: secrets.password, secretHash: secrets.secretHash }, session: { csrfToken: secrets.csrf, token: secrets.csrf } }, 'login');
-  log.child({ patient: patient.mrn }).info({ subject: patient.pseudonym, dob: patient.birth, freeText: patient.note }, 'child with a patient binding');
+  log.info(
+    {
+      admission: {
+        bed: '12',
+        patient: patient.mrn,
+        patientId: patient.mrn,
+        displayName: patient.name,
+        familyName: patient.family,
+        givenName: patient.given,
+        dateOfBirth: patient.birth,
+        birthDate: patient.birth,
+      },
+      reading: { code: 'spo2', value: 97, unit: '%', subject: patient.pseudonym },
+      message: {
+        controlId: 'MSG-00017',
+        raw: `PID|||${patient.mrn}||${patient.family}^${patient.given}||${patient.birth}`,
+        text: patient.note,
+      },
+      audit: { action: 'admit', detail: { note: patient.note, comment: patient.note } },
+      admissions: [{ bed: '14', displayName: patient.name, identifier: patient.identifier }],
+    },
+    'admitted',
+  );
+  log.debug(
+    {
+      user: { name: 'nurse.kim', password: secrets.password, secretHash: secrets.secretHash },
+      session: { csrfToken: secrets.csrf, token: secrets.csrf },
+    },
+    'login',
+  );
+  log
+    .child({ patient: patient.mrn })
+    .info({ subject: patient.pseudonym, dob: patient.birth, freeText: patient.note }, 'child with a patient binding');
 }
 
 for (const [side, make] of loggers) {
@@ -53,7 +103,10 @@ for (const [side, make] of loggers) {
     const { log, text } = capture(make);
     logEverything(log);
     const out = text();
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     t.equal(lines.length, 5, 'every record was logged');
     for (const leak of leaks) t.notOk(out.includes(leak), `no ${leak}`);
     t.notMatch(out, /"value":97/, 'no measured value');
@@ -67,41 +120,74 @@ for (const [side, make] of loggers) {
     t.ok(out.split(REDACTED).length > 25, 'the fields are there, redacted');
   });
 
-  t.test(`${side}: every field of the list is redacted at any depth, in any case, in arrays and in a grandchild's bindings`, async (t) => {
-    const { log, text } = capture(make);
-    for (const field of redactedFields) {
-      const marker = `leak-${field}`;
-      log.info({ [field]: `${marker}-0`, a: { [field.toUpperCase()]: `${marker}-1`, b: { c: { d: [{ e: { [field]: `${marker}-5` } }] } } } }, 'nested');
-      log.child({ ward: '3B' }).child({ [field]: `${marker}-child` }).info('bound');
-    }
-    const out = text();
-    t.equal(out.trim().split('\n').length, 2 * redactedFields.length);
-    t.notMatch(out, /leak-/, 'no value anywhere');
-    t.match(out, /"ward":"3B"/);
-  });
+  t.test(
+    `${side}: every field of the list is redacted at any depth, in any case, in arrays and in a grandchild's bindings`,
+    async (t) => {
+      const { log, text } = capture(make);
+      for (const field of redactedFields) {
+        const marker = `leak-${field}`;
+        log.info(
+          {
+            [field]: `${marker}-0`,
+            a: { [field.toUpperCase()]: `${marker}-1`, b: { c: { d: [{ e: { [field]: `${marker}-5` } }] } } },
+          },
+          'nested',
+        );
+        log
+          .child({ ward: '3B' })
+          .child({ [field]: `${marker}-child` })
+          .info('bound');
+      }
+      const out = text();
+      t.equal(out.trim().split('\n').length, 2 * redactedFields.length);
+      t.notMatch(out, /leak-/, 'no value anywhere');
+      t.match(out, /"ward":"3B"/);
+    },
+  );
 
-  t.test(`${side}: an error keeps its type, message and stack; the caller's objects are not changed; a cycle is no crash`, async (t) => {
-    const { log, text } = capture(make);
-    const err = Object.assign(new TypeError('bed 12 is not a number'), { patient: patient.mrn });
-    const record = { err, admission: { bed: '12', displayName: patient.name } };
-    log.error(record, 'failed');
-    log.error(err);
-    const circular: Record<string, unknown> = { bed: '12', identifier: patient.identifier };
-    circular.self = circular;
-    log.warn({ circular }, 'a record that holds itself');
-    const [first, second, third] = text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, { type?: string; message?: string; stack?: string; patient?: string }>);
-    t.match(first.err, { type: 'TypeError', message: 'bed 12 is not a number', patient: REDACTED });
-    t.match(first.err.stack, /^TypeError: bed 12 is not a number\n\s+at /);
-    t.match(second.err, { type: 'TypeError', patient: REDACTED });
-    t.match(third.circular, { bed: '12', identifier: REDACTED, self: '[circular]' });
-    t.equal(err.patient, patient.mrn, 'the error itself still holds its field');
-    t.equal(record.admission.displayName, patient.name, 'and so does the record');
-    t.notOk(text().includes(patient.mrn) || text().includes(patient.identifier));
-  });
+  t.test(
+    `${side}: an error keeps its type, message and stack; the caller's objects are not changed; a cycle is no crash`,
+    async (t) => {
+      const { log, text } = capture(make);
+      const err = Object.assign(new TypeError('bed 12 is not a number'), { patient: patient.mrn });
+      const record = { err, admission: { bed: '12', displayName: patient.name } };
+      log.error(record, 'failed');
+      log.error(err);
+      const circular: Record<string, unknown> = { bed: '12', identifier: patient.identifier };
+      circular.self = circular;
+      log.warn({ circular }, 'a record that holds itself');
+      const [first, second, third] = text()
+        .trim()
+        .split('\n')
+        .map(
+          (l) => JSON.parse(l) as Record<string, { type?: string; message?: string; stack?: string; patient?: string }>,
+        );
+      t.match(first.err, { type: 'TypeError', message: 'bed 12 is not a number', patient: REDACTED });
+      t.match(first.err.stack, /^TypeError: bed 12 is not a number\n\s+at /);
+      t.match(second.err, { type: 'TypeError', patient: REDACTED });
+      t.match(third.circular, { bed: '12', identifier: REDACTED, self: '[circular]' });
+      t.equal(err.patient, patient.mrn, 'the error itself still holds its field');
+      t.equal(record.admission.displayName, patient.name, 'and so does the record');
+      t.notOk(text().includes(patient.mrn) || text().includes(patient.identifier));
+    },
+  );
 }
 
 t.test("the list holds every field the edge's and the cloud's own lists protected", async (t) => {
-  const formerEdge = ['patient', 'patientId', 'mrn', 'displayName', 'payload', 'raw', 'value', 'values', 'password', 'secret', 'secretHash', 'token'];
+  const formerEdge = [
+    'patient',
+    'patientId',
+    'mrn',
+    'displayName',
+    'payload',
+    'raw',
+    'value',
+    'values',
+    'password',
+    'secret',
+    'secretHash',
+    'token',
+  ];
   const formerCloud = ['patient', 'subject', 'value', 'values', 'secret', 'token', 'authorization', 'signature'];
   const fields = new Set<string>(redactedFields);
   for (const field of [...formerEdge, ...formerCloud]) t.ok(fields.has(field), field);
