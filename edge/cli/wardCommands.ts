@@ -35,7 +35,12 @@ export const admitCommand: Command = {
 
 Admits a patient to a bed on the running gateway. ID is the hospital's patient
 identifier (it stays on the ward; the cloud only ever sees a keyed pseudonym);
-NAME is shown on the ward dashboard only.`,
+NAME is shown on the ward dashboard only.
+
+With the hospital's ADT feed (hl7.adt), this is the fallback: the admission
+is marked manual, and the feed adopts it when it names the same patient (same
+ID and authority, so give --authority as the feed sends it) in the same bed,
+or ends it when it puts another patient there (docs/INTEGRATION.md).`,
   async run(io) {
     const { values } = parseCommandArgs(io.argv, { ...configOption, bed: { type: 'string' }, patient: { type: 'string' }, authority: { type: 'string' }, name: { type: 'string' } });
     if (values.help) return help(io, this.help);
