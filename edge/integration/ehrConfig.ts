@@ -62,6 +62,12 @@ export const ehrConfigSchema = z.strictObject({
   retryMaxMs: z.int().min(10).default(300_000),
   /** A technical alarm on the ward when no message got through for this long while some wait (0: never). */
   unreachableAlarmMs: z.int().min(0).default(900_000),
+}).superRefine((ehr, ctx) => {
+  if (ehr.retryMaxMs < ehr.retryMinMs) ctx.addIssue({ code: 'custom', path: ['retryMaxMs'], message: 'expected at least retryMinMs', input: ehr.retryMaxMs });
+  // A client certificate is its certificate and its key: one without the other cannot be presented.
+  if (ehr.tls && (ehr.tls.cert === undefined) !== (ehr.tls.key === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['tls', ehr.tls.cert === undefined ? 'cert' : 'key'], message: 'cert and key go together', input: ehr.tls });
+  }
 });
 
 export type EhrConfig = z.output<typeof ehrConfigSchema>;
