@@ -37,15 +37,30 @@ export interface EhrServiceDeps {
 
 export class EhrService implements Service {
   readonly name = 'ehr';
-  readonly link: OutboundLink;
-  readonly charting: VitalsCharting;
   readonly #deps: EhrServiceDeps;
+  #link: OutboundLink | undefined;
+  #charting: VitalsCharting | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(deps: EhrServiceDeps) {
     this.#deps = deps;
-    const { config } = deps;
-    this.link = new OutboundLink({
+  }
+
+  /** The link to the interface engine, once started. */
+  get link(): OutboundLink {
+    if (!this.#link) throw new Error('the EHR service is not started');
+    return this.#link;
+  }
+
+  get charting(): VitalsCharting {
+    if (!this.#charting) throw new Error('the EHR service is not started');
+    return this.#charting;
+  }
+
+  /** Reads the TLS files, starts the link, registers the routes and the unvalidated send. */
+  async start(): Promise<void> {
+    const { config, ...deps } = this.#deps;
+    const link = new OutboundLink({
       name: EHR_LINK, receiver: 'the EHR', db: deps.db, alarms: deps.alarms, log: deps.log,
       connection: { host: config.host, port: config.port, connectTimeoutMs: config.connectTimeoutMs, ackTimeoutMs: config.ackTimeoutMs, ...(config.tls && { tls: readTls(config.tls) }) },
       retry: { minMs: config.retryMinMs, maxMs: config.retryMaxMs },
@@ -53,13 +68,11 @@ export class EhrService implements Service {
       ...(deps.registry && { registry: deps.registry }),
       ...(deps.now && { now: deps.now }),
     });
-    this.charting = new VitalsCharting({ config, ward: deps.ward, db: deps.db, admissions: deps.admissions, audit: deps.audit, link: this.link, ...(deps.now && { now: deps.now }) });
-  }
-
-  async start(): Promise<void> {
-    await this.link.start();
+    this.#link = link;
+    this.#charting = new VitalsCharting({ config, ward: deps.ward, db: deps.db, admissions: deps.admissions, audit: deps.audit, link, ...(deps.now && { now: deps.now }) });
+    await link.start();
     this.#routes();
-    const unvalidated = this.#deps.config.unvalidated;
+    const unvalidated = config.unvalidated;
     if (unvalidated) {
       this.#timer = setInterval(() => this.#sendUnvalidated(), unvalidated.intervalMs);
       this.#timer.unref();
@@ -68,7 +81,7 @@ export class EhrService implements Service {
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    await this.link.stop();
+    await this.#link?.stop();
   }
 
   #sendUnvalidated(): void {
