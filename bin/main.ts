@@ -6,6 +6,7 @@ import { edgeCommand } from '../edge/cli/edgeCommand.js';
 import { passwdCommand } from '../edge/cli/passwdCommand.js';
 import { statusCommand } from '../edge/cli/statusCommand.js';
 import { syncCommand } from '../edge/cli/syncCommand.js';
+import { ehrCommand } from '../edge/cli/ehrCommand.js';
 import { admitCommand, alarmsCommand, dischargeCommand } from '../edge/cli/wardCommands.js';
 import { ExitCode, type Command, type CommandIO } from '../shared/cli.js';
 
@@ -19,7 +20,7 @@ function later(name: string, summary: string, load: () => Promise<Command>): Com
 }
 
 const commands: readonly Command[] = [
-  edgeCommand, statusCommand, syncCommand, alarmsCommand, admitCommand, dischargeCommand, passwdCommand, checkCommand,
+  edgeCommand, statusCommand, syncCommand, alarmsCommand, admitCommand, dischargeCommand, ehrCommand, passwdCommand, checkCommand,
   later('cloud', 'run the cloud functions locally against the emulators, or deploy them', async () => (await import('../cloud/cli/cloudCommand.js')).cloudCommand),
   later('simulate', 'simulated bedside devices and scenarios against a gateway (or --dry-run)', async () => (await import('../simulators/cli/simulateCommand.js')).simulateCommand),
   later('demo', 'a whole simulated ward in one command: cloud emulators, edge, eight beds', async () => (await import('../simulators/demo/demoCommand.js')).demoCommand),
