@@ -68,7 +68,7 @@ export class InterfaceEngine {
       this.received.push({ message, text: message.toString(), controlId: message.header.getField(10).toString(), answer });
       if (answer === 'close') void connection.close();
       else if (answer !== 'none') {
-        const err = answer === 'AA' || answer === 'CA' ? undefined : Hl7Segment.parse(`ERR|||207^Application internal error^HL70357|E||||${this.reason}`, message.context);
+        const err = answer === 'AA' || answer === 'CA' ? undefined : Hl7Segment.parse(`ERR|||207^Application internal error^HL70357|E||||${escapeText(this.reason)}`, message.context);
         connection.send(message.buildAck({ ackCode: answer, ...(err && { errSegment: err }) }));
       }
       for (const wake of this.#waiters.splice(0)) wake();
@@ -109,4 +109,9 @@ export class InterfaceEngine {
     if (this.#tls) await new Promise<void>((resolve) => this.#tls!.close(() => resolve()));
     this.#tls = undefined;
   }
+}
+
+/** HL7 escapes (v2.6 section 2.7) for a text the engine puts in a field. */
+function escapeText(text: string): string {
+  return text.replace(/\\/g, '\\E\\').replace(/\|/g, '\\F\\').replace(/\^/g, '\\S\\').replace(/&/g, '\\T\\').replace(/~/g, '\\R\\');
 }

@@ -25,7 +25,7 @@ async function wardgateEhr(args: string[]): Promise<{ code: number; out: string;
 t.test('state, queue and the refusal; --retry-quarantined sends it again', async (t) => {
   const engine = await InterfaceEngine.start(t);
   engine.answer = () => 'AR';
-  engine.reason = 'unknown location 3B-1';
+  engine.reason = 'unknown location 3B^^1|x';
   const { file } = await writeTestConfig(t, { extra: { ehr: { host: '127.0.0.1', port: engine.port, retryMinMs: 50 } } });
   t.equal((await wardgateEhr(['--config', file])).code, 1, 'no daemon: a failure');
   t.match((await wardgateEhr(['--config', file])).err, 'the daemon is not running');
@@ -42,7 +42,7 @@ t.test('state, queue and the refusal; --retry-quarantined sends it again', async
   const shown = await wardgateEhr(['--config', file]);
   t.equal(shown.code, 0);
   t.match(shown.out, `ehr: connected, 0 queued, 1 quarantined, 0 sent; last success never; last error`);
-  t.match(shown.out, `AR for ${sent.controlId}: unknown location 3B-1`);
+  t.match(shown.out, `AR for ${sent.controlId}: unknown location 3B^^1|x`);
 
   engine.answer = () => 'AA';
   const retried = await wardgateEhr(['--config', file, '--retry-quarantined']);
