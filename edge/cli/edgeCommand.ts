@@ -6,7 +6,8 @@ import { loadConfig, type GatewayConfig } from '../config/load.js';
 import { DB_FILE, hasTable, openDatabaseReadOnly } from '../store/database.js';
 import { refusalOfUnsafeDurability } from '../store/unsafeDurability.js';
 import { SdNotify } from './sdNotify.js';
-import { storedPulledConfig, withPulledConfig } from '../sync/configPull.js';
+import { storedPulledConfig } from '../store/pulledConfigStore.js';
+import { withPulledConfig } from '../sync/configPull.js';
 import { Gateway } from '../gateway.js';
 import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../shared/cli.js';
 

@@ -9,15 +9,9 @@ import type { EdgeConfigDocument } from '../../shared/sync/wire.js';
 import { isPlainObject } from '../../shared/observation.js';
 import { alarmConfigSchema, type AlarmConfig } from '../alarms/config.js';
 import type { GatewayConfig } from '../config/load.js';
-import { writeTransaction, type Db } from '../store/database.js';
+import type { Db } from '../store/database.js';
+import { storedPulledConfig, storePulledConfig, type PulledConfig } from '../store/pulledConfigStore.js';
 import { requestDeadline, untilAborted } from './transport.js';
-
-export interface PulledConfig {
-  readonly version: number;
-  readonly etag: string | null;
-  readonly config: { alarms?: Record<string, unknown> };
-  readonly pulledAt: number;
-}
 
 export type PullResult =
   | { outcome: 'unchanged' }
@@ -27,11 +21,6 @@ export type PullResult =
 /** The YAML's alarm section behind a config that carries pulled overrides: a new version replaces the old overrides, it does not stack on them. */
 const yamlAlarms = new WeakMap<GatewayConfig, AlarmConfig>();
 const baseAlarms = (config: GatewayConfig) => yamlAlarms.get(config) ?? config.alarms;
-
-export function storedPulledConfig(db: Db): PulledConfig | undefined {
-  const text = db.prepare("SELECT value FROM sync_state WHERE key = 'edge_config'").pluck().get() as string | undefined;
-  return text ? (JSON.parse(text) as PulledConfig) : undefined;
-}
 
 /**
  * Deep merge of plain objects; arrays and scalars replace. Through a Map: a
@@ -86,7 +75,6 @@ async function pull(options: PullOptions, auth: Record<string, string>, signal: 
   if (res.status !== 200) throw new Error(`edgeConfig answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
   const doc = (await res.json()) as EdgeConfigDocument;
   if (!Number.isSafeInteger(doc.version) || (current && doc.version <= current.version)) return { outcome: 'unchanged' };
-  const audit = db.prepare('INSERT INTO audit (ts, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)');
   const unknown = Object.keys(doc.config ?? {}).filter((k) => k !== 'alarms');
   let reason: string | undefined = unknown.length ? `only alarms may be overridden from the cloud, not ${unknown.join(', ')}` : undefined;
   // Where pages go, and with which secret, is the ward's decision: a cloud account must not be able to redirect them.
@@ -96,18 +84,16 @@ async function pull(options: PullOptions, auth: Record<string, string>, signal: 
     if (!check.success) reason = check.error.issues.map((i) => `alarms.${i.path.join('.')}: ${i.message}`).join('; ');
   }
   const etag = res.headers.get('etag');
-  writeTransaction(db, () => {
-    if (reason) {
-      audit.run(now(), 'cloud', 'config.pull-refused', 'alarms', JSON.stringify({ version: doc.version, reason }));
-      // Remember the version so that the same bad document is not refused again every few minutes.
-      const keep: PulledConfig = { version: doc.version, etag, config: current?.config ?? {}, pulledAt: now() };
-      db.prepare("INSERT INTO sync_state (key, value) VALUES ('edge_config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(JSON.stringify(keep));
-      return;
-    }
-    const stored: PulledConfig = { version: doc.version, etag, config: { ...(doc.config.alarms !== undefined && { alarms: doc.config.alarms as Record<string, unknown> }) }, pulledAt: now() };
-    db.prepare("INSERT INTO sync_state (key, value) VALUES ('edge_config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(JSON.stringify(stored));
-    audit.run(now(), 'cloud', 'config.pull', 'alarms', JSON.stringify({ version: doc.version, previous: current?.version ?? 0, applies: options.appliesLive ? 'now' : 'at next start' }));
-  })();
-  if (reason) return { outcome: 'refused', version: doc.version, reason };
+  if (reason) {
+    // Remember the version so that the same bad document is not refused again every few minutes.
+    const keep: PulledConfig = { version: doc.version, etag, config: current?.config ?? {}, pulledAt: now() };
+    storePulledConfig(db, keep, { ts: now(), actor: 'cloud', action: 'config.pull-refused', target: 'alarms', detail: { version: doc.version, reason } });
+    return { outcome: 'refused', version: doc.version, reason };
+  }
+  const stored: PulledConfig = { version: doc.version, etag, config: { ...(doc.config.alarms !== undefined && { alarms: doc.config.alarms as Record<string, unknown> }) }, pulledAt: now() };
+  storePulledConfig(db, stored, {
+    ts: now(), actor: 'cloud', action: 'config.pull', target: 'alarms',
+    detail: { version: doc.version, previous: current?.version ?? 0, applies: options.appliesLive ? 'now' : 'at next start' },
+  });
   return { outcome: 'applied', version: doc.version, alarms: withPulledConfig(options.base, storedPulledConfig(db)).alarms };
 }
