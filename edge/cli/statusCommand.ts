@@ -9,7 +9,7 @@ import { ADT_STATUS_FILE, adtLinkReport, formatAdtLink, readAdtStatus, type AdtL
 import { DB_FILE, openDatabaseReadOnly } from '../store/database.js';
 import { readStatus, type GatewayStatus } from '../store/statusQuery.js';
 import { readOutboundSummaries, type OutboundSummary } from '../store/outboundStore.js';
-import { noVerification } from '../sync/syncStatus.js';
+import { noVerification } from '../store/syncStatusQuery.js';
 import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../shared/cli.js';
 
 export interface StatusReport extends GatewayStatus {

@@ -2,7 +2,7 @@
 // and dead letters, read with O(1) or index-only queries so that it stays fast
 // with a day of backlog.
 import type { Db } from './database.js';
-import { readSyncStatus, type SyncStatus } from '../sync/syncStatus.js';
+import { readSyncStatus, type SyncStatus } from './syncStatusQuery.js';
 
 export interface DeviceSummary {
   id: string;

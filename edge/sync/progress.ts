@@ -1,5 +1,6 @@
-// Drain progress: readings confirmed per second over the last minute, and the
-// time left at that rate. Shown by `wardgate status` and in the logs.
+// Drain progress: readings confirmed per second over the last minute (the
+// time left at that rate: store/syncStatusQuery.ts). Shown by `wardgate
+// status` and in the logs.
 export class DrainRate {
   readonly #windowMs: number;
   readonly #acks: Array<{ ts: number; readings: number }> = [];
@@ -25,10 +26,4 @@ export class DrainRate {
   #trim(now: number): void {
     while (this.#acks.length && this.#acks[0].ts < now - this.#windowMs) this.#acks.shift();
   }
-}
-
-/** Seconds to drain `backlog` readings at `rate` per second; null when not draining. */
-export function etaSeconds(backlog: number, rate: number): number | null {
-  if (backlog === 0) return 0;
-  return rate > 0 ? Math.ceil(backlog / rate) : null;
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Service } from '../service.js';
 import type { Db } from '../store/database.js';
+import { lastSyncSuccessTs, quarantinedBatchCount, readVerifyTotals } from '../store/syncStatusQuery.js';
 import { pullConfig, type PullResult } from './configPull.js';
 import { storageUse } from './storageGuard.js';
 import { SyncService } from './syncService.js';
@@ -17,7 +18,7 @@ import { googleIdTokens } from './idToken.js';
 import { BatchBuilder } from './batchBuilder.js';
 import { Outbox } from './outbox.js';
 import { Pseudonyms } from './pseudonyms.js';
-import { readVerifyTotals, Verifier } from './verifier.js';
+import { Verifier } from './verifier.js';
 
 export interface CloudSync {
   readonly sync: SyncService;
@@ -71,14 +72,13 @@ export function wireSync(options: {
 /** Metric sources of the sync and the storage guard. */
 /** `drainRate`: readings per second the sync confirmed over the last minute (0 without a cloud). */
 export function syncMetricSources(db: Db, drainRate: () => number, quotaBytes: number) {
-  const state = (key: string) => db.prepare('SELECT value FROM sync_state WHERE key = ?').pluck().get(key) as string | undefined;
   return {
     syncDrainRate: drainRate,
     syncLastSuccessAgeSeconds: () => {
-      const last = state('last_success_ts');
-      return last === undefined ? -1 : Math.max(0, (Date.now() - Number(last)) / 1000);
+      const last = lastSyncSuccessTs(db);
+      return last === undefined ? -1 : Math.max(0, (Date.now() - last) / 1000);
     },
-    syncQuarantinedBatches: () => db.prepare("SELECT count(*) FROM sync_batches WHERE state = 'quarantined'").pluck().get() as number,
+    syncQuarantinedBatches: () => quarantinedBatchCount(db),
     syncVerifyPendingRepairs: () => readVerifyTotals(db).pendingRepairs,
     storageUsedBytes: () => storageUse(db, quotaBytes).usedBytes,
   };

@@ -11,6 +11,7 @@ import {
 } from '../../shared/sync/verify.js';
 import type { Logger } from '../log.js';
 import { writeTransaction, type Db } from '../store/database.js';
+import { readVerifyTotals, type VerifyTotals } from '../store/syncStatusQuery.js';
 import { READING_N_STRIDE, type BatchBuilder } from './batchBuilder.js';
 import type { Outbox, OutboxStream, Ranges } from './outbox.js';
 import type { TechnicalAlarms } from './technicalAlarms.js';
@@ -80,16 +81,6 @@ interface Tally {
 export const MAX_VERIFY_REQUESTS_PER_RUN = 8;
 /** Alarm events or audit entries in one range at most: the cloud reads each as a document, the edge builds them as one batch. */
 export const MAX_VERIFY_IDS = 2000;
-
-export interface VerifyTotals {
-  runs: number;
-  items: number;
-  missing: number;
-  extra: number;
-  resent: number;
-  lastRunTs: number | null;
-  lastHoleTs: number | null;
-}
 
 export class Verifier {
   readonly #d: VerifierDeps;
@@ -316,17 +307,6 @@ export class Verifier {
       } satisfies VerifyTotals));
     })();
   }
-}
-
-/** The persisted figures of every verification so far (shown by status and /metrics). */
-export function readVerifyTotals(db: Db): VerifyTotals & { pendingRepairs: number } {
-  const get = (key: string) => db.prepare('SELECT value FROM sync_state WHERE key = ?').pluck().get(key) as string | undefined;
-  const totals = get('verify_totals');
-  const repairs = get('verify_repairs');
-  return {
-    ...(totals ? (JSON.parse(totals) as VerifyTotals) : { runs: 0, items: 0, missing: 0, extra: 0, resent: 0, lastRunTs: null, lastHoleTs: null }),
-    pendingRepairs: repairs ? (JSON.parse(repairs) as unknown[]).length : 0,
-  };
 }
 
 /**

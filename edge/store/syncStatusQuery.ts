@@ -2,9 +2,7 @@
 // database alone (the daemon persists its state there), so that it works
 // whether or not the daemon runs: state, last success, backlog, drain rate
 // and the estimated time left at that rate.
-import type { Db } from '../store/database.js';
-import { etaSeconds } from './progress.js';
-import { readVerifyTotals } from './verifier.js';
+import { hasTable, type Db } from './database.js';
 
 export interface SyncStatus {
   /** off (no cloud configured), idle, draining, retrying (backing off after failures), paused (refused by the cloud; see `wardgate sync --status`). */
@@ -35,8 +33,6 @@ export interface SyncVerifyStatus {
 }
 
 export const noVerification: SyncVerifyStatus = { runs: 0, lastRunTs: null, itemsVerified: 0, missing: 0, extra: 0, resent: 0, lastHoleTs: null, pendingRepairs: 0 };
-
-const hasTable = (db: Db, name: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
 
 export function readSyncStatus(db: Db, syncConfigured?: boolean): SyncStatus {
   const state = new Map<string, string>();
@@ -74,5 +70,44 @@ function verifyStatus(db: Db): SyncVerifyStatus {
   return {
     runs: v.runs, lastRunTs: iso(v.lastRunTs), itemsVerified: v.items, missing: v.missing, extra: v.extra, resent: v.resent,
     lastHoleTs: iso(v.lastHoleTs), pendingRepairs: v.pendingRepairs,
+  };
+}
+
+/** Epoch ms of the sync's last confirmed batch, if any. */
+export function lastSyncSuccessTs(db: Db): number | undefined {
+  const last = db.prepare("SELECT value FROM sync_state WHERE key = 'last_success_ts'").pluck().get() as string | undefined;
+  return last === undefined ? undefined : Number(last);
+}
+
+/** Batches the cloud refused for good, waiting for an operator (`wardgate sync --status`). */
+export function quarantinedBatchCount(db: Db): number {
+  return db.prepare("SELECT count(*) FROM sync_batches WHERE state = 'quarantined'").pluck().get() as number;
+}
+
+/** Seconds to drain `backlog` readings at `rate` per second; null when not draining. */
+export function etaSeconds(backlog: number, rate: number): number | null {
+  if (backlog === 0) return 0;
+  return rate > 0 ? Math.ceil(backlog / rate) : null;
+}
+
+/** What every verification so far adds up to, kept in sync_state by the verifier. */
+export interface VerifyTotals {
+  runs: number;
+  items: number;
+  missing: number;
+  extra: number;
+  resent: number;
+  lastRunTs: number | null;
+  lastHoleTs: number | null;
+}
+
+/** The persisted figures of every verification so far (shown by status and /metrics). */
+export function readVerifyTotals(db: Db): VerifyTotals & { pendingRepairs: number } {
+  const get = (key: string) => db.prepare('SELECT value FROM sync_state WHERE key = ?').pluck().get(key) as string | undefined;
+  const totals = get('verify_totals');
+  const repairs = get('verify_repairs');
+  return {
+    ...(totals ? (JSON.parse(totals) as VerifyTotals) : { runs: 0, items: 0, missing: 0, extra: 0, resent: 0, lastRunTs: null, lastHoleTs: null }),
+    pendingRepairs: repairs ? (JSON.parse(repairs) as unknown[]).length : 0,
   };
 }
