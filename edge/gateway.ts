@@ -37,7 +37,7 @@ import { ADT_STATUS_FILE } from './integration/adtStatus.js';
 import { counterValue, oldestUnsyncedAgeSeconds } from './store/statusQuery.js';
 import { jobList } from './jobs/jobList.js';
 import { Scheduler } from './jobs/scheduler.js';
-import { StorageGuard } from './sync/storageGuard.js';
+import { StorageGuard } from './store/storageGuard.js';
 import type { SyncService } from './sync/syncService.js';
 import { syncMetricSources, wireSync } from './sync/syncWiring.js';
 
@@ -183,7 +183,7 @@ export class Gateway {
     // The sync, the storage guard, the jobs and the disk watch raise technical alarms (cloud unreachable, quarantine, buffer filling) over the bus.
     const technical = technicalAlarmsOverBus(bus);
     const diskFull = new DiskFullWatch({ alarms: technical, log, registry: metrics.registry, dataDir: config.gateway.dataDir });
-    const guard = new StorageGuard(() => store.db, config.storage, technical);
+    const guard = new StorageGuard(store.db, config.storage, technical);
     const cloud = wireSync({ config, env: this.#env, log, db: store.db, bus, alarms: technical, metrics });
     const scheduler = new Scheduler({
       jobs: jobList({ config, log, db: store.db, guard, bus, cloud, metrics }), log,

@@ -8,7 +8,7 @@ import type { GatewayConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { checkpointWal, type Db } from '../store/database.js';
-import type { StorageGuard } from '../sync/storageGuard.js';
+import type { StorageGuard } from '../store/storageGuard.js';
 import type { CloudSync } from '../sync/syncWiring.js';
 import type { Job } from './scheduler.js';
 

@@ -10,7 +10,7 @@ import { jobList } from '../../../edge/jobs/jobList.js';
 import { ManualCron, Scheduler, type JobOutcome } from '../../../edge/jobs/scheduler.js';
 import { createLogger } from '../../../edge/log.js';
 import { openDatabase } from '../../../edge/store/database.js';
-import { StorageGuard } from '../../../edge/sync/storageGuard.js';
+import { StorageGuard } from '../../../edge/store/storageGuard.js';
 import type { TechnicalAlarms, TechnicalReport } from '../../../edge/sync/technicalAlarms.js';
 import { writeTestConfig } from '../../helpers/gateway.js';
 import { waitFor } from '../../helpers/env.js';
@@ -121,7 +121,7 @@ t.test("the daemon's jobs, wired from the config, do their work when due", async
   const alarms: TechnicalAlarms = { set: (_key, report) => void raised.push(report) };
   const cron = new ManualCron(START);
   const now = START.getTime();
-  const guard = new StorageGuard(() => db, config.storage, alarms, () => now);
+  const guard = new StorageGuard(db, config.storage, alarms, () => now);
   const jobs = jobList({ config, log, db, guard, bus: new EventBus(log) });
   t.same(jobs.map((j) => j.name), ['storage', 'retention', 'checkpoint'], 'no cloud: no sync, verify or config pull job');
   const scheduler = new Scheduler({ jobs, log, driver: cron });

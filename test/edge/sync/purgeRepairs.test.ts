@@ -12,7 +12,7 @@ import { BatchBuilder } from '../../../edge/sync/batchBuilder.js';
 import { storageConfigSchema } from '../../../edge/store/config.js';
 import { Outbox, type Ranges } from '../../../edge/sync/outbox.js';
 import { Pseudonyms } from '../../../edge/sync/pseudonyms.js';
-import { StorageGuard } from '../../../edge/sync/storageGuard.js';
+import { StorageGuard } from '../../../edge/store/storageGuard.js';
 import type { TechnicalAlarms, TechnicalReport } from '../../../edge/sync/technicalAlarms.js';
 import { Verifier } from '../../../edge/sync/verifier.js';
 import { rangeDigest, type VerifyRequest } from '../../../shared/sync/verify.js';
@@ -44,7 +44,7 @@ t.test('retention keeps the rows of every batch the cloud has not confirmed', as
   // Repairs of verification holes, below the cursor and inside the acked batch, not yet confirmed.
   outbox.record('repair-1', ranges({ obs: { after: 2, through: 5 } }), 3, 0, NOW);
   outbox.record('repair-2', ranges({ obs: { after: 24, through: 26 } }), 2, 0, NOW);
-  const guard = new StorageGuard(() => db, storageConfigSchema.parse({ retentionDays: 7 }), undefined, () => NOW);
+  const guard = new StorageGuard(db, storageConfigSchema.parse({ retentionDays: 7 }), undefined, () => NOW);
   t.same(guard.purgeSynced(), { observations: 15, device_status: 0, alarm_events: 0 });
   t.same(ids(db, 'observations'), [3, 4, 5, ...Array.from({ length: 10 }, (_, i) => 11 + i), 25, 26], 'the repairs\' and the quarantined batch\'s rows stay');
   outbox.acknowledge('repair-1', NOW);

@@ -6,7 +6,7 @@
 // older than the retention period.
 import t, { type Test } from 'tap';
 import { openDatabase, type Db } from '../../../edge/store/database.js';
-import { StorageGuard, storageUse } from '../../../edge/sync/storageGuard.js';
+import { StorageGuard, storageUse } from '../../../edge/store/storageGuard.js';
 import { storageConfigSchema, type StorageConfig } from '../../../edge/store/config.js';
 import type { TechnicalAlarms, TechnicalReport } from '../../../edge/sync/technicalAlarms.js';
 import { connectAs, startTestGateway } from '../../helpers/gateway.js';
@@ -35,7 +35,7 @@ function ward(t: Test, storage: Partial<StorageConfig>) {
   db.prepare("INSERT INTO devices (device_id, bed, source) VALUES ('mon-1', '7', 'mqtt')").run();
   const alarms = new AlarmLog();
   const config = storageConfigSchema.parse(storage);
-  const guard = new StorageGuard(() => db, config, alarms, () => NOW);
+  const guard = new StorageGuard(db, config, alarms, () => NOW);
   return { db, alarms, guard, config };
 }
 

@@ -3,10 +3,10 @@
 // (docs/SYNC.md). Unsynced data is never dropped silently: every drop is
 // counted, written to the audit trail and raised as a technical alarm, and
 // alarm events are the last to go.
-import { writeTransaction, type Db } from '../store/database.js';
-import type { StorageConfig } from '../store/config.js';
-import { outboxStreams } from './outbox.js';
-import type { TechnicalAlarms } from './technicalAlarms.js';
+import { outboxStreams } from '../sync/outbox.js';
+import type { TechnicalAlarms } from '../sync/technicalAlarms.js';
+import type { StorageConfig } from './config.js';
+import { writeTransaction, type Db } from './database.js';
 
 const DAY_MS = 86_400_000;
 const DROPPED_LABEL = { observations: 'readings', device_status: 'status reports', alarm_events: 'alarm events' } as const;
@@ -32,13 +32,13 @@ export function storageUse(db: Db, quotaBytes: number): StorageUse {
 }
 
 export class StorageGuard {
-  readonly #db: () => Db;
+  readonly #db: Db;
   readonly #config: StorageConfig;
   readonly #alarms: TechnicalAlarms | undefined;
   readonly #now: () => number;
   #full = false;
 
-  constructor(db: () => Db, config: StorageConfig, alarms?: TechnicalAlarms, now: () => number = Date.now) {
+  constructor(db: Db, config: StorageConfig, alarms?: TechnicalAlarms, now: () => number = Date.now) {
     this.#db = db;
     this.#config = config;
     this.#alarms = alarms;
@@ -52,7 +52,7 @@ export class StorageGuard {
 
   /** The storage job: measure, alarm at the high-water mark, act at the quota. */
   check(): StorageUse & { dropped: Record<string, number> } {
-    const db = this.#db();
+    const db = this.#db;
     const { quotaBytes, highWaterPercent } = this.#config;
     let use = storageUse(db, quotaBytes);
     const dropped: Record<string, number> = {};
@@ -91,7 +91,7 @@ export class StorageGuard {
         `DELETE FROM ${table} WHERE id IN (SELECT r.id FROM ${table} r WHERE r.id <= (SELECT synced_through FROM outbox_cursors WHERE stream = '${table}') AND r.${tsColumn} < ? AND ${unsent} ORDER BY r.id LIMIT ${CHUNK})`,
         [olderThan],
       );
-      const acked = this.#db()
+      const acked = this.#db
         .prepare(`SELECT ${stream}_after AS after, ${stream}_through AS through FROM sync_batches WHERE state = 'acked' AND ${stream}_through > ${stream}_after`)
         .all() as Array<{ after: number; through: number }>;
       for (const { after, through } of acked) {
@@ -106,7 +106,7 @@ export class StorageGuard {
 
   /** At the quota: synced data of any age first, then unsynced rows not yet in any batch, oldest first, alarm events last. */
   #makeRoom(targetBytes: number): Record<string, number> {
-    const db = this.#db();
+    const db = this.#db;
     this.purgeSynced(Infinity);
     const dropped: Record<string, number> = {};
     const fits = () => storageUse(db, this.#config.quotaBytes).usedBytes < targetBytes;
@@ -133,7 +133,7 @@ export class StorageGuard {
 
   /** Drops the oldest `rows` unsynced rows above `floor`; returns how many readings (or rows) went. In one transaction with its audit entry. */
   #dropUnsynced(table: 'observations' | 'device_status' | 'alarm_events', floor: number, rows: number): number {
-    const db = this.#db();
+    const db = this.#db;
     const ids = db.prepare(`SELECT id FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).pluck().all(floor, rows) as number[];
     if (ids.length === 0) return 0;
     const first = ids[0];
@@ -152,7 +152,7 @@ export class StorageGuard {
   }
 
   #deleteChunks(sql: string, params: unknown[]): number {
-    const db = this.#db();
+    const db = this.#db;
     const stmt = db.prepare(sql);
     let total = 0;
     for (;;) {
