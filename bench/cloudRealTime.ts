@@ -80,7 +80,7 @@ async function runWard(cloud: { url: string; ctx: CloudContext }, clock: { now: 
     url: cloud.url, backoff: { initialMs: 1, maxMs: 1 }, ...(run.maxAgeMs !== undefined && { batch: { maxAgeMs: run.maxAgeMs } }),
   });
   const sync = new SyncService({
-    db: () => db, config, identity: { gateway: `gw-${name}`, ward: name }, secret: SECRET, wardSecret: WARD_SECRET, log: createLogger('silent'),
+    db, config, identity: { gateway: `gw-${name}`, ward: name }, secret: SECRET, wardSecret: WARD_SECRET, log: createLogger('silent'),
     now: () => clock.now,
     metrics: {
       batch: (outcome, bytes) => {

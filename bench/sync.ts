@@ -111,7 +111,7 @@ async function rawAcceptRate(endpoint: Endpoint, readings: number, size: number,
 async function drain(db: Db, endpoint: Endpoint, total: number, cloud: Record<string, unknown>): Promise<{ seconds: number; rate: number }> {
   const config = cloudConfigSchema.parse({ url: endpoint.url, ...cloud });
   const sync = new SyncService({
-    db: () => db, config, identity: { gateway: 'gw-bench', ward: '3B' }, secret: SECRET, wardSecret: WARD_SECRET, log: createLogger('silent'),
+    db, config, identity: { gateway: 'gw-bench', ward: '3B' }, secret: SECRET, wardSecret: WARD_SECRET, log: createLogger('silent'),
   });
   const unsynced = db.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck();
   const started = performance.now();

@@ -12,6 +12,7 @@ import { isRejection } from '../../shared/timestamp.js';
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
 import type { Db } from '../store/database.js';
+import { alarmEventsIn, oldestReceivedAbove } from '../store/outboxQueries.js';
 import { backoffDelay } from './backoff.js';
 import { BatchBuilder, type BuiltBatch, type Identity } from './batchBuilder.js';
 import type { CloudConfig } from './config.js';
@@ -35,7 +36,7 @@ export interface SyncMetricsSink {
 }
 
 export interface SyncDeps {
-  readonly db: () => Db;
+  readonly db: Db;
   readonly config: CloudConfig;
   readonly identity: Identity;
   /** Configured user names and device ids: the actors that travel by name (batchBuilder.ts). */
@@ -97,7 +98,7 @@ export class SyncService implements Service {
   }
 
   async start(): Promise<void> {
-    const db = this.#deps.db();
+    const { db } = this.#deps;
     this.#outbox = new Outbox(db);
     this.#builder = new BatchBuilder(db, new Pseudonyms(db, this.#deps.wardSecret), this.#deps.identity, this.#deps.actors);
     const { url, requestTimeoutMs } = this.#deps.config;
@@ -164,7 +165,7 @@ export class SyncService implements Service {
     }
     if (this.#stopped) return;
     const since = Number(this.#outbox.state(NUMBERING_SINCE) ?? this.#constructedAt);
-    const raised = raiseNumbering(this.#deps.db(), heads, { since, planned: this.#outbox.plannedThrough() });
+    const raised = raiseNumbering(this.#deps.db, heads, { since, planned: this.#outbox.plannedThrough() });
     for (const r of raised) {
       this.#deps.metrics?.numberingRaised?.(r.stream);
       this.#log.error(
@@ -299,15 +300,11 @@ export class SyncService implements Service {
 
   /** Alarm events in (after, through]: planned with that many items, a batch holds them and nothing else (they are planned first). */
   #alarmEventsIn(range: { after: number; through: number }): number {
-    return this.#deps.db().prepare('SELECT count(*) FROM alarm_events WHERE id > ? AND id <= ?').pluck().get(range.after, range.through) as number;
+    return alarmEventsIn(this.#deps.db, range);
   }
 
   #oldestReceived(ranges: Ranges): number {
-    const db = this.#deps.db();
-    const obs = db.prepare('SELECT received_ts FROM observations WHERE id > ? ORDER BY id LIMIT 1').pluck().get(ranges.obs.after) as number | undefined;
-    const status = db.prepare('SELECT received_ts FROM device_status WHERE id > ? ORDER BY id LIMIT 1').pluck().get(ranges.status.after) as number | undefined;
-    const audit = db.prepare('SELECT ts FROM audit WHERE id > ? ORDER BY id LIMIT 1').pluck().get(ranges.audit.after) as number | undefined;
-    return Math.min(obs ?? Infinity, status ?? Infinity, audit ?? Infinity);
+    return oldestReceivedAbove(this.#deps.db, { obs: ranges.obs.after, status: ranges.status.after, audit: ranges.audit.after });
   }
 
   #launch(entry: Pending): void {

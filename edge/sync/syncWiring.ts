@@ -43,7 +43,7 @@ export function wireSync(options: {
   const actors = [...config.users, ...config.devices].map((p) => p.name);
   const secret = env[cloud.secretEnv] ?? '';
   const sync = new SyncService({
-    db: () => db, config: cloud, identity: { gateway: config.gateway.id, ward: config.ward }, actors, log, alarms, now,
+    db, config: cloud, identity: { gateway: config.gateway.id, ward: config.ward }, actors, log, alarms, now,
     secret, wardSecret: env[cloud.wardSecretEnv] ?? '',
     ...(tokens && { tokens }),
     ...(metrics && {
