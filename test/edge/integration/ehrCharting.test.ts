@@ -95,7 +95,8 @@ t.test('review, confirm, correct and enter; the EHR gets one ORU^R01 with the re
 });
 
 t.test('what the API refuses', async (t) => {
-  const { call, publish } = await ward(t);
+  const { call, publish, api, gateway } = await ward(t);
+  const db = gateway.db!;
   t.equal((await call('GET', '/api/beds/1/chart', 'nurse-ann')).status, 409, 'no patient admitted: nothing to chart');
   t.match((await call('POST', '/api/beds/1/chart', 'nurse-ann', { values: [{ metric: 'rr', value: 16 }] })).body, { code: 'WG_ERR_CONFLICT' });
   await call('POST', '/api/admissions', 'biomed', { bed: '1', identifier: 'MRN-1' });
@@ -124,6 +125,17 @@ t.test('what the API refuses', async (t) => {
     t.equal(res.status, status, what);
     t.match(res.body, match, what);
   }
+  // A page of another site cannot make a browser send vitals: forged requests are refused before any check of the body.
+  const forged: Array<Record<string, string>> = [
+    { 'content-type': 'text/plain', authorization: basic('nurse-ann') },
+    { 'content-type': 'application/json', authorization: basic('nurse-ann'), 'sec-fetch-site': 'cross-site' },
+    { 'content-type': 'application/json', authorization: basic('nurse-ann'), origin: 'http://evil.example' },
+  ];
+  for (const headers of forged) {
+    const res = await fetch(`${api}/api/beds/1/chart`, { method: 'POST', headers, body: JSON.stringify({ values: [{ metric: 'rr', value: 16 }] }) });
+    t.equal(res.status, 403, `forged: ${JSON.stringify(headers['content-type'])} ${headers.origin ?? headers['sec-fetch-site'] ?? ''}`);
+  }
+  t.equal(db.prepare('SELECT count(*) FROM outbound_messages').pluck().get(), 0, 'nothing was queued by any refused request');
 });
 
 t.test('the EHR refuses a message: quarantined, a technical alarm on the ward and a metric; an admin sends it again once fixed', async (t) => {
