@@ -11,7 +11,7 @@ import { BatchBuilder } from '../sync/batchBuilder.js';
 import { googleIdTokens } from '../sync/idToken.js';
 import { Pseudonyms } from '../sync/pseudonyms.js';
 import { Verifier, type VerifyReport } from '../sync/verifier.js';
-import { Outbox } from '../sync/outbox.js';
+import { Outbox } from '../store/outbox.js';
 import { readSyncStatus } from '../store/syncStatusQuery.js';
 import { WardgateError } from '../../shared/errors.js';
 import { ExitCode, parseCommandArgs, type Command, type CommandIO } from '../../shared/cli.js';

@@ -3,10 +3,10 @@
 // (docs/SYNC.md). Unsynced data is never dropped silently: every drop is
 // counted, written to the audit trail and raised as a technical alarm, and
 // alarm events are the last to go.
-import { outboxStreams } from '../sync/outbox.js';
 import type { TechnicalAlarms } from '../sync/technicalAlarms.js';
 import type { StorageConfig } from './config.js';
 import { writeTransaction, type Db } from './database.js';
+import { outboxStreams } from './outbox.js';
 
 const DAY_MS = 86_400_000;
 const DROPPED_LABEL = { observations: 'readings', device_status: 'status reports', alarm_events: 'alarm events' } as const;

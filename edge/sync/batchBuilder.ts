@@ -9,7 +9,7 @@ import { MAX_AUDIT_DETAIL_KEYS, type SyncAlarmEvent, type SyncAuditEntry, type S
 import { sensorStates, type SensorState } from '../../shared/reading.js';
 import { isWireBed, isWireTarget, isWireWord, NO_BED, WITHHELD } from '../../shared/sync/wardText.js';
 import type { Db } from '../store/database.js';
-import type { Ranges, OutboxStream } from './outbox.js';
+import type { Ranges, OutboxStream } from '../store/outbox.js';
 import type { Pseudonyms } from './pseudonyms.js';
 
 /**

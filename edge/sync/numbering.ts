@@ -18,7 +18,7 @@ import type { SyncStream } from '../../shared/sync/wire.js';
 import type { StreamHeads } from '../../shared/sync/verify.js';
 import { writeTransaction, type Db } from '../store/database.js';
 import { READING_N_STRIDE } from './batchBuilder.js';
-import type { OutboxStream } from './outbox.js';
+import type { OutboxStream } from '../store/outbox.js';
 
 interface StreamTable {
   readonly table: string;

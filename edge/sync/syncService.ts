@@ -16,7 +16,7 @@ import { alarmEventsIn, oldestReceivedAbove } from '../store/outboxQueries.js';
 import { backoffDelay } from './backoff.js';
 import { BatchBuilder, type BuiltBatch, type Identity } from './batchBuilder.js';
 import type { CloudConfig } from './config.js';
-import { Outbox, type Ranges } from './outbox.js';
+import { Outbox, type Ranges } from '../store/outbox.js';
 import { DrainRate } from './progress.js';
 import { raiseNumbering } from './numbering.js';
 import { Pseudonyms } from './pseudonyms.js';

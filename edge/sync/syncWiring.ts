@@ -16,7 +16,7 @@ import { SyncTriggers } from './syncTriggers.js';
 import type { TechnicalAlarms } from './technicalAlarms.js';
 import { googleIdTokens } from './idToken.js';
 import { BatchBuilder } from './batchBuilder.js';
-import { Outbox } from './outbox.js';
+import { Outbox } from '../store/outbox.js';
 import { Pseudonyms } from './pseudonyms.js';
 import { Verifier } from './verifier.js';
 

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import { writeTransaction, type Db } from '../store/database.js';
 import { readVerifyTotals, type VerifyTotals } from '../store/syncStatusQuery.js';
 import { READING_N_STRIDE, type BatchBuilder } from './batchBuilder.js';
-import type { Outbox, OutboxStream, Ranges } from './outbox.js';
+import type { Outbox, OutboxStream, Ranges } from '../store/outbox.js';
 import type { TechnicalAlarms } from './technicalAlarms.js';
 import { postVerify } from './verifyClient.js';
 

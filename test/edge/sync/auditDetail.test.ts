@@ -4,7 +4,7 @@
 // which it refuses and which would quarantine every batch carrying the entry.
 import t from 'tap';
 import { openDatabase } from '../../../edge/store/database.js';
-import { Outbox } from '../../../edge/sync/outbox.js';
+import { Outbox } from '../../../edge/store/outbox.js';
 import { BatchBuilder } from '../../../edge/sync/batchBuilder.js';
 import { Pseudonyms } from '../../../edge/sync/pseudonyms.js';
 import { validateBatch } from '../../../shared/sync/validate.js';

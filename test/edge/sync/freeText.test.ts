@@ -4,7 +4,7 @@
 import t from 'tap';
 import { gunzipSync } from 'node:zlib';
 import { openDatabase } from '../../../edge/store/database.js';
-import { Outbox } from '../../../edge/sync/outbox.js';
+import { Outbox } from '../../../edge/store/outbox.js';
 import { BatchBuilder } from '../../../edge/sync/batchBuilder.js';
 import { Pseudonyms } from '../../../edge/sync/pseudonyms.js';
 import { encodeBatch } from '../../../shared/sync/codec.js';

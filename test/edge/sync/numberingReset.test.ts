@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Firestore } from '@google-cloud/firestore';
 import { loadConfig } from '../../../edge/config/load.js';
-import { Outbox } from '../../../edge/sync/outbox.js';
+import { Outbox } from '../../../edge/store/outbox.js';
 import { Gateway } from '../../../edge/gateway.js';
 import { createLogger } from '../../../edge/log.js';
 import { startLocalCloud } from '../../../cloud/local/localCloud.js';

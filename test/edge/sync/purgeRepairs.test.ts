@@ -10,7 +10,7 @@ import { openDatabase, type Db } from '../../../edge/store/database.js';
 import { createLogger } from '../../../edge/log.js';
 import { BatchBuilder } from '../../../edge/sync/batchBuilder.js';
 import { storageConfigSchema } from '../../../edge/store/config.js';
-import { Outbox, type Ranges } from '../../../edge/sync/outbox.js';
+import { Outbox, type Ranges } from '../../../edge/store/outbox.js';
 import { Pseudonyms } from '../../../edge/sync/pseudonyms.js';
 import { StorageGuard } from '../../../edge/store/storageGuard.js';
 import type { TechnicalAlarms, TechnicalReport } from '../../../edge/sync/technicalAlarms.js';

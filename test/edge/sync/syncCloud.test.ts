@@ -13,7 +13,7 @@ import { createCloudLogger } from '../../../cloud/log.js';
 import { alarmEvents, auditTrail, segments } from '../../../cloud/store/paths.js';
 import type { SubjectColumns } from '../../../cloud/ingest/segments.js';
 import { AuditLog } from '../../../edge/store/auditLog.js';
-import { Outbox } from '../../../edge/sync/outbox.js';
+import { Outbox } from '../../../edge/store/outbox.js';
 import { connectAs, startTestGateway } from '../../helpers/gateway.js';
 import { startEmulators } from '../../helpers/emulators.js';
 import { waitFor } from '../../helpers/env.js';

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { openDatabase } from '../../../edge/store/database.js';
 import { createLogger } from '../../../edge/log.js';
 import { BatchBuilder } from '../../../edge/sync/batchBuilder.js';
-import { Outbox } from '../../../edge/sync/outbox.js';
+import { Outbox } from '../../../edge/store/outbox.js';
 import { Pseudonyms } from '../../../edge/sync/pseudonyms.js';
 import { Transport, type TokenSource } from '../../../edge/sync/transport.js';
 import { Verifier } from '../../../edge/sync/verifier.js';

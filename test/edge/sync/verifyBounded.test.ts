@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger } from '../../../edge/log.js';
 import { openDatabase } from '../../../edge/store/database.js';
 import { BatchBuilder } from '../../../edge/sync/batchBuilder.js';
-import { Outbox } from '../../../edge/sync/outbox.js';
+import { Outbox } from '../../../edge/store/outbox.js';
 import { Pseudonyms } from '../../../edge/sync/pseudonyms.js';
 import { MAX_VERIFY_IDS, MAX_VERIFY_REQUESTS_PER_RUN, Verifier } from '../../../edge/sync/verifier.js';
 import { MAX_VERIFY_RANGES, type VerifyRange, type VerifyRequest } from '../../../shared/sync/verify.js';

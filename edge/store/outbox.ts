@@ -1,9 +1,9 @@
-// The outbox side of the sync, in SQL: what is waiting above each stream's
+// The outbox the sync sends from, in SQL: what is waiting above each stream's
 // cursor, the batches planned over it, and the bookkeeping that turns an
 // acknowledgement into an advanced cursor. Every state change is one
 // transaction, so a kill -9 at any point leaves either the old or the new state.
 import type { Statement } from 'better-sqlite3';
-import { writeTransaction, type Db } from '../store/database.js';
+import { writeTransaction, type Db } from './database.js';
 
 /** The four outbox streams the wire carries, by their cursor name in outbox_cursors. */
 export const outboxStreams = { alarms: 'alarm_events', obs: 'observations', status: 'device_status', audit: 'audit' } as const;
