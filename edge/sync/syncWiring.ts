@@ -53,6 +53,8 @@ export function wireSync(options: {
           metrics.syncBytes.inc(bytes);
         },
         error: (code) => metrics.syncErrors.inc({ code }),
+        numberingRaised: (stream) => metrics.syncNumberingRaised.inc({ stream }),
+        conflicts: (items) => metrics.syncConflicts.inc(items),
       },
     }),
   });
