@@ -284,7 +284,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Cloud
       async () => parse(mounted ? await readFile(path, 'utf8') : await readSecretFileAsync(path, what), what),
       now,
     );
-    files.push(file as SecretFile<unknown>);
+    files.push(file);
     return file;
   };
   const gatewaysFile = overrides.gateways || env.WARDGATE_GATEWAYS ? undefined : fileOf('WARDGATE_GATEWAYS', parseGateways);
