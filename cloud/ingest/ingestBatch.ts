@@ -74,7 +74,7 @@ export function ingestBatch(ctx: CloudContext) {
       }
     }
     // A failed comparison is not a failed store: the items are stored, the answer says so, the log says what was not checked.
-    const conflicts = outcome.skipped === 0 ? 0 : await countConflicts(ctx.db, batch.ward, gatewayId, outcome.skippedItems).catch((err: Error) => {
+    const conflicts = outcome.skipped === 0 ? 0 : await countConflicts(ctx.db, batch.ward, gatewayId, outcome.skippedItems, total === 0 ? fresh : []).catch((err: Error) => {
       ctx.log.warn({ gateway: gatewayId, batchId: batch.batchId, err: err.message }, 'skipped items could not be compared with the stored ones');
       return 0;
     });
