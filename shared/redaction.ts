@@ -67,8 +67,12 @@ function copy(value: unknown, depth: number, path: WeakSet<object>): unknown {
   try {
     if (Array.isArray(value)) return value.map((item) => copy(item, depth + 1, path));
     if (value instanceof Error) return copyError(value, depth, path);
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) out[key] = field(key, (value as Record<string, unknown>)[key], depth, path);
+    // A plain object, as pino wants; defined rather than assigned, so that a
+    // field named '__proto__' stays a field instead of replacing the prototype.
+    const out = {};
+    for (const [key, item] of Object.entries(value)) {
+      Object.defineProperty(out, key, { value: field(key, item, depth, path), enumerable: true, writable: true, configurable: true });
+    }
     return out;
   } finally {
     path.delete(value);
@@ -79,9 +83,9 @@ function copy(value: unknown, depth: number, path: WeakSet<object>): unknown {
 function copyError(err: Error, depth: number, path: WeakSet<object>): Error {
   const out = Object.create(Object.getPrototypeOf(err) as object) as Error;
   for (const key of Object.getOwnPropertyNames(err)) {
-    const { enumerable } = Object.getOwnPropertyDescriptor(err, key)!;
+    const { enumerable, value, get } = Object.getOwnPropertyDescriptor(err, key)!;
     Object.defineProperty(out, key, {
-      value: field(key, (err as unknown as Record<string, unknown>)[key], depth, path),
+      value: field(key, get ? (get.call(err) as unknown) : value, depth, path),
       enumerable,
       writable: true,
       configurable: true,

@@ -87,10 +87,11 @@ t.test('the rule flags the shapes it is meant to and leaves the safe ones', asyn
       "const byUnit: Record<Unit, number> = { '%': 1, Cel: 2 };",
       'const table = new Map<string, number>([["kPa", 7.5]]);',
       'const bare: Record<string, number> = Object.create(null);',
+      'const cast = Object.create(null) as Record<string, number>;',
       'const beds: Record<string, number> = { a: 1 };',
       'export const bed = (name: string) => (Object.hasOwn(beds, name) ? beds[name] : undefined);',
       'export function f(unit: Unit, key: string, list: number[], i: number, text: string, bytes: Buffer): number[] {',
-      "  return [byUnit[unit], table.get(key) ?? 0, list[i], text[i] === 'a' ? 1 : 0, bytes[i], bare[key] ?? 0, Object.hasOwn(byUnit, key) ? 1 : 0,",
+      "  return [byUnit[unit], table.get(key) ?? 0, list[i], text[i] === 'a' ? 1 : 0, bytes[i], bare[key] ?? 0, cast[key] ?? 0, Object.hasOwn(byUnit, key) ? 1 : 0,",
       "    'code' in byUnit ? 1 : 0];",
       '}',
     ].join('\n'),
@@ -194,6 +195,8 @@ function isNullPrototype(expression: ts.Expression, checker: ts.TypeChecker): bo
   const target = ts.isParenthesizedExpression(expression) ? expression.expression : expression;
   if (!ts.isIdentifier(target) && !ts.isPropertyAccessExpression(target)) return false;
   const declaration = checker.getSymbolAtLocation(ts.isIdentifier(target) ? target : target.name)?.valueDeclaration;
-  const initializer = declaration && (ts.isVariableDeclaration(declaration) || ts.isPropertyDeclaration(declaration)) ? declaration.initializer : undefined;
+  let initializer = declaration && (ts.isVariableDeclaration(declaration) || ts.isPropertyDeclaration(declaration)) ? declaration.initializer : undefined;
+  // `Object.create(null) as Record<string, T>` is the same table with a type.
+  while (initializer && (ts.isAsExpression(initializer) || ts.isParenthesizedExpression(initializer))) initializer = initializer.expression;
   return initializer !== undefined && /^Object\.create\(\s*null\s*\)$/.test(initializer.getText());
 }
