@@ -7,12 +7,41 @@ const readonly = (names) => Object.fromEntries(names.map((name) => [name, 'reado
 
 // Plain JavaScript has no type information for no-undef to lean on.
 const nodeGlobals = readonly([
-  'process', 'console', 'Buffer', 'URL', 'TextEncoder', 'TextDecoder', 'AbortController', 'performance',
-  'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'queueMicrotask', 'structuredClone',
+  'process',
+  'console',
+  'Buffer',
+  'URL',
+  'TextEncoder',
+  'TextDecoder',
+  'AbortController',
+  'performance',
+  'setTimeout',
+  'clearTimeout',
+  'setInterval',
+  'clearInterval',
+  'setImmediate',
+  'queueMicrotask',
+  'structuredClone',
 ]);
 const browserGlobals = readonly([
-  'window', 'document', 'location', 'history', 'navigator', 'console', 'fetch', 'EventSource', 'URL', 'URLSearchParams',
-  'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'requestAnimationFrame', 'confirm', 'Node', 'CSS',
+  'window',
+  'document',
+  'location',
+  'history',
+  'navigator',
+  'console',
+  'fetch',
+  'EventSource',
+  'URL',
+  'URLSearchParams',
+  'setTimeout',
+  'clearTimeout',
+  'setInterval',
+  'clearInterval',
+  'requestAnimationFrame',
+  'confirm',
+  'Node',
+  'CSS',
 ]);
 
 export default tseslint.config(
@@ -48,7 +77,10 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       // Passing on what a catch received keeps the original error; the rule
       // still refuses a rejection built from a string or a plain object.
-      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingAny: true, allowThrowingUnknown: true }],
+      '@typescript-eslint/prefer-promise-reject-errors': [
+        'error',
+        { allowThrowingAny: true, allowThrowingUnknown: true },
+      ],
       // `_name` marks a value kept on purpose (a field left out of a rest copy, a callback's position).
       '@typescript-eslint/no-unused-vars': [
         'error',

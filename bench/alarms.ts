@@ -38,15 +38,35 @@ export interface LatencyFigures {
 
 async function startDaemon(dir: string): Promise<{ child: ChildProcess; mqttPort: number }> {
   const devices = await Promise.all(
-    Array.from({ length: BEDS }, async (_, i) => ({ id: `mon-${i + 1}`, bed: String(i + 1), secretHash: await hashPassword(`mon-${i + 1}-password`, { logN: 10 }) })),
+    Array.from({ length: BEDS }, async (_, i) => ({
+      id: `mon-${i + 1}`,
+      bed: String(i + 1),
+      secretHash: await hashPassword(`mon-${i + 1}-password`, { logN: 10 }),
+    })),
   );
   const users = [{ name: 'station', role: 'viewer', secretHash: await hashPassword('station-password', { logN: 10 }) }];
   const file = join(dir, 'wardgate.yaml');
-  writeFileSync(file, stringify({ ward: '3B', mqtt: { port: 0 }, http: { port: 0 }, gateway: { dataDir: './data' }, devices, users, log: { level: 'error' } }));
-  const child = spawn(process.execPath, [join(ROOT, 'bin/wardgate.js'), 'edge', '--config', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  writeFileSync(
+    file,
+    stringify({
+      ward: '3B',
+      mqtt: { port: 0 },
+      http: { port: 0 },
+      gateway: { dataDir: './data' },
+      devices,
+      users,
+      log: { level: 'error' },
+    }),
+  );
+  const child = spawn(process.execPath, [join(ROOT, 'bin/wardgate.js'), 'edge', '--config', file], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   for (let i = 0; i < 400; i++) {
     try {
-      const info = JSON.parse(readFileSync(join(dir, 'data', RUN_FILE), 'utf8')) as { pid: number; ports: { mqtt: number } };
+      const info = JSON.parse(readFileSync(join(dir, 'data', RUN_FILE), 'utf8')) as {
+        pid: number;
+        ports: { mqtt: number };
+      };
       if (info.pid === child.pid) return { child, mqttPort: info.ports.mqtt };
     } catch {
       // not yet written
@@ -60,15 +80,25 @@ const vitals = (seq: number, sys: number) =>
   JSON.stringify({
     seq,
     obs: [
-      { code: 'spo2', value: 97, unit: '%' }, { code: 'pr', value: 72, unit: '/min' }, { code: 'rr', value: 16, unit: '/min' },
-      { code: 'temp', value: 36.8, unit: 'Cel' }, { code: 'nibp_sys', value: sys, unit: 'mm[Hg]' }, { code: 'nibp_dia', value: 70, unit: 'mm[Hg]' },
-      { code: 'nibp_map', value: 85, unit: 'mm[Hg]' }, { code: 'etco2', value: 38, unit: 'mm[Hg]' },
+      { code: 'spo2', value: 97, unit: '%' },
+      { code: 'pr', value: 72, unit: '/min' },
+      { code: 'rr', value: 16, unit: '/min' },
+      { code: 'temp', value: 36.8, unit: 'Cel' },
+      { code: 'nibp_sys', value: sys, unit: 'mm[Hg]' },
+      { code: 'nibp_dia', value: 70, unit: 'mm[Hg]' },
+      { code: 'nibp_map', value: 85, unit: 'mm[Hg]' },
+      { code: 'etco2', value: 38, unit: 'mm[Hg]' },
     ],
   });
 
 /** Each bed publishes 8 metrics `hz` times a second; one message in ten carries a critical blood pressure. */
 async function latencyRun(port: number, hz: number, seconds: number, seqBase: number): Promise<LatencyFigures> {
-  const station = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'station', username: 'station', password: 'station-password', reconnectPeriod: 0 });
+  const station = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    clientId: 'station',
+    username: 'station',
+    password: 'station-password',
+    reconnectPeriod: 0,
+  });
   await station.subscribeAsync('wardgate/ward/3B/alarms', { qos: 1 });
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
@@ -80,7 +110,14 @@ async function latencyRun(port: number, hz: number, seconds: number, seqBase: nu
     sentAt.delete(event.bed);
   });
   const devices: MqttClient[] = await Promise.all(
-    Array.from({ length: BEDS }, (_, i) => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `mon-${i + 1}`, username: `mon-${i + 1}`, password: `mon-${i + 1}-password`, reconnectPeriod: 0 })),
+    Array.from({ length: BEDS }, (_, i) =>
+      mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+        clientId: `mon-${i + 1}`,
+        username: `mon-${i + 1}`,
+        password: `mon-${i + 1}-password`,
+        reconnectPeriod: 0,
+      }),
+    ),
   );
   const critical = new Set<number>();
   let sent = 0;
@@ -99,7 +136,9 @@ async function latencyRun(port: number, hz: number, seconds: number, seqBase: nu
         critical.add(i);
         sentAt.set(String(i + 1), performance.now());
       } else critical.delete(i);
-      devices[i].publish(`wardgate/devices/mon-${i + 1}/obs`, vitals(seqBase + tick, isCritical ? 80 : 120), { qos: 1 });
+      devices[i].publish(`wardgate/devices/mon-${i + 1}/obs`, vitals(seqBase + tick, isCritical ? 80 : 120), {
+        qos: 1,
+      });
       sent++;
     }
   }
@@ -145,7 +184,9 @@ export function quietRun(seed = 7, hours = 2): QuietFigures {
     devices: Array.from({ length: BEDS }, (_, i) => ({ id: `mon-${i + 1}`, bed: String(i + 1) })),
     bus: new EventBus(createLogger('silent')),
     patients: { atBed: () => undefined },
-    sinks: [{ name: 'count', onEvent: (e) => void (e.phase === 'raised' && e.kind === 'physiological' && raised.push(e)) }],
+    sinks: [
+      { name: 'count', onEvent: (e) => void (e.phase === 'raised' && e.kind === 'physiological' && raised.push(e)) },
+    ],
     log: createLogger('silent'),
     clock: { now: () => now, every: () => () => {} },
   });
@@ -155,23 +196,45 @@ export function quietRun(seed = 7, hours = 2): QuietFigures {
     now = start + t * 1000;
     while (index < samples.length && samples[index].t === t) {
       const s = samples[index++];
-      const readings = Object.entries(s.values).map(([code, value]) => ({ code, value, unit: metric(code).unit, ts: now, flags: s.flags[code] ?? 0 }));
+      const readings = Object.entries(s.values).map(([code, value]) => ({
+        code,
+        value,
+        unit: metric(code).unit,
+        ts: now,
+        flags: s.flags[code] ?? 0,
+      }));
       engine.onCommitted([
         {
-          item: { kind: 'obs', source: 'mqtt', receivedTs: now, deviceId: `mon-${s.bed}`, seq: ++seq, ts: now, digest: Buffer.alloc(8), readings },
+          item: {
+            kind: 'obs',
+            source: 'mqtt',
+            receivedTs: now,
+            deviceId: `mon-${s.bed}`,
+            seq: ++seq,
+            ts: now,
+            digest: Buffer.alloc(8),
+            readings,
+          },
           result: { outcome: 'stored', readings: readings.length, bed: s.bed },
         },
       ]);
     }
     engine.tick();
   }
-  const limits = Object.fromEntries(defaultLimits.map((l) => [l.metric, { ...(l.low !== null && { low: l.low }), ...(l.high !== null && { high: l.high }) }]));
+  const limits = Object.fromEntries(
+    defaultLimits.map((l) => [
+      l.metric,
+      { ...(l.low !== null && { low: l.low }), ...(l.high !== null && { high: l.high }) },
+    ]),
+  );
   const plain = plainThresholdAlarms(samples, limits);
   const during = (bed: string, t: number) => events.some((e) => e.bed === bed && t >= e.start && t <= e.end + 60);
   let caught = 0;
   let delaySum = 0;
   for (const e of events) {
-    const hit = raised.find((a) => a.bed === e.bed && (a.ts - start) / 1000 >= e.start && (a.ts - start) / 1000 <= e.end);
+    const hit = raised.find(
+      (a) => a.bed === e.bed && (a.ts - start) / 1000 >= e.start && (a.ts - start) / 1000 <= e.end,
+    );
     if (hit) {
       caught++;
       delaySum += (hit.ts - start) / 1000 - e.start;
@@ -194,13 +257,17 @@ export function quietRun(seed = 7, hours = 2): QuietFigures {
   };
 }
 
-export async function runAlarmBench(log: (line: string) => void = console.log): Promise<{ latency: LatencyFigures[]; quiet: QuietFigures }> {
+export async function runAlarmBench(
+  log: (line: string) => void = console.log,
+): Promise<{ latency: LatencyFigures[]; quiet: QuietFigures }> {
   const dir = mkdtempSync(join(tmpdir(), 'wardgate-alarm-bench-'));
   const { child, mqttPort } = await startDaemon(dir);
   try {
     const latency = [await latencyRun(mqttPort, 1, 30, 0), await latencyRun(mqttPort, 10, 15, 100_000)];
     for (const l of latency) {
-      log(`${l.load.padEnd(38)} ${Math.round(l.readingsPerSecond)} readings/s: publish to alarm event p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${l.alarms} alarms)`);
+      log(
+        `${l.load.padEnd(38)} ${Math.round(l.readingsPerSecond)} readings/s: publish to alarm event p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${l.alarms} alarms)`,
+      );
     }
     const quiet = quietRun();
     log(

@@ -28,7 +28,9 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 export async function startBare(): Promise<BrokerChild> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/bench/bareBroker.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(ROOT, 'dist/bench/bareBroker.js'), '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
     child.once('exit', () => reject(new Error('bare broker exited')));
@@ -37,10 +39,16 @@ export async function startBare(): Promise<BrokerChild> {
 }
 
 /** Writes `config` (YAML) into `dir` and starts `wardgate edge` on it; resolves once its run file names it. */
-export async function startWardgate(dir: string, config: Record<string, unknown>, nodeArgs: string[] = []): Promise<BrokerChild> {
+export async function startWardgate(
+  dir: string,
+  config: Record<string, unknown>,
+  nodeArgs: string[] = [],
+): Promise<BrokerChild> {
   const file = join(dir, 'wardgate.yaml');
   writeFileSync(file, stringify(config), { mode: 0o600 });
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin/wardgate.js'), 'edge', '--config', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin/wardgate.js'), 'edge', '--config', file], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const runFile = join(dir, 'data', RUN_FILE);
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -65,7 +73,9 @@ export function cpuSeconds(pid: number): number {
 }
 
 export function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(field))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 

@@ -56,7 +56,14 @@ export function instrument(): { counts: Counts; reset(): Counts; restore(): void
   let counts: Counts = { writes: 0, reads: 0, created: new Set() };
   const wb = WriteBatch.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
   const tx = Transaction.prototype as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-  const saved = { set: wb.set, create: wb.create, update: wb.update, delete: wb.delete, get: tx.get, getAll: tx.getAll };
+  const saved = {
+    set: wb.set,
+    create: wb.create,
+    update: wb.update,
+    delete: wb.delete,
+    get: tx.get,
+    getAll: tx.getAll,
+  };
   for (const name of ['set', 'create', 'update', 'delete'] as const) {
     const original = saved[name];
     wb[name] = function (this: unknown, ...args: unknown[]) {
@@ -101,8 +108,20 @@ export async function runCloudBench(): Promise<Record<string, unknown>> {
   process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
   const probe = instrument();
   try {
-    const settings: CloudSettings = { ...defaults, projectId: 'wardgate-bench', gateways: new Map([['gw-bench', { ward: 'B1', secret: SECRET }]]), apiTokens: [], logLevel: 'silent' };
-    const cloud = await startLocalCloud({ settings, port: 0, env: process.env, log: createCloudLogger('silent'), push: false });
+    const settings: CloudSettings = {
+      ...defaults,
+      projectId: 'wardgate-bench',
+      gateways: new Map([['gw-bench', { ward: 'B1', secret: SECRET }]]),
+      apiTokens: [],
+      logLevel: 'silent',
+    };
+    const cloud = await startLocalCloud({
+      settings,
+      port: 0,
+      env: process.env,
+      log: createCloudLogger('silent'),
+      push: false,
+    });
     try {
       return await measure(cloud.url, cloud.ctx, probe);
     } finally {
@@ -116,11 +135,22 @@ export async function runCloudBench(): Promise<Record<string, unknown>> {
   }
 }
 
-async function measure(url: string, ctx: Parameters<typeof applyMessage>[0], probe: ReturnType<typeof instrument>): Promise<Record<string, unknown>> {
+async function measure(
+  url: string,
+  ctx: Parameters<typeof applyMessage>[0],
+  probe: ReturnType<typeof instrument>,
+): Promise<Record<string, unknown>> {
   const start = Date.now() - DURATION_MS - 60_000;
   const batches = syntheticBatches({
-    gateway: 'gw-bench', ward: 'B1', beds: Array.from({ length: BEDS }, (_, i) => String(i + 1)), start, durationMs: DURATION_MS, stepMs: STEP_MS, batchSize: BATCH_SIZE,
-    vitals: (bed, t) => Object.fromEntries(METRICS.map((m, i) => [m, 60 + i * 10 + (Number(bed) % 7) + Math.sin(t / 30_000 + i)])),
+    gateway: 'gw-bench',
+    ward: 'B1',
+    beds: Array.from({ length: BEDS }, (_, i) => String(i + 1)),
+    start,
+    durationMs: DURATION_MS,
+    stepMs: STEP_MS,
+    batchSize: BATCH_SIZE,
+    vitals: (bed, t) =>
+      Object.fromEntries(METRICS.map((m, i) => [m, 60 + i * 10 + (Number(bed) % 7) + Math.sin(t / 30_000 + i)])),
   });
   const readings = batches.reduce((n, b) => n + b.readings.length, 0);
   let ingestMs = 0;
@@ -155,7 +185,13 @@ async function measure(url: string, ctx: Parameters<typeof applyMessage>[0], pro
     probe.reset();
     t0 = performance.now();
     cpu0 = process.cpuUsage();
-    await applyMessage(ctx, { v: 1, ward: 'B1', gateway: 'gw-bench', batchId: batch.batchId, segments: snaps.docs.map((d) => d.id).sort((a, b) => a.localeCompare(b)) });
+    await applyMessage(ctx, {
+      v: 1,
+      ward: 'B1',
+      gateway: 'gw-bench',
+      batchId: batch.batchId,
+      segments: snaps.docs.map((d) => d.id).sort((a, b) => a.localeCompare(b)),
+    });
     analysisMs += performance.now() - t0;
     cpuMs += cpuMsOf(process.cpuUsage(cpu0));
     const c2 = probe.reset();
@@ -169,17 +205,30 @@ async function measure(url: string, ctx: Parameters<typeof applyMessage>[0], pro
   const readsPer1000 = per1000(ingestCounts.reads + analysisCounts.reads);
   const bytesPerReading = segmentBytes / readings;
   const cost = monthlyCostPerBed({
-    writesPer1000, readsPer1000, deletesPer1000: per1000(ingestCounts.created.size + analysisCounts.created.size),
-    storedBytesPerReading: bytesPerReading, functionMsPer1000: (ingestMs + analysisMs) / readings * 1000, functionCpuMsPer1000: cpuMs / readings * 1000,
-    requestsPer1000: 2 * batches.length / readings * 1000,
+    writesPer1000,
+    readsPer1000,
+    deletesPer1000: per1000(ingestCounts.created.size + analysisCounts.created.size),
+    storedBytesPerReading: bytesPerReading,
+    functionMsPer1000: ((ingestMs + analysisMs) / readings) * 1000,
+    functionCpuMsPer1000: (cpuMs / readings) * 1000,
+    requestsPer1000: ((2 * batches.length) / readings) * 1000,
   });
   const oneDocPerReading = monthlyCostPerBed({
-    writesPer1000: 1000 + per1000(analysisCounts.writes), readsPer1000, deletesPer1000: 1000,
-    storedBytesPerReading: perReadingDocumentBytes(), functionMsPer1000: (ingestMs + analysisMs) / readings * 1000, functionCpuMsPer1000: cpuMs / readings * 1000,
-    requestsPer1000: 2 * batches.length / readings * 1000,
+    writesPer1000: 1000 + per1000(analysisCounts.writes),
+    readsPer1000,
+    deletesPer1000: 1000,
+    storedBytesPerReading: perReadingDocumentBytes(),
+    functionMsPer1000: ((ingestMs + analysisMs) / readings) * 1000,
+    functionCpuMsPer1000: (cpuMs / readings) * 1000,
+    requestsPer1000: ((2 * batches.length) / readings) * 1000,
   });
   return {
-    ward: { beds: BEDS, metricsPerBed: METRICS.length, readingsPerBedPerSecond: METRICS.length / (STEP_MS / 1000), batchSize: BATCH_SIZE },
+    ward: {
+      beds: BEDS,
+      metricsPerBed: METRICS.length,
+      readingsPerBedPerSecond: METRICS.length / (STEP_MS / 1000),
+      batchSize: BATCH_SIZE,
+    },
     readings,
     batches: batches.length,
     firestore: {
@@ -191,8 +240,11 @@ async function measure(url: string, ctx: Parameters<typeof applyMessage>[0], pro
       segmentDocuments: segmentDocs,
       storedBytesPerReading: round(bytesPerReading, 1),
     },
-    functionMsPer1000Readings: { ingestBatch: round(ingestMs / readings * 1000, 1), analyzeReadings: round(analysisMs / readings * 1000, 1) },
-    functionCpuMsPer1000Readings: round(cpuMs / readings * 1000, 1),
+    functionMsPer1000Readings: {
+      ingestBatch: round((ingestMs / readings) * 1000, 1),
+      analyzeReadings: round((analysisMs / readings) * 1000, 1),
+    },
+    functionCpuMsPer1000Readings: round((cpuMs / readings) * 1000, 1),
     gzipBytesPerReading: round(requestBytes / readings, 2),
     costPerBedPerMonthUsd: cost,
     costPerBedPerMonthUsdOneDocPerReading: oneDocPerReading,
@@ -219,22 +271,32 @@ export function monthlyCostPerBed(c: CostInputs): Record<string, number> {
   const readingsPerMonth = (c.readingsPerBedPerSecond ?? METRICS.length / (STEP_MS / 1000)) * SECONDS_PER_MONTH;
   const k = readingsPerMonth / 1000;
   const p = listPrices;
-  const firestoreOps = (k * c.writesPer1000 * p.firestoreWritePer100k + k * c.readsPer1000 * p.firestoreReadPer100k + k * c.deletesPer1000 * p.firestoreDeletePer100k) / 100_000;
+  const firestoreOps =
+    (k * c.writesPer1000 * p.firestoreWritePer100k +
+      k * c.readsPer1000 * p.firestoreReadPer100k +
+      k * c.deletesPer1000 * p.firestoreDeletePer100k) /
+    100_000;
   const storedGiB = (readingsPerMonth * (RETENTION_DAYS / 30) * c.storedBytesPerReading) / 2 ** 30;
   const firestoreStorage = storedGiB * p.firestoreStoragePerGiBMonth;
   // Billed instance time, stretched for the 1/3 vCPU a 512 MiB instance gets: the estimate from the CPU
   // time the functions used, and a bound from the wall time, which also stretches the waiting for the
   // local emulators as if it were computing (and grows with whatever else loads the machine).
-  const functionsFor = (ms: number) => ((k * ms) / 1000 / INSTANCE.vcpu) * (INSTANCE.vcpu * p.functionsVcpuSecond + INSTANCE.gib * p.functionsGiBSecond)
-    + (k * c.requestsPer1000 * p.functionsPerMillionRequests) / 1e6;
+  const functionsFor = (ms: number) =>
+    ((k * ms) / 1000 / INSTANCE.vcpu) * (INSTANCE.vcpu * p.functionsVcpuSecond + INSTANCE.gib * p.functionsGiBSecond) +
+    (k * c.requestsPer1000 * p.functionsPerMillionRequests) / 1e6;
   const functions = functionsFor(c.functionCpuMsPer1000);
   const functionsBound = functionsFor(c.functionMsPer1000);
   // One publish and one push delivery per batch, each billed at least 1,000 bytes.
-  const pubsub = (k * c.requestsPer1000 * p.pubsubMinBytesPerRequest / 2 ** 40) * p.pubsubPerTiB;
+  const pubsub = ((k * c.requestsPer1000 * p.pubsubMinBytesPerRequest) / 2 ** 40) * p.pubsubPerTiB;
   const total = firestoreOps + firestoreStorage + functions + pubsub;
   return {
-    firestoreOperations: round(firestoreOps, 3), firestoreStorage: round(firestoreStorage, 3), functions: round(functions, 3), pubsub: round(pubsub, 4), total: round(total, 2),
-    functionsWallTimeBound: round(functionsBound, 3), totalWithWallTimeBound: round(total - functions + functionsBound, 2),
+    firestoreOperations: round(firestoreOps, 3),
+    firestoreStorage: round(firestoreStorage, 3),
+    functions: round(functions, 3),
+    pubsub: round(pubsub, 4),
+    total: round(total, 2),
+    functionsWallTimeBound: round(functionsBound, 3),
+    totalWithWallTimeBound: round(total - functions + functionsBound, 2),
   };
 }
 
@@ -245,10 +307,25 @@ export function monthlyCostPerBed(c: CostInputs): Record<string, number> {
  */
 function perReadingDocumentBytes(): number {
   const path = 'wards/3B/readings/gw-3b_1234567890';
-  const fields = { n: 1234567890, device: 'mon-12', seq: 123456, code: 'spo2', value: 97, unit: '%', ts: 1764234000000, flags: 0, bed: '12', patient: `p${'0'.repeat(32)}`, expireAt: new Date() };
+  const fields = {
+    n: 1234567890,
+    device: 'mon-12',
+    seq: 123456,
+    code: 'spo2',
+    value: 97,
+    unit: '%',
+    ts: 1764234000000,
+    flags: 0,
+    bed: '12',
+    patient: `p${'0'.repeat(32)}`,
+    expireAt: new Date(),
+  };
   const doc = documentBytes(path, fields);
   const nameBytes = path.split('/').reduce((s, part) => s + part.length + 1, 16);
-  const indexEntries = Object.values(fields).reduce((s: number, v) => s + 2 * (nameBytes + documentBytes('', { v }) - 32 - 16 + 32), 0);
+  const indexEntries = Object.values(fields).reduce(
+    (s: number, v) => s + 2 * (nameBytes + documentBytes('', { v }) - 32 - 16 + 32),
+    0,
+  );
   return doc + indexEntries;
 }
 

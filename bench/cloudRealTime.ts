@@ -68,19 +68,41 @@ const add = (into: Tally['ingest'], c: Counts) => {
 };
 
 /** One ward for `minutes` of virtual time through edge, ingest and analysis; the figures per 1,000 readings and per bed-month. */
-async function runWard(cloud: { url: string; ctx: CloudContext }, clock: { now: number }, probe: ReturnType<typeof instrument>, run: RealTimeRun, name: string, minutes: number) {
+async function runWard(
+  cloud: { url: string; ctx: CloudContext },
+  clock: { now: number },
+  probe: ReturnType<typeof instrument>,
+  run: RealTimeRun,
+  name: string,
+  minutes: number,
+) {
   const dir = mkdtempSync(join(tmpdir(), 'wardgate-bench-realtime-'));
   const db = openDatabase(dir);
   const start = clock.now;
   const tally: Tally = {
-    ingest: { writes: 0, reads: 0, created: new Set() }, analysis: { writes: 0, reads: 0, created: new Set() },
-    ingestMs: 0, analysisMs: 0, ingestCpuMs: 0, analysisCpuMs: 0, batches: 0, messages: 0, retries: 0, bytes: 0,
+    ingest: { writes: 0, reads: 0, created: new Set() },
+    analysis: { writes: 0, reads: 0, created: new Set() },
+    ingestMs: 0,
+    analysisMs: 0,
+    ingestCpuMs: 0,
+    analysisCpuMs: 0,
+    batches: 0,
+    messages: 0,
+    retries: 0,
+    bytes: 0,
   };
   const config = cloudConfigSchema.parse({
-    url: cloud.url, backoff: { initialMs: 1, maxMs: 1 }, ...(run.maxAgeMs !== undefined && { batch: { maxAgeMs: run.maxAgeMs } }),
+    url: cloud.url,
+    backoff: { initialMs: 1, maxMs: 1 },
+    ...(run.maxAgeMs !== undefined && { batch: { maxAgeMs: run.maxAgeMs } }),
   });
   const sync = new SyncService({
-    db, config, identity: { gateway: `gw-${name}`, ward: name }, secret: SECRET, wardSecret: WARD_SECRET, log: createLogger('silent'),
+    db,
+    config,
+    identity: { gateway: `gw-${name}`, ward: name },
+    secret: SECRET,
+    wardSecret: WARD_SECRET,
+    log: createLogger('silent'),
     now: () => clock.now,
     metrics: {
       batch: (outcome, bytes) => {
@@ -94,8 +116,16 @@ async function runWard(cloud: { url: string; ctx: CloudContext }, clock: { now: 
   const ward = new Ward({ seed: 7, duration: minutes * 60, plans: stablePlans(run.beds) });
   const feed = wardFeed(db, run, start);
   const inflight = db.prepare("SELECT count(*) FROM sync_batches WHERE state = 'inflight'").pluck();
-  const oldestWaiting = db.prepare("SELECT min(received_ts) FROM observations WHERE id > (SELECT synced_through FROM outbox_cursors WHERE stream = 'observations')").pluck();
-  const alarmsWaiting = db.prepare("SELECT count(*) FROM alarm_events WHERE id > coalesce((SELECT synced_through FROM outbox_cursors WHERE stream = 'alarm_events'), 0)").pluck();
+  const oldestWaiting = db
+    .prepare(
+      "SELECT min(received_ts) FROM observations WHERE id > (SELECT synced_through FROM outbox_cursors WHERE stream = 'observations')",
+    )
+    .pluck();
+  const alarmsWaiting = db
+    .prepare(
+      "SELECT count(*) FROM alarm_events WHERE id > coalesce((SELECT synced_through FROM outbox_cursors WHERE stream = 'alarm_events'), 0)",
+    )
+    .pluck();
   // ingestBatch's time as its client sees it (the request until the answer's headers), as bench/cloud.ts times it.
   const fetchOriginal = globalThis.fetch;
   globalThis.fetch = async (input, init) => {
@@ -147,13 +177,23 @@ async function runWard(cloud: { url: string; ctx: CloudContext }, clock: { now: 
   const per1000 = (n: number) => round((n / stored) * 1000, 2);
   const readingsPerBedPerSecond = readings / run.beds / (minutes * 60);
   const cost = monthlyCostPerBed({
-    writesPer1000: per1000(tally.ingest.writes + tally.analysis.writes), readsPer1000: per1000(tally.ingest.reads + tally.analysis.reads),
-    deletesPer1000: per1000(tally.ingest.created.size + tally.analysis.created.size), storedBytesPerReading: segmentBytes / stored,
-    functionMsPer1000: ((tally.ingestMs + tally.analysisMs) / stored) * 1000, functionCpuMsPer1000: ((tally.ingestCpuMs + tally.analysisCpuMs) / stored) * 1000,
-    requestsPer1000: per1000(tally.batches + tally.messages), readingsPerBedPerSecond,
+    writesPer1000: per1000(tally.ingest.writes + tally.analysis.writes),
+    readsPer1000: per1000(tally.ingest.reads + tally.analysis.reads),
+    deletesPer1000: per1000(tally.ingest.created.size + tally.analysis.created.size),
+    storedBytesPerReading: segmentBytes / stored,
+    functionMsPer1000: ((tally.ingestMs + tally.analysisMs) / stored) * 1000,
+    functionCpuMsPer1000: ((tally.ingestCpuMs + tally.analysisCpuMs) / stored) * 1000,
+    requestsPer1000: per1000(tally.batches + tally.messages),
+    readingsPerBedPerSecond,
   });
   return {
-    ward: { beds: run.beds, minutes, readingsPerBedPerSecond: round(readingsPerBedPerSecond, 2), alarmsPerBedHour: round(run.alarmsPerBedHour, 2), alarmEvents },
+    ward: {
+      beds: run.beds,
+      minutes,
+      readingsPerBedPerSecond: round(readingsPerBedPerSecond, 2),
+      alarmsPerBedHour: round(run.alarmsPerBedHour, 2),
+      alarmEvents,
+    },
     batchPolicy: { maxItems: config.batch.maxItems, maxAgeMs: config.batch.maxAgeMs },
     readings: { sent: readings, stored },
     batches: tally.batches,
@@ -168,8 +208,14 @@ async function runWard(cloud: { url: string; ctx: CloudContext }, clock: { now: 
       readsPer1000Readings: per1000(tally.ingest.reads + tally.analysis.reads),
       storedBytesPerReading: round(segmentBytes / stored, 1),
     },
-    functionMsPer1000Readings: { ingestBatch: round((tally.ingestMs / stored) * 1000, 1), analyzeReadings: round((tally.analysisMs / stored) * 1000, 1) },
-    functionCpuMsPer1000Readings: { ingestBatch: round((tally.ingestCpuMs / stored) * 1000, 1), analyzeReadings: round((tally.analysisCpuMs / stored) * 1000, 1) },
+    functionMsPer1000Readings: {
+      ingestBatch: round((tally.ingestMs / stored) * 1000, 1),
+      analyzeReadings: round((tally.analysisMs / stored) * 1000, 1),
+    },
+    functionCpuMsPer1000Readings: {
+      ingestBatch: round((tally.ingestCpuMs / stored) * 1000, 1),
+      analyzeReadings: round((tally.analysisCpuMs / stored) * 1000, 1),
+    },
     delays: { alarmSecondsWaited: alarmsLate, routineMaxWaitS: round(routineWaitMs / 1000, 0) },
     costPerBedPerMonthUsd: cost,
   };
@@ -180,16 +226,24 @@ function wardFeed(db: Db, run: RealTimeRun, start: number) {
   const deviceIds = new Map<string, number>();
   db.transaction(() => {
     const device = db.prepare("INSERT INTO devices (device_id, bed, source) VALUES (?, ?, 'mqtt')");
-    const patient = db.prepare("INSERT INTO patients (identifier, authority, first_seen, last_seen) VALUES (?, 'HOSP', ?, ?)");
-    const admit = db.prepare("INSERT INTO admissions (patient, bed, admitted_at, admitted_by) VALUES (?, ?, ?, 'nurse-bench')");
+    const patient = db.prepare(
+      "INSERT INTO patients (identifier, authority, first_seen, last_seen) VALUES (?, 'HOSP', ?, ?)",
+    );
+    const admit = db.prepare(
+      "INSERT INTO admissions (patient, bed, admitted_at, admitted_by) VALUES (?, ?, ?, 'nurse-bench')",
+    );
     for (let b = 1; b <= run.beds; b++) {
       deviceIds.set(`mon-${b}`, Number(device.run(`mon-${b}`, String(b)).lastInsertRowid));
       const p = Number(patient.run(`MRN-${100000 + b}`, start, start).lastInsertRowid);
       admit.run(p, String(b), start - 3_600_000);
     }
   })();
-  const obs = db.prepare("INSERT INTO observations (device, seq, ts, received_ts, bed, digest, readings) VALUES (?, ?, ?, ?, ?, x'00', ?)");
-  const status = db.prepare('INSERT INTO device_status (device, ts, received_ts, online, battery, sensor) VALUES (?, ?, ?, ?, ?, ?)');
+  const obs = db.prepare(
+    "INSERT INTO observations (device, seq, ts, received_ts, bed, digest, readings) VALUES (?, ?, ?, ?, ?, x'00', ?)",
+  );
+  const status = db.prepare(
+    'INSERT INTO device_status (device, ts, received_ts, online, battery, sensor) VALUES (?, ?, ?, ?, ?, ?)',
+  );
   const alarm = db.prepare(
     `INSERT INTO alarm_events (alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, state, message, value, by, escalations)
      VALUES (?, ?, ?, ?, ?, 'physiological', 'spo2_low', 'spo2', 'medium', ?, 'SpO2 low', 88, NULL, 0)`,
@@ -212,7 +266,14 @@ function wardFeed(db: Db, run: RealTimeRun, start: number) {
         readings += entries.length;
       } else if (e.type === 'status') {
         const s = e.status;
-        status.run(device, ts, ts, s.online === undefined ? null : Number(s.online), s.battery ?? null, s.sensor ?? null);
+        status.run(
+          device,
+          ts,
+          ts,
+          s.online === undefined ? null : Number(s.online),
+          s.battery ?? null,
+          s.sensor ?? null,
+        );
       }
     }
     for (let b = 1; period > 0 && b <= run.beds; b++) {
@@ -245,8 +306,16 @@ async function settle(sync: SyncService, inflight: { get(): unknown }, clock: { 
 }
 
 /** Runs the analysis on every batch stored at this second, one message per batch with its segment ids, in outbox order. */
-async function analyse(ctx: CloudContext, ward: string, at: number, probe: ReturnType<typeof instrument>, tally: Tally): Promise<void> {
-  const snap = await segments(ctx.db, ward).where('ingested', '>=', at - 1000).get();
+async function analyse(
+  ctx: CloudContext,
+  ward: string,
+  at: number,
+  probe: ReturnType<typeof instrument>,
+  tally: Tally,
+): Promise<void> {
+  const snap = await segments(ctx.db, ward)
+    .where('ingested', '>=', at - 1000)
+    .get();
   const byBatch = new Map<string, { first: number; ids: string[] }>();
   for (const d of snap.docs) {
     const seg = d.data() as SegmentDoc & { ingested: number };
@@ -260,7 +329,13 @@ async function analyse(ctx: CloudContext, ward: string, at: number, probe: Retur
     probe.reset();
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    await applyMessage(ctx, { v: 1, ward, gateway: `gw-${ward}`, batchId, segments: ids.sort((a, b) => a.localeCompare(b)) });
+    await applyMessage(ctx, {
+      v: 1,
+      ward,
+      gateway: `gw-${ward}`,
+      batchId,
+      segments: ids.sort((a, b) => a.localeCompare(b)),
+    });
     tally.analysisMs += performance.now() - t0;
     tally.analysisCpuMs += cpuMs(process.cpuUsage(cpu0));
     add(tally.analysis, probe.reset());
@@ -278,7 +353,9 @@ export const realTimeRuns: ReadonlyArray<RealTimeRun & { label: string }> = [
   { label: '30 beds, defaults, ICU alarm rate', beds: 30, alarmsPerBedHour: ICU_ALARMS_PER_BED_HOUR },
 ];
 
-export async function runCloudRealTimeBench(log: (line: string) => void = () => undefined): Promise<Record<string, unknown>> {
+export async function runCloudRealTimeBench(
+  log: (line: string) => void = () => undefined,
+): Promise<Record<string, unknown>> {
   // Minutes of ward time per run (WARDGATE_BENCH_REALTIME_MINUTES, default 20).
   const minutes = Number(process.env.WARDGATE_BENCH_REALTIME_MINUTES ?? 20);
   // WARDGATE_BENCH_REALTIME_ONLY=1,4 picks runs by index; WARDGATE_BENCH_REALTIME_AGE_MS tries another age bound in place of the default.
@@ -286,7 +363,11 @@ export async function runCloudRealTimeBench(log: (line: string) => void = () => 
   const age = process.env.WARDGATE_BENCH_REALTIME_AGE_MS;
   const runs = realTimeRuns
     .filter((r, i) => only === undefined || only.split(',').includes(String(i)))
-    .map((r) => (age !== undefined && r.maxAgeMs === undefined ? { ...r, maxAgeMs: Number(age), label: r.label.replace('defaults', `maxAgeMs ${age}`) } : r));
+    .map((r) =>
+      age !== undefined && r.maxAgeMs === undefined
+        ? { ...r, maxAgeMs: Number(age), label: r.label.replace('defaults', `maxAgeMs ${age}`) }
+        : r,
+    );
   let emulators;
   try {
     emulators = await startEmulatorPair('wardgate-bench-rt');
@@ -300,10 +381,19 @@ export async function runCloudRealTimeBench(log: (line: string) => void = () => 
   const names = runs.map((_, i) => `RT${i + 1}`);
   try {
     const settings: CloudSettings = {
-      ...defaults, projectId: 'wardgate-bench-rt', apiTokens: [], logLevel: 'silent',
+      ...defaults,
+      projectId: 'wardgate-bench-rt',
+      apiTokens: [],
+      logLevel: 'silent',
       gateways: new Map(names.map((n) => [`gw-${n}`, { ward: n, secret: SECRET }])),
     };
-    const cloud = await startLocalCloud({ settings, port: 0, env: process.env, log: createCloudLogger('silent'), push: false });
+    const cloud = await startLocalCloud({
+      settings,
+      port: 0,
+      env: process.env,
+      log: createCloudLogger('silent'),
+      push: false,
+    });
     // One clock for edge and cloud, so that signatures, item times and retention agree while time runs faster than real.
     const clock = { now: Math.floor(Date.now() / 3_600_000) * 3_600_000 - 6 * 3_600_000 };
     (cloud.ctx as { now: () => number }).now = () => clock.now;
@@ -312,11 +402,18 @@ export async function runCloudRealTimeBench(log: (line: string) => void = () => 
       for (const [i, run] of runs.entries()) {
         const started = performance.now();
         const result = await runWard(cloud, clock, probe, run, names[i], minutes);
-        log(`cloud real time: ${run.label}: ${result.firestore.writesPer1000Readings} writes/1,000 readings, $${result.costPerBedPerMonthUsd.total}/bed-month (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+        log(
+          `cloud real time: ${run.label}: ${result.firestore.writesPer1000Readings} writes/1,000 readings, $${result.costPerBedPerMonthUsd.total}/bed-month (${((performance.now() - started) / 1000).toFixed(0)} s)`,
+        );
         results[run.label] = result;
         clock.now += 3_600_000;
       }
-      return { method: 'simulated stable ward through the real SyncService, ingestBatch and analysis on the emulators, one virtual clock', results, listPrices };
+      return {
+        method:
+          'simulated stable ward through the real SyncService, ingestBatch and analysis on the emulators, one virtual clock',
+        results,
+        listPrices,
+      };
     } finally {
       await cloud.stop();
     }
@@ -331,5 +428,7 @@ export async function runCloudRealTimeBench(log: (line: string) => void = () => 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  process.stdout.write(`${JSON.stringify(await runCloudRealTimeBench((line) => process.stderr.write(`${line}\n`)), null, 2)}\n`);
+  process.stdout.write(
+    `${JSON.stringify(await runCloudRealTimeBench((line) => process.stderr.write(`${line}\n`)), null, 2)}\n`,
+  );
 }

@@ -50,9 +50,14 @@ function vitals(seq: number, sys: number): Buffer {
       seq,
       ts: Date.now(),
       obs: [
-        { code: 'spo2', value: 97, unit: '%' }, { code: 'pr', value: 72, unit: '/min' }, { code: 'rr', value: 16, unit: '/min' },
-        { code: 'temp', value: 36.8, unit: 'Cel' }, { code: 'nibp_sys', value: sys, unit: 'mm[Hg]' }, { code: 'nibp_dia', value: 70, unit: 'mm[Hg]' },
-        { code: 'nibp_map', value: 85, unit: 'mm[Hg]' }, { code: 'etco2', value: 38, unit: 'mm[Hg]' },
+        { code: 'spo2', value: 97, unit: '%' },
+        { code: 'pr', value: 72, unit: '/min' },
+        { code: 'rr', value: 16, unit: '/min' },
+        { code: 'temp', value: 36.8, unit: 'Cel' },
+        { code: 'nibp_sys', value: sys, unit: 'mm[Hg]' },
+        { code: 'nibp_dia', value: 70, unit: 'mm[Hg]' },
+        { code: 'nibp_map', value: 85, unit: 'mm[Hg]' },
+        { code: 'etco2', value: 38, unit: 'mm[Hg]' },
       ],
     }),
   );
@@ -64,10 +69,21 @@ interface Device {
 }
 
 /** Drives `devices` at 1 Hz each for warmup + window seconds; measures over the window. */
-async function drive(broker: BrokerChild, devices: readonly Device[], station: { user: string; password: string } | undefined, warmupS: number, windowS: number): Promise<FloorRun> {
+async function drive(
+  broker: BrokerChild,
+  devices: readonly Device[],
+  station: { user: string; password: string } | undefined,
+  warmupS: number,
+  windowS: number,
+): Promise<FloorRun> {
   const opened = await Promise.all(
     devices.map(async (d) => {
-      const { answer, connection } = await LeanMqttConnection.open({ port: broker.port, clientId: d.id, username: d.id, password: d.password });
+      const { answer, connection } = await LeanMqttConnection.open({
+        port: broker.port,
+        clientId: d.id,
+        username: d.id,
+        password: d.password,
+      });
       if (!connection) throw new Error(`${d.id}: CONNACK ${answer}`);
       return connection;
     }),
@@ -76,7 +92,12 @@ async function drive(broker: BrokerChild, devices: readonly Device[], station: {
   const alarmLatencies: number[] = [];
   let measuring = false;
   const client = station
-    ? await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: station.user, username: station.user, password: station.password, reconnectPeriod: 0 })
+    ? await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+        clientId: station.user,
+        username: station.user,
+        password: station.password,
+        reconnectPeriod: 0,
+      })
     : undefined;
   if (client) {
     await client.subscribeAsync(`wardgate/ward/${WARD}/alarms`, { qos: 1 });
@@ -113,10 +134,15 @@ async function drive(broker: BrokerChild, devices: readonly Device[], station: {
     };
   });
   beds.forEach((send, i) => {
-    timers.push(setTimeout(() => {
-      send();
-      timers.push(setInterval(send, 1000));
-    }, (i * 1000) / n));
+    timers.push(
+      setTimeout(
+        () => {
+          send();
+          timers.push(setInterval(send, 1000));
+        },
+        (i * 1000) / n,
+      ),
+    );
   });
   await new Promise((r) => setTimeout(r, warmupS * 1000));
   measuring = true;
@@ -128,10 +154,17 @@ async function drive(broker: BrokerChild, devices: readonly Device[], station: {
   const seconds = (performance.now() - t0) / 1000;
   const brokerCpu = (cpuSeconds(broker.child.pid!) - cpuBefore) / seconds;
   // The main thread; the busiest other one (the ingest writer thread, when wardgate); all the rest (GC helpers, the thread pool).
-  const used = [...cpuByThread(broker.child.pid!)].map(([tid, cpu]) => ({ main: tid === String(broker.child.pid), pct: ((cpu - (threadsBefore.get(tid) ?? 0)) / seconds) * 100 }));
+  const used = [...cpuByThread(broker.child.pid!)].map(([tid, cpu]) => ({
+    main: tid === String(broker.child.pid),
+    pct: ((cpu - (threadsBefore.get(tid) ?? 0)) / seconds) * 100,
+  }));
   const others = used.filter((u) => !u.main).sort((a, b) => b.pct - a.pct);
   const round = (x: number) => Math.round(x * 100) / 100;
-  const threads = { main: round(used.find((u) => u.main)?.pct ?? 0), busiestOther: round(others[0]?.pct ?? 0), rest: round(others.slice(1).reduce((a, u) => a + u.pct, 0)) };
+  const threads = {
+    main: round(used.find((u) => u.main)?.pct ?? 0),
+    busiestOther: round(others[0]?.pct ?? 0),
+    rest: round(others.slice(1).reduce((a, u) => a + u.pct, 0)),
+  };
   const sim = process.cpuUsage(simBefore);
   measuring = false;
   for (const timer of timers) clearTimeout(timer);
@@ -153,11 +186,16 @@ async function drive(broker: BrokerChild, devices: readonly Device[], station: {
   };
 }
 
-export async function runFloorBench(log: (line: string) => void = console.log, sizes = [30, 300, 1000]): Promise<FloorFigures[]> {
+export async function runFloorBench(
+  log: (line: string) => void = console.log,
+  sizes = [30, 300, 1000],
+): Promise<FloorFigures[]> {
   const windowS = Number(process.env.WARDGATE_BENCH_FLOOR_SECONDS ?? 30);
   // WARDGATE_BENCH_FLOOR_PROF=DIR: a CPU profile of the daemon; WARDGATE_BENCH_FLOOR_NODE_ARGS: its Node options (e.g. V8 heap sizes).
   const nodeArgs = [
-    ...(process.env.WARDGATE_BENCH_FLOOR_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.WARDGATE_BENCH_FLOOR_PROF}`] : []),
+    ...(process.env.WARDGATE_BENCH_FLOOR_PROF
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.WARDGATE_BENCH_FLOOR_PROF}`]
+      : []),
     ...(process.env.WARDGATE_BENCH_FLOOR_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
   ];
   const figures: FloorFigures[] = [];
@@ -173,11 +211,21 @@ export async function runFloorBench(log: (line: string) => void = console.log, s
     const dir = mkdtempSync(join(tmpdir(), 'wardgate-floor-'));
     try {
       const station = { user: 'station', password: mintDeviceSecret() };
-      const wardgate = await startWardgate(dir, {
-        ward: WARD, mqtt: { port: 0 }, http: { port: 0 }, gateway: { dataDir: './data' }, log: { level: 'error' },
-        devices: devices.map((d, i) => ({ id: d.id, bed: String(i + 1), secretHash: deviceVerifier(d.password) })),
-        users: [{ name: station.user, role: 'viewer', secretHash: await hashPassword(station.password, { logN: 12 }) }],
-      }, nodeArgs);
+      const wardgate = await startWardgate(
+        dir,
+        {
+          ward: WARD,
+          mqtt: { port: 0 },
+          http: { port: 0 },
+          gateway: { dataDir: './data' },
+          log: { level: 'error' },
+          devices: devices.map((d, i) => ({ id: d.id, bed: String(i + 1), secretHash: deviceVerifier(d.password) })),
+          users: [
+            { name: station.user, role: 'viewer', secretHash: await hashPassword(station.password, { logN: 12 }) },
+          ],
+        },
+        nodeArgs,
+      );
       let w: FloorRun;
       try {
         w = await drive(wardgate, devices, station, 10, windowS);
@@ -200,6 +248,9 @@ export async function runFloorBench(log: (line: string) => void = console.log, s
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   console.log(JSON.stringify(await runFloorBench(console.log, sizes.length ? sizes : undefined), null, 2));
 }

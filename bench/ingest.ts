@@ -80,27 +80,60 @@ function childExit(child: ChildProcess): Promise<void> {
 }
 
 async function startBare(): Promise<Broker> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/bench/bareBroker.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(ROOT, 'dist/bench/bareBroker.js'), '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
     child.once('exit', () => reject(new Error('bare broker exited')));
   });
-  return { port, child, stop: async () => { child.kill('SIGTERM'); await childExit(child); } };
+  return {
+    port,
+    child,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await childExit(child);
+    },
+  };
 }
 
 async function startWardgate(dir: string): Promise<Broker> {
   const devices = await Promise.all(
-    Array.from({ length: CONNECTIONS }, async (_, i) => ({ id: `bench-${i}`, bed: String(i + 1), secretHash: await hashPassword(password(i), { logN: 10 }) })),
+    Array.from({ length: CONNECTIONS }, async (_, i) => ({
+      id: `bench-${i}`,
+      bed: String(i + 1),
+      secretHash: await hashPassword(password(i), { logN: 10 }),
+    })),
   );
   const file = join(dir, 'wardgate.yaml');
-  writeFileSync(file, stringify({ ward: 'bench', mqtt: { port: 0 }, http: { port: 0 }, gateway: { dataDir: './data' }, devices, log: { level: 'warn' } }));
-  const child = spawn(process.execPath, [join(ROOT, 'bin/wardgate.js'), 'edge', '--config', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  writeFileSync(
+    file,
+    stringify({
+      ward: 'bench',
+      mqtt: { port: 0 },
+      http: { port: 0 },
+      gateway: { dataDir: './data' },
+      devices,
+      log: { level: 'warn' },
+    }),
+  );
+  const child = spawn(process.execPath, [join(ROOT, 'bin/wardgate.js'), 'edge', '--config', file], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const runFile = join(dir, 'data', RUN_FILE);
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {
       const info = JSON.parse(readFileSync(runFile, 'utf8')) as { pid: number; ports: { mqtt: number } };
-      if (info.pid === child.pid) return { port: info.ports.mqtt, child, stop: async () => { child.kill('SIGTERM'); await childExit(child); } };
+      if (info.pid === child.pid)
+        return {
+          port: info.ports.mqtt,
+          child,
+          stop: async () => {
+            child.kill('SIGTERM');
+            await childExit(child);
+          },
+        };
     } catch {
       // not written yet
     }
@@ -136,7 +169,9 @@ function cpuSeconds(pid: number): number {
 }
 
 function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(field))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
@@ -154,7 +189,9 @@ export async function runIngestBench(log: (line: string) => void = console.log):
       const b = await measure(bare, scenario, false);
       const w = await measure(wardgate, scenario, true);
       figures.push({ scenario: scenario.name, bare: b, wardgate: w, ratio: w.perSecond / b.perSecond });
-      log(`${scenario.name.padEnd(30)} bare ${fmt(b)} | wardgate ${fmt(w)} | ratio ${(w.perSecond / b.perSecond).toFixed(2)}x | CPU per message ${cpuPerMessage(w).toFixed(1)} vs ${cpuPerMessage(b).toFixed(1)} us (${(cpuPerMessage(w) / cpuPerMessage(b)).toFixed(1)}x)`);
+      log(
+        `${scenario.name.padEnd(30)} bare ${fmt(b)} | wardgate ${fmt(w)} | ratio ${(w.perSecond / b.perSecond).toFixed(2)}x | CPU per message ${cpuPerMessage(w).toFixed(1)} vs ${cpuPerMessage(b).toFixed(1)} us (${(cpuPerMessage(w) / cpuPerMessage(b)).toFixed(1)}x)`,
+      );
     }
     const daemonRssMiB = rssMiB(wardgate.child.pid!, 'VmRSS');
     const daemonPeakRssMiB = rssMiB(wardgate.child.pid!, 'VmHWM');
@@ -165,7 +202,15 @@ export async function runIngestBench(log: (line: string) => void = console.log):
     const storedReadings = (db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
     db.close();
     const bytesPerReading = statSync(dbFile).size / storedReadings;
-    return { figures, readingsPerMessage: 4, payloadBytes: message(0, 1).payload.length, daemonRssMiB, daemonPeakRssMiB, bytesPerReading, storedReadings };
+    return {
+      figures,
+      readingsPerMessage: 4,
+      payloadBytes: message(0, 1).payload.length,
+      daemonRssMiB,
+      daemonPeakRssMiB,
+      bytesPerReading,
+      storedReadings,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

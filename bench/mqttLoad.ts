@@ -37,7 +37,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
   const messages = options.connections * options.messages;
-  return { messages, seconds, perSecond: messages / seconds, latencyMs: { p50: at(0.5), p99: at(0.99), max: latencies[latencies.length - 1] } };
+  return {
+    messages,
+    seconds,
+    perSecond: messages / seconds,
+    latencyMs: { p50: at(0.5), p99: at(0.99), max: latencies[latencies.length - 1] },
+  };
 }
 
 function open(options: LoadOptions, i: number): Promise<Socket> {
@@ -55,7 +60,12 @@ function open(options: LoadOptions, i: number): Promise<Socket> {
     const creds = options.credentials?.(i);
     socket.write(
       mqttPacket.generate({
-        cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60, clientId: creds?.username ?? `bench-${i}-${process.pid}`,
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: true,
+        keepalive: 60,
+        clientId: creds?.username ?? `bench-${i}-${process.pid}`,
         ...(creds && { username: creds.username, password: Buffer.from(creds.password) }),
       }),
     );
@@ -97,7 +107,9 @@ function drive(socket: Socket, i: number, options: LoadOptions, latencies: numbe
       });
       if (acked < options.messages) send();
     });
-    socket.once('close', () => (acked < options.messages ? reject(new Error(`connection ${i} closed after ${acked} acks`)) : undefined));
+    socket.once('close', () =>
+      acked < options.messages ? reject(new Error(`connection ${i} closed after ${acked} acks`)) : undefined,
+    );
     send();
   });
 }

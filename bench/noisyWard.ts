@@ -20,7 +20,10 @@ export interface LabelledEvent {
   readonly end: number;
 }
 
-export function noisyWard(options: { beds: number; seconds: number; seed: number }): { samples: WardSample[]; events: LabelledEvent[] } {
+export function noisyWard(options: { beds: number; seconds: number; seed: number }): {
+  samples: WardSample[];
+  events: LabelledEvent[];
+} {
   const random = prng(options.seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const samples: WardSample[] = [];
@@ -51,7 +54,12 @@ export function noisyWard(options: { beds: number; seconds: number; seed: number
         pr = 30 + random() * 200;
         if (spo2 < 50) flags.spo2 = 1;
       }
-      samples.push({ t, bed, values: { spo2: Math.round(spo2), pr: Math.round(pr), rr: Math.round(base.rr + gauss()) }, flags });
+      samples.push({
+        t,
+        bed,
+        values: { spo2: Math.round(spo2), pr: Math.round(pr), rr: Math.round(base.rr + gauss()) },
+        flags,
+      });
     }
   }
   samples.sort((a, b) => a.t - b.t);
@@ -59,7 +67,10 @@ export function noisyWard(options: { beds: number; seconds: number; seed: number
 }
 
 /** Plain threshold alarms: raised on each crossing of the limit, cleared on return; no delay, hysteresis or gating. */
-export function plainThresholdAlarms(samples: readonly WardSample[], limits: Record<string, { low?: number; high?: number }>): Array<{ bed: string; metric: string; t: number }> {
+export function plainThresholdAlarms(
+  samples: readonly WardSample[],
+  limits: Record<string, { low?: number; high?: number }>,
+): Array<{ bed: string; metric: string; t: number }> {
   const on = new Set<string>();
   const raised: Array<{ bed: string; metric: string; t: number }> = [];
   for (const s of samples) {
@@ -67,7 +78,8 @@ export function plainThresholdAlarms(samples: readonly WardSample[], limits: Rec
       const limit = limits[metric === 'pr' ? 'pulse' : metric];
       if (!limit) continue;
       const key = `${s.bed}:${metric}`;
-      const breach = (limit.low !== undefined && value <= limit.low) || (limit.high !== undefined && value >= limit.high);
+      const breach =
+        (limit.low !== undefined && value <= limit.low) || (limit.high !== undefined && value >= limit.high);
       if (breach && !on.has(key)) {
         on.add(key);
         raised.push({ bed: s.bed, metric, t: s.t });

@@ -14,17 +14,23 @@ import { runSyncBench } from './sync.js';
 
 const log = (line: string) => console.log(line);
 
-log(`wardgate benchmarks: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+log(
+  `wardgate benchmarks: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+);
 
 log('\n== MQTT ingest: acknowledged QoS 1 messages (4 readings, ~200 bytes each), wardgate vs bare aedes');
 const ingest = await runIngestBench(log);
 log(`daemon RSS ${ingest.daemonRssMiB.toFixed(0)} MiB (peak ${ingest.daemonPeakRssMiB.toFixed(0)} MiB)`);
-log(`disk: ${ingest.bytesPerReading.toFixed(1)} bytes per stored reading (${ingest.storedReadings} readings, WAL checkpointed)`);
+log(
+  `disk: ${ingest.bytesPerReading.toFixed(1)} bytes per stored reading (${ingest.storedReadings} readings, WAL checkpointed)`,
+);
 
 log('\n== Reconnect storm: every device connects at once after a start; time until all stream, wardgate vs bare aedes');
 await runStormBench(log);
 
-log('\n== A floor at steady state: 30, 300 and 1,000 beds, 8 metrics at 1 Hz each; daemon CPU, RSS, PUBACK and alarm latency, bare aedes CPU beside');
+log(
+  '\n== A floor at steady state: 30, 300 and 1,000 beds, 8 metrics at 1 Hz each; daemon CPU, RSS, PUBACK and alarm latency, bare aedes CPU beside',
+);
 await runFloorBench(log);
 
 log('\n== Cloud: Firestore writes per 1,000 readings, function time, cost per bed (against the emulators)');

@@ -36,12 +36,21 @@ const SEEDS = [1, 2, 3, 4, 5];
 const GRACE_S = 300;
 const START = Date.parse('2026-11-27T00:00:00Z');
 
-interface Raised { t: number; kind: string; rule: string; metric: string | null }
+interface Raised {
+  t: number;
+  kind: string;
+  rule: string;
+  metric: string | null;
+}
 
 /** One bed's run through the engine; returns the engine's alarms, plain alarms and the labels. */
 function play(script: string, seed: number, hours: number, oximeter?: 'masimo' | 'nonin') {
   const devices = bedDevices('1', 'mqtt', oximeter);
-  const ward = new Ward({ seed, duration: Math.round(hours * 3600), plans: [{ bed: '1', devices, script: parseScript(script) }] });
+  const ward = new Ward({
+    seed,
+    duration: Math.round(hours * 3600),
+    plans: [{ bed: '1', devices, script: parseScript(script) }],
+  });
   let now = START;
   const raised: Raised[] = [];
   const engine = new AlarmEngine({
@@ -49,7 +58,16 @@ function play(script: string, seed: number, hours: number, oximeter?: 'masimo' |
     devices: devices.map((d) => ({ id: d.id, bed: '1', silentAfterMs: silenceLimitS(d.transport) * 1000 })),
     bus: new EventBus(createLogger('silent')),
     patients: { atBed: () => undefined },
-    sinks: [{ name: 'score', onEvent: (e: AlarmEvent) => void (e.phase === 'raised' && raised.push({ t: (e.ts - START) / 1000, kind: e.kind, rule: e.rule, metric: e.metric })) }],
+    sinks: [
+      {
+        name: 'score',
+        onEvent: (e: AlarmEvent) =>
+          void (
+            e.phase === 'raised' &&
+            raised.push({ t: (e.ts - START) / 1000, kind: e.kind, rule: e.rule, metric: e.metric })
+          ),
+      },
+    ],
     log: createLogger('silent'),
     clock: { now: () => now, every: () => () => {} },
   });
@@ -61,10 +79,20 @@ function play(script: string, seed: number, hours: number, oximeter?: 'masimo' |
     const ts = START + e.t * 1000;
     const policy = { now, maxFutureMs: 300_000 };
     if (e.type === 'obs' || e.type === 'malformed') {
-      const payload = e.type === 'obs' ? JSON.stringify({ seq: ++seq, ts, obs: e.obs }) : malformedMqtt(e.variant, ++seq, ts);
+      const payload =
+        e.type === 'obs' ? JSON.stringify({ seq: ++seq, ts, obs: e.obs }) : malformedMqtt(e.variant, ++seq, ts);
       const parsed = parseObservation(payload, policy);
       if (!parsed.ok) return void rejected++;
-      const item = { kind: 'obs' as const, source: 'mqtt' as const, receivedTs: now, deviceId: e.deviceId, seq: parsed.seq, ts: parsed.ts, digest: Buffer.alloc(8), readings: parsed.readings };
+      const item = {
+        kind: 'obs' as const,
+        source: 'mqtt' as const,
+        receivedTs: now,
+        deviceId: e.deviceId,
+        seq: parsed.seq,
+        ts: parsed.ts,
+        digest: Buffer.alloc(8),
+        readings: parsed.readings,
+      };
       engine.onCommitted([{ item, result: { outcome: 'stored', readings: parsed.readings.length, bed: '1' } }]);
       const values: Record<string, number> = {};
       const flags: Record<string, number> = {};
@@ -76,7 +104,12 @@ function play(script: string, seed: number, hours: number, oximeter?: 'masimo' |
     } else if (e.type === 'status') {
       const status = parseDeviceStatus(JSON.stringify({ ...e.status, ts }), policy);
       if ('code' in status) return void rejected++;
-      engine.onCommitted([{ item: { kind: 'status', source: 'mqtt', receivedTs: now, deviceId: e.deviceId, status }, result: { outcome: 'status' } }]);
+      engine.onCommitted([
+        {
+          item: { kind: 'status', source: 'mqtt', receivedTs: now, deviceId: e.deviceId, status },
+          result: { outcome: 'status' },
+        },
+      ]);
     }
   };
   for (const second of ward.stream()) {
@@ -94,17 +127,33 @@ function play(script: string, seed: number, hours: number, oximeter?: 'masimo' |
     engine.tick();
   }
   // Plain thresholds see every value the validator accepted, artifacts included (they have no gate).
-  const limits = Object.fromEntries(defaultLimits.map((l) => [l.metric, { ...(l.low !== null && { low: l.low }), ...(l.high !== null && { high: l.high }) }]));
-  const plain = plainThresholdAlarms(samples, limits).map((a) => ({ t: a.t, kind: 'physiological', rule: 'limit', metric: a.metric }));
+  const limits = Object.fromEntries(
+    defaultLimits.map((l) => [
+      l.metric,
+      { ...(l.low !== null && { low: l.low }), ...(l.high !== null && { high: l.high }) },
+    ]),
+  );
+  const plain = plainThresholdAlarms(samples, limits).map((a) => ({
+    t: a.t,
+    kind: 'physiological',
+    rule: 'limit',
+    metric: a.metric,
+  }));
   return { raised, plain, labels: ward.labels(1, null).events, rejected };
 }
 
 const matches = (a: Raised, l: ScenarioLabel) =>
-  l.expect.alarm && a.kind === l.expect.kind && (l.expect.rule === null || a.rule === l.expect.rule) && a.t >= l.start && a.t <= l.end + GRACE_S;
+  l.expect.alarm &&
+  a.kind === l.expect.kind &&
+  (l.expect.rule === null || a.rule === l.expect.rule) &&
+  a.t >= l.start &&
+  a.t <= l.end + GRACE_S;
 
 /** Alarms that belong to no labelled event that expects one. */
 function falseAlarms(alarms: readonly Raised[], labels: readonly ScenarioLabel[]): number {
-  return alarms.filter((a) => !labels.some((l) => l.expect.alarm && l.expect.kind === a.kind && a.t >= l.start && a.t <= l.end + GRACE_S)).length;
+  return alarms.filter(
+    (a) => !labels.some((l) => l.expect.alarm && l.expect.kind === a.kind && a.t >= l.start && a.t <= l.end + GRACE_S),
+  ).length;
 }
 
 export interface ScenarioScore {
@@ -127,7 +176,13 @@ export async function runScenarioBench(log: (line: string) => void = console.log
   for (const s of SUITE) {
     const delays: number[] = [];
     const plainDelays: number[] = [];
-    let expected = 0, caught = 0, fa = 0, plainCaught = 0, plainFa = 0, rejected = 0, physiological = 0;
+    let expected = 0,
+      caught = 0,
+      fa = 0,
+      plainCaught = 0,
+      plainFa = 0,
+      rejected = 0,
+      physiological = 0;
     for (const seed of SEEDS) {
       const run = play(s.script, seed, s.hours, s.oximeter);
       rejected += run.rejected;
@@ -152,15 +207,32 @@ export async function runScenarioBench(log: (line: string) => void = console.log
       }
     }
     const score: ScenarioScore = {
-      scenario: s.name, runs: SEEDS.length, expected, caught, medianDelayS: median(delays), falseAlarms: fa,
-      plainCaught: physiological ? plainCaught : null, plainMedianDelayS: median(plainDelays), plainFalseAlarms: plainFa, rejected,
+      scenario: s.name,
+      runs: SEEDS.length,
+      expected,
+      caught,
+      medianDelayS: median(delays),
+      falseAlarms: fa,
+      plainCaught: physiological ? plainCaught : null,
+      plainMedianDelayS: median(plainDelays),
+      plainFalseAlarms: plainFa,
+      rejected,
     };
     scores.push(score);
     const delay = score.medianDelayS === null ? '-' : `${Math.round(score.medianDelayS)} s`;
-    const plain = score.plainCaught === null ? `plain thresholds: ${plainFa} false` : `plain: ${plainCaught}/${physiological} caught, median ${score.plainMedianDelayS === null ? '-' : `${Math.round(score.plainMedianDelayS)} s`}, ${plainFa} false`;
-    log(`${s.name.padEnd(11)} ${String(s.hours).padStart(4)} h x ${SEEDS.length} seeds: wardgate ${caught}/${expected} caught, median ${delay} after onset, ${fa} false alarms; ${plain}${rejected ? `; ${rejected} messages refused` : ''}`);
+    const plain =
+      score.plainCaught === null
+        ? `plain thresholds: ${plainFa} false`
+        : `plain: ${plainCaught}/${physiological} caught, median ${score.plainMedianDelayS === null ? '-' : `${Math.round(score.plainMedianDelayS)} s`}, ${plainFa} false`;
+    log(
+      `${s.name.padEnd(11)} ${String(s.hours).padStart(4)} h x ${SEEDS.length} seeds: wardgate ${caught}/${expected} caught, median ${delay} after onset, ${fa} false alarms; ${plain}${rejected ? `; ${rejected} messages refused` : ''}`,
+    );
   }
-  return { method: 'in-process alarm engine on a simulated clock; one bed per scenario; seeds 1-5', graceSeconds: GRACE_S, scenarios: scores };
+  return {
+    method: 'in-process alarm engine on a simulated clock; one bed per scenario; seeds 1-5',
+    graceSeconds: GRACE_S,
+    scenarios: scores,
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await runScenarioBench();

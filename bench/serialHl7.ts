@@ -40,7 +40,12 @@ const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
 
 function masimoStream(n: number): Buffer {
   const t0 = Date.now() - (n + 60) * 1000;
-  return Buffer.from(Array.from({ length: n }, (_, i) => masimoLine({ ts: t0 + i * 1000, spo2: 90 + (i % 10), pr: 60 + (i % 40), exc: 0x800 })).join(''), 'latin1');
+  return Buffer.from(
+    Array.from({ length: n }, (_, i) =>
+      masimoLine({ ts: t0 + i * 1000, spo2: 90 + (i % 10), pr: 60 + (i % 40), exc: 0x800 }),
+    ).join(''),
+    'latin1',
+  );
 }
 
 function chunks(bytes: Buffer, size: number): Buffer[] {
@@ -63,7 +68,11 @@ function serialBare(stream: Buffer): { linesPerSecond: number } {
 }
 
 /** The whole serial path to a durable commit; `chunk` bytes per event-loop turn. */
-async function serialCommitted(stream: Buffer, chunk: number, expected: number): Promise<{ linesPerSecond: number; commits: number }> {
+async function serialCommitted(
+  stream: Buffer,
+  chunk: number,
+  expected: number,
+): Promise<{ linesPerSecond: number; commits: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'wardgate-bench-serial-'));
   const db = openDatabase(dir);
   try {
@@ -71,13 +80,22 @@ async function serialCommitted(stream: Buffer, chunk: number, expected: number):
     store.declareDevices([{ id: 'pox-1', bed: '1', source: 'serial' }]);
     let commits = 0;
     const queue = new CommitQueue(syncCommitter((items) => (commits++, store.commit(items))));
-    const ingestor = new Ingestor(queue, { isDeclared: (id) => store.isDeclared(id) }, { maxFutureSkewMs: 300_000, acceptUnknownDevices: false, maxMessageBytes: 16_384 });
-    const port = configSchema.parse({ serial: [{ path: '/dev/bench', driver: 'masimo-ascii', deviceId: 'pox-1' }] }).serial[0];
+    const ingestor = new Ingestor(
+      queue,
+      { isDeclared: (id) => store.isDeclared(id) },
+      { maxFutureSkewMs: 300_000, acceptUnknownDevices: false, maxMessageBytes: 16_384 },
+    );
+    const port = configSchema.parse({ serial: [{ path: '/dev/bench', driver: 'masimo-ascii', deviceId: 'pox-1' }] })
+      .serial[0];
     let stored = 0;
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
     const lines = new SerialLineIngest({
-      port, driver: serialDrivers['masimo-ascii'], ingestor, lastSeq: undefined, maxFutureSkewMs: 300_000,
+      port,
+      driver: serialDrivers['masimo-ascii'],
+      ingestor,
+      lastSeq: undefined,
+      maxFutureSkewMs: 300_000,
       done: (err, result) => {
         if (err) throw err;
         if (result?.outcome === 'stored' && ++stored === expected) done();
@@ -101,7 +119,14 @@ async function serialCommitted(stream: Buffer, chunk: number, expected: number):
 function hl7Messages(n: number, monitors: number): string[] {
   const t0 = Date.now() - 120_000;
   return Array.from({ length: n }, (_, i) =>
-    pcd01Message({ controlId: `B${i}`, ts: t0 + Math.floor(i / monitors) * 10, equipment: `MON-${i % monitors}`, patient: { id: `P${i % monitors}`, authority: 'HOSP' }, location: { unit: '3B', room: '1', bed: String(i % monitors) }, metrics: tenVitals(i) }),
+    pcd01Message({
+      controlId: `B${i}`,
+      ts: t0 + Math.floor(i / monitors) * 10,
+      equipment: `MON-${i % monitors}`,
+      patient: { id: `P${i % monitors}`, authority: 'HOSP' },
+      location: { unit: '3B', room: '1', bed: String(i % monitors) },
+      metrics: tenVitals(i),
+    }),
   );
 }
 
@@ -114,27 +139,52 @@ function hl7Bare(messages: string[]): { messagesPerSecond: number } {
     if (isRejection(parsed)) continue;
     const report = mapPcd01(parsed);
     if ('rejection' in report) continue;
-    if (report.groups.every((g) => validateObservation({ seq: 1, obs: g.obs }, { now: Date.now(), maxFutureMs: 300_000 }).ok)) ok++;
+    if (
+      report.groups.every(
+        (g) => validateObservation({ seq: 1, obs: g.obs }, { now: Date.now(), maxFutureMs: 300_000 }).ok,
+      )
+    )
+      ok++;
   }
   return { messagesPerSecond: rate(ok, performance.now() - started) };
 }
 
 /** Messages acknowledged AA per second by a `wardgate edge` child, several pipelining connections. */
-async function hl7Acked(messages: string[]): Promise<{ messagesPerSecond: number; readingsPerSecond: number; notAa: number }> {
+async function hl7Acked(
+  messages: string[],
+): Promise<{ messagesPerSecond: number; readingsPerSecond: number; notAa: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'wardgate-bench-hl7-'));
   const file = join(dir, 'wardgate.yaml');
-  writeFileSync(file, stringify({ gateway: { id: 'gw-bench', dataDir: './data' }, mqtt: { port: 0 }, http: { port: 0 }, hl7: { port: 0 }, ingest: { acceptUnknownDevices: true }, log: { level: 'warn' } }));
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'wardgate.js'), 'edge', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  writeFileSync(
+    file,
+    stringify({
+      gateway: { id: 'gw-bench', dataDir: './data' },
+      mqtt: { port: 0 },
+      http: { port: 0 },
+      hl7: { port: 0 },
+      ingest: { acceptUnknownDevices: true },
+      log: { level: 'warn' },
+    }),
+  );
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'wardgate.js'), 'edge', '--config', file], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   try {
     const run = await waitForRun(join(dir, 'data', RUN_FILE), child.pid!);
     const per = Math.ceil(messages.length / HL7_CONNECTIONS);
     const started = performance.now();
     const results = await Promise.all(
-      Array.from({ length: HL7_CONNECTIONS }, (_, k) => pipeline(run.ports.hl7!, messages.slice(k * per, (k + 1) * per))),
+      Array.from({ length: HL7_CONNECTIONS }, (_, k) =>
+        pipeline(run.ports.hl7!, messages.slice(k * per, (k + 1) * per)),
+      ),
     );
     const ms = performance.now() - started;
     const acked = results.reduce((n, r) => n + r.aa, 0);
-    return { messagesPerSecond: rate(acked, ms), readingsPerSecond: rate(acked * 10, ms), notAa: results.reduce((n, r) => n + r.other, 0) };
+    return {
+      messagesPerSecond: rate(acked, ms),
+      readingsPerSecond: rate(acked * 10, ms),
+      notAa: results.reduce((n, r) => n + r.other, 0),
+    };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -187,17 +237,23 @@ export async function runSerialHl7Bench(log: (line: string) => void = console.lo
   const bare = serialBare(stream);
   log(`serial bare parse (frame + masimo-ascii decode): ${bare.linesPerSecond} lines/s`);
   const burst = await serialCommitted(stream, 4096, SERIAL_LINES);
-  log(`serial parsed and committed, 4 KiB per turn (a burst): ${burst.linesPerSecond} lines/s in ${burst.commits} commits`);
+  log(
+    `serial parsed and committed, 4 KiB per turn (a burst): ${burst.linesPerSecond} lines/s in ${burst.commits} commits`,
+  );
   const fewer = masimoStream(SERIAL_LINES / 10);
   const perLine = await serialCommitted(fewer, 128, SERIAL_LINES / 10);
-  log(`serial parsed and committed, 128 B per turn (about one line, one fsync each): ${perLine.linesPerSecond} lines/s`);
+  log(
+    `serial parsed and committed, 128 B per turn (about one line, one fsync each): ${perLine.linesPerSecond} lines/s`,
+  );
 
   const messages = hl7Messages(HL7_MESSAGES, 16);
   hl7Bare(messages); // warm-up
   const hl7bare = hl7Bare(messages);
   log(`hl7 bare parse + map + validate (10 OBX): ${hl7bare.messagesPerSecond} messages/s`);
   const acked = await hl7Acked(messages);
-  log(`hl7 acknowledged AA after commit, ${HL7_CONNECTIONS} connections x ${HL7_WINDOW} in flight: ${acked.messagesPerSecond} messages/s (${acked.readingsPerSecond} readings/s)`);
+  log(
+    `hl7 acknowledged AA after commit, ${HL7_CONNECTIONS} connections x ${HL7_WINDOW} in flight: ${acked.messagesPerSecond} messages/s (${acked.readingsPerSecond} readings/s)`,
+  );
   return {
     serial: {
       lines: SERIAL_LINES,

@@ -14,7 +14,10 @@ import { hashPassword } from '../edge/auth/password.js';
 import { RUN_FILE } from '../edge/gateway.js';
 import { PowerCutDir } from '../test/powercut/harness.js';
 
-const ROOT = [new URL('..', import.meta.url), new URL('../..', import.meta.url)].map((u) => fileURLToPath(u)).find((p) => !p.endsWith('/dist/')) ?? '';
+const ROOT =
+  [new URL('..', import.meta.url), new URL('../..', import.meta.url)]
+    .map((u) => fileURLToPath(u))
+    .find((p) => !p.endsWith('/dist/')) ?? '';
 
 export interface SlowDiskFigures {
   fsyncDelayMs: number;
@@ -42,13 +45,19 @@ const vitals = (seq: number, sys: number) =>
   JSON.stringify({
     seq,
     obs: [
-      { code: 'spo2', value: 97, unit: '%' }, { code: 'pr', value: 72, unit: '/min' }, { code: 'rr', value: 16, unit: '/min' },
-      { code: 'temp', value: 36.8, unit: 'Cel' }, { code: 'nibp_sys', value: sys, unit: 'mm[Hg]' }, { code: 'nibp_dia', value: 70, unit: 'mm[Hg]' },
-      { code: 'nibp_map', value: 85, unit: 'mm[Hg]' }, { code: 'etco2', value: 38, unit: 'mm[Hg]' },
+      { code: 'spo2', value: 97, unit: '%' },
+      { code: 'pr', value: 72, unit: '/min' },
+      { code: 'rr', value: 16, unit: '/min' },
+      { code: 'temp', value: 36.8, unit: 'Cel' },
+      { code: 'nibp_sys', value: sys, unit: 'mm[Hg]' },
+      { code: 'nibp_dia', value: 70, unit: 'mm[Hg]' },
+      { code: 'nibp_map', value: 85, unit: 'mm[Hg]' },
+      { code: 'etco2', value: 38, unit: 'mm[Hg]' },
     ],
   });
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 
 /** One measurement on a fresh daemon whose fsyncs take `fsyncDelayMs`. */
 export async function measureSlowDisk(options: SlowDiskOptions): Promise<SlowDiskFigures> {
@@ -57,15 +66,44 @@ export async function measureSlowDisk(options: SlowDiskOptions): Promise<SlowDis
   const harness = new PowerCutDir(join(dir, 'data'), dir);
   harness.setFaults({ fsyncDelayMs });
   const password = (name: string) => `${name}-bench-password`;
-  const devices = await Promise.all(Array.from({ length: beds }, async (_, i) => ({ id: `mon-${i + 1}`, bed: String(i + 1), secretHash: await hashPassword(password(`mon-${i + 1}`), { logN: 10 }) })));
-  const users = [{ name: 'station', role: 'viewer', secretHash: await hashPassword(password('station'), { logN: 10 }) }];
+  const devices = await Promise.all(
+    Array.from({ length: beds }, async (_, i) => ({
+      id: `mon-${i + 1}`,
+      bed: String(i + 1),
+      secretHash: await hashPassword(password(`mon-${i + 1}`), { logN: 10 }),
+    })),
+  );
+  const users = [
+    { name: 'station', role: 'viewer', secretHash: await hashPassword(password('station'), { logN: 10 }) },
+  ];
   const file = join(dir, 'wardgate.yaml');
-  writeFileSync(file, stringify({ ward: '3B', mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, gateway: { dataDir: './data' }, devices, users, log: { level: 'error' }, ...config }));
-  const child = spawn(process.execPath, [join(ROOT, 'bin/wardgate.js'), 'edge', '--config', file], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...harness.env() } });
+  writeFileSync(
+    file,
+    stringify({
+      ward: '3B',
+      mqtt: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1', port: 0 },
+      gateway: { dataDir: './data' },
+      devices,
+      users,
+      log: { level: 'error' },
+      ...config,
+    }),
+  );
+  const child = spawn(process.execPath, [join(ROOT, 'bin/wardgate.js'), 'edge', '--config', file], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, ...harness.env() },
+  });
   const clients: MqttClient[] = [];
   try {
     const port = await mqttPortOf(harness.root, child.pid!);
-    const connect = (name: string) => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: name, username: name, password: password(name), reconnectPeriod: 0 });
+    const connect = (name: string) =>
+      mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+        clientId: name,
+        username: name,
+        password: password(name),
+        reconnectPeriod: 0,
+      });
     const station = await connect('station');
     clients.push(station);
     await station.subscribeAsync('wardgate/ward/3B/alarms', { qos: 1 });
@@ -98,11 +136,16 @@ export async function measureSlowDisk(options: SlowDiskOptions): Promise<SlowDis
           sentAt.set(String(i + 1), t0);
         } else critical.delete(i);
         sent++;
-        monitors[i].publish(`wardgate/devices/mon-${i + 1}/obs`, vitals(tick + 1, isCritical ? 80 : 120), { qos: 1 }, (err) => {
-          if (err) return;
-          acked++;
-          pubacks.push(performance.now() - t0);
-        });
+        monitors[i].publish(
+          `wardgate/devices/mon-${i + 1}/obs`,
+          vitals(tick + 1, isCritical ? 80 : 120),
+          { qos: 1 },
+          (err) => {
+            if (err) return;
+            acked++;
+            pubacks.push(performance.now() - t0);
+          },
+        );
       }
     }
     const elapsed = (performance.now() - started) / 1000;
@@ -135,7 +178,10 @@ export async function measureSlowDisk(options: SlowDiskOptions): Promise<SlowDis
 async function mqttPortOf(dataDir: string, pid: number): Promise<number> {
   for (let i = 0; i < 600; i++) {
     try {
-      const info = JSON.parse(readFileSync(join(dataDir, RUN_FILE), 'utf8')) as { pid: number; ports: { mqtt: number } };
+      const info = JSON.parse(readFileSync(join(dataDir, RUN_FILE), 'utf8')) as {
+        pid: number;
+        ports: { mqtt: number };
+      };
       if (info.pid === pid) return info.ports.mqtt;
     } catch {
       // not yet written
@@ -150,7 +196,9 @@ async function mqttPortOf(dataDir: string, pid: number): Promise<number> {
  * WAL measure is a PASSIVE checkpoint on the event loop: two syncs, every 30 s)
  * moved out of the run, which shows what is left besides that known stall.
  */
-export async function runSlowDiskBench(log: (line: string) => void = console.log): Promise<Array<SlowDiskFigures & { storageJob: string }>> {
+export async function runSlowDiskBench(
+  log: (line: string) => void = console.log,
+): Promise<Array<SlowDiskFigures & { storageJob: string }>> {
   const figures: Array<SlowDiskFigures & { storageJob: string }> = [];
   for (const fsyncDelayMs of [0, 20, 100, 500]) {
     for (const storageJob of ['default', 'hourly']) {

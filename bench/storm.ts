@@ -42,7 +42,10 @@ async function storm(broker: BrokerChild, devices: readonly Device[]): Promise<O
 }
 
 export async function runStormBench(log: (line: string) => void = console.log): Promise<StormFigures[]> {
-  const runs: Array<{ n: number; kind: 'minted' | 'scrypt' }> = [{ n: 300, kind: 'minted' }, { n: 1000, kind: 'minted' }];
+  const runs: Array<{ n: number; kind: 'minted' | 'scrypt' }> = [
+    { n: 300, kind: 'minted' },
+    { n: 1000, kind: 'minted' },
+  ];
   if (process.env.WARDGATE_BENCH_STORM_SCRYPT === '1') runs.unshift({ n: 300, kind: 'scrypt' });
   const figures: StormFigures[] = [];
   for (const { n, kind } of runs) {
@@ -53,7 +56,11 @@ export async function runStormBench(log: (line: string) => void = console.log): 
     const dir = mkdtempSync(join(tmpdir(), 'wardgate-storm-'));
     try {
       const config = {
-        ward: 'floor', mqtt: { port: 0 }, http: { port: 0 }, gateway: { dataDir: './data' }, log: { level: 'error' },
+        ward: 'floor',
+        mqtt: { port: 0 },
+        http: { port: 0 },
+        gateway: { dataDir: './data' },
+        log: { level: 'error' },
         devices: devices.map((d, i) => ({ id: d.id, bed: String(i + 1), secretHash: d.secretHash })),
       };
       const wardgate = await startWardgate(dir, config);
@@ -69,7 +76,10 @@ export async function runStormBench(log: (line: string) => void = console.log): 
 }
 
 function fmt(r: Omit<StormResult, 'connections'>): string {
-  const all = r.allStreamingMs === undefined ? `${r.streaming} streaming` : `all streaming in ${(r.allStreamingMs / 1000).toFixed(2)} s`;
+  const all =
+    r.allStreamingMs === undefined
+      ? `${r.streaming} streaming`
+      : `all streaming in ${(r.allStreamingMs / 1000).toFixed(2)} s`;
   return `${all} (p50 ${(r.p50Ms / 1000).toFixed(2)} s; ${r.attempts} CONNECTs, ${r.serverUnavailable} told busy, ${r.timeouts} timed out, ${r.closedOrRefused} closed)`;
 }
 

@@ -13,11 +13,26 @@ import { createLogger } from '../edge/log.js';
 import { openDatabase, type Db } from '../edge/store/database.js';
 import { cloudConfigSchema } from '../edge/sync/config.js';
 import { SyncService } from '../edge/sync/syncService.js';
-import { buildBatch, encodeBatch, patientPseudonym, signedBatchRequest, type SyncReading } from '../shared/sync/index.js';
+import {
+  buildBatch,
+  encodeBatch,
+  patientPseudonym,
+  signedBatchRequest,
+  type SyncReading,
+} from '../shared/sync/index.js';
 
 const BEDS = 30;
 const METRICS = ['hr', 'spo2', 'pr', 'rr', 'temp', 'nibp_sys', 'nibp_dia', 'nibp_map'] as const;
-const UNITS: Record<string, string> = { hr: '/min', spo2: '%', pr: '/min', rr: '/min', temp: 'Cel', nibp_sys: 'mm[Hg]', nibp_dia: 'mm[Hg]', nibp_map: 'mm[Hg]' };
+const UNITS: Record<string, string> = {
+  hr: '/min',
+  spo2: '%',
+  pr: '/min',
+  rr: '/min',
+  temp: 'Cel',
+  nibp_sys: 'mm[Hg]',
+  nibp_dia: 'mm[Hg]',
+  nibp_map: 'mm[Hg]',
+};
 const DAY_S = 86_400;
 /** Readings per second the ward produces: the real-time rate the drain is a multiple of. */
 const WARD_RATE = BEDS * METRICS.length;
@@ -38,10 +53,13 @@ async function startEndpoint(): Promise<Endpoint> {
   });
   return {
     url: `http://127.0.0.1:${port}`,
-    stats: () => new Promise((resolve) => {
-      worker.once('message', (m: { stats: { requests: number; readings: number; refused: number } }) => resolve(m.stats));
-      worker.postMessage('stats');
-    }),
+    stats: () =>
+      new Promise((resolve) => {
+        worker.once('message', (m: { stats: { requests: number; readings: number; refused: number } }) =>
+          resolve(m.stats),
+        );
+        worker.postMessage('stats');
+      }),
     stop: async () => {
       worker.postMessage('stop');
       await new Promise((r) => worker.once('exit', r));
@@ -54,15 +72,21 @@ function fillBacklog(db: Db, seconds: number): number {
   const start = Date.now() - seconds * 1000;
   db.transaction(() => {
     const device = db.prepare("INSERT INTO devices (device_id, bed, source) VALUES (?, ?, 'mqtt')");
-    const patient = db.prepare("INSERT INTO patients (identifier, authority, first_seen, last_seen) VALUES (?, 'HOSP', ?, ?)");
-    const admit = db.prepare("INSERT INTO admissions (patient, bed, admitted_at, admitted_by) VALUES (?, ?, ?, 'nurse-bench')");
+    const patient = db.prepare(
+      "INSERT INTO patients (identifier, authority, first_seen, last_seen) VALUES (?, 'HOSP', ?, ?)",
+    );
+    const admit = db.prepare(
+      "INSERT INTO admissions (patient, bed, admitted_at, admitted_by) VALUES (?, ?, ?, 'nurse-bench')",
+    );
     for (let b = 1; b <= BEDS; b++) {
       device.run(`mon-${b}`, String(b));
       patient.run(`MRN-${100000 + b}`, start, start);
       admit.run(b, String(b), start - 3_600_000);
     }
   })();
-  const insert = db.prepare("INSERT INTO observations (device, seq, ts, received_ts, bed, digest, readings) VALUES (?, ?, ?, ?, ?, x'00', ?)");
+  const insert = db.prepare(
+    "INSERT INTO observations (device, seq, ts, received_ts, bed, digest, readings) VALUES (?, ?, ?, ?, ?, x'00', ?)",
+  );
   const CHUNK_S = 600;
   for (let s0 = 0; s0 < seconds; s0 += CHUNK_S) {
     db.transaction(() => {
@@ -89,29 +113,63 @@ async function rawAcceptRate(endpoint: Endpoint, readings: number, size: number,
     const items: SyncReading[] = [];
     for (let i = 0; i < size; i++) {
       const code = METRICS[i % METRICS.length];
-      items.push({ n: n + i, device: `mon-${(i % BEDS) + 1}`, seq: n + i, code, value: 60 + (i % 40), unit: UNITS[code] as SyncReading['unit'], ts: now - 60_000 + (i % 1000), flags: 0, bed: String((i % BEDS) + 1), patient });
+      items.push({
+        n: n + i,
+        device: `mon-${(i % BEDS) + 1}`,
+        seq: n + i,
+        code,
+        value: 60 + (i % 40),
+        unit: UNITS[code] as SyncReading['unit'],
+        ts: now - 60_000 + (i % 1000),
+        flags: 0,
+        bed: String((i % BEDS) + 1),
+        patient,
+      });
     }
-    const batch = buildBatch({ gateway: 'gw-raw', ward: '3B', created: now, readings: items, alarms: [], statuses: [] });
+    const batch = buildBatch({
+      gateway: 'gw-raw',
+      ward: '3B',
+      created: now,
+      readings: items,
+      alarms: [],
+      statuses: [],
+    });
     bodies.push({ batch, body: encodeBatch(batch) });
   }
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < bodies.length) {
-      const { batch, body } = bodies[next++];
-      const req = signedBatchRequest(batch, SECRET, Date.now(), body);
-      const res = await fetch(`${endpoint.url}/ingestBatch`, { method: 'POST', body: req.body, headers: req.headers });
-      if (res.status !== 200) throw new Error(`raw post answered ${res.status}: ${await res.text()}`);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < bodies.length) {
+        const { batch, body } = bodies[next++];
+        const req = signedBatchRequest(batch, SECRET, Date.now(), body);
+        const res = await fetch(`${endpoint.url}/ingestBatch`, {
+          method: 'POST',
+          body: req.body,
+          headers: req.headers,
+        });
+        if (res.status !== 200) throw new Error(`raw post answered ${res.status}: ${await res.text()}`);
+      }
+    }),
+  );
   return (bodies.length * size) / ((performance.now() - started) / 1000);
 }
 
 /** Drains the backlog through the real SyncService; readings per second. */
-async function drain(db: Db, endpoint: Endpoint, total: number, cloud: Record<string, unknown>): Promise<{ seconds: number; rate: number }> {
+async function drain(
+  db: Db,
+  endpoint: Endpoint,
+  total: number,
+  cloud: Record<string, unknown>,
+): Promise<{ seconds: number; rate: number }> {
   const config = cloudConfigSchema.parse({ url: endpoint.url, ...cloud });
   const sync = new SyncService({
-    db, config, identity: { gateway: 'gw-bench', ward: '3B' }, secret: SECRET, wardSecret: WARD_SECRET, log: createLogger('silent'),
+    db,
+    config,
+    identity: { gateway: 'gw-bench', ward: '3B' },
+    secret: SECRET,
+    wardSecret: WARD_SECRET,
+    log: createLogger('silent'),
   });
   const unsynced = db.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck();
   const started = performance.now();
@@ -143,7 +201,9 @@ export async function runSyncBench(log: (line: string) => void = () => undefined
     const filled = performance.now();
     const total = fillBacklog(db, seconds);
     db.pragma('wal_checkpoint(TRUNCATE)');
-    log(`sync: backlog of ${total} readings (${hours} h of ${BEDS} beds x ${METRICS.length} metrics at 1 Hz) in ${((performance.now() - filled) / 1000).toFixed(1)} s`);
+    log(
+      `sync: backlog of ${total} readings (${hours} h of ${BEDS} beds x ${METRICS.length} metrics at 1 Hz) in ${((performance.now() - filled) / 1000).toFixed(1)} s`,
+    );
     const cloud = { batch: { maxItems: 5000, maxAgeMs: 0 }, concurrency: 4 };
     const raw = await rawAcceptRate(endpoint, 200_000, 5000, 4);
     log(`sync: endpoint raw accept ${Math.round(raw)} readings/s`);
@@ -151,11 +211,18 @@ export async function runSyncBench(log: (line: string) => void = () => undefined
     const endpointStats = await endpoint.stats();
     db.close();
     const multiple = result.rate / WARD_RATE;
-    log(`sync: drained in ${result.seconds.toFixed(1)} s: ${Math.round(result.rate)} readings/s = ${Math.round(multiple)}x real time`);
+    log(
+      `sync: drained in ${result.seconds.toFixed(1)} s: ${Math.round(result.rate)} readings/s = ${Math.round(multiple)}x real time`,
+    );
     return {
       scale: { hours, ofDay: hours / 24, readings: total, fullDayReadings: DAY_S * WARD_RATE },
       settings: cloud,
-      drain: { seconds: round(result.seconds), readingsPerSecond: Math.round(result.rate), realTimeMultiple: Math.round(multiple), fullDayEstimateMinutes: round((DAY_S * WARD_RATE) / result.rate / 60) },
+      drain: {
+        seconds: round(result.seconds),
+        readingsPerSecond: Math.round(result.rate),
+        realTimeMultiple: Math.round(multiple),
+        fullDayEstimateMinutes: round((DAY_S * WARD_RATE) / result.rate / 60),
+      },
       endpointRawAcceptPerSecond: Math.round(raw),
       drainShareOfEndpointCeiling: round(result.rate / raw),
       endpointRequests: endpointStats.requests,

@@ -20,15 +20,26 @@ const server = createServer((req, res) => {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     const body = Buffer.concat(chunks);
-    const answer = (status: number, json: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+    const answer = (status: number, json: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
     // The sync's start check (the highest number held per stream), before its first batch: not counted as a batch request.
-    if (req.url === '/verifyRange') return void answer(200, heads(JSON.parse(body.toString('utf8')) as { gateway: string }));
+    if (req.url === '/verifyRange')
+      return void answer(200, heads(JSON.parse(body.toString('utf8')) as { gateway: string }));
     stats.requests++;
     const sig = req.headers['x-wardgate-signature'] as string | undefined;
-    const check = verifySignature(secret, req.headers['x-wardgate-timestamp'] as string | undefined, sig, body, Date.now());
+    const check = verifySignature(
+      secret,
+      req.headers['x-wardgate-timestamp'] as string | undefined,
+      sig,
+      body,
+      Date.now(),
+    );
     if (!check.ok || seen.has(sig!)) {
       stats.refused++;
-      return answer(401, { ok: false, error: { code: check.ok ? 'WG_ERR_REPLAY' : 'WG_ERR_SIGNATURE', message: 'refused' } });
+      return answer(401, {
+        ok: false,
+        error: { code: check.ok ? 'WG_ERR_REPLAY' : 'WG_ERR_SIGNATURE', message: 'refused' },
+      });
     }
     seen.add(sig!);
     const decoded = decodeBatchBody(body);
@@ -60,7 +71,12 @@ function heads(request: { gateway: string }) {
     for (const n of stored.get(`${request.gateway}/${stream}`) ?? []) max = Math.max(max, n);
     return max;
   };
-  return { ok: true, gateway: request.gateway, ranges: [], heads: Object.fromEntries(syncStreams.map((s) => [s, top(s)])) };
+  return {
+    ok: true,
+    gateway: request.gateway,
+    ranges: [],
+    heads: Object.fromEntries(syncStreams.map((s) => [s, top(s)])),
+  };
 }
 
 server.listen(0, '127.0.0.1', () => parentPort!.postMessage({ port: (server.address() as AddressInfo).port }));

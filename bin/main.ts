@@ -20,10 +20,30 @@ function later(name: string, summary: string, load: () => Promise<Command>): Com
 }
 
 const commands: readonly Command[] = [
-  edgeCommand, statusCommand, syncCommand, alarmsCommand, admitCommand, dischargeCommand, ehrCommand, passwdCommand, checkCommand,
-  later('cloud', 'run the cloud functions locally against the emulators, or deploy them', async () => (await import('../cloud/cli/cloudCommand.js')).cloudCommand),
-  later('simulate', 'simulated bedside devices and scenarios against a gateway (or --dry-run)', async () => (await import('../simulators/cli/simulateCommand.js')).simulateCommand),
-  later('demo', 'a whole simulated ward in one command: cloud emulators, edge, eight beds', async () => (await import('../simulators/demo/demoCommand.js')).demoCommand),
+  edgeCommand,
+  statusCommand,
+  syncCommand,
+  alarmsCommand,
+  admitCommand,
+  dischargeCommand,
+  ehrCommand,
+  passwdCommand,
+  checkCommand,
+  later(
+    'cloud',
+    'run the cloud functions locally against the emulators, or deploy them',
+    async () => (await import('../cloud/cli/cloudCommand.js')).cloudCommand,
+  ),
+  later(
+    'simulate',
+    'simulated bedside devices and scenarios against a gateway (or --dry-run)',
+    async () => (await import('../simulators/cli/simulateCommand.js')).simulateCommand,
+  ),
+  later(
+    'demo',
+    'a whole simulated ward in one command: cloud emulators, edge, eight beds',
+    async () => (await import('../simulators/demo/demoCommand.js')).demoCommand,
+  ),
 ];
 
 function usage(): string {

@@ -14,7 +14,10 @@ export interface CloudContext {
   now(): number;
 }
 
-export function createContext(settings: CloudSettings, log: Logger = createCloudLogger(settings.logLevel)): CloudContext {
+export function createContext(
+  settings: CloudSettings,
+  log: Logger = createCloudLogger(settings.logLevel),
+): CloudContext {
   // Both clients find the emulators through FIRESTORE_EMULATOR_HOST and
   // PUBSUB_EMULATOR_HOST, and production through Application Default Credentials.
   const db = new Firestore({ projectId: settings.projectId, ignoreUndefinedProperties: true });

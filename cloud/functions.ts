@@ -21,7 +21,8 @@ export type FunctionName = (typeof functionNames)[number];
 export function registerFunctions(context: () => CloudContext, log?: Logger): void {
   let fallback = log;
   const contextLog = () => (fallback ??= createCloudLogger());
-  const answered = (name: FunctionName, handler: (ctx: CloudContext) => HttpFunction) => answer(name, context, contextLog, handler);
+  const answered = (name: FunctionName, handler: (ctx: CloudContext) => HttpFunction) =>
+    answer(name, context, contextLog, handler);
   functions.http('ingestBatch', answered('ingestBatch', ingestBatch));
   functions.cloudEvent('analyzeReadings', (event: CloudEvent<unknown>) => analyzeEvent(event, context, contextLog));
   functions.http('wardApi', answered('wardApi', wardApi));
@@ -36,18 +37,30 @@ export function registerFunctions(context: () => CloudContext, log?: Logger): vo
  * the framework answers it with the error's message: so that message is the
  * registered code and a sentence, never the path or the reason, which stay in the log.
  */
-async function analyzeEvent(event: CloudEvent<unknown>, context: () => CloudContext, contextLog: () => Logger): Promise<void> {
+async function analyzeEvent(
+  event: CloudEvent<unknown>,
+  context: () => CloudContext,
+  contextLog: () => Logger,
+): Promise<void> {
   let ctx: CloudContext;
   try {
     ctx = context();
   } catch (err) {
-    contextLog().error({ function: 'analyzeReadings', err: (err as Error).message }, 'the function context could not be built');
-    throw new Error('WG_ERR_CONFIG: the cloud function\'s configuration could not be read; it is logged', { cause: err });
+    contextLog().error(
+      { function: 'analyzeReadings', err: (err as Error).message },
+      'the function context could not be built',
+    );
+    throw new Error("WG_ERR_CONFIG: the cloud function's configuration could not be read; it is logged", {
+      cause: err,
+    });
   }
   try {
     await analyzeReadings(ctx)(event as Parameters<ReturnType<typeof analyzeReadings>>[0]);
   } catch (err) {
-    ctx.log.error({ function: 'analyzeReadings', eventId: event.id, err: (err as Error).message }, 'analysis failed; Pub/Sub delivers the message again');
+    ctx.log.error(
+      { function: 'analyzeReadings', eventId: event.id, err: (err as Error).message },
+      'analysis failed; Pub/Sub delivers the message again',
+    );
     throw new Error('WG_ERR_INTERNAL: the analysis failed inside the cloud function; it is logged', { cause: err });
   }
 }
@@ -59,20 +72,26 @@ async function analyzeEvent(event: CloudEvent<unknown>, context: () => CloudCont
  * is not JSON or that others may read): 500 WG_ERR_CONFIG, which the edge
  * retries until the file is fixed; the path and the reason stay in the log.
  */
-function answer(name: FunctionName, context: () => CloudContext, contextLog: () => Logger, handler: (ctx: CloudContext) => HttpFunction): HttpFunction {
+function answer(
+  name: FunctionName,
+  context: () => CloudContext,
+  contextLog: () => Logger,
+  handler: (ctx: CloudContext) => HttpFunction,
+): HttpFunction {
   return async (req, res) => {
     let ctx: CloudContext | undefined;
     try {
       ctx = context();
     } catch (err) {
       contextLog().error({ function: name, err: (err as Error).message }, 'the function context could not be built');
-      return sendError(res, 'WG_ERR_CONFIG', 'the cloud function\'s configuration could not be read; it is logged');
+      return sendError(res, 'WG_ERR_CONFIG', "the cloud function's configuration could not be read; it is logged");
     }
     try {
       await handler(ctx)(req, res);
     } catch (err) {
       ctx.log.error({ function: name, err: (err as Error).message }, 'request failed');
-      if (!res.headersSent) sendError(res, 'WG_ERR_INTERNAL', 'the request failed inside the cloud function; it is logged');
+      if (!res.headersSent)
+        sendError(res, 'WG_ERR_INTERNAL', 'the request failed inside the cloud function; it is logged');
     }
   };
 }

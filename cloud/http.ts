@@ -21,7 +21,11 @@ export function sendError(res: Response, code: HttpErrorCode, message: string, f
 /** A validator's refusal of a request. A code HTTP has no status for would be a fault of ours, and is answered as one. */
 export function sendRejection(res: Response, rejection: Rejection): void {
   if (isHttpErrorCode(rejection.code)) return sendError(res, rejection.code, rejection.message, rejection.field);
-  sendError(res, 'WG_ERR_INTERNAL', `the request failed inside the cloud function (${rejection.code} has no HTTP answer)`);
+  sendError(
+    res,
+    'WG_ERR_INTERNAL',
+    `the request failed inside the cloud function (${rejection.code} has no HTTP answer)`,
+  );
 }
 
 /** A header's single value (Node joins repeats with ", "; a repeated security header is refused by its parser). */
@@ -31,7 +35,11 @@ export function header(value: string | string[] | undefined): string | undefined
 
 export type GatewayCheck =
   | { readonly ok: true; readonly id: string; readonly gateway: GatewayEntry; readonly timestampMs: number }
-  | { readonly ok: false; readonly id: string | undefined; readonly reason: 'unknown' | 'missing' | 'malformed' | 'mismatch' | 'stale' };
+  | {
+      readonly ok: false;
+      readonly id: string | undefined;
+      readonly reason: 'unknown' | 'missing' | 'malformed' | 'mismatch' | 'stale';
+    };
 
 /** Checks an unknown gateway id against this secret: the same work as a known one, so timing does not tell them apart. */
 const NO_GATEWAY_SECRET = randomBytes(32);
@@ -40,7 +48,13 @@ const NO_GATEWAY_SECRET = randomBytes(32);
 export function verifyGatewaySignature(ctx: CloudContext, req: Request, body: Buffer): GatewayCheck {
   const id = header(req.headers[SyncHeader.gateway]);
   const gateway = id === undefined ? undefined : ctx.settings.gateways.get(id);
-  const check = verifySignature(gateway?.secret ?? NO_GATEWAY_SECRET, header(req.headers[SyncHeader.timestamp]), header(req.headers[SyncHeader.signature]), body, ctx.now());
+  const check = verifySignature(
+    gateway?.secret ?? NO_GATEWAY_SECRET,
+    header(req.headers[SyncHeader.timestamp]),
+    header(req.headers[SyncHeader.signature]),
+    body,
+    ctx.now(),
+  );
   if (!gateway) return { ok: false, id, reason: 'unknown' };
   if (!check.ok) return { ok: false, id, reason: check.reason };
   return { ok: true, id: id!, gateway, timestampMs: check.timestampMs };
@@ -53,6 +67,17 @@ export function verifyGatewaySignature(ctx: CloudContext, req: Request, body: Bu
  * the gateway can make, is told that its clock is off. The log keeps the cause.
  */
 export function sendSignatureRefusal(res: Response, check: Extract<GatewayCheck, { ok: false }>): void {
-  if (check.reason === 'stale') return sendError(res, 'WG_ERR_STALE', 'the signed timestamp lies outside the 5-minute window; check the gateway clock (NTP)', 'X-Wardgate-Timestamp');
-  sendError(res, 'WG_ERR_SIGNATURE', 'unknown gateway, or a missing, malformed or wrong signature', 'X-Wardgate-Signature');
+  if (check.reason === 'stale')
+    return sendError(
+      res,
+      'WG_ERR_STALE',
+      'the signed timestamp lies outside the 5-minute window; check the gateway clock (NTP)',
+      'X-Wardgate-Timestamp',
+    );
+  sendError(
+    res,
+    'WG_ERR_SIGNATURE',
+    'unknown gateway, or a missing, malformed or wrong signature',
+    'X-Wardgate-Signature',
+  );
 }

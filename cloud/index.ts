@@ -5,5 +5,7 @@ import { registerFunctions } from './functions.js';
 import { functionTarget, guardNextServers } from './requestGuard.js';
 
 // Before the framework creates its server: nothing it would parse is read unchecked.
-guardNextServers(functionTarget(process.argv, process.env), (err) => contextFromEnv().log.error({ err: err.message }, 'request failed in the framework'));
+guardNextServers(functionTarget(process.argv, process.env), (err) =>
+  contextFromEnv().log.error({ err: err.message }, 'request failed in the framework'),
+);
 registerFunctions(contextFromEnv);

@@ -42,16 +42,33 @@ export function bodyPolicyOf(name: string | undefined): BodyPolicy {
 export type ErrorLog = (err: Error, req: IncomingMessage) => void;
 
 /** Writes a JSON error on a plain Node response (the framework's Express helpers may not be attached yet). */
-export function writeError(res: ServerResponse, code: HttpErrorCode, message: string, field?: string, headers: Record<string, string> = {}): void {
+export function writeError(
+  res: ServerResponse,
+  code: HttpErrorCode,
+  message: string,
+  field?: string,
+  headers: Record<string, string> = {},
+): void {
   const body: CloudErrorBody = { ok: false, error: { code, message, ...(field !== undefined && { field }) } };
-  res.writeHead(httpStatusOf(code), { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers }).end(JSON.stringify(body));
+  res
+    .writeHead(httpStatusOf(code), {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': 'no-store',
+      ...headers,
+    })
+    .end(JSON.stringify(body));
 }
 
 /** The refusal a request's headers already earn, or null to let it through. */
-export function refusal(req: IncomingMessage, policy: BodyPolicy): { code: HttpErrorCode; message: string; field: string; headers?: Record<string, string> } | null {
+export function refusal(
+  req: IncomingMessage,
+  policy: BodyPolicy,
+): { code: HttpErrorCode; message: string; field: string; headers?: Record<string, string> } | null {
   if (req.headers['content-encoding'] !== undefined) {
     return {
-      code: 'WG_ERR_ENCODING', field: 'Content-Encoding', headers: { 'Accept-Encoding': 'identity' },
+      code: 'WG_ERR_ENCODING',
+      field: 'Content-Encoding',
+      headers: { 'Accept-Encoding': 'identity' },
       message: 'send the body as it is, without Content-Encoding (a batch is application/gzip, inside its signature)',
     };
   }
@@ -61,7 +78,11 @@ export function refusal(req: IncomingMessage, policy: BodyPolicy): { code: HttpE
     if (bytes > policy.maxBytes) {
       return policy.maxBytes === 0
         ? { code: 'WG_ERR_TOO_LARGE', field: 'Content-Length', message: 'this endpoint takes no request body' }
-        : { code: 'WG_ERR_TOO_LARGE', field: 'Content-Length', message: `body is ${bytes} bytes; the limit is ${policy.maxBytes}` };
+        : {
+            code: 'WG_ERR_TOO_LARGE',
+            field: 'Content-Length',
+            message: `body is ${bytes} bytes; the limit is ${policy.maxBytes}`,
+          };
     }
   } else if (req.headers['transfer-encoding'] !== undefined && !policy.chunked) {
     return policy.maxBytes === 0
@@ -101,16 +122,22 @@ function middlewareFailed(req: IncomingMessage, res: ServerResponse, err: unknow
     return writeError(res, 'WG_ERR_SCHEMA', 'the path holds a malformed %-escape', 'path');
   }
   switch (e.type) {
-    case 'entity.too.large': return writeError(res, 'WG_ERR_TOO_LARGE', 'the body is larger than this endpoint takes');
-    case 'entity.parse.failed': return writeError(res, 'WG_ERR_JSON', 'the body is not valid JSON');
-    case 'encoding.unsupported': return writeError(res, 'WG_ERR_ENCODING', 'send the body without Content-Encoding', 'Content-Encoding');
-    case 'charset.unsupported': return writeError(res, 'WG_ERR_ENCODING', 'send the body in UTF-8', 'Content-Type');
+    case 'entity.too.large':
+      return writeError(res, 'WG_ERR_TOO_LARGE', 'the body is larger than this endpoint takes');
+    case 'entity.parse.failed':
+      return writeError(res, 'WG_ERR_JSON', 'the body is not valid JSON');
+    case 'encoding.unsupported':
+      return writeError(res, 'WG_ERR_ENCODING', 'send the body without Content-Encoding', 'Content-Encoding');
+    case 'charset.unsupported':
+      return writeError(res, 'WG_ERR_ENCODING', 'send the body in UTF-8', 'Content-Type');
     case 'request.aborted':
-    case 'request.size.invalid': return writeError(res, 'WG_ERR_SCHEMA', 'the body did not match its Content-Length', 'Content-Length');
+    case 'request.size.invalid':
+      return writeError(res, 'WG_ERR_SCHEMA', 'the body did not match its Content-Length', 'Content-Length');
   }
   // body-parser's other refusals of the caller's request (an aborted body, too many parameters): 413 or 400, as it chose.
   if (e.status === 413) return writeError(res, 'WG_ERR_TOO_LARGE', 'the request is larger than this endpoint takes');
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return writeError(res, 'WG_ERR_SCHEMA', 'the request could not be read');
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+    return writeError(res, 'WG_ERR_SCHEMA', 'the request could not be read');
   log?.(e, req);
   writeError(res, 'WG_ERR_INTERNAL', 'the request failed inside the cloud function; it is logged');
 }
@@ -120,12 +147,15 @@ export function answerClientError(err: Error & { code?: string }, socket: Socket
   // As Node's own handler does: a socket already answering (a pipelined request) or gone is only closed.
   const answering = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage?.headersSent === true;
   if (!socket.writable || answering || err.code === 'ECONNRESET') return void socket.destroy();
-  const error: { code: HttpErrorCode; message: string } = err.code === 'HPE_HEADER_OVERFLOW'
-    ? { code: 'WG_ERR_HEADERS_TOO_LARGE', message: 'the request headers are larger than the server reads' }
-    : { code: 'WG_ERR_SCHEMA', message: 'malformed HTTP request' };
+  const error: { code: HttpErrorCode; message: string } =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? { code: 'WG_ERR_HEADERS_TOO_LARGE', message: 'the request headers are larger than the server reads' }
+      : { code: 'WG_ERR_SCHEMA', message: 'malformed HTTP request' };
   const body = JSON.stringify({ ok: false, error } satisfies CloudErrorBody);
   const status = httpStatusOf(error.code);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /**

@@ -83,11 +83,13 @@ function checkMode(path: string, fileMode: number, what: string): void {
  */
 export function parseGateways(text: string, what = 'WARDGATE_GATEWAYS'): Map<string, GatewayEntry> {
   const parsed = parseJson(text, what);
-  if (!isPlainObject(parsed)) throw new WardgateError('WG_ERR_CONFIG', 'expected {"<gateway id>": {"ward": "...", "secret": "..."}}', what);
+  if (!isPlainObject(parsed))
+    throw new WardgateError('WG_ERR_CONFIG', 'expected {"<gateway id>": {"ward": "...", "secret": "..."}}', what);
   const out = new Map<string, GatewayEntry>();
   for (const [id, entry] of Object.entries(parsed)) {
     const at = `${what}.${id}`;
-    if (!ID.test(id)) throw new WardgateError('WG_ERR_CONFIG', 'expected a gateway id of letters, digits, dot, dash or underscore', at);
+    if (!ID.test(id))
+      throw new WardgateError('WG_ERR_CONFIG', 'expected a gateway id of letters, digits, dot, dash or underscore', at);
     if (!isPlainObject(entry) || typeof entry.ward !== 'string' || !ID.test(entry.ward)) {
       throw new WardgateError('WG_ERR_CONFIG', 'expected a ward id', `${at}.ward`);
     }
@@ -102,15 +104,21 @@ export function parseGateways(text: string, what = 'WARDGATE_GATEWAYS'): Map<str
 /** API tokens as JSON: [{"name": "station-3b", "sha256": "<hex>", "wards": ["3B"]}]. */
 export function parseApiTokens(text: string, what = 'WARDGATE_API_TOKENS'): ApiToken[] {
   const parsed = parseJson(text, what);
-  if (!Array.isArray(parsed)) throw new WardgateError('WG_ERR_CONFIG', 'expected an array of {name, sha256, wards}', what);
+  if (!Array.isArray(parsed))
+    throw new WardgateError('WG_ERR_CONFIG', 'expected an array of {name, sha256, wards}', what);
   return parsed.map((entry, i) => {
     const at = `${what}[${i}]`;
-    if (!isPlainObject(entry) || typeof entry.name !== 'string' || entry.name === '') throw new WardgateError('WG_ERR_CONFIG', 'expected a name', `${at}.name`);
+    if (!isPlainObject(entry) || typeof entry.name !== 'string' || entry.name === '')
+      throw new WardgateError('WG_ERR_CONFIG', 'expected a name', `${at}.name`);
     if (typeof entry.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(entry.sha256)) {
       throw new WardgateError('WG_ERR_CONFIG', 'expected the SHA-256 of the token as 64 hex digits', `${at}.sha256`);
     }
     const wards = entry.wards;
-    if (!Array.isArray(wards) || wards.length === 0 || !wards.every((w) => typeof w === 'string' && (w === '*' || ID.test(w)))) {
+    if (
+      !Array.isArray(wards) ||
+      wards.length === 0 ||
+      !wards.every((w) => typeof w === 'string' && (w === '*' || ID.test(w)))
+    ) {
       throw new WardgateError('WG_ERR_CONFIG', 'expected a list of ward ids, or ["*"]', `${at}.wards`);
     }
     return { name: entry.name, sha256: entry.sha256, wards: wards as string[] };
@@ -168,19 +176,21 @@ export class SecretFile<T> {
 
   /** Reads the file again (one reading at a time); null when it read, else why not. */
   reload(): Promise<SecretReloadFailure | null> {
-    this.#reading ??= this.#read().then(
-      (value) => {
-        this.#value = value;
-        return null;
-      },
-      (err: unknown) => {
-        const failure = { what: this.what, reason: reasonOf(err) };
-        this.onFailure?.(failure);
-        return failure;
-      },
-    ).finally(() => {
-      this.#reading = undefined;
-    });
+    this.#reading ??= this.#read()
+      .then(
+        (value) => {
+          this.#value = value;
+          return null;
+        },
+        (err: unknown) => {
+          const failure = { what: this.what, reason: reasonOf(err) };
+          this.onFailure?.(failure);
+          return failure;
+        },
+      )
+      .finally(() => {
+        this.#reading = undefined;
+      });
     return this.#reading;
   }
 
@@ -207,10 +217,16 @@ const secretFiles = new WeakMap<object, ReadonlyArray<SecretFile<unknown>>>();
  * the content) and keeping the last good value. Returns the stop function.
  * Settings without secret files: nothing to follow.
  */
-export function followSecrets(settings: CloudSettings, log: { warn(obj: object, msg: string): void }, intervalMs = SECRET_FILE_MAX_AGE_MS): () => void {
+export function followSecrets(
+  settings: CloudSettings,
+  log: { warn(obj: object, msg: string): void },
+  intervalMs = SECRET_FILE_MAX_AGE_MS,
+): () => void {
   const files = secretFiles.get(settings) ?? [];
   if (files.length === 0) return () => undefined;
-  for (const file of files) file.onFailure = (failure) => log.warn(failure, 'a secret file could not be read again; the last good value stays in force');
+  for (const file of files)
+    file.onFailure = (failure) =>
+      log.warn(failure, 'a secret file could not be read again; the last good value stays in force');
   const timer = setInterval(() => files.forEach((file) => void file.reload()), intervalMs);
   timer.unref();
   return () => clearInterval(timer);
@@ -271,7 +287,11 @@ class GatewaysFromFile implements ReadonlyMap<string, GatewayEntry> {
  * Secrets given as files are followed: see SecretFile. With WARDGATE_SECRETS_MOUNTED=true the
  * files are Secret Manager volumes, whose permissions the platform sets, so the 0600 check is skipped.
  */
-export function settingsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<CloudSettings> = {}, now: () => number = Date.now): CloudSettings {
+export function settingsFromEnv(
+  env: NodeJS.ProcessEnv,
+  overrides: Partial<CloudSettings> = {},
+  now: () => number = Date.now,
+): CloudSettings {
   const mounted = env.WARDGATE_SECRETS_MOUNTED === 'true' || env.WARDGATE_SECRETS_MOUNTED === '1';
   const files: Array<SecretFile<unknown>> = [];
   const fileOf = <T>(name: string, parse: (text: string, what: string) => T): SecretFile<T> | undefined => {
@@ -287,18 +307,30 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Cloud
     files.push(file);
     return file;
   };
-  const gatewaysFile = overrides.gateways || env.WARDGATE_GATEWAYS ? undefined : fileOf('WARDGATE_GATEWAYS', parseGateways);
-  const gateways = overrides.gateways
-    ?? (gatewaysFile ? new GatewaysFromFile(gatewaysFile) : parseGateways(env.WARDGATE_GATEWAYS ?? '{}'));
-  const tokensFile = overrides.apiTokens || env.WARDGATE_API_TOKENS ? undefined : fileOf('WARDGATE_API_TOKENS', parseApiTokens);
+  const gatewaysFile =
+    overrides.gateways || env.WARDGATE_GATEWAYS ? undefined : fileOf('WARDGATE_GATEWAYS', parseGateways);
+  const gateways =
+    overrides.gateways ??
+    (gatewaysFile ? new GatewaysFromFile(gatewaysFile) : parseGateways(env.WARDGATE_GATEWAYS ?? '{}'));
+  const tokensFile =
+    overrides.apiTokens || env.WARDGATE_API_TOKENS ? undefined : fileOf('WARDGATE_API_TOKENS', parseApiTokens);
   const tokens = overrides.apiTokens ?? parseApiTokens(env.WARDGATE_API_TOKENS ?? '[]');
   const settings = {
-    projectId: overrides.projectId ?? env.WARDGATE_PROJECT ?? env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT ?? defaults.projectId,
+    projectId:
+      overrides.projectId ??
+      env.WARDGATE_PROJECT ??
+      env.GOOGLE_CLOUD_PROJECT ??
+      env.GCLOUD_PROJECT ??
+      defaults.projectId,
     batchesTopic: overrides.batchesTopic ?? env.WARDGATE_BATCHES_TOPIC ?? defaults.batchesTopic,
     alertsTopic: overrides.alertsTopic ?? env.WARDGATE_ALERTS_TOPIC ?? defaults.alertsTopic,
     gateways,
-    analysisShards: overrides.analysisShards ?? positiveInt(env.WARDGATE_ANALYSIS_SHARDS, defaults.analysisShards, 'WARDGATE_ANALYSIS_SHARDS'),
-    retentionDays: overrides.retentionDays ?? positiveInt(env.WARDGATE_RETENTION_DAYS, defaults.retentionDays, 'WARDGATE_RETENTION_DAYS'),
+    analysisShards:
+      overrides.analysisShards ??
+      positiveInt(env.WARDGATE_ANALYSIS_SHARDS, defaults.analysisShards, 'WARDGATE_ANALYSIS_SHARDS'),
+    retentionDays:
+      overrides.retentionDays ??
+      positiveInt(env.WARDGATE_RETENTION_DAYS, defaults.retentionDays, 'WARDGATE_RETENTION_DAYS'),
     logLevel: overrides.logLevel ?? env.WARDGATE_LOG_LEVEL ?? defaults.logLevel,
   };
   // A getter, so that a token added to the secret reaches wardApi's warm instances.

@@ -44,11 +44,21 @@ export interface BusEvents {
    * alarm engine raises the device-silent technical alarm on it. `since` is
    * the time of the last valid reading (or of the loss), epoch ms.
    */
-  'device.silent': { readonly deviceId: string; readonly source: string; readonly reason: 'disconnected' | 'no-data'; readonly since: number };
+  'device.silent': {
+    readonly deviceId: string;
+    readonly source: string;
+    readonly reason: 'disconnected' | 'no-data';
+    readonly since: number;
+  };
   /** A silent device delivers valid readings again. */
   'device.resumed': { readonly deviceId: string; readonly source: string };
   /** The device reported a sensor state different from the last one (Masimo EXC). */
-  'device.sensor': { readonly deviceId: string; readonly source: string; readonly sensor: SensorState; readonly exceptions: readonly string[] };
+  'device.sensor': {
+    readonly deviceId: string;
+    readonly source: string;
+    readonly sensor: SensorState;
+    readonly exceptions: readonly string[];
+  };
   /** An authorized person acknowledged an alarm (over MQTT; the API calls the engine directly). */
   'alarm.ack': { readonly alarmId: string; readonly by: string; readonly via: 'mqtt' | 'api' };
   /** Alarm lifecycle events of one evaluation, after the store has them (live displays; the sync sends them without waiting for its next tick). */

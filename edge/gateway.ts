@@ -76,7 +76,10 @@ export class Gateway {
    * stops; the daemon instead exits at once, without the commits a clean stop
    * would make, so that its restart recovers from what the disk really holds.
    */
-  constructor(config: GatewayConfig, options: { log?: Logger; env?: NodeJS.ProcessEnv; onFatal?: (err: Error) => void } = {}) {
+  constructor(
+    config: GatewayConfig,
+    options: { log?: Logger; env?: NodeJS.ProcessEnv; onFatal?: (err: Error) => void } = {},
+  ) {
     this.config = config;
     this.#env = options.env ?? process.env;
     this.#onFatal = options.onFatal ?? (() => void this.stop());
@@ -90,7 +93,9 @@ export class Gateway {
       ...(this.#http?.port !== undefined && { http: this.#http.port }),
       ...(this.#hl7?.port !== undefined && { hl7: this.#hl7.port }),
       ...(this.#adt?.port !== undefined && { adt: this.#adt.port }),
-      ...(this.#alarmManager?.reporter.statusPort !== undefined && { alarmStatus: this.#alarmManager.reporter.statusPort }),
+      ...(this.#alarmManager?.reporter.statusPort !== undefined && {
+        alarmStatus: this.#alarmManager.reporter.statusPort,
+      }),
     };
   }
 
@@ -125,13 +130,20 @@ export class Gateway {
 
   async start(): Promise<void> {
     const { config, log } = this;
-    log.info({ ward: config.ward, gateway: config.gateway.id, config: config.source, devices: config.devices.length }, 'starting');
+    log.info(
+      { ward: config.ward, gateway: config.gateway.id, config: config.source, devices: config.devices.length },
+      'starting',
+    );
     try {
       // The store opens first: every feature is built with it open, and it closes after all of them have stopped.
       this.#store = await Store.open({
         dataDir: config.gateway.dataDir,
         devices: declaredDevices(config),
-        onExit: (err) => log.error({ err }, 'ingest writer thread stopped; its messages were not acknowledged; the next commit starts a new one'),
+        onExit: (err) =>
+          log.error(
+            { err },
+            'ingest writer thread stopped; its messages were not acknowledged; the next commit starts a new one',
+          ),
         onFatal: (err) => this.#diskFailed(err),
       });
       for (const service of this.#build(this.#store)) {
@@ -182,31 +194,60 @@ export class Gateway {
     this.#metrics = metrics;
     // The sync, the storage guard, the jobs and the disk watch raise technical alarms (cloud unreachable, quarantine, buffer filling) over the bus.
     const technical = technicalAlarmsOverBus(bus);
-    const diskFull = new DiskFullWatch({ alarms: technical, log, registry: metrics.registry, dataDir: config.gateway.dataDir });
+    const diskFull = new DiskFullWatch({
+      alarms: technical,
+      log,
+      registry: metrics.registry,
+      dataDir: config.gateway.dataDir,
+    });
     const guard = new StorageGuard(store.db, config.storage, technical);
     const cloud = wireSync({ config, env: this.#env, log, db: store.db, bus, alarms: technical, metrics });
     const scheduler = new Scheduler({
-      jobs: jobList({ config, log, db: store.db, guard, bus, cloud, metrics }), log,
+      jobs: jobList({ config, log, db: store.db, guard, bus, cloud, metrics }),
+      log,
       onRun: (job, outcome) => metrics.jobRuns.inc({ job, outcome }),
     });
     this.#jobs = { sync: cloud?.sync, guard, scheduler };
-    const queue = ingestQueue(ingestCommitter({ writer: store.writer, admitsReadings: () => guard.admitsReadings(), diskFull }), { bus, metrics, log });
-    const ingestor = new Ingestor(queue, { isDeclared: (id) => store.devices.isDeclared(id) }, {
-      maxFutureSkewMs: config.ingest.maxFutureSkewMs,
-      acceptUnknownDevices: config.ingest.acceptUnknownDevices,
-      maxMessageBytes: config.mqtt.maxMessageBytes,
-    }, Date.now, (source, err) => {
-      metrics.handlerErrors.inc({ source, stage: 'validate' });
-      log.error({ code: 'WG_ERR_INTERNAL', source, err: err instanceof Error ? err.message : String(err) }, 'a validator failed; the message was dead-lettered');
-    });
+    const queue = ingestQueue(
+      ingestCommitter({ writer: store.writer, admitsReadings: () => guard.admitsReadings(), diskFull }),
+      { bus, metrics, log },
+    );
+    const ingestor = new Ingestor(
+      queue,
+      { isDeclared: (id) => store.devices.isDeclared(id) },
+      {
+        maxFutureSkewMs: config.ingest.maxFutureSkewMs,
+        acceptUnknownDevices: config.ingest.acceptUnknownDevices,
+        maxMessageBytes: config.mqtt.maxMessageBytes,
+      },
+      Date.now,
+      (source, err) => {
+        metrics.handlerErrors.inc({ source, stage: 'validate' });
+        log.error(
+          { code: 'WG_ERR_INTERNAL', source, err: err instanceof Error ? err.message : String(err) },
+          'a validator failed; the message was dead-lettered',
+        );
+      },
+    );
     const auth = new Authenticator([...config.devices, ...config.users]);
     const mqtt = new MqttBroker({ config, auth, ingestor, bus, metrics, log });
     this.#mqtt = mqtt;
-    const httpTls = config.http.tls && { cert: readFileSync(config.http.tls.cert), key: readFileSync(config.http.tls.key) };
-    const http = new HttpServer({ host: config.http.host, port: config.http.port, log, ...(httpTls && { tls: httpTls }) });
+    const httpTls = config.http.tls && {
+      cert: readFileSync(config.http.tls.cert),
+      key: readFileSync(config.http.tls.key),
+    };
+    const http = new HttpServer({
+      host: config.http.host,
+      port: config.http.port,
+      log,
+      ...(httpTls && { tls: httpTls }),
+    });
     this.#http = http;
     http.route('GET', '/healthz', (_req, res) =>
-      sendJson(res, this.#stopping ? 503 : 200, { status: this.#stopping ? 'stopping' : 'ok', uptimeSeconds: Math.round(process.uptime()) }),
+      sendJson(res, this.#stopping ? 503 : 200, {
+        status: this.#stopping ? 'stopping' : 'ok',
+        uptimeSeconds: Math.round(process.uptime()),
+      }),
     );
     http.route('GET', '/metrics', async (_req, res) => {
       const body = await metrics.registry.metrics();
@@ -216,24 +257,59 @@ export class Gateway {
     // Who lies in which bed: one record, read by the alarms (NEWS2) and changed through the API.
     const admissions = new Admissions(store.db, store.audit);
     const alarms = new AlarmService({
-      config, store, admissions, bus, log, env: this.#env,
+      config,
+      store,
+      admissions,
+      bus,
+      log,
+      env: this.#env,
       onFatal: (err) => this.#diskFailed(err),
       publisher: { publish: (topic, payload, options) => mqtt.publish(topic, payload, options) },
       onEvent: (phase, priority) => metrics.alarmEvents.inc({ phase, priority }),
     });
     this.#alarms = alarms;
     const sessions = createSessions(config);
-    const api = new ApiService({ http, auth, localToken: this.#token, alarms, admissions, bus, store, beds: configuredBeds(config), sessions: sessionLookup(sessions) });
+    const api = new ApiService({
+      http,
+      auth,
+      localToken: this.#token,
+      alarms,
+      admissions,
+      bus,
+      store,
+      beds: configuredBeds(config),
+      sessions: sessionLookup(sessions),
+    });
     // Vitals to the EHR (config ehr): its routes go under /api with the API's authentication.
     const ehr = config.ehr
-      ? [new EhrService({
-          config: config.ehr, ward: config.ward, db: store.db, audit: store.audit, admissions, alarms: technical, log, registry: metrics.registry,
-          route: apiRouter({ http, auth, localToken: this.#token, sessions: sessionLookup(sessions) }),
-        })]
+      ? [
+          new EhrService({
+            config: config.ehr,
+            ward: config.ward,
+            db: store.db,
+            audit: store.audit,
+            admissions,
+            alarms: technical,
+            log,
+            registry: metrics.registry,
+            route: apiRouter({ http, auth, localToken: this.#token, sessions: sessionLookup(sessions) }),
+          }),
+        ]
       : [];
     // Alarms to the hospital's alarm manager (config alarmManager): it reads the alarms' events and acknowledges through them.
-    const alarmManager = config.alarmManager
-      && wireAlarmManager({ config: config.alarmManager, ward: config.ward, gatewayId: config.gateway.id, store, bus, log, alarms, technical, registry: metrics.registry });
+    const alarmManager =
+      config.alarmManager &&
+      wireAlarmManager({
+        config: config.alarmManager,
+        ward: config.ward,
+        gatewayId: config.gateway.id,
+        store,
+        bus,
+        log,
+        alarms,
+        technical,
+        registry: metrics.registry,
+      });
     this.#alarmManager = alarmManager || undefined;
     const sources = this.#deviceSources(ingestor, metrics, store);
     const adt = this.#adtFeed(store, admissions);
@@ -245,7 +321,20 @@ export class Gateway {
     // The EHR link starts after the alarms (its technical alarms) and stops before them and the store.
     // The dashboard registers its routes before the HTTP port opens.
     // The alarm manager's reporter and link start after the alarms and stop before them.
-    return [queue, alarms, api, ...ehr, ...(alarmManager ? alarmManager.services : []), ...(cloud ? cloud.services : []), scheduler, mqtt, ...sources, ...adt, this.#dashboard, http];
+    return [
+      queue,
+      alarms,
+      api,
+      ...ehr,
+      ...(alarmManager ? alarmManager.services : []),
+      ...(cloud ? cloud.services : []),
+      scheduler,
+      mqtt,
+      ...sources,
+      ...adt,
+      this.#dashboard,
+      http,
+    ];
   }
 
   /** The disk failed to write or sync the database (ingest or alarm events): the daemon stops for its restart to recover from the disk. */
@@ -260,12 +349,29 @@ export class Gateway {
     const services: Service[] = [];
     if (config.serial.length) {
       const lastSeq = (deviceId: string) => store.devices.lastSeq(deviceId);
-      services.push(new SerialService({ ports: config.serial, ingestor, bus, metrics, log, lastSeq, maxFutureSkewMs: config.ingest.maxFutureSkewMs }));
+      services.push(
+        new SerialService({
+          ports: config.serial,
+          ingestor,
+          bus,
+          metrics,
+          log,
+          lastSeq,
+          maxFutureSkewMs: config.ingest.maxFutureSkewMs,
+        }),
+      );
     }
     if (config.hl7) {
       this.#hl7 = new Hl7Listener({
-        config: config.hl7, ingestor, metrics, log, gatewayId: config.gateway.id, ward: config.ward, maxFutureSkewMs: config.ingest.maxFutureSkewMs,
-        declared: declaredDevices(config), acceptUnknownSenders: config.ingest.acceptUnknownDevices,
+        config: config.hl7,
+        ingestor,
+        metrics,
+        log,
+        gatewayId: config.gateway.id,
+        ward: config.ward,
+        maxFutureSkewMs: config.ingest.maxFutureSkewMs,
+        declared: declaredDevices(config),
+        acceptUnknownSenders: config.ingest.acceptUnknownDevices,
         statusFile: join(config.gateway.dataDir, HL7_STATUS_FILE),
       });
       services.push(this.#hl7);
@@ -279,14 +385,27 @@ export class Gateway {
     const adt = config.hl7?.adt;
     if (!config.hl7 || !adt) return [];
     this.#adt = new AdtListener({
-      config: adt, locations: adt.locations.length ? adt.locations : config.hl7.locations, db: store.db, audit: store.audit, admissions, bus, log,
-      gatewayId: config.gateway.id, ward: config.ward, statusFile: join(config.gateway.dataDir, ADT_STATUS_FILE),
+      config: adt,
+      locations: adt.locations.length ? adt.locations : config.hl7.locations,
+      db: store.db,
+      audit: store.audit,
+      admissions,
+      bus,
+      log,
+      gatewayId: config.gateway.id,
+      ward: config.ward,
+      statusFile: join(config.gateway.dataDir, ADT_STATUS_FILE),
     });
     return [this.#adt];
   }
 
   #writeRunFile(): void {
-    const info: RunInfo = { pid: process.pid, startedAt: new Date().toISOString(), ports: this.ports, token: this.#token };
+    const info: RunInfo = {
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      ports: this.ports,
+      token: this.#token,
+    };
     writeFileSync(join(this.config.gateway.dataDir, RUN_FILE), `${JSON.stringify(info)}\n`, { mode: 0o600 });
   }
 }
@@ -298,10 +417,16 @@ function declaredDevices(config: GatewayConfig): DeclaredDevice[] {
   const devices: DeclaredDevice[] = config.devices.map((d) => {
     const port = serial.get(d.name);
     const bed = d.bed ?? port?.bed;
-    return { id: d.name, ...(bed !== undefined && { bed }), source: port ? 'serial' : hl7.has(d.name) ? 'hl7' : 'mqtt' };
+    return {
+      id: d.name,
+      ...(bed !== undefined && { bed }),
+      source: port ? 'serial' : hl7.has(d.name) ? 'hl7' : 'mqtt',
+    };
   });
   const named = new Set(config.devices.map((d) => d.name));
-  for (const p of config.serial) if (!named.has(p.deviceId)) devices.push({ id: p.deviceId, ...(p.bed !== undefined && { bed: p.bed }), source: 'serial' });
+  for (const p of config.serial)
+    if (!named.has(p.deviceId))
+      devices.push({ id: p.deviceId, ...(p.bed !== undefined && { bed: p.bed }), source: 'serial' });
   return devices;
 }
 

@@ -75,7 +75,11 @@ export function createMetrics(sources: MetricSources) {
       labelNames: ['phase', 'priority'] as const,
       registers,
     }),
-    commitErrors: new Counter({ name: 'wardgate_commit_errors_total', help: 'Failed group-commit transactions.', registers }),
+    commitErrors: new Counter({
+      name: 'wardgate_commit_errors_total',
+      help: 'Failed group-commit transactions.',
+      registers,
+    }),
     authFailures: new Counter({
       name: 'wardgate_mqtt_auth_failures_total',
       help: 'Refused MQTT connections (connect, client_id, busy), publishes, subscriptions, deliveries (forward) and oversized packets (oversize, oversize_unauthenticated).',
@@ -190,9 +194,21 @@ export function createMetrics(sources: MetricSources) {
       labelNames: ['outcome'] as const,
       registers,
     }),
-    syncVerifyItems: new Counter({ name: 'wardgate_sync_verify_items_total', help: 'Items (readings, alarm events, audit entries) compared with the cloud.', registers }),
-    syncVerifyMissing: new Counter({ name: 'wardgate_sync_verify_missing_items_total', help: 'Items the cloud had confirmed but did not hold when verified.', registers }),
-    syncVerifyResent: new Counter({ name: 'wardgate_sync_verify_resent_items_total', help: 'Items put back in flight to fill holes found by verification.', registers }),
+    syncVerifyItems: new Counter({
+      name: 'wardgate_sync_verify_items_total',
+      help: 'Items (readings, alarm events, audit entries) compared with the cloud.',
+      registers,
+    }),
+    syncVerifyMissing: new Counter({
+      name: 'wardgate_sync_verify_missing_items_total',
+      help: 'Items the cloud had confirmed but did not hold when verified.',
+      registers,
+    }),
+    syncVerifyResent: new Counter({
+      name: 'wardgate_sync_verify_resent_items_total',
+      help: 'Items put back in flight to fill holes found by verification.',
+      registers,
+    }),
     syncVerifyPendingRepairs: new Gauge({
       name: 'wardgate_sync_verify_pending_repairs',
       help: 'Ranges re-sent after a hole was found and not yet verified whole (the "sync hole" alarm is raised meanwhile).',
@@ -207,7 +223,11 @@ export function createMetrics(sources: MetricSources) {
       labelNames: ['outcome'] as const,
       registers,
     }),
-    syncBytes: new Counter({ name: 'wardgate_sync_bytes_total', help: 'Compressed batch bytes sent, every attempt counted.', registers }),
+    syncBytes: new Counter({
+      name: 'wardgate_sync_bytes_total',
+      help: 'Compressed batch bytes sent, every attempt counted.',
+      registers,
+    }),
     syncErrors: new Counter({
       name: 'wardgate_sync_errors_total',
       help: 'Failed sync attempts by error code (WG_ERR_... from the cloud, HTTP_5xx, timeout, ECONNREFUSED, ...).',

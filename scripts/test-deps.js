@@ -25,14 +25,20 @@ const neededFiles = {
 const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const missing = [
   ...new Set([
-    ...Object.entries(needed).filter(([cmd]) => !onPath(cmd)).map(([, pkg]) => pkg),
-    ...Object.entries(neededFiles).filter(([file]) => !existsSync(file)).map(([, pkg]) => pkg),
+    ...Object.entries(needed)
+      .filter(([cmd]) => !onPath(cmd))
+      .map(([, pkg]) => pkg),
+    ...Object.entries(neededFiles)
+      .filter(([file]) => !existsSync(file))
+      .map(([, pkg]) => pkg),
   ]),
 ];
 
 if (missing.length === 0) process.exit(0);
 if (process.getuid?.() !== 0) {
-  console.error(`The tests need these Debian packages: ${missing.join(' ')}\nInstall them with: sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}`);
+  console.error(
+    `The tests need these Debian packages: ${missing.join(' ')}\nInstall them with: sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}`,
+  );
   process.exit(1);
 }
 console.error(`Installing test dependencies: ${missing.join(' ')}`);

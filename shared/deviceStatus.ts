@@ -20,12 +20,14 @@ export function parseDeviceStatus(payload: Buffer | string, policy: TimestampPol
   } catch (err) {
     return reject('WG_ERR_JSON', `payload is not valid JSON (${(err as Error).message})`);
   }
-  if (!isPlainObject(body)) return reject('WG_ERR_SCHEMA', 'expected a JSON object such as {"online": true, "battery": 80}');
+  if (!isPlainObject(body))
+    return reject('WG_ERR_SCHEMA', 'expected a JSON object such as {"online": true, "battery": 80}');
   for (const key in body) {
     if (!KEYS.has(key)) return reject('WG_ERR_SCHEMA', 'unknown field (allowed: online, battery, sensor, ts)', key);
   }
   const { online, battery, sensor } = body;
-  if (online !== undefined && typeof online !== 'boolean') return reject('WG_ERR_SCHEMA', 'expected true or false', 'online');
+  if (online !== undefined && typeof online !== 'boolean')
+    return reject('WG_ERR_SCHEMA', 'expected true or false', 'online');
   if (battery !== undefined && (typeof battery !== 'number' || !(battery >= 0 && battery <= 100))) {
     return reject('WG_ERR_SCHEMA', 'expected a percentage from 0 to 100', 'battery');
   }

@@ -46,7 +46,8 @@ export function validateObservation(body: unknown, policy: TimestampPolicy): Obs
   if (unknown !== undefined) return fail(reject('WG_ERR_SCHEMA', 'unknown field (allowed: seq, ts, obs)', unknown));
 
   const seq = body.seq;
-  if (seq === undefined) return fail(reject('WG_ERR_SCHEMA', 'missing: every message needs a per-device sequence number', 'seq'));
+  if (seq === undefined)
+    return fail(reject('WG_ERR_SCHEMA', 'missing: every message needs a per-device sequence number', 'seq'));
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
     return fail(reject('WG_ERR_SCHEMA', 'expected a whole number >= 0', 'seq'));
   }
@@ -62,7 +63,9 @@ export function validateObservation(body: unknown, policy: TimestampPolicy): Obs
   if (!Array.isArray(obs)) return fail(reject('WG_ERR_SCHEMA', 'expected an array of observations', 'obs'));
   if (obs.length === 0) return fail(reject('WG_ERR_SCHEMA', 'expected at least one observation', 'obs'));
   if (obs.length > MAX_OBS_PER_MESSAGE) {
-    return fail(reject('WG_ERR_SCHEMA', `expected at most ${MAX_OBS_PER_MESSAGE} observations, got ${obs.length}`, 'obs'));
+    return fail(
+      reject('WG_ERR_SCHEMA', `expected at most ${MAX_OBS_PER_MESSAGE} observations, got ${obs.length}`, 'obs'),
+    );
   }
 
   const readings: Reading[] = [];
@@ -90,7 +93,8 @@ export function validateEntry(
 ): { code: string; reading?: Reading } | Rejection {
   if (!isPlainObject(entry)) return reject('WG_ERR_SCHEMA', 'expected an object with code, value and unit', at);
   const unknown = firstUnknownKey(entry, ENTRY_KEYS);
-  if (unknown !== undefined) return reject('WG_ERR_SCHEMA', 'unknown field (allowed: code, value, unit, ts, unreliable)', `${at}.${unknown}`);
+  if (unknown !== undefined)
+    return reject('WG_ERR_SCHEMA', 'unknown field (allowed: code, value, unit, ts, unreliable)', `${at}.${unknown}`);
 
   const rawCode = entry.code;
   if (typeof rawCode !== 'string' && typeof rawCode !== 'number') {
@@ -123,7 +127,11 @@ export function validateEntry(
   }
   const canonical = toCanonical(value, unit, metric.unit);
   if (canonical === undefined) {
-    return reject('WG_ERR_UNIT', `'${unit}' does not fit ${metric.code}; expected one of ${acceptedUnits(metric.unit).join(', ')}`, `${at}.unit`);
+    return reject(
+      'WG_ERR_UNIT',
+      `'${unit}' does not fit ${metric.code}; expected one of ${acceptedUnits(metric.unit).join(', ')}`,
+      `${at}.unit`,
+    );
   }
 
   let flags = 0;

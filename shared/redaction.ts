@@ -71,7 +71,12 @@ function copy(value: unknown, depth: number, path: WeakSet<object>): unknown {
     // field named '__proto__' stays a field instead of replacing the prototype.
     const out = {};
     for (const [key, item] of Object.entries(value)) {
-      Object.defineProperty(out, key, { value: field(key, item, depth, path), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, {
+        value: field(key, item, depth, path),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   } finally {
@@ -83,10 +88,11 @@ function copy(value: unknown, depth: number, path: WeakSet<object>): unknown {
 function copyError(err: Error, depth: number, path: WeakSet<object>): Error {
   const out = Object.create(Object.getPrototypeOf(err) as object) as Error;
   for (const key of Object.getOwnPropertyNames(err)) {
-    const { enumerable, value, get } = Object.getOwnPropertyDescriptor(err, key)!;
+    const descriptor = Object.getOwnPropertyDescriptor(err, key)!;
     Object.defineProperty(out, key, {
-      value: field(key, get ? (get.call(err) as unknown) : value, depth, path),
-      enumerable,
+      // An own property of err (the key came from its own names), read as such.
+      value: field(key, Reflect.get(err, key), depth, path),
+      enumerable: descriptor.enumerable,
       writable: true,
       configurable: true,
     });

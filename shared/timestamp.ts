@@ -37,14 +37,26 @@ export function parseTimestamp(raw: unknown, field: string, policy: TimestampPol
   }
   if (ms < EARLIEST) return reject('WG_ERR_TIMESTAMP', 'lies before the year 2000', field);
   if (ms > policy.now + policy.maxFutureMs) {
-    return reject('WG_ERR_TIMESTAMP', `lies ${Math.round((ms - policy.now) / 1000)} s ahead of the gateway clock`, field);
+    return reject(
+      'WG_ERR_TIMESTAMP',
+      `lies ${Math.round((ms - policy.now) / 1000)} s ahead of the gateway clock`,
+      field,
+    );
   }
   return ms;
 }
 
 /** Whether year-month-day names a day of the Gregorian calendar (month 1-12; 30 February does not). */
 export function isCalendarDate(year: number, month: number, day: number): boolean {
-  if (!Number.isInteger(year) || !Number.isInteger(month) || !Number.isInteger(day) || month < 1 || month > 12 || day < 1) return false;
+  if (
+    !Number.isInteger(year) ||
+    !Number.isInteger(month) ||
+    !Number.isInteger(day) ||
+    month < 1 ||
+    month > 12 ||
+    day < 1
+  )
+    return false;
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
   const days = month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
   return day <= days;

@@ -9,8 +9,21 @@ const same: Convert = (v) => v;
 
 // Maps, not object literals: the unit comes from the wire, and a plain object
 // would answer '__proto__', 'constructor' or 'toString' from its prototype.
-const accepted: ReadonlyMap<CanonicalUnit, ReadonlyMap<string, Convert>> = new Map<CanonicalUnit, ReadonlyMap<string, Convert>>([
-  ['/min', units({ '/min': same, '1/min': same, '{beats}/min': same, '{beat}/min': same, '{breaths}/min': same, '{breath}/min': same })],
+const accepted: ReadonlyMap<CanonicalUnit, ReadonlyMap<string, Convert>> = new Map<
+  CanonicalUnit,
+  ReadonlyMap<string, Convert>
+>([
+  [
+    '/min',
+    units({
+      '/min': same,
+      '1/min': same,
+      '{beats}/min': same,
+      '{beat}/min': same,
+      '{breaths}/min': same,
+      '{breath}/min': same,
+    }),
+  ],
   // '1' is UCUM unity: a fraction 0..1 sent by a device that says so.
   ['%', units({ '%': same, '1': (v) => v * 100 })],
   ['mm[Hg]', units({ 'mm[Hg]': same, kPa: (v) => v * 7.500617 })],
@@ -54,8 +67,12 @@ export interface MdcUnit {
   readonly ucum: string;
 }
 
-export const mdcUnits: ReadonlyMap<number, MdcUnit> = new Map(mdcUnitList.map(([code, refid, ucum]) => [code, { code, refid, ucum }]));
-const mdcUnitsByRefid: ReadonlyMap<string, MdcUnit> = new Map([...mdcUnits.values()].filter((u) => u.refid).map((u) => [u.refid, u]));
+export const mdcUnits: ReadonlyMap<number, MdcUnit> = new Map(
+  mdcUnitList.map(([code, refid, ucum]) => [code, { code, refid, ucum }]),
+);
+const mdcUnitsByRefid: ReadonlyMap<string, MdcUnit> = new Map(
+  [...mdcUnits.values()].filter((u) => u.refid).map((u) => [u.refid, u]),
+);
 
 /** An MDC unit by numeric code (as text or number) or reference id. */
 export function lookupMdcUnit(key: string | number): MdcUnit | undefined {

@@ -66,7 +66,10 @@ export class BedSimulator {
     this.#patient = new Patient(drawBaseline(physiology), physiology);
     this.#noise = new Map(plan.devices.map((d) => [d.id, rng(subSeed(seed, 'bed', plan.bed, 'device', d.id))]));
     this.#events = rng(subSeed(seed, 'bed', plan.bed, 'events'));
-    this.#phase = { nibp: Math.floor(this.#events.uniform(0, cadence.nibpEveryS)), temp: Math.floor(this.#events.uniform(0, cadence.tempEveryS)) };
+    this.#phase = {
+      nibp: Math.floor(this.#events.uniform(0, cadence.nibpEveryS)),
+      temp: Math.floor(this.#events.uniform(0, cadence.tempEveryS)),
+    };
     for (const s of plan.script) {
       if (s.kind === 'artifact') this.#schedule(s, SPIKE_GAP_S, SPIKE_LEN_S, this.#spikes);
       if (s.kind === 'malformed') this.#schedule(s, MALFORMED_GAP_S, [1, 2], this.#malformedAt);
@@ -119,14 +122,23 @@ export class BedSimulator {
     if (m.includes('hr')) obs.push({ code: 'hr', value: Math.round(truth.hr + NOISE.hr * r.gauss()), unit: '/min' });
     if (m.includes('spo2')) {
       // Motion: the oximeter reads nonsense, some of it plausible-looking; sensor off: no value at all.
-      const spo2 = sensorOff ? null : spike ? Math.round(r.uniform(40, 100)) : Math.min(100, Math.round(truth.spo2 + NOISE.spo2 * r.gauss()));
+      const spo2 = sensorOff
+        ? null
+        : spike
+          ? Math.round(r.uniform(40, 100))
+          : Math.min(100, Math.round(truth.spo2 + NOISE.spo2 * r.gauss()));
       obs.push({ code: 'spo2', value: spo2, unit: '%' });
     }
     if (m.includes('pr')) {
-      const pr = sensorOff ? null : spike ? Math.round(r.uniform(30, 230)) : Math.round(truth.hr + NOISE.pr * r.gauss());
+      const pr = sensorOff
+        ? null
+        : spike
+          ? Math.round(r.uniform(30, 230))
+          : Math.round(truth.hr + NOISE.pr * r.gauss());
       obs.push({ code: 'pr', value: pr, unit: '/min' });
     }
-    if (m.includes('rr')) obs.push({ code: 'rr', value: Math.max(0, Math.round(truth.rr + NOISE.rr * r.gauss())), unit: '/min' });
+    if (m.includes('rr'))
+      obs.push({ code: 'rr', value: Math.max(0, Math.round(truth.rr + NOISE.rr * r.gauss())), unit: '/min' });
     if (m.includes('nibp') && (t + this.#phase.nibp) % this.#cadence.nibpEveryS === 0) {
       const sys = Math.round(truth.sbp + NOISE.sbp * r.gauss());
       const dia = Math.round(truth.dbp + NOISE.dbp * r.gauss());
@@ -141,7 +153,7 @@ export class BedSimulator {
 
   /** Marks seconds inside the step at random gaps, each for a random length. */
   #schedule(s: ScenarioStep, gap: readonly [number, number], len: readonly [number, number], into: Set<number>): void {
-    for (let t = s.at + Math.floor(this.#events.uniform(0, gap[1])); t < s.at + s.duration; ) {
+    for (let t = s.at + Math.floor(this.#events.uniform(0, gap[1])); t < s.at + s.duration;) {
       const n = Math.floor(this.#events.uniform(len[0], len[1]));
       for (let i = 0; i < n; i++) into.add(t + i);
       t += n + Math.floor(this.#events.uniform(gap[0], gap[1]));

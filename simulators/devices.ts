@@ -26,7 +26,11 @@ const MONITOR_REST: readonly Measurement[] = ['hr', 'rr', 'nibp', 'temp'];
  * when `oximeter` names a serial format, a separate oximeter on a cable that
  * takes over SpO2 and pulse rate.
  */
-export function bedDevices(bed: string, monitor: 'mqtt' | 'hl7' = 'mqtt', oximeter?: 'mqtt' | 'masimo' | 'nonin' | 'xpod'): DeviceSpec[] {
+export function bedDevices(
+  bed: string,
+  monitor: 'mqtt' | 'hl7' = 'mqtt',
+  oximeter?: 'mqtt' | 'masimo' | 'nonin' | 'xpod',
+): DeviceSpec[] {
   const mon: DeviceSpec = { id: `mon-${bed}`, transport: monitor, measures: oximeter ? MONITOR_REST : MONITOR_ALL };
   return oximeter ? [mon, { id: `pox-${bed}`, transport: oximeter, measures: OXIMETER }] : [mon];
 }

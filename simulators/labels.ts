@@ -6,7 +6,12 @@ import { BATTERY_FROM, BATTERY_TO, formatStep, type ScenarioKind, type ScenarioS
 
 /** The alarm a labelled event should raise (matched on kind, and rule when given), or none at all. */
 export type Expectation =
-  | { readonly alarm: true; readonly kind: 'physiological' | 'technical'; readonly rule: string | null; readonly metric: string | null }
+  | {
+      readonly alarm: true;
+      readonly kind: 'physiological' | 'technical';
+      readonly rule: string | null;
+      readonly metric: string | null;
+    }
   | { readonly alarm: false };
 
 export interface ScenarioLabel {
@@ -41,13 +46,24 @@ export interface LabelsFile {
 
 /** The low-battery threshold of the gateway's default config (alarms.technical.batteryLowPercent). */
 export const BATTERY_LOW_PERCENT = 20;
-const physiological = (rule: string, metric: string): Expectation => ({ alarm: true, kind: 'physiological', rule, metric });
+const physiological = (rule: string, metric: string): Expectation => ({
+  alarm: true,
+  kind: 'physiological',
+  rule,
+  metric,
+});
 const technical = (rule: string | null): Expectation => ({ alarm: true, kind: 'technical', rule, metric: null });
 const none: Expectation = { alarm: false };
 
 function label(plan: BedPlan, step: ScenarioStep, runEnd: number): ScenarioLabel | undefined {
   const device = targetDevice(plan.devices, step.kind);
-  const base = { bed: plan.bed, deviceId: device?.id ?? null, scenario: step.kind, start: step.at, end: step.at + step.duration };
+  const base = {
+    bed: plan.bed,
+    deviceId: device?.id ?? null,
+    scenario: step.kind,
+    start: step.at,
+    end: step.at + step.duration,
+  };
   switch (step.kind) {
     case 'stable':
       return undefined;
@@ -60,24 +76,42 @@ function label(plan: BedPlan, step: ScenarioStep, runEnd: number): ScenarioLabel
       return { ...base, event: 'motion artifacts', expect: none };
     case 'sensor-off':
       // A Nonin line cannot say "sensor off" (only `---`): the gateway sees a device with nothing to say.
-      return { ...base, event: 'sensor off', expect: device?.transport === 'nonin' ? technical(null) : technical(device?.transport === 'hl7' ? null : 'sensor') };
+      return {
+        ...base,
+        event: 'sensor off',
+        expect:
+          device?.transport === 'nonin' ? technical(null) : technical(device?.transport === 'hl7' ? null : 'sensor'),
+      };
     case 'unplug':
-      return { ...base, event: 'device unplugged', expect: device && step.duration > silenceLimitS(device.transport) ? technical('device-silent') : none };
+      return {
+        ...base,
+        event: 'device unplugged',
+        expect: device && step.duration > silenceLimitS(device.transport) ? technical('device-silent') : none,
+      };
     case 'battery': {
       if (!device) return undefined;
       // The event is the reported (whole-percent) charge reaching the low-battery threshold, not the start of the drain.
-      const start = Math.ceil(step.at + (step.duration * (BATTERY_FROM - BATTERY_LOW_PERCENT - 0.5)) / (BATTERY_FROM - BATTERY_TO));
+      const start = Math.ceil(
+        step.at + (step.duration * (BATTERY_FROM - BATTERY_LOW_PERCENT - 0.5)) / (BATTERY_FROM - BATTERY_TO),
+      );
       return { ...base, start, end: runEnd, event: 'battery low', expect: technical('battery') };
     }
     case 'malformed':
       return { ...base, event: 'malformed messages', expect: none };
     case 'blip':
       if (!device) return undefined;
-      return { ...base, event: 'network blip', expect: step.duration > silenceLimitS('mqtt') ? technical('device-silent') : none };
+      return {
+        ...base,
+        event: 'network blip',
+        expect: step.duration > silenceLimitS('mqtt') ? technical('device-silent') : none,
+      };
   }
 }
 
-export function labelsFor(plans: readonly BedPlan[], o: { seed: number; speed: number; duration: number; startTs: number | null }): LabelsFile {
+export function labelsFor(
+  plans: readonly BedPlan[],
+  o: { seed: number; speed: number; duration: number; startTs: number | null },
+): LabelsFile {
   return {
     version: 1,
     ...o,

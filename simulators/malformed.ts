@@ -15,8 +15,12 @@ const MQTT_VARIANTS: ReadonlyArray<(seq: number, ts: number) => string> = [
 const SERIAL_VARIANTS: readonly string[] = ['\u0000\u00ff#@!%\r\n', 'SPO2=09\r\n', 'SPO2=abc HR=xyz\r\n'];
 
 /** HL7: an ORU without its MSH, and a message that is not HL7 at all. */
-const HL7_VARIANTS: readonly string[] = ['PID|||12345^^^HOSP^MR\rOBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|97|262688^MDC_DIM_PERCENT^MDC\r', 'hello monitor\r'];
+const HL7_VARIANTS: readonly string[] = [
+  'PID|||12345^^^HOSP^MR\rOBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|97|262688^MDC_DIM_PERCENT^MDC\r',
+  'hello monitor\r',
+];
 
-export const malformedMqtt = (variant: number, seq: number, ts: number) => MQTT_VARIANTS[variant % MQTT_VARIANTS.length](seq, ts);
+export const malformedMqtt = (variant: number, seq: number, ts: number) =>
+  MQTT_VARIANTS[variant % MQTT_VARIANTS.length](seq, ts);
 export const malformedSerialLine = (variant: number) => SERIAL_VARIANTS[variant % SERIAL_VARIANTS.length];
 export const malformedHl7 = (variant: number) => HL7_VARIANTS[variant % HL7_VARIANTS.length];

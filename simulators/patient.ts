@@ -34,7 +34,14 @@ export const noOffsets = (): Offsets => ({ hr: 0, rr: 0, spo2: 0, sbp: 0, temp: 
  */
 export function drawBaseline(r: Rng): TrueVitals {
   const sbp = r.uniform(114, 145);
-  return { hr: r.uniform(60, 86), rr: r.uniform(12, 18), spo2: r.uniform(96, 99), sbp, dbp: sbp * r.uniform(0.55, 0.65), temp: r.uniform(36.4, 37.2) };
+  return {
+    hr: r.uniform(60, 86),
+    rr: r.uniform(12, 18),
+    spo2: r.uniform(96, 99),
+    sbp,
+    dbp: sbp * r.uniform(0.55, 0.65),
+    temp: r.uniform(36.4, 37.2),
+  };
 }
 
 /** Stationary spread and time constant of each vital's slow drift (an Ornstein-Uhlenbeck process). */

@@ -31,7 +31,10 @@ export interface Pcd01Options {
 
 /** HL7 DTM in UTC with an explicit offset, so the reading time never depends on the zone of either side. */
 export function dtm(ms: number): string {
-  return `${new Date(ms).toISOString().replace(/[-:T]/g, '').replace(/\.(\d{3})Z$/, '.$1')}+0000`;
+  return `${new Date(ms)
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.(\d{3})Z$/, '.$1')}+0000`;
 }
 
 /** The message text, segments ended by CR (not yet framed for MLLP). */
@@ -41,9 +44,13 @@ export function pcd01Message(o: Pcd01Options): string {
   ];
   if (o.patient) segments.push(`PID|||${o.patient.id}^^^${o.patient.authority}^MR||Doe^Jane^^^^^L`);
   if (o.location) segments.push(`PV1||I|${o.location.unit}^${o.location.room}^${o.location.bed}`);
-  segments.push(`OBR|1|${o.controlId}^MONITOR|${o.controlId}^MONITOR|182777000^monitoring of patient^SCT|||${dtm(o.ts)}`);
+  segments.push(
+    `OBR|1|${o.controlId}^MONITOR|${o.controlId}^MONITOR|182777000^monitoring of patient^SCT|||${dtm(o.ts)}`,
+  );
   // The device hierarchy: MDS, VMD and channel rows carry no value (OBX-11 X).
-  segments.push(`OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1.0.0.0|||||||X|||||||${o.equipment ?? '0012345678ABCDEF'}^EUI-64`);
+  segments.push(
+    `OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1.0.0.0|||||||X|||||||${o.equipment ?? '0012345678ABCDEF'}^EUI-64`,
+  );
   segments.push('OBX|2||69854^MDC_DEV_METER_PHYSIO_MULTI_PARAM_VMD^MDC|1.1.0.0|||||||X');
   o.metrics.forEach((m, i) => {
     const unit = typeof m.unit === 'string' ? `${m.unit}^${m.unit}^UCUM` : `${m.unit[0]}^${m.unit[1]}^MDC`;

@@ -41,7 +41,10 @@ export async function runWard(o: RunOptions): Promise<RunSummary> {
       const ts = Math.round(due);
       const previous = chains.get(e.deviceId) ?? Promise.resolve();
       // A failing send is the transport's to count; it must not stop the device's next message.
-      chains.set(e.deviceId, previous.then(() => link.send(e, ts)).catch(() => undefined));
+      chains.set(
+        e.deviceId,
+        previous.then(() => link.send(e, ts)).catch(() => undefined),
+      );
     }
     o.onSecond?.(t, second);
     t++;

@@ -5,7 +5,17 @@
 import { WardgateError } from '../shared/errors.js';
 import { noOffsets, type Offsets } from './patient.js';
 
-export const scenarioKinds = ['stable', 'sepsis', 'desat', 'artifact', 'sensor-off', 'unplug', 'battery', 'malformed', 'blip'] as const;
+export const scenarioKinds = [
+  'stable',
+  'sepsis',
+  'desat',
+  'artifact',
+  'sensor-off',
+  'unplug',
+  'battery',
+  'malformed',
+  'blip',
+] as const;
 export type ScenarioKind = (typeof scenarioKinds)[number];
 
 export interface ScenarioStep {
@@ -30,7 +40,11 @@ const DEFAULTS: Readonly<Record<ScenarioKind, { at: number; duration: number }>>
   blip: { at: 300, duration: 30 },
 };
 
-const UNIT_S: ReadonlyMap<string, number> = new Map([['s', 1], ['m', 60], ['h', 3600]]);
+const UNIT_S: ReadonlyMap<string, number> = new Map([
+  ['s', 1],
+  ['m', 60],
+  ['h', 3600],
+]);
 
 /** `90`, `90s`, `15m`, `4h`, `1.5h` -> seconds. */
 export function parseDuration(text: string, what: string): number {
@@ -44,12 +58,17 @@ export function parseScript(text: string, what = 'scenario'): ScenarioStep[] {
   return text.split('+').map((part) => {
     const m = /^([a-z-]+)(?:@([^/]+))?(?:\/(.+))?$/.exec(part.trim());
     if (!m || !(scenarioKinds as readonly string[]).includes(m[1])) {
-      throw new WardgateError('WG_ERR_USAGE', `expected kind[@start][/duration] with kind one of ${scenarioKinds.join(', ')}, got '${part}'`, what);
+      throw new WardgateError(
+        'WG_ERR_USAGE',
+        `expected kind[@start][/duration] with kind one of ${scenarioKinds.join(', ')}, got '${part}'`,
+        what,
+      );
     }
     const kind = m[1] as ScenarioKind;
     const at = m[2] === undefined ? DEFAULTS[kind].at : parseDuration(m[2], what);
     const duration = m[3] === undefined ? DEFAULTS[kind].duration : parseDuration(m[3], what);
-    if (kind !== 'stable' && duration <= 0) throw new WardgateError('WG_ERR_USAGE', `'${part}' needs a duration above 0`, what);
+    if (kind !== 'stable' && duration <= 0)
+      throw new WardgateError('WG_ERR_USAGE', `'${part}' needs a duration above 0`, what);
     return { kind, at, duration };
   });
 }

@@ -18,7 +18,14 @@ const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 export function masimoLine(s: OximeterSample): string {
   const d = new Date(s.ts);
   const [mo, da, yr, h, mi, se] = s.utc
-    ? [d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCFullYear() % 100, d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()]
+    ? [
+        d.getUTCMonth() + 1,
+        d.getUTCDate(),
+        d.getUTCFullYear() % 100,
+        d.getUTCHours(),
+        d.getUTCMinutes(),
+        d.getUTCSeconds(),
+      ]
     : [d.getMonth() + 1, d.getDate(), d.getFullYear() % 100, d.getHours(), d.getMinutes(), d.getSeconds()];
   const spo2 = s.spo2 === null ? '---' : pad(s.spo2, 3);
   const bpm = s.pr === null ? '---' : pad(s.pr, 3);
@@ -58,18 +65,40 @@ export interface NoninStatus {
  * or #8 (4 bytes), or a 25-frame packet of #2 or #7 (125 bytes). null is the
  * format's missing-data value (SpO2 127, HR 511).
  */
-export function noninRecord(format: 1 | 2 | 7 | 8, spo2: number | null, hr: number | null, status: NoninStatus = {}, pleth = 0): Buffer {
+export function noninRecord(
+  format: 1 | 2 | 7 | 8,
+  spo2: number | null,
+  hr: number | null,
+  status: NoninStatus = {},
+  pleth = 0,
+): Buffer {
   const s = spo2 ?? 127;
   const h = hr ?? 511;
   if (format === 1 || format === 8) {
-    const status1 = 0x80 | (status.disconnected ? 0x40 : 0) | (status.outOfTrack ? 0x20 : 0) | (status.lowPerfusion ? 0x10 : 0) | (status.marginalPerfusion ? 0x08 : 0) | (status.artifact ? 0x04 : 0) | ((h >> 7) & 0x03);
+    const status1 =
+      0x80 |
+      (status.disconnected ? 0x40 : 0) |
+      (status.outOfTrack ? 0x20 : 0) |
+      (status.lowPerfusion ? 0x10 : 0) |
+      (status.marginalPerfusion ? 0x08 : 0) |
+      (status.artifact ? 0x04 : 0) |
+      ((h >> 7) & 0x03);
     const record = [status1, h & 0x7f, s & 0x7f];
-    if (format === 8) record.push((status.sensorAlarm ? 0x08 : 0) | (status.criticalBattery ? 0x02 : 0) | (status.lowBattery ? 0x01 : 0));
+    if (format === 8)
+      record.push(
+        (status.sensorAlarm ? 0x08 : 0) | (status.criticalBattery ? 0x02 : 0) | (status.lowBattery ? 0x01 : 0),
+      );
     return Buffer.from(record);
   }
   // Perfusion bits 2-1: 11 yellow (marginal), 10 red (low), 01 green.
   const perfusion = status.marginalPerfusion ? 0x06 : status.lowPerfusion ? 0x04 : 0x02;
-  const base = 0x80 | (status.disconnected ? 0x40 : 0) | (status.artifact ? 0x20 : 0) | (status.outOfTrack ? 0x10 : 0) | (status.sensorAlarm ? 0x08 : 0) | perfusion;
+  const base =
+    0x80 |
+    (status.disconnected ? 0x40 : 0) |
+    (status.artifact ? 0x20 : 0) |
+    (status.outOfTrack ? 0x10 : 0) |
+    (status.sensorAlarm ? 0x08 : 0) |
+    perfusion;
   // DATA by frame: 1-2 pulse rate MSB/LSB, 3 SpO2, 4 firmware revision, then the other averages (same values here).
   const data = new Array<number>(25).fill(0);
   [data[0], data[1], data[2], data[3]] = [(h >> 7) & 0x03, h & 0x7f, s & 0x7f, 0x30];

@@ -36,7 +36,10 @@ export function createLinks(plans: readonly BedPlan[], e: Endpoints): Map<string
         const seq = new SeqStore(join(e.stateDir, 'seq'), d.id);
         if (e.lean) {
           const url = new URL(e.mqttUrl);
-          links.set(d.id, new LeanMqttDevice({ host: url.hostname, port: Number(url.port || 1883), deviceId: d.id, password, seq }));
+          links.set(
+            d.id,
+            new LeanMqttDevice({ host: url.hostname, port: Number(url.port || 1883), deviceId: d.id, password, seq }),
+          );
         } else links.set(d.id, new MqttDevice({ url: e.mqttUrl, deviceId: d.id, password, seq }));
       } else if (d.transport === 'hl7') {
         links.set(d.id, new Hl7Device({ deviceId: d.id, host: e.hl7.host, port: e.hl7.port, bed: plan.bed }));

@@ -45,10 +45,22 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
     while (performance.now() < deadline) {
       counts.attempts++;
       const { answer, connection } = await LeanMqttConnection.open({
-        port: o.port, clientId: d.id, username: d.id, password: d.password, timeoutMs: o.connectTimeoutMs ?? 10_000,
+        port: o.port,
+        clientId: d.id,
+        username: d.id,
+        password: d.password,
+        timeoutMs: o.connectTimeoutMs ?? 10_000,
       });
       if (answer === CONNACK_ACCEPTED && connection) {
-        const payload = Buffer.from(JSON.stringify({ seq: Date.now(), obs: [{ code: 'spo2', value: 97, unit: '%' }, { code: 'pr', value: 72, unit: '/min' }] }));
+        const payload = Buffer.from(
+          JSON.stringify({
+            seq: Date.now(),
+            obs: [
+              { code: 'spo2', value: 97, unit: '%' },
+              { code: 'pr', value: 72, unit: '/min' },
+            ],
+          }),
+        );
         const acked = await new Promise<boolean>((resolve) => {
           connection.onClose = () => resolve(false);
           if (!connection.publish(topics.deviceObs(d.id), payload, () => resolve(true))) resolve(false);

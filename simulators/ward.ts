@@ -39,7 +39,11 @@ export class Ward {
 
 /** Stable patients on MQTT monitors: the default ward, and each bed's plan unless a script says otherwise. */
 export function stablePlans(beds: number): BedPlan[] {
-  return Array.from({ length: beds }, (_, i) => ({ bed: String(i + 1), devices: bedDevices(String(i + 1)), script: parseScript('stable') }));
+  return Array.from({ length: beds }, (_, i) => ({
+    bed: String(i + 1),
+    devices: bedDevices(String(i + 1)),
+    script: parseScript('stable'),
+  }));
 }
 
 /**
@@ -51,8 +55,15 @@ export function stablePlans(beds: number): BedPlan[] {
  * `serial: false` keeps every device on MQTT (no socat on the machine).
  */
 export function demoPlans(serial = true): BedPlan[] {
-  const plan = (bed: string, script: string, monitor: 'mqtt' | 'hl7' = 'mqtt', oximeter?: 'masimo' | 'nonin'): BedPlan => ({
-    bed, devices: bedDevices(bed, monitor, oximeter), script: parseScript(script, `bed ${bed}`),
+  const plan = (
+    bed: string,
+    script: string,
+    monitor: 'mqtt' | 'hl7' = 'mqtt',
+    oximeter?: 'masimo' | 'nonin',
+  ): BedPlan => ({
+    bed,
+    devices: bedDevices(bed, monitor, oximeter),
+    script: parseScript(script, `bed ${bed}`),
   });
   return [
     plan('1', 'stable', 'hl7'),

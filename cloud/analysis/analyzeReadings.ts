@@ -13,7 +13,14 @@ import type { BatchMessage } from '../ingest/publish.js';
 import { readingsOf, type SegmentDoc, type StoredReading } from '../ingest/segments.js';
 import { alerts, currentState, hourDocId, hourStart, hours, HOUR_MS, segments, shardOf } from '../store/paths.js';
 import { addReading, fromStored, newHourDoc, toStored, type HourDoc } from './hourStats.js';
-import { analyzeSubject, judgedSlots, WINDOW_MS, type BatchSpan, type CloudAlert, type SubjectState } from './patientAnalysis.js';
+import {
+  analyzeSubject,
+  judgedSlots,
+  WINDOW_MS,
+  type BatchSpan,
+  type CloudAlert,
+  type SubjectState,
+} from './patientAnalysis.js';
 import { ownValue, setOwn } from '../../shared/record.js';
 
 /** Segment ids remembered as applied; far more than can be redelivered within Pub/Sub's 7-day retention at any sane rate. */
@@ -45,10 +52,14 @@ export function batchMessageOf(event: CloudEvent<PubsubEventData>): BatchMessage
   } catch {
     throw new MalformedMessage('message data is not JSON');
   }
-  if (parsed?.v !== 1 || typeof parsed.ward !== 'string' || !Array.isArray(parsed.segments)) throw new MalformedMessage('not a batch message');
+  if (parsed?.v !== 1 || typeof parsed.ward !== 'string' || !Array.isArray(parsed.segments))
+    throw new MalformedMessage('not a batch message');
   // Ids become Firestore paths: one that is not an id (a slash, an empty string, a number) would fail every delivery the same way.
   if (!ID.test(parsed.ward)) throw new MalformedMessage('the ward is not an id');
-  if (parsed.segments.length > MAX_SEGMENTS || !parsed.segments.every((id) => typeof id === 'string' && SEGMENT_ID.test(id))) {
+  if (
+    parsed.segments.length > MAX_SEGMENTS ||
+    !parsed.segments.every((id) => typeof id === 'string' && SEGMENT_ID.test(id))
+  ) {
     throw new MalformedMessage(`segments must be 0 to ${MAX_SEGMENTS} segment ids`);
   }
   return parsed;
@@ -75,21 +86,43 @@ export function analyzeReadings(ctx: CloudContext) {
     const started = Date.now();
     const result = await applyMessage(ctx, message);
     if (result.alerts.length > 0) await publishAlerts(ctx, message.ward, result.alerts);
-    ctx.log.info({ ward: message.ward, batchId: message.batchId, readings: result.readings, alerts: result.alerts.length, redelivered: result.redelivered, ms: Date.now() - started }, 'batch analysed');
+    ctx.log.info(
+      {
+        ward: message.ward,
+        batchId: message.batchId,
+        readings: result.readings,
+        alerts: result.alerts.length,
+        redelivered: result.redelivered,
+        ms: Date.now() - started,
+      },
+      'batch analysed',
+    );
   };
 }
 
-export async function applyMessage(ctx: CloudContext, message: BatchMessage): Promise<{ readings: number; alerts: CloudAlert[]; redelivered: boolean }> {
+export async function applyMessage(
+  ctx: CloudContext,
+  message: BatchMessage,
+): Promise<{ readings: number; alerts: CloudAlert[]; redelivered: boolean }> {
   const { db, settings } = ctx;
   const stateRef = currentState(db, message.ward);
   return db.runTransaction(async (tx) => {
     const stateSnap = await tx.get(stateRef);
-    const state: WardState = (stateSnap.data() as WardState | undefined) ?? { ward: message.ward, applied: [], p: {}, updated: 0 };
+    const state: WardState = (stateSnap.data() as WardState | undefined) ?? {
+      ward: message.ward,
+      applied: [],
+      p: {},
+      updated: 0,
+    };
     const applied = new Map(state.applied.map((a) => [a.id, a.alerts]));
     const todo = message.segments.filter((id) => !applied.has(id));
     if (todo.length === 0) {
       const ids = message.segments.flatMap((id) => applied.get(id) ?? []);
-      const again = ids.length ? (await tx.getAll(...ids.map((id) => alerts(db, message.ward).doc(id)))).flatMap((s) => (s.exists ? [s.data() as CloudAlert] : [])) : [];
+      const again = ids.length
+        ? (await tx.getAll(...ids.map((id) => alerts(db, message.ward).doc(id)))).flatMap((s) =>
+            s.exists ? [s.data() as CloudAlert] : [],
+          )
+        : [];
       return { readings: 0, alerts: again, redelivered: true };
     }
 
@@ -126,7 +159,16 @@ export async function applyMessage(ctx: CloudContext, message: BatchMessage): Pr
     const docs = new Map<string, HourDoc>();
     snaps.forEach((snap, i) => {
       const [key, shard] = ids[i].split('_');
-      docs.set(ids[i], snap.exists ? fromStored(snap.data() as HourDoc) : newHourDoc(message.ward, Date.UTC(+key.slice(0, 4), +key.slice(4, 6) - 1, +key.slice(6, 8), +key.slice(8, 10)), Number(shard)));
+      docs.set(
+        ids[i],
+        snap.exists
+          ? fromStored(snap.data() as HourDoc)
+          : newHourDoc(
+              message.ward,
+              Date.UTC(+key.slice(0, 4), +key.slice(4, 6) - 1, +key.slice(6, 8), +key.slice(8, 10)),
+              Number(shard),
+            ),
+      );
     });
 
     const touched = new Set<string>();
@@ -142,14 +184,26 @@ export async function applyMessage(ctx: CloudContext, message: BatchMessage): Pr
     for (const [subject, t] of asOf) {
       const shard = shardOf(subject, settings.analysisShards);
       const subjectDocs = [...docs.values()].filter((d) => d.shard === shard);
-      const { state: next, alerts: raised } = analyzeSubject(message.ward, subject, subjectDocs, t, ownValue(state.p, subject), info.get(subject)!, spans.get(subject));
+      const { state: next, alerts: raised } = analyzeSubject(
+        message.ward,
+        subject,
+        subjectDocs,
+        t,
+        ownValue(state.p, subject),
+        info.get(subject)!,
+        spans.get(subject),
+      );
       setOwn(state.p, subject, next);
       newAlerts.push(...raised);
     }
 
     for (const id of touched) tx.set(refs.get(id)!, { ...toStored(docs.get(id)!), expireAt });
-    for (const alert of newAlerts) tx.set(alerts(db, message.ward).doc(alert.id), { ...alert, ward: message.ward, created: now, expireAt });
-    const entries = [...state.applied, ...todo.map((id, i) => ({ id, alerts: i === 0 ? newAlerts.map((a) => a.id) : [] }))].slice(-MAX_APPLIED);
+    for (const alert of newAlerts)
+      tx.set(alerts(db, message.ward).doc(alert.id), { ...alert, ward: message.ward, created: now, expireAt });
+    const entries = [
+      ...state.applied,
+      ...todo.map((id, i) => ({ id, alerts: i === 0 ? newAlerts.map((a) => a.id) : [] })),
+    ].slice(-MAX_APPLIED);
     tx.set(stateRef, { ward: message.ward, applied: entries, p: state.p, updated: now });
     return { readings: readings.length, alerts: newAlerts, redelivered: false };
   });
@@ -157,8 +211,12 @@ export async function applyMessage(ctx: CloudContext, message: BatchMessage): Pr
 
 async function publishAlerts(ctx: CloudContext, ward: string, list: readonly CloudAlert[]): Promise<void> {
   const topic = ctx.pubsub.topic(ctx.settings.alertsTopic);
-  await Promise.all(list.map((a) => topic.publishMessage({
-    data: Buffer.from(JSON.stringify({ ...a, ward }), 'utf8'),
-    attributes: { ward, alertId: a.id, kind: a.kind, level: a.level },
-  })));
+  await Promise.all(
+    list.map((a) =>
+      topic.publishMessage({
+        data: Buffer.from(JSON.stringify({ ...a, ward }), 'utf8'),
+        attributes: { ward, alertId: a.id, kind: a.kind, level: a.level },
+      }),
+    ),
+  );
 }

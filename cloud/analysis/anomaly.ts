@@ -14,7 +14,15 @@ export const Z_THRESHOLD = 3.5;
 export const MIN_BASELINE_POINTS = 12;
 
 export const minScale: Readonly<Record<string, number>> = {
-  hr: 2, pr: 2, spo2: 1, rr: 1, nibp_sys: 4, nibp_dia: 3, nibp_map: 3, temp: 0.1, etco2: 1,
+  hr: 2,
+  pr: 2,
+  spo2: 1,
+  rr: 1,
+  nibp_sys: 4,
+  nibp_dia: 3,
+  nibp_map: 3,
+  temp: 0.1,
+  etco2: 1,
 };
 
 export interface Anomaly {
@@ -38,7 +46,8 @@ export function detectAnomalies(series: readonly Point[], code: string, from: nu
     const m = median(baseline);
     const scale = Math.max(MAD_TO_SD * mad(baseline), floor);
     const z = (series[i].v - m) / scale;
-    if (Math.abs(z) > Z_THRESHOLD) found.push({ t: series[i].t, value: series[i].v, z: Math.round(z * 100) / 100, baselineMedian: m });
+    if (Math.abs(z) > Z_THRESHOLD)
+      found.push({ t: series[i].t, value: series[i].v, z: Math.round(z * 100) / 100, baselineMedian: m });
   }
   return found;
 }

@@ -42,9 +42,17 @@ export const binWidth = (code: string) => (code === 'temp' || code === 'o2_flow'
 
 export function emptyMetricHour(): MetricHour {
   return {
-    c: 0, s: 0, ss: 0, mn: Infinity, mx: -Infinity, x: 0, h: {},
-    q: new Array<number>(SLOTS_PER_HOUR).fill(0), qs: new Array<number>(SLOTS_PER_HOUR).fill(0),
-    qmn: new Array<number | null>(SLOTS_PER_HOUR).fill(null), qmx: new Array<number | null>(SLOTS_PER_HOUR).fill(null),
+    c: 0,
+    s: 0,
+    ss: 0,
+    mn: Infinity,
+    mx: -Infinity,
+    x: 0,
+    h: {},
+    q: new Array<number>(SLOTS_PER_HOUR).fill(0),
+    qs: new Array<number>(SLOTS_PER_HOUR).fill(0),
+    qmn: new Array<number | null>(SLOTS_PER_HOUR).fill(null),
+    qmx: new Array<number | null>(SLOTS_PER_HOUR).fill(null),
   };
 }
 
@@ -76,7 +84,9 @@ export function addReading(doc: HourDoc, r: StoredReading): void {
 export function percentile(m: MetricHour, code: string, p: number): number | null {
   if (m.c === 0) return null;
   const rank = Math.max(1, Math.ceil((p / 100) * m.c));
-  const bins = Object.entries(m.h).map(([k, n]) => [Number(k), n] as const).sort((a, b) => a[0] - b[0]);
+  const bins = Object.entries(m.h)
+    .map(([k, n]) => [Number(k), n] as const)
+    .sort((a, b) => a[0] - b[0]);
   let seen = 0;
   for (const [bin, n] of bins) {
     seen += n;
@@ -105,8 +115,17 @@ export function summarize(m: MetricHour, code: string): HourSummary {
   const sd = m.c > 1 ? Math.sqrt(Math.max(0, (m.ss - (m.s * m.s) / m.c) / (m.c - 1))) : null;
   const r = (v: number | null) => (v === null ? null : Math.round(v * 100) / 100);
   return {
-    count: m.c, excluded: m.x, mean: r(mean), sd: r(sd), min: m.c ? m.mn : null, max: m.c ? m.mx : null,
-    p05: percentile(m, code, 5), p25: percentile(m, code, 25), p50: percentile(m, code, 50), p75: percentile(m, code, 75), p95: percentile(m, code, 95),
+    count: m.c,
+    excluded: m.x,
+    mean: r(mean),
+    sd: r(sd),
+    min: m.c ? m.mn : null,
+    max: m.c ? m.mx : null,
+    p05: percentile(m, code, 5),
+    p25: percentile(m, code, 25),
+    p50: percentile(m, code, 50),
+    p75: percentile(m, code, 75),
+    p95: percentile(m, code, 95),
   };
 }
 
@@ -124,14 +143,20 @@ export function slotSeries(docs: readonly HourDoc[], subject: string, code: stri
   return out;
 }
 
-export const newHourDoc = (ward: string, ms: number, shard: number): HourDoc => ({ ward, hour: hourStart(ms), shard, p: {} });
+export const newHourDoc = (ward: string, ms: number, shard: number): HourDoc => ({
+  ward,
+  hour: hourStart(ms),
+  shard,
+  p: {},
+});
 
 /** Firestore cannot store Infinity: an empty min/max is stored as the neutral value of an empty hour. */
 export function toStored(doc: HourDoc): HourDoc {
   const p: Record<string, SubjectHour> = {};
   for (const [subject, sh] of Object.entries(doc.p)) {
     const m: Record<string, MetricHour> = {};
-    for (const [code, mh] of Object.entries(sh.m)) setOwn(m, code, { ...mh, mn: mh.c ? mh.mn : 0, mx: mh.c ? mh.mx : 0 });
+    for (const [code, mh] of Object.entries(sh.m))
+      setOwn(m, code, { ...mh, mn: mh.c ? mh.mn : 0, mx: mh.c ? mh.mx : 0 });
     setOwn(p, subject, { ...sh, m });
   }
   return { ...doc, p };
@@ -141,7 +166,8 @@ export function fromStored(doc: HourDoc): HourDoc {
   const p: Record<string, SubjectHour> = {};
   for (const [subject, sh] of Object.entries(doc.p ?? {})) {
     const m: Record<string, MetricHour> = {};
-    for (const [code, mh] of Object.entries(sh.m)) setOwn(m, code, { ...mh, mn: mh.c ? mh.mn : Infinity, mx: mh.c ? mh.mx : -Infinity });
+    for (const [code, mh] of Object.entries(sh.m))
+      setOwn(m, code, { ...mh, mn: mh.c ? mh.mn : Infinity, mx: mh.c ? mh.mx : -Infinity });
     setOwn(p, subject, { ...sh, m });
   }
   return { ...doc, p };

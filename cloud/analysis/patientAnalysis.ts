@@ -32,7 +32,14 @@ export const EPISODE_GAP_MS = 30 * 60_000;
  * not from the RCP chart, which assumes a nurse's complete set of observations.
  */
 export const staleAfterMs: Readonly<Record<string, number>> = {
-  rr: 15 * 60_000, spo2: 15 * 60_000, hr: 15 * 60_000, pr: 15 * 60_000, nibp_sys: 4 * HOUR_MS, temp: 4 * HOUR_MS, fio2: 15 * 60_000, o2_flow: 15 * 60_000,
+  rr: 15 * 60_000,
+  spo2: 15 * 60_000,
+  hr: 15 * 60_000,
+  pr: 15 * 60_000,
+  nibp_sys: 4 * HOUR_MS,
+  temp: 4 * HOUR_MS,
+  fio2: 15 * 60_000,
+  o2_flow: 15 * 60_000,
 };
 
 export interface SubjectState {
@@ -90,14 +97,21 @@ export interface CloudAlert {
   score?: number;
 }
 
-export const alertId = (ward: string, key: string) => `a${createHash('sha256').update(`${ward}\n${key}`).digest('hex').slice(0, 32)}`;
+export const alertId = (ward: string, key: string) =>
+  `a${createHash('sha256').update(`${ward}\n${key}`).digest('hex').slice(0, 32)}`;
 
 export function analyzeSubject(
-  ward: string, subject: string, docs: readonly HourDoc[], asOf: number, prev: SubjectState | undefined,
-  info: { bed: string; patient: string | null }, span: BatchSpan = { from: asOf - HOUR_MS, to: asOf },
+  ward: string,
+  subject: string,
+  docs: readonly HourDoc[],
+  asOf: number,
+  prev: SubjectState | undefined,
+  info: { bed: string; patient: string | null },
+  span: BatchSpan = { from: asOf - HOUR_MS, to: asOf },
 ): { state: SubjectState; alerts: CloudAlert[] } {
   const series = new Map<string, Point[]>();
-  for (const code of [...ANALYZED_CODES, 'fio2', 'o2_flow']) series.set(code, slotSeries(docs, subject, code, asOf - WINDOW_MS, asOf));
+  for (const code of [...ANALYZED_CODES, 'fio2', 'o2_flow'])
+    series.set(code, slotSeries(docs, subject, code, asOf - WINDOW_MS, asOf));
 
   const last: SubjectState['last'] = { ...(prev?.last ?? {}) };
   const trends: Record<string, number> = {};
@@ -143,7 +157,12 @@ export function analyzeSubject(
       }
       setOwn(episodes, key, { start: a.t, last: a.t });
       raise(`anomaly|${key}|${a.t}`, {
-        kind: 'anomaly', ts: a.t, level: 'low-medium', code, value: round(a.value), z: a.z,
+        kind: 'anomaly',
+        ts: a.t,
+        level: 'low-medium',
+        code,
+        value: round(a.value),
+        z: a.z,
         message: `${code} 5-minute mean ${round(a.value)} is ${Math.abs(a.z)} robust SDs ${a.z > 0 ? 'above' : 'below'} the patient's baseline ${round(a.baselineMedian)}`,
       });
     }
@@ -157,15 +176,32 @@ export function analyzeSubject(
   else if (levelRank[level] > levelRank[alertedLevel]) {
     const slot = Math.floor(asOf / SLOT_MS) * SLOT_MS;
     raise(`news2|${level}|${slot}`, {
-      kind: 'news2', ts: slot, level, score: current.result.score,
+      kind: 'news2',
+      ts: slot,
+      level,
+      score: current.result.score,
       message: `NEWS2 ${current.result.score} (${level})${current.result.missing.length ? `; missing ${current.result.missing.join(', ')}` : ''}`,
     });
     alertedLevel = level;
   }
 
   const state: SubjectState = {
-    ...info, asOf, last, trends, trajectory, risk, raised, alertedLevel, episodes,
-    news2: { score: current.result.score, level, anyThree: current.result.anyThree, missing: [...current.result.missing], stale: current.stale },
+    ...info,
+    asOf,
+    last,
+    trends,
+    trajectory,
+    risk,
+    raised,
+    alertedLevel,
+    episodes,
+    news2: {
+      score: current.result.score,
+      level,
+      anyThree: current.result.anyThree,
+      missing: [...current.result.missing],
+      stale: current.stale,
+    },
   };
   return { state, alerts };
 }
@@ -180,7 +216,8 @@ function liveEpisodes(prev: SubjectState | undefined, asOf: number): Record<stri
     const [kind, code, direction] = key.split('|');
     const k = `${code}|${direction}`;
     const seen = ownValue(out, k);
-    if (kind === 'anomaly' && !ownValue(prev?.episodes, k)) setOwn(out, k, { start: Math.min(seen?.start ?? t, t), last: Math.max(seen?.last ?? t, t) });
+    if (kind === 'anomaly' && !ownValue(prev?.episodes, k))
+      setOwn(out, k, { start: Math.min(seen?.start ?? t, t), last: Math.max(seen?.last ?? t, t) });
   }
   for (const [k, e] of Object.entries(prev?.episodes ?? {})) setOwn(out, k, e);
   return Object.fromEntries(Object.entries(out).filter(([, e]) => e.last >= asOf - WINDOW_MS));

@@ -22,7 +22,10 @@ export interface RiskAssessment {
   readonly missing: readonly string[];
 }
 
-export function assessRisk(current: { score: number; anyThree: boolean; missing: readonly string[] }, trajectory: readonly Point[]): RiskAssessment {
+export function assessRisk(
+  current: { score: number; anyThree: boolean; missing: readonly string[] },
+  trajectory: readonly Point[],
+): RiskAssessment {
   const base = news2Level(current.score, current.anyThree);
   const reasons = [`NEWS2 ${current.score} (${base})`];
   let level = base;

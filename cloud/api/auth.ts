@@ -5,9 +5,14 @@ import { timingSafeEqual } from 'node:crypto';
 import { sha256Hex, type ApiToken } from '../settings.js';
 
 /** WG_ERR_AUTH (401): who are you; WG_ERR_FORBIDDEN (403): not this ward. */
-export type AuthResult = { ok: true; token: ApiToken } | { ok: false; code: 'WG_ERR_AUTH' | 'WG_ERR_FORBIDDEN'; message: string };
+export type AuthResult =
+  { ok: true; token: ApiToken } | { ok: false; code: 'WG_ERR_AUTH' | 'WG_ERR_FORBIDDEN'; message: string };
 
-export function authenticate(authorization: string | undefined, tokens: readonly ApiToken[], ward: string | undefined): AuthResult {
+export function authenticate(
+  authorization: string | undefined,
+  tokens: readonly ApiToken[],
+  ward: string | undefined,
+): AuthResult {
   const match = /^Bearer ([\x21-\x7e]{16,512})$/.exec(authorization ?? '');
   if (!match) return { ok: false, code: 'WG_ERR_AUTH', message: 'send Authorization: Bearer <token>' };
   const digest = Buffer.from(sha256Hex(match[1]), 'hex');

@@ -32,7 +32,8 @@ export function intParam(query: Query, name: string, fallback: number, min: numb
   const v = single(query, name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max) throw new WardgateError('WG_ERR_SCHEMA', `expected a whole number from ${min} to ${max}`, name);
+  if (!/^\d+$/.test(v) || n < min || n > max)
+    throw new WardgateError('WG_ERR_SCHEMA', `expected a whole number from ${min} to ${max}`, name);
   return n;
 }
 

@@ -9,7 +9,12 @@ import { ExitCode } from '../../shared/cli.js';
 import { deployPlan, formatStep, type DeployOptions, type Step } from './plan.js';
 import { ownValue } from '../../shared/record.js';
 
-const CLOUD_DEPENDENCIES = ['@google-cloud/firestore', '@google-cloud/functions-framework', '@google-cloud/pubsub', 'pino'];
+const CLOUD_DEPENDENCIES = [
+  '@google-cloud/firestore',
+  '@google-cloud/functions-framework',
+  '@google-cloud/pubsub',
+  'pino',
+];
 
 /** Writes the bundle from a built tree (`dist/`) and the project's package.json. */
 export function stageBundle(distDir: string, packageJsonPath: string, stageDir: string): void {
@@ -17,13 +22,28 @@ export function stageBundle(distDir: string, packageJsonPath: string, stageDir: 
     if (!existsSync(join(distDir, part))) throw new Error(`${join(distDir, part)} is missing: run npm run build first`);
     cpSync(join(distDir, part), join(stageDir, part), { recursive: true, filter: (src) => !src.endsWith('.map') });
   }
-  const pkg = JSON.parse(readFileSync(packageJsonPath, 'utf8')) as { version: string; dependencies: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(packageJsonPath, 'utf8')) as {
+    version: string;
+    dependencies: Record<string, string>;
+  };
   const dependencies = Object.fromEntries(CLOUD_DEPENDENCIES.map((d) => [d, ownValue(pkg.dependencies, d)]));
   mkdirSync(stageDir, { recursive: true });
-  writeFileSync(join(stageDir, 'package.json'), `${JSON.stringify({
-    name: 'wardgate-cloud-functions', version: pkg.version, private: true, type: 'module', main: 'cloud/index.js',
-    engines: { node: '>=20' }, dependencies,
-  }, null, 2)}\n`);
+  writeFileSync(
+    join(stageDir, 'package.json'),
+    `${JSON.stringify(
+      {
+        name: 'wardgate-cloud-functions',
+        version: pkg.version,
+        private: true,
+        type: 'module',
+        main: 'cloud/index.js',
+        engines: { node: '>=20' },
+        dependencies,
+      },
+      null,
+      2,
+    )}\n`,
+  );
   writeFileSync(join(stageDir, '.gcloudignore'), 'node_modules/\n*.map\n');
 }
 
@@ -77,6 +97,11 @@ function run(step: Step, io: RunIO): Promise<{ code: number; out: string }> {
       io.stderr.write(`${e.message}\n`);
       resolve({ code: 127, out });
     });
-    child.on('close', (code) => resolve({ code: code !== 0 && step.okIfExists && /already exists|ALREADY_EXISTS/i.test(err) ? 0 : code ?? 1, out }));
+    child.on('close', (code) =>
+      resolve({
+        code: code !== 0 && step.okIfExists && /already exists|ALREADY_EXISTS/i.test(err) ? 0 : (code ?? 1),
+        out,
+      }),
+    );
   });
 }

@@ -84,11 +84,37 @@ export const QUEUEING = { cpu: 1, concurrency: 16 } as const;
 /** The functions. Consumers of the batches topic are deployed first: a topic drops what is published before it has a subscription. */
 export const FUNCTIONS: readonly FunctionSpec[] = [
   { name: 'analyzeReadings', account: 'wardgate-analysis', secrets: {}, memory: '512Mi', caller: 'pubsub' },
-  { name: 'ingestBatch', account: 'wardgate-ingest', secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways }, memory: '512Mi', caller: 'edge', instance: QUEUEING },
-  { name: 'edgeConfig', account: 'wardgate-ingest', secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways }, memory: '256Mi', caller: 'edge' },
-  { name: 'wardApi', account: 'wardgate-api', secrets: { WARDGATE_API_TOKENS_FILE: SECRETS.apiTokens }, memory: '256Mi', caller: 'frontend' },
+  {
+    name: 'ingestBatch',
+    account: 'wardgate-ingest',
+    secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways },
+    memory: '512Mi',
+    caller: 'edge',
+    instance: QUEUEING,
+  },
+  {
+    name: 'edgeConfig',
+    account: 'wardgate-ingest',
+    secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways },
+    memory: '256Mi',
+    caller: 'edge',
+  },
+  {
+    name: 'wardApi',
+    account: 'wardgate-api',
+    secrets: { WARDGATE_API_TOKENS_FILE: SECRETS.apiTokens },
+    memory: '256Mi',
+    caller: 'frontend',
+  },
   // The edge's reconciliation (docs/SYNC.md): reads segments and corrects the record of stored numbers, so the ingest identity.
-  { name: 'verifyRange', account: 'wardgate-ingest', secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways }, memory: '512Mi', caller: 'edge', instance: QUEUEING },
+  {
+    name: 'verifyRange',
+    account: 'wardgate-ingest',
+    secrets: { WARDGATE_GATEWAYS_FILE: SECRETS.gateways },
+    memory: '512Mi',
+    caller: 'edge',
+    instance: QUEUEING,
+  },
 ];
 
 const ACCOUNTS: Readonly<Record<string, string>> = {
@@ -96,8 +122,8 @@ const ACCOUNTS: Readonly<Record<string, string>> = {
   'wardgate-analysis': 'analyzeReadings: Firestore read/write, publish alerts',
   'wardgate-api': 'wardApi: Firestore read only, read API token hashes',
   'wardgate-trigger': 'Eventarc trigger identity: may invoke analyzeReadings only',
-  'wardgate-build': 'Cloud Build identity for the functions\' builds: logs, images, sources',
-  'wardgate-edge': 'the gateways\' identity in private access: may invoke ingestBatch and edgeConfig only',
+  'wardgate-build': "Cloud Build identity for the functions' builds: logs, images, sources",
+  'wardgate-edge': "the gateways' identity in private access: may invoke ingestBatch and edgeConfig only",
 };
 
 const SECRET_FORMAT: Readonly<Record<string, string>> = {
@@ -111,72 +137,206 @@ export function deployPlan(o: DeployOptions): Step[] {
   const sa = (name: string) => `${name}@${o.project}.iam.gserviceaccount.com`;
   const member = (name: string) => `--member=serviceAccount:${sa(name)}`;
   const steps: Step[] = [
-    { why: 'APIs the functions and this script use', argv: ['gcloud', 'services', 'enable', 'cloudfunctions.googleapis.com', 'run.googleapis.com', 'cloudbuild.googleapis.com', 'artifactregistry.googleapis.com', 'eventarc.googleapis.com', 'pubsub.googleapis.com', 'firestore.googleapis.com', 'secretmanager.googleapis.com', 'iam.googleapis.com', p] },
+    {
+      why: 'APIs the functions and this script use',
+      argv: [
+        'gcloud',
+        'services',
+        'enable',
+        'cloudfunctions.googleapis.com',
+        'run.googleapis.com',
+        'cloudbuild.googleapis.com',
+        'artifactregistry.googleapis.com',
+        'eventarc.googleapis.com',
+        'pubsub.googleapis.com',
+        'firestore.googleapis.com',
+        'secretmanager.googleapis.com',
+        'iam.googleapis.com',
+        p,
+      ],
+    },
   ];
 
   // Secrets first, and their versions checked, so that a first run without them stops here with instructions,
   // before anything else is created, rather than at the first function deploy.
-  const files: Record<string, string | undefined> = { [SECRETS.gateways]: o.gatewaysFile, [SECRETS.apiTokens]: o.apiTokensFile };
+  const files: Record<string, string | undefined> = {
+    [SECRETS.gateways]: o.gatewaysFile,
+    [SECRETS.apiTokens]: o.apiTokensFile,
+  };
   for (const secret of Object.values(SECRETS)) {
-    steps.push({ why: `secret ${secret}, empty (its value is the operator's: docs/DEPLOY.md)`, argv: ['gcloud', 'secrets', 'create', secret, '--replication-policy=automatic', p], okIfExists: true });
+    steps.push({
+      why: `secret ${secret}, empty (its value is the operator's: docs/DEPLOY.md)`,
+      argv: ['gcloud', 'secrets', 'create', secret, '--replication-policy=automatic', p],
+      okIfExists: true,
+    });
   }
   for (const [secret, file] of Object.entries(files)) {
-    if (file) steps.push({ why: `a new version of ${secret}, read by gcloud from ${file}`, argv: ['gcloud', 'secrets', 'versions', 'add', secret, `--data-file=${file}`, p] });
+    if (file)
+      steps.push({
+        why: `a new version of ${secret}, read by gcloud from ${file}`,
+        argv: ['gcloud', 'secrets', 'versions', 'add', secret, `--data-file=${file}`, p],
+      });
   }
   for (const secret of Object.values(SECRETS)) {
     steps.push({
       why: `check: ${secret} has an enabled version (the functions mount its latest)`,
-      argv: ['gcloud', 'secrets', 'versions', 'list', secret, '--filter=state:ENABLED', '--limit=1', '--format=value(name)', p],
+      argv: [
+        'gcloud',
+        'secrets',
+        'versions',
+        'list',
+        secret,
+        '--filter=state:ENABLED',
+        '--limit=1',
+        '--format=value(name)',
+        p,
+      ],
       guide: `The secret ${secret} has no value yet. Write it to a file, as JSON like\n  ${SECRET_FORMAT[secret]}\nthen add it and run this deploy again (what ran so far is safe to run again):\n  gcloud secrets versions add ${secret} --data-file=FILE --project=${o.project}\n(or pass the file: --${secret === SECRETS.gateways ? 'gateways' : 'api-tokens'}-file FILE)`,
     });
   }
 
-  steps.push({ why: 'Firestore in native mode, in the functions\' region', argv: ['gcloud', 'firestore', 'databases', 'create', `--location=${o.region}`, '--type=firestore-native', p], okIfExists: true });
+  steps.push({
+    why: "Firestore in native mode, in the functions' region",
+    argv: ['gcloud', 'firestore', 'databases', 'create', `--location=${o.region}`, '--type=firestore-native', p],
+    okIfExists: true,
+  });
   const accounts = Object.entries(ACCOUNTS).filter(([a]) => a !== 'wardgate-edge' || o.access === 'private');
   for (const [name, display] of accounts) {
-    steps.push({ why: `service account: ${display}`, argv: ['gcloud', 'iam', 'service-accounts', 'create', name, `--display-name=${display}`, p], okIfExists: true });
+    steps.push({
+      why: `service account: ${display}`,
+      argv: ['gcloud', 'iam', 'service-accounts', 'create', name, `--display-name=${display}`, p],
+      okIfExists: true,
+    });
   }
   // Firestore roles are project-wide (Firestore has no per-collection IAM); the writers get datastore.user, the API only
   // datastore.viewer. The build account gets what a function build needs, since new projects' default build account may not.
   const projectRoles: Array<[string, string]> = [
-    ['wardgate-ingest', 'roles/datastore.user'], ['wardgate-analysis', 'roles/datastore.user'], ['wardgate-api', 'roles/datastore.viewer'],
+    ['wardgate-ingest', 'roles/datastore.user'],
+    ['wardgate-analysis', 'roles/datastore.user'],
+    ['wardgate-api', 'roles/datastore.viewer'],
     ['wardgate-trigger', 'roles/eventarc.eventReceiver'],
-    ['wardgate-build', 'roles/logging.logWriter'], ['wardgate-build', 'roles/artifactregistry.writer'], ['wardgate-build', 'roles/storage.objectAdmin'],
+    ['wardgate-build', 'roles/logging.logWriter'],
+    ['wardgate-build', 'roles/artifactregistry.writer'],
+    ['wardgate-build', 'roles/storage.objectAdmin'],
   ];
   for (const [name, role] of projectRoles) {
-    steps.push({ why: `${name}: ${role}`, argv: ['gcloud', 'projects', 'add-iam-policy-binding', o.project, member(name), `--role=${role}`, '--condition=None'] });
+    steps.push({
+      why: `${name}: ${role}`,
+      argv: [
+        'gcloud',
+        'projects',
+        'add-iam-policy-binding',
+        o.project,
+        member(name),
+        `--role=${role}`,
+        '--condition=None',
+      ],
+    });
   }
   for (const topic of [o.batchesTopic, o.alertsTopic]) {
     steps.push({ why: `topic ${topic}`, argv: ['gcloud', 'pubsub', 'topics', 'create', topic, p], okIfExists: true });
   }
   // Publisher rights on one topic each, not project-wide.
-  steps.push({ why: 'ingest may publish batches only', argv: ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', o.batchesTopic, member('wardgate-ingest'), '--role=roles/pubsub.publisher', p] });
-  steps.push({ why: 'analysis may publish alerts only', argv: ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', o.alertsTopic, member('wardgate-analysis'), '--role=roles/pubsub.publisher', p] });
-  steps.push({ why: 'ingest reads gateway secrets', argv: ['gcloud', 'secrets', 'add-iam-policy-binding', SECRETS.gateways, member('wardgate-ingest'), '--role=roles/secretmanager.secretAccessor', p] });
-  steps.push({ why: 'the API reads token hashes', argv: ['gcloud', 'secrets', 'add-iam-policy-binding', SECRETS.apiTokens, member('wardgate-api'), '--role=roles/secretmanager.secretAccessor', p] });
+  steps.push({
+    why: 'ingest may publish batches only',
+    argv: [
+      'gcloud',
+      'pubsub',
+      'topics',
+      'add-iam-policy-binding',
+      o.batchesTopic,
+      member('wardgate-ingest'),
+      '--role=roles/pubsub.publisher',
+      p,
+    ],
+  });
+  steps.push({
+    why: 'analysis may publish alerts only',
+    argv: [
+      'gcloud',
+      'pubsub',
+      'topics',
+      'add-iam-policy-binding',
+      o.alertsTopic,
+      member('wardgate-analysis'),
+      '--role=roles/pubsub.publisher',
+      p,
+    ],
+  });
+  steps.push({
+    why: 'ingest reads gateway secrets',
+    argv: [
+      'gcloud',
+      'secrets',
+      'add-iam-policy-binding',
+      SECRETS.gateways,
+      member('wardgate-ingest'),
+      '--role=roles/secretmanager.secretAccessor',
+      p,
+    ],
+  });
+  steps.push({
+    why: 'the API reads token hashes',
+    argv: [
+      'gcloud',
+      'secrets',
+      'add-iam-policy-binding',
+      SECRETS.apiTokens,
+      member('wardgate-api'),
+      '--role=roles/secretmanager.secretAccessor',
+      p,
+    ],
+  });
   steps.push(...firestoreSteps(p));
 
   const env = [
-    `WARDGATE_PROJECT=${o.project}`, `WARDGATE_BATCHES_TOPIC=${o.batchesTopic}`, `WARDGATE_ALERTS_TOPIC=${o.alertsTopic}`,
-    `WARDGATE_RETENTION_DAYS=${o.retentionDays}`, `WARDGATE_ANALYSIS_SHARDS=${o.analysisShards}`, `WARDGATE_LOG_LEVEL=${o.logLevel}`,
+    `WARDGATE_PROJECT=${o.project}`,
+    `WARDGATE_BATCHES_TOPIC=${o.batchesTopic}`,
+    `WARDGATE_ALERTS_TOPIC=${o.alertsTopic}`,
+    `WARDGATE_RETENTION_DAYS=${o.retentionDays}`,
+    `WARDGATE_ANALYSIS_SHARDS=${o.analysisShards}`,
+    `WARDGATE_LOG_LEVEL=${o.logLevel}`,
   ];
-  const ordered = [...FUNCTIONS.filter((f) => f.caller === 'pubsub'), ...FUNCTIONS.filter((f) => f.caller !== 'pubsub')];
+  const ordered = [
+    ...FUNCTIONS.filter((f) => f.caller === 'pubsub'),
+    ...FUNCTIONS.filter((f) => f.caller !== 'pubsub'),
+  ];
   for (const f of ordered) {
-    const trigger = f.caller === 'pubsub'
-      // --retry: a failed analysis is redelivered by Pub/Sub; the function is idempotent.
-      ? [`--trigger-topic=${o.batchesTopic}`, `--trigger-service-account=${sa('wardgate-trigger')}`, '--retry']
-      : ['--trigger-http', o.access === 'public' ? '--allow-unauthenticated' : '--no-allow-unauthenticated'];
+    const trigger =
+      f.caller === 'pubsub'
+        ? // --retry: a failed analysis is redelivered by Pub/Sub; the function is idempotent.
+          [`--trigger-topic=${o.batchesTopic}`, `--trigger-service-account=${sa('wardgate-trigger')}`, '--retry']
+        : ['--trigger-http', o.access === 'public' ? '--allow-unauthenticated' : '--no-allow-unauthenticated'];
     const mounts = Object.entries(f.secrets);
-    const fnEnv = [...env, ...mounts.map(([name, secret]) => `${name}=${secretPath(secret)}`), ...(mounts.length ? ['WARDGATE_SECRETS_MOUNTED=true'] : [])];
+    const fnEnv = [
+      ...env,
+      ...mounts.map(([name, secret]) => `${name}=${secretPath(secret)}`),
+      ...(mounts.length ? ['WARDGATE_SECRETS_MOUNTED=true'] : []),
+    ];
     steps.push({
       why: `function ${f.name}${mounts.length ? `, with ${mounts.map(([, s]) => s).join(', ')} mounted as a file (read again while it runs)` : ''}`,
       argv: [
-        'gcloud', 'functions', 'deploy', f.name, '--gen2', `--runtime=${RUNTIME}`, r, `--source=${o.source}`, `--entry-point=${f.name}`, ...trigger,
-        `--service-account=${sa(f.account)}`, `--build-service-account=projects/${o.project}/serviceAccounts/${sa('wardgate-build')}`,
+        'gcloud',
+        'functions',
+        'deploy',
+        f.name,
+        '--gen2',
+        `--runtime=${RUNTIME}`,
+        r,
+        `--source=${o.source}`,
+        `--entry-point=${f.name}`,
+        ...trigger,
+        `--service-account=${sa(f.account)}`,
+        `--build-service-account=projects/${o.project}/serviceAccounts/${sa('wardgate-build')}`,
         `--set-env-vars=${fnEnv.join(',')}`,
-        ...(mounts.length ? [`--set-secrets=${mounts.map(([, secret]) => `${secretPath(secret)}=${secret}:latest`).join(',')}`] : []),
-        `--memory=${f.memory}`, ...(f.instance ? [`--cpu=${f.instance.cpu}`, `--concurrency=${f.instance.concurrency}`] : []),
-        '--timeout=60s', `--max-instances=${o.maxInstances}`, p,
+        ...(mounts.length
+          ? [`--set-secrets=${mounts.map(([, secret]) => `${secretPath(secret)}=${secret}:latest`).join(',')}`]
+          : []),
+        `--memory=${f.memory}`,
+        ...(f.instance ? [`--cpu=${f.instance.cpu}`, `--concurrency=${f.instance.concurrency}`] : []),
+        '--timeout=60s',
+        `--max-instances=${o.maxInstances}`,
+        p,
       ],
     });
     steps.push(...accessSteps(f, o, sa, p, r));
@@ -186,18 +346,35 @@ export function deployPlan(o: DeployOptions): Step[] {
 
 /** What follows a function's deploy: who may invoke it. The trigger's binding comes before any producer is deployed. */
 function accessSteps(f: FunctionSpec, o: DeployOptions, sa: (n: string) => string, p: string, r: string): Step[] {
-  const invoker = (principal: string, why: string): Step => ({ why, argv: ['gcloud', 'functions', 'add-invoker-policy-binding', f.name, r, `--member=${principal}`, p] });
-  if (f.caller === 'pubsub') return [invoker(`serviceAccount:${sa('wardgate-trigger')}`, `the trigger identity may invoke ${f.name}, before anything publishes to ${o.batchesTopic}`)];
+  const invoker = (principal: string, why: string): Step => ({
+    why,
+    argv: ['gcloud', 'functions', 'add-invoker-policy-binding', f.name, r, `--member=${principal}`, p],
+  });
+  if (f.caller === 'pubsub')
+    return [
+      invoker(
+        `serviceAccount:${sa('wardgate-trigger')}`,
+        `the trigger identity may invoke ${f.name}, before anything publishes to ${o.batchesTopic}`,
+      ),
+    ];
   if (o.access === 'public') return [];
   const service = ['gcloud', 'run', 'services', 'update', serviceOf(f.name), r];
   if (o.access === 'no-invoker-check') {
-    return [{ why: `${f.name} open to all without an allUsers binding (Domain Restricted Sharing allows this)`, argv: [...service, '--no-invoker-iam-check', p] }];
+    return [
+      {
+        why: `${f.name} open to all without an allUsers binding (Domain Restricted Sharing allows this)`,
+        argv: [...service, '--no-invoker-iam-check', p],
+      },
+    ];
   }
   if (f.caller === 'edge') {
     return [
       invoker(`serviceAccount:${sa('wardgate-edge')}`, `the gateways' identity may invoke ${f.name}`),
       // One ID token for both edge functions: the edge's idToken.audience is the functions' base URL.
-      { why: `${f.name} accepts ID tokens for the functions' base URL (the edge's idToken.audience)`, argv: [...service, `--add-custom-audiences=https://${o.region}-${o.project}.cloudfunctions.net`, p] },
+      {
+        why: `${f.name} accepts ID tokens for the functions' base URL (the edge's idToken.audience)`,
+        argv: [...service, `--add-custom-audiences=https://${o.region}-${o.project}.cloudfunctions.net`, p],
+      },
     ];
   }
   return o.apiInvokers.map((m) => invoker(m, `${m} may invoke ${f.name}`));
@@ -207,14 +384,60 @@ function accessSteps(f: FunctionSpec, o: DeployOptions, sa: (n: string) => strin
 function firestoreSteps(p: string): Step[] {
   const steps: Step[] = [];
   for (const index of indexesFile.indexes) {
-    const fields = index.fields.map((f) => `--field-config=field-path=${f.fieldPath},${'arrayConfig' in f ? 'array-config=contains' : `order=${String(f.order).toLowerCase()}`}`);
-    steps.push({ why: `index: ${index.why}`, argv: ['gcloud', 'firestore', 'indexes', 'composite', 'create', `--collection-group=${index.collectionGroup}`, `--query-scope=${index.queryScope.toLowerCase()}`, ...fields, '--async', p], okIfExists: true });
+    const fields = index.fields.map(
+      (f) =>
+        `--field-config=field-path=${f.fieldPath},${'arrayConfig' in f ? 'array-config=contains' : `order=${String(f.order).toLowerCase()}`}`,
+    );
+    steps.push({
+      why: `index: ${index.why}`,
+      argv: [
+        'gcloud',
+        'firestore',
+        'indexes',
+        'composite',
+        'create',
+        `--collection-group=${index.collectionGroup}`,
+        `--query-scope=${index.queryScope.toLowerCase()}`,
+        ...fields,
+        '--async',
+        p,
+      ],
+      okIfExists: true,
+    });
   }
   for (const e of fieldsFile.exemptions) {
-    steps.push({ why: `no single-field indexes on ${e.collectionGroup}.${e.field} (read whole, never queried)`, argv: ['gcloud', 'firestore', 'indexes', 'fields', 'update', e.field, `--collection-group=${e.collectionGroup}`, '--disable-indexes', '--async', p] });
+    steps.push({
+      why: `no single-field indexes on ${e.collectionGroup}.${e.field} (read whole, never queried)`,
+      argv: [
+        'gcloud',
+        'firestore',
+        'indexes',
+        'fields',
+        'update',
+        e.field,
+        `--collection-group=${e.collectionGroup}`,
+        '--disable-indexes',
+        '--async',
+        p,
+      ],
+    });
   }
   for (const group of ttlFile.collectionGroups) {
-    steps.push({ why: `TTL: ${group} expire at ${ttlFile.field}`, argv: ['gcloud', 'firestore', 'fields', 'ttls', 'update', ttlFile.field, `--collection-group=${group}`, '--enable-ttl', '--async', p] });
+    steps.push({
+      why: `TTL: ${group} expire at ${ttlFile.field}`,
+      argv: [
+        'gcloud',
+        'firestore',
+        'fields',
+        'ttls',
+        'update',
+        ttlFile.field,
+        `--collection-group=${group}`,
+        '--enable-ttl',
+        '--async',
+        p,
+      ],
+    });
   }
   return steps;
 }

@@ -39,11 +39,22 @@ export function edgeConfig(ctx: CloudContext) {
 
 export async function readEdgeConfig(db: Firestore, gateway: string, ward: string): Promise<EdgeConfigDocument> {
   const data = (await edgeConfigDoc(db, gateway).get()).data();
-  return { gateway, ward, version: (data?.version as number) ?? 0, updated: (data?.updated as number) ?? null, config: (data?.config as Record<string, unknown>) ?? {} };
+  return {
+    gateway,
+    ward,
+    version: (data?.version as number) ?? 0,
+    updated: (data?.updated as number) ?? null,
+    config: (data?.config as Record<string, unknown>) ?? {},
+  };
 }
 
 /** Replaces a gateway's overrides and bumps the version (used by `wardgate cloud --edge-config` and the cloud team's tooling). */
-export async function putEdgeConfig(db: Firestore, gateway: string, config: Record<string, unknown>, now: number): Promise<number> {
+export async function putEdgeConfig(
+  db: Firestore,
+  gateway: string,
+  config: Record<string, unknown>,
+  now: number,
+): Promise<number> {
   if (!isPlainObject(config)) throw new TypeError('edge config must be a JSON object');
   const ref = edgeConfigDoc(db, gateway);
   return db.runTransaction(async (tx) => {

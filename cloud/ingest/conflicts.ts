@@ -31,20 +31,33 @@ const MAX_DOCS_COMPARED = 32;
  * there, in one or two documents; only a batch that is not a retry reads the
  * gateway's segments of the shards its readings fall in, a bounded number.
  */
-export async function countConflicts(db: Firestore, ward: string, gateway: string, skipped: SkippedItems, ownSegments: readonly string[] = []): Promise<number> {
+export async function countConflicts(
+  db: Firestore,
+  ward: string,
+  gateway: string,
+  skipped: SkippedItems,
+  ownSegments: readonly string[] = [],
+): Promise<number> {
   let conflicts = 0;
   if (skipped.readings.length > 0) {
     const stored = new Map<number, string>();
     const collect = (data: SegmentDoc) => {
       for (const cols of Object.values(data.s)) {
-        cols.n.forEach((n, k) => stored.set(n, readingKey({ n, device: cols.dev[k], seq: cols.seq[k], code: cols.code[k] })));
+        cols.n.forEach((n, k) =>
+          stored.set(n, readingKey({ n, device: cols.dev[k], seq: cols.seq[k], code: cols.code[k] })),
+        );
       }
     };
     if (ownSegments.length > 0) {
-      for (const snap of await db.getAll(...ownSegments.map((id) => segments(db, ward).doc(id)))) if (snap.exists) collect(snap.data() as SegmentDoc);
+      for (const snap of await db.getAll(...ownSegments.map((id) => segments(db, ward).doc(id))))
+        if (snap.exists) collect(snap.data() as SegmentDoc);
     } else {
       const shards = shardsOf(skipped.readings.map((r) => r.n)).slice(0, 10);
-      const snap = await segments(db, ward).where('gateway', '==', gateway).where('nShards', 'array-contains-any', shards).limit(MAX_SEGMENTS_READ).get();
+      const snap = await segments(db, ward)
+        .where('gateway', '==', gateway)
+        .where('nShards', 'array-contains-any', shards)
+        .limit(MAX_SEGMENTS_READ)
+        .get();
       for (const doc of snap.docs) collect(doc.data() as SegmentDoc);
     }
     for (const r of skipped.readings) {
@@ -52,7 +65,11 @@ export async function countConflicts(db: Firestore, ward: string, gateway: strin
       if (key !== undefined && key !== readingKey(r)) conflicts++;
     }
   }
-  const byDoc = async <I extends { n: number }>(items: readonly I[], collection: ReturnType<typeof alarmEvents>, keyOf: (item: I) => string) => {
+  const byDoc = async <I extends { n: number }>(
+    items: readonly I[],
+    collection: ReturnType<typeof alarmEvents>,
+    keyOf: (item: I) => string,
+  ) => {
     if (items.length === 0) return;
     const step = Math.max(1, Math.ceil(items.length / MAX_DOCS_COMPARED));
     const sample = items.filter((_, i) => i % step === 0);

@@ -117,7 +117,8 @@ export function encodeRuns(set: Intervals, base: number): Buffer {
   const bytes: number[] = [];
   let at = base;
   for (let i = 0; i < set.lo.length; i++) {
-    if (set.lo[i] < at || set.hi[i] >= base + RECORD_SPAN) throw new RangeError(`interval [${set.lo[i]}, ${set.hi[i]}] outside the shard at ${base}`);
+    if (set.lo[i] < at || set.hi[i] >= base + RECORD_SPAN)
+      throw new RangeError(`interval [${set.lo[i]}, ${set.hi[i]}] outside the shard at ${base}`);
     varint(bytes, set.lo[i] - at);
     varint(bytes, set.hi[i] - set.lo[i]);
     at = set.hi[i] + 1;

@@ -49,7 +49,12 @@ export interface SegmentDoc {
 export const segmentId = (batchId: string, firstN: number) => `${batchId}_${firstN}`;
 
 /** Splits readings into segment documents, in a deterministic order (a retry builds identical documents). */
-export function buildSegments(ward: string, gateway: string, batchId: string, readings: readonly SyncReading[]): SegmentDoc[] {
+export function buildSegments(
+  ward: string,
+  gateway: string,
+  batchId: string,
+  readings: readonly SyncReading[],
+): SegmentDoc[] {
   const byWindow = new Map<number, SyncReading[]>();
   for (const r of readings) {
     const window = Math.floor(r.ts / SEGMENT_WINDOW_MS);
@@ -79,7 +84,19 @@ function segmentOf(ward: string, gateway: string, batchId: string, chunk: number
     nHi = Math.max(nHi, r.n);
     shards.add(shardOfNumber(r.n));
     const subject = subjectOf(r);
-    const cols = ownValue(s, subject) ?? setOwn(s, subject, { bed: r.bed, patient: r.patient ?? null, code: [], ts: [], v: [], f: [], dev: [], seq: [], n: [] });
+    const cols =
+      ownValue(s, subject) ??
+      setOwn(s, subject, {
+        bed: r.bed,
+        patient: r.patient ?? null,
+        code: [],
+        ts: [],
+        v: [],
+        f: [],
+        dev: [],
+        seq: [],
+        n: [],
+      });
     cols.code.push(r.code);
     cols.ts.push(r.ts);
     cols.v.push(r.value);
@@ -91,7 +108,20 @@ function segmentOf(ward: string, gateway: string, batchId: string, chunk: number
     maxTs = Math.max(maxTs, r.ts);
   }
   const nShards = [...shards].sort((a, b) => a - b);
-  return { ward, gateway, batchId, chunk, minTs, maxTs, count: readings.length, nLo, nHi, nShards, subjects: Object.keys(s).sort(), s };
+  return {
+    ward,
+    gateway,
+    batchId,
+    chunk,
+    minTs,
+    maxTs,
+    count: readings.length,
+    nLo,
+    nHi,
+    nShards,
+    subjects: Object.keys(s).sort(),
+    s,
+  };
 }
 
 /** A reading read back from a segment. */

@@ -9,7 +9,14 @@
 // per stream), one segment per 5,000 readings per 15 minutes, one per alarm
 // event, one per device reporting, one per audit entry.
 import { Timestamp, type Firestore } from '@google-cloud/firestore';
-import type { SyncAlarmEvent, SyncAuditEntry, SyncBatch, SyncDeviceStatus, SyncReading, SyncStream } from '../../shared/sync/wire.js';
+import type {
+  SyncAlarmEvent,
+  SyncAuditEntry,
+  SyncBatch,
+  SyncDeviceStatus,
+  SyncReading,
+  SyncStream,
+} from '../../shared/sync/wire.js';
 import { SIGNATURE_WINDOW_SECONDS } from '../../shared/sync/wire.js';
 import { alarmEvents, auditTrail, devices, gatewayDoc, segments } from '../store/paths.js';
 import { RECORD_SPAN, addAll, contains } from './intervals.js';
@@ -63,69 +70,108 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
   // 128 bits of the MAC identify a request; the full value would only cost space.
   const sigKey = req.signatureHex.slice(0, 32);
   const numbers: Record<SyncStream, number[]> = {
-    readings: batch.readings.map((r) => r.n), alarms: batch.alarms.map((a) => a.n),
-    statuses: batch.statuses.map((s) => s.n), audit: (batch.audit ?? []).map((e) => e.n),
+    readings: batch.readings.map((r) => r.n),
+    alarms: batch.alarms.map((a) => a.n),
+    statuses: batch.statuses.map((s) => s.n),
+    audit: (batch.audit ?? []).map((e) => e.n),
   };
-  const wanted = (Object.keys(numbers) as SyncStream[]).map((stream) => ({ stream, shards: shardsOf(numbers[stream]) }));
-  return serialized(batch.gateway, () => db.runTransaction(async (tx) => {
-    const [gwSnap, record] = await Promise.all([tx.get(gwRef), readRecord(tx, db, batch.gateway, wanted)]);
-    const state = parseState(gwSnap.data());
-    if (state.recent.some((r) => r.s === sigKey)) return { replay: true } as const;
-
-    const fresh = (stream: SyncStream) => {
-      const seen = new Set<number>();
-      return (item: { n: number }) => {
-        // A number twice in one batch is stored once, too.
-        if (seen.has(item.n)) return false;
-        seen.add(item.n);
-        return !contains(shardFor(record, stream, item.n).set, item.n);
-      };
-    };
-    const readings = batch.readings.filter(fresh('readings'));
-    const alarms = batch.alarms.filter(fresh('alarms'));
-    const statuses = batch.statuses.filter(fresh('statuses'));
-    const audit = (batch.audit ?? []).filter(fresh('audit'));
-    const left = <I>(all: readonly I[], kept: readonly I[]) => {
-      const keep = new Set(kept);
-      return all.filter((item) => !keep.has(item));
-    };
-    const skippedItems: SkippedItems = { readings: left(batch.readings, readings), alarms: left(batch.alarms, alarms), audit: left(batch.audit ?? [], audit) };
-    const skipped = batch.readings.length + batch.alarms.length + batch.statuses.length + (batch.audit?.length ?? 0)
-      - readings.length - alarms.length - statuses.length - audit.length;
-
-    const expireAt = Timestamp.fromMillis(now + req.retentionDays * 86_400_000);
-    const segmentDocs = buildSegments(batch.ward, batch.gateway, batch.batchId, readings);
-    for (const doc of segmentDocs) {
-      tx.set(segments(db, batch.ward).doc(segmentId(batch.batchId, doc.nLo)), { ...doc, ingested: now, expireAt });
-    }
-    for (const a of alarms) {
-      tx.set(alarmEvents(db, batch.ward).doc(`${batch.gateway}_${a.n}`), { ...a, gateway: batch.gateway, ingested: now, expireAt });
-    }
-    // Kept as long as the ward's audit policy, not the readings' retention: no expireAt.
-    for (const e of audit) tx.set(auditTrail(db, batch.ward).doc(`${batch.gateway}_${e.n}`), { ...e, gateway: batch.gateway, ingested: now });
-    for (const status of latestPerDevice(statuses)) {
-      tx.set(devices(db, batch.ward).doc(status.device), { ...status, gateway: batch.gateway, ingested: now }, { merge: true });
-    }
-    // The record gains exactly the numbers stored above, shard by shard.
-    const added = { readings, alarms, statuses, audit } as Record<SyncStream, ReadonlyArray<{ n: number }>>;
-    for (const shard of record.values()) {
-      const mine = added[shard.stream].filter((item) => shardFor(record, shard.stream, item.n) === shard).map((item) => item.n);
-      if (mine.length > 0) writeShard(tx, shard, addAll(shard.set, mine), now, req.retentionDays);
-    }
-
-    // A signature outside the window is refused as stale anyway: only those inside it need remembering.
-    const minT = now - 2 * SIGNATURE_WINDOW_SECONDS * 1000;
-    const recent = [...state.recent.filter((r) => r.t >= minT), { s: sigKey, t: req.timestampMs }].slice(-MAX_RECENT);
-    tx.set(gwRef, { ward: batch.ward, recent, pending: state.pending, lastBatchId: batch.batchId, updated: now });
-    return {
-      replay: false,
-      stored: { readings: readings.length, alarms: alarms.length, statuses: statuses.length, ...(batch.audit && { audit: audit.length }) },
-      skipped,
-      skippedItems,
-      segmentIds: segmentDocs.map((d) => segmentId(batch.batchId, d.nLo)),
-      pending: state.pending,
-    } as const;
+  const wanted = (Object.keys(numbers) as SyncStream[]).map((stream) => ({
+    stream,
+    shards: shardsOf(numbers[stream]),
   }));
+  return serialized(batch.gateway, () =>
+    db.runTransaction(async (tx) => {
+      const [gwSnap, record] = await Promise.all([tx.get(gwRef), readRecord(tx, db, batch.gateway, wanted)]);
+      const state = parseState(gwSnap.data());
+      if (state.recent.some((r) => r.s === sigKey)) return { replay: true } as const;
+
+      const fresh = (stream: SyncStream) => {
+        const seen = new Set<number>();
+        return (item: { n: number }) => {
+          // A number twice in one batch is stored once, too.
+          if (seen.has(item.n)) return false;
+          seen.add(item.n);
+          return !contains(shardFor(record, stream, item.n).set, item.n);
+        };
+      };
+      const readings = batch.readings.filter(fresh('readings'));
+      const alarms = batch.alarms.filter(fresh('alarms'));
+      const statuses = batch.statuses.filter(fresh('statuses'));
+      const audit = (batch.audit ?? []).filter(fresh('audit'));
+      const left = <I>(all: readonly I[], kept: readonly I[]) => {
+        const keep = new Set(kept);
+        return all.filter((item) => !keep.has(item));
+      };
+      const skippedItems: SkippedItems = {
+        readings: left(batch.readings, readings),
+        alarms: left(batch.alarms, alarms),
+        audit: left(batch.audit ?? [], audit),
+      };
+      const skipped =
+        batch.readings.length +
+        batch.alarms.length +
+        batch.statuses.length +
+        (batch.audit?.length ?? 0) -
+        readings.length -
+        alarms.length -
+        statuses.length -
+        audit.length;
+
+      const expireAt = Timestamp.fromMillis(now + req.retentionDays * 86_400_000);
+      const segmentDocs = buildSegments(batch.ward, batch.gateway, batch.batchId, readings);
+      for (const doc of segmentDocs) {
+        tx.set(segments(db, batch.ward).doc(segmentId(batch.batchId, doc.nLo)), { ...doc, ingested: now, expireAt });
+      }
+      for (const a of alarms) {
+        tx.set(alarmEvents(db, batch.ward).doc(`${batch.gateway}_${a.n}`), {
+          ...a,
+          gateway: batch.gateway,
+          ingested: now,
+          expireAt,
+        });
+      }
+      // Kept as long as the ward's audit policy, not the readings' retention: no expireAt.
+      for (const e of audit)
+        tx.set(auditTrail(db, batch.ward).doc(`${batch.gateway}_${e.n}`), {
+          ...e,
+          gateway: batch.gateway,
+          ingested: now,
+        });
+      for (const status of latestPerDevice(statuses)) {
+        tx.set(
+          devices(db, batch.ward).doc(status.device),
+          { ...status, gateway: batch.gateway, ingested: now },
+          { merge: true },
+        );
+      }
+      // The record gains exactly the numbers stored above, shard by shard.
+      const added = { readings, alarms, statuses, audit } as Record<SyncStream, ReadonlyArray<{ n: number }>>;
+      for (const shard of record.values()) {
+        const mine = added[shard.stream]
+          .filter((item) => shardFor(record, shard.stream, item.n) === shard)
+          .map((item) => item.n);
+        if (mine.length > 0) writeShard(tx, shard, addAll(shard.set, mine), now, req.retentionDays);
+      }
+
+      // A signature outside the window is refused as stale anyway: only those inside it need remembering.
+      const minT = now - 2 * SIGNATURE_WINDOW_SECONDS * 1000;
+      const recent = [...state.recent.filter((r) => r.t >= minT), { s: sigKey, t: req.timestampMs }].slice(-MAX_RECENT);
+      tx.set(gwRef, { ward: batch.ward, recent, pending: state.pending, lastBatchId: batch.batchId, updated: now });
+      return {
+        replay: false,
+        stored: {
+          readings: readings.length,
+          alarms: alarms.length,
+          statuses: statuses.length,
+          ...(batch.audit && { audit: audit.length }),
+        },
+        skipped,
+        skippedItems,
+        segmentIds: segmentDocs.map((d) => segmentId(batch.batchId, d.nLo)),
+        pending: state.pending,
+      } as const;
+    }),
+  );
 }
 
 function shardFor(record: Map<string, RecordShard>, stream: SyncStream, n: number): RecordShard {

@@ -39,9 +39,14 @@ export function shardsOf(numbers: readonly number[]): number[] {
 
 /** Reads the shards of each stream (in the transaction, so that a concurrent store of the same shard retries this one). */
 export async function readRecord(
-  tx: Transaction, db: Firestore, gateway: string, wanted: ReadonlyArray<{ stream: SyncStream; shards: readonly number[] }>,
+  tx: Transaction,
+  db: Firestore,
+  gateway: string,
+  wanted: ReadonlyArray<{ stream: SyncStream; shards: readonly number[] }>,
 ): Promise<Map<string, RecordShard>> {
-  const keys = wanted.flatMap(({ stream, shards }) => shards.map((shard) => ({ stream, shard, ref: storedShard(db, gateway, stream, shard) })));
+  const keys = wanted.flatMap(({ stream, shards }) =>
+    shards.map((shard) => ({ stream, shard, ref: storedShard(db, gateway, stream, shard) })),
+  );
   const out = new Map<string, RecordShard>();
   if (keys.length === 0) return out;
   const snaps = await tx.getAll(...keys.map((k) => k.ref));
@@ -56,12 +61,22 @@ export async function readRecord(
 export const recordKey = (stream: SyncStream, shard: number) => `${stream}_${shard}`;
 
 /** Writes a shard's new set (in the transaction). */
-export function writeShard(tx: Transaction, shard: RecordShard, set: Intervals, now: number, retentionDays: number): void {
+export function writeShard(
+  tx: Transaction,
+  shard: RecordShard,
+  set: Intervals,
+  now: number,
+  retentionDays: number,
+): void {
   let items = 0;
   for (let i = 0; i < set.lo.length; i++) items += set.hi[i] - set.lo[i] + 1;
   const fields: ShardFields & { updated: number; expireAt: Timestamp } = {
-    stream: shard.stream, shard: shard.shard, base: shard.shard * RECORD_SPAN,
-    runs: encodeRuns(set, shard.shard * RECORD_SPAN), items, updated: now,
+    stream: shard.stream,
+    shard: shard.shard,
+    base: shard.shard * RECORD_SPAN,
+    runs: encodeRuns(set, shard.shard * RECORD_SPAN),
+    items,
+    updated: now,
     expireAt: Timestamp.fromMillis(now + (retentionDays + RECORD_GRACE_DAYS) * 86_400_000),
   };
   tx.set(shard.ref, fields);
@@ -73,16 +88,23 @@ export function writeShard(tx: Transaction, shard: RecordShard, set: Intervals, 
  * the shard with the highest index (an index on stream and shard, firestore.indexes.json).
  */
 export async function streamHeads(db: Firestore, gateway: string): Promise<Record<SyncStream, number>> {
-  const heads = await Promise.all(syncStreams.map(async (stream) => {
-    // A shard a verification emptied (its data was gone) holds no number: the next one down does.
-    const snap = await gatewayDoc(db, gateway).collection(Collection.stored).where('stream', '==', stream).orderBy('shard', 'desc').limit(4).get();
-    for (const doc of snap.docs) {
-      const data = doc.data() as ShardFields;
-      const top = decodeRuns(data.runs, data.shard * RECORD_SPAN).hi.at(-1);
-      if (top !== undefined) return top;
-    }
-    return 0;
-  }));
+  const heads = await Promise.all(
+    syncStreams.map(async (stream) => {
+      // A shard a verification emptied (its data was gone) holds no number: the next one down does.
+      const snap = await gatewayDoc(db, gateway)
+        .collection(Collection.stored)
+        .where('stream', '==', stream)
+        .orderBy('shard', 'desc')
+        .limit(4)
+        .get();
+      for (const doc of snap.docs) {
+        const data = doc.data() as ShardFields;
+        const top = decodeRuns(data.runs, data.shard * RECORD_SPAN).hi.at(-1);
+        if (top !== undefined) return top;
+      }
+      return 0;
+    }),
+  );
   return Object.fromEntries(syncStreams.map((stream, i) => [stream, heads[i]])) as Record<SyncStream, number>;
 }
 

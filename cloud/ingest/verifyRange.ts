@@ -9,8 +9,16 @@
 import type { Firestore } from '@google-cloud/firestore';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import {
-  MAX_VERIFY_BYTES, alarmKey, auditKey, parseVerifyRequest, rangeDigest, readingKey,
-  type StreamHeads, type VerifiedRange, type VerifyAnswer, type VerifyRange,
+  MAX_VERIFY_BYTES,
+  alarmKey,
+  auditKey,
+  parseVerifyRequest,
+  rangeDigest,
+  readingKey,
+  type StreamHeads,
+  type VerifiedRange,
+  type VerifyAnswer,
+  type VerifyRange,
 } from '../../shared/sync/verify.js';
 import type { CloudContext } from '../context.js';
 import { sendError, sendJson, sendSignatureRefusal, verifyGatewaySignature } from '../http.js';
@@ -23,7 +31,8 @@ export function verifyRange(ctx: CloudContext) {
   return async (req: Request, res: Response): Promise<void> => {
     if (req.method !== 'POST') return sendError(res, 'WG_ERR_METHOD', 'use POST');
     const body = Buffer.isBuffer(req.rawBody) ? req.rawBody : Buffer.alloc(0);
-    if (body.length > MAX_VERIFY_BYTES) return sendError(res, 'WG_ERR_TOO_LARGE', `body is ${body.length} bytes; the limit is ${MAX_VERIFY_BYTES}`);
+    if (body.length > MAX_VERIFY_BYTES)
+      return sendError(res, 'WG_ERR_TOO_LARGE', `body is ${body.length} bytes; the limit is ${MAX_VERIFY_BYTES}`);
     const check = verifyGatewaySignature(ctx, req, body);
     if (!check.ok) {
       ctx.log.warn({ gateway: check.id, reason: check.reason }, 'verification refused: signature');
@@ -37,58 +46,84 @@ export function verifyRange(ctx: CloudContext) {
     }
     const request = parseVerifyRequest(json);
     if ('error' in request) return sendError(res, 'WG_ERR_SCHEMA', request.error, request.field);
-    if (request.gateway !== check.id) return sendError(res, 'WG_ERR_SCHEMA', 'does not match X-Wardgate-Gateway', 'gateway');
+    if (request.gateway !== check.id)
+      return sendError(res, 'WG_ERR_SCHEMA', 'does not match X-Wardgate-Gateway', 'gateway');
     const ranges: VerifiedRange[] = [];
     let heads: StreamHeads | undefined;
     try {
       if (request.heads) heads = await streamHeads(ctx.db, check.id);
-      for (const range of request.ranges) ranges.push(await verifyOne(ctx.db, check.gateway.ward, check.id, range, ctx.now(), ctx.settings.retentionDays));
+      for (const range of request.ranges)
+        ranges.push(
+          await verifyOne(ctx.db, check.gateway.ward, check.id, range, ctx.now(), ctx.settings.retentionDays),
+        );
     } catch (err) {
       ctx.log.error({ gateway: check.id, err: (err as Error).message }, 'verification failed');
       return sendError(res, 'WG_ERR_UNAVAILABLE', 'storage failed; retry the verification');
     }
     const corrected = ranges.reduce((sum, r) => sum + r.corrected, 0);
-    if (corrected > 0) ctx.log.error({ gateway: check.id, corrected }, 'record claimed items the data lacks; corrected');
+    if (corrected > 0)
+      ctx.log.error({ gateway: check.id, corrected }, 'record claimed items the data lacks; corrected');
     const answer: VerifyAnswer = { ok: true, gateway: check.id, ranges, ...(heads && { heads }) };
     sendJson(res, 200, answer);
   };
 }
 
 /** One range: what the data holds, and the record corrected to it. */
-export async function verifyOne(db: Firestore, ward: string, gateway: string, range: VerifyRange, now: number, retentionDays: number): Promise<VerifiedRange> {
+export async function verifyOne(
+  db: Firestore,
+  ward: string,
+  gateway: string,
+  range: VerifyRange,
+  now: number,
+  retentionDays: number,
+): Promise<VerifiedRange> {
   const { stream, lo, hi } = range;
   const shardNo = Math.floor(lo / RECORD_SPAN);
-  return serialized(gateway, () => db.runTransaction(async (tx) => {
-    const record = await readRecord(tx, db, gateway, [{ stream, shards: [shardNo] }]);
-    const keys: string[] = [];
-    const numbers: number[] = [];
-    if (stream === 'readings') {
-      const snap = await tx.get(segments(db, ward).where('gateway', '==', gateway).where('nShards', 'array-contains', shardNo));
-      for (const doc of snap.docs) {
-        for (const cols of Object.values((doc.data() as SegmentDoc).s)) {
-          cols.n.forEach((n, i) => {
-            if (n < lo || n > hi) return;
-            numbers.push(n);
-            keys.push(readingKey({ n, device: cols.dev[i], seq: cols.seq[i], code: cols.code[i] }));
-          });
+  return serialized(gateway, () =>
+    db.runTransaction(async (tx) => {
+      const record = await readRecord(tx, db, gateway, [{ stream, shards: [shardNo] }]);
+      const keys: string[] = [];
+      const numbers: number[] = [];
+      if (stream === 'readings') {
+        const snap = await tx.get(
+          segments(db, ward).where('gateway', '==', gateway).where('nShards', 'array-contains', shardNo),
+        );
+        for (const doc of snap.docs) {
+          for (const cols of Object.values((doc.data() as SegmentDoc).s)) {
+            cols.n.forEach((n, i) => {
+              if (n < lo || n > hi) return;
+              numbers.push(n);
+              keys.push(readingKey({ n, device: cols.dev[i], seq: cols.seq[i], code: cols.code[i] }));
+            });
+          }
+        }
+      } else {
+        const collection = stream === 'alarms' ? alarmEvents(db, ward) : auditTrail(db, ward);
+        const snap = await tx.get(collection.where('gateway', '==', gateway).where('n', '>=', lo).where('n', '<=', hi));
+        for (const doc of snap.docs) {
+          const data = doc.data() as { n: number; alarmId: string; phase: 'raised'; action: string };
+          numbers.push(data.n);
+          keys.push(stream === 'alarms' ? alarmKey(data) : auditKey(data));
         }
       }
-    } else {
-      const collection = stream === 'alarms' ? alarmEvents(db, ward) : auditTrail(db, ward);
-      const snap = await tx.get(collection.where('gateway', '==', gateway).where('n', '>=', lo).where('n', '<=', hi));
-      for (const doc of snap.docs) {
-        const data = doc.data() as { n: number; alarmId: string; phase: 'raised'; action: string };
-        numbers.push(data.n);
-        keys.push(stream === 'alarms' ? alarmKey(data) : auditKey(data));
-      }
-    }
-    const shard = record.get(recordKey(stream, shardNo))!;
-    const held = fromNumbers(numbers);
-    const claimed = clip(shard.set, lo, hi);
-    let corrected = 0;
-    for (let i = 0; i < claimed.lo.length; i++) for (let n = claimed.lo[i]; n <= claimed.hi[i]; n++) if (!contains(held, n)) corrected++;
-    // Data the record does not name (stored before the record existed) is added: it is stored, so a re-send must not store it again.
-    if (corrected > 0 || size(claimed) !== size(held)) writeShard(tx, shard, replaceRange(shard.set, lo, hi, numbers), now, retentionDays);
-    return { stream, lo, hi, count: keys.length, digest: rangeDigest(keys), corrected, held: held.lo.map((l, i) => [l, held.hi[i]] as const) };
-  }));
+      const shard = record.get(recordKey(stream, shardNo))!;
+      const held = fromNumbers(numbers);
+      const claimed = clip(shard.set, lo, hi);
+      let corrected = 0;
+      for (let i = 0; i < claimed.lo.length; i++)
+        for (let n = claimed.lo[i]; n <= claimed.hi[i]; n++) if (!contains(held, n)) corrected++;
+      // Data the record does not name (stored before the record existed) is added: it is stored, so a re-send must not store it again.
+      if (corrected > 0 || size(claimed) !== size(held))
+        writeShard(tx, shard, replaceRange(shard.set, lo, hi, numbers), now, retentionDays);
+      return {
+        stream,
+        lo,
+        hi,
+        count: keys.length,
+        digest: rangeDigest(keys),
+        corrected,
+        held: held.lo.map((l, i) => [l, held.hi[i]] as const),
+      };
+    }),
+  );
 }

@@ -101,15 +101,20 @@ async function ready(child: ChildProcess, host: string, path: string, what: stri
     exited = true;
   });
   try {
-    await waitFor(async () => {
-      if (exited) throw new Error(`${what} exited early: ${(child as ChildProcess & { recentLog: () => string }).recentLog()}`);
-      try {
-        const res = await fetch(`http://${host}${path}`, { signal: AbortSignal.timeout(2000) });
-        return res.ok ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, READY_TIMEOUT_MS, `${what} on ${host}`);
+    await waitFor(
+      async () => {
+        if (exited)
+          throw new Error(`${what} exited early: ${(child as ChildProcess & { recentLog: () => string }).recentLog()}`);
+        try {
+          const res = await fetch(`http://${host}${path}`, { signal: AbortSignal.timeout(2000) });
+          return res.ok ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      READY_TIMEOUT_MS,
+      `${what} on ${host}`,
+    );
   } catch (err) {
     await stopGroup(child);
     throw err;

@@ -40,7 +40,12 @@ export function requireEmulators(env: NodeJS.ProcessEnv): { firestore: string; p
   for (const name of ['FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST'] as const) {
     const value = env[name];
     if (!value) throw new WardgateError('WG_ERR_CONFIG', 'not set: start the emulator and export its host:port', name);
-    if (!LOOPBACK.test(value)) throw new WardgateError('WG_ERR_CONFIG', `expected a loopback host:port such as 127.0.0.1:8681, got ${value}`, name);
+    if (!LOOPBACK.test(value))
+      throw new WardgateError(
+        'WG_ERR_CONFIG',
+        `expected a loopback host:port such as 127.0.0.1:8681, got ${value}`,
+        name,
+      );
   }
   return { firestore: env.FIRESTORE_EMULATOR_HOST!, pubsub: env.PUBSUB_EMULATOR_HOST! };
 }
@@ -57,7 +62,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const onError = (err: Error) => ctx.log.error({ err: err.message }, 'request failed in the framework');
   for (const name of functionNames) {
     // The same guard as deployed (cloud/index.ts): nothing reaches the framework's body parsers unchecked.
-    apps.set(name, guardedListener(getTestServer(name).listeners('request')[0] as RequestListener, bodyPolicyOf(name), onError));
+    apps.set(
+      name,
+      guardedListener(getTestServer(name).listeners('request')[0] as RequestListener, bodyPolicyOf(name), onError),
+    );
   }
 
   const server = createServer((req, res) => dispatch(apps, req, res));
@@ -70,8 +78,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   try {
     await ensureTopics(ctx.pubsub, [options.settings.batchesTopic, options.settings.alertsTopic]);
     const endpoint = `${url}/analyzeReadings/projects/${options.settings.projectId}/topics/${options.settings.batchesTopic}`;
-    if (options.push !== false) await ensurePushSubscription(ctx.pubsub, options.settings.batchesTopic, ANALYZE_SUBSCRIPTION, endpoint);
-    for (const [gateway, config] of Object.entries(options.edgeConfigs ?? {})) await putEdgeConfig(ctx.db, gateway, config, Date.now());
+    if (options.push !== false)
+      await ensurePushSubscription(ctx.pubsub, options.settings.batchesTopic, ANALYZE_SUBSCRIPTION, endpoint);
+    for (const [gateway, config] of Object.entries(options.edgeConfigs ?? {}))
+      await putEdgeConfig(ctx.db, gateway, config, Date.now());
   } catch (err) {
     await closeServer(server);
     await closeContext(ctx);
@@ -96,7 +106,11 @@ function dispatch(apps: ReadonlyMap<string, RequestListener>, req: IncomingMessa
   const end = [slash, query].filter((i) => i > 0).reduce((a, b) => Math.min(a, b), url.length);
   const app = apps.get(url.slice(1, end));
   if (!app) {
-    writeError(res, 'WG_ERR_NOT_FOUND', `no function at ${url.slice(0, end)}; functions: ${[...apps.keys()].join(', ')}`);
+    writeError(
+      res,
+      'WG_ERR_NOT_FOUND',
+      `no function at ${url.slice(0, end)}; functions: ${[...apps.keys()].join(', ')}`,
+    );
     return;
   }
   const rest = url.slice(end);
@@ -118,7 +132,10 @@ async function ensurePushSubscription(pubsub: PubSub, topic: string, name: strin
     await subscription.modifyPushConfig({ pushEndpoint: endpoint });
     return;
   }
-  await pubsub.topic(topic).createSubscription(name, { pushConfig: { pushEndpoint: endpoint }, ackDeadlineSeconds: 60 }).catch(ignoreAlreadyExists);
+  await pubsub
+    .topic(topic)
+    .createSubscription(name, { pushConfig: { pushEndpoint: endpoint }, ackDeadlineSeconds: 60 })
+    .catch(ignoreAlreadyExists);
 }
 
 function ignoreAlreadyExists(err: Error & { code?: number }): void {

@@ -30,7 +30,18 @@ export function syntheticReadings(w: SyntheticWard): SyncReading[] {
     for (const bed of w.beds) {
       const patient = w.patient?.(bed);
       for (const [code, value] of Object.entries(w.vitals(bed, t))) {
-        out.push({ n: n++, device: `mon-${bed}`, seq, code, value: Math.round(value * 10) / 10, unit: metric(code).unit, ts: t, flags: 0, bed, ...(patient !== undefined && { patient }) });
+        out.push({
+          n: n++,
+          device: `mon-${bed}`,
+          seq,
+          code,
+          value: Math.round(value * 10) / 10,
+          unit: metric(code).unit,
+          ts: t,
+          flags: 0,
+          bed,
+          ...(patient !== undefined && { patient }),
+        });
       }
     }
   }
@@ -41,7 +52,16 @@ export function syntheticBatches(w: SyntheticWard, created = w.start + w.duratio
   const readings = syntheticReadings(w);
   const batches: SyncBatch[] = [];
   for (let i = 0; i < readings.length; i += w.batchSize) {
-    batches.push(buildBatch({ gateway: w.gateway, ward: w.ward, created, readings: readings.slice(i, i + w.batchSize), alarms: [], statuses: [] }));
+    batches.push(
+      buildBatch({
+        gateway: w.gateway,
+        ward: w.ward,
+        created,
+        readings: readings.slice(i, i + w.batchSize),
+        alarms: [],
+        statuses: [],
+      }),
+    );
   }
   return batches;
 }

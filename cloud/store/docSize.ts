@@ -15,7 +15,8 @@ export function valueBytes(value: unknown): number {
   if (Array.isArray(value)) return value.reduce((sum: number, v) => sum + valueBytes(v), 0);
   if (typeof value === 'object') {
     let sum = 0;
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) sum += Buffer.byteLength(k, 'utf8') + 1 + valueBytes(v);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>))
+      sum += Buffer.byteLength(k, 'utf8') + 1 + valueBytes(v);
     return sum;
   }
   return 8;

@@ -42,7 +42,8 @@ export const alarmEvents = (db: Firestore, wardId: string) => ward(db, wardId).c
 export const devices = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.devices);
 export const auditTrail = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.audit);
 export const hours = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.hours);
-export const currentState = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.state).doc('current');
+export const currentState = (db: Firestore, wardId: string) =>
+  ward(db, wardId).collection(Collection.state).doc('current');
 export const alerts = (db: Firestore, wardId: string) => ward(db, wardId).collection(Collection.alerts);
 
 /** Start of the UTC hour containing `ms`. */

@@ -30,7 +30,9 @@ export class AlarmBook {
 
   /** Open alarms (not cleared), highest priority first, then oldest first. */
   open(): Alarm[] {
-    return [...this.#open.values()].sort((a, b) => priorityRank[b.priority] - priorityRank[a.priority] || a.raisedAt - b.raisedAt);
+    return [...this.#open.values()].sort(
+      (a, b) => priorityRank[b.priority] - priorityRank[a.priority] || a.raisedAt - b.raisedAt,
+    );
   }
 
   get(id: string): Alarm | undefined {
@@ -123,7 +125,10 @@ export class AlarmBook {
       if (alarm.state !== 'active' && alarm.state !== 'latched') continue;
       const after = this.#escalation[alarm.priority];
       if (after <= 0 || alarm.escalations >= this.#escalation.maxEscalations) continue;
-      const due = alarm.lastEscalatedAt === null ? (alarm.activeSince ?? alarm.raisedAt) + after : alarm.lastEscalatedAt + this.#escalation.repeatMs;
+      const due =
+        alarm.lastEscalatedAt === null
+          ? (alarm.activeSince ?? alarm.raisedAt) + after
+          : alarm.lastEscalatedAt + this.#escalation.repeatMs;
       if (now < due) continue;
       alarm.escalations++;
       alarm.lastEscalatedAt = now;
@@ -145,9 +150,6 @@ export class AlarmBook {
   }
 
   #emit(phase: AlarmPhase, alarm: Alarm, now: number, by: string | null = null): void {
-    this.#listener(
-      { alarmId: alarm.id, phase, ts: now, ...snapshotOf(alarm), by },
-      alarm,
-    );
+    this.#listener({ alarmId: alarm.id, phase, ts: now, ...snapshotOf(alarm), by }, alarm);
   }
 }

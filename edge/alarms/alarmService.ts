@@ -69,7 +69,14 @@ export class AlarmService implements Service {
    */
   acknowledge(alarmId: string, by: string, via: string): Alarm | undefined {
     const alarm = this.engine.acknowledge(alarmId, by);
-    if (alarm) this.#deps.store.audit.record({ ts: this.#now(), actor: by, action: 'acknowledge', target: `alarm:${alarm.id}`, detail: { via } });
+    if (alarm)
+      this.#deps.store.audit.record({
+        ts: this.#now(),
+        actor: by,
+        action: 'acknowledge',
+        target: `alarm:${alarm.id}`,
+        detail: { via },
+      });
     return alarm;
   }
 
@@ -80,23 +87,41 @@ export class AlarmService implements Service {
     const sinks: AlarmSink[] = [
       // The store comes first: an event is committed (and queued for the cloud) before anyone is told,
       // and on disk one WAL sync later, started at once off the event loop (AlarmStore.record).
-      { name: 'store', onEvent: (event, alarm) => store.record([[event, alarm]]), onEvents: (events) => store.record(events) },
+      {
+        name: 'store',
+        onEvent: (event, alarm) => store.record([[event, alarm]]),
+        onEvents: (events) => store.record(events),
+      },
       mqttAlarmSink(config.ward, publisher, (bed) => engine.openAlarms().filter((a) => a.bed === bed)),
       logAlarmSink(log),
       { name: 'metrics', onEvent: (event) => this.#deps.onEvent?.(event.phase, event.priority) },
-      { name: 'bus', onEvent: (event, alarm) => bus.emit('alarm.events', [[event, alarm]]), onEvents: (events) => bus.emit('alarm.events', events) },
+      {
+        name: 'bus',
+        onEvent: (event, alarm) => bus.emit('alarm.events', [[event, alarm]]),
+        onEvents: (events) => bus.emit('alarm.events', events),
+      },
     ];
     const hook = config.alarms.webhook;
     if (hook) {
       this.#webhook = new AlarmWebhook({
-        url: hook.url, secret: this.#deps.env[hook.secretEnv] ?? '', minPriority: hook.minPriority, timeoutMs: hook.timeoutMs,
-        maxAttempts: hook.maxAttempts, ward: config.ward, gateway: config.gateway.id, log,
+        url: hook.url,
+        secret: this.#deps.env[hook.secretEnv] ?? '',
+        minPriority: hook.minPriority,
+        timeoutMs: hook.timeoutMs,
+        maxAttempts: hook.maxAttempts,
+        ward: config.ward,
+        gateway: config.gateway.id,
+        log,
       });
       sinks.push(this.#webhook);
     }
     const engine = new AlarmEngine({
       config: config.alarms,
-      devices: config.devices.map((d) => ({ id: d.name, ...(d.bed !== undefined && { bed: d.bed }), ...(d.silentAfterMs !== undefined && { silentAfterMs: d.silentAfterMs }) })),
+      devices: config.devices.map((d) => ({
+        id: d.name,
+        ...(d.bed !== undefined && { bed: d.bed }),
+        ...(d.silentAfterMs !== undefined && { silentAfterMs: d.silentAfterMs }),
+      })),
       bus,
       patients: admissions,
       sinks,
@@ -113,7 +138,8 @@ export class AlarmService implements Service {
     this.#vitals = vitals;
     this.#unsubscribe.push(
       bus.on('ingest.committed', (items) => {
-        for (const { item, result } of items) if (item.kind === 'obs' && result.outcome === 'stored' && result.bed) vitals.changed(result.bed);
+        for (const { item, result } of items)
+          if (item.kind === 'obs' && result.outcome === 'stored' && result.bed) vitals.changed(result.bed);
       }),
       // The retained bed state carries NEWS2, which the patient's entries change.
       bus.on('patient.changed', ({ bed }) => vitals.changed(bed)),
@@ -122,7 +148,18 @@ export class AlarmService implements Service {
       }),
       // Conditions of the sync, the storage guard and the disk (cloud unreachable, buffer filling, disk full).
       bus.on('alarm.technical', ({ key, report }) =>
-        engine.setTechnical(key, report && { bed: null, deviceId: null, metric: null, value: report.value ?? null, rule: report.rule, priority: report.priority, message: report.message }),
+        engine.setTechnical(
+          key,
+          report && {
+            bed: null,
+            deviceId: null,
+            metric: null,
+            value: report.value ?? null,
+            rule: report.rule,
+            priority: report.priority,
+            message: report.message,
+          },
+        ),
       ),
       // Rules and limits pulled from the cloud, in force from the next reading.
       bus.on('alarm.config', (alarms) => engine.updateConfig(alarms)),

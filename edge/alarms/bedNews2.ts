@@ -28,7 +28,12 @@ const deviceInputs: ReadonlyArray<[keyof News2Inputs, string, 'continuousMs' | '
   ['temp', 'temp', 'spotMs'],
 ];
 
-export function bedNews2(vitals: BedVitals, patient: PatientContext | undefined, config: AlarmConfig['news2'], now: number): News2Snapshot {
+export function bedNews2(
+  vitals: BedVitals,
+  patient: PatientContext | undefined,
+  config: AlarmConfig['news2'],
+  now: number,
+): News2Snapshot {
   const inputs: News2Inputs = { scale: patient?.spo2Scale ?? 1 };
   const stale: string[] = [];
   for (const [input, metric, window] of deviceInputs) {

@@ -75,8 +75,18 @@ export class BedVitalsPublisher {
       topics.bedVitals(this.#ward, bed),
       {
         bed,
-        vitals: Object.fromEntries(Object.entries(snapshot.vitals).map(([k, p]) => [k, { value: p.value, ts: new Date(p.ts).toISOString(), flags: p.flags }])),
-        news2: snapshot.news2 && { score: snapshot.news2.score, level: snapshot.news2.level, missing: snapshot.news2.missing, stale: snapshot.news2.stale },
+        vitals: Object.fromEntries(
+          Object.entries(snapshot.vitals).map(([k, p]) => [
+            k,
+            { value: p.value, ts: new Date(p.ts).toISOString(), flags: p.flags },
+          ]),
+        ),
+        news2: snapshot.news2 && {
+          score: snapshot.news2.score,
+          level: snapshot.news2.level,
+          missing: snapshot.news2.missing,
+          stale: snapshot.news2.stale,
+        },
       },
       { retain: true },
     );

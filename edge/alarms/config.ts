@@ -44,7 +44,11 @@ export const alarmConfigSchema = z
         delayMs: ms.default(60_000),
         /** How old a value may be and still count: continuous (rr, spo2, pulse), spot (sbp, temp), nurse-entered consciousness. */
         freshness: z
-          .strictObject({ continuousMs: ms.default(300_000), spotMs: ms.default(14_400_000), consciousnessMs: ms.default(43_200_000) })
+          .strictObject({
+            continuousMs: ms.default(300_000),
+            spotMs: ms.default(14_400_000),
+            consciousnessMs: ms.default(43_200_000),
+          })
           .prefault({}),
       })
       .prefault({}),

@@ -110,7 +110,11 @@ export class AlarmEngine implements Service {
     this.#lastSeen = new Map(deps.lastSeen ?? []);
     this.#config = deps.config;
     this.#keepMs = keepFor(deps.config);
-    this.#book = new AlarmBook(deps.config.escalation, (event, alarm) => this.#dispatch(event, alarm), deps.restored ?? []);
+    this.#book = new AlarmBook(
+      deps.config.escalation,
+      (event, alarm) => this.#dispatch(event, alarm),
+      deps.restored ?? [],
+    );
   }
 
   async start(): Promise<void> {
@@ -120,9 +124,23 @@ export class AlarmEngine implements Service {
       bus.on('ingest.accepted', (items) => this.onAccepted(items), 'state'),
       bus.on('ingest.committed', (items) => this.onCommitted(items), 'state'),
       // Serial ports say at once when a device is gone, without waiting for its silence limit.
-      bus.on('device.silent', ({ deviceId, reason, since }) => this.#evaluation(() => this.#silent(deviceId, reason, since, this.#clock.now())), 'state'),
-      bus.on('device.resumed', ({ deviceId }) => this.#evaluation(() => this.#apply({ state: 'clear', key: `device:${deviceId}:silent` }, this.#clock.now())), 'state'),
-      bus.on('device.sensor', ({ deviceId, sensor }) => this.#evaluation(() => this.#status(deviceId, sensor, undefined, this.#clock.now())), 'state'),
+      bus.on(
+        'device.silent',
+        ({ deviceId, reason, since }) =>
+          this.#evaluation(() => this.#silent(deviceId, reason, since, this.#clock.now())),
+        'state',
+      ),
+      bus.on(
+        'device.resumed',
+        ({ deviceId }) =>
+          this.#evaluation(() => this.#apply({ state: 'clear', key: `device:${deviceId}:silent` }, this.#clock.now())),
+        'state',
+      ),
+      bus.on(
+        'device.sensor',
+        ({ deviceId, sensor }) => this.#evaluation(() => this.#status(deviceId, sensor, undefined, this.#clock.now())),
+        'state',
+      ),
     ];
     this.#stopTicks = this.#clock.every(TICK_MS, () => this.tick());
   }
@@ -170,7 +188,9 @@ export class AlarmEngine implements Service {
   /** Technical conditions reported by other features (buffer filling, cloud unreachable): a report raises, null clears. */
   setTechnical(key: string, report: Omit<ConditionReport, 'key' | 'kind'> | null): void {
     const now = this.#clock.now();
-    this.#evaluation(() => (report ? this.#book.hold({ ...report, key, kind: 'technical' }, now) : this.#book.release(key, now)));
+    this.#evaluation(() =>
+      report ? this.#book.hold({ ...report, key, kind: 'technical' }, now) : this.#book.release(key, now),
+    );
   }
 
   /** The patient's settings changed (admission, oxygen, scale, consciousness): re-score the bed. */
@@ -209,7 +229,14 @@ export class AlarmEngine implements Service {
     const news2Beds = new Set<string>();
     for (const { item, result } of items) {
       if (item.deviceId === undefined) continue;
-      if (!accepted && item.kind === 'obs' && result.outcome === 'stored' && result.bed && !this.#devices.get(item.deviceId)?.bed) this.#committedBeds.set(item.deviceId, result.bed);
+      if (
+        !accepted &&
+        item.kind === 'obs' &&
+        result.outcome === 'stored' &&
+        result.bed &&
+        !this.#devices.get(item.deviceId)?.bed
+      )
+        this.#committedBeds.set(item.deviceId, result.bed);
       if (!accepted && this.#evaluatedEarly.has(item)) {
         if (result.outcome === 'stored' || result.outcome === 'duplicate' || result.outcome === 'empty') {
           this.#lastSeen.set(item.deviceId, now);
@@ -219,7 +246,10 @@ export class AlarmEngine implements Service {
       }
       // Only usable observations mean the device is monitoring its patient: a device whose every
       // message is refused (a reused seq, a wrong unit), or that only connects, is still silent.
-      if (item.kind === 'obs' && (result.outcome === 'stored' || result.outcome === 'duplicate' || result.outcome === 'empty')) {
+      if (
+        item.kind === 'obs' &&
+        (result.outcome === 'stored' || result.outcome === 'duplicate' || result.outcome === 'empty')
+      ) {
         this.#lastSeen.set(item.deviceId, now);
         this.#apply({ state: 'clear', key: `device:${item.deviceId}:silent` }, now);
       }
@@ -232,7 +262,8 @@ export class AlarmEngine implements Service {
       const updated = new Set<string>();
       for (const r of item.readings) {
         if (!this.#evaluated.current(item.deviceId, r.code, r.ts, item.receivedTs, now)) continue;
-        for (const m of vitals.record(r.code, { value: r.value, ts: now, deviceId: item.deviceId, flags: r.flags })) updated.add(m);
+        for (const m of vitals.record(r.code, { value: r.value, ts: now, deviceId: item.deviceId, flags: r.flags }))
+          updated.add(m);
       }
       for (const metric of updated) this.#evaluate(at, metric, vitals, now);
       if (bed && [...updated].some((m) => NEWS2_INPUTS.has(m))) news2Beds.add(bed);
@@ -298,8 +329,15 @@ export class AlarmEngine implements Service {
         state: 'breach',
         delayMs: 0,
         report: {
-          key: `device:${deviceId}:silent`, bed: this.#devices.get(deviceId)?.bed ?? null, deviceId, kind: 'technical', rule: 'device-silent',
-          metric: null, priority: 'medium', message: `Device ${deviceId} ${what} for ${Math.round((now - since) / 1000)} s`, value: null,
+          key: `device:${deviceId}:silent`,
+          bed: this.#devices.get(deviceId)?.bed ?? null,
+          deviceId,
+          kind: 'technical',
+          rule: 'device-silent',
+          metric: null,
+          priority: 'medium',
+          message: `Device ${deviceId} ${what} for ${Math.round((now - since) / 1000)} s`,
+          value: null,
         },
       },
       now,
@@ -314,14 +352,43 @@ export class AlarmEngine implements Service {
       const key = `device:${deviceId}:sensor`;
       if (sensor === 'ok') this.#apply({ state: 'clear', key }, now);
       else {
-        const what = sensor === 'off' ? 'sensor off' : sensor === 'absent' ? 'no sensor or cable' : 'sensor or cable fault';
-        this.#apply({ state: 'breach', delayMs: sensorDelayMs, report: { ...base, key, rule: 'sensor', priority: 'medium', message: `Device ${deviceId}: ${what}`, value: null } }, now);
+        const what =
+          sensor === 'off' ? 'sensor off' : sensor === 'absent' ? 'no sensor or cable' : 'sensor or cable fault';
+        this.#apply(
+          {
+            state: 'breach',
+            delayMs: sensorDelayMs,
+            report: {
+              ...base,
+              key,
+              rule: 'sensor',
+              priority: 'medium',
+              message: `Device ${deviceId}: ${what}`,
+              value: null,
+            },
+          },
+          now,
+        );
       }
     }
     if (battery !== undefined) {
       const key = `device:${deviceId}:battery`;
       if (battery <= batteryLowPercent) {
-        this.#apply({ state: 'breach', delayMs: 0, report: { ...base, key, rule: 'battery', priority: 'low', message: `Device ${deviceId}: battery ${Math.round(battery)} %`, value: battery } }, now);
+        this.#apply(
+          {
+            state: 'breach',
+            delayMs: 0,
+            report: {
+              ...base,
+              key,
+              rule: 'battery',
+              priority: 'low',
+              message: `Device ${deviceId}: battery ${Math.round(battery)} %`,
+              value: battery,
+            },
+          },
+          now,
+        );
       } else if (battery > batteryLowPercent + 5 || !this.#timer(key).on) {
         this.#apply({ state: 'clear', key }, now);
       }

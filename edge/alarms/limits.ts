@@ -45,7 +45,14 @@ function apply(base: Limit, override: LimitOverride | undefined): Limit {
 /** The limits in force for a bed: defaults, then the ward's overrides, then the bed's. */
 export function limitsFor(config: AlarmConfig, bed: string | null): Map<string, Limit> {
   const out = new Map<string, Limit>();
-  const empty: Limit = { metric: '', low: null, high: null, priority: 'medium', delayMs: CONTINUOUS_DELAY, hysteresis: 0 };
+  const empty: Limit = {
+    metric: '',
+    low: null,
+    high: null,
+    priority: 'medium',
+    delayMs: CONTINUOUS_DELAY,
+    hysteresis: 0,
+  };
   const ward = new Map(Object.entries(config.limits));
   const ofBed = new Map(Object.entries(bedOverrides(config, bed)?.limits ?? {}));
   const metrics = new Set([...defaultLimits.map((l) => l.metric), ...ward.keys(), ...ofBed.keys()]);
@@ -65,7 +72,8 @@ export function bedOverrides(config: AlarmConfig, bed: string | null): AlarmConf
   return bed !== null && Object.hasOwn(config.beds, bed) ? config.beds[bed] : undefined;
 }
 
-export type LimitVerdict = { state: 'breach'; side: 'low' | 'high'; bound: number } | { state: 'clear' } | { state: 'hold' };
+export type LimitVerdict =
+  { state: 'breach'; side: 'low' | 'high'; bound: number } | { state: 'clear' } | { state: 'hold' };
 
 /**
  * Where a value stands against a limit, given whether the condition is already

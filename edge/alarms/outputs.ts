@@ -31,7 +31,11 @@ export function mqttAlarmSink(ward: string, publisher: Publisher, openAt: (bed: 
     name: 'mqtt',
     onEvent(event) {
       publisher.publish(topics.wardAlarms(ward), eventView(event), { urgent: true });
-      if (event.bed !== null) publisher.publish(topics.bedAlarms(ward, event.bed), openAt(event.bed).map(alarmView), { retain: true, urgent: true });
+      if (event.bed !== null)
+        publisher.publish(topics.bedAlarms(ward, event.bed), openAt(event.bed).map(alarmView), {
+          retain: true,
+          urgent: true,
+        });
     },
   };
 }
@@ -43,7 +47,15 @@ export function logAlarmSink(log: Logger): AlarmSink {
     onEvent(event) {
       const level = event.phase === 'raised' || event.phase === 'escalated' ? 'warn' : 'info';
       alarmsLog[level](
-        { alarmId: event.alarmId, phase: event.phase, priority: event.priority, rule: event.rule, bed: event.bed, deviceId: event.deviceId, by: event.by },
+        {
+          alarmId: event.alarmId,
+          phase: event.phase,
+          priority: event.priority,
+          rule: event.rule,
+          bed: event.bed,
+          deviceId: event.deviceId,
+          by: event.by,
+        },
         `alarm ${event.phase}`,
       );
     },

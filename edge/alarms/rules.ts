@@ -8,7 +8,10 @@ import { checkLimit, spo2Scale2Limit, type Limit } from './limits.js';
 import type { AlarmPriority, ConditionReport } from './types.js';
 import { BUCKET_MS, type BedVitals } from './vitals.js';
 
-export type Verdict = { state: 'breach'; report: ConditionReport; delayMs: number } | { state: 'clear'; key: string } | { state: 'hold'; key: string };
+export type Verdict =
+  | { state: 'breach'; report: ConditionReport; delayMs: number }
+  | { state: 'clear'; key: string }
+  | { state: 'hold'; key: string };
 
 const unitOf = (metric: string) => (metric === 'pulse' ? '/min' : metricInfo(metric).unit);
 const labelOf = (metric: string) => (metric === 'pulse' ? 'Pulse' : metricInfo(metric).label);
@@ -33,7 +36,10 @@ export function limitVerdict(
   const point = vitals.valid.get(metric);
   if (!point) return undefined;
   // NEWS2 scale 2 moves the SpO2 bands, unless the bed has its own SpO2 limits.
-  const limit = metric === 'spo2' && patient?.spo2Scale === 2 && !bedOverridesSpo2 ? spo2Scale2Limit(base, patient.onOxygen === true) : base;
+  const limit =
+    metric === 'spo2' && patient?.spo2Scale === 2 && !bedOverridesSpo2
+      ? spo2Scale2Limit(base, patient.onOxygen === true)
+      : base;
   const key = `${at.scope}:limit:${metric}`;
   const verdict = checkLimit(limit, point.value, on);
   if (verdict.state !== 'breach') return { state: verdict.state, key };
@@ -69,14 +75,26 @@ function quantile(values: number[], q: number): number {
  * taken over 10-second bucket medians, so that one motion spike, up or down,
  * neither starts nor anchors a trend.
  */
-export function rateVerdict(at: Location, rule: AlarmConfig['rateOfChange'][number], vitals: BedVitals, now: number, on: boolean): Verdict | undefined {
+export function rateVerdict(
+  at: Location,
+  rule: AlarmConfig['rateOfChange'][number],
+  vitals: BedVitals,
+  now: number,
+  on: boolean,
+): Verdict | undefined {
   const buckets = vitals.history(rule.metric, now, rule.windowMs);
   const recent = buckets.filter((b) => b.start + BUCKET_MS > now - RECENT_MS);
   const before = buckets.filter((b) => b.start + BUCKET_MS <= now - RECENT_MS);
   if (recent.length < 2 || before.length < 2) return undefined;
   const rising = rule.change > 0;
-  const to = quantile(recent.flatMap((b) => b.values), 0.5);
-  const from = quantile(before.map((b) => quantile(b.values, 0.5)), rising ? 0.1 : 0.9);
+  const to = quantile(
+    recent.flatMap((b) => b.values),
+    0.5,
+  );
+  const from = quantile(
+    before.map((b) => quantile(b.values, 0.5)),
+    rising ? 0.1 : 0.9,
+  );
   const change = to - from;
   const key = `${at.scope}:rate:${rule.metric}:${rule.change}`;
   const reached = rising ? change >= rule.change : change <= rule.change;

@@ -45,7 +45,12 @@ export interface Alarm {
 }
 
 /** The fields of an alarm that every lifecycle event repeats, as they were at that moment. */
-export type AlarmSnapshot = Readonly<Pick<Alarm, 'bed' | 'deviceId' | 'kind' | 'rule' | 'metric' | 'priority' | 'state' | 'message' | 'value' | 'escalations'>>;
+export type AlarmSnapshot = Readonly<
+  Pick<
+    Alarm,
+    'bed' | 'deviceId' | 'kind' | 'rule' | 'metric' | 'priority' | 'state' | 'message' | 'value' | 'escalations'
+  >
+>;
 
 /** What an alarm is now, as events and the public view carry it. */
 export function snapshotOf(alarm: Alarm): AlarmSnapshot {
@@ -64,4 +69,6 @@ export interface AlarmEvent extends AlarmSnapshot {
 }
 
 /** A condition as a rule sees it at one moment: what the alarm for it would say. */
-export type ConditionReport = Readonly<Pick<Alarm, 'key' | 'bed' | 'deviceId' | 'kind' | 'rule' | 'metric' | 'priority' | 'message' | 'value'>>;
+export type ConditionReport = Readonly<
+  Pick<Alarm, 'key' | 'bed' | 'deviceId' | 'kind' | 'rule' | 'metric' | 'priority' | 'message' | 'value'>
+>;

@@ -69,7 +69,9 @@ export class AlarmWebhook implements AlarmSink {
 
   async #deliver(event: AlarmEvent): Promise<boolean> {
     const { url, secret, timeoutMs, maxAttempts, log, backoffMs = 500 } = this.#options;
-    const body = Buffer.from(JSON.stringify({ ward: this.#options.ward, gateway: this.#options.gateway, event: eventView(event) }));
+    const body = Buffer.from(
+      JSON.stringify({ ward: this.#options.ward, gateway: this.#options.gateway, event: eventView(event) }),
+    );
     for (let attempt = 1; attempt <= maxAttempts && !this.#stopped; attempt++) {
       const timestamp = formatSyncTimestamp(Date.now());
       try {

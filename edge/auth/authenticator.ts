@@ -44,10 +44,15 @@ export class Authenticator {
   /** How long one scrypt verification takes here (moving average), for the answer to unknown names. */
   #typicalMs: number | undefined;
 
-  constructor(principals: readonly Principal[], throttle: LoginThrottle = new LoginThrottle(), options: AuthenticatorOptions = {}) {
+  constructor(
+    principals: readonly Principal[],
+    throttle: LoginThrottle = new LoginThrottle(),
+    options: AuthenticatorOptions = {},
+  ) {
     this.#principals = new Map(principals.map((p) => [p.name, p]));
     this.#throttle = throttle;
-    this.#addressThrottle = options.addressThrottle ?? new LoginThrottle({ freeFailures: 20, lockMs: 30_000, forgetAfterMs: 600_000 });
+    this.#addressThrottle =
+      options.addressThrottle ?? new LoginThrottle({ freeFailures: 20, lockMs: 30_000, forgetAfterMs: 600_000 });
     this.#queue = options.queue ?? new VerificationQueue();
   }
 
@@ -68,7 +73,12 @@ export class Authenticator {
    * `isWanted` is asked when a queued verification's turn comes: a requester
    * that has gone (a closed connection) costs nothing more.
    */
-  async attempt(name: string, password: string, source = '', isWanted: () => boolean = () => true): Promise<LoginOutcome> {
+  async attempt(
+    name: string,
+    password: string,
+    source = '',
+    isWanted: () => boolean = () => true,
+  ): Promise<LoginOutcome> {
     // Per name and address: guesses from elsewhere cannot lock a device out.
     const key = `${name}@${source}`;
     const principal = this.#principals.get(name);
@@ -79,7 +89,10 @@ export class Authenticator {
     if (minted && verifyDeviceSecret(password, principal.secretHash)) return this.#accepted(key, principal);
     if (this.#throttle.waitMs(key) > 0 || this.#addressThrottle.waitMs(source) > 0) return REFUSED;
     // A wrong device secret is answered like an unknown name, after as long.
-    const verdict = principal?.secretHash && !minted ? await this.#verify(principal, password, isWanted) : await this.#unknown(isWanted);
+    const verdict =
+      principal?.secretHash && !minted
+        ? await this.#verify(principal, password, isWanted)
+        : await this.#unknown(isWanted);
     if (verdict === 'busy') return BUSY;
     if (verdict === 'abandoned') return REFUSED;
     if (verdict && principal) return this.#accepted(key, principal);
@@ -95,12 +108,22 @@ export class Authenticator {
 
   /** Principals whose verifier is a slow (scrypt) hash although they are devices: each costs a reconnect storm a scrypt. */
   slowDevices(): string[] {
-    return [...this.#principals.values()].filter((p) => p.kind === 'device' && isPasswordHash(p.secretHash)).map((p) => p.name);
+    return [...this.#principals.values()]
+      .filter((p) => p.kind === 'device' && isPasswordHash(p.secretHash))
+      .map((p) => p.name);
   }
 
   /** The slow path: an scrypt hash, or the remembered success of one. */
-  async #verify(principal: Principal, password: string, isWanted: () => boolean): Promise<boolean | 'busy' | 'abandoned'> {
-    const tag = createHmac('sha256', this.#cacheKey).update(principal.secretHash).update('\0').update(password).digest();
+  async #verify(
+    principal: Principal,
+    password: string,
+    isWanted: () => boolean,
+  ): Promise<boolean | 'busy' | 'abandoned'> {
+    const tag = createHmac('sha256', this.#cacheKey)
+      .update(principal.secretHash)
+      .update('\0')
+      .update(password)
+      .digest();
     const known = this.#verified.get(principal.name);
     if (known && timingSafeEqual(known, tag)) return true;
     const verdict = await this.#timedScrypt(password, principal.secretHash, isWanted);

@@ -33,7 +33,8 @@ export class LoginThrottle {
     if (now - entry.last > this.#forgetAfterMs) entry.count = 0;
     entry.last = now;
     entry.count += 1;
-    if (entry.count >= this.#freeFailures) entry.until = now + this.#lockMs * 2 ** Math.min(entry.count - this.#freeFailures, 6);
+    if (entry.count >= this.#freeFailures)
+      entry.until = now + this.#lockMs * 2 ** Math.min(entry.count - this.#freeFailures, 6);
     this.#failures.set(name, entry);
     if (this.#failures.size > 10_000) this.#failures.delete(this.#failures.keys().next().value!);
   }

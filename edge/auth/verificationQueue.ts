@@ -48,10 +48,12 @@ export class VerificationQueue {
     return new Promise<T | Unqueued>((resolve, reject) => {
       const start = () => {
         this.#running++;
-        work().then(resolve, reject).finally(() => {
-          this.#running--;
-          this.#next();
-        });
+        work()
+          .then(resolve, reject)
+          .finally(() => {
+            this.#running--;
+            this.#next();
+          });
       };
       if (this.#running < this.#concurrency) start();
       else this.#line.push({ start, abandon: () => resolve('abandoned'), isWanted });

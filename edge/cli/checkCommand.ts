@@ -31,7 +31,11 @@ export const checkCommand: Command = {
       return kind === undefined ? ExitCode.usage : ExitCode.ok;
     }
     const command = kinds.find((k) => k.name === kind);
-    if (!command) throw new WardgateError('WG_ERR_USAGE', `cannot check '${kind}'; expected one of ${kinds.map((k) => k.name).join(', ')}`);
+    if (!command)
+      throw new WardgateError(
+        'WG_ERR_USAGE',
+        `cannot check '${kind}'; expected one of ${kinds.map((k) => k.name).join(', ')}`,
+      );
     return command.run({ ...io, argv: rest });
   },
 };

@@ -37,13 +37,18 @@ export const checkHl7Command: Command = {
   summary: 'captured HL7 messages, message by message and row by row (FILE...)',
   help: HELP,
   async run(io: CommandIO): Promise<number> {
-    const { values, positionals } = parseCommandArgs(io.argv, { config: { type: 'string', short: 'c' }, address: { type: 'string' }, json: { type: 'boolean' } }, true);
+    const { values, positionals } = parseCommandArgs(
+      io.argv,
+      { config: { type: 'string', short: 'c' }, address: { type: 'string' }, json: { type: 'boolean' } },
+      true,
+    );
     if (values.help) {
       io.stdout.write(`${HELP}\n`);
       return ExitCode.ok;
     }
     const files = positionals;
-    if (files.length === 0) throw new WardgateError('WG_ERR_USAGE', 'expected at least one FILE of captured HL7 messages');
+    if (files.length === 0)
+      throw new WardgateError('WG_ERR_USAGE', 'expected at least one FILE of captured HL7 messages');
     const config = values.config === undefined ? undefined : loadConfig({ file: values.config, env: io.env });
     const ctx = contextFor(config);
     const now = Date.now();
@@ -53,11 +58,19 @@ export const checkHl7Command: Command = {
       try {
         bytes = readFileSync(file);
       } catch (err) {
-        throw new WardgateError('WG_ERR_USAGE', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new WardgateError(
+          'WG_ERR_USAGE',
+          `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
-      results.push({ file, messages: splitCapture(bytes).map((text, i) => previewMessage(text, i + 1, values.address ?? '', now, ctx)) });
+      results.push({
+        file,
+        messages: splitCapture(bytes).map((text, i) => previewMessage(text, i + 1, values.address ?? '', now, ctx)),
+      });
     }
-    io.stdout.write(values.json ? `${JSON.stringify({ files: results }, null, 2)}\n` : results.map(formatFile).join('\n'));
+    io.stdout.write(
+      values.json ? `${JSON.stringify({ files: results }, null, 2)}\n` : results.map(formatFile).join('\n'),
+    );
     // As `check serial`: a script or a go-live checklist can stop on 1 without reading the verdicts.
     const refused = results.some((f) => f.messages.some((m) => m.refused !== undefined || m.rowsRefused.length > 0));
     return refused ? ExitCode.failure : ExitCode.ok;
@@ -72,10 +85,16 @@ function contextFor(config: GatewayConfig | undefined) {
     const viaHl7 = new Set(hl7?.senders.flatMap((s) => s.devices ?? []));
     for (const d of config.devices) {
       const bed = d.bed ?? serial.get(d.name)?.bed;
-      declared.push({ id: d.name, ...(bed !== undefined && { bed }), source: serial.has(d.name) ? 'serial' : viaHl7.has(d.name) ? 'hl7' : 'mqtt' });
+      declared.push({
+        id: d.name,
+        ...(bed !== undefined && { bed }),
+        source: serial.has(d.name) ? 'serial' : viaHl7.has(d.name) ? 'hl7' : 'mqtt',
+      });
     }
     const named = new Set(config.devices.map((d) => d.name));
-    for (const p of config.serial) if (!named.has(p.deviceId)) declared.push({ id: p.deviceId, ...(p.bed !== undefined && { bed: p.bed }), source: 'serial' });
+    for (const p of config.serial)
+      if (!named.has(p.deviceId))
+        declared.push({ id: p.deviceId, ...(p.bed !== undefined && { bed: p.bed }), source: 'serial' });
   }
   return {
     policy: new SenderPolicy({
@@ -94,18 +113,31 @@ function contextFor(config: GatewayConfig | undefined) {
 function formatFile({ file, messages }: { file: string; messages: MessagePreview[] }): string {
   const lines = [`${file}: ${messages.length} message(s)`];
   for (const m of messages) {
-    const head = [`  message ${m.index}`, m.controlId && `(MSH-10 ${m.controlId})`, `-> ${m.ack}`].filter(Boolean).join(' ');
+    const head = [`  message ${m.index}`, m.controlId && `(MSH-10 ${m.controlId})`, `-> ${m.ack}`]
+      .filter(Boolean)
+      .join(' ');
     lines.push(head);
     if (m.refused) {
-      lines.push(`    refused ${m.refused.code}${m.refused.where ? ` at ${m.refused.where}` : ''}: ${m.refused.message}`);
+      lines.push(
+        `    refused ${m.refused.code}${m.refused.where ? ` at ${m.refused.where}` : ''}: ${m.refused.message}`,
+      );
       continue;
     }
     if (m.demo) lines.push(`    demo: ${m.demo}`);
-    const context = [m.bed ? `bed ${m.bed}` : 'no bed', m.patient === 'named' ? 'patient from PID-3' : m.patient === 'placeholder' ? 'PID-3 is a placeholder: no patient' : 'no patient'];
+    const context = [
+      m.bed ? `bed ${m.bed}` : 'no bed',
+      m.patient === 'named'
+        ? 'patient from PID-3'
+        : m.patient === 'placeholder'
+          ? 'PID-3 is a placeholder: no patient'
+          : 'no patient',
+    ];
     if (m.clockOffsetSeconds !== undefined) context.push(`MSH-7 is ${m.clockOffsetSeconds} s from now`);
     lines.push(`    ${context.join(', ')}`);
     for (const r of m.stored) {
-      lines.push(`    store  OBX(${r.row}) ${r.device} ${r.code} = ${r.value} ${r.unit} at ${r.ts}${r.flags.length ? ` [${r.flags.join(', ')}]` : ''}`);
+      lines.push(
+        `    store  OBX(${r.row}) ${r.device} ${r.code} = ${r.value} ${r.unit} at ${r.ts}${r.flags.length ? ` [${r.flags.join(', ')}]` : ''}`,
+      );
     }
     for (const r of m.rowsRefused) lines.push(`    refuse ${r.where} ${r.code}: ${r.message}`);
     const skipped = Object.entries(m.skipped).map(([reason, n]) => `${n} ${reason}`);

@@ -31,25 +31,40 @@ refuse with the error code and why. Then what framing lost.
 Exit codes: 0 every record would be accepted, 1 some record would be refused
 or bytes were lost in framing, 2 bad usage or an unreadable file.`,
   async run(io: CommandIO): Promise<number> {
-    const { values, positionals } = parseCommandArgs(io.argv, { driver: { type: 'string' }, 'device-clock': { type: 'string' }, json: { type: 'boolean' } }, true);
+    const { values, positionals } = parseCommandArgs(
+      io.argv,
+      { driver: { type: 'string' }, 'device-clock': { type: 'string' }, json: { type: 'boolean' } },
+      true,
+    );
     if (values.help) {
       io.stdout.write(`${this.help}\n`);
       return ExitCode.ok;
     }
     const driver = values.driver;
-    if (driver === undefined) throw new WardgateError('WG_ERR_USAGE', `--driver is required (one of ${driverNames.join(', ')})`);
-    if (!(driverNames as readonly string[]).includes(driver)) throw new WardgateError('WG_ERR_USAGE', `--driver: expected one of ${driverNames.join(', ')}, got '${driver}'`);
+    if (driver === undefined)
+      throw new WardgateError('WG_ERR_USAGE', `--driver is required (one of ${driverNames.join(', ')})`);
+    if (!(driverNames as readonly string[]).includes(driver))
+      throw new WardgateError('WG_ERR_USAGE', `--driver: expected one of ${driverNames.join(', ')}, got '${driver}'`);
     const clock = values['device-clock'] ?? 'local';
-    if (!(clocks as readonly string[]).includes(clock)) throw new WardgateError('WG_ERR_USAGE', `--device-clock: expected local, utc or ignore, got '${clock}'`);
+    if (!(clocks as readonly string[]).includes(clock))
+      throw new WardgateError('WG_ERR_USAGE', `--device-clock: expected local, utc or ignore, got '${clock}'`);
     if (positionals.length !== 1) throw new WardgateError('WG_ERR_USAGE', 'expected one capture FILE');
     let capture: Buffer;
     try {
       capture = readFileSync(positionals[0]);
     } catch (err) {
-      throw new WardgateError('WG_ERR_USAGE', `cannot read ${positionals[0]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new WardgateError(
+        'WG_ERR_USAGE',
+        `cannot read ${positionals[0]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
     const name = driver as SerialDriverName;
-    const report = await checkSerial(capture, name, { deviceClock: clock as (typeof clocks)[number], maxLineBytes: 1024, now: Date.now(), maxFutureMs: 300_000 });
+    const report = await checkSerial(capture, name, {
+      deviceClock: clock as (typeof clocks)[number],
+      maxLineBytes: 1024,
+      now: Date.now(),
+      maxFutureMs: 300_000,
+    });
     const lost = report.faults.junk + report.faults.overlong + report.faults.partial;
     const refused = report.records.filter((r) => r.outcome === 'refuse').length;
     if (values.json) io.stdout.write(`${JSON.stringify(report)}\n`);
@@ -57,7 +72,9 @@ or bytes were lost in framing, 2 bad usage or an unreadable file.`,
       const unit = serialDrivers[name].framer ? 'record' : 'line';
       for (const record of report.records) io.stdout.write(`${describe(record, unit)}\n`);
       const { junk, overlong, partial } = report.faults;
-      io.stdout.write(`${report.records.length} ${unit}s read, ${refused} refused; framing lost ${junk} junk bytes, ${overlong} over-long lines, ${partial} cut ${unit}s\n`);
+      io.stdout.write(
+        `${report.records.length} ${unit}s read, ${refused} refused; framing lost ${junk} junk bytes, ${overlong} over-long lines, ${partial} cut ${unit}s\n`,
+      );
     }
     return refused || lost ? ExitCode.failure : ExitCode.ok;
   },

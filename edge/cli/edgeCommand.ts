@@ -30,8 +30,15 @@ Options:
       io.stdout.write(`${this.help}\n`);
       return ExitCode.ok;
     }
-    const config = withCloudOverrides(loadConfig({ ...(values.config !== undefined && { file: values.config }), env: io.env }));
-    const unsafe = refusalOfUnsafeDurability(io.env, [config.mqtt.host, config.mqtt.tls?.host, config.http.host, config.hl7?.host]);
+    const config = withCloudOverrides(
+      loadConfig({ ...(values.config !== undefined && { file: values.config }), env: io.env }),
+    );
+    const unsafe = refusalOfUnsafeDurability(io.env, [
+      config.mqtt.host,
+      config.mqtt.tls?.host,
+      config.http.host,
+      config.hl7?.host,
+    ]);
     if (unsafe) {
       io.stderr.write(`wardgate edge: ${unsafe}\n`);
       return ExitCode.usage;

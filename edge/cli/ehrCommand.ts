@@ -17,7 +17,11 @@ and the last error with the EHR's reason. --retry-quarantined puts the
 quarantined messages back in the queue with their own control ids, once the
 cause is fixed (docs/INTEGRATION.md, "Outbound links and the queue").`,
   async run(io) {
-    const { values } = parseCommandArgs(io.argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, 'retry-quarantined': { type: 'boolean' } });
+    const { values } = parseCommandArgs(io.argv, {
+      config: { type: 'string', short: 'c' },
+      json: { type: 'boolean' },
+      'retry-quarantined': { type: 'boolean' },
+    });
     if (values.help) {
       io.stdout.write(`${this.help}\n`);
       return ExitCode.ok;

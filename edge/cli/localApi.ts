@@ -26,7 +26,9 @@ export function localApi(configFile: string | undefined, env: NodeJS.ProcessEnv)
     run = JSON.parse(readFileSync(join(config.gateway.dataDir, RUN_FILE), 'utf8')) as RunInfo;
     process.kill(run.pid, 0);
   } catch {
-    throw new DaemonNotRunning(`the daemon is not running (no live run file in ${config.gateway.dataDir}); start it with wardgate edge`);
+    throw new DaemonNotRunning(
+      `the daemon is not running (no live run file in ${config.gateway.dataDir}); start it with wardgate edge`,
+    );
   }
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
   const pinned = config.http.tls && new X509Certificate(readFileSync(config.http.tls.cert)).fingerprint256;
@@ -36,8 +38,16 @@ export function localApi(configFile: string | undefined, env: NodeJS.ProcessEnv)
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const res = await new Promise<IncomingMessage>((resolve, reject) => {
         const req = request({
-          host, port: run.ports.http, method, path, timeout: 10_000,
-          headers: { authorization: `Bearer ${run.token}`, 'content-type': 'application/json', ...(payload !== undefined && { 'content-length': Buffer.byteLength(payload) }) },
+          host,
+          port: run.ports.http,
+          method,
+          path,
+          timeout: 10_000,
+          headers: {
+            authorization: `Bearer ${run.token}`,
+            'content-type': 'application/json',
+            ...(payload !== undefined && { 'content-length': Buffer.byteLength(payload) }),
+          },
           ...(socket && { createConnection: () => socket }),
         });
         req.once('response', resolve);
@@ -47,7 +57,10 @@ export function localApi(configFile: string | undefined, env: NodeJS.ProcessEnv)
       });
       const chunks: Buffer[] = [];
       for await (const chunk of res) chunks.push(chunk as Buffer);
-      return { status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> };
+      return {
+        status: res.statusCode!,
+        body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+      };
     },
   };
 }
@@ -62,7 +75,11 @@ function pinnedTls(host: string, port: number, fingerprint: string): Promise<Soc
     socket.once('secureConnect', () => {
       if (socket.getPeerCertificate().fingerprint256 === fingerprint) return resolve(socket);
       socket.destroy();
-      reject(new Error(`the daemon on port ${port} did not present the certificate named by http.tls.cert; refusing to send it the local token`));
+      reject(
+        new Error(
+          `the daemon on port ${port} did not present the certificate named by http.tls.cert; refusing to send it the local token`,
+        ),
+      );
     });
   });
 }

@@ -39,7 +39,9 @@ each device about 150 ms of CPU. The secret is printed once and stored nowhere.
     if (values.device) {
       const secret = mintDeviceSecret();
       const secretHash = deviceVerifier(secret);
-      io.stdout.write(values.json ? `${JSON.stringify({ secret, secretHash })}\n` : `secret: ${secret}\nsecretHash: ${secretHash}\n`);
+      io.stdout.write(
+        values.json ? `${JSON.stringify({ secret, secretHash })}\n` : `secret: ${secret}\nsecretHash: ${secretHash}\n`,
+      );
       return ExitCode.ok;
     }
     if (io.stdin.isTTY) io.stderr.write('Password: ');

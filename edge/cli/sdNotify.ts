@@ -41,7 +41,8 @@ export class SdNotify {
   get watchdogMs(): number | undefined {
     const usec = Number(this.#env.WATCHDOG_USEC);
     const pid = this.#env.WATCHDOG_PID;
-    if (!this.enabled || !Number.isFinite(usec) || usec <= 0 || (pid !== undefined && pid !== String(process.pid))) return undefined;
+    if (!this.enabled || !Number.isFinite(usec) || usec <= 0 || (pid !== undefined && pid !== String(process.pid)))
+      return undefined;
     return Math.max(100, Math.floor(usec / 1000 / 3));
   }
 
@@ -78,7 +79,10 @@ export class SdNotify {
     }
     this.#sending = child;
     const every = this.watchdogMs;
-    const timeout = setTimeout(() => child.kill('SIGKILL'), every === undefined ? NOTIFY_TIMEOUT_MS : Math.min(NOTIFY_TIMEOUT_MS, every / 2));
+    const timeout = setTimeout(
+      () => child.kill('SIGKILL'),
+      every === undefined ? NOTIFY_TIMEOUT_MS : Math.min(NOTIFY_TIMEOUT_MS, every / 2),
+    );
     timeout.unref();
     child.unref();
     const done = (problem?: string) => {

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { RUN_FILE, type RunInfo } from '../gateway.js';
 import { HL7_STATUS_FILE, readHl7Status, type Hl7Status } from '../hl7/senderStatus.js';
-import { ADT_STATUS_FILE, adtLinkReport, formatAdtLink, readAdtStatus, type AdtLinkReport } from '../integration/adtStatus.js';
+import {
+  ADT_STATUS_FILE,
+  adtLinkReport,
+  formatAdtLink,
+  readAdtStatus,
+  type AdtLinkReport,
+} from '../integration/adtStatus.js';
 import { DB_FILE, openDatabaseReadOnly } from '../store/database.js';
 import { readStatus, type GatewayStatus } from '../store/statusQuery.js';
 import { readOutboundSummaries, type OutboundSummary } from '../store/outboundStore.js';
@@ -43,13 +49,25 @@ Options:
       return ExitCode.ok;
     }
     const config = loadConfig({ ...(values.config !== undefined && { file: values.config }), env: io.env });
-    const report = collect(config.gateway.dataDir, config.ward, config.gateway.id, config.cloud !== undefined, config.hl7?.adt !== undefined);
+    const report = collect(
+      config.gateway.dataDir,
+      config.ward,
+      config.gateway.id,
+      config.cloud !== undefined,
+      config.hl7?.adt !== undefined,
+    );
     io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return ExitCode.ok;
   },
 };
 
-function collect(dataDir: string, ward: string, gateway: string, syncConfigured: boolean, adtConfigured: boolean): StatusReport {
+function collect(
+  dataDir: string,
+  ward: string,
+  gateway: string,
+  syncConfigured: boolean,
+  adtConfigured: boolean,
+): StatusReport {
   const daemon = readRunFile(dataDir);
   let status: GatewayStatus;
   let outbound: OutboundSummary[] = [];
@@ -69,14 +87,28 @@ function collect(dataDir: string, ward: string, gateway: string, syncConfigured:
       devices: [],
       alarms: { active: 0 },
       sync: {
-        state: 'off', lastSuccessTs: null, backlog: { readings: 0, alarmEvents: 0, statuses: 0, batchesInFlight: 0, batchesQuarantined: 0 },
-        drainRatePerSecond: 0, etaSeconds: null, pausedReason: null, configVersion: 0, verify: noVerification,
+        state: 'off',
+        lastSuccessTs: null,
+        backlog: { readings: 0, alarmEvents: 0, statuses: 0, batchesInFlight: 0, batchesQuarantined: 0 },
+        drainRatePerSecond: 0,
+        etaSeconds: null,
+        pausedReason: null,
+        configVersion: 0,
+        verify: noVerification,
       },
     };
   }
   const hl7 = readHl7Status(join(dataDir, HL7_STATUS_FILE));
   const adt = adtConfigured ? adtLinkReport(daemon.running, readAdtStatus(join(dataDir, ADT_STATUS_FILE))) : undefined;
-  return { ward, gateway, daemon, ...status, ...(outbound.length > 0 && { outbound }), ...(hl7 && { hl7 }), ...(adt && { adt }) };
+  return {
+    ward,
+    gateway,
+    daemon,
+    ...status,
+    ...(outbound.length > 0 && { outbound }),
+    ...(hl7 && { hl7 }),
+    ...(adt && { adt }),
+  };
 }
 
 function readRunFile(dataDir: string): StatusReport['daemon'] {
@@ -91,13 +123,17 @@ function readRunFile(dataDir: string): StatusReport['daemon'] {
 
 function formatVerify(v: StatusReport['sync']['verify']): string {
   if (v.runs === 0) return 'never';
-  return `${v.itemsVerified} items in ${v.runs} runs, last ${v.lastRunTs}; ${v.missing} missing in the cloud (last ${v.lastHoleTs ?? 'never'}), ` +
-    `${v.resent} re-sent, ${v.pendingRepairs} range(s) awaiting re-verification, ${v.extra} extra`;
+  return (
+    `${v.itemsVerified} items in ${v.runs} runs, last ${v.lastRunTs}; ${v.missing} missing in the cloud (last ${v.lastHoleTs ?? 'never'}), ` +
+    `${v.resent} re-sent, ${v.pendingRepairs} range(s) awaiting re-verification, ${v.extra} extra`
+  );
 }
 
 export function formatReport(r: StatusReport): string {
   const daemon = r.daemon.running ? `running, pid ${r.daemon.pid}` : 'not running';
-  const reasons = Object.entries(r.deadLetters.byReason).map(([k, n]) => `${k} ${n}`).join(', ');
+  const reasons = Object.entries(r.deadLetters.byReason)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
   const lines = [
     `ward ${r.ward}, gateway ${r.gateway} (daemon ${daemon})`,
     `readings      ${r.readings.total} stored, ${r.readings.unsynced} not yet synced, oldest unsynced ${r.readings.oldestUnsyncedTs ?? '-'}`,
@@ -127,7 +163,13 @@ export function formatReport(r: StatusReport): string {
       ]);
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-    for (const row of rows) lines.push(`  ${row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()}`);
+    for (const row of rows)
+      lines.push(
+        `  ${row
+          .map((cell, i) => cell.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd()}`,
+      );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -144,8 +186,13 @@ function formatOutbound(o: OutboundSummary): string {
 function formatHl7(h: Hl7Status): string[] {
   const lines = [`hl7 senders   ${h.senders.length}`];
   for (const s of h.senders) {
-    const clock = s.clockOffsetSeconds === null ? 'clock unknown' : `clock ${s.clockOffsetSeconds >= 0 ? '+' : ''}${s.clockOffsetSeconds} s (MSH-7 - arrival)`;
-    lines.push(`  ${s.sender}: last ${s.lastMessageTs}, ${clock}${s.demoRows ? `, ${s.demoRows} demo/test rows not stored` : ''}`);
+    const clock =
+      s.clockOffsetSeconds === null
+        ? 'clock unknown'
+        : `clock ${s.clockOffsetSeconds >= 0 ? '+' : ''}${s.clockOffsetSeconds} s (MSH-7 - arrival)`;
+    lines.push(
+      `  ${s.sender}: last ${s.lastMessageTs}, ${clock}${s.demoRows ? `, ${s.demoRows} demo/test rows not stored` : ''}`,
+    );
   }
   const codes = Object.entries(h.unmappedCodes).map(([code, n]) => `${code} ${n}`);
   if (codes.length) lines.push(`hl7 unmapped  ${codes.join(', ')}`);

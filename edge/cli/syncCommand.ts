@@ -39,30 +39,49 @@ Options:
       --json          machine-readable output`,
   async run(io: CommandIO): Promise<number> {
     const { values } = parseCommandArgs(io.argv, {
-      config: { type: 'string', short: 'c' }, status: { type: 'boolean' }, 'retry-quarantined': { type: 'boolean' }, json: { type: 'boolean' },
-      verify: { type: 'boolean' }, since: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      status: { type: 'boolean' },
+      'retry-quarantined': { type: 'boolean' },
+      json: { type: 'boolean' },
+      verify: { type: 'boolean' },
+      since: { type: 'string' },
     });
     if (values.help) {
       io.stdout.write(`${this.help}\n`);
       return ExitCode.ok;
     }
-    if ([values.status, values['retry-quarantined'], values.verify].filter(Boolean).length > 1) throw new WardgateError('WG_ERR_USAGE', 'give one of --status, --retry-quarantined, --verify');
-    if (values.since !== undefined && !values.verify) throw new WardgateError('WG_ERR_USAGE', '--since goes with --verify');
+    if ([values.status, values['retry-quarantined'], values.verify].filter(Boolean).length > 1)
+      throw new WardgateError('WG_ERR_USAGE', 'give one of --status, --retry-quarantined, --verify');
+    if (values.since !== undefined && !values.verify)
+      throw new WardgateError('WG_ERR_USAGE', '--since goes with --verify');
     const since = values.since === undefined ? undefined : parseSince(values.since);
     const config = loadConfig({ ...(values.config !== undefined && { file: values.config }), env: io.env });
-    if (!existsSync(join(config.gateway.dataDir, DB_FILE))) throw new WardgateError('WG_ERR_USAGE', `no database in ${config.gateway.dataDir}: has the daemon ever run with this config?`);
+    if (!existsSync(join(config.gateway.dataDir, DB_FILE)))
+      throw new WardgateError(
+        'WG_ERR_USAGE',
+        `no database in ${config.gateway.dataDir}: has the daemon ever run with this config?`,
+      );
     const db = openDatabase(config.gateway.dataDir);
     try {
       const outbox = new Outbox(db);
       if (values.verify) return await verify(io, config, db, outbox, since, values.json === true);
       if (values['retry-quarantined']) {
         const retried = outbox.retryQuarantined();
-        io.stdout.write(values.json ? `${JSON.stringify({ retried })}\n` : `${retried} quarantined batch(es) back in flight; the daemon sends them at its next sync tick\n`);
+        io.stdout.write(
+          values.json
+            ? `${JSON.stringify({ retried })}\n`
+            : `${retried} quarantined batch(es) back in flight; the daemon sends them at its next sync tick\n`,
+        );
         return ExitCode.ok;
       }
       const status = readSyncStatus(db, config.cloud !== undefined);
       const quarantined = outbox.batches('quarantined').map((b) => ({
-        batchId: b.id, items: b.items, readings: b.readings, httpStatus: b.httpStatus, code: b.errorCode, reason: b.reason,
+        batchId: b.id,
+        items: b.items,
+        readings: b.readings,
+        httpStatus: b.httpStatus,
+        code: b.errorCode,
+        reason: b.reason,
         quarantinedAt: b.quarantinedAt === null ? null : new Date(b.quarantinedAt).toISOString(),
       }));
       if (values.json) {
@@ -85,18 +104,34 @@ Options:
 
 function parseSince(text: string): number {
   const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
-  if (!Number.isFinite(ms)) throw new WardgateError('WG_ERR_USAGE', `--since: expected RFC 3339 or epoch milliseconds, got ${text}`);
+  if (!Number.isFinite(ms))
+    throw new WardgateError('WG_ERR_USAGE', `--since: expected RFC 3339 or epoch milliseconds, got ${text}`);
   return ms;
 }
 
-async function verify(io: CommandIO, config: GatewayConfig, db: Db, outbox: Outbox, since: number | undefined, json: boolean): Promise<number> {
+async function verify(
+  io: CommandIO,
+  config: GatewayConfig,
+  db: Db,
+  outbox: Outbox,
+  since: number | undefined,
+  json: boolean,
+): Promise<number> {
   const cloud = config.cloud;
   if (!cloud) throw new WardgateError('WG_ERR_USAGE', 'no cloud in the config: nothing was synced to verify');
   const tokens = cloud.idToken ? googleIdTokens(cloud.idToken) : undefined;
   const verifier = new Verifier({
-    db, outbox, url: cloud.url, gateway: config.gateway.id, secret: io.env[cloud.secretEnv] ?? '', timeoutMs: cloud.requestTimeoutMs,
+    db,
+    outbox,
+    url: cloud.url,
+    gateway: config.gateway.id,
+    secret: io.env[cloud.secretEnv] ?? '',
+    timeoutMs: cloud.requestTimeoutMs,
     log: createLogger('silent'),
-    builder: new BatchBuilder(db, new Pseudonyms(db, io.env[cloud.wardSecretEnv] ?? ''), { gateway: config.gateway.id, ward: config.ward }),
+    builder: new BatchBuilder(db, new Pseudonyms(db, io.env[cloud.wardSecretEnv] ?? ''), {
+      gateway: config.gateway.id,
+      ward: config.ward,
+    }),
     ...(tokens && { headers: () => tokens.headers() }),
   });
   let report: VerifyReport;
@@ -112,7 +147,9 @@ async function verify(io: CommandIO, config: GatewayConfig, db: Db, outbox: Outb
     const lines = [
       `verified ${report.items} items in ${report.ranges} ranges: ${report.missing} missing in the cloud, ${report.extra} extra; ${report.resent} re-sent`,
       ...report.holes.map((h) => `  hole in ${h.stream} ${h.lo}-${h.hi}: edge ${h.edge}, cloud ${h.cloud}`),
-      ...(report.corrected > 0 ? [`the cloud corrected its record of ${report.corrected} item(s) it did not hold`] : []),
+      ...(report.corrected > 0
+        ? [`the cloud corrected its record of ${report.corrected} item(s) it did not hold`]
+        : []),
       ...(report.resent > 0 ? ['the daemon sends the re-sent ranges at its next sync tick'] : []),
     ];
     io.stdout.write(`${lines.join('\n')}\n`);
@@ -123,7 +160,14 @@ async function verify(io: CommandIO, config: GatewayConfig, db: Db, outbox: Outb
 /** Two runs' reports as one: the figures added, the holes of both, the state after the later. */
 function addReports(a: VerifyReport, b: VerifyReport): VerifyReport {
   return {
-    ranges: a.ranges + b.ranges, items: a.items + b.items, missing: a.missing + b.missing, extra: a.extra + b.extra, resent: a.resent + b.resent,
-    corrected: a.corrected + b.corrected, holes: [...a.holes, ...b.holes], pendingRepairs: b.pendingRepairs, complete: b.complete,
+    ranges: a.ranges + b.ranges,
+    items: a.items + b.items,
+    missing: a.missing + b.missing,
+    extra: a.extra + b.extra,
+    resent: a.resent + b.resent,
+    corrected: a.corrected + b.corrected,
+    holes: [...a.holes, ...b.holes],
+    pendingRepairs: b.pendingRepairs,
+    complete: b.complete,
   };
 }

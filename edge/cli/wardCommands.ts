@@ -5,7 +5,11 @@ import { parseCommandArgs, ExitCode, type Command, type CommandIO } from '../../
 import { WardgateError } from '../../shared/errors.js';
 import { check, DaemonNotRunning, localApi } from './localApi.js';
 
-async function run(io: CommandIO, config: string | undefined, action: (api: ReturnType<typeof localApi>) => Promise<string>): Promise<number> {
+async function run(
+  io: CommandIO,
+  config: string | undefined,
+  action: (api: ReturnType<typeof localApi>) => Promise<string>,
+): Promise<number> {
   try {
     io.stdout.write(await action(localApi(config, io.env)));
     return ExitCode.ok;
@@ -42,7 +46,13 @@ is marked manual, and the feed adopts it when it names the same patient (same
 ID and authority, so give --authority as the feed sends it) in the same bed,
 or ends it when it puts another patient there (docs/INTEGRATION.md).`,
   async run(io) {
-    const { values } = parseCommandArgs(io.argv, { ...configOption, bed: { type: 'string' }, patient: { type: 'string' }, authority: { type: 'string' }, name: { type: 'string' } });
+    const { values } = parseCommandArgs(io.argv, {
+      ...configOption,
+      bed: { type: 'string' },
+      patient: { type: 'string' },
+      authority: { type: 'string' },
+      name: { type: 'string' },
+    });
     if (values.help) return help(io, this.help);
     const body = {
       bed: need(values.bed, '--bed'),
@@ -80,7 +90,11 @@ export const alarmsCommand: Command = {
 Lists the open alarms of the running gateway, highest priority first; --ack
 acknowledges one (as the local admin, recorded in the audit trail).`,
   async run(io) {
-    const { values } = parseCommandArgs(io.argv, { ...configOption, json: { type: 'boolean' }, ack: { type: 'string' } });
+    const { values } = parseCommandArgs(io.argv, {
+      ...configOption,
+      json: { type: 'boolean' },
+      ack: { type: 'string' },
+    });
     if (values.help) return help(io, this.help);
     return run(io, values.config, async (api) => {
       if (values.ack !== undefined) {

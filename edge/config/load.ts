@@ -43,12 +43,16 @@ export function loadConfig({ file, env = process.env, cwd = process.cwd() }: Loa
 
   const problems: string[] = [];
   const atPath = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
-  const secretOf = (entry: ParsedConfig['devices'][number] | ParsedConfig['users'][number], at: string, required: boolean) =>
-    resolveSecret(entry, at, required, env, atPath, problems);
+  const secretOf = (
+    entry: ParsedConfig['devices'][number] | ParsedConfig['users'][number],
+    at: string,
+    required: boolean,
+  ) => resolveSecret(entry, at, required, env, atPath, problems);
 
   const names = new Set<string>();
   const unique = (name: string, at: string) => {
-    if (names.has(name)) problems.push(`${at}: '${name}' is declared twice (device ids and user names share one namespace)`);
+    if (names.has(name))
+      problems.push(`${at}: '${name}' is declared twice (device ids and user names share one namespace)`);
     names.add(name);
   };
   const devices = config.devices.map((d, i) => {
@@ -71,18 +75,23 @@ export function loadConfig({ file, env = process.env, cwd = process.cwd() }: Loa
     ...config.mqtt.tls,
     cert: checkFile(atPath(config.mqtt.tls.cert), 'mqtt.tls.cert', false, problems),
     key: checkFile(atPath(config.mqtt.tls.key), 'mqtt.tls.key', true, problems),
-    ...(config.mqtt.tls.ca !== undefined && { ca: checkFile(atPath(config.mqtt.tls.ca), 'mqtt.tls.ca', false, problems) }),
+    ...(config.mqtt.tls.ca !== undefined && {
+      ca: checkFile(atPath(config.mqtt.tls.ca), 'mqtt.tls.ca', false, problems),
+    }),
   };
   const httpTls = config.http.tls && {
     cert: checkFile(atPath(config.http.tls.cert), 'http.tls.cert', false, problems),
     key: checkFile(atPath(config.http.tls.key), 'http.tls.key', true, problems),
   };
   const webhook = config.alarms.webhook;
-  if (webhook && !env[webhook.secretEnv]) problems.push(`alarms.webhook.secretEnv: environment variable ${webhook.secretEnv} is not set`);
+  if (webhook && !env[webhook.secretEnv])
+    problems.push(`alarms.webhook.secretEnv: environment variable ${webhook.secretEnv} is not set`);
   if (config.cloud) {
     // The sync cannot sign a batch or pseudonymize a patient without these: refuse to start rather than buffer forever.
-    if (!env[config.cloud.secretEnv]) problems.push(`cloud.secretEnv: environment variable ${config.cloud.secretEnv} is not set`);
-    if (!env[config.cloud.wardSecretEnv]) problems.push(`cloud.wardSecretEnv: environment variable ${config.cloud.wardSecretEnv} is not set`);
+    if (!env[config.cloud.secretEnv])
+      problems.push(`cloud.secretEnv: environment variable ${config.cloud.secretEnv} is not set`);
+    if (!env[config.cloud.wardSecretEnv])
+      problems.push(`cloud.wardSecretEnv: environment variable ${config.cloud.wardSecretEnv} is not set`);
     const credentials = config.cloud.idToken?.credentialsFile;
     if (credentials !== undefined) checkFile(atPath(credentials), 'cloud.idToken.credentialsFile', true, problems);
   }
@@ -94,7 +103,10 @@ export function loadConfig({ file, env = process.env, cwd = process.cwd() }: Loa
     mqtt: { ...config.mqtt, tls },
     http: { ...config.http, tls: httpTls },
     ...(config.cloud?.idToken?.credentialsFile !== undefined && {
-      cloud: { ...config.cloud, idToken: { ...config.cloud.idToken, credentialsFile: atPath(config.cloud.idToken.credentialsFile) } },
+      cloud: {
+        ...config.cloud,
+        idToken: { ...config.cloud.idToken, credentialsFile: atPath(config.cloud.idToken.credentialsFile) },
+      },
     }),
     devices,
     users,
@@ -118,7 +130,8 @@ function readYaml(path: string): Record<string, unknown> {
     throw configError([`${path} is not valid YAML: ${reason}`]);
   }
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw configError([`${path}: expected a mapping of keys to values at the top`]);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw configError([`${path}: expected a mapping of keys to values at the top`]);
   return doc as Record<string, unknown>;
 }
 
@@ -167,17 +180,24 @@ function resolveSecret(
     hash = readFileSync(path, 'utf8').trim();
   }
   if (hash === undefined) {
-    if (required) problems.push(`${at}: missing secret (set secretHash, secretHashEnv or secretHashFile to the output of wardgate passwd)`);
+    if (required)
+      problems.push(
+        `${at}: missing secret (set secretHash, secretHashEnv or secretHashFile to the output of wardgate passwd)`,
+      );
     return '';
   }
   // A device may hold a minted secret (fast verifier); a person's password always gets scrypt.
   const isDevice = at.startsWith('devices[');
   if (isDeviceVerifier(hash) && !isDevice) {
-    problems.push(`${field}: a device secret verifier (sha256$...) is for devices only; a person's password needs the output of wardgate passwd (scrypt$...)`);
+    problems.push(
+      `${field}: a device secret verifier (sha256$...) is for devices only; a person's password needs the output of wardgate passwd (scrypt$...)`,
+    );
     return '';
   }
   if (!isPasswordHash(hash) && !isDeviceVerifier(hash)) {
-    problems.push(`${field}: expected the output of wardgate passwd (${isDevice ? 'sha256$... from wardgate passwd --device, or scrypt$...' : 'scrypt$...'}), never a plain password`);
+    problems.push(
+      `${field}: expected the output of wardgate passwd (${isDevice ? 'sha256$... from wardgate passwd --device, or scrypt$...' : 'scrypt$...'}), never a plain password`,
+    );
     return '';
   }
   return hash;
@@ -195,7 +215,9 @@ function checkFile(path: string, at: string, secret: boolean, problems: string[]
     return '';
   }
   if (secret && (mode & 0o077) !== 0) {
-    problems.push(`${at}: ${path} has mode ${mode.toString(8).padStart(4, '0')}; a secret file must be 0600 or stricter`);
+    problems.push(
+      `${at}: ${path} has mode ${mode.toString(8).padStart(4, '0')}; a secret file must be 0600 or stricter`,
+    );
     return '';
   }
   return path;
@@ -225,7 +247,10 @@ function article(type: string): string {
 }
 
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+  return path.reduce<string>(
+    (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+    '',
+  );
 }
 
 function configError(lines: string[]): WardgateError {

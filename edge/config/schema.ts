@@ -20,7 +20,10 @@ const host = z.string().min(1);
 /** One of these names the credential; `wardgate passwd` makes the hash. */
 const secretFields = {
   secretHash: z.string().min(1).optional(),
-  secretHashEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name').optional(),
+  secretHashEnv: z
+    .string()
+    .regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name')
+    .optional(),
   secretHashFile: z.string().min(1).optional(),
 };
 
@@ -41,7 +44,15 @@ const user = z.strictObject({
   ...secretFields,
 });
 
-export const serialDrivers = ['masimo-ascii', 'nonin-ascii', 'nonin-binary-1', 'nonin-binary-2', 'nonin-binary-7', 'nonin-binary-8', 'jsonl'] as const;
+export const serialDrivers = [
+  'masimo-ascii',
+  'nonin-ascii',
+  'nonin-binary-1',
+  'nonin-binary-2',
+  'nonin-binary-7',
+  'nonin-binary-8',
+  'jsonl',
+] as const;
 export type SerialDriverName = (typeof serialDrivers)[number];
 
 /** One RS-232 / USB serial port with one device on it. Defaults are the vendors' (9600 8N1). */
@@ -82,9 +93,15 @@ const hl7Sender = z.strictObject({
   /** Source addresses it connects from; absent: any (hl7.allowedAddresses still applies). */
   addresses: z.array(z.string().min(1)).min(1).optional(),
   /** Device ids it may report (OBX-18, else MSH-3); absent: equipment no other source or sender owns. */
-  devices: z.array(z.string().regex(DEVICE_ID, 'expected 1-64 letters, digits, dot, dash or underscore')).min(1).optional(),
+  devices: z
+    .array(z.string().regex(DEVICE_ID, 'expected 1-64 letters, digits, dot, dash or underscore'))
+    .min(1)
+    .optional(),
   /** Beds it may name in PV1-3; absent: the beds declared in the config. */
-  beds: z.array(z.string().regex(HL7_BED_ID, 'expected 1-32 letters, digits, dot, dash or underscore')).min(1).optional(),
+  beds: z
+    .array(z.string().regex(HL7_BED_ID, 'expected 1-32 letters, digits, dot, dash or underscore'))
+    .min(1)
+    .optional(),
   /**
    * IANA time zone of its clock (Europe/Paris), for a sender whose times carry no UTC offset, MSH-7's
    * included; absent: such times are refused (WG_ERR_HL7_TIMEZONE), never read in the gateway's zone.
@@ -103,42 +120,49 @@ const hl7Location = z.strictObject({
   wardBed: z.string().regex(HL7_BED_ID, 'expected 1-32 letters, digits, dot, dash or underscore').optional(),
 });
 
-const hl7 = z.strictObject({
-  host: host.default('127.0.0.1'),
-  port: port.default(2575),
-  /** Who may send and what each may report; empty: nobody, unless ingest.acceptUnknownDevices (lab use). */
-  senders: z.array(hl7Sender).default([]),
-  /** PV1-3 locations the ward owns, first match wins; empty: PV1-3's bed component is the bed, whatever the unit. */
-  locations: z.array(hl7Location).default([]),
-  /** A PV1-3 location that no entry of `locations` matches (when there are any): refuse the message, or keep its readings without a bed. */
-  otherLocations: z.enum(['refuse', 'no-bed']).default('refuse'),
-  /** MSH-3 sending applications (namespace id) allowed to send; empty: any. */
-  allowedApplications: z.array(z.string().min(1)).default([]),
-  /** Source IP addresses allowed to connect; empty: any. */
-  allowedAddresses: z.array(z.string().min(1)).default([]),
-  /** Larger MLLP frames are refused with AR and dead-lettered (head only). */
-  maxMessageBytes: z.int().min(1024).max(16_777_216).default(1_048_576),
-  /** Messages with more segments are refused with AR (a PCD-01 report holds tens to a few hundred). */
-  maxSegmentsPerMessage: z.int().min(16).max(100_000).default(2000),
-  maxConnections: z.int().min(1).max(1024).default(64),
-  /** Connections open at once from one address (a monitor needs one, a central station a few). */
-  maxConnectionsPerAddress: z.int().min(1).max(1024).default(8),
-  /**
-   * A new connection that completes no message within this time is closed (0: never). Longer than
-   * the typical 1-minute PCD-01 reporting period (IHE PCD TF-2), so a monitor that connects and then
-   * waits for its first report keeps its connection; an idle socket holds a slot no longer.
-   */
-  firstMessageTimeoutMs: z.int().min(0).default(90_000),
-  /** A connection that sends nothing for this long is closed (0: never). */
-  idleTimeoutMs: z.int().min(0).default(600_000),
-  /** The hospital's ADT feed in, on a port of its own (edge/integration/adtConfig.ts); absent: off. */
-  adt: adtConfigSchema.optional(),
-}).superRefine((h, ctx) => {
-  // A hospital's ADT feed names every ward's beds: without the ward's locations every admission would land here.
-  if (h.adt && h.adt.locations.length === 0 && h.locations.length === 0) {
-    ctx.addIssue({ code: 'custom', path: ['adt', 'locations'], message: "expected this ward's PV1-3 locations (hl7.adt.locations or hl7.locations)", input: h.adt.locations });
-  }
-});
+const hl7 = z
+  .strictObject({
+    host: host.default('127.0.0.1'),
+    port: port.default(2575),
+    /** Who may send and what each may report; empty: nobody, unless ingest.acceptUnknownDevices (lab use). */
+    senders: z.array(hl7Sender).default([]),
+    /** PV1-3 locations the ward owns, first match wins; empty: PV1-3's bed component is the bed, whatever the unit. */
+    locations: z.array(hl7Location).default([]),
+    /** A PV1-3 location that no entry of `locations` matches (when there are any): refuse the message, or keep its readings without a bed. */
+    otherLocations: z.enum(['refuse', 'no-bed']).default('refuse'),
+    /** MSH-3 sending applications (namespace id) allowed to send; empty: any. */
+    allowedApplications: z.array(z.string().min(1)).default([]),
+    /** Source IP addresses allowed to connect; empty: any. */
+    allowedAddresses: z.array(z.string().min(1)).default([]),
+    /** Larger MLLP frames are refused with AR and dead-lettered (head only). */
+    maxMessageBytes: z.int().min(1024).max(16_777_216).default(1_048_576),
+    /** Messages with more segments are refused with AR (a PCD-01 report holds tens to a few hundred). */
+    maxSegmentsPerMessage: z.int().min(16).max(100_000).default(2000),
+    maxConnections: z.int().min(1).max(1024).default(64),
+    /** Connections open at once from one address (a monitor needs one, a central station a few). */
+    maxConnectionsPerAddress: z.int().min(1).max(1024).default(8),
+    /**
+     * A new connection that completes no message within this time is closed (0: never). Longer than
+     * the typical 1-minute PCD-01 reporting period (IHE PCD TF-2), so a monitor that connects and then
+     * waits for its first report keeps its connection; an idle socket holds a slot no longer.
+     */
+    firstMessageTimeoutMs: z.int().min(0).default(90_000),
+    /** A connection that sends nothing for this long is closed (0: never). */
+    idleTimeoutMs: z.int().min(0).default(600_000),
+    /** The hospital's ADT feed in, on a port of its own (edge/integration/adtConfig.ts); absent: off. */
+    adt: adtConfigSchema.optional(),
+  })
+  .superRefine((h, ctx) => {
+    // A hospital's ADT feed names every ward's beds: without the ward's locations every admission would land here.
+    if (h.adt && h.adt.locations.length === 0 && h.locations.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['adt', 'locations'],
+        message: "expected this ward's PV1-3 locations (hl7.adt.locations or hl7.locations)",
+        input: h.adt.locations,
+      });
+    }
+  });
 
 export const configSchema = z.strictObject({
   ward: z.string().regex(WARD_ID, 'expected 1-32 letters, digits, dash or underscore').default('ward'),
@@ -184,19 +208,34 @@ export const configSchema = z.strictObject({
     .prefault({}),
   devices: z.array(device).default([]),
   users: z.array(user).default([]),
-  serial: z.array(serialPort).default([]).superRefine((ports, ctx) => {
-    for (const key of ['path', 'deviceId'] as const) {
-      const first = new Map<string, number>();
+  serial: z
+    .array(serialPort)
+    .default([])
+    .superRefine((ports, ctx) => {
+      for (const key of ['path', 'deviceId'] as const) {
+        const first = new Map<string, number>();
+        ports.forEach((p, i) => {
+          const at = first.get(p[key]);
+          if (at === undefined) first.set(p[key], i);
+          else
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, key],
+              message: `'${p[key]}' is already used by serial[${at}]`,
+              input: p[key],
+            });
+        });
+      }
       ports.forEach((p, i) => {
-        const at = first.get(p[key]);
-        if (at === undefined) first.set(p[key], i);
-        else ctx.addIssue({ code: 'custom', path: [i, key], message: `'${p[key]}' is already used by serial[${at}]`, input: p[key] });
+        if (p.reopenMaxMs < p.reopenMinMs)
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'reopenMaxMs'],
+            message: 'expected at least reopenMinMs',
+            input: p.reopenMaxMs,
+          });
       });
-    }
-    ports.forEach((p, i) => {
-      if (p.reopenMaxMs < p.reopenMinMs) ctx.addIssue({ code: 'custom', path: [i, 'reopenMaxMs'], message: 'expected at least reopenMinMs', input: p.reopenMaxMs });
-    });
-  }),
+    }),
   /** HL7 v2 / MLLP listener (IHE PCD-01); absent: off. */
   hl7: hl7.optional(),
   /** Vitals to the patient's chart in the hospital's EHR, ORU^R01 over MLLP (edge/integration/ehrConfig.ts); absent: off. */
@@ -211,7 +250,9 @@ export const configSchema = z.strictObject({
   jobs: jobsConfigSchema,
   /** The ward dashboard's sessions (edge/dashboard/config.ts). */
   dashboard: dashboardConfigSchema,
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+    .prefault({}),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -41,7 +41,10 @@ export function sessionLookup(sessions: SessionStore): SessionLookup {
 }
 
 export function createSessions(config: GatewayConfig): SessionStore {
-  return new SessionStore({ idleTimeoutMs: config.dashboard.idleTimeoutMs, absoluteTimeoutMs: config.dashboard.absoluteTimeoutMs });
+  return new SessionStore({
+    idleTimeoutMs: config.dashboard.idleTimeoutMs,
+    absoluteTimeoutMs: config.dashboard.absoluteTimeoutMs,
+  });
 }
 
 export class DashboardService implements Service {
@@ -63,10 +66,24 @@ export class DashboardService implements Service {
     const { engine, admissions } = alarms;
     const beds = [...new Set(config.devices.flatMap((d) => (d.bed === undefined ? [] : [d.bed])))];
     const state = new WardState({ engine, admissions, db: store.db, beds, syncConfigured: config.cloud !== undefined });
-    this.#live = new LiveFeed({ bus, state, sessions, log: log.child({ module: 'dashboard' }), ward: config.ward, statusIntervalMs: config.dashboard.statusIntervalMs });
+    this.#live = new LiveFeed({
+      bus,
+      state,
+      sessions,
+      log: log.child({ module: 'dashboard' }),
+      ward: config.ward,
+      statusIntervalMs: config.dashboard.statusIntervalMs,
+    });
     this.#live.start();
     registerDashboard({
-      http, auth, sessions, throttle: new LoginThrottle(), audit: store.audit, live: this.#live, assets: new StaticAssets(publicDir()), ward: config.ward,
+      http,
+      auth,
+      sessions,
+      throttle: new LoginThrottle(),
+      audit: store.audit,
+      live: this.#live,
+      assets: new StaticAssets(publicDir()),
+      ward: config.ward,
     });
   }
 

@@ -52,7 +52,8 @@ export class LiveFeed {
       bus.on('ingest.committed', (items) => {
         for (const { item, result } of items) {
           if (result.outcome !== 'stored') continue;
-          const bed = item.kind === 'obs' ? result.bed : item.deviceId !== undefined ? state.bedOf(item.deviceId) : undefined;
+          const bed =
+            item.kind === 'obs' ? result.bed : item.deviceId !== undefined ? state.bedOf(item.deviceId) : undefined;
           if (bed) this.#dirtyBeds.add(bed);
         }
         this.#schedule(this.#o.flushMs ?? 50);
@@ -103,7 +104,15 @@ export class LiveFeed {
     res.on('close', () => this.#clients.delete(client));
     const { state } = this.#o;
     res.write('retry: 2000\n\n');
-    res.write(frame('snapshot', { serverTime: Date.now(), ward: this.#o.ward, ...state.ward(), ...state.alarms(), status: state.status() }));
+    res.write(
+      frame('snapshot', {
+        serverTime: Date.now(),
+        ward: this.#o.ward,
+        ...state.ward(),
+        ...state.alarms(),
+        status: state.status(),
+      }),
+    );
   }
 
   #deviceChanged(deviceId: string): void {

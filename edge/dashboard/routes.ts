@@ -31,7 +31,11 @@ export function registerDashboard(deps: DashboardRouteDeps): void {
   const { http, sessions, assets } = deps;
   const now = deps.now ?? Date.now;
   const sessionView = (s: Session) => ({
-    name: s.name, role: s.role, csrf: s.csrf, ward: deps.ward, expiresAt: new Date(sessions.expiresAt(s)).toISOString(),
+    name: s.name,
+    role: s.role,
+    csrf: s.csrf,
+    ward: deps.ward,
+    expiresAt: new Date(sessions.expiresAt(s)).toISOString(),
     idleTimeoutMs: sessions.limits.idleTimeoutMs,
   });
 
@@ -46,11 +50,16 @@ export function registerDashboard(deps: DashboardRouteDeps): void {
     const body = await readSmallJson(req);
     const name = typeof body?.name === 'string' ? body.name : '';
     const password = typeof body?.password === 'string' ? body.password : '';
-    if (!NAME.test(name) || password === '' || password.length > 1024) return sendJsonError(res, 'WG_ERR_SCHEMA', 'expected a user name and a password');
+    if (!NAME.test(name) || password === '' || password.length > 1024)
+      return sendJsonError(res, 'WG_ERR_SCHEMA', 'expected a user name and a password');
     const wait = deps.throttle.waitMs(name);
     if (wait > 0) {
       res.setHeader('retry-after', String(Math.ceil(wait / 1000)));
-      return sendJsonError(res, 'WG_ERR_THROTTLED', `too many failed logins for ${name}; try again in ${Math.ceil(wait / 1000)} s`);
+      return sendJsonError(
+        res,
+        'WG_ERR_THROTTLED',
+        `too many failed logins for ${name}; try again in ${Math.ceil(wait / 1000)} s`,
+      );
     }
     const principal = await deps.auth.check(name, password, req.socket.remoteAddress ?? '');
     if (!principal || principal.kind !== 'user' || !principal.role) {
@@ -60,7 +69,13 @@ export function registerDashboard(deps: DashboardRouteDeps): void {
     }
     deps.throttle.succeeded(name);
     const session = sessions.create(principal.name, principal.role);
-    deps.audit.record({ ts: now(), actor: session.name, action: 'login', target: null, detail: { via: 'dashboard', role: session.role } });
+    deps.audit.record({
+      ts: now(),
+      actor: session.name,
+      action: 'login',
+      target: null,
+      detail: { via: 'dashboard', role: session.role },
+    });
     res.setHeader('set-cookie', sessionCookie(session, sessions.limits, isHttps(req)));
     sendJson(res, 200, sessionView(session));
   });
@@ -99,7 +114,9 @@ async function readSmallJson(req: IncomingMessage): Promise<Record<string, unkno
   }
   try {
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-    return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+    return typeof body === 'object' && body !== null && !Array.isArray(body)
+      ? (body as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }

@@ -74,7 +74,10 @@ export class SessionStore {
 
   /** When the session ends if nobody acts: the earlier of the idle and the absolute limit. */
   expiresAt(session: Session): number {
-    return Math.min(session.lastActiveAt + this.#limits.idleTimeoutMs, session.createdAt + this.#limits.absoluteTimeoutMs);
+    return Math.min(
+      session.lastActiveAt + this.#limits.idleTimeoutMs,
+      session.createdAt + this.#limits.absoluteTimeoutMs,
+    );
   }
 
   isLive(session: Session): boolean {

@@ -49,7 +49,11 @@ export class StaticAssets {
       const type = TYPES.get(extname(name));
       if (!type) continue;
       const body = readFileSync(join(dir, name));
-      this.#assets.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` });
+      this.#assets.set(name, {
+        body,
+        type,
+        etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`,
+      });
     }
   }
 

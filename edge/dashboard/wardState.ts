@@ -28,7 +28,13 @@ export class WardState {
   readonly #syncConfigured: boolean;
   readonly #devices: DeviceQuery;
 
-  constructor(deps: { engine: AlarmEngine; admissions: Admissions; db: Db; beds: readonly string[]; syncConfigured: boolean }) {
+  constructor(deps: {
+    engine: AlarmEngine;
+    admissions: Admissions;
+    db: Db;
+    beds: readonly string[];
+    syncConfigured: boolean;
+  }) {
     this.#engine = deps.engine;
     this.#admissions = deps.admissions;
     this.#db = deps.db;
@@ -55,7 +61,13 @@ export class WardState {
             : d.lastSeen !== null || d.online === 1
               ? 'connected'
               : 'unknown';
-      return { id: d.deviceId, state, battery: d.battery, sensor: d.sensor, lastSeen: d.lastSeen === null ? null : new Date(d.lastSeen).toISOString() };
+      return {
+        id: d.deviceId,
+        state,
+        battery: d.battery,
+        sensor: d.sensor,
+        lastSeen: d.lastSeen === null ? null : new Date(d.lastSeen).toISOString(),
+      };
     });
     return { ...view, devices };
   }

@@ -66,18 +66,40 @@ const HL7_CODE_TEXT: ReadonlyMap<number, string> = new Map([
 export function buildAck(input: AckInput): string {
   const e = (text: string) => escape(text, DEFAULT_ENCODING);
   const msh = [
-    'MSH', '^~\\&', e(input.gatewayId), e(input.ward), e(input.sendingApplication ?? ''), e(input.sendingFacility ?? ''),
-    formatDtm(input.now), '', `ACK^${e(input.trigger ?? 'R01')}^ACK`, e(input.ackControlId), e(input.processingId || 'P'), e(input.version || '2.6'),
+    'MSH',
+    '^~\\&',
+    e(input.gatewayId),
+    e(input.ward),
+    e(input.sendingApplication ?? ''),
+    e(input.sendingFacility ?? ''),
+    formatDtm(input.now),
+    '',
+    `ACK^${e(input.trigger ?? 'R01')}^ACK`,
+    e(input.ackControlId),
+    e(input.processingId || 'P'),
+    e(input.version || '2.6'),
   ].join('|');
   const { error } = input;
   const errors = [...(error ? [error] : []), ...(input.errors ?? [])];
   // MSA-3 (text message) only says why a message was not accepted; rows refused under AA are in ERR.
-  const msa = ['MSA', input.code, e(input.controlId), ...(error && input.code !== 'AA' ? [e(error.message)] : [])].join('|');
+  const msa = ['MSA', input.code, e(input.controlId), ...(error && input.code !== 'AA' ? [e(error.message)] : [])].join(
+    '|',
+  );
   const segments = [msh, msa];
   for (const err of errors) {
     const where = err.where ? `${err.where.segment}^${err.where.position}^${err.where.field}` : '';
     segments.push(
-      ['ERR', '', where, `${err.hl7Code}^${HL7_CODE_TEXT.get(err.hl7Code) ?? ''}^HL70357`, err.severity ?? 'E', `${err.code}^^WARDGATE`, '', '', e(err.message)].join('|'),
+      [
+        'ERR',
+        '',
+        where,
+        `${err.hl7Code}^${HL7_CODE_TEXT.get(err.hl7Code) ?? ''}^HL70357`,
+        err.severity ?? 'E',
+        `${err.code}^^WARDGATE`,
+        '',
+        '',
+        e(err.message),
+      ].join('|'),
     );
   }
   return `${segments.join('\r')}\r`;

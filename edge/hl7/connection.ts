@@ -97,7 +97,10 @@ export class Hl7Connection {
         }
       }, this.#deps.firstMessageTimeoutMs);
     }
-    const decoder = new MllpDecoder({ maxMessageBytes: this.#deps.maxMessageBytes, onFault: (fault) => this.#deps.onFault(fault) });
+    const decoder = new MllpDecoder({
+      maxMessageBytes: this.#deps.maxMessageBytes,
+      onFault: (fault) => this.#deps.onFault(fault),
+    });
     this.#decoder = decoder;
     decoder.on('data', (frame: MllpFrame) => this.#frame(frame));
     decoder.on('error', (err) => this.#deps.log.debug({ peer: this.#peer, err: err.message }, 'hl7 decoder stopped'));
@@ -118,7 +121,8 @@ export class Hl7Connection {
   /** Ends the connection once every message received has been answered. */
   async drain(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.#replies.length && Date.now() < deadline && !this.#socket.destroyed) await new Promise((r) => setTimeout(r, 10));
+    while (this.#replies.length && Date.now() < deadline && !this.#socket.destroyed)
+      await new Promise((r) => setTimeout(r, 10));
     this.#socket.end();
     const timer = setTimeout(() => this.#socket.destroy(), 500);
     await this.closed;

@@ -23,7 +23,13 @@ export type Decision =
 
 /** Conditions the sender cannot fix by editing the message content: AR (HL7 v2.6 2.9.2: rejected; it may retry later). */
 export const REJECT_CODES: ReadonlySet<string> = new Set([
-  'WG_ERR_HL7_FORMAT', 'WG_ERR_HL7_UNSUPPORTED', 'WG_ERR_HL7_SENDER', 'WG_ERR_HL7_LOCATION', 'WG_ERR_HL7_TIMEZONE', 'WG_ERR_STORE', 'WG_ERR_TOO_LARGE',
+  'WG_ERR_HL7_FORMAT',
+  'WG_ERR_HL7_UNSUPPORTED',
+  'WG_ERR_HL7_SENDER',
+  'WG_ERR_HL7_LOCATION',
+  'WG_ERR_HL7_TIMEZONE',
+  'WG_ERR_STORE',
+  'WG_ERR_TOO_LARGE',
 ]);
 
 /** The acknowledgment for a message of which nothing is usable, by the reasons its parts were refused. */
@@ -33,7 +39,11 @@ export function refusalAck(codes: readonly string[]): 'AE' | 'AR' {
 
 export function decide(parsed: Hl7Message, who: SenderIdentity, receivedTs: number, ctx: DecisionContext): Decision {
   if (parsed.segments.length > ctx.maxSegments) {
-    return refused({ code: 'WG_ERR_TOO_LARGE', message: `message of ${parsed.segments.length} segments exceeds hl7.maxSegmentsPerMessage (${ctx.maxSegments})`, hl7Code: 207 });
+    return refused({
+      code: 'WG_ERR_TOO_LARGE',
+      message: `message of ${parsed.segments.length} segments exceeds hl7.maxSegmentsPerMessage (${ctx.maxSegments})`,
+      hl7Code: 207,
+    });
   }
   const rule = ctx.policy.identify(who);
   if ('code' in rule) return refused(rule);
@@ -41,19 +51,30 @@ export function decide(parsed: Hl7Message, who: SenderIdentity, receivedTs: numb
     ...(rule.timeZone && { zone: { timeZone: rule.timeZone } }),
     // No MSH-3 and no OBX-18 / PRT: the device is named by the sender's address and MSH-4 (some monitors put
     // their serial number there), never one constant shared by every such sender.
-    fallbackDevice: ['hl7', deviceIdOf(who.address) ?? 'unknown-address', deviceIdOf(who.facility)].filter(Boolean).join('-').slice(0, 64),
+    fallbackDevice: ['hl7', deviceIdOf(who.address) ?? 'unknown-address', deviceIdOf(who.facility)]
+      .filter(Boolean)
+      .join('-')
+      .slice(0, 64),
     policy: { now: receivedTs, maxFutureMs: ctx.maxFutureSkewMs },
   });
-  if ('rejection' in report) return refused({ ...report.rejection, hl7Code: report.hl7Code, ...(report.where && { where: report.where }) });
+  if ('rejection' in report)
+    return refused({ ...report.rejection, hl7Code: report.hl7Code, ...(report.where && { where: report.where }) });
   const pv1 = parsed.segments.find((s) => s.id === 'PV1');
   const pv1Where = pv1 && { where: { segment: 'PV1', position: pv1.position, field: 3 } };
   const resolved = ctx.locations.resolve(report.location);
-  if ('refusal' in resolved) return refused({ code: 'WG_ERR_HL7_LOCATION', message: resolved.refusal, hl7Code: 207, ...pv1Where });
+  if ('refusal' in resolved)
+    return refused({ code: 'WG_ERR_HL7_LOCATION', message: resolved.refusal, hl7Code: 207, ...pv1Where });
   const badBed = ctx.policy.bed(rule, resolved.bed);
   if (badBed) return refused({ ...badBed, hl7Code: 207, ...pv1Where });
   for (const group of report.groups) {
     const why = ctx.policy.device(rule, group.deviceId);
-    if (why) return refused({ code: 'WG_ERR_HL7_SENDER', message: why, hl7Code: 207, where: { segment: 'OBX', position: group.origins[0].segment, field: 18 } });
+    if (why)
+      return refused({
+        code: 'WG_ERR_HL7_SENDER',
+        message: why,
+        hl7Code: 207,
+        where: { segment: 'OBX', position: group.origins[0].segment, field: 18 },
+      });
   }
   return { kind: 'report', report, rule, bed: resolved.bed };
 }

@@ -96,25 +96,48 @@ export class Hl7Listener implements Service {
       onSkipped: (reason, n) => metrics.hl7ObxSkipped.inc({ reason }, n),
       onUnmapped: (code) => {
         // Bounded label set: a sender inventing codes cannot grow the metrics without limit.
-        if (!this.#unmappedCodes.has(code) && this.#unmappedCodes.size < MAX_UNMAPPED_LABELS) this.#unmappedCodes.add(code);
+        if (!this.#unmappedCodes.has(code) && this.#unmappedCodes.size < MAX_UNMAPPED_LABELS)
+          this.#unmappedCodes.add(code);
         metrics.hl7ObxUnmapped.inc({ code: this.#unmappedCodes.has(code) ? code : 'other' });
         this.#status.unmapped(code);
       },
       onDemo: (sender, rows, processingId) => {
         metrics.hl7DemoRows.inc({ sender }, rows);
         this.#status.demo(sender, rows);
-        this.#limited.warn(`demo ${sender}`, { code: 'WG_ERR_HL7_DEMO', sender, processingId, rows }, 'hl7 demo or test data received: counted, not stored as patient data');
+        this.#limited.warn(
+          `demo ${sender}`,
+          { code: 'WG_ERR_HL7_DEMO', sender, processingId, rows },
+          'hl7 demo or test data received: counted, not stored as patient data',
+        );
       },
       onClock: (sender, offsetMs) => {
         metrics.hl7ClockOffset.set({ sender }, offsetMs / 1000);
         this.#status.message(sender, Date.now(), offsetMs);
-        if (Math.abs(offsetMs) > CLOCK_WARN_MS) this.#limited.warn(`clock ${sender}`, { sender, offsetSeconds: Math.round(offsetMs / 1000) }, "hl7 sender's clock (MSH-7) is off the gateway's by more than a minute");
+        if (Math.abs(offsetMs) > CLOCK_WARN_MS)
+          this.#limited.warn(
+            `clock ${sender}`,
+            { sender, offsetSeconds: Math.round(offsetMs / 1000) },
+            "hl7 sender's clock (MSH-7) is off the gateway's by more than a minute",
+          );
       },
       onFailure: (err) => {
         metrics.hl7HandlerFailures.inc();
         // The name and where it failed, not the message text: it may quote the content.
-        const error = err instanceof Error ? { name: err.name, at: err.stack?.split('\n').slice(1, 4).map((l) => l.trim()) } : { name: typeof err };
-        this.#limited.error(`failure ${error.name}`, { code: 'WG_ERR_INTERNAL', error }, 'hl7 message made the handler fail; refused with AE');
+        const error =
+          err instanceof Error
+            ? {
+                name: err.name,
+                at: err.stack
+                  ?.split('\n')
+                  .slice(1, 4)
+                  .map((l) => l.trim()),
+              }
+            : { name: typeof err };
+        this.#limited.error(
+          `failure ${error.name}`,
+          { code: 'WG_ERR_INTERNAL', error },
+          'hl7 message made the handler fail; refused with AE',
+        );
       },
     });
     const server = createServer((socket) => this.#accept(socket, handler));
@@ -154,12 +177,22 @@ export class Hl7Listener implements Service {
       firstMessageTimeoutMs: config.firstMessageTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
       log: this.#log,
-      onFirstMessageTimeout: () => this.#counted(address, 'first-message', `hl7 connection closed: no complete message within hl7.firstMessageTimeoutMs (${config.firstMessageTimeoutMs} ms)`),
+      onFirstMessageTimeout: () =>
+        this.#counted(
+          address,
+          'first-message',
+          `hl7 connection closed: no complete message within hl7.firstMessageTimeoutMs (${config.firstMessageTimeoutMs} ms)`,
+        ),
       onAnswer: (answer) => {
         metrics.hl7Messages.inc({ ack: answer.code });
         // Once a minute per address and reason, not once per message: a sender alternating reasons cannot flood the log.
         const { rejection } = answer;
-        if (rejection) this.#limited.warn(`answer ${address} ${answer.code} ${rejection.code}`, { peer: connection.peer, ack: answer.code, code: rejection.code }, 'hl7 message not accepted');
+        if (rejection)
+          this.#limited.warn(
+            `answer ${address} ${answer.code} ${rejection.code}`,
+            { peer: connection.peer, ack: answer.code, code: rejection.code },
+            'hl7 message not accepted',
+          );
       },
       onFault: (fault) => metrics.hl7FrameErrors.inc({ fault }),
     });
@@ -189,7 +222,11 @@ export class Hl7Listener implements Service {
       if (connection.heard) continue;
       // Removed now, not at its close event: the slot is the new connection's at once.
       this.#connections.delete(connection);
-      this.#counted(connection.address, 'evicted', 'hl7 connection closed: a silent connection gave way to a new one (hl7.maxConnections open)');
+      this.#counted(
+        connection.address,
+        'evicted',
+        'hl7 connection closed: a silent connection gave way to a new one (hl7.maxConnections open)',
+      );
       connection.evict();
       return true;
     }
@@ -201,7 +238,8 @@ export class Hl7Listener implements Service {
     if (reason === 'address') metrics.hl7Messages.inc({ ack: 'refused-connection' });
     let why = 'address not in hl7.allowedAddresses';
     if (reason === 'full') why = `hl7.maxConnections (${config.maxConnections}) open`;
-    else if (reason === 'per-address') why = `hl7.maxConnectionsPerAddress (${config.maxConnectionsPerAddress}) open from this address`;
+    else if (reason === 'per-address')
+      why = `hl7.maxConnectionsPerAddress (${config.maxConnectionsPerAddress}) open from this address`;
     this.#counted(address, reason, `hl7 connection refused: ${why}`);
     socket.destroy();
   }

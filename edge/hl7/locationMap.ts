@@ -26,7 +26,10 @@ export class LocationMap {
     if (!location || (location.pointOfCare === '' && location.room === '' && location.bed === '')) return { bed: '' };
     if (this.#entries.length === 0) return { bed: location.bed };
     const match = this.#entries.find(
-      (e) => e.pointOfCare === location.pointOfCare && (e.room === undefined || e.room === location.room) && (e.bed === undefined || e.bed === location.bed),
+      (e) =>
+        e.pointOfCare === location.pointOfCare &&
+        (e.room === undefined || e.room === location.room) &&
+        (e.bed === undefined || e.bed === location.bed),
     );
     if (match) return { bed: match.wardBed ?? location.bed };
     if (this.#other === 'no-bed') return { bed: '' };

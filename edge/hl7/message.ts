@@ -16,7 +16,13 @@ export interface Encoding {
   readonly truncation?: string;
 }
 
-export const DEFAULT_ENCODING: Encoding = { field: '|', component: '^', repetition: '~', escape: '\\', subcomponent: '&' };
+export const DEFAULT_ENCODING: Encoding = {
+  field: '|',
+  component: '^',
+  repetition: '~',
+  escape: '\\',
+  subcomponent: '&',
+};
 
 export interface Segment {
   readonly id: string;
@@ -37,10 +43,16 @@ const SEGMENT_ID = /^[A-Z][A-Z0-9]{2}$/;
 export function parseHl7(text: string): Hl7Message | Rejection {
   if (!text.startsWith('MSH')) return reject('WG_ERR_HL7_FORMAT', 'a message must begin with an MSH segment', 'MSH');
   const field = text[3];
-  if (field === undefined || /[A-Za-z0-9\r\n ]/.test(field)) return reject('WG_ERR_HL7_FORMAT', 'MSH-1 must be the field separator (usually |)', 'MSH-1');
+  if (field === undefined || /[A-Za-z0-9\r\n ]/.test(field))
+    return reject('WG_ERR_HL7_FORMAT', 'MSH-1 must be the field separator (usually |)', 'MSH-1');
   const end = text.indexOf(field, 4);
   const chars = text.slice(4, end < 0 ? undefined : end);
-  if (chars.length < 4 || chars.length > 5 || new Set(field + chars).size !== chars.length + 1 || /[A-Za-z0-9\r\n ]/.test(chars)) {
+  if (
+    chars.length < 4 ||
+    chars.length > 5 ||
+    new Set(field + chars).size !== chars.length + 1 ||
+    /[A-Za-z0-9\r\n ]/.test(chars)
+  ) {
     return reject('WG_ERR_HL7_FORMAT', 'MSH-2 must hold 4 or 5 distinct encoding characters (usually ^~\\&)', 'MSH-2');
   }
   const encoding: Encoding = {
@@ -57,7 +69,12 @@ export function parseHl7(text: string): Hl7Message | Rejection {
     if (line === '') continue;
     const parts = line.split(field);
     const id = parts[0];
-    if (!SEGMENT_ID.test(id)) return reject('WG_ERR_HL7_FORMAT', `segment ${segments.length + 1} has no valid segment id`, `segment ${segments.length + 1}`);
+    if (!SEGMENT_ID.test(id))
+      return reject(
+        'WG_ERR_HL7_FORMAT',
+        `segment ${segments.length + 1} has no valid segment id`,
+        `segment ${segments.length + 1}`,
+      );
     // MSH-1 is the separator itself, so MSH fields are shifted by one.
     const fields = id === 'MSH' && segments.length === 0 ? ['MSH', field, ...parts.slice(1)] : parts;
     segments.push({ id, fields, position: segments.length + 1 });
@@ -119,13 +136,20 @@ export function unescape(text: string, encoding: Encoding): string {
 
 function decodeSequence(seq: string, encoding: Encoding): string {
   switch (seq) {
-    case 'F': return encoding.field;
-    case 'S': return encoding.component;
-    case 'T': return encoding.subcomponent;
-    case 'R': return encoding.repetition;
-    case 'E': return encoding.escape;
-    case 'P': return encoding.truncation ?? '';
-    case '.br': return '\n';
+    case 'F':
+      return encoding.field;
+    case 'S':
+      return encoding.component;
+    case 'T':
+      return encoding.subcomponent;
+    case 'R':
+      return encoding.repetition;
+    case 'E':
+      return encoding.escape;
+    case 'P':
+      return encoding.truncation ?? '';
+    case '.br':
+      return '\n';
   }
   if (/^X([0-9A-Fa-f]{2})+$/.test(seq)) return Buffer.from(seq.slice(1), 'hex').toString('latin1');
   return '';
@@ -156,7 +180,24 @@ export function escape(text: string, encoding: Encoding = DEFAULT_ENCODING): str
  * (and next of kin, guarantor, insurance, merges, visit details, allergies,
  * diagnoses) or carry free text (NTE) that may name them.
  */
-const PATIENT_SEGMENTS = new Set(['PID', 'PD1', 'PD2', 'PD3', 'NK1', 'GT1', 'IN1', 'IN2', 'IN3', 'MRG', 'ACC', 'PV2', 'AL1', 'IAM', 'DG1', 'NTE']);
+const PATIENT_SEGMENTS = new Set([
+  'PID',
+  'PD1',
+  'PD2',
+  'PD3',
+  'NK1',
+  'GT1',
+  'IN1',
+  'IN2',
+  'IN3',
+  'MRG',
+  'ACC',
+  'PV2',
+  'AL1',
+  'IAM',
+  'DG1',
+  'NTE',
+]);
 /** The same ids found anywhere in a line: a segment run into the one before (no CR), or behind junk. */
 const EMBEDDED = /(PID|PD[123]|NK1|GT1|IN[123]|MRG|ACC|PV2|AL1|IAM|DG1|NTE)(?=[^A-Za-z0-9\s])/i;
 /** PV1 keeps fields 1-3 (class and location): the bed is what an integrator needs to see. */
@@ -181,13 +222,15 @@ export function redactPatientData(text: string): string {
 function redactLine(line: string): string {
   const lead = /^[^A-Za-z0-9]*/.exec(line)![0].length;
   const id = line.slice(lead, lead + 3).toUpperCase();
-  if (line.length > lead + 3 && (PATIENT_SEGMENTS.has(id) || id.startsWith('Z'))) return `${line.slice(0, lead)}${id}|${REDACTED}`;
+  if (line.length > lead + 3 && (PATIENT_SEGMENTS.has(id) || id.startsWith('Z')))
+    return `${line.slice(0, lead)}${id}|${REDACTED}`;
   let kept = line;
   if (id === 'PV1' && line.length > lead + 3) {
     const separator = line[lead + 3];
     const fields = line.split(separator);
     if (/[A-Za-z0-9\s]/.test(separator)) return `${line.slice(0, lead)}PV1|${REDACTED}`;
-    if (fields.length > PV1_KEPT_FIELDS + 1) kept = `${fields.slice(0, PV1_KEPT_FIELDS + 1).join(separator)}${separator}${REDACTED}`;
+    if (fields.length > PV1_KEPT_FIELDS + 1)
+      kept = `${fields.slice(0, PV1_KEPT_FIELDS + 1).join(separator)}${separator}${REDACTED}`;
   }
   // A patient segment run into this one, or behind a corrupted id (`xPID|`): everything from it on is blanked.
   const embedded = EMBEDDED.exec(kept);

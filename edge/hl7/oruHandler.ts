@@ -91,7 +91,12 @@ export class OruHandler {
     const text = bytes.toString('utf8');
     seen.text = text;
     const parsed = parseHl7(text);
-    if (isRejection(parsed)) return this.#refuse(undefined, text, peer, receivedTs, { code: parsed.code, message: parsed.message, hl7Code: 100 });
+    if (isRejection(parsed))
+      return this.#refuse(undefined, text, peer, receivedTs, {
+        code: parsed.code,
+        message: parsed.message,
+        hl7Code: 100,
+      });
     seen.parsed = parsed;
     const decision = decide(parsed, senderOf(parsed, address), receivedTs, {
       policy: this.#deps.policy,
@@ -131,24 +136,43 @@ export class OruHandler {
       ]);
     } catch (err) {
       // Nothing was acknowledged: the sender retries, and what did commit is then a repeat.
-      return this.#answer(parsed, 'AR', { code: 'WG_ERR_STORE', message: `the readings could not be committed (${(err as Error).message}); retry`, hl7Code: 207 });
+      return this.#answer(parsed, 'AR', {
+        code: 'WG_ERR_STORE',
+        message: `the readings could not be committed (${(err as Error).message}); retry`,
+        hl7Code: 207,
+      });
     }
     const rowErrors: AckError[] = report.refused.map((row) => ({
-      code: row.code, message: row.message, hl7Code: row.hl7Code, where: row.where,
+      code: row.code,
+      message: row.message,
+      hl7Code: row.hl7Code,
+      where: row.where,
     }));
     let usable = 0;
     outcomes.forEach((o, i) => {
       if (o.outcome !== 'rejected') usable++;
       else {
         const hl7Code = o.rejection.code === 'WG_ERR_SEQ_CONFLICT' ? 205 : 207;
-        for (const origin of report.groups[i].origins) rowErrors.push({ code: o.rejection.code, message: o.rejection.message, hl7Code, where: { segment: 'OBX', position: origin.segment, field: 3 } });
+        for (const origin of report.groups[i].origins)
+          rowErrors.push({
+            code: o.rejection.code,
+            message: o.rejection.message,
+            hl7Code,
+            where: { segment: 'OBX', position: origin.segment, field: 3 },
+          });
       }
     });
     if (rowErrors.length === 0) return this.#answer(parsed, 'AA');
-    if (usable > 0) return this.#answer(parsed, 'AA', undefined, capped(rowErrors.map((e) => ({ ...e, severity: 'W' as const }))));
+    if (usable > 0)
+      return this.#answer(parsed, 'AA', undefined, capped(rowErrors.map((e) => ({ ...e, severity: 'W' as const }))));
     const code: AckCode = refusalAck(rowErrors.map((e) => e.code));
     const [first, ...rest] = capped(rowErrors);
-    return this.#answer(parsed, code, { ...first, message: `no row of the message could be used: ${first.message}` }, rest);
+    return this.#answer(
+      parsed,
+      code,
+      { ...first, message: `no row of the message could be used: ${first.message}` },
+      rest,
+    );
   }
 
   /** A frame beyond hl7.maxMessageBytes: answered from its head (MSH) with AR, dead-lettered with the head only. */
@@ -158,7 +182,11 @@ export class OruHandler {
     try {
       const parsed = parseHl7(seen.text);
       if (!isRejection(parsed)) seen.parsed = parsed;
-      const error: AckError = { code: 'WG_ERR_TOO_LARGE', message: `message of ${size} bytes exceeds hl7.maxMessageBytes (${limit})`, hl7Code: 207 };
+      const error: AckError = {
+        code: 'WG_ERR_TOO_LARGE',
+        message: `message of ${size} bytes exceeds hl7.maxMessageBytes (${limit})`,
+        hl7Code: 207,
+      };
       return await this.#refuse(seen.parsed, seen.text, peer, receivedTs, error);
     } catch (err) {
       return this.#failed(err, seen, peer, receivedTs);
@@ -178,7 +206,11 @@ export class OruHandler {
       // Counting must not stop the answer.
     }
     const name = err instanceof Error ? err.name : typeof err;
-    const error: AckError = { code: 'WG_ERR_INTERNAL', message: `the message could not be processed (${name}); it was refused and logged`, hl7Code: 207 };
+    const error: AckError = {
+      code: 'WG_ERR_INTERNAL',
+      message: `the message could not be processed (${name}); it was refused and logged`,
+      hl7Code: 207,
+    };
     try {
       return await this.#refuse(seen.parsed, seen.text, peer, receivedTs, error);
     } catch {
@@ -205,7 +237,15 @@ export class OruHandler {
     return JSON.stringify([group.deviceId, bed, report.patient ?? null, group.obs]);
   }
 
-  #submit(message: ObservationMessage, report: Pcd01Report, bed: string, group: DeviceGroup, raw: Buffer, peer: string, receivedTs: number): Promise<IngestOutcome> {
+  #submit(
+    message: ObservationMessage,
+    report: Pcd01Report,
+    bed: string,
+    group: DeviceGroup,
+    raw: Buffer,
+    peer: string,
+    receivedTs: number,
+  ): Promise<IngestOutcome> {
     return new Promise((resolve, reject) =>
       this.#deps.ingestor.decoded(
         {
@@ -233,20 +273,38 @@ export class OruHandler {
     const rejection = reject(row.code, row.message, `${row.where.segment}(${row.where.position})-${row.where.field}`);
     return new Promise<void>((resolve, fail) => {
       try {
-        this.#deps.ingestor.deadLetter({ source: 'hl7', deviceId: row.deviceId ?? 'hl7-sender', payload, topic: `mllp ${peer}`, receivedTs }, rejection, () => resolve());
+        this.#deps.ingestor.deadLetter(
+          { source: 'hl7', deviceId: row.deviceId ?? 'hl7-sender', payload, topic: `mllp ${peer}`, receivedTs },
+          rejection,
+          () => resolve(),
+        );
       } catch (err) {
         fail(err);
       }
     });
   }
 
-  async #refuse(msg: Hl7Message | undefined, text: string, peer: string, receivedTs: number, error: AckError): Promise<Answer> {
+  async #refuse(
+    msg: Hl7Message | undefined,
+    text: string,
+    peer: string,
+    receivedTs: number,
+    error: AckError,
+  ): Promise<Answer> {
     const sender = msg ? deviceIdOf(value(msg, msg.segments[0], 3)) : undefined;
-    const rejection = reject(error.code, error.message, error.where ? `${error.where.segment}(${error.where.position})-${error.where.field}` : undefined);
+    const rejection = reject(
+      error.code,
+      error.message,
+      error.where ? `${error.where.segment}(${error.where.position})-${error.where.field}` : undefined,
+    );
     const payload = Buffer.from(redactPatientData(text));
     await new Promise<void>((resolve, fail) => {
       try {
-        this.#deps.ingestor.deadLetter({ source: 'hl7', deviceId: sender ?? 'hl7-sender', payload, topic: `mllp ${peer}`, receivedTs }, rejection, () => resolve());
+        this.#deps.ingestor.deadLetter(
+          { source: 'hl7', deviceId: sender ?? 'hl7-sender', payload, topic: `mllp ${peer}`, receivedTs },
+          rejection,
+          () => resolve(),
+        );
       } catch (err) {
         fail(err);
       }
@@ -280,5 +338,13 @@ export class OruHandler {
 function capped(errors: AckError[]): AckError[] {
   if (errors.length <= MAX_ERR_SEGMENTS) return errors;
   const more = errors.length - (MAX_ERR_SEGMENTS - 1);
-  return [...errors.slice(0, MAX_ERR_SEGMENTS - 1), { code: errors[0].code, message: `${more} more row(s) refused; each is in the dead letters`, hl7Code: 207, severity: errors[0].severity ?? 'E' }];
+  return [
+    ...errors.slice(0, MAX_ERR_SEGMENTS - 1),
+    {
+      code: errors[0].code,
+      message: `${more} more row(s) refused; each is in the dead letters`,
+      hl7Code: 207,
+      severity: errors[0].severity ?? 'E',
+    },
+  ];
 }

@@ -149,16 +149,28 @@ export function mapPcd01(msg: Hl7Message, options: Pcd01Options = {}): Pcd01Repo
   const controlId = value(msg, msh, 10);
   const type = value(msg, msh, 9, 1);
   const trigger = value(msg, msh, 9, 2);
-  if (type !== 'ORU') return refuse('WG_ERR_HL7_UNSUPPORTED', `message type '${type}' is not ORU (IHE PCD-01 sends ORU^R01)`, 200, msh, 9);
+  if (type !== 'ORU')
+    return refuse(
+      'WG_ERR_HL7_UNSUPPORTED',
+      `message type '${type}' is not ORU (IHE PCD-01 sends ORU^R01)`,
+      200,
+      msh,
+      9,
+    );
   if (trigger !== 'R01') return refuse('WG_ERR_HL7_UNSUPPORTED', `trigger event '${trigger}' is not R01`, 201, msh, 9);
   const version = value(msg, msh, 12);
-  if (!/^2\.\d/.test(version)) return refuse('WG_ERR_HL7_UNSUPPORTED', `version '${version}' is not HL7 v2.x (PCD-01 uses 2.6)`, 203, msh, 12);
+  if (!/^2\.\d/.test(version))
+    return refuse('WG_ERR_HL7_UNSUPPORTED', `version '${version}' is not HL7 v2.x (PCD-01 uses 2.6)`, 203, msh, 12);
   if (!controlId) return refuse('WG_ERR_HL7_FORMAT', 'MSH-10 (message control id) is required', 101, msh, 10);
   const mshTime = value(msg, msh, 7, 1);
   const messageDtm = mshTime === '' ? undefined : readDtm(mshTime, options.zone);
-  if (messageDtm === 'format') return refuse('WG_ERR_TIMESTAMP', 'MSH-7 is not an HL7 date/time (YYYYMMDDHHMMSS[+ZZZZ])', 102, msh, 7);
+  if (messageDtm === 'format')
+    return refuse('WG_ERR_TIMESTAMP', 'MSH-7 is not an HL7 date/time (YYYYMMDDHHMMSS[+ZZZZ])', 102, msh, 7);
   // MSH-7's offset is the sender's zone for every time in the message that has none (HL7 v2.6 2.A.22).
-  const zone: DtmZone | undefined = typeof messageDtm === 'object' && messageDtm.offsetMin !== undefined ? { offsetMin: messageDtm.offsetMin } : options.zone;
+  const zone: DtmZone | undefined =
+    typeof messageDtm === 'object' && messageDtm.offsetMin !== undefined
+      ? { offsetMin: messageDtm.offsetMin }
+      : options.zone;
   const messageTime: TimeRead = messageDtm === undefined ? undefined : messageDtm === 'zone' ? 'zone' : messageDtm.ts;
   const processingId = value(msg, msh, 11, 1);
 
@@ -188,7 +200,15 @@ export function mapPcd01(msg: Hl7Message, options: Pcd01Options = {}): Pcd01Repo
     }
     const deviceId = devices.get(seg.position) ?? fallbackDevice;
     const row = (field: number, code: ErrorCode, message: string, hl7Code: number, at: Segment = seg) =>
-      refused.push({ segment: seg.position, field, where: { segment: at.id, position: at.position, field }, code, message: `${at.id}-${field}: ${message}`, hl7Code, deviceId });
+      refused.push({
+        segment: seg.position,
+        field,
+        where: { segment: at.id, position: at.position, field },
+        code,
+        message: `${at.id}-${field}: ${message}`,
+        hl7Code,
+        deviceId,
+      });
     const abnormal = abnormalFlags(msg, seg);
     if (abnormal.demo) {
       skipped.demo++;
@@ -200,7 +220,12 @@ export function mapPcd01(msg: Hl7Message, options: Pcd01Options = {}): Pcd01Repo
       continue;
     }
     if (WITHDRAWN_STATUS.has(status)) {
-      row(11, 'WG_ERR_HL7_STATUS', `result status '${status}' (${status === 'D' ? 'deleted' : 'wrong'}): the sender says this value must not be used; not stored`, 207);
+      row(
+        11,
+        'WG_ERR_HL7_STATUS',
+        `result status '${status}' (${status === 'D' ? 'deleted' : 'wrong'}): the sender says this value must not be used; not stored`,
+        207,
+      );
       continue;
     }
     if (!VALID_STATUS.has(status) && !PRELIMINARY_STATUS.has(status)) {
@@ -217,14 +242,22 @@ export function mapPcd01(msg: Hl7Message, options: Pcd01Options = {}): Pcd01Repo
       skipped['value-type']++;
       continue;
     }
-    const text = unescape(component(msg.encoding, repetitions(msg.encoding, seg.fields[5] ?? '')[0] ?? '', 1), msg.encoding).trim();
+    const text = unescape(
+      component(msg.encoding, repetitions(msg.encoding, seg.fields[5] ?? '')[0] ?? '', 1),
+      msg.encoding,
+    ).trim();
     if (text !== '' && !NM.test(text)) {
       row(5, 'WG_ERR_SCHEMA', `'${printable(text)}' is not a number (OBX-2 says NM)`, 102);
       continue;
     }
     const unit = unitOf(msg, seg);
     if (text !== '' && unit === undefined) {
-      row(6, 'WG_ERR_UNIT', `'${printable(value(msg, seg, 6))}' is not a known MDC unit code or UCUM unit for ${metric}`, 103);
+      row(
+        6,
+        'WG_ERR_UNIT',
+        `'${printable(value(msg, seg, 6))}' is not a known MDC unit code or UCUM unit for ${metric}`,
+        103,
+      );
       continue;
     }
     const obxTime = timeOf(msg, seg, 14, zone);
@@ -237,7 +270,13 @@ export function mapPcd01(msg: Hl7Message, options: Pcd01Options = {}): Pcd01Repo
       continue;
     }
     if (ts === 'zone') {
-      row(fromField, 'WG_ERR_HL7_TIMEZONE', 'the time has no UTC offset, MSH-7 gives none, and no timeZone is configured for this sender in hl7.senders; the gateway does not assume its own zone', 207, from);
+      row(
+        fromField,
+        'WG_ERR_HL7_TIMEZONE',
+        'the time has no UTC offset, MSH-7 gives none, and no timeZone is configured for this sender in hl7.senders; the gateway does not assume its own zone',
+        207,
+        from,
+      );
       continue;
     }
     const entry: ObservationEntry = {
@@ -265,7 +304,14 @@ export function mapPcd01(msg: Hl7Message, options: Pcd01Options = {}): Pcd01Repo
     demo: DEMO_PROCESSING.has(processingId),
     ...(patientRead && 'id' in patientRead && { patient: patientRead }),
     ...(patientRead && 'placeholder' in patientRead && { patientIgnored: patientRead.placeholder }),
-    ...(pv1 && { location: { pointOfCare: value(msg, pv1, 3, 1), room: value(msg, pv1, 3, 2), bed: value(msg, pv1, 3, 3), facility: value(msg, pv1, 3, 4) } }),
+    ...(pv1 && {
+      location: {
+        pointOfCare: value(msg, pv1, 3, 1),
+        room: value(msg, pv1, 3, 2),
+        bed: value(msg, pv1, 3, 3),
+        facility: value(msg, pv1, 3, 4),
+      },
+    }),
     ...(typeof messageTime === 'number' && { messageTime }),
     groups: [...groups.values()].flatMap((d) => d.list),
     refused,
@@ -290,7 +336,13 @@ interface DeviceGroups {
  * of a metric goes to group k: found by count, not by search, so a message of
  * thousands of rows costs linear time.
  */
-function place(groups: Map<string, DeviceGroups>, deviceId: string, entry: ObservationEntry, origin: ObxOrigin, flags: number): void {
+function place(
+  groups: Map<string, DeviceGroups>,
+  deviceId: string,
+  entry: ObservationEntry,
+  origin: ObxOrigin,
+  flags: number,
+): void {
   let device = groups.get(deviceId);
   if (!device) {
     device = { list: [], count: new Map() };
@@ -313,7 +365,8 @@ function place(groups: Map<string, DeviceGroups>, deviceId: string, entry: Obser
  * when no patient is admitted ("Unknown Patient", "UNKNOWN", "N/A", "none",
  * "0000000", "-"). Such a message still carries readings, but no patient.
  */
-const PLACEHOLDER_ID = /^(?:0+|[-_.?*\s]+|unknown(?:[\s_-]*patient)?|unk|n\/?a|none|null|nil|undefined|anonymous|no[\s_-]*(?:id|patient)|not[\s_-]*(?:admitted|available)|patient|temp|tbd)$/i;
+const PLACEHOLDER_ID =
+  /^(?:0+|[-_.?*\s]+|unknown(?:[\s_-]*patient)?|unk|n\/?a|none|null|nil|undefined|anonymous|no[\s_-]*(?:id|patient)|not[\s_-]*(?:admitted|available)|patient|temp|tbd)$/i;
 
 /** PID-3: the repetition typed MR (medical record number) if any, else the first. */
 function patientOf(msg: Hl7Message, pid: Segment): PatientRef | { placeholder: string } | undefined {
@@ -337,7 +390,9 @@ function metricOf(msg: Hl7Message, seg: Segment): string | undefined {
     if (system !== 'MDC' && !(first === 1 && system === '')) continue;
     // The number is the code (11073: devices send numbers, reference ids are for people); the name only stands in for a missing number.
     const id = value(msg, seg, 3, first).trim();
-    const found = /^\d+$/.test(id) ? lookupCode(id) : lookupCode(id) ?? lookupCode(value(msg, seg, 3, first + 1).trim());
+    const found = /^\d+$/.test(id)
+      ? lookupCode(id)
+      : (lookupCode(id) ?? lookupCode(value(msg, seg, 3, first + 1).trim()));
     if (found && found.mdc !== 0) return found.code;
   }
   return undefined;
@@ -359,7 +414,7 @@ function unitOf(msg: Hl7Message, seg: Segment): string | undefined {
     const system = value(msg, seg, 6, first + 2);
     if (system === 'MDC' || (system === '' && /^(\d+|MDC_DIM_\w+)$/.test(id))) {
       // As for codes, the number decides; a unit number the gateway does not know is not rescued by its name.
-      const unit = /^\d+$/.test(id) ? lookupMdcUnit(id) : lookupMdcUnit(id) ?? lookupMdcUnit(text);
+      const unit = /^\d+$/.test(id) ? lookupMdcUnit(id) : (lookupMdcUnit(id) ?? lookupMdcUnit(text));
       if (unit) return unit.ucum;
     } else if ((system === 'UCUM' || system === '') && id !== '') {
       return id;
@@ -400,7 +455,8 @@ function deviceIds(msg: Hl7Message): Map<number, string> {
     const seg = segments[i];
     if (seg.id !== 'OBX') continue;
     let id = deviceIdOf(value(msg, seg, 18));
-    for (let j = i + 1; id === undefined && j < segments.length && segments[j].id === 'PRT'; j++) id = deviceIdOf(value(msg, segments[j], 10));
+    for (let j = i + 1; id === undefined && j < segments.length && segments[j].id === 'PRT'; j++)
+      id = deviceIdOf(value(msg, segments[j], 10));
     const mds = mdsOf(msg, seg);
     if (id && !byMds.has(mds)) byMds.set(mds, id);
     const found = id ?? byMds.get(mds);
@@ -411,12 +467,21 @@ function deviceIds(msg: Hl7Message): Map<number, string> {
 
 /** An equipment or application id made into a device id (letters, digits, . _ -; at most 64). */
 export function deviceIdOf(raw: string): string | undefined {
-  const id = raw.trim().replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  const id = raw
+    .trim()
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 64);
   return id === '' ? undefined : id;
 }
 
 /** undefined when the field is empty; 'format' when it is not a date/time; 'zone' when it has no offset and none is known. */
-function timeOf(msg: Hl7Message, seg: Segment, n: number, zone: DtmZone | undefined): number | undefined | 'zone' | 'format' {
+function timeOf(
+  msg: Hl7Message,
+  seg: Segment,
+  n: number,
+  zone: DtmZone | undefined,
+): number | undefined | 'zone' | 'format' {
   const text = value(msg, seg, n, 1);
   if (text === '') return undefined;
   const read = readDtm(text, zone);
@@ -430,5 +495,9 @@ export function printable(text: string): string {
 }
 
 function refuse(code: Rejection['code'], message: string, hl7Code: number, seg: Segment, field: number): Pcd01Error {
-  return { rejection: reject(code, message, `${seg.id}-${field}`), hl7Code, where: { segment: seg.id, position: seg.position, field } };
+  return {
+    rejection: reject(code, message, `${seg.id}-${field}`),
+    hl7Code,
+    where: { segment: seg.id, position: seg.position, field },
+  };
 }

@@ -49,18 +49,36 @@ export interface MessagePreview {
   readonly clockOffsetSeconds?: number;
 }
 
-export function previewMessage(text: string, index: number, address: string, now: number, ctx: DecisionContext): MessagePreview {
+export function previewMessage(
+  text: string,
+  index: number,
+  address: string,
+  now: number,
+  ctx: DecisionContext,
+): MessagePreview {
   const parsed = parseHl7(text);
   const empty = { stored: [], rowsRefused: [], skipped: {}, unmapped: [] };
   if (isRejection(parsed)) {
-    return { index, controlId: '', ack: 'AR', refused: { where: parsed.field ?? '', code: parsed.code, message: parsed.message }, ...empty };
+    return {
+      index,
+      controlId: '',
+      ack: 'AR',
+      refused: { where: parsed.field ?? '', code: parsed.code, message: parsed.message },
+      ...empty,
+    };
   }
   const controlId = parsed.segments[0].fields[10] ?? '';
   const decision = decide(parsed, senderOf(parsed, address), now, ctx);
   if (decision.kind === 'refused') {
     const { error } = decision;
     const where = error.where ? `${error.where.segment}(${error.where.position})-${error.where.field}` : '';
-    return { index, controlId, ack: refusalAck([error.code]), refused: { where, code: error.code, message: error.message }, ...empty };
+    return {
+      index,
+      controlId,
+      ack: refusalAck([error.code]),
+      refused: { where, code: error.code, message: error.message },
+      ...empty,
+    };
   }
   const { report, bed } = decision;
   const stored: PreviewReading[] = [];
@@ -70,21 +88,41 @@ export function previewMessage(text: string, index: number, address: string, now
     for (const r of checked.readings) {
       const i = group.obs.findIndex((o) => o.code === r.code);
       const flags = r.flags | (group.flags.get(r.code) ?? 0);
-      stored.push({ row: group.origins[i]?.segment ?? 0, device: group.deviceId, code: r.code, value: r.value, unit: r.unit, ts: new Date(r.ts).toISOString(), flags: readFlags(flags) });
+      stored.push({
+        row: group.origins[i]?.segment ?? 0,
+        device: group.deviceId,
+        code: r.code,
+        value: r.value,
+        unit: r.unit,
+        ts: new Date(r.ts).toISOString(),
+        flags: readFlags(flags),
+      });
     }
   }
   stored.sort((a, b) => a.row - b.row);
-  const rowsRefused = report.refused.map((r) => ({ where: `${r.where.segment}(${r.where.position})-${r.where.field}`, code: r.code, message: r.message }));
+  const rowsRefused = report.refused.map((r) => ({
+    where: `${r.where.segment}(${r.where.position})-${r.where.field}`,
+    code: r.code,
+    message: r.message,
+  }));
   const usable = report.groups.length > 0;
   const ack = report.demo || usable || rowsRefused.length === 0 ? 'AA' : refusalAck(report.refused.map((r) => r.code));
-  const skipped = Object.fromEntries(Object.entries(report.skipped).filter(([, n]) => n > 0)) as Partial<Record<SkipReason, number>>;
+  const skipped = Object.fromEntries(Object.entries(report.skipped).filter(([, n]) => n > 0)) as Partial<
+    Record<SkipReason, number>
+  >;
   return {
     index,
     controlId,
     ack,
-    ...(report.demo && { demo: `MSH-11 '${report.processingId}': ${report.processingId === 'T' ? 'training' : 'debugging'} data, counted and not stored` }),
+    ...(report.demo && {
+      demo: `MSH-11 '${report.processingId}': ${report.processingId === 'T' ? 'training' : 'debugging'} data, counted and not stored`,
+    }),
     ...(bed !== '' && { bed }),
-    ...(report.patient ? { patient: 'named' as const } : report.patientIgnored ? { patient: 'placeholder' as const } : {}),
+    ...(report.patient
+      ? { patient: 'named' as const }
+      : report.patientIgnored
+        ? { patient: 'placeholder' as const }
+        : {}),
     stored: report.demo ? [] : stored,
     rowsRefused,
     skipped,
@@ -101,7 +139,11 @@ export function previewMessage(text: string, index: number, address: string, now
 export function splitCapture(bytes: Buffer): string[] {
   const text = bytes.toString('utf8');
   if (text.includes('\x0b')) {
-    return text.split('\x0b').slice(1).map((frame) => frame.split('\x1c')[0]).filter((m) => m.trim() !== '');
+    return text
+      .split('\x0b')
+      .slice(1)
+      .map((frame) => frame.split('\x1c')[0])
+      .filter((m) => m.trim() !== '');
   }
   const messages: string[][] = [];
   for (const line of text.split(/\r\n|\r|\n/)) {

@@ -95,21 +95,32 @@ export class SenderPolicy {
     }
     const named = this.#senders.filter((s) => s.config.application === who.application);
     const match = named.find(
-      (s) => (s.config.facility === undefined || s.config.facility === who.facility) && (s.config.addresses === undefined || s.config.addresses.includes(who.address)),
+      (s) =>
+        (s.config.facility === undefined || s.config.facility === who.facility) &&
+        (s.config.addresses === undefined || s.config.addresses.includes(who.address)),
     );
     if (match) return match.rule;
     if (named.length) {
-      return refusal(`sending application '${who.application}' (MSH-3) is listed in hl7.senders, but not from address ${who.address} with facility '${who.facility}' (MSH-4)`, MSH3);
+      return refusal(
+        `sending application '${who.application}' (MSH-3) is listed in hl7.senders, but not from address ${who.address} with facility '${who.facility}' (MSH-4)`,
+        MSH3,
+      );
     }
     if (this.#openToUnknown) return { open: true, label: 'unlisted' };
-    return refusal(`sending application '${who.application}' (MSH-3) from address ${who.address} is not listed in hl7.senders`, MSH3);
+    return refusal(
+      `sending application '${who.application}' (MSH-3) from address ${who.address} is not listed in hl7.senders`,
+      MSH3,
+    );
   }
 
   /** Why this sender may not report this device, or undefined when it may. */
   device(rule: SenderRule, deviceId: string): string | undefined {
     const other = this.#otherSource.get(deviceId);
     if (other !== undefined) return `device '${deviceId}' is declared for ${other}; it is never accepted over HL7`;
-    if (rule.devices) return rule.devices.has(deviceId) ? undefined : `device '${deviceId}' is not one of this sender's devices in hl7.senders`;
+    if (rule.devices)
+      return rule.devices.has(deviceId)
+        ? undefined
+        : `device '${deviceId}' is not one of this sender's devices in hl7.senders`;
     return this.#owned.has(deviceId) ? `device '${deviceId}' belongs to another sender in hl7.senders` : undefined;
   }
 
@@ -117,10 +128,20 @@ export class SenderPolicy {
   bed(rule: SenderRule, bed: string): Pick<AckError, 'code' | 'message'> | undefined {
     if (bed === '') return undefined;
     // A bed id becomes a retained MQTT topic level: `/`, `+` and `#` there would reach other topics.
-    if (!HL7_BED_ID.test(bed)) return { code: 'WG_ERR_HL7_FORMAT', message: `PV1-3 bed '${printable(bed)}' is not a bed id (1-32 letters, digits, dot, dash or underscore)` };
-    if (rule.beds) return rule.beds.has(bed) ? undefined : { code: 'WG_ERR_HL7_SENDER', message: `bed '${bed}' is not one of this sender's beds in hl7.senders` };
+    if (!HL7_BED_ID.test(bed))
+      return {
+        code: 'WG_ERR_HL7_FORMAT',
+        message: `PV1-3 bed '${printable(bed)}' is not a bed id (1-32 letters, digits, dot, dash or underscore)`,
+      };
+    if (rule.beds)
+      return rule.beds.has(bed)
+        ? undefined
+        : { code: 'WG_ERR_HL7_SENDER', message: `bed '${bed}' is not one of this sender's beds in hl7.senders` };
     if (rule.open || this.#declaredBeds.has(bed)) return undefined;
-    return { code: 'WG_ERR_HL7_SENDER', message: `bed '${bed}' is not declared in the configuration (devices, serial or hl7.senders beds)` };
+    return {
+      code: 'WG_ERR_HL7_SENDER',
+      message: `bed '${bed}' is not declared in the configuration (devices, serial or hl7.senders beds)`,
+    };
   }
 }
 

@@ -40,7 +40,13 @@ export interface ApiDeps {
 
 const MAX_BODY = 16 * 1024;
 
-export type Action = (ctx: { req: IncomingMessage; res: ServerResponse; params: Record<string, string>; caller: Caller; query: URLSearchParams }) => unknown;
+export type Action = (ctx: {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  caller: Caller;
+  query: URLSearchParams;
+}) => unknown;
 
 /** Registers an API route: cross-site changes refused, the caller identified and their role checked, coded errors answered as JSON. */
 export type ApiRoute = (method: string, path: string, role: Role, action: Action) => void;
@@ -57,9 +63,20 @@ export function apiRouter(deps: Pick<ApiDeps, 'http' | 'auth' | 'localToken' | '
       const identity = await identify(req, deps.auth, deps.localToken, deps.sessions);
       if (!identity.ok) return sendJsonError(res, identity.code, identity.message);
       const { caller } = identity;
-      if (!hasRole(caller, role)) return sendJsonError(res, 'WG_ERR_FORBIDDEN', `this needs the ${role} role; ${caller.name} is a ${caller.role}`);
+      if (!hasRole(caller, role))
+        return sendJsonError(
+          res,
+          'WG_ERR_FORBIDDEN',
+          `this needs the ${role} role; ${caller.name} is a ${caller.role}`,
+        );
       try {
-        const body = await action({ req, res, params, caller, query: new URL(req.url ?? '/', 'http://edge').searchParams });
+        const body = await action({
+          req,
+          res,
+          params,
+          caller,
+          query: new URL(req.url ?? '/', 'http://edge').searchParams,
+        });
         if (!res.headersSent) sendJson(res, method === 'POST' ? 201 : 200, body);
       } catch (err) {
         // A code with no HTTP status is a fault of ours: the server logs it and answers 500.
@@ -94,8 +111,10 @@ export function registerApi(deps: ApiDeps): void {
   route('GET', '/api/beds/:bed/trends', 'viewer', ({ params, query }) => {
     const hours = Number(query.get('hours') ?? 4);
     const points = Number(query.get('points') ?? 240);
-    if (!(hours > 0 && hours <= 72)) throw new WardgateError('WG_ERR_SCHEMA', 'expected a number of hours in (0, 72]', 'hours');
-    if (!(Number.isInteger(points) && points >= 10 && points <= 2000)) throw new WardgateError('WG_ERR_SCHEMA', 'expected an integer from 10 to 2000', 'points');
+    if (!(hours > 0 && hours <= 72))
+      throw new WardgateError('WG_ERR_SCHEMA', 'expected a number of hours in (0, 72]', 'hours');
+    if (!(Number.isInteger(points) && points >= 10 && points <= 2000))
+      throw new WardgateError('WG_ERR_SCHEMA', 'expected an integer from 10 to 2000', 'points');
     const to = now();
     return readTrends(store.db, { bed: knownBed(params.bed), from: to - hours * 3_600_000, to, points });
   });
@@ -105,7 +124,11 @@ export function registerApi(deps: ApiDeps): void {
     const limit = Number(query.get('limit') ?? 200);
     return {
       events: alarms
-        .history({ ...(query.get('bed') && { bed: query.get('bed')! }), ...(since && { since: Date.parse(since) }), limit: Number.isFinite(limit) ? limit : 200 })
+        .history({
+          ...(query.get('bed') && { bed: query.get('bed')! }),
+          ...(since && { since: Date.parse(since) }),
+          limit: Number.isFinite(limit) ? limit : 200,
+        })
         .map(eventView),
     };
   });
@@ -118,7 +141,12 @@ export function registerApi(deps: ApiDeps): void {
     const body = await readJson(req);
     const bed = requireString(body, 'bed');
     const admission = admissions.admit(
-      { bed, identifier: requireString(body, 'identifier'), ...optionalString(body, 'authority'), ...optionalString(body, 'displayName') },
+      {
+        bed,
+        identifier: requireString(body, 'identifier'),
+        ...optionalString(body, 'authority'),
+        ...optionalString(body, 'displayName'),
+      },
       caller.name,
     );
     patientChanged(bed);
@@ -135,7 +163,9 @@ export function registerApi(deps: ApiDeps): void {
     return view(updated.bed).patient;
   });
   route('GET', '/api/audit', 'admin', ({ query }) => ({
-    entries: store.audit.recent(Number(query.get('limit') ?? 100) || 100).map((e) => ({ ...e, ts: new Date(e.ts).toISOString() })),
+    entries: store.audit
+      .recent(Number(query.get('limit') ?? 100) || 100)
+      .map((e) => ({ ...e, ts: new Date(e.ts).toISOString() })),
   }));
 }
 
@@ -162,7 +192,8 @@ type TextField = 'bed' | 'identifier' | 'authority' | 'displayName';
 
 function requireString(body: Record<string, unknown>, field: TextField): string {
   const value = body[field];
-  if (typeof value !== 'string' || value.trim() === '' || value.length > 128) throw new WardgateError('WG_ERR_SCHEMA', 'expected text of 1-128 characters', field);
+  if (typeof value !== 'string' || value.trim() === '' || value.length > 128)
+    throw new WardgateError('WG_ERR_SCHEMA', 'expected text of 1-128 characters', field);
   return value.trim();
 }
 
@@ -173,18 +204,26 @@ function optionalString(body: Record<string, unknown>, field: TextField): Record
 function parseSettings(body: Record<string, unknown>): Settings {
   const settings: Settings = {};
   for (const key of Object.keys(body)) {
-    if (!['spo2Scale', 'onOxygen', 'consciousness'].includes(key)) throw new WardgateError('WG_ERR_SCHEMA', 'unknown field (allowed: spo2Scale, onOxygen, consciousness)', key);
+    if (!['spo2Scale', 'onOxygen', 'consciousness'].includes(key))
+      throw new WardgateError('WG_ERR_SCHEMA', 'unknown field (allowed: spo2Scale, onOxygen, consciousness)', key);
   }
   if (body.spo2Scale !== undefined) {
-    if (body.spo2Scale !== 1 && body.spo2Scale !== 2) throw new WardgateError('WG_ERR_SCHEMA', 'expected 1 or 2', 'spo2Scale');
+    if (body.spo2Scale !== 1 && body.spo2Scale !== 2)
+      throw new WardgateError('WG_ERR_SCHEMA', 'expected 1 or 2', 'spo2Scale');
     settings.spo2Scale = body.spo2Scale;
   }
   if (body.onOxygen !== undefined) {
-    if (typeof body.onOxygen !== 'boolean') throw new WardgateError('WG_ERR_SCHEMA', 'expected true or false', 'onOxygen');
+    if (typeof body.onOxygen !== 'boolean')
+      throw new WardgateError('WG_ERR_SCHEMA', 'expected true or false', 'onOxygen');
     settings.onOxygen = body.onOxygen;
   }
   if (body.consciousness !== undefined) {
-    if (!consciousnessLevels.includes(body.consciousness as Consciousness)) throw new WardgateError('WG_ERR_SCHEMA', `expected one of ${consciousnessLevels.join(', ')} (ACVPU)`, 'consciousness');
+    if (!consciousnessLevels.includes(body.consciousness as Consciousness))
+      throw new WardgateError(
+        'WG_ERR_SCHEMA',
+        `expected one of ${consciousnessLevels.join(', ')} (ACVPU)`,
+        'consciousness',
+      );
     settings.consciousness = body.consciousness as Consciousness;
   }
   return settings;

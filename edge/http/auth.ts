@@ -33,7 +33,11 @@ export type Identity =
   | { readonly ok: true; readonly caller: Caller }
   | { readonly ok: false; readonly code: 'WG_ERR_AUTH' | 'WG_ERR_FORBIDDEN'; readonly message: string };
 
-const rank: ReadonlyMap<Role, number> = new Map([['viewer', 0], ['nurse', 1], ['admin', 2]]);
+const rank: ReadonlyMap<Role, number> = new Map([
+  ['viewer', 0],
+  ['nurse', 1],
+  ['admin', 2],
+]);
 
 export function hasRole(caller: Caller, needed: Role): boolean {
   return (rank.get(caller.role) ?? -1) >= (rank.get(needed) ?? Infinity);
@@ -42,11 +46,20 @@ export function hasRole(caller: Caller, needed: Role): boolean {
 /** The local command line acts under this name (it shows in the audit trail). */
 export const LOCAL_ADMIN = 'local-admin';
 
-const unauthenticated: Identity = { ok: false, code: 'WG_ERR_AUTH', message: 'log in with a user name and password from the gateway configuration' };
+const unauthenticated: Identity = {
+  ok: false,
+  code: 'WG_ERR_AUTH',
+  message: 'log in with a user name and password from the gateway configuration',
+};
 
 const forbidden = (message: string): Identity => ({ ok: false, code: 'WG_ERR_FORBIDDEN', message });
 
-export async function identify(req: IncomingMessage, auth: Authenticator, localToken: string, sessions?: SessionLookup): Promise<Identity> {
+export async function identify(
+  req: IncomingMessage,
+  auth: Authenticator,
+  localToken: string,
+  sessions?: SessionLookup,
+): Promise<Identity> {
   const change = changesState(req);
   const header = req.headers.authorization;
   if (header === undefined) {
@@ -59,11 +72,16 @@ export async function identify(req: IncomingMessage, auth: Authenticator, localT
   if (scheme === 'Bearer') {
     const given = Buffer.from(credentials);
     const want = Buffer.from(localToken);
-    return given.length === want.length && timingSafeEqual(given, want) ? { ok: true, caller: { name: LOCAL_ADMIN, role: 'admin' } } : unauthenticated;
+    return given.length === want.length && timingSafeEqual(given, want)
+      ? { ok: true, caller: { name: LOCAL_ADMIN, role: 'admin' } }
+      : unauthenticated;
   }
   if (scheme !== 'Basic') return unauthenticated;
   // Checked before the password: a forged request costs no scrypt.
-  if (change && !declaresJson(req)) return forbidden('with HTTP Basic, a change needs Content-Type: application/json (a request no page of another site can make a browser send)');
+  if (change && !declaresJson(req))
+    return forbidden(
+      'with HTTP Basic, a change needs Content-Type: application/json (a request no page of another site can make a browser send)',
+    );
   const decoded = Buffer.from(credentials, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon <= 0) return unauthenticated;

@@ -9,7 +9,9 @@ export type BedView = ReturnType<typeof bedView>;
 
 /** Beds with a device bound in config, and beds with an admission, in ward order (2 before 10). */
 export function bedList(configured: readonly string[], admissions: Admissions): string[] {
-  return [...new Set([...configured, ...admissions.current().map((a) => a.bed)])].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  return [...new Set([...configured, ...admissions.current().map((a) => a.bed)])].sort((a, b) =>
+    a.localeCompare(b, undefined, { numeric: true }),
+  );
 }
 
 export function bedView(engine: AlarmEngine, admissions: Admissions, bed: string) {
@@ -27,11 +29,26 @@ export function bedView(engine: AlarmEngine, admissions: Admissions, bed: string
           source: a.source,
           spo2Scale: a.spo2Scale,
           onOxygen: a.onOxygen,
-          consciousness: a.consciousness && { value: a.consciousness.value, at: new Date(a.consciousness.at).toISOString() },
+          consciousness: a.consciousness && {
+            value: a.consciousness.value,
+            at: new Date(a.consciousness.at).toISOString(),
+          },
         }
       : null,
-    vitals: Object.fromEntries(Object.entries(snapshot.vitals).map(([k, p]) => [k, { value: p.value, ts: new Date(p.ts).toISOString(), deviceId: p.deviceId, flags: p.flags }])),
-    news2: snapshot.news2 && { score: snapshot.news2.score, level: snapshot.news2.level, anyThree: snapshot.news2.anyThree, parts: snapshot.news2.parts, missing: snapshot.news2.missing, stale: snapshot.news2.stale },
+    vitals: Object.fromEntries(
+      Object.entries(snapshot.vitals).map(([k, p]) => [
+        k,
+        { value: p.value, ts: new Date(p.ts).toISOString(), deviceId: p.deviceId, flags: p.flags },
+      ]),
+    ),
+    news2: snapshot.news2 && {
+      score: snapshot.news2.score,
+      level: snapshot.news2.level,
+      anyThree: snapshot.news2.anyThree,
+      parts: snapshot.news2.parts,
+      missing: snapshot.news2.missing,
+      stale: snapshot.news2.stale,
+    },
     alarms: snapshot.alarms.map(alarmView),
   };
 }

@@ -33,7 +33,8 @@ export function sameOrigin(req: IncomingMessage): boolean {
  */
 export function crossSite(req: IncomingMessage): string | undefined {
   const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return `a request from another site (Sec-Fetch-Site: ${String(site).slice(0, 32)}) may not change anything`;
+  if (site !== undefined && site !== 'same-origin' && site !== 'none')
+    return `a request from another site (Sec-Fetch-Site: ${String(site).slice(0, 32)}) may not change anything`;
   if (!sameOrigin(req)) return 'a request from another origin may not change anything';
   return undefined;
 }

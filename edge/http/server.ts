@@ -12,9 +12,18 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Open connections beyond this are closed at once (a flood must not exhaust file descriptors). */
 export const MAX_CONNECTIONS = 512;
 /** Timings of the connection: a client that sends its headers or request too slowly is cut off. */
-const TIMEOUTS = { keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
+const TIMEOUTS = {
+  keepAliveTimeout: 5_000,
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  connectionsCheckingInterval: 1_000,
+};
 
-export type Handler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => void | Promise<void>;
+export type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: Record<string, string>,
+) => void | Promise<void>;
 
 interface Route {
   readonly method: string;
@@ -54,7 +63,16 @@ export class HttpServer implements Service {
     const handler = (req: IncomingMessage, res: ServerResponse) => this.#dispatch(req, res);
     // The timeouts are checked every second, not at Node's default of every 30 s.
     const server: Server = this.#tls
-      ? createHttpsServer({ ...TIMEOUTS, cert: this.#tls.cert, key: this.#tls.key, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, handler)
+      ? createHttpsServer(
+          {
+            ...TIMEOUTS,
+            cert: this.#tls.cert,
+            key: this.#tls.key,
+            minVersion: 'TLSv1.2',
+            handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+          },
+          handler,
+        )
       : createServer(TIMEOUTS, handler);
     server.maxConnections = MAX_CONNECTIONS;
     server.on('connection', (socket: Socket) => {
@@ -138,7 +156,12 @@ export function sendJsonError(res: ServerResponse, code: HttpErrorCode, message:
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   // nosniff: an answer that echoes part of the request (a path, a bed) is never read as HTML or script.
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
   res.end(text);
 }
 

@@ -9,7 +9,10 @@ import { ReadingFlag } from '../../shared/reading.js';
 import { CommitQueue, type GroupCommitter } from './commitQueue.js';
 import type { CommittedItem } from './types.js';
 
-export function ingestQueue(committer: GroupCommitter, deps: { bus: EventBus; metrics: GatewayMetrics; log: Logger }): CommitQueue {
+export function ingestQueue(
+  committer: GroupCommitter,
+  deps: { bus: EventBus; metrics: GatewayMetrics; log: Logger },
+): CommitQueue {
   const { bus, metrics, log } = deps;
   return new CommitQueue(
     committer,

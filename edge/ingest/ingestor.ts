@@ -65,7 +65,13 @@ export class Ingestor {
   readonly #now: () => number;
   readonly #onHandlerError: HandlerErrorListener;
 
-  constructor(queue: CommitQueue, devices: DeviceDirectory, policy: IngestPolicy, now: () => number = Date.now, onHandlerError: HandlerErrorListener = () => {}) {
+  constructor(
+    queue: CommitQueue,
+    devices: DeviceDirectory,
+    policy: IngestPolicy,
+    now: () => number = Date.now,
+    onHandlerError: HandlerErrorListener = () => {},
+  ) {
     this.#queue = queue;
     this.#devices = devices;
     this.#policy = policy;
@@ -77,7 +83,9 @@ export class Ingestor {
     const receivedTs = msg.receivedTs ?? this.#now();
     const parsed = this.#guarded(msg, () => {
       const refused = this.#gate(msg);
-      return refused ? fail(refused) : parseObservation(msg.payload, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
+      return refused
+        ? fail(refused)
+        : parseObservation(msg.payload, { now: receivedTs, maxFutureMs: this.#policy.maxFutureSkewMs });
     });
     if (!parsed.ok) return this.deadLetter(msg, parsed.error, done);
     this.#submitObservation(msg.source, msg.deviceId, receivedTs, parsed, digest(msg.payload), {}, done);
@@ -93,7 +101,17 @@ export class Ingestor {
     done: CommitCallback,
   ): void {
     this.#queue.submit(
-      { kind: 'obs', source, receivedTs, deviceId, seq: parsed.seq, ts: parsed.ts, digest: contentDigest, readings: parsed.readings, ...extra },
+      {
+        kind: 'obs',
+        source,
+        receivedTs,
+        deviceId,
+        seq: parsed.seq,
+        ts: parsed.ts,
+        digest: contentDigest,
+        readings: parsed.readings,
+        ...extra,
+      },
       done,
     );
   }
@@ -113,7 +131,13 @@ export class Ingestor {
 
   decoded(msg: DecodedMessage, done: CommitCallback): void {
     const receivedTs = msg.receivedTs ?? this.#now();
-    const raw: RawMessage = { source: msg.source, deviceId: msg.deviceId, payload: msg.raw, receivedTs, ...(msg.topic !== undefined && { topic: msg.topic }) };
+    const raw: RawMessage = {
+      source: msg.source,
+      deviceId: msg.deviceId,
+      payload: msg.raw,
+      receivedTs,
+      ...(msg.topic !== undefined && { topic: msg.topic }),
+    };
     const parsed = this.#guarded(raw, () =>
       !msg.register && !this.#policy.acceptUnknownDevices && !this.#devices.isDeclared(msg.deviceId)
         ? fail(unknownDevice(msg.deviceId))
@@ -122,7 +146,8 @@ export class Ingestor {
     if (!parsed.ok) return this.deadLetter(raw, parsed.error, done);
     if (parsed.readings.length === 0) return done(null, { outcome: 'empty' });
     const given = msg.flags;
-    if (given?.size) parsed.readings.forEach((r, i) => (parsed.readings[i] = { ...r, flags: r.flags | (given.get(r.code) ?? 0) }));
+    if (given?.size)
+      parsed.readings.forEach((r, i) => (parsed.readings[i] = { ...r, flags: r.flags | (given.get(r.code) ?? 0) }));
     const extra = {
       ...(msg.bed !== undefined && { bed: msg.bed }),
       ...(msg.patient !== undefined && { patient: msg.patient }),
@@ -132,9 +157,17 @@ export class Ingestor {
   }
 
   /** A status a driver read from the device's own output (e.g. Masimo EXC: sensor off). */
-  deviceStatus(source: IngestSource, deviceId: string, status: Omit<DeviceStatus, 'ts'> & { ts?: number }, done: CommitCallback): void {
+  deviceStatus(
+    source: IngestSource,
+    deviceId: string,
+    status: Omit<DeviceStatus, 'ts'> & { ts?: number },
+    done: CommitCallback,
+  ): void {
     const receivedTs = this.#now();
-    this.#queue.submit({ kind: 'status', source, receivedTs, deviceId, status: { ...status, ts: status.ts ?? receivedTs } }, done);
+    this.#queue.submit(
+      { kind: 'status', source, receivedTs, deviceId, status: { ...status, ts: status.ts ?? receivedTs } },
+      done,
+    );
   }
 
   /** A device connected or went away (transport-level presence, not a message from it). */
@@ -168,13 +201,21 @@ export class Ingestor {
       return validate();
     } catch (err) {
       this.#onHandlerError(msg.source, err);
-      return fail(reject('WG_ERR_INTERNAL', 'the gateway failed while validating this message; it is kept for review and will not be processed'));
+      return fail(
+        reject(
+          'WG_ERR_INTERNAL',
+          'the gateway failed while validating this message; it is kept for review and will not be processed',
+        ),
+      );
     }
   }
 
   #gate(msg: RawMessage): Rejection | undefined {
     if (msg.payload.length > this.#policy.maxMessageBytes) {
-      return reject('WG_ERR_TOO_LARGE', `message of ${msg.payload.length} bytes exceeds the limit of ${this.#policy.maxMessageBytes}`);
+      return reject(
+        'WG_ERR_TOO_LARGE',
+        `message of ${msg.payload.length} bytes exceeds the limit of ${this.#policy.maxMessageBytes}`,
+      );
     }
     if (!this.#policy.acceptUnknownDevices && !this.#devices.isDeclared(msg.deviceId)) {
       return unknownDevice(msg.deviceId);

@@ -37,7 +37,9 @@ export const adtConfigSchema = z.strictObject({
   /** This ward's PV1-3 locations, first match wins; empty: hl7.locations. One of the two must list some. */
   locations: z.array(adtLocation).default([]),
   /** Which PID-3 repetition is the patient: its identifier type code (CX-5) and, when set, assigning authority (CX-4). */
-  identifier: z.strictObject({ typeCode: z.string().min(1).default('MR'), authority: z.string().min(1).optional() }).prefault({}),
+  identifier: z
+    .strictObject({ typeCode: z.string().min(1).default('MR'), authority: z.string().min(1).optional() })
+    .prefault({}),
   maxMessageBytes: z.int().min(1024).max(16_777_216).default(1_048_576),
   maxConnections: z.int().min(1).max(64).default(4),
   /**

@@ -49,7 +49,10 @@ export class AdtHandler implements MessageHandler {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
     // 'refuse' here means "not this ward's": for ADT that is a transfer elsewhere, not an error.
-    this.#locations = new LocationMap(deps.locations.map((l) => ({ ...l })), 'refuse');
+    this.#locations = new LocationMap(
+      deps.locations.map((l) => ({ ...l })),
+      'refuse',
+    );
   }
 
   async handle(bytes: Buffer, _peer: string, address = ''): Promise<Answer> {
@@ -58,14 +61,19 @@ export class AdtHandler implements MessageHandler {
     } catch (err) {
       // A defect a message found: that message is refused (resending it would fail again), never the link.
       this.#deps.onFailure?.(err);
-      return this.#answer(undefined, 'AE', 'AE', { code: 'WG_ERR_INTERNAL', message: `the message could not be processed (${err instanceof Error ? err.name : typeof err})`, hl7Code: 207 });
+      return this.#answer(undefined, 'AE', 'AE', {
+        code: 'WG_ERR_INTERNAL',
+        message: `the message could not be processed (${err instanceof Error ? err.name : typeof err})`,
+        hl7Code: 207,
+      });
     }
   }
 
   #handle(bytes: Buffer, address: string): Answer {
     const receivedTs = this.#now();
     const parsed = parseHl7(bytes.toString('utf8'));
-    if (isRejection(parsed)) return this.#answer(undefined, 'AR', 'AR', { code: parsed.code, message: parsed.message, hl7Code: 100 });
+    if (isRejection(parsed))
+      return this.#answer(undefined, 'AR', 'AR', { code: parsed.code, message: parsed.message, hl7Code: 100 });
     const msh = parsed.segments[0];
     const sender = this.#sender(parsed, address);
     if (typeof sender !== 'string') return this.#answer(parsed, 'AR', 'AR', sender);
@@ -74,21 +82,36 @@ export class AdtHandler implements MessageHandler {
       case 'refused':
         return this.#answer(parsed, refusalAck([reading.error.code]), undefined, reading.error);
       case 'demo':
-        return this.#answer(parsed, 'AA', 'demo', undefined, [{
-          code: 'WG_ERR_HL7_DEMO', hl7Code: 0, severity: 'I', where: { segment: 'MSH', position: 1, field: 11 },
-          message: `processing id '${reading.processingId}' (MSH-11): ${reading.processingId === 'T' ? 'training' : 'debugging'} data, not applied to the ward's admissions`,
-        }]);
+        return this.#answer(parsed, 'AA', 'demo', undefined, [
+          {
+            code: 'WG_ERR_HL7_DEMO',
+            hl7Code: 0,
+            severity: 'I',
+            where: { segment: 'MSH', position: 1, field: 11 },
+            message: `processing id '${reading.processingId}' (MSH-11): ${reading.processingId === 'T' ? 'training' : 'debugging'} data, not applied to the ward's admissions`,
+          },
+        ]);
       case 'ignored':
-        return this.#answer(parsed, 'AA', 'ignored', undefined, [{
-          code: 'WG_ERR_HL7_UNSUPPORTED', hl7Code: 201, severity: 'I', where: { segment: 'MSH', position: 1, field: 9 },
-          message: `event '${reading.event}' changes nothing on this ward (it acts on A01, A02, A03, A04, A08, A11, A12, A13, A40)`,
-        }]);
+        return this.#answer(parsed, 'AA', 'ignored', undefined, [
+          {
+            code: 'WG_ERR_HL7_UNSUPPORTED',
+            hl7Code: 201,
+            severity: 'I',
+            where: { segment: 'MSH', position: 1, field: 9 },
+            message: `event '${reading.event}' changes nothing on this ward (it acts on A01, A02, A03, A04, A08, A11, A12, A13, A40)`,
+          },
+        ]);
     }
     const { adt } = reading;
     const placement = this.#place(adt.location);
     if ('refusal' in placement) {
       const pv1 = parsed.segments.find((s) => s.id === 'PV1');
-      return this.#answer(parsed, 'AR', 'AR', { code: 'WG_ERR_HL7_FORMAT', message: placement.refusal, hl7Code: 102, ...(pv1 && { where: { segment: 'PV1', position: pv1.position, field: 3 } }) });
+      return this.#answer(parsed, 'AR', 'AR', {
+        code: 'WG_ERR_HL7_FORMAT',
+        message: placement.refusal,
+        hl7Code: 102,
+        ...(pv1 && { where: { segment: 'PV1', position: pv1.position, field: 3 } }),
+      });
     }
     let outcome: AdtOutcome;
     try {
@@ -96,21 +119,35 @@ export class AdtHandler implements MessageHandler {
     } catch (err) {
       this.#deps.onFailure?.(err);
       // Nothing committed, nothing acknowledged: the ADT system resends, and it is applied then.
-      return this.#answer(parsed, 'AR', 'AR', { code: 'WG_ERR_STORE', message: 'the event could not be committed; send it again', hl7Code: 207 });
+      return this.#answer(parsed, 'AR', 'AR', {
+        code: 'WG_ERR_STORE',
+        message: 'the event could not be committed; send it again',
+        hl7Code: 207,
+      });
     }
     if (outcome.kind === 'conflict') {
       return this.#answer(parsed, 'AE', 'AE', {
-        code: 'WG_ERR_SEQ_CONFLICT', hl7Code: 205, where: { segment: 'MSH', position: msh.position, field: 10 },
+        code: 'WG_ERR_SEQ_CONFLICT',
+        hl7Code: 205,
+        where: { segment: 'MSH', position: msh.position, field: 10 },
         message: 'this MSH-10 (message control id) was applied before with other content; the message is not applied',
       });
     }
     if (outcome.kind === 'applied' && outcome.changed) this.#deps.onChanged(outcome.beds);
-    return this.#answer(parsed, 'AA', outcome.kind === 'applied' ? (outcome.changed ? 'applied' : 'no-effect') : outcome.kind);
+    return this.#answer(
+      parsed,
+      'AA',
+      outcome.kind === 'applied' ? (outcome.changed ? 'applied' : 'no-effect') : outcome.kind,
+    );
   }
 
   async overlong(head: Buffer, size: number, limit: number): Promise<Answer> {
     const parsed = parseHl7(head.toString('utf8'));
-    return this.#answer(isRejection(parsed) ? undefined : parsed, 'AR', 'AR', { code: 'WG_ERR_TOO_LARGE', message: `message of ${size} bytes exceeds hl7.adt.maxMessageBytes (${limit})`, hl7Code: 207 });
+    return this.#answer(isRejection(parsed) ? undefined : parsed, 'AR', 'AR', {
+      code: 'WG_ERR_TOO_LARGE',
+      message: `message of ${size} bytes exceeds hl7.adt.maxMessageBytes (${limit})`,
+      hl7Code: 207,
+    });
   }
 
   /** The sender as listed in hl7.adt.senders (`application` or `application/facility`), or why it may not send. */
@@ -119,10 +156,18 @@ export class AdtHandler implements MessageHandler {
     const application = value(msg, msh, 3);
     const facility = value(msg, msh, 4);
     const match = this.#deps.config.senders.find(
-      (s) => s.application === application && (s.facility === undefined || s.facility === facility) && (s.addresses === undefined || s.addresses.includes(address)),
+      (s) =>
+        s.application === application &&
+        (s.facility === undefined || s.facility === facility) &&
+        (s.addresses === undefined || s.addresses.includes(address)),
     );
     if (match) return facility ? `${application}/${facility}` : application;
-    return { code: 'WG_ERR_HL7_SENDER', message: `sending application '${application}' (MSH-3) with facility '${facility}' (MSH-4) from ${address} is not in hl7.adt.senders`, hl7Code: 207, where: { segment: 'MSH', position: 1, field: 3 } };
+    return {
+      code: 'WG_ERR_HL7_SENDER',
+      message: `sending application '${application}' (MSH-3) with facility '${facility}' (MSH-4) from ${address} is not in hl7.adt.senders`,
+      hl7Code: 207,
+      where: { segment: 'MSH', position: 1, field: 3 },
+    };
   }
 
   /** PV1-3 on this ward (a bed, or the ward without one), elsewhere, or absent. */
@@ -131,11 +176,21 @@ export class AdtHandler implements MessageHandler {
     const resolved = this.#locations.resolve({ ...location, facility: '' });
     if ('refusal' in resolved) return { kind: 'elsewhere' };
     if (resolved.bed === '') return { kind: 'ward' };
-    if (!HL7_BED_ID.test(resolved.bed)) return { refusal: 'PV1-3 bed is not a bed id (1-32 letters, digits, dot, dash or underscore); map it with wardBed in hl7.adt.locations' };
+    if (!HL7_BED_ID.test(resolved.bed))
+      return {
+        refusal:
+          'PV1-3 bed is not a bed id (1-32 letters, digits, dot, dash or underscore); map it with wardBed in hl7.adt.locations',
+      };
     return { kind: 'bed', bed: resolved.bed };
   }
 
-  #answer(msg: Hl7Message | undefined, code: AckCode, kind: AdtAnswerKind | undefined, error?: AckError, errors?: readonly AckError[]): Answer {
+  #answer(
+    msg: Hl7Message | undefined,
+    code: AckCode,
+    kind: AdtAnswerKind | undefined,
+    error?: AckError,
+    errors?: readonly AckError[],
+  ): Answer {
     const msh = msg?.segments[0];
     const trigger = msg ? value(msg, msh, 9, 2) : '';
     try {
@@ -146,7 +201,12 @@ export class AdtHandler implements MessageHandler {
     const ack = buildAck({
       code,
       controlId: msg ? value(msg, msh, 10) : '',
-      ...(msg && { sendingApplication: value(msg, msh, 3), sendingFacility: value(msg, msh, 4), version: value(msg, msh, 12), processingId: value(msg, msh, 11) }),
+      ...(msg && {
+        sendingApplication: value(msg, msh, 3),
+        sendingFacility: value(msg, msh, 4),
+        version: value(msg, msh, 12),
+        processingId: value(msg, msh, 11),
+      }),
       ...(error && { error }),
       ...(errors?.length && { errors }),
       gatewayId: this.#deps.application,

@@ -86,8 +86,21 @@ export class AdtListener implements Service {
       onAnswer: (kind, event) => this.#status.answered(kind, event, Date.now()),
       onFailure: (err) => {
         // The name and where, never the message: it holds the patient's identifiers.
-        const error = err instanceof Error ? { name: err.name, at: err.stack?.split('\n').slice(1, 3).map((l) => l.trim()) } : { name: typeof err };
-        this.#limited.error(`failure ${error.name}`, { code: 'WG_ERR_STORE', error }, 'adt message not applied; answered without AA so the sender resends it');
+        const error =
+          err instanceof Error
+            ? {
+                name: err.name,
+                at: err.stack
+                  ?.split('\n')
+                  .slice(1, 3)
+                  .map((l) => l.trim()),
+              }
+            : { name: typeof err };
+        this.#limited.error(
+          `failure ${error.name}`,
+          { code: 'WG_ERR_STORE', error },
+          'adt message not applied; answered without AA so the sender resends it',
+        );
       },
     });
     const accept = (socket: Socket) => this.#accept(socket, handler);
@@ -101,7 +114,13 @@ export class AdtListener implements Service {
           accept,
         )
       : createServer(accept);
-    server.on('tlsClientError', (err: Error) => this.#limited.warn(`tls ${err.name}`, { code: 'WG_ERR_HL7_SENDER', err: err.message }, 'adt connection failed its TLS handshake'));
+    server.on('tlsClientError', (err: Error) =>
+      this.#limited.warn(
+        `tls ${err.name}`,
+        { code: 'WG_ERR_HL7_SENDER', err: err.message },
+        'adt connection failed its TLS handshake',
+      ),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => {
@@ -129,12 +148,20 @@ export class AdtListener implements Service {
     socket.on('error', () => {});
     const address = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     // Addresses are checked at connect when every listed sender names its own; otherwise per message (MSH-3 and address).
-    const addresses = config.senders.every((s) => s.addresses) ? new Set(config.senders.flatMap((s) => s.addresses!)) : undefined;
+    const addresses = config.senders.every((s) => s.addresses)
+      ? new Set(config.senders.flatMap((s) => s.addresses!))
+      : undefined;
     const unlisted = addresses !== undefined && !addresses.has(address);
     // Only a connection that may send takes a silent one's slot.
     if (unlisted || (this.#connections.size >= config.maxConnections && !this.#evictSilent())) {
-      const why = unlisted ? 'address not in hl7.adt.senders' : `hl7.adt.maxConnections (${config.maxConnections}) open, each of them has sent messages`;
-      this.#limited.warn(`refused ${address}`, { code: 'WG_ERR_HL7_SENDER', address }, `adt connection refused: ${why}`);
+      const why = unlisted
+        ? 'address not in hl7.adt.senders'
+        : `hl7.adt.maxConnections (${config.maxConnections}) open, each of them has sent messages`;
+      this.#limited.warn(
+        `refused ${address}`,
+        { code: 'WG_ERR_HL7_SENDER', address },
+        `adt connection refused: ${why}`,
+      );
       socket.destroy();
       return;
     }
@@ -145,9 +172,15 @@ export class AdtListener implements Service {
       idleTimeoutMs: config.idleTimeoutMs,
       log: this.#log,
       onAnswer: (answer) => {
-        if (answer.rejection) this.#limited.warn(`answer ${address} ${answer.code} ${answer.rejection.code}`, { address, ack: answer.code, code: answer.rejection.code }, 'adt message not accepted');
+        if (answer.rejection)
+          this.#limited.warn(
+            `answer ${address} ${answer.code} ${answer.rejection.code}`,
+            { address, ack: answer.code, code: answer.rejection.code },
+            'adt message not accepted',
+          );
       },
-      onFault: (fault) => this.#limited.warn(`fault ${address} ${fault}`, { address, fault }, 'adt link: MLLP framing fault'),
+      onFault: (fault) =>
+        this.#limited.warn(`fault ${address} ${fault}`, { address, fault }, 'adt link: MLLP framing fault'),
     });
     this.#connections.add(connection);
     this.#status.connections(this.#connections.size);
@@ -164,7 +197,11 @@ export class AdtListener implements Service {
     for (const connection of this.#connections) {
       if (connection.heard) continue;
       this.#connections.delete(connection);
-      this.#limited.warn(`evicted ${connection.address}`, { code: 'WG_ERR_HL7_BUSY', address: connection.address }, 'adt connection closed: a silent connection gave way to a new one (hl7.adt.maxConnections open)');
+      this.#limited.warn(
+        `evicted ${connection.address}`,
+        { code: 'WG_ERR_HL7_BUSY', address: connection.address },
+        'adt connection closed: a silent connection gave way to a new one (hl7.adt.maxConnections open)',
+      );
       connection.evict();
       return true;
     }
@@ -174,9 +211,13 @@ export class AdtListener implements Service {
   #prune(): void {
     try {
       const forgotten = this.#recorder.prune(this.#deps.config.rememberDays);
-      if (forgotten) this.#log.debug({ forgotten }, 'adt: applied control ids older than hl7.adt.rememberDays forgotten');
+      if (forgotten)
+        this.#log.debug({ forgotten }, 'adt: applied control ids older than hl7.adt.rememberDays forgotten');
     } catch (err) {
-      this.#log.warn({ code: 'WG_ERR_STORE', err: err instanceof Error ? err.name : String(err) }, 'adt: old control ids could not be forgotten; tried again tomorrow');
+      this.#log.warn(
+        { code: 'WG_ERR_STORE', err: err instanceof Error ? err.name : String(err) },
+        'adt: old control ids could not be forgotten; tried again tomorrow',
+      );
     }
   }
 }

@@ -51,38 +51,72 @@ export type AdtReading =
   | { readonly kind: 'refused'; readonly error: AckError };
 
 /** Patient ids that identify nobody (as in edge/hl7/pcd01.ts). */
-const PLACEHOLDER_ID = /^(?:0+|[-_.?*\s]+|unknown(?:[\s_-]*patient)?|unk|n\/?a|none|null|nil|undefined|anonymous|no[\s_-]*(?:id|patient)|not[\s_-]*(?:admitted|available)|patient|temp|tbd)$/i;
+const PLACEHOLDER_ID =
+  /^(?:0+|[-_.?*\s]+|unknown(?:[\s_-]*patient)?|unk|n\/?a|none|null|nil|undefined|anonymous|no[\s_-]*(?:id|patient)|not[\s_-]*(?:admitted|available)|patient|temp|tbd)$/i;
 const MAX_NAME = 128;
 
 /** Reads a parsed message (MSH first) as an ADT event, or says why it cannot be used. */
-export function readAdt(msg: Hl7Message, identifier: AdtConfig['identifier'], receivedTs: number, timeZone?: string): AdtReading {
+export function readAdt(
+  msg: Hl7Message,
+  identifier: AdtConfig['identifier'],
+  receivedTs: number,
+  timeZone?: string,
+): AdtReading {
   const msh = msg.segments[0];
   const type = value(msg, msh, 9, 1);
   const controlId = value(msg, msh, 10);
   const mshWhere = (field: number) => ({ segment: 'MSH', position: 1, field });
   if (type !== 'ADT') {
-    return refused({ code: 'WG_ERR_HL7_UNSUPPORTED', message: `message type '${printable(type)}' is not ADT (this port takes the hospital's ADT feed)`, hl7Code: 200, where: mshWhere(9) });
+    return refused({
+      code: 'WG_ERR_HL7_UNSUPPORTED',
+      message: `message type '${printable(type)}' is not ADT (this port takes the hospital's ADT feed)`,
+      hl7Code: 200,
+      where: mshWhere(9),
+    });
   }
   if (controlId.trim() === '') {
-    return refused({ code: 'WG_ERR_HL7_FORMAT', message: 'MSH-10 (message control id) is empty: a resend could not be told from a new message', hl7Code: 101, where: mshWhere(10) });
+    return refused({
+      code: 'WG_ERR_HL7_FORMAT',
+      message: 'MSH-10 (message control id) is empty: a resend could not be told from a new message',
+      hl7Code: 101,
+      where: mshWhere(10),
+    });
   }
   const evn = find(msg, 'EVN');
   // The trigger in MSH-9 rules: published feeds send EVN-1 stale (an A11 with EVN-1 A03).
   const event = value(msg, msh, 9, 2) || value(msg, evn, 1);
   const processingId = value(msg, msh, 11);
   if (processingId === 'D' || processingId === 'T') return { kind: 'demo', processingId, controlId };
-  if (!(ADT_EVENTS as readonly string[]).includes(event)) return { kind: 'ignored', event: printable(event), controlId };
+  if (!(ADT_EVENTS as readonly string[]).includes(event))
+    return { kind: 'ignored', event: printable(event), controlId };
 
   const pid = find(msg, 'PID');
   if (!pid) return refused({ code: 'WG_ERR_HL7_PATIENT', message: `ADT^${event} has no PID segment`, hl7Code: 100 });
   const patient = pickId(msg, pid.fields[3] ?? '', identifier);
-  if (typeof patient === 'string') return refused({ code: 'WG_ERR_HL7_PATIENT', message: `PID-3: ${patient}`, hl7Code: 101, where: { segment: 'PID', position: pid.position, field: 3 } });
+  if (typeof patient === 'string')
+    return refused({
+      code: 'WG_ERR_HL7_PATIENT',
+      message: `PID-3: ${patient}`,
+      hl7Code: 101,
+      where: { segment: 'PID', position: pid.position, field: 3 },
+    });
   let prior: PatientId | undefined;
   if (event === 'A40') {
     const mrg = find(msg, 'MRG');
-    if (!mrg) return refused({ code: 'WG_ERR_HL7_PATIENT', message: 'ADT^A40 has no MRG segment: the identifier to merge is missing', hl7Code: 100 });
+    if (!mrg)
+      return refused({
+        code: 'WG_ERR_HL7_PATIENT',
+        message: 'ADT^A40 has no MRG segment: the identifier to merge is missing',
+        hl7Code: 100,
+      });
     const picked = pickId(msg, mrg.fields[1] ?? '', identifier);
-    if (typeof picked === 'string') return refused({ code: 'WG_ERR_HL7_PATIENT', message: `MRG-1: ${picked}`, hl7Code: 101, where: { segment: 'MRG', position: mrg.position, field: 1 } });
+    if (typeof picked === 'string')
+      return refused({
+        code: 'WG_ERR_HL7_PATIENT',
+        message: `MRG-1: ${picked}`,
+        hl7Code: 101,
+        where: { segment: 'MRG', position: mrg.position, field: 1 },
+      });
     prior = picked;
   }
   const pv1 = find(msg, 'PV1');
@@ -124,13 +158,20 @@ function pickId(msg: Hl7Message, raw: string, rule: AdtConfig['identifier']): Pa
 
 /** PV1-3 (PL): point of care ^ room ^ bed; undefined when all three are empty. */
 function locationOf(msg: Hl7Message, pv1: Segment): PatientLocation | undefined {
-  const location = { pointOfCare: value(msg, pv1, 3, 1).trim(), room: value(msg, pv1, 3, 2).trim(), bed: value(msg, pv1, 3, 3).trim() };
+  const location = {
+    pointOfCare: value(msg, pv1, 3, 1).trim(),
+    room: value(msg, pv1, 3, 2).trim(),
+    bed: value(msg, pv1, 3, 3).trim(),
+  };
   return location.pointOfCare || location.room || location.bed ? location : undefined;
 }
 
 /** PID-5 first repetition (XPN: family ^ given ^ middle), for the ward's screens only. */
 function nameOf(msg: Hl7Message, pid: Segment): string | undefined {
-  const part = (c: number) => value(msg, pid, 5, c).replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+  const part = (c: number) =>
+    value(msg, pid, 5, c)
+      .replace(/[\u0000-\u001f\u007f]/g, ' ')
+      .trim();
   const family = part(1);
   const given = [part(2), part(3)].filter(Boolean).join(' ');
   const name = family && given ? `${family}, ${given}` : family || given;
@@ -146,7 +187,11 @@ function nameOf(msg: Hl7Message, pid: Segment): string | undefined {
 function eventTime(msg: Hl7Message, evn: Segment | undefined, receivedTs: number, timeZone?: string): number {
   const msh7 = readDtm(value(msg, msg.segments[0], 7));
   const zone: DtmZone =
-    typeof msh7 === 'object' && msh7.offsetMin !== undefined ? { offsetMin: msh7.offsetMin } : timeZone ? { timeZone } : { offsetMin: 0 };
+    typeof msh7 === 'object' && msh7.offsetMin !== undefined
+      ? { offsetMin: msh7.offsetMin }
+      : timeZone
+        ? { timeZone }
+        : { offsetMin: 0 };
   for (const text of [value(msg, evn, 6), value(msg, evn, 2), value(msg, msg.segments[0], 7)]) {
     if (text.trim() === '') continue;
     const read = readDtm(text, zone);
@@ -157,7 +202,10 @@ function eventTime(msg: Hl7Message, evn: Segment | undefined, receivedTs: number
 
 function digestOf(msg: Hl7Message): string {
   const hash = createHash('sha256');
-  hash.update(value(msg, msg.segments[0], 9, 1)).update('^').update(value(msg, msg.segments[0], 9, 2));
+  hash
+    .update(value(msg, msg.segments[0], 9, 1))
+    .update('^')
+    .update(value(msg, msg.segments[0], 9, 2));
   for (const s of msg.segments.slice(1)) hash.update('\r').update(s.fields.join(msg.encoding.field));
   return hash.digest('hex');
 }

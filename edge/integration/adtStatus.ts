@@ -123,18 +123,35 @@ export interface AdtLinkReport extends Omit<AdtStatus, 'listeningSince'> {
 
 /** The configured link's state from whether the daemon runs and the status file it last wrote. */
 export function adtLinkReport(daemonRunning: boolean, status: AdtStatus | undefined): AdtLinkReport {
-  const empty: AdtStatus = { listeningSince: null, port: null, tls: false, connections: 0, lastMessageTs: null, answers: {}, events: {} };
+  const empty: AdtStatus = {
+    listeningSince: null,
+    port: null,
+    tls: false,
+    connections: 0,
+    lastMessageTs: null,
+    answers: {},
+    events: {},
+  };
   const s = status ?? empty;
   const state = daemonRunning && s.listeningSince !== null ? 'listening' : 'down';
   // A status file left by a daemon that was killed still says "listening": the daemon's absence says otherwise.
-  return { ...s, state, connections: state === 'listening' ? s.connections : 0, listeningSince: state === 'listening' ? s.listeningSince : null };
+  return {
+    ...s,
+    state,
+    connections: state === 'listening' ? s.connections : 0,
+    listeningSince: state === 'listening' ? s.listeningSince : null,
+  };
 }
 
 /** Lines of `wardgate status` for the ADT link. */
 export function formatAdtLink(r: AdtLinkReport): string[] {
   const where = r.port === null ? '' : ` port ${r.port}${r.tls ? ' (TLS)' : ''},`;
-  const answers = Object.entries(r.answers).map(([k, n]) => `${k} ${n}`).join(', ');
-  const events = Object.entries(r.events).map(([k, n]) => `${k} ${n}`).join(', ');
+  const answers = Object.entries(r.answers)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  const events = Object.entries(r.events)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
   return [
     `adt in        ${r.state},${where} ${r.connections} connected, last message ${r.lastMessageTs ?? 'never'}; nothing queued here (each message is answered once committed)`,
     ...(answers ? [`  answers     ${answers}`] : []),

@@ -98,8 +98,12 @@ export class AlarmManagerReporter implements Service {
     this.#sweep.unref();
     if (config.listen) {
       this.#listener = new AlarmStatusListener({
-        host: config.listen.host, port: config.listen.port, allowedAddresses: config.listen.allowedAddresses,
-        application: config.sendingApplication, facility: config.sendingFacility ?? this.#deps.ward, log: this.#deps.log,
+        host: config.listen.host,
+        port: config.listen.port,
+        allowedAddresses: config.listen.allowedAddresses,
+        application: config.sendingApplication,
+        facility: config.sendingFacility ?? this.#deps.ward,
+        log: this.#deps.log,
         onStatus: (report) => this.applyStatus(report),
         onAck: (ack) => this.#ackOnItsOwn(ack),
       });
@@ -136,10 +140,18 @@ export class AlarmManagerReporter implements Service {
         if (owed.length === 0) return;
         const now = this.#now();
         const stale = owed.filter((o) => now - o.event.ts > this.#deps.config.backlogMaxAgeMs);
-        if (stale.length) this.#limited.warn('stale', { events: stale.length, maxAgeMs: this.#deps.config.backlogMaxAgeMs }, 'alarm events recorded while no report could be queued are too old to page anyone; not reported');
+        if (stale.length)
+          this.#limited.warn(
+            'stale',
+            { events: stale.length, maxAgeMs: this.#deps.config.backlogMaxAgeMs },
+            'alarm events recorded while no report could be queued are too old to page anyone; not reported',
+          );
         const wanted = owed.filter((o) => this.#wanted(o) && !stale.includes(o));
         const messages = wanted.map((o) => ({
-          link: ALARM_MANAGER_LINK, orderKey: `alarm:${o.event.alarmId}`, controlId: reportControlId(o.event.seq), message: this.#report(o, now),
+          link: ALARM_MANAGER_LINK,
+          orderKey: `alarm:${o.event.alarmId}`,
+          controlId: reportControlId(o.event.seq),
+          message: this.#report(o, now),
         }));
         outbox.advance(owed[owed.length - 1].event.seq, () => queue.enqueueAll(messages, now));
         this.#deps.onCount?.('queued', 'report', messages.length);
@@ -161,15 +173,28 @@ export class AlarmManagerReporter implements Service {
    */
   applyStatus(report: AlarmStatusReport): Rejection | undefined {
     const alarmId = this.#alarmOf(report);
-    if (!alarmId) return { code: 'WG_ERR_NOT_FOUND', message: `no alarm ${report.alarmId || report.answers} was reported to the alarm manager`, field: 'OBR-3' };
+    if (!alarmId)
+      return {
+        code: 'WG_ERR_NOT_FOUND',
+        message: `no alarm ${report.alarmId || report.answers} was reported to the alarm manager`,
+        field: 'OBR-3',
+      };
     const now = this.#now();
     for (const r of report.recipients) {
       this.#deps.onCount?.('status', r.status);
       this.#deps.audit.record({
-        ts: now, actor: acceptedBy(r, report.manager), action: 'alarm-manager-status', target: `alarm:${alarmId}`,
+        ts: now,
+        actor: acceptedBy(r, report.manager),
+        action: 'alarm-manager-status',
+        target: `alarm:${alarmId}`,
         detail: {
-          via: 'alarm-manager', status: r.status, statusText: r.text, manager: report.manager,
-          ...(r.personId && { personId: r.personId }), ...(r.device && { device: r.device }), ...(r.location && { location: r.location }),
+          via: 'alarm-manager',
+          status: r.status,
+          statusText: r.text,
+          manager: report.manager,
+          ...(r.personId && { personId: r.personId }),
+          ...(r.device && { device: r.device }),
+          ...(r.location && { location: r.location }),
         },
       });
     }
@@ -177,7 +202,10 @@ export class AlarmManagerReporter implements Service {
     if (!accepted) return undefined;
     const open = this.#deps.openAlarm(alarmId);
     if (!open || open.state === 'acknowledged') {
-      this.#log.info({ alarmId, state: open?.state ?? 'cleared' }, 'alarm manager acceptance for an alarm no longer waiting for one');
+      this.#log.info(
+        { alarmId, state: open?.state ?? 'cleared' },
+        'alarm manager acceptance for an alarm no longer waiting for one',
+      );
       return undefined;
     }
     this.#deps.acknowledge(alarmId, acceptedBy(accepted, report.manager), 'alarm-manager');
@@ -194,21 +222,37 @@ export class AlarmManagerReporter implements Service {
   }
 
   #ackOnItsOwn(ack: AckReport): void {
-    this.#log.debug({ code: ack.code, answers: ack.answers }, 'alarm manager acknowledgment received on the status connection');
+    this.#log.debug(
+      { code: ack.code, answers: ack.answers },
+      'alarm manager acknowledgment received on the status connection',
+    );
   }
 
   #wanted({ event }: OwedEvent): boolean {
     const { phases, minPriority, kinds } = this.#deps.config;
-    return phases.includes(event.phase) && kinds.includes(event.kind) && priorityRank[event.priority] >= priorityRank[minPriority];
+    return (
+      phases.includes(event.phase) &&
+      kinds.includes(event.kind) &&
+      priorityRank[event.priority] >= priorityRank[minPriority]
+    );
   }
 
   #report({ event, key, raisedAt, patient }: OwedEvent, now: number): string {
     const { config, ward, gatewayId } = this.#deps;
     return buildAlarmReport({
-      event, key, raisedAt, controlId: reportControlId(event.seq), now, patient, assigner: gatewayId,
+      event,
+      key,
+      raisedAt,
+      controlId: reportControlId(event.seq),
+      now,
+      patient,
+      assigner: gatewayId,
       header: {
-        sendingApplication: config.sendingApplication, sendingFacility: config.sendingFacility ?? ward,
-        receivingApplication: config.receivingApplication, receivingFacility: config.receivingFacility, processingId: config.processingId,
+        sendingApplication: config.sendingApplication,
+        sendingFacility: config.sendingFacility ?? ward,
+        receivingApplication: config.receivingApplication,
+        receivingFacility: config.receivingFacility,
+        processingId: config.processingId,
       },
       location: { pointOfCare: config.pointOfCare ?? ward, room: '', bed: event.bed, facility: config.facility },
     });

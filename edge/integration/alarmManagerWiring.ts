@@ -37,12 +37,23 @@ export function wireAlarmManager(deps: {
   const { config, store, log } = deps;
   const file = (path: string | undefined) => (path === undefined ? undefined : readFileSync(path));
   const tls = config.tls && {
-    ...(config.tls.ca && { ca: file(config.tls.ca)! }), ...(config.tls.cert && { cert: file(config.tls.cert)! }),
-    ...(config.tls.key && { key: file(config.tls.key)! }), ...(config.tls.servername && { servername: config.tls.servername }),
+    ...(config.tls.ca && { ca: file(config.tls.ca)! }),
+    ...(config.tls.cert && { cert: file(config.tls.cert)! }),
+    ...(config.tls.key && { key: file(config.tls.key)! }),
+    ...(config.tls.servername && { servername: config.tls.servername }),
   };
   const link = new OutboundLink({
-    name: ALARM_MANAGER_LINK, receiver: 'the alarm manager', db: store.db, log,
-    connection: { host: config.host, port: config.port, connectTimeoutMs: config.connectTimeoutMs, ackTimeoutMs: config.ackTimeoutMs, ...(tls && { tls }) },
+    name: ALARM_MANAGER_LINK,
+    receiver: 'the alarm manager',
+    db: store.db,
+    log,
+    connection: {
+      host: config.host,
+      port: config.port,
+      connectTimeoutMs: config.connectTimeoutMs,
+      ackTimeoutMs: config.ackTimeoutMs,
+      ...(tls && { tls }),
+    },
     retry: { minMs: config.retryMinMs, maxMs: config.retryMaxMs },
     alarms: unreachableAsWardAlarm(deps.technical, config.unreachableAlarmMs, deps.now ?? Date.now),
     unreachableAlarmMs: config.unreachableAlarmMs,
@@ -51,11 +62,20 @@ export function wireAlarmManager(deps: {
   });
   const counters = deps.registry && alarmManagerCounters(deps.registry);
   const reporter = new AlarmManagerReporter({
-    config, ward: deps.ward, gatewayId: deps.gatewayId, db: store.db, audit: store.audit, bus: deps.bus, log,
+    config,
+    ward: deps.ward,
+    gatewayId: deps.gatewayId,
+    db: store.db,
+    audit: store.audit,
+    bus: deps.bus,
+    log,
     kick: () => link.kick(),
     openAlarm: (alarmId) => deps.alarms.engine.openAlarms().find((a) => a.id === alarmId),
     acknowledge: (alarmId, by, via) => deps.alarms.acknowledge(alarmId, by, via),
-    ...(counters && { onCount: (what, label, n = 1) => (what === 'status' ? counters.statuses.inc({ status: label }, n) : counters.reports.inc({ outcome: what }, n)) }),
+    ...(counters && {
+      onCount: (what, label, n = 1) =>
+        what === 'status' ? counters.statuses.inc({ status: label }, n) : counters.reports.inc({ outcome: what }, n),
+    }),
     ...(deps.now && { now: deps.now }),
   });
   return { reporter, link, services: [reporter, link] };
@@ -80,7 +100,9 @@ function unreachableAsWardAlarm(technical: TechnicalAlarms, afterMs: number, now
       since ??= now() - afterMs;
       const waiting = report.value ?? 0;
       technical.set(name, {
-        rule: 'alarm-manager-unreachable', priority: 'medium', value: waiting,
+        rule: 'alarm-manager-unreachable',
+        priority: 'medium',
+        value: waiting,
         message: `Alarm manager unreachable for ${Math.round((now() - since) / 1000)} s: alarms show on the ward only, not on phones or pagers; ${waiting} report(s) waiting, none lost`,
       });
     },
@@ -91,13 +113,15 @@ function alarmManagerCounters(registry: Registry) {
   return {
     reports: new Counter({
       name: 'wardgate_alarm_manager_reports_total',
-      help: 'Alarm events put in the alarm manager\'s queue as PCD-04 reports (queued), passed over by alarmManager.phases, minPriority or kinds (skipped), or older than alarmManager.backlogMaxAgeMs when they could first be queued (stale).',
-      labelNames: ['outcome'] as const, registers: [registry],
+      help: "Alarm events put in the alarm manager's queue as PCD-04 reports (queued), passed over by alarmManager.phases, minPriority or kinds (skipped), or older than alarmManager.backlogMaxAgeMs when they could first be queued (stale).",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
     }),
     statuses: new Counter({
       name: 'wardgate_alarm_manager_statuses_total',
       help: 'Dissemination statuses the alarm manager reported back (PCD-05), one per recipient: received, delivered, read, accepted, rejected, cancelled, undeliverable, other.',
-      labelNames: ['status'] as const, registers: [registry],
+      labelNames: ['status'] as const,
+      registers: [registry],
     }),
   };
 }

@@ -66,12 +66,18 @@ interface AcmFacets {
  */
 export function acmFacets(phase: AlarmPhase, state: AlarmEvent['state']): AcmFacets {
   switch (phase) {
-    case 'raised': return { phase: 'start', state: 'active', inactivation: 'enabled' };
-    case 'escalated': return { phase: 'escalate', state: state === 'latched' ? 'latched' : 'active', inactivation: 'enabled' };
-    case 'updated': return { phase: 'update', state: 'active', inactivation: 'enabled' };
-    case 'latched': return { phase: 'update', state: 'latched', inactivation: 'enabled' };
-    case 'acknowledged': return { phase: 'update', state: 'active', inactivation: 'alert-acknowledged' };
-    case 'cleared': return { phase: 'end', state: 'inactive', inactivation: 'enabled' };
+    case 'raised':
+      return { phase: 'start', state: 'active', inactivation: 'enabled' };
+    case 'escalated':
+      return { phase: 'escalate', state: state === 'latched' ? 'latched' : 'active', inactivation: 'enabled' };
+    case 'updated':
+      return { phase: 'update', state: 'active', inactivation: 'enabled' };
+    case 'latched':
+      return { phase: 'update', state: 'latched', inactivation: 'enabled' };
+    case 'acknowledged':
+      return { phase: 'update', state: 'active', inactivation: 'alert-acknowledged' };
+    case 'cleared':
+      return { phase: 'end', state: 'inactive', inactivation: 'enabled' };
   }
 }
 
@@ -118,11 +124,35 @@ export function buildAlarmReport(input: AlarmReportInput): string {
   const { event, header, location, patient } = input;
   const at = formatDtm(event.ts);
   const msh = [
-    'MSH', '^~\\&', e(header.sendingApplication), e(header.sendingFacility), e(header.receivingApplication), e(header.receivingFacility),
-    formatDtm(input.now), '', 'ORU^R40^ORU_R40', e(input.controlId), header.processingId, '2.6', '', '', 'AL', 'NE', '', 'UNICODE UTF-8', '', '', PCD04_PROFILE,
+    'MSH',
+    '^~\\&',
+    e(header.sendingApplication),
+    e(header.sendingFacility),
+    e(header.receivingApplication),
+    e(header.receivingFacility),
+    formatDtm(input.now),
+    '',
+    'ORU^R40^ORU_R40',
+    e(input.controlId),
+    header.processingId,
+    '2.6',
+    '',
+    '',
+    'AL',
+    'NE',
+    '',
+    'UNICODE UTF-8',
+    '',
+    '',
+    PCD04_PROFILE,
   ].join('|');
   const pid = ['PID', '', '', patient ? `${e(patient.identifier)}^^^${e(patient.authority)}^MR` : ''].join('|');
-  const pv1 = ['PV1', '', 'I', [location.pointOfCare, location.room, location.bed ?? '', location.facility].map(e).join('^')].join('|');
+  const pv1 = [
+    'PV1',
+    '',
+    'I',
+    [location.pointOfCare, location.room, location.bed ?? '', location.facility].map(e).join('^'),
+  ].join('|');
   const alarmId = `${e(event.alarmId)}^${e(input.assigner)}`;
   const obr = ['OBR', '1', alarmId, alarmId, `${EVENT.alarm[0]}^${EVENT.alarm[1]}^MDC`, '', '', at].join('|');
   return [msh, pid, pv1, obr, ...facetRows(input, at)].join('\r') + '\r';
@@ -138,8 +168,34 @@ function facetRows(input: AlarmReportInput, at: string): string[] {
   const type = alarmType(event, side);
   const flags = [side === 'low' ? 'L' : side === 'high' ? 'H' : '', priority, source].filter(Boolean).join('~');
   const equipment = event.deviceId ? `${e(event.deviceId)}^${e(input.assigner)}` : '';
-  const row = (n: number, valueType: string, code: string, value: string, extra: { units?: string; range?: string; flags?: string; time?: string } = {}) =>
-    ['OBX', String(n), valueType, code, `1.0.0.0.${n}`, value, extra.units ?? '', extra.range ?? '', extra.flags ?? '', '', '', 'R', '', '', extra.time ?? '', '', '', '', equipment].join('|');
+  const row = (
+    n: number,
+    valueType: string,
+    code: string,
+    value: string,
+    extra: { units?: string; range?: string; flags?: string; time?: string } = {},
+  ) =>
+    [
+      'OBX',
+      String(n),
+      valueType,
+      code,
+      `1.0.0.0.${n}`,
+      value,
+      extra.units ?? '',
+      extra.range ?? '',
+      extra.flags ?? '',
+      '',
+      '',
+      'R',
+      '',
+      '',
+      extra.time ?? '',
+      '',
+      '',
+      '',
+      equipment,
+    ].join('|');
   const attr = ([code, refid]: readonly [number, string]) => `${code}^${refid}^MDC`;
   return [
     row(1, 'ST', attr(type), e(event.message), { flags, time: at }),
@@ -152,7 +208,13 @@ function facetRows(input: AlarmReportInput, at: string): string[] {
   ];
 }
 
-type Row = (n: number, valueType: string, code: string, value: string, extra?: { units?: string; range?: string; flags?: string; time?: string }) => string;
+type Row = (
+  n: number,
+  valueType: string,
+  code: string,
+  value: string,
+  extra?: { units?: string; range?: string; flags?: string; time?: string },
+) => string;
 
 /** Facet 2: the parameter in alarm with its value, or the device a technical alarm is about. */
 function sourceRow(event: AlarmEvent, row: Row, attr: (c: readonly [number, string]) => string, at: string): string {
@@ -161,7 +223,9 @@ function sourceRow(event: AlarmEvent, row: Row, attr: (c: readonly [number, stri
   if (code && code.mdc && event.value !== null) {
     const loinc = code.loinc ? `^${code.loinc}^${e(code.label)}^LN` : '';
     const unit = mdcUnitFor(code.code, code.unit);
-    const units = unit ? `${unit.code}^${unit.refid}^MDC^${e(code.unit)}^${e(code.unit)}^UCUM` : `${e(code.unit)}^${e(code.unit)}^UCUM`;
+    const units = unit
+      ? `${unit.code}^${unit.refid}^MDC^${e(code.unit)}^${e(code.unit)}^UCUM`
+      : `${e(code.unit)}^${e(code.unit)}^UCUM`;
     return row(2, 'NM', `${code.mdc}^${code.refid}^MDC${loinc}`, String(event.value), { units, time: at });
   }
   const what = event.deviceId ?? event.metric ?? event.rule;
@@ -170,7 +234,10 @@ function sourceRow(event: AlarmEvent, row: Row, attr: (c: readonly [number, stri
 
 /** The MDC unit a canonical UCUM unit is sent as; per-minute rates by what they count. */
 function mdcUnitFor(metric: string, ucum: string): { code: number; refid: string } | undefined {
-  if (ucum === '/min') return metric === 'rr' ? { code: 264928, refid: 'MDC_DIM_RESP_PER_MIN' } : { code: 264864, refid: 'MDC_DIM_BEAT_PER_MIN' };
+  if (ucum === '/min')
+    return metric === 'rr'
+      ? { code: 264928, refid: 'MDC_DIM_RESP_PER_MIN' }
+      : { code: 264864, refid: 'MDC_DIM_BEAT_PER_MIN' };
   const unit = [...mdcUnits.values()].find((u) => u.ucum === ucum && u.refid);
   return unit && { code: unit.code, refid: unit.refid };
 }

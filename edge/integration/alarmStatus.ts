@@ -12,7 +12,16 @@ import { reject, type Rejection } from '../../shared/errors.js';
 import { parseDtm } from '../hl7/dtm.js';
 import { parseHl7, value, type Hl7Message, type Segment } from '../hl7/message.js';
 
-export const disseminationStatuses = ['received', 'delivered', 'read', 'accepted', 'rejected', 'cancelled', 'undeliverable', 'other'] as const;
+export const disseminationStatuses = [
+  'received',
+  'delivered',
+  'read',
+  'accepted',
+  'rejected',
+  'cancelled',
+  'undeliverable',
+  'other',
+] as const;
 export type DisseminationStatus = (typeof disseminationStatuses)[number];
 
 export interface Recipient {
@@ -69,13 +78,19 @@ export function readAlarmStatus(text: string): AlarmStatusReport | AckReport | R
     return { kind: 'ack', controlId, manager, code: value(msg, msa, 1), answers, text: value(msg, msa, 3) };
   }
   if (type !== 'ORA' || trigger !== 'R41') {
-    return reject('WG_ERR_HL7_UNSUPPORTED', `expected ORA^R41 (IHE PCD-05) or ACK from the alarm manager, got ${type}^${trigger}`, 'MSH-9');
+    return reject(
+      'WG_ERR_HL7_UNSUPPORTED',
+      `expected ORA^R41 (IHE PCD-05) or ACK from the alarm manager, got ${type}^${trigger}`,
+      'MSH-9',
+    );
   }
   const obr = first(msg, 'OBR');
   const alarmId = value(msg, obr, 3) || value(msg, obr, 2);
-  if (!alarmId && !answers) return reject('WG_ERR_SCHEMA', 'PCD-05 names no alarm: OBR-3 (filler order number) and MSA-2 are empty', 'OBR-3');
+  if (!alarmId && !answers)
+    return reject('WG_ERR_SCHEMA', 'PCD-05 names no alarm: OBR-3 (filler order number) and MSA-2 are empty', 'OBR-3');
   const recipients = msg.segments.filter((s) => s.id === 'PRT').map((prt) => recipient(msg, prt));
-  if (recipients.length === 0) return reject('WG_ERR_SCHEMA', 'PCD-05 carries no PRT segment with a status (PRT-3)', 'PRT');
+  if (recipients.length === 0)
+    return reject('WG_ERR_SCHEMA', 'PCD-05 carries no PRT segment with a status (PRT-3)', 'PRT');
   return { kind: 'status', controlId, manager, alarmId, answers, recipients };
 }
 
@@ -88,7 +103,10 @@ function recipient(msg: Hl7Message, prt: Segment): Recipient {
   const text = value(msg, prt, 3, 1) || value(msg, prt, 3, 2);
   const given = value(msg, prt, 5, 3);
   const family = value(msg, prt, 5, 2);
-  const location = [1, 2, 3].map((c) => value(msg, prt, 9, c)).filter(Boolean).join(' ');
+  const location = [1, 2, 3]
+    .map((c) => value(msg, prt, 9, c))
+    .filter(Boolean)
+    .join(' ');
   return {
     status: statusOf(text),
     text,

@@ -78,7 +78,11 @@ export class AlarmStatusListener implements Service {
     const address = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     const { allowedAddresses } = this.#deps;
     if ((allowedAddresses.length && !allowedAddresses.includes(address)) || this.#connections.size >= MAX_CONNECTIONS) {
-      this.#limited.warn(`refused ${address}`, { code: 'WG_ERR_HL7_SENDER', address }, 'alarm manager status connection refused (alarmManager.listen.allowedAddresses, or too many open)');
+      this.#limited.warn(
+        `refused ${address}`,
+        { code: 'WG_ERR_HL7_SENDER', address },
+        'alarm manager status connection refused (alarmManager.listen.allowedAddresses, or too many open)',
+      );
       socket.destroy();
       return;
     }
@@ -89,7 +93,12 @@ export class AlarmStatusListener implements Service {
       idleTimeoutMs: 0,
       log: this.#log,
       onAnswer: (answer) => {
-        if (answer.rejection) this.#limited.warn(`answer ${address} ${answer.rejection.code}`, { code: answer.rejection.code, ack: answer.code }, 'alarm manager status not accepted');
+        if (answer.rejection)
+          this.#limited.warn(
+            `answer ${address} ${answer.rejection.code}`,
+            { code: answer.rejection.code, ack: answer.code },
+            'alarm manager status not accepted',
+          );
       },
       onFault: () => {},
     });
@@ -102,14 +111,20 @@ export class AlarmStatusListener implements Service {
     return {
       handle: async (bytes, _peer, address) => this.#handle(bytes.toString('utf8'), address),
       overlong: async (head, size) =>
-        this.#answer('AR', controlIdOf(head.toString('utf8')), {}, { code: 'WG_ERR_TOO_LARGE', message: `a status report of ${size} bytes is larger than ${MAX_MESSAGE_BYTES}` }),
+        this.#answer(
+          'AR',
+          controlIdOf(head.toString('utf8')),
+          {},
+          { code: 'WG_ERR_TOO_LARGE', message: `a status report of ${size} bytes is larger than ${MAX_MESSAGE_BYTES}` },
+        ),
     };
   }
 
   #handle(text: string, address: string): Answer {
     const report = readAlarmStatus(text);
     const to = senderOf(text);
-    if ('message' in report) return this.#answer(report.code === 'WG_ERR_HL7_UNSUPPORTED' ? 'AR' : 'AE', controlIdOf(text), to, report);
+    if ('message' in report)
+      return this.#answer(report.code === 'WG_ERR_HL7_UNSUPPORTED' ? 'AR' : 'AE', controlIdOf(text), to, report);
     if (report.kind === 'ack') {
       this.#deps.onAck?.(report);
       return { code: 'AA', ack: '' };
@@ -126,9 +141,17 @@ export class AlarmStatusListener implements Service {
 
   #answer(code: AckCode, controlId: string, to: Sender, rejection?: Rejection): Answer {
     const ack = buildAck({
-      code, controlId, gatewayId: this.#deps.application, ward: this.#deps.facility, ackControlId: `WGS${++this.#acks}`,
-      now: (this.#deps.now ?? Date.now)(), trigger: 'R41', ...to,
-      ...(rejection && { error: { code: rejection.code, message: rejection.message, hl7Code: code === 'AR' ? 200 : 207 } }),
+      code,
+      controlId,
+      gatewayId: this.#deps.application,
+      ward: this.#deps.facility,
+      ackControlId: `WGS${++this.#acks}`,
+      now: (this.#deps.now ?? Date.now)(),
+      trigger: 'R41',
+      ...to,
+      ...(rejection && {
+        error: { code: rejection.code, message: rejection.message, hl7Code: code === 'AR' ? 200 : 207 },
+      }),
     });
     return { code, ack, ...(rejection && { rejection }) };
   }
@@ -142,8 +165,10 @@ function senderOf(text: string): Sender {
   if ('code' in parsed) return {};
   const msh = parsed.segments[0];
   return {
-    sendingApplication: value(parsed, msh, 3), sendingFacility: value(parsed, msh, 4),
-    version: value(parsed, msh, 12), processingId: value(parsed, msh, 11),
+    sendingApplication: value(parsed, msh, 3),
+    sendingFacility: value(parsed, msh, 4),
+    version: value(parsed, msh, 12),
+    processingId: value(parsed, msh, 11),
   };
 }
 

@@ -61,15 +61,33 @@ export class EhrService implements Service {
   async start(): Promise<void> {
     const { config, ...deps } = this.#deps;
     const link = new OutboundLink({
-      name: EHR_LINK, receiver: 'the EHR', db: deps.db, alarms: deps.alarms, log: deps.log,
-      connection: { host: config.host, port: config.port, connectTimeoutMs: config.connectTimeoutMs, ackTimeoutMs: config.ackTimeoutMs, ...(config.tls && { tls: readTls(config.tls) }) },
+      name: EHR_LINK,
+      receiver: 'the EHR',
+      db: deps.db,
+      alarms: deps.alarms,
+      log: deps.log,
+      connection: {
+        host: config.host,
+        port: config.port,
+        connectTimeoutMs: config.connectTimeoutMs,
+        ackTimeoutMs: config.ackTimeoutMs,
+        ...(config.tls && { tls: readTls(config.tls) }),
+      },
       retry: { minMs: config.retryMinMs, maxMs: config.retryMaxMs },
       unreachableAlarmMs: config.unreachableAlarmMs,
       ...(deps.registry && { registry: deps.registry }),
       ...(deps.now && { now: deps.now }),
     });
     this.#link = link;
-    this.#charting = new VitalsCharting({ config, ward: deps.ward, db: deps.db, admissions: deps.admissions, audit: deps.audit, link, ...(deps.now && { now: deps.now }) });
+    this.#charting = new VitalsCharting({
+      config,
+      ward: deps.ward,
+      db: deps.db,
+      admissions: deps.admissions,
+      audit: deps.audit,
+      link,
+      ...(deps.now && { now: deps.now }),
+    });
     await link.start();
     this.#routes();
     const unvalidated = config.unvalidated;
@@ -96,11 +114,19 @@ export class EhrService implements Service {
   #routes(): void {
     const { route } = this.#deps;
     route('GET', '/api/beds/:bed/chart', 'nurse', ({ params }) => this.charting.review(params.bed));
-    route('POST', '/api/beds/:bed/chart', 'nurse', async ({ req, params, caller }) => this.charting.send(params.bed, parseValues(await readJson(req)), caller.name));
+    route('POST', '/api/beds/:bed/chart', 'nurse', async ({ req, params, caller }) =>
+      this.charting.send(params.bed, parseValues(await readJson(req)), caller.name),
+    );
     route('GET', '/api/ehr', 'viewer', () => this.link.status());
     route('POST', '/api/ehr/retry', 'admin', ({ caller }) => {
       const requeued = this.link.retryQuarantined();
-      this.#deps.audit.record({ ts: (this.#deps.now ?? Date.now)(), actor: caller.name, action: 'ehr-retry-quarantined', target: `link:${EHR_LINK}`, detail: { requeued } });
+      this.#deps.audit.record({
+        ts: (this.#deps.now ?? Date.now)(),
+        actor: caller.name,
+        action: 'ehr-retry-quarantined',
+        target: `link:${EHR_LINK}`,
+        detail: { requeued },
+      });
       return { requeued };
     });
   }
@@ -117,18 +143,33 @@ function readTls(tls: NonNullable<EhrConfig['tls']>): MllpClientTls {
 
 /** `{ values: [{ metric, value, observation? }] }`, each field checked. */
 export function parseValues(body: Record<string, unknown>): SubmittedValue[] {
-  for (const key of Object.keys(body)) if (key !== 'values') throw new WardgateError('WG_ERR_SCHEMA', 'unknown field (allowed: values)', key);
+  for (const key of Object.keys(body))
+    if (key !== 'values') throw new WardgateError('WG_ERR_SCHEMA', 'unknown field (allowed: values)', key);
   const values = body.values;
-  if (!Array.isArray(values) || values.length === 0 || values.length > 32) throw new WardgateError('WG_ERR_SCHEMA', 'expected an array of 1-32 values', 'values');
+  if (!Array.isArray(values) || values.length === 0 || values.length > 32)
+    throw new WardgateError('WG_ERR_SCHEMA', 'expected an array of 1-32 values', 'values');
   return values.map((v: unknown, i) => {
     const field = `values[${i}]`;
-    if (!isPlainObject(v)) throw new WardgateError('WG_ERR_SCHEMA', 'expected an object { metric, value, observation? }', field);
-    for (const key of Object.keys(v)) if (!['metric', 'value', 'observation'].includes(key)) throw new WardgateError('WG_ERR_SCHEMA', 'unknown field (allowed: metric, value, observation)', `${field}.${key}`);
-    if (typeof v.metric !== 'string') throw new WardgateError('WG_ERR_SCHEMA', 'expected a metric name', `${field}.metric`);
-    if (typeof v.value !== 'number' || !Number.isFinite(v.value)) throw new WardgateError('WG_ERR_SCHEMA', 'expected a number', `${field}.value`);
+    if (!isPlainObject(v))
+      throw new WardgateError('WG_ERR_SCHEMA', 'expected an object { metric, value, observation? }', field);
+    for (const key of Object.keys(v))
+      if (!['metric', 'value', 'observation'].includes(key))
+        throw new WardgateError(
+          'WG_ERR_SCHEMA',
+          'unknown field (allowed: metric, value, observation)',
+          `${field}.${key}`,
+        );
+    if (typeof v.metric !== 'string')
+      throw new WardgateError('WG_ERR_SCHEMA', 'expected a metric name', `${field}.metric`);
+    if (typeof v.value !== 'number' || !Number.isFinite(v.value))
+      throw new WardgateError('WG_ERR_SCHEMA', 'expected a number', `${field}.value`);
     if (v.observation !== undefined && !(Number.isSafeInteger(v.observation) && (v.observation as number) > 0)) {
       throw new WardgateError('WG_ERR_SCHEMA', 'expected the id of a stored observation', `${field}.observation`);
     }
-    return { metric: v.metric, value: v.value, ...(v.observation !== undefined && { observation: v.observation as number }) };
+    return {
+      metric: v.metric,
+      value: v.value,
+      ...(v.observation !== undefined && { observation: v.observation as number }),
+    };
   });
 }

@@ -115,7 +115,10 @@ export class MllpClient {
         clearTimeout(timer);
         this.#waiter = undefined;
         if (frame instanceof Error) return reject(frame);
-        const ack = frame.kind === 'message' ? readAck(frame.message.toString('utf8'), controlId) : `an answer of ${frame.size} bytes`;
+        const ack =
+          frame.kind === 'message'
+            ? readAck(frame.message.toString('utf8'), controlId)
+            : `an answer of ${frame.size} bytes`;
         if (typeof ack === 'string') {
           this.#drop();
           return reject(new MllpSendError('protocol', ack));
@@ -141,7 +144,10 @@ export class MllpClient {
         this.#pending = undefined;
         reject(new MllpSendError('network', `cannot connect to ${host}:${port}: ${err.message}`));
       };
-      const timer = setTimeout(() => fail(new Error(`no connection within ${this.#options.connectTimeoutMs} ms`)), this.#options.connectTimeoutMs);
+      const timer = setTimeout(
+        () => fail(new Error(`no connection within ${this.#options.connectTimeoutMs} ms`)),
+        this.#options.connectTimeoutMs,
+      );
       socket.once('error', fail);
       socket.once(tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);

@@ -91,14 +91,51 @@ export function buildVitalsReport(input: VitalsReportInput): string {
   if (input.values.length === 0) throw new Error('a vitals report needs at least one value');
   if (status === 'F' && !input.observer) throw new Error('validated vitals need the responsible observer');
   const msh = [
-    'MSH', '^~\\&', e(header.sendingApplication), e(header.sendingFacility), e(header.receivingApplication), e(header.receivingFacility),
-    formatDtm(input.now), '', 'ORU^R01^ORU_R01', e(input.controlId), header.processingId, '2.6', '', '', 'AL', 'NE', '', 'UNICODE UTF-8', '', '', PCD01_PROFILE,
+    'MSH',
+    '^~\\&',
+    e(header.sendingApplication),
+    e(header.sendingFacility),
+    e(header.receivingApplication),
+    e(header.receivingFacility),
+    formatDtm(input.now),
+    '',
+    'ORU^R01^ORU_R01',
+    e(input.controlId),
+    header.processingId,
+    '2.6',
+    '',
+    '',
+    'AL',
+    'NE',
+    '',
+    'UNICODE UTF-8',
+    '',
+    '',
+    PCD01_PROFILE,
   ].join('|');
-  const pid = ['PID', '', '', `${e(patient.identifier)}^^^${e(patient.authority)}^${e(patient.idType)}`, '', personName(patient.displayName)].join('|');
+  const pid = [
+    'PID',
+    '',
+    '',
+    `${e(patient.identifier)}^^^${e(patient.authority)}^${e(patient.idType)}`,
+    '',
+    personName(patient.displayName),
+  ].join('|');
   const pv1 = ['PV1', '', 'I', [location.pointOfCare, '', location.bed, location.facility].map(e).join('^')].join('|');
   const reportId = `${e(input.controlId)}^${e(header.sendingApplication)}`;
   const observedAt = Math.max(...input.values.map((v) => v.ts));
-  const obr = ['OBR', '1', reportId, reportId, MONITORING_OF_PATIENT, '', '', formatDtm(observedAt), ...Array<string>(17).fill(''), status].join('|');
+  const obr = [
+    'OBR',
+    '1',
+    reportId,
+    reportId,
+    MONITORING_OF_PATIENT,
+    '',
+    '',
+    formatDtm(observedAt),
+    ...Array<string>(17).fill(''),
+    status,
+  ].join('|');
   const observer = status === 'F' && input.observer ? observerName(input.observer) : '';
   const rows = input.values.map((v, i) => observationRow(i + 1, v, status, observer, header.sendingApplication));
   return [msh, pid, pv1, obr, ...rows].join('\r') + '\r';
@@ -108,13 +145,32 @@ function observationRow(n: number, v: ChartValue, status: ResultStatus, observer
   const code = metric(v.code);
   const loinc = code.loinc ? `^${e(code.loinc)}^${e(code.label)}^LN` : '';
   const unit = mdcUnitFor(code.code, code.unit);
-  const units = unit ? `${unit.code}^${unit.refid}^MDC^${e(code.unit)}^${e(code.unit)}^UCUM` : `${e(code.unit)}^${e(code.unit)}^UCUM`;
+  const units = unit
+    ? `${unit.code}^${unit.refid}^MDC^${e(code.unit)}^${e(code.unit)}^UCUM`
+    : `${e(code.unit)}^${e(code.unit)}^UCUM`;
   const method = v.method === 'device' ? 'AMEAS^auto-measurement^MDC' : 'MMEAS^manual-measurement^MDC';
   const equipment = v.deviceId ? `${e(v.deviceId)}^${e(assigner)}` : '';
   // OBX-1 .. OBX-18
   return [
-    'OBX', String(n), 'NM', `${code.mdc}^${code.refid}^MDC${loinc}`, `1.0.0.${n}`, formatValue(v.value), units, '', '', '', '', status, '', '',
-    formatDtm(v.ts), '', observer, method, equipment,
+    'OBX',
+    String(n),
+    'NM',
+    `${code.mdc}^${code.refid}^MDC${loinc}`,
+    `1.0.0.${n}`,
+    formatValue(v.value),
+    units,
+    '',
+    '',
+    '',
+    '',
+    status,
+    '',
+    '',
+    formatDtm(v.ts),
+    '',
+    observer,
+    method,
+    equipment,
   ].join('|');
 }
 
@@ -130,7 +186,10 @@ function personName(displayName: string | null): string {
   const comma = displayName.indexOf(',');
   if (comma < 0) return e(displayName.trim());
   const family = displayName.slice(0, comma).trim();
-  const [given = '', ...middle] = displayName.slice(comma + 1).trim().split(/\s+/);
+  const [given = '', ...middle] = displayName
+    .slice(comma + 1)
+    .trim()
+    .split(/\s+/);
   return [family, given, middle.join(' ')].map(e).join('^').replace(/\^+$/, '');
 }
 
@@ -141,7 +200,10 @@ function observerName(o: Observer): string {
 
 /** The MDC unit a canonical UCUM unit is sent as; per-minute rates by what they count (DOMAIN.md section 1). */
 function mdcUnitFor(code: string, ucum: string): { code: number; refid: string } | undefined {
-  if (ucum === '/min') return code === 'rr' ? { code: 264928, refid: 'MDC_DIM_RESP_PER_MIN' } : { code: 264864, refid: 'MDC_DIM_BEAT_PER_MIN' };
+  if (ucum === '/min')
+    return code === 'rr'
+      ? { code: 264928, refid: 'MDC_DIM_RESP_PER_MIN' }
+      : { code: 264864, refid: 'MDC_DIM_BEAT_PER_MIN' };
   const unit = [...mdcUnits.values()].find((u) => u.ucum === ucum && u.refid);
   return unit && { code: unit.code, refid: unit.refid };
 }

@@ -145,7 +145,11 @@ export class OutboundLink implements Service {
   }
 
   status(): OutboundLinkStatus {
-    return { ...this.#requireStore().summary(this.#options.name), connected: this.#client?.connected ?? false, inFlight: this.#inFlight };
+    return {
+      ...this.#requireStore().summary(this.#options.name),
+      connected: this.#client?.connected ?? false,
+      inFlight: this.#inFlight,
+    };
   }
 
   /** Wakes the loop now: a message was enqueued (through the store directly, or here). */
@@ -204,13 +208,21 @@ export class OutboundLink implements Service {
     const { name, log } = this.#options;
     const store = this.#requireStore();
     const now = this.#now();
-    const outcome = ack.code === 'AA' || ack.code === 'CA' ? 'accepted' : ack.code === 'AE' || ack.code === 'CE' ? 'error' : 'rejected';
+    const outcome =
+      ack.code === 'AA' || ack.code === 'CA'
+        ? 'accepted'
+        : ack.code === 'AE' || ack.code === 'CE'
+          ? 'error'
+          : 'rejected';
     this.#metrics?.attempts.inc({ link: name, outcome });
     if (outcome === 'accepted') {
       store.markSent(message.id, now);
       this.#failingSince = null;
       this.#options.alarms.set(unreachableAlarmKey(name), null);
-      log.debug({ link: name, controlId: message.controlId, attempts: message.attempts + 1 }, 'outbound message accepted');
+      log.debug(
+        { link: name, controlId: message.controlId, attempts: message.attempts + 1 },
+        'outbound message accepted',
+      );
       this.#notify(this.#options.onAccepted, message, ack);
     } else if (outcome === 'error') {
       const next = now + this.#delay(message.attempts + 1);
@@ -218,11 +230,23 @@ export class OutboundLink implements Service {
       store.setLinkError(name, `${ack.code} for ${message.controlId}: ${ack.text}`, now);
       this.#failingSince ??= now;
       // The receiver's text may name the patient: it stays in the database (wardgate status), out of the logs.
-      log.warn({ link: name, controlId: message.controlId, ack: ack.code, attempts: message.attempts + 1, retryInMs: next - now }, 'outbound message answered with an error; it will be sent again');
+      log.warn(
+        {
+          link: name,
+          controlId: message.controlId,
+          ack: ack.code,
+          attempts: message.attempts + 1,
+          retryInMs: next - now,
+        },
+        'outbound message answered with an error; it will be sent again',
+      );
     } else {
       store.quarantine(message.id, `${ack.code}: ${ack.text}`, now);
       store.setLinkError(name, `${ack.code} for ${message.controlId}: ${ack.text}`, now);
-      log.error({ code: 'WG_ERR_HL7_REFUSED', link: name, controlId: message.controlId, ack: ack.code }, 'outbound message refused by the receiver; quarantined (its reason: wardgate status)');
+      log.error(
+        { code: 'WG_ERR_HL7_REFUSED', link: name, controlId: message.controlId, ack: ack.code },
+        'outbound message refused by the receiver; quarantined (its reason: wardgate status)',
+      );
       this.#refreshQuarantineAlarm();
       this.#notify(this.#options.onQuarantined, message, ack);
     }
@@ -243,7 +267,17 @@ export class OutboundLink implements Service {
     this.#metrics?.attempts.inc({ link: name, outcome: kind });
     // The first failure of a run is worth a warning; its repeats every few minutes are not.
     const level = this.#linkFailures === 1 ? 'warn' : 'debug';
-    log[level]({ link: name, controlId: message.controlId, kind, reason, failures: this.#linkFailures, retryInMs: this.#retryAt - now }, 'outbound message not acknowledged; it will be sent again with the same control id');
+    log[level](
+      {
+        link: name,
+        controlId: message.controlId,
+        kind,
+        reason,
+        failures: this.#linkFailures,
+        retryInMs: this.#retryAt - now,
+      },
+      'outbound message not acknowledged; it will be sent again with the same control id',
+    );
   }
 
   /** At most once an hour: delivered messages past their keeping time. */
@@ -251,7 +285,11 @@ export class OutboundLink implements Service {
     if (now - this.#purgedAt < 3_600_000) return;
     this.#purgedAt = now;
     const purged = store.purgeSent(this.#options.name, now - (this.#options.keepSentMs ?? DEFAULT_KEEP_SENT_MS));
-    if (purged) this.#options.log.info({ link: this.#options.name, purged }, 'delivered outbound messages past their keeping time deleted');
+    if (purged)
+      this.#options.log.info(
+        { link: this.#options.name, purged },
+        'delivered outbound messages past their keeping time deleted',
+      );
   }
 
   #checkUnreachable(now: number): void {
@@ -260,7 +298,9 @@ export class OutboundLink implements Service {
     const { name, receiver } = this.#options;
     const summary = this.#requireStore().summary(name);
     this.#options.alarms.set(unreachableAlarmKey(name), {
-      rule: 'outbound-unreachable', priority: 'low', value: summary.queued,
+      rule: 'outbound-unreachable',
+      priority: 'low',
+      value: summary.queued,
       // Alarm texts travel to the cloud: the receiver's own words (which may name a patient) stay in wardgate status.
       message: `${receiver} has taken no message for ${Math.round((now - this.#failingSince) / 60_000)} min; ${summary.queued} waiting, none lost (wardgate status says why)`,
     });
@@ -271,7 +311,9 @@ export class OutboundLink implements Service {
     const summary = this.#requireStore().summary(name);
     if (summary.quarantined === 0) return this.#options.alarms.set(quarantineAlarmKey(name), null);
     this.#options.alarms.set(quarantineAlarmKey(name), {
-      rule: 'outbound-quarantine', priority: 'medium', value: summary.quarantined,
+      rule: 'outbound-quarantine',
+      priority: 'medium',
+      value: summary.quarantined,
       message: `${summary.quarantined} message(s) refused by ${receiver}: wardgate status gives the reason; fix the cause, then send them again`,
     });
   }
@@ -331,7 +373,10 @@ function linkMetrics(registry: Registry, link: OutboundLink): LinkMetrics {
     const registers = [registry];
     const gauge = (name: string, help: string, read: (s: OutboundLinkStatus) => number) =>
       new Gauge({
-        name, help, labelNames: ['link'] as const, registers,
+        name,
+        help,
+        labelNames: ['link'] as const,
+        registers,
         collect() {
           this.reset();
           for (const l of links) {
@@ -344,20 +389,33 @@ function linkMetrics(registry: Registry, link: OutboundLink): LinkMetrics {
           }
         },
       });
-    gauge('wardgate_outbound_queued', 'Messages waiting to be accepted by the receiver, per outbound link.', (s) => s.queued);
-    gauge('wardgate_outbound_quarantined', 'Messages the receiver refused (AR), kept for an operator, per outbound link.', (s) => s.quarantined);
-    gauge('wardgate_outbound_connected', '1 while the outbound link has a connection to its receiver.', (s) => Number(s.connected));
+    gauge(
+      'wardgate_outbound_queued',
+      'Messages waiting to be accepted by the receiver, per outbound link.',
+      (s) => s.queued,
+    );
+    gauge(
+      'wardgate_outbound_quarantined',
+      'Messages the receiver refused (AR), kept for an operator, per outbound link.',
+      (s) => s.quarantined,
+    );
+    gauge('wardgate_outbound_connected', '1 while the outbound link has a connection to its receiver.', (s) =>
+      Number(s.connected),
+    );
     metrics = {
       links,
       attempts: new Counter({
         name: 'wardgate_outbound_attempts_total',
         help: 'Send attempts per outbound link by outcome: accepted (AA), error (AE), rejected (AR, quarantined), timeout, network, protocol.',
-        labelNames: ['link', 'outcome'] as const, registers,
+        labelNames: ['link', 'outcome'] as const,
+        registers,
       }),
       ackSeconds: new Histogram({
         name: 'wardgate_outbound_ack_seconds',
         help: 'From sending a message to its acknowledgment, per outbound link.',
-        labelNames: ['link'] as const, buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers,
+        labelNames: ['link'] as const,
+        buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+        registers,
       }),
     };
     metricsByRegistry.set(registry, metrics);

@@ -96,12 +96,17 @@ export class VitalsCharting {
     const found = this.#latest(bed, admission, this.#deps.config.vitals);
     return {
       bed,
-      patient: { label: admission.displayName ?? `Adm-${String(admission.admission).padStart(4, '0')}`, admittedAt: new Date(admission.admittedAt).toISOString() },
+      patient: {
+        label: admission.displayName ?? `Adm-${String(admission.admission).padStart(4, '0')}`,
+        admittedAt: new Date(admission.admittedAt).toISOString(),
+      },
       vitals: this.#deps.config.vitals.map((code) => {
         const m = metric(code);
         const r = found.get(code);
         return {
-          metric: code, label: m.label, unit: m.unit,
+          metric: code,
+          label: m.label,
+          unit: m.unit,
           value: r?.value ?? null,
           measuredAt: r ? new Date(r.ts).toISOString() : null,
           deviceId: r?.deviceId ?? null,
@@ -120,14 +125,27 @@ export class VitalsCharting {
     if (values.length === 0) throw new WardgateError('WG_ERR_SCHEMA', 'expected at least one value to chart', 'values');
     const seen = new Set<string>();
     const chart: ChartValue[] = [];
-    const receipt = { confirmed: [] as string[], corrected: [] as Array<{ metric: string; from: number; to: number }>, entered: [] as string[] };
+    const receipt = {
+      confirmed: [] as string[],
+      corrected: [] as Array<{ metric: string; from: number; to: number }>,
+      entered: [] as string[],
+    };
     values.forEach((v, i) => {
       const field = `values[${i}]`;
-      if (!this.#deps.config.vitals.includes(v.metric)) throw new WardgateError('WG_ERR_SCHEMA', `not a vital this ward charts (${this.#deps.config.vitals.join(', ')})`, `${field}.metric`);
+      if (!this.#deps.config.vitals.includes(v.metric))
+        throw new WardgateError(
+          'WG_ERR_SCHEMA',
+          `not a vital this ward charts (${this.#deps.config.vitals.join(', ')})`,
+          `${field}.metric`,
+        );
       if (seen.has(v.metric)) throw new WardgateError('WG_ERR_SCHEMA', `${v.metric} is given twice`, `${field}.metric`);
       seen.add(v.metric);
       if (!Number.isFinite(v.value) || !isPlausible(v.metric, v.value)) {
-        throw new WardgateError('WG_ERR_SCHEMA', `${v.value} ${metric(v.metric).unit} is not a plausible ${metric(v.metric).label}`, `${field}.value`);
+        throw new WardgateError(
+          'WG_ERR_SCHEMA',
+          `${v.value} ${metric(v.metric).unit} is not a plausible ${metric(v.metric).label}`,
+          `${field}.value`,
+        );
       }
       if (v.observation === undefined) {
         chart.push({ code: v.metric, value: v.value, ts: now, deviceId: null, method: 'nurse' });
@@ -137,9 +155,19 @@ export class VitalsCharting {
       const stored = this.#storedValue(bed, admission, v.observation, v.metric, now, field);
       const corrected = round2(stored.value) !== round2(v.value);
       if (!corrected && stored.flags & ReadingFlag.artifact) {
-        throw new WardgateError('WG_ERR_SCHEMA', `the device's ${metric(v.metric).label} is an artifact; enter the measured value instead`, `${field}.value`);
+        throw new WardgateError(
+          'WG_ERR_SCHEMA',
+          `the device's ${metric(v.metric).label} is an artifact; enter the measured value instead`,
+          `${field}.value`,
+        );
       }
-      chart.push({ code: v.metric, value: v.value, ts: stored.ts, deviceId: stored.deviceId, method: corrected ? 'nurse' : 'device' });
+      chart.push({
+        code: v.metric,
+        value: v.value,
+        ts: stored.ts,
+        deviceId: stored.deviceId,
+        method: corrected ? 'nurse' : 'device',
+      });
       if (corrected) receipt.corrected.push({ metric: v.metric, from: stored.value, to: v.value });
       else receipt.confirmed.push(v.metric);
     });
@@ -148,7 +176,13 @@ export class VitalsCharting {
     const message = this.#report(admission, controlId, 'F', chart, now, observer);
     writeTransaction(this.#deps.db, () => {
       this.#deps.link.enqueue({ orderKey: patientKey(admission), controlId, message });
-      this.#deps.audit.record({ ts: now, actor: nurse, action: 'chart-vitals', target: `bed:${bed}`, detail: { controlId, status: 'F', ...receipt } });
+      this.#deps.audit.record({
+        ts: now,
+        actor: nurse,
+        action: 'chart-vitals',
+        target: `bed:${bed}`,
+        detail: { controlId, status: 'F', ...receipt },
+      });
     })();
     return { controlId, ...receipt };
   }
@@ -168,11 +202,15 @@ export class VitalsCharting {
         (r) => r.ts > after && (r.flags & ReadingFlag.artifact) === 0,
       );
       if (found.length === 0) continue;
-      const chart = this.#deps.config.vitals.flatMap((code) => found.filter((r) => r.code === code)).map(
-        (r): ChartValue => ({ code: r.code, value: r.value, ts: r.ts, deviceId: r.deviceId, method: 'device' }),
-      );
+      const chart = this.#deps.config.vitals
+        .flatMap((code) => found.filter((r) => r.code === code))
+        .map((r): ChartValue => ({ code: r.code, value: r.value, ts: r.ts, deviceId: r.deviceId, method: 'device' }));
       const controlId = newControlId('P');
-      this.#deps.link.enqueue({ orderKey: patientKey(admission), controlId, message: this.#report(admission, controlId, options.status, chart, now) });
+      this.#deps.link.enqueue({
+        orderKey: patientKey(admission),
+        controlId,
+        message: this.#report(admission, controlId, options.status, chart, now),
+      });
       this.#unvalidatedUpTo.set(admission.bed, Math.max(...chart.map((c) => c.ts)));
       queued++;
     }
@@ -181,7 +219,12 @@ export class VitalsCharting {
 
   #admitted(bed: string): Admission {
     const admission = this.#deps.admissions.get(bed);
-    if (!admission) throw new WardgateError('WG_ERR_CONFLICT', `no patient is admitted to bed ${bed}: vitals are charted for an admitted patient only`, 'bed');
+    if (!admission)
+      throw new WardgateError(
+        'WG_ERR_CONFLICT',
+        `no patient is admitted to bed ${bed}: vitals are charted for an admitted patient only`,
+        'bed',
+      );
     return admission;
   }
 
@@ -191,31 +234,77 @@ export class VitalsCharting {
     return latestReadings(this.#deps.db, { bed, since, codes });
   }
 
-  #storedValue(bed: string, admission: Admission, observation: number, code: string, now: number, field: string): StoredReading {
+  #storedValue(
+    bed: string,
+    admission: Admission,
+    observation: number,
+    code: string,
+    now: number,
+    field: string,
+  ): StoredReading {
     const stored = Number.isSafeInteger(observation) ? readingOf(this.#deps.db, observation, code) : undefined;
-    if (!stored || stored.bed !== bed) throw new WardgateError('WG_ERR_NOT_FOUND', `no ${code} reading ${observation} at bed ${bed}`, `${field}.observation`);
-    if (stored.ts < admission.admittedAt) throw new WardgateError('WG_ERR_CONFLICT', 'the reading was measured before this patient was admitted', `${field}.observation`);
-    if (stored.ts < now - this.#deps.config.maxAgeMs) throw new WardgateError('WG_ERR_CONFLICT', 'the reading is older than ehr.maxAgeMs; measure again or enter the value', `${field}.observation`);
+    if (!stored || stored.bed !== bed)
+      throw new WardgateError(
+        'WG_ERR_NOT_FOUND',
+        `no ${code} reading ${observation} at bed ${bed}`,
+        `${field}.observation`,
+      );
+    if (stored.ts < admission.admittedAt)
+      throw new WardgateError(
+        'WG_ERR_CONFLICT',
+        'the reading was measured before this patient was admitted',
+        `${field}.observation`,
+      );
+    if (stored.ts < now - this.#deps.config.maxAgeMs)
+      throw new WardgateError(
+        'WG_ERR_CONFLICT',
+        'the reading is older than ehr.maxAgeMs; measure again or enter the value',
+        `${field}.observation`,
+      );
     return stored;
   }
 
   #observer(nurse: string): Observer {
     const known = Object.hasOwn(this.#deps.config.observers, nurse) ? this.#deps.config.observers[nurse] : undefined;
-    return known ? { id: known.id, ...(known.family !== undefined && { family: known.family }), ...(known.given !== undefined && { given: known.given }) } : { id: nurse };
+    return known
+      ? {
+          id: known.id,
+          ...(known.family !== undefined && { family: known.family }),
+          ...(known.given !== undefined && { given: known.given }),
+        }
+      : { id: nurse };
   }
 
-  #report(admission: Admission, controlId: string, status: ResultStatus, values: readonly ChartValue[], now: number, observer?: Observer): string {
+  #report(
+    admission: Admission,
+    controlId: string,
+    status: ResultStatus,
+    values: readonly ChartValue[],
+    now: number,
+    observer?: Observer,
+  ): string {
     const { config, ward, db } = this.#deps;
     const identity = patientIdentity(db, admission.patient);
     if (!identity) throw new Error(`admission ${admission.admission} names no stored patient`);
     return buildVitalsReport({
-      controlId, now, status, values,
+      controlId,
+      now,
+      status,
+      values,
       ...(observer && { observer }),
       header: {
-        sendingApplication: config.sendingApplication, sendingFacility: config.sendingFacility ?? ward,
-        receivingApplication: config.receivingApplication, receivingFacility: config.receivingFacility, processingId: config.processingId,
+        sendingApplication: config.sendingApplication,
+        sendingFacility: config.sendingFacility ?? ward,
+        receivingApplication: config.receivingApplication,
+        receivingFacility: config.receivingFacility,
+        processingId: config.processingId,
       },
-      patient: { identifier: identity.identifier, authority: identity.authority, idType: identity.idType || config.identifierType, displayName: admission.displayName },
+      patient: {
+        identifier: identity.identifier,
+        authority: identity.authority,
+        idType: identity.idType || config.identifierType,
+        displayName: admission.displayName,
+      },
       location: { pointOfCare: config.pointOfCare ?? ward, bed: admission.bed, facility: config.facility },
     });
   }
@@ -232,7 +321,10 @@ function patientKey(admission: Admission): string {
  * receivers allow. The queue's UNIQUE constraint catches the impossible.
  */
 export function newControlId(prefix: string): string {
-  return `${prefix}${Date.now().toString(36).toUpperCase()}${randomBytes(6).readUIntBE(0, 6).toString(36).toUpperCase().padStart(10, '0')}`.slice(0, 20);
+  return `${prefix}${Date.now().toString(36).toUpperCase()}${randomBytes(6).readUIntBE(0, 6).toString(36).toUpperCase().padStart(10, '0')}`.slice(
+    0,
+    20,
+  );
 }
 
 function round2(v: number): number {

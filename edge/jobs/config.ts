@@ -3,7 +3,9 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 
-const cronExpression = z.string().refine((s) => cron.validate(s), 'expected a cron expression (5 or 6 fields, seconds first when 6)');
+const cronExpression = z
+  .string()
+  .refine((s) => cron.validate(s), 'expected a cron expression (5 or 6 fields, seconds first when 6)');
 
 export const jobsConfigSchema = z
   .strictObject({

@@ -27,7 +27,11 @@ export interface JobListDeps {
 export function jobList({ config, log, db, guard, bus, cloud, metrics }: JobListDeps): Job[] {
   const jobs: Job[] = [
     { name: 'storage', schedule: config.jobs.storage, run: () => guard.check() },
-    { name: 'retention', schedule: config.jobs.retention, run: () => log.info({ purged: guard.purgeSynced() }, 'retention purge') },
+    {
+      name: 'retention',
+      schedule: config.jobs.retention,
+      run: () => log.info({ purged: guard.purgeSynced() }, 'retention purge'),
+    },
     { name: 'checkpoint', schedule: config.jobs.checkpoint, run: () => checkpointWal(db) },
   ];
   if (!cloud) return jobs;
@@ -52,7 +56,17 @@ export function jobList({ config, log, db, guard, bus, cloud, metrics }: JobList
         metrics?.syncVerifyMissing.inc(report.missing);
         metrics?.syncVerifyResent.inc(report.resent);
         if (report.resent > 0) sync.kick();
-        log.info({ ranges: report.ranges, items: report.items, missing: report.missing, extra: report.extra, resent: report.resent, pendingRepairs: report.pendingRepairs }, 'sync verified');
+        log.info(
+          {
+            ranges: report.ranges,
+            items: report.items,
+            missing: report.missing,
+            extra: report.extra,
+            resent: report.resent,
+            pendingRepairs: report.pendingRepairs,
+          },
+          'sync verified',
+        );
       } catch (err) {
         metrics?.syncVerifyRuns.inc({ outcome: 'failed' });
         throw err;
@@ -66,7 +80,15 @@ export function jobList({ config, log, db, guard, bus, cloud, metrics }: JobList
       const result = await pullConfig();
       // In force in the running daemon from the next reading (the alarm service hears it).
       if (result.outcome === 'applied') bus.emit('alarm.config', result.alarms);
-      if (result.outcome !== 'unchanged') log.info({ outcome: result.outcome, version: result.version, ...(result.outcome === 'refused' && { reason: result.reason }) }, 'config pulled from the cloud');
+      if (result.outcome !== 'unchanged')
+        log.info(
+          {
+            outcome: result.outcome,
+            version: result.version,
+            ...(result.outcome === 'refused' && { reason: result.reason }),
+          },
+          'config pulled from the cloud',
+        );
     },
   });
   return jobs;

@@ -62,7 +62,12 @@ export class Scheduler implements Service {
   readonly #busy = new Map<string, Promise<void>>();
   #stops: Array<() => void> = [];
 
-  constructor(options: { jobs: readonly Job[]; log: Logger; driver?: CronDriver; onRun?: (job: string, outcome: JobOutcome, ms: number) => void }) {
+  constructor(options: {
+    jobs: readonly Job[];
+    log: Logger;
+    driver?: CronDriver;
+    onRun?: (job: string, outcome: JobOutcome, ms: number) => void;
+  }) {
     this.#jobs = options.jobs;
     this.#driver = options.driver ?? nodeCronDriver;
     this.#log = options.log.child({ module: 'jobs' });

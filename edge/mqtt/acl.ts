@@ -10,7 +10,9 @@ export function mayPublish(principal: Principal, topic: string, ward: string): b
   if (principal === ANONYMOUS) return true;
   if (principal.kind === 'device') {
     const parsed = parseDeviceTopic(topic);
-    return parsed !== undefined && parsed.deviceId === principal.name && (parsed.kind === 'obs' || parsed.kind === 'status');
+    return (
+      parsed !== undefined && parsed.deviceId === principal.name && (parsed.kind === 'obs' || parsed.kind === 'status')
+    );
   }
   // People and displays publish only alarm acknowledgements, and only nurses and admins.
   return (principal.role === 'nurse' || principal.role === 'admin') && topic === topics.wardAlarmAck(ward);

@@ -74,7 +74,8 @@ export class MqttBroker implements Service {
     const { mqtt } = this.#deps.config;
     const aedes = await Aedes.createBroker({
       preConnect: (client, packet, done) => this.#login.preConnect(client, packet, done),
-      authenticate: (client, username, password, done) => this.#login.authenticate(client, username, password, once(done)),
+      authenticate: (client, username, password, done) =>
+        this.#login.authenticate(client, username, password, once(done)),
       authorizePublish: (client, packet, done) => this.#authorizePublish(client, packet, once(done)),
       authorizeSubscribe: (client, sub, done) => this.#authorizeSubscribe(client, sub, once(done)),
       authorizeForward: (client, packet) => this.#authorizeForward(client, packet),
@@ -82,7 +83,9 @@ export class MqttBroker implements Service {
     this.#aedes = aedes;
     aedes.on('clientReady', (client) => this.#quietly(() => this.#presence(client, true)));
     aedes.on('clientDisconnect', (client) => this.#quietly(() => this.#presence(client, false)));
-    aedes.on('clientError', (client, err) => this.#log.debug({ clientId: client.id, err: err.message }, 'client error'));
+    aedes.on('clientError', (client, err) =>
+      this.#log.debug({ clientId: client.id, err: err.message }, 'client error'),
+    );
 
     // The guard closes connections whose packets are far beyond any device message;
     // messages a little over maxMessageBytes are read and dead-lettered instead.
@@ -105,7 +108,11 @@ export class MqttBroker implements Service {
     this.#servers.push(await listen(createTcpServer(onConnection), mqtt.host, mqtt.port));
     if (mqtt.tls) {
       const tls = createTlsServer(
-        { cert: readFileSync(mqtt.tls.cert), key: readFileSync(mqtt.tls.key), ...(mqtt.tls.ca && { ca: readFileSync(mqtt.tls.ca) }) },
+        {
+          cert: readFileSync(mqtt.tls.cert),
+          key: readFileSync(mqtt.tls.key),
+          ...(mqtt.tls.ca && { ca: readFileSync(mqtt.tls.ca) }),
+        },
         onConnection,
       );
       this.#servers.push(await listen(tls, mqtt.tls.host ?? mqtt.host, mqtt.tls.port));
@@ -186,7 +193,10 @@ export class MqttBroker implements Service {
     const { ward } = this.#deps.config;
     if (!mayPublish(principal, packet.topic, ward)) {
       this.#deps.metrics.authFailures.inc({ kind: 'publish' });
-      this.#log.warn({ code: 'WG_ERR_FORBIDDEN', clientId: client.id.slice(0, 80), principal: principal.name, topic: packet.topic }, 'publish refused by ACL');
+      this.#log.warn(
+        { code: 'WG_ERR_FORBIDDEN', clientId: client.id.slice(0, 80), principal: principal.name, topic: packet.topic },
+        'publish refused by ACL',
+      );
       return done(new Error(`${principal.name || 'client'} may not publish to ${packet.topic}`));
     }
     const device = parseDeviceTopic(packet.topic);
@@ -202,15 +212,24 @@ export class MqttBroker implements Service {
       return done(null);
     }
     packet.retain = false; // readings are history, not retained state
-    const message = { source: 'mqtt' as const, deviceId: device.deviceId, payload: packet.payload as Buffer, topic: packet.topic };
+    const message = {
+      source: 'mqtt' as const,
+      deviceId: device.deviceId,
+      payload: packet.payload as Buffer,
+      topic: packet.topic,
+    };
     const settle = (err: Error | null, result?: IngestOutcome) => {
       if (err) {
-        this.#log.error({ code: 'WG_ERR_STORE', deviceId: device.deviceId, err: err.message }, 'commit failed; message not acknowledged');
+        this.#log.error(
+          { code: 'WG_ERR_STORE', deviceId: device.deviceId, err: err.message },
+          'commit failed; message not acknowledged',
+        );
         return done(err);
       }
       // The message is committed (stored or dead-lettered): telling the device must not undo that.
       try {
-        if (result?.outcome === 'rejected') this.#reportRejection(device.deviceId, result.rejection, packet.payload as Buffer);
+        if (result?.outcome === 'rejected')
+          this.#reportRejection(device.deviceId, result.rejection, packet.payload as Buffer);
       } catch (reportErr) {
         this.#hookFailed('report', reportErr, () => {});
       }
@@ -229,17 +248,29 @@ export class MqttBroker implements Service {
   #refuseAfterFailure(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
     const principal = client ? this.#login.principalOf(client) : undefined;
     const device = parseDeviceTopic(packet.topic);
-    if (!principal || !device || !mayPublish(principal, packet.topic, this.#deps.config.ward)) return done(new Error('message refused'));
-    const rejection = reject('WG_ERR_INTERNAL', 'the gateway failed while handling this message; it is kept for review and will not be processed');
+    if (!principal || !device || !mayPublish(principal, packet.topic, this.#deps.config.ward))
+      return done(new Error('message refused'));
+    const rejection = reject(
+      'WG_ERR_INTERNAL',
+      'the gateway failed while handling this message; it is kept for review and will not be processed',
+    );
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload));
-    this.#deps.ingestor.deadLetter({ source: 'mqtt', deviceId: device.deviceId, payload, topic: packet.topic }, rejection, (err) => {
-      if (err) return done(err);
-      this.#quietly(() => this.#reportRejection(device.deviceId, rejection, payload));
-      done(null);
-    });
+    this.#deps.ingestor.deadLetter(
+      { source: 'mqtt', deviceId: device.deviceId, payload, topic: packet.topic },
+      rejection,
+      (err) => {
+        if (err) return done(err);
+        this.#quietly(() => this.#reportRejection(device.deviceId, rejection, payload));
+        done(null);
+      },
+    );
   }
 
-  #authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
+  #authorizeSubscribe(
+    client: Client,
+    sub: Subscription,
+    done: (error: Error | null, subscription?: Subscription | null) => void,
+  ): void {
     try {
       this.#authorizeSubscribeUnguarded(client, sub, done);
     } catch (err) {
@@ -260,11 +291,18 @@ export class MqttBroker implements Service {
     }
   }
 
-  #authorizeSubscribeUnguarded(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
+  #authorizeSubscribeUnguarded(
+    client: Client,
+    sub: Subscription,
+    done: (error: Error | null, subscription?: Subscription | null) => void,
+  ): void {
     const principal = this.#login.principalOf(client);
     if (principal && maySubscribe(principal, sub.topic, this.#deps.config.ward)) return done(null, sub);
     this.#deps.metrics.authFailures.inc({ kind: 'subscribe' });
-    this.#log.warn({ code: 'WG_ERR_FORBIDDEN', clientId: client.id.slice(0, 80), principal: principal?.name, topic: sub.topic }, 'subscription refused by ACL');
+    this.#log.warn(
+      { code: 'WG_ERR_FORBIDDEN', clientId: client.id.slice(0, 80), principal: principal?.name, topic: sub.topic },
+      'subscription refused by ACL',
+    );
     done(null, null); // SUBACK with failure (0x80) for this filter; the connection stays
   }
 
@@ -300,20 +338,34 @@ export class MqttBroker implements Service {
       // Before login nobody has earned a write to the store (or to the sync): count, log now and then, close.
       this.#deps.metrics.authFailures.inc({ kind: 'oversize_unauthenticated' });
       const source = (client.conn as { remoteAddress?: string }).remoteAddress;
-      this.#limited.warn('oversize-before-login', { code: 'WG_ERR_TOO_LARGE', source, packetType: err.packetType, bytes: err.remainingLength }, 'oversized MQTT packet before login; connection closed, nothing stored');
+      this.#limited.warn(
+        'oversize-before-login',
+        { code: 'WG_ERR_TOO_LARGE', source, packetType: err.packetType, bytes: err.remainingLength },
+        'oversized MQTT packet before login; connection closed, nothing stored',
+      );
       return;
     }
     const deviceId = principal.kind === 'device' ? principal.name : undefined;
     this.#deps.metrics.authFailures.inc({ kind: 'oversize' });
-    const rejection = reject('WG_ERR_TOO_LARGE', `MQTT packet of ${err.remainingLength} bytes is far beyond the message limit; connection closed`);
-    this.#deps.ingestor.deadLetter({ source: 'mqtt', deviceId: deviceId ?? client.id ?? 'unknown', payload: err.head }, rejection, () => {});
+    const rejection = reject(
+      'WG_ERR_TOO_LARGE',
+      `MQTT packet of ${err.remainingLength} bytes is far beyond the message limit; connection closed`,
+    );
+    this.#deps.ingestor.deadLetter(
+      { source: 'mqtt', deviceId: deviceId ?? client.id ?? 'unknown', payload: err.head },
+      rejection,
+      () => {},
+    );
     if (deviceId) this.#reportRejection(deviceId, rejection, Buffer.alloc(0));
   }
 
   /** Counts and logs an exception caught in a hook (the error's message only: no payload), then answers with `fallback`. */
   #hookFailed(stage: string, err: unknown, fallback: () => void): void {
     this.#deps.metrics.handlerErrors.inc({ source: 'mqtt', stage });
-    this.#log.error({ code: 'WG_ERR_INTERNAL', stage, err: err instanceof Error ? err.message : String(err) }, 'mqtt handler failed; the packet was refused');
+    this.#log.error(
+      { code: 'WG_ERR_INTERNAL', stage, err: err instanceof Error ? err.message : String(err) },
+      'mqtt handler failed; the packet was refused',
+    );
     this.#quietly(fallback);
   }
 
@@ -331,7 +383,10 @@ export class MqttBroker implements Service {
     this.#deps.ingestor.presence('mqtt', principal.name, online, (err) => {
       if (err) this.#log.warn({ deviceId: principal.name, err: err.message }, 'presence not recorded');
     });
-    this.#deps.bus.emit(online ? 'device.connected' : 'device.disconnected', { deviceId: principal.name, source: 'mqtt' });
+    this.#deps.bus.emit(online ? 'device.connected' : 'device.disconnected', {
+      deviceId: principal.name,
+      source: 'mqtt',
+    });
   }
 }
 

@@ -25,7 +25,12 @@ export function ownerOf(clientId: string): string {
  * `assigned`: the client sent an empty identifier and the broker made one up.
  * `isDeclared`: a device id or user name in the configuration.
  */
-export function mayUseClientId(principal: Principal, clientId: string, assigned: boolean, isDeclared: (name: string) => boolean): boolean {
+export function mayUseClientId(
+  principal: Principal,
+  clientId: string,
+  assigned: boolean,
+  isDeclared: (name: string) => boolean,
+): boolean {
   if (principal.kind === 'device') return !assigned && clientId === principal.name;
   if (assigned) return true;
   if (principal === ANONYMOUS) return !isDeclared(ownerOf(clientId));

@@ -56,10 +56,14 @@ export class MqttLogin {
     password: Buffer | undefined,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
-    const answer = (returnCode: number, why: string) => done(Object.assign<Error, Pick<AuthenticateError, 'returnCode'>>(new Error(why), { returnCode }), false);
+    const answer = (returnCode: number, why: string) =>
+      done(Object.assign<Error, Pick<AuthenticateError, 'returnCode'>>(new Error(why), { returnCode }), false);
     const refuse = (why: string) => {
       this.#deps.metrics.authFailures.inc({ kind: 'connect' });
-      this.#log.warn({ code: 'WG_ERR_AUTH', clientId: client.id.slice(0, 80), username: username?.slice(0, 80), reason: why }, 'mqtt connection refused');
+      this.#log.warn(
+        { code: 'WG_ERR_AUTH', clientId: client.id.slice(0, 80), username: username?.slice(0, 80), reason: why },
+        'mqtt connection refused',
+      );
       answer(BAD_USER_NAME_OR_PASSWORD, why);
     };
     try {
@@ -88,7 +92,11 @@ export class MqttLogin {
   ): void {
     if (outcome.kind === 'busy') {
       this.#deps.metrics.authFailures.inc({ kind: 'busy' });
-      this.#limited.warn('login-queue-full', { code: 'WG_ERR_AUTH' }, 'password checks queued to the limit; MQTT connections answered "server unavailable"');
+      this.#limited.warn(
+        'login-queue-full',
+        { code: 'WG_ERR_AUTH' },
+        'password checks queued to the limit; MQTT connections answered "server unavailable"',
+      );
       return answer(SERVER_UNAVAILABLE, 'too many logins waiting; try again shortly');
     }
     if (outcome.kind === 'refused') return refuse('wrong user name or password');
@@ -96,7 +104,12 @@ export class MqttLogin {
   }
 
   /** An authenticated principal gets the session only if the client identifier is its own (clientIds.ts). */
-  #admit(client: Client, principal: Principal, answer: (returnCode: number, why: string) => void, done: (error: AuthenticateError | null, success: boolean | null) => void): void {
+  #admit(
+    client: Client,
+    principal: Principal,
+    answer: (returnCode: number, why: string) => void,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
     const isDeclared = (name: string) => this.#deps.auth.principal(name) !== undefined;
     const live = this.#deps.liveClients();
     const held = live !== undefined && Object.hasOwn(live, client.id);
@@ -104,12 +117,22 @@ export class MqttLogin {
       this.#deps.metrics.authFailures.inc({ kind: 'client_id' });
       // The identifier is the client's own choice: logged shortened, as it was sent.
       this.#log.warn(
-        { code: 'WG_ERR_CLIENT_ID', principal: principal.name || 'anonymous', kind: principal.kind, clientId: client.id.slice(0, 80), sessionOnline: held },
+        {
+          code: 'WG_ERR_CLIENT_ID',
+          principal: principal.name || 'anonymous',
+          kind: principal.kind,
+          clientId: client.id.slice(0, 80),
+          sessionOnline: held,
+        },
         'mqtt client identifier belongs to another principal; connection refused',
       );
       return answer(IDENTIFIER_REJECTED, 'client identifier not allowed for this user');
     }
-    if (held) this.#log.info({ principal: principal.name || 'anonymous', clientId: client.id.slice(0, 80) }, 'a new connection takes over its own session [MQTT-3.1.4-2]');
+    if (held)
+      this.#log.info(
+        { principal: principal.name || 'anonymous', clientId: client.id.slice(0, 80) },
+        'a new connection takes over its own session [MQTT-3.1.4-2]',
+      );
     this.#principals.set(client, principal);
     done(null, true);
   }

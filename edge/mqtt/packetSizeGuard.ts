@@ -45,7 +45,11 @@ export class PacketSizeMeter {
       this.#header = [];
       if (parsed === 'malformed') return undefined; // the broker's parser reports it
       if (parsed.remainingLength > this.#limit) {
-        return new PacketTooLargeError(parsed.type, parsed.remainingLength, Buffer.from(chunk.subarray(Math.max(0, at - 5), at + 256)));
+        return new PacketTooLargeError(
+          parsed.type,
+          parsed.remainingLength,
+          Buffer.from(chunk.subarray(Math.max(0, at - 5), at + 256)),
+        );
       }
       this.#skip = parsed.remainingLength;
     }
@@ -54,7 +58,9 @@ export class PacketSizeMeter {
 }
 
 /** Type and Remaining Length of a fixed header ([MQTT-2.2.3]: 1-4 length bytes, 7 bits each). */
-export function decodeFixedHeader(bytes: readonly number[]): { type: number; remainingLength: number } | 'incomplete' | 'malformed' {
+export function decodeFixedHeader(
+  bytes: readonly number[],
+): { type: number; remainingLength: number } | 'incomplete' | 'malformed' {
   if (bytes.length < 2) return 'incomplete';
   let length = 0;
   for (let i = 1; i < bytes.length; i++) {

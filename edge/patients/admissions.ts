@@ -35,8 +35,17 @@ export interface Settings {
 }
 
 interface Row {
-  id: number; patient: number; bed: string; display_name: string | null; admitted_at: number; source: string;
-  spo2_scale: number; on_oxygen: number; oxygen_at: number | null; consciousness: Consciousness | null; consciousness_at: number | null;
+  id: number;
+  patient: number;
+  bed: string;
+  display_name: string | null;
+  admitted_at: number;
+  source: string;
+  spo2_scale: number;
+  on_oxygen: number;
+  oxygen_at: number | null;
+  consciousness: Consciousness | null;
+  consciousness_at: number | null;
 }
 
 export class Admissions {
@@ -70,17 +79,36 @@ export class Admissions {
     return this.#byBed.get(bed);
   }
 
-  admit(input: { bed: string; identifier: string; authority?: string; displayName?: string }, actor: string): Admission {
+  admit(
+    input: { bed: string; identifier: string; authority?: string; displayName?: string },
+    actor: string,
+  ): Admission {
     const now = this.#now();
-    if (this.#byBed.has(input.bed)) throw new WardgateError('WG_ERR_CONFLICT', `bed ${input.bed} is occupied; discharge first`, 'bed');
+    if (this.#byBed.has(input.bed))
+      throw new WardgateError('WG_ERR_CONFLICT', `bed ${input.bed} is occupied; discharge first`, 'bed');
     writeTransaction(this.#db, () => {
-      const { id: patient } = this.#upsertPatient.get(input.identifier, input.authority ?? '', now, now) as { id: number };
-      const current = this.#db.prepare('SELECT bed FROM admissions WHERE patient = ? AND discharged_at IS NULL').get(patient) as { bed: string } | undefined;
-      if (current) throw new WardgateError('WG_ERR_CONFLICT', `the patient is already admitted to bed ${current.bed}`, 'identifier');
+      const { id: patient } = this.#upsertPatient.get(input.identifier, input.authority ?? '', now, now) as {
+        id: number;
+      };
+      const current = this.#db
+        .prepare('SELECT bed FROM admissions WHERE patient = ? AND discharged_at IS NULL')
+        .get(patient) as { bed: string } | undefined;
+      if (current)
+        throw new WardgateError(
+          'WG_ERR_CONFLICT',
+          `the patient is already admitted to bed ${current.bed}`,
+          'identifier',
+        );
       const { lastInsertRowid } = this.#db
         .prepare('INSERT INTO admissions (patient, bed, display_name, admitted_at, admitted_by) VALUES (?, ?, ?, ?, ?)')
         .run(patient, input.bed, input.displayName ?? null, now, actor);
-      this.#audit.record({ ts: now, actor, action: 'admit', target: `bed:${input.bed}`, detail: { admission: Number(lastInsertRowid), source: 'manual' } });
+      this.#audit.record({
+        ts: now,
+        actor,
+        action: 'admit',
+        target: `bed:${input.bed}`,
+        detail: { admission: Number(lastInsertRowid), source: 'manual' },
+      });
     })();
     this.#load();
     return this.#byBed.get(input.bed)!;
@@ -91,8 +119,16 @@ export class Admissions {
     if (!admission) throw new WardgateError('WG_ERR_NOT_FOUND', `no patient is admitted to bed ${bed}`, 'bed');
     const now = this.#now();
     writeTransaction(this.#db, () => {
-      this.#db.prepare('UPDATE admissions SET discharged_at = ?, discharged_by = ? WHERE id = ?').run(now, actor, admission.admission);
-      this.#audit.record({ ts: now, actor, action: 'discharge', target: `bed:${bed}`, detail: { admission: admission.admission, source: 'manual', admittedBy: admission.source } });
+      this.#db
+        .prepare('UPDATE admissions SET discharged_at = ?, discharged_by = ? WHERE id = ?')
+        .run(now, actor, admission.admission);
+      this.#audit.record({
+        ts: now,
+        actor,
+        action: 'discharge',
+        target: `bed:${bed}`,
+        detail: { admission: admission.admission, source: 'manual', admittedBy: admission.source },
+      });
     })();
     this.#byBed.delete(bed);
     return admission;
@@ -136,7 +172,8 @@ export class Admissions {
         source: r.source === 'adt' ? 'adt' : 'manual',
         spo2Scale: r.spo2_scale === 2 ? 2 : 1,
         onOxygen: r.oxygen_at === null ? null : r.on_oxygen === 1,
-        consciousness: r.consciousness && r.consciousness_at !== null ? { value: r.consciousness, at: r.consciousness_at } : null,
+        consciousness:
+          r.consciousness && r.consciousness_at !== null ? { value: r.consciousness, at: r.consciousness_at } : null,
       });
     }
   }

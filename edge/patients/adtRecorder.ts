@@ -63,7 +63,9 @@ export class AdtRecorder {
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
       seen: p('SELECT digest FROM adt_messages WHERE sender = ? AND control_id = ?'),
-      remember: p('INSERT INTO adt_messages (sender, control_id, digest, event, received_at, outcome) VALUES (?, ?, ?, ?, ?, ?)'),
+      remember: p(
+        'INSERT INTO adt_messages (sender, control_id, digest, event, received_at, outcome) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
       forget: p('DELETE FROM adt_messages WHERE received_at < ?'),
       patient: p('SELECT id FROM patients WHERE authority = ? AND identifier = ?'),
       upsertPatient: p(
@@ -72,17 +74,25 @@ export class AdtRecorder {
       ),
       renamePatient: p('UPDATE patients SET identifier = ?, authority = ?, last_seen = ? WHERE id = ?'),
       lastEvent: p('SELECT event_ts FROM adt_patient_events WHERE patient = ?'),
-      setLastEvent: p('INSERT INTO adt_patient_events (patient, event_ts) VALUES (?, ?) ON CONFLICT (patient) DO UPDATE SET event_ts = max(event_ts, excluded.event_ts)'),
+      setLastEvent: p(
+        'INSERT INTO adt_patient_events (patient, event_ts) VALUES (?, ?) ON CONFLICT (patient) DO UPDATE SET event_ts = max(event_ts, excluded.event_ts)',
+      ),
       dropLastEvent: p('DELETE FROM adt_patient_events WHERE patient = ?'),
-      openOf: p('SELECT id, patient, bed, display_name, source FROM admissions WHERE patient = ? AND discharged_at IS NULL'),
-      openAt: p('SELECT id, patient, bed, display_name, source FROM admissions WHERE bed = ? AND discharged_at IS NULL'),
+      openOf: p(
+        'SELECT id, patient, bed, display_name, source FROM admissions WHERE patient = ? AND discharged_at IS NULL',
+      ),
+      openAt: p(
+        'SELECT id, patient, bed, display_name, source FROM admissions WHERE bed = ? AND discharged_at IS NULL',
+      ),
       end: p("UPDATE admissions SET discharged_at = ?, discharged_by = 'adt' WHERE id = ?"),
       move: p("UPDATE admissions SET bed = ?, source = 'adt' WHERE id = ?"),
       adopt: p("UPDATE admissions SET source = 'adt' WHERE id = ?"),
       rename: p('UPDATE admissions SET display_name = ? WHERE id = ?'),
       repoint: p('UPDATE admissions SET patient = ? WHERE id = ?'),
       repointDevices: p('UPDATE devices SET patient = ? WHERE patient = ?'),
-      insert: p("INSERT INTO admissions (patient, bed, display_name, admitted_at, admitted_by, source) VALUES (?, ?, ?, ?, 'adt', 'adt')"),
+      insert: p(
+        "INSERT INTO admissions (patient, bed, display_name, admitted_at, admitted_by, source) VALUES (?, ?, ?, ?, 'adt', 'adt')",
+      ),
     };
   }
 
@@ -145,11 +155,14 @@ export class AdtRecorder {
     if (placement.kind === 'none') return;
     if (placement.kind !== 'bed') {
       // On another ward, or on this one without a bed: no bed of ours holds them any more.
-      if (known !== undefined) this.#leave(known, adt, placement.kind === 'elsewhere' ? 'transfer-out' : 'no-bed', act, now);
+      if (known !== undefined)
+        this.#leave(known, adt, placement.kind === 'elsewhere' ? 'transfer-out' : 'no-bed', act, now);
       return;
     }
     const { bed } = placement;
-    const patient = known ?? (this.#s.upsertPatient.get(adt.patient.identifier, adt.patient.authority, now, now) as { id: number }).id;
+    const patient =
+      known ??
+      (this.#s.upsertPatient.get(adt.patient.identifier, adt.patient.authority, now, now) as { id: number }).id;
     const mine = this.#openOf(patient);
     if (mine && mine.bed === bed) {
       if (mine.source !== 'adt') {
@@ -184,7 +197,10 @@ export class AdtRecorder {
     const mine = this.#openOf(patient);
     if (!mine) return;
     this.#s.end.run(now, mine.id);
-    this.#record(now, why === 'discharge' ? 'discharge' : `adt-${why}`, mine.bed, adt, { admission: mine.id, admittedBy: mine.source });
+    this.#record(now, why === 'discharge' ? 'discharge' : `adt-${why}`, mine.bed, adt, {
+      admission: mine.id,
+      admittedBy: mine.source,
+    });
     act.change(mine.bed);
   }
 
@@ -224,7 +240,12 @@ export class AdtRecorder {
     const kept = this.#openOf(survivor);
     if (open && kept) {
       this.#s.end.run(now, open.id);
-      this.#record(now, 'merge', open.bed, adt, { patient: survivor, mergedPatient: prior, admission: open.id, endedFor: kept.id });
+      this.#record(now, 'merge', open.bed, adt, {
+        patient: survivor,
+        mergedPatient: prior,
+        admission: open.id,
+        endedFor: kept.id,
+      });
       act.change(open.bed);
     } else if (open) {
       this.#s.repoint.run(survivor, open.id);
@@ -257,7 +278,13 @@ export class AdtRecorder {
   }
 
   #record(now: number, action: string, bed: string | null, adt: AdtEvent, detail: Record<string, unknown>): void {
-    this.#audit.record({ ts: now, actor: ACTOR, action, target: bed === null ? null : `bed:${bed}`, detail: { source: 'adt', event: adt.event, controlId: adt.controlId, ...detail } });
+    this.#audit.record({
+      ts: now,
+      actor: ACTOR,
+      action,
+      target: bed === null ? null : `bed:${bed}`,
+      detail: { source: 'adt', event: adt.event, controlId: adt.controlId, ...detail },
+    });
   }
 }
 

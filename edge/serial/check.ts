@@ -58,13 +58,23 @@ export interface CheckOptions {
   readonly maxFutureMs: number;
 }
 
-export async function checkSerial(capture: Buffer, driverName: SerialDriverName, options: CheckOptions): Promise<CheckReport> {
+export async function checkSerial(
+  capture: Buffer,
+  driverName: SerialDriverName,
+  options: CheckOptions,
+): Promise<CheckReport> {
   const driver = serialDrivers[driverName];
   const faults: Record<FramingFault, number> = { junk: 0, overlong: 0, partial: 0 };
   const records: CheckedRecord[] = [];
-  const framer = framerFor(driver, options.maxLineBytes, (fault, bytes) => (faults[fault] += fault === 'junk' ? bytes : 1));
+  const framer = framerFor(
+    driver,
+    options.maxLineBytes,
+    (fault, bytes) => (faults[fault] += fault === 'junk' ? bytes : 1),
+  );
   framer.on('data', (record: Buffer) => {
-    const decoded = driver.decode(record.toString(driver.asciiOnly ? 'latin1' : 'utf8'), { deviceClock: options.deviceClock });
+    const decoded = driver.decode(record.toString(driver.asciiOnly ? 'latin1' : 'utf8'), {
+      deviceClock: options.deviceClock,
+    });
     records.push({ n: records.length + 1, ...judge(decoded, driverName, options) });
   });
   const ended = once(framer, 'end');
@@ -76,7 +86,13 @@ export async function checkSerial(capture: Buffer, driverName: SerialDriverName,
 function judge(decoded: DecodedLine, driverName: SerialDriverName, options: CheckOptions): Omit<CheckedRecord, 'n'> {
   const policy = { now: options.now, maxFutureMs: options.maxFutureMs };
   if (decoded.kind === 'header') return { outcome: 'skip', values: [] };
-  if (decoded.kind === 'garbage') return { outcome: 'refuse', values: [], code: 'WG_ERR_SERIAL_LINE', reason: `not a ${driverName} line: ${decoded.reason}` };
+  if (decoded.kind === 'garbage')
+    return {
+      outcome: 'refuse',
+      values: [],
+      code: 'WG_ERR_SERIAL_LINE',
+      reason: `not a ${driverName} line: ${decoded.reason}`,
+    };
   if (decoded.kind === 'message') {
     // jsonl: a message without a seq gets one derived from its time, as on a port.
     let body: unknown;
@@ -85,27 +101,48 @@ function judge(decoded: DecodedLine, driverName: SerialDriverName, options: Chec
     } catch {
       body = undefined;
     }
-    const result = isPlainObject(body) && body.seq === undefined ? validateObservation({ ...body, seq: 0 }, policy) : parseObservation(decoded.payload, policy);
-    if (!result.ok) return { outcome: 'refuse', values: [], code: result.error.code, reason: result.error.field ? `${result.error.field}: ${result.error.message}` : result.error.message };
+    const result =
+      isPlainObject(body) && body.seq === undefined
+        ? validateObservation({ ...body, seq: 0 }, policy)
+        : parseObservation(decoded.payload, policy);
+    if (!result.ok)
+      return {
+        outcome: 'refuse',
+        values: [],
+        code: result.error.code,
+        reason: result.error.field ? `${result.error.field}: ${result.error.message}` : result.error.message,
+      };
     return { outcome: result.readings.length ? 'store' : 'no-value', values: result.readings.map(valueOf) };
   }
   const { sensor, exceptions, event, deviceTs } = decoded;
-  const about = { ...(sensor !== undefined && { sensor }), ...(exceptions?.length && { exceptions }), ...(event && { event }), ...(deviceTs !== undefined && { deviceTs }) };
+  const about = {
+    ...(sensor !== undefined && { sensor }),
+    ...(exceptions?.length && { exceptions }),
+    ...(event && { event }),
+    ...(deviceTs !== undefined && { deviceTs }),
+  };
   const result = validateObservation({ seq: 0, ts: deviceTs ?? options.now, obs: decoded.obs }, policy);
-  if (!result.ok) return { outcome: 'refuse', values: [], code: result.error.code, reason: result.error.message, ...about };
-  const outcome: CheckOutcome = sensor !== undefined && sensor !== 'ok' ? 'not-monitoring' : result.readings.length ? 'store' : 'no-value';
+  if (!result.ok)
+    return { outcome: 'refuse', values: [], code: result.error.code, reason: result.error.message, ...about };
+  const outcome: CheckOutcome =
+    sensor !== undefined && sensor !== 'ok' ? 'not-monitoring' : result.readings.length ? 'store' : 'no-value';
   return { outcome, values: result.readings.map(valueOf), ...about };
 }
 
 function valueOf(r: Reading): CheckedValue {
-  const flags = [...(r.flags & ReadingFlag.artifact ? ['artifact'] : []), ...(r.flags & ReadingFlag.unreliable ? ['unreliable'] : [])];
+  const flags = [
+    ...(r.flags & ReadingFlag.artifact ? ['artifact'] : []),
+    ...(r.flags & ReadingFlag.unreliable ? ['unreliable'] : []),
+  ];
   return { code: r.code, value: r.value, unit: r.unit, flags };
 }
 
 /** One line of the report, for a person. */
 export function describe(record: CheckedRecord, unit: 'line' | 'record'): string {
   const head = `${unit} ${record.n}`;
-  const values = record.values.map((v) => `${v.code} ${v.value} ${v.unit}${v.flags.length ? ` (${v.flags.join(', ')})` : ''}`).join(', ');
+  const values = record.values
+    .map((v) => `${v.code} ${v.value} ${v.unit}${v.flags.length ? ` (${v.flags.join(', ')})` : ''}`)
+    .join(', ');
   const notes = [
     record.exceptions?.length ? `device reports ${record.exceptions.join(', ')}` : '',
     record.event ? 'nurse event marked' : '',

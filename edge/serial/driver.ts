@@ -42,8 +42,14 @@ export interface SerialDriver {
 }
 
 /** The framer a port of this driver reads through: the driver's own, or lines. */
-export function framerFor(driver: SerialDriver, maxLineBytes: number, onFault: (fault: FramingFault, bytes: number) => void): Transform {
-  return driver.framer ? driver.framer(onFault) : new LineFramer({ maxLineBytes, asciiOnly: driver.asciiOnly, onFault });
+export function framerFor(
+  driver: SerialDriver,
+  maxLineBytes: number,
+  onFault: (fault: FramingFault, bytes: number) => void,
+): Transform {
+  return driver.framer
+    ? driver.framer(onFault)
+    : new LineFramer({ maxLineBytes, asciiOnly: driver.asciiOnly, onFault });
 }
 
 /** "---", "--", "--.-": the vendors' way of saying "no value" (DOMAIN.md section 6). */
@@ -59,7 +65,10 @@ export function deviceTime(
   if (clock === 'ignore') return undefined;
   const { year, month, day, hour, minute, second } = parts;
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return undefined;
-  const date = clock === 'utc' ? new Date(Date.UTC(year, month - 1, day, hour, minute, second)) : new Date(year, month - 1, day, hour, minute, second);
+  const date =
+    clock === 'utc'
+      ? new Date(Date.UTC(year, month - 1, day, hour, minute, second))
+      : new Date(year, month - 1, day, hour, minute, second);
   // 02/30 rolls over into March: not a date the device could have meant.
   const day2 = clock === 'utc' ? date.getUTCDate() : date.getDate();
   return day2 === day ? date.getTime() : undefined;

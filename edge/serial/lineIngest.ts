@@ -59,17 +59,34 @@ export class SerialLineIngest {
       const first = !this.#inGarbage;
       this.#inGarbage = true;
       this.#contained(() => this.#deps.onError?.(err, first));
-      if (first) this.#contained(() => this.#deadLetter(line, receivedTs, reject('WG_ERR_INTERNAL', `the gateway failed while handling this ${this.#deps.driver.name} line; it is kept for review and not processed`)));
+      if (first)
+        this.#contained(() =>
+          this.#deadLetter(
+            line,
+            receivedTs,
+            reject(
+              'WG_ERR_INTERNAL',
+              `the gateway failed while handling this ${this.#deps.driver.name} line; it is kept for review and not processed`,
+            ),
+          ),
+        );
       return 'error';
     }
   }
 
   #handle(line: Buffer, receivedTs: number): LineKind {
     const { port, driver } = this.#deps;
-    const decoded = driver.decode(line.toString(driver.asciiOnly ? 'latin1' : 'utf8'), { deviceClock: port.deviceClock });
+    const decoded = driver.decode(line.toString(driver.asciiOnly ? 'latin1' : 'utf8'), {
+      deviceClock: port.deviceClock,
+    });
     if (decoded.kind === 'header') return 'header';
     if (decoded.kind === 'garbage') {
-      if (!this.#inGarbage) this.#deadLetter(line, receivedTs, reject('WG_ERR_SERIAL_LINE', `not a ${driver.name} line: ${decoded.reason}`));
+      if (!this.#inGarbage)
+        this.#deadLetter(
+          line,
+          receivedTs,
+          reject('WG_ERR_SERIAL_LINE', `not a ${driver.name} line: ${decoded.reason}`),
+        );
       this.#inGarbage = true;
       return 'garbage';
     }
@@ -98,16 +115,34 @@ export class SerialLineIngest {
       body = undefined;
     }
     if (!isPlainObject(body) || body.seq !== undefined) {
-      return ingestor.observation({ source: 'serial', deviceId: port.deviceId, payload, topic: port.path, receivedTs }, done);
+      return ingestor.observation(
+        { source: 'serial', deviceId: port.deviceId, payload, topic: port.path, receivedTs },
+        done,
+      );
     }
-    const ts = body.ts === undefined ? undefined : parseTimestamp(body.ts, 'ts', { now: receivedTs, maxFutureMs: this.#deps.maxFutureSkewMs });
+    const ts =
+      body.ts === undefined
+        ? undefined
+        : parseTimestamp(body.ts, 'ts', { now: receivedTs, maxFutureMs: this.#deps.maxFutureSkewMs });
     const seq = typeof ts === 'number' ? contentSeq(ts, payload) : isRejection(ts) ? 0 : this.#arrival.next(receivedTs);
     this.#submit({ ...(body as unknown as ObservationMessage), seq }, payload, receivedTs);
   }
 
   #submit(message: ObservationMessage, line: Buffer, receivedTs: number): void {
     const { ingestor, port, done } = this.#deps;
-    ingestor.decoded({ source: 'serial', deviceId: port.deviceId, message, content: line, raw: line, topic: port.path, receivedTs, derivedSeq: true }, done);
+    ingestor.decoded(
+      {
+        source: 'serial',
+        deviceId: port.deviceId,
+        message,
+        content: line,
+        raw: line,
+        topic: port.path,
+        receivedTs,
+        derivedSeq: true,
+      },
+      done,
+    );
   }
 
   /** Device status is recorded when the sensor state or the exception set changes, not once a second. */
@@ -118,12 +153,17 @@ export class SerialLineIngest {
     this.#sensor = sensor;
     this.#exceptions = key;
     this.#deps.onSensor?.(sensor, exceptions);
-    if (changedSensor) this.#deps.ingestor.deviceStatus('serial', this.#deps.port.deviceId, { sensor }, this.#deps.done);
+    if (changedSensor)
+      this.#deps.ingestor.deviceStatus('serial', this.#deps.port.deviceId, { sensor }, this.#deps.done);
   }
 
   #deadLetter(line: Buffer, receivedTs: number, rejection: Rejection): void {
     const { ingestor, port, done } = this.#deps;
-    ingestor.deadLetter({ source: 'serial', deviceId: port.deviceId, payload: line, topic: port.path, receivedTs }, rejection, done);
+    ingestor.deadLetter(
+      { source: 'serial', deviceId: port.deviceId, payload: line, topic: port.path, receivedTs },
+      rejection,
+      done,
+    );
   }
 
   /** Runs what reports a refused line: a failure there must not escape the guard either. */

@@ -35,9 +35,24 @@ const high = (byte: number) => (byte & 0x80) !== 0;
 
 const layouts: Readonly<Record<NoninFormat, Layout>> = {
   1: { frameBytes: 3, frames: 1, valid: (b, i) => high(b[i]) && !high(b[i + 1]) && !high(b[i + 2]), sync: () => true },
-  8: { frameBytes: 4, frames: 1, valid: (b, i) => high(b[i]) && !high(b[i + 1]) && !high(b[i + 2]) && !high(b[i + 3]), sync: () => true },
-  2: { frameBytes: 5, frames: 25, valid: (b, i) => b[i] === 0x01 && high(b[i + 1]) && !high(b[i + 3]) && checksum(b, i), sync: (b, i) => (b[i + 1] & 0x01) === 1 },
-  7: { frameBytes: 5, frames: 25, valid: (b, i) => high(b[i]) && !high(b[i + 3]) && checksum(b, i), sync: (b, i) => (b[i] & 0x01) === 1 },
+  8: {
+    frameBytes: 4,
+    frames: 1,
+    valid: (b, i) => high(b[i]) && !high(b[i + 1]) && !high(b[i + 2]) && !high(b[i + 3]),
+    sync: () => true,
+  },
+  2: {
+    frameBytes: 5,
+    frames: 25,
+    valid: (b, i) => b[i] === 0x01 && high(b[i + 1]) && !high(b[i + 3]) && checksum(b, i),
+    sync: (b, i) => (b[i + 1] & 0x01) === 1,
+  },
+  7: {
+    frameBytes: 5,
+    frames: 25,
+    valid: (b, i) => high(b[i]) && !high(b[i + 3]) && checksum(b, i),
+    sync: (b, i) => (b[i] & 0x01) === 1,
+  },
 };
 
 /** The bytes of one record as the framer passes it on: a #1 or #8 record, a #2 or #7 packet. */

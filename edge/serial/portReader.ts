@@ -89,7 +89,10 @@ export class PortReader {
     serial.removeAllListeners('data');
     if (serial.isOpen) serial.close(() => {});
     const reason = (err as NodeJS.ErrnoException).code ?? err.message.replace(/^Error: /, '');
-    const delay = Math.min(this.#deps.port.reopenMaxMs, this.#deps.port.reopenMinMs * 2 ** Math.min(this.#failures, 30));
+    const delay = Math.min(
+      this.#deps.port.reopenMaxMs,
+      this.#deps.port.reopenMinMs * 2 ** Math.min(this.#failures, 30),
+    );
     this.#failures++;
     this.#setState('unavailable', reason);
     this.#deps.onRetry?.(delay, reason);

@@ -64,7 +64,11 @@ export class SerialDevice {
       onEvent: (ts) => deps.bus.emit('device.event', { deviceId: port.deviceId, source: 'serial', ts }),
       // The error, never the line: a line is a reading of a patient.
       onError: (err, first) => {
-        if (first) this.#log.error({ code: 'WG_ERR_INTERNAL', err }, 'a serial line could not be handled; it was refused and the port reads on');
+        if (first)
+          this.#log.error(
+            { code: 'WG_ERR_INTERNAL', err },
+            'a serial line could not be handled; it was refused and the port reads on',
+          );
       },
     });
     const labels = { port: port.path };
@@ -80,7 +84,8 @@ export class SerialDevice {
       onRetry: (_delay, reason) => {
         deps.metrics.serialReopens.inc(labels);
         // Logged when the cause changes (unplugged -> no such file), not on every try.
-        if (reason !== this.#failure) this.#log.warn({ code: 'WG_ERR_SERIAL_PORT', reason }, 'serial port unavailable; retrying with backoff');
+        if (reason !== this.#failure)
+          this.#log.warn({ code: 'WG_ERR_SERIAL_PORT', reason }, 'serial port unavailable; retrying with backoff');
         this.#failure = reason;
       },
     });
@@ -127,7 +132,12 @@ export class SerialDevice {
     }
     bus.emit('device.disconnected', { deviceId: port.deviceId, source: 'serial' });
     if (this.#online !== false) {
-      bus.emit('device.silent', { deviceId: port.deviceId, source: 'serial', reason: 'disconnected', since: Date.now() });
+      bus.emit('device.silent', {
+        deviceId: port.deviceId,
+        source: 'serial',
+        reason: 'disconnected',
+        since: Date.now(),
+      });
       this.#presence(false);
     }
   }
@@ -137,7 +147,12 @@ export class SerialDevice {
     const since = this.#lastValid;
     if (Date.now() - since < this.#deps.port.silentAfterMs) return;
     this.#log.warn({ silentForMs: Date.now() - since }, 'device silent: the port is open but no valid line arrives');
-    this.#deps.bus.emit('device.silent', { deviceId: this.#deps.port.deviceId, source: 'serial', reason: 'no-data', since });
+    this.#deps.bus.emit('device.silent', {
+      deviceId: this.#deps.port.deviceId,
+      source: 'serial',
+      reason: 'no-data',
+      since,
+    });
     this.#presence(false);
   }
 
@@ -149,7 +164,8 @@ export class SerialDevice {
   /** A serial device cannot resend: a failed commit loses the line. Logged once per run of failures. */
   #settled(err: Error | null, result?: IngestOutcome): void {
     if (err) {
-      if (!this.#storeFailing) this.#log.error({ code: 'WG_ERR_STORE', err: err.message }, 'serial readings cannot be committed');
+      if (!this.#storeFailing)
+        this.#log.error({ code: 'WG_ERR_STORE', err: err.message }, 'serial readings cannot be committed');
       this.#storeFailing = true;
       return;
     }

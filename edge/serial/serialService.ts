@@ -49,7 +49,10 @@ export class SerialService implements Service {
             onRejected: (p, code) => {
               if (lastRejected.get(p.path) === code) return;
               lastRejected.set(p.path, code);
-              log.warn({ port: p.path, deviceId: p.deviceId, code }, 'serial line rejected (dead-lettered); further rejections of this kind are only counted');
+              log.warn(
+                { port: p.path, deviceId: p.deviceId, code },
+                'serial line rejected (dead-lettered); further rejections of this kind are only counted',
+              );
             },
           },
         }),

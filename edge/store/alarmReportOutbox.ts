@@ -39,18 +39,28 @@ export class AlarmReportOutbox {
            ORDER BY ad.admitted_at DESC LIMIT 1)
          WHERE e.id > ? ORDER BY e.id LIMIT ?`,
       )
-      .all(through, limit) as Array<AlarmEvent & { seq: number; key: string; raisedAt: number; identifier: string | null; authority: string | null }>;
+      .all(through, limit) as Array<
+      AlarmEvent & { seq: number; key: string; raisedAt: number; identifier: string | null; authority: string | null }
+    >;
     return rows.map(({ key, raisedAt, identifier, authority, ...event }) => ({
-      event, key, raisedAt, patient: identifier === null ? undefined : { identifier, authority: authority ?? '' },
+      event,
+      key,
+      raisedAt,
+      patient: identifier === null ? undefined : { identifier, authority: authority ?? '' },
     }));
   }
 
   cursor(): number {
-    const row = this.#db.prepare('SELECT synced_through FROM outbox_cursors WHERE stream = ?').pluck().get(ALARM_REPORT_CURSOR) as number | undefined;
+    const row = this.#db
+      .prepare('SELECT synced_through FROM outbox_cursors WHERE stream = ?')
+      .pluck()
+      .get(ALARM_REPORT_CURSOR) as number | undefined;
     if (row !== undefined) return row;
     // First start with an alarm manager: begin after what is already recorded (no report of old alarms).
     const newest = (this.#db.prepare('SELECT coalesce(max(id), 0) FROM alarm_events').pluck().get() as number) ?? 0;
-    this.#db.prepare('INSERT INTO outbox_cursors (stream, synced_through) VALUES (?, ?) ON CONFLICT (stream) DO NOTHING').run(ALARM_REPORT_CURSOR, newest);
+    this.#db
+      .prepare('INSERT INTO outbox_cursors (stream, synced_through) VALUES (?, ?) ON CONFLICT (stream) DO NOTHING')
+      .run(ALARM_REPORT_CURSOR, newest);
     return newest;
   }
 
@@ -70,7 +80,10 @@ export class AlarmReportOutbox {
     try {
       writeTransaction(db, () => {
         queue();
-        db.prepare('UPDATE outbox_cursors SET synced_through = max(synced_through, ?) WHERE stream = ?').run(through, ALARM_REPORT_CURSOR);
+        db.prepare('UPDATE outbox_cursors SET synced_through = max(synced_through, ?) WHERE stream = ?').run(
+          through,
+          ALARM_REPORT_CURSOR,
+        );
       })();
     } finally {
       if (relax) db.pragma('synchronous = FULL');

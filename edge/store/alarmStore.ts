@@ -6,9 +6,24 @@ import { writeTransaction, type Db } from './database.js';
 import { WalSync } from './walSync.js';
 
 interface AlarmRow {
-  id: string; key: string; bed: string | null; device_id: string | null; kind: Alarm['kind']; rule: string; metric: string | null;
-  priority: Alarm['priority']; latching: number; state: Alarm['state']; message: string; value: number | null; raised_at: number;
-  escalations: number; last_escalated_at: number | null; acknowledged_by: string | null; acknowledged_at: number | null; cleared_at: number | null;
+  id: string;
+  key: string;
+  bed: string | null;
+  device_id: string | null;
+  kind: Alarm['kind'];
+  rule: string;
+  metric: string | null;
+  priority: Alarm['priority'];
+  latching: number;
+  state: Alarm['state'];
+  message: string;
+  value: number | null;
+  raised_at: number;
+  escalations: number;
+  last_escalated_at: number | null;
+  acknowledged_by: string | null;
+  acknowledged_at: number | null;
+  cleared_at: number | null;
 }
 
 /**
@@ -45,9 +60,12 @@ export class AlarmStore {
   constructor(db: Db, options: { onSyncFailed?: (err: Error) => void } = {}) {
     this.#db = db;
     this.#wal = new WalSync(`${db.name}-wal`);
-    this.#onSyncFailed = options.onSyncFailed ?? ((err) => queueMicrotask(() => {
-      throw new Error(`the disk failed to sync alarm events: ${err.message}`);
-    }));
+    this.#onSyncFailed =
+      options.onSyncFailed ??
+      ((err) =>
+        queueMicrotask(() => {
+          throw new Error(`the disk failed to sync alarm events: ${err.message}`);
+        }));
     this.#upsert = db.prepare(
       `INSERT INTO alarms (id, key, bed, device_id, kind, rule, metric, priority, latching, state, message, value, raised_at,
          escalations, last_escalated_at, acknowledged_by, acknowledged_at, cleared_at)
@@ -114,11 +132,28 @@ export class AlarmStore {
 
   /** Alarms that were open when the daemon stopped. */
   open(): Alarm[] {
-    const rows = this.#db.prepare("SELECT * FROM alarms WHERE state <> 'cleared' ORDER BY raised_at").all() as AlarmRow[];
+    const rows = this.#db
+      .prepare("SELECT * FROM alarms WHERE state <> 'cleared' ORDER BY raised_at")
+      .all() as AlarmRow[];
     return rows.map((r) => ({
-      id: r.id, key: r.key, bed: r.bed, deviceId: r.device_id, kind: r.kind, rule: r.rule, metric: r.metric, priority: r.priority,
-      latching: r.latching === 1, state: r.state, message: r.message, value: r.value, raisedAt: r.raised_at, escalations: r.escalations,
-      lastEscalatedAt: r.last_escalated_at, acknowledgedBy: r.acknowledged_by, acknowledgedAt: r.acknowledged_at, clearedAt: r.cleared_at,
+      id: r.id,
+      key: r.key,
+      bed: r.bed,
+      deviceId: r.device_id,
+      kind: r.kind,
+      rule: r.rule,
+      metric: r.metric,
+      priority: r.priority,
+      latching: r.latching === 1,
+      state: r.state,
+      message: r.message,
+      value: r.value,
+      raisedAt: r.raised_at,
+      escalations: r.escalations,
+      lastEscalatedAt: r.last_escalated_at,
+      acknowledgedBy: r.acknowledged_by,
+      acknowledgedAt: r.acknowledged_at,
+      clearedAt: r.cleared_at,
     }));
   }
 
@@ -142,7 +177,9 @@ export class AlarmStore {
   /** Last time each declared device was heard from, for the silent-device watch after a restart. */
   lastSeen(): Map<string, number> {
     // Devices no longer in the configuration are not watched: a decommissioned oximeter must not page the ward.
-    const rows = this.#db.prepare('SELECT device_id, last_seen FROM devices WHERE last_seen IS NOT NULL AND declared = 1').all() as Array<{ device_id: string; last_seen: number }>;
+    const rows = this.#db
+      .prepare('SELECT device_id, last_seen FROM devices WHERE last_seen IS NOT NULL AND declared = 1')
+      .all() as Array<{ device_id: string; last_seen: number }>;
     return new Map(rows.map((r) => [r.device_id, r.last_seen]));
   }
 }

@@ -23,13 +23,19 @@ export class AuditLog {
   }
 
   record(entry: AuditEntry): void {
-    this.#insert.run(entry.ts, entry.actor, entry.action, entry.target, entry.detail ? JSON.stringify(entry.detail) : null);
+    this.#insert.run(
+      entry.ts,
+      entry.actor,
+      entry.action,
+      entry.target,
+      entry.detail ? JSON.stringify(entry.detail) : null,
+    );
   }
 
   recent(limit = 100): AuditEntry[] {
-    const rows = this.#db.prepare('SELECT ts, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?').all(clampLimit(limit)) as Array<
-      Omit<AuditEntry, 'detail'> & { detail: string | null }
-    >;
+    const rows = this.#db
+      .prepare('SELECT ts, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?')
+      .all(clampLimit(limit)) as Array<Omit<AuditEntry, 'detail'> & { detail: string | null }>;
     return rows.map((r) => ({ ...r, detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null }));
   }
 }

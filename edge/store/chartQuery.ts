@@ -25,7 +25,12 @@ export interface PatientIdentity {
 }
 
 interface ObservationRow {
-  id: number; ts: number; readings: string; device_id: string; bed: string | null; patient: number | null;
+  id: number;
+  ts: number;
+  readings: string;
+  device_id: string;
+  bed: string | null;
+  patient: number | null;
 }
 
 /** A stored entry: [code, value, flags, ts?] (migration 1). */
@@ -33,7 +38,14 @@ type Entry = [string, number, number?, number?];
 
 function entries(row: ObservationRow): StoredReading[] {
   return (JSON.parse(row.readings) as Entry[]).map(([code, value, flags, ts]) => ({
-    observation: row.id, code, value, ts: ts ?? row.ts, flags: flags ?? 0, deviceId: row.device_id, bed: row.bed, patient: row.patient,
+    observation: row.id,
+    code,
+    value,
+    ts: ts ?? row.ts,
+    flags: flags ?? 0,
+    deviceId: row.device_id,
+    bed: row.bed,
+    patient: row.patient,
   }));
 }
 
@@ -43,7 +55,10 @@ function entries(row: ObservationRow): StoredReading[] {
  * once every code is found or after `maxObservations` rows (a day of 1 Hz
  * oximetry need not be read to find this morning's temperature).
  */
-export function latestReadings(db: Db, options: { bed: string; since: number; codes: readonly string[]; maxObservations?: number }): Map<string, StoredReading> {
+export function latestReadings(
+  db: Db,
+  options: { bed: string; since: number; codes: readonly string[]; maxObservations?: number },
+): Map<string, StoredReading> {
   const wanted = new Set(options.codes);
   const found = new Map<string, StoredReading>();
   const rows = db
@@ -68,7 +83,9 @@ export function latestReadings(db: Db, options: { bed: string; since: number; co
 /** One metric's reading in an observation, or undefined. */
 export function readingOf(db: Db, observation: number, code: string): StoredReading | undefined {
   const row = db
-    .prepare('SELECT o.id, o.ts, o.readings, d.device_id, o.bed, o.patient FROM observations o JOIN devices d ON d.id = o.device WHERE o.id = ?')
+    .prepare(
+      'SELECT o.id, o.ts, o.readings, d.device_id, o.bed, o.patient FROM observations o JOIN devices d ON d.id = o.device WHERE o.id = ?',
+    )
     .get(observation) as ObservationRow | undefined;
   return row && entries(row).find((r) => r.code === code);
 }
@@ -76,7 +93,6 @@ export function readingOf(db: Db, observation: number, code: string): StoredRead
 /** The patient's identifier as the hospital issued it (PID-3), or undefined. */
 export function patientIdentity(db: Db, patient: number): PatientIdentity | undefined {
   const row = db.prepare('SELECT identifier, authority, id_type FROM patients WHERE id = ?').get(patient) as
-    | { identifier: string; authority: string; id_type: string }
-    | undefined;
+    { identifier: string; authority: string; id_type: string } | undefined;
   return row && { identifier: row.identifier, authority: row.authority, idType: row.id_type };
 }

@@ -6,7 +6,10 @@ import { z } from 'zod';
 export const storageConfigSchema = z
   .strictObject({
     /** Bytes the database may use (pages in use, WAL included). */
-    quotaBytes: z.int().min(1024 * 1024).default(4 * 1024 ** 3),
+    quotaBytes: z
+      .int()
+      .min(1024 * 1024)
+      .default(4 * 1024 ** 3),
     /** Percent of the quota at which "buffer filling" is raised. */
     highWaterPercent: z.int().min(1).max(99).default(80),
     /** Synced readings, statuses and alarm events older than this are purged; unsynced data never is. */

@@ -71,7 +71,9 @@ export function schemaVersion(db: Db): number {
 function migrate(db: Db): void {
   const current = schemaVersion(db);
   if (current > migrations.length) {
-    throw new Error(`database schema version ${current} is newer than this wardgate (${migrations.length}); upgrade wardgate`);
+    throw new Error(
+      `database schema version ${current} is newer than this wardgate (${migrations.length}); upgrade wardgate`,
+    );
   }
   for (let version = current; version < migrations.length; version++) {
     writeTransaction(db, () => {

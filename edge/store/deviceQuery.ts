@@ -19,7 +19,9 @@ export class DeviceQuery {
   readonly #bedOf: Statement<[string], string | null>;
 
   constructor(db: Db) {
-    this.#atBed = db.prepare('SELECT device_id AS deviceId, online, battery, sensor, last_seen AS lastSeen FROM devices WHERE bed = ? ORDER BY device_id');
+    this.#atBed = db.prepare(
+      'SELECT device_id AS deviceId, online, battery, sensor, last_seen AS lastSeen FROM devices WHERE bed = ? ORDER BY device_id',
+    );
     this.#bedOf = db.prepare<[string], string | null>('SELECT bed FROM devices WHERE device_id = ?').pluck();
   }
 

@@ -21,7 +21,11 @@ export class DiskFullWatch {
     this.#alarms = deps.alarms;
     this.#log = deps.log;
     this.#dataDir = deps.dataDir;
-    this.#gauge = new Gauge({ name: 'wardgate_disk_full', help: '1 while commits fail because the data directory\'s disk is full.', registers: [deps.registry] });
+    this.#gauge = new Gauge({
+      name: 'wardgate_disk_full',
+      help: "1 while commits fail because the data directory's disk is full.",
+      registers: [deps.registry],
+    });
   }
 
   get full(): boolean {
@@ -34,9 +38,16 @@ export class DiskFullWatch {
       if (this.#full) return;
       this.#full = true;
       this.#gauge.set(1);
-      this.#log.error({ code: 'WG_ERR_STORE', reason: 'disk-full', dataDir: this.#dataDir }, `the disk of ${this.#dataDir} is full: readings are not stored and not acknowledged (devices keep them); alarms still work`);
+      this.#log.error(
+        { code: 'WG_ERR_STORE', reason: 'disk-full', dataDir: this.#dataDir },
+        `the disk of ${this.#dataDir} is full: readings are not stored and not acknowledged (devices keep them); alarms still work`,
+      );
       // Medium: it clears by itself when space returns (a high one would latch until acknowledged).
-      this.#alarms.set(DISK_FULL_ALARM, { rule: 'disk-full', priority: 'medium', message: `Disk full: readings are not being stored (${this.#dataDir}); local alarms still work` });
+      this.#alarms.set(DISK_FULL_ALARM, {
+        rule: 'disk-full',
+        priority: 'medium',
+        message: `Disk full: readings are not being stored (${this.#dataDir}); local alarms still work`,
+      });
     } else if (!err && this.#full) {
       this.#full = false;
       this.#gauge.set(0);

@@ -16,10 +16,16 @@ export function ingestCommitter({ writer, admitsReadings, diskFull }: IngestComm
   return {
     commit(items, done) {
       // At the quota under 'refuse-new' a reading is not acknowledged, so the device keeps it.
-      if (!admitsReadings() && items.some((i) => i.kind === 'obs')) return done(new Error('storage quota reached; new readings refused'));
+      if (!admitsReadings() && items.some((i) => i.kind === 'obs'))
+        return done(new Error('storage quota reached; new readings refused'));
       writer.commit(items, (err, results) => {
         diskFull.observe(err);
-        return err ? done(err) : done(null, results!.map((result, i) => ({ item: items[i], result })));
+        return err
+          ? done(err)
+          : done(
+              null,
+              results!.map((result, i) => ({ item: items[i], result })),
+            );
       });
     },
   };

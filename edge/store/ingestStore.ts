@@ -1,7 +1,17 @@
 // The writes of the ingest path, as prepared statements run inside one
 // transaction per group of items (see ingest/commitQueue.ts).
 import type { Statement } from 'better-sqlite3';
-import type { CommittedItem, DeadLetterItem, IngestItem, IngestOutcome, IngestSource, ObservationRow, PatientRef, StatusItem, StoreItem } from '../ingest/types.js';
+import type {
+  CommittedItem,
+  DeadLetterItem,
+  IngestItem,
+  IngestOutcome,
+  IngestSource,
+  ObservationRow,
+  PatientRef,
+  StatusItem,
+  StoreItem,
+} from '../ingest/types.js';
 import { reject } from '../../shared/errors.js';
 import type { Reading } from '../../shared/reading.js';
 import { writeTransaction, type Db } from './database.js';
@@ -11,7 +21,9 @@ import { writeTransaction, type Db } from './database.js';
  * ts only where a reading's time differs from the message time.
  */
 export function encodeReadings(readings: readonly Reading[], messageTs: number): string {
-  return JSON.stringify(readings.map((r) => (r.ts === messageTs ? [r.code, r.value, r.flags] : [r.code, r.value, r.flags, r.ts])));
+  return JSON.stringify(
+    readings.map((r) => (r.ts === messageTs ? [r.code, r.value, r.flags] : [r.code, r.value, r.flags, r.ts])),
+  );
 }
 
 /** The form of an item the store writes (and the writer thread receives). */
@@ -34,7 +46,6 @@ interface DeviceRow {
   /** Where its readings arrive (mqtt, serial, hl7). */
   source: string;
 }
-
 
 export interface DeclaredDevice {
   readonly id: string;
@@ -71,7 +82,9 @@ export class IngestStore {
     );
     // The sender's association is the current one: the bed of an undeclared
     // device (HL7 equipment) follows it; a declared device keeps its configured bed.
-    this.#linkDevice = db.prepare('UPDATE devices SET patient = coalesce(?, patient), bed = CASE WHEN declared = 0 THEN coalesce(?, bed) ELSE bed END WHERE id = ?');
+    this.#linkDevice = db.prepare(
+      'UPDATE devices SET patient = coalesce(?, patient), bed = CASE WHEN declared = 0 THEN coalesce(?, bed) ELSE bed END WHERE id = ?',
+    );
     this.#storedDigest = db.prepare('SELECT digest FROM observations WHERE device = ? AND seq = ?');
     this.#insertStatus = db.prepare(
       'INSERT INTO device_status (device, ts, received_ts, online, battery, sensor) VALUES (?, ?, ?, ?, ?, ?)',
@@ -83,7 +96,9 @@ export class IngestStore {
       `UPDATE devices SET online = coalesce(?, online), battery = coalesce(?, battery), sensor = coalesce(?, sensor),
        status_ts = ?, last_seen = max(coalesce(last_seen, 0), ?), first_seen = coalesce(first_seen, ?) WHERE id = ?`,
     );
-    this.#insertDevice = db.prepare('INSERT INTO devices (device_id, bed, source, declared) VALUES (?, ?, ?, ?) RETURNING id');
+    this.#insertDevice = db.prepare(
+      'INSERT INTO devices (device_id, bed, source, declared) VALUES (?, ?, ?, ?) RETURNING id',
+    );
     this.#updateSource = db.prepare('UPDATE devices SET source = ? WHERE id = ?');
     this.#insertDeadLetter = db.prepare(
       'INSERT INTO dead_letters (received_ts, source, device_id, topic, reason, field, detail, raw, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -126,7 +141,8 @@ export class IngestStore {
 
   /** The highest seq stored for a device, so that a source deriving seqs from arrival order resumes above it. */
   lastSeq(deviceId: string): number | undefined {
-    const row = this.#db.prepare('SELECT last_seq FROM devices WHERE device_id = ?').get(deviceId) as { last_seq: number | null } | undefined;
+    const row = this.#db.prepare('SELECT last_seq FROM devices WHERE device_id = ?').get(deviceId) as
+      { last_seq: number | null } | undefined;
     return row?.last_seq ?? undefined;
   }
 
@@ -148,7 +164,9 @@ export class IngestStore {
 
   #loadDevices(): void {
     this.#devices.clear();
-    for (const row of this.#db.prepare('SELECT id, device_id, bed, declared, source FROM devices').all() as Array<DeviceRow & { device_id: string }>) {
+    for (const row of this.#db.prepare('SELECT id, device_id, bed, declared, source FROM devices').all() as Array<
+      DeviceRow & { device_id: string }
+    >) {
       this.#devices.set(row.device_id, { id: row.id, bed: row.bed, declared: row.declared, source: row.source });
     }
   }
@@ -165,7 +183,8 @@ export class IngestStore {
       else if (item.kind === 'status') result = this.#applyStatus(item);
       else result = this.#applyDeadLetter(item);
       if (result.outcome === 'stored') readings += result.readings;
-      else if (result.outcome === 'rejected') deadLetters.set(result.rejection.code, (deadLetters.get(result.rejection.code) ?? 0) + 1);
+      else if (result.outcome === 'rejected')
+        deadLetters.set(result.rejection.code, (deadLetters.get(result.rejection.code) ?? 0) + 1);
       out[i] = result;
     }
     // One update per device per transaction, however many of its messages it holds.
@@ -207,7 +226,11 @@ export class IngestStore {
     const probes = item.probeSeq ? SEQ_PROBES : 1;
     let seq = item.seq;
     for (let probe = 0; ; probe++, seq++) {
-      if (this.#insertObservation.run(device.id, seq, item.ts, item.receivedTs, bed, item.digest, encoded, patient).changes > 0) break;
+      if (
+        this.#insertObservation.run(device.id, seq, item.ts, item.receivedTs, bed, item.digest, encoded, patient)
+          .changes > 0
+      )
+        break;
       const stored = this.#storedDigest.get(device.id, seq);
       if (stored && stored.digest.equals(item.digest)) return { outcome: 'duplicate' };
       if (probe + 1 < probes) continue;
@@ -216,7 +239,11 @@ export class IngestStore {
         source: item.source,
         receivedTs: item.receivedTs,
         deviceId: item.deviceId,
-        rejection: reject('WG_ERR_SEQ_CONFLICT', `seq ${item.seq} was already stored with different content; a device must not reuse sequence numbers`, 'seq'),
+        rejection: reject(
+          'WG_ERR_SEQ_CONFLICT',
+          `seq ${item.seq} was already stored with different content; a device must not reuse sequence numbers`,
+          'seq',
+        ),
         raw: Buffer.alloc(0),
       });
     }
@@ -230,7 +257,9 @@ export class IngestStore {
       seen.ts = Math.max(seen.ts, item.receivedTs);
       seen.seq = Math.max(seen.seq, seq);
     }
-    return bed === null ? { outcome: 'stored', readings: item.readingCount } : { outcome: 'stored', readings: item.readingCount, bed };
+    return bed === null
+      ? { outcome: 'stored', readings: item.readingCount }
+      : { outcome: 'stored', readings: item.readingCount, bed };
   }
 
   #patient(ref: PatientRef, ts: number): number {
@@ -242,7 +271,15 @@ export class IngestStore {
     const { ts, online, battery, sensor } = item.status;
     const onlineInt = online === undefined ? null : Number(online);
     this.#insertStatus.run(device.id, ts, item.receivedTs, onlineInt, battery ?? null, sensor ?? null);
-    this.#updateDeviceStatus.run(onlineInt, battery ?? null, sensor ?? null, ts, item.receivedTs, item.receivedTs, device.id);
+    this.#updateDeviceStatus.run(
+      onlineInt,
+      battery ?? null,
+      sensor ?? null,
+      ts,
+      item.receivedTs,
+      item.receivedTs,
+      device.id,
+    );
     return { outcome: 'status' };
   }
 

@@ -40,7 +40,10 @@ export function serveWriter(port: MessagePort, dataDir: string, fdatasync: (fd: 
       const fatal = String((err as { code?: unknown }).code).startsWith('SQLITE_IOERR');
       const code = (err as { code?: unknown }).code;
       port.postMessage({
-        id: request.id, error: fatal ? `the disk failed a write: ${(err as Error).message}` : (err as Error).message, ...(fatal && { fatal }), ...(typeof code === 'string' && { code }),
+        id: request.id,
+        error: fatal ? `the disk failed a write: ${(err as Error).message}` : (err as Error).message,
+        ...(fatal && { fatal }),
+        ...(typeof code === 'string' && { code }),
       } satisfies WriterReply);
       if (fatal) close();
       return;
@@ -52,7 +55,11 @@ export function serveWriter(port: MessagePort, dataDir: string, fdatasync: (fd: 
       // drop the dirty pages and report the next one clean, so no later sync can
       // be trusted either: refuse this group and stop; the gateway exits and its
       // restart recovers from what the disk really holds.
-      port.postMessage({ id: request.id, error: `the disk failed to sync the database: ${(err as Error).message}`, fatal: true } satisfies WriterReply);
+      port.postMessage({
+        id: request.id,
+        error: `the disk failed to sync the database: ${(err as Error).message}`,
+        fatal: true,
+      } satisfies WriterReply);
       close();
       return;
     }

@@ -62,18 +62,39 @@ export interface OutboundSummary {
 }
 
 interface Row {
-  id: number; link: string; order_key: string; control_id: string; message: string; state: OutboundState; attempts: number;
-  next_attempt_at: number; last_error: string | null; enqueued_at: number; last_attempt_at: number | null; sent_at: number | null;
+  id: number;
+  link: string;
+  order_key: string;
+  control_id: string;
+  message: string;
+  state: OutboundState;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  enqueued_at: number;
+  last_attempt_at: number | null;
+  sent_at: number | null;
   quarantined_at: number | null;
 }
 
-const COLUMNS = 'id, link, order_key, control_id, message, state, attempts, next_attempt_at, last_error, enqueued_at, last_attempt_at, sent_at, quarantined_at';
+const COLUMNS =
+  'id, link, order_key, control_id, message, state, attempts, next_attempt_at, last_error, enqueued_at, last_attempt_at, sent_at, quarantined_at';
 
 function toMessage(r: Row): OutboundMessage {
   return {
-    id: r.id, link: r.link, orderKey: r.order_key, controlId: r.control_id, message: r.message, state: r.state, attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at, lastError: r.last_error, enqueuedAt: r.enqueued_at, lastAttemptAt: r.last_attempt_at,
-    sentAt: r.sent_at, quarantinedAt: r.quarantined_at,
+    id: r.id,
+    link: r.link,
+    orderKey: r.order_key,
+    controlId: r.control_id,
+    message: r.message,
+    state: r.state,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastError: r.last_error,
+    enqueuedAt: r.enqueued_at,
+    lastAttemptAt: r.last_attempt_at,
+    sentAt: r.sent_at,
+    quarantinedAt: r.quarantined_at,
   };
 }
 
@@ -96,7 +117,9 @@ export class OutboundStore {
        WHERE id IN (SELECT min(id) FROM outbound_messages WHERE link = ? AND state = 'queued' GROUP BY order_key)
        ORDER BY id`,
     );
-    this.#touchLink = db.prepare('INSERT INTO outbound_links (link, updated_at) VALUES (?, ?) ON CONFLICT (link) DO NOTHING');
+    this.#touchLink = db.prepare(
+      'INSERT INTO outbound_links (link, updated_at) VALUES (?, ?) ON CONFLICT (link) DO NOTHING',
+    );
     this.#enqueueMany = writeTransaction(db, (messages: readonly NewOutboundMessage[], now: number) =>
       messages.map((m) => {
         this.#touchLink.run(m.link, now);
@@ -128,7 +151,9 @@ export class OutboundStore {
   /** Messages of a link in a state, oldest first (for status and tests). */
   list(link: string, state: OutboundState, limit = 100): OutboundMessage[] {
     return (
-      this.#db.prepare(`SELECT ${COLUMNS} FROM outbound_messages WHERE link = ? AND state = ? ORDER BY id LIMIT ?`).all(link, state, limit) as Row[]
+      this.#db
+        .prepare(`SELECT ${COLUMNS} FROM outbound_messages WHERE link = ? AND state = ? ORDER BY id LIMIT ?`)
+        .all(link, state, limit) as Row[]
     ).map(toMessage);
   }
 
@@ -136,23 +161,33 @@ export class OutboundStore {
   markSent(id: number, now = Date.now()): void {
     writeTransaction(this.#db, () => {
       this.#db
-        .prepare("UPDATE outbound_messages SET state = 'sent', attempts = attempts + 1, last_attempt_at = ?, sent_at = ?, last_error = NULL WHERE id = ? AND state = 'queued'")
+        .prepare(
+          "UPDATE outbound_messages SET state = 'sent', attempts = attempts + 1, last_attempt_at = ?, sent_at = ?, last_error = NULL WHERE id = ? AND state = 'queued'",
+        )
         .run(now, now, id);
-      this.#db.prepare('UPDATE outbound_links SET last_success_at = ?, updated_at = ? WHERE link = (SELECT link FROM outbound_messages WHERE id = ?)').run(now, now, id);
+      this.#db
+        .prepare(
+          'UPDATE outbound_links SET last_success_at = ?, updated_at = ? WHERE link = (SELECT link FROM outbound_messages WHERE id = ?)',
+        )
+        .run(now, now, id);
     })();
   }
 
   /** An attempt failed in a way that passes (AE, no answer, network): tried again at `nextAttemptAt`. */
   markFailed(id: number, error: string, nextAttemptAt: number, now = Date.now()): void {
     this.#db
-      .prepare("UPDATE outbound_messages SET attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'queued'")
+      .prepare(
+        "UPDATE outbound_messages SET attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'queued'",
+      )
       .run(now, nextAttemptAt, error, id);
   }
 
   /** The receiver refused it (AR/CR): it leaves the queue so that the messages behind it can go. */
   quarantine(id: number, error: string, now = Date.now()): void {
     this.#db
-      .prepare("UPDATE outbound_messages SET state = 'quarantined', attempts = attempts + 1, last_attempt_at = ?, quarantined_at = ?, last_error = ? WHERE id = ? AND state = 'queued'")
+      .prepare(
+        "UPDATE outbound_messages SET state = 'quarantined', attempts = attempts + 1, last_attempt_at = ?, quarantined_at = ?, last_error = ? WHERE id = ? AND state = 'queued'",
+      )
       .run(now, now, error, id);
   }
 
@@ -163,13 +198,17 @@ export class OutboundStore {
    */
   requeueQuarantined(link: string, now = Date.now()): number {
     return this.#db
-      .prepare("UPDATE outbound_messages SET state = 'queued', quarantined_at = NULL, next_attempt_at = ? WHERE link = ? AND state = 'quarantined'")
+      .prepare(
+        "UPDATE outbound_messages SET state = 'queued', quarantined_at = NULL, next_attempt_at = ? WHERE link = ? AND state = 'quarantined'",
+      )
       .run(now, link).changes;
   }
 
   setConnected(link: string, connected: boolean, now = Date.now()): void {
     this.#db
-      .prepare('INSERT INTO outbound_links (link, connected, updated_at) VALUES (?, ?, ?) ON CONFLICT (link) DO UPDATE SET connected = excluded.connected, updated_at = excluded.updated_at')
+      .prepare(
+        'INSERT INTO outbound_links (link, connected, updated_at) VALUES (?, ?, ?) ON CONFLICT (link) DO UPDATE SET connected = excluded.connected, updated_at = excluded.updated_at',
+      )
       .run(link, Number(connected), now);
   }
 
@@ -193,7 +232,9 @@ export class OutboundStore {
 
   /** Deletes the link's messages delivered before `before` (epoch ms); queued and quarantined ones are never deleted. */
   purgeSent(link: string, before: number): number {
-    return this.#db.prepare("DELETE FROM outbound_messages WHERE state = 'sent' AND sent_at < ? AND link = ?").run(before, link).changes;
+    return this.#db
+      .prepare("DELETE FROM outbound_messages WHERE state = 'sent' AND sent_at < ? AND link = ?")
+      .run(before, link).changes;
   }
 }
 
@@ -204,18 +245,28 @@ export function readOutboundSummaries(db: Db): OutboundSummary[] {
 }
 
 function linkSummaries(db: Db): OutboundSummary[] {
-  const links = db.prepare('SELECT link FROM outbound_links UNION SELECT DISTINCT link FROM outbound_messages ORDER BY 1').pluck().all() as string[];
+  const links = db
+    .prepare('SELECT link FROM outbound_links UNION SELECT DISTINCT link FROM outbound_messages ORDER BY 1')
+    .pluck()
+    .all() as string[];
   return links.map((link) => linkSummary(db, link));
 }
 
 function linkSummary(db: Db, link: string): OutboundSummary {
   const counts = new Map(
-    (db.prepare('SELECT state, count(*) AS n FROM outbound_messages WHERE link = ? GROUP BY state').all(link) as Array<{ state: OutboundState; n: number }>).map(
-      (r) => [r.state, r.n],
-    ),
+    (
+      db
+        .prepare('SELECT state, count(*) AS n FROM outbound_messages WHERE link = ? GROUP BY state')
+        .all(link) as Array<{ state: OutboundState; n: number }>
+    ).map((r) => [r.state, r.n]),
   );
-  const oldest = db.prepare("SELECT min(enqueued_at) FROM outbound_messages WHERE link = ? AND state = 'queued'").pluck().get(link) as number | null;
-  const state = db.prepare('SELECT connected, last_error, last_error_at, last_success_at FROM outbound_links WHERE link = ?').get(link) as
+  const oldest = db
+    .prepare("SELECT min(enqueued_at) FROM outbound_messages WHERE link = ? AND state = 'queued'")
+    .pluck()
+    .get(link) as number | null;
+  const state = db
+    .prepare('SELECT connected, last_error, last_error_at, last_success_at FROM outbound_links WHERE link = ?')
+    .get(link) as
     | { connected: number; last_error: string | null; last_error_at: number | null; last_success_at: number | null }
     | undefined;
   return {

@@ -21,7 +21,9 @@ export function storedPulledConfig(db: Db): PulledConfig | undefined {
 export function storePulledConfig(db: Db, pulled: PulledConfig, audit: AuditEntry): void {
   const log = new AuditLog(db);
   writeTransaction(db, () => {
-    db.prepare("INSERT INTO sync_state (key, value) VALUES ('edge_config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(JSON.stringify(pulled));
+    db.prepare(
+      "INSERT INTO sync_state (key, value) VALUES ('edge_config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ).run(JSON.stringify(pulled));
     log.record(audit);
   })();
 }

@@ -28,7 +28,9 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 /** Time of the oldest observation the cloud has not confirmed (by arrival order), or null. */
 export function oldestUnsyncedTs(db: Db): number | null {
   const row = db
-    .prepare("SELECT ts FROM observations WHERE id > (SELECT synced_through FROM outbox_cursors WHERE stream = 'observations') ORDER BY id LIMIT 1")
+    .prepare(
+      "SELECT ts FROM observations WHERE id > (SELECT synced_through FROM outbox_cursors WHERE stream = 'observations') ORDER BY id LIMIT 1",
+    )
     .get() as { ts: number } | undefined;
   return row?.ts ?? null;
 }
@@ -47,16 +49,32 @@ export function oldestUnsyncedAgeSeconds(db: Db, now = Date.now()): number {
 /** `syncConfigured: false` reports the sync as off whatever state an earlier configuration left behind. */
 export function readStatus(db: Db, options: { syncConfigured?: boolean } = {}): GatewayStatus {
   const counters = new Map(
-    (db.prepare('SELECT name, value FROM counters').all() as Array<{ name: string; value: number }>).map((r) => [r.name, r.value]),
+    (db.prepare('SELECT name, value FROM counters').all() as Array<{ name: string; value: number }>).map((r) => [
+      r.name,
+      r.value,
+    ]),
   );
   // Object.fromEntries makes own properties: no reason code can reach the prototype.
   const byReason: Record<string, number> = Object.fromEntries(
-    [...counters].sort().filter(([name]) => name.startsWith('dead_letters:')).map(([name, value]) => [name.slice('dead_letters:'.length), value]),
+    [...counters]
+      .sort()
+      .filter(([name]) => name.startsWith('dead_letters:'))
+      .map(([name, value]) => [name.slice('dead_letters:'.length), value]),
   );
   const devices = (
-    db.prepare('SELECT device_id, bed, source, declared, last_seen, online, battery, sensor FROM devices ORDER BY device_id').all() as Array<{
-      device_id: string; bed: string | null; source: string; declared: number; last_seen: number | null;
-      online: number | null; battery: number | null; sensor: string | null;
+    db
+      .prepare(
+        'SELECT device_id, bed, source, declared, last_seen, online, battery, sensor FROM devices ORDER BY device_id',
+      )
+      .all() as Array<{
+      device_id: string;
+      bed: string | null;
+      source: string;
+      declared: number;
+      last_seen: number | null;
+      online: number | null;
+      battery: number | null;
+      sensor: string | null;
     }>
   ).map((d) => ({
     id: d.device_id,
@@ -76,7 +94,9 @@ export function readStatus(db: Db, options: { syncConfigured?: boolean } = {}): 
     },
     deadLetters: { total: counters.get('dead_letters') ?? 0, byReason },
     devices,
-    alarms: { active: (db.prepare("SELECT count(*) AS n FROM alarms WHERE state <> 'cleared'").get() as { n: number }).n },
+    alarms: {
+      active: (db.prepare("SELECT count(*) AS n FROM alarms WHERE state <> 'cleared'").get() as { n: number }).n,
+    },
     sync: readSyncStatus(db, options.syncConfigured),
   };
 }

@@ -9,7 +9,11 @@ import { writeTransaction, type Db } from './database.js';
 import { outboxStreams } from './outbox.js';
 
 const DAY_MS = 86_400_000;
-const DROPPED_LABEL = { observations: 'readings', device_status: 'status reports', alarm_events: 'alarm events' } as const;
+const DROPPED_LABEL = {
+  observations: 'readings',
+  device_status: 'status reports',
+  alarm_events: 'alarm events',
+} as const;
 /** Rows deleted per transaction, so that a large purge never holds up the ingest path for long. */
 const CHUNK = 5000;
 /** The first drop at the hard limit: unsynced rows go in steps that start this small. */
@@ -64,9 +68,16 @@ export class StorageGuard {
     }
     const droppedTotal = Object.values(dropped).reduce((a, b) => a + b, 0);
     if (use.percent >= highWaterPercent || droppedTotal > 0) {
-      const lost = droppedTotal > 0 ? `; ${Object.entries(dropped).map(([k, n]) => `${n} ${k}`).join(', ')} not yet synced were dropped` : '';
+      const lost =
+        droppedTotal > 0
+          ? `; ${Object.entries(dropped)
+              .map(([k, n]) => `${n} ${k}`)
+              .join(', ')} not yet synced were dropped`
+          : '';
       this.#alarms?.set('storage:high-water', {
-        rule: 'buffer-filling', priority: droppedTotal > 0 || this.#full ? 'high' : 'medium', value: Math.round(use.percent),
+        rule: 'buffer-filling',
+        priority: droppedTotal > 0 || this.#full ? 'high' : 'medium',
+        value: Math.round(use.percent),
         message: `Buffer ${Math.round(use.percent)} % of its quota${this.#full ? ` (hard limit: ${this.#config.onHardLimit})` : ''}${lost}`,
       });
     } else {
@@ -84,7 +95,11 @@ export class StorageGuard {
    */
   purgeSynced(olderThan = this.#now() - this.#config.retentionDays * DAY_MS): Record<string, number> {
     const purged: Record<string, number> = {};
-    for (const [table, tsColumn] of [['observations', 'received_ts'], ['device_status', 'received_ts'], ['alarm_events', 'ts']] as const) {
+    for (const [table, tsColumn] of [
+      ['observations', 'received_ts'],
+      ['device_status', 'received_ts'],
+      ['alarm_events', 'ts'],
+    ] as const) {
       const stream = Object.entries(outboxStreams).find(([, t]) => t === table)![0];
       const unsent = `NOT EXISTS (SELECT 1 FROM sync_batches b WHERE b.state != 'acked' AND r.id > b.${stream}_after AND r.id <= b.${stream}_through)`;
       purged[table] = this.#deleteChunks(
@@ -92,7 +107,9 @@ export class StorageGuard {
         [olderThan],
       );
       const acked = this.#db
-        .prepare(`SELECT ${stream}_after AS after, ${stream}_through AS through FROM sync_batches WHERE state = 'acked' AND ${stream}_through > ${stream}_after`)
+        .prepare(
+          `SELECT ${stream}_after AS after, ${stream}_through AS through FROM sync_batches WHERE state = 'acked' AND ${stream}_through > ${stream}_after`,
+        )
         .all() as Array<{ after: number; through: number }>;
       for (const { after, through } of acked) {
         purged[table] += this.#deleteChunks(
@@ -117,10 +134,17 @@ export class StorageGuard {
       // Small steps first, growing: no more is dropped than it takes to get back under the mark, give or take one step.
       let step = FIRST_STEP;
       while (!fits()) {
-        const floor = db.prepare(`SELECT max(coalesce((SELECT max(${col}) FROM sync_batches), 0), (SELECT synced_through FROM outbox_cursors WHERE stream = ?))`).pluck().get(table) as number;
+        const floor = db
+          .prepare(
+            `SELECT max(coalesce((SELECT max(${col}) FROM sync_batches), 0), (SELECT synced_through FROM outbox_cursors WHERE stream = ?))`,
+          )
+          .pluck()
+          .get(table) as number;
         // Never more than a quarter of what is left at once: freed rows free pages unevenly (indexes), so the measure lags.
         const left = ((db.prepare(`SELECT max(id) FROM ${table}`).pluck().get() as number | null) ?? floor) - floor;
-        const n = writeTransaction(db, () => this.#dropUnsynced(table, floor, Math.max(FIRST_STEP, Math.min(step, Math.ceil(left / 4)))))();
+        const n = writeTransaction(db, () =>
+          this.#dropUnsynced(table, floor, Math.max(FIRST_STEP, Math.min(step, Math.ceil(left / 4)))),
+        )();
         step = Math.min(CHUNK, step * 2);
         if (n === 0) break;
         dropped[DROPPED_LABEL[table]] = (dropped[DROPPED_LABEL[table]] ?? 0) + n;
@@ -134,19 +158,31 @@ export class StorageGuard {
   /** Drops the oldest `rows` unsynced rows above `floor`; returns how many readings (or rows) went. In one transaction with its audit entry. */
   #dropUnsynced(table: 'observations' | 'device_status' | 'alarm_events', floor: number, rows: number): number {
     const db = this.#db;
-    const ids = db.prepare(`SELECT id FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).pluck().all(floor, rows) as number[];
+    const ids = db
+      .prepare(`SELECT id FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`)
+      .pluck()
+      .all(floor, rows) as number[];
     if (ids.length === 0) return 0;
     const first = ids[0];
     const last = ids[ids.length - 1];
     let count = ids.length;
     if (table === 'observations') {
-      count = db.prepare('SELECT coalesce(sum(json_array_length(readings)), 0) FROM observations WHERE id BETWEEN ? AND ?').pluck().get(first, last) as number;
+      count = db
+        .prepare('SELECT coalesce(sum(json_array_length(readings)), 0) FROM observations WHERE id BETWEEN ? AND ?')
+        .pluck()
+        .get(first, last) as number;
       db.prepare("UPDATE counters SET value = max(0, value - ?) WHERE name = 'readings_unsynced'").run(count);
-      db.prepare("INSERT INTO counters (name, value) VALUES ('readings_dropped', ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value").run(count);
+      db.prepare(
+        "INSERT INTO counters (name, value) VALUES ('readings_dropped', ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+      ).run(count);
     }
     db.prepare(`DELETE FROM ${table} WHERE id BETWEEN ? AND ?`).run(first, last);
     db.prepare('INSERT INTO audit (ts, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)').run(
-      this.#now(), 'wardgate', 'storage.drop-unsynced', table, JSON.stringify({ fromId: first, throughId: last, count, quotaBytes: this.#config.quotaBytes }),
+      this.#now(),
+      'wardgate',
+      'storage.drop-unsynced',
+      table,
+      JSON.stringify({ fromId: first, throughId: last, count, quotaBytes: this.#config.quotaBytes }),
     );
     return count;
   }

@@ -8,7 +8,13 @@ export interface SyncStatus {
   /** off (no cloud configured), idle, draining, retrying (backing off after failures), paused (refused by the cloud; see `wardgate sync --status`). */
   state: string;
   lastSuccessTs: string | null;
-  backlog: { readings: number; alarmEvents: number; statuses: number; batchesInFlight: number; batchesQuarantined: number };
+  backlog: {
+    readings: number;
+    alarmEvents: number;
+    statuses: number;
+    batchesInFlight: number;
+    batchesQuarantined: number;
+  };
   drainRatePerSecond: number;
   /** Seconds to drain the readings backlog at the current rate; null when nothing is draining. */
   etaSeconds: number | null;
@@ -32,23 +38,45 @@ export interface SyncVerifyStatus {
   pendingRepairs: number;
 }
 
-export const noVerification: SyncVerifyStatus = { runs: 0, lastRunTs: null, itemsVerified: 0, missing: 0, extra: 0, resent: 0, lastHoleTs: null, pendingRepairs: 0 };
+export const noVerification: SyncVerifyStatus = {
+  runs: 0,
+  lastRunTs: null,
+  itemsVerified: 0,
+  missing: 0,
+  extra: 0,
+  resent: 0,
+  lastHoleTs: null,
+  pendingRepairs: 0,
+};
 
 export function readSyncStatus(db: Db, syncConfigured?: boolean): SyncStatus {
   const state = new Map<string, string>();
   let inFlight = 0;
   let quarantined = 0;
   if (hasTable(db, 'sync_state')) {
-    for (const r of db.prepare('SELECT key, value FROM sync_state').all() as Array<{ key: string; value: string }>) state.set(r.key, r.value);
-    const counts = db.prepare("SELECT count(*) FILTER (WHERE state = 'inflight') AS f, count(*) FILTER (WHERE state = 'quarantined') AS q FROM sync_batches").get() as { f: number; q: number };
+    for (const r of db.prepare('SELECT key, value FROM sync_state').all() as Array<{ key: string; value: string }>)
+      state.set(r.key, r.value);
+    const counts = db
+      .prepare(
+        "SELECT count(*) FILTER (WHERE state = 'inflight') AS f, count(*) FILTER (WHERE state = 'quarantined') AS q FROM sync_batches",
+      )
+      .get() as { f: number; q: number };
     inFlight = counts.f;
     quarantined = counts.q;
   }
   const cursor = (stream: string) => `(SELECT synced_through FROM outbox_cursors WHERE stream = '${stream}')`;
   // Counts above the cursor by primary key range: an index walk, not a table scan.
-  const readings = (db.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() as number | undefined) ?? 0;
-  const alarmEvents = db.prepare(`SELECT count(*) FROM alarm_events WHERE id > coalesce(${cursor('alarm_events')}, 0)`).pluck().get() as number;
-  const statuses = db.prepare(`SELECT count(*) FROM device_status WHERE id > coalesce(${cursor('device_status')}, 0)`).pluck().get() as number;
+  const readings =
+    (db.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() as number | undefined) ??
+    0;
+  const alarmEvents = db
+    .prepare(`SELECT count(*) FROM alarm_events WHERE id > coalesce(${cursor('alarm_events')}, 0)`)
+    .pluck()
+    .get() as number;
+  const statuses = db
+    .prepare(`SELECT count(*) FROM device_status WHERE id > coalesce(${cursor('device_status')}, 0)`)
+    .pluck()
+    .get() as number;
   const last = state.get('last_success_ts');
   const rate = Number(state.get('drain_rate') ?? 0);
   const edgeConfig = state.get('edge_config');
@@ -68,14 +96,21 @@ function verifyStatus(db: Db): SyncVerifyStatus {
   const v = readVerifyTotals(db);
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
-    runs: v.runs, lastRunTs: iso(v.lastRunTs), itemsVerified: v.items, missing: v.missing, extra: v.extra, resent: v.resent,
-    lastHoleTs: iso(v.lastHoleTs), pendingRepairs: v.pendingRepairs,
+    runs: v.runs,
+    lastRunTs: iso(v.lastRunTs),
+    itemsVerified: v.items,
+    missing: v.missing,
+    extra: v.extra,
+    resent: v.resent,
+    lastHoleTs: iso(v.lastHoleTs),
+    pendingRepairs: v.pendingRepairs,
   };
 }
 
 /** Epoch ms of the sync's last confirmed batch, if any. */
 export function lastSyncSuccessTs(db: Db): number | undefined {
-  const last = db.prepare("SELECT value FROM sync_state WHERE key = 'last_success_ts'").pluck().get() as string | undefined;
+  const last = db.prepare("SELECT value FROM sync_state WHERE key = 'last_success_ts'").pluck().get() as
+    string | undefined;
   return last === undefined ? undefined : Number(last);
 }
 
@@ -103,11 +138,14 @@ export interface VerifyTotals {
 
 /** The persisted figures of every verification so far (shown by status and /metrics). */
 export function readVerifyTotals(db: Db): VerifyTotals & { pendingRepairs: number } {
-  const get = (key: string) => db.prepare('SELECT value FROM sync_state WHERE key = ?').pluck().get(key) as string | undefined;
+  const get = (key: string) =>
+    db.prepare('SELECT value FROM sync_state WHERE key = ?').pluck().get(key) as string | undefined;
   const totals = get('verify_totals');
   const repairs = get('verify_repairs');
   return {
-    ...(totals ? (JSON.parse(totals) as VerifyTotals) : { runs: 0, items: 0, missing: 0, extra: 0, resent: 0, lastRunTs: null, lastHoleTs: null }),
+    ...(totals
+      ? (JSON.parse(totals) as VerifyTotals)
+      : { runs: 0, items: 0, missing: 0, extra: 0, resent: 0, lastRunTs: null, lastHoleTs: null }),
     pendingRepairs: repairs ? (JSON.parse(repairs) as unknown[]).length : 0,
   };
 }

@@ -33,7 +33,14 @@ export function readTrends(db: Db, options: { bed: string; from: number; to: num
        WHERE ts >= ? AND ts <= ?
        GROUP BY code, bucket ORDER BY code, bucket`,
     )
-    .all(from, bucketMs, bed, from - 60_000, to, EXCLUDED, from, to) as Array<{ code: string; bucket: number; mean: number; lo: number; hi: number; n: number }>;
+    .all(from, bucketMs, bed, from - 60_000, to, EXCLUDED, from, to) as Array<{
+    code: string;
+    bucket: number;
+    mean: number;
+    lo: number;
+    hi: number;
+    n: number;
+  }>;
   // Gathered in a Map: a stored code is only ever looked up there, never in an object's prototype.
   const series = new Map<string, Trends['series'][string]>();
   for (const r of rows) {
@@ -41,7 +48,13 @@ export function readTrends(db: Db, options: { bed: string; from: number; to: num
     points.push([from + r.bucket * bucketMs, round(r.mean), r.lo, r.hi, r.n]);
     series.set(r.code, points);
   }
-  return { bed, from: new Date(from).toISOString(), to: new Date(to).toISOString(), bucketMs, series: Object.fromEntries(series) };
+  return {
+    bed,
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    bucketMs,
+    series: Object.fromEntries(series),
+  };
 }
 
 const round = (v: number) => Math.round(v * 100) / 100;

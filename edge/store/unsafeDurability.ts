@@ -18,7 +18,10 @@ export function unsafeDurability(env: NodeJS.ProcessEnv = process.env): UnsafeDu
 }
 
 /** Why the daemon must not run with the switch in this environment and configuration, or null when it is unset or a test's. */
-export function refusalOfUnsafeDurability(env: NodeJS.ProcessEnv, listeners: ReadonlyArray<string | undefined>): string | null {
+export function refusalOfUnsafeDurability(
+  env: NodeJS.ProcessEnv,
+  listeners: ReadonlyArray<string | undefined>,
+): string | null {
   const value = env[UNSAFE_DURABILITY_ENV];
   if (value === undefined || value === '') return null;
   if (unsafeDurability(env) === null) return `${UNSAFE_DURABILITY_ENV} must be skip-wal-sync, off or unset`;

@@ -13,36 +13,78 @@ import { DEAD_LETTER_RAW_LIMIT, encodeReadings } from './ingestStore.js';
  * id, source, seq, ts, received ts, digest (latin1), encoded readings, reading
  * count, bed, patient, probe seq.
  */
-type WireObservation = [string, IngestSource, number, number, number, string, string, number, string | null, PatientRef | null, boolean];
+type WireObservation = [
+  string,
+  IngestSource,
+  number,
+  number,
+  number,
+  string,
+  string,
+  number,
+  string | null,
+  PatientRef | null,
+  boolean,
+];
 export type WireItem = WireObservation | Exclude<StoreItem, { kind: 'obs' }>;
 
-export type WriterRequest = { id: number; items: readonly WireItem[]; close?: never } | { close: true; id?: never; items?: never };
+export type WriterRequest =
+  { id: number; items: readonly WireItem[]; close?: never } | { close: true; id?: never; items?: never };
 /** `fatal`: the disk failed; the thread has stopped and the gateway must not go on. */
-export type WriterReply = { id: number; results: IngestOutcome[] } | { id: number; error: string; fatal?: boolean; code?: string } | { ready: true };
+export type WriterReply =
+  | { id: number; results: IngestOutcome[] }
+  | { id: number; error: string; fatal?: boolean; code?: string }
+  | { ready: true };
 
 export type WriterCallback = (err: Error | null, results?: IngestOutcome[]) => void;
 
 export function toWire(item: IngestItem): WireItem {
   if (item.kind === 'obs') {
     return [
-      item.deviceId, item.source, item.seq, item.ts, item.receivedTs, item.digest.toString('latin1'), encodeReadings(item.readings, item.ts),
-      item.readings.length, item.bed ?? null, item.patient ?? null, item.probeSeq === true,
+      item.deviceId,
+      item.source,
+      item.seq,
+      item.ts,
+      item.receivedTs,
+      item.digest.toString('latin1'),
+      encodeReadings(item.readings, item.ts),
+      item.readings.length,
+      item.bed ?? null,
+      item.patient ?? null,
+      item.probeSeq === true,
     ];
   }
   // A payload may be a view into a connection's whole read buffer: copy only what is kept.
-  if (item.kind === 'dead') return { ...item, raw: Buffer.from(item.raw.subarray(0, DEAD_LETTER_RAW_LIMIT)), rawSize: item.rawSize ?? item.raw.length };
+  if (item.kind === 'dead')
+    return {
+      ...item,
+      raw: Buffer.from(item.raw.subarray(0, DEAD_LETTER_RAW_LIMIT)),
+      rawSize: item.rawSize ?? item.raw.length,
+    };
   return item;
 }
 
 export function fromWire(wire: WireItem): StoreItem {
   if (!Array.isArray(wire)) {
     // Buffers arrive as plain Uint8Arrays; the store binds Buffers.
-    return wire.kind === 'dead' ? { ...wire, raw: Buffer.from(wire.raw.buffer, wire.raw.byteOffset, wire.raw.byteLength) } : wire;
+    return wire.kind === 'dead'
+      ? { ...wire, raw: Buffer.from(wire.raw.buffer, wire.raw.byteOffset, wire.raw.byteLength) }
+      : wire;
   }
   const [deviceId, source, seq, ts, receivedTs, digest, encoded, readingCount, bed, patient, probeSeq] = wire;
   return {
-    kind: 'obs', deviceId, source, seq, ts, receivedTs, digest: Buffer.from(digest, 'latin1'), encoded, readingCount,
-    ...(bed !== null && { bed }), ...(patient !== null && { patient }), ...(probeSeq && { probeSeq }),
+    kind: 'obs',
+    deviceId,
+    source,
+    seq,
+    ts,
+    receivedTs,
+    digest: Buffer.from(digest, 'latin1'),
+    encoded,
+    readingCount,
+    ...(bed !== null && { bed }),
+    ...(patient !== null && { patient }),
+    ...(probeSeq && { probeSeq }),
   };
 }
 
@@ -113,7 +155,10 @@ export class WriterThread {
   }
 
   #spawn(): Worker {
-    const worker = new Worker(this.#entry, { workerData: { dataDir: this.#dataDir }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+    const worker = new Worker(this.#entry, {
+      workerData: { dataDir: this.#dataDir },
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
     this.#worker = worker;
     let failure: Error | undefined;
     this.#ready = new Promise((resolve, reject) => {

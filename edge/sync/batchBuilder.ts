@@ -5,7 +5,14 @@
 // anything is encoded.
 import { lookupCode } from '../../shared/codes.js';
 import { buildBatch } from '../../shared/sync/codec.js';
-import { MAX_AUDIT_DETAIL_KEYS, type SyncAlarmEvent, type SyncAuditEntry, type SyncBatch, type SyncDeviceStatus, type SyncReading } from '../../shared/sync/wire.js';
+import {
+  MAX_AUDIT_DETAIL_KEYS,
+  type SyncAlarmEvent,
+  type SyncAuditEntry,
+  type SyncBatch,
+  type SyncDeviceStatus,
+  type SyncReading,
+} from '../../shared/sync/wire.js';
 import { sensorStates, type SensorState } from '../../shared/reading.js';
 import { isWireBed, isWireTarget, isWireWord, NO_BED, WITHHELD } from '../../shared/sync/wardText.js';
 import type { Db } from '../store/database.js';
@@ -95,9 +102,15 @@ export class BatchBuilder {
    * The next ranges above `from`, at most `maxItems` items, alarm events first; null when nothing waits.
    * `full`: no more items would fit, because the bound is reached or the next device message is larger than what is left.
    */
-  plan(from: Record<OutboxStream, number>, maxItems: number): { ranges: Ranges; items: number; readings: number; full: boolean } | null {
+  plan(
+    from: Record<OutboxStream, number>,
+    maxItems: number,
+  ): { ranges: Ranges; items: number; readings: number; full: boolean } | null {
     let budget = maxItems;
-    const alarmIds = this.#db.prepare('SELECT id FROM alarm_events WHERE id > ? ORDER BY id LIMIT ?').pluck().all(from.alarms, Math.min(budget, MAX_BATCH_ALARMS)) as number[];
+    const alarmIds = this.#db
+      .prepare('SELECT id FROM alarm_events WHERE id > ? ORDER BY id LIMIT ?')
+      .pluck()
+      .all(from.alarms, Math.min(budget, MAX_BATCH_ALARMS)) as number[];
     budget -= alarmIds.length;
     let obsThrough = from.obs;
     let readings = 0;
@@ -117,9 +130,21 @@ export class BatchBuilder {
         obsThrough = row.id;
       }
     }
-    const statusIds = budget > 0 ? (this.#db.prepare('SELECT id FROM device_status WHERE id > ? ORDER BY id LIMIT ?').pluck().all(from.status, budget) as number[]) : [];
+    const statusIds =
+      budget > 0
+        ? (this.#db
+            .prepare('SELECT id FROM device_status WHERE id > ? ORDER BY id LIMIT ?')
+            .pluck()
+            .all(from.status, budget) as number[])
+        : [];
     budget -= statusIds.length;
-    const auditIds = budget > 0 ? (this.#db.prepare('SELECT id FROM audit WHERE id > ? ORDER BY id LIMIT ?').pluck().all(from.audit, Math.min(budget, MAX_BATCH_AUDIT)) as number[]) : [];
+    const auditIds =
+      budget > 0
+        ? (this.#db
+            .prepare('SELECT id FROM audit WHERE id > ? ORDER BY id LIMIT ?')
+            .pluck()
+            .all(from.audit, Math.min(budget, MAX_BATCH_AUDIT)) as number[])
+        : [];
     budget -= auditIds.length;
     const items = maxItems - budget;
     if (items === 0) return null;
@@ -145,8 +170,20 @@ export class BatchBuilder {
     const statuses = this.#statuses(ranges.status);
     const audit = this.#audit(ranges.audit);
     // No audit field when there is none: such a batch is valid for a cloud that predates the stream.
-    const batch = buildBatch({ ...this.#identity, created: now, readings, alarms, statuses, ...(audit.length > 0 && { audit }) });
-    return { batch, ranges, items: alarms.length + readings.length + statuses.length + audit.length, readings: readings.length };
+    const batch = buildBatch({
+      ...this.#identity,
+      created: now,
+      readings,
+      alarms,
+      statuses,
+      ...(audit.length > 0 && { audit }),
+    });
+    return {
+      batch,
+      ranges,
+      items: alarms.length + readings.length + statuses.length + audit.length,
+      readings: readings.length,
+    };
   }
 
   #readings(range: { after: number; through: number }): SyncReading[] {
@@ -156,7 +193,15 @@ export class BatchBuilder {
         `SELECT o.id, d.device_id AS device, o.seq, o.ts, o.bed, o.patient, o.readings FROM observations o JOIN devices d ON d.id = o.device
          WHERE o.id > ? AND o.id <= ? ORDER BY o.id`,
       )
-      .all(range.after, range.through) as Array<{ id: number; device: string; seq: number; ts: number; bed: string | null; patient: number | null; readings: string }>;
+      .all(range.after, range.through) as Array<{
+      id: number;
+      device: string;
+      seq: number;
+      ts: number;
+      bed: string | null;
+      patient: number | null;
+      readings: string;
+    }>;
     const out: SyncReading[] = [];
     for (const row of rows) {
       const entries = JSON.parse(row.readings) as Array<[string, number, number, number?]>;
@@ -167,7 +212,15 @@ export class BatchBuilder {
         const unit = lookupCode(code)?.unit;
         if (unit === undefined) throw new Error(`stored reading has a code outside the registry: ${code}`);
         out.push({
-          n: row.id * READING_N_STRIDE + i, device: row.device, seq: row.seq, code, value, unit, ts: at, flags, bed,
+          n: row.id * READING_N_STRIDE + i,
+          device: row.device,
+          seq: row.seq,
+          code,
+          value,
+          unit,
+          ts: at,
+          flags,
+          bed,
           ...(patient !== undefined && { patient }),
         });
       });
@@ -178,15 +231,33 @@ export class BatchBuilder {
   #alarms(range: { after: number; through: number }): SyncAlarmEvent[] {
     if (range.through <= range.after) return [];
     const rows = this.#db
-      .prepare('SELECT id, alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, value, by FROM alarm_events WHERE id > ? AND id <= ? ORDER BY id')
+      .prepare(
+        'SELECT id, alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, value, by FROM alarm_events WHERE id > ? AND id <= ? ORDER BY id',
+      )
       .all(range.after, range.through) as Array<{
-        id: number; alarm_id: string; phase: SyncAlarmEvent['phase']; ts: number; bed: string | null; device_id: string | null;
-        kind: SyncAlarmEvent['kind']; rule: string; metric: string | null; priority: SyncAlarmEvent['priority']; value: number | null; by: string | null;
-      }>;
+      id: number;
+      alarm_id: string;
+      phase: SyncAlarmEvent['phase'];
+      ts: number;
+      bed: string | null;
+      device_id: string | null;
+      kind: SyncAlarmEvent['kind'];
+      rule: string;
+      metric: string | null;
+      priority: SyncAlarmEvent['priority'];
+      value: number | null;
+      by: string | null;
+    }>;
     return rows.map((r) => {
       const patient = r.bed === null ? undefined : this.#pseudonyms.forReading(null, r.bed, r.ts);
       return {
-        n: r.id, alarmId: wireId(r.alarm_id), phase: r.phase, priority: r.priority, kind: r.kind, condition: wireId(r.rule), ts: r.ts,
+        n: r.id,
+        alarmId: wireId(r.alarm_id),
+        phase: r.phase,
+        priority: r.priority,
+        kind: r.kind,
+        condition: wireId(r.rule),
+        ts: r.ts,
         ...(r.bed !== null && { bed: this.#bed(r.bed) }),
         ...(r.device_id !== null && { device: r.device_id }),
         ...(patient !== undefined && { patient }),
@@ -204,9 +275,19 @@ export class BatchBuilder {
         `SELECT s.id, d.device_id AS device, d.bed, s.ts, s.online, s.battery, s.sensor FROM device_status s JOIN devices d ON d.id = s.device
          WHERE s.id > ? AND s.id <= ? ORDER BY s.id`,
       )
-      .all(range.after, range.through) as Array<{ id: number; device: string; bed: string | null; ts: number; online: number | null; battery: number | null; sensor: string | null }>;
+      .all(range.after, range.through) as Array<{
+      id: number;
+      device: string;
+      bed: string | null;
+      ts: number;
+      online: number | null;
+      battery: number | null;
+      sensor: string | null;
+    }>;
     return rows.map((r) => ({
-      n: r.id, device: r.device, ts: r.ts,
+      n: r.id,
+      device: r.device,
+      ts: r.ts,
       ...(r.bed !== null && { bed: this.#bed(r.bed) }),
       ...(r.online !== null && { online: r.online === 1 }),
       ...(r.battery !== null && { battery: r.battery }),
@@ -218,12 +299,22 @@ export class BatchBuilder {
     if (range.through <= range.after) return [];
     const rows = this.#db
       .prepare('SELECT id, ts, actor, action, target, detail FROM audit WHERE id > ? AND id <= ? ORDER BY id')
-      .all(range.after, range.through) as Array<{ id: number; ts: number; actor: string; action: string; target: string | null; detail: string | null }>;
+      .all(range.after, range.through) as Array<{
+      id: number;
+      ts: number;
+      actor: string;
+      action: string;
+      target: string | null;
+      detail: string | null;
+    }>;
     return rows.map((r) => {
       const target = r.target === null ? undefined : wireTarget(r.target, (label) => this.#bed(label));
       const detail = r.detail === null ? undefined : wireDetail(r.detail);
       return {
-        n: r.id, ts: r.ts, actor: this.#actor(r.actor), action: wireId(r.action),
+        n: r.id,
+        ts: r.ts,
+        actor: this.#actor(r.actor),
+        action: wireId(r.action),
         ...(target !== undefined && { target }),
         ...(detail !== undefined && { detail }),
       };
@@ -249,8 +340,10 @@ function wireDetail(text: string): SyncAuditEntry['detail'] {
   const out: Record<string, string | number | boolean | null> = {};
   for (const [key, value] of Object.entries(parsed as Record<string, unknown>).slice(0, MAX_AUDIT_DETAIL_KEYS)) {
     if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(key)) continue;
-    if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) out[key] = value;
-    else if (typeof value === 'string') out[key] = isWireWord(value) ? value : WITHHELD; // free text stays in the ward's own trail
+    if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)))
+      out[key] = value;
+    else if (typeof value === 'string')
+      out[key] = isWireWord(value) ? value : WITHHELD; // free text stays in the ward's own trail
     else out[key] = WITHHELD; // an object or array: records stay on the ward, and '[object]' is no word the cloud accepts
   }
   return out;

@@ -20,7 +20,11 @@ export const cloudConfigSchema = z.strictObject({
       /** Most items (readings, alarm events, statuses) in one batch. */
       maxItems: z.int().min(1).max(MAX_BATCH_ITEMS).default(5000),
       /** Most compressed bytes in one batch; a larger one is split before it is sent. */
-      maxBytes: z.int().min(4096).max(MAX_BATCH_BYTES).default(512 * 1024),
+      maxBytes: z
+        .int()
+        .min(4096)
+        .max(MAX_BATCH_BYTES)
+        .default(512 * 1024),
       /** A partial batch of routine data waits at most this long for company (each batch costs the cloud a handful of writes, docs/PERFORMANCE.md); alarm events never wait and go alone. */
       maxAgeMs: ms.default(120_000),
     })
@@ -30,7 +34,9 @@ export const cloudConfigSchema = z.strictObject({
   /** An attempt with no answer after this long is abandoned and retried. */
   requestTimeoutMs: z.int().min(100).default(30_000),
   /** Retry delay after 5xx, timeouts and network errors: exponential with full jitter, from initialMs up to maxMs, forever. */
-  backoff: z.strictObject({ initialMs: z.int().min(1).default(1000), maxMs: z.int().min(1).default(300_000) }).prefault({}),
+  backoff: z
+    .strictObject({ initialMs: z.int().min(1).default(1000), maxMs: z.int().min(1).default(300_000) })
+    .prefault({}),
   /** No successful request for this long, with data waiting, raises "cloud unreachable". */
   unreachableAlarmAfterMs: ms.default(900_000),
   /** For functions deployed with IAM (no --allow-unauthenticated): a Google ID token for this audience. */

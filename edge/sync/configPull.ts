@@ -45,7 +45,13 @@ export function withPulledConfig(config: GatewayConfig, pulled: PulledConfig | u
 }
 
 export interface PullOptions {
-  db: Db; url: string; gateway: string; secret: string; base: GatewayConfig; now: () => number; timeoutMs: number;
+  db: Db;
+  url: string;
+  gateway: string;
+  secret: string;
+  base: GatewayConfig;
+  now: () => number;
+  timeoutMs: number;
   /** Extra headers (a Google ID token), fetched within the request's deadline. */
   headers?: () => Promise<Record<string, string>>;
   /** Whether the running daemon applies a new version at once (the audit entry says when it applies). */
@@ -74,26 +80,54 @@ async function pull(options: PullOptions, auth: Record<string, string>, signal: 
   if (res.status === 304) return { outcome: 'unchanged' };
   if (res.status !== 200) throw new Error(`edgeConfig answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
   const doc = (await res.json()) as EdgeConfigDocument;
-  if (!Number.isSafeInteger(doc.version) || (current && doc.version <= current.version)) return { outcome: 'unchanged' };
+  if (!Number.isSafeInteger(doc.version) || (current && doc.version <= current.version))
+    return { outcome: 'unchanged' };
   const unknown = Object.keys(doc.config ?? {}).filter((k) => k !== 'alarms');
-  let reason: string | undefined = unknown.length ? `only alarms may be overridden from the cloud, not ${unknown.join(', ')}` : undefined;
+  let reason: string | undefined = unknown.length
+    ? `only alarms may be overridden from the cloud, not ${unknown.join(', ')}`
+    : undefined;
   // Where pages go, and with which secret, is the ward's decision: a cloud account must not be able to redirect them.
-  if (!reason && isPlainObject(doc.config?.alarms) && 'webhook' in doc.config.alarms) reason = 'alarms.webhook may not be set from the cloud';
+  if (!reason && isPlainObject(doc.config?.alarms) && 'webhook' in doc.config.alarms)
+    reason = 'alarms.webhook may not be set from the cloud';
   if (!reason) {
-    const check = alarmConfigSchema.safeParse(merged(structuredClone(baseAlarms(options.base)), doc.config.alarms ?? {}));
+    const check = alarmConfigSchema.safeParse(
+      merged(structuredClone(baseAlarms(options.base)), doc.config.alarms ?? {}),
+    );
     if (!check.success) reason = check.error.issues.map((i) => `alarms.${i.path.join('.')}: ${i.message}`).join('; ');
   }
   const etag = res.headers.get('etag');
   if (reason) {
     // Remember the version so that the same bad document is not refused again every few minutes.
     const keep: PulledConfig = { version: doc.version, etag, config: current?.config ?? {}, pulledAt: now() };
-    storePulledConfig(db, keep, { ts: now(), actor: 'cloud', action: 'config.pull-refused', target: 'alarms', detail: { version: doc.version, reason } });
+    storePulledConfig(db, keep, {
+      ts: now(),
+      actor: 'cloud',
+      action: 'config.pull-refused',
+      target: 'alarms',
+      detail: { version: doc.version, reason },
+    });
     return { outcome: 'refused', version: doc.version, reason };
   }
-  const stored: PulledConfig = { version: doc.version, etag, config: { ...(doc.config.alarms !== undefined && { alarms: doc.config.alarms as Record<string, unknown> }) }, pulledAt: now() };
+  const stored: PulledConfig = {
+    version: doc.version,
+    etag,
+    config: { ...(doc.config.alarms !== undefined && { alarms: doc.config.alarms as Record<string, unknown> }) },
+    pulledAt: now(),
+  };
   storePulledConfig(db, stored, {
-    ts: now(), actor: 'cloud', action: 'config.pull', target: 'alarms',
-    detail: { version: doc.version, previous: current?.version ?? 0, applies: options.appliesLive ? 'now' : 'at next start' },
+    ts: now(),
+    actor: 'cloud',
+    action: 'config.pull',
+    target: 'alarms',
+    detail: {
+      version: doc.version,
+      previous: current?.version ?? 0,
+      applies: options.appliesLive ? 'now' : 'at next start',
+    },
   });
-  return { outcome: 'applied', version: doc.version, alarms: withPulledConfig(options.base, storedPulledConfig(db)).alarms };
+  return {
+    outcome: 'applied',
+    version: doc.version,
+    alarms: withPulledConfig(options.base, storedPulledConfig(db)).alarms,
+  };
 }

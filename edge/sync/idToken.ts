@@ -12,7 +12,8 @@ export function googleIdTokens(options: { audience: string; credentialsFile?: st
     async headers(): Promise<Record<string, string>> {
       client ??= auth.getIdTokenClient(options.audience);
       const headers = await (await client).getRequestHeaders();
-      const value = headers instanceof Headers ? headers.get('authorization') : (headers as Record<string, string>).Authorization;
+      const value =
+        headers instanceof Headers ? headers.get('authorization') : (headers as Record<string, string>).Authorization;
       const out: Record<string, string> = {};
       if (value) out.Authorization = value;
       return out;

@@ -30,7 +30,12 @@ interface StreamTable {
 }
 
 const TABLES: Readonly<Record<SyncStream, StreamTable>> = {
-  readings: { table: 'observations', time: 'received_ts', outbox: 'obs', rowOf: (n) => Math.floor(n / READING_N_STRIDE) },
+  readings: {
+    table: 'observations',
+    time: 'received_ts',
+    outbox: 'obs',
+    rowOf: (n) => Math.floor(n / READING_N_STRIDE),
+  },
   alarms: { table: 'alarm_events', time: 'ts', outbox: 'alarms', rowOf: (n) => n },
   statuses: { table: 'device_status', time: 'received_ts', outbox: 'status', rowOf: (n) => n },
   audit: { table: 'audit', time: 'ts', outbox: 'audit', rowOf: (n) => n },
@@ -62,7 +67,8 @@ export function raiseNumbering(db: Db, heads: StreamHeads, options: RaiseOptions
     for (const [stream, t] of Object.entries(TABLES) as Array<[SyncStream, StreamTable]>) {
       const cloudRow = t.rowOf(heads[stream]);
       if (cloudRow <= 0) continue;
-      const seq = (db.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').pluck().get(t.table) as number | undefined) ?? 0;
+      const seq =
+        (db.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').pluck().get(t.table) as number | undefined) ?? 0;
       const maxId = (db.prepare(`SELECT max(id) FROM ${t.table}`).pluck().get() as number | null) ?? 0;
       const localRow = Math.max(seq, maxId);
       const movers = db

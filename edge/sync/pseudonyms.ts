@@ -26,8 +26,13 @@ export class Pseudonyms {
 
   /** Re-reads admissions (a small table); called once per batch built. */
   refresh(): void {
-    const rows = this.#db.prepare('SELECT patient, bed, admitted_at, discharged_at FROM admissions ORDER BY admitted_at').all() as Array<{
-      patient: number; bed: string; admitted_at: number; discharged_at: number | null;
+    const rows = this.#db
+      .prepare('SELECT patient, bed, admitted_at, discharged_at FROM admissions ORDER BY admitted_at')
+      .all() as Array<{
+      patient: number;
+      bed: string;
+      admitted_at: number;
+      discharged_at: number | null;
     }>;
     const stays = new Map<string, Stay[]>();
     for (const r of rows) {
@@ -55,9 +60,13 @@ export class Pseudonyms {
   ofPatient(patientRow: number): string | undefined {
     let pseudonym = this.#byPatient.get(patientRow);
     if (pseudonym === undefined) {
-      const row = this.#db.prepare('SELECT identifier, authority FROM patients WHERE id = ?').get(patientRow) as { identifier: string; authority: string } | undefined;
+      const row = this.#db.prepare('SELECT identifier, authority FROM patients WHERE id = ?').get(patientRow) as
+        { identifier: string; authority: string } | undefined;
       if (!row || row.identifier.trim() === '') return undefined;
-      pseudonym = patientPseudonym(this.#wardSecret, row.authority ? `${row.identifier}^^^${row.authority}` : row.identifier);
+      pseudonym = patientPseudonym(
+        this.#wardSecret,
+        row.authority ? `${row.identifier}^^^${row.authority}` : row.identifier,
+      );
       this.#byPatient.set(patientRow, pseudonym);
     }
     return pseudonym;

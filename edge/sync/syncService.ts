@@ -100,9 +100,20 @@ export class SyncService implements Service {
   async start(): Promise<void> {
     const { db } = this.#deps;
     this.#outbox = new Outbox(db);
-    this.#builder = new BatchBuilder(db, new Pseudonyms(db, this.#deps.wardSecret), this.#deps.identity, this.#deps.actors);
+    this.#builder = new BatchBuilder(
+      db,
+      new Pseudonyms(db, this.#deps.wardSecret),
+      this.#deps.identity,
+      this.#deps.actors,
+    );
     const { url, requestTimeoutMs } = this.#deps.config;
-    this.#transport = new Transport({ url, secret: this.#deps.secret, timeoutMs: requestTimeoutMs, now: this.#now, ...(this.#deps.tokens && { tokens: this.#deps.tokens }) });
+    this.#transport = new Transport({
+      url,
+      secret: this.#deps.secret,
+      timeoutMs: requestTimeoutMs,
+      now: this.#now,
+      ...(this.#deps.tokens && { tokens: this.#deps.tokens }),
+    });
     this.#cancel = new AbortController();
     this.#stopped = false;
     const restored = this.#outbox.batches('inflight').length;
@@ -123,37 +134,65 @@ export class SyncService implements Service {
   async #checkNumbering(): Promise<void> {
     this.#numbering = 'checking';
     const client = {
-      url: this.#deps.config.url, secret: this.#deps.secret, timeoutMs: this.#deps.config.requestTimeoutMs, now: this.#now,
+      url: this.#deps.config.url,
+      secret: this.#deps.secret,
+      timeoutMs: this.#deps.config.requestTimeoutMs,
+      now: this.#now,
       ...(this.#deps.tokens && { headers: () => this.#deps.tokens!.headers() }),
     };
     let heads: StreamHeads | undefined;
     try {
-      const answer = await postVerify(client, { v: 1, gateway: this.#deps.identity.gateway, ranges: [], heads: true }, this.#cancel.signal);
+      const answer = await postVerify(
+        client,
+        { v: 1, gateway: this.#deps.identity.gateway, ranges: [], heads: true },
+        this.#cancel.signal,
+      );
       heads = parseHeads(answer.heads);
-      if (!heads) throw new VerifyRequestError('verifyRange answered without the heads asked for', 200, 'WG_ERR_ANSWER', undefined);
+      if (!heads)
+        throw new VerifyRequestError(
+          'verifyRange answered without the heads asked for',
+          200,
+          'WG_ERR_ANSWER',
+          undefined,
+        );
     } catch (err) {
       if (this.#stopped) return;
       const e = err as VerifyRequestError;
       // A cloud older than the question: 404 (no verifyRange) or 400 on the ranges it requires. It cannot answer; send unchecked.
       if (e.status === 404 || (e.status === 400 && e.field === 'ranges')) {
-        this.#log.warn({ status: e.status, code: e.code }, 'the cloud cannot tell the numbers it holds (an older version): sending without checking the numbering');
+        this.#log.warn(
+          { status: e.status, code: e.code },
+          'the cloud cannot tell the numbers it holds (an older version): sending without checking the numbering',
+        );
         return this.#numberingDone();
       }
       this.#deps.metrics?.error(e.code ?? 'numbering');
-      const refusal = e.status === null ? undefined : classify(e.status, JSON.stringify({ error: { code: e.code, message: e.message } }), '');
+      const refusal =
+        e.status === null
+          ? undefined
+          : classify(e.status, JSON.stringify({ error: { code: e.code, message: e.message } }), '');
       if (refusal?.outcome === 'quarantine' && refusal.pause) {
         // Credentials, clock, ward or a proxy that alters requests: every batch would be refused too. The operator's retry lifts the pause and asks again.
         this.#numbering = 'unchecked';
-        this.#outbox.setState('paused', `${refusal.status} ${refusal.code}: the numbering check was refused: ${e.message}`);
+        this.#outbox.setState(
+          'paused',
+          `${refusal.status} ${refusal.code}: the numbering check was refused: ${e.message}`,
+        );
         this.#setState('paused');
         this.#checkQuarantine();
-        this.#log.error({ status: e.status, code: e.code, err: e.message }, 'the numbering check was refused; sync paused');
+        this.#log.error(
+          { status: e.status, code: e.code, err: e.message },
+          'the numbering check was refused; sync paused',
+        );
         return;
       }
       this.#numberingAttempt++;
       const retryInMs = this.#delay(this.#numberingAttempt);
       this.#setState('retrying');
-      this.#log.warn({ status: e.status, code: e.code, err: e.message, retryInMs }, 'the numbering could not be checked with the cloud; nothing is sent until it is');
+      this.#log.warn(
+        { status: e.status, code: e.code, err: e.message, retryInMs },
+        'the numbering could not be checked with the cloud; nothing is sent until it is',
+      );
       this.#numbering = 'waiting';
       clearTimeout(this.#timer);
       this.#timer = setTimeout(() => {
@@ -244,10 +283,13 @@ export class SyncService implements Service {
     if (this.#pending.size === 0) this.#setState('idle');
     if (wake !== Infinity) {
       clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.kick();
-      }, Math.max(0, wake - now));
+      this.#timer = setTimeout(
+        () => {
+          this.#timer = undefined;
+          this.kick();
+        },
+        Math.max(0, wake - now),
+      );
     }
   }
 
@@ -257,7 +299,8 @@ export class SyncService implements Service {
     const ids = new Set(rows.map((r) => r.id));
     for (const [id, entry] of this.#pending) if (!ids.has(id) && !entry.active) this.#pending.delete(id);
     for (const row of rows) {
-      if (!this.#pending.has(row.id)) this.#pending.set(row.id, { id: row.id, ranges: row.ranges, attempt: 0, notBefore: 0, active: false });
+      if (!this.#pending.has(row.id))
+        this.#pending.set(row.id, { id: row.id, ranges: row.ranges, attempt: 0, notBefore: 0, active: false });
     }
   }
 
@@ -292,7 +335,14 @@ export class SyncService implements Service {
         continue;
       }
       this.#outbox.record(built.batch.batchId, plan.ranges, plan.items, plan.readings, now);
-      const entry: Pending = { id: built.batch.batchId, ranges: plan.ranges, attempt: 0, notBefore: 0, active: false, planned: { built, body } };
+      const entry: Pending = {
+        id: built.batch.batchId,
+        ranges: plan.ranges,
+        attempt: 0,
+        notBefore: 0,
+        active: false,
+        planned: { built, body },
+      };
       this.#pending.set(entry.id, entry);
       return entry;
     }
@@ -304,7 +354,11 @@ export class SyncService implements Service {
   }
 
   #oldestReceived(ranges: Ranges): number {
-    return oldestReceivedAbove(this.#deps.db, { obs: ranges.obs.after, status: ranges.status.after, audit: ranges.audit.after });
+    return oldestReceivedAbove(this.#deps.db, {
+      obs: ranges.obs.after,
+      status: ranges.status.after,
+      audit: ranges.audit.after,
+    });
   }
 
   #launch(entry: Pending): void {
@@ -333,7 +387,13 @@ export class SyncService implements Service {
     const invalid = validateBatch(built.batch, { now, maxFutureMs: MAX_FUTURE_MS });
     if (isRejection(invalid)) {
       // The cloud would refuse it the same way: quarantine without sending, with the reason.
-      return this.#quarantined(entry, built, 0, { outcome: 'quarantine', status: 0, code: invalid.code, message: `refused before sending: ${invalid.field ?? ''} ${invalid.message}`, pause: false });
+      return this.#quarantined(entry, built, 0, {
+        outcome: 'quarantine',
+        status: 0,
+        code: invalid.code,
+        message: `refused before sending: ${invalid.field ?? ''} ${invalid.message}`,
+        pause: false,
+      });
     }
     const body = planned?.body ?? encodeBatch(built.batch);
     this.#outbox.attempted(entry.id, now);
@@ -342,7 +402,10 @@ export class SyncService implements Service {
     if (result.outcome === 'synced') {
       if (result.conflicts > 0) {
         this.#deps.metrics?.conflicts?.(result.conflicts);
-        this.#log.error({ batchId: entry.id, conflicts: result.conflicts }, 'the cloud holds other items under numbers of this batch; they were not stored there');
+        this.#log.error(
+          { batchId: entry.id, conflicts: result.conflicts },
+          'the cloud holds other items under numbers of this batch; they were not stored there',
+        );
       }
       return this.#synced(entry, built, body.length, result.duplicate);
     }
@@ -375,14 +438,30 @@ export class SyncService implements Service {
     const since = Math.max(this.#failingSince, lastSuccess);
     if (now - since >= this.#deps.config.unreachableAlarmAfterMs) {
       this.#deps.alarms?.set('sync:unreachable', {
-        rule: 'cloud-unreachable', priority: 'low', message: `Cloud unreachable for ${Math.round((now - since) / 60_000)} min (${result.code}); data is buffered`,
+        rule: 'cloud-unreachable',
+        priority: 'low',
+        message: `Cloud unreachable for ${Math.round((now - since) / 60_000)} min (${result.code}); data is buffered`,
       });
     }
     this.#setState('retrying');
-    this.#log.warn({ batchId: entry.id, attempt: entry.attempt, status: result.status, code: result.code, retryInMs: entry.notBefore - now }, 'batch not accepted; will retry');
+    this.#log.warn(
+      {
+        batchId: entry.id,
+        attempt: entry.attempt,
+        status: result.status,
+        code: result.code,
+        retryInMs: entry.notBefore - now,
+      },
+      'batch not accepted; will retry',
+    );
   }
 
-  #quarantined(entry: Pending, built: BuiltBatch, bytes: number, result: Extract<Attempt, { outcome: 'quarantine' }>): void {
+  #quarantined(
+    entry: Pending,
+    built: BuiltBatch,
+    bytes: number,
+    result: Extract<Attempt, { outcome: 'quarantine' }>,
+  ): void {
     const now = this.#now();
     this.#outbox.quarantine(entry.id, result.status || null, result.code, result.message, now);
     this.#pending.delete(entry.id);
@@ -393,7 +472,10 @@ export class SyncService implements Service {
       this.#outbox.setState('paused', `${result.status} ${result.code}: ${result.message}`);
       this.#setState('paused');
     }
-    this.#log.error({ batchId: entry.id, items: built.items, status: result.status, code: result.code, reason: result.message }, 'batch quarantined');
+    this.#log.error(
+      { batchId: entry.id, items: built.items, status: result.status, code: result.code, reason: result.message },
+      'batch quarantined',
+    );
     this.#checkQuarantine();
   }
 
@@ -403,7 +485,8 @@ export class SyncService implements Service {
     if (quarantined.length === 0 && paused === undefined) return this.#deps.alarms?.set('sync:quarantine', null);
     const first = quarantined[0];
     this.#deps.alarms?.set('sync:quarantine', {
-      rule: 'sync-quarantine', priority: 'medium',
+      rule: 'sync-quarantine',
+      priority: 'medium',
       message: `${quarantined.length} sync batch(es) refused by the cloud${first ? ` (${first.httpStatus ?? '-'} ${first.errorCode})` : ''}${paused ? '; sync paused' : ''}: fix the cause, then run wardgate sync --retry-quarantined`,
     });
   }

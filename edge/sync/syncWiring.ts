@@ -32,8 +32,14 @@ export interface CloudSync {
 
 /** The sync, or undefined when no cloud is configured. */
 export function wireSync(options: {
-  config: GatewayConfig; env: NodeJS.ProcessEnv; log: Logger; db: Db; bus: EventBus; alarms: TechnicalAlarms;
-  metrics?: GatewayMetrics; now?: () => number;
+  config: GatewayConfig;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  db: Db;
+  bus: EventBus;
+  alarms: TechnicalAlarms;
+  metrics?: GatewayMetrics;
+  now?: () => number;
 }): CloudSync | undefined {
   const { config, env, log, db, alarms, metrics } = options;
   const cloud = config.cloud;
@@ -43,8 +49,15 @@ export function wireSync(options: {
   const actors = [...config.users, ...config.devices].map((p) => p.name);
   const secret = env[cloud.secretEnv] ?? '';
   const sync = new SyncService({
-    db, config: cloud, identity: { gateway: config.gateway.id, ward: config.ward }, actors, log, alarms, now,
-    secret, wardSecret: env[cloud.wardSecretEnv] ?? '',
+    db,
+    config: cloud,
+    identity: { gateway: config.gateway.id, ward: config.ward },
+    actors,
+    log,
+    alarms,
+    now,
+    secret,
+    wardSecret: env[cloud.wardSecretEnv] ?? '',
     ...(tokens && { tokens }),
     ...(metrics && {
       metrics: {
@@ -59,14 +72,34 @@ export function wireSync(options: {
     }),
   });
   const verifier = new Verifier({
-    db, outbox: new Outbox(db), url: cloud.url, gateway: config.gateway.id, secret, timeoutMs: cloud.requestTimeoutMs, log, alarms, now,
-    builder: new BatchBuilder(db, new Pseudonyms(db, env[cloud.wardSecretEnv] ?? ''), { gateway: config.gateway.id, ward: config.ward }, actors),
+    db,
+    outbox: new Outbox(db),
+    url: cloud.url,
+    gateway: config.gateway.id,
+    secret,
+    timeoutMs: cloud.requestTimeoutMs,
+    log,
+    alarms,
+    now,
+    builder: new BatchBuilder(
+      db,
+      new Pseudonyms(db, env[cloud.wardSecretEnv] ?? ''),
+      { gateway: config.gateway.id, ward: config.ward },
+      actors,
+    ),
     ...(tokens && { headers: () => tokens.headers() }),
   });
   const pull = () =>
     pullConfig({
-      db, url: cloud.url, gateway: config.gateway.id, secret, base: config, now, timeoutMs: cloud.requestTimeoutMs,
-      ...(tokens && { headers: () => tokens.headers() }), appliesLive: true,
+      db,
+      url: cloud.url,
+      gateway: config.gateway.id,
+      secret,
+      base: config,
+      now,
+      timeoutMs: cloud.requestTimeoutMs,
+      ...(tokens && { headers: () => tokens.headers() }),
+      appliesLive: true,
     });
   return { sync, verifier, pullConfig: pull, services: [sync, new SyncTriggers(options.bus, sync)] };
 }

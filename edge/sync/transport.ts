@@ -9,7 +9,13 @@ export type Attempt =
   /** 5xx, timeout, network error, or an answer that is not the contract's: send again later. */
   | { readonly outcome: 'retry'; readonly status: number | null; readonly code: string; readonly message: string }
   /** 4xx: this batch will not be accepted as it is. `pause`: no batch will (credentials, clock, ward), so stop sending. */
-  | { readonly outcome: 'quarantine'; readonly status: number; readonly code: string; readonly message: string; readonly pause: boolean };
+  | {
+      readonly outcome: 'quarantine';
+      readonly status: number;
+      readonly code: string;
+      readonly message: string;
+      readonly pause: boolean;
+    };
 
 /** Supplies `Authorization: Bearer <Google ID token>` for IAM-protected functions. */
 export interface TokenSource {
@@ -31,7 +37,14 @@ export interface TransportOptions {
  * Content-Encoding does it to every request, so quarantining batch after batch
  * would only fill the quarantine.
  */
-const PAUSING = new Set(['WG_ERR_SIGNATURE', 'WG_ERR_AUTH', 'WG_ERR_STALE', 'WG_ERR_FORBIDDEN', 'WG_ERR_LENGTH', 'WG_ERR_ENCODING']);
+const PAUSING = new Set([
+  'WG_ERR_SIGNATURE',
+  'WG_ERR_AUTH',
+  'WG_ERR_STALE',
+  'WG_ERR_FORBIDDEN',
+  'WG_ERR_LENGTH',
+  'WG_ERR_ENCODING',
+]);
 
 export class Transport {
   readonly #options: TransportOptions;
@@ -54,7 +67,11 @@ export class Transport {
       // The token fetch counts against the deadline: a stalled token endpoint would otherwise hold the slot forever.
       const auth = this.#options.tokens ? await untilAborted(this.#options.tokens.headers(), deadline.signal) : {};
       res = await fetch(this.#endpoint, {
-        method: 'POST', body: request.body, headers: { ...request.headers, ...auth }, redirect: 'error', signal: deadline.signal,
+        method: 'POST',
+        body: request.body,
+        headers: { ...request.headers, ...auth },
+        redirect: 'error',
+        signal: deadline.signal,
       });
       text = await res.text();
     } catch (err) {
@@ -75,9 +92,15 @@ export class Transport {
  * stalled cloud then holds the request forever (nodejs/node#57736). Here the
  * timer itself holds the controller until it fires or is cleared.
  */
-export function requestDeadline(timeoutMs: number, cancel?: AbortSignal): { readonly signal: AbortSignal; clear(): void } {
+export function requestDeadline(
+  timeoutMs: number,
+  cancel?: AbortSignal,
+): { readonly signal: AbortSignal; clear(): void } {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')),
+    timeoutMs,
+  );
   const onCancel = () => controller.abort(cancel!.reason);
   if (cancel?.aborted) onCancel();
   else cancel?.addEventListener('abort', onCancel, { once: true });
@@ -113,13 +136,20 @@ export function classify(status: number, text: string, batchId: string): Attempt
   if (status >= 200 && status < 300) {
     const ok = body as { ok?: unknown; batchId?: unknown; duplicate?: unknown; conflicts?: unknown } | null;
     // A 2xx that is not the contract's answer for this batch (a captive portal, a proxy page) proves nothing.
-    if (ok?.ok !== true || ok.batchId !== batchId) return { outcome: 'retry', status, code: 'WG_ERR_ANSWER', message: 'a 2xx without the contract answer for this batch' };
+    if (ok?.ok !== true || ok.batchId !== batchId)
+      return {
+        outcome: 'retry',
+        status,
+        code: 'WG_ERR_ANSWER',
+        message: 'a 2xx without the contract answer for this batch',
+      };
     const conflicts = Number.isSafeInteger(ok.conflicts) && (ok.conflicts as number) > 0 ? (ok.conflicts as number) : 0;
     return { outcome: 'synced', status, duplicate: ok.duplicate === true, conflicts };
   }
   // A replayed signature means an earlier attempt reached the cloud: sign anew and send again.
   if (status === 401 && code === 'WG_ERR_REPLAY') return { outcome: 'retry', status, code, message };
   // 408 and 429 are the server asking for patience, not a verdict on the batch.
-  if (status >= 400 && status < 500 && status !== 408 && status !== 429) return { outcome: 'quarantine', status, code, message, pause: PAUSING.has(code) };
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429)
+    return { outcome: 'quarantine', status, code, message, pause: PAUSING.has(code) };
   return { outcome: 'retry', status, code, message };
 }

@@ -7,7 +7,16 @@
 // confirmed since its last run (from its first run on); `wardgate sync
 // --verify --since T` checks from T.
 import {
-  alarmKey, auditKey, rangeDigest, readingKey, verifiableStreams, MAX_VERIFY_RANGES, VERIFY_RANGE_SPAN, type VerifiableStream, type VerifyAnswer, type VerifyRange,
+  alarmKey,
+  auditKey,
+  rangeDigest,
+  readingKey,
+  verifiableStreams,
+  MAX_VERIFY_RANGES,
+  VERIFY_RANGE_SPAN,
+  type VerifiableStream,
+  type VerifyAnswer,
+  type VerifyRange,
 } from '../../shared/sync/verify.js';
 import type { Logger } from '../log.js';
 import { writeTransaction, type Db } from '../store/database.js';
@@ -22,7 +31,9 @@ const REPAIR_ITEMS = 2000;
 
 const outboxOf: Record<VerifiableStream, OutboxStream> = { readings: 'obs', alarms: 'alarms', audit: 'audit' };
 const tableOf: Record<VerifiableStream, { table: string; ts: string }> = {
-  readings: { table: 'observations', ts: 'received_ts' }, alarms: { table: 'alarm_events', ts: 'ts' }, audit: { table: 'audit', ts: 'ts' },
+  readings: { table: 'observations', ts: 'received_ts' },
+  alarms: { table: 'alarm_events', ts: 'ts' },
+  audit: { table: 'audit', ts: 'ts' },
 };
 
 export interface VerifierDeps {
@@ -103,7 +114,11 @@ export class Verifier {
     const { outbox } = this.#d;
     const now = this.#now();
     const cursors = outbox.cursors();
-    const through: Record<VerifiableStream, number> = { readings: cursors.obs, alarms: cursors.alarms, audit: cursors.audit };
+    const through: Record<VerifiableStream, number> = {
+      readings: cursors.obs,
+      alarms: cursors.alarms,
+      audit: cursors.audit,
+    };
     const reached = this.#startPoints(options.since);
     const waiting = this.#repairs();
     const repairsNow = waiting.slice(0, Math.ceil(MAX_VERIFY_REQUESTS_PER_RUN / 2) * MAX_VERIFY_RANGES);
@@ -139,25 +154,55 @@ export class Verifier {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       Object.assign(reached, taken);
-      this.#record(reached, [...later, ...repairsNow, ...checked], {
-        items: tally.items - before.items, missing: tally.missing - before.missing, extra: tally.extra - before.extra,
-        resent: tally.resent - before.resent, hole: tally.holes.length > before.holes,
-      }, now);
+      this.#record(
+        reached,
+        [...later, ...repairsNow, ...checked],
+        {
+          items: tally.items - before.items,
+          missing: tally.missing - before.missing,
+          extra: tally.extra - before.extra,
+          resent: tally.resent - before.resent,
+          hole: tally.holes.length > before.holes,
+        },
+        now,
+      );
     }
     // Complete: what was confirmed is checked up to the cursors (repairs beyond this run's share are checked again at the next runs, in turn).
     const complete = nextRange({ ...reached }, through) === undefined;
     // The marker of a run: also a run that asked nothing (the first, which only marks where the next starts).
-    this.#record(reached, [...later, ...repairsNow, ...checked], { items: 0, missing: 0, extra: 0, resent: 0, hole: false }, now, true);
+    this.#record(
+      reached,
+      [...later, ...repairsNow, ...checked],
+      { items: 0, missing: 0, extra: 0, resent: 0, hole: false },
+      now,
+      true,
+    );
     const pendingRepairs = later.length + repairsNow.length + checked.length;
     const report: VerifyReport = { ...tally, pendingRepairs, complete };
-    if (tally.holes.length > 0) this.#d.log.error({ holes: tally.holes.length, missing: tally.missing, resent: tally.resent }, 'items confirmed by the cloud are missing there; re-sent');
-    if (!complete) this.#d.log.info({ requests, reached }, 'verification stopped at its bound for one run; the next run goes on from here');
+    if (tally.holes.length > 0)
+      this.#d.log.error(
+        { holes: tally.holes.length, missing: tally.missing, resent: tally.resent },
+        'items confirmed by the cloud are missing there; re-sent',
+      );
+    if (!complete)
+      this.#d.log.info(
+        { requests, reached },
+        'verification stopped at its bound for one run; the next run goes on from here',
+      );
     this.refreshAlarm();
     return report;
   }
 
   /** One range: the cloud's answer against the edge's items; a hole is re-sent and becomes a repair. */
-  #compare(range: VerifyRange, cloud: VerifyAnswer['ranges'][number], repair: Repair | undefined, inFlight: ReadonlySet<string>, now: number, tally: Tally, pending: Repair[]): void {
+  #compare(
+    range: VerifyRange,
+    cloud: VerifyAnswer['ranges'][number],
+    repair: Repair | undefined,
+    inFlight: ReadonlySet<string>,
+    now: number,
+    tally: Tally,
+    pending: Repair[],
+  ): void {
     const keys = this.#edgeKeys(range);
     tally.ranges++;
     tally.items += keys.length;
@@ -168,7 +213,10 @@ export class Verifier {
     // Rows of a hole gone from the edge before the cloud stored them again: the loss stays raised, it does not pass for whole.
     if (repair?.items !== undefined && keys.length < repair.items && (exact?.held ?? cloud.count) < repair.items) {
       if (!repair.lost) {
-        this.#d.log.error({ ...range, items: repair.items, edge: keys.length, cloud: cloud.count }, 'items of a sync hole were lost before re-send: gone from the edge, not in the cloud');
+        this.#d.log.error(
+          { ...range, items: repair.items, edge: keys.length, cloud: cloud.count },
+          'items of a sync hole were lost before re-send: gone from the edge, not in the cloud',
+        );
       }
       return void pending.push({ ...repair, lost: true });
     }
@@ -177,11 +225,18 @@ export class Verifier {
     if (exact) {
       if (exact.extra > 0) {
         tally.extra += exact.extra;
-        this.#d.log.warn({ ...range, edge: keys.length, cloud: cloud.count, extra: exact.extra, missing: exact.missing }, 'the cloud holds more than the edge in a range (duplicates, or rows purged here)');
+        this.#d.log.warn(
+          { ...range, edge: keys.length, cloud: cloud.count, extra: exact.extra, missing: exact.missing },
+          'the cloud holds more than the edge in a range (duplicates, or rows purged here)',
+        );
       }
       if (exact.missing === 0) {
         // The same numbers on both sides and another digest: items that differ under one number, which a re-send would not change.
-        if (exact.extra === 0) this.#d.log.error({ ...range, edge: keys.length, cloud: cloud.count }, 'the cloud holds other items than the edge under the same numbers');
+        if (exact.extra === 0)
+          this.#d.log.error(
+            { ...range, edge: keys.length, cloud: cloud.count },
+            'the cloud holds other items than the edge under the same numbers',
+          );
         return;
       }
       lacking = exact.missing;
@@ -189,7 +244,10 @@ export class Verifier {
       // A cloud that does not say which numbers it holds: counts only.
       if (cloud.count > keys.length) {
         tally.extra += cloud.count - keys.length;
-        this.#d.log.warn({ ...range, edge: keys.length, cloud: cloud.count }, 'the cloud holds more than the edge in a range (duplicates, or rows purged here)');
+        this.#d.log.warn(
+          { ...range, edge: keys.length, cloud: cloud.count },
+          'the cloud holds more than the edge in a range (duplicates, or rows purged here)',
+        );
         return;
       }
       lacking = Math.max(1, keys.length - cloud.count);
@@ -212,9 +270,13 @@ export class Verifier {
     const totals = readVerifyTotals(this.#d.db);
     const lost = repairs.filter((r) => r.lost).length;
     this.#d.alarms?.set('sync:hole', {
-      rule: 'sync-hole', priority: 'medium',
-      message: `The cloud lacked items it had confirmed (${totals.missing} found since install); ${repairs.length} range(s) re-sent and awaiting verification`
-        + (lost > 0 ? `; ${lost} range(s) lost before re-send (gone from the gateway before the cloud stored them again)` : ''),
+      rule: 'sync-hole',
+      priority: 'medium',
+      message:
+        `The cloud lacked items it had confirmed (${totals.missing} found since install); ${repairs.length} range(s) re-sent and awaiting verification` +
+        (lost > 0
+          ? `; ${lost} range(s) lost before re-send (gone from the gateway before the cloud stored them again)`
+          : ''),
     });
   }
 
@@ -246,14 +308,21 @@ export class Verifier {
   }
 
   async #askOnce(ranges: readonly VerifyRange[]): Promise<VerifyAnswer['ranges']> {
-    const client = { url: this.#d.url, secret: this.#d.secret, timeoutMs: this.#d.timeoutMs, now: this.#now, ...(this.#d.headers && { headers: this.#d.headers }) };
+    const client = {
+      url: this.#d.url,
+      secret: this.#d.secret,
+      timeoutMs: this.#d.timeoutMs,
+      now: this.#now,
+      ...(this.#d.headers && { headers: this.#d.headers }),
+    };
     return (await postVerify(client, { v: 1, gateway: this.#d.gateway, ranges })).ranges;
   }
 
   /** The keys of the items the edge would send for a range of numbers. */
   #edgeKeys(range: VerifyRange): string[] {
     const batch = this.#d.builder.build(toOutboxRanges(range), this.#now()).batch;
-    if (range.stream === 'readings') return batch.readings.filter((r) => r.n >= range.lo && r.n <= range.hi).map(readingKey);
+    if (range.stream === 'readings')
+      return batch.readings.filter((r) => r.n >= range.lo && r.n <= range.hi).map(readingKey);
     if (range.stream === 'alarms') return batch.alarms.map(alarmKey);
     return (batch.audit ?? []).map(auditKey);
   }
@@ -262,9 +331,16 @@ export class Verifier {
   #resend(range: VerifyRange, now: number): { items: number; batches: string[] } {
     const { after, through } = toOutboxRanges(range)[outboxOf[range.stream]];
     const { table } = tableOf[range.stream];
-    const sizes = range.stream === 'readings'
-      ? (this.#d.db.prepare('SELECT id, json_array_length(readings) AS n FROM observations WHERE id > ? AND id <= ? ORDER BY id').all(after, through) as Array<{ id: number; n: number }>)
-      : (this.#d.db.prepare(`SELECT id, 1 AS n FROM ${table} WHERE id > ? AND id <= ? ORDER BY id`).all(after, through) as Array<{ id: number; n: number }>);
+    const sizes =
+      range.stream === 'readings'
+        ? (this.#d.db
+            .prepare(
+              'SELECT id, json_array_length(readings) AS n FROM observations WHERE id > ? AND id <= ? ORDER BY id',
+            )
+            .all(after, through) as Array<{ id: number; n: number }>)
+        : (this.#d.db
+            .prepare(`SELECT id, 1 AS n FROM ${table} WHERE id > ? AND id <= ? ORDER BY id`)
+            .all(after, through) as Array<{ id: number; n: number }>);
     // Cut into batches of whole messages, at most REPAIR_ITEMS items each (a larger message alone).
     const chunks: Array<{ after: number; through: number }> = [];
     let first = after;
@@ -295,16 +371,30 @@ export class Verifier {
   }
 
   /** Saves the point reached, the repairs and the figures: after every request, so that a restart goes on from there. */
-  #record(reached: Record<VerifiableStream, number>, pending: readonly Repair[], delta: { items: number; missing: number; extra: number; resent: number; hole: boolean }, now: number, endOfRun = false): void {
+  #record(
+    reached: Record<VerifiableStream, number>,
+    pending: readonly Repair[],
+    delta: { items: number; missing: number; extra: number; resent: number; hole: boolean },
+    now: number,
+    endOfRun = false,
+  ): void {
     const { outbox } = this.#d;
     const totals = readVerifyTotals(this.#d.db);
     writeTransaction(this.#d.db, () => {
       outbox.setState('verify_through', JSON.stringify(reached));
       outbox.setState('verify_repairs', JSON.stringify(pending));
-      outbox.setState('verify_totals', JSON.stringify({
-        runs: totals.runs + (endOfRun ? 1 : 0), items: totals.items + delta.items, missing: totals.missing + delta.missing, extra: totals.extra + delta.extra,
-        resent: totals.resent + delta.resent, lastRunTs: endOfRun ? now : totals.lastRunTs, lastHoleTs: delta.hole ? now : totals.lastHoleTs,
-      } satisfies VerifyTotals));
+      outbox.setState(
+        'verify_totals',
+        JSON.stringify({
+          runs: totals.runs + (endOfRun ? 1 : 0),
+          items: totals.items + delta.items,
+          missing: totals.missing + delta.missing,
+          extra: totals.extra + delta.extra,
+          resent: totals.resent + delta.resent,
+          lastRunTs: endOfRun ? now : totals.lastRunTs,
+          lastHoleTs: delta.hole ? now : totals.lastHoleTs,
+        } satisfies VerifyTotals),
+      );
     })();
   }
 }
@@ -315,7 +405,11 @@ export class Verifier {
  * numbers it lacks, how many items it holds beyond the edge's (numbers the
  * edge does not have, and items held twice), and how many distinct numbers it holds.
  */
-export function compareHeld(keys: readonly string[], held: ReadonlyArray<readonly [number, number]>, count: number): { missing: number; extra: number; held: number } {
+export function compareHeld(
+  keys: readonly string[],
+  held: ReadonlyArray<readonly [number, number]>,
+  count: number,
+): { missing: number; extra: number; held: number } {
   let distinct = 0;
   for (const [lo, hi] of held) distinct += hi - lo + 1;
   const numbers = keys.map((k) => Number.parseInt(k, 10)).sort((a, b) => a - b);
@@ -336,7 +430,10 @@ export function compareHeld(keys: readonly string[], held: ReadonlyArray<readonl
  * entries; a range never crosses a shard of the cloud's record, and holds at
  * most MAX_VERIFY_IDS alarm events or audit entries.
  */
-function nextRange(reached: Record<VerifiableStream, number>, through: Record<VerifiableStream, number>): VerifyRange | undefined {
+function nextRange(
+  reached: Record<VerifiableStream, number>,
+  through: Record<VerifiableStream, number>,
+): VerifyRange | undefined {
   for (const stream of verifiableStreams) {
     if (reached[stream] >= through[stream]) continue;
     const shardEnd = (n: number) => (Math.floor(n / VERIFY_RANGE_SPAN) + 1) * VERIFY_RANGE_SPAN - 1;
@@ -359,12 +456,19 @@ function outboxThrough(range: VerifyRange): number {
 function toOutboxRanges(range: VerifyRange): Ranges {
   const ranges = emptyRanges();
   if (range.stream === 'readings') {
-    ranges.obs = { after: Math.ceil(range.lo / READING_N_STRIDE) - 1, through: Math.floor(range.hi / READING_N_STRIDE) };
+    ranges.obs = {
+      after: Math.ceil(range.lo / READING_N_STRIDE) - 1,
+      through: Math.floor(range.hi / READING_N_STRIDE),
+    };
   } else {
     ranges[outboxOf[range.stream]] = { after: range.lo - 1, through: range.hi };
   }
   return ranges;
 }
 
-const emptyRanges = (): Ranges => ({ alarms: { after: 0, through: 0 }, obs: { after: 0, through: 0 }, status: { after: 0, through: 0 }, audit: { after: 0, through: 0 } });
-
+const emptyRanges = (): Ranges => ({
+  alarms: { after: 0, through: 0 },
+  obs: { after: 0, through: 0 },
+  status: { after: 0, through: 0 },
+  audit: { after: 0, through: 0 },
+});

@@ -35,7 +35,10 @@ export function decodeBatchBody(
   limits: DecodeLimits = { maxBytes: MAX_BATCH_BYTES, maxJsonBytes: MAX_BATCH_JSON_BYTES },
 ): { ok: true; json: unknown } | { ok: false; error: Rejection } {
   if (body.length > limits.maxBytes) {
-    return { ok: false, error: reject('WG_ERR_TOO_LARGE', `body is ${body.length} bytes; the limit is ${limits.maxBytes}`) };
+    return {
+      ok: false,
+      error: reject('WG_ERR_TOO_LARGE', `body is ${body.length} bytes; the limit is ${limits.maxBytes}`),
+    };
   }
   let text: Buffer;
   try {

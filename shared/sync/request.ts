@@ -11,7 +11,12 @@ export interface SignedRequest {
 }
 
 /** POST {cloud.url}/ingestBatch with these headers and body. `body` may be passed to re-sign the same bytes. */
-export function signedBatchRequest(batch: SyncBatch, secret: string | Buffer, nowMs: number, body: Buffer = encodeBatch(batch)): SignedRequest {
+export function signedBatchRequest(
+  batch: SyncBatch,
+  secret: string | Buffer,
+  nowMs: number,
+  body: Buffer = encodeBatch(batch),
+): SignedRequest {
   const timestamp = formatSyncTimestamp(nowMs);
   return {
     body,
@@ -26,7 +31,12 @@ export function signedBatchRequest(batch: SyncBatch, secret: string | Buffer, no
 }
 
 /** GET {cloud.url}/edgeConfig with these headers (the signature covers an empty body). */
-export function signedConfigHeaders(gateway: string, secret: string | Buffer, nowMs: number, etag?: string): Record<string, string> {
+export function signedConfigHeaders(
+  gateway: string,
+  secret: string | Buffer,
+  nowMs: number,
+  etag?: string,
+): Record<string, string> {
   const timestamp = formatSyncTimestamp(nowMs);
   return {
     'X-Wardgate-Gateway': gateway,

@@ -46,7 +46,11 @@ export function verifySignature(
     return { ok: false, reason: 'missing', message: 'X-Wardgate-Timestamp and X-Wardgate-Signature are required' };
   }
   if (!TIMESTAMP.test(timestamp)) {
-    return { ok: false, reason: 'malformed', message: 'X-Wardgate-Timestamp: expected Unix time in whole milliseconds' };
+    return {
+      ok: false,
+      reason: 'malformed',
+      message: 'X-Wardgate-Timestamp: expected Unix time in whole milliseconds',
+    };
   }
   const given = SIGNATURE.exec(signature);
   if (!given) return { ok: false, reason: 'malformed', message: 'X-Wardgate-Signature: expected v1=<64 hex digits>' };
@@ -57,7 +61,11 @@ export function verifySignature(
   const ms = Number(timestamp);
   const skew = Math.abs(nowMs - ms) / 1000;
   if (skew > windowSeconds) {
-    return { ok: false, reason: 'stale', message: `timestamp is ${Math.round(skew)} s from the cloud clock (window ${windowSeconds} s)` };
+    return {
+      ok: false,
+      reason: 'stale',
+      message: `timestamp is ${Math.round(skew)} s from the cloud clock (window ${windowSeconds} s)`,
+    };
   }
   return { ok: true, timestampMs: ms };
 }

@@ -10,8 +10,17 @@ import { batchIdOf } from './batchId.js';
 import { isPseudonym } from './pseudonym.js';
 import { isWireBed, isWireTarget, isWireWord } from './wardText.js';
 import {
-  alarmKinds, alarmPhases, alarmPriorities, MAX_AUDIT_DETAIL_KEYS, MAX_BATCH_ITEMS, SYNC_VERSION,
-  type SyncAlarmEvent, type SyncAuditEntry, type SyncBatch, type SyncDeviceStatus, type SyncReading,
+  alarmKinds,
+  alarmPhases,
+  alarmPriorities,
+  MAX_AUDIT_DETAIL_KEYS,
+  MAX_BATCH_ITEMS,
+  SYNC_VERSION,
+  type SyncAlarmEvent,
+  type SyncAuditEntry,
+  type SyncBatch,
+  type SyncDeviceStatus,
+  type SyncReading,
 } from './wire.js';
 
 /** 2000-01-01T00:00:00Z: nothing a ward device measures is older. */
@@ -19,7 +28,21 @@ const EARLIEST = 946_684_800_000;
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const TOP_KEYS = ['v', 'gateway', 'ward', 'batchId', 'created', 'readings', 'alarms', 'statuses', 'audit'];
 const READING_KEYS = ['n', 'device', 'seq', 'code', 'value', 'unit', 'ts', 'flags', 'bed', 'patient'];
-const ALARM_KEYS = ['n', 'alarmId', 'phase', 'priority', 'kind', 'condition', 'ts', 'bed', 'device', 'patient', 'code', 'value', 'by'];
+const ALARM_KEYS = [
+  'n',
+  'alarmId',
+  'phase',
+  'priority',
+  'kind',
+  'condition',
+  'ts',
+  'bed',
+  'device',
+  'patient',
+  'code',
+  'value',
+  'by',
+];
 const STATUS_KEYS = ['n', 'device', 'ts', 'bed', 'online', 'battery', 'sensor'];
 const AUDIT_KEYS = ['n', 'ts', 'actor', 'action', 'target', 'detail'];
 
@@ -58,7 +81,8 @@ function checkBatch(body: unknown, policy: BatchPolicy): SyncBatch {
   const readings = list(top.readings, 'readings').map((r, i) => reading(r, `readings[${i}]`, policy));
   const alarms = list(top.alarms, 'alarms').map((a, i) => alarm(a, `alarms[${i}]`, policy));
   const statuses = list(top.statuses, 'statuses').map((s, i) => status(s, `statuses[${i}]`, policy));
-  const audit = top.audit === undefined ? undefined : list(top.audit, 'audit').map((e, i) => auditEntry(e, `audit[${i}]`, policy));
+  const audit =
+    top.audit === undefined ? undefined : list(top.audit, 'audit').map((e, i) => auditEntry(e, `audit[${i}]`, policy));
   const total = readings.length + alarms.length + statuses.length + (audit?.length ?? 0);
   if (total === 0) fail('readings', 'a batch needs at least one item');
   if (total > MAX_BATCH_ITEMS) fail('readings', `at most ${MAX_BATCH_ITEMS} items per batch, got ${total}`);
@@ -69,14 +93,25 @@ function checkBatch(body: unknown, policy: BatchPolicy): SyncBatch {
   if (typeof top.batchId !== 'string') fail('batchId', 'expected the batch id string');
   const expected = batchIdOf(gateway, { readings, alarms, statuses, ...(audit && { audit }) });
   if (top.batchId !== expected) fail('batchId', `does not match the items (expected ${expected})`);
-  return { v: SYNC_VERSION, gateway, ward, batchId: expected, created, readings, alarms, statuses, ...(audit && { audit }) };
+  return {
+    v: SYNC_VERSION,
+    gateway,
+    ward,
+    batchId: expected,
+    created,
+    readings,
+    alarms,
+    statuses,
+    ...(audit && { audit }),
+  };
 }
 
 function reading(raw: unknown, at: string, policy: BatchPolicy): SyncReading {
   const r = object(raw, at, READING_KEYS);
   const code = string(r.code, `${at}.code`);
   const metric = lookupCode(code);
-  if (!metric || metric.code !== code) fail(`${at}.code`, `'${code}' is not a short metric name from the code registry`);
+  if (!metric || metric.code !== code)
+    fail(`${at}.code`, `'${code}' is not a short metric name from the code registry`);
   if (r.unit !== metric!.unit) fail(`${at}.unit`, `expected the canonical unit of ${code}, ${metric!.unit}`);
   return {
     n: counter(r.n, `${at}.n`),
@@ -133,7 +168,11 @@ function auditEntry(raw: unknown, at: string, policy: BatchPolicy): SyncAuditEnt
   let target: string | undefined;
   if (e.target !== undefined) {
     target = string(e.target, `${at}.target`);
-    if (!isWireTarget(target)) fail(`${at}.target`, 'expected a kind and a bed label or id (bed:12, alarm:<id>) or a word; names and identifiers stay on the ward');
+    if (!isWireTarget(target))
+      fail(
+        `${at}.target`,
+        'expected a kind and a bed label or id (bed:12, alarm:<id>) or a word; names and identifiers stay on the ward',
+      );
   }
   return {
     n: counter(e.n, `${at}.n`),
@@ -151,9 +190,18 @@ function auditDetail(raw: unknown, at: string): Record<string, string | number |
   const entries = Object.entries(raw as Record<string, unknown>);
   if (entries.length > MAX_AUDIT_DETAIL_KEYS) fail(at, `at most ${MAX_AUDIT_DETAIL_KEYS} fields`);
   for (const [key, value] of entries) {
-    if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(key)) fail(`${at}.${key}`, 'expected a field name of 1-32 letters, digits or underscore');
-    const ok = value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && isWireWord(value));
-    if (!ok) fail(`${at}.${key}`, 'expected null, a boolean, a finite number or one lower-case word; free text stays on the ward');
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(key))
+      fail(`${at}.${key}`, 'expected a field name of 1-32 letters, digits or underscore');
+    const ok =
+      value === null ||
+      typeof value === 'boolean' ||
+      (typeof value === 'number' && Number.isFinite(value)) ||
+      (typeof value === 'string' && isWireWord(value));
+    if (!ok)
+      fail(
+        `${at}.${key}`,
+        'expected null, a boolean, a finite number or one lower-case word; free text stays on the ward',
+      );
   }
   return raw as Record<string, string | number | boolean | null>;
 }
@@ -161,7 +209,8 @@ function auditDetail(raw: unknown, at: string): Record<string, string | number |
 function object(raw: unknown, at: string, keys: readonly string[]): Record<string, unknown> {
   if (!isPlainObject(raw)) fail(at || '(body)', 'expected a JSON object');
   const obj = raw as Record<string, unknown>;
-  for (const key in obj) if (!keys.includes(key)) fail(at ? `${at}.${key}` : key, `unknown field (allowed: ${keys.join(', ')})`);
+  for (const key in obj)
+    if (!keys.includes(key)) fail(at ? `${at}.${key}` : key, `unknown field (allowed: ${keys.join(', ')})`);
   return obj;
 }
 function list(raw: unknown, at: string): unknown[] {
@@ -184,12 +233,17 @@ function deviceId(raw: unknown, at: string): string {
 }
 function bed(raw: unknown, at: string): string {
   const value = string(raw, at);
-  if (!isWireBed(value)) fail(at, 'expected a bed label such as 12, 12A or Bed 4 (at most 16 characters, with a digit, no long runs of digits or letters); names and identifiers stay on the ward');
+  if (!isWireBed(value))
+    fail(
+      at,
+      'expected a bed label such as 12, 12A or Bed 4 (at most 16 characters, with a digit, no long runs of digits or letters); names and identifiers stay on the ward',
+    );
   return value;
 }
 function patient(raw: unknown, at: string): string {
   const value = string(raw, at);
-  if (!isPseudonym(value)) fail(at, 'expected a keyed pseudonym (p + 32 hex digits); clear patient identifiers must not leave the ward');
+  if (!isPseudonym(value))
+    fail(at, 'expected a keyed pseudonym (p + 32 hex digits); clear patient identifiers must not leave the ward');
   return value;
 }
 function knownCode(raw: unknown, at: string): string {
@@ -217,7 +271,8 @@ function counter(raw: unknown, at: string): number {
 function time(raw: unknown, at: string, policy: BatchPolicy): number {
   const ms = whole(raw, at);
   if (ms < EARLIEST) fail(at, 'expected epoch milliseconds after 2000-01-01');
-  if (ms > policy.now + policy.maxFutureMs) fail(at, `lies ${Math.round((ms - policy.now) / 1000)} s ahead of the cloud clock`);
+  if (ms > policy.now + policy.maxFutureMs)
+    fail(at, `lies ${Math.round((ms - policy.now) / 1000)} s ahead of the cloud clock`);
   return ms;
 }
 function ordered(items: readonly { n: number }[], at: string): void {

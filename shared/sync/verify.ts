@@ -72,13 +72,16 @@ export interface VerifyAnswer {
 }
 
 /** The key of an item in a digest: its number and what identifies its content. */
-export const readingKey = (r: Pick<SyncReading, 'n' | 'device' | 'seq' | 'code'>) => `${r.n}/${r.device}/${r.seq}/${r.code}`;
+export const readingKey = (r: Pick<SyncReading, 'n' | 'device' | 'seq' | 'code'>) =>
+  `${r.n}/${r.device}/${r.seq}/${r.code}`;
 export const alarmKey = (a: Pick<SyncAlarmEvent, 'n' | 'alarmId' | 'phase'>) => `${a.n}/${a.alarmId}/${a.phase}`;
 export const auditKey = (e: Pick<SyncAuditEntry, 'n' | 'action'>) => `${e.n}/${e.action}`;
 
 /** Order-independent: SHA-256 of the keys sorted by number then text, one per line; the first 32 hex digits. */
 export function rangeDigest(keys: readonly string[]): string {
-  const sorted = [...keys].sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10) || (a < b ? -1 : a > b ? 1 : 0));
+  const sorted = [...keys].sort(
+    (a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10) || (a < b ? -1 : a > b ? 1 : 0),
+  );
   const hash = createHash('sha256').update('wardgate-verify-v1', 'utf8');
   for (const key of sorted) hash.update(`\n${key}`, 'utf8');
   return hash.digest('hex').slice(0, 32);
@@ -94,7 +97,11 @@ export function splitRange(stream: VerifiableStream, lo: number, hi: number): Ve
 }
 
 /** The request's body and headers (X-Wardgate-Gateway, -Timestamp, -Signature, as for a batch). */
-export function signedVerifyRequest(request: VerifyRequest, secret: string | Buffer, nowMs: number): { body: Buffer; headers: Record<string, string> } {
+export function signedVerifyRequest(
+  request: VerifyRequest,
+  secret: string | Buffer,
+  nowMs: number,
+): { body: Buffer; headers: Record<string, string> } {
   const body = Buffer.from(JSON.stringify(request), 'utf8');
   const timestamp = formatSyncTimestamp(nowMs);
   return {
@@ -111,17 +118,22 @@ export function signedVerifyRequest(request: VerifyRequest, secret: string | Buf
 /** The request from untrusted JSON, or the reason it is refused. */
 export function parseVerifyRequest(json: unknown): VerifyRequest | { error: string; field: string } {
   const r = json as Partial<VerifyRequest> | null;
-  if (typeof r !== 'object' || r === null || r.v !== 1) return { error: 'expected {"v": 1, "gateway", "ranges"}', field: 'v' };
+  if (typeof r !== 'object' || r === null || r.v !== 1)
+    return { error: 'expected {"v": 1, "gateway", "ranges"}', field: 'v' };
   if (typeof r.gateway !== 'string') return { error: 'expected a string', field: 'gateway' };
   if (r.heads !== undefined && r.heads !== true) return { error: 'expected true, or no field', field: 'heads' };
   const fewest = r.heads ? 0 : 1;
-  if (!Array.isArray(r.ranges) || r.ranges.length < fewest || r.ranges.length > MAX_VERIFY_RANGES) return { error: `expected ${fewest} to ${MAX_VERIFY_RANGES} ranges`, field: 'ranges' };
+  if (!Array.isArray(r.ranges) || r.ranges.length < fewest || r.ranges.length > MAX_VERIFY_RANGES)
+    return { error: `expected ${fewest} to ${MAX_VERIFY_RANGES} ranges`, field: 'ranges' };
   const ranges: VerifyRange[] = [];
   for (const [i, range] of (r.ranges as unknown[]).entries()) {
     const { stream, lo, hi } = (range ?? {}) as Partial<VerifyRange>;
-    if (!verifiableStreams.includes(stream as VerifiableStream)) return { error: `expected one of ${verifiableStreams.join(', ')}`, field: `ranges[${i}].stream` };
-    if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || lo! < 0 || hi! < lo!) return { error: 'expected integers 0 <= lo <= hi', field: `ranges[${i}]` };
-    if (Math.floor(lo! / VERIFY_RANGE_SPAN) !== Math.floor(hi! / VERIFY_RANGE_SPAN)) return { error: `a range may not cross a multiple of ${VERIFY_RANGE_SPAN}`, field: `ranges[${i}]` };
+    if (!verifiableStreams.includes(stream as VerifiableStream))
+      return { error: `expected one of ${verifiableStreams.join(', ')}`, field: `ranges[${i}].stream` };
+    if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || lo! < 0 || hi! < lo!)
+      return { error: 'expected integers 0 <= lo <= hi', field: `ranges[${i}]` };
+    if (Math.floor(lo! / VERIFY_RANGE_SPAN) !== Math.floor(hi! / VERIFY_RANGE_SPAN))
+      return { error: `a range may not cross a multiple of ${VERIFY_RANGE_SPAN}`, field: `ranges[${i}]` };
     ranges.push({ stream: stream!, lo: lo!, hi: hi! });
   }
   return { v: 1, gateway: r.gateway, ranges, ...(r.heads && { heads: true as const }) };

@@ -160,7 +160,12 @@ export interface IngestAccepted {
   readonly ok: true;
   readonly batchId: string;
   /** Items stored by this request, per stream. */
-  readonly stored: { readonly readings: number; readonly alarms: number; readonly statuses: number; readonly audit?: number };
+  readonly stored: {
+    readonly readings: number;
+    readonly alarms: number;
+    readonly statuses: number;
+    readonly audit?: number;
+  };
   /** Items already stored by an earlier request (retries and overlapping batches). */
   readonly skipped: number;
   /** Nothing new was stored and nothing conflicted: a retry. */

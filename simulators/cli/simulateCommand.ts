@@ -49,10 +49,23 @@ export const simulateCommand: Command = {
   help,
   async run(io: CommandIO): Promise<number> {
     const { values: v } = parseCommandArgs(io.argv, {
-      beds: { type: 'string' }, scenario: { type: 'string', multiple: true }, serial: { type: 'string', multiple: true },
-      hl7: { type: 'string', multiple: true }, 'demo-mix': { type: 'boolean' }, seed: { type: 'string' }, duration: { type: 'string' },
-      speed: { type: 'string' }, 'nibp-every': { type: 'string' }, 'temp-every': { type: 'string' }, mqtt: { type: 'string' },
-      credentials: { type: 'string' }, lean: { type: 'boolean' }, 'hl7-port': { type: 'string' }, dir: { type: 'string' }, labels: { type: 'string' }, 'dry-run': { type: 'boolean' },
+      beds: { type: 'string' },
+      scenario: { type: 'string', multiple: true },
+      serial: { type: 'string', multiple: true },
+      hl7: { type: 'string', multiple: true },
+      'demo-mix': { type: 'boolean' },
+      seed: { type: 'string' },
+      duration: { type: 'string' },
+      speed: { type: 'string' },
+      'nibp-every': { type: 'string' },
+      'temp-every': { type: 'string' },
+      mqtt: { type: 'string' },
+      credentials: { type: 'string' },
+      lean: { type: 'boolean' },
+      'hl7-port': { type: 'string' },
+      dir: { type: 'string' },
+      labels: { type: 'string' },
+      'dry-run': { type: 'boolean' },
     });
     if (v.help) {
       io.stdout.write(`${help}\n`);
@@ -60,9 +73,19 @@ export const simulateCommand: Command = {
     }
     const seed = wholeNumber(v.seed ?? '1', '--seed', 0);
     const speed = Number(v.speed ?? '1');
-    if (!(speed > 0 && speed <= 10_000)) throw new WardgateError('WG_ERR_USAGE', 'expected a number above 0 and at most 10000', '--speed');
-    const plans = buildPlans({ beds: wholeNumber(v.beds ?? '8', '--beds', 1), scenarios: v.scenario ?? [], serial: v.serial ?? [], hl7: v.hl7 ?? [], demoMix: v['demo-mix'] === true });
-    const cadence = { nibpEveryS: parseDuration(v['nibp-every'] ?? '15m', '--nibp-every'), tempEveryS: parseDuration(v['temp-every'] ?? '30m', '--temp-every') };
+    if (!(speed > 0 && speed <= 10_000))
+      throw new WardgateError('WG_ERR_USAGE', 'expected a number above 0 and at most 10000', '--speed');
+    const plans = buildPlans({
+      beds: wholeNumber(v.beds ?? '8', '--beds', 1),
+      scenarios: v.scenario ?? [],
+      serial: v.serial ?? [],
+      hl7: v.hl7 ?? [],
+      demoMix: v['demo-mix'] === true,
+    });
+    const cadence = {
+      nibpEveryS: parseDuration(v['nibp-every'] ?? '15m', '--nibp-every'),
+      tempEveryS: parseDuration(v['temp-every'] ?? '30m', '--temp-every'),
+    };
     const ward = new Ward({ seed, duration: parseDuration(v.duration ?? '1h', '--duration'), plans, cadence });
 
     if (v['dry-run']) {
@@ -75,8 +98,12 @@ export const simulateCommand: Command = {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const session = new Session(
       createLinks(plans, {
-        mqttUrl: v.mqtt ?? 'mqtt://127.0.0.1:1883', hl7: { host: '127.0.0.1', port: wholeNumber(v['hl7-port'] ?? '2575', '--hl7-port', 1) },
-        credentials: readCredentials(v.credentials ?? io.env.WARDGATE_SIM_CREDENTIALS), stateDir: dir, ptyDir: join(dir, 'tty'), lean: v.lean === true,
+        mqttUrl: v.mqtt ?? 'mqtt://127.0.0.1:1883',
+        hl7: { host: '127.0.0.1', port: wholeNumber(v['hl7-port'] ?? '2575', '--hl7-port', 1) },
+        credentials: readCredentials(v.credentials ?? io.env.WARDGATE_SIM_CREDENTIALS),
+        stateDir: dir,
+        ptyDir: join(dir, 'tty'),
+        lean: v.lean === true,
       }),
     );
     const aborted = new AbortController();
@@ -86,16 +113,21 @@ export const simulateCommand: Command = {
     try {
       await session.start();
       for (const link of session.links.values()) {
-        if (link instanceof SerialDevice) io.stdout.write(`wardgate simulate: ${link.deviceId} on serial port ${link.gatewayPath}\n`);
+        if (link instanceof SerialDevice)
+          io.stdout.write(`wardgate simulate: ${link.deviceId} on serial port ${link.gatewayPath}\n`);
       }
       const startTs = Date.now();
       if (v.labels) writeFileSync(v.labels, `${JSON.stringify(ward.labels(speed, startTs), null, 2)}\n`);
-      io.stdout.write(`wardgate simulate: ${plans.length} beds, ${session.links.size} devices, seed ${seed}, ${speed}x; Ctrl-C stops\n`);
+      io.stdout.write(
+        `wardgate simulate: ${plans.length} beds, ${session.links.size} devices, seed ${seed}, ${speed}x; Ctrl-C stops\n`,
+      );
       const cpuBefore = process.cpuUsage();
       const summary = await session.run(ward, speed, startTs, aborted.signal);
       const wall = (Date.now() - startTs) / 1000;
       const cpu = process.cpuUsage(cpuBefore);
-      io.stdout.write(`wardgate simulate: ${summary.seconds} s of scenario in ${wall.toFixed(1)} s, ${summary.sent} messages acknowledged (${(summary.sent / Math.max(wall, 0.001)).toFixed(0)}/s), ${summary.failed} refused or lost; simulator CPU ${(((cpu.user + cpu.system) / 1e6 / Math.max(wall, 0.001)) * 100).toFixed(1)} % of a core\n`);
+      io.stdout.write(
+        `wardgate simulate: ${summary.seconds} s of scenario in ${wall.toFixed(1)} s, ${summary.sent} messages acknowledged (${(summary.sent / Math.max(wall, 0.001)).toFixed(0)}/s), ${summary.failed} refused or lost; simulator CPU ${(((cpu.user + cpu.system) / 1e6 / Math.max(wall, 0.001)) * 100).toFixed(1)} % of a core\n`,
+      );
       return ExitCode.ok;
     } finally {
       process.off('SIGINT', stop);
@@ -107,7 +139,8 @@ export const simulateCommand: Command = {
 
 function wholeNumber(text: string, what: string, min: number): number {
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min) throw new WardgateError('WG_ERR_USAGE', `expected a whole number >= ${min}`, what);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new WardgateError('WG_ERR_USAGE', `expected a whole number >= ${min}`, what);
   return n;
 }
 
@@ -116,7 +149,8 @@ export function readCredentials(file: string | undefined): Record<string, string
   if (file === undefined) return {};
   let text: string;
   try {
-    if ((statSync(file).mode & 0o077) !== 0) throw new WardgateError('WG_ERR_CONFIG', `${file} must have mode 0600 (it holds passwords)`, '--credentials');
+    if ((statSync(file).mode & 0o077) !== 0)
+      throw new WardgateError('WG_ERR_CONFIG', `${file} must have mode 0600 (it holds passwords)`, '--credentials');
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof WardgateError) throw err;

@@ -44,7 +44,8 @@ export async function waitForChild<T>(child: Child, check: () => T | undefined, 
   for (;;) {
     const value = check();
     if (value !== undefined) return value;
-    if (child.process.exitCode !== null || child.process.signalCode !== null) throw new Error(`${child.name} exited while starting:\n${child.output()}`);
+    if (child.process.exitCode !== null || child.process.signalCode !== null)
+      throw new Error(`${child.name} exited while starting:\n${child.output()}`);
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}:\n${child.output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }

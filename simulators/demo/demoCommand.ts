@@ -51,16 +51,22 @@ export const demoCommand: Command = {
   help,
   async run(io: CommandIO): Promise<number> {
     const { values: v } = parseCommandArgs(io.argv, {
-      seed: { type: 'string' }, speed: { type: 'string' }, duration: { type: 'string' }, 'no-cloud': { type: 'boolean' }, dir: { type: 'string' },
+      seed: { type: 'string' },
+      speed: { type: 'string' },
+      duration: { type: 'string' },
+      'no-cloud': { type: 'boolean' },
+      dir: { type: 'string' },
     });
     if (v.help) {
       io.stdout.write(`${help}\n`);
       return ExitCode.ok;
     }
     const seed = Number(v.seed ?? '1');
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new WardgateError('WG_ERR_USAGE', 'expected a whole number >= 0', '--seed');
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new WardgateError('WG_ERR_USAGE', 'expected a whole number >= 0', '--seed');
     const speed = Number(v.speed ?? '1');
-    if (!(speed > 0 && speed <= 1000)) throw new WardgateError('WG_ERR_USAGE', 'expected a number above 0 and at most 1000', '--speed');
+    if (!(speed > 0 && speed <= 1000))
+      throw new WardgateError('WG_ERR_USAGE', 'expected a number above 0 and at most 1000', '--speed');
     const limitS = v.duration === undefined ? undefined : parseDuration(v.duration, '--duration');
     const keep = v.dir !== undefined;
     const dir = keep ? resolve(v.dir!) : mkdtempSync(join(tmpdir(), 'wardgate-demo-'));
@@ -77,7 +83,11 @@ export const demoCommand: Command = {
     } finally {
       say('stopping');
       for (const part of stack.reverse()) {
-        await part.stop().catch((err: unknown) => io.stderr.write(`wardgate demo: stopping ${part.name}: ${(err as Error).message}\n`));
+        await part
+          .stop()
+          .catch((err: unknown) =>
+            io.stderr.write(`wardgate demo: stopping ${part.name}: ${(err as Error).message}\n`),
+          );
       }
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -94,7 +104,14 @@ interface DemoOptions {
   readonly cloud: boolean;
 }
 
-async function start(io: CommandIO, dir: string, o: DemoOptions, stack: Array<{ name: string; stop: () => Promise<void> }>, signal: AbortSignal, say: (l: string) => void): Promise<void> {
+async function start(
+  io: CommandIO,
+  dir: string,
+  o: DemoOptions,
+  stack: Array<{ name: string; stop: () => Promise<void> }>,
+  signal: AbortSignal,
+  say: (l: string) => void,
+): Promise<void> {
   const bin = wardgateBin();
   const serial = onPath('socat', io.env);
   const plans = demoPlans(serial);
@@ -113,31 +130,61 @@ async function start(io: CommandIO, dir: string, o: DemoOptions, stack: Array<{ 
   if (signal.aborted) return;
   const files = await writeDemoFiles(dir, plans, ports, cloud && { url: cloud.url, secret: cloudSecret });
 
-  const session = new Session(createLinks(plans, {
-    mqttUrl: `mqtt://127.0.0.1:${ports.mqtt}`, hl7: { host: '127.0.0.1', port: ports.hl7 }, credentials: files.credentials,
-    stateDir: join(dir, 'simulator'), ptyDir: join(dir, 'tty'),
-  }));
+  const session = new Session(
+    createLinks(plans, {
+      mqttUrl: `mqtt://127.0.0.1:${ports.mqtt}`,
+      hl7: { host: '127.0.0.1', port: ports.hl7 },
+      credentials: files.credentials,
+      stateDir: join(dir, 'simulator'),
+      ptyDir: join(dir, 'tty'),
+    }),
+  );
   stack.push({ name: 'simulated devices', stop: () => session.stop() });
   await session.start('serial');
 
-  const edge: Child = startChild('wardgate edge', process.execPath, [bin, 'edge', '--config', files.configFile], { ...io.env, ...files.edgeEnv });
+  const edge: Child = startChild('wardgate edge', process.execPath, [bin, 'edge', '--config', files.configFile], {
+    ...io.env,
+    ...files.edgeEnv,
+  });
   stack.push({ name: 'edge', stop: () => edge.stop() });
   const runFile = join(dir, 'edge-data', 'wardgate.run.json');
-  await waitForChild(edge, () => {
-    const run = readJson<{ pid: number }>(runFile);
-    return run?.pid === edge.process.pid ? run : undefined;
-  }, EDGE_READY_MS, 'the edge daemon');
+  await waitForChild(
+    edge,
+    () => {
+      const run = readJson<{ pid: number }>(runFile);
+      return run?.pid === edge.process.pid ? run : undefined;
+    },
+    EDGE_READY_MS,
+    'the edge daemon',
+  );
   await session.start('network');
 
   const startTs = Date.now();
-  writeFileSync(join(dir, 'labels.json'), `${JSON.stringify(ward.labels(o.speed, startTs), null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'labels.json'), `${JSON.stringify(ward.labels(o.speed, startTs), null, 2)}\n`, {
+    mode: 0o600,
+  });
   // For scripts and tests: what this run started, so they can check it all stopped.
-  writeFileSync(join(dir, 'demo.json'), `${JSON.stringify({
-    pid: process.pid, ports: { ...ports, ...(cloud && { cloud: Number(new URL(cloud.url).port) }) },
-    children: { edge: edge.process.pid, ...(cloud && { cloud: cloud.child.process.pid }) },
-    emulators: cloud ? { firestore: cloud.emulators.firestoreHost, pubsub: cloud.emulators.pubsubHost } : null,
-  })}\n`, { mode: 0o600 });
-  printGuide(io.stdout, { dir, ports, files, bin, plans, cloud: cloud ? { url: cloud.url, apiToken } : gcloud ? 'off' : 'no-gcloud', serial, seed: o.seed, speed: o.speed });
+  writeFileSync(
+    join(dir, 'demo.json'),
+    `${JSON.stringify({
+      pid: process.pid,
+      ports: { ...ports, ...(cloud && { cloud: Number(new URL(cloud.url).port) }) },
+      children: { edge: edge.process.pid, ...(cloud && { cloud: cloud.child.process.pid }) },
+      emulators: cloud ? { firestore: cloud.emulators.firestoreHost, pubsub: cloud.emulators.pubsubHost } : null,
+    })}\n`,
+    { mode: 0o600 },
+  );
+  printGuide(io.stdout, {
+    dir,
+    ports,
+    files,
+    bin,
+    plans,
+    cloud: cloud ? { url: cloud.url, apiToken } : gcloud ? 'off' : 'no-gcloud',
+    serial,
+    seed: o.seed,
+    speed: o.speed,
+  });
 
   // Its own stop signal: Ctrl-C, and also an edge that died, end the run.
   const ending = new AbortController();
@@ -146,7 +193,8 @@ async function start(io: CommandIO, dir: string, o: DemoOptions, stack: Array<{ 
   const run = session.run(ward, o.speed, startTs, ending.signal);
   // The demo ends on Ctrl-C, at --duration, or if the edge dies (said loudly: that is a bug to see).
   const edgeDied = edge.exited.then(() => {
-    if (!ending.signal.aborted) io.stderr.write(`wardgate demo: the edge daemon exited unexpectedly:\n${edge.output()}\n`);
+    if (!ending.signal.aborted)
+      io.stderr.write(`wardgate demo: the edge daemon exited unexpectedly:\n${edge.output()}\n`);
   });
   await Promise.race([run, edgeDied]);
   end();

@@ -37,7 +37,13 @@ export function printGuide(out: NodeJS.WritableStream, g: Guide): void {
     ...(g.serial ? [] : ['  serial      off (socat is not installed): every oximeter is on MQTT']),
     '',
     '  beds:',
-    ...g.plans.map((p) => `    ${p.bed.padStart(2)}  ${p.devices.map((d) => `${d.id} (${d.transport})`).join(', ').padEnd(34)} ${p.script.map(formatStep).join(' + ')}`),
+    ...g.plans.map(
+      (p) =>
+        `    ${p.bed.padStart(2)}  ${p.devices
+          .map((d) => `${d.id} (${d.transport})`)
+          .join(', ')
+          .padEnd(34)} ${p.script.map(formatStep).join(' + ')}`,
+    ),
     '',
     'Ctrl-C stops everything.',
     '',

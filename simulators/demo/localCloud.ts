@@ -15,22 +15,39 @@ export interface DemoCloud {
   stop(): Promise<void>;
 }
 
-export async function startDemoCloud(bin: string, secret: string, apiToken: string, env: NodeJS.ProcessEnv): Promise<DemoCloud> {
+export async function startDemoCloud(
+  bin: string,
+  secret: string,
+  apiToken: string,
+  env: NodeJS.ProcessEnv,
+): Promise<DemoCloud> {
   const emulators = await startEmulatorPair(DEMO_PROJECT);
   let child: Child | undefined;
   try {
-    child = startChild('wardgate cloud', process.execPath, [bin, 'cloud', '--port', '0', '--project', DEMO_PROJECT, '--gateway', `${DEMO_GATEWAY}:${DEMO_WARD}`], {
-      ...env,
-      FIRESTORE_EMULATOR_HOST: emulators.firestoreHost,
-      PUBSUB_EMULATOR_HOST: emulators.pubsubHost,
-      WARDGATE_CLOUD_SECRET: secret,
-      WARDGATE_API_TOKEN: apiToken,
-      WARDGATE_LOG_LEVEL: 'warn',
-    });
+    child = startChild(
+      'wardgate cloud',
+      process.execPath,
+      [bin, 'cloud', '--port', '0', '--project', DEMO_PROJECT, '--gateway', `${DEMO_GATEWAY}:${DEMO_WARD}`],
+      {
+        ...env,
+        FIRESTORE_EMULATOR_HOST: emulators.firestoreHost,
+        PUBSUB_EMULATOR_HOST: emulators.pubsubHost,
+        WARDGATE_CLOUD_SECRET: secret,
+        WARDGATE_API_TOKEN: apiToken,
+        WARDGATE_LOG_LEVEL: 'warn',
+      },
+    );
     const started = child;
-    const url = await waitForChild(started, () => /functions at (http:\/\/127\.0\.0\.1:\d+)\//.exec(started.output())?.[1], CLOUD_READY_MS, 'the local cloud functions');
+    const url = await waitForChild(
+      started,
+      () => /functions at (http:\/\/127\.0\.0\.1:\d+)\//.exec(started.output())?.[1],
+      CLOUD_READY_MS,
+      'the local cloud functions',
+    );
     return {
-      url, emulators, child: started,
+      url,
+      emulators,
+      child: started,
       async stop() {
         await started.stop();
         await emulators.stop();

@@ -73,8 +73,12 @@ export class Hl7Device implements DeviceLink {
   #message(obs: readonly ObservationEntry[], ts: number): string {
     const controlId = `${this.deviceId}-${ts}-${++this.#control}`;
     return pcd01Message({
-      controlId, ts, sendingApplication: this.deviceId, equipment: this.deviceId,
-      location: { unit: 'WARD', room: '', bed: this.#o.bed }, metrics: pcd01Metrics(obs, ts),
+      controlId,
+      ts,
+      sendingApplication: this.deviceId,
+      equipment: this.deviceId,
+      location: { unit: 'WARD', room: '', bed: this.#o.bed },
+      metrics: pcd01Metrics(obs, ts),
     });
   }
 

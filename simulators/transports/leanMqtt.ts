@@ -167,7 +167,7 @@ export function encodePublish(topic: string, payload: Buffer, messageId: number)
   const packet = Buffer.allocUnsafe(1 + lengthBytes + remaining);
   packet[0] = 0x32;
   let at = 1;
-  for (let n = remaining; ; ) {
+  for (let n = remaining; ;) {
     const byte = n % 128;
     n = Math.floor(n / 128);
     packet[at++] = n > 0 ? byte | 0x80 : byte;

@@ -61,7 +61,8 @@ export class LeanMqttDevice implements DeviceLink {
     this.#conn = undefined;
     if (!conn) return;
     // Outstanding PUBACKs, bounded: a gateway that went away must not hang the simulator.
-    for (let waited = 0; conn.inFlight > 0 && !conn.closed && waited < 3000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    for (let waited = 0; conn.inFlight > 0 && !conn.closed && waited < 3000; waited += 20)
+      await new Promise((r) => setTimeout(r, 20));
     conn.end();
   }
 
@@ -71,7 +72,12 @@ export class LeanMqttDevice implements DeviceLink {
     let last: number | string = 'none';
     for (let attempt = 0; attempt < 60; attempt++) {
       const { answer, connection } = await LeanMqttConnection.open({
-        host: this.#o.host, port: this.#o.port, clientId: this.deviceId, username: this.deviceId, password: this.#o.password, will,
+        host: this.#o.host,
+        port: this.#o.port,
+        clientId: this.deviceId,
+        username: this.deviceId,
+        password: this.#o.password,
+        will,
       });
       if (answer === CONNACK_ACCEPTED && connection) {
         connection.onClose = (unacked) => (this.counts.failed += unacked);

@@ -13,5 +13,6 @@ export interface DeviceLink {
 
 /** Loopback only: a simulator never targets anything but this machine. */
 export function assertLoopback(host: string, what: string): void {
-  if (!/^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/.test(host)) throw new Error(`${what}: simulators connect to loopback only, not ${host}`);
+  if (!/^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/.test(host))
+    throw new Error(`${what}: simulators connect to loopback only, not ${host}`);
 }

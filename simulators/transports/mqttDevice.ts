@@ -73,7 +73,12 @@ export class MqttDevice implements DeviceLink {
       clientId: this.deviceId,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
-      will: { topic: topics.deviceStatus(this.deviceId), payload: Buffer.from(JSON.stringify({ online: false })), qos: 1, retain: false },
+      will: {
+        topic: topics.deviceStatus(this.deviceId),
+        payload: Buffer.from(JSON.stringify({ online: false })),
+        qos: 1,
+        retain: false,
+      },
     });
   }
 

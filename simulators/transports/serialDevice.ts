@@ -73,10 +73,18 @@ export class SerialDevice implements DeviceLink {
     if (this.#o.format === 'nonin') return noninLine(value('spo2'), value('pr'));
     if (this.#o.format === 'xpod') {
       // Sensor off the finger: the Xpod says "sensor disconnected" and has no data (docs/SERIAL.md).
-      const packet = this.#sensorOff ? noninRecord(7, null, null, { disconnected: true }) : noninRecord(7, value('spo2'), value('pr'));
+      const packet = this.#sensorOff
+        ? noninRecord(7, null, null, { disconnected: true })
+        : noninRecord(7, value('spo2'), value('pr'));
       return Buffer.concat([packet, packet, packet]);
     }
-    return masimoLine({ ts, spo2: value('spo2'), pr: value('pr'), exc: this.#sensorOff ? EXC_SENSOR_OFF : 0, utc: false });
+    return masimoLine({
+      ts,
+      spo2: value('spo2'),
+      pr: value('pr'),
+      exc: this.#sensorOff ? EXC_SENSOR_OFF : 0,
+      utc: false,
+    });
   }
 
   #write(text: string | Buffer): void {
@@ -93,7 +101,11 @@ export class SerialDevice implements DeviceLink {
   async #plug(): Promise<void> {
     if (this.#socat) return;
     mkdirSync(this.#o.dir, { recursive: true, mode: 0o700 });
-    const socat = spawn('socat', [`pty,raw,echo=0,link=${this.gatewayPath}`, `pty,raw,echo=0,link=${this.#devicePath}`], { stdio: 'ignore' });
+    const socat = spawn(
+      'socat',
+      [`pty,raw,echo=0,link=${this.gatewayPath}`, `pty,raw,echo=0,link=${this.#devicePath}`],
+      { stdio: 'ignore' },
+    );
     this.#socat = socat;
     const deadline = Date.now() + PLUG_TIMEOUT_MS;
     while (!(existsSync(this.gatewayPath) && existsSync(this.#devicePath))) {

@@ -14,6 +14,17 @@ t.same(figures.faults.length, 1 + SHORT.edgeKills + SHORT.cloudKills + 1, 'every
 t.equal(figures.lost, 0, 'no acknowledged reading is missing from Firestore');
 t.equal(figures.duplicated, 0, 'none is stored twice');
 t.equal(figures.verify.missing, 0, 'the verification finds no hole');
-t.ok(figures.control.deleted > 0 && figures.control.lostSeen === figures.control.deleted, 'control: the count sees a deleted segment as lost');
-t.equal(figures.control.verifyMissing, figures.control.deleted, 'control: the verification finds exactly the deleted readings');
-t.same([figures.control.lostAfterRepair, figures.control.duplicatedAfterRepair], [0, 0], 'control: the re-send fills the hole, once');
+t.ok(
+  figures.control.deleted > 0 && figures.control.lostSeen === figures.control.deleted,
+  'control: the count sees a deleted segment as lost',
+);
+t.equal(
+  figures.control.verifyMissing,
+  figures.control.deleted,
+  'control: the verification finds exactly the deleted readings',
+);
+t.same(
+  [figures.control.lostAfterRepair, figures.control.duplicatedAfterRepair],
+  [0, 0],
+  'control: the re-send fills the hole, once',
+);

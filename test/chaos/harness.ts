@@ -40,10 +40,30 @@ export interface ChaosProfile {
 }
 
 export const SHORT: ChaosProfile = {
-  name: 'short', devices: 8, messagesPerSecond: 2, warmS: 6, outageS: 16, edgeKills: 1, cloudKills: 1, cloudKillEveryS: 3, stallS: 10, tailS: 4, requestTimeoutMs: 5000,
+  name: 'short',
+  devices: 8,
+  messagesPerSecond: 2,
+  warmS: 6,
+  outageS: 16,
+  edgeKills: 1,
+  cloudKills: 1,
+  cloudKillEveryS: 3,
+  stallS: 10,
+  tailS: 4,
+  requestTimeoutMs: 5000,
 };
 export const LONG: ChaosProfile = {
-  name: 'long', devices: 8, messagesPerSecond: 4, warmS: 30, outageS: 300, edgeKills: 2, cloudKills: 3, cloudKillEveryS: 4, stallS: 60, tailS: 30, requestTimeoutMs: 10000,
+  name: 'long',
+  devices: 8,
+  messagesPerSecond: 4,
+  warmS: 30,
+  outageS: 300,
+  edgeKills: 2,
+  cloudKills: 3,
+  cloudKillEveryS: 4,
+  stallS: 60,
+  tailS: 30,
+  requestTimeoutMs: 10000,
 };
 
 export interface ChaosFigures {
@@ -58,21 +78,34 @@ export interface ChaosFigures {
   readonly faults: readonly string[];
   readonly seconds: { readonly run: number; readonly drainAfterFaults: number; readonly total: number };
   readonly verify: { readonly items: number; readonly missing: number; readonly resent: number };
-  readonly control: { readonly deleted: number; readonly lostSeen: number; readonly verifyMissing: number; readonly lostAfterRepair: number; readonly duplicatedAfterRepair: number };
+  readonly control: {
+    readonly deleted: number;
+    readonly lostSeen: number;
+    readonly verifyMissing: number;
+    readonly lostAfterRepair: number;
+    readonly duplicatedAfterRepair: number;
+  };
 }
 
 const GATEWAY = 'gw-chaos';
 const WARD = 'CH';
 const CLOUD_SECRET = 'gw-chaos-cloud-secret-0123456789abcdef';
 const WARD_SECRET = 'ward-chaos-pseudonym-secret-0123456789';
-const CODES = [['hr', '/min', 72], ['spo2', '%', 97], ['rr', '/min', 16]] as const;
+const CODES = [
+  ['hr', '/min', 72],
+  ['spo2', '%', 97],
+  ['rr', '/min', 16],
+] as const;
 
 interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
 /** Runs one chaos profile; `log` gets a line per step. Everything started is stopped before it returns or throws. */
-export async function runChaos(profile: ChaosProfile, log: (line: string) => void = () => undefined): Promise<ChaosFigures> {
+export async function runChaos(
+  profile: ChaosProfile,
+  log: (line: string) => void = () => undefined,
+): Promise<ChaosFigures> {
   const cleanups: Array<() => unknown> = [];
   const t: Teardown = { teardown: (fn) => cleanups.push(fn) };
   try {
@@ -89,18 +122,28 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
   t.teardown(() => emulators.stop());
   log(`emulators up in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const env: NodeJS.ProcessEnv = {
-    ...process.env, FIRESTORE_EMULATOR_HOST: emulators.firestoreHost, PUBSUB_EMULATOR_HOST: emulators.pubsubHost, METADATA_SERVER_DETECTION: 'none',
-    WARDGATE_CLOUD_SECRET: CLOUD_SECRET, WARDGATE_WARD_SECRET: WARD_SECRET, WARDGATE_LOG_LEVEL: 'warn',
+    ...process.env,
+    FIRESTORE_EMULATOR_HOST: emulators.firestoreHost,
+    PUBSUB_EMULATOR_HOST: emulators.pubsubHost,
+    METADATA_SERVER_DETECTION: 'none',
+    WARDGATE_CLOUD_SECRET: CLOUD_SECRET,
+    WARDGATE_WARD_SECRET: WARD_SECRET,
+    WARDGATE_LOG_LEVEL: 'warn',
   };
   const cloudPort = await freePort();
   const devices = Array.from({ length: p.devices }, (_, i) => ({ id: `mon-${i + 1}`, bed: String(i + 1) }));
   const { file, dir, mqttPort } = await writeTestConfig(t, {
-    devices, users: [{ name: 'station', role: 'viewer' }],
+    devices,
+    users: [{ name: 'station', role: 'viewer' }],
     extra: {
-      ward: WARD, gateway: { id: GATEWAY },
+      ward: WARD,
+      gateway: { id: GATEWAY },
       cloud: {
-        url: `http://127.0.0.1:${cloudPort}`, concurrency: 4, requestTimeoutMs: p.requestTimeoutMs,
-        batch: { maxItems: 600, maxAgeMs: 1000 }, backoff: { initialMs: 200, maxMs: 3000 },
+        url: `http://127.0.0.1:${cloudPort}`,
+        concurrency: 4,
+        requestTimeoutMs: p.requestTimeoutMs,
+        batch: { maxItems: 600, maxAgeMs: 1000 },
+        backoff: { initialMs: 200, maxMs: 3000 },
       },
       jobs: { sync: '* * * * * *', verify: '*/20 * * * * *' },
     },
@@ -120,33 +163,50 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
   };
 
   const startCloud = async () => {
-    const child = spawn(process.execPath, [WARDGATE_BIN, 'cloud', '--port', String(cloudPort), '--project', projectId, '--gateway', `${GATEWAY}:${WARD}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [WARDGATE_BIN, 'cloud', '--port', String(cloudPort), '--project', projectId, '--gateway', `${GATEWAY}:${WARD}`],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     procs.add(child);
     child.once('exit', () => procs.delete(child));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor(() => {
-      if (child.exitCode !== null) throw new Error(`wardgate cloud exited ${child.exitCode}: ${out}`);
-      return out.includes('functions at') ? true : undefined;
-    }, 60_000, 'wardgate cloud to listen');
+    await waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`wardgate cloud exited ${child.exitCode}: ${out}`);
+        return out.includes('functions at') ? true : undefined;
+      },
+      60_000,
+      'wardgate cloud to listen',
+    );
     return child;
   };
   const startEdge = async () => {
-    const child = spawn(process.execPath, [WARDGATE_BIN, 'edge', '--config', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [WARDGATE_BIN, 'edge', '--config', file], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     procs.add(child);
     child.once('exit', () => procs.delete(child));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
     child.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-    await waitFor(() => {
-      if (child.exitCode !== null) throw new Error(`wardgate edge exited ${child.exitCode}: ${out}`);
-      try {
-        return (JSON.parse(readFileSync(join(dataDir, RUN_FILE), 'utf8')) as RunInfo).pid === child.pid ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 60_000, 'wardgate edge to start');
+    await waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`wardgate edge exited ${child.exitCode}: ${out}`);
+        try {
+          return (JSON.parse(readFileSync(join(dataDir, RUN_FILE), 'utf8')) as RunInfo).pid === child.pid
+            ? true
+            : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      60_000,
+      'wardgate edge to start',
+    );
     return child;
   };
   const kill = async (child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL') => {
@@ -158,7 +218,11 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
 
   let cloud = await startCloud();
   let edge = await startEdge();
-  const publisher = startPublishers(`mqtt://127.0.0.1:${mqttPort}`, devices.map((d) => d.id), p.messagesPerSecond);
+  const publisher = startPublishers(
+    `mqtt://127.0.0.1:${mqttPort}`,
+    devices.map((d) => d.id),
+    p.messagesPerSecond,
+  );
   t.teardown(() => publisher.stop());
   log(`cloud and edge up; ${p.devices} devices publishing ${p.messagesPerSecond} messages/s each`);
 
@@ -209,7 +273,9 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
   const first = await countOnce(db, acked);
   log(`Firestore: ${first.stored} readings; lost ${first.lost}, duplicated ${first.duplicated}`);
 
-  const verify = JSON.parse(await wardgate(env, ['sync', '--config', file, '--verify', '--since', '0', '--json'], [0, 1])) as { items: number; missing: number; resent: number };
+  const verify = JSON.parse(
+    await wardgate(env, ['sync', '--config', file, '--verify', '--since', '0', '--json'], [0, 1]),
+  ) as { items: number; missing: number; resent: number };
   log(`sync --verify: ${verify.items} items, ${verify.missing} missing, ${verify.resent} re-sent`);
 
   // Control: a segment deleted behind the cloud's back must show as loss, and be found and filled by the verification.
@@ -218,19 +284,39 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
   const deleted = (victim.data() as SegmentDoc).count;
   await victim.ref.delete();
   const seen = await countOnce(db, acked);
-  const control = JSON.parse(await wardgate(env, ['sync', '--config', file, '--verify', '--since', '0', '--json'], [1])) as { missing: number };
+  const control = JSON.parse(
+    await wardgate(env, ['sync', '--config', file, '--verify', '--since', '0', '--json'], [1]),
+  ) as { missing: number };
   await drained(dataDir, 120_000);
   const repaired = await countOnce(db, acked);
-  log(`control: deleted a segment of ${deleted} readings; the count saw ${seen.lost} lost; verify found ${control.missing} missing; after the re-send lost ${repaired.lost}, duplicated ${repaired.duplicated}`);
+  log(
+    `control: deleted a segment of ${deleted} readings; the count saw ${seen.lost} lost; verify found ${control.missing} missing; after the re-send lost ${repaired.lost}, duplicated ${repaired.duplicated}`,
+  );
 
   await kill(edge, 'SIGTERM');
   await kill(cloud, 'SIGTERM');
   return {
-    profile: p.name, messagesAcked: publisher.acked.size, readingsAcked: acked.size, readingsInFirestore: first.stored,
-    lost: first.lost, duplicated: first.duplicated, unacknowledgedStored: first.unacknowledged, faults,
-    seconds: { run: Math.round(runS), drainAfterFaults: Math.round(drainS), total: Math.round((Date.now() - started) / 1000) },
+    profile: p.name,
+    messagesAcked: publisher.acked.size,
+    readingsAcked: acked.size,
+    readingsInFirestore: first.stored,
+    lost: first.lost,
+    duplicated: first.duplicated,
+    unacknowledgedStored: first.unacknowledged,
+    faults,
+    seconds: {
+      run: Math.round(runS),
+      drainAfterFaults: Math.round(drainS),
+      total: Math.round((Date.now() - started) / 1000),
+    },
     verify: { items: verify.items, missing: verify.missing, resent: verify.resent },
-    control: { deleted, lostSeen: seen.lost, verifyMissing: control.missing, lostAfterRepair: repaired.lost, duplicatedAfterRepair: repaired.duplicated },
+    control: {
+      deleted,
+      lostSeen: seen.lost,
+      verifyMissing: control.missing,
+      lostAfterRepair: repaired.lost,
+      duplicatedAfterRepair: repaired.duplicated,
+    },
   };
 }
 
@@ -246,23 +332,36 @@ function startPublishers(url: string, ids: readonly string[], perSecond: number)
   const clients: MqttClient[] = [];
   const timers: NodeJS.Timeout[] = [];
   for (const id of ids) {
-    const client = mqtt.connect(url, { username: id, password: passwordOf(id), clientId: id, reconnectPeriod: 300, connectTimeout: 5000 });
+    const client = mqtt.connect(url, {
+      username: id,
+      password: passwordOf(id),
+      clientId: id,
+      reconnectPeriod: 300,
+      connectTimeout: 5000,
+    });
     client.on('error', () => undefined);
     clients.push(client);
     let seq = 0;
     let inFlight = 0;
-    timers.push(setInterval(() => {
-      // A device holds at most this many unacknowledged messages, as a real one's buffer would.
-      if (inFlight >= 200) return;
-      seq++;
-      const s = seq;
-      inFlight++;
-      const obs = CODES.map(([code, unit, base]) => ({ code, unit, value: base + (s % 5) }));
-      client.publish(`wardgate/devices/${id}/obs`, JSON.stringify({ seq: s, ts: Date.now(), obs }), { qos: 1 }, (err) => {
-        inFlight--;
-        if (!err) acked.add(`${id}/${s}`);
-      });
-    }, 1000 / perSecond));
+    timers.push(
+      setInterval(() => {
+        // A device holds at most this many unacknowledged messages, as a real one's buffer would.
+        if (inFlight >= 200) return;
+        seq++;
+        const s = seq;
+        inFlight++;
+        const obs = CODES.map(([code, unit, base]) => ({ code, unit, value: base + (s % 5) }));
+        client.publish(
+          `wardgate/devices/${id}/obs`,
+          JSON.stringify({ seq: s, ts: Date.now(), obs }),
+          { qos: 1 },
+          (err) => {
+            inFlight--;
+            if (!err) acked.add(`${id}/${s}`);
+          },
+        );
+      }, 1000 / perSecond),
+    );
   }
   return {
     acked,
@@ -275,10 +374,14 @@ function startPublishers(url: string, ids: readonly string[], perSecond: number)
   };
 }
 
-const ackedReadings = (messages: Set<string>) => new Set([...messages].flatMap((m) => CODES.map(([code]) => `${m}/${code}`)));
+const ackedReadings = (messages: Set<string>) =>
+  new Set([...messages].flatMap((m) => CODES.map(([code]) => `${m}/${code}`)));
 
 /** Counts Firestore's readings of the ward by (device, seq, code) against the acknowledged ones. */
-async function countOnce(db: Firestore, acked: Set<string>): Promise<{ stored: number; lost: number; duplicated: number; unacknowledged: number }> {
+async function countOnce(
+  db: Firestore,
+  acked: Set<string>,
+): Promise<{ stored: number; lost: number; duplicated: number; unacknowledged: number }> {
   const counts = new Map<string, number>();
   for (const doc of (await segments(db, WARD).get()).docs) {
     for (const c of Object.values((doc.data() as SegmentDoc).s)) {
@@ -303,16 +406,23 @@ async function countOnce(db: Firestore, acked: Set<string>): Promise<{ stored: n
 
 /** Waits until the edge has nothing unsynced and no batch planned (read from its database, as `wardgate status` does). */
 async function drained(dataDir: string, ms: number): Promise<void> {
-  await waitFor(() => {
-    const db = openDatabaseReadOnly(dataDir);
-    try {
-      const unsynced = db.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() as number;
-      const batches = db.prepare('SELECT count(*) FROM sync_batches').pluck().get() as number;
-      return unsynced === 0 && batches === 0 ? true : undefined;
-    } finally {
-      db.close();
-    }
-  }, ms, 'the edge to drain');
+  await waitFor(
+    () => {
+      const db = openDatabaseReadOnly(dataDir);
+      try {
+        const unsynced = db
+          .prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'")
+          .pluck()
+          .get() as number;
+        const batches = db.prepare('SELECT count(*) FROM sync_batches').pluck().get() as number;
+        return unsynced === 0 && batches === 0 ? true : undefined;
+      } finally {
+        db.close();
+      }
+    },
+    ms,
+    'the edge to drain',
+  );
 }
 
 /** Runs `wardgate ARGS` to completion; its stdout, or an error unless the exit code is one of `ok`. */

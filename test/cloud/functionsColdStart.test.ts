@@ -16,7 +16,11 @@ import { errorCodes } from '../../shared/errors.js';
 import { tempDir } from '../helpers/env.js';
 
 const cases: Array<[string, string, number]> = [
-  ['readable by others', JSON.stringify({ 'gw-3b': { ward: '3B', secret: 'gw-3b-secret-for-tests-0123456789abcdef' } }), 0o644],
+  [
+    'readable by others',
+    JSON.stringify({ 'gw-3b': { ward: '3B', secret: 'gw-3b-secret-for-tests-0123456789abcdef' } }),
+    0o644,
+  ],
   ['not JSON', '{"gw-3b": ', 0o600],
 ];
 
@@ -31,7 +35,9 @@ for (const [what, content, mode] of cases) {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, {
-      method: 'POST', body: Buffer.from('{}'), headers: { 'content-type': 'application/gzip' },
+      method: 'POST',
+      body: Buffer.from('{}'),
+      headers: { 'content-type': 'application/gzip' },
     });
     const text = await res.text();
     t.ok(res.status >= 500 && res.status < 600, `a 5xx, which the edge retries (${res.status})`);

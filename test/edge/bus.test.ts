@@ -26,9 +26,13 @@ t.test("'state' listeners run before 'react' ones, each stage in the order it re
 t.test('a listener that throws does not keep the event from the others', async (t) => {
   const bus = new EventBus(createLogger('silent'));
   const heard: string[] = [];
-  bus.on('patient.changed', () => {
-    throw new Error('broken listener');
-  }, 'state');
+  bus.on(
+    'patient.changed',
+    () => {
+      throw new Error('broken listener');
+    },
+    'state',
+  );
   bus.on('patient.changed', ({ bed }) => heard.push(bed));
   bus.emit('patient.changed', { bed: '4' });
   t.same(heard, ['4']);

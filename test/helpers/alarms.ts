@@ -36,7 +36,13 @@ export interface Harness {
 
 let seq = 0;
 
-export function alarmHarness(config: Record<string, unknown> = {}, devices: WatchedDevice[] = [{ id: 'mon-1', bed: '1' }, { id: 'mon-2', bed: '2' }]): Harness {
+export function alarmHarness(
+  config: Record<string, unknown> = {},
+  devices: WatchedDevice[] = [
+    { id: 'mon-1', bed: '1' },
+    { id: 'mon-2', bed: '2' },
+  ],
+): Harness {
   const clock = new ManualClock();
   const events: AlarmEvent[] = [];
   const patients = new Map<string, PatientContext>();
@@ -57,16 +63,39 @@ export function alarmHarness(config: Record<string, unknown> = {}, devices: Watc
     events,
     patients,
     obs(deviceId, values, flags = {}) {
-      const readings: Reading[] = Object.entries(values).map(([code, value]) => ({ code, value, unit: metric(code).unit, ts: clock.t, flags: flags[code] ?? 0 }));
+      const readings: Reading[] = Object.entries(values).map(([code, value]) => ({
+        code,
+        value,
+        unit: metric(code).unit,
+        ts: clock.t,
+        flags: flags[code] ?? 0,
+      }));
       const bed = bedOf(deviceId);
       const item: CommittedItem = {
-        item: { kind: 'obs', source: 'mqtt', receivedTs: clock.t, deviceId, seq: ++seq, ts: clock.t, digest: Buffer.alloc(8), readings },
-        result: bed === undefined ? { outcome: 'stored', readings: readings.length } : { outcome: 'stored', readings: readings.length, bed },
+        item: {
+          kind: 'obs',
+          source: 'mqtt',
+          receivedTs: clock.t,
+          deviceId,
+          seq: ++seq,
+          ts: clock.t,
+          digest: Buffer.alloc(8),
+          readings,
+        },
+        result:
+          bed === undefined
+            ? { outcome: 'stored', readings: readings.length }
+            : { outcome: 'stored', readings: readings.length, bed },
       };
       engine.onCommitted([item]);
     },
     status(deviceId, status) {
-      engine.onCommitted([{ item: { kind: 'status', source: 'mqtt', receivedTs: clock.t, deviceId, status: { ts: clock.t, ...status } }, result: { outcome: 'status' } }]);
+      engine.onCommitted([
+        {
+          item: { kind: 'status', source: 'mqtt', receivedTs: clock.t, deviceId, status: { ts: clock.t, ...status } },
+          result: { outcome: 'status' },
+        },
+      ]);
     },
     advance(ms, each) {
       for (let left = ms; left > 0; left -= 1000) {

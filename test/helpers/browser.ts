@@ -22,7 +22,16 @@ export async function launchBrowser(t: T, options: { trustAnyCertificate?: boole
     headless: true,
     timeout: 30_000,
     viewport: { width: 1400, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
   t.teardown(() => context.close());
   return context;
@@ -32,7 +41,10 @@ export async function launchBrowser(t: T, options: { trustAnyCertificate?: boole
  * A page that records every request it makes and lets only the gateway's
  * origin through: anything else is aborted and listed in `foreign`.
  */
-export async function gatewayPage(context: BrowserContext, origin: string): Promise<{ page: Page; requests: string[]; foreign: string[]; errors: string[] }> {
+export async function gatewayPage(
+  context: BrowserContext,
+  origin: string,
+): Promise<{ page: Page; requests: string[]; foreign: string[]; errors: string[] }> {
   const requests: string[] = [];
   const foreign: string[] = [];
   const errors: string[] = [];

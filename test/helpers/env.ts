@@ -19,7 +19,11 @@ export function tempDir(t: Teardown, prefix = 'wardgate-'): string {
 export const freePort = freeLoopbackPort;
 
 /** Polls until `check` returns a value other than undefined, or fails after `ms`. */
-export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, ms = 5000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  ms = 5000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();

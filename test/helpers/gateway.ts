@@ -49,12 +49,22 @@ interface T {
 }
 
 /** Writes a config file into a fresh temp dir; ports are free loopback ports. */
-export async function writeTestConfig(t: T, ward: TestWard = {}): Promise<{ dir: string; file: string; mqttPort: number; httpPort: number }> {
+export async function writeTestConfig(
+  t: T,
+  ward: TestWard = {},
+): Promise<{ dir: string; file: string; mqttPort: number; httpPort: number }> {
   const dir = tempDir(t);
   const mqttPort = await freePort();
   const httpPort = await freePort();
-  const devices = ward.devices ?? [{ id: 'pox-1', bed: '1' }, { id: 'pox-2', bed: '2' }];
-  const users = ward.users ?? [{ name: 'station', role: 'viewer' }, { name: 'nurse-ann', role: 'nurse' }, { name: 'biomed', role: 'admin' }];
+  const devices = ward.devices ?? [
+    { id: 'pox-1', bed: '1' },
+    { id: 'pox-2', bed: '2' },
+  ];
+  const users = ward.users ?? [
+    { name: 'station', role: 'viewer' },
+    { name: 'nurse-ann', role: 'nurse' },
+    { name: 'biomed', role: 'admin' },
+  ];
   const doc = {
     ward: '3B',
     gateway: { id: 'gw-test', dataDir: './data' },
@@ -71,7 +81,10 @@ export async function writeTestConfig(t: T, ward: TestWard = {}): Promise<{ dir:
 }
 
 /** A gateway running in this process, stopped at teardown. */
-export async function startTestGateway(t: T, ward: TestWard = {}): Promise<{ gateway: Gateway; config: GatewayConfig; url: string }> {
+export async function startTestGateway(
+  t: T,
+  ward: TestWard = {},
+): Promise<{ gateway: Gateway; config: GatewayConfig; url: string }> {
   const { file } = await writeTestConfig(t, ward);
   const env = ward.env ?? {};
   const config = loadConfig({ file, env });
@@ -85,7 +98,12 @@ export async function startTestGateway(t: T, ward: TestWard = {}): Promise<{ gat
  * An mqtt.js client logged in as a test principal; ended at teardown. Its
  * client identifier is the principal's name (the broker refuses another's).
  */
-export async function connectAs(t: T, url: string, name: string, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
+export async function connectAs(
+  t: T,
+  url: string,
+  name: string,
+  options: mqtt.IClientOptions = {},
+): Promise<MqttClient> {
   const client = await mqtt.connectAsync(url, {
     ...(name !== '' && { clientId: name }),
     username: name,
@@ -108,11 +126,16 @@ export interface Daemon {
 
 /** Runs `wardgate ARGS` as a child process, collecting its output; killed at teardown if still running. */
 export function spawnWardgate(t: T, args: string[], env: NodeJS.ProcessEnv = {}): Omit<Daemon, 'run'> {
-  const child = spawn(process.execPath, [WARDGATE_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [WARDGATE_BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     return exited;

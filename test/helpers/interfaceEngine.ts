@@ -36,7 +36,10 @@ export class InterfaceEngine {
   port = 0;
 
   /** `tls`: PEM certificate and key; the engine then speaks MLLP over TLS only. */
-  static async start(t: T, options: { port?: number; tls?: { cert: string | Buffer; key: string | Buffer } } = {}): Promise<InterfaceEngine> {
+  static async start(
+    t: T,
+    options: { port?: number; tls?: { cert: string | Buffer; key: string | Buffer } } = {},
+  ): Promise<InterfaceEngine> {
     const engine = new InterfaceEngine();
     await engine.#listen(options.port ?? 0, options.tls);
     t.teardown(() => engine.stop());
@@ -45,7 +48,9 @@ export class InterfaceEngine {
 
   async #listen(port: number, tls?: { cert: string | Buffer; key: string | Buffer }): Promise<void> {
     if (tls) {
-      const server = createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => this.#accept(new Hl7Connection(socket)));
+      const server = createTlsServer({ cert: tls.cert, key: tls.key }, (socket) =>
+        this.#accept(new Hl7Connection(socket)),
+      );
       this.#tls = server;
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
       this.port = (server.address() as AddressInfo).port;
@@ -53,7 +58,9 @@ export class InterfaceEngine {
     }
     const server = new Hl7Server((connection) => this.#accept(connection));
     server.start(port);
-    await new Promise<void>((resolve) => (server.server!.listening ? resolve() : server.server!.once('listening', () => resolve())));
+    await new Promise<void>((resolve) =>
+      server.server!.listening ? resolve() : server.server!.once('listening', () => resolve()),
+    );
     this.#server = server;
     this.port = (server.server!.address() as AddressInfo).port;
   }
@@ -65,10 +72,21 @@ export class InterfaceEngine {
     connection.addEventListener('message', (event: Hl7MessageEvent) => {
       const message = event.message;
       const answer = this.answer(message, this.received.length);
-      this.received.push({ message, text: message.toString(), controlId: message.header.getField(10).toString(), answer });
+      this.received.push({
+        message,
+        text: message.toString(),
+        controlId: message.header.getField(10).toString(),
+        answer,
+      });
       if (answer === 'close') void connection.close();
       else if (answer !== 'none') {
-        const err = answer === 'AA' || answer === 'CA' ? undefined : Hl7Segment.parse(`ERR|||207^Application internal error^HL70357|E||||${escapeText(this.reason)}`, message.context);
+        const err =
+          answer === 'AA' || answer === 'CA'
+            ? undefined
+            : Hl7Segment.parse(
+                `ERR|||207^Application internal error^HL70357|E||||${escapeText(this.reason)}`,
+                message.context,
+              );
         connection.send(message.buildAck({ ackCode: answer, ...(err && { errSegment: err }) }));
       }
       for (const wake of this.#waiters.splice(0)) wake();
@@ -113,5 +131,10 @@ export class InterfaceEngine {
 
 /** HL7 escapes (v2.6 section 2.7) for a text the engine puts in a field. */
 function escapeText(text: string): string {
-  return text.replace(/\\/g, '\\E\\').replace(/\|/g, '\\F\\').replace(/\^/g, '\\S\\').replace(/&/g, '\\T\\').replace(/~/g, '\\R\\');
+  return text
+    .replace(/\\/g, '\\E\\')
+    .replace(/\|/g, '\\F\\')
+    .replace(/\^/g, '\\S\\')
+    .replace(/&/g, '\\T\\')
+    .replace(/~/g, '\\R\\');
 }

@@ -44,7 +44,9 @@ export class MllpClient {
   /** `localAddress`: another loopback address (127.0.0.2...) to appear as a second host. */
   static connect(t: T, port: number, localAddress?: string): Promise<MllpClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port, ...(localAddress && { localAddress }) }, () => resolve(new MllpClient(socket)));
+      const socket = connect({ host: '127.0.0.1', port, ...(localAddress && { localAddress }) }, () =>
+        resolve(new MllpClient(socket)),
+      );
       socket.once('error', reject);
       t.teardown(() => socket.destroy());
     });

@@ -30,12 +30,18 @@ export class PtyCable {
 
   async plug(): Promise<void> {
     if (this.#socat) return;
-    const socat = spawn('socat', [`pty,raw,echo=0,link=${this.gateway}`, `pty,raw,echo=0,link=${this.device}`], { stdio: 'ignore' });
+    const socat = spawn('socat', [`pty,raw,echo=0,link=${this.gateway}`, `pty,raw,echo=0,link=${this.device}`], {
+      stdio: 'ignore',
+    });
     this.#socat = socat;
-    await waitFor(() => {
-      if (socat.exitCode !== null) throw new Error(`socat exited with ${socat.exitCode}`);
-      return existsSync(this.gateway) && existsSync(this.device) ? true : undefined;
-    }, 10_000, 'socat to create the pty pair');
+    await waitFor(
+      () => {
+        if (socat.exitCode !== null) throw new Error(`socat exited with ${socat.exitCode}`);
+        return existsSync(this.gateway) && existsSync(this.device) ? true : undefined;
+      },
+      10_000,
+      'socat to create the pty pair',
+    );
   }
 
   /** SIGTERM: socat removes both links, as the kernel removes a USB adapter's node. */
@@ -65,8 +71,15 @@ export interface PlayOptions {
  * end of a cable from a separate writer process. Resolves with how many were
  * written when the writer ends (at the end, or when the cable is unplugged).
  */
-export function play(t: T, path: string, chunks: ReadonlyArray<string | Buffer>, options: PlayOptions): Promise<{ written: number; error?: string }> {
-  const child = spawn(process.execPath, [WRITER, path, String(options.intervalMs), String(options.burst ?? 1)], { stdio: ['pipe', 'pipe', 'inherit'] });
+export function play(
+  t: T,
+  path: string,
+  chunks: ReadonlyArray<string | Buffer>,
+  options: PlayOptions,
+): Promise<{ written: number; error?: string }> {
+  const child = spawn(process.execPath, [WRITER, path, String(options.intervalMs), String(options.burst ?? 1)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -3,7 +3,13 @@
 // the connection is gone (a killed gateway never answers the rest).
 import type { MqttClient } from 'mqtt';
 
-export function publishAll(client: MqttClient, deviceId: string, seqs: readonly number[], acked: Set<number>, window = 20): Promise<void> {
+export function publishAll(
+  client: MqttClient,
+  deviceId: string,
+  seqs: readonly number[],
+  acked: Set<number>,
+  window = 20,
+): Promise<void> {
   return new Promise((resolve) => {
     let next = 0;
     let inFlight = 0;
@@ -20,7 +26,13 @@ export function publishAll(client: MqttClient, deviceId: string, seqs: readonly 
       while (!done && inFlight < window && next < seqs.length) {
         const seq = seqs[next++];
         inFlight++;
-        const payload = JSON.stringify({ seq, obs: [{ code: 'spo2', value: 90 + (seq % 10), unit: '%' }, { code: 'pr', value: 60 + (seq % 40), unit: '/min' }] });
+        const payload = JSON.stringify({
+          seq,
+          obs: [
+            { code: 'spo2', value: 90 + (seq % 10), unit: '%' },
+            { code: 'pr', value: 60 + (seq % 40), unit: '/min' },
+          ],
+        });
         client.publish(`wardgate/devices/${deviceId}/obs`, payload, { qos: 1 }, (err) => {
           inFlight--;
           settled++;

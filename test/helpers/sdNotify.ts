@@ -55,7 +55,11 @@ export async function notifyReceiver(t: T): Promise<NotifyReceiver> {
       received.push({ at: Number(line.slice(0, space)), assignment: line.slice(space + 1) });
     }
   });
-  await waitFor(() => (received.some((n) => n.assignment === 'LISTENING=1') ? true : undefined), 10_000, 'the notify receiver');
+  await waitFor(
+    () => (received.some((n) => n.assignment === 'LISTENING=1') ? true : undefined),
+    10_000,
+    'the notify receiver',
+  );
   return {
     socket,
     received,

@@ -40,21 +40,40 @@ export async function startPowerCutCloud(t: T, gateways: readonly CloudGateway[]
   const emulators = await startEmulators(t, projectId);
   const port = await freePort();
   const env = {
-    FIRESTORE_EMULATOR_HOST: emulators.firestoreHost, PUBSUB_EMULATOR_HOST: emulators.pubsubHost, METADATA_SERVER_DETECTION: 'none',
-    WARDGATE_CLOUD_SECRET: CLOUD_SECRET, WARDGATE_LOG_LEVEL: 'warn',
+    FIRESTORE_EMULATOR_HOST: emulators.firestoreHost,
+    PUBSUB_EMULATOR_HOST: emulators.pubsubHost,
+    METADATA_SERVER_DETECTION: 'none',
+    WARDGATE_CLOUD_SECRET: CLOUD_SECRET,
+    WARDGATE_LOG_LEVEL: 'warn',
   };
-  const args = ['cloud', '--port', String(port), '--project', projectId, ...gateways.flatMap((g) => ['--gateway', `${g.id}:${g.ward}`])];
+  const args = [
+    'cloud',
+    '--port',
+    String(port),
+    '--project',
+    projectId,
+    ...gateways.flatMap((g) => ['--gateway', `${g.id}:${g.ward}`]),
+  ];
   const cloud = spawnWardgate(t, args, env);
-  await waitFor(() => {
-    if (cloud.child.exitCode !== null) throw new Error(`wardgate cloud exited ${cloud.child.exitCode}: ${cloud.output()}`);
-    return cloud.output().includes('functions at') ? true : undefined;
-  }, 60_000, 'wardgate cloud to listen');
+  await waitFor(
+    () => {
+      if (cloud.child.exitCode !== null)
+        throw new Error(`wardgate cloud exited ${cloud.child.exitCode}: ${cloud.output()}`);
+      return cloud.output().includes('functions at') ? true : undefined;
+    },
+    60_000,
+    'wardgate cloud to listen',
+  );
   // The client reads the emulator's address from the environment, and must never look for a metadata server.
   process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
   process.env.METADATA_SERVER_DETECTION ??= 'none';
   const db = new Firestore({ projectId, ignoreUndefinedProperties: true });
   t.teardown(() => db.terminate());
-  return { url: `http://127.0.0.1:${port}`, db, edgeEnv: { WARDGATE_CLOUD_SECRET: CLOUD_SECRET, WARDGATE_WARD_SECRET: WARD_SECRET } };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    db,
+    edgeEnv: { WARDGATE_CLOUD_SECRET: CLOUD_SECRET, WARDGATE_WARD_SECRET: WARD_SECRET },
+  };
 }
 
 /** One reading as both sides name it: who measured it, the device's message seq, the metric, the time. */
@@ -87,7 +106,12 @@ export interface CloudHoldings {
 export async function readCloud(db: Firestore, gateway: CloudGateway): Promise<CloudHoldings> {
   const record = new Map<string, Intervals>();
   for (const doc of (await gatewayDoc(db, gateway.id).collection('stored').get()).docs) {
-    const { stream, shard, base, runs } = doc.data() as { stream: string; shard: number; base: number; runs: Uint8Array };
+    const { stream, shard, base, runs } = doc.data() as {
+      stream: string;
+      shard: number;
+      base: number;
+      runs: Uint8Array;
+    };
     record.set(`${stream}_${shard}`, decodeRuns(runs, base));
   }
   const readings = new Map<number, ReadingItem[]>();
@@ -124,11 +148,19 @@ export interface EdgeOutbox {
   readonly newest: Readonly<Record<SyncStream, number>>;
 }
 
-const CURSOR_NAMES: Record<string, SyncStream> = { observations: 'readings', alarm_events: 'alarms', device_status: 'statuses', audit: 'audit' };
+const CURSOR_NAMES: Record<string, SyncStream> = {
+  observations: 'readings',
+  alarm_events: 'alarms',
+  device_status: 'statuses',
+  audit: 'audit',
+};
 
 function cursorsOf(db: Database.Database): Record<SyncStream, number> {
   const cursors: Record<SyncStream, number> = { readings: 0, alarms: 0, statuses: 0, audit: 0 };
-  for (const row of db.prepare('SELECT stream, synced_through FROM outbox_cursors').all() as Array<{ stream: string; synced_through: number }>) {
+  for (const row of db.prepare('SELECT stream, synced_through FROM outbox_cursors').all() as Array<{
+    stream: string;
+    synced_through: number;
+  }>) {
     const stream = CURSOR_NAMES[row.stream];
     if (stream) cursors[stream] = row.synced_through;
   }
@@ -137,26 +169,53 @@ function cursorsOf(db: Database.Database): Record<SyncStream, number> {
 
 function newestOf(db: Database.Database): Record<SyncStream, number> {
   const max = (table: string) => db.prepare(`SELECT coalesce(max(id), 0) FROM ${table}`).pluck().get() as number;
-  return { readings: max('observations'), alarms: max('alarm_events'), statuses: max('device_status'), audit: max('audit') };
+  return {
+    readings: max('observations'),
+    alarms: max('alarm_events'),
+    statuses: max('device_status'),
+    audit: max('audit'),
+  };
 }
 
 export function readEdgeOutbox(db: Database.Database): EdgeOutbox {
   const readings = new Map<number, EdgeReading>();
-  const rows = db.prepare('SELECT o.id, d.device_id AS device, o.seq, o.ts, o.readings FROM observations o JOIN devices d ON d.id = o.device').all() as Array<{ id: number; device: string; seq: number; ts: number; readings: string }>;
+  const rows = db
+    .prepare(
+      'SELECT o.id, d.device_id AS device, o.seq, o.ts, o.readings FROM observations o JOIN devices d ON d.id = o.device',
+    )
+    .all() as Array<{ id: number; device: string; seq: number; ts: number; readings: string }>;
   for (const row of rows) {
     (JSON.parse(row.readings) as Array<[string, number, number, number?]>).forEach(([code, , , ts], i) => {
-      readings.set(row.id * READING_N_STRIDE + i, { device: row.device, seq: row.seq, code, ts: ts ?? row.ts, messageTs: row.ts });
+      readings.set(row.id * READING_N_STRIDE + i, {
+        device: row.device,
+        seq: row.seq,
+        code,
+        ts: ts ?? row.ts,
+        messageTs: row.ts,
+      });
     });
   }
   const alarms = new Map<number, AlarmItem>();
-  for (const row of db.prepare('SELECT id, alarm_id, phase FROM alarm_events').all() as Array<{ id: number; alarm_id: string; phase: string }>) {
+  for (const row of db.prepare('SELECT id, alarm_id, phase FROM alarm_events').all() as Array<{
+    id: number;
+    alarm_id: string;
+    phase: string;
+  }>) {
     alarms.set(row.id, { alarmId: row.alarm_id, phase: row.phase });
   }
   const ids = (table: string) => db.prepare(`SELECT id FROM ${table}`).pluck().all() as number[];
-  return { cursors: cursorsOf(db), readings, alarms, statuses: ids('device_status'), audit: ids('audit'), newest: newestOf(db) };
+  return {
+    cursors: cursorsOf(db),
+    readings,
+    alarms,
+    statuses: ids('device_status'),
+    audit: ids('audit'),
+    newest: newestOf(db),
+  };
 }
 
-const sameReading = (a: ReadingItem, b: ReadingItem) => a.device === b.device && a.seq === b.seq && a.code === b.code && a.ts === b.ts;
+const sameReading = (a: ReadingItem, b: ReadingItem) =>
+  a.device === b.device && a.seq === b.seq && a.code === b.code && a.ts === b.ts;
 
 /**
  * Items at or below a cursor, which the edge holds as confirmed by the cloud,
@@ -175,7 +234,10 @@ export function pastTheCloud(edge: EdgeOutbox, cloud: CloudHoldings): string[] {
     const held = cloud.alarms.get(n);
     if (!recorded(cloud, 'alarms', n) || held?.phase !== item.phase) out.push(`alarms:${n}`);
   }
-  for (const [stream, ids] of [['statuses', edge.statuses], ['audit', edge.audit]] as const) {
+  for (const [stream, ids] of [
+    ['statuses', edge.statuses],
+    ['audit', edge.audit],
+  ] as const) {
     for (const n of ids) if (n <= edge.cursors[stream] && !recorded(cloud, stream, n)) out.push(`${stream}:${n}`);
   }
   return out;
@@ -211,7 +273,11 @@ export function drained(db: Database.Database): boolean {
  * message and metric): how many of the wanted keys are missing, how many keys
  * are held more than once, and how many readings the cloud holds in all.
  */
-export function countOnce(cloud: CloudHoldings, key: (r: ReadingItem) => string, wanted: Iterable<string>): { missing: string[]; twice: string[]; held: number } {
+export function countOnce(
+  cloud: CloudHoldings,
+  key: (r: ReadingItem) => string,
+  wanted: Iterable<string>,
+): { missing: string[]; twice: string[]; held: number } {
   const counts = new Map<string, number>();
   let held = 0;
   for (const list of cloud.readings.values()) {

@@ -4,13 +4,27 @@
 // and sets the slow, failing and full disk faults. See docs/RELIABILITY.md.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // Beside this file in the sources; a compiled copy (dist/, for the benchmarks) finds it in the sources.
-const SOURCE = [new URL('./powercut.c', import.meta.url), new URL('../../../test/powercut/powercut.c', import.meta.url)].map((u) => fileURLToPath(u)).find((p) => existsSync(p)) ?? '';
+const SOURCE =
+  [new URL('./powercut.c', import.meta.url), new URL('../../../test/powercut/powercut.c', import.meta.url)]
+    .map((u) => fileURLToPath(u))
+    .find((p) => existsSync(p)) ?? '';
 
 /** Builds the interposer (gcc, installed by scripts/test-deps.js) into a cache dir keyed by its source; returns the library's path. */
 export function buildInterposer(): string {
@@ -21,7 +35,9 @@ export function buildInterposer(): string {
   mkdirSync(dir, { recursive: true });
   // Built beside and renamed: two test files compiling at once never load half a library.
   const partial = `${lib}.${process.pid}`;
-  execFileSync('gcc', ['-O2', '-Wall', '-shared', '-fPIC', '-o', partial, SOURCE, '-ldl', '-lpthread'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync('gcc', ['-O2', '-Wall', '-shared', '-fPIC', '-o', partial, SOURCE, '-ldl', '-lpthread'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   renameSync(partial, lib);
   return lib;
 }

@@ -22,15 +22,40 @@ try {
   const real = await runPowerCuts(t, { cuts, cloud: { cloud, gateway: RUN_GATEWAYS.real }, log });
   const realSeconds = Math.round((Date.now() - realStarted) / 1000);
   log('control: durability off');
-  const off = await runPowerCuts(t, { cuts: controlCuts, unsafe: 'off', cloud: { cloud, gateway: RUN_GATEWAYS.off }, drainMs: 60_000, log });
+  const off = await runPowerCuts(t, {
+    cuts: controlCuts,
+    unsafe: 'off',
+    cloud: { cloud, gateway: RUN_GATEWAYS.off },
+    drainMs: 60_000,
+    log,
+  });
   log('control: WAL sync skipped');
-  const skipWalSync = await runPowerCuts(t, { cuts: controlCuts, unsafe: 'skip-wal-sync', cloud: { cloud, gateway: RUN_GATEWAYS['skip-wal-sync'] }, drainMs: 60_000, log });
-  process.stdout.write(`${JSON.stringify({ real: { ...real, seconds: realSeconds }, control: { off, skipWalSync } }, null, 2)}\n`);
+  const skipWalSync = await runPowerCuts(t, {
+    cuts: controlCuts,
+    unsafe: 'skip-wal-sync',
+    cloud: { cloud, gateway: RUN_GATEWAYS['skip-wal-sync'] },
+    drainMs: 60_000,
+    log,
+  });
+  process.stdout.write(
+    `${JSON.stringify({ real: { ...real, seconds: realSeconds }, control: { off, skipWalSync } }, null, 2)}\n`,
+  );
   const c = real.cloud;
   const ok =
-    real.lost === 0 && real.duplicated === 0 && real.integrityFailures === 0 && real.alarmEventsLost === 0 && real.admissionsLost === 0 &&
-    real.serial.countedStoredLost === 0 && real.serial.miscounted === 0 &&
-    c.pastTheCloud === 0 && c.unknownToEdge === 0 && c.drainSeconds !== null && c.acknowledgedLost === 0 && c.duplicated === 0 && c.edgeReadingsMissing === 0 && c.alarmEventsMissing === 0 &&
+    real.lost === 0 &&
+    real.duplicated === 0 &&
+    real.integrityFailures === 0 &&
+    real.alarmEventsLost === 0 &&
+    real.admissionsLost === 0 &&
+    real.serial.countedStoredLost === 0 &&
+    real.serial.miscounted === 0 &&
+    c.pastTheCloud === 0 &&
+    c.unknownToEdge === 0 &&
+    c.drainSeconds !== null &&
+    c.acknowledgedLost === 0 &&
+    c.duplicated === 0 &&
+    c.edgeReadingsMissing === 0 &&
+    c.alarmEventsMissing === 0 &&
     off.lost > 0;
   process.exitCode = ok ? 0 : 1;
 } finally {

@@ -16,7 +16,19 @@ import { freePort, tempDir, waitFor } from '../helpers/env.js';
 import { passwordOf, spawnDaemon, writeTestConfig, type Daemon } from '../helpers/gateway.js';
 import { MllpClient } from '../helpers/mllp.js';
 import { PtyCable } from '../helpers/pty.js';
-import { countOnce, drained, pastTheCloud, readCloud, readEdgeOutbox, unknownToEdge, type CloudGateway, type EdgeOutbox, type EdgeReading, type PowerCutCloud, type ReadingItem } from './cloudSide.js';
+import {
+  countOnce,
+  drained,
+  pastTheCloud,
+  readCloud,
+  readEdgeOutbox,
+  unknownToEdge,
+  type CloudGateway,
+  type EdgeOutbox,
+  type EdgeReading,
+  type PowerCutCloud,
+  type ReadingItem,
+} from './cloudSide.js';
 import { PowerCutDir } from './harness.js';
 import { SerialOximeter, StoredCounter } from './serialOximeter.js';
 
@@ -123,7 +135,14 @@ export const ALARM_SYNC_GRACE_MS = 1000;
 
 /** Device d's message seq: every fifth carries a critical systolic pressure, the next clears it. */
 const payload = (seq: number) =>
-  JSON.stringify({ seq, obs: [{ code: 'spo2', value: 96, unit: '%' }, { code: 'pr', value: 70, unit: '/min' }, { code: 'nibp_sys', value: seq % 5 === 0 ? 75 : 120, unit: 'mm[Hg]' }] });
+  JSON.stringify({
+    seq,
+    obs: [
+      { code: 'spo2', value: 96, unit: '%' },
+      { code: 'pr', value: 70, unit: '/min' },
+      { code: 'nibp_sys', value: seq % 5 === 0 ? 75 : 120, unit: 'mm[Hg]' },
+    ],
+  });
 
 interface Ledger {
   mqttAcked: Map<string, Set<number>>;
@@ -145,17 +164,37 @@ export async function runPowerCuts(t: T, options: PowerCutOptions): Promise<Powe
   const { dir, file, httpPort } = await writeTestConfig(t, {
     devices: [...DEVICES.map((id, i) => ({ id, bed: String(i + 1) })), { id: MONITOR, bed: '5' }],
     extra: {
-      ward: gateway.ward, gateway: { id: gateway.id },
+      ward: gateway.ward,
+      gateway: { id: gateway.id },
       hl7: { port: hl7Port, senders: [{ application: 'MONITOR', devices: [MONITOR] }] },
-      serial: [{ path: cable.gateway, driver: 'masimo-ascii', deviceId: SERIAL_DEVICE, bed: '6', deviceClock: 'utc', reopenMinMs: 50 }],
+      serial: [
+        {
+          path: cable.gateway,
+          driver: 'masimo-ascii',
+          deviceId: SERIAL_DEVICE,
+          bed: '6',
+          deviceClock: 'utc',
+          reopenMinMs: 50,
+        },
+      ],
       // Batches leave often and several at once, so that every cut finds some in flight.
-      cloud: { url: cloud.url, concurrency: 4, requestTimeoutMs: 5000, batch: { maxItems: 2000, maxAgeMs: 250 }, backoff: { initialMs: 100, maxMs: 1000 } },
+      cloud: {
+        url: cloud.url,
+        concurrency: 4,
+        requestTimeoutMs: 5000,
+        batch: { maxItems: 2000, maxAgeMs: 250 },
+        backoff: { initialMs: 100, maxMs: 1000 },
+      },
       jobs: { sync: '* * * * * *' },
       log: { level: 'error' },
     },
   });
   const harness = new PowerCutDir(join(dir, 'data'), tempDir(t, 'wardgate-powercut-'));
-  const env = { ...harness.env(), ...cloud.edgeEnv, ...(options.unsafe && { [UNSAFE_DURABILITY_ENV]: options.unsafe }) };
+  const env = {
+    ...harness.env(),
+    ...cloud.edgeEnv,
+    ...(options.unsafe && { [UNSAFE_DURABILITY_ENV]: options.unsafe }),
+  };
   if (options.unsafe) {
     const install = await spawnDaemon(t, file, harness.root, env);
     install.child.kill('SIGTERM');
@@ -163,16 +202,42 @@ export async function runPowerCuts(t: T, options: PowerCutOptions): Promise<Powe
     harness.markDurable();
   }
   const ledger: Ledger = {
-    mqttAcked: new Map(DEVICES.map((d) => [d, new Set()])), mqttNext: new Map(DEVICES.map((d) => [d, 1])),
-    hl7Acked: new Set(), hl7Next: 0, alarmEvents: [], admissions: [], admissionCounter: 0,
+    mqttAcked: new Map(DEVICES.map((d) => [d, new Set()])),
+    mqttNext: new Map(DEVICES.map((d) => [d, 1])),
+    hl7Acked: new Set(),
+    hl7Next: 0,
+    alarmEvents: [],
+    admissions: [],
+    admissionCounter: 0,
   };
   const figures: PowerCutFigures = {
-    cuts: 0, acknowledged: 0, lost: 0, duplicated: 0, cutsWithLoss: 0, integrityFailures: 0, alarmEventsPublished: 0, alarmEventsLost: 0, alarmEventsInFlightLost: 0,
-    admissionsAcknowledged: 0, admissionsLost: 0, bytesDiscarded: 0, restarts: 0,
+    cuts: 0,
+    acknowledged: 0,
+    lost: 0,
+    duplicated: 0,
+    cutsWithLoss: 0,
+    integrityFailures: 0,
+    alarmEventsPublished: 0,
+    alarmEventsLost: 0,
+    alarmEventsInFlightLost: 0,
+    admissionsAcknowledged: 0,
+    admissionsLost: 0,
+    bytesDiscarded: 0,
+    restarts: 0,
     serial: { linesWritten: 0, linesStored: 0, countedStored: 0, countedStoredLost: 0, miscounted: 0 },
     cloud: {
-      pastTheCloud: 0, cutsPastTheCloud: 0, unknownToEdge: 0, cutsUnknownToEdge: 0, readings: 0, acknowledgedReadings: 0, acknowledgedLost: 0, duplicated: 0,
-      edgeReadingsMissing: 0, alarmEvents: 0, alarmEventsMissing: 0, drainSeconds: null,
+      pastTheCloud: 0,
+      cutsPastTheCloud: 0,
+      unknownToEdge: 0,
+      cutsUnknownToEdge: 0,
+      readings: 0,
+      acknowledgedReadings: 0,
+      acknowledgedLost: 0,
+      duplicated: 0,
+      edgeReadingsMissing: 0,
+      alarmEvents: 0,
+      alarmEventsMissing: 0,
+      drainSeconds: null,
     },
   };
   // The device's clock runs twenty times fast from six hours back, so that its lines never lie in the gateway's future.
@@ -217,11 +282,13 @@ export async function runPowerCuts(t: T, options: PowerCutOptions): Promise<Powe
     figures.cloud.unknownToEdge += unknown.length;
     if (past.length) figures.cloud.cutsPastTheCloud++;
     if (unknown.length) figures.cloud.cutsUnknownToEdge++;
-    log(`cut ${cut}/${options.cuts} after ${after} ms (start ${upAt - spawnAt} ms, cut and check ${checkedAt - cutAt} ms, cloud ${Date.now() - checkedAt} ms): ${check.acknowledged} acknowledged so far, ${check.lost} lost, ${check.duplicated} miscounted, ` +
-      `${check.alarmEventsLost} of ${ledger.alarmEvents.length} alarm events lost (${check.lostAlarmEvents.size - check.alarmEventsLost} in the last second), ` +
-      `serial: ${stored.stored} counted stored, ${serialSurvived} survived, ${check.serialMiscounted.length} miscounted; ` +
-      `cloud: ${past.length} past the cursor${past.length ? ` (${past.slice(0, 5).join(' ')})` : ''}, ${unknown.length} unknown to the edge${unknown.length ? ` (${unknown.slice(0, 5).join(' ')})` : ''}; ` +
-      `integrity ${check.integrity ? 'ok' : 'FAILED'}${check.miscounted.length ? ` (miscounted: ${check.miscounted.slice(0, 5).join(' ')})` : ''}`);
+    log(
+      `cut ${cut}/${options.cuts} after ${after} ms (start ${upAt - spawnAt} ms, cut and check ${checkedAt - cutAt} ms, cloud ${Date.now() - checkedAt} ms): ${check.acknowledged} acknowledged so far, ${check.lost} lost, ${check.duplicated} miscounted, ` +
+        `${check.alarmEventsLost} of ${ledger.alarmEvents.length} alarm events lost (${check.lostAlarmEvents.size - check.alarmEventsLost} in the last second), ` +
+        `serial: ${stored.stored} counted stored, ${serialSurvived} survived, ${check.serialMiscounted.length} miscounted; ` +
+        `cloud: ${past.length} past the cursor${past.length ? ` (${past.slice(0, 5).join(' ')})` : ''}, ${unknown.length} unknown to the edge${unknown.length ? ` (${unknown.slice(0, 5).join(' ')})` : ''}; ` +
+        `integrity ${check.integrity ? 'ok' : 'FAILED'}${check.miscounted.length ? ` (miscounted: ${check.miscounted.slice(0, 5).join(' ')})` : ''}`,
+    );
     // A lost reading is counted once: the device sends it again, as a device whose PUBACK was a lie would never do.
     forgetLost(ledger, check);
   }
@@ -251,7 +318,9 @@ export async function runPowerCuts(t: T, options: PowerCutOptions): Promise<Powe
   figures.serial.linesStored = final.serialMessages;
   figures.serial.miscounted = final.serialMiscounted.length;
   Object.assign(figures.cloud, cloudAtTheEnd(await readCloud(cloud.db, gateway), final));
-  log(`end: drained in ${figures.cloud.drainSeconds ?? 'more than the limit of'} s; cloud ${JSON.stringify(figures.cloud)}; serial ${JSON.stringify(figures.serial)}`);
+  log(
+    `end: drained in ${figures.cloud.drainSeconds ?? 'more than the limit of'} s; cloud ${JSON.stringify(figures.cloud)}; serial ${JSON.stringify(figures.serial)}`,
+  );
   return figures;
 }
 
@@ -261,26 +330,39 @@ export async function runPowerCuts(t: T, options: PowerCutOptions): Promise<Powe
  */
 async function waitDrained(dataDir: string, ms: number): Promise<number> {
   let since: { state: string; at: number } | undefined;
-  return waitFor(async () => {
-    const db = new Database(join(dataDir, 'wardgate.db'), { readonly: true });
-    let state: string | undefined;
-    try {
-      state = drained(db) ? JSON.stringify(readNewest(db)) : undefined;
-    } finally {
-      db.close();
-    }
-    if (state === undefined) since = undefined;
-    else if (since?.state !== state) since = { state, at: Date.now() };
-    else if (Date.now() - since.at >= 1000) return since.at;
-    await new Promise((r) => setTimeout(r, 100));
-    return undefined;
-  }, ms, 'the gateway to drain to the cloud');
+  return waitFor(
+    async () => {
+      const db = new Database(join(dataDir, 'wardgate.db'), { readonly: true });
+      let state: string | undefined;
+      try {
+        state = drained(db) ? JSON.stringify(readNewest(db)) : undefined;
+      } finally {
+        db.close();
+      }
+      if (state === undefined) since = undefined;
+      else if (since?.state !== state) since = { state, at: Date.now() };
+      else if (Date.now() - since.at >= 1000) return since.at;
+      await new Promise((r) => setTimeout(r, 100));
+      return undefined;
+    },
+    ms,
+    'the gateway to drain to the cloud',
+  );
 }
 
-const readNewest = (db: Database.Database) => db.prepare('SELECT (SELECT max(id) FROM observations), (SELECT max(id) FROM alarm_events), (SELECT max(id) FROM device_status), (SELECT max(id) FROM audit)').raw().get();
+const readNewest = (db: Database.Database) =>
+  db
+    .prepare(
+      'SELECT (SELECT max(id) FROM observations), (SELECT max(id) FROM alarm_events), (SELECT max(id) FROM device_status), (SELECT max(id) FROM audit)',
+    )
+    .raw()
+    .get();
 
 /** The cloud after the drain: every acknowledged reading once, and everything the edge holds. */
-function cloudAtTheEnd(fromCloud: Awaited<ReturnType<typeof readCloud>>, final: Check): Omit<CloudFigures, 'pastTheCloud' | 'cutsPastTheCloud' | 'unknownToEdge' | 'cutsUnknownToEdge' | 'drainSeconds'> {
+function cloudAtTheEnd(
+  fromCloud: Awaited<ReturnType<typeof readCloud>>,
+  final: Check,
+): Omit<CloudFigures, 'pastTheCloud' | 'cutsPastTheCloud' | 'unknownToEdge' | 'cutsUnknownToEdge' | 'drainSeconds'> {
   // Not by time: an MQTT message without one takes its arrival time, which a resend changes.
   const key = (r: ReadingItem) => `${r.device}|${r.seq}|${r.code}`;
   const edgeReadings = [...final.outbox.readings.values()];
@@ -290,8 +372,13 @@ function cloudAtTheEnd(fromCloud: Awaited<ReturnType<typeof readCloud>>, final: 
   const ackedMissingOnEdge = final.lostMqtt.length * READINGS_PER_MQTT + final.lostHl7.length * READINGS_PER_HL7;
   const alarmsMissing = [...final.outbox.alarms].filter(([n, a]) => fromCloud.alarms.get(n)?.phase !== a.phase).length;
   return {
-    readings: all.held, acknowledgedReadings: final.acknowledgedReadings, acknowledgedLost: acked.missing.length + ackedMissingOnEdge, duplicated: all.twice.length,
-    edgeReadingsMissing: all.missing.length, alarmEvents: fromCloud.alarms.size, alarmEventsMissing: alarmsMissing,
+    readings: all.held,
+    acknowledgedReadings: final.acknowledgedReadings,
+    acknowledgedLost: acked.missing.length + ackedMissingOnEdge,
+    duplicated: all.twice.length,
+    edgeReadingsMissing: all.missing.length,
+    alarmEvents: fromCloud.alarms.size,
+    alarmEventsMissing: alarmsMissing,
   };
 }
 
@@ -302,9 +389,23 @@ interface Load {
   stop(): Promise<void>;
 }
 
-async function startLoad(t: T, daemon: Daemon, httpPort: number, hl7Port: number, ward: string, ledger: Ledger): Promise<Load> {
+async function startLoad(
+  t: T,
+  daemon: Daemon,
+  httpPort: number,
+  hl7Port: number,
+  ward: string,
+  ledger: Ledger,
+): Promise<Load> {
   const url = `mqtt://127.0.0.1:${daemon.run.ports.mqtt}`;
-  const connect = (name: string) => mqtt.connectAsync(url, { clientId: name, username: name, password: passwordOf(name), reconnectPeriod: 0, connectTimeout: 10_000 });
+  const connect = (name: string) =>
+    mqtt.connectAsync(url, {
+      clientId: name,
+      username: name,
+      password: passwordOf(name),
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+    });
   const station = await connect('station');
   await station.subscribeAsync(`wardgate/ward/${ward}/alarms`, { qos: 1 });
   station.on('message', (_topic, body) => {
@@ -366,7 +467,9 @@ async function pumpHl7(client: MllpClient, ledger: Ledger, running: () => boolea
   while (running() && !client.closed) {
     const i = ledger.hl7Next;
     const before = client.acks.length;
-    client.send(pcd01Message({ controlId: `${MONITOR}-${i}`, ts: HL7_TS + i * 1000, equipment: MONITOR, metrics: tenVitals(i) }));
+    client.send(
+      pcd01Message({ controlId: `${MONITOR}-${i}`, ts: HL7_TS + i * 1000, equipment: MONITOR, metrics: tenVitals(i) }),
+    );
     while (client.acks.length === before && !client.closed && running()) await new Promise((r) => setTimeout(r, 2));
     const ack = client.acks[before];
     if (ack?.code === 'AA' && ack.controlId === `${MONITOR}-${i}`) {
@@ -384,7 +487,12 @@ async function pumpHl7(client: MllpClient, ledger: Ledger, running: () => boolea
 async function pumpAdmissions(httpPort: number, ledger: Ledger, running: () => boolean): Promise<void> {
   const auth = `Basic ${Buffer.from(`biomed:${passwordOf('biomed')}`).toString('base64')}`;
   const call = (path: string, body: unknown) =>
-    fetch(`http://127.0.0.1:${httpPort}${path}`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+    fetch(`http://127.0.0.1:${httpPort}${path}`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(5000),
+    });
   while (running()) {
     try {
       await call('/api/beds/9/discharge', {});
@@ -428,14 +536,20 @@ function checkSurvivors(dataDir: string, ledger: Ledger, cutAt: number): Check {
     // key -> readings stored under it; a key stored twice counts -1 (the unique (device, seq) index makes that an HL7 retry stored anew).
     const counts = new Map<string, number>();
     const serial = new Map<number, number>();
-    const rows = db.prepare('SELECT d.device_id AS device, o.seq AS seq, o.ts AS ts, json_array_length(o.readings) AS n FROM observations o JOIN devices d ON d.id = o.device').all() as Array<{ device: string; seq: number; ts: number; n: number }>;
+    const rows = db
+      .prepare(
+        'SELECT d.device_id AS device, o.seq AS seq, o.ts AS ts, json_array_length(o.readings) AS n FROM observations o JOIN devices d ON d.id = o.device',
+      )
+      .all() as Array<{ device: string; seq: number; ts: number; n: number }>;
     for (const row of rows) {
       // A serial line is known by its device time: the oximeter prints one line per device second.
       if (row.device === SERIAL_DEVICE) serial.set(row.ts, serial.has(row.ts) ? -1 : row.n);
       const key = row.device === MONITOR ? `${MONITOR}@${row.ts}` : `${row.device}#${row.seq}`;
       counts.set(key, counts.has(key) ? -1 : row.n);
     }
-    const serialMiscounted = [...serial].filter(([, n]) => n !== READINGS_PER_SERIAL).map(([ts, n]) => `${new Date(ts).toISOString()}:${n}`);
+    const serialMiscounted = [...serial]
+      .filter(([, n]) => n !== READINGS_PER_SERIAL)
+      .map(([ts, n]) => `${new Date(ts).toISOString()}:${n}`);
     const lostMqtt: Array<[string, number]> = [];
     const miscounted: string[] = [];
     const ackedKeys = new Set<string>();
@@ -461,13 +575,32 @@ function checkSurvivors(dataDir: string, ledger: Ledger, cutAt: number): Check {
       if (n !== undefined && n !== READINGS_PER_HL7) miscounted.push(`${MONITOR}-${i}:${n}`);
     }
     const hasEvent = db.prepare('SELECT 1 FROM alarm_events WHERE alarm_id = ? AND phase = ?');
-    const lostAlarmEvents = new Set(ledger.alarmEvents.flatMap((e, i) => (hasEvent.get(e.alarmId, e.phase) === undefined ? [i] : [])));
-    const hasAdmission = db.prepare('SELECT 1 FROM admissions a JOIN patients p ON p.id = a.patient WHERE p.identifier = ?');
+    const lostAlarmEvents = new Set(
+      ledger.alarmEvents.flatMap((e, i) => (hasEvent.get(e.alarmId, e.phase) === undefined ? [i] : [])),
+    );
+    const hasAdmission = db.prepare(
+      'SELECT 1 FROM admissions a JOIN patients p ON p.id = a.patient WHERE p.identifier = ?',
+    );
     const admissionsLost = ledger.admissions.filter((id) => hasAdmission.get(id) === undefined).length;
-    const alarmEventsLost = [...lostAlarmEvents].filter((i) => ledger.alarmEvents[i].at < cutAt - ALARM_SYNC_GRACE_MS).length;
+    const alarmEventsLost = [...lostAlarmEvents].filter(
+      (i) => ledger.alarmEvents[i].at < cutAt - ALARM_SYNC_GRACE_MS,
+    ).length;
     return {
-      integrity, acknowledged, lost: lostMqtt.length + lostHl7.length, duplicated: miscounted.length, miscounted, lostMqtt, lostHl7, lostAlarmEvents, alarmEventsLost, admissionsLost,
-      serialMessages: serial.size, serialMiscounted, ackedKeys, acknowledgedReadings, outbox: readEdgeOutbox(db),
+      integrity,
+      acknowledged,
+      lost: lostMqtt.length + lostHl7.length,
+      duplicated: miscounted.length,
+      miscounted,
+      lostMqtt,
+      lostHl7,
+      lostAlarmEvents,
+      alarmEventsLost,
+      admissionsLost,
+      serialMessages: serial.size,
+      serialMiscounted,
+      ackedKeys,
+      acknowledgedReadings,
+      outbox: readEdgeOutbox(db),
     };
   } finally {
     db.close();

@@ -53,7 +53,9 @@ export class SerialOximeter {
   #tick(): void {
     if (this.#fd === undefined) return;
     const i = this.written;
-    this.#pending ??= Buffer.from(masimoLine({ ts: this.lineTs(i), spo2: 95 + (i % 4), pr: 68 + (i % 11), exc: 0x800, utc: true }));
+    this.#pending ??= Buffer.from(
+      masimoLine({ ts: this.lineTs(i), spo2: 95 + (i % 4), pr: 68 + (i % 11), exc: 0x800, utc: true }),
+    );
     try {
       const n = writeSync(this.#fd, this.#pending);
       this.#pending = this.#pending.subarray(n);

@@ -30,21 +30,65 @@ const SCANNED = ['shared', 'edge', 'cloud', 'simulators', 'bin'];
 const reviewed: ReadonlyArray<{ file: string; code: string; why: string }> = [
   // Environment variable names from the config, each held by its schema to
   // /^[A-Z_][A-Z0-9_]*$/: no name Object.prototype has matches it.
-  { file: 'edge/config/load.ts', code: 'env[webhook.secretEnv]', why: 'alarms.webhook.secretEnv is an upper-case variable name (edge/alarms/config.ts)' },
-  { file: 'edge/config/load.ts', code: 'env[config.cloud.secretEnv]', why: 'cloud.secretEnv is an upper-case variable name (edge/sync/config.ts envName)' },
-  { file: 'edge/config/load.ts', code: 'env[config.cloud.wardSecretEnv]', why: 'cloud.wardSecretEnv is an upper-case variable name (edge/sync/config.ts envName)' },
-  { file: 'edge/config/load.ts', code: 'env[entry.secretHashEnv]', why: 'secretHashEnv is an upper-case variable name (edge/config/schema.ts)' },
+  {
+    file: 'edge/config/load.ts',
+    code: 'env[webhook.secretEnv]',
+    why: 'alarms.webhook.secretEnv is an upper-case variable name (edge/alarms/config.ts)',
+  },
+  {
+    file: 'edge/config/load.ts',
+    code: 'env[config.cloud.secretEnv]',
+    why: 'cloud.secretEnv is an upper-case variable name (edge/sync/config.ts envName)',
+  },
+  {
+    file: 'edge/config/load.ts',
+    code: 'env[config.cloud.wardSecretEnv]',
+    why: 'cloud.wardSecretEnv is an upper-case variable name (edge/sync/config.ts envName)',
+  },
+  {
+    file: 'edge/config/load.ts',
+    code: 'env[entry.secretHashEnv]',
+    why: 'secretHashEnv is an upper-case variable name (edge/config/schema.ts)',
+  },
   // Environment overrides: names and paths are the constant table envOverrides in edge/config/schema.ts, not input.
   { file: 'edge/config/load.ts', code: 'env[name]', why: 'names from the constant envOverrides table' },
   { file: 'edge/config/load.ts', code: 'node[key]', why: 'keys from the constant envOverrides paths' },
-  { file: 'edge/config/load.ts', code: 'node[path[path.length - 1]]', why: 'keys from the constant envOverrides paths' },
-  { file: 'edge/alarms/alarmService.ts', code: 'this.#deps.env[hook.secretEnv]', why: 'alarms.webhook.secretEnv is an upper-case variable name (edge/alarms/config.ts)' },
-  { file: 'edge/cli/syncCommand.ts', code: 'io.env[cloud.secretEnv]', why: 'cloud.secretEnv is an upper-case variable name (edge/sync/config.ts envName)' },
-  { file: 'edge/cli/syncCommand.ts', code: 'io.env[cloud.wardSecretEnv]', why: 'cloud.wardSecretEnv is an upper-case variable name (edge/sync/config.ts envName)' },
-  { file: 'edge/sync/syncWiring.ts', code: 'env[cloud.secretEnv]', why: 'cloud.secretEnv is an upper-case variable name (edge/sync/config.ts envName)' },
-  { file: 'edge/sync/syncWiring.ts', code: 'env[cloud.wardSecretEnv]', why: 'cloud.wardSecretEnv is an upper-case variable name (edge/sync/config.ts envName)' },
+  {
+    file: 'edge/config/load.ts',
+    code: 'node[path[path.length - 1]]',
+    why: 'keys from the constant envOverrides paths',
+  },
+  {
+    file: 'edge/alarms/alarmService.ts',
+    code: 'this.#deps.env[hook.secretEnv]',
+    why: 'alarms.webhook.secretEnv is an upper-case variable name (edge/alarms/config.ts)',
+  },
+  {
+    file: 'edge/cli/syncCommand.ts',
+    code: 'io.env[cloud.secretEnv]',
+    why: 'cloud.secretEnv is an upper-case variable name (edge/sync/config.ts envName)',
+  },
+  {
+    file: 'edge/cli/syncCommand.ts',
+    code: 'io.env[cloud.wardSecretEnv]',
+    why: 'cloud.wardSecretEnv is an upper-case variable name (edge/sync/config.ts envName)',
+  },
+  {
+    file: 'edge/sync/syncWiring.ts',
+    code: 'env[cloud.secretEnv]',
+    why: 'cloud.secretEnv is an upper-case variable name (edge/sync/config.ts envName)',
+  },
+  {
+    file: 'edge/sync/syncWiring.ts',
+    code: 'env[cloud.wardSecretEnv]',
+    why: 'cloud.wardSecretEnv is an upper-case variable name (edge/sync/config.ts envName)',
+  },
   // Writes of own properties into a fresh object, keys held to /^[A-Za-z][A-Za-z0-9_]{0,31}$/ first: '__proto__' cannot pass.
-  { file: 'edge/sync/batchBuilder.ts', code: 'out[key]', why: 'audit detail keys checked against a letter-first pattern before the write' },
+  {
+    file: 'edge/sync/batchBuilder.ts',
+    code: 'out[key]',
+    why: 'audit detail keys checked against a letter-first pattern before the write',
+  },
 ];
 
 interface Hit {
@@ -58,7 +102,11 @@ t.test('no string from outside is looked up in a plain object', async (t) => {
   t.ok(files.length > 100, `scans the whole source (${files.length} files)`);
   const all = findPlainObjectLookups(files, ROOT);
   const isReviewed = (hit: Hit) => reviewed.some((r) => r.file === hit.file && r.code === hit.code);
-  t.same(all.filter((hit) => !isReviewed(hit)).map(describe), [], 'use a Map, Object.hasOwn or an Object.create(null) table, or review the site and list it with the reason');
+  t.same(
+    all.filter((hit) => !isReviewed(hit)).map(describe),
+    [],
+    'use a Map, Object.hasOwn or an Object.create(null) table, or review the site and list it with the reason',
+  );
   const stale = reviewed.filter((r) => !all.some((hit) => hit.file === r.file && hit.code === r.code));
   t.same(stale, [], 'every reviewed site still exists (remove entries that were fixed)');
 });
@@ -136,7 +184,11 @@ function findPlainObjectLookups(files: readonly string[], root: string): Hit[] {
     if (!source) continue;
     const visit = (node: ts.Node): void => {
       if (isSuspectLookup(node, checker)) {
-        hits.push({ file: relative(root, file), line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1, code: node.getText(source) });
+        hits.push({
+          file: relative(root, file),
+          line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1,
+          code: node.getText(source),
+        });
       }
       ts.forEachChild(node, visit);
     };
@@ -147,7 +199,11 @@ function findPlainObjectLookups(files: readonly string[], root: string): Hit[] {
 
 function isSuspectLookup(node: ts.Node, checker: ts.TypeChecker): boolean {
   if (ts.isElementAccessExpression(node)) {
-    return mayBeAnyString(checker.getTypeAtLocation(node.argumentExpression)) && isPlainObjectTarget(node.expression, checker) && !isGuardedByHasOwn(node);
+    return (
+      mayBeAnyString(checker.getTypeAtLocation(node.argumentExpression)) &&
+      isPlainObjectTarget(node.expression, checker) &&
+      !isGuardedByHasOwn(node)
+    );
   }
   if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.InKeyword) {
     return mayBeAnyString(checker.getTypeAtLocation(node.left));
@@ -158,7 +214,15 @@ function isSuspectLookup(node: ts.Node, checker: ts.TypeChecker): boolean {
 /** A key type that admits strings the compiler does not know: string, any, a template literal. */
 function mayBeAnyString(type: ts.Type): boolean {
   if (type.isUnion()) return type.types.some(mayBeAnyString);
-  return (type.flags & (ts.TypeFlags.String | ts.TypeFlags.Any | ts.TypeFlags.Unknown | ts.TypeFlags.TemplateLiteral | ts.TypeFlags.StringMapping)) !== 0;
+  return (
+    (type.flags &
+      (ts.TypeFlags.String |
+        ts.TypeFlags.Any |
+        ts.TypeFlags.Unknown |
+        ts.TypeFlags.TemplateLiteral |
+        ts.TypeFlags.StringMapping)) !==
+    0
+  );
 }
 
 function isPlainObjectTarget(expression: ts.Expression, checker: ts.TypeChecker): boolean {
@@ -179,12 +243,21 @@ function isIndexedByPosition(type: ts.Type, checker: ts.TypeChecker): boolean {
 /** Inside the true branch of a condition that checks `Object.hasOwn(obj, key)` for this very obj and key. */
 function isGuardedByHasOwn(node: ts.ElementAccessExpression): boolean {
   const guard = `Object.hasOwn(${node.expression.getText()}, ${node.argumentExpression.getText()})`;
-  for (let child: ts.Node = node, parent = node.parent; parent && !ts.isFunctionLike(parent); child = parent, parent = parent.parent) {
+  for (
+    let child: ts.Node = node, parent = node.parent;
+    parent && !ts.isFunctionLike(parent);
+    child = parent, parent = parent.parent
+  ) {
     const condition =
-      ts.isConditionalExpression(parent) && parent.whenTrue === child ? parent.condition
-      : ts.isIfStatement(parent) && parent.thenStatement === child ? parent.expression
-      : ts.isBinaryExpression(parent) && parent.operatorToken.kind === ts.SyntaxKind.AmpersandAmpersandToken && parent.right === child ? parent.left
-      : undefined;
+      ts.isConditionalExpression(parent) && parent.whenTrue === child
+        ? parent.condition
+        : ts.isIfStatement(parent) && parent.thenStatement === child
+          ? parent.expression
+          : ts.isBinaryExpression(parent) &&
+              parent.operatorToken.kind === ts.SyntaxKind.AmpersandAmpersandToken &&
+              parent.right === child
+            ? parent.left
+            : undefined;
     if (condition?.getText().includes(guard)) return true;
   }
   return false;
@@ -195,8 +268,12 @@ function isNullPrototype(expression: ts.Expression, checker: ts.TypeChecker): bo
   const target = ts.isParenthesizedExpression(expression) ? expression.expression : expression;
   if (!ts.isIdentifier(target) && !ts.isPropertyAccessExpression(target)) return false;
   const declaration = checker.getSymbolAtLocation(ts.isIdentifier(target) ? target : target.name)?.valueDeclaration;
-  let initializer = declaration && (ts.isVariableDeclaration(declaration) || ts.isPropertyDeclaration(declaration)) ? declaration.initializer : undefined;
+  let initializer =
+    declaration && (ts.isVariableDeclaration(declaration) || ts.isPropertyDeclaration(declaration))
+      ? declaration.initializer
+      : undefined;
   // `Object.create(null) as Record<string, T>` is the same table with a type.
-  while (initializer && (ts.isAsExpression(initializer) || ts.isParenthesizedExpression(initializer))) initializer = initializer.expression;
+  while (initializer && (ts.isAsExpression(initializer) || ts.isParenthesizedExpression(initializer)))
+    initializer = initializer.expression;
   return initializer !== undefined && /^Object\.create\(\s*null\s*\)$/.test(initializer.getText());
 }

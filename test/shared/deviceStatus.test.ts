@@ -7,7 +7,9 @@ const policy = { now: Date.parse('2026-11-27T09:00:00Z'), maxFutureMs: 300_000 }
 t.test('a status message updates online, battery and sensor', async (t) => {
   t.same(parseDeviceStatus('{"online": false}', policy), { ts: policy.now, online: false });
   t.same(parseDeviceStatus('{"battery": 15.5, "sensor": "off", "ts": "2026-11-27T08:59:00Z"}', policy), {
-    ts: Date.parse('2026-11-27T08:59:00Z'), battery: 15.5, sensor: 'off',
+    ts: Date.parse('2026-11-27T08:59:00Z'),
+    battery: 15.5,
+    sensor: 'off',
   });
 });
 

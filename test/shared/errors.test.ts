@@ -11,7 +11,15 @@ import { sendError } from '../../cloud/http.js';
 import { writeError } from '../../cloud/requestGuard.js';
 import { sendJsonError } from '../../edge/http/server.js';
 import { errorTable, withTable } from '../../scripts/errorsDoc.js';
-import { errorCodes, httpStatusOf, isHttpErrorCode, reject, WardgateError, type ErrorEntry, type HttpErrorCode } from '../../shared/errors.js';
+import {
+  errorCodes,
+  httpStatusOf,
+  isHttpErrorCode,
+  reject,
+  WardgateError,
+  type ErrorEntry,
+  type HttpErrorCode,
+} from '../../shared/errors.js';
 
 const docs = readFileSync(new URL('../../docs/ERRORS.md', import.meta.url), 'utf8');
 const registry = errorCodes as Record<string, ErrorEntry>;
@@ -28,28 +36,37 @@ function productSources(): Array<[string, string]> {
   const walk = (dir: URL) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (entry.isDirectory()) walk(new URL(`${entry.name}/`, dir));
-      else if (/\.(ts|js)$/.test(entry.name)) out.push([fileURLToPath(new URL(entry.name, dir)), readFileSync(new URL(entry.name, dir), 'utf8')]);
+      else if (/\.(ts|js)$/.test(entry.name))
+        out.push([fileURLToPath(new URL(entry.name, dir)), readFileSync(new URL(entry.name, dir), 'utf8')]);
     }
   };
-  for (const dir of ['edge/', 'cloud/', 'shared/', 'simulators/', 'bin/']) walk(new URL(`../../${dir}`, import.meta.url));
+  for (const dir of ['edge/', 'cloud/', 'shared/', 'simulators/', 'bin/'])
+    walk(new URL(`../../${dir}`, import.meta.url));
   return out;
 }
 
-t.test('every WG_ERR_ code the product names is registered, also where a code is only a string (a metric label, a stored reason)', async (t) => {
-  const sources = productSources();
-  t.ok(sources.length > 100, `${sources.length} files read`);
-  let named = 0;
-  for (const [file, text] of sources) {
-    for (const [code] of text.matchAll(/WG_ERR_[A-Z0-9_]*[A-Z0-9]/g)) {
-      named++;
-      if (!(code in errorCodes)) t.fail(`${code} in ${file} is not registered in shared/errors.ts`);
+t.test(
+  'every WG_ERR_ code the product names is registered, also where a code is only a string (a metric label, a stored reason)',
+  async (t) => {
+    const sources = productSources();
+    t.ok(sources.length > 100, `${sources.length} files read`);
+    let named = 0;
+    for (const [file, text] of sources) {
+      for (const [code] of text.matchAll(/WG_ERR_[A-Z0-9_]*[A-Z0-9]/g)) {
+        named++;
+        if (!(code in errorCodes)) t.fail(`${code} in ${file} is not registered in shared/errors.ts`);
+      }
     }
-  }
-  t.ok(named > 200, `${named} codes named, all registered`);
-});
+    t.ok(named > 200, `${named} codes named, all registered`);
+  },
+);
 
 t.test("docs/ERRORS.md's table of every code is the registry's: code, HTTP status, meaning", async (t) => {
-  t.equal(withTable(docs), docs, 'the page holds the table made from shared/errors.ts (node dist/scripts/errorsDoc.js rewrites it)');
+  t.equal(
+    withTable(docs),
+    docs,
+    'the page holds the table made from shared/errors.ts (node dist/scripts/errorsDoc.js rewrites it)',
+  );
   t.match(errorTable(), '| `WG_ERR_THROTTLED` | 429 | Too many failed logins');
   t.match(errorTable(), '| `WG_ERR_HL7_FORMAT` | - |', 'a code that never travels over HTTP has no status');
 });
@@ -87,11 +104,17 @@ async function answer(listener: RequestListener, path = '/'): Promise<{ status: 
   await once(server, 'listening');
   try {
     const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-      request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path }, resolve).on('error', reject).end();
+      request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path }, resolve)
+        .on('error', reject)
+        .end();
     });
     const chunks: Buffer[] = [];
     for await (const chunk of res) chunks.push(chunk as Buffer);
-    return { status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
+    return {
+      status: res.statusCode ?? 0,
+      type: String(res.headers['content-type']),
+      body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+    };
   } finally {
     server.closeAllConnections();
     server.close();
@@ -111,21 +134,31 @@ t.test('the edge API sends the body the page shows, with the status of its code'
   t.equal(bare.status, 404);
 });
 
-t.test('the cloud sends the body the page shows, with the status of its code, from the function and from the guard', async (t) => {
-  const [, cloud] = documentedBodies();
-  t.ok(cloud, 'the page shows a cloud body');
-  const { code, message, field } = (cloud as { error: { code: HttpErrorCode; message: string; field: string } }).error;
-  registerFunction('errorBodyExample', (_req, res: Response) => sendError(res, code, message, field));
-  const framework = await answer(getTestServer('errorBodyExample').listeners('request')[0] as RequestListener);
-  t.same(framework.body, cloud, 'a function answering through the framework');
-  t.equal(framework.status, httpStatusOf(code));
-  const guard = await answer((_req, res: ServerResponse) => writeError(res, code, message, field));
-  t.same(guard.body, cloud, 'the guard in front of the framework');
-  t.equal(guard.status, httpStatusOf(code));
-  const bare = await answer((_req, res: ServerResponse) => writeError(res, 'WG_ERR_LENGTH', 'send the body with a Content-Length'));
-  t.same(bare.body, { ok: false, error: { code: 'WG_ERR_LENGTH', message: 'send the body with a Content-Length' } }, 'no field: left out');
-  t.equal(bare.status, 411);
-});
+t.test(
+  'the cloud sends the body the page shows, with the status of its code, from the function and from the guard',
+  async (t) => {
+    const [, cloud] = documentedBodies();
+    t.ok(cloud, 'the page shows a cloud body');
+    const { code, message, field } = (cloud as { error: { code: HttpErrorCode; message: string; field: string } })
+      .error;
+    registerFunction('errorBodyExample', (_req, res: Response) => sendError(res, code, message, field));
+    const framework = await answer(getTestServer('errorBodyExample').listeners('request')[0] as RequestListener);
+    t.same(framework.body, cloud, 'a function answering through the framework');
+    t.equal(framework.status, httpStatusOf(code));
+    const guard = await answer((_req, res: ServerResponse) => writeError(res, code, message, field));
+    t.same(guard.body, cloud, 'the guard in front of the framework');
+    t.equal(guard.status, httpStatusOf(code));
+    const bare = await answer((_req, res: ServerResponse) =>
+      writeError(res, 'WG_ERR_LENGTH', 'send the body with a Content-Length'),
+    );
+    t.same(
+      bare.body,
+      { ok: false, error: { code: 'WG_ERR_LENGTH', message: 'send the body with a Content-Length' } },
+      'no field: left out',
+    );
+    t.equal(bare.status, 411);
+  },
+);
 
 t.test('the registry answers which codes travel over HTTP, and with which status', async (t) => {
   t.equal(httpStatusOf('WG_ERR_THROTTLED'), 429);
@@ -145,23 +178,36 @@ t.test('an unregistered code, or a status chosen by hand, does not compile', asy
   const source = readFileSync(file, 'utf8');
   const expected = source.split('\n').flatMap((line, i) => (/^\s*\/\/ @ts-expect-error/.test(line) ? [i + 1] : []));
   t.ok(expected.length >= 8, `${expected.length} lines that must not compile`);
-  const config = ts.getParsedCommandLineOfConfigFile(fileURLToPath(new URL('../../tsconfig.test.json', import.meta.url)), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined })!;
+  const config = ts.getParsedCommandLineOfConfigFile(
+    fileURLToPath(new URL('../../tsconfig.test.json', import.meta.url)),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined },
+  )!;
   let previous: ts.Program | undefined;
   const compile = (text: string) => {
     const host = ts.createCompilerHost(config.options);
     const read = host.getSourceFile.bind(host);
-    host.getSourceFile = (name, version) => (name === file ? ts.createSourceFile(name, text, version) : read(name, version));
+    host.getSourceFile = (name, version) =>
+      name === file ? ts.createSourceFile(name, text, version) : read(name, version);
     // The second compile reuses the first one's parse of every other file.
     previous = ts.createProgram([file], config.options, host, previous);
     const checked = previous.getSourceFile(file)!;
     return [...previous.getSyntacticDiagnostics(checked), ...previous.getSemanticDiagnostics(checked)];
   };
-  t.same(compile(source).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')), [], 'as written, every directive is used');
+  t.same(
+    compile(source).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')),
+    [],
+    'as written, every directive is used',
+  );
   // Without the directives, the line after each must be an error of its own.
   const bare = source.replace(/^\s*\/\/ @ts-expect-error.*$/gm, '');
   const errors = compile(bare);
   const lines = errors.map((d) => d.file!.getLineAndCharacterOfPosition(d.start!).line + 1);
-  t.same(lines, expected.map((l) => l + 1), 'one error on each line under a directive, and none elsewhere');
+  t.same(
+    lines,
+    expected.map((l) => l + 1),
+    'one error on each line under a directive, and none elsewhere',
+  );
   const messages = errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('\n');
   t.match(messages, /"WG_ERR_THROTTLE"/);
   t.match(messages, /"WG_ERR_RATE_LIMITED"/);

@@ -172,16 +172,22 @@ for (const [side, make] of loggers) {
     },
   );
 
-  t.test(`${side}: a field named __proto__ (as JSON.parse makes it) is logged as a field, its contents redacted`, async (t) => {
-    const { log, text } = capture(make);
-    const parsed = JSON.parse(`{"__proto__": {"bed": "12", "mrn": "${patient.mrn}"}, "bed": "14"}`) as Record<string, unknown>;
-    log.warn({ body: parsed }, 'a hostile body');
-    const line = JSON.parse(text()) as { body: Record<string, unknown> };
-    t.ok(Object.hasOwn(line.body, '__proto__'), 'still an own field of the record');
-    t.same(line.body['__proto__'], { bed: '12', mrn: REDACTED });
-    t.equal(line.body.bed, '14');
-    t.notOk(text().includes(patient.mrn));
-  });
+  t.test(
+    `${side}: a field named __proto__ (as JSON.parse makes it) is logged as a field, its contents redacted`,
+    async (t) => {
+      const { log, text } = capture(make);
+      const parsed = JSON.parse(`{"__proto__": {"bed": "12", "mrn": "${patient.mrn}"}, "bed": "14"}`) as Record<
+        string,
+        unknown
+      >;
+      log.warn({ body: parsed }, 'a hostile body');
+      const line = JSON.parse(text()) as { body: Record<string, unknown> };
+      t.ok(Object.hasOwn(line.body, '__proto__'), 'still an own field of the record');
+      t.same(line.body['__proto__'], { bed: '12', mrn: REDACTED });
+      t.equal(line.body.bed, '14');
+      t.notOk(text().includes(patient.mrn));
+    },
+  );
 }
 
 t.test("the list holds every field the edge's and the cloud's own lists protected", async (t) => {

@@ -12,7 +12,8 @@ t.test('converts accepted units to the canonical unit', async (t) => {
     [500, 'mL/min', 'L/min', 0.5],
     [2, 'mL/min', 'mL/h', 120],
   ];
-  for (const [value, unit, canonical, want] of cases) t.equal(toCanonical(value, unit, canonical), want, `${value} ${unit} -> ${canonical}`);
+  for (const [value, unit, canonical, want] of cases)
+    t.equal(toCanonical(value, unit, canonical), want, `${value} ${unit} -> ${canonical}`);
 });
 
 t.test('a unit that does not fit the metric gives undefined', async (t) => {
@@ -22,9 +23,22 @@ t.test('a unit that does not fit the metric gives undefined', async (t) => {
   t.same(acceptedUnits('Cel'), ['Cel', '[degF]', 'K']);
 });
 
-t.test("names an object inherits are not units: '__proto__', 'constructor', 'toString' and the like give undefined, never throw", async (t) => {
-  const inherited = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'toLocaleString', '__defineGetter__'];
-  for (const unit of inherited) {
-    for (const canonical of ['%', 'Cel', '/min'] as const) t.equal(toCanonical(97, unit, canonical), undefined, `${unit} for ${canonical}`);
-  }
-});
+t.test(
+  "names an object inherits are not units: '__proto__', 'constructor', 'toString' and the like give undefined, never throw",
+  async (t) => {
+    const inherited = [
+      '__proto__',
+      'constructor',
+      'toString',
+      'valueOf',
+      'hasOwnProperty',
+      'isPrototypeOf',
+      'toLocaleString',
+      '__defineGetter__',
+    ];
+    for (const unit of inherited) {
+      for (const canonical of ['%', 'Cel', '/min'] as const)
+        t.equal(toCanonical(97, unit, canonical), undefined, `${unit} for ${canonical}`);
+    }
+  },
+);

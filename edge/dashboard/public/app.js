@@ -68,7 +68,10 @@ async function login(event) {
   $('login-error').textContent = '';
   $('login-submit').disabled = true;
   try {
-    const session = await call('POST', '/dashboard/login', { name: form.name.value.trim(), password: form.password.value });
+    const session = await call('POST', '/dashboard/login', {
+      name: form.name.value.trim(),
+      password: form.password.value,
+    });
     form.password.value = '';
     started(session);
   } catch (err) {
@@ -120,7 +123,8 @@ function connect() {
   source.addEventListener('error', () => {
     setLive(false);
     // A closed stream may mean the session is gone: ask, and show the login if so.
-    if (source?.readyState === EventSource.CLOSED) call('GET', '/dashboard/session', undefined, { background: true }).then(connect, () => {});
+    if (source?.readyState === EventSource.CLOSED)
+      call('GET', '/dashboard/session', undefined, { background: true }).then(connect, () => {});
   });
   source.addEventListener('snapshot', (e) => {
     const data = JSON.parse(e.data);
@@ -142,7 +146,8 @@ function connect() {
   source.addEventListener('alarms', (e) => {
     const data = JSON.parse(e.data);
     for (const a of data.alarms) {
-      if (!knownAlarms.has(a.id) && a.kind) announce(`${a.priority} priority alarm${a.bed ? `, bed ${a.bed}` : ''}: ${a.message}`);
+      if (!knownAlarms.has(a.id) && a.kind)
+        announce(`${a.priority} priority alarm${a.bed ? `, bed ${a.bed}` : ''}: ${a.message}`);
     }
     knownAlarms = new Set(data.alarms.map((a) => a.id));
     state.alarms = data.alarms;

@@ -8,14 +8,26 @@ const W = 640;
 const H = 190;
 const PAD = { left: 44, right: 12, top: 12, bottom: 26 };
 /** Smallest value span per chart, so that a flat line is not drawn as noise. */
-const MIN_SPAN = new Map([['spo2', 10], ['pulse', 30], ['rr', 12], ['nibp', 50], ['temp', 2], ['etco2', 10]]);
+const MIN_SPAN = new Map([
+  ['spo2', 10],
+  ['pulse', 30],
+  ['rr', 12],
+  ['nibp', 50],
+  ['temp', 2],
+  ['etco2', 10],
+]);
 
 /**
  * series: [{ key, points: [[t, mean, min, max, n], ...] }]; from/to in ms; bucketMs the bucket width.
  */
 export function trendChart({ key, label, unit, series, from, to, bucketMs, normal, digits = 0 }) {
   const all = series.flatMap((x) => x.points);
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: `chart chart-${key}`, role: 'img', 'aria-label': `${label} over time` });
+  const svg = s('svg', {
+    viewBox: `0 0 ${W} ${H}`,
+    class: `chart chart-${key}`,
+    role: 'img',
+    'aria-label': `${label} over time`,
+  });
   const title = s('title', {}, `${label} (${unit}), ${shortTime(from)} to ${shortTime(to)}`);
   svg.append(title);
   const x0 = PAD.left;
@@ -23,7 +35,9 @@ export function trendChart({ key, label, unit, series, from, to, bucketMs, norma
   const y0 = H - PAD.bottom;
   const y1 = PAD.top;
   if (!all.length) {
-    svg.append(s('text', { x: W / 2, y: H / 2, class: 'chart-empty', 'text-anchor': 'middle' }, 'no readings in this period'));
+    svg.append(
+      s('text', { x: W / 2, y: H / 2, class: 'chart-empty', 'text-anchor': 'middle' }, 'no readings in this period'),
+    );
     return svg;
   }
   let lo = Math.min(...all.map((p) => p[2]));
@@ -40,25 +54,41 @@ export function trendChart({ key, label, unit, series, from, to, bucketMs, norma
   if (normal) {
     const top = clampY(normal[1]);
     const bottom = clampY(normal[0]);
-    if (bottom > top) svg.append(s('rect', { x: x0, y: top, width: x1 - x0, height: bottom - top, class: 'normal-band' }));
+    if (bottom > top)
+      svg.append(s('rect', { x: x0, y: top, width: x1 - x0, height: bottom - top, class: 'normal-band' }));
   }
   for (const v of niceTicks(lo, hi, 4)) {
-    svg.append(s('line', { x1: x0, x2: x1, y1: y(v), y2: y(v), class: 'grid' }), s('text', { x: x0 - 6, y: y(v) + 4, class: 'tick', 'text-anchor': 'end' }, fmt(v, digits && hi - lo < 5 ? 1 : 0)));
+    svg.append(
+      s('line', { x1: x0, x2: x1, y1: y(v), y2: y(v), class: 'grid' }),
+      s('text', { x: x0 - 6, y: y(v) + 4, class: 'tick', 'text-anchor': 'end' }, fmt(v, digits && hi - lo < 5 ? 1 : 0)),
+    );
   }
   const step = timeStep(to - from);
   for (let t = Math.ceil(from / step) * step; t <= to; t += step) {
-    svg.append(s('line', { x1: x(t), x2: x(t), y1: y1, y2: y0, class: 'grid' }), s('text', { x: x(t), y: H - 8, class: 'tick', 'text-anchor': 'middle' }, shortTime(t)));
+    svg.append(
+      s('line', { x1: x(t), x2: x(t), y1: y1, y2: y0, class: 'grid' }),
+      s('text', { x: x(t), y: H - 8, class: 'tick', 'text-anchor': 'middle' }, shortTime(t)),
+    );
   }
   for (const one of series) {
     for (const run of runs(one.points, bucketMs)) {
-      const band = [...run.map((p) => `${x(p[0] + bucketMs / 2).toFixed(1)},${y(p[3]).toFixed(1)}`), ...[...run].reverse().map((p) => `${x(p[0] + bucketMs / 2).toFixed(1)},${y(p[2]).toFixed(1)}`)];
+      const band = [
+        ...run.map((p) => `${x(p[0] + bucketMs / 2).toFixed(1)},${y(p[3]).toFixed(1)}`),
+        ...[...run].reverse().map((p) => `${x(p[0] + bucketMs / 2).toFixed(1)},${y(p[2]).toFixed(1)}`),
+      ];
       svg.append(s('polygon', { points: band.join(' '), class: `band ${one.cls ?? ''}` }));
       const line = run.map((p) => `${x(p[0] + bucketMs / 2).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' ');
-      if (run.length === 1) svg.append(s('circle', { cx: x(run[0][0] + bucketMs / 2), cy: y(run[0][1]), r: 3, class: `dot ${one.cls ?? ''}` }));
+      if (run.length === 1)
+        svg.append(
+          s('circle', { cx: x(run[0][0] + bucketMs / 2), cy: y(run[0][1]), r: 3, class: `dot ${one.cls ?? ''}` }),
+        );
       else svg.append(s('polyline', { points: line, class: `line ${one.cls ?? ''}` }));
     }
   }
-  svg.append(s('line', { x1: x0, x2: x0, y1, y2: y0, class: 'axis' }), s('line', { x1: x0, x2: x1, y1: y0, y2: y0, class: 'axis' }));
+  svg.append(
+    s('line', { x1: x0, x2: x0, y1, y2: y0, class: 'axis' }),
+    s('line', { x1: x0, x2: x1, y1: y0, y2: y0, class: 'axis' }),
+  );
   return svg;
 }
 

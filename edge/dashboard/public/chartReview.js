@@ -11,10 +11,17 @@ import { age, unitText } from './format.js';
 let ehrLink = null;
 
 export function chartReview(bed, ctx) {
-  const box = h('section', { class: 'bed-chart', 'aria-label': 'Review and send to chart' }, h('h2', {}, 'Review & send to chart'));
+  const box = h(
+    'section',
+    { class: 'bed-chart', 'aria-label': 'Review and send to chart' },
+    h('h2', {}, 'Review & send to chart'),
+  );
   if (ehrLink === false) return null;
   if (ehrLink === null) {
-    ehrLink = call('GET', '/api/ehr', undefined, { background: true }).then(() => true, (err) => (err.status === 404 ? false : true));
+    ehrLink = call('GET', '/api/ehr', undefined, { background: true }).then(
+      () => true,
+      (err) => (err.status === 404 ? false : true),
+    );
     ehrLink.then((on) => {
       ehrLink = on;
       if (!on) box.remove();
@@ -38,24 +45,65 @@ async function review(bed, ctx, body) {
     return;
   }
   const rows = data.vitals.map((v) => row(v, ctx));
-  const form = h('form', { class: 'chart-form', onsubmit: (e) => send(e, bed, ctx, body, rows) },
+  const form = h(
+    'form',
+    { class: 'chart-form', onsubmit: (e) => send(e, bed, ctx, body, rows) },
     h('p', { class: 'hint' }, `For ${data.patient.label}. Tick what goes to the chart; change a value to correct it.`),
-    h('table', {},
-      h('thead', {}, h('tr', {}, ['Send', 'Vital', 'Device value', 'Charted value'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, rows.map((r) => r.tr))),
-    h('div', { class: 'chart-actions' },
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Send', 'Vital', 'Device value', 'Charted value'].map((t) => h('th', { scope: 'col' }, t)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        rows.map((r) => r.tr),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'chart-actions' },
       h('button', { type: 'submit' }, 'Send to chart'),
-      h('button', { type: 'button', class: 'quiet', onclick: () => body.replaceChildren(h('button', { type: 'button', onclick: () => review(bed, ctx, body) }, 'Review current vitals')) }, 'Cancel')));
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'quiet',
+          onclick: () =>
+            body.replaceChildren(
+              h('button', { type: 'button', onclick: () => review(bed, ctx, body) }, 'Review current vitals'),
+            ),
+        },
+        'Cancel',
+      ),
+    ),
+  );
   body.replaceChildren(form);
 }
 
 function row(v, ctx) {
   const usable = v.value !== null && !v.artifact;
   const input = h('input', {
-    type: 'number', step: 'any', name: `value-${v.metric}`, 'aria-label': `${v.label} to chart (${unitText(v.unit)})`,
-    value: usable ? String(v.value) : '', inputmode: 'decimal',
+    type: 'number',
+    step: 'any',
+    name: `value-${v.metric}`,
+    'aria-label': `${v.label} to chart (${unitText(v.unit)})`,
+    value: usable ? String(v.value) : '',
+    inputmode: 'decimal',
   });
-  const tick = h('input', { type: 'checkbox', name: `send-${v.metric}`, 'aria-label': `Send ${v.label}`, checked: usable });
+  const tick = h('input', {
+    type: 'checkbox',
+    name: `send-${v.metric}`,
+    'aria-label': `Send ${v.label}`,
+    checked: usable,
+  });
   const note = h('span', { class: 'chart-note' });
   const mark = () => {
     const changed = v.value !== null && input.value !== '' && Number(input.value) !== v.value;
@@ -63,12 +111,39 @@ function row(v, ctx) {
     if (input.value !== '') tick.checked = true;
   };
   input.addEventListener('input', mark);
-  const device = v.value === null
-    ? h('span', { class: 'muted' }, 'none since admission')
-    : h('span', { class: v.artifact ? 'artifact' : '' }, `${v.value} ${unitText(v.unit)}`, h('span', { class: 'muted' }, ` · ${v.deviceId} · ${age(ctx.now() - Date.parse(v.measuredAt))} ago`),
-        v.artifact ? h('strong', {}, ' artifact: enter the measured value') : v.unreliable ? h('span', {}, ' (device: unreliable)') : null);
-  const tr = h('tr', { dataset: { metric: v.metric } }, h('td', {}, tick), h('th', { scope: 'row' }, v.label), h('td', {}, device), h('td', {}, input, note));
-  return { tr, take: () => (tick.checked && input.value !== '' ? { metric: v.metric, value: Number(input.value), ...(v.observation !== null && { observation: v.observation }) } : null) };
+  const device =
+    v.value === null
+      ? h('span', { class: 'muted' }, 'none since admission')
+      : h(
+          'span',
+          { class: v.artifact ? 'artifact' : '' },
+          `${v.value} ${unitText(v.unit)}`,
+          h('span', { class: 'muted' }, ` · ${v.deviceId} · ${age(ctx.now() - Date.parse(v.measuredAt))} ago`),
+          v.artifact
+            ? h('strong', {}, ' artifact: enter the measured value')
+            : v.unreliable
+              ? h('span', {}, ' (device: unreliable)')
+              : null,
+        );
+  const tr = h(
+    'tr',
+    { dataset: { metric: v.metric } },
+    h('td', {}, tick),
+    h('th', { scope: 'row' }, v.label),
+    h('td', {}, device),
+    h('td', {}, input, note),
+  );
+  return {
+    tr,
+    take: () =>
+      tick.checked && input.value !== ''
+        ? {
+            metric: v.metric,
+            value: Number(input.value),
+            ...(v.observation !== null && { observation: v.observation }),
+          }
+        : null,
+  };
 }
 
 async function send(e, bed, ctx, body, rows) {
@@ -81,7 +156,10 @@ async function send(e, bed, ctx, body, rows) {
     const r = await call('POST', `/api/beds/${encodeURIComponent(bed.bed)}/chart`, { values });
     const parts = [`${r.confirmed.length} confirmed`, `${r.corrected.length} corrected`, `${r.entered.length} entered`];
     const text = `Sent to chart: ${parts.join(', ')} (message ${r.controlId}).`;
-    body.replaceChildren(h('p', { class: 'chart-sent', role: 'status' }, text), h('button', { type: 'button', onclick: () => review(bed, ctx, body) }, 'Review again'));
+    body.replaceChildren(
+      h('p', { class: 'chart-sent', role: 'status' }, text),
+      h('button', { type: 'button', onclick: () => review(bed, ctx, body) }, 'Review again'),
+    );
     ctx.announce(text);
   } catch (err) {
     button.disabled = false;

@@ -24,7 +24,10 @@ function append(el, children) {
 const SVG = 'http://www.w3.org/2000/svg';
 export function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs)) if (value !== undefined && value !== null) el.setAttribute(key, String(value));
-  for (const child of children.flat()) if (child !== undefined && child !== null) el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  for (const [key, value] of Object.entries(attrs))
+    if (value !== undefined && value !== null) el.setAttribute(key, String(value));
+  for (const child of children.flat())
+    if (child !== undefined && child !== null)
+      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   return el;
 }

@@ -21,7 +21,14 @@ export const EXTRA = [
 
 // Tables looked up with strings from the API are Maps: a plain object would answer
 // '__proto__' or 'constructor' from its prototype.
-const UNITS = new Map([['%', '%'], ['/min', '/min'], ['mm[Hg]', 'mmHg'], ['Cel', '°C'], ['L/min', 'L/min'], ['mL/h', 'mL/h']]);
+const UNITS = new Map([
+  ['%', '%'],
+  ['/min', '/min'],
+  ['mm[Hg]', 'mmHg'],
+  ['Cel', '°C'],
+  ['L/min', 'L/min'],
+  ['mL/h', 'mL/h'],
+]);
 export const unitText = (ucum) => UNITS.get(ucum) ?? ucum ?? '';
 
 /** A continuous value older than this is shown as stale; spot values (NIBP, temperature) are expected hours apart. */
@@ -52,7 +59,13 @@ const NEWS2_RESPONSE = new Map([
 export const news2Response = (level) => NEWS2_RESPONSE.get(level) ?? 'see the NEWS2 chart';
 
 /** NEWS2's normal (0 points) range per chart, for shading: RCP 2017 chart. */
-export const NORMAL_RANGE = { spo2: [96, 100], pulse: [51, 90], rr: [12, 20], nibp_sys: [111, 219], temp: [36.1, 38.0] };
+export const NORMAL_RANGE = {
+  spo2: [96, 100],
+  pulse: [51, 90],
+  rr: [12, 20],
+  nibp_sys: [111, 219],
+  temp: [36.1, 38.0],
+};
 
 export function fmt(value, digits = 0) {
   return typeof value === 'number' && Number.isFinite(value) ? value.toFixed(digits) : '–';
@@ -98,21 +111,37 @@ export function vitalOf(vitals, key) {
   return { ...sys, text: dia ? `${fmt(sys.value)}/${fmt(dia.value)}` : fmt(sys.value) };
 }
 
-const PRIORITY_RANK = new Map([['low', 0], ['medium', 1], ['high', 2]]);
+const PRIORITY_RANK = new Map([
+  ['low', 0],
+  ['medium', 1],
+  ['high', 2],
+]);
 export const priorityRank = (priority) => PRIORITY_RANK.get(priority) ?? -1;
 
 export function topAlarm(alarms) {
   const active = alarms.filter((a) => a.state !== 'acknowledged');
   const pool = active.length ? active : alarms;
-  return pool.reduce((best, a) => (!best || priorityRank(a.priority) > priorityRank(best.priority) ? a : best), undefined);
+  return pool.reduce(
+    (best, a) => (!best || priorityRank(a.priority) > priorityRank(best.priority) ? a : best),
+    undefined,
+  );
 }
 
 export function deviceStateText(d) {
   switch (d.state) {
-    case 'connected': return 'connected';
-    case 'silent': return 'silent';
-    case 'sensor-off': return d.sensor === 'absent' ? 'no sensor or cable' : d.sensor === 'fault' ? 'sensor or cable fault' : 'sensor off';
-    case 'offline': return 'offline';
-    default: return 'not heard yet';
+    case 'connected':
+      return 'connected';
+    case 'silent':
+      return 'silent';
+    case 'sensor-off':
+      return d.sensor === 'absent'
+        ? 'no sensor or cable'
+        : d.sensor === 'fault'
+          ? 'sensor or cable fault'
+          : 'sensor off';
+    case 'offline':
+      return 'offline';
+    default:
+      return 'not heard yet';
   }
 }

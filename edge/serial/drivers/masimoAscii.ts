@@ -114,7 +114,8 @@ export const masimoAsciiDriver: SerialDriver = {
     if (stamp) {
       const [month, day, yy, hour, minute, second] = stamp.slice(1).map(Number);
       deviceTs = deviceTime({ year: 2000 + yy, month, day, hour, minute, second }, context.deviceClock);
-      if (deviceTs === undefined && context.deviceClock !== 'ignore') return { kind: 'garbage', reason: 'the date/time is not a real date' };
+      if (deviceTs === undefined && context.deviceClock !== 'ignore')
+        return { kind: 'garbage', reason: 'the date/time is not a real date' };
       text = text.slice(stamp[0].length);
     }
     const fields = new Map<string, string>();
@@ -127,7 +128,8 @@ export const masimoAsciiDriver: SerialDriver = {
     const trend = !fields.has('BPM') && fields.has('PR');
     const spo2 = value(fields.get('SPO2'), trend);
     const pr = value(fields.get('BPM') ?? fields.get('PR'), trend);
-    if (spo2 === undefined || pr === undefined) return { kind: 'garbage', reason: 'expected SPO2= and BPM= (or PR=) with 3-digit values or ---' };
+    if (spo2 === undefined || pr === undefined)
+      return { kind: 'garbage', reason: 'expected SPO2= and BPM= (or PR=) with 3-digit values or ---' };
     const rawExc = fields.get('EXC');
     let meaning: ExcMeaning | undefined;
     if (rawExc !== undefined) {

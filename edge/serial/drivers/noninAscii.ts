@@ -12,7 +12,8 @@
 import type { ObservationEntry } from '../../../shared/reading.js';
 import { isAbsentText, type SerialDriver } from '../driver.js';
 
-const LINE = /^(?:(\d{2}):(\d{2}):(\d{2})\s+)?SPO2\s*=\s*(\d{1,3}|-{2,3})\s+HR\s*=\s*(\d{1,3}|-{2,3})(?:\s+F)?\s*(\*)?\s*(B)?\s*(\*)?$/i;
+const LINE =
+  /^(?:(\d{2}):(\d{2}):(\d{2})\s+)?SPO2\s*=\s*(\d{1,3}|-{2,3})\s+HR\s*=\s*(\d{1,3}|-{2,3})(?:\s+F)?\s*(\*)?\s*(B)?\s*(\*)?$/i;
 /** A line that tries to be data but is not: a damaged data line, not a header. */
 const DATA_LIKE = /(SPO2|HR)\s*=/i;
 
@@ -27,7 +28,8 @@ export const noninAsciiDriver: SerialDriver = {
       return { kind: 'header' };
     }
     const [, hh, mm, ss, spo2, hr, event1, , event2] = match;
-    if (hh !== undefined && (Number(hh) > 23 || Number(mm) > 59 || Number(ss) > 59)) return { kind: 'garbage', reason: 'the time prefix is not a time of day' };
+    if (hh !== undefined && (Number(hh) > 23 || Number(mm) > 59 || Number(ss) > 59))
+      return { kind: 'garbage', reason: 'the time prefix is not a time of day' };
     const obs: ObservationEntry[] = [
       { code: 'spo2', value: isAbsentText(spo2) ? null : Number(spo2), unit: '%' },
       { code: 'pr', value: isAbsentText(hr) ? null : Number(hr), unit: '/min' },

@@ -31,7 +31,16 @@ interface Status {
   criticalBattery: boolean;
 }
 
-const none = (): Status => ({ disconnected: false, sensorAlarm: false, outOfTrack: false, artifact: false, lowPerfusion: false, marginalPerfusion: false, lowBattery: false, criticalBattery: false });
+const none = (): Status => ({
+  disconnected: false,
+  sensorAlarm: false,
+  outOfTrack: false,
+  artifact: false,
+  lowPerfusion: false,
+  marginalPerfusion: false,
+  lowBattery: false,
+  criticalBattery: false,
+});
 
 /** #1 and #8 STATUS: bit 7 set, SNSD 0x40, OOT 0x20, LPRF 0x10, MPRF 0x08, ARTF 0x04, HR bits 8-7 in bits 1-0. */
 function recordStatus(byte: number, s: Status): void {
@@ -88,8 +97,13 @@ const names: ReadonlyArray<[keyof Status, string]> = [
 
 function decodeNonin(frame: Buffer, format: NoninFormat): DecodedLine {
   const bytes = recordBytes(format);
-  if (frame.length !== bytes) return { kind: 'garbage', reason: `expected a ${bytes}-byte data format #${format} record` };
-  const { hr: rate, spo2, status } = format === 1 || format === 8 ? decodeRecord(frame, format) : decodePacket(frame, format);
+  if (frame.length !== bytes)
+    return { kind: 'garbage', reason: `expected a ${bytes}-byte data format #${format} record` };
+  const {
+    hr: rate,
+    spo2,
+    status,
+  } = format === 1 || format === 8 ? decodeRecord(frame, format) : decodePacket(frame, format);
   const sensor: SensorState = status.disconnected ? 'absent' : status.sensorAlarm ? 'fault' : 'ok';
   const monitoring = sensor === 'ok';
   const flag = monitoring && (status.outOfTrack || status.artifact || status.lowPerfusion) ? { unreliable: true } : {};

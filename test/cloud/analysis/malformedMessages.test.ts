@@ -17,12 +17,22 @@ import { WardgateError } from '../../../shared/errors.js';
 async function serve(t: Test) {
   const server = createServer(getTestServer('analyzeReadings').listeners('request')[0] as RequestListener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   return async (message: unknown) => {
     const data = Buffer.from(JSON.stringify(message)).toString('base64');
     const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ message: { data, messageId: '7' }, subscription: 'projects/wardgate-test/subscriptions/batches' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        message: { data, messageId: '7' },
+        subscription: 'projects/wardgate-test/subscriptions/batches',
+      }),
     });
     return { status: res.status, text: await res.text() };
   };
@@ -48,18 +58,34 @@ t.test('a malformed batch message is acknowledged, not failed', async (t) => {
     const res = await push(message);
     t.ok(res.status >= 200 && res.status < 300, `${what}: acknowledged (${res.status} ${res.text.slice(0, 80)})`);
   }
-  t.equal(lines.filter((l) => l.includes('analysis skipped a malformed message')).length, malformed.length, 'each logged');
+  t.equal(
+    lines.filter((l) => l.includes('analysis skipped a malformed message')).length,
+    malformed.length,
+    'each logged',
+  );
 });
 
-t.test('a context that cannot be built: a 5xx Pub/Sub retries, with a registered code and not the reason', async (t) => {
-  const lines: string[] = [];
-  registerFunctions(() => {
-    throw new WardgateError('WG_ERR_CONFIG', '/etc/secrets/wardgate-gateways/wardgate-gateways.json has mode 644; secrets files must be 0600');
-  }, createCloudLogger('error', { write: (line: string) => void lines.push(line) }));
-  const push = await serve(t);
-  const res = await push({ v: 1, ward: '3B', gateway: 'gw-3b', batchId, segments: [`${batchId}_1024`] });
-  t.equal(res.status, 500, 'retried by Pub/Sub until the configuration is fixed');
-  t.match(res.text, /WG_ERR_CONFIG/, 'the registered code');
-  t.notMatch(res.text, /etc\/secrets|0600|mode/, 'the path and the reason stay in the log');
-  t.ok(lines.some((l) => l.includes('wardgate-gateways.json')), 'where they are');
-});
+t.test(
+  'a context that cannot be built: a 5xx Pub/Sub retries, with a registered code and not the reason',
+  async (t) => {
+    const lines: string[] = [];
+    registerFunctions(
+      () => {
+        throw new WardgateError(
+          'WG_ERR_CONFIG',
+          '/etc/secrets/wardgate-gateways/wardgate-gateways.json has mode 644; secrets files must be 0600',
+        );
+      },
+      createCloudLogger('error', { write: (line: string) => void lines.push(line) }),
+    );
+    const push = await serve(t);
+    const res = await push({ v: 1, ward: '3B', gateway: 'gw-3b', batchId, segments: [`${batchId}_1024`] });
+    t.equal(res.status, 500, 'retried by Pub/Sub until the configuration is fixed');
+    t.match(res.text, /WG_ERR_CONFIG/, 'the registered code');
+    t.notMatch(res.text, /etc\/secrets|0600|mode/, 'the path and the reason stay in the log');
+    t.ok(
+      lines.some((l) => l.includes('wardgate-gateways.json')),
+      'where they are',
+    );
+  },
+);

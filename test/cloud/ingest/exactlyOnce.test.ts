@@ -21,10 +21,19 @@ const emulators = await startEmulators(t, PROJECT);
 process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
 process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
 const settings: CloudSettings = {
-  ...defaults, projectId: PROJECT, logLevel: 'silent', apiTokens: [],
+  ...defaults,
+  projectId: PROJECT,
+  logLevel: 'silent',
+  apiTokens: [],
   gateways: new Map(['A', 'B', 'C', 'D'].map((w) => [`gw-${w.toLowerCase()}`, { ward: w, secret: SECRET }])),
 };
-const cloud = await startLocalCloud({ settings, port: 0, env: process.env, log: createCloudLogger('silent'), push: false });
+const cloud = await startLocalCloud({
+  settings,
+  port: 0,
+  env: process.env,
+  log: createCloudLogger('silent'),
+  push: false,
+});
 t.teardown(() => cloud.stop());
 const db: Firestore = cloud.ctx.db;
 const T0 = Date.now() - 3_600_000;
@@ -38,18 +47,34 @@ function messages(from: number, to: number, per = 4, stride = 1): SyncReading[] 
     const id = m * stride;
     for (let i = 0; i < per; i++) {
       const code = codes[i % codes.length];
-      out.push({ n: id * 1024 + i, device: 'mon-1', seq: id, code, value: 60 + (m % 30), unit: units[code], ts: T0 + m * 1000, flags: 0, bed: '1' });
+      out.push({
+        n: id * 1024 + i,
+        device: 'mon-1',
+        seq: id,
+        code,
+        value: 60 + (m % 30),
+        unit: units[code],
+        ts: T0 + m * 1000,
+        flags: 0,
+        bed: '1',
+      });
     }
   }
   return out;
 }
 
-const batchOf = (ward: string, readings: SyncReading[]) => buildBatch({ gateway: `gw-${ward.toLowerCase()}`, ward, created: Date.now(), readings, alarms: [], statuses: [] });
+const batchOf = (ward: string, readings: SyncReading[]) =>
+  buildBatch({ gateway: `gw-${ward.toLowerCase()}`, ward, created: Date.now(), readings, alarms: [], statuses: [] });
 
 async function send(batch: SyncBatch): Promise<{ status: number; json: any }> {
   for (;;) {
     const req = signedBatchRequest(batch, SECRET, Date.now());
-    const res = await fetch(`${cloud.url}/ingestBatch`, { method: 'POST', body: req.body, headers: req.headers, signal: AbortSignal.timeout(60_000) });
+    const res = await fetch(`${cloud.url}/ingestBatch`, {
+      method: 'POST',
+      body: req.body,
+      headers: req.headers,
+      signal: AbortSignal.timeout(60_000),
+    });
     const json = await res.json();
     // A loaded emulator may abort a contended transaction: the edge retries 503, so do we.
     if (res.status !== 503) return { status: res.status, json };
@@ -60,7 +85,8 @@ async function send(batch: SyncBatch): Promise<{ status: number; json: any }> {
 async function held(ward: string): Promise<{ byN: Map<number, number>; recorded: number }> {
   const byN = new Map<number, number>();
   for (const doc of (await segments(db, ward).get()).docs) {
-    for (const cols of Object.values((doc.data() as SegmentDoc).s)) for (const n of cols.n) byN.set(n, (byN.get(n) ?? 0) + 1);
+    for (const cols of Object.values((doc.data() as SegmentDoc).s))
+      for (const n of cols.n) byN.set(n, (byN.get(n) ?? 0) + 1);
   }
   let recorded = 0;
   for (const doc of (await db.collection(`gateways/gw-${ward.toLowerCase()}/stored`).get()).docs) {
@@ -75,10 +101,17 @@ t.test('the reported loss: 5 messages, then 300 later ones, then the 295 between
   const later = await send(batchOf('A', messages(301, 600)));
   const between = await send(batchOf('A', messages(6, 300)));
   t.same([first.status, later.status, between.status], [200, 200, 200]);
-  t.same([between.json.stored.readings, between.json.skipped, between.json.duplicate], [1180, 0, false], 'the late batch is stored, not called a duplicate');
+  t.same(
+    [between.json.stored.readings, between.json.skipped, between.json.duplicate],
+    [1180, 0, false],
+    'the late batch is stored, not called a duplicate',
+  );
   const { byN, recorded } = await held('A');
   t.equal(byN.size, 2400, 'every reading in Firestore');
-  t.ok([...byN.values()].every((c) => c === 1), 'each once');
+  t.ok(
+    [...byN.values()].every((c) => c === 1),
+    'each once',
+  );
   t.equal(recorded, 2400, 'the record holds exactly what the segments hold');
 });
 
@@ -92,23 +125,47 @@ t.test('out of order, overlapping, repeated and very late batches: each reading 
   t.equal(answers[4], 0, 'a repeated batch stores nothing');
   // An overlapping batch rebuilt after a crash, and the very late one (sent last, after 2,700 later messages).
   const overlap = await send(batchOf('B', messages(240, 260, 3)));
-  t.same([overlap.json.stored.readings, overlap.json.skipped], [9 * 3, 12 * 3], 'it stores only the 9 messages of the batch not yet sent');
+  t.same(
+    [overlap.json.stored.readings, overlap.json.skipped],
+    [9 * 3, 12 * 3],
+    'it stores only the 9 messages of the batch not yet sent',
+  );
   const late = await send(batches[4]);
-  t.same([late.json.stored.readings, late.json.skipped], [440 * 3, 9 * 3], 'the very late batch is stored, but for what the overlap stored');
+  t.same(
+    [late.json.stored.readings, late.json.skipped],
+    [440 * 3, 9 * 3],
+    'the very late batch is stored, but for what the overlap stored',
+  );
   // Concurrent deliveries of the same batches, as an edge with several in flight after a timeout.
   const again = await Promise.all(batches.map((b) => send(b)));
-  t.ok(again.every((a) => a.status === 200 && a.json.stored.readings === 0), 'every repeat, concurrent or not, stores nothing');
+  t.ok(
+    again.every((a) => a.status === 200 && a.json.stored.readings === 0),
+    'every repeat, concurrent or not, stores nothing',
+  );
   const { byN, recorded } = await held('B');
   t.equal(byN.size, 3000 * 3);
-  t.ok([...byN.values()].every((c) => c === 1), 'each reading once');
+  t.ok(
+    [...byN.values()].every((c) => c === 1),
+    'each reading once',
+  );
   t.equal(recorded, 3000 * 3, 'the record names exactly the stored readings');
 });
 
 t.test('concurrent overlapping batches never store a reading twice', async (t) => {
-  const spans = [[1, 300], [200, 500], [450, 800], [1, 800], [600, 900]];
+  const spans = [
+    [1, 300],
+    [200, 500],
+    [450, 800],
+    [1, 800],
+    [600, 900],
+  ];
   const answers = await Promise.all(spans.map(([a, b]) => send(batchOf('C', messages(a, b, 2, 5)))));
   t.ok(answers.every((a) => a.status === 200));
-  t.equal(answers.reduce((sum, a) => sum + a.json.stored.readings, 0), 900 * 2, 'together they stored each reading once');
+  t.equal(
+    answers.reduce((sum, a) => sum + a.json.stored.readings, 0),
+    900 * 2,
+    'together they stored each reading once',
+  );
   const { byN, recorded } = await held('C');
   t.equal(byN.size, 1800);
   t.ok([...byN.values()].every((c) => c === 1));

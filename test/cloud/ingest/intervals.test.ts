@@ -6,7 +6,18 @@
 // the end every number was stored once.
 import t from 'tap';
 import fc from 'fast-check';
-import { addAll, contains, decodeRuns, emptyIntervals, encodeRuns, RECORD_SPAN, replaceRange, shardOfNumber, size, type Intervals } from '../../../cloud/ingest/intervals.js';
+import {
+  addAll,
+  contains,
+  decodeRuns,
+  emptyIntervals,
+  encodeRuns,
+  RECORD_SPAN,
+  replaceRange,
+  shardOfNumber,
+  size,
+  type Intervals,
+} from '../../../cloud/ingest/intervals.js';
 
 /** The record as Firestore holds it: encoded shards, decoded on every read (as a transaction does). */
 class ShardedRecord {
@@ -43,7 +54,11 @@ t.test('the reported loss: 5 messages, then 300 later ones, then the 295 between
   const per = () => 4;
   t.equal(record.store(messageNumbers(1, 5, per)).length, 20);
   t.equal(record.store(messageNumbers(301, 600, per)).length, 1200);
-  t.equal(record.store(messageNumbers(6, 300, per)).length, 1180, 'the late batch is stored, not answered as a duplicate');
+  t.equal(
+    record.store(messageNumbers(6, 300, per)).length,
+    1180,
+    'the late batch is stored, not answered as a duplicate',
+  );
   t.equal(record.store(messageNumbers(1, 600, per)).length, 0, 'and everything is then held once');
   t.equal(record.held(), 2400);
 });
@@ -51,7 +66,10 @@ t.test('the reported loss: 5 messages, then 300 later ones, then the 295 between
 t.test('property: any delivery order of any batches stores every number exactly once', async (t) => {
   const scenario = fc.record({
     // Messages of 1 to 12 readings, some messages missing (ids the edge never sends: dropped rows, rolled-back ids).
-    messages: fc.array(fc.record({ readings: fc.integer({ min: 1, max: 12 }), sent: fc.boolean() }), { minLength: 1, maxLength: 1500 }),
+    messages: fc.array(fc.record({ readings: fc.integer({ min: 1, max: 12 }), sent: fc.boolean() }), {
+      minLength: 1,
+      maxLength: 1500,
+    }),
     // Cut points into batches, and deliveries: indices of batches, any order, with repeats.
     cuts: fc.array(fc.integer({ min: 0, max: 1500 }), { maxLength: 40 }),
     order: fc.array(fc.nat(), { maxLength: 120 }),
@@ -63,11 +81,16 @@ t.test('property: any delivery order of any batches stores every number exactly 
     fc.property(scenario, ({ messages, cuts, order, overlaps, stride }) => {
       const ids = messages.map((_, i) => 1 + i * stride);
       const numbersOf = (from: number, to: number) =>
-        messages.slice(from, to).flatMap((m, i) => (m.sent ? messageNumbers(ids[from + i], ids[from + i], () => m.readings) : []));
-      const bounds = [...new Set([0, ...cuts.map((c) => c % (messages.length + 1)), messages.length])].sort((a, b) => a - b);
+        messages
+          .slice(from, to)
+          .flatMap((m, i) => (m.sent ? messageNumbers(ids[from + i], ids[from + i], () => m.readings) : []));
+      const bounds = [...new Set([0, ...cuts.map((c) => c % (messages.length + 1)), messages.length])].sort(
+        (a, b) => a - b,
+      );
       const batches = bounds.slice(1).map((to, i) => numbersOf(bounds[i], to));
       // Overlapping batches, as an edge rebuilding after a crash could send: any span of messages.
-      for (const [a, b] of overlaps) batches.push(numbersOf(Math.min(a, b) % messages.length, (Math.max(a, b) % messages.length) + 1));
+      for (const [a, b] of overlaps)
+        batches.push(numbersOf(Math.min(a, b) % messages.length, (Math.max(a, b) % messages.length) + 1));
       // Every batch arrives at least once (the edge retries until confirmed), some several times, in any order.
       const deliveries = [...order.map((i) => i % batches.length), ...batches.map((_, i) => i)];
       const record = new ShardedRecord();
@@ -78,7 +101,9 @@ t.test('property: any delivery order of any batches stores every number exactly 
         if (record.held() !== stored.size) return false;
       }
       const all = new Set(batches.flat());
-      return [...stored.values()].every((c) => c === 1) && stored.size === all.size && [...all].every((n) => stored.has(n));
+      return (
+        [...stored.values()].every((c) => c === 1) && stored.size === all.size && [...all].every((n) => stored.has(n))
+      );
     }),
     { numRuns: 200 },
   );
@@ -89,14 +114,20 @@ t.test('replaceRange: a verification corrects the record inside its range only',
   const set = addAll(emptyIntervals, [1, 2, 3, 10, 11, 12, 20]);
   t.same(replaceRange(set, 2, 11, [3, 10]), addAll(emptyIntervals, [1, 3, 10, 12, 20]));
   fc.assert(
-    fc.property(fc.uniqueArray(fc.nat(200)), fc.uniqueArray(fc.nat(200)), fc.nat(200), fc.nat(200), (have, data, a, b) => {
-      const [lo, hi] = [Math.min(a, b), Math.max(a, b)];
-      const out = replaceRange(addAll(emptyIntervals, have), lo, hi, data);
-      for (let n = 0; n <= 200; n++) {
-        const want = n >= lo && n <= hi ? data.includes(n) : have.includes(n);
-        if (contains(out, n) !== want) return false;
-      }
-      return true;
-    }),
+    fc.property(
+      fc.uniqueArray(fc.nat(200)),
+      fc.uniqueArray(fc.nat(200)),
+      fc.nat(200),
+      fc.nat(200),
+      (have, data, a, b) => {
+        const [lo, hi] = [Math.min(a, b), Math.max(a, b)];
+        const out = replaceRange(addAll(emptyIntervals, have), lo, hi, data);
+        for (let n = 0; n <= 200; n++) {
+          const want = n >= lo && n <= hi ? data.includes(n) : have.includes(n);
+          if (contains(out, n) !== want) return false;
+        }
+        return true;
+      },
+    ),
   );
 });

@@ -22,12 +22,17 @@ function processesFor(host: string): string[] {
     } catch {
       continue; // gone meanwhile
     }
-    if (cmdline.includes(`127.0.0.1:${port}`) || cmdline.includes(`--port=${port} `)) found.push(`${pid} ${cmdline.slice(0, 80)}`);
+    if (cmdline.includes(`127.0.0.1:${port}`) || cmdline.includes(`--port=${port} `))
+      found.push(`${pid} ${cmdline.slice(0, 80)}`);
   }
   return found;
 }
 
-const answers = (host: string) => fetch(`http://${host}/`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+const answers = (host: string) =>
+  fetch(`http://${host}/`, { signal: AbortSignal.timeout(2000) }).then(
+    (r) => r.ok,
+    () => false,
+  );
 
 t.test('stop() ends the emulator and its java child', async (t) => {
   const emulator = await startFirestore();
@@ -41,7 +46,9 @@ t.test('stop() ends the emulator and its java child', async (t) => {
 t.test('an emulator whose parent is killed with SIGKILL goes too', async (t) => {
   const script = `const m = await import(${JSON.stringify(join(ROOT, 'dist/cloud/local/emulators.js'))});
     const e = await m.startFirestore(); console.log(JSON.stringify({ host: e.host })); setInterval(() => {}, 1e6);`;
-  const parent = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const parent = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise((resolve) => parent.once('exit', resolve));
   t.teardown(() => {
     parent.kill('SIGKILL');

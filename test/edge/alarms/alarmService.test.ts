@@ -22,8 +22,20 @@ t.test('stopping the alarms releases the WAL descriptor the alarm store synced w
   const dataDir = realpathSync(config.gateway.dataDir);
   const before = walsOpenUnder(dataDir);
   // An alarm event: the store records it and syncs the WAL through a descriptor of its own.
-  gateway.alarms!.engine.setTechnical('test:lifecycle', { bed: null, deviceId: null, metric: null, value: null, rule: 'test', priority: 'low', message: 'lifecycle test' });
-  await waitFor(() => (walsOpenUnder(dataDir) === before + 1 ? true : undefined), 2000, 'the alarm store to open the WAL');
+  gateway.alarms!.engine.setTechnical('test:lifecycle', {
+    bed: null,
+    deviceId: null,
+    metric: null,
+    value: null,
+    rule: 'test',
+    priority: 'low',
+    message: 'lifecycle test',
+  });
+  await waitFor(
+    () => (walsOpenUnder(dataDir) === before + 1 ? true : undefined),
+    2000,
+    'the alarm store to open the WAL',
+  );
   await new Promise((r) => setTimeout(r, 100)); // the sync under way ends
   await gateway.stop();
   t.equal(walsOpenUnder(dataDir), 0, 'no descriptor left on the WAL once stopped');

@@ -16,7 +16,8 @@ const NOW = Date.UTC(2026, 10, 27, 9, 0, 0);
 
 function vitals(values: Record<string, number>): BedVitals {
   const v = new BedVitals(3_600_000);
-  for (const [code, value] of Object.entries(values)) v.record(code, { value, ts: NOW - 1000, deviceId: 'pox-1', flags: 0 });
+  for (const [code, value] of Object.entries(values))
+    v.record(code, { value, ts: NOW - 1000, deviceId: 'pox-1', flags: 0 });
   return v;
 }
 
@@ -50,7 +51,23 @@ t.test('oxygen unrecorded for an admitted patient: named missing, not scored as 
 });
 
 t.test('a device measuring delivered oxygen fills the input; no patient and no device leave it missing', async (t) => {
-  t.equal(bedNews2(vitals({ spo2: 95, fio2: 40 }), undefined, config, NOW).parts.oxygen, 2, 'FiO2 above 21 % is oxygen');
-  t.equal(bedNews2(vitals({ spo2: 95, o2_flow: 2 }), { id: 'p', spo2Scale: 1, onOxygen: null, consciousness: null }, config, NOW).parts.oxygen, 2, 'a flow is oxygen, whatever the record');
-  t.ok(bedNews2(vitals({ spo2: 95 }), undefined, config, NOW).missing.includes('oxygen'), 'no patient, no device: missing');
+  t.equal(
+    bedNews2(vitals({ spo2: 95, fio2: 40 }), undefined, config, NOW).parts.oxygen,
+    2,
+    'FiO2 above 21 % is oxygen',
+  );
+  t.equal(
+    bedNews2(
+      vitals({ spo2: 95, o2_flow: 2 }),
+      { id: 'p', spo2Scale: 1, onOxygen: null, consciousness: null },
+      config,
+      NOW,
+    ).parts.oxygen,
+    2,
+    'a flow is oxygen, whatever the record',
+  );
+  t.ok(
+    bedNews2(vitals({ spo2: 95 }), undefined, config, NOW).missing.includes('oxygen'),
+    'no patient, no device: missing',
+  );
 });

@@ -16,7 +16,10 @@ function setup(intervalMs: number) {
   const devices = Array.from({ length: 50 }, (_, i) => ({ id: `mon-${i + 1}`, bed: String(i + 1) }));
   const h = alarmHarness({}, devices);
   const sent: Sent[] = [];
-  const publisher = { publish: (topic: string, payload: unknown) => void sent.push({ topic, payload: payload as Sent['payload'], at: performance.now() }) };
+  const publisher = {
+    publish: (topic: string, payload: unknown) =>
+      void sent.push({ topic, payload: payload as Sent['payload'], at: performance.now() }),
+  };
   const vitals = new BedVitalsPublisher('3B', h.engine, publisher, intervalMs);
   const reading = (i: number, pr: number) => {
     h.obs(`mon-${i + 1}`, { spo2: 97, pr });
@@ -25,22 +28,28 @@ function setup(intervalMs: number) {
   return { sent, vitals, reading };
 }
 
-t.test('ten readings per bed within an interval make one retained publish per bed, with the newest values', async (t) => {
-  const { sent, vitals, reading } = setup(200);
-  t.teardown(() => vitals.stop());
-  reading(0, 60);
-  await sleep(20);
-  t.equal(sent.length, 1, 'the first change after a quiet interval goes out at once');
-  for (let round = 1; round <= 10; round++) for (let i = 0; i < 50; i++) reading(i, 60 + round);
-  t.equal(sent.length, 1, 'nothing more before the interval has passed');
-  await sleep(400);
-  const after = sent.slice(1);
-  t.equal(after.length, 50, '500 readings of 50 beds: 50 publishes');
-  t.equal(new Set(after.map((s) => s.topic)).size, 50, 'one per bed');
-  t.ok(after.every((s) => s.payload.vitals.pr.value === 70), 'each with its newest pulse');
-  t.ok(after[0].at - sent[0].at >= 150, 'a bed is not published again within the interval');
-  t.ok(after[after.length - 1].at - after[0].at < 50, 'the changed beds go out together');
-});
+t.test(
+  'ten readings per bed within an interval make one retained publish per bed, with the newest values',
+  async (t) => {
+    const { sent, vitals, reading } = setup(200);
+    t.teardown(() => vitals.stop());
+    reading(0, 60);
+    await sleep(20);
+    t.equal(sent.length, 1, 'the first change after a quiet interval goes out at once');
+    for (let round = 1; round <= 10; round++) for (let i = 0; i < 50; i++) reading(i, 60 + round);
+    t.equal(sent.length, 1, 'nothing more before the interval has passed');
+    await sleep(400);
+    const after = sent.slice(1);
+    t.equal(after.length, 50, '500 readings of 50 beds: 50 publishes');
+    t.equal(new Set(after.map((s) => s.topic)).size, 50, 'one per bed');
+    t.ok(
+      after.every((s) => s.payload.vitals.pr.value === 70),
+      'each with its newest pulse',
+    );
+    t.ok(after[0].at - sent[0].at >= 150, 'a bed is not published again within the interval');
+    t.ok(after[after.length - 1].at - after[0].at < 50, 'the changed beds go out together');
+  },
+);
 
 t.test('a bed that did not change is not published again', async (t) => {
   const { sent, vitals, reading } = setup(50);

@@ -18,7 +18,9 @@ type Json = Record<string, unknown>;
 
 function collect(client: MqttClient): Array<{ topic: string; body: Json; at: number }> {
   const got: Array<{ topic: string; body: Json; at: number }> = [];
-  client.on('message', (topic, payload) => got.push({ topic, body: JSON.parse(payload.toString()) as Json, at: performance.now() }));
+  client.on('message', (topic, payload) =>
+    got.push({ topic, body: JSON.parse(payload.toString()) as Json, at: performance.now() }),
+  );
   return got;
 }
 
@@ -28,72 +30,152 @@ t.test('a critical value reaches the ward as an alarm within milliseconds; a nur
   const { gateway, url, config } = await startTestGateway(t);
   const api = `http://127.0.0.1:${config.http.port}`;
   const station = await connectAs(t, url, 'station');
-  await station.subscribeAsync(['wardgate/ward/3B/alarms', 'wardgate/ward/3B/beds/+/alarms', 'wardgate/ward/3B/beds/+/vitals'], { qos: 1 });
+  await station.subscribeAsync(
+    ['wardgate/ward/3B/alarms', 'wardgate/ward/3B/beds/+/alarms', 'wardgate/ward/3B/beds/+/vitals'],
+    { qos: 1 },
+  );
   const seen = collect(station);
   const device = await connectAs(t, url, 'pox-1');
 
   // A spot blood pressure of 82 breaches the 90 limit with no condition delay.
   const sent = performance.now();
-  await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 1, obs: [{ code: 'nibp_sys', value: 82, unit: 'mm[Hg]' }, { code: 'nibp_dia', value: 50, unit: 'mm[Hg]' }] }), { qos: 1 });
-  const raised = await waitFor(() => seen.find((m) => m.topic === "wardgate/ward/3B/alarms" && m.body.phase === "raised")).catch((e) => { console.error(JSON.stringify(seen)); throw e; });
+  await device.publishAsync(
+    'wardgate/devices/pox-1/obs',
+    JSON.stringify({
+      seq: 1,
+      obs: [
+        { code: 'nibp_sys', value: 82, unit: 'mm[Hg]' },
+        { code: 'nibp_dia', value: 50, unit: 'mm[Hg]' },
+      ],
+    }),
+    { qos: 1 },
+  );
+  const raised = await waitFor(() =>
+    seen.find((m) => m.topic === 'wardgate/ward/3B/alarms' && m.body.phase === 'raised'),
+  ).catch((e) => {
+    console.error(JSON.stringify(seen));
+    throw e;
+  });
   const latencyMs = raised.at - sent;
   t.ok(latencyMs < 250, `publish to alarm event: ${latencyMs.toFixed(1)} ms`);
-  t.match(raised.body, { bed: '1', deviceId: 'pox-1', rule: 'limit', metric: 'nibp_sys', priority: 'medium', state: 'active', message: 'NIBP systolic low: 82 mm[Hg] (limit <= 90)' });
-  const retained = await waitFor(() => seen.find((m) => m.topic === 'wardgate/ward/3B/beds/1/alarms' && Array.isArray(m.body) && (m.body as unknown[]).length === 1));
+  t.match(raised.body, {
+    bed: '1',
+    deviceId: 'pox-1',
+    rule: 'limit',
+    metric: 'nibp_sys',
+    priority: 'medium',
+    state: 'active',
+    message: 'NIBP systolic low: 82 mm[Hg] (limit <= 90)',
+  });
+  const retained = await waitFor(() =>
+    seen.find(
+      (m) =>
+        m.topic === 'wardgate/ward/3B/beds/1/alarms' && Array.isArray(m.body) && (m.body as unknown[]).length === 1,
+    ),
+  );
   t.match((retained.body as unknown as Json[])[0], { id: raised.body.alarmId, state: 'active' });
   const vitals = await waitFor(() => seen.find((m) => m.topic === 'wardgate/ward/3B/beds/1/vitals'));
   t.match(vitals.body, { bed: '1', vitals: { nibp_sys: { value: 82 }, nibp_dia: { value: 50 } }, news2: { score: 3 } });
 
   // A viewer may not acknowledge: the API says 403 and MQTT closes the connection.
-  const forbidden = await fetch(`${api}/api/alarms/${raised.body.alarmId}/ack`, { method: 'POST', headers: { authorization: basic('station'), 'content-type': 'application/json' } });
+  const forbidden = await fetch(`${api}/api/alarms/${raised.body.alarmId}/ack`, {
+    method: 'POST',
+    headers: { authorization: basic('station'), 'content-type': 'application/json' },
+  });
   t.equal(forbidden.status, 403);
   t.match(await forbidden.json(), { code: 'WG_ERR_FORBIDDEN' });
   t.equal((await fetch(`${api}/api/alarms`)).status, 401, 'no credentials, no data');
 
   const nurse = await connectAs(t, url, 'nurse-ann');
   await nurse.publishAsync('wardgate/ward/3B/alarms/ack', JSON.stringify({ alarmId: raised.body.alarmId }), { qos: 1 });
-  const acked = await waitFor(() => seen.find((m) => m.topic === 'wardgate/ward/3B/alarms' && m.body.phase === 'acknowledged'));
+  const acked = await waitFor(() =>
+    seen.find((m) => m.topic === 'wardgate/ward/3B/alarms' && m.body.phase === 'acknowledged'),
+  );
   t.match(acked.body, { by: 'nurse-ann', state: 'acknowledged' });
 
-  const open = (await (await fetch(`${api}/api/alarms`, { headers: { authorization: basic('station') } })).json()) as { alarms: Json[] };
+  const open = (await (await fetch(`${api}/api/alarms`, { headers: { authorization: basic('station') } })).json()) as {
+    alarms: Json[];
+  };
   t.match(open.alarms, [{ id: raised.body.alarmId, state: 'acknowledged', acknowledgedBy: 'nurse-ann' }]);
   const audit = gateway.db!.prepare("SELECT actor, action, target FROM audit WHERE action = 'acknowledge'").all();
   t.same(audit, [{ actor: 'nurse-ann', action: 'acknowledge', target: `alarm:${raised.body.alarmId}` }]);
 
   // The value recovers: the alarm clears; every phase is in the outbox table.
-  await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 2, obs: [{ code: 'nibp_sys', value: 118, unit: 'mm[Hg]' }] }), { qos: 1 });
+  await device.publishAsync(
+    'wardgate/devices/pox-1/obs',
+    JSON.stringify({ seq: 2, obs: [{ code: 'nibp_sys', value: 118, unit: 'mm[Hg]' }] }),
+    { qos: 1 },
+  );
   await waitFor(() => seen.find((m) => m.topic === 'wardgate/ward/3B/alarms' && m.body.phase === 'cleared'));
-  t.same(gateway.db!.prepare('SELECT phase FROM alarm_events ORDER BY id').all().map((r) => (r as Json).phase), ['raised', 'acknowledged', 'cleared']);
+  t.same(
+    gateway
+      .db!.prepare('SELECT phase FROM alarm_events ORDER BY id')
+      .all()
+      .map((r) => (r as Json).phase),
+    ['raised', 'acknowledged', 'cleared'],
+  );
 });
 
 t.test('admissions and NEWS2 entries through the API; the audit trail names who', async (t) => {
   const { config } = await startTestGateway(t);
   const api = `http://127.0.0.1:${config.http.port}`;
   const call = (method: string, path: string, who: string, body?: unknown) =>
-    fetch(`${api}${path}`, { method, headers: { authorization: basic(who), 'content-type': 'application/json' }, ...(body !== undefined && { body: JSON.stringify(body) }) });
+    fetch(`${api}${path}`, {
+      method,
+      headers: { authorization: basic(who), 'content-type': 'application/json' },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
 
-  t.equal((await call('POST', '/api/admissions', 'nurse-ann', { bed: '1', identifier: 'MRN-1' })).status, 403, 'nurses do not admit');
-  const admitted = await call('POST', '/api/admissions', 'biomed', { bed: '1', identifier: 'MRN-1', displayName: 'A. Patient' });
+  t.equal(
+    (await call('POST', '/api/admissions', 'nurse-ann', { bed: '1', identifier: 'MRN-1' })).status,
+    403,
+    'nurses do not admit',
+  );
+  const admitted = await call('POST', '/api/admissions', 'biomed', {
+    bed: '1',
+    identifier: 'MRN-1',
+    displayName: 'A. Patient',
+  });
   t.equal(admitted.status, 201);
   const again = await call('POST', '/api/admissions', 'biomed', { bed: '1', identifier: 'MRN-2' });
   t.equal(again.status, 409);
   t.match(await again.json(), { code: 'WG_ERR_CONFLICT', field: 'bed' });
-  t.equal((await call('POST', '/api/admissions', 'biomed', { bed: '2', identifier: 'MRN-1' })).status, 409, 'one patient, one bed');
-  t.match(await (await call('POST', '/api/admissions', 'biomed', { bed: '' })).json(), { code: 'WG_ERR_SCHEMA', field: 'bed' });
+  t.equal(
+    (await call('POST', '/api/admissions', 'biomed', { bed: '2', identifier: 'MRN-1' })).status,
+    409,
+    'one patient, one bed',
+  );
+  t.match(await (await call('POST', '/api/admissions', 'biomed', { bed: '' })).json(), {
+    code: 'WG_ERR_SCHEMA',
+    field: 'bed',
+  });
 
-  const settings = await call('PUT', '/api/beds/1/settings', 'nurse-ann', { spo2Scale: 2, onOxygen: true, consciousness: 'A' });
+  const settings = await call('PUT', '/api/beds/1/settings', 'nurse-ann', {
+    spo2Scale: 2,
+    onOxygen: true,
+    consciousness: 'A',
+  });
   t.equal(settings.status, 200);
   t.match(await settings.json(), { spo2Scale: 2, onOxygen: true, consciousness: { value: 'A' } });
-  t.match(await (await call('PUT', '/api/beds/1/settings', 'nurse-ann', { consciousness: 'sleepy' })).json(), { code: 'WG_ERR_SCHEMA', field: 'consciousness' });
+  t.match(await (await call('PUT', '/api/beds/1/settings', 'nurse-ann', { consciousness: 'sleepy' })).json(), {
+    code: 'WG_ERR_SCHEMA',
+    field: 'consciousness',
+  });
 
   const beds = (await (await call('GET', '/api/beds', 'station')).json()) as { beds: Json[] };
-  t.match(beds.beds, [{ bed: '1', patient: { displayName: 'A. Patient', spo2Scale: 2 } }, { bed: '2', patient: null }]);
+  t.match(beds.beds, [
+    { bed: '1', patient: { displayName: 'A. Patient', spo2Scale: 2 } },
+    { bed: '2', patient: null },
+  ]);
   t.notOk(JSON.stringify(beds).includes('MRN-1'), 'the identifier is not handed out by the API');
 
   t.equal((await call('POST', '/api/beds/1/discharge', 'biomed')).status, 200);
   t.equal((await call('POST', '/api/beds/1/discharge', 'biomed')).status, 404);
   const audit = (await (await call('GET', '/api/audit', 'biomed')).json()) as { entries: Json[] };
-  t.same(audit.entries.map((e) => `${e.actor} ${e.action}`), ['biomed discharge', 'nurse-ann patient-settings', 'biomed admit']);
+  t.same(
+    audit.entries.map((e) => `${e.actor} ${e.action}`),
+    ['biomed discharge', 'nurse-ann patient-settings', 'biomed admit'],
+  );
   t.equal((await call('GET', '/api/audit', 'nurse-ann')).status, 403);
   t.equal((await call('DELETE', '/api/audit', 'biomed')).status, 405);
   t.equal((await call('GET', '/api/%E0%A4%A', 'biomed')).status, 404, 'a malformed path is a 404, not a crash');
@@ -109,7 +191,11 @@ t.test('open alarms survive a restart', async (t) => {
   };
   const first = await start();
   const device = await connectAs(t, `mqtt://127.0.0.1:${config.mqtt.port}`, 'pox-2');
-  await device.publishAsync('wardgate/devices/pox-2/obs', JSON.stringify({ seq: 1, obs: [{ code: 'temp', value: 34.5, unit: 'Cel' }] }), { qos: 1 });
+  await device.publishAsync(
+    'wardgate/devices/pox-2/obs',
+    JSON.stringify({ seq: 1, obs: [{ code: 'temp', value: 34.5, unit: 'Cel' }] }),
+    { qos: 1 },
+  );
   const [alarm] = first.alarms!.engine.openAlarms();
   t.match(alarm, { bed: '2', metric: 'temp', state: 'active' });
   await device.endAsync(true);
@@ -118,7 +204,9 @@ t.test('open alarms survive a restart', async (t) => {
   const second = await start();
   t.teardown(() => second.stop());
   t.match(second.alarms!.engine.openAlarms(), [{ id: alarm.id, state: 'active' }]);
-  t.match(JSON.parse(JSON.stringify(second.alarms!.engine.acknowledge(alarm.id, 'nurse-ann'))), { state: 'acknowledged' });
+  t.match(JSON.parse(JSON.stringify(second.alarms!.engine.acknowledge(alarm.id, 'nurse-ann'))), {
+    state: 'acknowledged',
+  });
 });
 
 t.test('the webhook receives signed events and is retried until it answers', async (t) => {
@@ -130,7 +218,13 @@ t.test('the webhook receives signed events and is retried until it answers', asy
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const check = verifySignature(secret, req.headers['x-wardgate-timestamp'] as string, req.headers['x-wardgate-signature'] as string, body, Date.now());
+      const check = verifySignature(
+        secret,
+        req.headers['x-wardgate-timestamp'] as string,
+        req.headers['x-wardgate-signature'] as string,
+        body,
+        Date.now(),
+      );
       received.push({ body: JSON.parse(body.toString()) as Json, ok: check.ok });
       res.statusCode = failuresLeft-- > 0 ? 503 : 204;
       res.end();
@@ -144,10 +238,21 @@ t.test('the webhook receives signed events and is retried until it answers', asy
     env: { WARDGATE_TEST_WEBHOOK: secret },
   });
   const device = await connectAs(t, url, 'pox-1');
-  await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 1, obs: [{ code: 'nibp_sys', value: 230, unit: 'mm[Hg]' }] }), { qos: 1 });
+  await device.publishAsync(
+    'wardgate/devices/pox-1/obs',
+    JSON.stringify({ seq: 1, obs: [{ code: 'nibp_sys', value: 230, unit: 'mm[Hg]' }] }),
+    { qos: 1 },
+  );
   const delivered = await waitFor(() => (received.length >= 3 ? received : undefined), 20_000, 'the webhook retries');
-  t.ok(delivered.every((r) => r.ok), 'every attempt carries a valid signature');
-  t.match(delivered[2].body, { ward: '3B', gateway: 'gw-test', event: { phase: 'raised', metric: 'nibp_sys', priority: 'medium' } });
+  t.ok(
+    delivered.every((r) => r.ok),
+    'every attempt carries a valid signature',
+  );
+  t.match(delivered[2].body, {
+    ward: '3B',
+    gateway: 'gw-test',
+    event: { phase: 'raised', metric: 'nibp_sys', priority: 'medium' },
+  });
 });
 
 t.test("a nurse's NEWS2 entry reaches the bed's retained vitals without waiting for the next reading", async (t) => {
@@ -157,13 +262,38 @@ t.test("a nurse's NEWS2 entry reaches the bed's retained vitals without waiting 
   await station.subscribeAsync('wardgate/ward/3B/beds/1/vitals', { qos: 1 });
   const seen = collect(station);
   const device = await connectAs(t, url, 'pox-1');
-  await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 97, unit: '%' }, { code: 'pr', value: 72, unit: '/min' }] }), { qos: 1 });
+  await device.publishAsync(
+    'wardgate/devices/pox-1/obs',
+    JSON.stringify({
+      seq: 1,
+      obs: [
+        { code: 'spo2', value: 97, unit: '%' },
+        { code: 'pr', value: 72, unit: '/min' },
+      ],
+    }),
+    { qos: 1 },
+  );
   const before = await waitFor(() => seen.find((m) => (m.body.news2 as Json | undefined)?.score !== undefined));
   const json = (name: string) => ({ authorization: basic(name), 'content-type': 'application/json' });
-  t.equal((await fetch(`${api}/api/admissions`, { method: 'POST', headers: json('biomed'), body: JSON.stringify({ bed: '1', identifier: 'MRN-77' }) })).status, 201);
-  const put = await fetch(`${api}/api/beds/1/settings`, { method: 'PUT', headers: json('nurse-ann'), body: JSON.stringify({ onOxygen: true }) });
+  t.equal(
+    (
+      await fetch(`${api}/api/admissions`, {
+        method: 'POST',
+        headers: json('biomed'),
+        body: JSON.stringify({ bed: '1', identifier: 'MRN-77' }),
+      })
+    ).status,
+    201,
+  );
+  const put = await fetch(`${api}/api/beds/1/settings`, {
+    method: 'PUT',
+    headers: json('nurse-ann'),
+    body: JSON.stringify({ onOxygen: true }),
+  });
   t.equal(put.status, 200);
   // NEWS2: supplemental oxygen scores 2.
-  const after = await waitFor(() => seen.find((m) => (m.body.news2 as Json | undefined)?.score === (before.body.news2 as Json).score as number + 2));
+  const after = await waitFor(() =>
+    seen.find((m) => (m.body.news2 as Json | undefined)?.score === ((before.body.news2 as Json).score as number) + 2),
+  );
   t.match(after.body, { bed: '1', vitals: { spo2: { value: 97 } } });
 });

@@ -15,19 +15,28 @@ t.test('a brief dip below the limit, shorter than the condition delay, raises no
   t.same(h.events, []);
 });
 
-t.test('a sustained breach raises one alarm when the delay has passed, and clears when the value recovers', async (t) => {
-  const h = alarmHarness();
-  const start = h.clock.t;
-  for (let i = 0; i < 170; i++) {
-    h.obs('mon-1', { spo2: 88 });
-    h.advance(1000);
-  }
-  t.same(h.phases(), ['raised:limit:spo2:medium'], 'one alarm in nearly three minutes of breach');
-  t.equal(h.events[0].ts - start, 15_000, 'raised exactly at the 15 s condition delay');
-  t.match(h.events[0], { bed: '1', deviceId: 'mon-1', kind: 'physiological', message: 'SpO2 low: 88 % (limit <= 91)', value: 88 });
-  h.obs('mon-1', { spo2: 96 });
-  t.same(h.phases().slice(1), ['cleared:limit:spo2:medium']);
-});
+t.test(
+  'a sustained breach raises one alarm when the delay has passed, and clears when the value recovers',
+  async (t) => {
+    const h = alarmHarness();
+    const start = h.clock.t;
+    for (let i = 0; i < 170; i++) {
+      h.obs('mon-1', { spo2: 88 });
+      h.advance(1000);
+    }
+    t.same(h.phases(), ['raised:limit:spo2:medium'], 'one alarm in nearly three minutes of breach');
+    t.equal(h.events[0].ts - start, 15_000, 'raised exactly at the 15 s condition delay');
+    t.match(h.events[0], {
+      bed: '1',
+      deviceId: 'mon-1',
+      kind: 'physiological',
+      message: 'SpO2 low: 88 % (limit <= 91)',
+      value: 88,
+    });
+    h.obs('mon-1', { spo2: 96 });
+    t.same(h.phases().slice(1), ['cleared:limit:spo2:medium']);
+  },
+);
 
 t.test('oscillating around the limit: one alarm, thanks to hysteresis', async (t) => {
   const h = alarmHarness();
@@ -52,7 +61,11 @@ t.test('high-priority alarms latch until acknowledged', async (t) => {
     h.advance(1000);
   }
   h.obs('mon-1', { hr: 80 });
-  t.same(h.phases(), ['raised:limit:pulse:high', 'latched:limit:pulse:high'], 'the cause cleared; the alarm stays latched');
+  t.same(
+    h.phases(),
+    ['raised:limit:pulse:high', 'latched:limit:pulse:high'],
+    'the cause cleared; the alarm stays latched',
+  );
   t.equal(h.open()[0].state, 'latched');
   h.engine.acknowledge(h.open()[0].id, 'nurse-ann');
   t.same(h.phases().slice(2), ['acknowledged:limit:pulse:high', 'cleared:limit:pulse:high']);
@@ -68,7 +81,11 @@ t.test('acknowledged: silenced until the condition clears; no duplicate while it
   }
   const [alarm] = h.open();
   t.equal(h.engine.acknowledge(alarm.id, 'nurse-ann')?.state, 'acknowledged');
-  t.equal(h.engine.acknowledge(alarm.id, 'nurse-bob')?.acknowledgedBy, 'nurse-ann', 'a second acknowledgement changes nothing');
+  t.equal(
+    h.engine.acknowledge(alarm.id, 'nurse-bob')?.acknowledgedBy,
+    'nurse-ann',
+    'a second acknowledgement changes nothing',
+  );
   t.equal(h.engine.acknowledge('no-such-alarm', 'nurse-ann'), undefined);
   for (let i = 0; i < 600; i++) {
     h.obs('mon-1', { rr: 30 });
@@ -86,8 +103,14 @@ t.test('unacknowledged alarms escalate, then repeat, up to the maximum', async (
     h.advance(1000);
   }
   const escalations = h.events.filter((e) => e.phase === 'escalated');
-  t.same(escalations.map((e) => e.ts - h.events[0].ts), [60_000, 90_000]);
-  t.same(escalations.map((e) => e.escalations), [1, 2]);
+  t.same(
+    escalations.map((e) => e.ts - h.events[0].ts),
+    [60_000, 90_000],
+  );
+  t.same(
+    escalations.map((e) => e.escalations),
+    [1, 2],
+  );
 });
 
 t.test('artifacts and unreliable readings never trigger physiological alarms', async (t) => {
@@ -129,11 +152,24 @@ t.test('NEWS2: aggregate >= 7 raises a high-priority alarm naming missing inputs
     h.advance(1000);
   }
   const news2 = h.events.find((e) => e.rule === 'news2');
-  t.match(news2, { phase: 'raised', priority: 'high', value: 8, message: 'NEWS2 8: emergency response (oxygen missing, consciousness missing, temp missing)' });
-  t.match(h.engine.bed('1').news2, { score: 8, level: 'high', missing: ['oxygen', 'consciousness', 'temp'], stale: [] });
+  t.match(news2, {
+    phase: 'raised',
+    priority: 'high',
+    value: 8,
+    message: 'NEWS2 8: emergency response (oxygen missing, consciousness missing, temp missing)',
+  });
+  t.match(h.engine.bed('1').news2, {
+    score: 8,
+    level: 'high',
+    missing: ['oxygen', 'consciousness', 'temp'],
+    stale: [],
+  });
   // The score rises further: the open alarm says so, without a new event.
   h.obs('mon-1', { rr: 26, spo2: 91, pr: 135 });
-  t.match(h.open().find((a) => a.rule === 'news2'), { value: 11, message: /^NEWS2 11: emergency response/ });
+  t.match(
+    h.open().find((a) => a.rule === 'news2'),
+    { value: 11, message: /^NEWS2 11: emergency response/ },
+  );
   t.equal(h.events.filter((e) => e.rule === 'news2').length, 1);
 });
 
@@ -164,11 +200,17 @@ t.test('per-bed limits override the ward defaults', async (t) => {
     h.obs('mon-2', { spo2: 88 });
     h.advance(1000);
   }
-  t.same(h.events.map((e) => e.bed), ['1']);
+  t.same(
+    h.events.map((e) => e.bed),
+    ['1'],
+  );
 });
 
 t.test('technical: device silent past its interval, and back', async (t) => {
-  const h = alarmHarness({}, [{ id: 'mon-1', bed: '1' }, { id: 'nibp-1', bed: '1', silentAfterMs: 0 }]);
+  const h = alarmHarness({}, [
+    { id: 'mon-1', bed: '1' },
+    { id: 'nibp-1', bed: '1', silentAfterMs: 0 },
+  ]);
   h.obs('mon-1', { pr: 70 });
   h.obs('nibp-1', { nibp_sys: 120 });
   h.advance(59_000);
@@ -197,8 +239,24 @@ t.test('technical: sensor off after its delay, low battery with hysteresis', asy
 
 t.test('technical conditions from other features (buffer, cloud)', async (t) => {
   const h = alarmHarness();
-  h.engine.setTechnical('gateway:cloud', { bed: null, deviceId: null, rule: 'cloud-unreachable', metric: null, priority: 'low', message: 'Cloud unreachable for 30 min', value: null });
-  h.engine.setTechnical('gateway:cloud', { bed: null, deviceId: null, rule: 'cloud-unreachable', metric: null, priority: 'low', message: 'Cloud unreachable for 31 min', value: null });
+  h.engine.setTechnical('gateway:cloud', {
+    bed: null,
+    deviceId: null,
+    rule: 'cloud-unreachable',
+    metric: null,
+    priority: 'low',
+    message: 'Cloud unreachable for 30 min',
+    value: null,
+  });
+  h.engine.setTechnical('gateway:cloud', {
+    bed: null,
+    deviceId: null,
+    rule: 'cloud-unreachable',
+    metric: null,
+    priority: 'low',
+    message: 'Cloud unreachable for 31 min',
+    value: null,
+  });
   h.engine.setTechnical('gateway:cloud', null);
   t.same(h.phases(), ['raised:cloud-unreachable::low', 'cleared:cloud-unreachable::low']);
 });
@@ -213,7 +271,12 @@ t.test('an acknowledged alarm whose priority rises needs a person again: active,
   h.engine.setTechnical('1:x', { ...report, priority: 'high', message: 'NEWS2 8', value: 8 });
   t.match(h.open()[0], { state: 'active', priority: 'high', latching: true });
   h.advance(61_000);
-  t.same(h.phases(), ['raised:news2:news2:medium', 'acknowledged:news2:news2:medium', 'updated:news2:news2:high', 'escalated:news2:news2:high']);
+  t.same(h.phases(), [
+    'raised:news2:news2:medium',
+    'acknowledged:news2:news2:medium',
+    'updated:news2:news2:high',
+    'escalated:news2:news2:high',
+  ]);
   h.engine.setTechnical('1:x', null);
   t.equal(h.open()[0].state, 'latched', 'now high, it latches when the condition clears');
 });
@@ -224,7 +287,14 @@ t.test('a device whose every message is refused is still silent', async (t) => {
   for (let i = 0; i < 70; i++) {
     h.engine.onCommitted([
       {
-        item: { kind: 'dead', source: 'mqtt', receivedTs: h.clock.t, deviceId: 'mon-1', rejection: { code: 'WG_ERR_SEQ_CONFLICT', message: 'reused seq' }, raw: Buffer.alloc(0) },
+        item: {
+          kind: 'dead',
+          source: 'mqtt',
+          receivedTs: h.clock.t,
+          deviceId: 'mon-1',
+          rejection: { code: 'WG_ERR_SEQ_CONFLICT', message: 'reused seq' },
+          raw: Buffer.alloc(0),
+        },
         result: { outcome: 'rejected', rejection: { code: 'WG_ERR_SEQ_CONFLICT', message: 'reused seq' } },
       },
     ]);

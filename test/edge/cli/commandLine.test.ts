@@ -11,7 +11,12 @@ import { passwordOf, spawnDaemon, WARDGATE_BIN, writeTestConfig } from '../../he
 t.setTimeout(120_000);
 
 const wardgate = (args: string[], input?: string, cwd?: string) =>
-  spawnSync(process.execPath, [WARDGATE_BIN, ...args], { encoding: 'utf8', input, timeout: 30_000, ...(cwd && { cwd }) });
+  spawnSync(process.execPath, [WARDGATE_BIN, ...args], {
+    encoding: 'utf8',
+    input,
+    timeout: 30_000,
+    ...(cwd && { cwd }),
+  });
 
 t.test('help and usage errors', async (t) => {
   const none = wardgate([]);
@@ -48,11 +53,32 @@ t.test('status works with and without the daemon, readable and as JSON', async (
   const { dir, file, mqttPort } = await writeTestConfig(t);
   const empty = wardgate(['status', '--config', file, '--json']);
   t.equal(empty.status, 0, empty.stderr);
-  t.match(JSON.parse(empty.stdout), { readings: { total: 0, unsynced: 0, oldestUnsyncedTs: null }, deadLetters: { total: 0 }, devices: [], daemon: { running: false } });
+  t.match(JSON.parse(empty.stdout), {
+    readings: { total: 0, unsynced: 0, oldestUnsyncedTs: null },
+    deadLetters: { total: 0 },
+    devices: [],
+    daemon: { running: false },
+  });
 
   const daemon = await spawnDaemon(t, file, join(dir, 'data'));
-  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'pox-1', username: 'pox-1', password: passwordOf('pox-1'), reconnectPeriod: 0 });
-  await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 1, ts: '2026-11-27T09:00:00Z', obs: [{ code: 'spo2', value: 95, unit: '%' }, { code: 'pr', value: 88, unit: '/min' }] }), { qos: 1 });
+  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+    clientId: 'pox-1',
+    username: 'pox-1',
+    password: passwordOf('pox-1'),
+    reconnectPeriod: 0,
+  });
+  await device.publishAsync(
+    'wardgate/devices/pox-1/obs',
+    JSON.stringify({
+      seq: 1,
+      ts: '2026-11-27T09:00:00Z',
+      obs: [
+        { code: 'spo2', value: 95, unit: '%' },
+        { code: 'pr', value: 88, unit: '/min' },
+      ],
+    }),
+    { qos: 1 },
+  );
   await device.publishAsync('wardgate/devices/pox-1/obs', 'not json', { qos: 1 });
   await device.publishAsync('wardgate/devices/pox-1/status', JSON.stringify({ battery: 42, sensor: 'ok' }), { qos: 1 });
 
@@ -85,18 +111,31 @@ t.test('status works with and without the daemon, readable and as JSON', async (
 t.test('SIGINT stops cleanly; messages in flight are committed and acknowledged first', async (t) => {
   const { dir, file, mqttPort } = await writeTestConfig(t);
   const daemon = await spawnDaemon(t, file, join(dir, 'data'));
-  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'pox-1', username: 'pox-1', password: passwordOf('pox-1'), reconnectPeriod: 0 });
+  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+    clientId: 'pox-1',
+    username: 'pox-1',
+    password: passwordOf('pox-1'),
+    reconnectPeriod: 0,
+  });
   t.teardown(() => device.endAsync(true));
   const acked: number[] = [];
   for (let seq = 1; seq <= 200; seq++) {
-    device.publish('wardgate/devices/pox-1/obs', JSON.stringify({ seq, obs: [{ code: 'pr', value: 70, unit: '/min' }] }), { qos: 1 }, (err) => {
-      if (!err) acked.push(seq);
-    });
+    device.publish(
+      'wardgate/devices/pox-1/obs',
+      JSON.stringify({ seq, obs: [{ code: 'pr', value: 70, unit: '/min' }] }),
+      { qos: 1 },
+      (err) => {
+        if (!err) acked.push(seq);
+      },
+    );
   }
   daemon.child.kill('SIGINT');
   t.equal(await daemon.exited, 0);
   const status = JSON.parse(wardgate(['status', '--config', file, '--json']).stdout);
-  t.ok(status.readings.total >= acked.length, `every acknowledged reading is stored (${acked.length} acked, ${status.readings.total} stored)`);
+  t.ok(
+    status.readings.total >= acked.length,
+    `every acknowledged reading is stored (${acked.length} acked, ${status.readings.total} stored)`,
+  );
   t.equal(status.daemon.running, false, 'the run file is gone after a clean stop');
 });
 
@@ -106,7 +145,9 @@ t.test('a port in use: exit code 1 with a message naming the address', async (t)
   await new Promise<void>((resolve) => blocker.listen(mqttPort, '127.0.0.1', resolve));
   t.teardown(() => blocker.close());
   const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [WARDGATE_BIN, 'edge', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [WARDGATE_BIN, 'edge', '--config', file], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     // Should it hang instead of exiting (the bug this guards against), it must not outlive the test.
     t.teardown(() => child.kill('SIGKILL'));
     let stderr = '';

@@ -26,7 +26,9 @@ t.test('state, queue and the refusal; --retry-quarantined sends it again', async
   const engine = await InterfaceEngine.start(t);
   engine.answer = () => 'AR';
   engine.reason = 'unknown location 3B^^1|x';
-  const { file } = await writeTestConfig(t, { extra: { ehr: { host: '127.0.0.1', port: engine.port, retryMinMs: 50 } } });
+  const { file } = await writeTestConfig(t, {
+    extra: { ehr: { host: '127.0.0.1', port: engine.port, retryMinMs: 50 } },
+  });
   t.equal((await wardgateEhr(['--config', file])).code, 1, 'no daemon: a failure');
   t.match((await wardgateEhr(['--config', file])).err, 'the daemon is not running');
 
@@ -34,10 +36,27 @@ t.test('state, queue and the refusal; --retry-quarantined sends it again', async
   await gateway.start();
   t.teardown(() => gateway.stop());
   const api = `http://127.0.0.1:${gateway.ports.http!}`;
-  const as = (name: string) => ({ authorization: `Basic ${Buffer.from(`${name}:${passwordOf(name)}`).toString('base64')}`, 'content-type': 'application/json' });
-  await fetch(`${api}/api/admissions`, { method: 'POST', headers: as('biomed'), body: JSON.stringify({ bed: '1', identifier: 'MRN-8' }) });
-  const sent = (await (await fetch(`${api}/api/beds/1/chart`, { method: 'POST', headers: as('nurse-ann'), body: JSON.stringify({ values: [{ metric: 'rr', value: 14 }] }) })).json()) as { controlId: string };
-  await waitFor(async () => ((await wardgateEhr(['--config', file, '--json'])).out.includes('"quarantined": 1') ? true : undefined), 5000, 'the refusal');
+  const as = (name: string) => ({
+    authorization: `Basic ${Buffer.from(`${name}:${passwordOf(name)}`).toString('base64')}`,
+    'content-type': 'application/json',
+  });
+  await fetch(`${api}/api/admissions`, {
+    method: 'POST',
+    headers: as('biomed'),
+    body: JSON.stringify({ bed: '1', identifier: 'MRN-8' }),
+  });
+  const sent = (await (
+    await fetch(`${api}/api/beds/1/chart`, {
+      method: 'POST',
+      headers: as('nurse-ann'),
+      body: JSON.stringify({ values: [{ metric: 'rr', value: 14 }] }),
+    })
+  ).json()) as { controlId: string };
+  await waitFor(
+    async () => ((await wardgateEhr(['--config', file, '--json'])).out.includes('"quarantined": 1') ? true : undefined),
+    5000,
+    'the refusal',
+  );
 
   const shown = await wardgateEhr(['--config', file]);
   t.equal(shown.code, 0);
@@ -47,8 +66,15 @@ t.test('state, queue and the refusal; --retry-quarantined sends it again', async
   engine.answer = () => 'AA';
   const retried = await wardgateEhr(['--config', file, '--retry-quarantined']);
   t.same(retried, { code: 0, out: '1 quarantined message(s) queued again\n', err: '' });
-  await waitFor(async () => ((await wardgateEhr(['--config', file])).out.includes('1 sent') ? true : undefined), 5000, 'sent');
-  t.same(engine.received.map((r) => r.controlId), [sent.controlId, sent.controlId]);
+  await waitFor(
+    async () => ((await wardgateEhr(['--config', file])).out.includes('1 sent') ? true : undefined),
+    5000,
+    'sent',
+  );
+  t.same(
+    engine.received.map((r) => r.controlId),
+    [sent.controlId, sent.controlId],
+  );
   const audit = gateway.db!.prepare("SELECT actor FROM audit WHERE action = 'ehr-retry-quarantined'").pluck().all();
   t.same(audit, ['local-admin'], 'audited as the local admin');
 });

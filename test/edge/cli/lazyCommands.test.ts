@@ -14,7 +14,11 @@ const { main } = await import(${JSON.stringify(main)});
 ${code}
 const cache = createRequire(import.meta.url).cache;
 console.log(JSON.stringify(Object.keys(cache).filter((k) => k.includes('@google-cloud') || k.includes('functions-framework')).length));`;
-  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000, cwd: ROOT });
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    cwd: ROOT,
+  });
   if (run.status !== 0) throw new Error(run.stderr);
   return Number(run.stdout.trim().split('\n').pop());
 };
@@ -24,6 +28,10 @@ t.test('loading the command line loads no cloud client', async (t) => {
 });
 
 t.test('the cloud command still loads them when it runs', async (t) => {
-  const sink = "{ write: () => true }";
-  t.ok(loadedAfter(`await main({ argv: ['cloud', '--help'], stdout: ${sink}, stderr: ${sink}, stdin: process.stdin, env: {} });`) > 0);
+  const sink = '{ write: () => true }';
+  t.ok(
+    loadedAfter(
+      `await main({ argv: ['cloud', '--help'], stdout: ${sink}, stderr: ${sink}, stdin: process.stdin, env: {} });`,
+    ) > 0,
+  );
 });

@@ -7,7 +7,8 @@ import { passwordOf, spawnDaemon, WARDGATE_BIN, writeTestConfig } from '../../he
 
 t.setTimeout(120_000);
 
-const wardgate = (...args: string[]) => spawnSync(process.execPath, [WARDGATE_BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+const wardgate = (...args: string[]) =>
+  spawnSync(process.execPath, [WARDGATE_BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
 
 t.test('admit, list and acknowledge alarms, discharge; refusals name the problem', async (t) => {
   const { dir, file, mqttPort } = await writeTestConfig(t);
@@ -27,10 +28,23 @@ t.test('admit, list and acknowledge alarms, discharge; refusals name the problem
   t.match(missing.stderr, /--bed is required/);
 
   t.match(wardgate('alarms', '--config', file).stdout, /no open alarms/);
-  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'pox-2', username: 'pox-2', password: passwordOf('pox-2'), reconnectPeriod: 0 });
-  await device.publishAsync('wardgate/devices/pox-2/obs', JSON.stringify({ seq: 1, obs: [{ code: 'temp', value: 34.6, unit: 'Cel' }] }), { qos: 1 });
+  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+    clientId: 'pox-2',
+    username: 'pox-2',
+    password: passwordOf('pox-2'),
+    reconnectPeriod: 0,
+  });
+  await device.publishAsync(
+    'wardgate/devices/pox-2/obs',
+    JSON.stringify({ seq: 1, obs: [{ code: 'temp', value: 34.6, unit: 'Cel' }] }),
+    { qos: 1 },
+  );
   await device.endAsync();
-  const listed = JSON.parse(wardgate('alarms', '--config', file, '--json').stdout) as Array<{ id: string; bed: string; message: string }>;
+  const listed = JSON.parse(wardgate('alarms', '--config', file, '--json').stdout) as Array<{
+    id: string;
+    bed: string;
+    message: string;
+  }>;
   t.match(listed, [{ bed: '2', message: 'Temperature low: 34.6 Cel (limit <= 35)' }]);
   t.match(wardgate('alarms', '--config', file).stdout, /medium\s+active\s+bed 2\s+Temperature low/);
   const ack = wardgate('alarms', '--config', file, '--ack', listed[0].id);

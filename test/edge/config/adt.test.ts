@@ -6,7 +6,15 @@ import { configSchema } from '../../../edge/config/schema.js';
 t.test('absent: off; present: its own port, nobody may send, type MR, never idle-closed', async (t) => {
   t.equal(configSchema.parse({ hl7: { port: 0 } }).hl7?.adt, undefined);
   const adt = configSchema.parse({ hl7: { locations: [{ pointOfCare: '3B' }], adt: {} } }).hl7?.adt;
-  t.match(adt, { host: '127.0.0.1', port: 2576, senders: [], locations: [], identifier: { typeCode: 'MR' }, idleTimeoutMs: 0, maxConnections: 4 });
+  t.match(adt, {
+    host: '127.0.0.1',
+    port: 2576,
+    senders: [],
+    locations: [],
+    identifier: { typeCode: 'MR' },
+    idleTimeoutMs: 0,
+    maxConnections: 4,
+  });
   t.equal(adt?.tls, undefined);
 });
 
@@ -19,8 +27,12 @@ t.test("refused without this ward's locations, in hl7.adt or hl7", async (t) => 
 });
 
 t.test('bad values are refused with the field', async (t) => {
-  const bad = (adt: Record<string, unknown>) => configSchema.safeParse({ hl7: { locations: [{ pointOfCare: '3B' }], adt } });
-  t.notOk(bad({ locations: [{ pointOfCare: '3B', wardBed: 'bed/1' }] }).success, 'a bed id that would escape an MQTT topic level');
+  const bad = (adt: Record<string, unknown>) =>
+    configSchema.safeParse({ hl7: { locations: [{ pointOfCare: '3B' }], adt } });
+  t.notOk(
+    bad({ locations: [{ pointOfCare: '3B', wardBed: 'bed/1' }] }).success,
+    'a bed id that would escape an MQTT topic level',
+  );
   t.notOk(bad({ senders: [{ application: '' }] }).success, 'a sender with no MSH-3');
   t.notOk(bad({ tls: { cert: 'c.pem' } }).success, 'TLS without its key');
   t.notOk(bad({ identifier: { typeCode: '' } }).success);

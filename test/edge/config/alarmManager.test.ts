@@ -7,12 +7,18 @@ t.test('absent: off; present: everything is reported, no status listener unless 
   t.equal(configSchema.parse({}).alarmManager, undefined);
   const am = configSchema.parse({ alarmManager: { host: 'nursecall.hosp', port: 3100 } }).alarmManager;
   t.match(am, {
-    host: 'nursecall.hosp', port: 3100, sendingApplication: 'WARDGATE', processingId: 'P', minPriority: 'low',
-    phases: ['raised', 'updated', 'escalated', 'latched', 'acknowledged', 'cleared'], kinds: ['physiological', 'technical'],
+    host: 'nursecall.hosp',
+    port: 3100,
+    sendingApplication: 'WARDGATE',
+    processingId: 'P',
+    minPriority: 'low',
+    phases: ['raised', 'updated', 'escalated', 'latched', 'acknowledged', 'cleared'],
+    kinds: ['physiological', 'technical'],
   });
   t.equal(am?.listen, undefined);
   t.equal(am?.tls, undefined);
-  const listen = configSchema.parse({ alarmManager: { host: 'h', port: 1, listen: { port: 3101 } } }).alarmManager?.listen;
+  const listen = configSchema.parse({ alarmManager: { host: 'h', port: 1, listen: { port: 3101 } } }).alarmManager
+    ?.listen;
   t.same(listen, { host: '127.0.0.1', port: 3101, allowedAddresses: [] }, 'loopback unless told otherwise');
 });
 
@@ -21,7 +27,11 @@ t.test('bad values are refused with the field', async (t) => {
     const parsed = configSchema.safeParse({ alarmManager: { host: 'h', port: 1, ...alarmManager } });
     return parsed.success ? undefined : parsed.error.issues[0].path.join('.');
   };
-  t.equal(configSchema.safeParse({ alarmManager: { port: 1 } }).error?.issues[0].path.join('.'), 'alarmManager.host', 'no host');
+  t.equal(
+    configSchema.safeParse({ alarmManager: { port: 1 } }).error?.issues[0].path.join('.'),
+    'alarmManager.host',
+    'no host',
+  );
   t.equal(issue({ port: 0 }), 'alarmManager.port', 'port 0 is no place to send to');
   t.equal(issue({ phases: ['raised', 'paged'] }), 'alarmManager.phases.1');
   t.equal(issue({ phases: [] }), 'alarmManager.phases', 'sending nothing is turning it off');

@@ -40,17 +40,53 @@ t.test('each config error names the field and what was expected', async (t) => {
     ['unknown key', 'mqtt: { prot: 1883 }', /mqtt\.prot: unknown key/],
     ['unknown top-level key', 'wards: 3B', /wards: unknown key/],
     ['out of range', 'http: { port: 70000 }', /http\.port: expected at most 65535/],
-    ['bad enum', `users:\n  - { name: sam, role: doctor, secretHash: "${hash}" }`, /users\[0\]\.role: expected one of "viewer", "nurse", "admin"/],
+    [
+      'bad enum',
+      `users:\n  - { name: sam, role: doctor, secretHash: "${hash}" }`,
+      /users\[0\]\.role: expected one of "viewer", "nurse", "admin"/,
+    ],
     ['missing secret', 'devices:\n  - { id: pox-1, bed: "1" }', /devices\[0\]: missing secret/],
-    ['plain password', 'devices:\n  - { id: pox-1, secretHash: hunter2 }', /devices\[0\]\.secretHash: expected the output of wardgate passwd/],
-    ['device verifier for a person', `users:\n  - { name: sam, role: nurse, secretHash: "${deviceVerifier('a-person-would-choose-this')}" }`, /users\[0\]\.secretHash: a device secret verifier \(sha256\$\.\.\.\) is for devices only/],
-    ['bad device id', `devices:\n  - { id: "pox 1", secretHash: "${hash}" }`, /devices\[0\]\.id: expected 1-64 letters/],
-    ['duplicate id', `devices:\n  - { id: a, secretHash: "${hash}" }\n  - { id: a, secretHash: "${hash}" }`, /devices\[1\]\.id: 'a' is declared twice/],
-    ['user shadows device', `devices:\n  - { id: a, secretHash: "${hash}" }\nusers:\n  - { name: a, role: viewer, secretHash: "${hash}" }`, /users\[0\]\.name: 'a' is declared twice/],
-    ['missing env secret', 'devices:\n  - { id: a, secretHashEnv: POX_A_HASH }', /devices\[0\]\.secretHashEnv: environment variable POX_A_HASH is not set/],
-    ['two secrets', `devices:\n  - { id: a, secretHash: "${hash}", secretHashEnv: X }`, /devices\[0\]: give only one of/],
+    [
+      'plain password',
+      'devices:\n  - { id: pox-1, secretHash: hunter2 }',
+      /devices\[0\]\.secretHash: expected the output of wardgate passwd/,
+    ],
+    [
+      'device verifier for a person',
+      `users:\n  - { name: sam, role: nurse, secretHash: "${deviceVerifier('a-person-would-choose-this')}" }`,
+      /users\[0\]\.secretHash: a device secret verifier \(sha256\$\.\.\.\) is for devices only/,
+    ],
+    [
+      'bad device id',
+      `devices:\n  - { id: "pox 1", secretHash: "${hash}" }`,
+      /devices\[0\]\.id: expected 1-64 letters/,
+    ],
+    [
+      'duplicate id',
+      `devices:\n  - { id: a, secretHash: "${hash}" }\n  - { id: a, secretHash: "${hash}" }`,
+      /devices\[1\]\.id: 'a' is declared twice/,
+    ],
+    [
+      'user shadows device',
+      `devices:\n  - { id: a, secretHash: "${hash}" }\nusers:\n  - { name: a, role: viewer, secretHash: "${hash}" }`,
+      /users\[0\]\.name: 'a' is declared twice/,
+    ],
+    [
+      'missing env secret',
+      'devices:\n  - { id: a, secretHashEnv: POX_A_HASH }',
+      /devices\[0\]\.secretHashEnv: environment variable POX_A_HASH is not set/,
+    ],
+    [
+      'two secrets',
+      `devices:\n  - { id: a, secretHash: "${hash}", secretHashEnv: X }`,
+      /devices\[0\]: give only one of/,
+    ],
     ['missing tls key', 'mqtt: { tls: { cert: c.pem } }', /mqtt\.tls\.key: expected a string \(missing\)/],
-    ['tls files absent', 'mqtt: { tls: { cert: nope.pem, key: nope.key } }', /mqtt\.tls\.cert: cannot read .*nope\.pem \(ENOENT\)/],
+    [
+      'tls files absent',
+      'mqtt: { tls: { cert: nope.pem, key: nope.key } }',
+      /mqtt\.tls\.cert: cannot read .*nope\.pem \(ENOENT\)/,
+    ],
     ['not yaml', 'mqtt: [1, 2', /not valid YAML: .* at line 1, column 12/],
     ['not a mapping', '- 1\n- 2', /expected a mapping/],
     ['required list item field', 'devices:\n  - { bed: "1" }', /devices\[0\]\.id: expected a string \(missing\)/],
@@ -68,17 +104,29 @@ t.test('secrets from env and from 0600 files; a world-readable secret file is re
   const dir = tempDir(t);
   const hash = await testHash('pox-1');
   writeFileSync(join(dir, 'pox.hash'), `${hash}\n`, { mode: 0o600 });
-  writeFileSync(join(dir, 'c.yaml'), 'devices:\n  - { id: pox-1, secretHashFile: pox.hash }\n  - { id: pox-2, secretHashEnv: POX2 }\n');
+  writeFileSync(
+    join(dir, 'c.yaml'),
+    'devices:\n  - { id: pox-1, secretHashFile: pox.hash }\n  - { id: pox-2, secretHashEnv: POX2 }\n',
+  );
   const config = loadConfig({ file: join(dir, 'c.yaml'), env: { POX2: hash } });
-  t.same(config.devices.map((d) => d.secretHash), [hash, hash]);
+  t.same(
+    config.devices.map((d) => d.secretHash),
+    [hash, hash],
+  );
 
   chmodSync(join(dir, 'pox.hash'), 0o644);
-  t.throws(() => loadConfig({ file: join(dir, 'c.yaml'), env: { POX2: hash } }), /devices\[0\]\.secretHashFile: .* has mode 0644; a secret file must be 0600 or stricter/);
+  t.throws(
+    () => loadConfig({ file: join(dir, 'c.yaml'), env: { POX2: hash } }),
+    /devices\[0\]\.secretHashFile: .* has mode 0644; a secret file must be 0600 or stricter/,
+  );
 });
 
 t.test('environment overrides, applied before validation', async (t) => {
   const dir = tempDir(t);
-  const config = loadConfig({ env: { WARDGATE_MQTT_PORT: '1999', WARDGATE_WARD: '4A', WARDGATE_DATA_DIR: '/var/lib/wg' }, cwd: dir });
+  const config = loadConfig({
+    env: { WARDGATE_MQTT_PORT: '1999', WARDGATE_WARD: '4A', WARDGATE_DATA_DIR: '/var/lib/wg' },
+    cwd: dir,
+  });
   t.equal(config.mqtt.port, 1999);
   t.equal(config.ward, '4A');
   t.equal(config.gateway.dataDir, '/var/lib/wg');
@@ -94,7 +142,10 @@ t.test('anonymous labs may declare devices without secrets', async (t) => {
 t.test('wardgate edge with a bad config exits 2 and names the field', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'c.yaml'), 'serial:\n  - { path: /dev/ttyUSB0, baudRate: fast }\nmqtt: { port: "x" }\n');
-  const run = spawnSync(process.execPath, [WARDGATE_BIN, 'edge', '--config', join(dir, 'c.yaml')], { encoding: 'utf8', timeout: 20_000 });
+  const run = spawnSync(process.execPath, [WARDGATE_BIN, 'edge', '--config', join(dir, 'c.yaml')], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   t.equal(run.status, 2);
   t.match(run.stderr, /mqtt\.port: expected a number/);
   t.equal(run.stdout, '');

@@ -12,15 +12,39 @@ import { InterfaceEngine } from '../../helpers/interfaceEngine.js';
 
 t.setTimeout(120_000);
 
-const admin = { authorization: `Basic ${Buffer.from(`biomed:${passwordOf('biomed')}`).toString('base64')}`, 'content-type': 'application/json' };
+const admin = {
+  authorization: `Basic ${Buffer.from(`biomed:${passwordOf('biomed')}`).toString('base64')}`,
+  'content-type': 'application/json',
+};
 
 t.test('a nurse reviews, confirms, corrects and enters vitals and sends them to the chart', async (t) => {
   const engine = await InterfaceEngine.start(t);
-  const { config, url } = await startTestGateway(t, { extra: { ehr: { host: '127.0.0.1', port: engine.port, retryMinMs: 50 } } });
+  const { config, url } = await startTestGateway(t, {
+    extra: { ehr: { host: '127.0.0.1', port: engine.port, retryMinMs: 50 } },
+  });
   const origin = `http://127.0.0.1:${config.http.port}`;
-  t.equal((await fetch(`${origin}/api/admissions`, { method: 'POST', headers: admin, body: JSON.stringify({ bed: '1', identifier: 'MRN-900', displayName: 'Roe, Rita' }) })).status, 201);
+  t.equal(
+    (
+      await fetch(`${origin}/api/admissions`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ bed: '1', identifier: 'MRN-900', displayName: 'Roe, Rita' }),
+      })
+    ).status,
+    201,
+  );
   const device = await connectAs(t, url, 'pox-1');
-  await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 94, unit: '%' }, { code: 'pr', value: 101, unit: '/min' }] }), { qos: 1 });
+  await device.publishAsync(
+    'wardgate/devices/pox-1/obs',
+    JSON.stringify({
+      seq: 1,
+      obs: [
+        { code: 'spo2', value: 94, unit: '%' },
+        { code: 'pr', value: 101, unit: '/min' },
+      ],
+    }),
+    { qos: 1 },
+  );
 
   const browser = await launchBrowser(t);
   const { page, errors, foreign } = await gatewayPage(browser, origin);
@@ -51,14 +75,30 @@ t.test('a nurse reviews, confirms, corrects and enters vitals and sends them to 
   const msg = engine.received[0].message;
   t.equal(engine.received[0].controlId, controlId, 'the message the page names is the one the EHR received');
   t.equal(msg.getSegment('PID')!.getComponent(3, 1), 'MRN-900');
-  const rows = msg.getAllSegments('OBX').map((o) => [o.getComponent(3, 2), o.getField(5).toString(), o.getField(11).toString(), o.getComponent(16, 1), o.getComponent(17, 1)]);
+  const rows = msg
+    .getAllSegments('OBX')
+    .map((o) => [
+      o.getComponent(3, 2),
+      o.getField(5).toString(),
+      o.getField(11).toString(),
+      o.getComponent(16, 1),
+      o.getComponent(17, 1),
+    ]);
   t.same(rows, [
     ['MDC_PULS_OXIM_PULS_RATE', '96', 'F', 'nurse-ann', 'MMEAS'],
     ['MDC_PULS_OXIM_SAT_O2', '94', 'F', 'nurse-ann', 'AMEAS'],
     ['MDC_TEMP_BODY', '37.8', 'F', 'nurse-ann', 'MMEAS'],
   ]);
-  const audit = (await (await fetch(`${origin}/api/audit`, { headers: admin })).json()) as { entries: Array<{ actor: string; action: string; detail: Record<string, unknown> }> };
-  t.match(audit.entries.find((e) => e.action === 'chart-vitals'), { actor: 'nurse-ann', detail: { corrected: [{ metric: 'pr', from: 101, to: 96 }], confirmed: ['spo2'], entered: ['temp'] } });
+  const audit = (await (await fetch(`${origin}/api/audit`, { headers: admin })).json()) as {
+    entries: Array<{ actor: string; action: string; detail: Record<string, unknown> }>;
+  };
+  t.match(
+    audit.entries.find((e) => e.action === 'chart-vitals'),
+    {
+      actor: 'nurse-ann',
+      detail: { corrected: [{ metric: 'pr', from: 101, to: 96 }], confirmed: ['spo2'], entered: ['temp'] },
+    },
+  );
 
   // An implausible value is refused by the gateway and said on the page; nothing more reaches the EHR.
   await page.locator('.bed-chart button', { hasText: 'Review again' }).click();
@@ -70,14 +110,22 @@ t.test('a nurse reviews, confirms, corrects and enters vitals and sends them to 
   t.equal(engine.received.length, 1);
   t.same(foreign, [], 'nothing loaded from beyond the gateway');
   // The refused send is a 400 the browser logs by itself; anything else is a fault of the page.
-  t.same(errors.filter((e) => !/status of 400/.test(e)), [], 'no errors in the page');
+  t.same(
+    errors.filter((e) => !/status of 400/.test(e)),
+    [],
+    'no errors in the page',
+  );
 });
 
 t.test('a viewer sees no form; without an EHR link the panel is not there', async (t) => {
   const engine = await InterfaceEngine.start(t);
   const withEhr = await startTestGateway(t, { extra: { ehr: { host: '127.0.0.1', port: engine.port } } });
   const origin = `http://127.0.0.1:${withEhr.config.http.port}`;
-  await fetch(`${origin}/api/admissions`, { method: 'POST', headers: admin, body: JSON.stringify({ bed: '1', identifier: 'MRN-1' }) });
+  await fetch(`${origin}/api/admissions`, {
+    method: 'POST',
+    headers: admin,
+    body: JSON.stringify({ bed: '1', identifier: 'MRN-1' }),
+  });
   const browser = await launchBrowser(t);
   const { page } = await gatewayPage(browser, origin);
   await logIn(page, origin, 'station', passwordOf('station'));
@@ -91,6 +139,10 @@ t.test('a viewer sees no form; without an EHR link the panel is not there', asyn
   await logIn(other.page, plain, 'nurse-ann', passwordOf('nurse-ann'));
   await other.page.goto(`${plain}/#/bed/1`);
   await other.page.locator('.bed-settings').waitFor();
-  await waitFor(async () => ((await other.page.locator('.bed-chart').count()) === 0 ? true : undefined), 5000, 'no chart panel');
+  await waitFor(
+    async () => ((await other.page.locator('.bed-chart').count()) === 0 ? true : undefined),
+    5000,
+    'no chart panel',
+  );
   t.pass('no panel without the EHR link');
 });

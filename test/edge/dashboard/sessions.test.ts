@@ -3,7 +3,13 @@
 // cookie attributes, and the login throttle.
 import t from 'tap';
 import type { IncomingMessage } from 'node:http';
-import { BACKGROUND_HEADER, cookieValue, csrfOk, sessionCookie, SessionStore } from '../../../edge/dashboard/sessions.js';
+import {
+  BACKGROUND_HEADER,
+  cookieValue,
+  csrfOk,
+  sessionCookie,
+  SessionStore,
+} from '../../../edge/dashboard/sessions.js';
 import { LoginThrottle } from '../../../edge/auth/loginThrottle.js';
 
 const req = (headers: Record<string, string>, method = 'GET') => ({ headers, method }) as unknown as IncomingMessage;
@@ -40,7 +46,10 @@ t.test('CSRF token and origin', async (t) => {
   t.notOk(csrfOk(req({ host, 'x-csrf-token': `${s.csrf.slice(1)}x` }, 'POST'), s), 'wrong token');
   t.notOk(csrfOk(req({ host, origin: 'http://evil.example', 'x-csrf-token': s.csrf }, 'POST'), s), 'foreign origin');
   t.notOk(csrfOk(req({ host, origin: 'null', 'x-csrf-token': s.csrf }, 'POST'), s), 'opaque origin');
-  t.notOk(csrfOk(req({ host, 'x-csrf-token': store.create('other', 'nurse').csrf }, 'POST'), s), "another session's token");
+  t.notOk(
+    csrfOk(req({ host, 'x-csrf-token': store.create('other', 'nurse').csrf }, 'POST'), s),
+    "another session's token",
+  );
 });
 
 t.test('cookie attributes', async (t) => {

@@ -16,11 +16,19 @@ const PER_ROUND = 400;
 
 t.test('every AA-acknowledged message survives kill -9 at random moments, stored exactly once', async (t) => {
   const hl7Port = await freePort();
-  const { dir, file } = await writeTestConfig(t, { extra: { hl7: { port: hl7Port, senders: [{ application: 'MONITOR' }] } } });
+  const { dir, file } = await writeTestConfig(t, {
+    extra: { hl7: { port: hl7Port, senders: [{ application: 'MONITOR' }] } },
+  });
   const dataDir = join(dir, 'data');
   const acked = new Map(MONITORS.map((m) => [m, new Set<number>()]));
   const message = (monitor: string, i: number) =>
-    pcd01Message({ controlId: `${monitor}-${i}`, ts: TS + i * 100, equipment: monitor, patient: { id: `P-${monitor}`, authority: 'HOSP' }, metrics: tenVitals(i) });
+    pcd01Message({
+      controlId: `${monitor}-${i}`,
+      ts: TS + i * 100,
+      equipment: monitor,
+      patient: { id: `P-${monitor}`, authority: 'HOSP' },
+      metrics: tenVitals(i),
+    });
   const rounds = 3;
   let interrupted = 0;
   for (let round = 0; round <= rounds; round++) {
@@ -35,7 +43,8 @@ t.test('every AA-acknowledged message survives kill -9 at random moments, stored
     });
     const record = () =>
       clients.forEach((c, k) => {
-        for (let j = 0; j < c.acks.length && j < sent[k].length; j++) if (c.acks[j].code === 'AA') acked.get(MONITORS[k])!.add(sent[k][j]);
+        for (let j = 0; j < c.acks.length && j < sent[k].length; j++)
+          if (c.acks[j].code === 'AA') acked.get(MONITORS[k])!.add(sent[k][j]);
       });
     if (round < rounds) {
       // Early enough that a round of 1,200 messages is still being answered (about 5,000 a second here).
@@ -59,11 +68,20 @@ t.test('every AA-acknowledged message survives kill -9 at random moments, stored
   t.teardown(() => db.close());
   for (const m of MONITORS) {
     t.equal(acked.get(m)!.size, rounds * PER_ROUND, `${m}: every message eventually acknowledged`);
-    const row = db.prepare('SELECT count(*) AS obs, count(DISTINCT o.seq) AS seqs FROM observations o JOIN devices d ON d.id = o.device WHERE d.device_id = ?').get(m) as { obs: number; seqs: number };
+    const row = db
+      .prepare(
+        'SELECT count(*) AS obs, count(DISTINCT o.seq) AS seqs FROM observations o JOIN devices d ON d.id = o.device WHERE d.device_id = ?',
+      )
+      .get(m) as { obs: number; seqs: number };
     t.equal(row.obs, rounds * PER_ROUND, `${m}: each acknowledged message stored exactly once`);
     t.equal(row.seqs, row.obs);
   }
   const readings = (db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
   t.equal(readings, MONITORS.length * rounds * PER_ROUND * 10);
-  t.equal((db.prepare("SELECT count(*) AS n FROM dead_letters WHERE reason = 'WG_ERR_SEQ_CONFLICT'").get() as { n: number }).n, 0, 'no retransmission taken for a conflict');
+  t.equal(
+    (db.prepare("SELECT count(*) AS n FROM dead_letters WHERE reason = 'WG_ERR_SEQ_CONFLICT'").get() as { n: number })
+      .n,
+    0,
+    'no retransmission taken for a conflict',
+  );
 });

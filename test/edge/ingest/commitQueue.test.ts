@@ -3,7 +3,14 @@ import { CommitQueue, syncCommitter, type GroupCommitter } from '../../../edge/i
 import type { CommittedItem, IngestItem } from '../../../edge/ingest/types.js';
 import { reject } from '../../../shared/errors.js';
 
-const item = (deviceId: string): IngestItem => ({ kind: 'dead', source: 'mqtt', receivedTs: 1, deviceId, rejection: reject('WG_ERR_JSON', 'x'), raw: Buffer.alloc(0) });
+const item = (deviceId: string): IngestItem => ({
+  kind: 'dead',
+  source: 'mqtt',
+  receivedTs: 1,
+  deviceId,
+  rejection: reject('WG_ERR_JSON', 'x'),
+  raw: Buffer.alloc(0),
+});
 
 /** A store double that records transactions and refuses items of one device. */
 function store(poison = 'none'): GroupCommitter & { groups: number[] } {
@@ -24,7 +31,12 @@ function slowStore(): GroupCommitter & { groups: string[][]; answer(): void } {
     groups,
     commit(items, done) {
       groups.push(items.map((i) => i.deviceId!));
-      waiting.push(() => done(null, items.map((item): CommittedItem => ({ item, result: { outcome: 'status' } }))));
+      waiting.push(() =>
+        done(
+          null,
+          items.map((item): CommittedItem => ({ item, result: { outcome: 'status' } })),
+        ),
+      );
     },
     answer: () => waiting.shift()!(),
   };
@@ -45,7 +57,10 @@ t.test('a failing group is retried item by item: only the item that cannot be st
   const errors: number[] = [];
   const queue = new CommitQueue(s, { onError: (_err, n) => errors.push(n) });
   const results = await Promise.allSettled(['a', 'bad', 'c'].map((d) => queue.submitAsync(item(d))));
-  t.same(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  t.same(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
   t.same(s.groups, [1, 1]);
   t.same(errors, [3]);
 });
@@ -73,56 +88,62 @@ t.test('after close, pending items are committed and new ones refused', async (t
   await t.rejects(queue.submitAsync(item('b')), /shutting down/);
 });
 
-t.test('items that arrive while a group is with the writer form the next group, sent as soon as it answers', async (t) => {
-  const s = slowStore();
-  const queue = new CommitQueue(s, {}, { gatherMs: 0 });
-  const told: string[] = [];
-  const submit = (d: string) => queue.submit(item(d), (err) => (err ? t.fail(err.message) : told.push(d)));
-  submit('a');
-  await new Promise((r) => setImmediate(r));
-  t.same(s.groups, [['a']], 'the first group went at the next turn');
-  submit('b');
-  submit('c');
-  await new Promise((r) => setImmediate(r));
-  t.same(s.groups, [['a']], 'nothing more is sent while the writer is busy');
-  t.equal(queue.pending, 2);
-  t.same(told, []);
-  s.answer();
-  t.same(told, ['a'], 'the first group is told when its commit is answered');
-  t.same(s.groups, [['a'], ['b', 'c']], 'what waited goes at once, as one group');
-  const closing = queue.close();
-  let closed = false;
-  void closing.then(() => (closed = true));
-  await new Promise((r) => setImmediate(r));
-  t.notOk(closed, 'close waits for the group still with the writer');
-  s.answer();
-  await closing;
-  t.same(told, ['a', 'b', 'c']);
-});
+t.test(
+  'items that arrive while a group is with the writer form the next group, sent as soon as it answers',
+  async (t) => {
+    const s = slowStore();
+    const queue = new CommitQueue(s, {}, { gatherMs: 0 });
+    const told: string[] = [];
+    const submit = (d: string) => queue.submit(item(d), (err) => (err ? t.fail(err.message) : told.push(d)));
+    submit('a');
+    await new Promise((r) => setImmediate(r));
+    t.same(s.groups, [['a']], 'the first group went at the next turn');
+    submit('b');
+    submit('c');
+    await new Promise((r) => setImmediate(r));
+    t.same(s.groups, [['a']], 'nothing more is sent while the writer is busy');
+    t.equal(queue.pending, 2);
+    t.same(told, []);
+    s.answer();
+    t.same(told, ['a'], 'the first group is told when its commit is answered');
+    t.same(s.groups, [['a'], ['b', 'c']], 'what waited goes at once, as one group');
+    const closing = queue.close();
+    let closed = false;
+    void closing.then(() => (closed = true));
+    await new Promise((r) => setImmediate(r));
+    t.notOk(closed, 'close waits for the group still with the writer');
+    s.answer();
+    await closing;
+    t.same(told, ['a', 'b', 'c']);
+  },
+);
 
-t.test('with the writer idle, items a few milliseconds apart wait for each other (gatherMs) and share one group', async (t) => {
-  const s = slowStore();
-  const queue = new CommitQueue(s, {}, { gatherMs: 30 });
-  const told: string[] = [];
-  const submit = (d: string) => queue.submit(item(d), (err) => (err ? t.fail(err.message) : told.push(d)));
-  const started = performance.now();
-  submit('a');
-  await new Promise((r) => setTimeout(r, 5));
-  submit('b');
-  await new Promise((r) => setImmediate(r));
-  t.same(s.groups, [], 'the first item waits for company');
-  await new Promise((r) => setTimeout(r, 60));
-  t.same(s.groups, [['a', 'b']], 'one group for both');
-  t.ok(performance.now() - started >= 29, 'sent once the window closed');
-  submit('c');
-  await new Promise((r) => setImmediate(r));
-  t.same(s.groups, [['a', 'b']], 'while the writer is busy, the next item waits for it');
-  s.answer();
-  t.same(s.groups, [['a', 'b'], ['c']], 'and goes as soon as it answers, without a new window');
-  s.answer();
-  t.same(told, ['a', 'b', 'c']);
-  await queue.close();
-});
+t.test(
+  'with the writer idle, items a few milliseconds apart wait for each other (gatherMs) and share one group',
+  async (t) => {
+    const s = slowStore();
+    const queue = new CommitQueue(s, {}, { gatherMs: 30 });
+    const told: string[] = [];
+    const submit = (d: string) => queue.submit(item(d), (err) => (err ? t.fail(err.message) : told.push(d)));
+    const started = performance.now();
+    submit('a');
+    await new Promise((r) => setTimeout(r, 5));
+    submit('b');
+    await new Promise((r) => setImmediate(r));
+    t.same(s.groups, [], 'the first item waits for company');
+    await new Promise((r) => setTimeout(r, 60));
+    t.same(s.groups, [['a', 'b']], 'one group for both');
+    t.ok(performance.now() - started >= 29, 'sent once the window closed');
+    submit('c');
+    await new Promise((r) => setImmediate(r));
+    t.same(s.groups, [['a', 'b']], 'while the writer is busy, the next item waits for it');
+    s.answer();
+    t.same(s.groups, [['a', 'b'], ['c']], 'and goes as soon as it answers, without a new window');
+    s.answer();
+    t.same(told, ['a', 'b', 'c']);
+    await queue.close();
+  },
+);
 
 t.test('a writer that refuses thousands of items at once, one by one, does not exhaust the stack', async (t) => {
   let groups = 0;
@@ -142,25 +163,31 @@ t.test('a writer that throws instead of calling back fails the group, and the qu
   const queue = new CommitQueue({
     commit(items, done) {
       if (calls++ === 0) throw new Error('cannot start the writer thread');
-      done(null, items.map((i): CommittedItem => ({ item: i, result: { outcome: 'status' } })));
+      done(
+        null,
+        items.map((i): CommittedItem => ({ item: i, result: { outcome: 'status' } })),
+      );
     },
   });
   t.same(await queue.submitAsync(item('a')), { outcome: 'status' }, 'the one-by-one retry went through');
   t.same(await queue.submitAsync(item('b')), { outcome: 'status' });
 });
 
-t.test("a submitter whose callback throws costs the others nothing, and the error goes to onListenerError", async (t) => {
-  const errors: string[] = [];
-  const queue = new CommitQueue(store(), { onListenerError: (err) => errors.push(err.message) });
-  const told: string[] = [];
-  queue.submit(item('a'), () => told.push('a'));
-  queue.submit(item('b'), () => {
-    throw new Error('listener of b failed');
-  });
-  const c = queue.submitAsync(item('c')).then(() => told.push('c'));
-  await c;
-  t.same(told, ['a', 'c']);
-  t.same(errors, ['listener of b failed']);
-  await queue.submitAsync(item('d'));
-  t.pass('the queue goes on');
-});
+t.test(
+  'a submitter whose callback throws costs the others nothing, and the error goes to onListenerError',
+  async (t) => {
+    const errors: string[] = [];
+    const queue = new CommitQueue(store(), { onListenerError: (err) => errors.push(err.message) });
+    const told: string[] = [];
+    queue.submit(item('a'), () => told.push('a'));
+    queue.submit(item('b'), () => {
+      throw new Error('listener of b failed');
+    });
+    const c = queue.submitAsync(item('c')).then(() => told.push('c'));
+    await c;
+    t.same(told, ['a', 'c']);
+    t.same(errors, ['listener of b failed']);
+    await queue.submitAsync(item('d'));
+    t.pass('the queue goes on');
+  },
+);

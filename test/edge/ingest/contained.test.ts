@@ -14,7 +14,10 @@ function setup(t: Parameters<typeof tempDir>[0]) {
   const db = openDatabase(tempDir(t));
   t.teardown(() => db.close());
   const store = new IngestStore(db);
-  store.declareDevices([{ id: 'pox-1', bed: '1' }, { id: 'pox-bad', bed: '2' }]);
+  store.declareDevices([
+    { id: 'pox-1', bed: '1' },
+    { id: 'pox-bad', bed: '2' },
+  ]);
   const queue = new CommitQueue(syncCommitter((items) => store.commit(items)));
   const failures: Array<[IngestSource, string]> = [];
   const directory = {
@@ -24,7 +27,9 @@ function setup(t: Parameters<typeof tempDir>[0]) {
     },
   };
   const policy = { maxFutureSkewMs: 60_000, acceptUnknownDevices: false, maxMessageBytes: 4096 };
-  const ingestor = new Ingestor(queue, directory, policy, Date.now, (source, err) => failures.push([source, (err as Error).message]));
+  const ingestor = new Ingestor(queue, directory, policy, Date.now, (source, err) =>
+    failures.push([source, (err as Error).message]),
+  );
   return { db, ingestor, failures };
 }
 
@@ -35,15 +40,48 @@ t.test('observation, status and decoded paths each refuse the message that made 
   const { db, ingestor, failures } = setup(t);
   const payload = Buffer.from(JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 97, unit: '%' }] }));
   const internal = { outcome: 'rejected', rejection: { code: 'WG_ERR_INTERNAL' } };
-  t.match(await outcome((d) => ingestor.observation({ source: 'mqtt', deviceId: 'pox-bad', payload }, d)), internal, 'observation');
-  t.match(await outcome((d) => ingestor.status({ source: 'mqtt', deviceId: 'pox-bad', payload: Buffer.from('{"battery":50}') }, d)), internal, 'status');
   t.match(
-    await outcome((d) => ingestor.decoded({ source: 'hl7', deviceId: 'pox-bad', message: { seq: 1, obs: [] }, content: payload, raw: Buffer.from('MSH|...') }, d)),
+    await outcome((d) => ingestor.observation({ source: 'mqtt', deviceId: 'pox-bad', payload }, d)),
+    internal,
+    'observation',
+  );
+  t.match(
+    await outcome((d) =>
+      ingestor.status({ source: 'mqtt', deviceId: 'pox-bad', payload: Buffer.from('{"battery":50}') }, d),
+    ),
+    internal,
+    'status',
+  );
+  t.match(
+    await outcome((d) =>
+      ingestor.decoded(
+        {
+          source: 'hl7',
+          deviceId: 'pox-bad',
+          message: { seq: 1, obs: [] },
+          content: payload,
+          raw: Buffer.from('MSH|...'),
+        },
+        d,
+      ),
+    ),
     internal,
     'decoded',
   );
-  t.same(failures, [['mqtt', 'directory failed'], ['mqtt', 'directory failed'], ['hl7', 'directory failed']]);
+  t.same(failures, [
+    ['mqtt', 'directory failed'],
+    ['mqtt', 'directory failed'],
+    ['hl7', 'directory failed'],
+  ]);
   const letters = db.prepare('SELECT reason, device_id FROM dead_letters ORDER BY id').all();
-  t.same(letters, Array.from({ length: 3 }, () => ({ reason: 'WG_ERR_INTERNAL', device_id: 'pox-bad' })), 'kept for review with the reason');
-  t.match(await outcome((d) => ingestor.observation({ source: 'mqtt', deviceId: 'pox-1', payload }, d)), { outcome: 'stored', readings: 1 }, 'the next message is stored');
+  t.same(
+    letters,
+    Array.from({ length: 3 }, () => ({ reason: 'WG_ERR_INTERNAL', device_id: 'pox-bad' })),
+    'kept for review with the reason',
+  );
+  t.match(
+    await outcome((d) => ingestor.observation({ source: 'mqtt', deviceId: 'pox-1', payload }, d)),
+    { outcome: 'stored', readings: 1 },
+    'the next message is stored',
+  );
 });

@@ -25,7 +25,8 @@ function feed(): Array<{ controlId: string; text: string }> {
     (p: number) => ({ event: 'A01', location: `3B^1^${p}`, name: `DOE^PAT${p}`, at: at(1) }),
     (p: number) => ({ event: 'A08', location: `3B^1^${p}`, name: `DOE-SMITH^PAT${p}`, at: at(2) }),
     (p: number) => ({ event: 'A02', location: `3B^2^${100 + p}`, name: `DOE-SMITH^PAT${p}`, at: at(3) }),
-    (p: number) => (p % 2 === 0 ? { event: 'A03', location: `3B^2^${100 + p}`, name: `DOE-SMITH^PAT${p}`, at: at(4) } : undefined),
+    (p: number) =>
+      p % 2 === 0 ? { event: 'A03', location: `3B^2^${100 + p}`, name: `DOE-SMITH^PAT${p}`, at: at(4) } : undefined,
   ];
   stages.forEach((stage, s) => {
     for (let p = 1; p <= PATIENTS; p++) {
@@ -41,7 +42,12 @@ function feed(): Array<{ controlId: string; text: string }> {
 t.test('every ADT event applied exactly once across kill -9, none lost', async (t) => {
   const adtPort = await freePort();
   const { dir, file } = await writeTestConfig(t, {
-    extra: { hl7: { port: await freePort(), adt: { port: adtPort, senders: [{ application: 'HIS' }], locations: [{ pointOfCare: '3B' }] } } },
+    extra: {
+      hl7: {
+        port: await freePort(),
+        adt: { port: adtPort, senders: [{ application: 'HIS' }], locations: [{ pointOfCare: '3B' }] },
+      },
+    },
   });
   const dataDir = join(dir, 'data');
   const messages = feed();
@@ -67,32 +73,65 @@ t.test('every ADT event applied exactly once across kill -9, none lost', async (
     client.acks.slice(0, answered).forEach((a, i) => t.equal(a.controlId, todo[i].controlId));
     // Committed but never answered: the resend must find it applied.
     const db = new Database(join(dataDir, 'wardgate.db'), { readonly: true });
-    const committed = new Set((db.prepare('SELECT control_id FROM adt_messages').all() as Array<{ control_id: string }>).map((r) => r.control_id));
+    const committed = new Set(
+      (db.prepare('SELECT control_id FROM adt_messages').all() as Array<{ control_id: string }>).map(
+        (r) => r.control_id,
+      ),
+    );
     db.close();
     inDoubt += todo.slice(answered).filter((m) => committed.has(m.controlId)).length;
     next += answered;
     if (round === rounds) {
       t.equal(next, messages.length, 'every message answered AA in the end');
-      const status = JSON.parse(execFileSync(process.execPath, [WARDGATE_BIN, 'status', '--config', file, '--json'], { encoding: 'utf8' })) as { adt: Record<string, unknown> };
+      const status = JSON.parse(
+        execFileSync(process.execPath, [WARDGATE_BIN, 'status', '--config', file, '--json'], { encoding: 'utf8' }),
+      ) as { adt: Record<string, unknown> };
       t.match(status.adt, { state: 'listening', port: adtPort, connections: 1 });
       const text = execFileSync(process.execPath, [WARDGATE_BIN, 'status', '--config', file], { encoding: 'utf8' });
       t.match(text, new RegExp(`adt in +listening, port ${adtPort}, 1 connected`));
       client.end();
       daemon.child.kill('SIGTERM');
       t.equal(await daemon.exited, 0, 'the last run stops cleanly');
-      const after = JSON.parse(execFileSync(process.execPath, [WARDGATE_BIN, 'status', '--config', file, '--json'], { encoding: 'utf8' })) as { adt: Record<string, unknown> };
+      const after = JSON.parse(
+        execFileSync(process.execPath, [WARDGATE_BIN, 'status', '--config', file, '--json'], { encoding: 'utf8' }),
+      ) as { adt: Record<string, unknown> };
       t.match(after.adt, { state: 'down', connections: 0 });
     }
   }
   t.comment(`messages committed whose ACK never left before the kill, answered on their resend: ${inDoubt}`);
   const db = new Database(join(dataDir, 'wardgate.db'), { readonly: true });
   t.teardown(() => db.close());
-  t.equal((db.prepare('SELECT count(*) AS n FROM adt_messages').get() as { n: number }).n, messages.length, 'each control id recorded once');
-  const perMessage = db.prepare("SELECT detail ->> 'controlId' AS id, count(*) AS n FROM audit WHERE actor = 'adt' GROUP BY id").all() as Array<{ id: string; n: number }>;
+  t.equal(
+    (db.prepare('SELECT count(*) AS n FROM adt_messages').get() as { n: number }).n,
+    messages.length,
+    'each control id recorded once',
+  );
+  const perMessage = db
+    .prepare("SELECT detail ->> 'controlId' AS id, count(*) AS n FROM audit WHERE actor = 'adt' GROUP BY id")
+    .all() as Array<{ id: string; n: number }>;
   t.equal(perMessage.length, messages.length, 'every message has its audit entry');
-  t.ok(perMessage.every((r) => r.n === 1), 'and only one');
-  const open = db.prepare('SELECT a.bed, a.display_name AS name, p.identifier FROM admissions a JOIN patients p ON p.id = a.patient WHERE a.discharged_at IS NULL ORDER BY a.bed').all() as Array<{ bed: string; name: string; identifier: string }>;
-  const expected = Array.from({ length: PATIENTS / 2 }, (_, i) => 2 * i + 1).map((p) => ({ bed: String(100 + p), name: `DOE-SMITH, PAT${p}`, identifier: `MRN${p}` }));
-  t.same(open, expected.sort((a, b) => a.bed.localeCompare(b.bed)), 'odd patients in their second bed, renamed; even ones discharged');
-  t.equal((db.prepare('SELECT count(*) AS n FROM admissions').get() as { n: number }).n, PATIENTS, 'one admission per patient, moved, never duplicated');
+  t.ok(
+    perMessage.every((r) => r.n === 1),
+    'and only one',
+  );
+  const open = db
+    .prepare(
+      'SELECT a.bed, a.display_name AS name, p.identifier FROM admissions a JOIN patients p ON p.id = a.patient WHERE a.discharged_at IS NULL ORDER BY a.bed',
+    )
+    .all() as Array<{ bed: string; name: string; identifier: string }>;
+  const expected = Array.from({ length: PATIENTS / 2 }, (_, i) => 2 * i + 1).map((p) => ({
+    bed: String(100 + p),
+    name: `DOE-SMITH, PAT${p}`,
+    identifier: `MRN${p}`,
+  }));
+  t.same(
+    open,
+    expected.sort((a, b) => a.bed.localeCompare(b.bed)),
+    'odd patients in their second bed, renamed; even ones discharged',
+  );
+  t.equal(
+    (db.prepare('SELECT count(*) AS n FROM admissions').get() as { n: number }).n,
+    PATIENTS,
+    'one admission per patient, moved, never duplicated',
+  );
 });

@@ -35,25 +35,37 @@ function msa(ack: Hl7Message): [string, string] {
 }
 
 function err(ack: Hl7Message): string[] {
-  return ack.getAllSegments('ERR').map((e) => `${e.getComponent(3, 1)} ${e.getField(4).toString()} ${e.getComponent(5, 1)}`);
+  return ack
+    .getAllSegments('ERR')
+    .map((e) => `${e.getComponent(3, 1)} ${e.getField(4).toString()} ${e.getComponent(5, 1)}`);
 }
 
 function admitted(gateway: Gateway): Array<{ bed: string; identifier: string; source: string }> {
-  return gateway.db!.prepare(
-    'SELECT a.bed, p.identifier, a.source FROM admissions a JOIN patients p ON p.id = a.patient WHERE a.discharged_at IS NULL ORDER BY a.bed',
-  ).all() as Array<{ bed: string; identifier: string; source: string }>;
+  return gateway
+    .db!.prepare(
+      'SELECT a.bed, p.identifier, a.source FROM admissions a JOIN patients p ON p.id = a.patient WHERE a.discharged_at IS NULL ORDER BY a.bed',
+    )
+    .all() as Array<{ bed: string; identifier: string; source: string }>;
 }
 
 function audit(gateway: Gateway): Array<{ action: string; target: string | null; detail: Record<string, unknown> }> {
-  return (gateway.db!.prepare("SELECT action, target, detail FROM audit WHERE actor = 'adt' ORDER BY id").all() as Array<{ action: string; target: string | null; detail: string }>)
-    .map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
+  return (
+    gateway.db!.prepare("SELECT action, target, detail FROM audit WHERE actor = 'adt' ORDER BY id").all() as Array<{
+      action: string;
+      target: string | null;
+      detail: string;
+    }>
+  ).map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
 }
 
 t.test('the AccMgr samples, in the order a ward would see them', async (t) => {
   const { gateway, send } = await adtGateway(t, {
     senders: [{ application: 'AccMgr', facility: '1' }],
     identifier: { typeCode: 'MRN' },
-    locations: [{ pointOfCare: 'IN1', room: '214', bed: '1', wardBed: 'in1-214-1' }, { pointOfCare: 'PREOP', room: '101', bed: '1', wardBed: 'preop-101-1' }],
+    locations: [
+      { pointOfCare: 'IN1', room: '214', bed: '1', wardBed: 'in1-214-1' },
+      { pointOfCare: 'PREOP', room: '101', bed: '1', wardBed: 'preop-101-1' },
+    ],
   });
   // A13 cancels a discharge: the patient is back in PREOP 101 bed 1.
   let ack = await send(adtCorpus('accmgr-a13-cancel-discharge.hl7'));
@@ -67,7 +79,10 @@ t.test('the AccMgr samples, in the order a ward would see them', async (t) => {
   // A02 moves the patient to IN1 214 bed 1.
   ack = await send(adtCorpus('accmgr-a02-transfer.hl7'));
   t.same(msa(ack), ['AA', '59910287']);
-  t.same(admitted(gateway).map((a) => a.bed), ['in1-214-1']);
+  t.same(
+    admitted(gateway).map((a) => a.bed),
+    ['in1-214-1'],
+  );
   // The A08 carries the A02's control id with other content: a sender fault, refused, not taken for a resend.
   ack = await send(adtCorpus('accmgr-a08-update.hl7'));
   t.same(msa(ack), ['AE', '59910287']);
@@ -79,11 +94,14 @@ t.test('the AccMgr samples, in the order a ward would see them', async (t) => {
   ack = await send(adtCorpus('accmgr-a03-discharge.hl7'));
   t.same(msa(ack), ['AA', '59912415']);
   t.same(err(ack), []);
-  t.same(audit(gateway).map((a) => [a.action, a.target, a.detail.event, a.detail.controlId]), [
-    ['admit', 'bed:preop-101-1', 'A13', '599102'],
-    ['transfer', 'bed:in1-214-1', 'A02', '59910287'],
-    ['discharge', 'bed:in1-214-1', 'A03', '59912415'],
-  ]);
+  t.same(
+    audit(gateway).map((a) => [a.action, a.target, a.detail.event, a.detail.controlId]),
+    [
+      ['admit', 'bed:preop-101-1', 'A13', '599102'],
+      ['transfer', 'bed:in1-214-1', 'A02', '59910287'],
+      ['discharge', 'bed:in1-214-1', 'A03', '59912415'],
+    ],
+  );
   t.notMatch(JSON.stringify(audit(gateway)), /10006579|DUCK|DONALD/, 'no identifier or name in the audit trail');
 });
 
@@ -96,15 +114,27 @@ t.test('the standard A01 and a merge (A40), and a sender that names no applicati
   t.same(msa(ack), ['AA', 'MSG00001']);
   t.equal(ack.header.getField(9).toString(), 'ACK^A01^ACK');
   t.same(admitted(gateway), [{ bed: '01', identifier: 'PATID1234', source: 'adt' }]);
-  const bed = gateway.db!.prepare("SELECT display_name FROM admissions WHERE bed = '01'").get() as { display_name: string };
+  const bed = gateway.db!.prepare("SELECT display_name FROM admissions WHERE bed = '01'").get() as {
+    display_name: string;
+  };
   t.equal(bed.display_name, 'SMITH, WILLIAM A', 'PID-5 shown on the ward');
   // The hospital registered a second record for someone now in bed 02, then merges it (the published A40's identifiers).
-  const duplicate = adtCorpus('hl7-standard-a01-admit.hl7').replace('PATID1234^5^M11^ADT1^MR^MCM', '999999^^^HOSP_A^MR').replace('MSG00001', 'MSG00002').replace('2000^2012^01', '2000^2012^02');
+  const duplicate = adtCorpus('hl7-standard-a01-admit.hl7')
+    .replace('PATID1234^5^M11^ADT1^MR^MCM', '999999^^^HOSP_A^MR')
+    .replace('MSG00001', 'MSG00002')
+    .replace('2000^2012^01', '2000^2012^02');
   t.same(msa(await send(duplicate)), ['AA', 'MSG00002']);
   ack = await send(adtCorpus('majware-a40-merge.hl7'));
   t.same(msa(ack), ['AA', 'MSG00025']);
   t.equal(ack.header.getField(9).toString(), 'ACK^A40^ACK');
-  t.same(admitted(gateway).map((a) => [a.bed, a.identifier]), [['01', 'PATID1234'], ['02', '123456']], 'bed 02 follows the surviving identifier');
+  t.same(
+    admitted(gateway).map((a) => [a.bed, a.identifier]),
+    [
+      ['01', 'PATID1234'],
+      ['02', '123456'],
+    ],
+    'bed 02 follows the surviving identifier',
+  );
   // An outpatient registration from a sender with an empty MSH-3: not a listed sender.
   ack = await send(adtCorpus('vinah-a04-outpatient.hl7'));
   t.same(msa(ack), ['AR', '12334456778890']);
@@ -112,65 +142,133 @@ t.test('the standard A01 and a merge (A40), and a sender that names no applicati
   t.equal(ack.header.getField(9).toString(), 'ACK^A04^ACK');
 });
 
-t.test("pipelined messages are answered in order, each after its commit; the ward's screens and status follow", async (t) => {
-  const { gateway, port } = await adtGateway(t, { senders: [{ application: 'HIS' }], locations: [{ pointOfCare: '3B' }] });
-  // A raw MLLP writer: the whole burst leaves before the first ACK comes back.
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
-  });
-  t.teardown(() => socket.destroy());
-  const acks = collectAcks(socket);
-  const messages = Array.from({ length: 20 }, (_, i) => adtMessage({ event: 'A01', controlId: `B${i}`, patient: `P${i}`, location: `3B^1^${i + 1}` }));
-  socket.write(Buffer.concat(messages.map((m) => mllpFrame(m))));
-  await waitFor(() => (acks.length === 20 ? true : undefined), 5000, 'twenty ACKs');
-  t.same(acks.map(msa), messages.map((_, i) => ['AA', `B${i}`]), 'in the order sent');
-  t.equal(admitted(gateway).length, 20);
-  t.ok(admitted(gateway).every((a) => a.source === 'adt'));
-  // The link's status, as `wardgate status` reads it from the data directory.
-  const file = join(gateway.config.gateway.dataDir, 'adt-status.json');
-  const status = await waitFor(() => {
-    const s = JSON.parse(readFileSync(file, 'utf8')) as { answers: Record<string, number>; events: Record<string, number>; connections: number; port: number; lastMessageTs: string | null };
-    return s.answers.applied === 20 ? s : undefined;
-  }, 5000, 'the status file');
-  t.match(status, { port, connections: 1, events: { A01: 20 } });
-  t.ok(status.lastMessageTs);
-});
+t.test(
+  "pipelined messages are answered in order, each after its commit; the ward's screens and status follow",
+  async (t) => {
+    const { gateway, port } = await adtGateway(t, {
+      senders: [{ application: 'HIS' }],
+      locations: [{ pointOfCare: '3B' }],
+    });
+    // A raw MLLP writer: the whole burst leaves before the first ACK comes back.
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
+    });
+    t.teardown(() => socket.destroy());
+    const acks = collectAcks(socket);
+    const messages = Array.from({ length: 20 }, (_, i) =>
+      adtMessage({ event: 'A01', controlId: `B${i}`, patient: `P${i}`, location: `3B^1^${i + 1}` }),
+    );
+    socket.write(Buffer.concat(messages.map((m) => mllpFrame(m))));
+    await waitFor(() => (acks.length === 20 ? true : undefined), 5000, 'twenty ACKs');
+    t.same(
+      acks.map(msa),
+      messages.map((_, i) => ['AA', `B${i}`]),
+      'in the order sent',
+    );
+    t.equal(admitted(gateway).length, 20);
+    t.ok(admitted(gateway).every((a) => a.source === 'adt'));
+    // The link's status, as `wardgate status` reads it from the data directory.
+    const file = join(gateway.config.gateway.dataDir, 'adt-status.json');
+    const status = await waitFor(
+      () => {
+        const s = JSON.parse(readFileSync(file, 'utf8')) as {
+          answers: Record<string, number>;
+          events: Record<string, number>;
+          connections: number;
+          port: number;
+          lastMessageTs: string | null;
+        };
+        return s.answers.applied === 20 ? s : undefined;
+      },
+      5000,
+      'the status file',
+    );
+    t.match(status, { port, connections: 1, events: { A01: 20 } });
+    t.ok(status.lastMessageTs);
+  },
+);
 
-t.test('an engine connected and silent for hours keeps its link; when all slots are taken, a silent one gives way', async (t) => {
-  const { gateway, port, send } = await adtGateway(t, { senders: [{ application: 'HIS' }], locations: [{ pointOfCare: '3B' }], maxConnections: 1 });
-  const silent = await new Promise<Socket>((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
-  });
-  t.teardown(() => silent.destroy());
-  const closed = new Promise<void>((resolve) => silent.once('close', () => resolve()));
-  // The second connection (the medplum client) takes the silent one's slot, and is answered.
-  const ack = await send(adtMessage({ event: 'A01', controlId: 'S1', patient: 'P1', location: '3B^1^2' }));
-  t.same(msa(ack), ['AA', 'S1']);
-  await closed;
-  t.same(admitted(gateway).map((a) => a.bed), ['2']);
-  // A third connection finds the only slot held by a sender that spoke: refused, the feed's link unharmed.
-  const third = await new Promise<Socket>((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
-  });
-  await new Promise<void>((resolve) => third.once('close', () => resolve()));
-  t.same(msa(await send(adtMessage({ event: 'A02', controlId: 'S2', patient: 'P1', location: '3B^1^3', at: '20261202100000+0000' }))), ['AA', 'S2']);
-});
+t.test(
+  'an engine connected and silent for hours keeps its link; when all slots are taken, a silent one gives way',
+  async (t) => {
+    const { gateway, port, send } = await adtGateway(t, {
+      senders: [{ application: 'HIS' }],
+      locations: [{ pointOfCare: '3B' }],
+      maxConnections: 1,
+    });
+    const silent = await new Promise<Socket>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
+    });
+    t.teardown(() => silent.destroy());
+    const closed = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+    // The second connection (the medplum client) takes the silent one's slot, and is answered.
+    const ack = await send(adtMessage({ event: 'A01', controlId: 'S1', patient: 'P1', location: '3B^1^2' }));
+    t.same(msa(ack), ['AA', 'S1']);
+    await closed;
+    t.same(
+      admitted(gateway).map((a) => a.bed),
+      ['2'],
+    );
+    // A third connection finds the only slot held by a sender that spoke: refused, the feed's link unharmed.
+    const third = await new Promise<Socket>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
+    });
+    await new Promise<void>((resolve) => third.once('close', () => resolve()));
+    t.same(
+      msa(
+        await send(
+          adtMessage({ event: 'A02', controlId: 'S2', patient: 'P1', location: '3B^1^3', at: '20261202100000+0000' }),
+        ),
+      ),
+      ['AA', 'S2'],
+    );
+  },
+);
 
 t.test('TLS where the site has it: the ADT port speaks MLLP inside TLS only', async (t) => {
   const dir = tempDir(t);
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=ward.example', '-addext', 'subjectAltName=DNS:ward.example'], { stdio: 'ignore' });
-  const { gateway, port } = await adtGateway(t, { senders: [{ application: 'HIS' }], locations: [{ pointOfCare: '3B' }], tls: { cert, key } });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=ward.example',
+      '-addext',
+      'subjectAltName=DNS:ward.example',
+    ],
+    { stdio: 'ignore' },
+  );
+  const { gateway, port } = await adtGateway(t, {
+    senders: [{ application: 'HIS' }],
+    locations: [{ pointOfCare: '3B' }],
+    tls: { cert, key },
+  });
   const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port, servername: 'ward.example', ca: readFileSync(cert) }, () => resolve(s)).on('error', reject);
+    const s = tlsConnect({ host: '127.0.0.1', port, servername: 'ward.example', ca: readFileSync(cert) }, () =>
+      resolve(s),
+    ).on('error', reject);
   });
   t.teardown(() => socket.destroy());
   const acks = collectAcks(socket);
   socket.write(mllpFrame(adtMessage({ event: 'A01', controlId: 'T1', patient: 'P1', location: '3B^1^4' })));
   await waitFor(() => (acks.length === 1 ? true : undefined), 5000, 'the ACK over TLS');
   t.same(msa(acks[0]), ['AA', 'T1']);
-  t.same(admitted(gateway).map((a) => a.bed), ['4']);
+  t.same(
+    admitted(gateway).map((a) => a.bed),
+    ['4'],
+  );
   // Plain MLLP on the TLS port is not understood: no ACK, nothing applied.
   const plain = await new Promise<Socket>((resolve, reject) => {
     const s = connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
@@ -180,7 +278,10 @@ t.test('TLS where the site has it: the ADT port speaks MLLP inside TLS only', as
   plain.write(mllpFrame(adtMessage({ event: 'A01', controlId: 'T2', patient: 'P2', location: '3B^1^5' })));
   await new Promise<void>((resolve) => plain.once('close', () => resolve()));
   t.equal(plainAcks.length, 0);
-  t.same(admitted(gateway).map((a) => a.bed), ['4']);
+  t.same(
+    admitted(gateway).map((a) => a.bed),
+    ['4'],
+  );
 });
 
 /** ACKs as they arrive on a socket, parsed by @medplum/core. */

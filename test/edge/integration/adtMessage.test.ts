@@ -69,7 +69,11 @@ t.test('an authority restricts the choice', async (t) => {
   t.equal(readAdt(parse(text), { typeCode: 'MR', authority: 'ADT1' }, NOW).kind, 'event');
   const other = readAdt(parse(text), { typeCode: 'MR', authority: 'OTHER' }, NOW);
   t.equal(other.kind, 'refused');
-  t.equal(event(readAdt(parse(text), { typeCode: 'SS' }, NOW)).patient.identifier, '123456789', 'another type, another repetition');
+  t.equal(
+    event(readAdt(parse(text), { typeCode: 'SS' }, NOW)).patient.identifier,
+    '123456789',
+    'another type, another repetition',
+  );
 });
 
 t.test('the A40 merge: PID-3 survives, MRG-1 goes', async (t) => {
@@ -91,11 +95,24 @@ t.test('the outpatient A04: PV1-3 empty is no location', async (t) => {
 
 t.test('events the ward does not use, demo data, other message types, missing control id', async (t) => {
   const a01 = corpus('hl7-standard-a01-admit.hl7');
-  t.match(readAdt(parse(a01.replace('ADT^A01|', 'ADT^A31|')), MR, NOW), { kind: 'ignored', event: 'A31', controlId: 'MSG00001' });
+  t.match(readAdt(parse(a01.replace('ADT^A01|', 'ADT^A31|')), MR, NOW), {
+    kind: 'ignored',
+    event: 'A31',
+    controlId: 'MSG00001',
+  });
   t.match(readAdt(parse(a01.replace('|P|2.3.1', '|T|2.3.1')), MR, NOW), { kind: 'demo', processingId: 'T' });
-  t.match(readAdt(parse(a01.replace('ADT^A01|', 'ORU^R01|')), MR, NOW), { kind: 'refused', error: { code: 'WG_ERR_HL7_UNSUPPORTED', hl7Code: 200 } });
-  t.match(readAdt(parse(a01.replace('|MSG00001|', '||')), MR, NOW), { kind: 'refused', error: { code: 'WG_ERR_HL7_FORMAT', hl7Code: 101 } });
-  t.match(readAdt(parse(a01.replace(/PID\|[^\r]*\r/, '')), MR, NOW), { kind: 'refused', error: { code: 'WG_ERR_HL7_PATIENT' } });
+  t.match(readAdt(parse(a01.replace('ADT^A01|', 'ORU^R01|')), MR, NOW), {
+    kind: 'refused',
+    error: { code: 'WG_ERR_HL7_UNSUPPORTED', hl7Code: 200 },
+  });
+  t.match(readAdt(parse(a01.replace('|MSG00001|', '||')), MR, NOW), {
+    kind: 'refused',
+    error: { code: 'WG_ERR_HL7_FORMAT', hl7Code: 101 },
+  });
+  t.match(readAdt(parse(a01.replace(/PID\|[^\r]*\r/, '')), MR, NOW), {
+    kind: 'refused',
+    error: { code: 'WG_ERR_HL7_PATIENT' },
+  });
   // MSH-9 without a trigger: EVN-1 says the event.
   t.equal(event(readAdt(parse(a01.replace('ADT^A01|', 'ADT|')), MR, NOW)).event, 'A01');
 });
@@ -110,13 +127,33 @@ t.test('placeholder identifiers are no patient', async (t) => {
 
 t.test('event time: EVN-6, then EVN-2, then MSH-7; offsets honoured; unreadable falls back to arrival', async (t) => {
   const base = corpus('hl7-standard-a01-admit.hl7');
-  t.equal(event(readAdt(parse(base.replace('EVN|A01|198808181123', 'EVN|A01|198808181123||||198808181100')), MR, NOW)).eventTs, Date.UTC(1988, 7, 18, 11, 0));
-  t.equal(event(readAdt(parse(base.replace('EVN|A01|198808181123', 'EVN|A01|198808181123+0200')), MR, NOW)).eventTs, Date.UTC(1988, 7, 18, 9, 23));
+  t.equal(
+    event(readAdt(parse(base.replace('EVN|A01|198808181123', 'EVN|A01|198808181123||||198808181100')), MR, NOW))
+      .eventTs,
+    Date.UTC(1988, 7, 18, 11, 0),
+  );
+  t.equal(
+    event(readAdt(parse(base.replace('EVN|A01|198808181123', 'EVN|A01|198808181123+0200')), MR, NOW)).eventTs,
+    Date.UTC(1988, 7, 18, 9, 23),
+  );
   // MSH-7's offset places an EVN time without one.
   const placed = base.replace('|198808181126|', '|198808181126-0500|');
   t.equal(event(readAdt(parse(placed), MR, NOW)).eventTs, Date.UTC(1988, 7, 18, 16, 23));
-  t.equal(event(readAdt(parse(base.replace('EVN|A01|198808181123', 'EVN|A01|')), MR, NOW)).eventTs, Date.UTC(1988, 7, 18, 11, 26), 'MSH-7');
-  t.equal(event(readAdt(parse(base.replace('EVN|A01|198808181123', 'EVN|A01|yesterday').replace('|198808181126|', '|soon|')), MR, NOW)).eventTs, NOW);
+  t.equal(
+    event(readAdt(parse(base.replace('EVN|A01|198808181123', 'EVN|A01|')), MR, NOW)).eventTs,
+    Date.UTC(1988, 7, 18, 11, 26),
+    'MSH-7',
+  );
+  t.equal(
+    event(
+      readAdt(
+        parse(base.replace('EVN|A01|198808181123', 'EVN|A01|yesterday').replace('|198808181126|', '|soon|')),
+        MR,
+        NOW,
+      ),
+    ).eventTs,
+    NOW,
+  );
 });
 
 t.test('the digest ignores MSH-7 (a resend with a new send time is the same message) and sees the rest', async (t) => {

@@ -25,7 +25,11 @@ t.test('an alarm accepted on a phone shows as acknowledged on the dashboard with
   await page.waitForSelector('.tile[data-bed="1"]');
 
   const device = await connectAs(t, url, 'pox-1');
-  await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 82, unit: '%' }] }), { qos: 1 });
+  await device.publishAsync(
+    'wardgate/devices/pox-1/obs',
+    JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 82, unit: '%' }] }),
+    { qos: 1 },
+  );
   await page.locator('.tile[data-bed="1"] .alarm.prio-high').waitFor({ timeout: 5000 });
   await engine.waitForCount(1);
   const alarmId = engine.received[0].message.getSegment('OBR')!.getComponent(3, 1);

@@ -3,20 +3,48 @@
 import t from 'tap';
 import { Hl7Message } from '@medplum/core';
 import type { AlarmEvent, AlarmPhase } from '../../../edge/alarms/types.js';
-import { acmFacets, buildAlarmReport, limitSide, type AlarmReportInput } from '../../../edge/integration/alarmReport.js';
+import {
+  acmFacets,
+  buildAlarmReport,
+  limitSide,
+  type AlarmReportInput,
+} from '../../../edge/integration/alarmReport.js';
 
 const base: AlarmEvent = {
-  seq: 7, alarmId: '3f2b8c1e-5a7d-4c2e-9b1a-0d6e4f8a2c11', phase: 'raised', ts: Date.UTC(2026, 11, 2, 9, 30, 5), by: null,
-  bed: '12', deviceId: 'pox-12', kind: 'physiological', rule: 'limit', metric: 'spo2', priority: 'high', state: 'active',
-  message: 'SpO2 low: 85 % (limit <= 88)', value: 85, escalations: 0,
+  seq: 7,
+  alarmId: '3f2b8c1e-5a7d-4c2e-9b1a-0d6e4f8a2c11',
+  phase: 'raised',
+  ts: Date.UTC(2026, 11, 2, 9, 30, 5),
+  by: null,
+  bed: '12',
+  deviceId: 'pox-12',
+  kind: 'physiological',
+  rule: 'limit',
+  metric: 'spo2',
+  priority: 'high',
+  state: 'active',
+  message: 'SpO2 low: 85 % (limit <= 88)',
+  value: 85,
+  escalations: 0,
 };
 
 function input(over: Partial<AlarmReportInput> = {}, event: Partial<AlarmEvent> = {}): AlarmReportInput {
   return {
-    event: { ...base, ...event }, key: '12:limit:spo2', raisedAt: base.ts, controlId: 'AM7', now: base.ts + 20,
-    header: { sendingApplication: 'WARDGATE', sendingFacility: '3B', receivingApplication: 'NURSECALL', receivingFacility: 'HOSP', processingId: 'P' },
+    event: { ...base, ...event },
+    key: '12:limit:spo2',
+    raisedAt: base.ts,
+    controlId: 'AM7',
+    now: base.ts + 20,
+    header: {
+      sendingApplication: 'WARDGATE',
+      sendingFacility: '3B',
+      receivingApplication: 'NURSECALL',
+      receivingFacility: 'HOSP',
+      processingId: 'P',
+    },
     location: { pointOfCare: '3B', room: '', bed: '12', facility: 'HOSP' },
-    patient: { identifier: 'MRN-0042', authority: 'HOSP' }, assigner: 'gw-3b',
+    patient: { identifier: 'MRN-0042', authority: 'HOSP' },
+    assigner: 'gw-3b',
     ...over,
   };
 }
@@ -47,7 +75,10 @@ t.test('a raised SpO2 alarm: MSH, PID, PV1, OBR and the seven ACM facets', async
   t.equal(pid.getComponent(3, 5), 'MR');
   const pv1 = msg.getSegment('PV1')!;
   t.equal(pv1.getField(2).toString(), 'I');
-  t.same([1, 2, 3, 4].map((c) => pv1.getComponent(3, c)), ['3B', '', '12', 'HOSP']);
+  t.same(
+    [1, 2, 3, 4].map((c) => pv1.getComponent(3, c)),
+    ['3B', '', '12', 'HOSP'],
+  );
 
   const obr = msg.getSegment('OBR')!;
   t.equal(obr.getComponent(3, 1), base.alarmId, 'OBR-3 filler order number: the alarm id');
@@ -58,9 +89,18 @@ t.test('a raised SpO2 alarm: MSH, PID, PV1, OBR and the seven ACM facets', async
 
   const rows = msg.getAllSegments('OBX');
   t.equal(rows.length, 7);
-  t.same(rows.map((r) => r.getField(4).toString()), ['1.0.0.0.1', '1.0.0.0.2', '1.0.0.0.3', '1.0.0.0.4', '1.0.0.0.5', '1.0.0.0.6', '1.0.0.0.7']);
-  t.ok(rows.every((r) => r.getField(11).toString() === 'R'), 'OBX-11 R on every row');
-  t.ok(rows.every((r) => r.getComponent(18, 1) === 'pox-12'), 'OBX-18 the device');
+  t.same(
+    rows.map((r) => r.getField(4).toString()),
+    ['1.0.0.0.1', '1.0.0.0.2', '1.0.0.0.3', '1.0.0.0.4', '1.0.0.0.5', '1.0.0.0.6', '1.0.0.0.7'],
+  );
+  t.ok(
+    rows.every((r) => r.getField(11).toString() === 'R'),
+    'OBX-11 R on every row',
+  );
+  t.ok(
+    rows.every((r) => r.getComponent(18, 1) === 'pox-12'),
+    'OBX-18 the device',
+  );
 
   const type = obx(msg, 1);
   t.equal(type.getField(3).toString(), '196672^MDC_EVT_LO_LT_LIM^MDC', 'low limit');
@@ -69,15 +109,26 @@ t.test('a raised SpO2 alarm: MSH, PID, PV1, OBR and the seven ACM facets', async
 
   const source = obx(msg, 2);
   t.equal(source.getField(2).toString(), 'NM');
-  t.same([1, 2, 3, 4, 5, 6].map((c) => source.getComponent(3, c)), ['150456', 'MDC_PULS_OXIM_SAT_O2', 'MDC', '59408-5', 'SpO2', 'LN'], 'MDC and LOINC');
+  t.same(
+    [1, 2, 3, 4, 5, 6].map((c) => source.getComponent(3, c)),
+    ['150456', 'MDC_PULS_OXIM_SAT_O2', 'MDC', '59408-5', 'SpO2', 'LN'],
+    'MDC and LOINC',
+  );
   t.equal(source.getField(5).toString(), '85');
-  t.same([1, 2, 3, 4, 5, 6].map((c) => source.getComponent(6, c)), ['262688', 'MDC_DIM_PERCENT', 'MDC', '%', '%', 'UCUM'], 'MDC and UCUM unit');
+  t.same(
+    [1, 2, 3, 4, 5, 6].map((c) => source.getComponent(6, c)),
+    ['262688', 'MDC_DIM_PERCENT', 'MDC', '%', '%', 'UCUM'],
+    'MDC and UCUM unit',
+  );
 
   t.same(
     [3, 4, 5, 6, 7].map((n) => [obx(msg, n).getComponent(3, 2), obx(msg, n).getField(5).toString()]),
     [
-      ['MDC_ATTR_EVENT_PHASE', 'start'], ['MDC_ATTR_ALARM_STATE', 'active'], ['MDC_ATTR_ALARM_INACTIVATION_STATE', 'enabled'],
-      ['MDC_ATTR_ALARM_PRIORITY', 'PH'], ['MDC_ATTR_ALERT_TYPE', 'SP'],
+      ['MDC_ATTR_EVENT_PHASE', 'start'],
+      ['MDC_ATTR_ALARM_STATE', 'active'],
+      ['MDC_ATTR_ALARM_INACTIVATION_STATE', 'enabled'],
+      ['MDC_ATTR_ALARM_PRIORITY', 'PH'],
+      ['MDC_ATTR_ALERT_TYPE', 'SP'],
     ],
   );
 });
@@ -93,42 +144,105 @@ t.test('each lifecycle event is one message with its ACM phase and states', asyn
   ];
   for (const [phase, state, acmPhase, acmState, inactivation] of cases) {
     const msg = parse(buildAlarmReport(input({}, { phase, state })));
-    t.same([3, 4, 5].map((n) => obx(msg, n).getField(5).toString()), [acmPhase, acmState, inactivation], phase);
+    t.same(
+      [3, 4, 5].map((n) => obx(msg, n).getField(5).toString()),
+      [acmPhase, acmState, inactivation],
+      phase,
+    );
     t.same(acmFacets(phase, state), { phase: acmPhase, state: acmState, inactivation }, `${phase} facets`);
   }
 });
 
 t.test('priorities, high limits, units per metric, technical alarms', async (t) => {
-  const high = parse(buildAlarmReport(input({ key: '4:limit:hr' }, { metric: 'hr', message: 'Heart rate high: 131 /min (limit >= 131)', value: 131, priority: 'medium' })));
+  const high = parse(
+    buildAlarmReport(
+      input(
+        { key: '4:limit:hr' },
+        { metric: 'hr', message: 'Heart rate high: 131 /min (limit >= 131)', value: 131, priority: 'medium' },
+      ),
+    ),
+  );
   t.equal(obx(high, 1).getField(3).toString(), '196650^MDC_EVT_HI_GT_LIM^MDC');
   t.same(obx(high, 1).getField(8).toString().split('~'), ['H', 'PM', 'SP']);
   t.equal(obx(high, 2).getComponent(3, 1), '147842');
   t.equal(obx(high, 2).getComponent(3, 4), '8867-4');
-  t.same([1, 2, 4].map((c) => obx(high, 2).getComponent(6, c)), ['264864', 'MDC_DIM_BEAT_PER_MIN', '/min']);
+  t.same(
+    [1, 2, 4].map((c) => obx(high, 2).getComponent(6, c)),
+    ['264864', 'MDC_DIM_BEAT_PER_MIN', '/min'],
+  );
 
-  const rr = parse(buildAlarmReport(input({ key: '4:limit:rr' }, { metric: 'rr', message: 'Respiration rate high: 25 /min (limit >= 25)', value: 25, priority: 'low' })));
+  const rr = parse(
+    buildAlarmReport(
+      input(
+        { key: '4:limit:rr' },
+        { metric: 'rr', message: 'Respiration rate high: 25 /min (limit >= 25)', value: 25, priority: 'low' },
+      ),
+    ),
+  );
   t.equal(obx(rr, 2).getComponent(6, 2), 'MDC_DIM_RESP_PER_MIN', 'breaths, not beats');
   t.equal(obx(rr, 6).getField(5).toString(), 'PL');
 
-  const temp = parse(buildAlarmReport(input({ key: '4:limit:temp' }, { metric: 'temp', message: 'Temperature high: 39.2 Cel (limit >= 39.1)', value: 39.2 })));
-  t.same([1, 2, 4].map((c) => obx(temp, 2).getComponent(6, c)), ['268192', 'MDC_DIM_DEGC', 'Cel']);
+  const temp = parse(
+    buildAlarmReport(
+      input(
+        { key: '4:limit:temp' },
+        { metric: 'temp', message: 'Temperature high: 39.2 Cel (limit >= 39.1)', value: 39.2 },
+      ),
+    ),
+  );
+  t.same(
+    [1, 2, 4].map((c) => obx(temp, 2).getComponent(6, c)),
+    ['268192', 'MDC_DIM_DEGC', 'Cel'],
+  );
   t.equal(obx(temp, 2).getField(5).toString(), '39.2');
 
   const silent = parse(
     buildAlarmReport(
-      input({ key: 'device:pox-12:silent' }, { kind: 'technical', rule: 'device-silent', metric: null, value: null, priority: 'medium', message: 'Device pox-12 silent for 30 s' }),
+      input(
+        { key: 'device:pox-12:silent' },
+        {
+          kind: 'technical',
+          rule: 'device-silent',
+          metric: null,
+          value: null,
+          priority: 'medium',
+          message: 'Device pox-12 silent for 30 s',
+        },
+      ),
     ),
   );
-  t.equal(obx(silent, 1).getField(3).toString(), '258047^MDC_EVT_NOS^MDC', 'no specific code: not otherwise specified, the text says');
+  t.equal(
+    obx(silent, 1).getField(3).toString(),
+    '258047^MDC_EVT_NOS^MDC',
+    'no specific code: not otherwise specified, the text says',
+  );
   t.same(obx(silent, 1).getField(8).toString().split('~'), ['PM', 'ST']);
   t.equal(obx(silent, 2).getField(3).toString(), '68480^MDC_ATTR_ALERT_SOURCE^MDC');
   t.equal(obx(silent, 2).getField(5).toString(), 'pox-12');
   t.equal(obx(silent, 7).getField(5).toString(), 'ST');
 
-  const battery = parse(buildAlarmReport(input({ key: 'device:pox-12:battery' }, { kind: 'technical', rule: 'battery', metric: null, value: 8, priority: 'low', message: 'Device pox-12: battery 8 %' })));
+  const battery = parse(
+    buildAlarmReport(
+      input(
+        { key: 'device:pox-12:battery' },
+        {
+          kind: 'technical',
+          rule: 'battery',
+          metric: null,
+          value: 8,
+          priority: 'low',
+          message: 'Device pox-12: battery 8 %',
+        },
+      ),
+    ),
+  );
   t.equal(obx(battery, 1).getField(3).toString(), '196802^MDC_EVT_BATT_LO^MDC');
 
-  const news2 = parse(buildAlarmReport(input({ key: '12:news2' }, { rule: 'news2', metric: 'news2', value: 7, message: 'NEWS2 7: emergency response' })));
+  const news2 = parse(
+    buildAlarmReport(
+      input({ key: '12:news2' }, { rule: 'news2', metric: 'news2', value: 7, message: 'NEWS2 7: emergency response' }),
+    ),
+  );
   t.equal(obx(news2, 1).getField(3).toString(), '258047^MDC_EVT_NOS^MDC');
   t.equal(obx(news2, 1).getField(8).toString(), 'PH~SP', 'no limit side');
   t.equal(obx(news2, 2).getComponent(3, 2), 'MDC_ATTR_ALERT_SOURCE', 'NEWS2 has no MDC code: the source names it');
@@ -143,7 +257,16 @@ t.test('no patient in the bed: PID-3 empty, the location still there', async (t)
 t.test('delimiters inside values are escaped, so no field splits', async (t) => {
   const text = buildAlarmReport(
     input(
-      { patient: { identifier: 'A|B^C', authority: 'H&S' }, header: { sendingApplication: 'WG~1', sendingFacility: '3B', receivingApplication: 'N\\C', receivingFacility: '', processingId: 'T' } },
+      {
+        patient: { identifier: 'A|B^C', authority: 'H&S' },
+        header: {
+          sendingApplication: 'WG~1',
+          sendingFacility: '3B',
+          receivingApplication: 'N\\C',
+          receivingFacility: '',
+          processingId: 'T',
+        },
+      },
       { message: 'SpO2 low: 85 % | see ^bed~12 & \\co', deviceId: 'pox|12' },
     ),
   );
@@ -156,9 +279,12 @@ t.test('delimiters inside values are escaped, so no field splits', async (t) => 
   t.equal(obx(msg, 3).getField(5).toString(), 'start', 'the rows after the text are where they belong');
 });
 
-t.test('limit side is read from the engine\'s text only for limit alarms', async (t) => {
+t.test("limit side is read from the engine's text only for limit alarms", async (t) => {
   t.equal(limitSide('12:limit:spo2', { rule: 'limit', message: 'SpO2 low: 85 % (limit <= 88)' }), 'low');
   t.equal(limitSide('12:limit:hr', { rule: 'limit', message: 'Heart rate high: 131 /min (limit >= 131)' }), 'high');
-  t.equal(limitSide('12:rate:hr:30', { rule: 'rate', message: 'Heart rate rose 30 /min within 10 min (now 120)' }), undefined);
+  t.equal(
+    limitSide('12:rate:hr:30', { rule: 'rate', message: 'Heart rate rose 30 /min within 10 min (now 120)' }),
+    undefined,
+  );
   t.equal(limitSide('12:news2', { rule: 'news2', message: 'NEWS2 7: emergency response' }), undefined);
 });

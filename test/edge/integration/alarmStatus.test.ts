@@ -5,11 +5,20 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { Hl7Message } from '@medplum/core';
 import { buildAlarmReport } from '../../../edge/integration/alarmReport.js';
-import { acceptedBy, readAlarmStatus, statusOf, type AlarmStatusReport } from '../../../edge/integration/alarmStatus.js';
+import {
+  acceptedBy,
+  readAlarmStatus,
+  statusOf,
+  type AlarmStatusReport,
+} from '../../../edge/integration/alarmStatus.js';
 
 const CORPUS = new URL('../../corpus/hl7/', import.meta.url).pathname;
 /** Corpus files hold one segment per line; HL7 ends segments with CR. */
-const corpus = (name: string) => readFileSync(CORPUS + name, 'utf8').trim().split('\n').join('\r') + '\r';
+const corpus = (name: string) =>
+  readFileSync(CORPUS + name, 'utf8')
+    .trim()
+    .split('\n')
+    .join('\r') + '\r';
 
 t.test('published PCD-05: a delivery status for the alarm named in OBR-3', async (t) => {
   const report = readAlarmStatus(corpus('draeger-das-pcd05-delivered.hl7'));
@@ -36,10 +45,24 @@ t.test('a PCD-05 built by another implementation: who accepted, where, on which 
   const report = readAlarmStatus(msg.toString());
   t.equal('kind' in report && report.kind, 'status');
   const status = report as AlarmStatusReport;
-  t.match(status, { controlId: 'NC-5521', manager: 'NURSECALL', alarmId: '3f2b8c1e-5a7d-4c2e-9b1a-0d6e4f8a2c11', answers: 'AM7' });
-  t.same(status.recipients.map((r) => r.status), ['delivered', 'accepted']);
+  t.match(status, {
+    controlId: 'NC-5521',
+    manager: 'NURSECALL',
+    alarmId: '3f2b8c1e-5a7d-4c2e-9b1a-0d6e4f8a2c11',
+    answers: 'AM7',
+  });
+  t.same(
+    status.recipients.map((r) => r.status),
+    ['delivered', 'accepted'],
+  );
   const accepted = status.recipients[1];
-  t.match(accepted, { personId: 'N123', personName: 'Anna Smith', location: '3B Corridor Bay 2', device: 'PHONE-0451', at: Date.UTC(2026, 11, 2, 9, 30, 11) });
+  t.match(accepted, {
+    personId: 'N123',
+    personName: 'Anna Smith',
+    location: '3B Corridor Bay 2',
+    device: 'PHONE-0451',
+    at: Date.UTC(2026, 11, 2, 9, 30, 11),
+  });
   t.equal(acceptedBy(accepted, status.manager), 'Anna Smith');
   t.equal(acceptedBy({ ...accepted, personName: '' }, status.manager), 'N123');
   t.equal(acceptedBy({ ...accepted, personName: '', personId: '' }, status.manager), 'NURSECALL');
@@ -47,21 +70,42 @@ t.test('a PCD-05 built by another implementation: who accepted, where, on which 
 
 t.test('dissemination statuses as managers word them', async (t) => {
   const table: Array<[string, string]> = [
-    ['Received by AM', 'received'], ['Delivered', 'delivered'], ['Delivered to endpoint', 'delivered'], ['Read at endpoint', 'read'],
-    ['Accepted by user', 'accepted'], ['accepted', 'accepted'], ['Rejected', 'rejected'], ['Declined by user', 'rejected'],
-    ['Cancelled by AM', 'cancelled'], ['Not delivered', 'undeliverable'], ['Undeliverable', 'undeliverable'], ['Delivery failed', 'undeliverable'],
-    ['Callback start', 'other'], ['', 'other'],
+    ['Received by AM', 'received'],
+    ['Delivered', 'delivered'],
+    ['Delivered to endpoint', 'delivered'],
+    ['Read at endpoint', 'read'],
+    ['Accepted by user', 'accepted'],
+    ['accepted', 'accepted'],
+    ['Rejected', 'rejected'],
+    ['Declined by user', 'rejected'],
+    ['Cancelled by AM', 'cancelled'],
+    ['Not delivered', 'undeliverable'],
+    ['Undeliverable', 'undeliverable'],
+    ['Delivery failed', 'undeliverable'],
+    ['Callback start', 'other'],
+    ['', 'other'],
   ];
   for (const [text, status] of table) t.equal(statusOf(text), status, JSON.stringify(text));
 });
 
 t.test('bad input gets a reason, not an exception', async (t) => {
   t.match(readAlarmStatus('garbage'), { code: 'WG_ERR_HL7_FORMAT' });
-  t.match(readAlarmStatus('MSH|^~\\&|NC||||20261202||ORU^R01|1|P|2.6\rOBX|1|NM|x||1\r'), { code: 'WG_ERR_HL7_UNSUPPORTED', field: 'MSH-9' });
-  t.match(readAlarmStatus('MSH|^~\\&|NC||||20261202||ORA^R41^ORA_R41|1|P|2.7\rPRT|||Accepted\r'), { code: 'WG_ERR_SCHEMA', field: 'OBR-3' });
-  t.match(readAlarmStatus('MSH|^~\\&|NC||||20261202||ORA^R41^ORA_R41|1|P|2.7\rOBR|||abc\r'), { code: 'WG_ERR_SCHEMA', field: 'PRT' });
+  t.match(readAlarmStatus('MSH|^~\\&|NC||||20261202||ORU^R01|1|P|2.6\rOBX|1|NM|x||1\r'), {
+    code: 'WG_ERR_HL7_UNSUPPORTED',
+    field: 'MSH-9',
+  });
+  t.match(readAlarmStatus('MSH|^~\\&|NC||||20261202||ORA^R41^ORA_R41|1|P|2.7\rPRT|||Accepted\r'), {
+    code: 'WG_ERR_SCHEMA',
+    field: 'OBR-3',
+  });
+  t.match(readAlarmStatus('MSH|^~\\&|NC||||20261202||ORA^R41^ORA_R41|1|P|2.7\rOBR|||abc\r'), {
+    code: 'WG_ERR_SCHEMA',
+    field: 'PRT',
+  });
   t.match(readAlarmStatus('MSH|^~\\&|NC||||20261202||ACK^R40|1|P|2.7\r'), { code: 'WG_ERR_HL7_FORMAT', field: 'MSA' });
-  const escaped = readAlarmStatus('MSH|^~\\&|NC||||20261202||ORA^R41^ORA_R41|1|P|2.7\rOBR|||a\\F\\b\rPRT|||Accepted|RCT|N1^O\\T\\Brien^Pat\r') as AlarmStatusReport;
+  const escaped = readAlarmStatus(
+    'MSH|^~\\&|NC||||20261202||ORA^R41^ORA_R41|1|P|2.7\rOBR|||a\\F\\b\rPRT|||Accepted|RCT|N1^O\\T\\Brien^Pat\r',
+  ) as AlarmStatusReport;
   t.equal(escaped.alarmId, 'a|b', 'escapes decoded after splitting');
   t.equal(escaped.recipients[0].personName, 'Pat O&Brien');
 });
@@ -80,12 +124,35 @@ function facets(text: string): Map<string, string> {
 t.test('our PCD-04 carries the facets published alarm reporters send, in the same places', async (t) => {
   const ours = buildAlarmReport({
     event: {
-      alarmId: 'a1', phase: 'raised', ts: Date.UTC(2026, 11, 2), by: null, bed: '12', deviceId: 'pox-12', kind: 'physiological', rule: 'limit',
-      metric: 'spo2', priority: 'medium', state: 'active', message: 'SpO2 low: 85 % (limit <= 88)', value: 85, escalations: 0,
+      alarmId: 'a1',
+      phase: 'raised',
+      ts: Date.UTC(2026, 11, 2),
+      by: null,
+      bed: '12',
+      deviceId: 'pox-12',
+      kind: 'physiological',
+      rule: 'limit',
+      metric: 'spo2',
+      priority: 'medium',
+      state: 'active',
+      message: 'SpO2 low: 85 % (limit <= 88)',
+      value: 85,
+      escalations: 0,
     },
-    key: '12:limit:spo2', raisedAt: Date.UTC(2026, 11, 2), controlId: 'AM1', now: Date.UTC(2026, 11, 2),
-    header: { sendingApplication: 'WARDGATE', sendingFacility: '3B', receivingApplication: '', receivingFacility: '', processingId: 'P' },
-    location: { pointOfCare: '3B', room: '', bed: '12', facility: '' }, patient: undefined, assigner: 'gw',
+    key: '12:limit:spo2',
+    raisedAt: Date.UTC(2026, 11, 2),
+    controlId: 'AM1',
+    now: Date.UTC(2026, 11, 2),
+    header: {
+      sendingApplication: 'WARDGATE',
+      sendingFacility: '3B',
+      receivingApplication: '',
+      receivingFacility: '',
+      processingId: 'P',
+    },
+    location: { pointOfCare: '3B', room: '', bed: '12', facility: '' },
+    patient: undefined,
+    assigner: 'gw',
   });
   const mine = facets(ours);
   for (const file of ['ge-mural-pcd04-advisory.hl7', 'draeger-das-pcd04-watchdog.hl7']) {
@@ -97,7 +164,12 @@ t.test('our PCD-04 carries the facets published alarm reporters send, in the sam
     t.equal(profile, Hl7Message.parse(ours).header.getComponent(21, 1), `${file}: the same profile (MSH-21.1)`);
     t.equal(published.getSegment('OBR')!.getField(4).toString(), '196616^MDC_EVT_ALARM^MDC', `${file}: OBR-4`);
     const theirs = facets(text);
-    for (const name of ['MDC_ATTR_EVENT_PHASE', 'MDC_ATTR_ALARM_INACTIVATION_STATE', 'MDC_ATTR_ALARM_PRIORITY', 'MDC_ATTR_ALERT_TYPE']) {
+    for (const name of [
+      'MDC_ATTR_EVENT_PHASE',
+      'MDC_ATTR_ALARM_INACTIVATION_STATE',
+      'MDC_ATTR_ALARM_PRIORITY',
+      'MDC_ATTR_ALERT_TYPE',
+    ]) {
       t.ok(theirs.has(name) && mine.has(name), `${file}: ${name} in both`);
     }
     // The same vocabulary: phase, inactivation state, priority and type values from the ACM tables.
@@ -105,5 +177,13 @@ t.test('our PCD-04 carries the facets published alarm reporters send, in the sam
     t.match(theirs.get('MDC_ATTR_ALARM_PRIORITY'), /^P[HMLN]$/);
     t.match(theirs.get('MDC_ATTR_ALERT_TYPE'), /^S[PTA]$/);
   }
-  t.same([mine.get('MDC_ATTR_EVENT_PHASE'), mine.get('MDC_ATTR_ALARM_STATE'), mine.get('MDC_ATTR_ALARM_PRIORITY'), mine.get('MDC_ATTR_ALERT_TYPE')], ['start', 'active', 'PM', 'SP']);
+  t.same(
+    [
+      mine.get('MDC_ATTR_EVENT_PHASE'),
+      mine.get('MDC_ATTR_ALARM_STATE'),
+      mine.get('MDC_ATTR_ALARM_PRIORITY'),
+      mine.get('MDC_ATTR_ALERT_TYPE'),
+    ],
+    ['start', 'active', 'PM', 'SP'],
+  );
 });

@@ -9,9 +9,20 @@ import { createLogger } from '../../../edge/log.js';
 import { AlarmStatusListener } from '../../../edge/integration/alarmStatusListener.js';
 import type { AckReport, AlarmStatusReport } from '../../../edge/integration/alarmStatus.js';
 
-async function started(t: { teardown(fn: () => unknown): void }, onStatus: (r: AlarmStatusReport) => Rejection | undefined, acks: AckReport[] = []) {
+async function started(
+  t: { teardown(fn: () => unknown): void },
+  onStatus: (r: AlarmStatusReport) => Rejection | undefined,
+  acks: AckReport[] = [],
+) {
   const listener = new AlarmStatusListener({
-    host: '127.0.0.1', port: 0, allowedAddresses: [], application: 'WARDGATE', facility: '3B', log: createLogger('silent'), onStatus, onAck: (a) => acks.push(a),
+    host: '127.0.0.1',
+    port: 0,
+    allowedAddresses: [],
+    application: 'WARDGATE',
+    facility: '3B',
+    log: createLogger('silent'),
+    onStatus,
+    onAck: (a) => acks.push(a),
   });
   await listener.start();
   t.teardown(() => listener.stop());
@@ -35,23 +46,42 @@ t.test('each status report is answered ACK^R41 AA, and handed over with who and 
   const ack = await client.sendAndWait(pcd05('NC-1', 'alarm-1', 'Accepted'), { timeoutMs: 5000 });
   t.equal(ack.header.getField(9).toString(), 'ACK^R41^ACK');
   t.equal(ack.getSegment('MSA')!.getField(1).toString(), 'AA');
-  t.equal(ack.getSegment('MSA')!.getField(2).toString(), 'NC-1', 'MSA-2: the manager\'s control id');
-  t.same([3, 4, 5, 6, 11, 12].map((n) => ack.header.getField(n).toString()), ['WARDGATE', '3B', 'NURSECALL', 'HOSP', 'P', '2.7'], 'addressed back to the manager, in its version');
+  t.equal(ack.getSegment('MSA')!.getField(2).toString(), 'NC-1', "MSA-2: the manager's control id");
+  t.same(
+    [3, 4, 5, 6, 11, 12].map((n) => ack.header.getField(n).toString()),
+    ['WARDGATE', '3B', 'NURSECALL', 'HOSP', 'P', '2.7'],
+    'addressed back to the manager, in its version',
+  );
   t.equal(seen.length, 1);
-  t.match(seen[0], { alarmId: 'alarm-1', manager: 'NURSECALL', recipients: [{ status: 'accepted', personName: 'Anna Smith', device: 'PHONE-0451', location: '3B Bay 2' }] });
+  t.match(seen[0], {
+    alarmId: 'alarm-1',
+    manager: 'NURSECALL',
+    recipients: [{ status: 'accepted', personName: 'Anna Smith', device: 'PHONE-0451', location: '3B Bay 2' }],
+  });
   const second = await client.sendAndWait(pcd05('NC-2', 'alarm-1', 'Read'), { timeoutMs: 5000 });
   t.equal(second.getSegment('MSA')!.getField(2).toString(), 'NC-2', 'several reports on one connection, each answered');
 });
 
 t.test('a status the gateway cannot apply is answered AE with the reason; a message of another kind AR', async (t) => {
-  const { client } = await started(t, () => ({ code: 'WG_ERR_NOT_FOUND', message: 'no alarm alarm-9 was reported to the alarm manager' }));
+  const { client } = await started(t, () => ({
+    code: 'WG_ERR_NOT_FOUND',
+    message: 'no alarm alarm-9 was reported to the alarm manager',
+  }));
   const refused = await client.sendAndWait(pcd05('NC-3', 'alarm-9', 'Accepted'), { timeoutMs: 5000 });
   t.equal(refused.getSegment('MSA')!.getField(1).toString(), 'AE');
   t.match(refused.getSegment('ERR')!.toString(), /WG_ERR_NOT_FOUND/);
-  const other = await client.sendAndWait(Hl7Message.parse('MSH|^~\\&|NURSECALL|HOSP|WARDGATE|3B|20261202093012+0000||ORU^R01^ORU_R01|NC-4|P|2.6\rOBR|1\r'), { timeoutMs: 5000 });
+  const other = await client.sendAndWait(
+    Hl7Message.parse('MSH|^~\\&|NURSECALL|HOSP|WARDGATE|3B|20261202093012+0000||ORU^R01^ORU_R01|NC-4|P|2.6\rOBR|1\r'),
+    { timeoutMs: 5000 },
+  );
   t.equal(other.getSegment('MSA')!.getField(1).toString(), 'AR');
   t.equal(other.getSegment('MSA')!.getField(2).toString(), 'NC-4');
-  const noPrt = await client.sendAndWait(Hl7Message.parse('MSH|^~\\&|NURSECALL|HOSP|WARDGATE|3B|20261202093012+0000||ORA^R41^ORA_R41|NC-5|P|2.7\rOBR|1||a1\r'), { timeoutMs: 5000 });
+  const noPrt = await client.sendAndWait(
+    Hl7Message.parse(
+      'MSH|^~\\&|NURSECALL|HOSP|WARDGATE|3B|20261202093012+0000||ORA^R41^ORA_R41|NC-5|P|2.7\rOBR|1||a1\r',
+    ),
+    { timeoutMs: 5000 },
+  );
   t.equal(noPrt.getSegment('MSA')!.getField(1).toString(), 'AE');
   t.match(noPrt.getSegment('ERR')!.toString(), /WG_ERR_SCHEMA/);
 });
@@ -65,7 +95,9 @@ t.test('a plain ACK is read and not answered; the next message still is', async 
   const received: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => received.push(chunk));
   const frame = (text: string) => Buffer.concat([Buffer.from([0x0b]), Buffer.from(text), Buffer.from([0x1c, 0x0d])]);
-  socket.write(frame('MSH|^~\\&|NURSECALL|HOSP|WARDGATE|3B|20261202093012+0000||ACK^R40^ACK|NC-6|P|2.6\rMSA|AA|AM42\r'));
+  socket.write(
+    frame('MSH|^~\\&|NURSECALL|HOSP|WARDGATE|3B|20261202093012+0000||ACK^R40^ACK|NC-6|P|2.6\rMSA|AA|AM42\r'),
+  );
   socket.write(frame(pcd05('NC-7', 'alarm-2', 'Delivered').toString()));
   const deadline = Date.now() + 5000;
   while (!Buffer.concat(received).includes(0x1c) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -79,7 +111,13 @@ t.test('a plain ACK is read and not answered; the next message still is', async 
 
 t.test('an address not allowed is refused at connect', async (t) => {
   const listener = new AlarmStatusListener({
-    host: '127.0.0.1', port: 0, allowedAddresses: ['10.9.9.9'], application: 'WARDGATE', facility: '3B', log: createLogger('silent'), onStatus: () => undefined,
+    host: '127.0.0.1',
+    port: 0,
+    allowedAddresses: ['10.9.9.9'],
+    application: 'WARDGATE',
+    facility: '3B',
+    log: createLogger('silent'),
+    onStatus: () => undefined,
   });
   await listener.start();
   t.teardown(() => listener.stop());

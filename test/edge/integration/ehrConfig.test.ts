@@ -13,9 +13,17 @@ t.test('off when absent; defaults when present', async (t) => {
   t.equal((await load(t)).ehr, undefined);
   const config = await load(t, { host: 'engine.hosp.local', port: 6661 });
   t.match(config.ehr, {
-    sendingApplication: 'WARDGATE', receivingApplication: '', processingId: 'P', identifierType: 'MR',
-    vitals: ['hr', 'pr', 'spo2', 'rr', 'nibp_sys', 'nibp_dia', 'nibp_map', 'temp'], maxAgeMs: 14_400_000, observers: {},
-    ackTimeoutMs: 30_000, retryMinMs: 1000, retryMaxMs: 300_000, unreachableAlarmMs: 900_000,
+    sendingApplication: 'WARDGATE',
+    receivingApplication: '',
+    processingId: 'P',
+    identifierType: 'MR',
+    vitals: ['hr', 'pr', 'spo2', 'rr', 'nibp_sys', 'nibp_dia', 'nibp_map', 'temp'],
+    maxAgeMs: 14_400_000,
+    observers: {},
+    ackTimeoutMs: 30_000,
+    retryMinMs: 1000,
+    retryMaxMs: 300_000,
+    unreachableAlarmMs: 900_000,
   });
   t.equal(config.ehr?.unvalidated, undefined, 'unvalidated vitals are off by default');
   t.equal(config.ehr?.tls, undefined);
@@ -29,7 +37,11 @@ t.test('refused settings name their field', async (t) => {
     ['retry bounds backwards', { host: 'h', port: 1, retryMinMs: 5000, retryMaxMs: 1000 }, /ehr\.retryMaxMs/],
     ['a client certificate without its key', { host: 'h', port: 1, tls: { cert: '/etc/c.pem' } }, /ehr\.tls\.key/],
     ['an unknown field', { host: 'h', port: 1, resultStatus: 'F' }, /resultStatus/],
-    ['unvalidated as final', { host: 'h', port: 1, unvalidated: { intervalMs: 60_000, status: 'F' } }, /ehr\.unvalidated\.status/],
+    [
+      'unvalidated as final',
+      { host: 'h', port: 1, unvalidated: { intervalMs: 60_000, status: 'F' } },
+      /ehr\.unvalidated\.status/,
+    ],
     ['a processing id outside table 0103', { host: 'h', port: 1, processingId: 'X' }, /ehr\.processingId/],
   ];
   for (const [what, ehr, field] of cases) await t.rejects(load(t, ehr), field, what);

@@ -9,10 +9,14 @@ import { MllpClient, MllpSendError, readAck } from '../../../edge/integration/ml
 import { freePort } from '../../helpers/env.js';
 
 const MESSAGE = 'MSH|^~\\&|WARDGATE|3B|EHR|H|20261202100000+0000||ORU^R01^ORU_R01|C1|P|2.6\rPID|||M^^^H^MR\r';
-const ack = (code: string, id = 'C1', extra = '') => `MSH|^~\\&|EHR|H|WARDGATE|3B|20261202100001+0000||ACK^R01^ACK|A1|P|2.6\rMSA|${code}|${id}${extra}\r`;
+const ack = (code: string, id = 'C1', extra = '') =>
+  `MSH|^~\\&|EHR|H|WARDGATE|3B|20261202100001+0000||ACK^R01^ACK|A1|P|2.6\rMSA|${code}|${id}${extra}\r`;
 const frame = (text: string) => Buffer.concat([Buffer.from([0x0b]), Buffer.from(text), Buffer.from([0x1c, 0x0d])]);
 
-async function rawServer(t: { teardown(fn: () => unknown): void }, onData: (socket: Socket, data: Buffer) => void): Promise<number> {
+async function rawServer(
+  t: { teardown(fn: () => unknown): void },
+  onData: (socket: Socket, data: Buffer) => void,
+): Promise<number> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -29,7 +33,13 @@ async function rawServer(t: { teardown(fn: () => unknown): void }, onData: (sock
 
 function client(t: { teardown(fn: () => unknown): void }, port: number, ackTimeoutMs = 500) {
   const states: boolean[] = [];
-  const c = new MllpClient({ host: '127.0.0.1', port, connectTimeoutMs: 1000, ackTimeoutMs, onConnected: (on) => states.push(on) });
+  const c = new MllpClient({
+    host: '127.0.0.1',
+    port,
+    connectTimeoutMs: 1000,
+    ackTimeoutMs,
+    onConnected: (on) => states.push(on),
+  });
   t.teardown(() => c.close());
   return { c, states };
 }
@@ -56,19 +66,26 @@ t.test('the message goes out framed, byte for byte', async (t) => {
     if (got.at(-1) === 0x0d && got.at(-2) === 0x1c) socket.write(frame(ack('AE', 'C1', '|bad unit')));
   });
   const { c } = client(t, port);
-  t.same(await c.send(MESSAGE, 'C1'), { code: 'AE', controlId: 'C1', text: 'bad unit' }, 'MSA-3 is the text when there is no ERR');
+  t.same(
+    await c.send(MESSAGE, 'C1'),
+    { code: 'AE', controlId: 'C1', text: 'bad unit' },
+    'MSA-3 is the text when there is no ERR',
+  );
   t.same(got, frame(MESSAGE));
 });
 
-t.test('no answer in time: a timeout, and the connection is closed so that a late ACK cannot pass for the next', async (t) => {
-  const port = await rawServer(t, () => {});
-  const { c, states } = client(t, port, 200);
-  const err = await c.send(MESSAGE, 'C1').catch((e: unknown) => e);
-  t.ok(err instanceof MllpSendError);
-  t.equal((err as MllpSendError).kind, 'timeout');
-  t.same(states, [true, false]);
-  t.equal(c.connected, false);
-});
+t.test(
+  'no answer in time: a timeout, and the connection is closed so that a late ACK cannot pass for the next',
+  async (t) => {
+    const port = await rawServer(t, () => {});
+    const { c, states } = client(t, port, 200);
+    const err = await c.send(MESSAGE, 'C1').catch((e: unknown) => e);
+    t.ok(err instanceof MllpSendError);
+    t.equal((err as MllpSendError).kind, 'timeout');
+    t.same(states, [true, false]);
+    t.equal(c.connected, false);
+  },
+);
 
 t.test('the peer closes before answering: a network failure', async (t) => {
   const port = await rawServer(t, (socket) => socket.destroy());
@@ -114,7 +131,11 @@ t.test('readAck: codes, texts and what is not an ACK', async (t) => {
     ['AA', ack('AA'), { code: 'AA', controlId: 'C1', text: '' }],
     ['CA (enhanced mode)', ack('CA'), { code: 'CA', controlId: 'C1', text: '' }],
     ['CR', ack('CR'), { code: 'CR', controlId: 'C1', text: '' }],
-    ['AR with ERR-8 before MSA-3', `${ack('AR', 'C1', '|short')}ERR|||207^x^HL70357|E||||the long reason\r`, { code: 'AR', controlId: 'C1', text: 'the long reason' }],
+    [
+      'AR with ERR-8 before MSA-3',
+      `${ack('AR', 'C1', '|short')}ERR|||207^x^HL70357|E||||the long reason\r`,
+      { code: 'AR', controlId: 'C1', text: 'the long reason' },
+    ],
     ['escaped text', ack('AE', 'C1', '|a\\F\\b'), { code: 'AE', controlId: 'C1', text: 'a|b' }],
     ['no MSA', 'MSH|^~\\&|A|B|C|D|1||ACK|A1|P|2.6\r', 'the answer has no MSA segment'],
     ['an empty MSA-1', ack(''), "the answer's MSA-1 '' is not an acknowledgment code"],

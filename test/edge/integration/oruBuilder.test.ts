@@ -5,12 +5,23 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { Hl7Message } from '@medplum/core';
-import { buildVitalsReport, formatValue, PCD01_PROFILE, type VitalsReportInput } from '../../../edge/integration/oruBuilder.js';
+import {
+  buildVitalsReport,
+  formatValue,
+  PCD01_PROFILE,
+  type VitalsReportInput,
+} from '../../../edge/integration/oruBuilder.js';
 
 const base: VitalsReportInput = {
   controlId: 'V0001',
   now: Date.parse('2026-12-02T10:00:00Z'),
-  header: { sendingApplication: 'WARDGATE', sendingFacility: '3B', receivingApplication: 'EPIC', receivingFacility: 'GENERAL', processingId: 'P' },
+  header: {
+    sendingApplication: 'WARDGATE',
+    sendingFacility: '3B',
+    receivingApplication: 'EPIC',
+    receivingFacility: 'GENERAL',
+    processingId: 'P',
+  },
   patient: { identifier: 'MRN-1001', authority: 'GENERAL', idType: 'MR', displayName: 'Doe, Jane Q' },
   location: { pointOfCare: '3B', bed: '12', facility: 'GENERAL' },
   status: 'F',
@@ -25,7 +36,8 @@ const base: VitalsReportInput = {
 };
 
 const parse = (text: string) => Hl7Message.parse(text);
-const time = (field: string) => Date.parse(field.replace(/^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})([+-]\d{2})(\d{2})$/, '$1-$2-$3T$4:$5:$6$7:$8'));
+const time = (field: string) =>
+  Date.parse(field.replace(/^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})([+-]\d{2})(\d{2})$/, '$1-$2-$3T$4:$5:$6$7:$8'));
 
 t.test('MSH, PID, PV1 and OBR carry what an EHR interface engine matches on', async (t) => {
   const msg = parse(buildVitalsReport(base));
@@ -54,7 +66,11 @@ t.test('MSH, PID, PV1 and OBR carry what an EHR interface engine matches on', as
 
   const pv1 = msg.getSegment('PV1')!;
   t.equal(pv1.getField(2).toString(), 'I');
-  t.same([1, 2, 3, 4].map((c) => pv1.getComponent(3, c)), ['3B', '', '12', 'GENERAL'], 'PV1-3 point of care ^ room ^ bed ^ facility');
+  t.same(
+    [1, 2, 3, 4].map((c) => pv1.getComponent(3, c)),
+    ['3B', '', '12', 'GENERAL'],
+    'PV1-3 point of care ^ room ^ bed ^ facility',
+  );
 
   const obr = msg.getSegment('OBR')!;
   t.equal(obr.getComponent(2, 1), 'V0001');
@@ -79,13 +95,25 @@ t.test('one OBX per vital: MDC and LOINC codes, UCUM units, status, time, observ
     const [mdc, refid, loinc, value, unit, unitRef, ucum, method] = expected[i];
     t.equal(obx.getField(1).toString(), String(i + 1), 'OBX-1');
     t.equal(obx.getField(2).toString(), 'NM', 'OBX-2');
-    t.same([1, 2, 3, 4, 6].map((c) => obx.getComponent(3, c)), [mdc, refid, 'MDC', loinc, 'LN'], `OBX-3 of ${refid}`);
+    t.same(
+      [1, 2, 3, 4, 6].map((c) => obx.getComponent(3, c)),
+      [mdc, refid, 'MDC', loinc, 'LN'],
+      `OBX-3 of ${refid}`,
+    );
     t.equal(obx.getField(4).toString(), `1.0.0.${i + 1}`, 'OBX-4 unique per message');
     t.equal(obx.getField(5).toString(), value, 'OBX-5');
-    t.same([1, 2, 3, 4, 6].map((c) => obx.getComponent(6, c)), [unit, unitRef, 'MDC', ucum, 'UCUM'], `OBX-6 of ${refid}`);
+    t.same(
+      [1, 2, 3, 4, 6].map((c) => obx.getComponent(6, c)),
+      [unit, unitRef, 'MDC', ucum, 'UCUM'],
+      `OBX-6 of ${refid}`,
+    );
     t.equal(obx.getField(11).toString(), 'F', 'OBX-11 final');
     t.equal(time(obx.getField(14).toString()), base.values[i].ts, 'OBX-14 measurement time');
-    t.same([1, 2, 3].map((c) => obx.getComponent(16, c)), ['N123', 'Smith', 'Ann'], 'OBX-16 the nurse');
+    t.same(
+      [1, 2, 3].map((c) => obx.getComponent(16, c)),
+      ['N123', 'Smith', 'Ann'],
+      'OBX-16 the nurse',
+    );
     t.equal(obx.getComponent(17, 1), method, 'OBX-17');
     t.equal(obx.getComponent(18, 1), base.values[i].deviceId ?? '', 'OBX-18 equipment');
   });
@@ -101,7 +129,11 @@ t.test('unvalidated vitals: status P (or R) in OBR-25 and OBX-11, and no respons
       t.equal(obx.getField(16).toString(), '');
     }
   }
-  t.throws(() => buildVitalsReport({ ...base, observer: undefined }), /responsible observer/, 'F without an observer is refused');
+  t.throws(
+    () => buildVitalsReport({ ...base, observer: undefined }),
+    /responsible observer/,
+    'F without an observer is refused',
+  );
   t.throws(() => buildVitalsReport({ ...base, values: [] }), /at least one value/);
 });
 
@@ -110,7 +142,13 @@ t.test('delimiters in every text are escaped: nothing shifts a field', async (t)
   const text = buildVitalsReport({
     ...base,
     controlId: 'V|1',
-    header: { ...base.header, sendingApplication: hostile, sendingFacility: hostile, receivingApplication: hostile, receivingFacility: hostile },
+    header: {
+      ...base.header,
+      sendingApplication: hostile,
+      sendingFacility: hostile,
+      receivingApplication: hostile,
+      receivingFacility: hostile,
+    },
     patient: { identifier: hostile, authority: hostile, idType: 'MR', displayName: `${hostile}, ${hostile}` },
     location: { pointOfCare: hostile, bed: hostile, facility: hostile },
     observer: { id: hostile, family: hostile, given: hostile },
@@ -118,7 +156,8 @@ t.test('delimiters in every text are escaped: nothing shifts a field', async (t)
   });
   const msg = parse(text);
   t.equal(text.split('\r').filter(Boolean).length, 5, 'no segment split');
-  for (const seg of text.split('\r').filter(Boolean)) t.notMatch(seg, /a\|b|c&d|d~e/, `${seg.slice(0, 3)}: raw delimiters never appear in a value`);
+  for (const seg of text.split('\r').filter(Boolean))
+    t.notMatch(seg, /a\|b|c&d|d~e/, `${seg.slice(0, 3)}: raw delimiters never appear in a value`);
   t.equal(msg.header.getField(9).toString(), 'ORU^R01^ORU_R01', 'MSH-9 still in place');
   t.equal(msg.header.getField(12).toString(), '2.6', 'MSH-12 still in place');
   const obx = msg.getSegment('OBX')!;
@@ -131,7 +170,15 @@ t.test('delimiters in every text are escaped: nothing shifts a field', async (t)
   const pid = ours.segments.find((s) => s.id === 'PID');
   t.equal(value(ours, pid, 3, 1), hostile, 'PID-3.1 decodes to the identifier as given');
   t.equal(value(ours, ours.segments[0], 10), 'V|1');
-  t.equal(value(ours, ours.segments.find((s) => s.id === 'PV1'), 3, 3), hostile);
+  t.equal(
+    value(
+      ours,
+      ours.segments.find((s) => s.id === 'PV1'),
+      3,
+      3,
+    ),
+    hostile,
+  );
 });
 
 t.test('values: up to two decimals, never an exponent, never NaN', async (t) => {
@@ -142,25 +189,44 @@ t.test('values: up to two decimals, never an exponent, never NaN', async (t) => 
   t.throws(() => formatValue(Infinity));
 });
 
-t.test('held against published PCD-01 messages: same message type, version, profile OID, code systems and unit forms', async (t) => {
-  const ours = parse(buildVitalsReport(base));
-  for (const file of ['nist-pcd01-acme-nibp.hl7', 'linkwatch-pcd01-bp.hl7']) {
-    const text = readFileSync(new URL(`../../corpus/hl7/${file}`, import.meta.url), 'utf8').trim().split(/\r?\n/).join('\r');
-    const theirs = parse(text);
-    t.equal(ours.header.getField(9).toString(), theirs.header.getField(9).toString(), `${file}: MSH-9`);
-    t.equal(ours.header.getField(12).toString(), theirs.header.getField(12).toString(), `${file}: MSH-12`);
-    const numeric = theirs.getAllSegments('OBX').filter((s) => s.getField(2).toString() === 'NM');
-    t.ok(numeric.length > 0);
-    for (const row of numeric) t.equal(row.getComponent(3, 3), 'MDC', `${file}: OBX-3 coded in MDC, as ours`);
-    // A published row with UCUM puts it in the first or the alternate triplet; ours has UCUM as the alternate.
-    const ucum = numeric.find((row) => row.getComponent(6, 3) === 'UCUM' || row.getComponent(6, 6) === 'UCUM');
-    if (ucum) t.equal(ours.getSegment('OBX')!.getComponent(6, 6), 'UCUM');
-  }
-  const nist = parse(readFileSync(new URL('../../corpus/hl7/nist-pcd01-acme-nibp.hl7', import.meta.url), 'utf8').trim().split(/\r?\n/).join('\r'));
-  t.equal(ours.header.getComponent(21, 3), nist.header.getComponent(21, 3), 'MSH-21: the PCD-01 profile OID of the NIST example (LinkWatch names an older one)');
-  t.equal(ours.getSegment('OBR')!.getField(4).toString(), nist.getSegment('OBR')!.getField(4).toString(), 'OBR-4 as the NIST PCD-01 example says it');
-  const sys = nist.getAllSegments('OBX').find((s) => s.getComponent(3, 2) === 'MDC_PRESS_BLD_NONINV_SYS')!;
-  const oursSys = ours.getAllSegments('OBX').find((s) => s.getComponent(3, 2) === 'MDC_PRESS_BLD_NONINV_SYS')!;
-  t.equal(oursSys.getComponent(3, 1), sys.getComponent(3, 1), 'the same MDC code for systolic pressure');
-  t.equal(oursSys.getComponent(6, 4), sys.getComponent(6, 1), 'the same UCUM unit for it');
-});
+t.test(
+  'held against published PCD-01 messages: same message type, version, profile OID, code systems and unit forms',
+  async (t) => {
+    const ours = parse(buildVitalsReport(base));
+    for (const file of ['nist-pcd01-acme-nibp.hl7', 'linkwatch-pcd01-bp.hl7']) {
+      const text = readFileSync(new URL(`../../corpus/hl7/${file}`, import.meta.url), 'utf8')
+        .trim()
+        .split(/\r?\n/)
+        .join('\r');
+      const theirs = parse(text);
+      t.equal(ours.header.getField(9).toString(), theirs.header.getField(9).toString(), `${file}: MSH-9`);
+      t.equal(ours.header.getField(12).toString(), theirs.header.getField(12).toString(), `${file}: MSH-12`);
+      const numeric = theirs.getAllSegments('OBX').filter((s) => s.getField(2).toString() === 'NM');
+      t.ok(numeric.length > 0);
+      for (const row of numeric) t.equal(row.getComponent(3, 3), 'MDC', `${file}: OBX-3 coded in MDC, as ours`);
+      // A published row with UCUM puts it in the first or the alternate triplet; ours has UCUM as the alternate.
+      const ucum = numeric.find((row) => row.getComponent(6, 3) === 'UCUM' || row.getComponent(6, 6) === 'UCUM');
+      if (ucum) t.equal(ours.getSegment('OBX')!.getComponent(6, 6), 'UCUM');
+    }
+    const nist = parse(
+      readFileSync(new URL('../../corpus/hl7/nist-pcd01-acme-nibp.hl7', import.meta.url), 'utf8')
+        .trim()
+        .split(/\r?\n/)
+        .join('\r'),
+    );
+    t.equal(
+      ours.header.getComponent(21, 3),
+      nist.header.getComponent(21, 3),
+      'MSH-21: the PCD-01 profile OID of the NIST example (LinkWatch names an older one)',
+    );
+    t.equal(
+      ours.getSegment('OBR')!.getField(4).toString(),
+      nist.getSegment('OBR')!.getField(4).toString(),
+      'OBR-4 as the NIST PCD-01 example says it',
+    );
+    const sys = nist.getAllSegments('OBX').find((s) => s.getComponent(3, 2) === 'MDC_PRESS_BLD_NONINV_SYS')!;
+    const oursSys = ours.getAllSegments('OBX').find((s) => s.getComponent(3, 2) === 'MDC_PRESS_BLD_NONINV_SYS')!;
+    t.equal(oursSys.getComponent(3, 1), sys.getComponent(3, 1), 'the same MDC code for systolic pressure');
+    t.equal(oursSys.getComponent(6, 4), sys.getComponent(6, 1), 'the same UCUM unit for it');
+  },
+);

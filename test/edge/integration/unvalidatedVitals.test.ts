@@ -21,10 +21,19 @@ for (const status of ['P', 'R'] as const) {
     const admissions = new Admissions(db, new AuditLog(db));
     admissions.admit({ bed: '1', identifier: 'MRN-31', displayName: 'Poe, Al' }, 'biomed');
     admissions.admit({ bed: '2', identifier: 'MRN-32' }, 'biomed');
-    const config = ehrConfigSchema.parse({ host: '127.0.0.1', port: engine.port, unvalidated: { intervalMs: 900_000, status } });
+    const config = ehrConfigSchema.parse({
+      host: '127.0.0.1',
+      port: engine.port,
+      unvalidated: { intervalMs: 900_000, status },
+    });
     const link = new OutboundLink({
-      name: 'ehr', receiver: 'the EHR', db, connection: { host: '127.0.0.1', port: engine.port, connectTimeoutMs: 1000, ackTimeoutMs: 1000 },
-      retry: { minMs: 50, maxMs: 100 }, alarms: { set: () => {} }, log: createLogger('silent'),
+      name: 'ehr',
+      receiver: 'the EHR',
+      db,
+      connection: { host: '127.0.0.1', port: engine.port, connectTimeoutMs: 1000, ackTimeoutMs: 1000 },
+      retry: { minMs: 50, maxMs: 100 },
+      alarms: { set: () => {} },
+      log: createLogger('silent'),
     });
     await link.start();
     t.teardown(() => link.stop());
@@ -32,9 +41,16 @@ for (const status of ['P', 'R'] as const) {
 
     const device = await connectAs(t, url, 'pox-1');
     let seq = 0;
-    const publish = (obs: unknown[]) => device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: ++seq, obs }), { qos: 1 });
-    await publish([{ code: 'spo2', value: 93, unit: '%' }, { code: 'pr', value: 77, unit: '/min' }, { code: 'rr', value: 500, unit: '/min' }]);
-    await waitFor(() => ((db.prepare('SELECT count(*) AS n FROM observations').get() as { n: number }).n === 1 ? true : undefined));
+    const publish = (obs: unknown[]) =>
+      device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq: ++seq, obs }), { qos: 1 });
+    await publish([
+      { code: 'spo2', value: 93, unit: '%' },
+      { code: 'pr', value: 77, unit: '/min' },
+      { code: 'rr', value: 500, unit: '/min' },
+    ]);
+    await waitFor(() =>
+      (db.prepare('SELECT count(*) AS n FROM observations').get() as { n: number }).n === 1 ? true : undefined,
+    );
 
     t.equal(charting.sendUnvalidated(), 1, 'one report: bed 2 has no values');
     await engine.waitForCount(1);
@@ -42,7 +58,11 @@ for (const status of ['P', 'R'] as const) {
     t.equal(msg.getSegment('PID')!.getComponent(3, 1), 'MRN-31');
     t.equal(msg.getSegment('OBR')!.getField(25).toString(), status);
     const rows = msg.getAllSegments('OBX');
-    t.same(rows.map((o) => o.getComponent(3, 2)), ['MDC_PULS_OXIM_PULS_RATE', 'MDC_PULS_OXIM_SAT_O2'], 'in the configured order; the artifact respiration rate is left out');
+    t.same(
+      rows.map((o) => o.getComponent(3, 2)),
+      ['MDC_PULS_OXIM_PULS_RATE', 'MDC_PULS_OXIM_SAT_O2'],
+      'in the configured order; the artifact respiration rate is left out',
+    );
     for (const o of rows) {
       t.equal(o.getField(11).toString(), status, 'OBX-11');
       t.equal(o.getField(16).toString(), '', 'no responsible observer: nobody validated these');
@@ -53,16 +73,33 @@ for (const status of ['P', 'R'] as const) {
     t.equal(charting.sendUnvalidated(), 0, 'nothing measured since: nothing sent');
     await new Promise((r) => setTimeout(r, 20));
     await publish([{ code: 'spo2', value: 91, unit: '%' }]);
-    await waitFor(() => ((db.prepare('SELECT count(*) AS n FROM observations').get() as { n: number }).n === 2 ? true : undefined));
+    await waitFor(() =>
+      (db.prepare('SELECT count(*) AS n FROM observations').get() as { n: number }).n === 2 ? true : undefined,
+    );
     t.equal(charting.sendUnvalidated(), 1);
     await engine.waitForCount(2);
-    t.same(engine.received[1].message.getAllSegments('OBX').map((o) => [o.getComponent(3, 2), o.getField(5).toString()]), [['MDC_PULS_OXIM_SAT_O2', '91']], 'only what is new');
-    t.equal(db.prepare("SELECT count(*) AS n FROM audit WHERE action = 'chart-vitals'").pluck().get(), 0, 'nobody charted these: no audit entry names a nurse');
+    t.same(
+      engine.received[1].message.getAllSegments('OBX').map((o) => [o.getComponent(3, 2), o.getField(5).toString()]),
+      [['MDC_PULS_OXIM_SAT_O2', '91']],
+      'only what is new',
+    );
+    t.equal(
+      db.prepare("SELECT count(*) AS n FROM audit WHERE action = 'chart-vitals'").pluck().get(),
+      0,
+      'nobody charted these: no audit entry names a nurse',
+    );
   });
 }
 
 t.test('off unless configured', async (t) => {
   t.equal(ehrConfigSchema.parse({ host: 'h', port: 1 }).unvalidated, undefined);
-  t.throws(() => ehrConfigSchema.parse({ host: 'h', port: 1, unvalidated: { intervalMs: 1000 } }), /60000/, 'not more often than once a minute');
-  t.throws(() => ehrConfigSchema.parse({ host: 'h', port: 1, unvalidated: { intervalMs: 60_000, status: 'F' } }), 'never final: final needs a nurse');
+  t.throws(
+    () => ehrConfigSchema.parse({ host: 'h', port: 1, unvalidated: { intervalMs: 1000 } }),
+    /60000/,
+    'not more often than once a minute',
+  );
+  t.throws(
+    () => ehrConfigSchema.parse({ host: 'h', port: 1, unvalidated: { intervalMs: 60_000, status: 'F' } }),
+    'never final: final needs a nurse',
+  );
 });

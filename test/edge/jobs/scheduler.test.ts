@@ -21,7 +21,12 @@ const settle = () => new Promise((r) => setImmediate(r));
 
 function capturedLog() {
   const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l)); done(); } });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
+      done();
+    },
+  });
   return { log: createLogger('info', sink), lines };
 }
 
@@ -31,7 +36,8 @@ t.test('each job runs on its schedule, in whole seconds of the manual clock', as
   const { log } = capturedLog();
   const clock = { s: 0 };
   const scheduler = new Scheduler({
-    log, driver: cron,
+    log,
+    driver: cron,
     jobs: [
       { name: 'fast', schedule: '*/5 * * * * *', run: () => runs.fast.push(clock.s) },
       { name: 'minute', schedule: '30 * * * * *', run: () => runs.minute.push(clock.s) },
@@ -62,8 +68,19 @@ t.test('an overlapping run is skipped and counted, never queued', async (t) => {
   let started = 0;
   const { log, lines } = capturedLog();
   const scheduler = new Scheduler({
-    log, driver: cron, onRun: (job, outcome) => outcomes.push([job, outcome]),
-    jobs: [{ name: 'slow', schedule: '* * * * * *', run: () => { started++; return new Promise<void>((r) => (release = r)); } }],
+    log,
+    driver: cron,
+    onRun: (job, outcome) => outcomes.push([job, outcome]),
+    jobs: [
+      {
+        name: 'slow',
+        schedule: '* * * * * *',
+        run: () => {
+          started++;
+          return new Promise<void>((r) => (release = r));
+        },
+      },
+    ],
   });
   await scheduler.start();
   t.teardown(() => scheduler.stop());
@@ -71,8 +88,15 @@ t.test('an overlapping run is skipped and counted, never queued', async (t) => {
   cron.advanceTo(at(4));
   await settle();
   t.equal(started, 1, 'one run in progress; the three fires during it did not start another');
-  t.same(outcomes, [['slow', 'skipped'], ['slow', 'skipped'], ['slow', 'skipped']]);
-  t.ok(lines.some((l) => l.job === 'slow' && /still busy/.test(String(l.msg))), 'the skip is logged');
+  t.same(outcomes, [
+    ['slow', 'skipped'],
+    ['slow', 'skipped'],
+    ['slow', 'skipped'],
+  ]);
+  t.ok(
+    lines.some((l) => l.job === 'slow' && /still busy/.test(String(l.msg))),
+    'the skip is logged',
+  );
   release();
   await waitFor(() => (outcomes.length === 4 ? true : undefined), 2000, 'the run to finish');
   t.same(outcomes.at(-1), ['slow', 'ok']);
@@ -87,10 +111,24 @@ t.test('a failing job is logged and counted; the others keep their schedule', as
   let healthy = 0;
   const { log, lines } = capturedLog();
   const scheduler = new Scheduler({
-    log, driver: cron, onRun: (job, outcome) => outcomes.push([job, outcome]),
+    log,
+    driver: cron,
+    onRun: (job, outcome) => outcomes.push([job, outcome]),
     jobs: [
-      { name: 'broken', schedule: '* * * * * *', run: () => { throw new Error('disk I/O error'); } },
-      { name: 'brokenAsync', schedule: '* * * * * *', run: async () => { throw new Error('network down'); } },
+      {
+        name: 'broken',
+        schedule: '* * * * * *',
+        run: () => {
+          throw new Error('disk I/O error');
+        },
+      },
+      {
+        name: 'brokenAsync',
+        schedule: '* * * * * *',
+        run: async () => {
+          throw new Error('network down');
+        },
+      },
       { name: 'healthy', schedule: '* * * * * *', run: () => healthy++ },
     ],
   });
@@ -111,7 +149,10 @@ t.test('a failing job is logged and counted; the others keep their schedule', as
 
 t.test("the daemon's jobs, wired from the config, do their work when due", async (t) => {
   const { file } = await writeTestConfig(t, {
-    extra: { storage: { quotaBytes: 1024 * 1024, highWaterPercent: 1, retentionDays: 1 }, jobs: { storage: '*/30 * * * * *', retention: '0 * * * *', checkpoint: '*/10 * * * *' } },
+    extra: {
+      storage: { quotaBytes: 1024 * 1024, highWaterPercent: 1, retentionDays: 1 },
+      jobs: { storage: '*/30 * * * * *', retention: '0 * * * *', checkpoint: '*/10 * * * *' },
+    },
   });
   const config = loadConfig({ file, env: {} });
   const db = openDatabase(config.gateway.dataDir);
@@ -123,12 +164,18 @@ t.test("the daemon's jobs, wired from the config, do their work when due", async
   const now = START.getTime();
   const guard = new StorageGuard(db, config.storage, alarms, () => now);
   const jobs = jobList({ config, log, db, guard, bus: new EventBus(log) });
-  t.same(jobs.map((j) => j.name), ['storage', 'retention', 'checkpoint'], 'no cloud: no sync, verify or config pull job');
+  t.same(
+    jobs.map((j) => j.name),
+    ['storage', 'retention', 'checkpoint'],
+    'no cloud: no sync, verify or config pull job',
+  );
   const scheduler = new Scheduler({ jobs, log, driver: cron });
   await scheduler.start();
   t.teardown(() => scheduler.stop());
   db.prepare("INSERT INTO devices (device_id, bed, source) VALUES ('mon-1', '7', 'mqtt')").run();
-  db.prepare("INSERT INTO observations (device, seq, ts, received_ts, bed, digest, readings) VALUES (1, 1, ?, ?, '7', x'00', '[]'), (1, 2, ?, ?, '7', x'00', '[]')").run(now - 2 * 86_400_000, now - 2 * 86_400_000, now, now);
+  db.prepare(
+    "INSERT INTO observations (device, seq, ts, received_ts, bed, digest, readings) VALUES (1, 1, ?, ?, '7', x'00', '[]'), (1, 2, ?, ?, '7', x'00', '[]')",
+  ).run(now - 2 * 86_400_000, now - 2 * 86_400_000, now, now);
   db.prepare("UPDATE outbox_cursors SET synced_through = 2 WHERE stream = 'observations'").run();
 
   cron.advanceTo(at(29));
@@ -137,12 +184,27 @@ t.test("the daemon's jobs, wired from the config, do their work when due", async
   cron.advanceTo(at(30));
   await waitFor(() => (raised.length ? true : undefined), 2000, 'the storage job');
   t.equal(raised[0]?.rule, 'buffer-filling', 'storage job at second 30: over the (1 %) high-water mark');
-  t.ok((db.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>)[0].log > 0, 'the WAL holds frames before the checkpoint job');
+  t.ok(
+    (db.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>)[0].log > 0,
+    'the WAL holds frames before the checkpoint job',
+  );
   cron.advanceTo(at(600));
   await settle();
-  t.equal((db.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>)[0].log, 0, 'checkpoint job at minute 10 truncated the WAL');
+  t.equal(
+    (db.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>)[0].log,
+    0,
+    'checkpoint job at minute 10 truncated the WAL',
+  );
   t.equal(db.prepare('SELECT count(*) FROM observations').pluck().get(), 2, 'retention not yet due');
   cron.advanceTo(at(3600));
-  await waitFor(() => (db.prepare('SELECT count(*) FROM observations').pluck().get() === 1 ? true : undefined), 2000, 'the retention job');
-  t.same(db.prepare('SELECT seq FROM observations').pluck().all(), [2], 'retention at the hour: the synced row older than a day went, the recent one stayed');
+  await waitFor(
+    () => (db.prepare('SELECT count(*) FROM observations').pluck().get() === 1 ? true : undefined),
+    2000,
+    'the retention job',
+  );
+  t.same(
+    db.prepare('SELECT seq FROM observations').pluck().all(),
+    [2],
+    'retention at the hour: the synced row older than a day went, the recent one stayed',
+  );
 });

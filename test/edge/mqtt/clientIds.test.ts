@@ -27,13 +27,20 @@ t.test('client identifiers are bound to their principal', async (t) => {
     [ANONYMOUS, 'station:wall-1', false, false],
   ];
   for (const [principal, clientId, assigned, allowed] of cases) {
-    t.equal(mayUseClientId(principal, clientId, assigned, isDeclared), allowed, `${principal.name || 'anonymous'} as '${clientId}'${assigned ? ' (assigned)' : ''}`);
+    t.equal(
+      mayUseClientId(principal, clientId, assigned, isDeclared),
+      allowed,
+      `${principal.name || 'anonymous'} as '${clientId}'${assigned ? ' (assigned)' : ''}`,
+    );
   }
   t.equal(ownerOf('station:wall:1'), 'station');
 });
 
 t.test('a delivery reaches only a principal that may read its topic', async (t) => {
-  t.notOk(mayReceive(pox, 'wardgate/ward/3B/alarms', '3B'), 'a device gets no alarm events, even queued for another session');
+  t.notOk(
+    mayReceive(pox, 'wardgate/ward/3B/alarms', '3B'),
+    'a device gets no alarm events, even queued for another session',
+  );
   t.ok(mayReceive(pox, 'wardgate/devices/pox-1/errors', '3B'));
   t.notOk(mayReceive(pox, 'wardgate/devices/pox-2/errors', '3B'));
   t.ok(mayReceive(station, 'wardgate/ward/3B/alarms', '3B'));

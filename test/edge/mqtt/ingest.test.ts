@@ -7,8 +7,14 @@ import { waitFor } from '../../helpers/env.js';
 import type { Gateway } from '../../../edge/gateway.js';
 
 const obsTopic = (id: string) => `wardgate/devices/${id}/obs`;
-const msg = (seq: number, obs: unknown[] = [{ code: 'spo2', value: 97, unit: '%' }, { code: 'pr', value: 72, unit: '/min' }], extra = {}) =>
-  JSON.stringify({ seq, obs, ...extra });
+const msg = (
+  seq: number,
+  obs: unknown[] = [
+    { code: 'spo2', value: 97, unit: '%' },
+    { code: 'pr', value: 72, unit: '/min' },
+  ],
+  extra = {},
+) => JSON.stringify({ seq, obs, ...extra });
 
 function rows<T>(gateway: Gateway, sql: string, ...params: unknown[]): T[] {
   return gateway.db!.prepare(sql).all(...params) as T[];
@@ -32,9 +38,23 @@ function collect(client: MqttClient, topic: string): Array<Record<string, unknow
 t.test('a QoS 1 observation is durable, normalized and coded when its PUBACK arrives', async (t) => {
   const { gateway, url } = await startTestGateway(t);
   const device = await connectAs(t, url, 'pox-1');
-  await device.publishAsync(obsTopic('pox-1'), msg(1, [{ code: 'temp', value: 98.6, unit: '[degF]' }, { code: 'MDC_PULS_OXIM_SAT_O2', value: 97, unit: '%' }], { ts: '2026-11-27T09:00:00.000Z' }), { qos: 1 });
+  await device.publishAsync(
+    obsTopic('pox-1'),
+    msg(
+      1,
+      [
+        { code: 'temp', value: 98.6, unit: '[degF]' },
+        { code: 'MDC_PULS_OXIM_SAT_O2', value: 97, unit: '%' },
+      ],
+      { ts: '2026-11-27T09:00:00.000Z' },
+    ),
+    { qos: 1 },
+  );
   // No waiting: the PUBACK itself is the promise that the rows exist.
-  const stored = rows<{ code: string; value: number; ts: number; bed: string; flags: number }>(gateway, 'SELECT code, value, ts, bed, flags FROM readings ORDER BY observation');
+  const stored = rows<{ code: string; value: number; ts: number; bed: string; flags: number }>(
+    gateway,
+    'SELECT code, value, ts, bed, flags FROM readings ORDER BY observation',
+  );
   t.same(stored, [
     { code: 'temp', value: 37, ts: Date.parse('2026-11-27T09:00:00.000Z'), bed: '1', flags: 0 },
     { code: 'spo2', value: 97, ts: Date.parse('2026-11-27T09:00:00.000Z'), bed: '1', flags: 0 },
@@ -43,63 +63,91 @@ t.test('a QoS 1 observation is durable, normalized and coded when its PUBACK arr
   t.equal(await metric(gateway, 'wardgate_buffer_readings'), 2);
 });
 
-t.test('a repeated (device, seq) is stored once; the same seq with other content is a dead-lettered conflict', async (t) => {
-  const { gateway, url } = await startTestGateway(t);
-  const device = await connectAs(t, url, 'pox-1');
-  await device.subscribeAsync('wardgate/devices/pox-1/errors', { qos: 1 });
-  const errors = collect(device, 'wardgate/devices/pox-1/errors');
-  for (let i = 0; i < 3; i++) await device.publishAsync(obsTopic('pox-1'), msg(5), { qos: 1 });
-  await device.publishAsync(obsTopic('pox-1'), msg(5, [{ code: 'spo2', value: 91, unit: '%' }]), { qos: 1 });
-  t.equal(rows(gateway, 'SELECT 1 FROM readings').length, 2, 'one message of two readings');
-  t.equal(await metric(gateway, 'wardgate_ingest_messages_total', 'source="mqtt",outcome="duplicate"'), 2);
-  const [conflict] = rows<{ reason: string; field: string }>(gateway, 'SELECT reason, field FROM dead_letters');
-  t.same(conflict, { reason: 'WG_ERR_SEQ_CONFLICT', field: 'seq' });
-  await waitFor(() => (errors.length ? errors : undefined));
-  t.match(errors[0], { code: 'WG_ERR_SEQ_CONFLICT', seq: 5 });
-});
+t.test(
+  'a repeated (device, seq) is stored once; the same seq with other content is a dead-lettered conflict',
+  async (t) => {
+    const { gateway, url } = await startTestGateway(t);
+    const device = await connectAs(t, url, 'pox-1');
+    await device.subscribeAsync('wardgate/devices/pox-1/errors', { qos: 1 });
+    const errors = collect(device, 'wardgate/devices/pox-1/errors');
+    for (let i = 0; i < 3; i++) await device.publishAsync(obsTopic('pox-1'), msg(5), { qos: 1 });
+    await device.publishAsync(obsTopic('pox-1'), msg(5, [{ code: 'spo2', value: 91, unit: '%' }]), { qos: 1 });
+    t.equal(rows(gateway, 'SELECT 1 FROM readings').length, 2, 'one message of two readings');
+    t.equal(await metric(gateway, 'wardgate_ingest_messages_total', 'source="mqtt",outcome="duplicate"'), 2);
+    const [conflict] = rows<{ reason: string; field: string }>(gateway, 'SELECT reason, field FROM dead_letters');
+    t.same(conflict, { reason: 'WG_ERR_SEQ_CONFLICT', field: 'seq' });
+    await waitFor(() => (errors.length ? errors : undefined));
+    t.match(errors[0], { code: 'WG_ERR_SEQ_CONFLICT', seq: 5 });
+  },
+);
 
-t.test('bad input: dead letter with the reason and raw bytes, a counter, and an error on the device topic', async (t) => {
-  const { gateway, url } = await startTestGateway(t);
-  const device = await connectAs(t, url, 'pox-2');
-  await device.subscribeAsync('wardgate/devices/pox-2/errors', { qos: 1 });
-  const errors = collect(device, 'wardgate/devices/pox-2/errors');
-  const cases: Array<[string, string | Buffer, string, string | undefined]> = [
-    ['bad JSON', '{"seq": 1, "obs": [', 'WG_ERR_JSON', undefined],
-    ['binary garbage', Buffer.from([0xff, 0xfe, 0x00, 0x01]), 'WG_ERR_JSON', undefined],
-    ['schema error', JSON.stringify({ seq: 'one', obs: [] }), 'WG_ERR_SCHEMA', 'seq'],
-    ['unknown code', msg(2, [{ code: 'glucose', value: 5, unit: 'mmol/L' }]), 'WG_ERR_UNKNOWN_CODE', 'obs[0].code'],
-    ['wrong unit', msg(3, [{ code: 'spo2', value: 12, unit: 'kPa' }]), 'WG_ERR_UNIT', 'obs[0].unit'],
-    ['epoch seconds', msg(4, undefined, { ts: 1_795_000_000 }), 'WG_ERR_TIMESTAMP', 'ts'],
-    ['oversized', JSON.stringify({ seq: 6, obs: [], pad: 'x'.repeat(20_000) }), 'WG_ERR_TOO_LARGE', undefined],
-  ];
-  for (const [, payload] of cases) await device.publishAsync(obsTopic('pox-2'), payload, { qos: 1 });
-  await device.publishAsync(obsTopic('pox-2'), msg(10), { qos: 1 });
+t.test(
+  'bad input: dead letter with the reason and raw bytes, a counter, and an error on the device topic',
+  async (t) => {
+    const { gateway, url } = await startTestGateway(t);
+    const device = await connectAs(t, url, 'pox-2');
+    await device.subscribeAsync('wardgate/devices/pox-2/errors', { qos: 1 });
+    const errors = collect(device, 'wardgate/devices/pox-2/errors');
+    const cases: Array<[string, string | Buffer, string, string | undefined]> = [
+      ['bad JSON', '{"seq": 1, "obs": [', 'WG_ERR_JSON', undefined],
+      ['binary garbage', Buffer.from([0xff, 0xfe, 0x00, 0x01]), 'WG_ERR_JSON', undefined],
+      ['schema error', JSON.stringify({ seq: 'one', obs: [] }), 'WG_ERR_SCHEMA', 'seq'],
+      ['unknown code', msg(2, [{ code: 'glucose', value: 5, unit: 'mmol/L' }]), 'WG_ERR_UNKNOWN_CODE', 'obs[0].code'],
+      ['wrong unit', msg(3, [{ code: 'spo2', value: 12, unit: 'kPa' }]), 'WG_ERR_UNIT', 'obs[0].unit'],
+      ['epoch seconds', msg(4, undefined, { ts: 1_795_000_000 }), 'WG_ERR_TIMESTAMP', 'ts'],
+      ['oversized', JSON.stringify({ seq: 6, obs: [], pad: 'x'.repeat(20_000) }), 'WG_ERR_TOO_LARGE', undefined],
+    ];
+    for (const [, payload] of cases) await device.publishAsync(obsTopic('pox-2'), payload, { qos: 1 });
+    await device.publishAsync(obsTopic('pox-2'), msg(10), { qos: 1 });
 
-  const letters = rows<{ reason: string; field: string | null; raw: Buffer; raw_size: number; device_id: string; topic: string }>(
-    gateway, 'SELECT reason, field, raw, raw_size, device_id, topic FROM dead_letters ORDER BY id',
-  );
-  t.equal(letters.length, cases.length);
-  cases.forEach(([name, payload, code, field], i) => {
-    t.equal(letters[i].reason, code, `${name}: reason`);
-    t.equal(letters[i].field, field ?? null, `${name}: field`);
-    t.equal(letters[i].device_id, 'pox-2');
-    t.equal(letters[i].topic, obsTopic('pox-2'));
-    t.equal(letters[i].raw_size, Buffer.byteLength(payload), `${name}: size of the raw message`);
-    t.ok(letters[i].raw.length <= 4096 && Buffer.from(payload).subarray(0, 4096).equals(letters[i].raw), `${name}: raw bytes kept (bounded)`);
-  });
-  for (const code of new Set(cases.map((c) => c[2]))) {
-    t.equal(await metric(gateway, 'wardgate_ingest_rejects_total', `reason="${code}"`), cases.filter((c) => c[2] === code).length, `counter ${code}`);
-  }
-  await waitFor(() => (errors.length === cases.length ? errors : undefined), 5000, 'error messages');
-  t.same(errors.map((e) => e.code), cases.map((c) => c[2]));
-  t.match(errors[4], { field: 'obs[0].unit', seq: 3, message: /kPa.*does not fit spo2/ });
-  t.equal(rows(gateway, 'SELECT 1 FROM readings').length, 2, 'the device keeps being served after bad input');
-});
+    const letters = rows<{
+      reason: string;
+      field: string | null;
+      raw: Buffer;
+      raw_size: number;
+      device_id: string;
+      topic: string;
+    }>(gateway, 'SELECT reason, field, raw, raw_size, device_id, topic FROM dead_letters ORDER BY id');
+    t.equal(letters.length, cases.length);
+    cases.forEach(([name, payload, code, field], i) => {
+      t.equal(letters[i].reason, code, `${name}: reason`);
+      t.equal(letters[i].field, field ?? null, `${name}: field`);
+      t.equal(letters[i].device_id, 'pox-2');
+      t.equal(letters[i].topic, obsTopic('pox-2'));
+      t.equal(letters[i].raw_size, Buffer.byteLength(payload), `${name}: size of the raw message`);
+      t.ok(
+        letters[i].raw.length <= 4096 && Buffer.from(payload).subarray(0, 4096).equals(letters[i].raw),
+        `${name}: raw bytes kept (bounded)`,
+      );
+    });
+    for (const code of new Set(cases.map((c) => c[2]))) {
+      t.equal(
+        await metric(gateway, 'wardgate_ingest_rejects_total', `reason="${code}"`),
+        cases.filter((c) => c[2] === code).length,
+        `counter ${code}`,
+      );
+    }
+    await waitFor(() => (errors.length === cases.length ? errors : undefined), 5000, 'error messages');
+    t.same(
+      errors.map((e) => e.code),
+      cases.map((c) => c[2]),
+    );
+    t.match(errors[4], { field: 'obs[0].unit', seq: 3, message: /kPa.*does not fit spo2/ });
+    t.equal(rows(gateway, 'SELECT 1 FROM readings').length, 2, 'the device keeps being served after bad input');
+  },
+);
 
 t.test('implausible values are stored flagged as artifacts', async (t) => {
   const { gateway, url } = await startTestGateway(t);
   const device = await connectAs(t, url, 'pox-1');
-  await device.publishAsync(obsTopic('pox-1'), msg(1, [{ code: 'spo2', value: 140, unit: '%' }, { code: 'pr', value: 80, unit: '/min' }]), { qos: 1 });
+  await device.publishAsync(
+    obsTopic('pox-1'),
+    msg(1, [
+      { code: 'spo2', value: 140, unit: '%' },
+      { code: 'pr', value: 80, unit: '/min' },
+    ]),
+    { qos: 1 },
+  );
   t.same(rows(gateway, 'SELECT code, value, flags FROM readings ORDER BY observation'), [
     { code: 'spo2', value: 140, flags: 1 },
     { code: 'pr', value: 80, flags: 0 },
@@ -109,9 +157,18 @@ t.test('implausible values are stored flagged as artifacts', async (t) => {
 
 t.test('device status updates the device table; a last will marks it offline', async (t) => {
   const { gateway, url } = await startTestGateway(t);
-  const device = await connectAs(t, url, 'pox-1', { will: { topic: 'wardgate/devices/pox-1/status', payload: Buffer.from('{"online": false}'), qos: 1, retain: false } });
-  await device.publishAsync('wardgate/devices/pox-1/status', JSON.stringify({ online: true, battery: 64, sensor: 'ok' }), { qos: 1 });
-  const row = () => gateway.db!.prepare("SELECT online, battery, sensor, last_seen FROM devices WHERE device_id = 'pox-1'").get() as Record<string, unknown>;
+  const device = await connectAs(t, url, 'pox-1', {
+    will: { topic: 'wardgate/devices/pox-1/status', payload: Buffer.from('{"online": false}'), qos: 1, retain: false },
+  });
+  await device.publishAsync(
+    'wardgate/devices/pox-1/status',
+    JSON.stringify({ online: true, battery: 64, sensor: 'ok' }),
+    { qos: 1 },
+  );
+  const row = () =>
+    gateway
+      .db!.prepare("SELECT online, battery, sensor, last_seen FROM devices WHERE device_id = 'pox-1'")
+      .get() as Record<string, unknown>;
   t.match(row(), { online: 1, battery: 64, sensor: 'ok' });
   t.ok(Number(row().last_seen) > Date.now() - 10_000, 'last seen now');
   device.stream.destroy(); // an unclean loss of the connection publishes the will
@@ -124,7 +181,11 @@ t.test('authentication: wrong password and unknown users are refused', async (t)
   const { gateway, url } = await startTestGateway(t);
   await t.rejects(connectAs(t, url, 'pox-1', { password: 'wrong-password' }), /Bad username or password/);
   await t.rejects(connectAs(t, url, 'intruder'), /Bad username or password/);
-  await t.rejects(connectAs(t, url, 'pox-1', { username: undefined, password: undefined }), /Bad username or password/, 'anonymous refused by default');
+  await t.rejects(
+    connectAs(t, url, 'pox-1', { username: undefined, password: undefined }),
+    /Bad username or password/,
+    'anonymous refused by default',
+  );
   t.equal(await metric(gateway, 'wardgate_mqtt_auth_failures_total', 'kind="connect"'), 3);
 });
 
@@ -132,7 +193,10 @@ t.test("device A may not publish under device B's topics; nothing is stored and 
   const { gateway, url } = await startTestGateway(t);
   const a = await connectAs(t, url, 'pox-1');
   const closed = new Promise<void>((resolve) => a.once('close', () => resolve()));
-  const acked = a.publishAsync(obsTopic('pox-2'), msg(1), { qos: 1 }).then(() => 'acked', () => 'failed');
+  const acked = a.publishAsync(obsTopic('pox-2'), msg(1), { qos: 1 }).then(
+    () => 'acked',
+    () => 'failed',
+  );
   await closed;
   t.equal(await Promise.race([acked, new Promise((r) => setTimeout(() => r('no puback'), 300))]), 'no puback');
   t.equal(rows(gateway, 'SELECT 1 FROM readings').length, 0);
@@ -147,7 +211,10 @@ t.test('subscriptions follow roles: viewers see their ward, admins all, devices 
   const { url } = await startTestGateway(t);
   // mqtt.js rejects a subscription whose SUBACK says 0x80 (failure).
   const granted = async (name: string, filter: string) =>
-    (await connectAs(t, url, name)).subscribeAsync(filter).then((g) => g[0].qos, () => 128);
+    (await connectAs(t, url, name)).subscribeAsync(filter).then(
+      (g) => g[0].qos,
+      () => 128,
+    );
   const cases: Array<[string, string, boolean]> = [
     ['station', 'wardgate/ward/3B/#', true],
     ['station', 'wardgate/ward/3B/beds/+/vitals', true],
@@ -163,7 +230,8 @@ t.test('subscriptions follow roles: viewers see their ward, admins all, devices 
     ['pox-1', 'wardgate/devices/pox-2/errors', false],
     ['pox-1', 'wardgate/devices/+/errors', false],
   ];
-  for (const [name, filter, allowed] of cases) t.equal((await granted(name, filter)) !== 128, allowed, `${name} ${filter}: ${allowed ? 'granted' : 'refused'}`);
+  for (const [name, filter, allowed] of cases)
+    t.equal((await granted(name, filter)) !== 128, allowed, `${name} ${filter}: ${allowed ? 'granted' : 'refused'}`);
 });
 
 t.test('nurses may publish alarm acknowledgements; viewers may not', async (t) => {
@@ -183,7 +251,11 @@ t.test('a packet far beyond the limit closes the connection before it is buffere
   const closed = new Promise((resolve) => device.once('close', () => resolve('closed')));
   device.publish(obsTopic('pox-1'), Buffer.alloc(2_000_000, 0x20), { qos: 1 });
   t.equal(await closed, 'closed');
-  const letter = await waitFor(() => gateway.db!.prepare('SELECT reason, device_id, raw_size FROM dead_letters').get() as Record<string, unknown> | undefined);
+  const letter = await waitFor(
+    () =>
+      gateway.db!.prepare('SELECT reason, device_id, raw_size FROM dead_letters').get() as
+        Record<string, unknown> | undefined,
+  );
   t.match(letter, { reason: 'WG_ERR_TOO_LARGE', device_id: 'pox-1' });
   const again = await connectAs(t, url, 'pox-1');
   await again.publishAsync(obsTopic('pox-1'), msg(1), { qos: 1 });
@@ -196,7 +268,9 @@ t.test('lab mode: anonymous clients, undeclared devices refused unless accepted'
   await anon.publishAsync(obsTopic('sim-9'), msg(1), { qos: 1 });
   t.match(strict.gateway.db!.prepare('SELECT reason FROM dead_letters').get(), { reason: 'WG_ERR_UNKNOWN_DEVICE' });
 
-  const lab = await startTestGateway(t, { extra: { mqtt: { allowAnonymous: true }, ingest: { acceptUnknownDevices: true } } });
+  const lab = await startTestGateway(t, {
+    extra: { mqtt: { allowAnonymous: true }, ingest: { acceptUnknownDevices: true } },
+  });
   const anon2 = await connectAs(t, lab.url, '', { username: undefined, password: undefined });
   await anon2.publishAsync(obsTopic('sim-9'), msg(1), { qos: 1 });
   t.equal(rows(lab.gateway, 'SELECT 1 FROM readings').length, 2);

@@ -13,13 +13,20 @@ const DEVICES = ['bed1-pox', 'bed2-pox', 'bed3-mon', 'bed4-mon'];
 const PER_ROUND = 1200; // messages per device per round, two readings each
 const WINDOW = 20; // QoS 1 messages in flight per device
 
-
 async function connect(port: number, deviceId: string): Promise<MqttClient> {
-  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: deviceId, username: deviceId, password: passwordOf(deviceId), reconnectPeriod: 0, connectTimeout: 10_000 });
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    clientId: deviceId,
+    username: deviceId,
+    password: passwordOf(deviceId),
+    reconnectPeriod: 0,
+    connectTimeout: 10_000,
+  });
 }
 
 t.test('every PUBACKed reading survives kill -9 at random moments, stored exactly once', async (t) => {
-  const { dir, file, mqttPort } = await writeTestConfig(t, { devices: DEVICES.map((id, i) => ({ id, bed: String(i + 1) })) });
+  const { dir, file, mqttPort } = await writeTestConfig(t, {
+    devices: DEVICES.map((id, i) => ({ id, bed: String(i + 1) })),
+  });
   const dataDir = join(dir, 'data');
   const acked = new Map(DEVICES.map((d) => [d, new Set<number>()]));
   const sent = new Map(DEVICES.map((d) => [d, [] as number[]]));
@@ -40,7 +47,11 @@ t.test('every PUBACKed reading survives kill -9 at random moments, stored exactl
       await new Promise((r) => setTimeout(r, killAfter));
       const before = [...acked.values()].reduce((n, s) => n + s.size, 0);
       daemon.child.kill('SIGKILL');
-      t.equal(await daemon.exited, 'SIGKILL', `round ${round}: killed after ${killAfter} ms with ${before} messages acknowledged so far`);
+      t.equal(
+        await daemon.exited,
+        'SIGKILL',
+        `round ${round}: killed after ${killAfter} ms with ${before} messages acknowledged so far`,
+      );
     } else {
       await Promise.all(work);
       daemon.child.kill('SIGTERM');
@@ -51,9 +62,11 @@ t.test('every PUBACKed reading survives kill -9 at random moments, stored exactl
 
     // After every kill: each acknowledged message is stored, and nothing twice.
     const db = new Database(join(dataDir, 'wardgate.db'), { readonly: true });
-    const stored = db.prepare(
-      'SELECT d.device_id AS device, r.seq AS seq, count(*) AS n FROM readings r JOIN devices d ON d.id = r.device GROUP BY r.device, r.seq',
-    ).all() as Array<{ device: string; seq: number; n: number }>;
+    const stored = db
+      .prepare(
+        'SELECT d.device_id AS device, r.seq AS seq, count(*) AS n FROM readings r JOIN devices d ON d.id = r.device GROUP BY r.device, r.seq',
+      )
+      .all() as Array<{ device: string; seq: number; n: number }>;
     db.close();
     const have = new Map(DEVICES.map((d) => [d, new Map<number, number>()]));
     for (const row of stored) have.get(row.device)!.set(row.seq, row.n);
@@ -68,9 +81,21 @@ t.test('every PUBACKed reading survives kill -9 at random moments, stored exactl
   }
 
   const total = DEVICES.length * rounds * PER_ROUND;
-  t.equal([...acked.values()].reduce((n, s) => n + s.size, 0), total, 'in the end every message was acknowledged');
+  t.equal(
+    [...acked.values()].reduce((n, s) => n + s.size, 0),
+    total,
+    'in the end every message was acknowledged',
+  );
   const db = new Database(join(dataDir, 'wardgate.db'), { readonly: true });
-  t.equal((db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n, total * 2, 'and stored exactly once');
-  t.equal((db.prepare("SELECT value FROM counters WHERE name = 'readings'").get() as { value: number }).value, total * 2, 'the counter agrees');
+  t.equal(
+    (db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n,
+    total * 2,
+    'and stored exactly once',
+  );
+  t.equal(
+    (db.prepare("SELECT value FROM counters WHERE name = 'readings'").get() as { value: number }).value,
+    total * 2,
+    'the counter agrees',
+  );
   db.close();
 });

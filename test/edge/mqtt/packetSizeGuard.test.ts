@@ -25,11 +25,19 @@ t.test('decodes Remaining Length of 1 to 4 bytes', async (t) => {
 });
 
 t.test('packets under the limit pass in any chunking; the first one over it is reported', async (t) => {
-  const stream = Buffer.concat([packet(1, 20), packet(3, 1000), packet(3, 16_383), packet(12, 0), packet(3, 16_385), packet(3, 10)]);
+  const stream = Buffer.concat([
+    packet(1, 20),
+    packet(3, 1000),
+    packet(3, 16_383),
+    packet(12, 0),
+    packet(3, 16_385),
+    packet(3, 10),
+  ]);
   for (const chunkSize of [1, 2, 3, 7, 100, 4096, stream.length]) {
     const meter = new PacketSizeMeter(16_384);
     let found;
-    for (let at = 0; at < stream.length && !found; at += chunkSize) found = meter.inspect(stream.subarray(at, at + chunkSize));
+    for (let at = 0; at < stream.length && !found; at += chunkSize)
+      found = meter.inspect(stream.subarray(at, at + chunkSize));
     t.equal(found?.remainingLength, 16_385, `chunks of ${chunkSize}: the oversized packet is found`);
     t.equal(found?.packetType, 3);
   }

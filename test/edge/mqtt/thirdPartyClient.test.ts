@@ -29,24 +29,63 @@ t.test('mosquitto_pub publishes a QoS 1 observation; mosquitto_sub receives the 
   const auth = [...server, '-i', 'pox-1', '-u', 'pox-1', '-P', passwordOf('pox-1')];
   const watcher = [...server, '-i', 'biomed:errors', '-u', 'biomed', '-P', passwordOf('biomed')];
 
-  const sub = spawn('mosquitto_sub', [...watcher, '-t', 'wardgate/devices/pox-1/errors', '-q', '1', '-C', '1', '-W', '15'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const sub = spawn(
+    'mosquitto_sub',
+    [...watcher, '-t', 'wardgate/devices/pox-1/errors', '-q', '1', '-C', '1', '-W', '15'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let received = '';
   sub.stdout.on('data', (d: Buffer) => (received += d.toString()));
   const subDone = new Promise((resolve) => sub.on('exit', resolve));
   t.teardown(() => sub.kill('SIGKILL'));
   // The subscriber is connected (and subscribes right after CONNACK) before the bad message is sent.
-  await waitFor(async () => ((await gateway.metrics!.mqttClients.get()).values[0].value >= 1 ? true : undefined), 10_000, 'mosquitto_sub');
+  await waitFor(
+    async () => ((await gateway.metrics!.mqttClients.get()).values[0].value >= 1 ? true : undefined),
+    10_000,
+    'mosquitto_sub',
+  );
 
-  const good = await mosquittoPub([...auth, '-q', '1', '-t', 'wardgate/devices/pox-1/obs', '-m', JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 96, unit: '%' }] })]);
+  const good = await mosquittoPub([
+    ...auth,
+    '-q',
+    '1',
+    '-t',
+    'wardgate/devices/pox-1/obs',
+    '-m',
+    JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 96, unit: '%' }] }),
+  ]);
   t.equal(good.code, 0, good.stderr);
   t.same(gateway.db!.prepare('SELECT code, value FROM readings').all(), [{ code: 'spo2', value: 96 }]);
 
-  const bad = await mosquittoPub([...auth, '-q', '1', '-t', 'wardgate/devices/pox-1/obs', '-m', JSON.stringify({ seq: 2, obs: [{ code: 'spo2', value: 96, unit: 'mm[Hg]' }] })]);
+  const bad = await mosquittoPub([
+    ...auth,
+    '-q',
+    '1',
+    '-t',
+    'wardgate/devices/pox-1/obs',
+    '-m',
+    JSON.stringify({ seq: 2, obs: [{ code: 'spo2', value: 96, unit: 'mm[Hg]' }] }),
+  ]);
   t.equal(bad.code, 0, 'a rejected message is still acknowledged: it is durably dead-lettered');
   await subDone;
   t.match(JSON.parse(received), { code: 'WG_ERR_UNIT', field: 'obs[0].unit', seq: 2 });
 
-  const wrong = await mosquittoPub(['-h', '127.0.0.1', '-p', String(config.mqtt.port), '-u', 'pox-1', '-P', 'nope', '-q', '1', '-t', 'wardgate/devices/pox-1/obs', '-m', '{}']);
+  const wrong = await mosquittoPub([
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(config.mqtt.port),
+    '-u',
+    'pox-1',
+    '-P',
+    'nope',
+    '-q',
+    '1',
+    '-t',
+    'wardgate/devices/pox-1/obs',
+    '-m',
+    '{}',
+  ]);
   t.not(wrong.code, 0);
   t.match(wrong.stderr, /not authori[sz]ed|bad user name or password/i);
 });
@@ -55,12 +94,51 @@ t.test('TLS listener: mosquitto_pub over TLS with the gateway certificate', asyn
   const dir = tempDir(t);
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ],
+    { stdio: 'ignore' },
+  );
   execFileSync('chmod', ['600', key]);
   const tlsPort = await freePort();
   const { gateway } = await startTestGateway(t, { extra: { mqtt: { tls: { port: tlsPort, cert, key } } } });
   t.equal(gateway.ports.mqtts, tlsPort);
-  const result = await mosquittoPub(['-h', '127.0.0.1', '-p', String(tlsPort), '--cafile', cert, '-i', 'pox-2', '-u', 'pox-2', '-P', passwordOf('pox-2'), '-q', '1', '-t', 'wardgate/devices/pox-2/obs', '-m', JSON.stringify({ seq: 9, obs: [{ code: 'pr', value: 64, unit: '/min' }] })]);
+  const result = await mosquittoPub([
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(tlsPort),
+    '--cafile',
+    cert,
+    '-i',
+    'pox-2',
+    '-u',
+    'pox-2',
+    '-P',
+    passwordOf('pox-2'),
+    '-q',
+    '1',
+    '-t',
+    'wardgate/devices/pox-2/obs',
+    '-m',
+    JSON.stringify({ seq: 9, obs: [{ code: 'pr', value: 64, unit: '/min' }] }),
+  ]);
   t.equal(result.code, 0, result.stderr);
   t.same(gateway.db!.prepare('SELECT code, value FROM readings').all(), [{ code: 'pr', value: 64 }]);
 });

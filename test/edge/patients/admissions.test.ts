@@ -38,14 +38,33 @@ t.test('admit: the bed shows the patient, with NEWS2 defaults until the nurse re
   t.equal(w.admissions.get('7'), undefined, 'an empty bed');
   t.equal(w.admissions.atBed('7'), undefined);
 
-  const a = w.admissions.admit({ bed: '7', identifier: 'MRN-100234', authority: 'RX1', displayName: 'Ann Example' }, 'nurse-ann');
-  t.match(a, { bed: '7', displayName: 'Ann Example', admittedAt: T0, source: 'manual', spo2Scale: 1, onOxygen: null, consciousness: null });
+  const a = w.admissions.admit(
+    { bed: '7', identifier: 'MRN-100234', authority: 'RX1', displayName: 'Ann Example' },
+    'nurse-ann',
+  );
+  t.match(a, {
+    bed: '7',
+    displayName: 'Ann Example',
+    admittedAt: T0,
+    source: 'manual',
+    spo2Scale: 1,
+    onOxygen: null,
+    consciousness: null,
+  });
   t.same(w.admissions.get('7'), a);
-  t.same(w.admissions.atBed('7'), { id: String(a.patient), spo2Scale: 1, onOxygen: null, consciousness: null }, 'what NEWS2 sees: oxygen not recorded yet');
+  t.same(
+    w.admissions.atBed('7'),
+    { id: String(a.patient), spo2Scale: 1, onOxygen: null, consciousness: null },
+    'what NEWS2 sees: oxygen not recorded yet',
+  );
 
   w.admissions.admit({ bed: '12', identifier: 'MRN-100235' }, 'nurse-ann');
   w.admissions.admit({ bed: '2', identifier: 'MRN-100236' }, 'nurse-ann');
-  t.same(w.admissions.current().map((x) => x.bed), ['2', '7', '12'], 'beds in ward order, not text order');
+  t.same(
+    w.admissions.current().map((x) => x.bed),
+    ['2', '7', '12'],
+    'beds in ward order, not text order',
+  );
   t.equal(w.admissions.get('12')!.displayName, null, 'a name is optional');
 });
 
@@ -54,12 +73,23 @@ t.test('an occupied bed and a patient already in another bed are refused, and no
   const first = w.admissions.admit({ bed: '7', identifier: 'MRN-1' }, 'nurse-ann');
   const entries = trail(w).length;
 
-  t.throws(() => w.admissions.admit({ bed: '7', identifier: 'MRN-2' }, 'nurse-ann'), { code: 'WG_ERR_CONFLICT', field: 'bed' });
-  t.throws(() => w.admissions.admit({ bed: '8', identifier: 'MRN-1' }, 'nurse-ann'), { code: 'WG_ERR_CONFLICT', field: 'identifier', message: /bed 7/ });
+  t.throws(() => w.admissions.admit({ bed: '7', identifier: 'MRN-2' }, 'nurse-ann'), {
+    code: 'WG_ERR_CONFLICT',
+    field: 'bed',
+  });
+  t.throws(() => w.admissions.admit({ bed: '8', identifier: 'MRN-1' }, 'nurse-ann'), {
+    code: 'WG_ERR_CONFLICT',
+    field: 'identifier',
+    message: /bed 7/,
+  });
   t.same(w.admissions.get('7'), first, 'bed 7 keeps its patient');
   t.equal(w.admissions.get('8'), undefined, 'bed 8 stays empty');
   t.equal(trail(w).length, entries, 'no audit entry for a refused admission');
-  t.equal((w.db.prepare('SELECT count(*) AS n FROM admissions').get() as { n: number }).n, 1, 'no admission row left behind');
+  t.equal(
+    (w.db.prepare('SELECT count(*) AS n FROM admissions').get() as { n: number }).n,
+    1,
+    'no admission row left behind',
+  );
 
   const other = w.admissions.admit({ bed: '8', identifier: 'MRN-1', authority: 'OTHER-HOSPITAL' }, 'nurse-ann');
   t.not(other.patient, first.patient, 'the same number from another authority is another patient');
@@ -80,8 +110,17 @@ t.test('settings: each entry is kept with its time, the others stay as they were
 
   w.clock.now = T0 + 180_000;
   a = w.admissions.updateSettings('7', { onOxygen: true }, 'nurse-bob');
-  t.match(a, { spo2Scale: 2, onOxygen: true, consciousness: { value: 'V', at: T0 + 120_000 } }, 'consciousness keeps the time it was assessed');
-  t.same(w.admissions.atBed('7'), { id: String(a.patient), spo2Scale: 2, onOxygen: true, consciousness: { value: 'V', at: T0 + 120_000 } });
+  t.match(
+    a,
+    { spo2Scale: 2, onOxygen: true, consciousness: { value: 'V', at: T0 + 120_000 } },
+    'consciousness keeps the time it was assessed',
+  );
+  t.same(w.admissions.atBed('7'), {
+    id: String(a.patient),
+    spo2Scale: 2,
+    onOxygen: true,
+    consciousness: { value: 'V', at: T0 + 120_000 },
+  });
 
   a = w.admissions.updateSettings('7', {}, 'nurse-bob');
   t.match(a, { spo2Scale: 2, onOxygen: true, consciousness: { value: 'V' } }, 'an empty change changes nothing');
@@ -91,8 +130,16 @@ t.test('a bed without a patient: discharge and settings are refused with the bed
   const w = ward(t);
   w.admissions.admit({ bed: '7', identifier: 'MRN-1' }, 'nurse-ann');
   const entries = trail(w).length;
-  t.throws(() => w.admissions.discharge('9', 'nurse-ann'), { code: 'WG_ERR_NOT_FOUND', field: 'bed', message: /bed 9/ });
-  t.throws(() => w.admissions.updateSettings('9', { onOxygen: true }, 'nurse-ann'), { code: 'WG_ERR_NOT_FOUND', field: 'bed', message: /bed 9/ });
+  t.throws(() => w.admissions.discharge('9', 'nurse-ann'), {
+    code: 'WG_ERR_NOT_FOUND',
+    field: 'bed',
+    message: /bed 9/,
+  });
+  t.throws(() => w.admissions.updateSettings('9', { onOxygen: true }, 'nurse-ann'), {
+    code: 'WG_ERR_NOT_FOUND',
+    field: 'bed',
+    message: /bed 9/,
+  });
   t.throws(() => w.admissions.discharge('', 'nurse-ann'), { code: 'WG_ERR_NOT_FOUND', field: 'bed' });
   t.equal(trail(w).length, entries);
   t.equal(w.admissions.current().length, 1, 'the admitted patient is untouched');
@@ -108,13 +155,21 @@ t.test('discharge, then re-admission: the same patient, a new admission with fre
   t.equal(gone.admission, first.admission, 'discharge answers with the admission it ended');
   t.equal(w.admissions.get('7'), undefined, 'the bed is free');
   t.equal(w.admissions.atBed('7'), undefined);
-  t.throws(() => w.admissions.discharge('7', 'nurse-bob'), { code: 'WG_ERR_NOT_FOUND' }, 'a second discharge finds nobody');
+  t.throws(
+    () => w.admissions.discharge('7', 'nurse-bob'),
+    { code: 'WG_ERR_NOT_FOUND' },
+    'a second discharge finds nobody',
+  );
 
   w.clock.now = T0 + 7_200_000;
   const again = w.admissions.admit({ bed: '4', identifier: 'MRN-1' }, 'nurse-bob');
   t.equal(again.patient, first.patient, 'the same patient record');
   t.not(again.admission, first.admission, 'a new admission');
-  t.match(again, { bed: '4', admittedAt: T0 + 7_200_000, spo2Scale: 1, onOxygen: null, consciousness: null, displayName: null }, 'nothing carried over from the last stay');
+  t.match(
+    again,
+    { bed: '4', admittedAt: T0 + 7_200_000, spo2Scale: 1, onOxygen: null, consciousness: null, displayName: null },
+    'nothing carried over from the last stay',
+  );
 
   const other = w.admissions.admit({ bed: '7', identifier: 'MRN-2' }, 'nurse-bob');
   t.equal(other.bed, '7', 'the freed bed takes the next patient');
@@ -122,19 +177,41 @@ t.test('discharge, then re-admission: the same patient, a new admission with fre
 
 t.test('every change is audited with its actor, bed and source, never with who the patient is', async (t) => {
   const w = ward(t);
-  const a = w.admissions.admit({ bed: '7', identifier: 'MRN-100234', authority: 'RX1', displayName: 'Ann Example' }, 'nurse-ann');
+  const a = w.admissions.admit(
+    { bed: '7', identifier: 'MRN-100234', authority: 'RX1', displayName: 'Ann Example' },
+    'nurse-ann',
+  );
   w.clock.now = T0 + 1000;
   w.admissions.updateSettings('7', { onOxygen: true, consciousness: 'A' }, 'nurse-bob');
   w.clock.now = T0 + 2000;
   w.admissions.discharge('7', 'biomed');
 
   t.same(trail(w), [
-    { ts: T0, actor: 'nurse-ann', action: 'admit', target: 'bed:7', detail: { admission: a.admission, source: 'manual' } },
-    { ts: T0 + 1000, actor: 'nurse-bob', action: 'patient-settings', target: 'bed:7', detail: { onOxygen: true, consciousness: 'A' } },
-    { ts: T0 + 2000, actor: 'biomed', action: 'discharge', target: 'bed:7', detail: { admission: a.admission, source: 'manual', admittedBy: 'manual' } },
+    {
+      ts: T0,
+      actor: 'nurse-ann',
+      action: 'admit',
+      target: 'bed:7',
+      detail: { admission: a.admission, source: 'manual' },
+    },
+    {
+      ts: T0 + 1000,
+      actor: 'nurse-bob',
+      action: 'patient-settings',
+      target: 'bed:7',
+      detail: { onOxygen: true, consciousness: 'A' },
+    },
+    {
+      ts: T0 + 2000,
+      actor: 'biomed',
+      action: 'discharge',
+      target: 'bed:7',
+      detail: { admission: a.admission, source: 'manual', admittedBy: 'manual' },
+    },
   ]);
   const stored = JSON.stringify(w.db.prepare('SELECT * FROM audit').all());
-  for (const secret of ['MRN-100234', 'Ann Example', 'RX1']) t.notOk(stored.includes(secret), `the audit table does not hold ${secret}`);
+  for (const secret of ['MRN-100234', 'Ann Example', 'RX1'])
+    t.notOk(stored.includes(secret), `the audit table does not hold ${secret}`);
 });
 
 t.test('a restart finds the same patients in the same beds, with their entries', async (t) => {
@@ -152,7 +229,11 @@ t.test('a restart finds the same patients in the same beds, with their entries',
   const after = ward(t, dir);
   t.same(after.admissions.current(), current, 'the same admissions, discharged ones gone');
   t.match(after.admissions.get('7'), { spo2Scale: 2, onOxygen: false, consciousness: { value: 'P', at: T0 + 60_000 } });
-  t.throws(() => after.admissions.admit({ bed: '3', identifier: 'MRN-9' }, 'nurse-ann'), { code: 'WG_ERR_CONFLICT' }, 'an occupied bed is still occupied');
+  t.throws(
+    () => after.admissions.admit({ bed: '3', identifier: 'MRN-9' }, 'nurse-ann'),
+    { code: 'WG_ERR_CONFLICT' },
+    'an occupied bed is still occupied',
+  );
   t.equal(trail(after).length, 5, 'the audit trail survived too: three admissions, the settings, a discharge');
 });
 

@@ -30,18 +30,34 @@ function ward(t: Test, config: Record<string, unknown> = {}): Ward {
   const audit = new AuditLog(db);
   const admissions = new Admissions(db, audit, () => NOW);
   const changed: string[][] = [];
-  const adt = adtConfigSchema.parse({ senders: [{ application: 'HIS' }], locations: [{ pointOfCare: '3B' }, { pointOfCare: 'ICU', room: '2', bed: 'A', wardBed: 'icu-2a' }], ...config });
+  const adt = adtConfigSchema.parse({
+    senders: [{ application: 'HIS' }],
+    locations: [{ pointOfCare: '3B' }, { pointOfCare: 'ICU', room: '2', bed: 'A', wardBed: 'icu-2a' }],
+    ...config,
+  });
   const handler = new AdtHandler({
-    config: adt, locations: adt.locations, recorder: new AdtRecorder(db, audit, () => NOW), application: 'gw-test', facility: '3B', now: () => NOW,
+    config: adt,
+    locations: adt.locations,
+    recorder: new AdtRecorder(db, audit, () => NOW),
+    application: 'gw-test',
+    facility: '3B',
+    now: () => NOW,
     onChanged: (beds) => {
       admissions.reload();
       changed.push([...beds]);
     },
   });
   return {
-    db, admissions, audit, changed,
+    db,
+    admissions,
+    audit,
+    changed,
     async send(spec, address = '10.0.0.5') {
-      const answer = await handler.handle(Buffer.from(typeof spec === 'string' ? spec : adtMessage(spec)), 'peer', address);
+      const answer = await handler.handle(
+        Buffer.from(typeof spec === 'string' ? spec : adtMessage(spec)),
+        'peer',
+        address,
+      );
       const ack = parseHl7(answer.ack);
       if (isRejection(ack)) throw new Error(ack.message);
       return ack;
@@ -51,7 +67,9 @@ function ward(t: Test, config: Record<string, unknown> = {}): Ward {
 
 function msa(ack: Hl7Message): { code: string; controlId: string; err: string[] } {
   const m = ack.segments.find((s) => s.id === 'MSA');
-  const errs = ack.segments.filter((s) => s.id === 'ERR').map((e) => `${value(ack, e, 3)} ${value(ack, e, 4)} ${value(ack, e, 5)}`);
+  const errs = ack.segments
+    .filter((s) => s.id === 'ERR')
+    .map((e) => `${value(ack, e, 3)} ${value(ack, e, 4)} ${value(ack, e, 5)}`);
   return { code: value(ack, m, 1), controlId: value(ack, m, 2), err: errs };
 }
 
@@ -60,17 +78,31 @@ function beds(w: Ward): Record<string, string | null> {
 }
 
 function identifierOf(w: Ward, bed: string): string | undefined {
-  return (w.db.prepare('SELECT p.identifier FROM admissions a JOIN patients p ON p.id = a.patient WHERE a.bed = ? AND a.discharged_at IS NULL').get(bed) as { identifier: string } | undefined)
-    ?.identifier;
+  return (
+    w.db
+      .prepare(
+        'SELECT p.identifier FROM admissions a JOIN patients p ON p.id = a.patient WHERE a.bed = ? AND a.discharged_at IS NULL',
+      )
+      .get(bed) as { identifier: string } | undefined
+  )?.identifier;
 }
 
 function auditOf(w: Ward): Array<{ action: string; target: string | null; detail: Record<string, unknown> | null }> {
-  return w.audit.recent(1000).reverse().map(({ action, target, detail }) => ({ action, target, detail }));
+  return w.audit
+    .recent(1000)
+    .reverse()
+    .map(({ action, target, detail }) => ({ action, target, detail }));
 }
 
 t.test('A01 admits to the bed PV1-3 names, from the feed, audited without the patient', async (t) => {
   const w = ward(t);
-  const ack = await w.send({ event: 'A01', controlId: 'C1', patient: 'P100', name: 'DOE^JANE^Q', location: '3B^301^7' });
+  const ack = await w.send({
+    event: 'A01',
+    controlId: 'C1',
+    patient: 'P100',
+    name: 'DOE^JANE^Q',
+    location: '3B^301^7',
+  });
   t.same(msa(ack), { code: 'AA', controlId: 'C1', err: [] });
   t.equal(value(ack, ack.segments[0], 9), 'ACK', 'MSH-9 ACK^A01^ACK');
   t.equal(value(ack, ack.segments[0], 9, 2), 'A01');
@@ -108,32 +140,86 @@ t.test('a reused MSH-10 with other content is refused AE, not taken for a resend
   t.ok(w.admissions.get('7'), 'still admitted');
 });
 
-t.test('A02 moves the admission with the nurse entries; out of the ward it ends; A12 brings the patient back', async (t) => {
-  const w = ward(t);
-  await w.send({ event: 'A01', controlId: 'C1', patient: 'P100', location: '3B^301^7' });
-  w.admissions.updateSettings('7', { spo2Scale: 2, onOxygen: true }, 'nurse-ann');
-  t.equal(msa(await w.send({ event: 'A02', controlId: 'C2', patient: 'P100', location: '3B^302^9', at: '20261202100000+0000' })).code, 'AA');
-  t.same(Object.keys(beds(w)), ['9']);
-  t.match(w.admissions.get('9'), { spo2Scale: 2, onOxygen: true }, 'the NEWS2 entries follow the patient');
-  t.same(w.changed.at(-1), ['7', '9']);
-  t.match(auditOf(w).at(-1), { action: 'transfer', target: 'bed:9', detail: { from: '7', event: 'A02', controlId: 'C2' } });
-  // To another ward: no bed of ours holds the patient any more.
-  t.equal(msa(await w.send({ event: 'A02', controlId: 'C3', patient: 'P100', location: '4C^410^1', at: '20261202110000+0000' })).code, 'AA');
-  t.same(beds(w), {});
-  t.match(auditOf(w).at(-1), { action: 'adt-transfer-out', target: 'bed:9', detail: { admittedBy: 'adt' } });
-  // The transfer is cancelled: PV1-3 is where the patient was before it.
-  t.equal(msa(await w.send({ event: 'A12', controlId: 'C4', patient: 'P100', location: '3B^302^9', at: '20261202111000+0000' })).code, 'AA');
-  t.same(Object.keys(beds(w)), ['9']);
-});
+t.test(
+  'A02 moves the admission with the nurse entries; out of the ward it ends; A12 brings the patient back',
+  async (t) => {
+    const w = ward(t);
+    await w.send({ event: 'A01', controlId: 'C1', patient: 'P100', location: '3B^301^7' });
+    w.admissions.updateSettings('7', { spo2Scale: 2, onOxygen: true }, 'nurse-ann');
+    t.equal(
+      msa(
+        await w.send({
+          event: 'A02',
+          controlId: 'C2',
+          patient: 'P100',
+          location: '3B^302^9',
+          at: '20261202100000+0000',
+        }),
+      ).code,
+      'AA',
+    );
+    t.same(Object.keys(beds(w)), ['9']);
+    t.match(w.admissions.get('9'), { spo2Scale: 2, onOxygen: true }, 'the NEWS2 entries follow the patient');
+    t.same(w.changed.at(-1), ['7', '9']);
+    t.match(auditOf(w).at(-1), {
+      action: 'transfer',
+      target: 'bed:9',
+      detail: { from: '7', event: 'A02', controlId: 'C2' },
+    });
+    // To another ward: no bed of ours holds the patient any more.
+    t.equal(
+      msa(
+        await w.send({
+          event: 'A02',
+          controlId: 'C3',
+          patient: 'P100',
+          location: '4C^410^1',
+          at: '20261202110000+0000',
+        }),
+      ).code,
+      'AA',
+    );
+    t.same(beds(w), {});
+    t.match(auditOf(w).at(-1), { action: 'adt-transfer-out', target: 'bed:9', detail: { admittedBy: 'adt' } });
+    // The transfer is cancelled: PV1-3 is where the patient was before it.
+    t.equal(
+      msa(
+        await w.send({
+          event: 'A12',
+          controlId: 'C4',
+          patient: 'P100',
+          location: '3B^302^9',
+          at: '20261202111000+0000',
+        }),
+      ).code,
+      'AA',
+    );
+    t.same(Object.keys(beds(w)), ['9']);
+  },
+);
 
 t.test('A03 discharges, A13 cancels the discharge, A11 cancels the admission, A08 renames', async (t) => {
   const w = ward(t);
   await w.send({ event: 'A01', controlId: 'C1', patient: 'P100', name: 'DOE^JANE', location: '3B^301^7' });
-  await w.send({ event: 'A08', controlId: 'C2', patient: 'P100', name: 'DOE-SMITH^JANE', location: '3B^301^7', at: '20261202093000+0000' });
+  await w.send({
+    event: 'A08',
+    controlId: 'C2',
+    patient: 'P100',
+    name: 'DOE-SMITH^JANE',
+    location: '3B^301^7',
+    at: '20261202093000+0000',
+  });
   t.same(beds(w), { 7: 'DOE-SMITH, JANE' });
   t.match(auditOf(w).at(-1), { action: 'patient-update', target: 'bed:7' });
   // An A08 naming another bed moves nobody: moves come with A02.
-  await w.send({ event: 'A08', controlId: 'C2b', patient: 'P100', name: 'DOE-SMITH^JANE', location: '3B^301^8', at: '20261202093100+0000' });
+  await w.send({
+    event: 'A08',
+    controlId: 'C2b',
+    patient: 'P100',
+    name: 'DOE-SMITH^JANE',
+    location: '3B^301^8',
+    at: '20261202093100+0000',
+  });
   t.same(Object.keys(beds(w)), ['7']);
   await w.send({ event: 'A03', controlId: 'C3', patient: 'P100', location: '3B^301^7', at: '20261202100000+0000' });
   t.same(beds(w), {});
@@ -150,11 +236,24 @@ t.test('an event older than the last one applied for the patient changes nothing
   await w.send({ event: 'A01', controlId: 'C1', patient: 'P100', location: '3B^301^7', at: '20261202090000+0000' });
   await w.send({ event: 'A03', controlId: 'C3', patient: 'P100', location: '3B^301^7', at: '20261202110000+0000' });
   // The transfer of 10:00 arrives after the discharge of 11:00.
-  t.equal(msa(await w.send({ event: 'A02', controlId: 'C2', patient: 'P100', location: '3B^301^8', at: '20261202100000+0000' })).code, 'AA');
+  t.equal(
+    msa(
+      await w.send({ event: 'A02', controlId: 'C2', patient: 'P100', location: '3B^301^8', at: '20261202100000+0000' }),
+    ).code,
+    'AA',
+  );
   t.same(beds(w), {}, 'the discharge stands');
-  t.equal((w.db.prepare("SELECT outcome FROM adt_messages WHERE control_id = 'C2'").get() as { outcome: string }).outcome, 'stale');
+  t.equal(
+    (w.db.prepare("SELECT outcome FROM adt_messages WHERE control_id = 'C2'").get() as { outcome: string }).outcome,
+    'stale',
+  );
   // Its resend is a resend.
-  t.equal(msa(await w.send({ event: 'A02', controlId: 'C2', patient: 'P100', location: '3B^301^8', at: '20261202100000+0000' })).code, 'AA');
+  t.equal(
+    msa(
+      await w.send({ event: 'A02', controlId: 'C2', patient: 'P100', location: '3B^301^8', at: '20261202100000+0000' }),
+    ).code,
+    'AA',
+  );
 });
 
 t.test('a discharge that changed nothing here still stops a late transfer into our bed', async (t) => {
@@ -164,7 +263,12 @@ t.test('a discharge that changed nothing here still stops a late transfer into o
   // Discharged from the other ward at 11:00: nothing to do here.
   await w.send({ event: 'A03', controlId: 'C4', patient: 'P100', location: '4C^410^1', at: '20261202110000+0000' });
   // A transfer of 10:30 back to our bed arrives late: the patient has gone home since.
-  t.equal(msa(await w.send({ event: 'A02', controlId: 'C3', patient: 'P100', location: '3B^301^8', at: '20261202103000+0000' })).code, 'AA');
+  t.equal(
+    msa(
+      await w.send({ event: 'A02', controlId: 'C3', patient: 'P100', location: '3B^301^8', at: '20261202103000+0000' }),
+    ).code,
+    'AA',
+  );
   t.same(beds(w), {});
 });
 
@@ -178,15 +282,26 @@ t.test('the feed wins over the manual path, and says so in the audit trail', asy
   await w.send({ event: 'A01', controlId: 'C1', patient: 'P100', name: 'DOE^JANE', location: '3B^301^7' });
   t.equal(w.admissions.get('7')?.source, 'adt');
   t.equal((w.db.prepare('SELECT count(*) AS n FROM admissions').get() as { n: number }).n, 2);
-  t.match(auditOf(w).slice(-2), [{ action: 'adt-adopt', target: 'bed:7' }, { action: 'patient-update', target: 'bed:7' }]);
+  t.match(auditOf(w).slice(-2), [
+    { action: 'adt-adopt', target: 'bed:7' },
+    { action: 'patient-update', target: 'bed:7' },
+  ]);
   // The feed puts another patient in bed 8: the manual admission there ends, named as a conflict.
   await w.send({ event: 'A01', controlId: 'C2', patient: 'P200', location: '3B^301^8' });
   t.equal(identifierOf(w, '8'), 'P200');
-  t.match(auditOf(w).slice(-2), [{ action: 'adt-bed-conflict', target: 'bed:8', detail: { admittedBy: 'manual' } }, { action: 'admit', target: 'bed:8' }]);
+  t.match(auditOf(w).slice(-2), [
+    { action: 'adt-bed-conflict', target: 'bed:8', detail: { admittedBy: 'manual' } },
+    { action: 'admit', target: 'bed:8' },
+  ]);
   // A nurse discharges an ADT admission by hand; the feed's discharge later finds nothing to do.
   w.admissions.discharge('7', 'biomed');
   t.match(auditOf(w).at(-1), { action: 'discharge', detail: { source: 'manual', admittedBy: 'adt' } });
-  t.equal(msa(await w.send({ event: 'A03', controlId: 'C3', patient: 'P100', location: '3B^301^7', at: '20261202100000+0000' })).code, 'AA');
+  t.equal(
+    msa(
+      await w.send({ event: 'A03', controlId: 'C3', patient: 'P100', location: '3B^301^7', at: '20261202100000+0000' }),
+    ).code,
+    'AA',
+  );
   t.equal(auditOf(w).at(-1)?.action, 'discharge', 'no audit entry for a change that did not happen');
 });
 
@@ -200,7 +315,9 @@ t.test('A40 merge: the open admission follows the surviving identifier', async (
   t.match(auditOf(w).at(-1), { action: 'merge', target: 'bed:7', detail: { event: 'A40' } });
   // Both known: the prior one's admission moves to the survivor's row.
   await w.send({ event: 'A01', controlId: 'C3', patient: 'DUP1', location: '3B^301^8' });
-  w.db.prepare("INSERT INTO patients (identifier, authority, first_seen, last_seen) VALUES ('P300', 'HOSP', 0, 0)").run();
+  w.db
+    .prepare("INSERT INTO patients (identifier, authority, first_seen, last_seen) VALUES ('P300', 'HOSP', 0, 0)")
+    .run();
   await w.send({ event: 'A40', controlId: 'C4', patient: 'P300', prior: 'DUP1' });
   t.equal(identifierOf(w, '8'), 'P300');
   // A merge of patients the ward never had changes nothing and creates nothing.
@@ -212,28 +329,48 @@ t.test('A40 merge: the open admission follows the surviving identifier', async (
 t.test("another ward's patients: accepted, nothing stored about them", async (t) => {
   const w = ward(t);
   t.equal(msa(await w.send({ event: 'A01', controlId: 'C1', patient: 'P900', location: '4C^410^1' })).code, 'AA');
-  t.equal(msa(await w.send({ event: 'A01', controlId: 'C2', patient: 'P901', location: '3B' })).code, 'AA', 'our unit, no bed yet');
+  t.equal(
+    msa(await w.send({ event: 'A01', controlId: 'C2', patient: 'P901', location: '3B' })).code,
+    'AA',
+    'our unit, no bed yet',
+  );
   t.equal((w.db.prepare('SELECT count(*) AS n FROM patients').get() as { n: number }).n, 0);
-  t.equal((w.db.prepare('SELECT count(*) AS n FROM adt_messages').get() as { n: number }).n, 0, 'not even their control ids: no write for them');
+  t.equal(
+    (w.db.prepare('SELECT count(*) AS n FROM adt_messages').get() as { n: number }).n,
+    0,
+    'not even their control ids: no write for them',
+  );
   t.same(w.audit.recent(), []);
   t.same(w.changed, []);
 });
 
-t.test('refusals: sender, message type, identifier, bed id; events not used and demo data are AA without effect', async (t) => {
-  const w = ward(t, { senders: [{ application: 'HIS', addresses: ['10.0.0.5'] }] });
-  const a01 = { event: 'A01', controlId: 'C1', patient: 'P100', location: '3B^301^7' };
-  t.same(msa(await w.send({ ...a01, sender: 'LAB' })).err, ['207 E WG_ERR_HL7_SENDER']);
-  t.equal(msa(await w.send({ ...a01, sender: 'LAB' })).code, 'AR');
-  t.equal(msa(await w.send(a01, '10.0.0.6')).code, 'AR', 'listed, but not from that address');
-  t.match(msa(await w.send(adtMessage(a01).replace('ADT^A01^ADT_A01', 'ORU^R01^ORU_R01'))), { code: 'AR', err: ['200 E WG_ERR_HL7_UNSUPPORTED'] });
-  t.match(msa(await w.send(adtMessage(a01).replace('^^^HOSP^MR', '^^^HOSP^XX'))), { code: 'AE', err: ['101 E WG_ERR_HL7_PATIENT'] });
-  t.match(msa(await w.send({ ...a01, location: '3B^301^bed/1' })), { code: 'AR', err: ['102 E WG_ERR_HL7_FORMAT'] });
-  t.match(msa(await w.send({ ...a01, event: 'A31' })), { code: 'AA', err: ['201 I WG_ERR_HL7_UNSUPPORTED'] });
-  t.match(msa(await w.send(adtMessage(a01).replace('|P|2.5', '|T|2.5'))), { code: 'AA', err: ['0 I WG_ERR_HL7_DEMO'] });
-  t.match(msa(await w.send('not hl7 at all')), { code: 'AR', controlId: '' });
-  t.same(beds(w), {}, 'none of them admitted anyone');
-  t.equal(msa(await w.send(a01)).code, 'AA', 'the same admission from the listed sender');
-});
+t.test(
+  'refusals: sender, message type, identifier, bed id; events not used and demo data are AA without effect',
+  async (t) => {
+    const w = ward(t, { senders: [{ application: 'HIS', addresses: ['10.0.0.5'] }] });
+    const a01 = { event: 'A01', controlId: 'C1', patient: 'P100', location: '3B^301^7' };
+    t.same(msa(await w.send({ ...a01, sender: 'LAB' })).err, ['207 E WG_ERR_HL7_SENDER']);
+    t.equal(msa(await w.send({ ...a01, sender: 'LAB' })).code, 'AR');
+    t.equal(msa(await w.send(a01, '10.0.0.6')).code, 'AR', 'listed, but not from that address');
+    t.match(msa(await w.send(adtMessage(a01).replace('ADT^A01^ADT_A01', 'ORU^R01^ORU_R01'))), {
+      code: 'AR',
+      err: ['200 E WG_ERR_HL7_UNSUPPORTED'],
+    });
+    t.match(msa(await w.send(adtMessage(a01).replace('^^^HOSP^MR', '^^^HOSP^XX'))), {
+      code: 'AE',
+      err: ['101 E WG_ERR_HL7_PATIENT'],
+    });
+    t.match(msa(await w.send({ ...a01, location: '3B^301^bed/1' })), { code: 'AR', err: ['102 E WG_ERR_HL7_FORMAT'] });
+    t.match(msa(await w.send({ ...a01, event: 'A31' })), { code: 'AA', err: ['201 I WG_ERR_HL7_UNSUPPORTED'] });
+    t.match(msa(await w.send(adtMessage(a01).replace('|P|2.5', '|T|2.5'))), {
+      code: 'AA',
+      err: ['0 I WG_ERR_HL7_DEMO'],
+    });
+    t.match(msa(await w.send('not hl7 at all')), { code: 'AR', controlId: '' });
+    t.same(beds(w), {}, 'none of them admitted anyone');
+    t.equal(msa(await w.send(a01)).code, 'AA', 'the same admission from the listed sender');
+  },
+);
 
 t.test('the store failing: AR, nothing applied, the resend is applied', async (t) => {
   const w = ward(t);

@@ -15,9 +15,19 @@ t.test('after a restart only declared devices are watched for silence', async (t
   const db = openDatabase(tempDir(t));
   t.teardown(() => db.close());
   const ingest = new IngestStore(db);
-  ingest.declareDevices([{ id: 'pox-1', bed: '1' }, { id: 'old-pox', bed: '2' }]);
+  ingest.declareDevices([
+    { id: 'pox-1', bed: '1' },
+    { id: 'old-pox', bed: '2' },
+  ]);
   const obs = (deviceId: string, seq: number) => ({
-    kind: 'obs' as const, source: 'mqtt' as const, receivedTs: Date.now(), deviceId, seq, ts: Date.now(), digest: Buffer.alloc(8, seq), readings: [],
+    kind: 'obs' as const,
+    source: 'mqtt' as const,
+    receivedTs: Date.now(),
+    deviceId,
+    seq,
+    ts: Date.now(),
+    digest: Buffer.alloc(8, seq),
+    readings: [],
   });
   ingest.commit([obs('pox-1', 1), obs('old-pox', 1), obs('hl7-equipment', 1)]);
   ingest.declareDevices([{ id: 'pox-1', bed: '1' }]); // old-pox decommissioned
@@ -26,7 +36,10 @@ t.test('after a restart only declared devices are watched for silence', async (t
 
 t.test('page sizes are clamped: LIMIT -1 would read everything on the event loop', async (t) => {
   const { clampLimit } = await import('../../../edge/store/alarmStore.js');
-  t.same([clampLimit(-1), clampLimit(0), clampLimit(50.7), clampLimit(5000), clampLimit(Number.NaN)], [1, 1, 50, 1000, 200]);
+  t.same(
+    [clampLimit(-1), clampLimit(0), clampLimit(50.7), clampLimit(5000), clampLimit(Number.NaN)],
+    [1, 1, 50, 1000, 200],
+  );
 });
 
 /** An alarm engine whose first sink is a store on disk, as the alarm service wires it; `sbp` raises (75) or clears (120) a bed's alarm. */
@@ -45,7 +58,11 @@ function engineWithStore(t: Test) {
     bus: new EventBus(createLogger('silent')),
     patients: { atBed: () => undefined },
     sinks: [
-      { name: 'store', onEvent: (event, alarm) => store.record([[event, alarm]]), onEvents: (events) => store.record(events) },
+      {
+        name: 'store',
+        onEvent: (event, alarm) => store.record([[event, alarm]]),
+        onEvents: (events) => store.record(events),
+      },
       { name: 'mqtt', onEvent: (event) => published.push({ ...event }) },
     ],
     log: createLogger('silent'),
@@ -55,43 +72,79 @@ function engineWithStore(t: Test) {
   const sbp = (bed: string, value: number) => {
     clock.t += 1000;
     const readings = [{ code: 'nibp_sys', value, unit: metric('nibp_sys').unit, ts: clock.t, flags: 0 }];
-    engine.onAccepted([{ kind: 'obs', source: 'mqtt', receivedTs: clock.t, deviceId: `mon-${bed}`, seq: ++seq, ts: clock.t, digest: Buffer.alloc(8), readings, bed }]);
+    engine.onAccepted([
+      {
+        kind: 'obs',
+        source: 'mqtt',
+        receivedTs: clock.t,
+        deviceId: `mon-${bed}`,
+        seq: ++seq,
+        ts: clock.t,
+        digest: Buffer.alloc(8),
+        readings,
+        bed,
+      },
+    ]);
   };
   return { db, store, published, sbp };
 }
 
-t.test('events raised while the disk is full are stored once there is room again, in order, numbered only then', async (t) => {
-  const { db, store, published, sbp } = engineWithStore(t);
-  // The disk fills up: the database may grow no more, and alarms come and go until one finds no room.
-  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
-  for (let bed = 1; store.unrecorded === 0 && bed < 1000; bed++) {
-    sbp(String(bed), 75);
-    sbp(String(bed), 120);
-  }
-  t.ok(store.unrecorded > 0, 'a commit failed: the disk is full');
-  const firstLost = published.length - store.unrecorded;
-  sbp('full-1', 70);
-  sbp('full-2', 70);
-  t.equal(store.unrecorded, published.length - firstLost, 'each event since is kept for another attempt');
-  t.same(published.slice(firstLost).map((e) => e.seq), published.slice(firstLost).map(() => undefined), 'published without a seq: none was handed out');
+t.test(
+  'events raised while the disk is full are stored once there is room again, in order, numbered only then',
+  async (t) => {
+    const { db, store, published, sbp } = engineWithStore(t);
+    // The disk fills up: the database may grow no more, and alarms come and go until one finds no room.
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    for (let bed = 1; store.unrecorded === 0 && bed < 1000; bed++) {
+      sbp(String(bed), 75);
+      sbp(String(bed), 120);
+    }
+    t.ok(store.unrecorded > 0, 'a commit failed: the disk is full');
+    const firstLost = published.length - store.unrecorded;
+    sbp('full-1', 70);
+    sbp('full-2', 70);
+    t.equal(store.unrecorded, published.length - firstLost, 'each event since is kept for another attempt');
+    t.same(
+      published.slice(firstLost).map((e) => e.seq),
+      published.slice(firstLost).map(() => undefined),
+      'published without a seq: none was handed out',
+    );
 
-  db.pragma('max_page_count = 1000000');
-  sbp('full-1', 120);
-  t.equal(store.unrecorded, 0, 'space again: the next record stores them all');
-  const stored = store.events({ limit: 1000 }).reverse();
-  t.same(stored.map((e) => [e.alarmId, e.phase]), published.map((e) => [e.alarmId, e.phase]), 'every event stored, in the order raised');
-  t.ok(stored.every((e, i) => i === 0 || e.seq! > stored[i - 1].seq!), 'numbered in that order');
-  const alarms = db.prepare("SELECT id, state FROM alarms WHERE bed LIKE 'full-%' ORDER BY bed").all();
-  t.same(alarms.map((a) => (a as { state: string }).state), ['cleared', 'active'], 'each alarm at its latest state');
-});
+    db.pragma('max_page_count = 1000000');
+    sbp('full-1', 120);
+    t.equal(store.unrecorded, 0, 'space again: the next record stores them all');
+    const stored = store.events({ limit: 1000 }).reverse();
+    t.same(
+      stored.map((e) => [e.alarmId, e.phase]),
+      published.map((e) => [e.alarmId, e.phase]),
+      'every event stored, in the order raised',
+    );
+    t.ok(
+      stored.every((e, i) => i === 0 || e.seq! > stored[i - 1].seq!),
+      'numbered in that order',
+    );
+    const alarms = db.prepare("SELECT id, state FROM alarms WHERE bed LIKE 'full-%' ORDER BY bed").all();
+    t.same(
+      alarms.map((a) => (a as { state: string }).state),
+      ['cleared', 'active'],
+      'each alarm at its latest state',
+    );
+  },
+);
 
 t.test('an event the database refuses for itself is not kept: it would block every later one', async (t) => {
   const { db, store, published, sbp } = engineWithStore(t);
-  db.exec("CREATE TRIGGER refuse BEFORE INSERT ON alarm_events WHEN NEW.bed = 'bad' BEGIN SELECT RAISE(FAIL, 'refused'); END");
+  db.exec(
+    "CREATE TRIGGER refuse BEFORE INSERT ON alarm_events WHEN NEW.bed = 'bad' BEGIN SELECT RAISE(FAIL, 'refused'); END",
+  );
   sbp('bad', 75);
   t.equal(store.unrecorded, 0, 'a constraint, not the disk: not kept');
   db.exec('DROP TRIGGER refuse');
   sbp('1', 75);
-  t.same(store.events().map((e) => e.bed), ['1'], 'the next is stored');
+  t.same(
+    store.events().map((e) => e.bed),
+    ['1'],
+    'the next is stored',
+  );
   t.equal(published.length, 2, 'both were published');
 });

@@ -13,7 +13,7 @@ import { connectAs, writeTestConfig } from '../../helpers/gateway.js';
 
 t.setTimeout(60_000);
 
-t.test('a failed sync of alarm events goes through the gateway\'s fatal path', async (t) => {
+t.test("a failed sync of alarm events goes through the gateway's fatal path", async (t) => {
   const { dir, file } = await writeTestConfig(t);
   const config = loadConfig({ file, env: {} });
   const fatal: Error[] = [];
@@ -24,13 +24,19 @@ t.test('a failed sync of alarm events goes through the gateway\'s fatal path', a
   const url = `mqtt://127.0.0.1:${config.mqtt.port}`;
   const nurse = await connectAs(t, url, 'nurse-ann');
   await nurse.subscribeAsync(topics.wardAlarms('3B'), { qos: 1 });
-  const raised = new Promise<string>((resolve) => nurse.on('message', (_topic, payload) => {
-    const event = JSON.parse(payload.toString()) as { phase?: string; alarmId?: string };
-    if (event.phase === 'raised' && event.alarmId) resolve(event.alarmId);
-  }));
+  const raised = new Promise<string>((resolve) =>
+    nurse.on('message', (_topic, payload) => {
+      const event = JSON.parse(payload.toString()) as { phase?: string; alarmId?: string };
+      if (event.phase === 'raised' && event.alarmId) resolve(event.alarmId);
+    }),
+  );
   const device = await connectAs(t, url, 'pox-1');
   // A critical SpO2 raises an alarm while the disk is healthy.
-  await device.publishAsync(topics.deviceObs('pox-1'), JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 80, unit: '%' }] }), { qos: 1 });
+  await device.publishAsync(
+    topics.deviceObs('pox-1'),
+    JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 80, unit: '%' }] }),
+    { qos: 1 },
+  );
   const alarmId = await raised;
   t.same(fatal, [], 'a healthy disk: nothing fatal');
 

@@ -12,7 +12,13 @@ import { tempDir } from '../../helpers/env.js';
 
 const TS = 1_795_000_000_000;
 const obs = (seq: number): IngestItem => ({
-  kind: 'obs', source: 'mqtt', receivedTs: TS, deviceId: 'ox-1', seq, ts: TS, digest: Buffer.alloc(8, seq),
+  kind: 'obs',
+  source: 'mqtt',
+  receivedTs: TS,
+  deviceId: 'ox-1',
+  seq,
+  ts: TS,
+  digest: Buffer.alloc(8, seq),
   readings: [{ code: 'spo2', value: 97, unit: '%', ts: TS, flags: 0 }],
 });
 
@@ -20,13 +26,22 @@ t.test('open: ready to commit at once; close: everything in the database file, t
   const dir = tempDir(t);
   const store = await Store.open({ dataDir: dir, devices: [{ id: 'ox-1', bed: '7', source: 'mqtt' }] });
   t.ok(store.devices.isDeclared('ox-1'), 'the config devices are declared before anything is built');
-  const results = await new Promise<IngestOutcome[]>((resolve, reject) => store.writer.commit([obs(1), obs(2)], (err, r) => (err ? reject(err) : resolve(r!))));
-  t.same(results.map((r) => r.outcome), ['stored', 'stored']);
+  const results = await new Promise<IngestOutcome[]>((resolve, reject) =>
+    store.writer.commit([obs(1), obs(2)], (err, r) => (err ? reject(err) : resolve(r!))),
+  );
+  t.same(
+    results.map((r) => r.outcome),
+    ['stored', 'stored'],
+  );
   store.audit.record({ ts: TS, actor: 'nurse-ann', action: 'acknowledge', target: 'alarm:a1', detail: { via: 'api' } });
   await store.close();
   await store.close();
   t.notOk(store.db.open, 'the connection is closed');
-  t.equal(statSync(join(dir, `${DB_FILE}-wal`), { throwIfNoEntry: false })?.size ?? 0, 0, 'the WAL was folded back at close');
+  t.equal(
+    statSync(join(dir, `${DB_FILE}-wal`), { throwIfNoEntry: false })?.size ?? 0,
+    0,
+    'the WAL was folded back at close',
+  );
   const db = openDatabaseReadOnly(dir);
   t.teardown(() => db.close());
   t.equal(db.prepare('SELECT count(*) FROM observations').pluck().get(), 2, 'both readings in the file');

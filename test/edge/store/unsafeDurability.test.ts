@@ -12,10 +12,25 @@ t.test('when the switch is refused', async (t) => {
     ['a test on loopback', { [UNSAFE_DURABILITY_ENV]: 'off' }, LOOPBACK, null],
     ['skip-wal-sync on loopback', { [UNSAFE_DURABILITY_ENV]: 'skip-wal-sync' }, ['localhost', '::1'], null],
     ['an unknown value', { [UNSAFE_DURABILITY_ENV]: 'yes' }, LOOPBACK, /must be skip-wal-sync, off or unset/],
-    ['NODE_ENV=production', { [UNSAFE_DURABILITY_ENV]: 'off', NODE_ENV: 'production' }, LOOPBACK, /NODE_ENV=production/],
+    [
+      'NODE_ENV=production',
+      { [UNSAFE_DURABILITY_ENV]: 'off', NODE_ENV: 'production' },
+      LOOPBACK,
+      /NODE_ENV=production/,
+    ],
     ['under systemd', { [UNSAFE_DURABILITY_ENV]: 'off', INVOCATION_ID: 'abc' }, LOOPBACK, /service manager/],
-    ['with a notify socket', { [UNSAFE_DURABILITY_ENV]: 'off', NOTIFY_SOCKET: '/run/systemd/notify' }, LOOPBACK, /service manager/],
-    ['listening on the ward network', { [UNSAFE_DURABILITY_ENV]: 'off' }, ['127.0.0.1', '0.0.0.0'], /listener on 0\.0\.0\.0/],
+    [
+      'with a notify socket',
+      { [UNSAFE_DURABILITY_ENV]: 'off', NOTIFY_SOCKET: '/run/systemd/notify' },
+      LOOPBACK,
+      /service manager/,
+    ],
+    [
+      'listening on the ward network',
+      { [UNSAFE_DURABILITY_ENV]: 'off' },
+      ['127.0.0.1', '0.0.0.0'],
+      /listener on 0\.0\.0\.0/,
+    ],
   ];
   for (const [name, env, listeners, refused] of cases) {
     const refusal = refusalOfUnsafeDurability(env, listeners);

@@ -11,10 +11,42 @@ import { WalSync } from '../../../edge/store/walSync.js';
 import { tempDir, waitFor } from '../../helpers/env.js';
 
 const alarm = {
-  id: 'a1', key: 'bed:1:hr', bed: '1', deviceId: 'mon-1', kind: 'physiological', rule: 'limit', metric: 'hr', priority: 'high', latching: true,
-  state: 'active', message: 'HR high', value: 150, raisedAt: 1, escalations: 0, lastEscalatedAt: null, acknowledgedBy: null, acknowledgedAt: null, clearedAt: null,
+  id: 'a1',
+  key: 'bed:1:hr',
+  bed: '1',
+  deviceId: 'mon-1',
+  kind: 'physiological',
+  rule: 'limit',
+  metric: 'hr',
+  priority: 'high',
+  latching: true,
+  state: 'active',
+  message: 'HR high',
+  value: 150,
+  raisedAt: 1,
+  escalations: 0,
+  lastEscalatedAt: null,
+  acknowledgedBy: null,
+  acknowledgedAt: null,
+  clearedAt: null,
 } as const;
-const event = () => ({ alarmId: 'a1', phase: 'raised', ts: 1, bed: '1', deviceId: 'mon-1', kind: 'physiological', rule: 'limit', metric: 'hr', priority: 'high', state: 'active', message: 'HR high', value: 150, by: null, escalations: 0 }) as never;
+const event = () =>
+  ({
+    alarmId: 'a1',
+    phase: 'raised',
+    ts: 1,
+    bed: '1',
+    deviceId: 'mon-1',
+    kind: 'physiological',
+    rule: 'limit',
+    metric: 'hr',
+    priority: 'high',
+    state: 'active',
+    message: 'HR high',
+    value: 150,
+    by: null,
+    escalations: 0,
+  }) as never;
 
 t.test('events recorded in a file database are synced in the background; a failed sync is reported', async (t) => {
   const dir = tempDir(t);

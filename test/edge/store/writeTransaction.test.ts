@@ -14,8 +14,11 @@ t.test('a write transaction holds the write lock from BEGIN: another writer wait
   const writer = openDatabase(dir);
   t.teardown(() => (gateway.close(), writer.close()));
   writer.pragma('busy_timeout = 0');
-  const count = () => gateway.prepare("SELECT value FROM counters WHERE name = 'x'").pluck().get() as number | undefined;
-  const bump = gateway.prepare("INSERT INTO counters (name, value) VALUES ('x', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1");
+  const count = () =>
+    gateway.prepare("SELECT value FROM counters WHERE name = 'x'").pluck().get() as number | undefined;
+  const bump = gateway.prepare(
+    "INSERT INTO counters (name, value) VALUES ('x', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
+  );
   const other = writer.prepare("INSERT INTO counters (name, value) VALUES ('y', 1)");
 
   // What a deferred transaction risks: the other connection commits between its read and its write.
@@ -29,10 +32,15 @@ t.test('a write transaction holds the write lock from BEGIN: another writer wait
     { code: 'SQLITE_BUSY_SNAPSHOT' },
     'a deferred transaction that read first cannot write after another commit',
   );
-  t.throws(() => writeTransaction(gateway, () => {
-    count();
-    other.run();
-  })(), { code: 'SQLITE_BUSY' }, 'inside a write transaction the other writer is the one that waits (here: refused, it has no busy timeout)');
+  t.throws(
+    () =>
+      writeTransaction(gateway, () => {
+        count();
+        other.run();
+      })(),
+    { code: 'SQLITE_BUSY' },
+    'inside a write transaction the other writer is the one that waits (here: refused, it has no busy timeout)',
+  );
   writeTransaction(gateway, () => {
     count();
     bump.run();
@@ -43,7 +51,9 @@ t.test('a write transaction holds the write lock from BEGIN: another writer wait
 
 t.test('every transaction in the gateway is a write transaction', (t) => {
   const files = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+    );
   const deferred = files(join(ROOT, 'edge'))
     .filter((f) => !f.endsWith(join('store', 'database.ts')))
     .filter((f) => /\.transaction\(/.test(readFileSync(f, 'utf8')))

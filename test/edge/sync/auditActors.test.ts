@@ -36,17 +36,39 @@ t.test('an actor that is not a configured name travels as withheld', async (t) =
     ['anonymous', 'acknowledge'],
     ['adt', 'admit'],
   ];
-  rows.forEach(([actor, action], i) => audit.run(NOW - 900 + i, actor, action, null, JSON.stringify({ via: 'dashboard' })));
+  rows.forEach(([actor, action], i) =>
+    audit.run(NOW - 900 + i, actor, action, null, JSON.stringify({ via: 'dashboard' })),
+  );
 
-  const builder = new BatchBuilder(db, new Pseudonyms(db, WARD_SECRET), { gateway: 'gw-t', ward: '3B' }, ['nurse-ann', 'mon-1']);
+  const builder = new BatchBuilder(db, new Pseudonyms(db, WARD_SECRET), { gateway: 'gw-t', ward: '3B' }, [
+    'nurse-ann',
+    'mon-1',
+  ]);
   const plan = builder.plan(new Outbox(db).plannedThrough(), 100)!;
   const { batch } = builder.build(plan.ranges, NOW);
-  t.same(batch.audit?.map((e) => e.actor), [WITHHELD, WITHHELD, 'nurse-ann', 'mon-1', 'wardgate', 'cloud', 'local-admin', 'anonymous', 'adt']);
-  t.same(batch.alarms.map((a) => a.by), ['nurse-ann', WITHHELD], "an acknowledger's name travels only when configured");
+  t.same(
+    batch.audit?.map((e) => e.actor),
+    [WITHHELD, WITHHELD, 'nurse-ann', 'mon-1', 'wardgate', 'cloud', 'local-admin', 'anonymous', 'adt'],
+  );
+  t.same(
+    batch.alarms.map((a) => a.by),
+    ['nurse-ann', WITHHELD],
+    "an acknowledger's name travels only when configured",
+  );
   const body = gunzipSync(encodeBatch(batch)).toString('utf8');
   for (const clear of ['hunter2', 'MRN1234567', 'S3cretPass']) t.notMatch(body, clear, `${clear} is not in the batch`);
-  t.notOk(isRejection(validateBatch(JSON.parse(body), { now: NOW, maxFutureMs: 300_000 })), 'the cloud accepts the withheld actor');
+  t.notOk(
+    isRejection(validateBatch(JSON.parse(body), { now: NOW, maxFutureMs: 300_000 })),
+    'the cloud accepts the withheld actor',
+  );
 
-  const unconfigured = new BatchBuilder(db, new Pseudonyms(db, WARD_SECRET), { gateway: 'gw-t', ward: '3B' }).build(plan.ranges, NOW).batch;
-  t.same(unconfigured.audit?.map((e) => e.actor).slice(0, 4), [WITHHELD, WITHHELD, WITHHELD, WITHHELD], 'without the configured names nothing typed travels');
+  const unconfigured = new BatchBuilder(db, new Pseudonyms(db, WARD_SECRET), { gateway: 'gw-t', ward: '3B' }).build(
+    plan.ranges,
+    NOW,
+  ).batch;
+  t.same(
+    unconfigured.audit?.map((e) => e.actor).slice(0, 4),
+    [WITHHELD, WITHHELD, WITHHELD, WITHHELD],
+    'without the configured names nothing typed travels',
+  );
 });

@@ -18,8 +18,19 @@ t.test('a nested audit detail value travels as withheld and the batch is valid',
   const db = openDatabase(tempDir(t));
   t.teardown(() => db.close());
   const detail = { scale2: true, limits: { spo2: { low: 88 } }, devices: ['mon-1', 'mon-2'], via: 'api' };
-  db.prepare('INSERT INTO audit (ts, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)').run(NOW - 500, 'nurse-ann', 'patient-settings', 'bed:12', JSON.stringify(detail));
-  const builder = new BatchBuilder(db, new Pseudonyms(db, 'ward-secret-for-audit-detail-test-0123456789'), { gateway: 'gw-t', ward: '3B' }, ['nurse-ann']);
+  db.prepare('INSERT INTO audit (ts, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)').run(
+    NOW - 500,
+    'nurse-ann',
+    'patient-settings',
+    'bed:12',
+    JSON.stringify(detail),
+  );
+  const builder = new BatchBuilder(
+    db,
+    new Pseudonyms(db, 'ward-secret-for-audit-detail-test-0123456789'),
+    { gateway: 'gw-t', ward: '3B' },
+    ['nurse-ann'],
+  );
   const plan = builder.plan(new Outbox(db).plannedThrough(), 100)!;
   const { batch } = builder.build(plan.ranges, NOW);
   t.same(batch.audit?.[0].detail, { scale2: true, limits: WITHHELD, devices: WITHHELD, via: 'api' });

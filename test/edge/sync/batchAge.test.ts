@@ -21,12 +21,27 @@ const SECRET = 'gw-age-secret-0123456789abcdef-0123';
 const emulators = await startEmulators(t, PROJECT);
 process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
 process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
-const settings: CloudSettings = { ...defaults, projectId: PROJECT, logLevel: 'silent', apiTokens: [], gateways: new Map(['gw-age', 'gw-age-short', 'gw-age-full'].map((id) => [id, { ward: WARD, secret: SECRET }])) };
-const cloud = await startLocalCloud({ settings, port: 0, env: process.env, log: createCloudLogger('silent'), push: false });
+const settings: CloudSettings = {
+  ...defaults,
+  projectId: PROJECT,
+  logLevel: 'silent',
+  apiTokens: [],
+  gateways: new Map(['gw-age', 'gw-age-short', 'gw-age-full'].map((id) => [id, { ward: WARD, secret: SECRET }])),
+};
+const cloud = await startLocalCloud({
+  settings,
+  port: 0,
+  env: process.env,
+  log: createCloudLogger('silent'),
+  push: false,
+});
 t.teardown(() => cloud.stop());
 
 const storedReadingsOf = async (gateway: string) =>
-  (await segments(cloud.ctx.db, WARD).where('gateway', '==', gateway).get()).docs.reduce((n, d) => n + (d.data() as SegmentDoc).count, 0);
+  (await segments(cloud.ctx.db, WARD).where('gateway', '==', gateway).get()).docs.reduce(
+    (n, d) => n + (d.data() as SegmentDoc).count,
+    0,
+  );
 const storedReadings = () => storedReadingsOf('gw-age');
 const storedAlarmEvents = async () => (await alarmEvents(cloud.ctx.db, WARD).get()).size;
 
@@ -34,9 +49,15 @@ t.test('routine readings wait for the age bound; an alarm event goes at once', a
   const g = await startTestGateway(t, {
     env: { WG_CLOUD: SECRET, WG_WARD: 'ward-pseudonym-secret-0123456789abcdef' },
     extra: {
-      ward: WARD, gateway: { id: 'gw-age' },
+      ward: WARD,
+      gateway: { id: 'gw-age' },
       // The batch bounds are the defaults; the sync job runs every second, so only the age bound holds data back.
-      cloud: { url: cloud.url, secretEnv: 'WG_CLOUD', wardSecretEnv: 'WG_WARD', backoff: { initialMs: 50, maxMs: 400 } },
+      cloud: {
+        url: cloud.url,
+        secretEnv: 'WG_CLOUD',
+        wardSecretEnv: 'WG_WARD',
+        backoff: { initialMs: 50, maxMs: 400 },
+      },
       jobs: { sync: '* * * * * *' },
       alarms: { limits: { spo2: { low: 91, delayMs: 0 } } },
     },
@@ -47,7 +68,17 @@ t.test('routine readings wait for the age bound; an alarm event goes at once', a
   const publish = async (count: number, spo2: number) => {
     for (let i = 0; i < count; i++) {
       seq++;
-      await client.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq, obs: [{ code: 'spo2', value: spo2, unit: '%' }, { code: 'pr', value: 70, unit: '/min' }] }), { qos: 1 });
+      await client.publishAsync(
+        'wardgate/devices/pox-1/obs',
+        JSON.stringify({
+          seq,
+          obs: [
+            { code: 'spo2', value: spo2, unit: '%' },
+            { code: 'pr', value: 70, unit: '/min' },
+          ],
+        }),
+        { qos: 1 },
+      );
     }
   };
 
@@ -59,28 +90,47 @@ t.test('routine readings wait for the age bound; an alarm event goes at once', a
 
   const raised = Date.now();
   await publish(2, 85);
-  await waitFor(async () => ((await storedAlarmEvents()) > 0 ? true : undefined), 15_000, 'the alarm event in the cloud');
+  await waitFor(
+    async () => ((await storedAlarmEvents()) > 0 ? true : undefined),
+    15_000,
+    'the alarm event in the cloud',
+  );
   const alarmMs = Date.now() - raised;
   t.ok(alarmMs < 5000, `the alarm event reached the cloud ${alarmMs} ms after its reading was acknowledged`);
   t.equal(await storedReadings(), 0, 'it went alone: the routine readings still wait for company');
 
   const edge = g.gateway.db!;
-  t.equal(edge.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get(), 2 * (20 + 2), 'every reading waits in the outbox, the alarm\'s own too');
+  t.equal(
+    edge.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get(),
+    2 * (20 + 2),
+    "every reading waits in the outbox, the alarm's own too",
+  );
 });
 
 t.test('routine readings go once the oldest of them reaches the age bound', async (t) => {
   const g = await startTestGateway(t, {
     env: { WG_CLOUD: SECRET, WG_WARD: 'ward-pseudonym-secret-0123456789abcdef' },
     extra: {
-      ward: WARD, gateway: { id: 'gw-age-short' },
-      cloud: { url: cloud.url, secretEnv: 'WG_CLOUD', wardSecretEnv: 'WG_WARD', batch: { maxAgeMs: 10_000 }, backoff: { initialMs: 50, maxMs: 400 } },
+      ward: WARD,
+      gateway: { id: 'gw-age-short' },
+      cloud: {
+        url: cloud.url,
+        secretEnv: 'WG_CLOUD',
+        wardSecretEnv: 'WG_WARD',
+        batch: { maxAgeMs: 10_000 },
+        backoff: { initialMs: 50, maxMs: 400 },
+      },
       jobs: { sync: '* * * * * *' },
     },
   });
   const client = await connectAs(t, g.url, 'pox-2');
   const first = Date.now();
   for (let seq = 1; seq <= 10; seq++) {
-    await client.publishAsync('wardgate/devices/pox-2/obs', JSON.stringify({ seq, obs: [{ code: 'spo2', value: 97, unit: '%' }] }), { qos: 1 });
+    await client.publishAsync(
+      'wardgate/devices/pox-2/obs',
+      JSON.stringify({ seq, obs: [{ code: 'spo2', value: 97, unit: '%' }] }),
+      { qos: 1 },
+    );
   }
   const stored = () => storedReadingsOf('gw-age-short');
   await sleep(5000);
@@ -94,19 +144,34 @@ t.test('a batch the next device message does not fit in goes at once: waiting wo
   const g = await startTestGateway(t, {
     env: { WG_CLOUD: SECRET, WG_WARD: 'ward-pseudonym-secret-0123456789abcdef' },
     extra: {
-      ward: WARD, gateway: { id: 'gw-age-full' },
-      cloud: { url: cloud.url, secretEnv: 'WG_CLOUD', wardSecretEnv: 'WG_WARD', batch: { maxItems: 10, maxAgeMs: 60_000 }, backoff: { initialMs: 50, maxMs: 400 } },
+      ward: WARD,
+      gateway: { id: 'gw-age-full' },
+      cloud: {
+        url: cloud.url,
+        secretEnv: 'WG_CLOUD',
+        wardSecretEnv: 'WG_WARD',
+        batch: { maxItems: 10, maxAgeMs: 60_000 },
+        backoff: { initialMs: 50, maxMs: 400 },
+      },
       jobs: { sync: '* * * * * *' },
     },
   });
   const client = await connectAs(t, g.url, 'pox-1');
   // Three readings a message: three messages are 9 items, and the fourth does not fit in the 10.
   for (let seq = 1; seq <= 4; seq++) {
-    const obs = [{ code: 'spo2', value: 97, unit: '%' }, { code: 'pr', value: 70, unit: '/min' }, { code: 'hr', value: 71, unit: '/min' }];
+    const obs = [
+      { code: 'spo2', value: 97, unit: '%' },
+      { code: 'pr', value: 70, unit: '/min' },
+      { code: 'hr', value: 71, unit: '/min' },
+    ];
     await client.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq, obs }), { qos: 1 });
   }
   const stored = () => storedReadingsOf('gw-age-full');
-  await waitFor(async () => ((await stored()) === 9 ? true : undefined), 15_000, 'the first three messages in the cloud');
+  await waitFor(
+    async () => ((await stored()) === 9 ? true : undefined),
+    15_000,
+    'the first three messages in the cloud',
+  );
   t.pass('nine items of ten went at once');
   await sleep(3000);
   t.equal(await stored(), 9, 'the fourth message waits for company');

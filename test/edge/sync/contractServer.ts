@@ -28,46 +28,83 @@ export interface ContractServerOptions {
   routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void>;
 }
 
-export async function startContractServer(secret: string, options: ContractServerOptions = {}): Promise<ContractServer> {
+export async function startContractServer(
+  secret: string,
+  options: ContractServerOptions = {},
+): Promise<ContractServer> {
   const seen = new Set<string>();
   const state: ContractServer = {
-    url: '', mode: 'ok', items: new Map(), bodies: [], batchIds: [], attempts: 0,
-    stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    url: '',
+    mode: 'ok',
+    items: new Map(),
+    bodies: [],
+    batchIds: [],
+    attempts: 0,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   // A throw in here is a bug of this test server: left unhandled, it fails the test that met it.
-  const server: Server = createServer((req, res) => void (async () => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const route = options.routes?.[path];
-    if (route) return route(req, res);
-    const body = await read(req);
-    // The start check of the numbering: the highest number stored per stream, whatever the mode (the modes are the batches').
-    if (path === '/verifyRange') return answerHeads(secret, req, body, state.items, res);
-    state.attempts++;
-    const mode = state.mode;
-    if (mode === 'down') return req.socket.destroy();
-    try { state.bodies.push(gunzipSync(body).toString('utf8')); } catch { /* not gzip: the validator says so below */ }
-    const answer = (status: number, json: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
-    };
-    if (mode === 'error500') return answer(503, { ok: false, error: { code: 'WG_ERR_UNAVAILABLE', message: 'try later' } });
-    if (mode === 'reject401') return answer(401, { ok: false, error: { code: 'WG_ERR_SIGNATURE', message: 'bad signature' } });
-    const sig = req.headers['x-wardgate-signature'] as string | undefined;
-    const check = verifySignature(secret, req.headers['x-wardgate-timestamp'] as string | undefined, sig, body, Date.now());
-    if (!check.ok) return answer(401, { ok: false, error: { code: 'WG_ERR_SIGNATURE', message: check.message } });
-    if (seen.has(sig!)) return answer(401, { ok: false, error: { code: 'WG_ERR_REPLAY', message: 'replayed' } });
-    seen.add(sig!);
-    const decoded = decodeBatchBody(body);
-    if (!decoded.ok) return answer(400, { ok: false, error: decoded.error });
-    const batch = validateBatch(decoded.json, { now: Date.now(), maxFutureMs: 300_000 });
-    if (isRejection(batch)) return answer(400, { ok: false, error: batch });
-    if (mode === 'reject400') return answer(400, { ok: false, error: { code: 'WG_ERR_SCHEMA', message: 'refused for the test', field: 'readings' } });
-    state.batchIds.push(batch.batchId);
-    const stored = store(state.items, batch);
-    const ok = { ok: true, batchId: batch.batchId, stored, skipped: 0, duplicate: stored.readings + stored.alarms + stored.statuses + stored.audit === 0 };
-    if (mode === 'lose200') return req.socket.destroy();
-    if (mode === 'slow') return void setTimeout(() => answer(200, ok), options.slowMs ?? 2000);
-    answer(200, ok);
-  })());
+  const server: Server = createServer(
+    (req, res) =>
+      void (async () => {
+        const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+        const route = options.routes?.[path];
+        if (route) return route(req, res);
+        const body = await read(req);
+        // The start check of the numbering: the highest number stored per stream, whatever the mode (the modes are the batches').
+        if (path === '/verifyRange') return answerHeads(secret, req, body, state.items, res);
+        state.attempts++;
+        const mode = state.mode;
+        if (mode === 'down') return req.socket.destroy();
+        try {
+          state.bodies.push(gunzipSync(body).toString('utf8'));
+        } catch {
+          /* not gzip: the validator says so below */
+        }
+        const answer = (status: number, json: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+        };
+        if (mode === 'error500')
+          return answer(503, { ok: false, error: { code: 'WG_ERR_UNAVAILABLE', message: 'try later' } });
+        if (mode === 'reject401')
+          return answer(401, { ok: false, error: { code: 'WG_ERR_SIGNATURE', message: 'bad signature' } });
+        const sig = req.headers['x-wardgate-signature'] as string | undefined;
+        const check = verifySignature(
+          secret,
+          req.headers['x-wardgate-timestamp'] as string | undefined,
+          sig,
+          body,
+          Date.now(),
+        );
+        if (!check.ok) return answer(401, { ok: false, error: { code: 'WG_ERR_SIGNATURE', message: check.message } });
+        if (seen.has(sig!)) return answer(401, { ok: false, error: { code: 'WG_ERR_REPLAY', message: 'replayed' } });
+        seen.add(sig!);
+        const decoded = decodeBatchBody(body);
+        if (!decoded.ok) return answer(400, { ok: false, error: decoded.error });
+        const batch = validateBatch(decoded.json, { now: Date.now(), maxFutureMs: 300_000 });
+        if (isRejection(batch)) return answer(400, { ok: false, error: batch });
+        if (mode === 'reject400')
+          return answer(400, {
+            ok: false,
+            error: { code: 'WG_ERR_SCHEMA', message: 'refused for the test', field: 'readings' },
+          });
+        state.batchIds.push(batch.batchId);
+        const stored = store(state.items, batch);
+        const ok = {
+          ok: true,
+          batchId: batch.batchId,
+          stored,
+          skipped: 0,
+          duplicate: stored.readings + stored.alarms + stored.statuses + stored.audit === 0,
+        };
+        if (mode === 'lose200') return req.socket.destroy();
+        if (mode === 'slow') return void setTimeout(() => answer(200, ok), options.slowMs ?? 2000);
+        answer(200, ok);
+      })(),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   (state as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return state;
@@ -96,12 +133,26 @@ function read(req: IncomingMessage): Promise<Buffer> {
 }
 
 /** verifyRange with `heads` and no ranges: the highest number stored per stream (0 when none). */
-function answerHeads(secret: string, req: IncomingMessage, body: Buffer, items: Map<string, unknown>, res: ServerResponse): void {
-  const answer = (status: number, json: unknown) => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
-  const check = verifySignature(secret, req.headers['x-wardgate-timestamp'] as string | undefined, req.headers['x-wardgate-signature'] as string | undefined, body, Date.now());
+function answerHeads(
+  secret: string,
+  req: IncomingMessage,
+  body: Buffer,
+  items: Map<string, unknown>,
+  res: ServerResponse,
+): void {
+  const answer = (status: number, json: unknown) =>
+    void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+  const check = verifySignature(
+    secret,
+    req.headers['x-wardgate-timestamp'] as string | undefined,
+    req.headers['x-wardgate-signature'] as string | undefined,
+    body,
+    Date.now(),
+  );
   if (!check.ok) return answer(401, { ok: false, error: { code: 'WG_ERR_SIGNATURE', message: check.message } });
   const request = JSON.parse(body.toString('utf8')) as { gateway: string; ranges: unknown[]; heads?: true };
-  if (!request.heads || request.ranges.length > 0) return answer(404, { ok: false, error: { code: 'WG_ERR_NOT_FOUND', message: 'only heads here' } });
+  if (!request.heads || request.ranges.length > 0)
+    return answer(404, { ok: false, error: { code: 'WG_ERR_NOT_FOUND', message: 'only heads here' } });
   const heads = { readings: 0, alarms: 0, statuses: 0, audit: 0 };
   for (const key of items.keys()) {
     const [stream, n] = key.split('/') as [keyof typeof heads, string];

@@ -33,36 +33,75 @@ const env = { WG_CLOUD: SECRET, WG_WARD: 'ward-pseudonym-secret-0123456789abcdef
 const emulators = await startEmulators(t, PROJECT);
 process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
 process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
-const settings: CloudSettings = { ...defaults, projectId: PROJECT, logLevel: 'silent', apiTokens: [], gateways: new Map([['gw-r1', { ward: 'R1', secret: SECRET }]]) };
-const cloud = await startLocalCloud({ settings, port: 0, env: process.env, log: createCloudLogger('silent'), push: false });
+const settings: CloudSettings = {
+  ...defaults,
+  projectId: PROJECT,
+  logLevel: 'silent',
+  apiTokens: [],
+  gateways: new Map([['gw-r1', { ward: 'R1', secret: SECRET }]]),
+};
+const cloud = await startLocalCloud({
+  settings,
+  port: 0,
+  env: process.env,
+  log: createCloudLogger('silent'),
+  push: false,
+});
 t.teardown(() => cloud.stop());
 const db: Firestore = cloud.ctx.db;
 
 /** In front of the cloud: records the functions called, and can hold the start check's question until released. */
 const proxy = { calls: [] as string[], hold: false, refuse: false, release: () => {} };
 // A throw in here is a bug of this proxy: left unhandled, it fails the test.
-const server = createServer((req: IncomingMessage, res) => void (async () => {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const body = Buffer.concat(chunks);
-  proxy.calls.push(req.url ?? '');
-  const heads = req.url === '/verifyRange' && JSON.parse(body.toString('utf8')).heads === true;
-  if (heads && proxy.hold) await new Promise<void>((resolve) => (proxy.release = resolve));
-  if (heads && proxy.refuse) {
-    return void res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error: { code: 'WG_ERR_SIGNATURE', message: 'unknown gateway, or a wrong signature' } }));
-  }
-  const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-wardgate-') || k === 'content-type')) as Record<string, string>;
-  const answer = await fetch(`${cloud.url}${req.url}`, { method: req.method, headers, body });
-  res.writeHead(answer.status, { 'content-type': 'application/json' }).end(Buffer.from(await answer.arrayBuffer()));
-})());
+const server = createServer(
+  (req: IncomingMessage, res) =>
+    void (async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const body = Buffer.concat(chunks);
+      proxy.calls.push(req.url ?? '');
+      const heads = req.url === '/verifyRange' && JSON.parse(body.toString('utf8')).heads === true;
+      if (heads && proxy.hold) await new Promise<void>((resolve) => (proxy.release = resolve));
+      if (heads && proxy.refuse) {
+        return void res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({
+              ok: false,
+              error: { code: 'WG_ERR_SIGNATURE', message: 'unknown gateway, or a wrong signature' },
+            }),
+          );
+      }
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).filter(([k]) => k.startsWith('x-wardgate-') || k === 'content-type'),
+      ) as Record<string, string>;
+      const answer = await fetch(`${cloud.url}${req.url}`, { method: req.method, headers, body });
+      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(Buffer.from(await answer.arrayBuffer()));
+    })(),
+);
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+t.teardown(
+  () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+);
 const proxyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
 const { file } = await writeTestConfig(t, {
   extra: {
-    ward: 'R1', gateway: { id: 'gw-r1' },
-    cloud: { url: proxyUrl, secretEnv: 'WG_CLOUD', wardSecretEnv: 'WG_WARD', concurrency: 2, requestTimeoutMs: 20_000, batch: { maxItems: 60, maxAgeMs: 0 }, backoff: { initialMs: 50, maxMs: 500 } },
+    ward: 'R1',
+    gateway: { id: 'gw-r1' },
+    cloud: {
+      url: proxyUrl,
+      secretEnv: 'WG_CLOUD',
+      wardSecretEnv: 'WG_WARD',
+      concurrency: 2,
+      requestTimeoutMs: 20_000,
+      batch: { maxItems: 60, maxAgeMs: 0 },
+      backoff: { initialMs: 50, maxMs: 500 },
+    },
     jobs: { sync: '* * * * * *' },
   },
 });
@@ -78,7 +117,17 @@ async function runGateway(t: Test, work: (g: Gateway, publish: (count: number) =
     const publish = async (count: number) => {
       for (let i = 0; i < count; i++) {
         seq++;
-        await client.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq, obs: [{ code: 'spo2', value: 95, unit: '%' }, { code: 'pr', value: 60 + seq, unit: '/min' }] }), { qos: 1 });
+        await client.publishAsync(
+          'wardgate/devices/pox-1/obs',
+          JSON.stringify({
+            seq,
+            obs: [
+              { code: 'spo2', value: 95, unit: '%' },
+              { code: 'pr', value: 60 + seq, unit: '/min' },
+            ],
+          }),
+          { qos: 1 },
+        );
       }
     };
     await work(gateway, publish);
@@ -87,16 +136,25 @@ async function runGateway(t: Test, work: (g: Gateway, publish: (count: number) =
     await gateway.stop();
   }
 }
-const drained = (g: Gateway) => waitFor(() => {
-  const edge = g.db!;
-  return edge.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() === 0 && edge.prepare('SELECT count(*) FROM sync_batches').pluck().get() === 0 ? true : undefined;
-}, 60_000, 'the edge to drain');
+const drained = (g: Gateway) =>
+  waitFor(
+    () => {
+      const edge = g.db!;
+      return edge.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() === 0 &&
+        edge.prepare('SELECT count(*) FROM sync_batches').pluck().get() === 0
+        ? true
+        : undefined;
+    },
+    60_000,
+    'the edge to drain',
+  );
 
 /** Readings the cloud holds, by device sequence number: how many times each is stored. */
 async function cloudSeqs(): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   for (const doc of (await segments(db, 'R1').get()).docs) {
-    for (const c of Object.values((doc.data() as SegmentDoc).s)) c.seq.forEach((s) => out.set(s, (out.get(s) ?? 0) + 1));
+    for (const c of Object.values((doc.data() as SegmentDoc).s))
+      c.seq.forEach((s) => out.set(s, (out.get(s) ?? 0) + 1));
   }
   return out;
 }
@@ -110,50 +168,67 @@ const expectAll = async (t: Test, through: number) => {
 const dbFiles = () => readdirSync(dataDir).filter((f) => f.startsWith('wardgate.db'));
 const backupDir = tempDir(t);
 
-t.test('a database restored from an older backup numbers new readings above the cloud\'s, sending nothing before it knows them', async (t) => {
-  await runGateway(t, async (g, publish) => {
-    await publish(3);
-    await drained(g);
-  });
-  for (const f of dbFiles()) copyFileSync(join(dataDir, f), join(backupDir, f));
-  await runGateway(t, async (g, publish) => {
-    await publish(4);
-    await drained(g);
-  });
-  await expectAll(t, 7);
+t.test(
+  "a database restored from an older backup numbers new readings above the cloud's, sending nothing before it knows them",
+  async (t) => {
+    await runGateway(t, async (g, publish) => {
+      await publish(3);
+      await drained(g);
+    });
+    for (const f of dbFiles()) copyFileSync(join(dataDir, f), join(backupDir, f));
+    await runGateway(t, async (g, publish) => {
+      await publish(4);
+      await drained(g);
+    });
+    await expectAll(t, 7);
 
-  // The backup comes back; readings arrive while the cloud's answer is held.
-  for (const f of dbFiles()) rmSync(join(dataDir, f));
-  for (const f of readdirSync(backupDir)) copyFileSync(join(backupDir, f), join(dataDir, f));
-  proxy.hold = true;
-  proxy.calls.length = 0;
-  await runGateway(t, async (g, publish) => {
-    await publish(3);
-    await waitFor(() => (proxy.calls.includes('/verifyRange') ? true : undefined), 10_000, 'the start check');
-    await new Promise((r) => setTimeout(r, 1500));
-    t.same(proxy.calls.filter((c) => c === '/ingestBatch'), [], 'no batch is sent before the cloud has said what it holds');
-    t.same(g.db!.prepare('SELECT id FROM observations WHERE seq > 7 ORDER BY id').pluck().all(), [4, 5, 6], 'the new rows took the numbers the backup left free');
-    proxy.hold = false;
-    proxy.release();
-    await drained(g);
-    const ids = g.db!.prepare('SELECT id FROM observations WHERE seq > 7 ORDER BY id').pluck().all() as number[];
-    t.ok(ids.every((id) => id > 7), `rows written while waiting moved above the cloud's numbers (${ids.join(', ')})`);
-    const text = await g.metrics!.registry.metrics();
-    t.match(text, /wardgate_sync_numbering_raised_total\{stream="readings"\} 1/, 'the raise is counted');
-    await publish(2);
-    await drained(g);
-  });
-  await expectAll(t, 12);
-});
+    // The backup comes back; readings arrive while the cloud's answer is held.
+    for (const f of dbFiles()) rmSync(join(dataDir, f));
+    for (const f of readdirSync(backupDir)) copyFileSync(join(backupDir, f), join(dataDir, f));
+    proxy.hold = true;
+    proxy.calls.length = 0;
+    await runGateway(t, async (g, publish) => {
+      await publish(3);
+      await waitFor(() => (proxy.calls.includes('/verifyRange') ? true : undefined), 10_000, 'the start check');
+      await new Promise((r) => setTimeout(r, 1500));
+      t.same(
+        proxy.calls.filter((c) => c === '/ingestBatch'),
+        [],
+        'no batch is sent before the cloud has said what it holds',
+      );
+      t.same(
+        g.db!.prepare('SELECT id FROM observations WHERE seq > 7 ORDER BY id').pluck().all(),
+        [4, 5, 6],
+        'the new rows took the numbers the backup left free',
+      );
+      proxy.hold = false;
+      proxy.release();
+      await drained(g);
+      const ids = g.db!.prepare('SELECT id FROM observations WHERE seq > 7 ORDER BY id').pluck().all() as number[];
+      t.ok(
+        ids.every((id) => id > 7),
+        `rows written while waiting moved above the cloud's numbers (${ids.join(', ')})`,
+      );
+      const text = await g.metrics!.registry.metrics();
+      t.match(text, /wardgate_sync_numbering_raised_total\{stream="readings"\} 1/, 'the raise is counted');
+      await publish(2);
+      await drained(g);
+    });
+    await expectAll(t, 12);
+  },
+);
 
-t.test('a wiped database numbers its first readings above the cloud\'s', async (t) => {
+t.test("a wiped database numbers its first readings above the cloud's", async (t) => {
   for (const f of dbFiles()) rmSync(join(dataDir, f));
   t.notOk(existsSync(join(dataDir, 'wardgate.db')));
   mkdirSync(dataDir, { recursive: true });
   await runGateway(t, async (g, publish) => {
     await publish(2);
     await drained(g);
-    t.ok((g.db!.prepare('SELECT min(id) FROM observations').pluck().get() as number) > 10, 'numbered above what the cloud holds');
+    t.ok(
+      (g.db!.prepare('SELECT min(id) FROM observations').pluck().get() as number) > 10,
+      'numbered above what the cloud holds',
+    );
   });
   await expectAll(t, 14);
 });
@@ -164,9 +239,17 @@ t.test('a refused start check pauses the sync with its reason until the operator
   await runGateway(t, async (g, publish) => {
     await publish(2);
     const edge = g.db!;
-    const reason = await waitFor(() => edge.prepare("SELECT value FROM sync_state WHERE key = 'paused'").pluck().get() as string | undefined, 10_000, 'the pause');
+    const reason = await waitFor(
+      () => edge.prepare("SELECT value FROM sync_state WHERE key = 'paused'").pluck().get() as string | undefined,
+      10_000,
+      'the pause',
+    );
     t.match(reason, /401 WG_ERR_SIGNATURE: the numbering check was refused/, 'paused, and the reason says why');
-    t.same(proxy.calls.filter((c) => c === '/ingestBatch'), [], 'nothing sent');
+    t.same(
+      proxy.calls.filter((c) => c === '/ingestBatch'),
+      [],
+      'nothing sent',
+    );
     proxy.refuse = false;
     new Outbox(edge).retryQuarantined();
     g.sync!.sync!.tick();
@@ -180,12 +263,29 @@ t.test('an item that differs from the one stored under its number is a conflict,
   t.equal(held.get(1), 2);
   const now = Date.now();
   // Message 1 is row 1: its readings are numbers 1024 and 1025. Another device message under the same numbers.
-  const reading = (n: number, s: number) => ({ n, device: 'pox-1', seq: s, code: 'spo2', value: 91, unit: '%' as const, ts: now - 1000, flags: 0, bed: '1' });
+  const reading = (n: number, s: number) => ({
+    n,
+    device: 'pox-1',
+    seq: s,
+    code: 'spo2',
+    value: 91,
+    unit: '%' as const,
+    ts: now - 1000,
+    flags: 0,
+    bed: '1',
+  });
   const post = async (readings: ReturnType<typeof reading>[]) => {
     const batch = buildBatch({ gateway: 'gw-r1', ward: 'R1', created: now, readings, alarms: [], statuses: [] });
     const request = signedBatchRequest(batch, SECRET, Date.now());
-    const res = await fetch(`${cloud.url}/ingestBatch`, { method: 'POST', body: request.body, headers: request.headers });
-    return { status: res.status, json: (await res.json()) as { duplicate: boolean; conflicts?: number; skipped: number } };
+    const res = await fetch(`${cloud.url}/ingestBatch`, {
+      method: 'POST',
+      body: request.body,
+      headers: request.headers,
+    });
+    return {
+      status: res.status,
+      json: (await res.json()) as { duplicate: boolean; conflicts?: number; skipped: number },
+    };
   };
   const conflicting = await post([reading(1024, 999)]);
   t.equal(conflicting.status, 200);

@@ -26,7 +26,9 @@ const ids = (db: Db, table: string) => db.prepare(`SELECT id FROM ${table} ORDER
 
 function addObservations(db: Db, count: number): void {
   db.prepare("INSERT INTO devices (device_id, bed, source) VALUES ('mon-1', '7', 'mqtt')").run();
-  const insert = db.prepare("INSERT INTO observations (device, seq, ts, received_ts, bed, digest, readings) VALUES (1, ?, ?, ?, '7', x'00', ?)");
+  const insert = db.prepare(
+    "INSERT INTO observations (device, seq, ts, received_ts, bed, digest, readings) VALUES (1, ?, ?, ?, '7', x'00', ?)",
+  );
   for (let i = 1; i <= count; i++) insert.run(i, NOW - 8 * DAY, NOW - 8 * DAY, JSON.stringify([['spo2', 95, 0]]));
 }
 
@@ -46,7 +48,11 @@ t.test('retention keeps the rows of every batch the cloud has not confirmed', as
   outbox.record('repair-2', ranges({ obs: { after: 24, through: 26 } }), 2, 0, NOW);
   const guard = new StorageGuard(db, storageConfigSchema.parse({ retentionDays: 7 }), undefined, () => NOW);
   t.same(guard.purgeSynced(), { observations: 15, device_status: 0, alarm_events: 0 });
-  t.same(ids(db, 'observations'), [3, 4, 5, ...Array.from({ length: 10 }, (_, i) => 11 + i), 25, 26], 'the repairs\' and the quarantined batch\'s rows stay');
+  t.same(
+    ids(db, 'observations'),
+    [3, 4, 5, ...Array.from({ length: 10 }, (_, i) => 11 + i), 25, 26],
+    "the repairs' and the quarantined batch's rows stay",
+  );
   outbox.acknowledge('repair-1', NOW);
   t.equal(guard.purgeSynced().observations, 3, 'once the repair is confirmed, its rows go too');
 });
@@ -67,10 +73,14 @@ async function cloud(t: Test, holds: Set<string>) {
     req.on('end', () => {
       const ask = JSON.parse(body) as VerifyRequest;
       const answer = ask.ranges.map((r) => {
-        const keys = [...holds].filter((k) => r.stream === 'audit' && Number.parseInt(k, 10) >= r.lo && Number.parseInt(k, 10) <= r.hi);
+        const keys = [...holds].filter(
+          (k) => r.stream === 'audit' && Number.parseInt(k, 10) >= r.lo && Number.parseInt(k, 10) <= r.hi,
+        );
         return { ...r, count: keys.length, digest: rangeDigest(keys), corrected: 0 };
       });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, gateway: ask.gateway, ranges: answer }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ ok: true, gateway: ask.gateway, ranges: answer }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -88,11 +98,25 @@ t.test('a repair whose rows are gone stays raised as lost before re-send', async
   outbox.acknowledge('b-1', NOW);
   const holds = new Set<string>(); // the cloud confirmed the batch and then lost it
   const lines: string[] = [];
-  const log = createLogger('info', new Writable({ write: (chunk: Buffer, _e, done) => void (lines.push(chunk.toString()), done()) }));
+  const log = createLogger(
+    'info',
+    new Writable({ write: (chunk: Buffer, _e, done) => void (lines.push(chunk.toString()), done()) }),
+  );
   const alarms = new AlarmLog();
   const verifier = new Verifier({
-    db, outbox, url: await cloud(t, holds), gateway: 'gw-1', secret: 'gw-test-cloud-secret-0123456789abcdef', timeoutMs: 5000, log, alarms, now: () => NOW,
-    builder: new BatchBuilder(db, new Pseudonyms(db, 'ward-secret-for-repair-test-0123456789'), { gateway: 'gw-1', ward: '3B' }),
+    db,
+    outbox,
+    url: await cloud(t, holds),
+    gateway: 'gw-1',
+    secret: 'gw-test-cloud-secret-0123456789abcdef',
+    timeoutMs: 5000,
+    log,
+    alarms,
+    now: () => NOW,
+    builder: new BatchBuilder(db, new Pseudonyms(db, 'ward-secret-for-repair-test-0123456789'), {
+      gateway: 'gw-1',
+      ward: '3B',
+    }),
   });
   const first = await verifier.run({ since: NOW - 9 * DAY });
   t.equal(first.missing, 3, 'the hole is found');
@@ -104,7 +128,11 @@ t.test('a repair whose rows are gone stays raised as lost before re-send', async
   db.prepare('DELETE FROM audit').run();
   const second = await verifier.run();
   t.equal(second.pendingRepairs, 1, 'the repair is kept, not dropped as if whole');
-  t.match(alarms.current.get('sync:hole')?.message ?? '', /lost before re-send/, 'the alarm stays raised and says the items are lost');
+  t.match(
+    alarms.current.get('sync:hole')?.message ?? '',
+    /lost before re-send/,
+    'the alarm stays raised and says the items are lost',
+  );
   t.equal(lines.filter((l) => l.includes('lost before re-send')).length, 1, 'logged once');
   await verifier.run();
   t.ok(alarms.current.has('sync:hole'), 'still raised at the next run');

@@ -29,10 +29,19 @@ const emulators = await startEmulators(t, PROJECT);
 process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
 process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
 const settings: CloudSettings = {
-  ...defaults, projectId: PROJECT, logLevel: 'silent', apiTokens: [],
+  ...defaults,
+  projectId: PROJECT,
+  logLevel: 'silent',
+  apiTokens: [],
   gateways: new Map(SCENARIOS.map((s) => [`gw-${s}`, { ward: wardOf(s), secret: secretOf(s) }])),
 };
-const cloud = await startLocalCloud({ settings, port: 0, env: process.env, log: createCloudLogger('silent'), push: false });
+const cloud = await startLocalCloud({
+  settings,
+  port: 0,
+  env: process.env,
+  log: createCloudLogger('silent'),
+  push: false,
+});
 t.teardown(() => cloud.stop());
 const db: Firestore = cloud.ctx.db;
 
@@ -66,7 +75,13 @@ async function faultProxy(t: Test) {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   return { state, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
@@ -75,8 +90,17 @@ async function ward(t: Test, scenario: Scenario, proxyUrl: string) {
   const g = await startTestGateway(t, {
     env,
     extra: {
-      ward: wardOf(scenario), gateway: { id: `gw-${scenario}` },
-      cloud: { url: proxyUrl, secretEnv: 'WG_CLOUD', wardSecretEnv: 'WG_WARD', concurrency: 2, requestTimeoutMs: 15000, batch: { maxItems: 50, maxAgeMs: 0 }, backoff: { initialMs: 50, maxMs: 400 } },
+      ward: wardOf(scenario),
+      gateway: { id: `gw-${scenario}` },
+      cloud: {
+        url: proxyUrl,
+        secretEnv: 'WG_CLOUD',
+        wardSecretEnv: 'WG_WARD',
+        concurrency: 2,
+        requestTimeoutMs: 15000,
+        batch: { maxItems: 50, maxAgeMs: 0 },
+        backoff: { initialMs: 50, maxMs: 400 },
+      },
       jobs: { sync: '* * * * * *' },
       alarms: { limits: { spo2: { low: 91, delayMs: 0 } } },
     },
@@ -86,7 +110,17 @@ async function ward(t: Test, scenario: Scenario, proxyUrl: string) {
   const publish = async (count: number, spo2 = 96) => {
     for (let i = 0; i < count; i++) {
       seq++;
-      await client.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq, obs: [{ code: 'spo2', value: spo2, unit: '%' }, { code: 'pr', value: 60 + (seq % 30), unit: '/min' }] }), { qos: 1 });
+      await client.publishAsync(
+        'wardgate/devices/pox-1/obs',
+        JSON.stringify({
+          seq,
+          obs: [
+            { code: 'spo2', value: spo2, unit: '%' },
+            { code: 'pr', value: 60 + (seq % 30), unit: '/min' },
+          ],
+        }),
+        { qos: 1 },
+      );
     }
   };
   const audit = new AuditLog(g.gateway.db!);
@@ -99,9 +133,18 @@ async function storedOnce(t: Test, w: Awaited<ReturnType<typeof ward>>, scenario
   const edgeReadings = edge.prepare('SELECT count(*) FROM readings').pluck().get() as number;
   const edgeAlarms = edge.prepare('SELECT count(*) FROM alarm_events').pluck().get() as number;
   const edgeAudit = edge.prepare('SELECT count(*) FROM audit').pluck().get() as number;
-  await waitFor(() => (edge.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() === 0
-    && edge.prepare('SELECT count(*) FROM sync_batches').pluck().get() === 0 ? true : undefined), 60_000, `${scenario}: the edge to drain`);
-  const segs = (await segments(db, wardOf(scenario)).get()).docs.map((d) => d.data() as { s: Record<string, SubjectColumns>; count: number });
+  await waitFor(
+    () =>
+      edge.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() === 0 &&
+      edge.prepare('SELECT count(*) FROM sync_batches').pluck().get() === 0
+        ? true
+        : undefined,
+    60_000,
+    `${scenario}: the edge to drain`,
+  );
+  const segs = (await segments(db, wardOf(scenario)).get()).docs.map(
+    (d) => d.data() as { s: Record<string, SubjectColumns>; count: number },
+  );
   const byN = new Set<number>();
   const byContent = new Set<string>();
   let total = 0;
@@ -121,12 +164,22 @@ async function storedOnce(t: Test, w: Awaited<ReturnType<typeof ward>>, scenario
   t.ok(edgeAlarms > 0, `${scenario}: the edge raised alarm events`);
   t.equal(alarmDocs.length, edgeAlarms, `${scenario}: every alarm event once`);
   // The edge may add an entry of its own meanwhile (a scheduled config pull is audited): compare the two as they settle.
-  const auditDocs = await waitFor(async () => {
-    const docs = (await auditTrail(db, wardOf(scenario)).get()).docs.map((d) => d.data());
-    return docs.length === (edge.prepare('SELECT count(*) FROM audit').pluck().get() as number) ? docs : undefined;
-  }, 20_000, `${scenario}: the audit trail in the cloud to match the edge's`);
-  t.ok(auditDocs.length >= edgeAudit, `${scenario}: every audit entry once (${auditDocs.length} in the cloud, as on the edge)`);
-  t.ok(auditDocs.some((a) => a.actor === 'nurse-ann' && a.action === 'acknowledge' && a.target === 'alarm:a-1'), `${scenario}: the nurse's acknowledgement is in the cloud's trail`);
+  const auditDocs = await waitFor(
+    async () => {
+      const docs = (await auditTrail(db, wardOf(scenario)).get()).docs.map((d) => d.data());
+      return docs.length === (edge.prepare('SELECT count(*) FROM audit').pluck().get() as number) ? docs : undefined;
+    },
+    20_000,
+    `${scenario}: the audit trail in the cloud to match the edge's`,
+  );
+  t.ok(
+    auditDocs.length >= edgeAudit,
+    `${scenario}: every audit entry once (${auditDocs.length} in the cloud, as on the edge)`,
+  );
+  t.ok(
+    auditDocs.some((a) => a.actor === 'nurse-ann' && a.action === 'acknowledge' && a.target === 'alarm:a-1'),
+    `${scenario}: the nurse's acknowledgement is in the cloud's trail`,
+  );
 }
 
 t.test('normal drain: readings, alarm events and the audit trail, once each', async (t) => {
@@ -134,11 +187,20 @@ t.test('normal drain: readings, alarm events and the audit trail, once each', as
   const w = await ward(t, 'drain', proxy.url);
   await w.publish(150);
   await w.publish(3, 85);
-  w.audit.record({ ts: Date.now(), actor: 'nurse-ann', action: 'acknowledge', target: 'alarm:a-1', detail: { via: 'api' } });
+  w.audit.record({
+    ts: Date.now(),
+    actor: 'nurse-ann',
+    action: 'acknowledge',
+    target: 'alarm:a-1',
+    detail: { via: 'api' },
+  });
   await w.publish(50);
   await storedOnce(t, w, 'drain');
   // A loaded emulator may answer 503 (and the edge retries): no batch is ever refused.
-  t.ok(proxy.state.answers.every((s) => s === 200 || s === 503), `no refusal among ${proxy.state.answers.length} answers`);
+  t.ok(
+    proxy.state.answers.every((s) => s === 200 || s === 503),
+    `no refusal among ${proxy.state.answers.length} answers`,
+  );
 });
 
 t.test('200s lost on the way back: the batch is sent again and stored once', async (t) => {
@@ -148,7 +210,13 @@ t.test('200s lost on the way back: the batch is sent again and stored once', asy
   const w = await ward(t, 'lost200', proxy.url);
   await w.publish(120);
   await w.publish(2, 85);
-  w.audit.record({ ts: Date.now(), actor: 'nurse-ann', action: 'acknowledge', target: 'alarm:a-1', detail: { via: 'api' } });
+  w.audit.record({
+    ts: Date.now(),
+    actor: 'nurse-ann',
+    action: 'acknowledge',
+    target: 'alarm:a-1',
+    detail: { via: 'api' },
+  });
   await waitFor(() => (proxy.state.lose === 0 ? true : undefined), 20_000, 'four answers lost');
   await w.publish(30);
   await storedOnce(t, w, 'lost200');
@@ -163,9 +231,18 @@ t.test('a short outage: everything buffered, then stored once', async (t) => {
   proxy.state.mode = 'down';
   await w.publish(100);
   await w.publish(2, 85);
-  w.audit.record({ ts: Date.now(), actor: 'nurse-ann', action: 'acknowledge', target: 'alarm:a-1', detail: { via: 'api' } });
+  w.audit.record({
+    ts: Date.now(),
+    actor: 'nurse-ann',
+    action: 'acknowledge',
+    target: 'alarm:a-1',
+    detail: { via: 'api' },
+  });
   await waitFor(() => (w.gateway.sync!.sync!.state === 'retrying' ? true : undefined), 10_000, 'the sync to retry');
-  const unsynced = w.gateway.db!.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() as number;
+  const unsynced = w.gateway
+    .db!.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'")
+    .pluck()
+    .get() as number;
   t.ok(unsynced > 0, `${unsynced} readings buffered during the outage`);
   proxy.state.mode = 'pass';
   await w.publish(20);
@@ -178,13 +255,35 @@ t.test('a 400 from the function: quarantined with its reason, sent again after t
   const w = await ward(t, 'quarantine', proxy.url);
   await w.publish(60);
   await w.publish(2, 85);
-  w.audit.record({ ts: Date.now(), actor: 'nurse-ann', action: 'acknowledge', target: 'alarm:a-1', detail: { via: 'api' } });
+  w.audit.record({
+    ts: Date.now(),
+    actor: 'nurse-ann',
+    action: 'acknowledge',
+    target: 'alarm:a-1',
+    detail: { via: 'api' },
+  });
   const edge = w.gateway.db!;
-  const row = await waitFor(() => edge.prepare("SELECT http_status AS status, error_code AS code, reason FROM sync_batches WHERE state = 'quarantined' LIMIT 1").get() as { status: number; code: string; reason: string } | undefined, 20_000, 'a quarantined batch');
+  const row = await waitFor(
+    () =>
+      edge
+        .prepare(
+          "SELECT http_status AS status, error_code AS code, reason FROM sync_batches WHERE state = 'quarantined' LIMIT 1",
+        )
+        .get() as { status: number; code: string; reason: string } | undefined,
+    20_000,
+    'a quarantined batch',
+  );
   t.same([row.status, row.code], [415, 'WG_ERR_ENCODING'], `the cloud's own answer is kept: ${row.reason}`);
   t.equal((await segments(db, wardOf('quarantine')).get()).size, 0, 'nothing stored from a refused batch');
   // The operator fixes the cause once nothing sent before the fix is still on its way (it would come back 400 too).
-  await waitFor(() => (edge.prepare("SELECT count(*) FROM sync_batches WHERE state = 'inflight' AND attempts > 0").pluck().get() === 0 ? true : undefined), 30_000, 'batches sent before the fix to settle');
+  await waitFor(
+    () =>
+      edge.prepare("SELECT count(*) FROM sync_batches WHERE state = 'inflight' AND attempts > 0").pluck().get() === 0
+        ? true
+        : undefined,
+    30_000,
+    'batches sent before the fix to settle',
+  );
   proxy.state.mode = 'pass';
   t.ok(new Outbox(edge).retryQuarantined() > 0, 'the operator retries');
   w.gateway.sync!.sync!.tick();

@@ -20,8 +20,14 @@ async function ward(t: Test, server: ContractServer, extra: Record<string, unkno
     env,
     extra: {
       cloud: {
-        url: server.url, secretEnv: 'WG_CLOUD', wardSecretEnv: 'WG_WARD', concurrency: 3, requestTimeoutMs: 400,
-        batch: { maxItems: 40, maxAgeMs: 0 }, backoff: { initialMs: 20, maxMs: 250 }, unreachableAlarmAfterMs: 1500,
+        url: server.url,
+        secretEnv: 'WG_CLOUD',
+        wardSecretEnv: 'WG_WARD',
+        concurrency: 3,
+        requestTimeoutMs: 400,
+        batch: { maxItems: 40, maxAgeMs: 0 },
+        backoff: { initialMs: 20, maxMs: 250 },
+        unreachableAlarmAfterMs: 1500,
       },
       jobs: { sync: '* * * * * *' },
       ...extra,
@@ -32,7 +38,17 @@ async function ward(t: Test, server: ContractServer, extra: Record<string, unkno
   const publish = async (count: number) => {
     for (let i = 0; i < count; i++) {
       seq++;
-      await client.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq, obs: [{ code: 'spo2', value: 90 + (seq % 9), unit: '%' }, { code: 'pr', value: 70, unit: '/min' }] }), { qos: 1 });
+      await client.publishAsync(
+        'wardgate/devices/pox-1/obs',
+        JSON.stringify({
+          seq,
+          obs: [
+            { code: 'spo2', value: 90 + (seq % 9), unit: '%' },
+            { code: 'pr', value: 70, unit: '/min' },
+          ],
+        }),
+        { qos: 1 },
+      );
     }
   };
   return { ...g, publish, published: () => seq };
@@ -41,8 +57,14 @@ async function ward(t: Test, server: ContractServer, extra: Record<string, unkno
 /** Every published reading arrived exactly once: one item per (device, seq, code), all of them. */
 async function allArrived(t: Test, server: ContractServer, published: number, what: string): Promise<void> {
   const expected = published * 2;
-  await waitFor(() => ([...server.items.keys()].filter((k) => k.startsWith('readings/')).length >= expected ? true : undefined), 60_000, what);
-  const readings = [...server.items.entries()].filter(([k]) => k.startsWith('readings/')).map(([, v]) => v as SyncReading);
+  await waitFor(
+    () => ([...server.items.keys()].filter((k) => k.startsWith('readings/')).length >= expected ? true : undefined),
+    60_000,
+    what,
+  );
+  const readings = [...server.items.entries()]
+    .filter(([k]) => k.startsWith('readings/'))
+    .map(([, v]) => v as SyncReading);
   const byContent = new Set(readings.map((r) => `${r.device}/${r.seq}/${r.code}`));
   t.equal(readings.length, expected, `${what}: ${expected} readings stored`);
   t.equal(byContent.size, expected, `${what}: no reading stored twice under two numbers`);
@@ -73,7 +95,14 @@ for (const [name, modes] of scenarios) {
     await w.publish(20);
     await allArrived(t, server, w.published(), name);
     const status = (await import('../../../edge/store/statusQuery.js')).readStatus(w.gateway.db!);
-    await waitFor(() => (w.gateway.db!.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() === 0 ? true : undefined), 10_000, 'unsynced counter at 0');
+    await waitFor(
+      () =>
+        w.gateway.db!.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() === 0
+          ? true
+          : undefined,
+      10_000,
+      'unsynced counter at 0',
+    );
     t.ok(status.sync.lastSuccessTs, 'last success recorded');
   });
 }
@@ -89,34 +118,81 @@ t.test('a long outage raises "cloud unreachable", cleared when the link is back'
   t.pass('raised after the configured time');
   server.mode = 'ok';
   await allArrived(t, server, w.published(), 'after the outage');
-  await waitFor(() => (engine.openAlarms().some((a) => a.key === 'sync:unreachable' && a.state === 'active') ? undefined : true), 10_000, 'alarm cleared');
+  await waitFor(
+    () => (engine.openAlarms().some((a) => a.key === 'sync:unreachable' && a.state === 'active') ? undefined : true),
+    10_000,
+    'alarm cleared',
+  );
 });
 
-for (const [mode, paused] of [['reject400', false], ['reject401', true]] as const) {
-  t.test(`${mode === 'reject400' ? '400' : '401'}: quarantined with an alarm, nothing deleted, sent again on --retry-quarantined`, async (t) => {
-    const server = await startContractServer(SECRET);
-    t.teardown(() => server.stop());
-    server.mode = mode;
-    const w = await ward(t, server);
-    await w.publish(50);
-    const db = w.gateway.db!;
-    await waitFor(() => ((db.prepare("SELECT count(*) FROM sync_batches WHERE state = 'quarantined'").pluck().get() as number) > 0 ? true : undefined), 20_000, 'a quarantined batch');
-    const row = db.prepare("SELECT http_status, error_code, reason FROM sync_batches WHERE state = 'quarantined' LIMIT 1").get() as { http_status: number; error_code: string; reason: string };
-    t.equal(row.http_status, mode === 'reject400' ? 400 : 401, 'the status is kept');
-    t.ok(row.reason.length > 0, `the reason is kept: ${row.error_code} ${row.reason}`);
-    await waitFor(() => w.gateway.alarms!.engine.openAlarms().find((a) => a.key === 'sync:quarantine'), 10_000, 'quarantine alarm');
-    t.equal(db.prepare('SELECT count(*) FROM observations').pluck().get(), 50, 'nothing deleted');
-    if (paused) t.ok(db.prepare("SELECT value FROM sync_state WHERE key = 'paused'").pluck().get(), 'the sync pauses: every batch would be refused');
-    // The operator fixes the cause once nothing sent before the fix is still on its way: its 400 would come back after the retry.
-    await waitFor(() => (db.prepare("SELECT count(*) FROM sync_batches WHERE state = 'inflight' AND attempts > 0").pluck().get() === 0 ? true : undefined), 30_000, 'batches sent before the fix to settle');
-    server.mode = 'ok';
-    const out = new PassThrough();
-    let text = '';
-    out.on('data', (d: Buffer) => (text += d.toString()));
-    const io = { argv: ['sync', '--config', w.config.source, '--retry-quarantined'], stdout: out, stderr: out, stdin: new PassThrough(), env };
-    t.equal(await main(io), 0, `wardgate sync --retry-quarantined exits 0: ${text}`);
-    t.match(text, /back in flight/);
-    await allArrived(t, server, w.published(), 'after the retry');
-    await waitFor(() => (w.gateway.alarms!.engine.openAlarms().some((a) => a.key === 'sync:quarantine' && a.state === 'active') ? undefined : true), 10_000, 'quarantine alarm cleared');
-  });
+for (const [mode, paused] of [
+  ['reject400', false],
+  ['reject401', true],
+] as const) {
+  t.test(
+    `${mode === 'reject400' ? '400' : '401'}: quarantined with an alarm, nothing deleted, sent again on --retry-quarantined`,
+    async (t) => {
+      const server = await startContractServer(SECRET);
+      t.teardown(() => server.stop());
+      server.mode = mode;
+      const w = await ward(t, server);
+      await w.publish(50);
+      const db = w.gateway.db!;
+      await waitFor(
+        () =>
+          (db.prepare("SELECT count(*) FROM sync_batches WHERE state = 'quarantined'").pluck().get() as number) > 0
+            ? true
+            : undefined,
+        20_000,
+        'a quarantined batch',
+      );
+      const row = db
+        .prepare("SELECT http_status, error_code, reason FROM sync_batches WHERE state = 'quarantined' LIMIT 1")
+        .get() as { http_status: number; error_code: string; reason: string };
+      t.equal(row.http_status, mode === 'reject400' ? 400 : 401, 'the status is kept');
+      t.ok(row.reason.length > 0, `the reason is kept: ${row.error_code} ${row.reason}`);
+      await waitFor(
+        () => w.gateway.alarms!.engine.openAlarms().find((a) => a.key === 'sync:quarantine'),
+        10_000,
+        'quarantine alarm',
+      );
+      t.equal(db.prepare('SELECT count(*) FROM observations').pluck().get(), 50, 'nothing deleted');
+      if (paused)
+        t.ok(
+          db.prepare("SELECT value FROM sync_state WHERE key = 'paused'").pluck().get(),
+          'the sync pauses: every batch would be refused',
+        );
+      // The operator fixes the cause once nothing sent before the fix is still on its way: its 400 would come back after the retry.
+      await waitFor(
+        () =>
+          db.prepare("SELECT count(*) FROM sync_batches WHERE state = 'inflight' AND attempts > 0").pluck().get() === 0
+            ? true
+            : undefined,
+        30_000,
+        'batches sent before the fix to settle',
+      );
+      server.mode = 'ok';
+      const out = new PassThrough();
+      let text = '';
+      out.on('data', (d: Buffer) => (text += d.toString()));
+      const io = {
+        argv: ['sync', '--config', w.config.source, '--retry-quarantined'],
+        stdout: out,
+        stderr: out,
+        stdin: new PassThrough(),
+        env,
+      };
+      t.equal(await main(io), 0, `wardgate sync --retry-quarantined exits 0: ${text}`);
+      t.match(text, /back in flight/);
+      await allArrived(t, server, w.published(), 'after the retry');
+      await waitFor(
+        () =>
+          w.gateway.alarms!.engine.openAlarms().some((a) => a.key === 'sync:quarantine' && a.state === 'active')
+            ? undefined
+            : true,
+        10_000,
+        'quarantine alarm cleared',
+      );
+    },
+  );
 }

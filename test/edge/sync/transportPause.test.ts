@@ -9,7 +9,11 @@ import { Transport } from '../../../edge/sync/transport.js';
 import { buildBatch, encodeBatch } from '../../../shared/sync/codec.js';
 
 const batch = buildBatch({
-  gateway: 'gw-1', ward: '3B', created: Date.now(), alarms: [], statuses: [],
+  gateway: 'gw-1',
+  ward: '3B',
+  created: Date.now(),
+  alarms: [],
+  statuses: [],
   readings: [{ n: 1, device: 'pox-1', seq: 1, code: 'spo2', value: 97, unit: '%', ts: Date.now(), flags: 0, bed: '1' }],
 });
 
@@ -35,10 +39,18 @@ const cases: Array<[number, string, boolean]> = [
 ];
 
 for (const [status, code, pause] of cases) {
-  t.test(`${status} ${code}: ${pause ? 'quarantined and the sync paused' : 'quarantined, the sync goes on'}`, async (t) => {
-    const url = await answering(t, status, code);
-    const transport = new Transport({ url, secret: 'gw-test-cloud-secret-0123456789abcdef', timeoutMs: 5000, now: Date.now });
-    const attempt = await transport.send(batch, encodeBatch(batch));
-    t.match(attempt, { outcome: 'quarantine', status, code, pause });
-  });
+  t.test(
+    `${status} ${code}: ${pause ? 'quarantined and the sync paused' : 'quarantined, the sync goes on'}`,
+    async (t) => {
+      const url = await answering(t, status, code);
+      const transport = new Transport({
+        url,
+        secret: 'gw-test-cloud-secret-0123456789abcdef',
+        timeoutMs: 5000,
+        now: Date.now,
+      });
+      const attempt = await transport.send(batch, encodeBatch(batch));
+      t.match(attempt, { outcome: 'quarantine', status, code, pause });
+    },
+  );
 }

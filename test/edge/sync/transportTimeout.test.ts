@@ -27,46 +27,67 @@ async function stalledServer() {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     connections: () => connections,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
 const batch = buildBatch({
-  gateway: 'gw-1', ward: '3B', created: Date.now(), alarms: [], statuses: [],
+  gateway: 'gw-1',
+  ward: '3B',
+  created: Date.now(),
+  alarms: [],
+  statuses: [],
   readings: [{ n: 1, device: 'pox-1', seq: 1, code: 'spo2', value: 97, unit: '%', ts: Date.now(), flags: 0, bed: '1' }],
 });
 
 for (const withCancel of [true, false]) {
-  t.test(`a stalled cloud times out under forced GC (${withCancel ? 'with' : 'without'} a cancel signal)`, async (t) => {
-    const server = await stalledServer();
-    t.teardown(server.close);
-    const cancel = new AbortController();
-    const transport = new Transport({ url: server.url, secret: 'gw-test-cloud-secret-0123456789abcdef', timeoutMs: 1000, now: Date.now });
-    const started = Date.now();
-    const collector = setInterval(gc, 20);
-    const watchdog = new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), 10_000).unref());
-    try {
-      const attempt = await Promise.race([transport.send(batch, encodeBatch(batch), withCancel ? cancel.signal : undefined), watchdog]);
-      const elapsed = Date.now() - started;
-      t.not(attempt, 'stuck', 'the attempt ended: no answer does not hold it forever');
-      if (attempt === 'stuck') return;
-      t.match(attempt, { outcome: 'retry', status: null, code: 'timeout' }, 'reported as a timeout, to be retried');
-      t.ok(elapsed >= 950 && elapsed < 9_000, `fired near its 1000 ms (${elapsed} ms)`);
-      t.ok(server.connections() > 0, 'the cloud accepted the connection: a stall, not a refusal');
-    } finally {
-      clearInterval(collector);
-    }
-  });
+  t.test(
+    `a stalled cloud times out under forced GC (${withCancel ? 'with' : 'without'} a cancel signal)`,
+    async (t) => {
+      const server = await stalledServer();
+      t.teardown(server.close);
+      const cancel = new AbortController();
+      const transport = new Transport({
+        url: server.url,
+        secret: 'gw-test-cloud-secret-0123456789abcdef',
+        timeoutMs: 1000,
+        now: Date.now,
+      });
+      const started = Date.now();
+      const collector = setInterval(gc, 20);
+      const watchdog = new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), 10_000).unref());
+      try {
+        const attempt = await Promise.race([
+          transport.send(batch, encodeBatch(batch), withCancel ? cancel.signal : undefined),
+          watchdog,
+        ]);
+        const elapsed = Date.now() - started;
+        t.not(attempt, 'stuck', 'the attempt ended: no answer does not hold it forever');
+        if (attempt === 'stuck') return;
+        t.match(attempt, { outcome: 'retry', status: null, code: 'timeout' }, 'reported as a timeout, to be retried');
+        t.ok(elapsed >= 950 && elapsed < 9_000, `fired near its 1000 ms (${elapsed} ms)`);
+        t.ok(server.connections() > 0, 'the cloud accepted the connection: a stall, not a refusal');
+      } finally {
+        clearInterval(collector);
+      }
+    },
+  );
 }
 
 t.test('a cancel still ends an attempt at once, before its timeout', async (t) => {
   const server = await stalledServer();
   t.teardown(server.close);
   const cancel = new AbortController();
-  const transport = new Transport({ url: server.url, secret: 'gw-test-cloud-secret-0123456789abcdef', timeoutMs: 30_000, now: Date.now });
+  const transport = new Transport({
+    url: server.url,
+    secret: 'gw-test-cloud-secret-0123456789abcdef',
+    timeoutMs: 30_000,
+    now: Date.now,
+  });
   const started = Date.now();
   setTimeout(() => cancel.abort(new Error('stopping')), 200);
   const attempt = await transport.send(batch, encodeBatch(batch), cancel.signal);

@@ -30,10 +30,22 @@ const emulators = await startEmulators(t, PROJECT);
 process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
 process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
 const settings: CloudSettings = {
-  ...defaults, projectId: PROJECT, logLevel: 'silent', apiTokens: [],
-  gateways: new Map([['gw-v1', { ward: 'V1', secret: SECRET }], ['gw-v2', { ward: 'V2', secret: SECRET }]]),
+  ...defaults,
+  projectId: PROJECT,
+  logLevel: 'silent',
+  apiTokens: [],
+  gateways: new Map([
+    ['gw-v1', { ward: 'V1', secret: SECRET }],
+    ['gw-v2', { ward: 'V2', secret: SECRET }],
+  ]),
 };
-const cloud = await startLocalCloud({ settings, port: 0, env: process.env, log: createCloudLogger('silent'), push: false });
+const cloud = await startLocalCloud({
+  settings,
+  port: 0,
+  env: process.env,
+  log: createCloudLogger('silent'),
+  push: false,
+});
 t.teardown(() => cloud.stop());
 const db: Firestore = cloud.ctx.db;
 
@@ -41,8 +53,17 @@ async function ward(t: Test, id: 'v1' | 'v2', jobs: Record<string, string>) {
   const g = await startTestGateway(t, {
     env,
     extra: {
-      ward: id.toUpperCase(), gateway: { id: `gw-${id}` },
-      cloud: { url: cloud.url, secretEnv: 'WG_CLOUD', wardSecretEnv: 'WG_WARD', concurrency: 2, requestTimeoutMs: 20_000, batch: { maxItems: 60, maxAgeMs: 0 }, backoff: { initialMs: 50, maxMs: 500 } },
+      ward: id.toUpperCase(),
+      gateway: { id: `gw-${id}` },
+      cloud: {
+        url: cloud.url,
+        secretEnv: 'WG_CLOUD',
+        wardSecretEnv: 'WG_WARD',
+        concurrency: 2,
+        requestTimeoutMs: 20_000,
+        batch: { maxItems: 60, maxAgeMs: 0 },
+        backoff: { initialMs: 50, maxMs: 500 },
+      },
       jobs: { sync: '* * * * * *', ...jobs },
       alarms: { limits: { spo2: { low: 91, delayMs: 0 } } },
     },
@@ -52,17 +73,41 @@ async function ward(t: Test, id: 'v1' | 'v2', jobs: Record<string, string>) {
   const publish = async (count: number, spo2 = 96) => {
     for (let i = 0; i < count; i++) {
       seq++;
-      await client.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq, obs: [{ code: 'spo2', value: spo2, unit: '%' }, { code: 'pr', value: 60 + (seq % 30), unit: '/min' }] }), { qos: 1 });
+      await client.publishAsync(
+        'wardgate/devices/pox-1/obs',
+        JSON.stringify({
+          seq,
+          obs: [
+            { code: 'spo2', value: spo2, unit: '%' },
+            { code: 'pr', value: 60 + (seq % 30), unit: '/min' },
+          ],
+        }),
+        { qos: 1 },
+      );
     }
   };
   const edge = g.gateway.db!;
-  const drained = () => waitFor(() => (edge.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() === 0
-    && edge.prepare('SELECT count(*) FROM sync_batches').pluck().get() === 0 ? true : undefined), 60_000, 'the edge to drain');
+  const drained = () =>
+    waitFor(
+      () =>
+        edge.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() === 0 &&
+        edge.prepare('SELECT count(*) FROM sync_batches').pluck().get() === 0
+          ? true
+          : undefined,
+      60_000,
+      'the edge to drain',
+    );
   const cli = async (...args: string[]) => {
     const out = new PassThrough();
     let text = '';
     out.on('data', (d: Buffer) => (text += d.toString()));
-    const code = await main({ argv: ['sync', '--config', g.config.source, ...args], stdout: out, stderr: out, stdin: new PassThrough(), env });
+    const code = await main({
+      argv: ['sync', '--config', g.config.source, ...args],
+      stdout: out,
+      stderr: out,
+      stdin: new PassThrough(),
+      env,
+    });
     return { code, text };
   };
   return { ...g, publish, drained, cli, edge };
@@ -72,7 +117,10 @@ async function ward(t: Test, id: 'v1' | 'v2', jobs: Record<string, string>) {
 async function cloudReadings(wardId: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const doc of (await segments(db, wardId).get()).docs) {
-    for (const c of Object.values((doc.data() as SegmentDoc).s)) c.n.forEach((_, i) => out.set(`${c.dev[i]}/${c.seq[i]}/${c.code[i]}`, (out.get(`${c.dev[i]}/${c.seq[i]}/${c.code[i]}`) ?? 0) + 1));
+    for (const c of Object.values((doc.data() as SegmentDoc).s))
+      c.n.forEach((_, i) =>
+        out.set(`${c.dev[i]}/${c.seq[i]}/${c.code[i]}`, (out.get(`${c.dev[i]}/${c.seq[i]}/${c.code[i]}`) ?? 0) + 1),
+      );
   }
   return out;
 }
@@ -87,7 +135,11 @@ t.test('sync --verify: whole, then a deleted segment is found, re-sent and store
   const first = await w.cli('--verify', '--since', '0', '--json');
   t.equal(first.code, 0, first.text);
   const report = JSON.parse(first.text);
-  t.same([report.items > 600, report.missing, report.resent, report.holes.length], [true, 0, 0, 0], 'a drained ward verifies whole');
+  t.same(
+    [report.items > 600, report.missing, report.resent, report.holes.length],
+    [true, 0, 0, 0],
+    'a drained ward verifies whole',
+  );
 
   // Lost behind the cloud's back: one segment and one alarm event.
   const segs = (await segments(db, 'V1').get()).docs;
@@ -109,16 +161,36 @@ t.test('sync --verify: whole, then a deleted segment is found, re-sent and store
   await w.drained();
   const held = await cloudReadings('V1');
   t.equal(held.size, 303 * 2, 'every reading back in Firestore');
-  t.ok([...held.values()].every((c) => c === 1), 'each once');
+  t.ok(
+    [...held.values()].every((c) => c === 1),
+    'each once',
+  );
   // The sync hole alarm is itself an alarm event on its way: compare the two as they settle.
-  await waitFor(async () => ((await alarmEvents(db, 'V1').get()).size === w.edge.prepare('SELECT count(*) FROM alarm_events').pluck().get() ? true : undefined), 20_000, 'the alarm event back, and the hole alarm\'s own');
+  await waitFor(
+    async () =>
+      (await alarmEvents(db, 'V1').get()).size === w.edge.prepare('SELECT count(*) FROM alarm_events').pluck().get()
+        ? true
+        : undefined,
+    20_000,
+    "the alarm event back, and the hole alarm's own",
+  );
   t.pass('every alarm event in Firestore, the deleted one again');
 
   const third = await w.cli('--verify');
   t.equal(third.code, 0, `the re-sent ranges verify whole: ${third.text}`);
-  await waitFor(() => (engine.openAlarms().some((a) => a.key === 'sync:hole' && a.state === 'active') ? undefined : true), 10_000, 'the alarm cleared');
+  await waitFor(
+    () => (engine.openAlarms().some((a) => a.key === 'sync:hole' && a.state === 'active') ? undefined : true),
+    10_000,
+    'the alarm cleared',
+  );
 
-  const status = await main({ argv: ['status', '--config', w.config.source, '--json'], stdout: capture.stream, stderr: capture.stream, stdin: new PassThrough(), env });
+  const status = await main({
+    argv: ['status', '--config', w.config.source, '--json'],
+    stdout: capture.stream,
+    stderr: capture.stream,
+    stdin: new PassThrough(),
+    env,
+  });
   t.equal(status, 0);
   const verify = JSON.parse(capture.take()).sync.verify;
   t.same([verify.runs, verify.missing, verify.pendingRepairs], [3, lost + 1, 0], 'status shows the figures');
@@ -139,35 +211,65 @@ t.test('the verify job checks what was confirmed recently, and /metrics counts i
   await segs[0].ref.delete();
   // The daemon again, with the job every 2 s: it checks what was confirmed since the last verification.
   await w.gateway.stop();
-  writeFileSync(w.config.source, readFileSync(w.config.source, 'utf8').replace(/verify: .*/, "verify: '*/2 * * * * *'"));
+  writeFileSync(
+    w.config.source,
+    readFileSync(w.config.source, 'utf8').replace(/verify: .*/, "verify: '*/2 * * * * *'"),
+  );
   const again = new Gateway(loadConfig({ file: w.config.source, env }), { log: createLogger('silent'), env });
   await again.start();
   t.teardown(() => again.stop());
   const metrics = async () => (await fetch(`http://127.0.0.1:${w.config.http.port}/metrics`)).text();
-  await waitFor(async () => (/wardgate_sync_verify_runs_total\{outcome="holes"\} [1-9]/.test(await metrics()) ? true : undefined), 30_000, 'the job to find the hole');
-  await waitFor(async () => ((await metrics()).includes('wardgate_sync_verify_pending_repairs 0') ? true : undefined), 30_000, 'the repair to verify whole');
+  await waitFor(
+    async () => (/wardgate_sync_verify_runs_total\{outcome="holes"\} [1-9]/.test(await metrics()) ? true : undefined),
+    30_000,
+    'the job to find the hole',
+  );
+  await waitFor(
+    async () => ((await metrics()).includes('wardgate_sync_verify_pending_repairs 0') ? true : undefined),
+    30_000,
+    'the repair to verify whole',
+  );
   const text = await metrics();
   t.match(text, /wardgate_sync_verify_missing_items_total [1-9]/);
   t.match(text, /wardgate_sync_verify_resent_items_total [1-9]/);
   t.match(text, /wardgate_sync_verify_items_total [1-9]/);
   const held = await cloudReadings('V2');
   t.equal(held.size, 200 * 2, 'every reading in Firestore');
-  t.ok([...held.values()].every((c) => c === 1), 'each once');
+  t.ok(
+    [...held.values()].every((c) => c === 1),
+    'each once',
+  );
 });
 
 t.test('verifyRange refuses bad signatures and bad ranges with JSON reasons', async (t) => {
   const post = async (body: Buffer, headers: Record<string, string>) => {
     const res = await fetch(`${cloud.url}/verifyRange`, { method: 'POST', body, headers });
-    return { status: res.status, json: await res.json() as { error?: { code: string; field?: string } } };
+    return { status: res.status, json: (await res.json()) as { error?: { code: string; field?: string } } };
   };
-  const good = signedVerifyRequest({ v: 1, gateway: 'gw-v1', ranges: [{ stream: 'readings', lo: 0, hi: 10 }] }, SECRET, Date.now());
+  const good = signedVerifyRequest(
+    { v: 1, gateway: 'gw-v1', ranges: [{ stream: 'readings', lo: 0, hi: 10 }] },
+    SECRET,
+    Date.now(),
+  );
   t.equal((await post(good.body, good.headers)).status, 200);
-  const forged = signedVerifyRequest({ v: 1, gateway: 'gw-v1', ranges: [{ stream: 'readings', lo: 0, hi: 10 }] }, 'another-secret-0123456789abcdef', Date.now());
+  const forged = signedVerifyRequest(
+    { v: 1, gateway: 'gw-v1', ranges: [{ stream: 'readings', lo: 0, hi: 10 }] },
+    'another-secret-0123456789abcdef',
+    Date.now(),
+  );
   t.same((await post(forged.body, forged.headers)).json.error?.code, 'WG_ERR_SIGNATURE');
-  const crossing = signedVerifyRequest({ v: 1, gateway: 'gw-v1', ranges: [{ stream: 'readings', lo: 0, hi: 2 ** 19 }] }, SECRET, Date.now());
+  const crossing = signedVerifyRequest(
+    { v: 1, gateway: 'gw-v1', ranges: [{ stream: 'readings', lo: 0, hi: 2 ** 19 }] },
+    SECRET,
+    Date.now(),
+  );
   const res = await post(crossing.body, crossing.headers);
   t.same([res.status, res.json.error?.code, res.json.error?.field], [400, 'WG_ERR_SCHEMA', 'ranges[0]']);
-  const other = signedVerifyRequest({ v: 1, gateway: 'gw-v2', ranges: [{ stream: 'alarms', lo: 1, hi: 10 }] }, SECRET, Date.now());
+  const other = signedVerifyRequest(
+    { v: 1, gateway: 'gw-v2', ranges: [{ stream: 'alarms', lo: 1, hi: 10 }] },
+    SECRET,
+    Date.now(),
+  );
   const misnamed = await post(other.body, { ...other.headers, 'X-Wardgate-Gateway': 'gw-v1' });
   t.same([misnamed.status, misnamed.json.error?.field], [400, 'gateway'], 'a body for another gateway is refused');
 });
@@ -176,5 +278,12 @@ const capture = (() => {
   let text = '';
   const stream = new PassThrough();
   stream.on('data', (d: Buffer) => (text += d.toString()));
-  return { stream, take: () => { const out = text; text = ''; return out; } };
+  return {
+    stream,
+    take: () => {
+      const out = text;
+      text = '';
+      return out;
+    },
+  };
 })();

@@ -26,10 +26,22 @@ const emulators = await startEmulators(t, PROJECT);
 process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
 process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
 const settings: CloudSettings = {
-  ...defaults, projectId: PROJECT, logLevel: 'silent', apiTokens: [],
-  gateways: new Map([['gw-e1', { ward: 'E1', secret: SECRET }], ['gw-e2', { ward: 'E1', secret: SECRET }]]),
+  ...defaults,
+  projectId: PROJECT,
+  logLevel: 'silent',
+  apiTokens: [],
+  gateways: new Map([
+    ['gw-e1', { ward: 'E1', secret: SECRET }],
+    ['gw-e2', { ward: 'E1', secret: SECRET }],
+  ]),
 };
-const cloud = await startLocalCloud({ settings, port: 0, env: process.env, log: createCloudLogger('silent'), push: false });
+const cloud = await startLocalCloud({
+  settings,
+  port: 0,
+  env: process.env,
+  log: createCloudLogger('silent'),
+  push: false,
+});
 t.teardown(() => cloud.stop());
 const db: Firestore = cloud.ctx.db;
 
@@ -37,24 +49,57 @@ async function ward(t: Test, gateway: string) {
   const g = await startTestGateway(t, {
     env,
     extra: {
-      ward: 'E1', gateway: { id: gateway },
-      cloud: { url: cloud.url, secretEnv: 'WG_CLOUD', wardSecretEnv: 'WG_WARD', concurrency: 2, requestTimeoutMs: 20_000, batch: { maxItems: 60, maxAgeMs: 0 }, backoff: { initialMs: 50, maxMs: 500 } },
+      ward: 'E1',
+      gateway: { id: gateway },
+      cloud: {
+        url: cloud.url,
+        secretEnv: 'WG_CLOUD',
+        wardSecretEnv: 'WG_WARD',
+        concurrency: 2,
+        requestTimeoutMs: 20_000,
+        batch: { maxItems: 60, maxAgeMs: 0 },
+        backoff: { initialMs: 50, maxMs: 500 },
+      },
       jobs: { sync: '* * * * * *', verify: '0 0 1 1 *' },
     },
   });
   const client = await connectAs(t, g.url, 'pox-1');
   for (let seq = 1; seq <= 100; seq++) {
-    await client.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify({ seq, obs: [{ code: 'spo2', value: 96, unit: '%' }, { code: 'pr', value: 60 + (seq % 30), unit: '/min' }] }), { qos: 1 });
+    await client.publishAsync(
+      'wardgate/devices/pox-1/obs',
+      JSON.stringify({
+        seq,
+        obs: [
+          { code: 'spo2', value: 96, unit: '%' },
+          { code: 'pr', value: 60 + (seq % 30), unit: '/min' },
+        ],
+      }),
+      { qos: 1 },
+    );
   }
   const edge = g.gateway.db!;
-  const drained = () => waitFor(() => (edge.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() === 0
-    && edge.prepare('SELECT count(*) FROM sync_batches').pluck().get() === 0 ? true : undefined), 60_000, 'the edge to drain');
+  const drained = () =>
+    waitFor(
+      () =>
+        edge.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() === 0 &&
+        edge.prepare('SELECT count(*) FROM sync_batches').pluck().get() === 0
+          ? true
+          : undefined,
+      60_000,
+      'the edge to drain',
+    );
   await drained();
   const verify = async () => {
     const out = new PassThrough();
     let text = '';
     out.on('data', (d: Buffer) => (text += d.toString()));
-    const code = await main({ argv: ['sync', '--config', g.config.source, '--verify', '--since', '0', '--json'], stdout: out, stderr: out, stdin: new PassThrough(), env });
+    const code = await main({
+      argv: ['sync', '--config', g.config.source, '--verify', '--since', '0', '--json'],
+      stdout: out,
+      stderr: out,
+      stdin: new PassThrough(),
+      env,
+    });
     return { code, report: JSON.parse(text) as { missing: number; extra: number; resent: number } };
   };
   return { ...g, edge, drained, verify };
@@ -64,7 +109,10 @@ async function ward(t: Test, gateway: string) {
 async function held(gateway: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const doc of (await segments(db, 'E1').where('gateway', '==', gateway).get()).docs) {
-    for (const c of Object.values((doc.data() as SegmentDoc).s)) c.n.forEach((_, i) => out.set(`${c.dev[i]}/${c.seq[i]}/${c.code[i]}`, (out.get(`${c.dev[i]}/${c.seq[i]}/${c.code[i]}`) ?? 0) + 1));
+    for (const c of Object.values((doc.data() as SegmentDoc).s))
+      c.n.forEach((_, i) =>
+        out.set(`${c.dev[i]}/${c.seq[i]}/${c.code[i]}`, (out.get(`${c.dev[i]}/${c.seq[i]}/${c.code[i]}`) ?? 0) + 1),
+      );
   }
   return out;
 }
@@ -83,8 +131,13 @@ t.test('two extra items in the cloud do not hide one missing', async (t) => {
   const drop = <V>(list: V[], add: V[]) => [...list.slice(1), ...add];
   const edited: SubjectColumns = {
     ...cols,
-    code: drop(cols.code, ['spo2', 'spo2']), ts: drop(cols.ts, [cols.ts[0], cols.ts[0]]), v: drop(cols.v, [90, 90]), f: drop(cols.f, [0, 0]),
-    dev: drop(cols.dev, ['pox-1', 'pox-1']), seq: drop(cols.seq, [9001, 9002]), n: drop(cols.n, [n0 + 500, n0 + 501]),
+    code: drop(cols.code, ['spo2', 'spo2']),
+    ts: drop(cols.ts, [cols.ts[0], cols.ts[0]]),
+    v: drop(cols.v, [90, 90]),
+    f: drop(cols.f, [0, 0]),
+    dev: drop(cols.dev, ['pox-1', 'pox-1']),
+    seq: drop(cols.seq, [9001, 9002]),
+    n: drop(cols.n, [n0 + 500, n0 + 501]),
   };
   await doc.ref.update({ [`s.${subject}`]: edited, count: data.count + 1 });
   t.equal((await held('gw-e1')).size, 200 + 1, 'the cloud holds one item more than the edge in all');
@@ -106,16 +159,24 @@ t.test('the cloud answers and corrects within the asking gateway only', async (t
   const lo = (victim.data() as SegmentDoc).nLo;
   await victim.ref.delete();
   const ask = async (gateway: string) => {
-    const request = signedVerifyRequest({ v: 1, gateway, ranges: [{ stream: 'readings', lo, hi: lo + 60 * 1024 }] }, SECRET, Date.now());
-    const res = await fetch(`${cloud.url}/verifyRange`, { method: 'POST', body: request.body, headers: request.headers });
+    const request = signedVerifyRequest(
+      { v: 1, gateway, ranges: [{ stream: 'readings', lo, hi: lo + 60 * 1024 }] },
+      SECRET,
+      Date.now(),
+    );
+    const res = await fetch(`${cloud.url}/verifyRange`, {
+      method: 'POST',
+      body: request.body,
+      headers: request.headers,
+    });
     return ((await res.json()) as VerifyAnswer).ranges[0];
   };
   const e1 = await ask('gw-e1');
   t.equal(e1.corrected, 0, 'gw-e1 holds its readings: nothing corrected');
   const e2Range = await ask('gw-e2');
-  t.ok(e2Range.corrected > 0, 'gw-e2\'s record is corrected to its data');
+  t.ok(e2Range.corrected > 0, "gw-e2's record is corrected to its data");
   t.ok(e1.count > e2Range.count, 'each gateway is answered with its own items');
-  t.equal((await ask('gw-e1')).corrected, 0, 'and gw-e1\'s record still names its own');
+  t.equal((await ask('gw-e1')).corrected, 0, "and gw-e1's record still names its own");
   const found = await e2.verify();
   t.equal(found.code, 1, 'gw-e2 finds its hole');
   await e2.drained();

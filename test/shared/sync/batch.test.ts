@@ -1,8 +1,20 @@
 import t from 'tap';
 import { gzipSync } from 'node:zlib';
 import {
-  batchIdOf, buildBatch, decodeBatchBody, encodeBatch, formatSyncTimestamp, isBatchId, isPseudonym, orderedItemKeys,
-  patientPseudonym, signBody, validateBatch, verifySignature, type BatchContent, type SyncBatch,
+  batchIdOf,
+  buildBatch,
+  decodeBatchBody,
+  encodeBatch,
+  formatSyncTimestamp,
+  isBatchId,
+  isPseudonym,
+  orderedItemKeys,
+  patientPseudonym,
+  signBody,
+  validateBatch,
+  verifySignature,
+  type BatchContent,
+  type SyncBatch,
 } from '../../../shared/sync/index.js';
 import { isRejection } from '../../../shared/timestamp.js';
 
@@ -12,22 +24,54 @@ const policy = { now: NOW, maxFutureMs: 300_000 };
 
 function content(over: Partial<BatchContent> = {}): BatchContent {
   return {
-    gateway: 'gw-3b', ward: '3B', created: NOW,
+    gateway: 'gw-3b',
+    ward: '3B',
+    created: NOW,
     readings: [
       { n: 1, device: 'pox-12', seq: 1042, code: 'spo2', value: 97, unit: '%', ts: NOW - 1000, flags: 0, bed: '12' },
-      { n: 2, device: 'pox-12', seq: 1042, code: 'pr', value: 72, unit: '/min', ts: NOW - 1000, flags: 0, bed: '12', patient: patientPseudonym('k'.repeat(32), 'MRN1') },
+      {
+        n: 2,
+        device: 'pox-12',
+        seq: 1042,
+        code: 'pr',
+        value: 72,
+        unit: '/min',
+        ts: NOW - 1000,
+        flags: 0,
+        bed: '12',
+        patient: patientPseudonym('k'.repeat(32), 'MRN1'),
+      },
     ],
-    alarms: [{ n: 7, alarmId: 'al-1', phase: 'raised', priority: 'high', kind: 'physiological', condition: 'spo2_low', ts: NOW - 500, bed: '12', code: 'spo2', value: 85 }],
+    alarms: [
+      {
+        n: 7,
+        alarmId: 'al-1',
+        phase: 'raised',
+        priority: 'high',
+        kind: 'physiological',
+        condition: 'spo2_low',
+        ts: NOW - 500,
+        bed: '12',
+        code: 'spo2',
+        value: 85,
+      },
+    ],
     statuses: [{ n: 3, device: 'pox-12', ts: NOW - 200, battery: 80, online: true, sensor: 'ok' }],
     ...over,
   };
 }
 
 t.test('signature: known answers computed independently with openssl dgst -sha256 -hmac', async (t) => {
-  t.equal(signBody(SECRET, '1764234000000', Buffer.from('hello')), 'v1=cc8ebc94d891da1b9b4b619024a6bb233e4eacb5c7a4d033603019f2ab545b0c');
+  t.equal(
+    signBody(SECRET, '1764234000000', Buffer.from('hello')),
+    'v1=cc8ebc94d891da1b9b4b619024a6bb233e4eacb5c7a4d033603019f2ab545b0c',
+  );
   // Binary body bytes (as gzip is): the MAC covers bytes, not text.
   const bin = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x62, 0x69, 0x6e, 0x61, 0x72, 0x79, 0x00, 0xff]);
-  t.equal(signBody(SECRET, '1764234000000', bin), 'v1=f1cd038b6760ce525b8a0ec25793faa36ea87270fb510f7e139df5b7d916c626');
+  t.equal(
+    signBody(SECRET, '1764234000000', bin),
+    'v1=f1cd038b6760ce525b8a0ec25793faa36ea87270fb510f7e139df5b7d916c626',
+  );
   t.equal(formatSyncTimestamp(1764234000999.7), '1764234000999', 'whole milliseconds');
 });
 
@@ -60,8 +104,16 @@ t.test('pseudonym: known answer, stable, keyed, shaped', async (t) => {
   const key = 'ward-3b-pseudonym-secret-0123456789';
   // openssl: printf 'wardgate-patient-v1\nMRN123456^^^HOSP^MR' | openssl dgst -sha256 -hmac KEY -> 7a57f826487d8207...
   t.equal(patientPseudonym(key, 'MRN123456^^^HOSP^MR'), 'p7a57f826487d820720500984beec6839');
-  t.equal(patientPseudonym(key, '  MRN123456^^^HOSP^MR \n'), 'p7a57f826487d820720500984beec6839', 'surrounding space ignored');
-  t.not(patientPseudonym('another-ward-secret-0123456789abc', 'MRN123456^^^HOSP^MR'), 'p7a57f826487d820720500984beec6839', 'another ward, another pseudonym');
+  t.equal(
+    patientPseudonym(key, '  MRN123456^^^HOSP^MR \n'),
+    'p7a57f826487d820720500984beec6839',
+    'surrounding space ignored',
+  );
+  t.not(
+    patientPseudonym('another-ward-secret-0123456789abc', 'MRN123456^^^HOSP^MR'),
+    'p7a57f826487d820720500984beec6839',
+    'another ward, another pseudonym',
+  );
   t.ok(isPseudonym(patientPseudonym(key, 'x')));
   t.notOk(isPseudonym('MRN123456'));
   t.throws(() => patientPseudonym(key, '   '), /empty/);
@@ -119,8 +171,16 @@ t.test('validate names the bad field', async (t) => {
     ['n zero', withReading({ n: 0 }), 'readings[0].n'],
     ['n not increasing', withReading({ n: 2 }), 'readings[1].n'],
     ['unknown reading field', withReading({ mrn: 'x' }), 'readings[0].mrn'],
-    ['bad alarm phase', buildBatch(content({ alarms: [{ ...content().alarms[0], phase: 'snoozed' as 'raised' }] })), 'alarms[0].phase'],
-    ['bad battery', buildBatch(content({ statuses: [{ ...content().statuses[0], battery: 140 }] })), 'statuses[0].battery'],
+    [
+      'bad alarm phase',
+      buildBatch(content({ alarms: [{ ...content().alarms[0], phase: 'snoozed' as 'raised' }] })),
+      'alarms[0].phase',
+    ],
+    [
+      'bad battery',
+      buildBatch(content({ statuses: [{ ...content().statuses[0], battery: 140 }] })),
+      'statuses[0].battery',
+    ],
     ['empty batch', buildBatch(content({ readings: [], alarms: [], statuses: [] })), 'readings'],
     ['readings not an array', { ...good, readings: {} }, 'readings'],
   ];
