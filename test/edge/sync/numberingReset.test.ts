@@ -63,14 +63,12 @@ const server = createServer(
       const heads = req.url === '/verifyRange' && JSON.parse(body.toString('utf8')).heads === true;
       if (heads && proxy.hold) await new Promise<void>((resolve) => (proxy.release = resolve));
       if (heads && proxy.refuse) {
-        return void res
-          .writeHead(401, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              ok: false,
-              error: { code: 'WG_ERR_SIGNATURE', message: 'unknown gateway, or a wrong signature' },
-            }),
-          );
+        return void res.writeHead(401, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            ok: false,
+            error: { code: 'WG_ERR_SIGNATURE', message: 'unknown gateway, or a wrong signature' },
+          }),
+        );
       }
       const headers = Object.fromEntries(
         Object.entries(req.headers).filter(([k]) => k.startsWith('x-wardgate-') || k === 'content-type'),
