@@ -2,9 +2,9 @@
 // lines (DOMAIN.md section 6) into the device end of a socat pty pair, with
 // the device's own time in each line. The cable stays plugged across the cuts
 // and the device keeps printing while the gateway is down, as a real one does:
-// what it prints meanwhile waits in the pty until the gateway opens the port
-// again. Serial has no acknowledgement, so the device never sends a line
-// twice; what the gateway had read but not committed at a cut is gone.
+// what it prints meanwhile is discarded when the gateway opens the port again
+// (docs/SERIAL.md). Serial has no acknowledgement, so the device never sends a
+// line twice; what the gateway had read but not committed at a cut is gone.
 //
 // What the gateway says it stored is read from its own metrics: the count of
 // serial messages committed (`wardgate_ingest_messages_total`, source serial,
