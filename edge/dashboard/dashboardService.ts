@@ -84,6 +84,7 @@ export class DashboardService implements Service {
       live: this.#live,
       assets: new StaticAssets(publicDir()),
       ward: config.ward,
+      ehr: config.ehr !== undefined,
     });
   }
 

@@ -21,6 +21,8 @@ export interface DashboardRouteDeps {
   readonly live: LiveFeed;
   readonly assets: StaticAssets;
   readonly ward: string;
+  /** Whether the ward sends vitals to the EHR (config ehr): the page shows the chart panel only then. */
+  readonly ehr: boolean;
   readonly now?: () => number;
 }
 
@@ -35,6 +37,7 @@ export function registerDashboard(deps: DashboardRouteDeps): void {
     role: s.role,
     csrf: s.csrf,
     ward: deps.ward,
+    ehr: deps.ehr,
     expiresAt: new Date(sessions.expiresAt(s)).toISOString(),
     idleTimeoutMs: sessions.limits.idleTimeoutMs,
   });

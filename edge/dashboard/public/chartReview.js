@@ -7,26 +7,14 @@ import { call } from './api.js';
 import { h } from './dom.js';
 import { age, unitText } from './format.js';
 
-/** Whether the EHR link exists on this gateway: asked once per page load. */
-let ehrLink = null;
-
 export function chartReview(bed, ctx) {
+  // The session says whether this ward sends vitals to the EHR (config ehr): without it, no panel.
+  if (!ctx.state.session?.ehr) return null;
   const box = h(
     'section',
     { class: 'bed-chart', 'aria-label': 'Review and send to chart' },
     h('h2', {}, 'Review & send to chart'),
   );
-  if (ehrLink === false) return null;
-  if (ehrLink === null) {
-    ehrLink = call('GET', '/api/ehr', undefined, { background: true }).then(
-      () => true,
-      (err) => (err.status === 404 ? false : true),
-    );
-    ehrLink.then((on) => {
-      ehrLink = on;
-      if (!on) box.remove();
-    });
-  }
   if (!bed.patient) return (box.append(h('p', { class: 'muted' }, 'No patient admitted.')), box);
   if (!ctx.canAck()) return (box.append(h('p', { class: 'muted' }, 'Charting vitals needs a nurse account.')), box);
   const body = h('div', { class: 'chart-body' });

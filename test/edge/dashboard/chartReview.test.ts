@@ -145,4 +145,10 @@ t.test('a viewer sees no form; without an EHR link the panel is not there', asyn
     'no chart panel',
   );
   t.pass('no panel without the EHR link');
+  t.same(
+    other.requests.filter((u) => new URL(u).pathname.startsWith('/api/ehr')),
+    [],
+    'the page does not ask for a link the ward does not have',
+  );
+  t.same(other.errors, [], 'and logs no error');
 });
