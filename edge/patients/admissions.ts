@@ -3,9 +3,9 @@
 // are stored here and shown on the edge dashboard, never logged, never synced
 // in clear. Every change is audited, with its source: 'manual' here (the
 // command line, the dashboard), 'adt' for the hospital's feed (adtRecorder.ts).
-import type { Statement } from 'better-sqlite3';
 import { WardgateError } from '../../shared/errors.js';
 import type { PatientContext } from '../alarms/bedNews2.js';
+import { AdmissionsStore } from '../store/admissionsStore.js';
 import type { AuditLog } from '../store/auditLog.js';
 import { writeTransaction, type Db } from '../store/database.js';
 
@@ -34,35 +34,18 @@ export interface Settings {
   consciousness?: Consciousness;
 }
 
-interface Row {
-  id: number;
-  patient: number;
-  bed: string;
-  display_name: string | null;
-  admitted_at: number;
-  source: string;
-  spo2_scale: number;
-  on_oxygen: number;
-  oxygen_at: number | null;
-  consciousness: Consciousness | null;
-  consciousness_at: number | null;
-}
-
 export class Admissions {
   readonly #db: Db;
   readonly #audit: AuditLog;
   readonly #now: () => number;
   readonly #byBed = new Map<string, Admission>();
-  readonly #upsertPatient: Statement;
+  readonly #rows: AdmissionsStore;
 
   constructor(db: Db, audit: AuditLog, now: () => number = Date.now) {
     this.#db = db;
     this.#audit = audit;
     this.#now = now;
-    this.#upsertPatient = db.prepare(
-      `INSERT INTO patients (identifier, authority, first_seen, last_seen) VALUES (?, ?, ?, ?)
-       ON CONFLICT (authority, identifier) DO UPDATE SET last_seen = excluded.last_seen RETURNING id`,
-    );
+    this.#rows = new AdmissionsStore(db);
     this.#load();
   }
 
@@ -87,27 +70,17 @@ export class Admissions {
     if (this.#byBed.has(input.bed))
       throw new WardgateError('WG_ERR_CONFLICT', `bed ${input.bed} is occupied; discharge first`, 'bed');
     writeTransaction(this.#db, () => {
-      const { id: patient } = this.#upsertPatient.get(input.identifier, input.authority ?? '', now, now) as {
-        id: number;
-      };
-      const current = this.#db
-        .prepare('SELECT bed FROM admissions WHERE patient = ? AND discharged_at IS NULL')
-        .get(patient) as { bed: string } | undefined;
-      if (current)
-        throw new WardgateError(
-          'WG_ERR_CONFLICT',
-          `the patient is already admitted to bed ${current.bed}`,
-          'identifier',
-        );
-      const { lastInsertRowid } = this.#db
-        .prepare('INSERT INTO admissions (patient, bed, display_name, admitted_at, admitted_by) VALUES (?, ?, ?, ?, ?)')
-        .run(patient, input.bed, input.displayName ?? null, now, actor);
+      const patient = this.#rows.upsertPatient(input.identifier, input.authority ?? '', now);
+      const current = this.#rows.bedOf(patient);
+      if (current !== undefined)
+        throw new WardgateError('WG_ERR_CONFLICT', `the patient is already admitted to bed ${current}`, 'identifier');
+      const admission = this.#rows.admit(patient, input.bed, input.displayName ?? null, now, actor);
       this.#audit.record({
         ts: now,
         actor,
         action: 'admit',
         target: `bed:${input.bed}`,
-        detail: { admission: Number(lastInsertRowid), source: 'manual' },
+        detail: { admission, source: 'manual' },
       });
     })();
     this.#load();
@@ -119,9 +92,7 @@ export class Admissions {
     if (!admission) throw new WardgateError('WG_ERR_NOT_FOUND', `no patient is admitted to bed ${bed}`, 'bed');
     const now = this.#now();
     writeTransaction(this.#db, () => {
-      this.#db
-        .prepare('UPDATE admissions SET discharged_at = ?, discharged_by = ? WHERE id = ?')
-        .run(now, actor, admission.admission);
+      this.#rows.discharge(admission.admission, now, actor);
       this.#audit.record({
         ts: now,
         actor,
@@ -140,14 +111,15 @@ export class Admissions {
     if (!admission) throw new WardgateError('WG_ERR_NOT_FOUND', `no patient is admitted to bed ${bed}`, 'bed');
     const now = this.#now();
     writeTransaction(this.#db, () => {
-      const update = this.#db.prepare(
-        `UPDATE admissions SET spo2_scale = coalesce(?, spo2_scale), on_oxygen = coalesce(?, on_oxygen),
-         oxygen_at = CASE WHEN ? IS NULL THEN oxygen_at ELSE ? END,
-         consciousness = coalesce(?, consciousness), consciousness_at = CASE WHEN ? IS NULL THEN consciousness_at ELSE ? END WHERE id = ?`,
+      this.#rows.updateSettings(
+        admission.admission,
+        {
+          spo2Scale: settings.spo2Scale ?? null,
+          onOxygen: settings.onOxygen === undefined ? null : settings.onOxygen ? 1 : 0,
+          consciousness: settings.consciousness ?? null,
+        },
+        now,
       );
-      const c = settings.consciousness ?? null;
-      const o = settings.onOxygen === undefined ? null : Number(settings.onOxygen);
-      update.run(settings.spo2Scale ?? null, o, o, now, c, c, now, admission.admission);
       this.#audit.record({ ts: now, actor, action: 'patient-settings', target: `bed:${bed}`, detail: { ...settings } });
     })();
     this.#load();
@@ -161,8 +133,7 @@ export class Admissions {
 
   #load(): void {
     this.#byBed.clear();
-    const rows = this.#db.prepare('SELECT * FROM admissions WHERE discharged_at IS NULL').all() as Row[];
-    for (const r of rows) {
+    for (const r of this.#rows.open()) {
       this.#byBed.set(r.bed, {
         admission: r.id,
         patient: r.patient,
@@ -173,7 +144,9 @@ export class Admissions {
         spo2Scale: r.spo2_scale === 2 ? 2 : 1,
         onOxygen: r.oxygen_at === null ? null : r.on_oxygen === 1,
         consciousness:
-          r.consciousness && r.consciousness_at !== null ? { value: r.consciousness, at: r.consciousness_at } : null,
+          r.consciousness && r.consciousness_at !== null
+            ? { value: r.consciousness as Consciousness, at: r.consciousness_at }
+            : null,
       });
     }
   }
