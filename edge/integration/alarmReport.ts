@@ -14,10 +14,10 @@
 // them; facets 6 and 7 repeat them as rows, as published alarm reporters do,
 // for managers that read rows rather than flags.
 import { lookupCode } from '../../shared/codes.js';
-import { mdcUnits } from '../../shared/units.js';
 import type { AlarmEvent, AlarmKind, AlarmPhase, AlarmPriority } from '../alarms/types.js';
 import { formatDtm } from '../hl7/dtm.js';
 import { DEFAULT_ENCODING, escape } from '../hl7/message.js';
+import { obxUnits } from './obxUnits.js';
 
 /** MSH-21: the ACM profile's PCD-04 message profile id. */
 export const PCD04_PROFILE = 'IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.4.4^ISO';
@@ -222,24 +222,11 @@ function sourceRow(event: AlarmEvent, row: Row, attr: (c: readonly [number, stri
   const code = event.kind === 'physiological' && event.metric ? lookupCode(event.metric) : undefined;
   if (code && code.mdc && event.value !== null) {
     const loinc = code.loinc ? `^${code.loinc}^${e(code.label)}^LN` : '';
-    const unit = mdcUnitFor(code.code, code.unit);
-    const units = unit
-      ? `${unit.code}^${unit.refid}^MDC^${e(code.unit)}^${e(code.unit)}^UCUM`
-      : `${e(code.unit)}^${e(code.unit)}^UCUM`;
+    const units = obxUnits(code.code, code.unit);
     return row(2, 'NM', `${code.mdc}^${code.refid}^MDC${loinc}`, String(event.value), { units, time: at });
   }
   const what = event.deviceId ?? event.metric ?? event.rule;
   return row(2, 'ST', attr(FACET.source), e(what));
-}
-
-/** The MDC unit a canonical UCUM unit is sent as; per-minute rates by what they count. */
-function mdcUnitFor(metric: string, ucum: string): { code: number; refid: string } | undefined {
-  if (ucum === '/min')
-    return metric === 'rr'
-      ? { code: 264928, refid: 'MDC_DIM_RESP_PER_MIN' }
-      : { code: 264864, refid: 'MDC_DIM_BEAT_PER_MIN' };
-  const unit = [...mdcUnits.values()].find((u) => u.ucum === ucum && u.refid);
-  return unit && { code: unit.code, refid: unit.refid };
 }
 
 /**

@@ -18,9 +18,9 @@
 // Every text field is escaped (HL7 v2.6 section 2.7): a `|` or `^` in a name,
 // a bed or an id never shifts a field.
 import { metric } from '../../shared/codes.js';
-import { mdcUnits } from '../../shared/units.js';
 import { formatDtm } from '../hl7/dtm.js';
 import { DEFAULT_ENCODING, escape } from '../hl7/message.js';
+import { obxUnits } from './obxUnits.js';
 
 /** MSH-21: the IHE PCD-01 message profile id (DEC). */
 export const PCD01_PROFILE = 'IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO';
@@ -144,10 +144,7 @@ export function buildVitalsReport(input: VitalsReportInput): string {
 function observationRow(n: number, v: ChartValue, status: ResultStatus, observer: string, assigner: string): string {
   const code = metric(v.code);
   const loinc = code.loinc ? `^${e(code.loinc)}^${e(code.label)}^LN` : '';
-  const unit = mdcUnitFor(code.code, code.unit);
-  const units = unit
-    ? `${unit.code}^${unit.refid}^MDC^${e(code.unit)}^${e(code.unit)}^UCUM`
-    : `${e(code.unit)}^${e(code.unit)}^UCUM`;
+  const units = obxUnits(code.code, code.unit);
   const method = v.method === 'device' ? 'AMEAS^auto-measurement^MDC' : 'MMEAS^manual-measurement^MDC';
   const equipment = v.deviceId ? `${e(v.deviceId)}^${e(assigner)}` : '';
   // OBX-1 .. OBX-18
@@ -196,14 +193,4 @@ function personName(displayName: string | null): string {
 /** OBX-16 (XCN id ^ family ^ given). */
 function observerName(o: Observer): string {
   return [o.id, o.family ?? '', o.given ?? ''].map(e).join('^').replace(/\^+$/, '');
-}
-
-/** The MDC unit a canonical UCUM unit is sent as; per-minute rates by what they count (DOMAIN.md section 1). */
-function mdcUnitFor(code: string, ucum: string): { code: number; refid: string } | undefined {
-  if (ucum === '/min')
-    return code === 'rr'
-      ? { code: 264928, refid: 'MDC_DIM_RESP_PER_MIN' }
-      : { code: 264864, refid: 'MDC_DIM_BEAT_PER_MIN' };
-  const unit = [...mdcUnits.values()].find((u) => u.ucum === ucum && u.refid);
-  return unit && { code: unit.code, refid: unit.refid };
 }
