@@ -1,7 +1,7 @@
 // The edge HTTP port over TLS: the dashboard, the API and the command line,
 // against a real daemon with a certificate made by openssl.
 import t from 'tap';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { get, request } from 'node:https';
 import { get as plainGet } from 'node:http';
@@ -15,39 +15,14 @@ import mqtt from 'mqtt';
 import { gatewayPage, launchBrowser, logIn } from '../../helpers/browser.js';
 import { passwordOf, spawnDaemon, WARDGATE_BIN, writeTestConfig } from '../../helpers/gateway.js';
 import { tempDir, waitFor } from '../../helpers/env.js';
+import { selfSignedCert } from '../../helpers/tls.js';
 
 t.setTimeout(120_000);
 
 const wardgate = (...args: string[]) =>
   spawnSync(process.execPath, [WARDGATE_BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
 
-function makeCert(dir: string, name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.pem`);
-  const key = join(dir, `${name}-key.pem`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=ward-3b.example',
-      '-addext',
-      'subjectAltName=DNS:ward-3b.example',
-    ],
-    { stdio: 'ignore' },
-  );
-  chmodSync(key, 0o600);
-  return { cert, key };
-}
+const makeCert = (dir: string, name: string) => selfSignedCert(dir, name, 'ward-3b.example');
 
 function httpsCall(
   port: number,

@@ -1,10 +1,10 @@
 // The device contract holds for a client that is not ours: Debian's mosquitto_pub
 // and mosquitto_sub, over TCP and over TLS.
 import t from 'tap';
-import { execFileSync, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { freePort, tempDir, waitFor } from '../../helpers/env.js';
 import { passwordOf, startTestGateway } from '../../helpers/gateway.js';
+import { selfSignedCert } from '../../helpers/tls.js';
 
 t.setTimeout(60_000);
 
@@ -92,30 +92,7 @@ t.test('mosquitto_pub publishes a QoS 1 observation; mosquitto_sub receives the 
 
 t.test('TLS listener: mosquitto_pub over TLS with the gateway certificate', async (t) => {
   const dir = tempDir(t);
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ],
-    { stdio: 'ignore' },
-  );
-  execFileSync('chmod', ['600', key]);
+  const { cert, key } = selfSignedCert(dir, 'cert', 'localhost', '127.0.0.1');
   const tlsPort = await freePort();
   const { gateway } = await startTestGateway(t, { extra: { mqtt: { tls: { port: tlsPort, cert, key } } } });
   t.equal(gateway.ports.mqtts, tlsPort);
