@@ -1,6 +1,7 @@
 // The PCD-04 report as a receiving alarm manager reads it: parsed by an HL7
 // implementation wardgate does not use (@medplum/core), field by field.
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { Hl7Message } from '@medplum/core';
 import type { AlarmEvent, AlarmPhase } from '../../../edge/alarms/types.js';
 import {
@@ -9,6 +10,8 @@ import {
   limitSide,
   type AlarmReportInput,
 } from '../../../edge/integration/alarmReport.js';
+import { readAlarmStatus } from '../../../edge/integration/alarmStatus.js';
+import { parseHl7 } from '../../../edge/hl7/message.js';
 
 const base: AlarmEvent = {
   seq: 7,
@@ -288,3 +291,116 @@ t.test("limit side is read from the engine's text only for limit alarms", async 
   );
   t.equal(limitSide('12:news2', { rule: 'news2', message: 'NEWS2 7: emergency response' }), undefined);
 });
+
+// The IHE ACM example reports (test/corpus/hl7/README.md): a Mindray limit
+// alarm laid out as ours (the event in OBX-3 of row 1, the parameter in row
+// 2), and a B.Braun technical alarm's start and end.
+const published = (name: string) =>
+  readFileSync(new URL(`../../corpus/hl7/${name}`, import.meta.url), 'utf8')
+    .trim()
+    .split(/\r?\n/)
+    .join('\r') + '\r';
+const facetRows = (msg: Hl7Message) =>
+  new Map(
+    msg
+      .getAllSegments('OBX')
+      .filter((r) => r.getComponent(3, 2).startsWith('MDC_ATTR_'))
+      .map((r) => [r.getComponent(3, 2), r] as const),
+  );
+
+t.test('held against the IHE ACM example reports: the same fields in the same places', async (t) => {
+  const mindray = parse(published('ihe-acm-mindray-pcd04-spo2-low.hl7'));
+  const ours = parse(buildAlarmReport(input({}, { priority: 'medium' })));
+  for (const field of [9, 12, 15, 16])
+    t.equal(ours.header.getField(field).toString(), mindray.header.getField(field).toString(), `MSH-${field}`);
+  for (const c of [1, 2, 4])
+    t.equal(ours.header.getComponent(21, c), mindray.header.getComponent(21, c), `MSH-21.${c} the ACM profile`);
+  t.equal(ours.getSegment('OBR')!.getField(4).toString(), mindray.getSegment('OBR')!.getField(4).toString(), 'OBR-4');
+
+  const [oursType, theirType] = [obx(ours, 1), obx(mindray, 1)];
+  t.equal(oursType.getField(2).toString(), theirType.getField(2).toString(), 'row 1: ST');
+  t.equal(oursType.getComponent(3, 3), 'MDC');
+  t.match(theirType.getComponent(3, 2), /^MDC_EVT_LO/, 'theirs: a low event in OBX-3');
+  t.match(oursType.getComponent(3, 2), /^MDC_EVT_LO/, 'ours: a low event in OBX-3');
+  t.equal(oursType.getField(8).toString(), theirType.getField(8).toString(), 'OBX-8 L~PM~SP: side, priority, source');
+
+  const [oursSource, theirSource] = [obx(ours, 2), obx(mindray, 2)];
+  for (const c of [1, 2, 3])
+    t.equal(oursSource.getComponent(3, c), theirSource.getComponent(3, c), `row 2: OBX-3.${c} the SpO2 code`);
+  t.equal(oursSource.getField(2).toString(), 'NM');
+  for (const c of [1, 2, 3])
+    t.equal(oursSource.getComponent(6, c), theirSource.getComponent(6, c), `row 2: OBX-6.${c} the MDC unit`);
+
+  const theirs = facetRows(mindray);
+  const mine = facetRows(ours);
+  for (const name of ['MDC_ATTR_EVENT_PHASE', 'MDC_ATTR_ALARM_STATE', 'MDC_ATTR_ALARM_INACTIVATION_STATE']) {
+    const [a, b] = [mine.get(name), theirs.get(name)];
+    t.ok(a && b, `${name} in both`);
+    t.equal(a!.getComponent(3, 1), b!.getComponent(3, 1), `${name}: the same number`);
+    t.equal(a!.getField(5).toString(), b!.getField(5).toString(), `${name}: the same value for a raised alarm`);
+    // OBX-4: a dotted sub-id whose last part is the facet's position.
+    t.equal(a!.getField(4).toString().split('.').pop(), b!.getField(4).toString().split('.').pop(), `${name}: OBX-4`);
+  }
+
+  // A technical alarm's start and end, against B.Braun's occlusion.
+  for (const [file, phase] of [
+    ['ihe-acm-bbraun-pcd04-occlusion-start.hl7', 'raised'],
+    ['ihe-acm-bbraun-pcd04-occlusion-end.hl7', 'cleared'],
+  ] as const) {
+    const bbraun = parse(published(file));
+    const technical = parse(
+      buildAlarmReport(
+        input(
+          { key: '12:silent:pox-12' },
+          {
+            phase,
+            state: phase === 'cleared' ? 'cleared' : 'active',
+            kind: 'technical',
+            rule: 'silent',
+            metric: null,
+            value: null,
+            message: 'Device pox-12 silent for 30 s',
+          },
+        ),
+      ),
+    );
+    t.equal(technical.getSegment('OBR')!.getField(4).toString(), bbraun.getSegment('OBR')!.getField(4).toString());
+    t.match(bbraun.getSegment('OBX')!.getField(8).toString(), /\bST\b/, `${file}: a technical alarm (ST)`);
+    t.match(obx(technical, 1).getField(8).toString(), /\bST\b/, 'ours too');
+    const [ourFacets, theirFacets] = [facetRows(technical), facetRows(bbraun)];
+    for (const name of [
+      'MDC_ATTR_ALERT_SOURCE',
+      'MDC_ATTR_EVENT_PHASE',
+      'MDC_ATTR_ALARM_STATE',
+      'MDC_ATTR_ALARM_INACTIVATION_STATE',
+    ]) {
+      const [a, b] = [ourFacets.get(name), theirFacets.get(name)];
+      t.ok(a && b, `${file}: ${name} in both`);
+      t.equal(a!.getComponent(3, 1), b!.getComponent(3, 1), `${file}: ${name} numbered alike`);
+      t.equal(a!.getField(4).toString(), b!.getField(4).toString(), `${file}: ${name} at the same OBX-4`);
+      if (name !== 'MDC_ATTR_ALERT_SOURCE')
+        t.equal(a!.getField(5).toString(), b!.getField(5).toString(), `${file}: ${name} the same value`);
+    }
+  }
+});
+
+t.test(
+  "the gateway's HL7 reader takes the published reports; the status listener's reader says they are not for it",
+  async (t) => {
+    for (const file of [
+      'ihe-acm-mindray-pcd04-spo2-low.hl7',
+      'ihe-acm-bbraun-pcd04-occlusion-start.hl7',
+      'ihe-acm-bbraun-pcd04-occlusion-end.hl7',
+    ]) {
+      const text = published(file);
+      const read = parseHl7(text);
+      t.notOk('code' in read, `${file}: parsed`);
+      if (!('code' in read)) t.equal(read.segments.filter((s) => s.id === 'OBX').length, 5, `${file}: five OBX rows`);
+      t.match(
+        readAlarmStatus(text),
+        { code: 'WG_ERR_HL7_UNSUPPORTED', field: 'MSH-9' },
+        `${file}: a PCD-04 is not a PCD-05`,
+      );
+    }
+  },
+);
