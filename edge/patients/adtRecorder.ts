@@ -13,8 +13,9 @@
 // and moves the admission (with the nurse's NEWS2 entries) when it moves the
 // patient. A manual admission made while the feed is silent stays until the
 // feed says otherwise. Every change is audited with source 'adt', the event
-// and the control id; never with a patient identifier or name.
-import type { Statement } from 'better-sqlite3';
+// and the control id; never with a patient identifier or name. The rows it
+// reads and writes are store/adtStore.ts's.
+import { AdtStore, type OpenAdmission } from '../store/adtStore.js';
 import type { AuditLog } from '../store/auditLog.js';
 import { writeTransaction, type Db } from '../store/database.js';
 import type { AdtEvent, PatientId } from '../integration/adtMessage.js';
@@ -40,60 +41,19 @@ export type AdtOutcome =
   /** The same MSH-10 came before with other content: refused, nothing done. */
   | { readonly kind: 'conflict' };
 
-interface OpenRow {
-  id: number;
-  patient: number;
-  bed: string;
-  display_name: string | null;
-  source: string;
-}
-
 const ACTOR = 'adt';
 
 export class AdtRecorder {
   readonly #db: Db;
   readonly #audit: AuditLog;
   readonly #now: () => number;
-  readonly #s: Record<string, Statement>;
+  readonly #store: AdtStore;
 
   constructor(db: Db, audit: AuditLog, now: () => number = Date.now) {
     this.#db = db;
     this.#audit = audit;
     this.#now = now;
-    const p = (sql: string) => db.prepare(sql);
-    this.#s = {
-      seen: p('SELECT digest FROM adt_messages WHERE sender = ? AND control_id = ?'),
-      remember: p(
-        'INSERT INTO adt_messages (sender, control_id, digest, event, received_at, outcome) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      forget: p('DELETE FROM adt_messages WHERE received_at < ?'),
-      patient: p('SELECT id FROM patients WHERE authority = ? AND identifier = ?'),
-      upsertPatient: p(
-        `INSERT INTO patients (identifier, authority, first_seen, last_seen) VALUES (?, ?, ?, ?)
-         ON CONFLICT (authority, identifier) DO UPDATE SET last_seen = excluded.last_seen RETURNING id`,
-      ),
-      renamePatient: p('UPDATE patients SET identifier = ?, authority = ?, last_seen = ? WHERE id = ?'),
-      lastEvent: p('SELECT event_ts FROM adt_patient_events WHERE patient = ?'),
-      setLastEvent: p(
-        'INSERT INTO adt_patient_events (patient, event_ts) VALUES (?, ?) ON CONFLICT (patient) DO UPDATE SET event_ts = max(event_ts, excluded.event_ts)',
-      ),
-      dropLastEvent: p('DELETE FROM adt_patient_events WHERE patient = ?'),
-      openOf: p(
-        'SELECT id, patient, bed, display_name, source FROM admissions WHERE patient = ? AND discharged_at IS NULL',
-      ),
-      openAt: p(
-        'SELECT id, patient, bed, display_name, source FROM admissions WHERE bed = ? AND discharged_at IS NULL',
-      ),
-      end: p("UPDATE admissions SET discharged_at = ?, discharged_by = 'adt' WHERE id = ?"),
-      move: p("UPDATE admissions SET bed = ?, source = 'adt' WHERE id = ?"),
-      adopt: p("UPDATE admissions SET source = 'adt' WHERE id = ?"),
-      rename: p('UPDATE admissions SET display_name = ? WHERE id = ?'),
-      repoint: p('UPDATE admissions SET patient = ? WHERE id = ?'),
-      repointDevices: p('UPDATE devices SET patient = ? WHERE patient = ?'),
-      insert: p(
-        "INSERT INTO admissions (patient, bed, display_name, admitted_at, admitted_by, source) VALUES (?, ?, ?, ?, 'adt', 'adt')",
-      ),
-    };
+    this.#store = new AdtStore(db);
   }
 
   /** Applies one ADT event from `sender` (its MSH-3/MSH-4) placed as `placement`, exactly once. */
@@ -103,17 +63,17 @@ export class AdtRecorder {
 
   /** Forgets applied messages older than `days` (a resend comes within minutes, not weeks). */
   prune(days: number): number {
-    return writeTransaction(this.#db, () => this.#s.forget.run(this.#now() - days * 86_400_000).changes)();
+    return writeTransaction(this.#db, () => this.#store.forgetBefore(this.#now() - days * 86_400_000))();
   }
 
   #apply(sender: string, adt: AdtEvent, placement: Placement): AdtOutcome {
     const now = this.#now();
-    const seen = this.#s.seen.get(sender, adt.controlId) as { digest: string } | undefined;
-    if (seen) return seen.digest === adt.digest ? { kind: 'duplicate' } : { kind: 'conflict' };
+    const seen = this.#store.digestOf(sender, adt.controlId);
+    if (seen !== undefined) return seen === adt.digest ? { kind: 'duplicate' } : { kind: 'conflict' };
     const known = this.#patientId(adt.patient);
     if (known !== undefined && adt.event !== 'A40') {
-      const last = this.#s.lastEvent.get(known) as { event_ts: number } | undefined;
-      if (last && adt.eventTs < last.event_ts) {
+      const last = this.#store.lastEventTs(known);
+      if (last !== undefined && adt.eventTs < last) {
         this.#remember(sender, adt, now, 'stale');
         if (this.#openOf(known)) this.#record(now, 'adt-stale', null, adt, {});
         return { kind: 'stale' };
@@ -145,7 +105,7 @@ export class AdtRecorder {
     // A patient the ward never had, and nothing changed: nothing to remember either (a resend changes nothing
     // again), so most of a hospital-wide feed costs no write and no fsync here.
     if (patient === undefined && !act.changed) return { kind: 'applied', beds: [], changed: false };
-    if (patient !== undefined) this.#s.setLastEvent.run(patient, adt.eventTs);
+    if (patient !== undefined) this.#store.setLastEvent(patient, adt.eventTs);
     this.#remember(sender, adt, now, act.changed ? 'applied' : 'no-effect');
     return { kind: 'applied', beds: [...act.beds], changed: act.changed };
   }
@@ -160,13 +120,11 @@ export class AdtRecorder {
       return;
     }
     const { bed } = placement;
-    const patient =
-      known ??
-      (this.#s.upsertPatient.get(adt.patient.identifier, adt.patient.authority, now, now) as { id: number }).id;
+    const patient = known ?? this.#store.upsertPatient(adt.patient.identifier, adt.patient.authority, now);
     const mine = this.#openOf(patient);
     if (mine && mine.bed === bed) {
       if (mine.source !== 'adt') {
-        this.#s.adopt.run(mine.id);
+        this.#store.adopt(mine.id);
         this.#record(now, 'adt-adopt', bed, adt, { admission: mine.id });
         act.change(bed);
       }
@@ -176,19 +134,19 @@ export class AdtRecorder {
     const occupant = this.#openAt(bed);
     if (occupant) {
       // The hospital's record puts someone else in this bed: its word wins, and the ward sees why the name changed.
-      this.#s.end.run(now, occupant.id);
+      this.#store.end(occupant.id, now);
       this.#record(now, 'adt-bed-conflict', bed, adt, { admission: occupant.id, admittedBy: occupant.source });
       act.change(bed);
     }
     if (mine) {
-      this.#s.move.run(bed, mine.id);
+      this.#store.move(mine.id, bed);
       this.#record(now, 'transfer', bed, adt, { admission: mine.id, from: mine.bed });
       act.change(mine.bed).change(bed);
       this.#rename({ ...mine, bed }, adt, act, now);
       return;
     }
-    const { lastInsertRowid } = this.#s.insert.run(patient, bed, adt.displayName ?? null, now);
-    this.#record(now, 'admit', bed, adt, { admission: Number(lastInsertRowid) });
+    const admission = this.#store.admit(patient, bed, adt.displayName ?? null, now);
+    this.#record(now, 'admit', bed, adt, { admission });
     act.change(bed);
   }
 
@@ -196,7 +154,7 @@ export class AdtRecorder {
   #leave(patient: number, adt: AdtEvent, why: string, act: Effects, now: number): void {
     const mine = this.#openOf(patient);
     if (!mine) return;
-    this.#s.end.run(now, mine.id);
+    this.#store.end(mine.id, now);
     this.#record(now, why === 'discharge' ? 'discharge' : `adt-${why}`, mine.bed, adt, {
       admission: mine.id,
       admittedBy: mine.source,
@@ -210,9 +168,9 @@ export class AdtRecorder {
     if (mine) this.#rename(mine, adt, act, now);
   }
 
-  #rename(row: OpenRow, adt: AdtEvent, act: Effects, now: number): void {
+  #rename(row: OpenAdmission, adt: AdtEvent, act: Effects, now: number): void {
     if (adt.displayName === undefined || adt.displayName === row.display_name) return;
-    this.#s.rename.run(adt.displayName, row.id);
+    this.#store.rename(row.id, adt.displayName);
     this.#record(now, 'patient-update', row.bed, adt, { admission: row.id });
     act.change(row.bed);
   }
@@ -230,7 +188,7 @@ export class AdtRecorder {
     const survivor = this.#patientId(adt.patient);
     const open = this.#openOf(prior);
     if (survivor === undefined) {
-      this.#s.renamePatient.run(adt.patient.identifier, adt.patient.authority, now, prior);
+      this.#store.renamePatient(prior, adt.patient.identifier, adt.patient.authority, now);
       this.#record(now, 'merge', open?.bed ?? null, adt, { patient: prior, ...(open && { admission: open.id }) });
       if (open) act.change(open.bed);
       else act.touch();
@@ -239,7 +197,7 @@ export class AdtRecorder {
     if (survivor === prior) return;
     const kept = this.#openOf(survivor);
     if (open && kept) {
-      this.#s.end.run(now, open.id);
+      this.#store.end(open.id, now);
       this.#record(now, 'merge', open.bed, adt, {
         patient: survivor,
         mergedPatient: prior,
@@ -248,33 +206,40 @@ export class AdtRecorder {
       });
       act.change(open.bed);
     } else if (open) {
-      this.#s.repoint.run(survivor, open.id);
+      this.#store.repoint(open.id, survivor);
       this.#record(now, 'merge', open.bed, adt, { patient: survivor, mergedPatient: prior, admission: open.id });
       act.change(open.bed);
     } else {
       this.#record(now, 'merge', null, adt, { patient: survivor, mergedPatient: prior });
       act.touch();
     }
-    this.#s.repointDevices.run(survivor, prior);
-    const last = this.#s.lastEvent.get(prior) as { event_ts: number } | undefined;
-    if (last) this.#s.setLastEvent.run(survivor, last.event_ts);
-    this.#s.dropLastEvent.run(prior);
+    this.#store.repointDevices(prior, survivor);
+    const last = this.#store.lastEventTs(prior);
+    if (last !== undefined) this.#store.setLastEvent(survivor, last);
+    this.#store.dropLastEvent(prior);
   }
 
   #patientId(id: PatientId): number | undefined {
-    return (this.#s.patient.get(id.authority, id.identifier) as { id: number } | undefined)?.id;
+    return this.#store.patientId(id.authority, id.identifier);
   }
 
-  #openOf(patient: number): OpenRow | undefined {
-    return this.#s.openOf.get(patient) as OpenRow | undefined;
+  #openOf(patient: number): OpenAdmission | undefined {
+    return this.#store.openOf(patient);
   }
 
-  #openAt(bed: string): OpenRow | undefined {
-    return this.#s.openAt.get(bed) as OpenRow | undefined;
+  #openAt(bed: string): OpenAdmission | undefined {
+    return this.#store.openAt(bed);
   }
 
   #remember(sender: string, adt: AdtEvent, now: number, outcome: string): void {
-    this.#s.remember.run(sender, adt.controlId, adt.digest, adt.event, now, outcome);
+    this.#store.remember({
+      sender,
+      controlId: adt.controlId,
+      digest: adt.digest,
+      event: adt.event,
+      receivedAt: now,
+      outcome,
+    });
   }
 
   #record(now: number, action: string, bed: string | null, adt: AdtEvent, detail: Record<string, unknown>): void {
