@@ -38,7 +38,12 @@ const redacted = new Set(redactedFields.map((f) => f.toLowerCase()));
  * changed: the caller may still be using it.
  */
 export function redactRecord<T extends object>(record: T): T {
-  return copy(record, 0, new WeakSet()) as T;
+  try {
+    return copy(record, 0, new WeakSet()) as T;
+  } catch (err) {
+    // A log line never takes the process down: what could not be copied is not printed.
+    return { unprintable: err instanceof Error ? err.name : typeof err } as unknown as T;
+  }
 }
 
 type Child = (this: unknown, bindings: Record<string, unknown>, ...rest: never[]) => unknown;
@@ -84,15 +89,33 @@ function copy(value: unknown, depth: number, path: WeakSet<object>): unknown {
   }
 }
 
-/** An error of the same class (so that pino's serializer names its type), with every own property copied. */
+/**
+ * An error of the same class (so that pino's serializer names its type), with
+ * every own property copied, and its name, message and whatever else it shows
+ * through its prototype too: a DOMException (a fetch's TimeoutError or
+ * AbortError, often an error's cause) keeps name, message and code in
+ * accessors that read internal slots, and on a copy they throw, which took
+ * the whole process down with the log line. Each is read from the error and
+ * defined on the copy as its own, enumerable where the error's was.
+ */
 function copyError(err: Error, depth: number, path: WeakSet<object>): Error {
   const out = Object.create(Object.getPrototypeOf(err) as object) as Error;
-  for (const key of Object.getOwnPropertyNames(err)) {
-    const descriptor = Object.getOwnPropertyDescriptor(err, key)!;
+  const listed = new Set<string>();
+  // Inherited ones too: pino lists an error's fields the same way.
+  for (const key in err) listed.add(key);
+  const keys = new Set([...Object.getOwnPropertyNames(err), 'name', 'message', ...listed]);
+  for (const key of keys) {
+    const own = Object.getOwnPropertyDescriptor(err, key);
+    let value: unknown;
+    try {
+      // An own property of err, or one it shows through its prototype (an accessor runs on err itself, where it works).
+      value = Reflect.get(err, key);
+    } catch {
+      continue;
+    }
     Object.defineProperty(out, key, {
-      // An own property of err (the key came from its own names), read as such.
-      value: field(key, Reflect.get(err, key), depth, path),
-      enumerable: descriptor.enumerable,
+      value: field(key, value, depth, path),
+      enumerable: own ? own.enumerable : listed.has(key),
       writable: true,
       configurable: true,
     });

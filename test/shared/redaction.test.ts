@@ -173,6 +173,29 @@ for (const [side, make] of loggers) {
   );
 
   t.test(
+    `${side}: an error caused by a fetch's timeout (a DOMException) is logged, not a crash of the process`,
+    async (t) => {
+      const { log, text } = capture(make);
+      // What a request deadline's abort leaves as the cause of a failed fetch (edge/sync/transport.ts).
+      const timeout = new DOMException('no answer within 10000 ms', 'TimeoutError');
+      const err = Object.assign(new Error('fetch failed', { cause: timeout }), { token: secrets.bearer });
+      log.error({ err }, 'verification failed');
+      log.warn({ err: new DOMException('This operation was aborted', 'AbortError') }, 'aborted');
+      const [first, second] = text()
+        .trim()
+        .split('\n')
+        .map(
+          (l) => JSON.parse(l) as Record<string, { type?: string; message?: string; stack?: string; name?: string }>,
+        );
+      t.match(first.err, { type: 'Error', message: 'fetch failed: no answer within 10000 ms', token: REDACTED });
+      t.match(first.err.stack, /caused by: TimeoutError: no answer within 10000 ms/);
+      t.match(second.err, { type: 'DOMException', message: 'This operation was aborted', name: 'AbortError' });
+      t.equal(timeout.message, 'no answer within 10000 ms', 'the error itself still works');
+      t.notOk(text().includes(secrets.bearer));
+    },
+  );
+
+  t.test(
     `${side}: a field named __proto__ (as JSON.parse makes it) is logged as a field, its contents redacted`,
     async (t) => {
       const { log, text } = capture(make);
