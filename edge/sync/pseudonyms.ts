@@ -1,11 +1,13 @@
 // Patient identifiers never leave the ward in clear (PRODUCT.md; HIPAA
 // 45 CFR 164.312(e)). A reading carries the keyed pseudonym of the patient its
 // message named (HL7 PID-3) or, failing that, of the patient admitted to its
-// bed at the reading's time. The clear identifier is read here and nowhere
-// else in the sync, and only its HMAC is returned.
+// bed at the reading's time. The clear identifier is read here (through
+// store/pseudonymStore.ts) and nowhere else in the sync, and only its HMAC is
+// returned.
 import { patientPseudonym } from '../../shared/sync/pseudonym.js';
 import { bedStandIn } from '../../shared/sync/wardText.js';
 import type { Db } from '../store/database.js';
+import { PseudonymStore } from '../store/pseudonymStore.js';
 
 interface Stay {
   readonly patient: number;
@@ -14,28 +16,20 @@ interface Stay {
 }
 
 export class Pseudonyms {
-  readonly #db: Db;
+  readonly #rows: PseudonymStore;
   readonly #wardSecret: string;
   readonly #byPatient = new Map<number, string>();
   #stays = new Map<string, Stay[]>();
 
   constructor(db: Db, wardSecret: string) {
-    this.#db = db;
+    this.#rows = new PseudonymStore(db);
     this.#wardSecret = wardSecret;
   }
 
   /** Re-reads admissions (a small table); called once per batch built. */
   refresh(): void {
-    const rows = this.#db
-      .prepare('SELECT patient, bed, admitted_at, discharged_at FROM admissions ORDER BY admitted_at')
-      .all() as Array<{
-      patient: number;
-      bed: string;
-      admitted_at: number;
-      discharged_at: number | null;
-    }>;
     const stays = new Map<string, Stay[]>();
-    for (const r of rows) {
+    for (const r of this.#rows.stays()) {
       const list = stays.get(r.bed) ?? [];
       list.push({ patient: r.patient, from: r.admitted_at, until: r.discharged_at ?? Number.MAX_SAFE_INTEGER });
       stays.set(r.bed, list);
@@ -60,8 +54,7 @@ export class Pseudonyms {
   ofPatient(patientRow: number): string | undefined {
     let pseudonym = this.#byPatient.get(patientRow);
     if (pseudonym === undefined) {
-      const row = this.#db.prepare('SELECT identifier, authority FROM patients WHERE id = ?').get(patientRow) as
-        { identifier: string; authority: string } | undefined;
+      const row = this.#rows.identity(patientRow);
       if (!row || row.identifier.trim() === '') return undefined;
       pseudonym = patientPseudonym(
         this.#wardSecret,
