@@ -11,7 +11,9 @@
 //   OBX  one row per vital: OBX-2 NM, OBX-3 MDC code (with LOINC as the
 //        alternate), OBX-4 `1.0.0.<n>` (unique per message), OBX-5 the value,
 //        OBX-6 MDC unit with UCUM as the alternate, OBX-11 F (a nurse
-//        validated it) or P/R (unvalidated), OBX-14 measurement time, OBX-16
+//        validated it), C (a nurse corrected a value already charted F: the
+//        same measurement time, a new value) or P/R (unvalidated), OBR-25 C
+//        when the report carries a correction, OBX-14 measurement time, OBX-16
 //        the responsible observer (the nurse, validated rows only), OBX-17
 //        AMEAS (as the device measured it) or MMEAS (entered or corrected by
 //        the nurse), OBX-18 the device (equipment instance id).
@@ -69,6 +71,8 @@ export interface ChartValue {
   readonly deviceId: string | null;
   /** The device measured it as sent, or the nurse entered or corrected it. */
   readonly method: 'device' | 'nurse';
+  /** It corrects a value already charted final for the same measurement: OBX-11 C (validated reports only). */
+  readonly correction?: boolean;
 }
 
 export interface VitalsReportInput {
@@ -90,6 +94,8 @@ export function buildVitalsReport(input: VitalsReportInput): string {
   const { header, patient, location, status } = input;
   if (input.values.length === 0) throw new Error('a vitals report needs at least one value');
   if (status === 'F' && !input.observer) throw new Error('validated vitals need the responsible observer');
+  if (status !== 'F' && input.values.some((v) => v.correction))
+    throw new Error('only a validated report corrects a charted value');
   const msh = [
     'MSH',
     '^~\\&',
@@ -134,7 +140,7 @@ export function buildVitalsReport(input: VitalsReportInput): string {
     '',
     formatDtm(observedAt),
     ...Array<string>(17).fill(''),
-    status,
+    input.values.some((v) => v.correction) ? 'C' : status,
   ].join('|');
   const observer = status === 'F' && input.observer ? observerName(input.observer) : '';
   const rows = input.values.map((v, i) => observationRow(i + 1, v, status, observer, header.sendingApplication));
@@ -160,7 +166,7 @@ function observationRow(n: number, v: ChartValue, status: ResultStatus, observer
     '',
     '',
     '',
-    status,
+    v.correction ? 'C' : status,
     '',
     '',
     formatDtm(v.ts),

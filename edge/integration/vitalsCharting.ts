@@ -10,6 +10,10 @@
 //   - a device value is named by its stored observation, so the server knows
 //     what the device said: a different value is a correction, audited with
 //     both numbers; a value with no observation is one the nurse entered;
+//   - a reading already charted (final) is charted again only with another
+//     value, and then as a correction of the charted result (OBX-11 C, the
+//     same measurement time), audited with the charted and the new value;
+//     sending it again unchanged is refused (it is in the chart already);
 //   - an artifact (outside the plausibility gates) is never charted as
 //     measured; a value the nurse gives must itself be plausible;
 //   - the message and the audit entry are written in one transaction.
@@ -22,7 +26,14 @@ import { isPlausible } from '../../shared/plausibility.js';
 import { ReadingFlag } from '../../shared/reading.js';
 import type { Admission, Admissions } from '../patients/admissions.js';
 import type { AuditLog } from '../store/auditLog.js';
-import { latestReadings, patientIdentity, readingOf, type StoredReading } from '../store/chartQuery.js';
+import {
+  chartedValues,
+  latestReadings,
+  patientIdentity,
+  readingOf,
+  type ChartedValue,
+  type StoredReading,
+} from '../store/chartQuery.js';
 import { writeTransaction, type Db } from '../store/database.js';
 import type { EhrConfig } from './ehrConfig.js';
 import { buildVitalsReport, type ChartValue, type Observer, type ResultStatus } from './oruBuilder.js';
@@ -55,6 +66,13 @@ export interface ReviewRow {
   readonly artifact: boolean;
   /** The device flagged it unreliable or preliminary. */
   readonly unreliable: boolean;
+  /** This reading is in the chart already: the value charted last for it, by whom, when, in which message. */
+  readonly charted: {
+    readonly value: number;
+    readonly by: string;
+    readonly at: string;
+    readonly controlId: string;
+  } | null;
 }
 
 export interface Review {
@@ -75,6 +93,8 @@ export interface ChartReceipt {
   readonly confirmed: readonly string[];
   readonly corrected: ReadonlyArray<{ metric: string; from: number; to: number }>;
   readonly entered: readonly string[];
+  /** Readings charted before, now charted with another value (OBX-11 C). */
+  readonly amended: ReadonlyArray<{ metric: string; from: number; to: number; controlId: string }>;
 }
 
 const DEVICE_CAUTION = ReadingFlag.unreliable | ReadingFlag.preliminary;
@@ -94,6 +114,7 @@ export class VitalsCharting {
   review(bed: string): Review {
     const admission = this.#admitted(bed);
     const found = this.#latest(bed, admission, this.#deps.config.vitals);
+    const charted = this.#charted(bed, admission);
     return {
       bed,
       patient: {
@@ -113,6 +134,7 @@ export class VitalsCharting {
           observation: r?.observation ?? null,
           artifact: r ? (r.flags & ReadingFlag.artifact) !== 0 : false,
           unreliable: r ? (r.flags & DEVICE_CAUTION) !== 0 : false,
+          charted: chartedView(r && charted.get(chartKey(code, r.observation))),
         };
       }),
     };
@@ -125,11 +147,14 @@ export class VitalsCharting {
     if (values.length === 0) throw new WardgateError('WG_ERR_SCHEMA', 'expected at least one value to chart', 'values');
     const seen = new Set<string>();
     const chart: ChartValue[] = [];
+    const observations = new Map<string, number>();
     const receipt = {
       confirmed: [] as string[],
       corrected: [] as Array<{ metric: string; from: number; to: number }>,
       entered: [] as string[],
+      amended: [] as Array<{ metric: string; from: number; to: number; controlId: string }>,
     };
+    const charted = this.#charted(bed, admission);
     values.forEach((v, i) => {
       const field = `values[${i}]`;
       if (!this.#deps.config.vitals.includes(v.metric))
@@ -154,6 +179,14 @@ export class VitalsCharting {
       }
       const stored = this.#storedValue(bed, admission, v.observation, v.metric, now, field);
       const corrected = round2(stored.value) !== round2(v.value);
+      const before = charted.get(chartKey(v.metric, v.observation));
+      if (before && round2(before.value) === round2(v.value)) {
+        throw new WardgateError(
+          'WG_ERR_CONFLICT',
+          `this ${metric(v.metric).label} is charted already as ${before.value} (message ${before.controlId}); change the value to correct it`,
+          `${field}.value`,
+        );
+      }
       if (!corrected && stored.flags & ReadingFlag.artifact) {
         throw new WardgateError(
           'WG_ERR_SCHEMA',
@@ -167,8 +200,12 @@ export class VitalsCharting {
         ts: stored.ts,
         deviceId: stored.deviceId,
         method: corrected ? 'nurse' : 'device',
+        ...(before && { correction: true }),
       });
-      if (corrected) receipt.corrected.push({ metric: v.metric, from: stored.value, to: v.value });
+      observations.set(v.metric, v.observation);
+      if (before)
+        receipt.amended.push({ metric: v.metric, from: before.value, to: v.value, controlId: before.controlId });
+      else if (corrected) receipt.corrected.push({ metric: v.metric, from: stored.value, to: v.value });
       else receipt.confirmed.push(v.metric);
     });
     const observer = this.#observer(nurse);
@@ -181,7 +218,18 @@ export class VitalsCharting {
         actor: nurse,
         action: 'chart-vitals',
         target: `bed:${bed}`,
-        detail: { controlId, status: 'F', ...receipt },
+        detail: {
+          controlId,
+          status: receipt.amended.length > 0 ? 'C' : 'F',
+          ...receipt,
+          // What went to the chart, row by row: what a later send is held against (a correction, or the same again).
+          values: chart.map((c) => ({
+            metric: c.code,
+            value: c.value,
+            ts: c.ts,
+            observation: observations.get(c.code) ?? null,
+          })),
+        },
       });
     })();
     return { controlId, ...receipt };
@@ -226,6 +274,14 @@ export class VitalsCharting {
         'bed',
       );
     return admission;
+  }
+
+  /** What nurses charted at the bed since the admission, the last value per reading. */
+  #charted(bed: string, admission: Admission): Map<string, ChartedValue> {
+    const found = new Map<string, ChartedValue>();
+    for (const c of chartedValues(this.#deps.db, { bed, since: admission.admittedAt }))
+      if (c.observation !== null) found.set(chartKey(c.metric, c.observation), c);
+    return found;
   }
 
   #latest(bed: string, admission: Admission, codes: readonly string[]): Map<string, StoredReading> {
@@ -325,6 +381,14 @@ export function newControlId(prefix: string): string {
     0,
     20,
   );
+}
+
+function chartKey(metric: string, observation: number): string {
+  return `${metric}@${observation}`;
+}
+
+function chartedView(c: ChartedValue | undefined): ReviewRow['charted'] {
+  return c ? { value: c.value, by: c.by, at: new Date(c.at).toISOString(), controlId: c.controlId } : null;
 }
 
 function round2(v: number): number {

@@ -96,3 +96,55 @@ export function patientIdentity(db: Db, patient: number): PatientIdentity | unde
     { identifier: string; authority: string; id_type: string } | undefined;
   return row && { identifier: row.identifier, authority: row.authority, idType: row.id_type };
 }
+
+/** A value charted by a nurse (status F or C), as its audit entry records it. */
+export interface ChartedValue {
+  readonly metric: string;
+  readonly value: number;
+  /** Measurement time, epoch ms (OBX-14 of the row). */
+  readonly ts: number;
+  /** The stored observation it came from; null for a value the nurse entered. */
+  readonly observation: number | null;
+  readonly controlId: string;
+  readonly by: string;
+  /** When it was charted, epoch ms. */
+  readonly at: number;
+}
+
+interface ChartAuditRow {
+  ts: number;
+  actor: string;
+  detail: string | null;
+}
+
+/**
+ * What nurses charted for a bed since `since`, oldest first: read from the
+ * `chart-vitals` audit entries, written in the transaction that queued each
+ * message, so they say exactly what went to the EHR. Entries from before
+ * charted values were recorded in them carry none.
+ */
+export function chartedValues(db: Db, options: { bed: string; since: number }): ChartedValue[] {
+  const rows = db
+    .prepare("SELECT ts, actor, detail FROM audit WHERE action = 'chart-vitals' AND target = ? AND ts >= ? ORDER BY id")
+    .all(`bed:${options.bed}`, options.since) as ChartAuditRow[];
+  return rows.flatMap((row) => {
+    const detail = row.detail ? (JSON.parse(row.detail) as { controlId?: unknown; values?: unknown }) : {};
+    if (!Array.isArray(detail.values) || typeof detail.controlId !== 'string') return [];
+    const controlId = detail.controlId;
+    return (detail.values as Array<Record<string, unknown>>).flatMap((v) =>
+      typeof v.metric === 'string' && typeof v.value === 'number' && typeof v.ts === 'number'
+        ? [
+            {
+              metric: v.metric,
+              value: v.value,
+              ts: v.ts,
+              observation: typeof v.observation === 'number' ? v.observation : null,
+              controlId,
+              by: row.actor,
+              at: row.ts,
+            },
+          ]
+        : [],
+    );
+  });
+}

@@ -2,7 +2,9 @@
 // to the EHR): a nurse loads the bed's current values, confirms each, types
 // a corrected value, or enters one the devices did not measure, and sends
 // them. The gateway decides what is a confirmation or a correction (by the
-// stored reading each row names) and audits it; this panel only shows it.
+// stored reading each row names) and audits it; this panel only shows it. A
+// reading already in the chart says so and is not ticked again; a new value
+// for it goes as a correction of the charted result.
 import { call } from './api.js';
 import { h } from './dom.js';
 import { age, unitText } from './format.js';
@@ -83,20 +85,27 @@ function row(v, ctx) {
     step: 'any',
     name: `value-${v.metric}`,
     'aria-label': `${v.label} to chart (${unitText(v.unit)})`,
-    value: usable ? String(v.value) : '',
+    value: v.charted ? String(v.charted.value) : usable ? String(v.value) : '',
     inputmode: 'decimal',
   });
   const tick = h('input', {
     type: 'checkbox',
     name: `send-${v.metric}`,
     'aria-label': `Send ${v.label}`,
-    checked: usable,
+    checked: usable && !v.charted,
   });
   const note = h('span', { class: 'chart-note' });
   const mark = () => {
-    const changed = v.value !== null && input.value !== '' && Number(input.value) !== v.value;
-    note.textContent = changed ? ' corrected' : v.value === null && input.value !== '' ? ' entered' : '';
-    if (input.value !== '') tick.checked = true;
+    const typed = input.value === '' ? null : Number(input.value);
+    if (v.charted) {
+      const amended = typed !== null && typed !== v.charted.value;
+      note.textContent = amended ? ' corrects the charted value' : '';
+      tick.checked = amended;
+      return;
+    }
+    const changed = v.value !== null && typed !== null && typed !== v.value;
+    note.textContent = changed ? ' corrected' : v.value === null && typed !== null ? ' entered' : '';
+    if (typed !== null) tick.checked = true;
   };
   input.addEventListener('input', mark);
   const device =
@@ -112,6 +121,13 @@ function row(v, ctx) {
             : v.unreliable
               ? h('span', {}, ' (device: unreliable)')
               : null,
+          v.charted
+            ? h(
+                'span',
+                { class: 'chart-charted' },
+                ` · charted ${v.charted.value} by ${v.charted.by}, ${age(ctx.now() - Date.parse(v.charted.at))} ago`,
+              )
+            : null,
         );
   const tr = h(
     'tr',
@@ -143,6 +159,7 @@ async function send(e, bed, ctx, body, rows) {
   try {
     const r = await call('POST', `/api/beds/${encodeURIComponent(bed.bed)}/chart`, { values });
     const parts = [`${r.confirmed.length} confirmed`, `${r.corrected.length} corrected`, `${r.entered.length} entered`];
+    if (r.amended.length) parts.push(`${r.amended.length} charted value${r.amended.length > 1 ? 's' : ''} corrected`);
     const text = `Sent to chart: ${parts.join(', ')} (message ${r.controlId}).`;
     body.replaceChildren(
       h('p', { class: 'chart-sent', role: 'status' }, text),

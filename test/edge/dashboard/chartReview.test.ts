@@ -108,6 +108,25 @@ t.test('a nurse reviews, confirms, corrects and enters vitals and sends them to 
   t.match(await page.locator('.chart-error').textContent(), 'not a plausible SpO2');
   await new Promise((r) => setTimeout(r, 300));
   t.equal(engine.received.length, 1);
+
+  // What is in the chart says so and is not ticked again; a new value for it goes as a correction (OBX-11 C).
+  await page.locator('.chart-form button', { hasText: 'Cancel' }).click();
+  await page.locator('.bed-chart button', { hasText: 'Review current vitals' }).click();
+  const charted = page.locator('.chart-form tr[data-metric="spo2"]');
+  await charted.waitFor();
+  t.match(await charted.locator('.chart-charted').textContent(), 'charted 94 by nurse-ann');
+  t.notOk(await charted.locator('input[type=checkbox]').isChecked(), 'a charted reading is not ticked again');
+  await page.fill('.chart-form tr[data-metric="spo2"] input[type=number]', '93');
+  t.match(await charted.locator('.chart-note').textContent(), 'corrects the charted value');
+  t.ok(await charted.locator('input[type=checkbox]').isChecked());
+  await page.click('.chart-form button[type=submit]');
+  t.match(await page.locator('.chart-sent').textContent(), /0 entered, 1 charted value corrected/);
+  await engine.waitForCount(2);
+  const correction = engine.received[1].message.getSegment('OBX')!;
+  t.same(
+    [correction.getComponent(3, 2), correction.getField(5).toString(), correction.getField(11).toString()],
+    ['MDC_PULS_OXIM_SAT_O2', '93', 'C'],
+  );
   t.same(foreign, [], 'nothing loaded from beyond the gateway');
   // The refused send is a 400 the browser logs by itself; anything else is a fault of the page.
   t.same(

@@ -362,3 +362,80 @@ t.test(
     );
   },
 );
+
+t.test(
+  'a reading already charted: the review says so, the same value again is refused, a new value goes as a correction (OBX-11 C)',
+  async (t) => {
+    const { engine, call, publish } = await ward(t);
+    await call('POST', '/api/admissions', 'biomed', { bed: '1', identifier: 'MRN-81' });
+    await publish([
+      { code: 'spo2', value: 95, unit: '%' },
+      { code: 'pr', value: 70, unit: '/min' },
+    ]);
+    const first = await waitFor(async () => {
+      const rows = (await call('GET', '/api/beds/1/chart', 'nurse-ann')).body.vitals as ReviewRow[] | undefined;
+      return rows?.find((v) => v.metric === 'spo2')?.value != null ? rows : undefined;
+    });
+    const spo2 = first.find((v) => v.metric === 'spo2')!;
+    const pr = first.find((v) => v.metric === 'pr')!;
+    t.equal((first as Array<ReviewRow & { charted: unknown }>).find((v) => v.metric === 'spo2')!.charted, null);
+    const sent = await call('POST', '/api/beds/1/chart', 'nurse-ann', {
+      values: [
+        { metric: 'spo2', value: 95, observation: spo2.observation },
+        { metric: 'pr', value: 70, observation: pr.observation },
+      ],
+    });
+    t.equal(sent.status, 201);
+
+    const again = (await call('GET', '/api/beds/1/chart', 'nurse-ann')).body.vitals as Array<ReviewRow & Json>;
+    t.match(
+      again.find((v) => v.metric === 'spo2'),
+      {
+        observation: spo2.observation,
+        charted: { value: 95, by: 'nurse-ann', controlId: sent.body.controlId },
+      },
+    );
+
+    const same = await call('POST', '/api/beds/1/chart', 'nurse-ann', {
+      values: [{ metric: 'spo2', value: 95, observation: spo2.observation }],
+    });
+    t.match(same, { status: 409, body: { code: 'WG_ERR_CONFLICT', field: 'values[0].value' } }, 'already charted');
+    t.match(String(same.body.message), /charted already as 95/);
+
+    const fixed = await call('POST', '/api/beds/1/chart', 'nurse-ann', {
+      values: [{ metric: 'spo2', value: 93, observation: spo2.observation }],
+    });
+    t.equal(fixed.status, 201);
+    t.match(fixed.body, {
+      confirmed: [],
+      corrected: [],
+      entered: [],
+      amended: [{ metric: 'spo2', from: 95, to: 93, controlId: sent.body.controlId }],
+    });
+    const twice = await call('POST', '/api/beds/1/chart', 'nurse-ann', {
+      values: [{ metric: 'spo2', value: 92, observation: spo2.observation }],
+    });
+    t.match(twice.body, { amended: [{ from: 93, to: 92, controlId: fixed.body.controlId }] }, 'held against the last');
+
+    await engine.waitForCount(3);
+    const [original, correction] = [engine.received[0].message, engine.received[1].message];
+    t.equal(engine.received[1].controlId, fixed.body.controlId);
+    const before = original.getAllSegments('OBX').find((o) => o.getComponent(3, 2) === 'MDC_PULS_OXIM_SAT_O2')!;
+    const after = correction.getSegment('OBX')!;
+    t.equal(after.getComponent(3, 2), 'MDC_PULS_OXIM_SAT_O2');
+    t.equal(after.getField(5).toString(), '93');
+    t.equal(after.getField(11).toString(), 'C', 'OBX-11 C: corrected');
+    t.equal(before.getField(11).toString(), 'F');
+    t.equal(after.getField(14).toString(), before.getField(14).toString(), 'OBX-14: the same measurement');
+    t.equal(after.getComponent(18, 1), 'pox-1', 'OBX-18: the same device');
+    t.equal(after.getComponent(17, 1), 'MMEAS', 'no longer as the device measured it');
+    t.equal(after.getComponent(16, 1), 'N-4711', 'OBX-16: the nurse who corrected it');
+    t.equal(correction.getSegment('OBR')!.getField(25).toString(), 'C', 'OBR-25 C');
+
+    const audit = (await call('GET', '/api/audit', 'biomed')).body.entries as Json[];
+    t.match(
+      audit.find((e) => e.action === 'chart-vitals' && (e.detail as Json).controlId === fixed.body.controlId),
+      { actor: 'nurse-ann', detail: { status: 'C', amended: [{ metric: 'spo2', from: 95, to: 93 }] } },
+    );
+  },
+);

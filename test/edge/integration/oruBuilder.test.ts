@@ -230,3 +230,18 @@ t.test(
     t.equal(oursSys.getComponent(6, 4), sys.getComponent(6, 1), 'the same UCUM unit for it');
   },
 );
+
+t.test('a correction of a charted value: OBX-11 C on its row, F on the others, OBR-25 C', async (t) => {
+  const [hr, spo2] = base.values;
+  const msg = parse(buildVitalsReport({ ...base, values: [{ ...hr, correction: true }, spo2] }));
+  t.same(
+    msg.getAllSegments('OBX').map((o) => o.getField(11).toString()),
+    ['C', 'F'],
+  );
+  t.equal(msg.getSegment('OBR')!.getField(25).toString(), 'C');
+  t.throws(
+    () => buildVitalsReport({ ...base, status: 'P', observer: undefined, values: [{ ...hr, correction: true }] }),
+    /only a validated report/,
+    'an unvalidated report corrects nothing',
+  );
+});
