@@ -23,8 +23,9 @@ import { obxUnits } from './obxUnits.js';
 export const PCD04_PROFILE = 'IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.4.4^ISO';
 
 /**
- * IEEE 11073-10101 codes of the ACM facets (partition 1, attributes), as
- * published PCD-04 examples number them. Early trial-implementation
+ * IEEE 11073-10101 codes of the ACM facets (partition 1, attributes), as the
+ * IHE ACM and Dräger example reports number them (test/corpus/hl7); not
+ * checked against the 10101 table itself. Early trial-implementation
  * examples used 68164-68168 for the same names: receivers match the names.
  */
 export const FACET = {
@@ -36,7 +37,10 @@ export const FACET = {
   type: [68485, 'MDC_ATTR_ALERT_TYPE'],
 } as const;
 
-/** IEEE 11073-10101 event codes (partition 3) for the alarm type, facet 1. */
+/**
+ * IEEE 11073-10101 event codes (partition 3) for the alarm type, facet 1,
+ * checked against a public 11073-10101 code table (test/corpus/hl7/README.md).
+ */
 export const EVENT = {
   alarm: [196616, 'MDC_EVT_ALARM'],
   high: [196650, 'MDC_EVT_HI_GT_LIM'],
