@@ -9,7 +9,7 @@
 // count sees the loss, and that `wardgate sync --verify` finds and fills it.
 // Used by chaos.test.ts (short) and run.ts (`npm run chaos`, long).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Firestore } from '@google-cloud/firestore';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -128,7 +128,14 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
     METADATA_SERVER_DETECTION: 'none',
     WARDGATE_CLOUD_SECRET: CLOUD_SECRET,
     WARDGATE_WARD_SECRET: WARD_SECRET,
-    WARDGATE_LOG_LEVEL: 'warn',
+    WARDGATE_LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
+  };
+  const logDir = process.env.CHAOS_LOG_DIR;
+  const logTo = (name: string, child: ChildProcess) => {
+    if (!logDir) return;
+    const out = createWriteStream(join(logDir, name), { flags: 'a' });
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
   };
   const cloudPort = await freePort();
   const devices = Array.from({ length: p.devices }, (_, i) => ({ id: `mon-${i + 1}`, bed: String(i + 1) }));
@@ -156,6 +163,15 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
       c.kill('SIGKILL');
     }
   });
+  // A process that exits without the harness killing it ends the run at once, with its last output:
+  // a dead edge would otherwise look like a drain that never ends.
+  const killed = new WeakSet<ChildProcess>();
+  let crashed: string | undefined;
+  const watch = (name: string, child: ChildProcess, out: () => string) =>
+    child.once('exit', (code, signal) => {
+      if (!killed.has(child))
+        crashed ??= `wardgate ${name} exited by itself (${signal ?? code}): ${out().slice(-3000)}`;
+    });
   const faults: string[] = [];
   const fault = (what: string) => {
     faults.push(what);
@@ -169,10 +185,12 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     procs.add(child);
+    logTo('cloud.log', child);
     child.once('exit', () => procs.delete(child));
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+    child.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+    watch('cloud', child, () => out);
     await waitFor(
       () => {
         if (child.exitCode !== null) throw new Error(`wardgate cloud exited ${child.exitCode}: ${out}`);
@@ -189,10 +207,12 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     procs.add(child);
+    logTo('edge.log', child);
     child.once('exit', () => procs.delete(child));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
     child.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+    watch('edge', child, () => out);
     await waitFor(
       () => {
         if (child.exitCode !== null) throw new Error(`wardgate edge exited ${child.exitCode}: ${out}`);
@@ -210,7 +230,9 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
     return child;
   };
   const kill = async (child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL') => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
+    killed.add(child);
     child.kill(signal);
     await exited;
   };
@@ -241,6 +263,9 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
   // 2. The cloud back; killed -9 during the drain.
   cloud = await startCloud();
   log('cloud back: draining');
+  // Every 15 s until drained: the edge's backlog and what it has in flight, from its database.
+  const progress = setInterval(() => log(`backlog: ${backlog(dataDir)}`), 15_000);
+  t.teardown(() => clearInterval(progress));
   for (let k = 0; k < p.cloudKills; k++) {
     await sleep(p.cloudKillEveryS);
     await kill(cloud);
@@ -261,7 +286,11 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
   log(`publishing stopped: ${publisher.acked.size} messages acknowledged`);
 
   const drainStart = Date.now();
-  await drained(dataDir, 10 * 60_000);
+  const alive = () => {
+    if (crashed) throw new Error(crashed);
+  };
+  await drained(dataDir, 10 * 60_000, alive);
+  clearInterval(progress);
   const drainS = (Date.now() - drainStart) / 1000;
   log(`edge drained in ${drainS.toFixed(0)} s`);
 
@@ -287,7 +316,7 @@ async function chaos(p: ChaosProfile, t: Teardown, log: (line: string) => void):
   const control = JSON.parse(
     await wardgate(env, ['sync', '--config', file, '--verify', '--since', '0', '--json'], [1]),
   ) as { missing: number };
-  await drained(dataDir, 120_000);
+  await drained(dataDir, 120_000, alive);
   const repaired = await countOnce(db, acked);
   log(
     `control: deleted a segment of ${deleted} readings; the count saw ${seen.lost} lost; verify found ${control.missing} missing; after the re-send lost ${repaired.lost}, duplicated ${repaired.duplicated}`,
@@ -405,9 +434,10 @@ async function countOnce(
 }
 
 /** Waits until the edge has nothing unsynced and no batch planned (read from its database, as `wardgate status` does). */
-async function drained(dataDir: string, ms: number): Promise<void> {
+async function drained(dataDir: string, ms: number, alive: () => void): Promise<void> {
   await waitFor(
     () => {
+      alive();
       const db = openDatabaseReadOnly(dataDir);
       try {
         const unsynced = db
@@ -425,13 +455,36 @@ async function drained(dataDir: string, ms: number): Promise<void> {
   );
 }
 
+/** The edge's backlog, in a line: unsynced readings, the readings cursor, planned batches by state with their attempts. */
+function backlog(dataDir: string): string {
+  let db;
+  try {
+    db = openDatabaseReadOnly(dataDir);
+    const unsynced = db.prepare("SELECT value FROM counters WHERE name = 'readings_unsynced'").pluck().get() as number;
+    const cursor = db
+      .prepare("SELECT synced_through FROM outbox_cursors WHERE stream = 'observations'")
+      .pluck()
+      .get() as number;
+    const newest = (db.prepare('SELECT max(id) FROM observations').pluck().get() as number | null) ?? 0;
+    const batches = db
+      .prepare('SELECT state, count(*) AS n, sum(attempts) AS attempts FROM sync_batches GROUP BY state ORDER BY state')
+      .all() as Array<{ state: string; n: number; attempts: number }>;
+    const planned = batches.map((b) => `${b.n} ${b.state} (${b.attempts} attempts)`).join(', ') || 'none';
+    return `${unsynced} readings unsynced; messages confirmed through ${cursor} of ${newest}; batches: ${planned}`;
+  } catch (err) {
+    return `unreadable (${(err as Error).message})`;
+  } finally {
+    db?.close();
+  }
+}
+
 /** Runs `wardgate ARGS` to completion; its stdout, or an error unless the exit code is one of `ok`. */
 function wardgate(env: NodeJS.ProcessEnv, args: string[], ok: number[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [WARDGATE_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.once('exit', (code) => {
