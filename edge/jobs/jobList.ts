@@ -64,8 +64,11 @@ export function jobList({ config, log, db, guard, bus, cloud, metrics }: JobList
             extra: report.extra,
             resent: report.resent,
             pendingRepairs: report.pendingRepairs,
+            complete: report.complete,
           },
-          'sync verified',
+          report.complete
+            ? 'sync verified up to the cursors'
+            : 'sync verified up to the per-run limit; the next run goes on from there',
         );
       } catch (err) {
         metrics?.syncVerifyRuns.inc({ outcome: 'failed' });

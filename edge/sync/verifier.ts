@@ -184,8 +184,9 @@ export class Verifier {
         { holes: tally.holes.length, missing: tally.missing, resent: tally.resent },
         'items confirmed by the cloud are missing there; re-sent',
       );
+    // The verify job's line says whether the run was complete; where it stopped is for debugging.
     if (!complete)
-      this.#d.log.info(
+      this.#d.log.debug(
         { requests, reached },
         'verification stopped at its bound for one run; the next run goes on from here',
       );
