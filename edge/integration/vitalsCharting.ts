@@ -246,8 +246,10 @@ export class VitalsCharting {
     let queued = 0;
     for (const admission of this.#deps.admissions.current()) {
       const after = Math.max(this.#unvalidatedUpTo.get(admission.bed) ?? 0, now - options.intervalMs);
+      // A reading a nurse charted final never goes again as preliminary: the EHR would take it as a downgrade.
+      const charted = this.#charted(admission.bed, admission);
       const found = [...this.#latest(admission.bed, admission, this.#deps.config.vitals).values()].filter(
-        (r) => r.ts > after && (r.flags & ReadingFlag.artifact) === 0,
+        (r) => r.ts > after && (r.flags & ReadingFlag.artifact) === 0 && !charted.has(chartKey(r.code, r.observation)),
       );
       if (found.length === 0) continue;
       const chart = this.#deps.config.vitals

@@ -91,6 +91,54 @@ for (const status of ['P', 'R'] as const) {
   });
 }
 
+t.test('a reading a nurse charted final does not go again as preliminary', async (t) => {
+  const engine = await InterfaceEngine.start(t);
+  const { gateway, url } = await startTestGateway(t);
+  const db = gateway.db!;
+  const audit = new AuditLog(db);
+  const admissions = new Admissions(db, audit);
+  admissions.admit({ bed: '1', identifier: 'MRN-41' }, 'biomed');
+  const config = ehrConfigSchema.parse({
+    host: '127.0.0.1',
+    port: engine.port,
+    unvalidated: { intervalMs: 900_000, status: 'P' },
+  });
+  const link = new OutboundLink({
+    name: 'ehr',
+    receiver: 'the EHR',
+    db,
+    connection: { host: '127.0.0.1', port: engine.port, connectTimeoutMs: 1000, ackTimeoutMs: 1000 },
+    retry: { minMs: 50, maxMs: 100 },
+    alarms: { set: () => {} },
+    log: createLogger('silent'),
+  });
+  await link.start();
+  t.teardown(() => link.stop());
+  const charting = new VitalsCharting({ config, ward: '3B', db, admissions, audit, link });
+  const device = await connectAs(t, url, 'pox-1');
+  await device.publishAsync(
+    'wardgate/devices/pox-1/obs',
+    JSON.stringify({
+      seq: 1,
+      obs: [
+        { code: 'spo2', value: 94, unit: '%' },
+        { code: 'pr', value: 80, unit: '/min' },
+      ],
+    }),
+    { qos: 1 },
+  );
+  const spo2 = await waitFor(() => charting.review('1').vitals.find((v) => v.metric === 'spo2' && v.value !== null));
+  charting.send('1', [{ metric: 'spo2', value: 94, observation: spo2.observation! }], 'nurse-ann');
+  t.equal(charting.sendUnvalidated(), 1);
+  await engine.waitForCount(2);
+  const preliminary = engine.received.find((r) => r.message.getSegment('OBR')!.getField(25).toString() === 'P')!;
+  t.same(
+    preliminary.message.getAllSegments('OBX').map((o) => o.getComponent(3, 2)),
+    ['MDC_PULS_OXIM_PULS_RATE'],
+    'only the pulse: the SpO2 is in the chart as final',
+  );
+});
+
 t.test('off unless configured', async (t) => {
   t.equal(ehrConfigSchema.parse({ host: 'h', port: 1 }).unvalidated, undefined);
   t.throws(
