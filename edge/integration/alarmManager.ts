@@ -15,6 +15,7 @@
 // crash neither loses nor doubles one. One ordering key per alarm: an
 // alarm's events reach the manager in order, and one alarm the manager
 // keeps refusing holds up no other.
+import { readFileSync } from 'node:fs';
 import type { Rejection } from '../../shared/errors.js';
 import { priorityRank, type Alarm } from '../alarms/types.js';
 import type { EventBus } from '../bus.js';
@@ -101,6 +102,13 @@ export class AlarmManagerReporter implements Service {
         host: config.listen.host,
         port: config.listen.port,
         allowedAddresses: config.listen.allowedAddresses,
+        ...(config.listen.tls && {
+          tls: {
+            cert: readFileSync(config.listen.tls.cert),
+            key: readFileSync(config.listen.tls.key),
+            ...(config.listen.tls.ca && { ca: readFileSync(config.listen.tls.ca) }),
+          },
+        }),
         application: config.sendingApplication,
         facility: config.sendingFacility ?? this.#deps.ward,
         log: this.#deps.log,

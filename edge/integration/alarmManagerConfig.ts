@@ -71,6 +71,10 @@ export const alarmManagerConfigSchema = z
         port: z.int().min(0).max(65535),
         /** Source addresses allowed to connect; empty: any. */
         allowedAddresses: z.array(z.string().min(1)).default([]),
+        /** The port speaks MLLP over TLS only (file paths); with `ca`, the manager must present a certificate it signed. */
+        tls: z
+          .strictObject({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional() })
+          .optional(),
       })
       .optional(),
   })

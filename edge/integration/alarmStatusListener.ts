@@ -4,8 +4,11 @@
 // and each message is answered with an ACK^R41 (original mode). Framing,
 // ordering of answers and timeouts are the PCD-01 listener's (hl7/connection.ts).
 // A plain ACK arriving here (an application acknowledgment sent on its own)
-// is read, and never answered: an acknowledgment is not acknowledged.
+// is read, and never answered: an acknowledgment is not acknowledged. With
+// TLS configured the port speaks MLLP inside TLS only, as the ADT port does;
+// with a CA, the manager must present a certificate it signed.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Rejection } from '../../shared/errors.js';
 import { buildAck, type AckCode } from '../hl7/ack.js';
 import { Hl7Connection, type MessageHandler } from '../hl7/connection.js';
@@ -20,6 +23,8 @@ export interface AlarmStatusListenerDeps {
   readonly host: string;
   readonly port: number;
   readonly allowedAddresses: readonly string[];
+  /** Present: TLS only, with this certificate and key; with `ca`, a client certificate it signed is required. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly ca?: Buffer };
   /** Our MSH-3 / MSH-4 in the ACKs. */
   readonly application: string;
   readonly facility: string;
@@ -53,7 +58,21 @@ export class AlarmStatusListener implements Service {
   }
 
   async start(): Promise<void> {
-    const server = createServer((socket) => this.#accept(socket));
+    const { tls } = this.#deps;
+    const accept = (socket: Socket) => this.#accept(socket);
+    const server = tls
+      ? createTlsServer(
+          { cert: tls.cert, key: tls.key, ...(tls.ca && { ca: tls.ca, requestCert: true, rejectUnauthorized: true }) },
+          accept,
+        )
+      : createServer(accept);
+    server.on('tlsClientError', (err: Error) =>
+      this.#limited.warn(
+        `tls ${err.name}`,
+        { code: 'WG_ERR_HL7_SENDER', err: err.message },
+        'alarm manager status connection failed its TLS handshake',
+      ),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.#deps.port, this.#deps.host, () => {
@@ -62,7 +81,10 @@ export class AlarmStatusListener implements Service {
       });
     });
     this.#server = server;
-    this.#log.info({ host: this.#deps.host, port: this.port }, 'alarm manager status listener open');
+    this.#log.info(
+      { host: this.#deps.host, port: this.port, tls: tls !== undefined },
+      'alarm manager status listener open',
+    );
   }
 
   async stop(): Promise<void> {

@@ -8,6 +8,7 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
 import type { Alarm, AlarmEvent } from '../../../edge/alarms/types.js';
@@ -333,3 +334,35 @@ t.test(
     t.equal(engine.received[1].answer, 'AA', 'the reports behind it went on');
   },
 );
+
+t.test('alarmManager.listen.tls: the status port of a running gateway speaks MLLP inside TLS', async (t) => {
+  const dir = tempDir(t);
+  const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1'],
+      ...['-subj', '/CN=ward.example', '-addext', 'subjectAltName=DNS:ward.example'],
+    ],
+    { stdio: 'ignore' },
+  );
+  const engine = await InterfaceEngine.start(t);
+  const { gateway } = await startTestGateway(t, {
+    extra: {
+      alarms,
+      alarmManager: manager(engine.port, { listen: { host: '127.0.0.1', port: 0, tls: { cert, key } } }),
+    },
+  });
+  const socket = await new Promise<TLSSocket>((resolve, reject) => {
+    const s = tlsConnect(
+      { host: '127.0.0.1', port: gateway.ports.alarmStatus!, servername: 'ward.example', ca: readFileSync(cert) },
+      () => resolve(s),
+    ).on('error', reject);
+  });
+  t.teardown(() => socket.destroy());
+  let got = '';
+  socket.on('data', (d: Buffer) => (got += d.toString('utf8')));
+  socket.write(`\x0b${pcd05('NC-TLS', 'no-such-alarm', 'Accepted').toString()}\x1c\r`);
+  await waitFor(() => (got.includes('\x1c\r') ? true : undefined), 5000, 'the answer over TLS');
+  t.match(got, /MSA\|AE\|NC-TLS/, 'answered (AE: no such alarm was reported) over TLS');
+});

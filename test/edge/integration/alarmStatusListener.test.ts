@@ -3,11 +3,16 @@
 import t from 'tap';
 import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Rejection } from '../../../shared/errors.js';
 import { createLogger } from '../../../edge/log.js';
 import { AlarmStatusListener } from '../../../edge/integration/alarmStatusListener.js';
 import type { AckReport, AlarmStatusReport } from '../../../edge/integration/alarmStatus.js';
+import { tempDir } from '../../helpers/env.js';
 
 async function started(
   t: { teardown(fn: () => unknown): void },
@@ -128,4 +133,89 @@ t.test('an address not allowed is refused at connect', async (t) => {
     setTimeout(() => resolve(false), 3000);
   });
   t.ok(closed, 'closed by the gateway');
+});
+
+/** A self-signed certificate and its key, made by openssl in a temp dir. */
+function selfSigned(dir: string, name: string): { cert: Buffer; key: Buffer } {
+  const key = join(dir, `${name}.key`);
+  const cert = join(dir, `${name}.pem`);
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1'],
+      ...['-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`],
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert: readFileSync(cert), key: readFileSync(key) };
+}
+
+/** Sends one framed message on a TLS connection and resolves with the answer's text, or null when none comes. */
+function exchange(socket: TLSSocket, text: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    let got = '';
+    const timer = setTimeout(() => resolve(null), 3000);
+    socket.on('data', (d: Buffer) => {
+      got += d.toString('utf8');
+      if (got.includes('\x1c\r')) {
+        clearTimeout(timer);
+        resolve(got.slice(got.indexOf('\x0b') + 1, got.indexOf('\x1c\r')));
+      }
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(null);
+    });
+    socket.write(Buffer.concat([Buffer.from([0x0b]), Buffer.from(text), Buffer.from([0x1c, 0x0d])]));
+  });
+}
+
+t.test('TLS where the site has it: MLLP inside TLS only; with a CA, the manager must show a certificate', async (t) => {
+  const dir = tempDir(t);
+  const server = selfSigned(dir, 'ward.example');
+  const manager = selfSigned(dir, 'nursecall.example');
+  const seen: AlarmStatusReport[] = [];
+  const listener = new AlarmStatusListener({
+    host: '127.0.0.1',
+    port: 0,
+    allowedAddresses: [],
+    tls: { ...server, ca: manager.cert },
+    application: 'WARDGATE',
+    facility: '3B',
+    log: createLogger('silent'),
+    onStatus: (r) => void seen.push(r),
+  });
+  await listener.start();
+  t.teardown(() => listener.stop());
+  const open = (options: { cert?: Buffer; key?: Buffer }) =>
+    new Promise<TLSSocket>((resolve) => {
+      const s = tlsConnect(
+        { host: '127.0.0.1', port: listener.port!, servername: 'ward.example', ca: server.cert, ...options },
+        () => resolve(s),
+      );
+      s.on('error', () => {});
+      t.teardown(() => s.destroy());
+    });
+
+  const answer = await exchange(await open(manager), pcd05('NC-T1', 'alarm-t', 'Accepted').toString());
+  t.match(answer, /MSA\|AA\|NC-T1/, 'a status report over TLS is answered');
+  t.equal(seen.length, 1);
+
+  const anonymous = await exchange(await open({}), pcd05('NC-T2', 'alarm-t', 'Read').toString());
+  t.equal(anonymous, null, 'without a certificate the CA signed: no answer');
+  const plain = createConnection({ host: '127.0.0.1', port: listener.port! });
+  plain.on('error', () => {});
+  t.teardown(() => plain.destroy());
+  plain.write(
+    Buffer.concat([
+      Buffer.from([0x0b]),
+      Buffer.from(pcd05('NC-T3', 'alarm-t', 'Read').toString()),
+      Buffer.from([0x1c, 0x0d]),
+    ]),
+  );
+  await new Promise<void>((resolve) => {
+    plain.once('close', () => resolve());
+    setTimeout(resolve, 3000);
+  });
+  t.equal(seen.length, 1, 'plain MLLP on the TLS port, or no certificate: nothing taken');
 });
