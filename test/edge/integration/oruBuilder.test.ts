@@ -3,6 +3,7 @@
 // escaping of delimiters in every text, and the shape of published PCD-01
 // messages (test/corpus/hl7) held against ours.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Hl7Message } from '@medplum/core';
 import {
@@ -11,6 +12,7 @@ import {
   PCD01_PROFILE,
   type VitalsReportInput,
 } from '../../../edge/integration/oruBuilder.js';
+import { WARDGATE_BIN } from '../../helpers/gateway.js';
 
 const base: VitalsReportInput = {
   controlId: 'V0001',
@@ -245,3 +247,62 @@ t.test('a correction of a charted value: OBX-11 C on its row, F on the others, O
     'an unvalidated report corrects nothing',
   );
 });
+
+t.test(
+  'held against the IHE PCD-01 example (AcmeInc blood pressure): the gateway reads it, and ours matches it',
+  async (t) => {
+    const file = new URL('../../corpus/hl7/ihe-pcd01-acmeinc-bp.hl7', import.meta.url).pathname;
+    // What the gateway would store of it, by the code its PCD-01 listener runs (wardgate check hl7).
+    const checked = spawnSync(process.execPath, [WARDGATE_BIN, 'check', 'hl7', '--json', file], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    t.equal(checked.status, 0, 'nothing refused');
+    const report = JSON.parse(checked.stdout) as {
+      files: Array<{ messages: Array<{ ack: string; stored: Array<{ code: string; value: number; unit: string }> }> }>;
+    };
+    const read = report.files[0].messages[0];
+    t.equal(read.ack, 'AA');
+    t.same(
+      read.stored.map((s) => [s.code, s.value, s.unit]),
+      [
+        ['nibp_sys', 120, 'mm[Hg]'],
+        ['nibp_dia', 80, 'mm[Hg]'],
+        ['nibp_map', 100, 'mm[Hg]'],
+      ],
+    );
+
+    const theirs = parse(readFileSync(file, 'utf8').trim().split(/\r?\n/).join('\r'));
+    const ts = Date.parse('2026-12-02T09:50:00Z');
+    const ours = parse(
+      buildVitalsReport({
+        ...base,
+        values: (['nibp_sys', 'nibp_dia', 'nibp_map'] as const).map((code, i) => ({
+          code,
+          value: [120, 80, 100][i],
+          ts,
+          deviceId: 'cuff-3',
+          method: 'device' as const,
+        })),
+      }),
+    );
+    t.equal(ours.header.getField(9).toString(), theirs.header.getField(9).toString(), 'MSH-9');
+    t.equal(ours.header.getField(12).toString(), theirs.header.getField(12).toString(), 'MSH-12');
+    for (const msg of [ours, theirs])
+      t.ok(
+        [1, 4, 5].every((c) => msg.getSegment('PID')!.getComponent(3, c) !== ''),
+        'PID-3: identifier ^^^ authority ^ type code, in both',
+      );
+    const rows = (msg: Hl7Message) => msg.getAllSegments('OBX').filter((o) => o.getField(2).toString() === 'NM');
+    const [mine, published] = [rows(ours), rows(theirs)];
+    t.equal(mine.length, published.length);
+    mine.forEach((o, i) => {
+      const p = published[i];
+      for (const c of [1, 2, 3])
+        t.equal(o.getComponent(3, c), p.getComponent(3, c), `${p.getComponent(3, 2)}: OBX-3.${c}`);
+      for (const c of [1, 2, 3])
+        t.equal(o.getComponent(6, c), p.getComponent(6, c), `${p.getComponent(3, 2)}: OBX-6.${c}, the MDC unit first`);
+      t.equal(o.getField(5).toString(), p.getField(5).toString(), `${p.getComponent(3, 2)}: OBX-5`);
+    });
+  },
+);
