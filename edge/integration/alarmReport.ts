@@ -23,10 +23,11 @@ import { obxUnits } from './obxUnits.js';
 export const PCD04_PROFILE = 'IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.4.4^ISO';
 
 /**
- * IEEE 11073-10101 codes of the ACM facets (partition 1, attributes), as the
- * IHE ACM and Dräger example reports number them (test/corpus/hl7); not
- * checked against the 10101 table itself. Early trial-implementation
- * examples used 68164-68168 for the same names: receivers match the names.
+ * IEEE 11073-10101 codes of the ACM facets (partition 1, attributes), as
+ * published reports number them (test/corpus/hl7: 68480-68483 the IHE
+ * examples, 68484 and 68485 GE's and Dräger's); not checked against the
+ * 10101 table itself. GE's and Dräger's use the older 68164-68168 for the
+ * other names: receivers match the names.
  */
 export const FACET = {
   source: [68480, 'MDC_ATTR_ALERT_SOURCE'],
