@@ -39,6 +39,12 @@ export const cloudConfigSchema = z.strictObject({
     .prefault({}),
   /** No successful request for this long, with data waiting, raises "cloud unreachable". */
   unreachableAlarmAfterMs: ms.default(900_000),
+  /**
+   * 401 WG_ERR_SIGNATURE is retried this long (from the first of a run of them) before the sync pauses: the cloud
+   * answers a gateway it does not know yet that way until it reloads its secret file (every 30 s, and soon after an
+   * unknown id), so a gateway started before it is known waits instead of needing an operator. 0: pause at once.
+   */
+  signatureGraceMs: ms.default(90_000),
   /** For functions deployed with IAM (no --allow-unauthenticated): a Google ID token for this audience. */
   idToken: z
     .strictObject({

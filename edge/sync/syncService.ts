@@ -89,6 +89,8 @@ export class SyncService implements Service {
   /** The numbering checked against the cloud's since start (numbering.ts): until then nothing is sent. */
   #numbering: 'unchecked' | 'checking' | 'waiting' | 'checked' = 'unchecked';
   #numberingAttempt = 0;
+  /** Since when every answer has been a signature refusal (null: the last answer was not one). */
+  #signatureRefusedSince: number | null = null;
 
   constructor(deps: SyncDeps) {
     this.#deps = deps;
@@ -171,7 +173,8 @@ export class SyncService implements Service {
         e.status === null
           ? undefined
           : classify(e.status, JSON.stringify({ error: { code: e.code, message: e.message } }), '');
-      if (refusal?.outcome === 'quarantine' && refusal.pause) {
+      const waiting = refusal?.outcome === 'quarantine' && this.#awaitingSecret(refusal.code);
+      if (refusal?.outcome === 'quarantine' && refusal.pause && !waiting) {
         // Credentials, clock, ward or a proxy that alters requests: every batch would be refused too. The operator's retry lifts the pause and asks again.
         this.#numbering = 'unchecked';
         this.#outbox.setState(
@@ -191,7 +194,9 @@ export class SyncService implements Service {
       this.#setState('retrying');
       this.#log.warn(
         { status: e.status, code: e.code, err: e.message, retryInMs },
-        'the numbering could not be checked with the cloud; nothing is sent until it is',
+        waiting
+          ? 'the cloud refused the signature: retrying while it may not know this gateway yet (it reloads its secrets every 30 s); nothing is sent until it answers'
+          : 'the numbering could not be checked with the cloud; nothing is sent until it is',
       );
       this.#numbering = 'waiting';
       clearTimeout(this.#timer);
@@ -203,6 +208,7 @@ export class SyncService implements Service {
       return;
     }
     if (this.#stopped) return;
+    this.#signatureRefusedSince = null;
     const since = Number(this.#outbox.state(NUMBERING_SINCE) ?? this.#constructedAt);
     const raised = raiseNumbering(this.#deps.db, heads, { since, planned: this.#outbox.plannedThrough() });
     for (const r of raised) {
@@ -409,12 +415,18 @@ export class SyncService implements Service {
       }
       return this.#synced(entry, built, body.length, result.duplicate);
     }
-    if (result.outcome === 'quarantine') return this.#quarantined(entry, built, body.length, result);
+    if (result.outcome === 'quarantine') {
+      // A cloud that does not know this gateway yet refuses its signature until it reloads its secrets: wait for that.
+      if (this.#awaitingSecret(result.code)) return this.#retry(entry, body.length, { ...result, outcome: 'retry' });
+      return this.#quarantined(entry, built, body.length, result);
+    }
+    if (result.status !== null) this.#signatureRefusedSince = null;
     this.#retry(entry, body.length, result);
   }
 
   #synced(entry: Pending, built: BuiltBatch, bytes: number, duplicate: boolean): void {
     const now = this.#now();
+    this.#signatureRefusedSince = null;
     this.#outbox.acknowledge(entry.id, now);
     this.#pending.delete(entry.id);
     this.#rate.record(now, built.readings);
@@ -496,6 +508,18 @@ export class SyncService implements Service {
     if (this.#stopped) return;
     this.#checkQuarantine();
     this.kick();
+  }
+
+  /**
+   * A signature refusal (401 WG_ERR_SIGNATURE) to retry rather than pause on: within signatureGraceMs of the first
+   * of a run of them. The cloud gives one answer for an unknown gateway and a wrong secret (a prober cannot tell
+   * them apart), and a gateway added to its secret file is unknown until the next reload.
+   */
+  #awaitingSecret(code: string): boolean {
+    if (code !== 'WG_ERR_SIGNATURE') return false;
+    const now = this.#now();
+    this.#signatureRefusedSince ??= now;
+    return now - this.#signatureRefusedSince < this.#deps.config.signatureGraceMs;
   }
 
   #delay(attempt: number): number {

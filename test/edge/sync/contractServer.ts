@@ -19,6 +19,10 @@ export interface ContractServer {
   readonly bodies: string[];
   readonly batchIds: string[];
   attempts: number;
+  /** While true, every request (the start check too) is refused 401 WG_ERR_SIGNATURE, as the cloud answers a gateway it has not loaded yet. */
+  unknownGateway: boolean;
+  /** Requests refused so while unknownGateway was true. */
+  refusedUnknown: number;
   stop(): Promise<void>;
 }
 
@@ -40,6 +44,8 @@ export async function startContractServer(
     bodies: [],
     batchIds: [],
     attempts: 0,
+    unknownGateway: false,
+    refusedUnknown: 0,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -54,6 +60,12 @@ export async function startContractServer(
         const route = options.routes?.[path];
         if (route) return route(req, res);
         const body = await read(req);
+        if (state.unknownGateway) {
+          state.refusedUnknown++;
+          return void res
+            .writeHead(401, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ ok: false, error: { code: 'WG_ERR_SIGNATURE', message: 'unknown gateway' } }));
+        }
         // The start check of the numbering: the highest number stored per stream, whatever the mode (the modes are the batches').
         if (path === '/verifyRange') return answerHeads(secret, req, body, state.items, res);
         state.attempts++;

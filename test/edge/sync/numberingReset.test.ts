@@ -99,6 +99,8 @@ const { file } = await writeTestConfig(t, {
       requestTimeoutMs: 20_000,
       batch: { maxItems: 60, maxAgeMs: 0 },
       backoff: { initialMs: 50, maxMs: 500 },
+      // A refused signature is retried this long before the sync pauses (a gateway the cloud has not loaded yet).
+      signatureGraceMs: 1000,
     },
     jobs: { sync: '* * * * * *' },
   },
@@ -231,7 +233,7 @@ t.test("a wiped database numbers its first readings above the cloud's", async (t
   await expectAll(t, 14);
 });
 
-t.test('a refused start check pauses the sync with its reason until the operator retries', async (t) => {
+t.test('a start check refused past the grace pauses the sync with its reason until the operator retries', async (t) => {
   proxy.refuse = true;
   proxy.calls.length = 0;
   await runGateway(t, async (g, publish) => {

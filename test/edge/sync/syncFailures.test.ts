@@ -15,11 +15,12 @@ const SECRET = 'gw-test-cloud-secret-0123456789abcdef';
 const WARD_SECRET = 'ward-3b-pseudonym-secret-0123456789';
 const env = { WG_CLOUD: SECRET, WG_WARD: WARD_SECRET };
 
-async function ward(t: Test, server: ContractServer, extra: Record<string, unknown> = {}) {
+async function ward(t: Test, server: ContractServer, extra: Record<string, unknown> = {}, cloud = {}) {
   const g = await startTestGateway(t, {
     env,
     extra: {
       cloud: {
+        ...cloud,
         url: server.url,
         secretEnv: 'WG_CLOUD',
         wardSecretEnv: 'WG_WARD',
@@ -135,7 +136,8 @@ for (const [mode, paused] of [
       const server = await startContractServer(SECRET);
       t.teardown(() => server.stop());
       server.mode = mode;
-      const w = await ward(t, server);
+      // A wrong secret: no grace for a gateway the cloud may not know yet (tested below).
+      const w = await ward(t, server, {}, { signatureGraceMs: 0 });
       await w.publish(50);
       const db = w.gateway.db!;
       await waitFor(
@@ -196,3 +198,61 @@ for (const [mode, paused] of [
     },
   );
 }
+
+t.test(
+  'a gateway the cloud does not know yet (401 until it reloads its secrets): retried, then sent, nothing quarantined or paused',
+  async (t) => {
+    const server = await startContractServer(SECRET);
+    t.teardown(() => server.stop());
+    server.unknownGateway = true;
+    const w = await ward(t, server, {}, { signatureGraceMs: 60_000 });
+    await w.publish(20);
+    await waitFor(() => (server.refusedUnknown >= 3 ? true : undefined), 20_000, 'three refused requests');
+    const db = w.gateway.db!;
+    t.equal(db.prepare("SELECT value FROM sync_state WHERE key = 'paused'").pluck().get(), undefined, 'not paused');
+    server.unknownGateway = false; // the cloud has reloaded its secret file
+    await w.publish(10);
+    await allArrived(t, server, w.published(), 'once the cloud knows the gateway');
+    t.equal(db.prepare("SELECT count(*) FROM sync_batches WHERE state = 'quarantined'").pluck().get(), 0);
+    t.notOk(
+      w.gateway.alarms!.engine.openAlarms().some((a) => a.key === 'sync:quarantine' && a.state === 'active'),
+      'no quarantine alarm',
+    );
+  },
+);
+
+t.test('signature refusals that outlast signatureGraceMs pause the sync, start check and batches alike', async (t) => {
+  const server = await startContractServer(SECRET);
+  t.teardown(() => server.stop());
+  server.unknownGateway = true;
+  const w = await ward(t, server, {}, { signatureGraceMs: 1000 });
+  await w.publish(5);
+  const db = w.gateway.db!;
+  const paused = await waitFor(
+    () => db.prepare("SELECT value FROM sync_state WHERE key = 'paused'").pluck().get() as string | undefined,
+    20_000,
+    'the sync to pause',
+  );
+  t.match(paused, /401 WG_ERR_SIGNATURE/);
+  t.ok(server.refusedUnknown >= 2, `retried within the grace first (${server.refusedUnknown} requests)`);
+  // Known at start, then refused (a secret rotated in the cloud only): batches wait the grace, then pause too.
+  const later = await startContractServer(SECRET);
+  t.teardown(() => later.stop());
+  const w2 = await ward(t, later, {}, { signatureGraceMs: 1000 });
+  await w2.publish(5);
+  await allArrived(t, later, w2.published(), 'before the rotation');
+  later.mode = 'reject401';
+  const before = later.attempts;
+  await w2.publish(5);
+  const db2 = w2.gateway.db!;
+  await waitFor(
+    () => db2.prepare("SELECT value FROM sync_state WHERE key = 'paused'").pluck().get() as string | undefined,
+    20_000,
+    'the sync to pause on refused batches',
+  );
+  t.ok(
+    later.attempts - before >= 2,
+    `a refused batch was retried within the grace (${later.attempts - before} attempts)`,
+  );
+  t.ok((db2.prepare("SELECT count(*) FROM sync_batches WHERE state = 'quarantined'").pluck().get() as number) >= 1);
+});
