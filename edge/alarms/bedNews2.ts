@@ -2,7 +2,16 @@
 // freshness window, and the nurse's entries (consciousness, oxygen, scale).
 // It names the inputs that are missing (never measured) or stale (too old):
 // an aggregate without them may under-state the patient's risk.
-import { news2, type News2Inputs, type News2Result } from '../../shared/news2.js';
+import {
+  news2,
+  scorePulse,
+  scoreRr,
+  scoreSbp,
+  scoreSpo2,
+  scoreTemp,
+  type News2Inputs,
+  type News2Result,
+} from '../../shared/news2.js';
 import type { AlarmConfig } from './config.js';
 import type { BedVitals } from './vitals.js';
 
@@ -28,12 +37,18 @@ const deviceInputs: ReadonlyArray<[keyof News2Inputs, string, 'continuousMs' | '
   ['temp', 'temp', 'spotMs'],
 ];
 
-export function bedNews2(
+/** What NEWS2 is scored from for a bed at `now`, and which device inputs are too old to count. */
+export interface News2InputsAt {
+  readonly inputs: News2Inputs;
+  readonly stale: readonly string[];
+}
+
+export function bedNews2Inputs(
   vitals: BedVitals,
   patient: PatientContext | undefined,
   config: AlarmConfig['news2'],
   now: number,
-): News2Snapshot {
+): News2InputsAt {
   const inputs: News2Inputs = { scale: patient?.spo2Scale ?? 1 };
   const stale: string[] = [];
   for (const [input, metric, window] of deviceInputs) {
@@ -51,6 +66,47 @@ export function bedNews2(
   const c = patient?.consciousness;
   if (c && now - c.at <= config.freshness.consciousnessMs) inputs.consciousness = c.value;
   else if (c) stale.push('consciousness');
+  return { inputs, stale };
+}
+
+const samePart = (a: number | undefined, b: number | undefined, score: (v: number) => number) =>
+  a === b || (a !== undefined && b !== undefined && score(a) === score(b));
+
+/**
+ * Whether two sets of inputs give the same NEWS2 (score, parts, missing and
+ * stale inputs): each input scores the same points, or is absent from both. A
+ * bed whose values moved within their bands (a pulse from 72 to 73) need not
+ * be scored again.
+ */
+export function sameNews2(a: News2InputsAt, b: News2InputsAt): boolean {
+  const x = a.inputs;
+  const y = b.inputs;
+  if (
+    x.scale !== y.scale ||
+    x.oxygen !== y.oxygen ||
+    x.consciousness !== y.consciousness ||
+    a.stale.length !== b.stale.length ||
+    !samePart(x.rr, y.rr, scoreRr) ||
+    !samePart(x.spo2, y.spo2, (v) => scoreSpo2(v, x.scale ?? 1, x.oxygen ?? false)) ||
+    !samePart(x.pulse, y.pulse, scorePulse) ||
+    !samePart(x.sbp, y.sbp, scoreSbp) ||
+    !samePart(x.temp, y.temp, scoreTemp)
+  )
+    return false;
+  for (let i = 0; i < a.stale.length; i++) if (a.stale[i] !== b.stale[i]) return false;
+  return true;
+}
+
+export function scoreBedNews2({ inputs, stale }: News2InputsAt, now: number): News2Snapshot {
   const result = news2(inputs);
   return { ...result, missing: result.missing.filter((m) => !stale.includes(m)), stale, at: now };
+}
+
+export function bedNews2(
+  vitals: BedVitals,
+  patient: PatientContext | undefined,
+  config: AlarmConfig['news2'],
+  now: number,
+): News2Snapshot {
+  return scoreBedNews2(bedNews2Inputs(vitals, patient, config, now), now);
 }

@@ -7,7 +7,14 @@ import type { CommittedItem, IngestItem } from '../ingest/types.js';
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
 import { AlarmBook } from './alarmBook.js';
-import { bedNews2, type News2Snapshot, type PatientContext } from './bedNews2.js';
+import {
+  bedNews2Inputs,
+  sameNews2,
+  scoreBedNews2,
+  type News2InputsAt,
+  type News2Snapshot,
+  type PatientContext,
+} from './bedNews2.js';
 import { ConditionTimer } from './condition.js';
 import type { AlarmConfig } from './config.js';
 import { EvaluatedReadings } from './evaluated.js';
@@ -74,6 +81,12 @@ export interface BedSnapshot {
 /** How much history rate-of-change rules need. */
 const keepFor = (config: AlarmConfig) => Math.max(0, ...config.rateOfChange.map((r) => r.windowMs));
 
+/** A scope's condition keys: per limit metric, per rate rule. */
+interface ConditionKeys {
+  readonly limit: Map<string, string>;
+  readonly rate: Map<AlarmConfig['rateOfChange'][number], string>;
+}
+
 const NEWS2_INPUTS = new Set(['rr', 'spo2', 'pulse', 'nibp_sys', 'temp', 'fio2', 'o2_flow']);
 const TICK_MS = 1000;
 
@@ -87,8 +100,11 @@ export class AlarmEngine implements Service {
   readonly #pending = new Map<string, { report: ConditionReport; delayMs: number }>();
   readonly #beds = new Map<string, BedVitals>();
   readonly #news2 = new Map<string, News2Snapshot>();
+  /** What each bed's NEWS2 was last scored from: inputs that score the same points are not scored again. */
+  readonly #news2Inputs = new Map<string, News2InputsAt>();
   readonly #limits = new Map<string, Map<string, Limit>>();
   readonly #rateCheckedAt = new Map<string, number>();
+  readonly #conditionKeys = new Map<string, ConditionKeys>();
   readonly #devices: Map<string, WatchedDevice>;
   readonly #lastSeen: Map<string, number>;
   #config: AlarmConfig;
@@ -162,6 +178,8 @@ export class AlarmEngine implements Service {
     this.#config = config;
     this.#keepMs = keepFor(config);
     this.#limits.clear();
+    this.#news2Inputs.clear();
+    this.#conditionKeys.clear();
     this.#log.info({ limits: Object.keys(config.limits), beds: Object.keys(config.beds) }, 'alarm config updated');
   }
 
@@ -180,6 +198,14 @@ export class AlarmEngine implements Service {
     };
   }
 
+  /** A bed's latest values and NEWS2, without its alarms (the retained bed vitals, once a second per bed). */
+  vitalsOf(bed: string): { readonly latest: ReadonlyMap<string, ValuePoint>; readonly news2: News2Snapshot | null } {
+    return {
+      latest: this.#beds.get(bed)?.latest ?? new Map<string, ValuePoint>(),
+      news2: this.#news2.get(bed) ?? null,
+    };
+  }
+
   /** Acknowledgement by a person (MQTT or API). Undefined when no open alarm has that id. */
   acknowledge(alarmId: string, by: string): Alarm | undefined {
     return this.#evaluation(() => this.#book.acknowledge(alarmId, by, this.#clock.now()));
@@ -195,6 +221,7 @@ export class AlarmEngine implements Service {
 
   /** The patient's settings changed (admission, oxygen, scale, consciousness): re-score the bed. */
   patientChanged(bed: string): void {
+    this.#news2Inputs.delete(bed);
     this.#evaluation(() => this.#scoreNews2(bed, this.#clock.now()));
   }
 
@@ -266,7 +293,12 @@ export class AlarmEngine implements Service {
           updated.add(m);
       }
       for (const metric of updated) this.#evaluate(at, metric, vitals, now);
-      if (bed && [...updated].some((m) => NEWS2_INPUTS.has(m))) news2Beds.add(bed);
+      if (bed && !news2Beds.has(bed))
+        for (const m of updated)
+          if (NEWS2_INPUTS.has(m)) {
+            news2Beds.add(bed);
+            break;
+          }
     }
     for (const bed of news2Beds) this.#scoreNews2(bed, now);
   }
@@ -296,20 +328,31 @@ export class AlarmEngine implements Service {
   #evaluate(at: Location, metric: string, vitals: BedVitals, now: number): void {
     const limits = this.#limitsFor(at.bed);
     const limit = limits.get(metric);
+    const keys = this.#keysOf(at.scope);
     if (limit) {
-      const patient = at.bed ? this.#deps.patients.atBed(at.bed) : undefined;
-      const bedSpo2 = bedOverrides(this.#config, at.bed)?.limits.spo2 !== undefined;
-      const key = `${at.scope}:limit:${metric}`;
-      const verdict = limitVerdict(at, metric, limit, vitals, this.#timer(key).on, patient, bedSpo2);
+      // The patient's NEWS2 scale moves the SpO2 limits only.
+      const spo2 = metric === 'spo2' && at.bed !== null;
+      const patient = spo2 ? this.#deps.patients.atBed(at.bed) : undefined;
+      const bedSpo2 = spo2 && bedOverrides(this.#config, at.bed)?.limits.spo2 !== undefined;
+      let key = keys.limit.get(metric);
+      if (key === undefined) {
+        key = `${at.scope}:limit:${metric}`;
+        keys.limit.set(metric, key);
+      }
+      const verdict = limitVerdict(at, key, metric, limit, vitals, this.#timer(key).on, patient, bedSpo2);
       if (verdict) this.#apply(verdict, now);
     }
     for (const rule of this.#config.rateOfChange) {
       if (rule.metric !== metric) continue;
-      const key = `${at.scope}:rate:${rule.metric}:${rule.change}`;
+      let key = keys.rate.get(rule);
+      if (key === undefined) {
+        key = `${at.scope}:rate:${rule.metric}:${rule.change}`;
+        keys.rate.set(rule, key);
+      }
       // Rate rules look at minutes: once a second is often enough, however fast the device sends.
       if (now - (this.#rateCheckedAt.get(key) ?? -Infinity) < 1000) continue;
       this.#rateCheckedAt.set(key, now);
-      const verdict = rateVerdict(at, rule, vitals, now, this.#timer(key).on);
+      const verdict = rateVerdict(at, key, rule, vitals, now, this.#timer(key).on);
       if (verdict) this.#apply(verdict, now);
     }
   }
@@ -317,7 +360,12 @@ export class AlarmEngine implements Service {
   #scoreNews2(bed: string, now: number): void {
     const vitals = this.#beds.get(bed);
     if (!vitals) return;
-    const snapshot = bedNews2(vitals, this.#deps.patients.atBed(bed), this.#config.news2, now);
+    const inputs = bedNews2Inputs(vitals, this.#deps.patients.atBed(bed), this.#config.news2, now);
+    // The same points from every input: the same score, parts and gaps, so the same verdict as last time.
+    const last = this.#news2Inputs.get(bed);
+    if (last && sameNews2(last, inputs)) return;
+    this.#news2Inputs.set(bed, inputs);
+    const snapshot = scoreBedNews2(inputs, now);
     this.#news2.set(bed, snapshot);
     this.#apply(news2Verdict(bed, snapshot, this.#config.news2, this.#timer(`${bed}:news2`).on), now);
   }
@@ -399,7 +447,8 @@ export class AlarmEngine implements Service {
     if (verdict.state === 'hold') return;
     if (verdict.state === 'clear') {
       const timer = this.#timers.get(verdict.key);
-      if (!timer && !this.#book.openFor(verdict.key)) return;
+      // Nothing pending, nothing on, nothing open: the usual case for a normal value.
+      if ((!timer || (!timer.on && !timer.pending)) && !this.#book.openFor(verdict.key)) return;
       timer?.clear();
       this.#pending.delete(verdict.key);
       this.#book.release(verdict.key, now);
@@ -447,6 +496,19 @@ export class AlarmEngine implements Service {
         this.#log.error({ err, sink: sink.name, alarms: events.map(([e]) => e.alarmId) }, 'alarm sink failed');
       }
     }
+  }
+
+  /**
+   * A scope's condition keys, built once: every reading looks its key up, and
+   * a string built anew each time costs its allocation and its hashing.
+   */
+  #keysOf(scope: string): ConditionKeys {
+    let keys = this.#conditionKeys.get(scope);
+    if (!keys) {
+      keys = { limit: new Map(), rate: new Map() };
+      this.#conditionKeys.set(scope, keys);
+    }
+    return keys;
   }
 
   #timer(key: string): ConditionTimer {

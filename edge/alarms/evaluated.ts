@@ -69,7 +69,10 @@ export class EvaluatedReadings {
     const times = this.#memory(deviceId).times;
     const newest = times.get(code);
     if (newest && ts < newest.ts && now - newest.setAt < READING_TIME_TRUST_MS) return false;
-    times.set(code, { ts: Math.min(ts, receivedTs), setAt: now });
+    if (newest) {
+      newest.ts = Math.min(ts, receivedTs);
+      newest.setAt = now;
+    } else times.set(code, { ts: Math.min(ts, receivedTs), setAt: now });
     return true;
   }
 

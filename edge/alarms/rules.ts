@@ -24,8 +24,10 @@ export interface Location {
   readonly scope: string;
 }
 
+/** `key`: the condition's key, `{scope}:limit:{metric}` (built once per scope by the engine). */
 export function limitVerdict(
   at: Location,
+  key: string,
   metric: string,
   base: Limit,
   vitals: BedVitals,
@@ -40,7 +42,6 @@ export function limitVerdict(
     metric === 'spo2' && patient?.spo2Scale === 2 && !bedOverridesSpo2
       ? spo2Scale2Limit(base, patient.onOxygen === true)
       : base;
-  const key = `${at.scope}:limit:${metric}`;
   const verdict = checkLimit(limit, point.value, on);
   if (verdict.state !== 'breach') return { state: verdict.state, key };
   const word = verdict.side === 'low' ? 'low' : 'high';
@@ -77,6 +78,7 @@ function quantile(values: number[], q: number): number {
  */
 export function rateVerdict(
   at: Location,
+  key: string,
   rule: AlarmConfig['rateOfChange'][number],
   vitals: BedVitals,
   now: number,
@@ -96,7 +98,6 @@ export function rateVerdict(
     rising ? 0.1 : 0.9,
   );
   const change = to - from;
-  const key = `${at.scope}:rate:${rule.metric}:${rule.change}`;
   const reached = rising ? change >= rule.change : change <= rule.change;
   if (!reached) {
     // Hysteresis: once on, it takes the change falling below half the threshold to clear.

@@ -27,8 +27,18 @@ export const PULSE_SOURCES = new Set(['hr', 'pr']);
 export const BUCKET_MS = 10_000;
 const BUCKET_CAP = 32;
 
-export function metricsOf(code: string): string[] {
-  return PULSE_SOURCES.has(code) ? [code, 'pulse'] : [code];
+/** The names of each code, built once: every reading is recorded under them. */
+const namesOf = new Map<string, readonly string[]>();
+const NONE: readonly string[] = [];
+
+export function metricsOf(code: string): readonly string[] {
+  let names = namesOf.get(code);
+  if (!names) {
+    names = Object.freeze(PULSE_SOURCES.has(code) ? [code, 'pulse'] : [code]);
+    // Codes come from devices: remember the first few hundred, build the rest each time.
+    if (namesOf.size < 512) namesOf.set(code, names);
+  }
+  return names;
 }
 
 export class BedVitals {
@@ -43,10 +53,10 @@ export class BedVitals {
   }
 
   /** Records a reading; returns the metric names it updated when it is valid (no artifact, not unreliable). */
-  record(code: string, point: ValuePoint): string[] {
+  record(code: string, point: ValuePoint): readonly string[] {
     const names = metricsOf(code);
     for (const name of names) this.latest.set(name, point);
-    if (point.flags & (ReadingFlag.artifact | ReadingFlag.unreliable)) return [];
+    if (point.flags & (ReadingFlag.artifact | ReadingFlag.unreliable)) return NONE;
     for (const name of names) {
       this.valid.set(name, point);
       if (this.#keepMs > 0) this.#remember(name, point);

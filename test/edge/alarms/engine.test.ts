@@ -2,6 +2,7 @@
 // escalation, acknowledgement, NEWS2, artifacts and technical conditions.
 import t from 'tap';
 import { ReadingFlag } from '../../../shared/reading.js';
+import { alarmConfigSchema } from '../../../edge/alarms/config.js';
 import { alarmHarness } from '../../helpers/alarms.js';
 
 t.test('a brief dip below the limit, shorter than the condition delay, raises nothing', async (t) => {
@@ -178,6 +179,39 @@ t.test('NEWS2 inputs go stale: a blood pressure from five hours ago no longer co
   h.obs('mon-1', { nibp_sys: 100 });
   h.advance(5 * 3600_000, () => h.obs('mon-1', { rr: 16, spo2: 97, pr: 70 }));
   t.match(h.engine.bed('1').news2, { score: 0, stale: ['sbp'] });
+});
+
+t.test('NEWS2 is scored again only when an input scores other points, and always when one goes stale', async (t) => {
+  const h = alarmHarness({ news2: { delayMs: 0 } });
+  // RR 26 (3) + SpO2 95 (1) + pulse 120 (2) + SBP 100 (2) = 8.
+  h.obs('mon-1', { rr: 26, spo2: 95, pr: 120, nibp_sys: 100 });
+  t.same(h.phases(), ['raised:news2:news2:high']);
+  const scored = h.engine.bed('1').news2;
+  // Pulse 120 to 125 and RR 26 to 28 stay in their bands: the same score, nothing new.
+  h.advance(1000, () => h.obs('mon-1', { rr: 28, spo2: 95, pr: 125 }));
+  t.equal(h.engine.bed('1').news2, scored, 'values within their bands leave the score as it was');
+  // SpO2 95 to 93: one more point, at once.
+  h.obs('mon-1', { rr: 26, spo2: 93, pr: 120 });
+  t.match(h.engine.bed('1').news2, { score: 9, parts: { spo2: 2 } });
+  t.match(
+    h.open().find((a) => a.rule === 'news2'),
+    { value: 9 },
+  );
+  // The monitor falls silent: with no reading to score, the tick finds RR, SpO2 and pulse stale after
+  // five minutes, the score falls to the blood pressure's 2 and the alarm (high: latching) latches.
+  h.advance(301_000);
+  t.match(h.engine.bed('1').news2, { score: 2, stale: ['rr', 'spo2', 'pulse'] });
+  const latched = h.open().find((a) => a.rule === 'news2');
+  t.match(latched, { state: 'latched' });
+  h.engine.acknowledge(latched!.id, 'nurse-ann');
+  t.notOk(
+    h.open().some((a) => a.rule === 'news2'),
+    'seen, the latched alarm is over',
+  );
+  // Rules pulled from the cloud that put the urgent threshold at 2: the same inputs, scored again at the next tick.
+  h.engine.updateConfig(alarmConfigSchema.parse({ news2: { mediumAt: 2, delayMs: 0 } }));
+  h.advance(1000);
+  t.same(h.phases().slice(-1), ['raised:news2:news2:medium']);
 });
 
 t.test('NEWS2 scale 2 and oxygen come from the patient; limits follow the scale', async (t) => {
