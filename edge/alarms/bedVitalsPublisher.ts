@@ -70,23 +70,15 @@ export class BedVitalsPublisher {
   }
 
   #publish(bed: string): void {
-    const snapshot = this.#engine.bed(bed);
+    const { latest, news2 } = this.#engine.vitalsOf(bed);
+    const vitals = Object.create(null) as Record<string, { value: number; ts: string; flags: number }>;
+    for (const [k, p] of latest) vitals[k] = { value: p.value, ts: new Date(p.ts).toISOString(), flags: p.flags };
     this.#publisher.publish(
       topics.bedVitals(this.#ward, bed),
       {
         bed,
-        vitals: Object.fromEntries(
-          Object.entries(snapshot.vitals).map(([k, p]) => [
-            k,
-            { value: p.value, ts: new Date(p.ts).toISOString(), flags: p.flags },
-          ]),
-        ),
-        news2: snapshot.news2 && {
-          score: snapshot.news2.score,
-          level: snapshot.news2.level,
-          missing: snapshot.news2.missing,
-          stale: snapshot.news2.stale,
-        },
+        vitals,
+        news2: news2 && { score: news2.score, level: news2.level, missing: news2.missing, stale: news2.stale },
       },
       { retain: true },
     );
