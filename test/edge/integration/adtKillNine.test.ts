@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { adtMessage } from '../../helpers/adt.js';
-import { freePort } from '../../helpers/env.js';
+import { freePort, waitFor } from '../../helpers/env.js';
 import { spawnDaemon, WARDGATE_BIN, writeTestConfig } from '../../helpers/gateway.js';
 import { MllpClient } from '../../helpers/mllp.js';
 
@@ -83,9 +83,17 @@ t.test('every ADT event applied exactly once across kill -9, none lost', async (
     next += answered;
     if (round === rounds) {
       t.equal(next, messages.length, 'every message answered AA in the end');
-      const status = JSON.parse(
-        execFileSync(process.execPath, [WARDGATE_BIN, 'status', '--config', file, '--json'], { encoding: 'utf8' }),
-      ) as { adt: Record<string, unknown> };
+      // The listener writes its status at most every 2 s: the connection shows within that.
+      const status = await waitFor(
+        () => {
+          const s = JSON.parse(
+            execFileSync(process.execPath, [WARDGATE_BIN, 'status', '--config', file, '--json'], { encoding: 'utf8' }),
+          ) as { adt: Record<string, unknown> };
+          return s.adt.connections === 1 ? s : undefined;
+        },
+        5000,
+        'the connection in the status',
+      );
       t.match(status.adt, { state: 'listening', port: adtPort, connections: 1 });
       const text = execFileSync(process.execPath, [WARDGATE_BIN, 'status', '--config', file], { encoding: 'utf8' });
       t.match(text, new RegExp(`adt in +listening, port ${adtPort}, 1 connected`));
