@@ -98,6 +98,8 @@ export interface ChartReceipt {
 }
 
 const DEVICE_CAUTION = ReadingFlag.unreliable | ReadingFlag.preliminary;
+/** How far before a reading's measurement time its charting is looked for (device clock ahead, clock steps). */
+const CHARTED_MARGIN_MS = 15 * 60_000;
 
 export class VitalsCharting {
   readonly #deps: ChartingDeps;
@@ -114,7 +116,7 @@ export class VitalsCharting {
   review(bed: string): Review {
     const admission = this.#admitted(bed);
     const found = this.#latest(bed, admission, this.#deps.config.vitals);
-    const charted = this.#charted(bed, admission);
+    const charted = this.#charted(bed, this.#offeredSince(admission));
     return {
       bed,
       patient: {
@@ -154,7 +156,7 @@ export class VitalsCharting {
       entered: [] as string[],
       amended: [] as Array<{ metric: string; from: number; to: number; controlId: string }>,
     };
-    const charted = this.#charted(bed, admission);
+    const charted = this.#charted(bed, this.#offeredSince(admission));
     values.forEach((v, i) => {
       const field = `values[${i}]`;
       if (!this.#deps.config.vitals.includes(v.metric))
@@ -247,7 +249,7 @@ export class VitalsCharting {
     for (const admission of this.#deps.admissions.current()) {
       const after = Math.max(this.#unvalidatedUpTo.get(admission.bed) ?? 0, now - options.intervalMs);
       // A reading a nurse charted final never goes again as preliminary: the EHR would take it as a downgrade.
-      const charted = this.#charted(admission.bed, admission);
+      const charted = this.#charted(admission.bed, after);
       const found = [...this.#latest(admission.bed, admission, this.#deps.config.vitals).values()].filter(
         (r) => r.ts > after && (r.flags & ReadingFlag.artifact) === 0 && !charted.has(chartKey(r.code, r.observation)),
       );
@@ -278,10 +280,19 @@ export class VitalsCharting {
     return admission;
   }
 
-  /** What nurses charted at the bed since the admission, the last value per reading. */
-  #charted(bed: string, admission: Admission): Map<string, ChartedValue> {
+  /** The earliest measurement time a reading offered for review (or accepted) may have. */
+  #offeredSince(admission: Admission): number {
+    return Math.max(admission.admittedAt, this.#now() - this.#deps.config.maxAgeMs);
+  }
+
+  /**
+   * What nurses charted at the bed of the readings measured since `measuredSince`, the last value per
+   * reading. A reading is charted after it is measured, so the audit is read back to that time only,
+   * less a margin for a device clock ahead of the gateway's (ingest.maxFutureSkewMs) or a clock step.
+   */
+  #charted(bed: string, measuredSince: number): Map<string, ChartedValue> {
     const found = new Map<string, ChartedValue>();
-    for (const c of chartedValues(this.#deps.db, { bed, since: admission.admittedAt }))
+    for (const c of chartedValues(this.#deps.db, { bed, since: measuredSince - CHARTED_MARGIN_MS }))
       if (c.observation !== null) found.set(chartKey(c.metric, c.observation), c);
     return found;
   }

@@ -114,20 +114,38 @@ export interface ChartedValue {
 interface ChartAuditRow {
   ts: number;
   actor: string;
+  /** Only on the bed's chart-vitals entries. */
   detail: string | null;
+  hit: number;
 }
 
 /**
- * What nurses charted for a bed since `since`, oldest first: read from the
+ * What nurses charted for a bed at or after `since` (the gateway's clock,
+ * when the audit entry was written), oldest first: read from the
  * `chart-vitals` audit entries, written in the transaction that queued each
  * message, so they say exactly what went to the EHR. Entries from before
- * charted values were recorded in them carry none.
+ * charted values were recorded in them carry none. The audit trail is read
+ * newest first and only back to `since`: the cost is the entries of that
+ * window (every entry is written at the time it happens), not the table.
  */
 export function chartedValues(db: Db, options: { bed: string; since: number }): ChartedValue[] {
+  const target = `bed:${options.bed}`;
   const rows = db
-    .prepare("SELECT ts, actor, detail FROM audit WHERE action = 'chart-vitals' AND target = ? AND ts >= ? ORDER BY id")
-    .all(`bed:${options.bed}`, options.since) as ChartAuditRow[];
-  return rows.flatMap((row) => {
+    .prepare(
+      `SELECT ts, actor, (action = 'chart-vitals' AND target = ?) AS hit,
+              CASE WHEN action = 'chart-vitals' AND target = ? THEN detail END AS detail
+       FROM audit ORDER BY id DESC`,
+    )
+    .iterate(target, target) as IterableIterator<ChartAuditRow>;
+  const found: ChartAuditRow[] = [];
+  for (const row of rows) {
+    if (row.ts < options.since) {
+      rows.return?.();
+      break;
+    }
+    if (row.hit) found.push(row);
+  }
+  return found.reverse().flatMap((row) => {
     const detail = row.detail ? (JSON.parse(row.detail) as { controlId?: unknown; values?: unknown }) : {};
     if (!Array.isArray(detail.values) || typeof detail.controlId !== 'string') return [];
     const controlId = detail.controlId;
