@@ -52,6 +52,9 @@ export function ingestBatch(ctx: CloudContext) {
     if (batch.ward !== gateway.ward)
       return sendError(res, 'WG_ERR_FORBIDDEN', `gateway ${gatewayId} may write ward ${gateway.ward} only`, 'ward');
 
+    // The gateway's connection closed before the answer was written: it abandoned the attempt (a timeout) and sends again.
+    let closed = false;
+    res.once('close', () => (closed = !res.writableFinished));
     let outcome;
     try {
       outcome = await storeBatch(ctx.db, {
@@ -60,10 +63,19 @@ export function ingestBatch(ctx: CloudContext) {
         timestampMs: check.timestampMs,
         now: ctx.now(),
         retentionDays: ctx.settings.retentionDays,
+        abandoned: () => closed,
       });
     } catch (err) {
       ctx.log.error({ gateway: gatewayId, batchId: batch.batchId, err: (err as Error).message }, 'batch store failed');
       return sendError(res, 'WG_ERR_UNAVAILABLE', 'storage failed; retry the batch');
+    }
+    if (outcome.abandoned) {
+      ctx.log.info(
+        { gateway: gatewayId, batchId: batch.batchId },
+        'batch attempt abandoned by the gateway before its turn; not stored (it is sent again)',
+      );
+      // Nobody reads this answer; were anyone still there, a 503 is one the edge retries.
+      return sendError(res, 'WG_ERR_UNAVAILABLE', 'the attempt was abandoned before its turn; retry the batch');
     }
     if (outcome.replay) {
       ctx.log.warn({ gateway: gatewayId, batchId: batch.batchId }, 'batch refused: replayed signature');

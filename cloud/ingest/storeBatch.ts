@@ -40,9 +40,12 @@ export interface SkippedItems {
 }
 
 export type StoreOutcome =
-  | { readonly replay: true }
+  | { readonly replay: true; readonly abandoned?: false }
+  /** The gateway gave up on this attempt (its connection closed) before the attempt's turn came: nothing was done. */
+  | { readonly replay: false; readonly abandoned: true }
   | {
       readonly replay: false;
+      readonly abandoned?: false;
       /** `audit` only when the batch carried the stream, so that older answers keep their shape. */
       readonly stored: { readings: number; alarms: number; statuses: number; audit?: number };
       readonly skipped: number;
@@ -60,6 +63,12 @@ export interface StoreRequest {
   readonly timestampMs: number;
   readonly now: number;
   readonly retentionDays: number;
+  /**
+   * True once the gateway has given up on this attempt (a timeout closed its connection). Checked when the attempt's
+   * turn in the gateway's queue comes: after a stall, the attempts the gateway abandoned meanwhile would otherwise
+   * each run a transaction ahead of the ones it waits for (it sends the same items again anyway).
+   */
+  readonly abandoned?: () => boolean;
 }
 
 const MAX_RECENT = 2000;
@@ -79,8 +88,9 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
     stream,
     shards: shardsOf(numbers[stream]),
   }));
-  return serialized(batch.gateway, () =>
-    db.runTransaction(async (tx) => {
+  return serialized(batch.gateway, (): Promise<StoreOutcome> => {
+    if (req.abandoned?.()) return Promise.resolve({ replay: false, abandoned: true });
+    return db.runTransaction(async (tx) => {
       const [gwSnap, record] = await Promise.all([tx.get(gwRef), readRecord(tx, db, batch.gateway, wanted)]);
       const state = parseState(gwSnap.data());
       if (state.recent.some((r) => r.s === sigKey)) return { replay: true } as const;
@@ -170,8 +180,8 @@ export async function storeBatch(db: Firestore, req: StoreRequest): Promise<Stor
         segmentIds: segmentDocs.map((d) => segmentId(batch.batchId, d.nLo)),
         pending: state.pending,
       } as const;
-    }),
-  );
+    });
+  });
 }
 
 function shardFor(record: Map<string, RecordShard>, stream: SyncStream, n: number): RecordShard {

@@ -11,6 +11,7 @@ import { createCloudLogger } from '../../../cloud/log.js';
 import { decodeRuns, RECORD_SPAN, size } from '../../../cloud/ingest/intervals.js';
 import type { SegmentDoc } from '../../../cloud/ingest/segments.js';
 import { segments, storedShard } from '../../../cloud/store/paths.js';
+import { serialized } from '../../../cloud/ingest/storeRecord.js';
 import { buildBatch, signedBatchRequest, type SyncBatch, type SyncReading } from '../../../shared/sync/index.js';
 import { startEmulators } from '../../helpers/emulators.js';
 
@@ -25,7 +26,7 @@ const settings: CloudSettings = {
   projectId: PROJECT,
   logLevel: 'silent',
   apiTokens: [],
-  gateways: new Map(['A', 'B', 'C', 'D'].map((w) => [`gw-${w.toLowerCase()}`, { ward: w, secret: SECRET }])),
+  gateways: new Map(['A', 'B', 'C', 'D', 'E'].map((w) => [`gw-${w.toLowerCase()}`, { ward: w, secret: SECRET }])),
 };
 const cloud = await startLocalCloud({
   settings,
@@ -178,4 +179,39 @@ t.test('the record of a shard stays small: about 3 bytes a message', async (t) =
   t.equal(shard.items, 511 * 5);
   t.ok(shard.runs.length <= 511 * 3, `${shard.runs.length} bytes for 511 messages`);
   t.equal(RECORD_SPAN / 1024, 512, 'a readings shard covers 512 messages');
+});
+
+t.test('an attempt the gateway gave up on before its turn is not stored; the same batch sent again is', async (t) => {
+  const batch = batchOf('E', messages(1, 5));
+  // The gateway's queue busy (a transaction ahead, a stalled instance): the attempt waits for its turn.
+  let release!: () => void;
+  const ahead = serialized('gw-e', () => new Promise<void>((resolve) => (release = resolve)));
+  const req = signedBatchRequest(batch, SECRET, Date.now());
+  const timeout = new AbortController();
+  const attempt = fetch(`${cloud.url}/ingestBatch`, {
+    method: 'POST',
+    body: req.body,
+    headers: req.headers,
+    signal: timeout.signal,
+  }).then(
+    (res) => res.status,
+    () => 'abandoned',
+  );
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  await sleep(1000); // the request is read and waits in the queue
+  timeout.abort(); // the edge's deadline
+  t.equal(await attempt, 'abandoned');
+  await sleep(500); // the cloud sees the connection close
+  release();
+  await ahead;
+  // The edge's next attempt: queued behind the abandoned one, it finds nothing of the batch stored, and stores it.
+  const again = await send(batch);
+  t.equal(again.status, 200);
+  t.match(again.json, { ok: true, stored: { readings: 20 }, skipped: 0, duplicate: false });
+  const { byN } = await held('E');
+  t.equal(byN.size, 20);
+  t.ok(
+    [...byN.values()].every((c) => c === 1),
+    'each reading once',
+  );
 });
