@@ -20,6 +20,11 @@ const MAX_FUTURE_MS = 5 * 60_000;
 export function ingestBatch(ctx: CloudContext) {
   return async (req: Request, res: Response): Promise<void> => {
     if (req.method !== 'POST') return sendError(res, 'WG_ERR_METHOD', 'use POST');
+    // The gateway's connection closed before the answer was written: it abandoned the attempt (a timeout) and sends
+    // again. Also a close that came before this handler ran (a stalled instance reads the request and the close together).
+    let closed = false;
+    res.once('close', () => (closed = !res.writableFinished));
+    const abandoned = () => closed || req.socket.destroyed;
     const body = Buffer.isBuffer(req.rawBody) ? req.rawBody : Buffer.alloc(0);
     // The server's guard (requestGuard.ts) refuses these before the body is read; kept for any other server.
     if (body.length > MAX_BATCH_BYTES)
@@ -52,9 +57,6 @@ export function ingestBatch(ctx: CloudContext) {
     if (batch.ward !== gateway.ward)
       return sendError(res, 'WG_ERR_FORBIDDEN', `gateway ${gatewayId} may write ward ${gateway.ward} only`, 'ward');
 
-    // The gateway's connection closed before the answer was written: it abandoned the attempt (a timeout) and sends again.
-    let closed = false;
-    res.once('close', () => (closed = !res.writableFinished));
     let outcome;
     try {
       outcome = await storeBatch(ctx.db, {
@@ -63,7 +65,7 @@ export function ingestBatch(ctx: CloudContext) {
         timestampMs: check.timestampMs,
         now: ctx.now(),
         retentionDays: ctx.settings.retentionDays,
-        abandoned: () => closed,
+        abandoned,
       });
     } catch (err) {
       ctx.log.error({ gateway: gatewayId, batchId: batch.batchId, err: (err as Error).message }, 'batch store failed');

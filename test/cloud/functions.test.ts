@@ -479,6 +479,7 @@ t.test('a batch stored but not announced is announced by the next request', asyn
       method: 'POST',
       rawBody: req.body,
       headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), v])),
+      socket: { destroyed: false },
     } as unknown as Request,
     res as unknown as Response,
   );
