@@ -151,12 +151,12 @@ export function parseValues(body: Record<string, unknown>): SubmittedValue[] {
   return values.map((v: unknown, i) => {
     const field = `values[${i}]`;
     if (!isPlainObject(v))
-      throw new WardgateError('WG_ERR_SCHEMA', 'expected an object { metric, value, observation? }', field);
+      throw new WardgateError('WG_ERR_SCHEMA', 'expected an object { metric, value, observation?, amends? }', field);
     for (const key of Object.keys(v))
-      if (!['metric', 'value', 'observation'].includes(key))
+      if (!['metric', 'value', 'observation', 'amends'].includes(key))
         throw new WardgateError(
           'WG_ERR_SCHEMA',
-          'unknown field (allowed: metric, value, observation)',
+          'unknown field (allowed: metric, value, observation, amends)',
           `${field}.${key}`,
         );
     if (typeof v.metric !== 'string')
@@ -166,10 +166,19 @@ export function parseValues(body: Record<string, unknown>): SubmittedValue[] {
     if (v.observation !== undefined && !(Number.isSafeInteger(v.observation) && (v.observation as number) > 0)) {
       throw new WardgateError('WG_ERR_SCHEMA', 'expected the id of a stored observation', `${field}.observation`);
     }
+    if (v.amends !== undefined && (typeof v.amends !== 'string' || !/^[A-Za-z0-9]{1,20}$/.test(v.amends)))
+      throw new WardgateError('WG_ERR_SCHEMA', 'expected the control id of a charted message', `${field}.amends`);
+    if (v.amends !== undefined && v.observation !== undefined)
+      throw new WardgateError(
+        'WG_ERR_SCHEMA',
+        'a device reading is named by its observation; amends names an entered value',
+        `${field}.amends`,
+      );
     return {
       metric: v.metric,
       value: v.value,
       ...(v.observation !== undefined && { observation: v.observation as number }),
+      ...(v.amends !== undefined && { amends: v.amends }),
     };
   });
 }

@@ -14,6 +14,8 @@
 //     value, and then as a correction of the charted result (OBX-11 C, the
 //     same measurement time), audited with the charted and the new value;
 //     sending it again unchanged is refused (it is in the chart already);
+//     a value the nurse entered is corrected the same way, named by the
+//     message that charted it (the last one entered for that vital);
 //   - an artifact (outside the plausibility gates) is never charted as
 //     measured; a value the nurse gives must itself be plausible;
 //   - the message and the audit entry are written in one transaction.
@@ -66,7 +68,11 @@ export interface ReviewRow {
   readonly artifact: boolean;
   /** The device flagged it unreliable or preliminary. */
   readonly unreliable: boolean;
-  /** This reading is in the chart already: the value charted last for it, by whom, when, in which message. */
+  /**
+   * This reading is in the chart already: the value charted last for it, by whom, when, in which message.
+   * With no device reading (`observation` null), the value a nurse entered last for this vital, if any:
+   * a new value for it names that message (`amends`).
+   */
   readonly charted: {
     readonly value: number;
     readonly by: string;
@@ -81,11 +87,15 @@ export interface Review {
   readonly vitals: readonly ReviewRow[];
 }
 
-/** One value the nurse sends: a device value confirmed or corrected (its observation named), or one entered. */
+/**
+ * One value the nurse sends: a device value confirmed or corrected (its observation named), one entered,
+ * or a correction of the value entered last for the vital (`amends`: the control id that charted it).
+ */
 export interface SubmittedValue {
   readonly metric: string;
   readonly value: number;
   readonly observation?: number;
+  readonly amends?: string;
 }
 
 export interface ChartReceipt {
@@ -126,6 +136,7 @@ export class VitalsCharting {
       vitals: this.#deps.config.vitals.map((code) => {
         const m = metric(code);
         const r = found.get(code);
+        const chartedNow = r ? charted.readings.get(chartKey(code, r.observation)) : charted.entered.get(code);
         return {
           metric: code,
           label: m.label,
@@ -136,7 +147,7 @@ export class VitalsCharting {
           observation: r?.observation ?? null,
           artifact: r ? (r.flags & ReadingFlag.artifact) !== 0 : false,
           unreliable: r ? (r.flags & DEVICE_CAUTION) !== 0 : false,
-          charted: chartedView(r && charted.get(chartKey(code, r.observation))),
+          charted: chartedView(chartedNow),
         };
       }),
     };
@@ -174,6 +185,24 @@ export class VitalsCharting {
           `${field}.value`,
         );
       }
+      if (v.observation === undefined && v.amends !== undefined) {
+        const entry = charted.entered.get(v.metric);
+        if (!entry || entry.controlId !== v.amends)
+          throw new WardgateError(
+            'WG_ERR_CONFLICT',
+            `message ${v.amends} is not the last ${metric(v.metric).label} entered for this patient within ehr.maxAgeMs`,
+            `${field}.amends`,
+          );
+        if (round2(entry.value) === round2(v.value))
+          throw new WardgateError(
+            'WG_ERR_CONFLICT',
+            `this ${metric(v.metric).label} is charted already as ${entry.value} (message ${entry.controlId}); change the value to correct it`,
+            `${field}.value`,
+          );
+        chart.push({ code: v.metric, value: v.value, ts: entry.ts, deviceId: null, method: 'nurse', correction: true });
+        receipt.amended.push({ metric: v.metric, from: entry.value, to: v.value, controlId: entry.controlId });
+        return;
+      }
       if (v.observation === undefined) {
         chart.push({ code: v.metric, value: v.value, ts: now, deviceId: null, method: 'nurse' });
         receipt.entered.push(v.metric);
@@ -181,7 +210,7 @@ export class VitalsCharting {
       }
       const stored = this.#storedValue(bed, admission, v.observation, v.metric, now, field);
       const corrected = round2(stored.value) !== round2(v.value);
-      const before = charted.get(chartKey(v.metric, v.observation));
+      const before = charted.readings.get(chartKey(v.metric, v.observation));
       if (before && round2(before.value) === round2(v.value)) {
         throw new WardgateError(
           'WG_ERR_CONFLICT',
@@ -249,7 +278,7 @@ export class VitalsCharting {
     for (const admission of this.#deps.admissions.current()) {
       const after = Math.max(this.#unvalidatedUpTo.get(admission.bed) ?? 0, now - options.intervalMs);
       // A reading a nurse charted final never goes again as preliminary: the EHR would take it as a downgrade.
-      const charted = this.#charted(admission.bed, after);
+      const charted = this.#charted(admission.bed, after).readings;
       const found = [...this.#latest(admission.bed, admission, this.#deps.config.vitals).values()].filter(
         (r) => r.ts > after && (r.flags & ReadingFlag.artifact) === 0 && !charted.has(chartKey(r.code, r.observation)),
       );
@@ -290,11 +319,17 @@ export class VitalsCharting {
    * reading. A reading is charted after it is measured, so the audit is read back to that time only,
    * less a margin for a device clock ahead of the gateway's (ingest.maxFutureSkewMs) or a clock step.
    */
-  #charted(bed: string, measuredSince: number): Map<string, ChartedValue> {
-    const found = new Map<string, ChartedValue>();
-    for (const c of chartedValues(this.#deps.db, { bed, since: measuredSince - CHARTED_MARGIN_MS }))
-      if (c.observation !== null) found.set(chartKey(c.metric, c.observation), c);
-    return found;
+  #charted(
+    bed: string,
+    measuredSince: number,
+  ): { readings: Map<string, ChartedValue>; entered: Map<string, ChartedValue> } {
+    const readings = new Map<string, ChartedValue>();
+    const entered = new Map<string, ChartedValue>();
+    for (const c of chartedValues(this.#deps.db, { bed, since: measuredSince - CHARTED_MARGIN_MS })) {
+      if (c.observation !== null) readings.set(chartKey(c.metric, c.observation), c);
+      else if (c.ts >= measuredSince) entered.set(c.metric, c);
+    }
+    return { readings, entered };
   }
 
   #latest(bed: string, admission: Admission, codes: readonly string[]): Map<string, StoredReading> {

@@ -3,8 +3,9 @@
 // a corrected value, or enters one the devices did not measure, and sends
 // them. The gateway decides what is a confirmation or a correction (by the
 // stored reading each row names) and audits it; this panel only shows it. A
-// reading already in the chart says so and is not ticked again; a new value
-// for it goes as a correction of the charted result.
+// reading already in the chart, or a value entered before where no device
+// measured, says so and is not ticked again; a new value for it goes as a
+// correction of the charted result.
 import { call } from './api.js';
 import { h } from './dom.js';
 import { age, unitText } from './format.js';
@@ -108,9 +109,13 @@ function row(v, ctx) {
     if (typed !== null) tick.checked = true;
   };
   input.addEventListener('input', mark);
+  const charted = () =>
+    `charted ${v.charted.value} by ${v.charted.by}, ${age(ctx.now() - Date.parse(v.charted.at))} ago`;
   const device =
     v.value === null
-      ? h('span', { class: 'muted' }, 'none since admission')
+      ? v.charted
+        ? h('span', { class: 'chart-charted' }, `no device reading · entered and ${charted()}`)
+        : h('span', { class: 'muted' }, 'none since admission')
       : h(
           'span',
           { class: v.artifact ? 'artifact' : '' },
@@ -121,13 +126,7 @@ function row(v, ctx) {
             : v.unreliable
               ? h('span', {}, ' (device: unreliable)')
               : null,
-          v.charted
-            ? h(
-                'span',
-                { class: 'chart-charted' },
-                ` · charted ${v.charted.value} by ${v.charted.by}, ${age(ctx.now() - Date.parse(v.charted.at))} ago`,
-              )
-            : null,
+          v.charted ? h('span', { class: 'chart-charted' }, ` · ${charted()}`) : null,
         );
   const tr = h(
     'tr',
@@ -145,6 +144,8 @@ function row(v, ctx) {
             metric: v.metric,
             value: Number(input.value),
             ...(v.observation !== null && { observation: v.observation }),
+            // A value entered before, corrected: named by the message that charted it.
+            ...(v.observation === null && v.charted && { amends: v.charted.controlId }),
           }
         : null,
   };

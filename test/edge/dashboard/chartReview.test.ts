@@ -127,6 +127,22 @@ t.test('a nurse reviews, confirms, corrects and enters vitals and sends them to 
     [correction.getComponent(3, 2), correction.getField(5).toString(), correction.getField(11).toString()],
     ['MDC_PULS_OXIM_SAT_O2', '93', 'C'],
   );
+  // The temperature entered above (no device measured one) is corrected the same way.
+  await page.locator('.bed-chart button', { hasText: 'Review again' }).click();
+  const entered = page.locator('.chart-form tr[data-metric="temp"]');
+  await entered.waitFor();
+  t.match(await entered.locator('.chart-charted').textContent(), 'entered and charted 37.8 by nurse-ann');
+  t.notOk(await entered.locator('input[type=checkbox]').isChecked());
+  await page.fill('.chart-form tr[data-metric="temp"] input[type=number]', '37.6');
+  t.match(await entered.locator('.chart-note').textContent(), 'corrects the charted value');
+  await page.click('.chart-form button[type=submit]');
+  t.match(await page.locator('.chart-sent').textContent(), /1 charted value corrected/);
+  await engine.waitForCount(3);
+  const tempRow = engine.received[2].message.getSegment('OBX')!;
+  t.same(
+    [tempRow.getComponent(3, 2), tempRow.getField(5).toString(), tempRow.getField(11).toString()],
+    ['MDC_TEMP_BODY', '37.6', 'C'],
+  );
   t.same(foreign, [], 'nothing loaded from beyond the gateway');
   // The refused send is a 400 the browser logs by itself; anything else is a fault of the page.
   t.same(

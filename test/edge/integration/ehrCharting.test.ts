@@ -439,3 +439,51 @@ t.test(
     );
   },
 );
+
+t.test(
+  'a value the nurse entered is corrected by naming the message that charted it (OBX-11 C, same time)',
+  async (t) => {
+    const { engine, call } = await ward(t);
+    await call('POST', '/api/admissions', 'biomed', { bed: '1', identifier: 'MRN-82' });
+    const first = await call('POST', '/api/beds/1/chart', 'nurse-ann', { values: [{ metric: 'rr', value: 16 }] });
+    t.equal(first.status, 201);
+    const rows = (await call('GET', '/api/beds/1/chart', 'nurse-ann')).body.vitals as Array<ReviewRow & Json>;
+    t.match(
+      rows.find((v) => v.metric === 'rr'),
+      { value: null, observation: null, charted: { value: 16, by: 'nurse-ann', controlId: first.body.controlId } },
+      'no device reading: the review shows the value entered',
+    );
+
+    const refusals: Array<[unknown, number, string]> = [
+      [{ metric: 'rr', value: 18, amends: 'V0000000000000000000' }, 409, 'values[0].amends'],
+      [{ metric: 'rr', value: 16, amends: first.body.controlId }, 409, 'values[0].value'],
+      [{ metric: 'rr', value: 18, amends: first.body.controlId, observation: 1 }, 400, 'values[0].amends'],
+      [{ metric: 'rr', value: 18, amends: 'not|an id' }, 400, 'values[0].amends'],
+    ];
+    for (const [value, status, field] of refusals)
+      t.match(await call('POST', '/api/beds/1/chart', 'nurse-ann', { values: [value] }), { status, body: { field } });
+
+    const fixed = await call('POST', '/api/beds/1/chart', 'nurse-ann', {
+      values: [{ metric: 'rr', value: 18, amends: first.body.controlId }],
+    });
+    t.equal(fixed.status, 201);
+    t.match(fixed.body, {
+      entered: [],
+      amended: [{ metric: 'rr', from: 16, to: 18, controlId: first.body.controlId }],
+    });
+    const after = (await call('GET', '/api/beds/1/chart', 'nurse-ann')).body.vitals as Array<ReviewRow & Json>;
+    t.match(
+      after.find((v) => v.metric === 'rr'),
+      { charted: { value: 18, controlId: fixed.body.controlId } },
+    );
+
+    await engine.waitForCount(2);
+    const [original, correction] = engine.received.map((r) => r.message.getSegment('OBX')!);
+    t.same(
+      [correction.getField(5).toString(), correction.getField(11).toString(), correction.getComponent(17, 1)],
+      ['18', 'C', 'MMEAS'],
+    );
+    t.equal(correction.getField(14).toString(), original.getField(14).toString(), 'OBX-14: the time it was entered');
+    t.equal(correction.getField(18).toString(), '', 'no device');
+  },
+);
