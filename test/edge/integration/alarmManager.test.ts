@@ -5,9 +5,7 @@
 // acknowledgement is; with the manager down the ward alarm is as fast as
 // ever and a technical alarm says the manager is not reached.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
@@ -16,6 +14,7 @@ import type { Gateway } from '../../../edge/gateway.js';
 import { freePort, tempDir, waitFor } from '../../helpers/env.js';
 import { connectAs, startTestGateway } from '../../helpers/gateway.js';
 import { InterfaceEngine } from '../../helpers/interfaceEngine.js';
+import { selfSignedCert } from '../../helpers/tls.js';
 
 t.setTimeout(120_000);
 
@@ -267,30 +266,7 @@ t.test(
 t.test(
   'TLS where the site has it: the reports reach a manager whose certificate chains to the configured CA',
   async (t) => {
-    const dir = tempDir(t);
-    const key = join(dir, 'manager.key');
-    const cert = join(dir, 'manager.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=nursecall.example',
-        '-addext',
-        'subjectAltName=DNS:nursecall.example',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = selfSignedCert(tempDir(t), 'manager', 'nursecall.example');
     const engine = await InterfaceEngine.start(t, { tls: { cert: readFileSync(cert), key: readFileSync(key) } });
     const { gateway, url } = await startTestGateway(t, {
       extra: { alarms, alarmManager: manager(engine.port, { tls: { ca: cert, servername: 'nursecall.example' } }) },
@@ -336,16 +312,7 @@ t.test(
 );
 
 t.test('alarmManager.listen.tls: the status port of a running gateway speaks MLLP inside TLS', async (t) => {
-  const dir = tempDir(t);
-  const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-  execFileSync(
-    'openssl',
-    [
-      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1'],
-      ...['-subj', '/CN=ward.example', '-addext', 'subjectAltName=DNS:ward.example'],
-    ],
-    { stdio: 'ignore' },
-  );
+  const { cert, key } = selfSignedCert(tempDir(t), 'ward', 'ward.example');
   const engine = await InterfaceEngine.start(t);
   const { gateway } = await startTestGateway(t, {
     extra: {

@@ -3,16 +3,15 @@
 import t from 'tap';
 import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Rejection } from '../../../shared/errors.js';
 import { createLogger } from '../../../edge/log.js';
 import { AlarmStatusListener } from '../../../edge/integration/alarmStatusListener.js';
 import type { AckReport, AlarmStatusReport } from '../../../edge/integration/alarmStatus.js';
 import { tempDir } from '../../helpers/env.js';
+import { selfSignedCert } from '../../helpers/tls.js';
 
 async function started(
   t: { teardown(fn: () => unknown): void },
@@ -135,19 +134,10 @@ t.test('an address not allowed is refused at connect', async (t) => {
   t.ok(closed, 'closed by the gateway');
 });
 
-/** A self-signed certificate and its key, made by openssl in a temp dir. */
+/** A self-signed certificate and its key, read. */
 function selfSigned(dir: string, name: string): { cert: Buffer; key: Buffer } {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.pem`);
-  execFileSync(
-    'openssl',
-    [
-      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1'],
-      ...['-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`],
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert: readFileSync(cert), key: readFileSync(key) };
+  const made = selfSignedCert(dir, name, name);
+  return { cert: readFileSync(made.cert), key: readFileSync(made.key) };
 }
 
 /** Sends one framed message on a TLS connection and resolves with the answer's text, or null when none comes. */
