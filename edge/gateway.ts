@@ -211,6 +211,7 @@ export class Gateway {
     const queue = ingestQueue(
       ingestCommitter({ writer: store.writer, admitsReadings: () => guard.admitsReadings(), diskFull }),
       { bus, metrics, log },
+      config.ingest.groupCommitMs,
     );
     const ingestor = new Ingestor(
       queue,

@@ -204,6 +204,12 @@ export const configSchema = z.strictObject({
       maxFutureSkewMs: z.int().min(0).default(300_000),
       /** Lab use: store readings from devices not declared below instead of dead-lettering them. */
       acceptUnknownDevices: z.boolean().default(false),
+      /**
+       * How long a reading that finds the disk idle waits for others to share
+       * its commit and fsync: less CPU on a busy floor, that much later a
+       * PUBACK. Alarms never wait for it. 0: off (docs/PERFORMANCE.md).
+       */
+      groupCommitMs: z.int().min(0).max(20).default(0),
     })
     .prefault({}),
   devices: z.array(device).default([]),

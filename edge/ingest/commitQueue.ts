@@ -51,11 +51,11 @@ export interface CommitQueueOptions {
    * How long the first item waits for company when the writer is idle
    * (default 0: the next turn of the event loop). Items that arrive while the
    * writer is busy never wait: they go next; alarms never wait (onSubmitted
-   * runs at once); only PUBACKs would. Measured at 1,000 beds at 1 Hz on a
-   * quiet machine, 2 ms cut the daemon's CPU from 36-37 % of a core to
-   * 27-29 % (fewer groups: fewer hops, transactions and fdatasyncs), but
-   * PUBACK p99 rose from 6.6 to 13.6-15 ms, past the 10 ms the gateway
-   * promises, so it is off (docs/PERFORMANCE.md).
+   * runs at once); only PUBACKs would. The config key ingest.groupCommitMs,
+   * off by default: measured at 1,000 beds at 1 Hz on a quiet machine, 2 ms
+   * cut the daemon's CPU from 36-37 % of a core to 27-29 % (fewer groups:
+   * fewer hops, transactions and fdatasyncs), but PUBACK p99 rose from 6.6
+   * to 13.6-15 ms, past the 10 ms the gateway promises (docs/PERFORMANCE.md).
    */
   readonly gatherMs?: number;
 }

@@ -12,6 +12,8 @@ import type { CommittedItem } from './types.js';
 export function ingestQueue(
   committer: GroupCommitter,
   deps: { bus: EventBus; metrics: GatewayMetrics; log: Logger },
+  /** ingest.groupCommitMs: how long a lone item waits for company (commitQueue.ts gatherMs). */
+  groupCommitMs = 0,
 ): CommitQueue {
   const { bus, metrics, log } = deps;
   return new CommitQueue(
@@ -29,7 +31,7 @@ export function ingestQueue(
       onListenerError: (err) => log.error({ err }, 'post-commit hook failed'),
     },
     // Two groups with the writer thread: it starts on the next while this thread tells the submitters of the last.
-    { inFlight: 2 },
+    { inFlight: 2, gatherMs: groupCommitMs },
   );
 }
 
