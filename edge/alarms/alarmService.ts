@@ -82,11 +82,15 @@ export class AlarmService implements Service {
 
   async start(): Promise<void> {
     const { config, bus, log, publisher, admissions } = this.#deps;
-    const store = new AlarmStore(this.#deps.store.db, this.#deps.onFatal ? { onSyncFailed: this.#deps.onFatal } : {});
+    const store = new AlarmStore(this.#deps.store.db, {
+      ...(this.#deps.onFatal && { onSyncFailed: this.#deps.onFatal }),
+      onDeferredFailed: (err) => log.error({ err }, 'alarm events could not be recorded'),
+    });
     this.#store = store;
     const sinks: AlarmSink[] = [
       // The store comes first: an event is committed (and queued for the cloud) before anyone is told,
-      // and on disk one WAL sync later, started at once off the event loop (AlarmStore.record).
+      // and on disk one WAL sync later, started at once off the event loop (AlarmStore.record). While the
+      // ingest writer holds the write lock the store does not wait for it: the event is committed moments later.
       {
         name: 'store',
         onEvent: (event, alarm) => store.record([[event, alarm]]),

@@ -46,6 +46,22 @@ function passes(err: unknown): boolean {
   return typeof code === 'string' && /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|PROTOCOL)/.test(code);
 }
 
+/** Another connection holds the write lock (the ingest writer thread, a checkpoint). */
+function lockHeld(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/** How soon events deferred by a held write lock are tried again. */
+const LOCK_RETRY_MS = 5;
+
+export interface AlarmStoreOptions {
+  /** The disk failed to sync recorded events; by default the process fails (a restart recovers from the disk). */
+  readonly onSyncFailed?: (err: Error) => void;
+  /** A deferred record (see record) failed for another reason than the lock: a full disk keeps its events, any other error drops them. */
+  readonly onDeferredFailed?: (err: Error) => void;
+}
+
 export class AlarmStore {
   readonly #upsert: Statement;
   readonly #insertEvent: Statement;
@@ -53,13 +69,19 @@ export class AlarmStore {
   readonly #db: Db;
   readonly #wal: WalSync;
   readonly #onSyncFailed: (err: Error) => void;
-  /** Events whose commit failed for a reason that passes (a full disk): recorded before the next ones. */
+  readonly #onDeferredFailed: (err: Error) => void;
+  /** The connection's busy timeout, restored after each record (which never waits for the lock). */
+  readonly #busyTimeout: number;
+  /** Events whose commit failed for a reason that passes (a full disk, a held lock): recorded before the next ones. */
   #unrecorded: Entry[] = [];
+  #retry: NodeJS.Timeout | undefined;
+  #closed = false;
 
-  /** `onSyncFailed`: the disk failed to sync recorded events; by default the process fails (a restart recovers from the disk). */
-  constructor(db: Db, options: { onSyncFailed?: (err: Error) => void } = {}) {
+  constructor(db: Db, options: AlarmStoreOptions = {}) {
     this.#db = db;
     this.#wal = new WalSync(`${db.name}-wal`);
+    this.#busyTimeout = db.pragma('busy_timeout', { simple: true }) as number;
+    this.#onDeferredFailed = options.onDeferredFailed ?? (() => {});
     this.#onSyncFailed =
       options.onSyncFailed ??
       ((err) =>
@@ -93,25 +115,45 @@ export class AlarmStore {
    * later, started now on the thread pool: the alarm goes out without waiting
    * for a slow disk (500 ms on some SD cards), and is on disk within one sync.
    *
-   * Events whose commit failed for a reason that passes (a full disk) are
-   * kept, and recorded first, in order, at the next call: the one that follows
-   * the next alarm event (the disk-full alarm clearing, at the latest). An
-   * event gets its seq only once committed: a seq from a transaction rolled
-   * back would be handed out again. Throws what made the commit fail.
+   * The write lock is never waited for: the ingest writer thread holds it
+   * through its commits, and through the WAL header's sync when its commit
+   * starts the WAL over after a checkpoint (a whole fsync: 500 ms on a slow
+   * card). Events that find the lock held are kept, in order, and recorded a
+   * few milliseconds later, as soon as it is free: the alarm goes out now, and
+   * reaches the store (and the sync and the alarm manager, which read it
+   * there) that much later. Closing the store records what is still waiting.
+   *
+   * Events whose commit failed for another reason that passes (a full disk)
+   * are kept too, and recorded first, in order, at the next call: the one that
+   * follows the next alarm event (the disk-full alarm clearing, at the
+   * latest). An event gets its seq only once committed: a seq from a
+   * transaction rolled back would be handed out again. Throws what made the
+   * commit fail, except a held lock.
    */
   record(events: readonly Entry[]): void {
+    this.#commit(events, false);
+  }
+
+  #commit(events: readonly Entry[], waitForLock: boolean): void {
     const db = this.#db;
     const batch = this.#unrecorded.length ? [...this.#unrecorded, ...events] : events;
+    if (batch.length === 0) return;
     // synchronous=FULL would fsync here, on the thread that publishes the alarm; the level cannot change inside a transaction.
     const relax = !db.inTransaction && (db.pragma('synchronous', { simple: true }) as number) > 1;
     if (relax) db.pragma('synchronous = NORMAL');
+    // Inside a transaction the lock is this connection's already.
+    const noWait = !waitForLock && !db.inTransaction;
+    if (noWait) db.pragma('busy_timeout = 0');
     let seqs: number[];
     try {
       seqs = this.#record(batch);
     } catch (err) {
       this.#unrecorded = passes(err) ? batch.slice(-UNRECORDED_LIMIT) : [];
-      throw err;
+      if (!noWait || !lockHeld(err)) throw err;
+      this.#retrySoon();
+      return;
     } finally {
+      if (noWait) db.pragma(`busy_timeout = ${this.#busyTimeout}`);
       if (relax) db.pragma('synchronous = FULL');
     }
     this.#unrecorded = [];
@@ -120,13 +162,35 @@ export class AlarmStore {
     if (!db.memory) this.#wal.syncSoon(this.#onSyncFailed);
   }
 
-  /** Events waiting for another attempt (their commit failed: a full disk). */
+  /** Events waiting for another attempt (their commit failed: a full disk, a held lock). */
   get unrecorded(): number {
     return this.#unrecorded.length;
   }
 
-  /** Releases the WAL's descriptor (the database is closing). */
+  #retrySoon(): void {
+    if (this.#retry || this.#closed) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      try {
+        this.#commit([], false);
+      } catch (err) {
+        this.#onDeferredFailed(err as Error);
+      }
+    }, LOCK_RETRY_MS);
+    this.#retry.unref();
+  }
+
+  /** Records what a held lock deferred, waiting for the lock now, and releases the WAL's descriptor (the database is closing). */
   close(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    try {
+      this.#commit([], true);
+    } catch (err) {
+      this.#onDeferredFailed(err as Error);
+    }
+    this.#closed = true;
     this.#wal.close();
   }
 

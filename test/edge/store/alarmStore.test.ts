@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import { AlarmStore } from '../../../edge/store/alarmStore.js';
 import { openDatabase } from '../../../edge/store/database.js';
@@ -147,4 +148,62 @@ t.test('an event the database refuses for itself is not kept: it would block eve
     'the next is stored',
   );
   t.equal(published.length, 2, 'both were published');
+});
+
+t.test(
+  'an alarm never waits for the write lock: published at once, recorded as soon as the lock is free',
+  async (t) => {
+    const { db, store, published, sbp } = engineWithStore(t);
+    // The ingest writer thread's connection, holding the write lock as through a commit that starts the WAL
+    // over and syncs its header (500 ms on a slow card); the store's busy timeout is 5 s.
+    const writer = new Database(db.name);
+    t.teardown(() => writer.close());
+    writer.exec('BEGIN IMMEDIATE');
+    const started = performance.now();
+    sbp('1', 75);
+    sbp('2', 75);
+    sbp('1', 120);
+    const took = performance.now() - started;
+    t.ok(took < 200, `three evaluations with the lock held took ${took.toFixed(1)} ms`);
+    t.same(
+      published.map((e) => [e.bed, e.phase]),
+      [
+        ['1', 'raised'],
+        ['2', 'raised'],
+        ['1', 'cleared'],
+      ],
+      'every event published at once',
+    );
+    t.equal(store.unrecorded, 3, 'kept, in order, while the lock is held');
+
+    writer.exec('COMMIT');
+    for (let i = 0; i < 100 && store.unrecorded > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    t.equal(store.unrecorded, 0, 'recorded once the lock is free, without waiting for another alarm');
+    const stored = store.events().reverse();
+    t.same(
+      stored.map((e) => [e.bed, e.phase]),
+      published.map((e) => [e.bed, e.phase]),
+      'in the order raised',
+    );
+    t.ok(
+      stored.every((e, i) => i === 0 || e.seq! > stored[i - 1].seq!),
+      'numbered in that order',
+    );
+  },
+);
+
+t.test('closing the store records what a held lock deferred', async (t) => {
+  const { db, store, sbp } = engineWithStore(t);
+  const writer = new Database(db.name);
+  t.teardown(() => writer.close());
+  writer.exec('BEGIN IMMEDIATE');
+  sbp('1', 75);
+  t.equal(store.unrecorded, 1, 'deferred');
+  writer.exec('COMMIT');
+  store.close();
+  t.same(
+    store.events().map((e) => [e.bed, e.phase]),
+    [['1', 'raised']],
+    'recorded at the close, before the retry was due',
+  );
 });
