@@ -12,6 +12,8 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface BrokerChild {
   readonly port: number;
+  /** wardgate's HTTP port (its /metrics), when it has one. */
+  readonly httpPort?: number;
   readonly child: ChildProcess;
   stop(): Promise<void>;
 }
@@ -53,8 +55,14 @@ export async function startWardgate(
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      const info = JSON.parse(readFileSync(runFile, 'utf8')) as { pid: number; ports: { mqtt: number } };
-      if (info.pid === child.pid) return { port: info.ports.mqtt, child, stop: stopper(child) };
+      const info = JSON.parse(readFileSync(runFile, 'utf8')) as { pid: number; ports: { mqtt: number; http?: number } };
+      if (info.pid === child.pid)
+        return {
+          port: info.ports.mqtt,
+          ...(info.ports.http !== undefined && { httpPort: info.ports.http }),
+          child,
+          stop: stopper(child),
+        };
     } catch {
       // not written yet
     }
@@ -91,4 +99,35 @@ export function cpuByThread(pid: number): Map<string, number> {
     }
   }
   return out;
+}
+
+/** The daemon's /metrics, each series (name with its labels) to its value. */
+export async function daemonMetrics(httpPort: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
+/**
+ * The daemon's main isolate as its /metrics reports it, in MiB: the V8 heap
+ * (committed and used) and memory outside it (Buffers, native). What RSS holds
+ * beyond them is the writer thread's isolate, SQLite's caches, code and the
+ * allocator's slack.
+ */
+export function mainIsolateMiB(metrics: ReadonlyMap<string, number>): {
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+} {
+  const mib = (name: string) => (metrics.get(`wardgate_process_${name}`) ?? Number.NaN) / 2 ** 20;
+  return {
+    heapTotal: mib('nodejs_heap_size_total_bytes'),
+    heapUsed: mib('nodejs_heap_size_used_bytes'),
+    external: mib('nodejs_external_memory_bytes'),
+  };
 }

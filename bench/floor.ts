@@ -15,7 +15,16 @@ import mqtt from 'mqtt';
 import { deviceVerifier, mintDeviceSecret } from '../edge/auth/deviceSecret.js';
 import { hashPassword } from '../edge/auth/password.js';
 import { LeanMqttConnection } from '../simulators/transports/leanMqtt.js';
-import { cpuByThread, cpuSeconds, rssMiB, startBare, startWardgate, type BrokerChild } from './children.js';
+import {
+  cpuByThread,
+  cpuSeconds,
+  daemonMetrics,
+  mainIsolateMiB,
+  rssMiB,
+  startBare,
+  startWardgate,
+  type BrokerChild,
+} from './children.js';
 
 const WARD = 'floor';
 
@@ -30,6 +39,10 @@ export interface FloorRun {
   alarmMs?: { count: number; p50: number; p99: number; max: number };
   rssMiB?: number;
   peakRssMiB?: number;
+  /** wardgate's main isolate at the end of the window (MiB); the rest of RSS is the writer thread, SQLite and code. */
+  mainIsolateMiB?: { heapTotal: number; heapUsed: number; external: number };
+  /** wardgate's ingest commits (groups) per second over the window: CPU per message falls as groups grow. */
+  commitsPerSecond?: number;
 }
 
 export interface FloorFigures {
@@ -146,6 +159,11 @@ async function drive(
   });
   await new Promise((r) => setTimeout(r, warmupS * 1000));
   measuring = true;
+  const commits = async () =>
+    broker.httpPort === undefined
+      ? undefined
+      : (await daemonMetrics(broker.httpPort)).get('wardgate_commit_batch_items_count');
+  const commitsBefore = await commits();
   const cpuBefore = cpuSeconds(broker.child.pid!);
   const threadsBefore = cpuByThread(broker.child.pid!);
   const simBefore = process.cpuUsage();
@@ -170,6 +188,8 @@ async function drive(
   for (const timer of timers) clearTimeout(timer);
   const rss = rssMiB(broker.child.pid!, 'VmRSS');
   const peak = rssMiB(broker.child.pid!, 'VmHWM');
+  const commitsAfter = await commits();
+  const isolate = broker.httpPort === undefined ? undefined : mainIsolateMiB(await daemonMetrics(broker.httpPort));
   await new Promise((r) => setTimeout(r, 300));
   for (const c of opened) c.end();
   await client?.endAsync();
@@ -183,6 +203,9 @@ async function drive(
     ...(station && { alarmMs: { count: alarmLatencies.length, ...quantiles(alarmLatencies) } }),
     rssMiB: rss,
     peakRssMiB: peak,
+    ...(isolate && { mainIsolateMiB: isolate }),
+    ...(commitsBefore !== undefined &&
+      commitsAfter !== undefined && { commitsPerSecond: (commitsAfter - commitsBefore) / seconds }),
   };
 }
 
@@ -219,6 +242,10 @@ export async function runFloorBench(
           http: { port: 0 },
           gateway: { dataDir: './data' },
           log: { level: 'error' },
+          // WARDGATE_BENCH_FLOOR_GROUP_COMMIT_MS: the daemon's ingest.groupCommitMs (default 0, off).
+          ...(process.env.WARDGATE_BENCH_FLOOR_GROUP_COMMIT_MS && {
+            ingest: { groupCommitMs: Number(process.env.WARDGATE_BENCH_FLOOR_GROUP_COMMIT_MS) },
+          }),
           devices: devices.map((d, i) => ({ id: d.id, bed: String(i + 1), secretHash: deviceVerifier(d.password) })),
           users: [
             { name: station.user, role: 'viewer', secretHash: await hashPassword(station.password, { logN: 12 }) },
@@ -235,10 +262,11 @@ export async function runFloorBench(
       figures.push({ beds, bare: b, wardgate: w });
       const a = w.alarmMs!;
       log(
-        `${String(beds).padStart(5)} beds (${Math.round(w.messagesPerSecond)} msg/s): CPU wardgate ${w.brokerCpuPercent.toFixed(1)} % vs bare ${b.brokerCpuPercent.toFixed(1)} % of a core ` +
+        `${String(beds).padStart(5)} beds (${Math.round(w.messagesPerSecond)} msg/s, ${Math.round(w.commitsPerSecond ?? 0)} commits/s): CPU wardgate ${w.brokerCpuPercent.toFixed(1)} % vs bare ${b.brokerCpuPercent.toFixed(1)} % of a core ` +
           `(simulator ${w.simulatorCpuPercent.toFixed(1)} %); RSS ${w.rssMiB!.toFixed(0)} MiB (peak ${w.peakRssMiB!.toFixed(0)}; bare ${b.rssMiB!.toFixed(0)}); ` +
           `PUBACK p50 ${w.pubackMs.p50.toFixed(2)} p99 ${w.pubackMs.p99.toFixed(2)} max ${w.pubackMs.max.toFixed(1)} ms (bare p99 ${b.pubackMs.p99.toFixed(2)}); ` +
-          `alarm p50 ${a.p50.toFixed(1)} p99 ${a.p99.toFixed(1)} max ${a.max.toFixed(1)} ms (${a.count} alarms); threads ${JSON.stringify(w.threadCpuPercent)}`,
+          `alarm p50 ${a.p50.toFixed(1)} p99 ${a.p99.toFixed(1)} max ${a.max.toFixed(1)} ms (${a.count} alarms); threads ${JSON.stringify(w.threadCpuPercent)}; ` +
+          `main isolate MiB ${JSON.stringify(w.mainIsolateMiB, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v) : v))}`,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
