@@ -203,7 +203,17 @@ export class Gateway {
     const guard = new StorageGuard(store.db, config.storage, technical);
     const cloud = wireSync({ config, env: this.#env, log, db: store.db, bus, alarms: technical, metrics });
     const scheduler = new Scheduler({
-      jobs: jobList({ config, log, db: store.db, guard, bus, cloud, metrics }),
+      // The checkpoint runs on the ingest writer thread: its fsyncs never hold up an alarm.
+      jobs: jobList({
+        config,
+        log,
+        db: store.db,
+        guard,
+        bus,
+        cloud,
+        metrics,
+        checkpoint: () => store.writer.checkpoint(),
+      }),
       log,
       onRun: (job, outcome) => metrics.jobRuns.inc({ job, outcome }),
     });

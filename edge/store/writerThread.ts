@@ -28,8 +28,10 @@ type WireObservation = [
 ];
 export type WireItem = WireObservation | Exclude<StoreItem, { kind: 'obs' }>;
 
+/** `checkpoint`: fold the WAL back into the database instead of committing items (WriterThread.checkpoint). */
 export type WriterRequest =
-  { id: number; items: readonly WireItem[]; close?: never } | { close: true; id?: never; items?: never };
+  | { id: number; items: readonly WireItem[]; checkpoint?: boolean; close?: never }
+  | { close: true; id?: never; items?: never; checkpoint?: never };
 /** `fatal`: the disk failed; the thread has stopped and the gateway must not go on. */
 export type WriterReply =
   | { id: number; results: IngestOutcome[] }
@@ -143,6 +145,21 @@ export class WriterThread {
     // Registered once sent: a group that cannot be sent (throws here) is never answered twice.
     worker.postMessage({ id, items: items.map(toWire) } satisfies WriterRequest);
     this.#pending.set(id, done);
+  }
+
+  /**
+   * Folds the WAL back into the database and empties it, on the thread, after
+   * the groups already sent: the scheduled checkpoint (two fsyncs) and the
+   * start of the new WAL (one more, holding the write lock) stay off the event
+   * loop, and no alarm commit is the one that starts the WAL over (see
+   * ingestWriter.ts).
+   */
+  checkpoint(): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    const worker = this.#worker ?? this.#spawn();
+    const id = this.#nextId++;
+    worker.postMessage({ id, items: [], checkpoint: true } satisfies WriterRequest);
+    return new Promise((resolve, reject) => this.#pending.set(id, (err) => (err ? reject(err) : resolve())));
   }
 
   /** Closes the thread's database once the groups already sent are committed. */

@@ -1,5 +1,7 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
-import { openDatabase } from '../../../edge/store/database.js';
+import { DB_FILE, openDatabase } from '../../../edge/store/database.js';
 import { DEAD_LETTER_RAW_LIMIT, IngestStore } from '../../../edge/store/ingestStore.js';
 import { WriterThread } from '../../../edge/store/writerThread.js';
 import type { IngestItem, IngestOutcome } from '../../../edge/ingest/types.js';
@@ -181,5 +183,33 @@ t.test(
     t.equal(fatal.length, 1);
     await writer.close();
     t.same(exits, [], 'the thread ended as it chose to, not by a crash');
+  },
+);
+
+t.test(
+  'the checkpoint runs on the thread and starts the WAL over there: the next write of the gateway connection appends to it',
+  async (t) => {
+    const { dir, db } = setUp(t);
+    const writer = new WriterThread(dir);
+    await writer.start();
+    t.teardown(() => writer.close());
+    await commit(writer, [obs(1), obs(2)]);
+    const wal = join(dir, `${DB_FILE}-wal`);
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    t.ok(statSync(wal).size > 32 + 2 * (24 + pageSize), 'the WAL holds the commits');
+    await writer.checkpoint();
+    t.equal(
+      statSync(wal).size,
+      32 + 24 + pageSize,
+      'emptied, and started over by the thread: its header and one frame',
+    );
+    const header = readFileSync(wal).subarray(0, 32);
+    db.exec('CREATE TABLE later (x)');
+    t.same(
+      readFileSync(wal).subarray(0, 32),
+      header,
+      'the gateway connection appended: it did not start the WAL over (whose header SQLite syncs first)',
+    );
+    t.equal(db.prepare('SELECT count(*) FROM observations').pluck().get(), 2, 'the commits are all there');
   },
 );
