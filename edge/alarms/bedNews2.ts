@@ -26,6 +26,7 @@ export interface PatientContext {
 
 export interface News2Snapshot extends News2Result {
   readonly stale: readonly string[];
+  /** When it was scored; the engine scores a bed again only when an input would score other points (engine.ts). */
   readonly at: number;
 }
 
