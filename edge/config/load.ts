@@ -83,6 +83,24 @@ export function loadConfig({ file, env = process.env, cwd = process.cwd() }: Loa
     cert: checkFile(atPath(config.http.tls.cert), 'http.tls.cert', false, problems),
     key: checkFile(atPath(config.http.tls.key), 'http.tls.key', true, problems),
   };
+  // The hospital links' TLS files, as the MQTT and HTTP ones: relative to the config, the key 0600.
+  const tlsFiles = <T extends TlsFiles>(files: T | undefined, at: string): T | undefined =>
+    files && {
+      ...files,
+      ...(files.cert !== undefined && { cert: checkFile(atPath(files.cert), `${at}.cert`, false, problems) }),
+      ...(files.key !== undefined && { key: checkFile(atPath(files.key), `${at}.key`, true, problems) }),
+      ...(files.ca !== undefined && { ca: checkFile(atPath(files.ca), `${at}.ca`, false, problems) }),
+    };
+  const adt = config.hl7?.adt && { ...config.hl7.adt, tls: tlsFiles(config.hl7.adt.tls, 'hl7.adt.tls') };
+  const ehr = config.ehr && { ...config.ehr, tls: tlsFiles(config.ehr.tls, 'ehr.tls') };
+  const alarmManager = config.alarmManager && {
+    ...config.alarmManager,
+    tls: tlsFiles(config.alarmManager.tls, 'alarmManager.tls'),
+    listen: config.alarmManager.listen && {
+      ...config.alarmManager.listen,
+      tls: tlsFiles(config.alarmManager.listen.tls, 'alarmManager.listen.tls'),
+    },
+  };
   const webhook = config.alarms.webhook;
   if (webhook && !env[webhook.secretEnv])
     problems.push(`alarms.webhook.secretEnv: environment variable ${webhook.secretEnv} is not set`);
@@ -102,6 +120,9 @@ export function loadConfig({ file, env = process.env, cwd = process.cwd() }: Loa
     gateway: { ...config.gateway, dataDir: atPath(config.gateway.dataDir) },
     mqtt: { ...config.mqtt, tls },
     http: { ...config.http, tls: httpTls },
+    ...(config.hl7 && { hl7: { ...config.hl7, adt } }),
+    ...(ehr && { ehr }),
+    ...(alarmManager && { alarmManager }),
     ...(config.cloud?.idToken?.credentialsFile !== undefined && {
       cloud: {
         ...config.cloud,
@@ -201,6 +222,13 @@ function resolveSecret(
     return '';
   }
   return hash;
+}
+
+/** The file paths of a TLS section: certificate, private key, trusted CA; each may be absent. */
+interface TlsFiles {
+  cert?: string;
+  key?: string;
+  ca?: string;
 }
 
 /** Checks that a file exists; a secret file must not be readable by group or others (mode 0600 or stricter). */

@@ -150,3 +150,43 @@ t.test('wardgate edge with a bad config exits 2 and names the field', async (t) 
   t.match(run.stderr, /mqtt\.port: expected a number/);
   t.equal(run.stdout, '');
 });
+
+t.test("the hospital links' TLS files: relative to the config file, a readable key refused", async (t) => {
+  const dir = tempDir(t);
+  for (const name of ['adt.pem', 'adt-key.pem', 'ca.pem', 'ehr.pem', 'ehr-key.pem', 'am.pem', 'am-key.pem']) {
+    writeFileSync(join(dir, name), 'PEM');
+    chmodSync(join(dir, name), 0o600);
+  }
+  const file = join(dir, 'c.yaml');
+  const yaml = (listenKey: string) =>
+    [
+      'hl7:',
+      '  locations: [{ pointOfCare: 3B }]',
+      '  adt: { tls: { cert: adt.pem, key: adt-key.pem, ca: ca.pem } }',
+      'ehr: { host: engine.hosp, port: 2575, tls: { ca: ca.pem, cert: ehr.pem, key: ehr-key.pem } }',
+      'alarmManager:',
+      '  host: nursecall.hosp',
+      '  port: 3100',
+      '  tls: { ca: ca.pem }',
+      `  listen: { port: 3101, tls: { cert: am.pem, key: ${listenKey}, ca: ca.pem } }`,
+    ].join('\n');
+  writeFileSync(file, yaml('am-key.pem'));
+  const config = loadConfig({ file, env: {} });
+  t.same(config.hl7?.adt?.tls, { cert: join(dir, 'adt.pem'), key: join(dir, 'adt-key.pem'), ca: join(dir, 'ca.pem') });
+  t.same(config.ehr?.tls, { ca: join(dir, 'ca.pem'), cert: join(dir, 'ehr.pem'), key: join(dir, 'ehr-key.pem') });
+  t.same(config.alarmManager?.tls, { ca: join(dir, 'ca.pem') });
+  t.equal(config.alarmManager?.listen?.tls?.key, join(dir, 'am-key.pem'));
+
+  chmodSync(join(dir, 'ehr-key.pem'), 0o644);
+  writeFileSync(file, yaml('missing-key.pem'));
+  const message = (() => {
+    try {
+      loadConfig({ file, env: {} });
+      return 'loaded';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  })();
+  t.match(message, /ehr\.tls\.key: .*ehr-key\.pem has mode 0644; a secret file must be 0600 or stricter/);
+  t.match(message, /alarmManager\.listen\.tls\.key: cannot read .*missing-key\.pem \(ENOENT\)/);
+});
