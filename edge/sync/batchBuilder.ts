@@ -17,6 +17,7 @@ import { sensorStates, type SensorState } from '../../shared/reading.js';
 import { isWireBed, isWireTarget, isWireWord, NO_BED, WITHHELD } from '../../shared/sync/wardText.js';
 import type { Db } from '../store/database.js';
 import type { Ranges, OutboxStream } from '../store/outbox.js';
+import { OutboxRows } from '../store/outboxRows.js';
 import type { Pseudonyms } from './pseudonyms.js';
 
 /**
@@ -74,14 +75,14 @@ const wireId = (value: string) => (ID.test(value) ? value : `x${value.replace(/[
 const GATEWAY_ACTORS = ['wardgate', 'cloud', 'local-admin', 'anonymous', 'adt'];
 
 export class BatchBuilder {
-  readonly #db: Db;
+  readonly #rows: OutboxRows;
   readonly #pseudonyms: Pseudonyms;
   readonly #identity: Identity;
   readonly #actors: ReadonlySet<string>;
 
   /** `actors`: the configured user names and device ids; any other actor is text someone typed (a failed login's user name) and leaves as `withheld`. */
   constructor(db: Db, pseudonyms: Pseudonyms, identity: Identity, actors: Iterable<string> = []) {
-    this.#db = db;
+    this.#rows = new OutboxRows(db);
     this.#pseudonyms = pseudonyms;
     this.#identity = identity;
     this.#actors = new Set([...GATEWAY_ACTORS, ...actors]);
@@ -107,19 +108,13 @@ export class BatchBuilder {
     maxItems: number,
   ): { ranges: Ranges; items: number; readings: number; full: boolean } | null {
     let budget = maxItems;
-    const alarmIds = this.#db
-      .prepare('SELECT id FROM alarm_events WHERE id > ? ORDER BY id LIMIT ?')
-      .pluck()
-      .all(from.alarms, Math.min(budget, MAX_BATCH_ALARMS)) as number[];
+    const alarmIds = this.#rows.idsAbove('alarms', from.alarms, Math.min(budget, MAX_BATCH_ALARMS));
     budget -= alarmIds.length;
     let obsThrough = from.obs;
     let readings = 0;
     let crowded = false;
     if (budget > 0) {
-      const rows = this.#db
-        .prepare('SELECT id, json_array_length(readings) AS n FROM observations WHERE id > ? ORDER BY id LIMIT ?')
-        .all(from.obs, budget) as Array<{ id: number; n: number }>;
-      for (const row of rows) {
+      for (const row of this.#rows.observationSizesAbove(from.obs, budget)) {
         // A message larger than the whole budget still goes, alone: otherwise the stream would stall behind it.
         if (row.n > budget && obsThrough !== from.obs) {
           crowded = true;
@@ -130,21 +125,9 @@ export class BatchBuilder {
         obsThrough = row.id;
       }
     }
-    const statusIds =
-      budget > 0
-        ? (this.#db
-            .prepare('SELECT id FROM device_status WHERE id > ? ORDER BY id LIMIT ?')
-            .pluck()
-            .all(from.status, budget) as number[])
-        : [];
+    const statusIds = budget > 0 ? this.#rows.idsAbove('status', from.status, budget) : [];
     budget -= statusIds.length;
-    const auditIds =
-      budget > 0
-        ? (this.#db
-            .prepare('SELECT id FROM audit WHERE id > ? ORDER BY id LIMIT ?')
-            .pluck()
-            .all(from.audit, Math.min(budget, MAX_BATCH_AUDIT)) as number[])
-        : [];
+    const auditIds = budget > 0 ? this.#rows.idsAbove('audit', from.audit, Math.min(budget, MAX_BATCH_AUDIT)) : [];
     budget -= auditIds.length;
     const items = maxItems - budget;
     if (items === 0) return null;
@@ -188,20 +171,7 @@ export class BatchBuilder {
 
   #readings(range: { after: number; through: number }): SyncReading[] {
     if (range.through <= range.after) return [];
-    const rows = this.#db
-      .prepare(
-        `SELECT o.id, d.device_id AS device, o.seq, o.ts, o.bed, o.patient, o.readings FROM observations o JOIN devices d ON d.id = o.device
-         WHERE o.id > ? AND o.id <= ? ORDER BY o.id`,
-      )
-      .all(range.after, range.through) as Array<{
-      id: number;
-      device: string;
-      seq: number;
-      ts: number;
-      bed: string | null;
-      patient: number | null;
-      readings: string;
-    }>;
+    const rows = this.#rows.observations(range);
     const out: SyncReading[] = [];
     for (const row of rows) {
       const entries = JSON.parse(row.readings) as Array<[string, number, number, number?]>;
@@ -230,32 +200,16 @@ export class BatchBuilder {
 
   #alarms(range: { after: number; through: number }): SyncAlarmEvent[] {
     if (range.through <= range.after) return [];
-    const rows = this.#db
-      .prepare(
-        'SELECT id, alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, value, by FROM alarm_events WHERE id > ? AND id <= ? ORDER BY id',
-      )
-      .all(range.after, range.through) as Array<{
-      id: number;
-      alarm_id: string;
-      phase: SyncAlarmEvent['phase'];
-      ts: number;
-      bed: string | null;
-      device_id: string | null;
-      kind: SyncAlarmEvent['kind'];
-      rule: string;
-      metric: string | null;
-      priority: SyncAlarmEvent['priority'];
-      value: number | null;
-      by: string | null;
-    }>;
+    const rows = this.#rows.alarmEvents(range);
     return rows.map((r) => {
       const patient = r.bed === null ? undefined : this.#pseudonyms.forReading(null, r.bed, r.ts);
       return {
         n: r.id,
         alarmId: wireId(r.alarm_id),
-        phase: r.phase,
-        priority: r.priority,
-        kind: r.kind,
+        // As the alarm engine stored them: its phases, priorities and kinds are the wire's.
+        phase: r.phase as SyncAlarmEvent['phase'],
+        priority: r.priority as SyncAlarmEvent['priority'],
+        kind: r.kind as SyncAlarmEvent['kind'],
         condition: wireId(r.rule),
         ts: r.ts,
         ...(r.bed !== null && { bed: this.#bed(r.bed) }),
@@ -270,20 +224,7 @@ export class BatchBuilder {
 
   #statuses(range: { after: number; through: number }): SyncDeviceStatus[] {
     if (range.through <= range.after) return [];
-    const rows = this.#db
-      .prepare(
-        `SELECT s.id, d.device_id AS device, d.bed, s.ts, s.online, s.battery, s.sensor FROM device_status s JOIN devices d ON d.id = s.device
-         WHERE s.id > ? AND s.id <= ? ORDER BY s.id`,
-      )
-      .all(range.after, range.through) as Array<{
-      id: number;
-      device: string;
-      bed: string | null;
-      ts: number;
-      online: number | null;
-      battery: number | null;
-      sensor: string | null;
-    }>;
+    const rows = this.#rows.deviceStatuses(range);
     return rows.map((r) => ({
       n: r.id,
       device: r.device,
@@ -297,16 +238,7 @@ export class BatchBuilder {
 
   #audit(range: { after: number; through: number }): SyncAuditEntry[] {
     if (range.through <= range.after) return [];
-    const rows = this.#db
-      .prepare('SELECT id, ts, actor, action, target, detail FROM audit WHERE id > ? AND id <= ? ORDER BY id')
-      .all(range.after, range.through) as Array<{
-      id: number;
-      ts: number;
-      actor: string;
-      action: string;
-      target: string | null;
-      detail: string | null;
-    }>;
+    const rows = this.#rows.auditEntries(range);
     return rows.map((r) => {
       const target = r.target === null ? undefined : wireTarget(r.target, (label) => this.#bed(label));
       const detail = r.detail === null ? undefined : wireDetail(r.detail);

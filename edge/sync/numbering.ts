@@ -19,26 +19,19 @@ import type { StreamHeads } from '../../shared/sync/verify.js';
 import { writeTransaction, type Db } from '../store/database.js';
 import { READING_N_STRIDE } from './batchBuilder.js';
 import type { OutboxStream } from '../store/outbox.js';
+import { OutboxNumbering } from '../store/outboxNumbering.js';
 
-interface StreamTable {
-  readonly table: string;
-  /** When the gateway wrote the row (its own clock). */
-  readonly time: string;
+interface StreamRows {
   readonly outbox: OutboxStream;
   /** The row id that holds an item number. */
   readonly rowOf: (n: number) => number;
 }
 
-const TABLES: Readonly<Record<SyncStream, StreamTable>> = {
-  readings: {
-    table: 'observations',
-    time: 'received_ts',
-    outbox: 'obs',
-    rowOf: (n) => Math.floor(n / READING_N_STRIDE),
-  },
-  alarms: { table: 'alarm_events', time: 'ts', outbox: 'alarms', rowOf: (n) => n },
-  statuses: { table: 'device_status', time: 'received_ts', outbox: 'status', rowOf: (n) => n },
-  audit: { table: 'audit', time: 'ts', outbox: 'audit', rowOf: (n) => n },
+const STREAMS: Readonly<Record<SyncStream, StreamRows>> = {
+  readings: { outbox: 'obs', rowOf: (n) => Math.floor(n / READING_N_STRIDE) },
+  alarms: { outbox: 'alarms', rowOf: (n) => n },
+  statuses: { outbox: 'status', rowOf: (n) => n },
+  audit: { outbox: 'audit', rowOf: (n) => n },
 };
 
 export interface NumberingRaise {
@@ -63,26 +56,18 @@ export interface RaiseOptions {
 /** Raises each stream's numbering above the cloud's heads where it lies below; returns what was raised (nothing when the database is where it should be). */
 export function raiseNumbering(db: Db, heads: StreamHeads, options: RaiseOptions): NumberingRaise[] {
   return writeTransaction(db, () => {
+    const numbering = new OutboxNumbering(db);
     const raised: NumberingRaise[] = [];
-    for (const [stream, t] of Object.entries(TABLES) as Array<[SyncStream, StreamTable]>) {
+    for (const [stream, t] of Object.entries(STREAMS) as Array<[SyncStream, StreamRows]>) {
       const cloudRow = t.rowOf(heads[stream]);
       if (cloudRow <= 0) continue;
-      const seq =
-        (db.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').pluck().get(t.table) as number | undefined) ?? 0;
-      const maxId = (db.prepare(`SELECT max(id) FROM ${t.table}`).pluck().get() as number | null) ?? 0;
-      const localRow = Math.max(seq, maxId);
-      const movers = db
-        .prepare(`SELECT id FROM ${t.table} WHERE id > ? AND id <= ? AND ${t.time} >= ? ORDER BY id`)
-        .pluck()
-        .all(options.planned[t.outbox], cloudRow, options.since) as number[];
+      const localRow = numbering.highestUsed(t.outbox);
+      const movers = numbering.writtenSince(t.outbox, options.planned[t.outbox], cloudRow, options.since);
       if (localRow >= cloudRow && movers.length === 0) continue;
       let next = Math.max(localRow, cloudRow);
-      const move = db.prepare(`UPDATE ${t.table} SET id = ? WHERE id = ?`);
-      for (const id of movers) move.run(++next, id);
+      for (const id of movers) numbering.renumber(t.outbox, id, ++next);
       // AUTOINCREMENT numbers the next row above both the highest id and this counter.
-      if (db.prepare('UPDATE sqlite_sequence SET seq = ? WHERE name = ?').run(next, t.table).changes === 0) {
-        db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)').run(t.table, next);
-      }
+      numbering.setCounter(t.outbox, next);
       raised.push({ stream, cloudRow, localRow, raisedTo: next, moved: movers.length });
     }
     return raised;

@@ -23,6 +23,7 @@ import { writeTransaction, type Db } from '../store/database.js';
 import { readVerifyTotals, type VerifyTotals } from '../store/syncStatusQuery.js';
 import { READING_N_STRIDE, type BatchBuilder } from './batchBuilder.js';
 import type { Outbox, OutboxStream, Ranges } from '../store/outbox.js';
+import { OutboxRows } from '../store/outboxRows.js';
 import type { TechnicalAlarms } from './technicalAlarms.js';
 import { postVerify } from './verifyClient.js';
 
@@ -30,11 +31,6 @@ import { postVerify } from './verifyClient.js';
 const REPAIR_ITEMS = 2000;
 
 const outboxOf: Record<VerifiableStream, OutboxStream> = { readings: 'obs', alarms: 'alarms', audit: 'audit' };
-const tableOf: Record<VerifiableStream, { table: string; ts: string }> = {
-  readings: { table: 'observations', ts: 'received_ts' },
-  alarms: { table: 'alarm_events', ts: 'ts' },
-  audit: { table: 'audit', ts: 'ts' },
-};
 
 export interface VerifierDeps {
   readonly db: Db;
@@ -95,10 +91,12 @@ export const MAX_VERIFY_IDS = 2000;
 
 export class Verifier {
   readonly #d: VerifierDeps;
+  readonly #rows: OutboxRows;
   readonly #now: () => number;
 
   constructor(deps: VerifierDeps) {
     this.#d = deps;
+    this.#rows = new OutboxRows(deps.db);
     this.#now = deps.now ?? Date.now;
   }
 
@@ -294,10 +292,8 @@ export class Verifier {
       const cursors = this.#d.outbox.cursors();
       return { readings: cursors.obs, alarms: cursors.alarms, audit: cursors.audit };
     }
-    const at = since;
     const first = (stream: VerifiableStream) => {
-      const { table, ts } = tableOf[stream];
-      const id = this.#d.db.prepare(`SELECT min(id) FROM ${table} WHERE ${ts} >= ?`).pluck().get(at) as number | null;
+      const id = this.#rows.firstWrittenFrom(outboxOf[stream], since);
       return id === null ? this.#d.outbox.cursors()[outboxOf[stream]] : id - 1;
     };
     return { readings: first('readings'), alarms: first('alarms'), audit: first('audit') };
@@ -330,18 +326,10 @@ export class Verifier {
 
   /** Puts the range back in flight as batches (counted as no new readings: they were counted when first confirmed). */
   #resend(range: VerifyRange, now: number): { items: number; batches: string[] } {
-    const { after, through } = toOutboxRanges(range)[outboxOf[range.stream]];
-    const { table } = tableOf[range.stream];
-    const sizes =
-      range.stream === 'readings'
-        ? (this.#d.db
-            .prepare(
-              'SELECT id, json_array_length(readings) AS n FROM observations WHERE id > ? AND id <= ? ORDER BY id',
-            )
-            .all(after, through) as Array<{ id: number; n: number }>)
-        : (this.#d.db
-            .prepare(`SELECT id, 1 AS n FROM ${table} WHERE id > ? AND id <= ? ORDER BY id`)
-            .all(after, through) as Array<{ id: number; n: number }>);
+    const stream = outboxOf[range.stream];
+    const held = toOutboxRanges(range)[stream];
+    const { after } = held;
+    const sizes = this.#rows.sizesIn(stream, held);
     // Cut into batches of whole messages, at most REPAIR_ITEMS items each (a larger message alone).
     const chunks: Array<{ after: number; through: number }> = [];
     let first = after;
@@ -362,7 +350,7 @@ export class Verifier {
     let items = 0;
     for (const chunk of chunks) {
       const ranges = emptyRanges();
-      ranges[outboxOf[range.stream]] = chunk;
+      ranges[stream] = chunk;
       const built = this.#d.builder.build(ranges, now);
       if (!known.has(built.batch.batchId)) this.#d.outbox.record(built.batch.batchId, ranges, built.items, 0, now);
       batches.push(built.batch.batchId);

@@ -13,13 +13,6 @@ const ROOT = new URL('../../..', import.meta.url).pathname;
 const EDGE = join(ROOT, 'edge');
 const STORE = join(EDGE, 'store');
 
-/** Files that still hold SQL, each with why; a file taken off this list may not hold any again. */
-const ALLOWED: Readonly<Record<string, string>> = {
-  'edge/sync/batchBuilder.ts': 'moves next; held by the sync fault fix',
-  'edge/sync/verifier.ts': 'moves next; held by the sync fault fix',
-  'edge/sync/numbering.ts': 'moves next; held by the sync fault fix',
-};
-
 /** SQL in a string: upper-case keywords, as every statement of the project writes them. */
 const SQL = [
   /\bSELECT\b[\s\S]*?\bFROM\b/,
@@ -106,15 +99,10 @@ t.test('the scan sees SQL and the driver, and not the words of the ward', async 
 });
 
 t.test('edge/ holds SQL only in edge/store/', async (t) => {
-  const offenders = new Map<string, string[]>();
+  const offenders: string[] = [];
   for (const file of sources(EDGE)) {
     const found = findings(file, readFileSync(file, 'utf8'));
-    if (found.length > 0) offenders.set(repoPath(file), found);
+    if (found.length > 0) offenders.push(`${repoPath(file)}\n  ${found.join('\n  ')}`);
   }
-  const unexpected = [...offenders]
-    .filter(([file]) => !(file in ALLOWED))
-    .map(([file, found]) => `${file}\n  ${found.join('\n  ')}`);
-  t.same(unexpected, [], 'no SQL outside edge/store/ (move it into a query module there)');
-  const clean = Object.keys(ALLOWED).filter((file) => !offenders.has(file));
-  t.same(clean, [], 'allowed to hold SQL but holds none now: take it off the list');
+  t.same(offenders, [], 'no SQL outside edge/store/ (move it into a query module there)');
 });
