@@ -61,6 +61,7 @@ export class AlarmBook {
         state: 'active',
         message: report.message,
         value: report.value,
+        ...(report.limit && { limit: report.limit }),
         raisedAt: now,
         escalations: 0,
         lastEscalatedAt: null,
@@ -76,6 +77,7 @@ export class AlarmBook {
     // only a change that matters to people (re-activation, a higher priority) is an event.
     alarm.value = report.value;
     alarm.message = report.message;
+    if (report.limit) alarm.limit = report.limit;
     if (alarm.state === 'latched') {
       alarm.state = 'active';
       this.#emit('updated', alarm, now);

@@ -58,6 +58,7 @@ export function limitVerdict(
       priority: limit.priority,
       message: `${labelOf(metric)} ${word}: ${fmt(point.value)} ${unitOf(metric)} (limit ${verdict.side === 'low' ? '<=' : '>='} ${fmt(verdict.bound)})`,
       value: point.value,
+      limit: { side: verdict.side, value: verdict.bound },
     },
   };
 }

@@ -20,6 +20,16 @@ export type AlarmState = 'active' | 'latched' | 'acknowledged' | 'cleared';
 /** Lifecycle events published and persisted for every alarm. */
 export type AlarmPhase = 'raised' | 'updated' | 'escalated' | 'latched' | 'acknowledged' | 'cleared';
 
+/**
+ * The limit a limit alarm crossed: low (the value at or below it) or high (at
+ * or above it), and the bound in force when the alarm last held (NEWS2 scale 2
+ * and a config pull can move it).
+ */
+export interface AlarmLimit {
+  readonly side: 'low' | 'high';
+  readonly value: number;
+}
+
 export interface Alarm {
   readonly id: string;
   /** What the condition is about: one open alarm per key at most. */
@@ -34,6 +44,8 @@ export interface Alarm {
   state: AlarmState;
   message: string;
   value: number | null;
+  /** Limit alarms only (rule 'limit'): the limit crossed. Not recorded: an alarm restored after a restart has it again at its next reading. */
+  limit?: AlarmLimit;
   readonly raisedAt: number;
   /** When it last became active again after a priority rise (escalation counts from here); unset: from raisedAt. */
   activeSince?: number;
@@ -48,14 +60,27 @@ export interface Alarm {
 export type AlarmSnapshot = Readonly<
   Pick<
     Alarm,
-    'bed' | 'deviceId' | 'kind' | 'rule' | 'metric' | 'priority' | 'state' | 'message' | 'value' | 'escalations'
+    | 'bed'
+    | 'deviceId'
+    | 'kind'
+    | 'rule'
+    | 'metric'
+    | 'priority'
+    | 'state'
+    | 'message'
+    | 'value'
+    | 'limit'
+    | 'escalations'
   >
 >;
 
 /** What an alarm is now, as events and the public view carry it. */
 export function snapshotOf(alarm: Alarm): AlarmSnapshot {
-  const { bed, deviceId, kind, rule, metric, priority, state, message, value, escalations } = alarm;
-  return { bed, deviceId, kind, rule, metric, priority, state, message, value, escalations };
+  const { bed, deviceId, kind, rule, metric, priority, state, message, value, limit, escalations } = alarm;
+  // Only limit alarms carry a limit: the others' events have no such key at all.
+  return limit
+    ? { bed, deviceId, kind, rule, metric, priority, state, message, value, limit, escalations }
+    : { bed, deviceId, kind, rule, metric, priority, state, message, value, escalations };
 }
 
 export interface AlarmEvent extends AlarmSnapshot {
@@ -70,5 +95,5 @@ export interface AlarmEvent extends AlarmSnapshot {
 
 /** A condition as a rule sees it at one moment: what the alarm for it would say. */
 export type ConditionReport = Readonly<
-  Pick<Alarm, 'key' | 'bed' | 'deviceId' | 'kind' | 'rule' | 'metric' | 'priority' | 'message' | 'value'>
+  Pick<Alarm, 'key' | 'bed' | 'deviceId' | 'kind' | 'rule' | 'metric' | 'priority' | 'message' | 'value' | 'limit'>
 >;

@@ -7,14 +7,16 @@
 //   OBR  OBR-2/OBR-3 the alarm's unique id, OBR-4 196616^MDC_EVT_ALARM, OBR-7 event time
 //   OBX  one row per facet, OBX-4 `1.0.0.0.<facet>` (the ACM dotted notation):
 //        1 alarm type (MDC event code), text in OBX-5, OBX-8 abnormality ~ priority ~ source
-//        2 the source: the parameter with its value (MDC + LOINC, MDC + UCUM unit),
-//          or, for a technical alarm, the device (MDC_ATTR_ALERT_SOURCE)
+//        2 the source: the parameter with its value (MDC + LOINC, MDC + UCUM unit)
+//          and, for a limit alarm, the limit crossed in OBX-7 as a reference range
+//          (`>88` for a low limit at 88, `<131` for a high one at 131), or, for a
+//          technical alarm, the device (MDC_ATTR_ALERT_SOURCE)
 //        3 event phase, 4 alarm state, 5 inactivation state, 6 priority, 7 alert type
 // Priority and source go in OBX-8 of facet 1 as the ACM supplement places
 // them; facets 6 and 7 repeat them as rows, as published alarm reporters do,
 // for managers that read rows rather than flags.
 import { lookupCode } from '../../shared/codes.js';
-import type { AlarmEvent, AlarmKind, AlarmPhase, AlarmPriority } from '../alarms/types.js';
+import type { AlarmEvent, AlarmKind, AlarmLimit, AlarmPhase, AlarmPriority } from '../alarms/types.js';
 import { formatDtm } from '../hl7/dtm.js';
 import { DEFAULT_ENCODING, escape } from '../hl7/message.js';
 import { obxUnits } from './obxUnits.js';
@@ -111,7 +113,7 @@ export interface ReportPatient {
 
 export interface AlarmReportInput {
   readonly event: AlarmEvent;
-  /** The alarm's key (what condition it is about): tells a low limit from a high one. */
+  /** The alarm's key (what condition it is about). */
   readonly key: string;
   readonly raisedAt: number;
   readonly controlId: string;
@@ -169,7 +171,7 @@ function facetRows(input: AlarmReportInput, at: string): string[] {
   const facets = acmFacets(event.phase, event.state);
   const priority = PRIORITY_CODE[event.priority];
   const source = KIND_CODE[event.kind];
-  const side = limitSide(input.key, event);
+  const side = limitSide(event);
   const type = alarmType(event, side);
   const flags = [side === 'low' ? 'L' : side === 'high' ? 'H' : '', priority, source].filter(Boolean).join('~');
   const equipment = event.deviceId ? `${e(event.deviceId)}^${e(input.assigner)}` : '';
@@ -204,7 +206,7 @@ function facetRows(input: AlarmReportInput, at: string): string[] {
   const attr = ([code, refid]: readonly [number, string]) => `${code}^${refid}^MDC`;
   return [
     row(1, 'ST', attr(type), e(event.message), { flags, time: at }),
-    sourceRow(event, row, attr, at),
+    sourceRow(event, row, attr, at, event.limit),
     row(3, 'ST', attr(FACET.phase), facets.phase),
     row(4, 'ST', attr(FACET.state), facets.state),
     row(5, 'ST', attr(FACET.inactivation), facets.inactivation),
@@ -222,25 +224,35 @@ type Row = (
 ) => string;
 
 /** Facet 2: the parameter in alarm with its value, or the device a technical alarm is about. */
-function sourceRow(event: AlarmEvent, row: Row, attr: (c: readonly [number, string]) => string, at: string): string {
+function sourceRow(
+  event: AlarmEvent,
+  row: Row,
+  attr: (c: readonly [number, string]) => string,
+  at: string,
+  limit: AlarmLimit | undefined,
+): string {
   const e = (text: string) => escape(text, DEFAULT_ENCODING);
   const code = event.kind === 'physiological' && event.metric ? lookupCode(event.metric) : undefined;
   if (code && code.mdc && event.value !== null) {
     const loinc = code.loinc ? `^${code.loinc}^${e(code.label)}^LN` : '';
     const units = obxUnits(code.code, code.unit);
-    return row(2, 'NM', `${code.mdc}^${code.refid}^MDC${loinc}`, String(event.value), { units, time: at });
+    // OBX-7, a range open on one side as HL7 writes it: the values that do not alarm on that limit.
+    const range = limit ? `${limit.side === 'low' ? '>' : '<'}${limit.value}` : undefined;
+    return row(2, 'NM', `${code.mdc}^${code.refid}^MDC${loinc}`, String(event.value), { units, range, time: at });
   }
   const what = event.deviceId ?? event.metric ?? event.rule;
   return row(2, 'ST', attr(FACET.source), e(what));
 }
 
 /**
- * Which side of a limit an alarm is on. The engine's limit alarms say it in
- * their text (`SpO2 low: 85 % (limit <= 88)`, edge/alarms/rules.ts); a test
- * of the report through the engine keeps the two in step.
+ * Which side of a limit a limit alarm is on: the engine says it as data
+ * (Alarm.limit, edge/alarms/rules.ts). An event read back from the store has
+ * no limit (alarm_events records none); for those the engine's text says the
+ * side (`SpO2 low: 85 % (limit <= 88)`) and the report goes without OBX-7.
  */
-export function limitSide(key: string, event: Pick<AlarmEvent, 'rule' | 'message'>): 'low' | 'high' | undefined {
-  if (event.rule !== 'limit' || !key.includes(':limit:')) return undefined;
+export function limitSide(event: Pick<AlarmEvent, 'rule' | 'message' | 'limit'>): 'low' | 'high' | undefined {
+  if (event.rule !== 'limit') return undefined;
+  if (event.limit) return event.limit.side;
   const word = / (low|high): /.exec(event.message)?.[1];
   return word === 'low' || word === 'high' ? word : undefined;
 }

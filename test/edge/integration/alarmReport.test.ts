@@ -12,6 +12,7 @@ import {
 } from '../../../edge/integration/alarmReport.js';
 import { readAlarmStatus } from '../../../edge/integration/alarmStatus.js';
 import { parseHl7 } from '../../../edge/hl7/message.js';
+import { alarmHarness } from '../../helpers/alarms.js';
 
 const base: AlarmEvent = {
   seq: 7,
@@ -282,15 +283,55 @@ t.test('delimiters inside values are escaped, so no field splits', async (t) => 
   t.equal(obx(msg, 3).getField(5).toString(), 'start', 'the rows after the text are where they belong');
 });
 
-t.test("limit side is read from the engine's text only for limit alarms", async (t) => {
-  t.equal(limitSide('12:limit:spo2', { rule: 'limit', message: 'SpO2 low: 85 % (limit <= 88)' }), 'low');
-  t.equal(limitSide('12:limit:hr', { rule: 'limit', message: 'Heart rate high: 131 /min (limit >= 131)' }), 'high');
-  t.equal(
-    limitSide('12:rate:hr:30', { rule: 'rate', message: 'Heart rate rose 30 /min within 10 min (now 120)' }),
-    undefined,
-  );
-  t.equal(limitSide('12:news2', { rule: 'news2', message: 'NEWS2 7: emergency response' }), undefined);
-});
+t.test(
+  'the limit side comes from the limit the engine gives; an event read back from the store, from its text',
+  async (t) => {
+    const limit = { side: 'high', value: 131 } as const;
+    t.equal(limitSide({ rule: 'limit', message: 'whatever the text says', limit }), 'high', 'the data, not the text');
+    t.equal(limitSide({ rule: 'limit', message: 'SpO2 low: 85 % (limit <= 88)' }), 'low', 'no limit recorded');
+    t.equal(limitSide({ rule: 'limit', message: 'Heart rate high: 131 /min (limit >= 131)' }), 'high');
+    t.equal(limitSide({ rule: 'rate', message: 'Heart rate rose 30 /min within 10 min (now 120)' }), undefined);
+    t.equal(limitSide({ rule: 'news2', message: 'NEWS2 7: emergency response' }), undefined);
+  },
+);
+
+t.test(
+  "a limit alarm's report from the engine's own events: the side in OBX-3 and OBX-8, the limit in OBX-7",
+  async (t) => {
+    const h = alarmHarness({ limits: { rr: { low: 8, high: 24, delayMs: 0 } } });
+    h.obs('mon-1', { rr: 27 });
+    h.obs('mon-1', { rr: 16 });
+    h.obs('mon-1', { rr: 6 });
+    t.same(
+      h.events.map((e) => [e.phase, e.limit]),
+      [
+        ['raised', { side: 'high', value: 24 }],
+        ['cleared', { side: 'high', value: 24 }],
+        ['raised', { side: 'low', value: 8 }],
+      ],
+      'every event of a limit alarm carries its side and limit',
+    );
+    const report = (event: AlarmEvent) =>
+      parse(
+        buildAlarmReport(
+          input({ key: `1:limit:${event.metric}` }, { ...event, message: 'Respiration rate out of range' }),
+        ),
+      );
+    const [high, , low] = h.events.map(report);
+    t.equal(obx(high, 1).getField(3).toString(), '196650^MDC_EVT_HI_GT_LIM^MDC', 'the side, whatever the text');
+    t.equal(obx(high, 1).getComponent(8, 1), 'H');
+    t.equal(obx(high, 2).getField(5).toString(), '27');
+    t.equal(obx(high, 2).getField(7).toString(), '<24', 'OBX-7: the values inside the high limit');
+    t.equal(obx(low, 1).getField(3).toString(), '196672^MDC_EVT_LO_LT_LIM^MDC');
+    t.equal(obx(low, 1).getComponent(8, 1), 'L');
+    t.equal(obx(low, 2).getField(7).toString(), '>8', 'OBX-7: the values inside the low limit');
+
+    // As the alarm manager reads it from the store: no limit recorded, the side from the text, no OBX-7.
+    const recorded = parse(buildAlarmReport(input({}, { limit: undefined })));
+    t.equal(obx(recorded, 1).getField(3).toString(), '196672^MDC_EVT_LO_LT_LIM^MDC');
+    t.equal(obx(recorded, 2).getField(7).toString(), '');
+  },
+);
 
 // The IHE ACM example reports (test/corpus/hl7/README.md): a Mindray limit
 // alarm laid out as ours (the event in OBX-3 of row 1, the parameter in row
