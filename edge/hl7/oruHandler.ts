@@ -11,14 +11,14 @@
 // message.ts). Whatever a message makes go wrong in here, it is that message
 // that is refused (AE, WG_ERR_INTERNAL), never the connection or the process.
 // Work is linear in the size of the message.
-import type { Rejection } from '../../shared/errors.js';
 import { reject } from '../../shared/errors.js';
 import type { ObservationMessage } from '../../shared/reading.js';
 import { isRejection } from '../../shared/timestamp.js';
 import { contentSeq } from '../ingest/derivedSeq.js';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { IngestOutcome } from '../ingest/types.js';
-import { buildAck, type AckCode, type AckError } from './ack.js';
+import type { AckCode, AckError } from './ack.js';
+import { acknowledge, type Answer } from './answer.js';
 import { decide, refusalAck, senderOf } from './decision.js';
 import { LocationMap } from './locationMap.js';
 import { parseHl7, redactPatientData, value, type Hl7Message } from './message.js';
@@ -54,12 +54,7 @@ interface Seen {
   parsed?: Hl7Message;
 }
 
-export interface Answer {
-  readonly code: AckCode;
-  /** The ACK message text, to be framed. */
-  readonly ack: string;
-  readonly rejection?: Rejection;
-}
+export type { Answer } from './answer.js';
 
 /** ERR segments in one ACK at most; the rest are summed up in one more (every row is in the dead letters). */
 const MAX_ERR_SEGMENTS = 32;
@@ -313,24 +308,13 @@ export class OruHandler {
   }
 
   #answer(msg: Hl7Message | undefined, code: AckCode, error?: AckError, errors?: readonly AckError[]): Answer {
-    const msh = msg?.segments[0];
-    const ack = buildAck({
-      code,
-      controlId: msg ? value(msg, msh, 10) : '',
-      ...(msg && {
-        sendingApplication: value(msg, msh, 3),
-        sendingFacility: value(msg, msh, 4),
-        version: value(msg, msh, 12),
-        processingId: value(msg, msh, 11),
-      }),
-      ...(error && { error }),
-      ...(errors?.length && { errors }),
+    const us = {
       gatewayId: this.#deps.gatewayId,
       ward: this.#deps.ward,
       ackControlId: `WG${this.#now().toString(36)}${(this.#acks++ % 1296).toString(36)}`,
       now: this.#now(),
-    });
-    return { code, ack, ...(error && code !== 'AA' && { rejection: reject(error.code, error.message) }) };
+    };
+    return acknowledge(msg, code, us, error, errors);
   }
 }
 

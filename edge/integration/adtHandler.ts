@@ -8,13 +8,11 @@
 // Nothing of the patient is logged; refusals name fields, never values.
 import { HL7_BED_ID } from '../config/schema.js';
 import type { AckCode, AckError } from '../hl7/ack.js';
-import { buildAck } from '../hl7/ack.js';
+import { acknowledge, type Answer } from '../hl7/answer.js';
 import { refusalAck } from '../hl7/decision.js';
 import { LocationMap } from '../hl7/locationMap.js';
 import { parseHl7, value, type Hl7Message } from '../hl7/message.js';
 import type { MessageHandler } from '../hl7/connection.js';
-import type { Answer } from '../hl7/oruHandler.js';
-import { reject } from '../../shared/errors.js';
 import { isRejection } from '../../shared/timestamp.js';
 import type { AdtOutcome, AdtRecorder, Placement } from '../patients/adtRecorder.js';
 import type { AdtConfig, AdtLocationConfig } from './adtConfig.js';
@@ -191,30 +189,19 @@ export class AdtHandler implements MessageHandler {
     error?: AckError,
     errors?: readonly AckError[],
   ): Answer {
-    const msh = msg?.segments[0];
-    const trigger = msg ? value(msg, msh, 9, 2) : '';
+    const trigger = msg ? value(msg, msg.segments[0], 9, 2) : '';
     try {
       this.#deps.onAnswer?.(kind ?? (code === 'AA' ? 'applied' : code), trigger);
     } catch {
       // Counting must not stop the answer.
     }
-    const ack = buildAck({
-      code,
-      controlId: msg ? value(msg, msh, 10) : '',
-      ...(msg && {
-        sendingApplication: value(msg, msh, 3),
-        sendingFacility: value(msg, msh, 4),
-        version: value(msg, msh, 12),
-        processingId: value(msg, msh, 11),
-      }),
-      ...(error && { error }),
-      ...(errors?.length && { errors }),
+    const us = {
       gatewayId: this.#deps.application,
       ward: this.#deps.facility,
       ackControlId: `WGA${this.#now().toString(36)}${(this.#acks++ % 1296).toString(36)}`,
       now: this.#now(),
       trigger: /^[A-Z0-9]{3}$/.test(trigger) ? trigger : 'A01',
-    });
-    return { code, ack, ...(error && code !== 'AA' && { rejection: reject(error.code, error.message) }) };
+    };
+    return acknowledge(msg, code, us, error, errors);
   }
 }
