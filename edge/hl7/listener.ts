@@ -8,15 +8,14 @@
 // a new connection refused. Refusals are counted and logged (at most once a
 // minute per cause). Senders are limited by address (here, at connect) and by
 // who they say they are and what they report (senderPolicy.ts, per message,
-// answered AR).
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+// answered AR). The port and its connections are mllpServer.ts's.
 import type { Hl7Config } from '../config/schema.js';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Service } from '../service.js';
-import { Hl7Connection } from './connection.js';
 import { LocationMap } from './locationMap.js';
+import { MllpServer, type ConnectRefusal } from './mllpServer.js';
 import { LogLimiter } from '../logLimiter.js';
 import { OruHandler } from './oruHandler.js';
 import { Hl7StatusRecorder, type Hl7Status } from './senderStatus.js';
@@ -43,19 +42,16 @@ const MAX_UNMAPPED_LABELS = 256;
 /** A sender clock further off than this is logged (once a minute). */
 const CLOCK_WARN_MS = 60_000;
 
-type RefusalReason = 'address' | 'full' | 'per-address' | 'first-message' | 'evicted';
+type RefusalReason = ConnectRefusal | 'first-message' | 'evicted';
 
 export class Hl7Listener implements Service {
   readonly name = 'hl7';
   readonly #deps: Hl7ListenerDeps;
   readonly #log: Logger;
   readonly #limited: LogLimiter;
-  readonly #connections = new Set<Hl7Connection>();
-  /** Open connections by peer address. */
-  readonly #perAddress = new Map<string, number>();
   readonly #unmappedCodes = new Set<string>();
   readonly #status: Hl7StatusRecorder;
-  #server: Server | undefined;
+  #server: MllpServer | undefined;
 
   constructor(deps: Hl7ListenerDeps) {
     this.#deps = deps;
@@ -70,11 +66,11 @@ export class Hl7Listener implements Service {
   }
 
   get port(): number | undefined {
-    return (this.#server?.address() as AddressInfo | null)?.port;
+    return this.#server?.port;
   }
 
   get connections(): number {
-    return this.#connections.size;
+    return this.#server?.connections ?? 0;
   }
 
   async start(): Promise<void> {
@@ -140,14 +136,48 @@ export class Hl7Listener implements Service {
         );
       },
     });
-    const server = createServer((socket) => this.#accept(socket, handler));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+    const server = new MllpServer({
+      host: config.host,
+      port: config.port,
+      handler,
+      log: this.#log,
+      maxMessageBytes: config.maxMessageBytes,
+      firstMessageTimeoutMs: config.firstMessageTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      evictSilent: true,
+      ...(config.allowedAddresses.length && {
+        admits: (address: string) => config.allowedAddresses.includes(address),
+      }),
+      onRefused: (address, reason) => this.#refused(address, reason),
+      onEvicted: (address) =>
+        this.#counted(
+          address,
+          'evicted',
+          'hl7 connection closed: a silent connection gave way to a new one (hl7.maxConnections open)',
+        ),
+      onFirstMessageTimeout: (address) =>
+        this.#counted(
+          address,
+          'first-message',
+          `hl7 connection closed: no complete message within hl7.firstMessageTimeoutMs (${config.firstMessageTimeoutMs} ms)`,
+        ),
+      onConnection: ({ peer }) => this.#log.debug({ peer }, 'hl7 connection'),
+      onAnswer: (answer, { address, peer }) => {
+        metrics.hl7Messages.inc({ ack: answer.code });
+        // Once a minute per address and reason, not once per message: a sender alternating reasons cannot flood the log.
+        const { rejection } = answer;
+        if (rejection)
+          this.#limited.warn(
+            `answer ${address} ${answer.code} ${rejection.code}`,
+            { peer, ack: answer.code, code: rejection.code },
+            'hl7 message not accepted',
+          );
+      },
+      onFault: (fault) => metrics.hl7FrameErrors.inc({ fault }),
     });
+    await server.listen();
     this.#server = server;
     this.#log.info({ host: config.host, port: this.port }, 'hl7 listening');
   }
@@ -155,85 +185,13 @@ export class Hl7Listener implements Service {
   /** Stops accepting, answers what was received (bounded), then closes every connection. */
   async stop(): Promise<void> {
     const server = this.#server;
-    this.#server = undefined;
-    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    await Promise.all([...this.#connections].map((c) => c.drain(2000)));
-    await closed;
+    // Kept until closed: the connections still being answered are counted until then.
+    await server?.close(2000);
+    if (this.#server === server) this.#server = undefined;
     this.#status.flush();
   }
 
-  #accept(socket: Socket, handler: OruHandler): void {
-    const { config, metrics } = this.#deps;
-    socket.on('error', () => {});
-    const address = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const refusal = this.#refusal(address);
-    if (refusal) {
-      this.#refuse(socket, address, refusal);
-      return;
-    }
-    const connection = new Hl7Connection(socket, {
-      handler,
-      maxMessageBytes: config.maxMessageBytes,
-      firstMessageTimeoutMs: config.firstMessageTimeoutMs,
-      idleTimeoutMs: config.idleTimeoutMs,
-      log: this.#log,
-      onFirstMessageTimeout: () =>
-        this.#counted(
-          address,
-          'first-message',
-          `hl7 connection closed: no complete message within hl7.firstMessageTimeoutMs (${config.firstMessageTimeoutMs} ms)`,
-        ),
-      onAnswer: (answer) => {
-        metrics.hl7Messages.inc({ ack: answer.code });
-        // Once a minute per address and reason, not once per message: a sender alternating reasons cannot flood the log.
-        const { rejection } = answer;
-        if (rejection)
-          this.#limited.warn(
-            `answer ${address} ${answer.code} ${rejection.code}`,
-            { peer: connection.peer, ack: answer.code, code: rejection.code },
-            'hl7 message not accepted',
-          );
-      },
-      onFault: (fault) => metrics.hl7FrameErrors.inc({ fault }),
-    });
-    this.#connections.add(connection);
-    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
-    void connection.closed.then(() => {
-      this.#connections.delete(connection);
-      const left = (this.#perAddress.get(address) ?? 1) - 1;
-      if (left > 0) this.#perAddress.set(address, left);
-      else this.#perAddress.delete(address);
-    });
-    this.#log.debug({ peer: connection.peer }, 'hl7 connection');
-    connection.start();
-  }
-
-  #refusal(address: string): RefusalReason | undefined {
-    const { config } = this.#deps;
-    if (config.allowedAddresses.length && !config.allowedAddresses.includes(address)) return 'address';
-    if ((this.#perAddress.get(address) ?? 0) >= config.maxConnectionsPerAddress) return 'per-address';
-    if (this.#connections.size >= config.maxConnections && !this.#evictSilent()) return 'full';
-    return undefined;
-  }
-
-  /** Closes the oldest connection that has sent nothing yet, to make room; false when every one has spoken. */
-  #evictSilent(): boolean {
-    for (const connection of this.#connections) {
-      if (connection.heard) continue;
-      // Removed now, not at its close event: the slot is the new connection's at once.
-      this.#connections.delete(connection);
-      this.#counted(
-        connection.address,
-        'evicted',
-        'hl7 connection closed: a silent connection gave way to a new one (hl7.maxConnections open)',
-      );
-      connection.evict();
-      return true;
-    }
-    return false;
-  }
-
-  #refuse(socket: Socket, address: string, reason: RefusalReason): void {
+  #refused(address: string, reason: ConnectRefusal): void {
     const { config, metrics } = this.#deps;
     if (reason === 'address') metrics.hl7Messages.inc({ ack: 'refused-connection' });
     let why = 'address not in hl7.allowedAddresses';
@@ -241,7 +199,6 @@ export class Hl7Listener implements Service {
     else if (reason === 'per-address')
       why = `hl7.maxConnectionsPerAddress (${config.maxConnectionsPerAddress}) open from this address`;
     this.#counted(address, reason, `hl7 connection refused: ${why}`);
-    socket.destroy();
   }
 
   #counted(address: string, reason: RefusalReason, message: string): void {

@@ -3,14 +3,12 @@
 // committed (adtHandler.ts). A port of its own, TLS when configured, a few
 // connections at most (an ADT feed is one or two long-lived links, silent
 // for hours at night): when all are taken, the oldest one that never sent a
-// message gives way, so a silent socket cannot lock the feed out. Framing,
-// pipelining, in-order answers and timeouts are the device listener's
-// (hl7/connection.ts).
+// message gives way, so a silent socket cannot lock the feed out. The port,
+// framing, pipelining, in-order answers and timeouts are those of every MLLP
+// listener (hl7/mllpServer.ts).
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
 import type { EventBus } from '../bus.js';
-import { Hl7Connection } from '../hl7/connection.js';
+import { MllpServer } from '../hl7/mllpServer.js';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../logLimiter.js';
 import type { Admissions } from '../patients/admissions.js';
@@ -44,10 +42,9 @@ export class AdtListener implements Service {
   readonly #deps: AdtListenerDeps;
   readonly #log: Logger;
   readonly #limited: LogLimiter;
-  readonly #connections = new Set<Hl7Connection>();
   readonly #status: AdtStatusRecorder;
   readonly #recorder: AdtRecorder;
-  #server: Server | undefined;
+  #server: MllpServer | undefined;
   #pruner: NodeJS.Timeout | undefined;
 
   constructor(deps: AdtListenerDeps) {
@@ -59,7 +56,7 @@ export class AdtListener implements Service {
   }
 
   get port(): number | undefined {
-    return (this.#server?.address() as AddressInfo | null)?.port;
+    return this.#server?.port;
   }
 
   get status(): AdtStatus {
@@ -103,31 +100,65 @@ export class AdtListener implements Service {
         );
       },
     });
-    const accept = (socket: Socket) => this.#accept(socket, handler);
-    const server = config.tls
-      ? createTlsServer(
-          {
-            cert: readFileSync(config.tls.cert),
-            key: readFileSync(config.tls.key),
-            ...(config.tls.ca && { ca: readFileSync(config.tls.ca), requestCert: true, rejectUnauthorized: true }),
-          },
-          accept,
-        )
-      : createServer(accept);
-    server.on('tlsClientError', (err: Error) =>
-      this.#limited.warn(
-        `tls ${err.name}`,
-        { code: 'WG_ERR_HL7_SENDER', err: err.message },
-        'adt connection failed its TLS handshake',
-      ),
-    );
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+    // Addresses are checked at connect when every listed sender names its own; otherwise per message (MSH-3 and address).
+    const addresses = config.senders.every((s) => s.addresses)
+      ? new Set(config.senders.flatMap((s) => s.addresses!))
+      : undefined;
+    const server = new MllpServer({
+      host: config.host,
+      port: config.port,
+      ...(config.tls && {
+        tls: {
+          cert: readFileSync(config.tls.cert),
+          key: readFileSync(config.tls.key),
+          ...(config.tls.ca && { ca: readFileSync(config.tls.ca) }),
+        },
+      }),
+      handler,
+      log: this.#log,
+      maxMessageBytes: config.maxMessageBytes,
+      firstMessageTimeoutMs: config.firstMessageTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxConnections: config.maxConnections,
+      evictSilent: true,
+      ...(addresses && { admits: (address: string) => addresses.has(address) }),
+      onRefused: (address, reason) => {
+        const why =
+          reason === 'address'
+            ? 'address not in hl7.adt.senders'
+            : `hl7.adt.maxConnections (${config.maxConnections}) open, each of them has sent messages`;
+        this.#limited.warn(
+          `refused ${address}`,
+          { code: 'WG_ERR_HL7_SENDER', address },
+          `adt connection refused: ${why}`,
+        );
+      },
+      onEvicted: (address) =>
+        this.#limited.warn(
+          `evicted ${address}`,
+          { code: 'WG_ERR_HL7_BUSY', address },
+          'adt connection closed: a silent connection gave way to a new one (hl7.adt.maxConnections open)',
+        ),
+      onTlsError: (err) =>
+        this.#limited.warn(
+          `tls ${err.name}`,
+          { code: 'WG_ERR_HL7_SENDER', err: err.message },
+          'adt connection failed its TLS handshake',
+        ),
+      onConnection: ({ address }) => this.#log.info({ address }, 'adt connection'),
+      onConnections: (open) => this.#status.connections(open),
+      onAnswer: (answer, { address }) => {
+        if (answer.rejection)
+          this.#limited.warn(
+            `answer ${address} ${answer.code} ${answer.rejection.code}`,
+            { address, ack: answer.code, code: answer.rejection.code },
+            'adt message not accepted',
+          );
+      },
+      onFault: (fault, { address }) =>
+        this.#limited.warn(`fault ${address} ${fault}`, { address, fault }, 'adt link: MLLP framing fault'),
     });
+    await server.listen();
     this.#server = server;
     this.#status.listening(Date.now(), this.port!, config.tls !== undefined);
     this.#log.info({ host: config.host, port: this.port, tls: config.tls !== undefined }, 'adt listening');
@@ -137,75 +168,8 @@ export class AdtListener implements Service {
     clearInterval(this.#pruner);
     const server = this.#server;
     this.#server = undefined;
-    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    await Promise.all([...this.#connections].map((c) => c.drain(2000)));
-    await closed;
+    await server?.close(2000);
     this.#status.closed();
-  }
-
-  #accept(socket: Socket, handler: AdtHandler): void {
-    const { config } = this.#deps;
-    socket.on('error', () => {});
-    const address = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    // Addresses are checked at connect when every listed sender names its own; otherwise per message (MSH-3 and address).
-    const addresses = config.senders.every((s) => s.addresses)
-      ? new Set(config.senders.flatMap((s) => s.addresses!))
-      : undefined;
-    const unlisted = addresses !== undefined && !addresses.has(address);
-    // Only a connection that may send takes a silent one's slot.
-    if (unlisted || (this.#connections.size >= config.maxConnections && !this.#evictSilent())) {
-      const why = unlisted
-        ? 'address not in hl7.adt.senders'
-        : `hl7.adt.maxConnections (${config.maxConnections}) open, each of them has sent messages`;
-      this.#limited.warn(
-        `refused ${address}`,
-        { code: 'WG_ERR_HL7_SENDER', address },
-        `adt connection refused: ${why}`,
-      );
-      socket.destroy();
-      return;
-    }
-    const connection = new Hl7Connection(socket, {
-      handler,
-      maxMessageBytes: config.maxMessageBytes,
-      firstMessageTimeoutMs: config.firstMessageTimeoutMs,
-      idleTimeoutMs: config.idleTimeoutMs,
-      log: this.#log,
-      onAnswer: (answer) => {
-        if (answer.rejection)
-          this.#limited.warn(
-            `answer ${address} ${answer.code} ${answer.rejection.code}`,
-            { address, ack: answer.code, code: answer.rejection.code },
-            'adt message not accepted',
-          );
-      },
-      onFault: (fault) =>
-        this.#limited.warn(`fault ${address} ${fault}`, { address, fault }, 'adt link: MLLP framing fault'),
-    });
-    this.#connections.add(connection);
-    this.#status.connections(this.#connections.size);
-    void connection.closed.then(() => {
-      this.#connections.delete(connection);
-      this.#status.connections(this.#connections.size);
-    });
-    this.#log.info({ address }, 'adt connection');
-    connection.start();
-  }
-
-  /** Closes the oldest connection that has sent nothing, to make room; false when every one has spoken. */
-  #evictSilent(): boolean {
-    for (const connection of this.#connections) {
-      if (connection.heard) continue;
-      this.#connections.delete(connection);
-      this.#limited.warn(
-        `evicted ${connection.address}`,
-        { code: 'WG_ERR_HL7_BUSY', address: connection.address },
-        'adt connection closed: a silent connection gave way to a new one (hl7.adt.maxConnections open)',
-      );
-      connection.evict();
-      return true;
-    }
-    return false;
   }
 
   #prune(): void {

@@ -1,19 +1,19 @@
 // The gateway's MLLP listener for the alarm manager's PCD-05 Report Alarm
 // Status (ORA^R41): the manager opens its own connection to the Alarm
 // Reporter for these, separate from the one our PCD-04 reports travel on,
-// and each message is answered with an ACK^R41 (original mode). Framing,
-// ordering of answers and timeouts are the PCD-01 listener's (hl7/connection.ts).
+// and each message is answered with an ACK^R41 (original mode). The port,
+// framing and ordering of answers are the other MLLP listeners'
+// (hl7/mllpServer.ts); no timeouts, no connection giving way to another.
 // A plain ACK arriving here (an application acknowledgment sent on its own)
 // is read, and never answered: an acknowledgment is not acknowledged. With
 // TLS configured the port speaks MLLP inside TLS only, as the ADT port does;
 // with a CA, the manager must present a certificate it signed.
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
 import type { Rejection } from '../../shared/errors.js';
 import { buildAck, type AckCode } from '../hl7/ack.js';
-import { Hl7Connection, type MessageHandler } from '../hl7/connection.js';
-import { parseHl7, value } from '../hl7/message.js';
-import type { Answer } from '../hl7/oruHandler.js';
+import { addresseeOf, type Addressee, type Answer } from '../hl7/answer.js';
+import type { MessageHandler } from '../hl7/connection.js';
+import { parseHl7 } from '../hl7/message.js';
+import { MllpServer } from '../hl7/mllpServer.js';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../logLimiter.js';
 import type { Service } from '../service.js';
@@ -43,78 +43,40 @@ export class AlarmStatusListener implements Service {
   readonly #deps: AlarmStatusListenerDeps;
   readonly #log: Logger;
   readonly #limited: LogLimiter;
-  readonly #connections = new Set<Hl7Connection>();
-  #server: Server | undefined;
+  readonly #server: MllpServer;
   #acks = 0;
 
   constructor(deps: AlarmStatusListenerDeps) {
     this.#deps = deps;
     this.#log = deps.log.child({ module: 'alarm-manager' });
     this.#limited = new LogLimiter(this.#log);
-  }
-
-  get port(): number | undefined {
-    return (this.#server?.address() as AddressInfo | null)?.port;
-  }
-
-  async start(): Promise<void> {
-    const { tls } = this.#deps;
-    const accept = (socket: Socket) => this.#accept(socket);
-    const server = tls
-      ? createTlsServer(
-          { cert: tls.cert, key: tls.key, ...(tls.ca && { ca: tls.ca, requestCert: true, rejectUnauthorized: true }) },
-          accept,
-        )
-      : createServer(accept);
-    server.on('tlsClientError', (err: Error) =>
-      this.#limited.warn(
-        `tls ${err.name}`,
-        { code: 'WG_ERR_HL7_SENDER', err: err.message },
-        'alarm manager status connection failed its TLS handshake',
-      ),
-    );
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#deps.port, this.#deps.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.#server = server;
-    this.#log.info(
-      { host: this.#deps.host, port: this.port, tls: tls !== undefined },
-      'alarm manager status listener open',
-    );
-  }
-
-  async stop(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    await Promise.all([...this.#connections].map((c) => c.drain(1000)));
-    await closed;
-  }
-
-  #accept(socket: Socket): void {
-    socket.on('error', () => {});
-    const address = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const { allowedAddresses } = this.#deps;
-    if ((allowedAddresses.length && !allowedAddresses.includes(address)) || this.#connections.size >= MAX_CONNECTIONS) {
-      this.#limited.warn(
-        `refused ${address}`,
-        { code: 'WG_ERR_HL7_SENDER', address },
-        'alarm manager status connection refused (alarmManager.listen.allowedAddresses, or too many open)',
-      );
-      socket.destroy();
-      return;
-    }
-    const connection = new Hl7Connection(socket, {
+    const { allowedAddresses } = deps;
+    this.#server = new MllpServer({
+      host: deps.host,
+      port: deps.port,
+      ...(deps.tls && { tls: deps.tls }),
       handler: this.#handler(),
+      log: this.#log,
       maxMessageBytes: MAX_MESSAGE_BYTES,
+      // The manager's link is long-lived and may be silent: neither timeout applies, and no connection gives way.
       firstMessageTimeoutMs: 0,
       idleTimeoutMs: 0,
-      log: this.#log,
-      onAnswer: (answer) => {
+      maxConnections: MAX_CONNECTIONS,
+      evictSilent: false,
+      admits: (address) => !allowedAddresses.length || allowedAddresses.includes(address),
+      onRefused: (address) =>
+        this.#limited.warn(
+          `refused ${address}`,
+          { code: 'WG_ERR_HL7_SENDER', address },
+          'alarm manager status connection refused (alarmManager.listen.allowedAddresses, or too many open)',
+        ),
+      onTlsError: (err) =>
+        this.#limited.warn(
+          `tls ${err.name}`,
+          { code: 'WG_ERR_HL7_SENDER', err: err.message },
+          'alarm manager status connection failed its TLS handshake',
+        ),
+      onAnswer: (answer, { address }) => {
         if (answer.rejection)
           this.#limited.warn(
             `answer ${address} ${answer.rejection.code}`,
@@ -124,9 +86,22 @@ export class AlarmStatusListener implements Service {
       },
       onFault: () => {},
     });
-    this.#connections.add(connection);
-    void connection.closed.then(() => this.#connections.delete(connection));
-    connection.start();
+  }
+
+  get port(): number | undefined {
+    return this.#server.port;
+  }
+
+  async start(): Promise<void> {
+    await this.#server.listen();
+    this.#log.info(
+      { host: this.#deps.host, port: this.port, tls: this.#deps.tls !== undefined },
+      'alarm manager status listener open',
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.#server.close(1000);
   }
 
   #handler(): MessageHandler {
@@ -161,7 +136,7 @@ export class AlarmStatusListener implements Service {
     return this.#answer(refused ? 'AE' : 'AA', report.controlId, to, refused);
   }
 
-  #answer(code: AckCode, controlId: string, to: Sender, rejection?: Rejection): Answer {
+  #answer(code: AckCode, controlId: string, to: Addressee, rejection?: Rejection): Answer {
     const ack = buildAck({
       code,
       controlId,
@@ -179,19 +154,10 @@ export class AlarmStatusListener implements Service {
   }
 }
 
-type Sender = { sendingApplication?: string; sendingFacility?: string; version?: string; processingId?: string };
-
 /** Who the ACK goes back to (MSH-3/4 become our MSH-5/6) and in which version and processing mode. */
-function senderOf(text: string): Sender {
+function senderOf(text: string): Addressee {
   const parsed = parseHl7(text);
-  if ('code' in parsed) return {};
-  const msh = parsed.segments[0];
-  return {
-    sendingApplication: value(parsed, msh, 3),
-    sendingFacility: value(parsed, msh, 4),
-    version: value(parsed, msh, 12),
-    processingId: value(parsed, msh, 11),
-  };
+  return 'code' in parsed ? {} : addresseeOf(parsed);
 }
 
 /** MSH-10 read from text that did not parse as a whole, so that even a refusal names what it answers. */
