@@ -3,6 +3,7 @@
 import t from 'tap';
 import { ReadingFlag } from '../../../shared/reading.js';
 import { alarmConfigSchema } from '../../../edge/alarms/config.js';
+import { alarmView, eventView } from '../../../edge/alarms/outputs.js';
 import { alarmHarness } from '../../helpers/alarms.js';
 
 t.test('a brief dip below the limit, shorter than the condition delay, raises nothing', async (t) => {
@@ -238,6 +239,31 @@ t.test('per-bed limits override the ward defaults', async (t) => {
     h.events.map((e) => e.bed),
     ['1'],
   );
+});
+
+t.test('a limit alarm says which limit it crossed, as data; other alarms carry no limit', async (t) => {
+  const h = alarmHarness({ limits: { nibp_sys: { high: 180 } } }, [
+    { id: 'mon-1', bed: '1', silentAfterMs: 30_000 },
+    { id: 'nibp-1', bed: '1', silentAfterMs: 0 },
+  ]);
+  for (let i = 0; i < 20; i++) {
+    h.obs('mon-1', { spo2: 89 });
+    h.advance(1000);
+  }
+  h.obs('nibp-1', { nibp_sys: 190 });
+  t.same(h.phases(), ['raised:limit:spo2:medium', 'raised:limit:nibp_sys:medium']);
+  t.same(h.events[0].limit, { side: 'low', value: 91 });
+  t.same(h.events[1].limit, { side: 'high', value: 180 });
+  t.same(eventView(h.events[0]).limit, { side: 'low', value: 91 }, 'in the MQTT event');
+  t.same(
+    alarmView(h.open().find((a) => a.metric === 'nibp_sys')!).limit,
+    { side: 'high', value: 180 },
+    'in the open alarms',
+  );
+  h.advance(31_000);
+  const silent = h.events.find((e) => e.rule === 'device-silent');
+  t.ok(silent, 'the monitor went silent');
+  t.notOk('limit' in silent!, 'a technical alarm has no limit key at all');
 });
 
 t.test('technical: device silent past its interval, and back', async (t) => {
