@@ -4,39 +4,21 @@
 // reading must be stored once, and the cloud's record of stored numbers must
 // hold exactly what the segments hold.
 import t from 'tap';
-import type { Firestore } from '@google-cloud/firestore';
-import { startLocalCloud } from '../../../cloud/local/localCloud.js';
-import { defaults, type CloudSettings } from '../../../cloud/settings.js';
-import { createCloudLogger } from '../../../cloud/log.js';
 import { decodeRuns, RECORD_SPAN, size } from '../../../cloud/ingest/intervals.js';
 import type { SegmentDoc } from '../../../cloud/ingest/segments.js';
 import { segments, storedShard } from '../../../cloud/store/paths.js';
 import { serialized } from '../../../cloud/ingest/storeRecord.js';
 import { buildBatch, signedBatchRequest, type SyncBatch, type SyncReading } from '../../../shared/sync/index.js';
-import { startEmulators } from '../../helpers/emulators.js';
+import { startSyncCloud } from '../../helpers/syncCloud.js';
 
 t.setTimeout(240_000);
 const PROJECT = 'wardgate-once-test';
 const SECRET = 'gw-once-secret-0123456789abcdef-0123';
-const emulators = await startEmulators(t, PROJECT);
-process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
-process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
-const settings: CloudSettings = {
-  ...defaults,
-  projectId: PROJECT,
-  logLevel: 'silent',
-  apiTokens: [],
-  gateways: new Map(['A', 'B', 'C', 'D', 'E'].map((w) => [`gw-${w.toLowerCase()}`, { ward: w, secret: SECRET }])),
-};
-const cloud = await startLocalCloud({
-  settings,
-  port: 0,
-  env: process.env,
-  log: createCloudLogger('silent'),
-  push: false,
-});
-t.teardown(() => cloud.stop());
-const db: Firestore = cloud.ctx.db;
+const { cloud, db } = await startSyncCloud(
+  t,
+  PROJECT,
+  ['A', 'B', 'C', 'D', 'E'].map((w) => [`gw-${w.toLowerCase()}`, { ward: w, secret: SECRET }]),
+);
 const T0 = Date.now() - 3_600_000;
 
 /** Messages from..to of one monitor, `per` readings each, numbered as the edge numbers them. */

@@ -4,13 +4,10 @@
 // while an alarm event raised meanwhile reaches the cloud at once, alone.
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startLocalCloud } from '../../../cloud/local/localCloud.js';
-import { defaults, type CloudSettings } from '../../../cloud/settings.js';
-import { createCloudLogger } from '../../../cloud/log.js';
 import { alarmEvents, segments } from '../../../cloud/store/paths.js';
 import type { SegmentDoc } from '../../../cloud/ingest/segments.js';
 import { connectAs, startTestGateway } from '../../helpers/gateway.js';
-import { startEmulators } from '../../helpers/emulators.js';
+import { startSyncCloud } from '../../helpers/syncCloud.js';
 import { waitFor } from '../../helpers/env.js';
 
 t.setTimeout(180_000);
@@ -18,24 +15,11 @@ const PROJECT = 'wardgate-batch-age-test';
 const WARD = 'A1';
 const SECRET = 'gw-age-secret-0123456789abcdef-0123';
 
-const emulators = await startEmulators(t, PROJECT);
-process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
-process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
-const settings: CloudSettings = {
-  ...defaults,
-  projectId: PROJECT,
-  logLevel: 'silent',
-  apiTokens: [],
-  gateways: new Map(['gw-age', 'gw-age-short', 'gw-age-full'].map((id) => [id, { ward: WARD, secret: SECRET }])),
-};
-const cloud = await startLocalCloud({
-  settings,
-  port: 0,
-  env: process.env,
-  log: createCloudLogger('silent'),
-  push: false,
-});
-t.teardown(() => cloud.stop());
+const { cloud } = await startSyncCloud(
+  t,
+  PROJECT,
+  ['gw-age', 'gw-age-short', 'gw-age-full'].map((id) => [id, { ward: WARD, secret: SECRET }]),
+);
 
 const storedReadingsOf = async (gateway: string) =>
   (await segments(cloud.ctx.db, WARD).where('gateway', '==', gateway).get()).docs.reduce(

@@ -10,43 +10,21 @@ import t from 'tap';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import type { Firestore } from '@google-cloud/firestore';
 import { loadConfig } from '../../../edge/config/load.js';
 import { Gateway } from '../../../edge/gateway.js';
 import { createLogger } from '../../../edge/log.js';
 import { openDatabase } from '../../../edge/store/database.js';
-import { startLocalCloud } from '../../../cloud/local/localCloud.js';
-import { defaults, type CloudSettings } from '../../../cloud/settings.js';
-import { createCloudLogger } from '../../../cloud/log.js';
 import { alarmEvents, auditTrail } from '../../../cloud/store/paths.js';
 import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_BATCH_JSON_BYTES, type SyncBatch } from '../../../shared/sync/wire.js';
 import { writeTestConfig } from '../../helpers/gateway.js';
-import { startEmulators } from '../../helpers/emulators.js';
+import { startSyncCloud } from '../../helpers/syncCloud.js';
 import { waitFor } from '../../helpers/env.js';
 
 t.setTimeout(300_000);
 const PROJECT = 'wardgate-largest-batch-test';
 const SECRET = 'gw-largest-secret-0123456789abcdef-0123';
 const env = { WG_CLOUD: SECRET, WG_WARD: 'ward-pseudonym-secret-0123456789abcdef' };
-const emulators = await startEmulators(t, PROJECT);
-process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
-process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
-const settings: CloudSettings = {
-  ...defaults,
-  projectId: PROJECT,
-  logLevel: 'silent',
-  apiTokens: [],
-  gateways: new Map([['gw-big', { ward: 'L1', secret: SECRET }]]),
-};
-const cloud = await startLocalCloud({
-  settings,
-  port: 0,
-  env: process.env,
-  log: createCloudLogger('silent'),
-  push: false,
-});
-t.teardown(() => cloud.stop());
-const db: Firestore = cloud.ctx.db;
+const { cloud, db } = await startSyncCloud(t, PROJECT, [['gw-big', { ward: 'L1', secret: SECRET }]]);
 
 /** Each batch as the cloud receives it: bytes sent, JSON inflated, items, and the answer. */
 const seen: Array<{ bytes: number; json: number; items: number; alarms: number; audit: number; status: number }> = [];

@@ -11,44 +11,22 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:f
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Firestore } from '@google-cloud/firestore';
 import { loadConfig } from '../../../edge/config/load.js';
 import { Outbox } from '../../../edge/store/outbox.js';
 import { Gateway } from '../../../edge/gateway.js';
 import { createLogger } from '../../../edge/log.js';
-import { startLocalCloud } from '../../../cloud/local/localCloud.js';
-import { defaults, type CloudSettings } from '../../../cloud/settings.js';
-import { createCloudLogger } from '../../../cloud/log.js';
 import { segments } from '../../../cloud/store/paths.js';
 import type { SegmentDoc } from '../../../cloud/ingest/segments.js';
 import { buildBatch, signedBatchRequest } from '../../../shared/sync/index.js';
 import { connectAs, writeTestConfig } from '../../helpers/gateway.js';
-import { startEmulators } from '../../helpers/emulators.js';
+import { startSyncCloud } from '../../helpers/syncCloud.js';
 import { tempDir, waitFor } from '../../helpers/env.js';
 
 t.setTimeout(180_000);
 const PROJECT = 'wardgate-numbering-test';
 const SECRET = 'gw-numbering-secret-0123456789abcdef-01';
 const env = { WG_CLOUD: SECRET, WG_WARD: 'ward-pseudonym-secret-0123456789abcdef' };
-const emulators = await startEmulators(t, PROJECT);
-process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
-process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
-const settings: CloudSettings = {
-  ...defaults,
-  projectId: PROJECT,
-  logLevel: 'silent',
-  apiTokens: [],
-  gateways: new Map([['gw-r1', { ward: 'R1', secret: SECRET }]]),
-};
-const cloud = await startLocalCloud({
-  settings,
-  port: 0,
-  env: process.env,
-  log: createCloudLogger('silent'),
-  push: false,
-});
-t.teardown(() => cloud.stop());
-const db: Firestore = cloud.ctx.db;
+const { cloud, db } = await startSyncCloud(t, PROJECT, [['gw-r1', { ward: 'R1', secret: SECRET }]]);
 
 /** In front of the cloud: records the functions called, and can hold the start check's question until released. */
 const proxy = { calls: [] as string[], hold: false, refuse: false, release: () => {} };

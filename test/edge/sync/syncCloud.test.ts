@@ -6,16 +6,12 @@
 import t, { type Test } from 'tap';
 import { createServer, request, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Firestore } from '@google-cloud/firestore';
-import { startLocalCloud } from '../../../cloud/local/localCloud.js';
-import { defaults, type CloudSettings } from '../../../cloud/settings.js';
-import { createCloudLogger } from '../../../cloud/log.js';
 import { alarmEvents, auditTrail, segments } from '../../../cloud/store/paths.js';
 import type { SubjectColumns } from '../../../cloud/ingest/segments.js';
 import { AuditLog } from '../../../edge/store/auditLog.js';
 import { Outbox } from '../../../edge/store/outbox.js';
 import { connectAs, startTestGateway } from '../../helpers/gateway.js';
-import { startEmulators } from '../../helpers/emulators.js';
+import { startSyncCloud } from '../../helpers/syncCloud.js';
 import { waitFor } from '../../helpers/env.js';
 
 t.setTimeout(170_000);
@@ -25,25 +21,11 @@ type Scenario = (typeof SCENARIOS)[number];
 const secretOf = (s: Scenario) => `gw-${s}-secret-0123456789abcdef-0123`;
 const wardOf = (s: Scenario) => `W${SCENARIOS.indexOf(s) + 1}`;
 
-const emulators = await startEmulators(t, PROJECT);
-process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
-process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
-const settings: CloudSettings = {
-  ...defaults,
-  projectId: PROJECT,
-  logLevel: 'silent',
-  apiTokens: [],
-  gateways: new Map(SCENARIOS.map((s) => [`gw-${s}`, { ward: wardOf(s), secret: secretOf(s) }])),
-};
-const cloud = await startLocalCloud({
-  settings,
-  port: 0,
-  env: process.env,
-  log: createCloudLogger('silent'),
-  push: false,
-});
-t.teardown(() => cloud.stop());
-const db: Firestore = cloud.ctx.db;
+const { cloud, db } = await startSyncCloud(
+  t,
+  PROJECT,
+  SCENARIOS.map((s) => [`gw-${s}`, { ward: wardOf(s), secret: secretOf(s) }]),
+);
 
 type ProxyMode = 'pass' | 'down' | 'lose200' | 'addEncoding';
 /** Between the edge and the function: passes, drops the connection, forwards but loses the answer, or mangles a header. */

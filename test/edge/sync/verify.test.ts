@@ -10,44 +10,22 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../../../edge/config/load.js';
 import { Gateway } from '../../../edge/gateway.js';
 import { createLogger } from '../../../edge/log.js';
-import type { Firestore } from '@google-cloud/firestore';
-import { startLocalCloud } from '../../../cloud/local/localCloud.js';
-import { defaults, type CloudSettings } from '../../../cloud/settings.js';
-import { createCloudLogger } from '../../../cloud/log.js';
 import { alarmEvents, segments } from '../../../cloud/store/paths.js';
 import type { SegmentDoc } from '../../../cloud/ingest/segments.js';
 import { signedVerifyRequest } from '../../../shared/sync/verify.js';
 import { main } from '../../../bin/main.js';
 import { connectAs, startTestGateway } from '../../helpers/gateway.js';
-import { startEmulators } from '../../helpers/emulators.js';
+import { startSyncCloud } from '../../helpers/syncCloud.js';
 import { waitFor } from '../../helpers/env.js';
 
 t.setTimeout(200_000);
 const PROJECT = 'wardgate-verify-test';
 const SECRET = 'gw-verify-secret-0123456789abcdef-0123';
 const env = { WG_CLOUD: SECRET, WG_WARD: 'ward-pseudonym-secret-0123456789abcdef' };
-const emulators = await startEmulators(t, PROJECT);
-process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
-process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
-const settings: CloudSettings = {
-  ...defaults,
-  projectId: PROJECT,
-  logLevel: 'silent',
-  apiTokens: [],
-  gateways: new Map([
-    ['gw-v1', { ward: 'V1', secret: SECRET }],
-    ['gw-v2', { ward: 'V2', secret: SECRET }],
-  ]),
-};
-const cloud = await startLocalCloud({
-  settings,
-  port: 0,
-  env: process.env,
-  log: createCloudLogger('silent'),
-  push: false,
-});
-t.teardown(() => cloud.stop());
-const db: Firestore = cloud.ctx.db;
+const { cloud, db } = await startSyncCloud(t, PROJECT, [
+  ['gw-v1', { ward: 'V1', secret: SECRET }],
+  ['gw-v2', { ward: 'V2', secret: SECRET }],
+]);
 
 async function ward(t: Test, id: 'v1' | 'v2', jobs: Record<string, string>) {
   const g = await startTestGateway(t, {

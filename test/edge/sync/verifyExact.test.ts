@@ -6,44 +6,22 @@
 // gateway of the same ward with the same numbers is neither read nor corrected.
 import t, { type Test } from 'tap';
 import { PassThrough } from 'node:stream';
-import type { Firestore } from '@google-cloud/firestore';
-import { startLocalCloud } from '../../../cloud/local/localCloud.js';
-import { defaults, type CloudSettings } from '../../../cloud/settings.js';
-import { createCloudLogger } from '../../../cloud/log.js';
 import { segments } from '../../../cloud/store/paths.js';
 import type { SegmentDoc, SubjectColumns } from '../../../cloud/ingest/segments.js';
 import { signedVerifyRequest, type VerifyAnswer } from '../../../shared/sync/verify.js';
 import { main } from '../../../bin/main.js';
 import { connectAs, startTestGateway } from '../../helpers/gateway.js';
-import { startEmulators } from '../../helpers/emulators.js';
+import { startSyncCloud } from '../../helpers/syncCloud.js';
 import { waitFor } from '../../helpers/env.js';
 
 t.setTimeout(180_000);
 const PROJECT = 'wardgate-verify-exact-test';
 const SECRET = 'gw-exact-secret-0123456789abcdef-012345';
 const env = { WG_CLOUD: SECRET, WG_WARD: 'ward-pseudonym-secret-0123456789abcdef' };
-const emulators = await startEmulators(t, PROJECT);
-process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
-process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
-const settings: CloudSettings = {
-  ...defaults,
-  projectId: PROJECT,
-  logLevel: 'silent',
-  apiTokens: [],
-  gateways: new Map([
-    ['gw-e1', { ward: 'E1', secret: SECRET }],
-    ['gw-e2', { ward: 'E1', secret: SECRET }],
-  ]),
-};
-const cloud = await startLocalCloud({
-  settings,
-  port: 0,
-  env: process.env,
-  log: createCloudLogger('silent'),
-  push: false,
-});
-t.teardown(() => cloud.stop());
-const db: Firestore = cloud.ctx.db;
+const { cloud, db } = await startSyncCloud(t, PROJECT, [
+  ['gw-e1', { ward: 'E1', secret: SECRET }],
+  ['gw-e2', { ward: 'E1', secret: SECRET }],
+]);
 
 async function ward(t: Test, gateway: string) {
   const g = await startTestGateway(t, {
