@@ -55,3 +55,13 @@ export function acknowledge(
   });
   return { code, ack, ...(error && code !== 'AA' && { rejection: reject(error.code, error.message) }) };
 }
+
+/** A handler's failure as it may be logged: its name and the first `frames` places it went through, never its text (it may quote the message, the patient's identifiers). */
+export function failureOf(err: unknown, frames: number): { name: string; at?: string[] } {
+  if (!(err instanceof Error)) return { name: typeof err };
+  const at = err.stack
+    ?.split('\n')
+    .slice(1, 1 + frames)
+    .map((l) => l.trim());
+  return { name: err.name, ...(at && { at }) };
+}

@@ -14,8 +14,9 @@ import type { Ingestor } from '../ingest/ingestor.js';
 import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Service } from '../service.js';
+import { failureOf } from './answer.js';
 import { LocationMap } from './locationMap.js';
-import { MllpServer, type ConnectRefusal } from './mllpServer.js';
+import { MllpServer, portOptions, type ConnectRefusal } from './mllpServer.js';
 import { LogLimiter } from '../logLimiter.js';
 import { OruHandler } from './oruHandler.js';
 import { Hl7StatusRecorder, type Hl7Status } from './senderStatus.js';
@@ -119,16 +120,7 @@ export class Hl7Listener implements Service {
       onFailure: (err) => {
         metrics.hl7HandlerFailures.inc();
         // The name and where it failed, not the message text: it may quote the content.
-        const error =
-          err instanceof Error
-            ? {
-                name: err.name,
-                at: err.stack
-                  ?.split('\n')
-                  .slice(1, 4)
-                  .map((l) => l.trim()),
-              }
-            : { name: typeof err };
+        const error = failureOf(err, 3);
         this.#limited.error(
           `failure ${error.name}`,
           { code: 'WG_ERR_INTERNAL', error },
@@ -137,14 +129,9 @@ export class Hl7Listener implements Service {
       },
     });
     const server = new MllpServer({
-      host: config.host,
-      port: config.port,
+      ...portOptions(config),
       handler,
       log: this.#log,
-      maxMessageBytes: config.maxMessageBytes,
-      firstMessageTimeoutMs: config.firstMessageTimeoutMs,
-      idleTimeoutMs: config.idleTimeoutMs,
-      maxConnections: config.maxConnections,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       evictSilent: true,
       ...(config.allowedAddresses.length && {

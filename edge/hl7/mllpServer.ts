@@ -166,3 +166,15 @@ export class MllpServer {
     return false;
   }
 }
+
+/** What hl7.* and hl7.adt.* both set of their port, by the same names. */
+export type MllpPortConfig = Pick<
+  MllpServerOptions,
+  'host' | 'port' | 'maxMessageBytes' | 'firstMessageTimeoutMs' | 'idleTimeoutMs' | 'maxConnections'
+>;
+
+/** Those settings alone, out of a listener's whole config section. */
+export function portOptions(config: MllpPortConfig): MllpPortConfig {
+  const { host, port, maxMessageBytes, firstMessageTimeoutMs, idleTimeoutMs, maxConnections } = config;
+  return { host, port, maxMessageBytes, firstMessageTimeoutMs, idleTimeoutMs, maxConnections };
+}

@@ -8,7 +8,8 @@
 // listener (hl7/mllpServer.ts).
 import { readFileSync } from 'node:fs';
 import type { EventBus } from '../bus.js';
-import { MllpServer } from '../hl7/mllpServer.js';
+import { failureOf } from '../hl7/answer.js';
+import { MllpServer, portOptions } from '../hl7/mllpServer.js';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../logLimiter.js';
 import type { Admissions } from '../patients/admissions.js';
@@ -83,16 +84,7 @@ export class AdtListener implements Service {
       onAnswer: (kind, event) => this.#status.answered(kind, event, Date.now()),
       onFailure: (err) => {
         // The name and where, never the message: it holds the patient's identifiers.
-        const error =
-          err instanceof Error
-            ? {
-                name: err.name,
-                at: err.stack
-                  ?.split('\n')
-                  .slice(1, 3)
-                  .map((l) => l.trim()),
-              }
-            : { name: typeof err };
+        const error = failureOf(err, 2);
         this.#limited.error(
           `failure ${error.name}`,
           { code: 'WG_ERR_STORE', error },
@@ -105,8 +97,7 @@ export class AdtListener implements Service {
       ? new Set(config.senders.flatMap((s) => s.addresses!))
       : undefined;
     const server = new MllpServer({
-      host: config.host,
-      port: config.port,
+      ...portOptions(config),
       ...(config.tls && {
         tls: {
           cert: readFileSync(config.tls.cert),
@@ -116,10 +107,6 @@ export class AdtListener implements Service {
       }),
       handler,
       log: this.#log,
-      maxMessageBytes: config.maxMessageBytes,
-      firstMessageTimeoutMs: config.firstMessageTimeoutMs,
-      idleTimeoutMs: config.idleTimeoutMs,
-      maxConnections: config.maxConnections,
       evictSilent: true,
       ...(addresses && { admits: (address: string) => addresses.has(address) }),
       onRefused: (address, reason) => {
