@@ -38,3 +38,19 @@ export async function startSyncCloud(
   t.teardown(() => cloud.stop());
   return { cloud, db: cloud.ctx.db };
 }
+
+/**
+ * A gateway's cloud section for these tests: its secrets read from WG_CLOUD
+ * and WG_WARD, batches of at most 60 items sent at once, two at a time, and
+ * quick retries; `more` adds or overrides keys.
+ */
+export const cloudLink = (url: string, more: Record<string, unknown> = {}) => ({
+  url,
+  secretEnv: 'WG_CLOUD',
+  wardSecretEnv: 'WG_WARD',
+  concurrency: 2,
+  requestTimeoutMs: 20_000,
+  batch: { maxItems: 60, maxAgeMs: 0 },
+  backoff: { initialMs: 50, maxMs: 500 },
+  ...more,
+});

@@ -19,7 +19,7 @@ import { segments } from '../../../cloud/store/paths.js';
 import type { SegmentDoc } from '../../../cloud/ingest/segments.js';
 import { buildBatch, signedBatchRequest } from '../../../shared/sync/index.js';
 import { connectAs, writeTestConfig } from '../../helpers/gateway.js';
-import { startSyncCloud } from '../../helpers/syncCloud.js';
+import { cloudLink, startSyncCloud } from '../../helpers/syncCloud.js';
 import { tempDir, waitFor } from '../../helpers/env.js';
 
 t.setTimeout(180_000);
@@ -69,17 +69,8 @@ const { file } = await writeTestConfig(t, {
   extra: {
     ward: 'R1',
     gateway: { id: 'gw-r1' },
-    cloud: {
-      url: proxyUrl,
-      secretEnv: 'WG_CLOUD',
-      wardSecretEnv: 'WG_WARD',
-      concurrency: 2,
-      requestTimeoutMs: 20_000,
-      batch: { maxItems: 60, maxAgeMs: 0 },
-      backoff: { initialMs: 50, maxMs: 500 },
-      // A refused signature is retried this long before the sync pauses (a gateway the cloud has not loaded yet).
-      signatureGraceMs: 1000,
-    },
+    // A refused signature is retried this long before the sync pauses (a gateway the cloud has not loaded yet).
+    cloud: cloudLink(proxyUrl, { signatureGraceMs: 1000 }),
     jobs: { sync: '* * * * * *' },
   },
 });

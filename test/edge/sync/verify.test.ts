@@ -15,7 +15,7 @@ import type { SegmentDoc } from '../../../cloud/ingest/segments.js';
 import { signedVerifyRequest } from '../../../shared/sync/verify.js';
 import { main } from '../../../bin/main.js';
 import { connectAs, startTestGateway } from '../../helpers/gateway.js';
-import { startSyncCloud } from '../../helpers/syncCloud.js';
+import { cloudLink, startSyncCloud } from '../../helpers/syncCloud.js';
 import { waitFor } from '../../helpers/env.js';
 
 t.setTimeout(200_000);
@@ -33,15 +33,7 @@ async function ward(t: Test, id: 'v1' | 'v2', jobs: Record<string, string>) {
     extra: {
       ward: id.toUpperCase(),
       gateway: { id: `gw-${id}` },
-      cloud: {
-        url: cloud.url,
-        secretEnv: 'WG_CLOUD',
-        wardSecretEnv: 'WG_WARD',
-        concurrency: 2,
-        requestTimeoutMs: 20_000,
-        batch: { maxItems: 60, maxAgeMs: 0 },
-        backoff: { initialMs: 50, maxMs: 500 },
-      },
+      cloud: cloudLink(cloud.url),
       jobs: { sync: '* * * * * *', ...jobs },
       alarms: { limits: { spo2: { low: 91, delayMs: 0 } } },
     },

@@ -11,7 +11,7 @@ import type { SegmentDoc, SubjectColumns } from '../../../cloud/ingest/segments.
 import { signedVerifyRequest, type VerifyAnswer } from '../../../shared/sync/verify.js';
 import { main } from '../../../bin/main.js';
 import { connectAs, startTestGateway } from '../../helpers/gateway.js';
-import { startSyncCloud } from '../../helpers/syncCloud.js';
+import { cloudLink, startSyncCloud } from '../../helpers/syncCloud.js';
 import { waitFor } from '../../helpers/env.js';
 
 t.setTimeout(180_000);
@@ -29,15 +29,7 @@ async function ward(t: Test, gateway: string) {
     extra: {
       ward: 'E1',
       gateway: { id: gateway },
-      cloud: {
-        url: cloud.url,
-        secretEnv: 'WG_CLOUD',
-        wardSecretEnv: 'WG_WARD',
-        concurrency: 2,
-        requestTimeoutMs: 20_000,
-        batch: { maxItems: 60, maxAgeMs: 0 },
-        backoff: { initialMs: 50, maxMs: 500 },
-      },
+      cloud: cloudLink(cloud.url),
       jobs: { sync: '* * * * * *', verify: '0 0 1 1 *' },
     },
   });
