@@ -19,6 +19,7 @@ import { lookupCode } from '../../shared/codes.js';
 import type { AlarmEvent, AlarmKind, AlarmLimit, AlarmPhase, AlarmPriority } from '../alarms/types.js';
 import { formatDtm } from '../hl7/dtm.js';
 import { DEFAULT_ENCODING, escape } from '../hl7/message.js';
+import { type MessageHeader, mshSegment } from './mshSegment.js';
 import { obxUnits } from './obxUnits.js';
 
 /** MSH-21: the ACM profile's PCD-04 message profile id. */
@@ -88,14 +89,7 @@ export function acmFacets(phase: AlarmPhase, state: AlarmEvent['state']): AcmFac
   }
 }
 
-export interface ReportHeader {
-  readonly sendingApplication: string;
-  readonly sendingFacility: string;
-  readonly receivingApplication: string;
-  readonly receivingFacility: string;
-  /** MSH-11: P production, T training, D debugging. */
-  readonly processingId: 'P' | 'T' | 'D';
-}
+export type ReportHeader = MessageHeader;
 
 export interface ReportLocation {
   /** PV1-3.1 point of care: the ward. */
@@ -130,29 +124,7 @@ export function buildAlarmReport(input: AlarmReportInput): string {
   const e = (text: string) => escape(text, DEFAULT_ENCODING);
   const { event, header, location, patient } = input;
   const at = formatDtm(event.ts);
-  const msh = [
-    'MSH',
-    '^~\\&',
-    e(header.sendingApplication),
-    e(header.sendingFacility),
-    e(header.receivingApplication),
-    e(header.receivingFacility),
-    formatDtm(input.now),
-    '',
-    'ORU^R40^ORU_R40',
-    e(input.controlId),
-    header.processingId,
-    '2.6',
-    '',
-    '',
-    'AL',
-    'NE',
-    '',
-    'UNICODE UTF-8',
-    '',
-    '',
-    PCD04_PROFILE,
-  ].join('|');
+  const msh = mshSegment(header, 'ORU^R40^ORU_R40', input.controlId, input.now, PCD04_PROFILE);
   const pid = ['PID', '', '', patient ? `${e(patient.identifier)}^^^${e(patient.authority)}^MR` : ''].join('|');
   const pv1 = [
     'PV1',

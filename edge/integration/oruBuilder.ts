@@ -22,6 +22,7 @@
 import { metric } from '../../shared/codes.js';
 import { formatDtm } from '../hl7/dtm.js';
 import { DEFAULT_ENCODING, escape } from '../hl7/message.js';
+import { type MessageHeader, mshSegment } from './mshSegment.js';
 import { obxUnits } from './obxUnits.js';
 
 /** MSH-21: the IHE PCD-01 message profile id (DEC). */
@@ -32,13 +33,7 @@ export const MONITORING_OF_PATIENT = '182777000^monitoring of patient^SCT';
 /** OBX-11 / OBR-25 (HL7 tables 0085 / 0123): F final (validated), P preliminary, R entered, not verified. */
 export type ResultStatus = 'F' | 'P' | 'R';
 
-export interface OruHeader {
-  readonly sendingApplication: string;
-  readonly sendingFacility: string;
-  readonly receivingApplication: string;
-  readonly receivingFacility: string;
-  readonly processingId: 'P' | 'T' | 'D';
-}
+export type OruHeader = MessageHeader;
 
 export interface OruPatient {
   readonly identifier: string;
@@ -96,29 +91,7 @@ export function buildVitalsReport(input: VitalsReportInput): string {
   if (status === 'F' && !input.observer) throw new Error('validated vitals need the responsible observer');
   if (status !== 'F' && input.values.some((v) => v.correction))
     throw new Error('only a validated report corrects a charted value');
-  const msh = [
-    'MSH',
-    '^~\\&',
-    e(header.sendingApplication),
-    e(header.sendingFacility),
-    e(header.receivingApplication),
-    e(header.receivingFacility),
-    formatDtm(input.now),
-    '',
-    'ORU^R01^ORU_R01',
-    e(input.controlId),
-    header.processingId,
-    '2.6',
-    '',
-    '',
-    'AL',
-    'NE',
-    '',
-    'UNICODE UTF-8',
-    '',
-    '',
-    PCD01_PROFILE,
-  ].join('|');
+  const msh = mshSegment(header, 'ORU^R01^ORU_R01', input.controlId, input.now, PCD01_PROFILE);
   const pid = [
     'PID',
     '',
