@@ -5,7 +5,6 @@
 // The ACK fields a sending system relies on are asserted: MSH-9 answering
 // the trigger, MSH-5/6 echoing the sender, MSA-1 and MSA-2, ERR-3/4/5.
 import t, { type Test } from 'tap';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { mllpFrame } from '../../../edge/hl7/mllp.js';
 import { adtCorpus, adtMessage } from '../../helpers/adt.js';
 import { freePort, tempDir, waitFor } from '../../helpers/env.js';
 import { startTestGateway } from '../../helpers/gateway.js';
+import { selfSignedCert } from '../../helpers/tls.js';
 
 t.setTimeout(60_000);
 
@@ -227,29 +227,7 @@ t.test(
 
 t.test('TLS where the site has it: the ADT port speaks MLLP inside TLS only', async (t) => {
   const dir = tempDir(t);
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=ward.example',
-      '-addext',
-      'subjectAltName=DNS:ward.example',
-    ],
-    { stdio: 'ignore' },
-  );
+  const { cert, key } = selfSignedCert(dir, 'cert', 'ward.example');
   const { gateway, port } = await adtGateway(t, {
     senders: [{ application: 'HIS' }],
     locations: [{ pointOfCare: '3B' }],

@@ -3,9 +3,7 @@
 // AE / no answer / network errors, quarantine with a technical alarm on AR,
 // the same control id on every resend, TLS, and what status and /metrics say.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../../edge/log.js';
 import { openDatabase, type Db } from '../../../edge/store/database.js';
@@ -19,6 +17,7 @@ import {
 import type { TechnicalReport } from '../../../edge/sync/technicalAlarms.js';
 import { freePort, tempDir, waitFor } from '../../helpers/env.js';
 import { InterfaceEngine } from '../../helpers/interfaceEngine.js';
+import { selfSignedCert } from '../../helpers/tls.js';
 
 interface Test {
   teardown(fn: () => unknown): void;
@@ -212,29 +211,7 @@ t.test(
   'TLS: delivered to an engine whose certificate chains to the configured CA; refused by a wrong one',
   async (t) => {
     const dir = tempDir(t);
-    const cert = join(dir, 'engine.pem');
-    const key = join(dir, 'engine-key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=engine.example',
-        '-addext',
-        'subjectAltName=DNS:engine.example',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = selfSignedCert(dir, 'engine', 'engine.example');
     const engine = await InterfaceEngine.start(t, { tls: { cert: readFileSync(cert), key: readFileSync(key) } });
     const { link, store } = await setup(t, engine, {
       connection: {
