@@ -69,10 +69,24 @@ export class BedVitalsPublisher {
     if (end < beds.length) setImmediate(() => this.#publishFrom(beds, end));
   }
 
+  /** The last time formatted: the metrics of one message share their receive time, formatted once. */
+  #isoTs = Number.NaN;
+  #isoText = '';
+
+  #iso(ts: number): string {
+    if (ts !== this.#isoTs) {
+      this.#isoTs = ts;
+      this.#isoText = new Date(ts).toISOString();
+    }
+    return this.#isoText;
+  }
+
   #publish(bed: string): void {
     const { latest, news2 } = this.#engine.vitalsOf(bed);
-    const vitals = Object.create(null) as Record<string, { value: number; ts: string; flags: number }>;
-    for (const [k, p] of latest) vitals[k] = { value: p.value, ts: new Date(p.ts).toISOString(), flags: p.flags };
+    // A plain object, not a null-prototype one (a slow dictionary to build and to serialize): its keys are
+    // the registry's short names (shared/codes.ts) and 'pulse', never '__proto__'.
+    const vitals: Record<string, { value: number; ts: string; flags: number }> = {};
+    for (const [k, p] of latest) vitals[k] = { value: p.value, ts: this.#iso(p.ts), flags: p.flags };
     this.#publisher.publish(
       topics.bedVitals(this.#ward, bed),
       {

@@ -75,3 +75,32 @@ t.test('a flush of many beds goes out a slice at a time, each in its own turn of
   t.equal(sent.length, 50, 'every bed');
   t.same(turns, [25, 50], 'two turns of 25');
 });
+
+t.test('each metric carries the time of its own latest reading, in ISO 8601', async (t) => {
+  const devices = [
+    { id: 'mon-1', bed: '1' },
+    { id: 'mon-2', bed: '2' },
+  ];
+  const h = alarmHarness({}, devices);
+  const sent: Array<{ topic: string; payload: { vitals: Record<string, { ts: string }> } }> = [];
+  const vitals = new BedVitalsPublisher('3B', h.engine, {
+    publish: (topic, payload) => void sent.push({ topic, payload: payload as (typeof sent)[number]['payload'] }),
+  });
+  t.teardown(() => vitals.stop());
+  const t0 = h.clock.t;
+  h.obs('mon-1', { spo2: 97, pr: 70 });
+  h.obs('mon-2', { spo2: 95 });
+  h.clock.t += 1500;
+  h.obs('mon-1', { rr: 16 });
+  vitals.changed('1');
+  vitals.changed('2');
+  await sleep(50);
+  const bed = (n: string) => sent.find((s) => s.topic === `wardgate/ward/3B/beds/${n}/vitals`)!.payload.vitals;
+  const at = (ms: number) => new Date(ms).toISOString();
+  t.same(
+    Object.fromEntries(Object.entries(bed('1')).map(([k, v]) => [k, v.ts])),
+    { spo2: at(t0), pr: at(t0), pulse: at(t0), rr: at(t0 + 1500) },
+    'bed 1: the pulse oximetry of the first message, the respiration of the later one',
+  );
+  t.same(bed('2').spo2.ts, at(t0), 'bed 2');
+});
