@@ -206,10 +206,12 @@ export const configSchema = z.strictObject({
       acceptUnknownDevices: z.boolean().default(false),
       /**
        * How long a reading that finds the disk idle waits for others to share
-       * its commit and fsync: less CPU on a busy floor, that much later a
-       * PUBACK. Alarms never wait for it. 0: off (docs/PERFORMANCE.md).
+       * its commit and fsync, while readings arrive on average less than twice
+       * this apart (a busy floor): less CPU, that much later a PUBACK. A quiet
+       * ward's readings never wait. Alarms never wait for it. 0: off
+       * (docs/PERFORMANCE.md).
        */
-      groupCommitMs: z.int().min(0).max(20).default(0),
+      groupCommitMs: z.int().min(0).max(20).default(3),
     })
     .prefault({}),
   devices: z.array(device).default([]),

@@ -49,13 +49,14 @@ export interface CommitQueueOptions {
   readonly inFlight?: number;
   /**
    * How long the first item waits for company when the writer is idle
-   * (default 0: the next turn of the event loop). Items that arrive while the
-   * writer is busy never wait: they go next; alarms never wait (onSubmitted
-   * runs at once); only PUBACKs would. The config key ingest.groupCommitMs,
-   * off by default: measured at 1,000 beds at 1 Hz on a quiet machine, 2 ms
-   * cut the daemon's CPU from 36-37 % of a core to 27-29 % (fewer groups:
-   * fewer hops, transactions and fdatasyncs), but PUBACK p99 rose from 6.6
-   * to 13.6-15 ms, past the 10 ms the gateway promises (docs/PERFORMANCE.md).
+   * (default 0: the next turn of the event loop), and only while items
+   * arrive often enough that company is likely: on average less than twice
+   * this apart (a running mean of the gaps between submissions). On a quiet
+   * ward a lone reading goes at once, as with 0; on a busy floor one commit
+   * and one fsync cover several readings. Items that arrive while the writer
+   * is busy never wait: they go next; alarms never wait (onSubmitted runs at
+   * once); only PUBACKs do. The config key ingest.groupCommitMs
+   * (docs/PERFORMANCE.md has what it buys and costs).
    */
   readonly gatherMs?: number;
 }
@@ -72,6 +73,9 @@ export class CommitQueue implements Service {
   #inFlight = 0;
   readonly #maxInFlight: number;
   readonly #gatherMs: number;
+  /** Running mean of the gaps between submissions (ms); starts busy, so that the first items after a start may share. */
+  #meanGapMs = 0;
+  #lastSubmitAt: number | undefined;
   #closed = false;
   #drained: Array<() => void> = [];
 
@@ -101,6 +105,7 @@ export class CommitQueue implements Service {
     }
     this.#items.push(item);
     this.#callbacks.push(callback);
+    if (this.#gatherMs > 0) this.#noteArrival();
     if (this.#hooks.onSubmitted) {
       try {
         this.#hooks.onSubmitted(item);
@@ -110,9 +115,19 @@ export class CommitQueue implements Service {
     }
     if (!this.#scheduled && this.#inFlight < this.#maxInFlight) {
       this.#scheduled = true;
-      if (this.#gatherMs > 0) setTimeout(() => this.flush(), this.#gatherMs);
+      if (this.#gatherMs > 0 && this.#meanGapMs < 2 * this.#gatherMs) setTimeout(() => this.flush(), this.#gatherMs);
       else setImmediate(() => this.flush());
     }
+  }
+
+  // An eighth of each new gap, a gap counted at most a second: a pause of a
+  // minute is forgotten after a few dozen readings, as a burst is.
+  #noteArrival(): void {
+    const now = performance.now();
+    if (this.#lastSubmitAt !== undefined) {
+      this.#meanGapMs += (Math.min(now - this.#lastSubmitAt, 1000) - this.#meanGapMs) / 8;
+    }
+    this.#lastSubmitAt = now;
   }
 
   submitAsync(item: IngestItem): Promise<IngestOutcome> {

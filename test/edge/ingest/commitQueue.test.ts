@@ -145,6 +145,36 @@ t.test(
   },
 );
 
+t.test('items far apart do not wait for company that will not come: each goes at the next turn', async (t) => {
+  let committedAt = 0;
+  const queue = new CommitQueue(
+    {
+      commit(items, done) {
+        committedAt = performance.now();
+        done(
+          null,
+          items.map((i): CommittedItem => ({ item: i, result: { outcome: 'status' } })),
+        );
+      },
+    },
+    {},
+    { gatherMs: 10 },
+  );
+  const waited: number[] = [];
+  // A quiet ward: one item every 40 ms, far more than twice the window apart.
+  for (let i = 0; i < 24; i++) {
+    const submitted = performance.now();
+    await queue.submitAsync(item(`d${i}`));
+    waited.push(committedAt - submitted);
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  // The first items after a start wait (the queue starts out assuming a busy floor); the last ten do not.
+  t.ok(waited[0] >= 9, `the first item waited for the window (${waited[0].toFixed(1)} ms)`);
+  const late = waited.slice(-10);
+  t.ok(Math.max(...late) < 9, `the last ten went without a window: ${late.map((w) => w.toFixed(1)).join(' ')} ms`);
+  await queue.close();
+});
+
 t.test('a writer that refuses thousands of items at once, one by one, does not exhaust the stack', async (t) => {
   let groups = 0;
   const queue = new CommitQueue({
