@@ -44,7 +44,7 @@ export interface Alarm {
   state: AlarmState;
   message: string;
   value: number | null;
-  /** Limit alarms only (rule 'limit'): the limit crossed. Not recorded: an alarm restored after a restart has it again at its next reading. */
+  /** Limit alarms only (rule 'limit'): the limit crossed. Recorded with the alarm and its events; an alarm recorded before the store kept limits has it again at its next reading. */
   limit?: AlarmLimit;
   readonly raisedAt: number;
   /** When it last became active again after a priority rise (escalation counts from here); unset: from raisedAt. */

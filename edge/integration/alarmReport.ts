@@ -218,9 +218,10 @@ function sourceRow(
 
 /**
  * Which side of a limit a limit alarm is on: the engine says it as data
- * (Alarm.limit, edge/alarms/rules.ts). An event read back from the store has
- * no limit (alarm_events records none); for those the engine's text says the
- * side (`SpO2 low: 85 % (limit <= 88)`) and the report goes without OBX-7.
+ * (Alarm.limit, edge/alarms/rules.ts), and the store records it with each
+ * event (alarm_events.limit_side). An event recorded before the store kept
+ * limits has none; for those the engine's text says the side
+ * (`SpO2 low: 85 % (limit <= 88)`) and the report goes without OBX-7.
  */
 export function limitSide(event: Pick<AlarmEvent, 'rule' | 'message' | 'limit'>): 'low' | 'high' | undefined {
   if (event.rule !== 'limit') return undefined;

@@ -4,6 +4,7 @@
 // that queues the reports, so that each event is queued once: a crash before
 // the commit queues it again from the cursor, a crash after finds it queued.
 import type { AlarmEvent } from '../alarms/types.js';
+import { withLimit, type LimitColumns } from './alarmStore.js';
 import { writeTransaction, type Db } from './database.js';
 
 /** The cursor's name in outbox_cursors (the sync's streams are table names; this is not one). */
@@ -31,7 +32,8 @@ export class AlarmReportOutbox {
     const rows = this.#db
       .prepare(
         `SELECT e.id AS seq, e.alarm_id AS alarmId, e.phase, e.ts, e.bed, e.device_id AS deviceId, e.kind, e.rule, e.metric, e.priority, e.state,
-                e.message, e.value, e.by, e.escalations, a.key, a.raised_at AS raisedAt, p.identifier, p.authority
+                e.message, e.value, e.by, e.escalations, e.limit_side AS limitSide, e.limit_value AS limitValue,
+                a.key, a.raised_at AS raisedAt, p.identifier, p.authority
          FROM alarm_events e JOIN alarms a ON a.id = e.alarm_id
          LEFT JOIN patients p ON p.id = (
            SELECT ad.patient FROM admissions ad
@@ -40,10 +42,18 @@ export class AlarmReportOutbox {
          WHERE e.id > ? ORDER BY e.id LIMIT ?`,
       )
       .all(through, limit) as Array<
-      AlarmEvent & { seq: number; key: string; raisedAt: number; identifier: string | null; authority: string | null }
+      AlarmEvent &
+        LimitColumns & {
+          seq: number;
+          key: string;
+          raisedAt: number;
+          identifier: string | null;
+          authority: string | null;
+        }
     >;
     return rows.map(({ key, raisedAt, identifier, authority, ...event }) => ({
-      event,
+      // The limit as recorded, for OBX-7; an event recorded before the limit columns has none.
+      event: withLimit(event),
       key,
       raisedAt,
       patient: identifier === null ? undefined : { identifier, authority: authority ?? '' },

@@ -1,7 +1,7 @@
 // Persists alarms: the current state of each (so open alarms survive a
 // restart) and every lifecycle event, append-only, for the sync outbox.
 import type { Statement } from 'better-sqlite3';
-import type { Alarm, AlarmEvent } from '../alarms/types.js';
+import type { Alarm, AlarmEvent, AlarmLimit } from '../alarms/types.js';
 import { writeTransaction, type Db } from './database.js';
 import { WalSync } from './walSync.js';
 
@@ -24,7 +24,33 @@ interface AlarmRow {
   acknowledged_by: string | null;
   acknowledged_at: number | null;
   cleared_at: number | null;
+  limit_side: string | null;
+  limit_value: number | null;
 }
+
+/** The limit columns of an alarm or event as read back (`limit_side AS limitSide, limit_value AS limitValue`). */
+export interface LimitColumns {
+  readonly limitSide: string | null;
+  readonly limitValue: number | null;
+}
+
+/**
+ * A row read back with its limit as the engine gave it: a limit alarm's
+ * alarm and events carry one; any other has no `limit` key at all, nor has
+ * a row recorded before the columns existed (its side is in its text).
+ */
+export function withLimit<T extends object>(row: T & LimitColumns): T & { limit?: AlarmLimit } {
+  const { limitSide: side, limitValue: value, ...rest } = row;
+  return (side === 'low' || side === 'high') && value !== null
+    ? { ...(rest as T), limit: { side, value } }
+    : (rest as T);
+}
+
+/** The limit columns' parameters for an alarm or event (NULL without a limit). */
+const limitParams = (limit: AlarmLimit | undefined) => ({
+  limitSide: limit?.side ?? null,
+  limitValue: limit?.value ?? null,
+});
 
 /**
  * Events kept for another attempt while the database cannot take them (a full
@@ -90,21 +116,24 @@ export class AlarmStore {
         }));
     this.#upsert = db.prepare(
       `INSERT INTO alarms (id, key, bed, device_id, kind, rule, metric, priority, latching, state, message, value, raised_at,
-         escalations, last_escalated_at, acknowledged_by, acknowledged_at, cleared_at)
+         escalations, last_escalated_at, acknowledged_by, acknowledged_at, cleared_at, limit_side, limit_value)
        VALUES (@id, @key, @bed, @deviceId, @kind, @rule, @metric, @priority, @latching, @state, @message, @value, @raisedAt,
-         @escalations, @lastEscalatedAt, @acknowledgedBy, @acknowledgedAt, @clearedAt)
+         @escalations, @lastEscalatedAt, @acknowledgedBy, @acknowledgedAt, @clearedAt, @limitSide, @limitValue)
        ON CONFLICT (id) DO UPDATE SET priority = excluded.priority, state = excluded.state, message = excluded.message,
          value = excluded.value, escalations = excluded.escalations, last_escalated_at = excluded.last_escalated_at,
-         acknowledged_by = excluded.acknowledged_by, acknowledged_at = excluded.acknowledged_at, cleared_at = excluded.cleared_at`,
+         acknowledged_by = excluded.acknowledged_by, acknowledged_at = excluded.acknowledged_at, cleared_at = excluded.cleared_at,
+         limit_side = excluded.limit_side, limit_value = excluded.limit_value`,
     );
     this.#insertEvent = db.prepare(
-      `INSERT INTO alarm_events (alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, state, message, value, by, escalations)
-       VALUES (@alarmId, @phase, @ts, @bed, @deviceId, @kind, @rule, @metric, @priority, @state, @message, @value, @by, @escalations)`,
+      `INSERT INTO alarm_events (alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, state, message, value, by, escalations,
+         limit_side, limit_value)
+       VALUES (@alarmId, @phase, @ts, @bed, @deviceId, @kind, @rule, @metric, @priority, @state, @message, @value, @by, @escalations,
+         @limitSide, @limitValue)`,
     );
     this.#record = writeTransaction(db, (events: readonly Entry[]) =>
       events.map(([event, alarm]) => {
-        this.#upsert.run({ ...alarm, latching: Number(alarm.latching) });
-        return Number(this.#insertEvent.run(event).lastInsertRowid);
+        this.#upsert.run({ ...alarm, latching: Number(alarm.latching), ...limitParams(alarm.limit) });
+        return Number(this.#insertEvent.run({ ...event, ...limitParams(event.limit) }).lastInsertRowid);
       }),
     );
   }
@@ -200,6 +229,7 @@ export class AlarmStore {
       .prepare("SELECT * FROM alarms WHERE state <> 'cleared' ORDER BY raised_at")
       .all() as AlarmRow[];
     return rows.map((r) => ({
+      ...withLimit({ limitSide: r.limit_side, limitValue: r.limit_value }),
       id: r.id,
       key: r.key,
       bed: r.bed,
@@ -233,9 +263,13 @@ export class AlarmStore {
       where.push('ts >= ?');
       params.push(options.since);
     }
-    const sql = `SELECT id AS seq, alarm_id AS alarmId, phase, ts, bed, device_id AS deviceId, kind, rule, metric, priority, state, message, value, by, escalations
+    const sql = `SELECT id AS seq, alarm_id AS alarmId, phase, ts, bed, device_id AS deviceId, kind, rule, metric, priority, state, message, value, by, escalations,
+                   limit_side AS limitSide, limit_value AS limitValue
                  FROM alarm_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    return this.#db.prepare(sql).all(...params, clampLimit(options.limit ?? 200)) as AlarmEvent[];
+    const rows = this.#db.prepare(sql).all(...params, clampLimit(options.limit ?? 200)) as Array<
+      AlarmEvent & LimitColumns
+    >;
+    return rows.map(withLimit);
   }
 
   /** Last time each declared device was heard from, for the silent-device watch after a restart. */

@@ -275,4 +275,16 @@ export const migrations: readonly string[] = [
     event_ts INTEGER NOT NULL
   );
   `,
+  // 10: the limit a limit alarm crossed (its side and the bound in force), on
+  // the alarm and on each of its events, as the engine gives it: an open
+  // alarm restored after a restart keeps it, and a PCD-04 built from a
+  // recorded event carries it in OBX-7 as one built from the live event does.
+  // NULL for every other alarm, and for what was recorded before this
+  // migration (its side is in its text).
+  `
+  ALTER TABLE alarms ADD COLUMN limit_side TEXT CHECK (limit_side IN ('low', 'high'));
+  ALTER TABLE alarms ADD COLUMN limit_value REAL;
+  ALTER TABLE alarm_events ADD COLUMN limit_side TEXT CHECK (limit_side IN ('low', 'high'));
+  ALTER TABLE alarm_events ADD COLUMN limit_value REAL;
+  `,
 ];

@@ -1,6 +1,6 @@
 // A controllable alarm engine for scenario tests: a manual clock, readings fed
 // as committed items, and every lifecycle event recorded.
-import { AlarmEngine, type Clock, type WatchedDevice } from '../../edge/alarms/engine.js';
+import { AlarmEngine, type AlarmSink, type Clock, type WatchedDevice } from '../../edge/alarms/engine.js';
 import type { PatientContext } from '../../edge/alarms/bedNews2.js';
 import { alarmConfigSchema, type AlarmConfig } from '../../edge/alarms/config.js';
 import type { Alarm, AlarmEvent } from '../../edge/alarms/types.js';
@@ -42,6 +42,8 @@ export function alarmHarness(
     { id: 'mon-1', bed: '1' },
     { id: 'mon-2', bed: '2' },
   ],
+  /** Sinks after the one that records events (a store on disk, as the alarm service wires it). */
+  sinks: AlarmSink[] = [],
 ): Harness {
   const clock = new ManualClock();
   const events: AlarmEvent[] = [];
@@ -52,7 +54,7 @@ export function alarmHarness(
     devices,
     bus: new EventBus(createLogger('silent')),
     patients: { atBed: (bed) => patients.get(bed) },
-    sinks: [{ name: 'record', onEvent: (event) => events.push(event) }],
+    sinks: [{ name: 'record', onEvent: (event) => events.push(event) }, ...sinks],
     log: createLogger('silent'),
     clock,
   });

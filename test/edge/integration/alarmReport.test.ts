@@ -284,7 +284,7 @@ t.test('delimiters inside values are escaped, so no field splits', async (t) => 
 });
 
 t.test(
-  'the limit side comes from the limit the engine gives; an event read back from the store, from its text',
+  'the limit side comes from the limit the engine gives; an event recorded before the store kept limits, from its text',
   async (t) => {
     const limit = { side: 'high', value: 131 } as const;
     t.equal(limitSide({ rule: 'limit', message: 'whatever the text says', limit }), 'high', 'the data, not the text');
@@ -326,7 +326,7 @@ t.test(
     t.equal(obx(low, 1).getComponent(8, 1), 'L');
     t.equal(obx(low, 2).getField(7).toString(), '>8', 'OBX-7: the values inside the low limit');
 
-    // As the alarm manager reads it from the store: no limit recorded, the side from the text, no OBX-7.
+    // An event recorded before the store kept limits: the side from the text, no OBX-7.
     const recorded = parse(buildAlarmReport(input({}, { limit: undefined })));
     t.equal(obx(recorded, 1).getField(3).toString(), '196672^MDC_EVT_LO_LT_LIM^MDC');
     t.equal(obx(recorded, 2).getField(7).toString(), '');

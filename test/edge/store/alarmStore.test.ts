@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import { AlarmStore } from '../../../edge/store/alarmStore.js';
@@ -205,5 +206,47 @@ t.test('closing the store records what a held lock deferred', async (t) => {
     store.events().map((e) => [e.bed, e.phase]),
     [['1', 'raised']],
     'recorded at the close, before the retry was due',
+  );
+});
+
+t.test('an open limit alarm restored after a restart keeps its limit', async (t) => {
+  const { db, published, sbp } = engineWithStore(t);
+  sbp('1', 75);
+  sbp('2', 75);
+  sbp('2', 120);
+  const limit = published[0].limit;
+  t.match(limit, { side: 'low', value: Number }, 'the engine gives a limit');
+
+  // The next daemon's connection to the same file.
+  const next = openDatabase(dirname(db.name));
+  const store = new AlarmStore(next);
+  t.teardown(() => {
+    store.close();
+    next.close();
+  });
+  const restored = store.open();
+  t.same(
+    restored.map((a) => [a.bed, a.state, a.limit]),
+    [['1', 'active', limit]],
+    'the open alarm, with its limit',
+  );
+  const engine = new AlarmEngine({
+    config: alarmConfigSchema.parse({}),
+    devices: [],
+    bus: new EventBus(createLogger('silent')),
+    patients: { atBed: () => undefined },
+    sinks: [],
+    log: createLogger('silent'),
+    restored,
+  });
+  t.same(
+    engine.openAlarms().map((a) => a.limit),
+    [limit],
+    "in the engine's open alarms (the API's and the dashboard's)",
+  );
+  t.same(
+    store.events().map((e) => [e.bed, e.phase, e.limit]),
+    published.map((e) => [e.bed, e.phase, e.limit]).reverse(),
+    'the history has every event with its limit',
   );
 });

@@ -1,0 +1,125 @@
+// A database an older wardgate wrote is upgraded in place at open, and what it
+// recorded reads back as before. Each case makes its file at the version
+// before a migration, with rows of that version's shape.
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import t from 'tap';
+import { Hl7Message } from '@medplum/core';
+import { buildAlarmReport } from '../../../edge/integration/alarmReport.js';
+import { ALARM_REPORT_CURSOR, AlarmReportOutbox } from '../../../edge/store/alarmReportOutbox.js';
+import { AlarmStore } from '../../../edge/store/alarmStore.js';
+import { DB_FILE, openDatabase, schemaVersion } from '../../../edge/store/database.js';
+import { migrations } from '../../../edge/store/migrations.js';
+import { tempDir } from '../../helpers/env.js';
+
+/** A database file as a wardgate with the first `version` migrations left it. */
+function databaseAt(dir: string, version: number): Database.Database {
+  const db = new Database(join(dir, DB_FILE));
+  db.pragma('journal_mode = WAL');
+  for (const [i, sql] of migrations.slice(0, version).entries()) {
+    db.exec(sql);
+    db.pragma(`user_version = ${i + 1}`);
+  }
+  return db;
+}
+
+const columns = (db: Database.Database, table: string) =>
+  (db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as Array<{ name: string }>).map((c) => c.name);
+
+t.test('migration 10: the limit columns, added to a database recorded at version 9', async (t) => {
+  const dir = tempDir(t);
+  const ts = Date.UTC(2026, 11, 2, 9, 30);
+  const old = databaseAt(dir, 9);
+  // An SpO2 alarm open when the older wardgate stopped, its raised event not yet reported.
+  old
+    .prepare(
+      `INSERT INTO alarms (id, key, bed, device_id, kind, rule, metric, priority, latching, state, message, value, raised_at, escalations)
+       VALUES ('a-1', '1:limit:spo2', '1', 'pox-1', 'physiological', 'limit', 'spo2', 'high', 1, 'active', 'SpO2 low: 85 % (limit <= 88)', 85, ?, 0)`,
+    )
+    .run(ts);
+  old
+    .prepare(
+      `INSERT INTO alarm_events (alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, state, message, value, escalations)
+       VALUES ('a-1', 'raised', ?, '1', 'pox-1', 'physiological', 'limit', 'spo2', 'high', 'active', 'SpO2 low: 85 % (limit <= 88)', 85, 0)`,
+    )
+    .run(ts);
+  old.prepare('INSERT INTO outbox_cursors (stream, synced_through) VALUES (?, 0)').run(ALARM_REPORT_CURSOR);
+  old.close();
+
+  const db = openDatabase(dir);
+  const store = new AlarmStore(db);
+  t.teardown(() => {
+    store.close();
+    db.close();
+  });
+  t.equal(schemaVersion(db), migrations.length, 'upgraded to the latest version');
+  for (const table of ['alarms', 'alarm_events'])
+    t.same(columns(db, table).slice(-2), ['limit_side', 'limit_value'], `${table}: the limit columns`);
+
+  const [restored] = store.open();
+  t.match(restored, { id: 'a-1', state: 'active', message: 'SpO2 low: 85 % (limit <= 88)', value: 85 });
+  t.notOk('limit' in restored, 'an alarm recorded without its limit is restored without one');
+  const [{ event, key, raisedAt }] = new AlarmReportOutbox(db).owed(10);
+  t.match(event, { alarmId: 'a-1', phase: 'raised', rule: 'limit', value: 85 });
+  t.notOk('limit' in event, 'an event recorded without its limit reads back without one');
+  t.same(store.events(), [event], 'the history reads it the same');
+
+  const report = Hl7Message.parse(
+    buildAlarmReport({
+      event,
+      key,
+      raisedAt,
+      controlId: `WGA${event.seq}`,
+      now: ts,
+      header: {
+        sendingApplication: 'WARDGATE',
+        sendingFacility: '3B',
+        receivingApplication: 'NURSECALL',
+        receivingFacility: 'HOSP',
+        processingId: 'P',
+      },
+      location: { pointOfCare: '3B', room: '', bed: '1', facility: 'HOSP' },
+      patient: undefined,
+      assigner: 'gw-3b',
+    }),
+  );
+  const [row1, row2] = report.getAllSegments('OBX');
+  t.equal(row1.getField(3).toString(), '196672^MDC_EVT_LO_LT_LIM^MDC', 'the side from the text');
+  t.equal(row1.getComponent(8, 1), 'L');
+  t.equal(row2.getField(7).toString(), '', 'no OBX-7: the limit was not recorded');
+
+  // The same alarm's next event, recorded now, carries its limit; the old row keeps none.
+  store.record([
+    [
+      { ...event, seq: undefined, phase: 'cleared', state: 'cleared', limit: { side: 'low', value: 88 } },
+      { ...restored, state: 'cleared', clearedAt: ts + 1000, limit: { side: 'low', value: 88 } },
+    ],
+  ]);
+  t.same(
+    store.events().map((e) => [e.phase, e.limit]),
+    [
+      ['cleared', { side: 'low', value: 88 }],
+      ['raised', undefined],
+    ],
+  );
+  t.same(
+    db.prepare("SELECT limit_side, limit_value FROM alarms WHERE id = 'a-1'").get(),
+    { limit_side: 'low', limit_value: 88 },
+    "the alarm's row has it now",
+  );
+});
+
+t.test('a limit side other than low or high is refused', async (t) => {
+  const db = openDatabase(tempDir(t));
+  t.teardown(() => db.close());
+  t.throws(
+    () =>
+      db
+        .prepare(
+          `INSERT INTO alarm_events (alarm_id, phase, ts, kind, rule, priority, state, message, escalations, limit_side, limit_value)
+           VALUES ('a-1', 'raised', 0, 'physiological', 'limit', 'high', 'active', 'x', 0, 'below', 88)`,
+        )
+        .run(),
+    { code: 'SQLITE_CONSTRAINT_CHECK' },
+  );
+});
