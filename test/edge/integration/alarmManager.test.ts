@@ -85,6 +85,11 @@ t.test(
     );
     t.equal(raised.getSegment('OBR')!.getComponent(3, 1), alarm.id, "OBR-3: the ward alarm's id");
     t.equal(raised.getAllSegments('OBX')[1].getField(5).toString(), '82');
+    t.equal(
+      raised.getAllSegments('OBX')[1].getField(7).toString(),
+      '>85',
+      'OBX-7: the limit, as recorded with the event',
+    );
     t.same(
       [
         'MDC_ATTR_EVENT_PHASE',
