@@ -48,8 +48,11 @@ export async function startWardgate(
 ): Promise<BrokerChild> {
   const file = join(dir, 'wardgate.yaml');
   writeFileSync(file, stringify(config), { mode: 0o600 });
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin/wardgate.js'), 'edge', '--config', file], {
+  // Run as a user runs it, by the launcher's own first line (its Node options); the bench's own go in NODE_OPTIONS.
+  const options = [process.env.NODE_OPTIONS ?? '', ...nodeArgs].join(' ').trim();
+  const child = spawn(join(ROOT, 'bin/wardgate.js'), ['edge', '--config', file], {
     stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, ...(options && { NODE_OPTIONS: options }) },
   });
   const runFile = join(dir, 'data', RUN_FILE);
   const deadline = Date.now() + 60_000;

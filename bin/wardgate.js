@@ -1,4 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2
+// The daemon's memory on a floor: V8's young generation capped at 2 MiB a
+// semi-space (it grows to 16 under a floor's allocation) and glibc's malloc
+// held to two arenas: 300 beds fit in about 120 MiB instead of 160-170, for
+// about a point of a core (docs/PERFORMANCE.md, "Memory"). A shebang, so
+// that every way of running the `wardgate` command, the systemd unit's
+// included, gets them; NODE_OPTIONS can still add to them.
 // Launcher: the command line is written in TypeScript and built into dist/ by `npm install`.
 import { main } from '../dist/bin/main.js';
 
