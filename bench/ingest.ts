@@ -1,18 +1,15 @@
 // Ingest benchmark: acknowledged QoS 1 messages per second and PUBACK latency
 // through wardgate (durable, fsync'd) and through a bare aedes broker measured
 // in the same run, with the same load generator, payloads and topics.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { stringify } from 'yaml';
 import { hashPassword } from '../edge/auth/password.js';
-import { RUN_FILE } from '../edge/gateway.js';
+import { cpuSeconds, rssMiB, startBare, startWardgate, type BrokerChild } from './children.js';
 import { runLoad, type LoadResult } from './mqttLoad.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CONNECTIONS = 4;
 const password = (i: number) => `bench-device-${i}-password`;
 
@@ -30,12 +27,6 @@ export const scenarios: Scenario[] = [
   { name: '4 conns, 10 in flight each', connections: 4, window: 10, messages: 10_000 },
   { name: '4 conns, 100 in flight each', connections: 4, window: 100, messages: 20_000 },
 ];
-
-interface Broker {
-  port: number;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
 
 /** A load run, with the CPU each side used (1 = one core busy for the whole run). */
 export interface MeasuredLoad extends LoadResult {
@@ -75,74 +66,7 @@ function message(i: number, seq: number): { topic: string; payload: Buffer } {
   return { topic: `wardgate/devices/bench-${i}/obs`, payload: Buffer.from(payload) };
 }
 
-function childExit(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-async function startBare(): Promise<Broker> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/bench/bareBroker.js'), '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
-    child.once('exit', () => reject(new Error('bare broker exited')));
-  });
-  return {
-    port,
-    child,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await childExit(child);
-    },
-  };
-}
-
-async function startWardgate(dir: string): Promise<Broker> {
-  const devices = await Promise.all(
-    Array.from({ length: CONNECTIONS }, async (_, i) => ({
-      id: `bench-${i}`,
-      bed: String(i + 1),
-      secretHash: await hashPassword(password(i), { logN: 10 }),
-    })),
-  );
-  const file = join(dir, 'wardgate.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      ward: 'bench',
-      mqtt: { port: 0 },
-      http: { port: 0 },
-      gateway: { dataDir: './data' },
-      devices,
-      log: { level: 'warn' },
-    }),
-  );
-  const child = spawn(process.execPath, [join(ROOT, 'bin/wardgate.js'), 'edge', '--config', file], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const runFile = join(dir, 'data', RUN_FILE);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      const info = JSON.parse(readFileSync(runFile, 'utf8')) as { pid: number; ports: { mqtt: number } };
-      if (info.pid === child.pid)
-        return {
-          port: info.ports.mqtt,
-          child,
-          stop: async () => {
-            child.kill('SIGTERM');
-            await childExit(child);
-          },
-        };
-    } catch {
-      // not written yet
-    }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('wardgate did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function measure(broker: Broker, scenario: Scenario, withAuth: boolean): Promise<MeasuredLoad> {
+async function measure(broker: BrokerChild, scenario: Scenario, withAuth: boolean): Promise<MeasuredLoad> {
   seqBase += 1_000_000;
   const brokerBefore = cpuSeconds(broker.child.pid!);
   const generatorBefore = process.cpuUsage();
@@ -162,24 +86,24 @@ async function measure(broker: Broker, scenario: Scenario, withAuth: boolean): P
   };
 }
 
-/** CPU time a process has used, all its threads (Linux: utime + stime in /proc/PID/stat, 100 ticks a second). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(field))!;
-  return Number(line.split(/\s+/)[1]) / 1024;
-}
-
 export async function runIngestBench(log: (line: string) => void = console.log): Promise<IngestBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'wardgate-bench-'));
   try {
     const bare = await startBare();
-    const wardgate = await startWardgate(dir);
+    const wardgate = await startWardgate(dir, {
+      ward: 'bench',
+      mqtt: { port: 0 },
+      http: { port: 0 },
+      gateway: { dataDir: './data' },
+      devices: await Promise.all(
+        Array.from({ length: CONNECTIONS }, async (_, i) => ({
+          id: `bench-${i}`,
+          bed: String(i + 1),
+          secretHash: await hashPassword(password(i), { logN: 10 }),
+        })),
+      ),
+      log: { level: 'warn' },
+    });
     const warm: Scenario = { name: 'warm-up', connections: CONNECTIONS, window: 50, messages: 5_000 };
     await measure(bare, warm, false);
     await measure(wardgate, warm, true);
