@@ -3,7 +3,7 @@
 // and runs the alarm lifecycle. It needs neither the WAN nor the disk to raise
 // an alarm: persistence and outputs are sinks that follow each event.
 import type { EventBus } from '../bus.js';
-import type { CommittedItem, IngestItem } from '../ingest/types.js';
+import type { CommittedItem, IngestItem, ObservationItem } from '../ingest/types.js';
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
 import { AlarmBook } from './alarmBook.js';
@@ -81,9 +81,23 @@ export interface BedSnapshot {
 /** How much history rate-of-change rules need. */
 const keepFor = (config: AlarmConfig) => Math.max(0, ...config.rateOfChange.map((r) => r.windowMs));
 
-/** A scope's condition keys: per limit metric, per rate rule. */
-interface ConditionKeys {
-  readonly limit: Map<string, string>;
+/** A metric's limit in a scope, with its condition's key and delay timer. */
+interface LimitCondition {
+  readonly limit: Limit;
+  readonly key: string;
+  readonly timer: ConditionTimer;
+}
+
+/**
+ * What evaluating a scope's readings needs, looked up once per observation
+ * rather than per reading: its vitals, and per metric its limit, condition key
+ * and timer (null: the metric has no limit), per rate rule its key. Strings
+ * built anew for each reading would cost their allocation and their hashing.
+ */
+interface ScopeState {
+  readonly vitals: BedVitals;
+  readonly limits: Map<string, Limit>;
+  readonly limit: Map<string, LimitCondition | null>;
   readonly rate: Map<AlarmConfig['rateOfChange'][number], string>;
 }
 
@@ -104,7 +118,10 @@ export class AlarmEngine implements Service {
   readonly #news2Inputs = new Map<string, News2InputsAt>();
   readonly #limits = new Map<string, Map<string, Limit>>();
   readonly #rateCheckedAt = new Map<string, number>();
-  readonly #conditionKeys = new Map<string, ConditionKeys>();
+  /** Per scope (a bed, or an unbound device), rebuilt after a config update. */
+  readonly #scopes = new Map<string, ScopeState>();
+  /** Each device's silent condition key, built once: every observation clears it. As many as #lastSeen. */
+  readonly #silentKeys = new Map<string, string>();
   readonly #devices: Map<string, WatchedDevice>;
   readonly #lastSeen: Map<string, number>;
   #config: AlarmConfig;
@@ -179,7 +196,7 @@ export class AlarmEngine implements Service {
     this.#keepMs = keepFor(config);
     this.#limits.clear();
     this.#news2Inputs.clear();
-    this.#conditionKeys.clear();
+    this.#scopes.clear();
     this.#log.info({ limits: Object.keys(config.limits), beds: Object.keys(config.beds) }, 'alarm config updated');
   }
 
@@ -253,7 +270,7 @@ export class AlarmEngine implements Service {
 
   #onCommitted(items: readonly CommittedItem[], accepted: boolean): void {
     const now = this.#clock.now();
-    const news2Beds = new Set<string>();
+    let news2Beds: string[] | undefined;
     for (const { item, result } of items) {
       if (item.deviceId === undefined) continue;
       if (
@@ -267,7 +284,7 @@ export class AlarmEngine implements Service {
       if (!accepted && this.#evaluatedEarly.has(item)) {
         if (result.outcome === 'stored' || result.outcome === 'duplicate' || result.outcome === 'empty') {
           this.#lastSeen.set(item.deviceId, now);
-          this.#apply({ state: 'clear', key: `device:${item.deviceId}:silent` }, now);
+          this.#release(this.#silentKey(item.deviceId), now);
         }
         continue;
       }
@@ -278,29 +295,39 @@ export class AlarmEngine implements Service {
         (result.outcome === 'stored' || result.outcome === 'duplicate' || result.outcome === 'empty')
       ) {
         this.#lastSeen.set(item.deviceId, now);
-        this.#apply({ state: 'clear', key: `device:${item.deviceId}:silent` }, now);
+        this.#release(this.#silentKey(item.deviceId), now);
       }
       if (item.kind === 'status') this.#status(item.deviceId, item.status.sensor, item.status.battery, now);
       if (item.kind !== 'obs' || result.outcome !== 'stored') continue;
       if (!accepted && !this.#evaluated.firstTime(item)) continue;
       const bed = result.bed ?? null;
-      const at: Location = { bed, deviceId: item.deviceId, scope: bed ?? `device:${item.deviceId}` };
-      const vitals = this.#vitals(at.scope);
-      const updated = new Set<string>();
-      for (const r of item.readings) {
-        if (!this.#evaluated.current(item.deviceId, r.code, r.ts, item.receivedTs, now)) continue;
-        for (const m of vitals.record(r.code, { value: r.value, ts: now, deviceId: item.deviceId, flags: r.flags }))
-          updated.add(m);
+      if (this.#readings(item, bed, now) && bed) {
+        news2Beds ??= [];
+        if (!news2Beds.includes(bed)) news2Beds.push(bed);
       }
-      for (const metric of updated) this.#evaluate(at, metric, vitals, now);
-      if (bed && !news2Beds.has(bed))
-        for (const m of updated)
-          if (NEWS2_INPUTS.has(m)) {
-            news2Beds.add(bed);
-            break;
-          }
     }
-    for (const bed of news2Beds) this.#scoreNews2(bed, now);
+    if (news2Beds) for (const bed of news2Beds) this.#scoreNews2(bed, now);
+  }
+
+  /** Records and evaluates an observation's current readings; true when a NEWS2 input was updated. */
+  #readings(item: ObservationItem, bed: string | null, now: number): boolean {
+    const scope = bed ?? `device:${item.deviceId}`;
+    const state = this.#scope(scope, bed);
+    const at: Location = { bed, deviceId: item.deviceId, scope };
+    const { vitals } = state;
+    // Metrics in the order first updated; hr and pr both update pulse, evaluated once.
+    const updated: string[] = [];
+    for (const r of item.readings) {
+      if (!this.#evaluated.current(item.deviceId, r.code, r.ts, item.receivedTs, now)) continue;
+      for (const m of vitals.record(r.code, { value: r.value, ts: now, deviceId: item.deviceId, flags: r.flags }))
+        if (!updated.includes(m)) updated.push(m);
+    }
+    let news2 = false;
+    for (const metric of updated) {
+      this.#evaluate(at, metric, state, now);
+      if (!news2 && NEWS2_INPUTS.has(metric)) news2 = true;
+    }
+    return news2;
   }
 
   /** Once a second: delays that ran out, silent devices, stale NEWS2 inputs, escalation. */
@@ -325,29 +352,24 @@ export class AlarmEngine implements Service {
     this.#book.tick(now);
   }
 
-  #evaluate(at: Location, metric: string, vitals: BedVitals, now: number): void {
-    const limits = this.#limitsFor(at.bed);
-    const limit = limits.get(metric);
-    const keys = this.#keysOf(at.scope);
-    if (limit) {
+  #evaluate(at: Location, metric: string, state: ScopeState, now: number): void {
+    const { vitals } = state;
+    const condition = this.#limitCondition(at.scope, metric, state);
+    if (condition) {
       // The patient's NEWS2 scale moves the SpO2 limits only.
       const spo2 = metric === 'spo2' && at.bed !== null;
       const patient = spo2 ? this.#deps.patients.atBed(at.bed) : undefined;
       const bedSpo2 = spo2 && bedOverrides(this.#config, at.bed)?.limits.spo2 !== undefined;
-      let key = keys.limit.get(metric);
-      if (key === undefined) {
-        key = `${at.scope}:limit:${metric}`;
-        keys.limit.set(metric, key);
-      }
-      const verdict = limitVerdict(at, key, metric, limit, vitals, this.#timer(key).on, patient, bedSpo2);
+      const { key, limit, timer } = condition;
+      const verdict = limitVerdict(at, key, metric, limit, vitals, timer.on, patient, bedSpo2);
       if (verdict) this.#apply(verdict, now);
     }
     for (const rule of this.#config.rateOfChange) {
       if (rule.metric !== metric) continue;
-      let key = keys.rate.get(rule);
+      let key = state.rate.get(rule);
       if (key === undefined) {
         key = `${at.scope}:rate:${rule.metric}:${rule.change}`;
-        keys.rate.set(rule, key);
+        state.rate.set(rule, key);
       }
       // Rate rules look at minutes: once a second is often enough, however fast the device sends.
       if (now - (this.#rateCheckedAt.get(key) ?? -Infinity) < 1000) continue;
@@ -355,6 +377,18 @@ export class AlarmEngine implements Service {
       const verdict = rateVerdict(at, key, rule, vitals, now, this.#timer(key).on);
       if (verdict) this.#apply(verdict, now);
     }
+  }
+
+  /** A metric's limit condition in a scope, null when the metric has no limit there. */
+  #limitCondition(scope: string, metric: string, state: ScopeState): LimitCondition | null {
+    let condition = state.limit.get(metric);
+    if (condition === undefined) {
+      const limit = state.limits.get(metric);
+      const key = `${scope}:limit:${metric}`;
+      condition = limit ? { limit, key, timer: this.#timer(key) } : null;
+      state.limit.set(metric, condition);
+    }
+    return condition;
   }
 
   #scoreNews2(bed: string, now: number): void {
@@ -445,15 +479,7 @@ export class AlarmEngine implements Service {
 
   #apply(verdict: Verdict, now: number): void {
     if (verdict.state === 'hold') return;
-    if (verdict.state === 'clear') {
-      const timer = this.#timers.get(verdict.key);
-      // Nothing pending, nothing on, nothing open: the usual case for a normal value.
-      if ((!timer || (!timer.on && !timer.pending)) && !this.#book.openFor(verdict.key)) return;
-      timer?.clear();
-      this.#pending.delete(verdict.key);
-      this.#book.release(verdict.key, now);
-      return;
-    }
+    if (verdict.state === 'clear') return this.#release(verdict.key, now);
     const { report, delayMs } = verdict;
     if (this.#timer(report.key).breach(now, delayMs)) {
       this.#pending.delete(report.key);
@@ -461,6 +487,25 @@ export class AlarmEngine implements Service {
     } else {
       this.#pending.set(report.key, { report, delayMs });
     }
+  }
+
+  /** The condition under `key` is over. */
+  #release(key: string, now: number): void {
+    const timer = this.#timers.get(key);
+    // Nothing pending, nothing on, nothing open: the usual case for a normal value.
+    if ((!timer || (!timer.on && !timer.pending)) && !this.#book.openFor(key)) return;
+    timer?.clear();
+    this.#pending.delete(key);
+    this.#book.release(key, now);
+  }
+
+  #silentKey(deviceId: string): string {
+    let key = this.#silentKeys.get(deviceId);
+    if (key === undefined) {
+      key = `device:${deviceId}:silent`;
+      this.#silentKeys.set(deviceId, key);
+    }
+    return key;
   }
 
   /** Events of the evaluation under way; delivered together when it ends. */
@@ -498,17 +543,13 @@ export class AlarmEngine implements Service {
     }
   }
 
-  /**
-   * A scope's condition keys, built once: every reading looks its key up, and
-   * a string built anew each time costs its allocation and its hashing.
-   */
-  #keysOf(scope: string): ConditionKeys {
-    let keys = this.#conditionKeys.get(scope);
-    if (!keys) {
-      keys = { limit: new Map(), rate: new Map() };
-      this.#conditionKeys.set(scope, keys);
+  #scope(scope: string, bed: string | null): ScopeState {
+    let state = this.#scopes.get(scope);
+    if (!state) {
+      state = { vitals: this.#vitals(scope), limits: this.#limitsFor(bed), limit: new Map(), rate: new Map() };
+      this.#scopes.set(scope, state);
     }
-    return keys;
+    return state;
   }
 
   #timer(key: string): ConditionTimer {

@@ -76,12 +76,19 @@ export class EvaluatedReadings {
     return true;
   }
 
+  /** The device last looked up: an observation asks for it once, then once per reading. */
+  #lastId: string | undefined;
+  #lastMemory: DeviceMemory | undefined;
+
   #memory(deviceId: string): DeviceMemory {
+    if (deviceId === this.#lastId) return this.#lastMemory!;
     let memory = this.#devices.get(deviceId);
     if (!memory) {
       memory = { maxSeq: -Infinity, digests: new Set(), times: new Map() };
       this.#devices.set(deviceId, memory);
     }
+    this.#lastId = deviceId;
+    this.#lastMemory = memory;
     return memory;
   }
 }
