@@ -6,7 +6,7 @@ import type { AlarmConfig } from './config.js';
 import type { News2Snapshot } from './bedNews2.js';
 import { checkLimit, spo2Scale2Limit, type Limit } from './limits.js';
 import type { AlarmPriority, ConditionReport } from './types.js';
-import { BUCKET_MS, type BedVitals } from './vitals.js';
+import { BUCKET_MS, type BedVitals, type HistoryBucket } from './vitals.js';
 
 export type Verdict =
   | { state: 'breach'; report: ConditionReport; delayMs: number }
@@ -66,9 +66,21 @@ export function limitVerdict(
 /** Values from the last minute count as "now"; the window before it is the baseline. */
 const RECENT_MS = 60_000;
 
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+/** The `q` quantile of values sorted ascending: the value at floor(q * n). */
+const quantileOf = (sorted: Float64Array, q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+/**
+ * A bucket's median, kept on the bucket: a bucket only ever gains values (and
+ * only the newest one does), so a median is computed again only when its count
+ * changed, not for each of a window's 60 buckets at every check.
+ */
+function medianOf(bucket: HistoryBucket): number {
+  if (bucket.medianOf !== bucket.values.length) {
+    bucket.median = quantileOf(Float64Array.from(bucket.values).sort(), 0.5);
+    bucket.medianOf = bucket.values.length;
+  }
+  return bucket.median;
 }
 
 /**
@@ -86,18 +98,30 @@ export function rateVerdict(
   on: boolean,
 ): Verdict | undefined {
   const buckets = vitals.history(rule.metric, now, rule.windowMs);
-  const recent = buckets.filter((b) => b.start + BUCKET_MS > now - RECENT_MS);
-  const before = buckets.filter((b) => b.start + BUCKET_MS <= now - RECENT_MS);
-  if (recent.length < 2 || before.length < 2) return undefined;
+  // The last minute's buckets ("recent") and the rest of the window ("before"), each in history order.
+  const isRecent = (b: HistoryBucket) => b.start + BUCKET_MS > now - RECENT_MS;
+  let recent = 0;
+  let recentValues = 0;
+  let firstBefore: HistoryBucket | undefined;
+  for (const b of buckets)
+    if (isRecent(b)) {
+      recent++;
+      recentValues += b.values.length;
+    } else firstBefore ??= b;
+  const before = buckets.length - recent;
+  if (recent < 2 || before < 2) return undefined;
   const rising = rule.change > 0;
-  const to = quantile(
-    recent.flatMap((b) => b.values),
-    0.5,
-  );
-  const from = quantile(
-    before.map((b) => quantile(b.values, 0.5)),
-    rising ? 0.1 : 0.9,
-  );
+  const lastMinute = new Float64Array(recentValues);
+  const medians = new Float64Array(before);
+  for (let i = 0, v = 0, m = 0; i < buckets.length; i++) {
+    const b = buckets[i];
+    if (isRecent(b)) {
+      lastMinute.set(b.values, v);
+      v += b.values.length;
+    } else medians[m++] = medianOf(b);
+  }
+  const to = quantileOf(lastMinute.sort(), 0.5);
+  const from = quantileOf(medians.sort(), rising ? 0.1 : 0.9);
   const change = to - from;
   const reached = rising ? change >= rule.change : change <= rule.change;
   if (!reached) {
@@ -106,7 +130,7 @@ export function rateVerdict(
     return { state: on && stillHalf ? 'hold' : 'clear', key };
   }
   const last = vitals.valid.get(rule.metric)!;
-  const minutes = Math.max(1, Math.round((now - before[0].start) / 60_000));
+  const minutes = Math.max(1, Math.round((now - firstBefore!.start) / 60_000));
   return {
     state: 'breach',
     delayMs: rule.delayMs,

@@ -14,6 +14,9 @@ export interface ValuePoint {
 export interface HistoryBucket {
   readonly start: number;
   readonly values: number[];
+  /** The median of the first `medianOf` values, kept by the rate rules (rules.ts). */
+  median: number;
+  medianOf: number;
 }
 
 /** Rules speak of "pulse": the heart rate from ECG or the pulse rate from an oximeter, whichever came last. */
@@ -86,7 +89,7 @@ export class BedVitals {
     if (last && last.start === start) {
       if (last.values.length < BUCKET_CAP) last.values.push(point.value);
     } else {
-      buckets.push({ start, values: [point.value] });
+      buckets.push({ start, values: [point.value], median: Number.NaN, medianOf: 0 });
       while (buckets.length && buckets[0].start + BUCKET_MS <= point.ts - this.#keepMs) buckets.shift();
     }
   }
