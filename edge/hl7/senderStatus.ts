@@ -2,9 +2,10 @@
 // runs: each sender's clock against the gateway's (MSH-7 minus arrival) and
 // when it last spoke, the demo or test rows it sent (never stored as patient
 // data), and the OBX codes the gateway does not map, by code. Kept in memory
-// by the listener and written to a small JSON file in the data directory (at
-// most every few seconds, replaced atomically); no patient data is in it.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+// by the listener and written to a small JSON file in the data directory
+// (statusFile.ts: at most every few seconds, replaced atomically, readable by
+// its owner only); no patient data is in it.
+import { readStatusFile, StatusFile } from '../statusFile.js';
 
 export const HL7_STATUS_FILE = 'hl7-status.json';
 
@@ -26,35 +27,30 @@ export interface Hl7Status {
 const MAX_CODES = 256;
 
 export class Hl7StatusRecorder {
-  readonly #file: string | undefined;
-  readonly #minIntervalMs: number;
+  readonly #file: StatusFile<Hl7Status>;
   readonly #senders = new Map<string, { lastMessageTs: number; clockOffsetMs: number | null; demoRows: number }>();
   readonly #unmapped = new Map<string, number>();
-  #dirty = false;
-  #timer: NodeJS.Timeout | undefined;
-  #lastWrite = 0;
 
   constructor(file?: string, minIntervalMs = 2000) {
-    this.#file = file;
-    this.#minIntervalMs = minIntervalMs;
+    this.#file = new StatusFile(file, () => this.snapshot(), { minIntervalMs, mode: 0o600 });
   }
 
   message(sender: string, at: number, clockOffsetMs?: number): void {
     const s = this.#sender(sender);
     s.lastMessageTs = at;
     if (clockOffsetMs !== undefined) s.clockOffsetMs = clockOffsetMs;
-    this.#changed();
+    this.#file.changed();
   }
 
   demo(sender: string, rows: number): void {
     this.#sender(sender).demoRows += rows;
-    this.#changed();
+    this.#file.changed();
   }
 
   unmapped(code: string): void {
     const key = this.#unmapped.has(code) || this.#unmapped.size < MAX_CODES ? code : 'other';
     this.#unmapped.set(key, (this.#unmapped.get(key) ?? 0) + 1);
-    this.#changed();
+    this.#file.changed();
   }
 
   snapshot(): Hl7Status {
@@ -71,9 +67,7 @@ export class Hl7StatusRecorder {
 
   /** Writes what is pending now (at stop). */
   flush(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#dirty) this.#write();
+    this.#file.flush();
   }
 
   #sender(sender: string) {
@@ -84,36 +78,9 @@ export class Hl7StatusRecorder {
     }
     return s;
   }
-
-  #changed(): void {
-    this.#dirty = true;
-    if (!this.#file || this.#timer) return;
-    const wait = Math.max(0, this.#lastWrite + this.#minIntervalMs - Date.now());
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#write();
-    }, wait);
-    this.#timer.unref();
-  }
-
-  #write(): void {
-    if (!this.#file) return;
-    this.#dirty = false;
-    this.#lastWrite = Date.now();
-    try {
-      writeFileSync(`${this.#file}.tmp`, `${JSON.stringify(this.snapshot())}\n`, { mode: 0o600 });
-      renameSync(`${this.#file}.tmp`, this.#file);
-    } catch {
-      // A status file that cannot be written must not disturb ingest; the metrics say the same.
-    }
-  }
 }
 
 /** The last status the listener wrote, or undefined when there is none (HL7 off, or no message yet). */
 export function readHl7Status(file: string): Hl7Status | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Hl7Status;
-  } catch {
-    return undefined;
-  }
+  return readStatusFile<Hl7Status>(file);
 }

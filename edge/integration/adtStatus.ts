@@ -3,8 +3,9 @@
 // message came, and the answers given since it opened (applied, without
 // effect, resends, late events, refusals) with counts by event. Kept in
 // memory by the listener and written to a small JSON file in the data
-// directory (at most every few seconds, replaced atomically). No patient data.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+// directory (statusFile.ts: at most every few seconds, replaced atomically).
+// No patient data.
+import { readStatusFile, StatusFile } from '../statusFile.js';
 import type { AdtAnswerKind } from './adtHandler.js';
 
 export const ADT_STATUS_FILE = 'adt-status.json';
@@ -24,8 +25,7 @@ export interface AdtStatus {
 const MAX_EVENTS = 32;
 
 export class AdtStatusRecorder {
-  readonly #file: string | undefined;
-  readonly #minIntervalMs: number;
+  readonly #file: StatusFile<AdtStatus>;
   #since: number | null = null;
   #port: number | null = null;
   #tls = false;
@@ -33,24 +33,21 @@ export class AdtStatusRecorder {
   #last: number | null = null;
   readonly #answers = new Map<AdtAnswerKind, number>();
   readonly #events = new Map<string, number>();
-  #timer: NodeJS.Timeout | undefined;
-  #lastWrite = 0;
 
   constructor(file?: string, minIntervalMs = 2000) {
-    this.#file = file;
-    this.#minIntervalMs = minIntervalMs;
+    this.#file = new StatusFile(file, () => this.snapshot(), { minIntervalMs });
   }
 
   listening(at: number, port: number, tls: boolean): void {
     this.#since = at;
     this.#port = port;
     this.#tls = tls;
-    this.#write();
+    this.#file.write();
   }
 
   connections(n: number): void {
     this.#connections = n;
-    this.#changed();
+    this.#file.changed();
   }
 
   answered(kind: AdtAnswerKind, event: string, at: number): void {
@@ -58,16 +55,14 @@ export class AdtStatusRecorder {
     this.#answers.set(kind, (this.#answers.get(kind) ?? 0) + 1);
     const key = this.#events.has(event) || this.#events.size < MAX_EVENTS ? event || '-' : 'other';
     this.#events.set(key, (this.#events.get(key) ?? 0) + 1);
-    this.#changed();
+    this.#file.changed();
   }
 
   /** The listener closed: nobody is connected and it listens no more. */
   closed(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     this.#since = null;
     this.#connections = 0;
-    this.#write();
+    this.#file.write();
   }
 
   snapshot(): AdtStatus {
@@ -81,37 +76,11 @@ export class AdtStatusRecorder {
       events: Object.fromEntries(this.#events),
     };
   }
-
-  #changed(): void {
-    if (!this.#file || this.#timer) return;
-    const wait = Math.max(0, this.#lastWrite + this.#minIntervalMs - Date.now());
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#write();
-    }, wait);
-    this.#timer.unref();
-  }
-
-  #write(): void {
-    if (!this.#file) return;
-    this.#lastWrite = Date.now();
-    const tmp = `${this.#file}.tmp`;
-    try {
-      writeFileSync(tmp, `${JSON.stringify(this.snapshot())}\n`);
-      renameSync(tmp, this.#file);
-    } catch {
-      // Status is best effort: a full disk must not stop the link.
-    }
-  }
 }
 
 /** The status the listener last wrote; undefined when there is none or it cannot be read. */
 export function readAdtStatus(file: string): AdtStatus | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as AdtStatus;
-  } catch {
-    return undefined;
-  }
+  return readStatusFile<AdtStatus>(file);
 }
 
 /** The ADT link as `wardgate status` reports it. */
