@@ -126,6 +126,12 @@ export class AlarmEngine implements Service {
   readonly #lastSeen: Map<string, number>;
   #config: AlarmConfig;
   #keepMs: number;
+  /**
+   * The metrics whose history is kept, for rate rules: those of every config
+   * in force since the start (a rule pulled on a new metric has its history
+   * from then on in the beds already seen).
+   */
+  readonly #rateMetrics = new Set<string>();
   #stopTicks: (() => void) | undefined;
   #unsubscribe: Array<() => void> = [];
   /** Observations evaluated when accepted, before their commit: not evaluated again once committed. */
@@ -143,6 +149,7 @@ export class AlarmEngine implements Service {
     this.#lastSeen = new Map(deps.lastSeen ?? []);
     this.#config = deps.config;
     this.#keepMs = keepFor(deps.config);
+    for (const rule of deps.config.rateOfChange) this.#rateMetrics.add(rule.metric);
     this.#book = new AlarmBook(
       deps.config.escalation,
       (event, alarm) => this.#dispatch(event, alarm),
@@ -189,11 +196,13 @@ export class AlarmEngine implements Service {
    * without a restart: limits are rebuilt per bed, open alarms run their
    * lifecycle against the new values. Escalation timing stays as started
    * (the alarm book keeps it) and beds already tracked keep their rate history
-   * length; both follow the new config at the next start.
+   * length; both follow the new config at the next start. A rate rule on a
+   * metric no rule watched before has that metric's history from the update.
    */
   updateConfig(config: AlarmConfig): void {
     this.#config = config;
     this.#keepMs = keepFor(config);
+    for (const rule of config.rateOfChange) this.#rateMetrics.add(rule.metric);
     this.#limits.clear();
     this.#news2Inputs.clear();
     this.#scopes.clear();
@@ -564,7 +573,7 @@ export class AlarmEngine implements Service {
   #vitals(scope: string): BedVitals {
     let vitals = this.#beds.get(scope);
     if (!vitals) {
-      vitals = new BedVitals(this.#keepMs);
+      vitals = new BedVitals(this.#keepMs, this.#rateMetrics);
       this.#beds.set(scope, vitals);
     }
     return vitals;

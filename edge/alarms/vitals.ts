@@ -49,10 +49,17 @@ export class BedVitals {
   readonly valid = new Map<string, ValuePoint>();
   readonly #history = new Map<string, HistoryBucket[]>();
   readonly #keepMs: number;
+  readonly #remembers: ReadonlySet<string> | undefined;
 
-  /** `keepMs`: how much history rate-of-change rules need. */
-  constructor(keepMs: number) {
+  /**
+   * `keepMs`: how much history rate-of-change rules need; `remembers`: the
+   * metrics they watch (read at each reading: the set may grow), every metric
+   * when absent. A floor's beds keep minutes of history of the few metrics a
+   * rule watches, not of every metric they send.
+   */
+  constructor(keepMs: number, remembers?: ReadonlySet<string>) {
     this.#keepMs = keepMs;
+    this.#remembers = remembers;
   }
 
   /** Records a reading; returns the metric names it updated when it is valid (no artifact, not unreliable). */
@@ -62,7 +69,7 @@ export class BedVitals {
     if (point.flags & (ReadingFlag.artifact | ReadingFlag.unreliable)) return NONE;
     for (const name of names) {
       this.valid.set(name, point);
-      if (this.#keepMs > 0) this.#remember(name, point);
+      if (this.#keepMs > 0 && (!this.#remembers || this.#remembers.has(name))) this.#remember(name, point);
     }
     return names;
   }

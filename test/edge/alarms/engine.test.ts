@@ -145,6 +145,33 @@ t.test('rate of change: pulse rising 30 /min within 10 minutes', async (t) => {
   t.match(h.events[0].message, /Pulse rose 3\d \/min within \d+ min \(now 10\d\)/);
 });
 
+t.test('rate of change: a rule pulled on a metric no rule watched has its history from the update', async (t) => {
+  const h = alarmHarness();
+  const spo2Falling = { metric: 'spo2', change: -5, windowMs: 600_000, priority: 'low', delayMs: 0 };
+  // Ten minutes of SpO2 97 before the rule exists: no history of it is kept.
+  for (let i = 0; i < 600; i += 10) {
+    h.obs('mon-1', { spo2: 97 });
+    h.advance(10_000);
+  }
+  h.engine.updateConfig(alarmConfigSchema.parse({ rateOfChange: [spo2Falling] }));
+  // At once a fall to 92: the last minute has no earlier values to be compared with.
+  for (let i = 0; i < 60; i += 10) {
+    h.obs('mon-1', { spo2: 92 });
+    h.advance(10_000);
+  }
+  t.same(h.phases(), [], 'no baseline yet');
+  // A baseline from the update on (three minutes of 97), then the fall.
+  for (let i = 0; i < 180; i += 10) {
+    h.obs('mon-1', { spo2: 97 });
+    h.advance(10_000);
+  }
+  for (let i = 0; i < 60; i += 10) {
+    h.obs('mon-1', { spo2: 92 });
+    h.advance(10_000);
+  }
+  t.same(h.phases(), ['raised:rate:spo2:low']);
+});
+
 t.test('NEWS2: aggregate >= 7 raises a high-priority alarm naming missing inputs', async (t) => {
   const h = alarmHarness();
   // RR 26 (3) + SpO2 95 (1) + pulse 120 (2) + SBP 100 (2) = 8; no patient admitted, so oxygen and consciousness are unknown.
