@@ -2,11 +2,15 @@
 // message was not accepted, why (for the listener's counts and logs). The
 // ACK goes back to whoever sent the message (its MSH-3/MSH-4 become our
 // MSH-5/MSH-6) in its version and processing mode, and names it by its
-// MSH-10; a message that did not parse is answered with those left empty.
+// MSH-10 (MSA-2). A message that did not parse is answered from its MSH
+// segment read alone, so that even a refusal names the message it refuses
+// and goes back to its sender; where not even that segment can be read
+// (no MSH, or no delimiters in MSH-1 and MSH-2), those are left empty.
 import type { Rejection } from '../../shared/errors.js';
 import { reject } from '../../shared/errors.js';
+import { isRejection } from '../../shared/timestamp.js';
 import { buildAck, type AckCode, type AckError, type AckInput } from './ack.js';
-import { value, type Hl7Message } from './message.js';
+import { parseHl7, value, type Hl7Message } from './message.js';
 
 export interface Answer {
   readonly code: AckCode;
@@ -37,14 +41,19 @@ export interface Acknowledger {
   readonly trigger?: string;
 }
 
-/** The answer to `msg` (undefined: it did not parse); a rejection beside any code but AA that carries an error. */
+/**
+ * The answer to `received`: the message, or its text when it did not parse,
+ * or undefined when not even the text may be read again (a handler's own
+ * failure); a rejection beside any code but AA that carries an error.
+ */
 export function acknowledge(
-  msg: Hl7Message | undefined,
+  received: Hl7Message | string | undefined,
   code: AckCode,
   us: Acknowledger,
   error?: AckError,
   errors?: readonly AckError[],
 ): Answer {
+  const msg = typeof received === 'string' ? headerOf(received) : received;
   const ack = buildAck({
     code,
     controlId: msg ? value(msg, msg.segments[0], 10) : '',
@@ -54,6 +63,12 @@ export function acknowledge(
     ...us,
   });
   return { code, ack, ...(error && code !== 'AA' && { rejection: reject(error.code, error.message) }) };
+}
+
+/** The MSH segment of a text that did not parse as a whole, as a message of its own; undefined when it does not parse either. */
+function headerOf(text: string): Hl7Message | undefined {
+  const header = parseHl7(text.split(/\r|\n/, 1)[0]);
+  return isRejection(header) ? undefined : header;
 }
 
 /** A handler's failure as it may be logged: its name and the first `frames` places it went through, never its text (it may quote the message, the patient's identifiers). */

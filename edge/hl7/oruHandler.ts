@@ -304,10 +304,11 @@ export class OruHandler {
         fail(err);
       }
     });
-    return this.#answer(msg, refusalAck([error.code]), error);
+    return this.#answer(msg ?? text, refusalAck([error.code]), error);
   }
 
-  #answer(msg: Hl7Message | undefined, code: AckCode, error?: AckError, errors?: readonly AckError[]): Answer {
+  /** `msg`: the message, or its text when it did not parse (see acknowledge). */
+  #answer(msg: Hl7Message | string | undefined, code: AckCode, error?: AckError, errors?: readonly AckError[]): Answer {
     const us = {
       gatewayId: this.#deps.gatewayId,
       ward: this.#deps.ward,

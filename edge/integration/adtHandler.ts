@@ -69,9 +69,10 @@ export class AdtHandler implements MessageHandler {
 
   #handle(bytes: Buffer, address: string): Answer {
     const receivedTs = this.#now();
-    const parsed = parseHl7(bytes.toString('utf8'));
+    const text = bytes.toString('utf8');
+    const parsed = parseHl7(text);
     if (isRejection(parsed))
-      return this.#answer(undefined, 'AR', 'AR', { code: parsed.code, message: parsed.message, hl7Code: 100 });
+      return this.#answer(text, 'AR', 'AR', { code: parsed.code, message: parsed.message, hl7Code: 100 });
     const msh = parsed.segments[0];
     const sender = this.#sender(parsed, address);
     if (typeof sender !== 'string') return this.#answer(parsed, 'AR', 'AR', sender);
@@ -140,8 +141,9 @@ export class AdtHandler implements MessageHandler {
   }
 
   async overlong(head: Buffer, size: number, limit: number): Promise<Answer> {
-    const parsed = parseHl7(head.toString('utf8'));
-    return this.#answer(isRejection(parsed) ? undefined : parsed, 'AR', 'AR', {
+    const text = head.toString('utf8');
+    const parsed = parseHl7(text);
+    return this.#answer(isRejection(parsed) ? text : parsed, 'AR', 'AR', {
       code: 'WG_ERR_TOO_LARGE',
       message: `message of ${size} bytes exceeds hl7.adt.maxMessageBytes (${limit})`,
       hl7Code: 207,
@@ -182,14 +184,15 @@ export class AdtHandler implements MessageHandler {
     return { kind: 'bed', bed: resolved.bed };
   }
 
+  /** `msg`: the message, or its text when it did not parse (see acknowledge). */
   #answer(
-    msg: Hl7Message | undefined,
+    msg: Hl7Message | string | undefined,
     code: AckCode,
     kind: AdtAnswerKind | undefined,
     error?: AckError,
     errors?: readonly AckError[],
   ): Answer {
-    const trigger = msg ? value(msg, msg.segments[0], 9, 2) : '';
+    const trigger = typeof msg === 'object' ? value(msg, msg.segments[0], 9, 2) : '';
     try {
       this.#deps.onAnswer?.(kind ?? (code === 'AA' ? 'applied' : code), trigger);
     } catch {

@@ -9,10 +9,9 @@
 // TLS configured the port speaks MLLP inside TLS only, as the ADT port does;
 // with a CA, the manager must present a certificate it signed.
 import type { Rejection } from '../../shared/errors.js';
-import { buildAck, type AckCode } from '../hl7/ack.js';
-import { addresseeOf, type Addressee, type Answer } from '../hl7/answer.js';
+import type { AckCode } from '../hl7/ack.js';
+import { acknowledge, type Answer } from '../hl7/answer.js';
 import type { MessageHandler } from '../hl7/connection.js';
-import { parseHl7 } from '../hl7/message.js';
 import { MllpServer } from '../hl7/mllpServer.js';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../logLimiter.js';
@@ -108,20 +107,16 @@ export class AlarmStatusListener implements Service {
     return {
       handle: async (bytes, _peer, address) => this.#handle(bytes.toString('utf8'), address),
       overlong: async (head, size) =>
-        this.#answer(
-          'AR',
-          controlIdOf(head.toString('utf8')),
-          {},
-          { code: 'WG_ERR_TOO_LARGE', message: `a status report of ${size} bytes is larger than ${MAX_MESSAGE_BYTES}` },
-        ),
+        this.#answer('AR', head.toString('utf8'), {
+          code: 'WG_ERR_TOO_LARGE',
+          message: `a status report of ${size} bytes is larger than ${MAX_MESSAGE_BYTES}`,
+        }),
     };
   }
 
   #handle(text: string, address: string): Answer {
     const report = readAlarmStatus(text);
-    const to = senderOf(text);
-    if ('message' in report)
-      return this.#answer(report.code === 'WG_ERR_HL7_UNSUPPORTED' ? 'AR' : 'AE', controlIdOf(text), to, report);
+    if ('message' in report) return this.#answer(report.code === 'WG_ERR_HL7_UNSUPPORTED' ? 'AR' : 'AE', text, report);
     if (report.kind === 'ack') {
       this.#deps.onAck?.(report);
       return { code: 'AA', ack: '' };
@@ -133,35 +128,19 @@ export class AlarmStatusListener implements Service {
       this.#log.error({ err }, 'alarm manager status handling failed');
       refused = { code: 'WG_ERR_INTERNAL', message: 'the status could not be applied; send it again' };
     }
-    return this.#answer(refused ? 'AE' : 'AA', report.controlId, to, refused);
+    return this.#answer(refused ? 'AE' : 'AA', text, refused);
   }
 
-  #answer(code: AckCode, controlId: string, to: Addressee, rejection?: Rejection): Answer {
-    const ack = buildAck({
-      code,
-      controlId,
+  /** An ACK^R41 to the message `text` (MSA-2 its MSH-10, read even when the rest did not parse). */
+  #answer(code: AckCode, text: string, rejection?: Rejection): Answer {
+    const us = {
       gatewayId: this.#deps.application,
       ward: this.#deps.facility,
       ackControlId: `WGS${++this.#acks}`,
       now: (this.#deps.now ?? Date.now)(),
       trigger: 'R41',
-      ...to,
-      ...(rejection && {
-        error: { code: rejection.code, message: rejection.message, hl7Code: code === 'AR' ? 200 : 207 },
-      }),
-    });
-    return { code, ack, ...(rejection && { rejection }) };
+    };
+    const error = rejection && { code: rejection.code, message: rejection.message, hl7Code: code === 'AR' ? 200 : 207 };
+    return acknowledge(text, code, us, error);
   }
-}
-
-/** Who the ACK goes back to (MSH-3/4 become our MSH-5/6) and in which version and processing mode. */
-function senderOf(text: string): Addressee {
-  const parsed = parseHl7(text);
-  return 'code' in parsed ? {} : addresseeOf(parsed);
-}
-
-/** MSH-10 read from text that did not parse as a whole, so that even a refusal names what it answers. */
-function controlIdOf(text: string): string {
-  if (!text.startsWith('MSH') || text.length < 4) return '';
-  return text.split(/\r|\n/)[0].split(text[3])[9] ?? '';
 }

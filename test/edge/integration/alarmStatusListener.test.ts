@@ -113,6 +113,34 @@ t.test('a plain ACK is read and not answered; the next message still is', async 
   t.equal(seen.length, 1);
 });
 
+t.test(
+  'a message that does not parse, or is too large, is still answered to its sender with its control id',
+  async (t) => {
+    const seen: AlarmStatusReport[] = [];
+    const { listener } = await started(t, (r) => void seen.push(r));
+    const socket = createConnection({ host: '127.0.0.1', port: listener.port! });
+    t.teardown(() => socket.destroy());
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    const frame = (text: string) => Buffer.concat([Buffer.from([0x0b]), Buffer.from(text), Buffer.from([0x1c, 0x0d])]);
+    const header = (id: string) =>
+      `MSH|^~\\&|NURSECALL|HOSP|WARDGATE|3B|20261202093012+0000||ORA^R41^ORA_R41|${id}|P|2.7\r`;
+    socket.write(frame(`${header('NC-8')}1X|not a segment\r`));
+    socket.write(frame(`${header('NC-9')}NTE|1||${'x'.repeat(70_000)}\r`));
+    const answers = () => Buffer.concat(received).toString().split('\x1c\r').filter(Boolean);
+    const deadline = Date.now() + 5000;
+    while (answers().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const [broken, large] = answers().map((a) => a.slice(1).split('\r'));
+    t.match(broken[0], /^MSH\|\^~\\&\|WARDGATE\|3B\|NURSECALL\|HOSP\|\d+[+-]\d{4}\|\|ACK\^R41\^ACK\|WGS1\|P\|2\.7$/);
+    t.match(broken[1], /^MSA\|AE\|NC-8\|/);
+    t.match(broken[2], /WG_ERR_HL7_FORMAT/);
+    t.match(large[0], /\|NURSECALL\|HOSP\|.*\|WGS2\|P\|2\.7$/);
+    t.match(large[1], /^MSA\|AR\|NC-9\|a status report of \d+ bytes is larger than 65536$/);
+    t.match(large[2], /^ERR\|\|\|200\^.*WG_ERR_TOO_LARGE/);
+    t.equal(seen.length, 0);
+  },
+);
+
 t.test('an address not allowed is refused at connect', async (t) => {
   const listener = new AlarmStatusListener({
     host: '127.0.0.1',
