@@ -30,18 +30,29 @@ export interface News2Snapshot extends News2Result {
   readonly at: number;
 }
 
-const deviceInputs: ReadonlyArray<[keyof News2Inputs, string, 'continuousMs' | 'spotMs']> = [
-  ['rr', 'rr', 'continuousMs'],
-  ['spo2', 'spo2', 'continuousMs'],
-  ['pulse', 'pulse', 'continuousMs'],
-  ['sbp', 'nibp_sys', 'spotMs'],
-  ['temp', 'temp', 'spotMs'],
-];
-
 /** What NEWS2 is scored from for a bed at `now`, and which device inputs are too old to count. */
 export interface News2InputsAt {
   readonly inputs: News2Inputs;
   readonly stale: readonly string[];
+}
+
+/**
+ * The latest valid value of a device input if it is fresh; a stale one is
+ * named in `stale` (as the input, 'sbp' for nibp_sys).
+ */
+function freshValue(
+  vitals: BedVitals,
+  metric: string,
+  input: string,
+  now: number,
+  maxAgeMs: number,
+  stale: string[],
+): number | undefined {
+  const point = vitals.valid.get(metric);
+  if (point === undefined) return undefined;
+  if (now - point.ts <= maxAgeMs) return point.value;
+  stale.push(input);
+  return undefined;
 }
 
 export function bedNews2Inputs(
@@ -50,23 +61,34 @@ export function bedNews2Inputs(
   config: AlarmConfig['news2'],
   now: number,
 ): News2InputsAt {
-  const inputs: News2Inputs = { scale: patient?.spo2Scale ?? 1 };
+  const { continuousMs, spotMs, consciousnessMs } = config.freshness;
   const stale: string[] = [];
-  for (const [input, metric, window] of deviceInputs) {
-    const point = vitals.fresh(metric, now, config.freshness[window]);
-    if (point) (inputs as Record<string, number>)[input] = point.value;
-    else if (vitals.valid.has(metric)) stale.push(input);
-  }
+  // Scored for every bed at every reading and every tick: one object of one shape, not one built key by key.
+  // An input without a value is undefined, which NEWS2 counts as missing (shared/news2.ts).
+  const rr = freshValue(vitals, 'rr', 'rr', now, continuousMs, stale);
+  const spo2 = freshValue(vitals, 'spo2', 'spo2', now, continuousMs, stale);
+  const pulse = freshValue(vitals, 'pulse', 'pulse', now, continuousMs, stale);
+  const sbp = freshValue(vitals, 'nibp_sys', 'sbp', now, spotMs, stale);
+  const temp = freshValue(vitals, 'temp', 'temp', now, spotMs, stale);
   // Oxygen: a device that measures delivered oxygen, or the nurse's entry.
   // Unrecorded is missing, never air: on scale 2 air would hide up to 5 points.
-  const fio2 = vitals.fresh('fio2', now, config.freshness.continuousMs);
-  const flow = vitals.fresh('o2_flow', now, config.freshness.continuousMs);
+  const fio2 = vitals.fresh('fio2', now, continuousMs);
+  const flow = vitals.fresh('o2_flow', now, continuousMs);
   const deviceSaysOxygen = (fio2 !== undefined && fio2.value > 21) || (flow !== undefined && flow.value > 0);
   const oxygen = deviceSaysOxygen || patient?.onOxygen;
-  if (typeof oxygen === 'boolean') inputs.oxygen = oxygen;
   const c = patient?.consciousness;
-  if (c && now - c.at <= config.freshness.consciousnessMs) inputs.consciousness = c.value;
-  else if (c) stale.push('consciousness');
+  const consciousness = c && now - c.at <= consciousnessMs ? c.value : undefined;
+  if (c && consciousness === undefined) stale.push('consciousness');
+  const inputs: News2Inputs = {
+    scale: patient?.spo2Scale ?? 1,
+    rr,
+    spo2,
+    pulse,
+    sbp,
+    temp,
+    oxygen: typeof oxygen === 'boolean' ? oxygen : undefined,
+    consciousness,
+  };
   return { inputs, stale };
 }
 
