@@ -69,15 +69,16 @@ export function validateObservation(body: unknown, policy: TimestampPolicy): Obs
   }
 
   const readings: Reading[] = [];
-  const seen = new Set<string>();
+  // At most 64 codes, each the registry's own string: a short list is cheaper than a set.
+  const seen: string[] = [];
   let absent = 0;
   for (let i = 0; i < obs.length; i++) {
-    const entry = validateEntry(obs[i], `obs[${i}]`, ts, policy);
+    const entry = checkEntry(obs[i], i, ts, policy);
     if (isRejection(entry)) return fail(entry);
-    if (seen.has(entry.code)) {
+    if (seen.includes(entry.code)) {
       return fail(reject('WG_ERR_SCHEMA', `'${entry.code}' appears twice in one message`, `obs[${i}].code`));
     }
-    seen.add(entry.code);
+    seen.push(entry.code);
     if (entry.reading) readings.push(entry.reading);
     else absent++;
   }
@@ -91,25 +92,44 @@ export function validateEntry(
   messageTs: number,
   policy: TimestampPolicy,
 ): { code: string; reading?: Reading } | Rejection {
-  if (!isPlainObject(entry)) return reject('WG_ERR_SCHEMA', 'expected an object with code, value and unit', at);
+  return checkEntry(entry, at, messageTs, policy);
+}
+
+/** Where an entry is: a driver's path, or its index in a message's obs. */
+const pathOf = (where: string | number) => (typeof where === 'number' ? `obs[${where}]` : where);
+
+/** `where`: as pathOf; an index's path is built only for a rejection, not for each valid entry. */
+function checkEntry(
+  entry: unknown,
+  where: string | number,
+  messageTs: number,
+  policy: TimestampPolicy,
+): { code: string; reading?: Reading } | Rejection {
+  if (!isPlainObject(entry))
+    return reject('WG_ERR_SCHEMA', 'expected an object with code, value and unit', pathOf(where));
   const unknown = firstUnknownKey(entry, ENTRY_KEYS);
   if (unknown !== undefined)
-    return reject('WG_ERR_SCHEMA', 'unknown field (allowed: code, value, unit, ts, unreliable)', `${at}.${unknown}`);
+    return reject(
+      'WG_ERR_SCHEMA',
+      'unknown field (allowed: code, value, unit, ts, unreliable)',
+      `${pathOf(where)}.${unknown}`,
+    );
 
   const rawCode = entry.code;
   if (typeof rawCode !== 'string' && typeof rawCode !== 'number') {
-    return reject('WG_ERR_SCHEMA', 'expected a short name such as spo2 or an MDC code', `${at}.code`);
+    return reject('WG_ERR_SCHEMA', 'expected a short name such as spo2 or an MDC code', `${pathOf(where)}.code`);
   }
   const metric = lookupCode(rawCode);
-  if (!metric) return reject('WG_ERR_UNKNOWN_CODE', `'${rawCode}' is not a known short name or MDC code`, `${at}.code`);
+  if (!metric)
+    return reject('WG_ERR_UNKNOWN_CODE', `'${rawCode}' is not a known short name or MDC code`, `${pathOf(where)}.code`);
 
   if (entry.unreliable !== undefined && typeof entry.unreliable !== 'boolean') {
-    return reject('WG_ERR_SCHEMA', 'expected true or false', `${at}.unreliable`);
+    return reject('WG_ERR_SCHEMA', 'expected true or false', `${pathOf(where)}.unreliable`);
   }
 
   let ts = messageTs;
   if (entry.ts !== undefined) {
-    const parsed = parseTimestamp(entry.ts, `${at}.ts`, policy);
+    const parsed = parseTimestamp(entry.ts, `${pathOf(where)}.ts`, policy);
     if (isRejection(parsed)) return parsed;
     ts = parsed;
   }
@@ -117,20 +137,20 @@ export function validateEntry(
   const value = entry.value;
   if (value === null || (typeof value === 'string' && ABSENT_TEXT.has(value.trim()))) return { code: metric.code };
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    return reject('WG_ERR_SCHEMA', 'expected a number, or null when the device has no value', `${at}.value`);
+    return reject('WG_ERR_SCHEMA', 'expected a number, or null when the device has no value', `${pathOf(where)}.value`);
   }
   if (isNoValueMarker(value)) return { code: metric.code };
 
   const unit = entry.unit;
   if (typeof unit !== 'string') {
-    return reject('WG_ERR_UNIT', `missing: expected a UCUM unit such as ${metric.unit}`, `${at}.unit`);
+    return reject('WG_ERR_UNIT', `missing: expected a UCUM unit such as ${metric.unit}`, `${pathOf(where)}.unit`);
   }
   const canonical = toCanonical(value, unit, metric.unit);
   if (canonical === undefined) {
     return reject(
       'WG_ERR_UNIT',
       `'${unit}' does not fit ${metric.code}; expected one of ${acceptedUnits(metric.unit).join(', ')}`,
-      `${at}.unit`,
+      `${pathOf(where)}.unit`,
     );
   }
 
