@@ -371,7 +371,9 @@ export class AlarmEngine implements Service {
       const bedSpo2 = spo2 && bedOverrides(this.#config, at.bed)?.limits.spo2 !== undefined;
       const { key, limit, timer } = condition;
       const verdict = limitVerdict(at, key, metric, limit, vitals, timer.on, patient, bedSpo2);
-      if (verdict) this.#apply(verdict, now);
+      // A normal value with nothing pending, on or open (#release): the usual case, without looking the timer up.
+      if (verdict && (verdict.state !== 'clear' || timer.on || timer.pending || this.#book.openFor(key)))
+        this.#apply(verdict, now);
     }
     for (const rule of this.#config.rateOfChange) {
       if (rule.metric !== metric) continue;

@@ -80,11 +80,15 @@ export type LimitVerdict =
  * on: a value at or beyond a bound breaches; once on, the condition holds
  * until the value is back inside by the hysteresis margin.
  */
+/** Shared answers: every normal reading of every bed gets one. */
+const CLEAR: LimitVerdict = Object.freeze({ state: 'clear' });
+const HOLD: LimitVerdict = Object.freeze({ state: 'hold' });
+
 export function checkLimit(limit: Limit, value: number, on: boolean): LimitVerdict {
   if (limit.low !== null && value <= limit.low) return { state: 'breach', side: 'low', bound: limit.low };
   if (limit.high !== null && value >= limit.high) return { state: 'breach', side: 'high', bound: limit.high };
-  if (!on) return { state: 'clear' };
+  if (!on) return CLEAR;
   const nearLow = limit.low !== null && value <= limit.low + limit.hysteresis;
   const nearHigh = limit.high !== null && value >= limit.high - limit.hysteresis;
-  return nearLow || nearHigh ? { state: 'hold' } : { state: 'clear' };
+  return nearLow || nearHigh ? HOLD : CLEAR;
 }
