@@ -49,17 +49,28 @@ export interface CommitQueueOptions {
   readonly inFlight?: number;
   /**
    * How long the first item waits for company when the writer is idle
-   * (default 0: the next turn of the event loop), and only while items
-   * arrive often enough that company is likely: on average less than twice
-   * this apart (a running mean of the gaps between submissions). On a quiet
-   * ward a lone reading goes at once, as with 0; on a busy floor one commit
-   * and one fsync cover several readings. Items that arrive while the writer
-   * is busy never wait: they go next; alarms never wait (onSubmitted runs at
-   * once); only PUBACKs do. The config key ingest.groupCommitMs
+   * (default 0: the next turn of the event loop), and only while devices
+   * send on their own clock often enough that company is likely: on average
+   * less than twice this apart (a running mean of the gaps between such
+   * items). An item from a device whose previous one was acknowledged moments
+   * before (a client that sends when it is answered, such as a device
+   * uploading its backlog) is not counted: waiting would only delay it, as
+   * company that comes only once answered never comes while it waits. On a
+   * quiet ward a lone reading goes at once, as with 0; on a busy floor one
+   * commit and one fsync cover several readings. Items that arrive while the
+   * writer is busy never wait: they go next; alarms never wait (onSubmitted
+   * runs at once); only PUBACKs do. The config key ingest.groupCommitMs
    * (docs/PERFORMANCE.md has what it buys and costs).
    */
   readonly gatherMs?: number;
 }
+
+/** The longest gap the running mean counts (ms). */
+const MAX_GAP_MS = 1000;
+/** An item this soon after its device's last answer (ms; at least twice the window) replies to it. */
+const REACTIVE_MS = 10;
+/** Devices whose last answer is remembered before the memory is emptied. */
+const ANSWERED_LIMIT = 20_000;
 
 /** A service of the daemon: nothing to start; stopping closes it (below). */
 export class CommitQueue implements Service {
@@ -73,9 +84,12 @@ export class CommitQueue implements Service {
   #inFlight = 0;
   readonly #maxInFlight: number;
   readonly #gatherMs: number;
-  /** Running mean of the gaps between submissions (ms); starts busy, so that the first items after a start may share. */
-  #meanGapMs = 0;
+  /** Running mean of the gaps between items sent on their senders' own clocks (ms); starts quiet. */
+  #meanGapMs = MAX_GAP_MS;
   #lastSubmitAt: number | undefined;
+  /** When each device was last told its item was committed (only while gathering is on). */
+  readonly #answeredAt = new Map<string, number>();
+  readonly #reactiveMs: number;
   #closed = false;
   #drained: Array<() => void> = [];
 
@@ -84,6 +98,7 @@ export class CommitQueue implements Service {
     this.#hooks = hooks;
     this.#maxInFlight = options.inFlight ?? 1;
     this.#gatherMs = options.gatherMs ?? 0;
+    this.#reactiveMs = Math.max(REACTIVE_MS, 2 * this.#gatherMs);
   }
 
   async start(): Promise<void> {}
@@ -105,7 +120,7 @@ export class CommitQueue implements Service {
     }
     this.#items.push(item);
     this.#callbacks.push(callback);
-    if (this.#gatherMs > 0) this.#noteArrival();
+    const gather = this.#gatherMs > 0 && this.#companyLikely(item);
     if (this.#hooks.onSubmitted) {
       try {
         this.#hooks.onSubmitted(item);
@@ -115,19 +130,35 @@ export class CommitQueue implements Service {
     }
     if (!this.#scheduled && this.#inFlight < this.#maxInFlight) {
       this.#scheduled = true;
-      if (this.#gatherMs > 0 && this.#meanGapMs < 2 * this.#gatherMs) setTimeout(() => this.flush(), this.#gatherMs);
+      if (gather) setTimeout(() => this.flush(), this.#gatherMs);
       else setImmediate(() => this.flush());
     }
   }
 
-  // An eighth of each new gap, a gap counted at most a second: a pause of a
-  // minute is forgotten after a few dozen readings, as a burst is.
-  #noteArrival(): void {
+  // Notes the item's arrival; true while items sent on their senders' own
+  // clocks come, and lately came, on average less than twice the window
+  // apart. The mean takes an eighth of each new gap, a gap counted at most a
+  // second: a pause of a minute is forgotten after a few dozen readings, as a
+  // burst is. An item that follows its device's last answer within moments is
+  // a reply to it, not a sign of company to come, and leaves the mean as it is.
+  #companyLikely(item: IngestItem): boolean {
     const now = performance.now();
-    if (this.#lastSubmitAt !== undefined) {
-      this.#meanGapMs += (Math.min(now - this.#lastSubmitAt, 1000) - this.#meanGapMs) / 8;
+    const answered = item.deviceId === undefined ? undefined : this.#answeredAt.get(item.deviceId);
+    if (answered === undefined || now - answered >= this.#reactiveMs) {
+      if (this.#lastSubmitAt !== undefined) {
+        this.#meanGapMs += (Math.min(now - this.#lastSubmitAt, MAX_GAP_MS) - this.#meanGapMs) / 8;
+      }
+      this.#lastSubmitAt = now;
     }
-    this.#lastSubmitAt = now;
+    const busy = 2 * this.#gatherMs;
+    return this.#meanGapMs < busy && this.#lastSubmitAt !== undefined && now - this.#lastSubmitAt < busy;
+  }
+
+  #noteAnswered(committed: readonly CommittedItem[]): void {
+    // Bounded whatever the device ids (an unknown device's dead letters too): forgotten wholesale past a floor's size.
+    if (this.#answeredAt.size > ANSWERED_LIMIT) this.#answeredAt.clear();
+    const now = performance.now();
+    for (const { item } of committed) if (item.deviceId !== undefined) this.#answeredAt.set(item.deviceId, now);
   }
 
   submitAsync(item: IngestItem): Promise<IngestOutcome> {
@@ -206,6 +237,7 @@ export class CommitQueue implements Service {
   }
 
   #finish(committed: CommittedItem[], callbacks: CommitCallback[], durationMs: number): void {
+    if (this.#gatherMs > 0) this.#noteAnswered(committed);
     try {
       this.#hooks.onCommitted?.(committed, durationMs);
     } catch (err) {

@@ -34,8 +34,12 @@ function recorder(): GroupCommitter & { groups: string[][] } {
   };
 }
 
-/** Two readings 5 ms apart, each waited for until committed: the groups they went in. */
-async function twoReadings(groupCommitMs: number): Promise<string[][]> {
+/**
+ * Two readings 5 ms apart, each waited for until committed: the groups they
+ * went in. `busy`: first a floor's worth of devices, each on its own clock,
+ * 1 ms apart (their groups are left out).
+ */
+async function twoReadings(groupCommitMs: number, busy = false): Promise<string[][]> {
   const writer = recorder();
   const log = createLogger('silent');
   const queue = ingestQueue(
@@ -47,6 +51,15 @@ async function twoReadings(groupCommitMs: number): Promise<string[][]> {
     },
     groupCommitMs,
   );
+  if (busy) {
+    const floor: Promise<unknown>[] = [];
+    for (let i = 0; i < 40; i++) {
+      floor.push(queue.submitAsync(status(`bed-${i}`)));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(floor);
+    writer.groups.length = 0;
+  }
   const a = queue.submitAsync(status('mon-1'));
   await new Promise((r) => setTimeout(r, 5));
   const b = queue.submitAsync(status('mon-2'));
@@ -66,9 +79,14 @@ t.test('off: each reading goes at the next turn, whatever the window would have 
   t.same(await twoReadings(ingest.groupCommitMs), [['mon-1'], ['mon-2']]);
 });
 
-t.test('set: readings a few milliseconds apart share one commit', async (t) => {
+t.test('on a busy floor, readings a few milliseconds apart share one commit', async (t) => {
   const { ingest } = configSchema.parse({ ingest: { groupCommitMs: 20 } });
-  t.same(await twoReadings(ingest.groupCommitMs), [['mon-1', 'mon-2']]);
+  t.same(await twoReadings(ingest.groupCommitMs, true), [['mon-1', 'mon-2']]);
+});
+
+t.test('on a quiet ward they do not: each goes at once', async (t) => {
+  const { ingest } = configSchema.parse({ ingest: { groupCommitMs: 20 } });
+  t.same(await twoReadings(ingest.groupCommitMs), [['mon-1'], ['mon-2']]);
 });
 
 t.test('bounded: a window that would hold PUBACKs for long is refused, naming the field', async (t) => {
