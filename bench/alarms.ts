@@ -22,6 +22,7 @@ import { RUN_FILE } from '../edge/gateway.js';
 import { createLogger } from '../edge/log.js';
 import { metric } from '../shared/codes.js';
 import { noisyWard, plainThresholdAlarms } from './noisyWard.js';
+import { monitorVitals } from './monitorVitals.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BEDS = 30;
@@ -76,21 +77,6 @@ async function startDaemon(dir: string): Promise<{ child: ChildProcess; mqttPort
   throw new Error('wardgate did not start');
 }
 
-const vitals = (seq: number, sys: number) =>
-  JSON.stringify({
-    seq,
-    obs: [
-      { code: 'spo2', value: 97, unit: '%' },
-      { code: 'pr', value: 72, unit: '/min' },
-      { code: 'rr', value: 16, unit: '/min' },
-      { code: 'temp', value: 36.8, unit: 'Cel' },
-      { code: 'nibp_sys', value: sys, unit: 'mm[Hg]' },
-      { code: 'nibp_dia', value: 70, unit: 'mm[Hg]' },
-      { code: 'nibp_map', value: 85, unit: 'mm[Hg]' },
-      { code: 'etco2', value: 38, unit: 'mm[Hg]' },
-    ],
-  });
-
 /** Each bed publishes 8 metrics `hz` times a second; one message in ten carries a critical blood pressure. */
 async function latencyRun(port: number, hz: number, seconds: number, seqBase: number): Promise<LatencyFigures> {
   const station = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
@@ -136,7 +122,7 @@ async function latencyRun(port: number, hz: number, seconds: number, seqBase: nu
         critical.add(i);
         sentAt.set(String(i + 1), performance.now());
       } else critical.delete(i);
-      devices[i].publish(`wardgate/devices/mon-${i + 1}/obs`, vitals(seqBase + tick, isCritical ? 80 : 120), {
+      devices[i].publish(`wardgate/devices/mon-${i + 1}/obs`, monitorVitals(seqBase + tick, isCritical ? 80 : 120), {
         qos: 1,
       });
       sent++;

@@ -25,6 +25,7 @@ import {
   startWardgate,
   type BrokerChild,
 } from './children.js';
+import { monitorVitals } from './monitorVitals.js';
 
 const WARD = 'floor';
 
@@ -56,25 +57,6 @@ const quantiles = (values: number[]) => {
   const at = (q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? Number.NaN;
   return { p50: at(0.5), p99: at(0.99), max: values[values.length - 1] ?? Number.NaN };
 };
-
-function vitals(seq: number, sys: number): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      seq,
-      ts: Date.now(),
-      obs: [
-        { code: 'spo2', value: 97, unit: '%' },
-        { code: 'pr', value: 72, unit: '/min' },
-        { code: 'rr', value: 16, unit: '/min' },
-        { code: 'temp', value: 36.8, unit: 'Cel' },
-        { code: 'nibp_sys', value: sys, unit: 'mm[Hg]' },
-        { code: 'nibp_dia', value: 70, unit: 'mm[Hg]' },
-        { code: 'nibp_map', value: 85, unit: 'mm[Hg]' },
-        { code: 'etco2', value: 38, unit: 'mm[Hg]' },
-      ],
-    }),
-  );
-}
 
 interface Device {
   id: string;
@@ -140,7 +122,7 @@ async function drive(
       const critical = (count + i) % criticalEvery === 0;
       const t0 = performance.now();
       if (critical) alarmSentAt.set(String(i + 1), t0);
-      conn.publish(topic, vitals(seqBase + count, critical ? 80 : 120), () => {
+      conn.publish(topic, monitorVitals(seqBase + count, critical ? 80 : 120, Date.now()), () => {
         if (measuring) pubacks.push(performance.now() - t0);
       });
       if (measuring) sent++;

@@ -19,28 +19,10 @@ import { Ingestor } from '../edge/ingest/ingestor.js';
 import { ingestQueue } from '../edge/ingest/ingestQueue.js';
 import { createLogger } from '../edge/log.js';
 import { createMetrics } from '../edge/metrics.js';
+import { monitorVitals } from './monitorVitals.js';
 
 /** Messages handled per turn of the event loop: about what a 3 ms group commit gathers at 1,000 beds. */
 const PER_TURN = 3;
-
-function vitals(seq: number, ts: number, sys: number): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      seq,
-      ts,
-      obs: [
-        { code: 'spo2', value: 97, unit: '%' },
-        { code: 'pr', value: 72, unit: '/min' },
-        { code: 'rr', value: 16, unit: '/min' },
-        { code: 'temp', value: 36.8, unit: 'Cel' },
-        { code: 'nibp_sys', value: sys, unit: 'mm[Hg]' },
-        { code: 'nibp_dia', value: 70, unit: 'mm[Hg]' },
-        { code: 'nibp_map', value: 85, unit: 'mm[Hg]' },
-        { code: 'etco2', value: 38, unit: 'mm[Hg]' },
-      ],
-    }),
-  );
-}
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -114,7 +96,7 @@ export async function mainThreadRun(beds = 1000, seconds = 60): Promise<MainThre
             {
               source: 'mqtt',
               deviceId: `mon-${i + 1}`,
-              payload: vitals(s + 1, now, critical ? 80 : 120),
+              payload: monitorVitals(s + 1, critical ? 80 : 120, now),
               topic: `wardgate/devices/mon-${i + 1}/obs`,
             },
             done,

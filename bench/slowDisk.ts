@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { hashPassword } from '../edge/auth/password.js';
 import { RUN_FILE } from '../edge/gateway.js';
 import { PowerCutDir } from '../test/powercut/harness.js';
+import { monitorVitals } from './monitorVitals.js';
 
 const ROOT =
   [new URL('..', import.meta.url), new URL('../..', import.meta.url)]
@@ -40,21 +41,6 @@ export interface SlowDiskOptions {
   /** Top-level config sections merged into the daemon's (e.g. jobs). */
   config?: Record<string, unknown>;
 }
-
-const vitals = (seq: number, sys: number) =>
-  JSON.stringify({
-    seq,
-    obs: [
-      { code: 'spo2', value: 97, unit: '%' },
-      { code: 'pr', value: 72, unit: '/min' },
-      { code: 'rr', value: 16, unit: '/min' },
-      { code: 'temp', value: 36.8, unit: 'Cel' },
-      { code: 'nibp_sys', value: sys, unit: 'mm[Hg]' },
-      { code: 'nibp_dia', value: 70, unit: 'mm[Hg]' },
-      { code: 'nibp_map', value: 85, unit: 'mm[Hg]' },
-      { code: 'etco2', value: 38, unit: 'mm[Hg]' },
-    ],
-  });
 
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
@@ -138,7 +124,7 @@ export async function measureSlowDisk(options: SlowDiskOptions): Promise<SlowDis
         sent++;
         monitors[i].publish(
           `wardgate/devices/mon-${i + 1}/obs`,
-          vitals(tick + 1, isCritical ? 80 : 120),
+          monitorVitals(tick + 1, isCritical ? 80 : 120),
           { qos: 1 },
           (err) => {
             if (err) return;

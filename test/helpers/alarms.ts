@@ -9,6 +9,7 @@ import type { CommittedItem } from '../../edge/ingest/types.js';
 import { createLogger } from '../../edge/log.js';
 import type { Reading } from '../../shared/reading.js';
 import { metric } from '../../shared/codes.js';
+import type { MessageHeader } from '../../edge/integration/mshSegment.js';
 
 export class ManualClock implements Clock {
   constructor(public t = Date.parse('2026-11-27T09:00:00Z')) {}
@@ -111,3 +112,12 @@ export function alarmHarness(
   };
   return h;
 }
+
+/** The MSH addressing of the tests' reports to the alarm manager: ward 3B's gateway to the hospital's nurse call. */
+export const nurseCallHeader: MessageHeader = {
+  sendingApplication: 'WARDGATE',
+  sendingFacility: '3B',
+  receivingApplication: 'NURSECALL',
+  receivingFacility: 'HOSP',
+  processingId: 'P',
+};

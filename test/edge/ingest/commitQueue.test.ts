@@ -44,21 +44,26 @@ function slowStore(): GroupCommitter & { groups: string[][]; answer(): void; wai
 }
 
 /**
- * A busy floor as the queue sees it: 40 devices, each sending on its own
- * clock, 2 ms apart; the writer answers every group as it comes. Leaves the
- * queue idle and the group record empty.
+ * A busy floor as the queue sees it: `devices` devices, each sending on its
+ * own clock, `gapMs` apart; the writer answers every group as it comes.
+ * Leaves the queue idle; returns the groups it made and empties the record.
  */
-async function busyFloor(queue: CommitQueue, s: ReturnType<typeof slowStore>): Promise<void> {
-  for (let i = 0; i < 40; i++) {
+async function busyFloor(
+  queue: CommitQueue,
+  s: ReturnType<typeof slowStore>,
+  devices = 40,
+  gapMs = 2,
+): Promise<string[][]> {
+  for (let i = 0; i < devices; i++) {
     queue.submit(item(`floor-${i}`), () => {});
-    await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, gapMs));
     while (s.waiting() > 0) s.answer();
   }
   while (queue.pending > 0 || s.waiting() > 0) {
     await new Promise((r) => setTimeout(r, 5));
     while (s.waiting() > 0) s.answer();
   }
-  s.groups.length = 0;
+  return s.groups.splice(0);
 }
 
 t.test('items submitted in one turn share one transaction', async (t) => {
@@ -219,16 +224,8 @@ t.test(
 t.test('devices on their own clocks a millisecond apart do wait, and share groups', async (t) => {
   const s = slowStore();
   const queue = new CommitQueue(s, {}, { gatherMs: 10 });
-  for (let i = 0; i < 60; i++) {
-    queue.submit(item(`bed-${i}`), () => {});
-    await new Promise((r) => setTimeout(r, 1));
-    while (s.waiting() > 0) s.answer();
-  }
-  while (queue.pending > 0 || s.waiting() > 0) {
-    await new Promise((r) => setTimeout(r, 5));
-    while (s.waiting() > 0) s.answer();
-  }
-  const late = s.groups.slice(-4, -1).map((g) => g.length);
+  const groups = await busyFloor(queue, s, 60, 1);
+  const late = groups.slice(-4, -1).map((g) => g.length);
   t.ok(
     late.every((n) => n >= 3),
     `the last groups hold several items each: ${late.join(', ')}`,

@@ -12,7 +12,7 @@ import {
 } from '../../../edge/integration/alarmReport.js';
 import { readAlarmStatus } from '../../../edge/integration/alarmStatus.js';
 import { parseHl7 } from '../../../edge/hl7/message.js';
-import { alarmHarness } from '../../helpers/alarms.js';
+import { alarmHarness, nurseCallHeader } from '../../helpers/alarms.js';
 
 const base: AlarmEvent = {
   seq: 7,
@@ -39,13 +39,7 @@ function input(over: Partial<AlarmReportInput> = {}, event: Partial<AlarmEvent> 
     raisedAt: base.ts,
     controlId: 'AM7',
     now: base.ts + 20,
-    header: {
-      sendingApplication: 'WARDGATE',
-      sendingFacility: '3B',
-      receivingApplication: 'NURSECALL',
-      receivingFacility: 'HOSP',
-      processingId: 'P',
-    },
+    header: nurseCallHeader,
     location: { pointOfCare: '3B', room: '', bed: '12', facility: 'HOSP' },
     patient: { identifier: 'MRN-0042', authority: 'HOSP' },
     assigner: 'gw-3b',

@@ -8,7 +8,7 @@ import { buildAlarmReport, type AlarmReportInput } from '../../../edge/integrati
 import { AlarmReportOutbox } from '../../../edge/store/alarmReportOutbox.js';
 import { AlarmStore } from '../../../edge/store/alarmStore.js';
 import { openDatabase } from '../../../edge/store/database.js';
-import { alarmHarness } from '../../helpers/alarms.js';
+import { alarmHarness, nurseCallHeader } from '../../helpers/alarms.js';
 import { tempDir } from '../../helpers/env.js';
 
 /** The report of one event, all else fixed: two reports differ only where their events do. */
@@ -19,13 +19,7 @@ const report = (event: AlarmEvent, key: string, raisedAt: number, patient?: Alar
     raisedAt,
     controlId: 'WGA1',
     now: Date.UTC(2026, 11, 3, 9, 0),
-    header: {
-      sendingApplication: 'WARDGATE',
-      sendingFacility: '3B',
-      receivingApplication: 'NURSECALL',
-      receivingFacility: 'HOSP',
-      processingId: 'P',
-    },
+    header: nurseCallHeader,
     location: { pointOfCare: '3B', room: '', bed: event.bed, facility: 'HOSP' },
     patient,
     assigner: 'gw-3b',

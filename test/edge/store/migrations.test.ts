@@ -11,6 +11,7 @@ import { AlarmStore } from '../../../edge/store/alarmStore.js';
 import { DB_FILE, openDatabase, schemaVersion } from '../../../edge/store/database.js';
 import { migrations } from '../../../edge/store/migrations.js';
 import { tempDir } from '../../helpers/env.js';
+import { nurseCallHeader } from '../../helpers/alarms.js';
 
 /** A database file as a wardgate with the first `version` migrations left it. */
 function databaseAt(dir: string, version: number): Database.Database {
@@ -71,13 +72,7 @@ t.test('migration 10: the limit columns, added to a database recorded at version
       raisedAt,
       controlId: `WGA${event.seq}`,
       now: ts,
-      header: {
-        sendingApplication: 'WARDGATE',
-        sendingFacility: '3B',
-        receivingApplication: 'NURSECALL',
-        receivingFacility: 'HOSP',
-        processingId: 'P',
-      },
+      header: nurseCallHeader,
       location: { pointOfCare: '3B', room: '', bed: '1', facility: 'HOSP' },
       patient: undefined,
       assigner: 'gw-3b',
