@@ -30,6 +30,10 @@ import { readRecord, recordKey, serialized, streamHeads, writeShard } from './st
 export function verifyRange(ctx: CloudContext) {
   return async (req: Request, res: Response): Promise<void> => {
     if (req.method !== 'POST') return sendError(res, 'WG_ERR_METHOD', 'use POST');
+    // As for a batch (ingestBatch.ts): once the gateway has given up (its request timed out), no range is verified for it.
+    let closed = false;
+    res.once('close', () => (closed = !res.writableFinished));
+    const abandoned = () => closed || req.socket.destroyed;
     const body = Buffer.isBuffer(req.rawBody) ? req.rawBody : Buffer.alloc(0);
     if (body.length > MAX_VERIFY_BYTES)
       return sendError(res, 'WG_ERR_TOO_LARGE', `body is ${body.length} bytes; the limit is ${MAX_VERIFY_BYTES}`);
@@ -52,10 +56,25 @@ export function verifyRange(ctx: CloudContext) {
     let heads: StreamHeads | undefined;
     try {
       if (request.heads) heads = await streamHeads(ctx.db, check.id);
-      for (const range of request.ranges)
-        ranges.push(
-          await verifyOne(ctx.db, check.gateway.ward, check.id, range, ctx.now(), ctx.settings.retentionDays),
+      for (const range of request.ranges) {
+        const verified = await verifyOne(
+          ctx.db,
+          check.gateway.ward,
+          check.id,
+          range,
+          ctx.now(),
+          ctx.settings.retentionDays,
+          abandoned,
         );
+        if (!verified) {
+          ctx.log.info(
+            { gateway: check.id, verified: ranges.length, of: request.ranges.length },
+            'verification abandoned by the gateway; the ranges left are not verified (it asks again)',
+          );
+          return sendError(res, 'WG_ERR_UNAVAILABLE', 'the request was abandoned; ask again');
+        }
+        ranges.push(verified);
+      }
     } catch (err) {
       ctx.log.error({ gateway: check.id, err: (err as Error).message }, 'verification failed');
       return sendError(res, 'WG_ERR_UNAVAILABLE', 'storage failed; retry the verification');
@@ -68,7 +87,11 @@ export function verifyRange(ctx: CloudContext) {
   };
 }
 
-/** One range: what the data holds, and the record corrected to it. */
+/**
+ * One range: what the data holds, and the record corrected to it; undefined,
+ * with nothing read or written, when `abandoned` says at the range's turn in
+ * the gateway's queue that the gateway has given up on the request.
+ */
 export async function verifyOne(
   db: Firestore,
   ward: string,
@@ -76,11 +99,13 @@ export async function verifyOne(
   range: VerifyRange,
   now: number,
   retentionDays: number,
-): Promise<VerifiedRange> {
+  abandoned: () => boolean = () => false,
+): Promise<VerifiedRange | undefined> {
   const { stream, lo, hi } = range;
   const shardNo = Math.floor(lo / RECORD_SPAN);
-  return serialized(gateway, () =>
-    db.runTransaction(async (tx) => {
+  return serialized(gateway, () => {
+    if (abandoned()) return Promise.resolve(undefined);
+    return db.runTransaction(async (tx) => {
       const record = await readRecord(tx, db, gateway, [{ stream, shards: [shardNo] }]);
       const keys: string[] = [];
       const numbers: number[] = [];
@@ -124,6 +149,6 @@ export async function verifyOne(
         corrected,
         held: held.lo.map((l, i) => [l, held.hi[i]] as const),
       };
-    }),
-  );
+    });
+  });
 }

@@ -9,6 +9,7 @@ import type { SegmentDoc } from '../../../cloud/ingest/segments.js';
 import { segments, storedShard } from '../../../cloud/store/paths.js';
 import { serialized } from '../../../cloud/ingest/storeRecord.js';
 import { buildBatch, signedBatchRequest, type SyncBatch, type SyncReading } from '../../../shared/sync/index.js';
+import { signedVerifyRequest, type VerifyAnswer } from '../../../shared/sync/verify.js';
 import { startSyncCloud } from '../../helpers/syncCloud.js';
 
 t.setTimeout(240_000);
@@ -17,7 +18,7 @@ const SECRET = 'gw-once-secret-0123456789abcdef-0123';
 const { cloud, db } = await startSyncCloud(
   t,
   PROJECT,
-  ['A', 'B', 'C', 'D', 'E'].map((w) => [`gw-${w.toLowerCase()}`, { ward: w, secret: SECRET }]),
+  ['A', 'B', 'C', 'D', 'E', 'F'].map((w) => [`gw-${w.toLowerCase()}`, { ward: w, secret: SECRET }]),
 );
 const T0 = Date.now() - 3_600_000;
 
@@ -197,3 +198,46 @@ t.test('an attempt the gateway gave up on before its turn is not stored; the sam
     'each reading once',
   );
 });
+
+t.test(
+  'a verification the gateway gave up on before its turn reads and corrects nothing; asked again, it does',
+  async (t) => {
+    await send(batchOf('F', messages(1, 5)));
+    // Segments deleted by hand: the record claims 20 numbers the data lacks, which a verification corrects.
+    for (const doc of (await segments(db, 'F').get()).docs) await doc.ref.delete();
+    t.equal((await held('F')).recorded, 20);
+    const ask = (signal?: AbortSignal) => {
+      const request = signedVerifyRequest(
+        { v: 1, gateway: 'gw-f', ranges: [{ stream: 'readings', lo: 1024, hi: 6 * 1024 }] },
+        SECRET,
+        Date.now(),
+      );
+      return fetch(`${cloud.url}/verifyRange`, {
+        method: 'POST',
+        body: request.body,
+        headers: request.headers,
+        signal,
+      });
+    };
+    let release!: () => void;
+    const ahead = serialized('gw-f', () => new Promise<void>((resolve) => (release = resolve)));
+    const timeout = new AbortController();
+    const attempt = ask(timeout.signal).then(
+      (res) => res.status,
+      () => 'abandoned',
+    );
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    await sleep(1000); // the request is read and waits in the queue
+    timeout.abort(); // the edge's deadline
+    t.equal(await attempt, 'abandoned');
+    await sleep(500); // the cloud sees the connection close
+    release();
+    await ahead;
+    // Queued behind the abandoned request: had that one run, it would have corrected the record already.
+    const res = await ask();
+    t.equal(res.status, 200);
+    const [range] = ((await res.json()) as VerifyAnswer).ranges;
+    t.equal(range.corrected, 20, 'the record still claimed the 20 numbers: the abandoned request did nothing');
+    t.equal((await held('F')).recorded, 0, 'and now it is corrected to the data');
+  },
+);
