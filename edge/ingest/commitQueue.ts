@@ -48,18 +48,19 @@ export interface CommitQueueOptions {
    */
   readonly inFlight?: number;
   /**
-   * How long the first item waits for company when the writer is idle
-   * (default 0: the next turn of the event loop), and only while devices
-   * send on their own clock often enough that company is likely: on average
-   * less than twice this apart (a running mean of the gaps between such
-   * items). An item from a device whose previous one was acknowledged moments
-   * before (a client that sends when it is answered, such as a device
-   * uploading its backlog) is not counted: waiting would only delay it, as
-   * company that comes only once answered never comes while it waits. On a
-   * quiet ward a lone reading goes at once, as with 0; on a busy floor one
-   * commit and one fsync cover several readings. Items that arrive while the
-   * writer is busy never wait: they go next; alarms never wait (onSubmitted
-   * runs at once); only PUBACKs do. The config key ingest.groupCommitMs
+   * How long the first item of a group waits for company when the writer
+   * has room for another group (default 0: the next turn of the event loop),
+   * and only while devices send on their own clock often enough that company
+   * is likely: on average less than twice this apart (a running mean of the
+   * gaps between such items). An item whose sender's previous one was
+   * acknowledged moments before (a client that sends when it is answered:
+   * a device uploading its backlog, an HL7 link) is not counted: waiting
+   * would only delay it, as company that comes only once answered never
+   * comes while it waits. On a quiet ward a reading goes at once, as with 0;
+   * on a busy floor one commit and one fsync cover several readings. Items
+   * that arrive while the writer has all the groups it may take never wait:
+   * they go as soon as it answers; alarms never wait (onSubmitted runs at
+   * once); only PUBACKs and ACKs do. The config key ingest.groupCommitMs
    * (docs/PERFORMANCE.md has what it buys and costs).
    */
   readonly gatherMs?: number;
@@ -71,6 +72,16 @@ const MAX_GAP_MS = 1000;
 const REACTIVE_MS = 10;
 /** Devices whose last answer is remembered before the memory is emptied. */
 const ANSWERED_LIMIT = 20_000;
+
+/**
+ * Who waits for an item's answer before sending the next: over MQTT and a
+ * serial port the device itself; over HL7 a central station or interface
+ * engine, one link carrying many devices' messages, each sent once the last
+ * was acknowledged: all HL7 items are taken as one sender's.
+ */
+function senderOf(item: IngestItem): string | undefined {
+  return item.source === 'hl7' ? 'hl7' : item.deviceId;
+}
 
 /** A service of the daemon: nothing to start; stopping closes it (below). */
 export class CommitQueue implements Service {
@@ -143,7 +154,8 @@ export class CommitQueue implements Service {
   // a reply to it, not a sign of company to come, and leaves the mean as it is.
   #companyLikely(item: IngestItem): boolean {
     const now = performance.now();
-    const answered = item.deviceId === undefined ? undefined : this.#answeredAt.get(item.deviceId);
+    const sender = senderOf(item);
+    const answered = sender === undefined ? undefined : this.#answeredAt.get(sender);
     if (answered === undefined || now - answered >= this.#reactiveMs) {
       if (this.#lastSubmitAt !== undefined) {
         this.#meanGapMs += (Math.min(now - this.#lastSubmitAt, MAX_GAP_MS) - this.#meanGapMs) / 8;
@@ -158,7 +170,10 @@ export class CommitQueue implements Service {
     // Bounded whatever the device ids (an unknown device's dead letters too): forgotten wholesale past a floor's size.
     if (this.#answeredAt.size > ANSWERED_LIMIT) this.#answeredAt.clear();
     const now = performance.now();
-    for (const { item } of committed) if (item.deviceId !== undefined) this.#answeredAt.set(item.deviceId, now);
+    for (const { item } of committed) {
+      const sender = senderOf(item);
+      if (sender !== undefined) this.#answeredAt.set(sender, now);
+    }
   }
 
   submitAsync(item: IngestItem): Promise<IngestOutcome> {
