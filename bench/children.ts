@@ -3,7 +3,7 @@
 // CPU time and memory read from /proc.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { RUN_FILE } from '../edge/gateway.js';
@@ -50,9 +50,14 @@ export async function startWardgate(
   writeFileSync(file, stringify(config), { mode: 0o600 });
   // Run as a user runs it, by the launcher's own first line (its Node options); the bench's own go in NODE_OPTIONS.
   const options = [process.env.NODE_OPTIONS ?? '', ...nodeArgs].join(' ').trim();
+  // The launcher's `env` finds node on PATH: this bench's own first, so that both brokers run on the same Node.
   const child = spawn(join(ROOT, 'bin/wardgate.js'), ['edge', '--config', file], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, ...(options && { NODE_OPTIONS: options }) },
+    env: {
+      ...process.env,
+      PATH: [dirname(process.execPath), process.env.PATH].filter(Boolean).join(delimiter),
+      ...(options && { NODE_OPTIONS: options }),
+    },
   });
   const runFile = join(dir, 'data', RUN_FILE);
   const deadline = Date.now() + 60_000;

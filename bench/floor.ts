@@ -224,7 +224,7 @@ export async function runFloorBench(
           http: { port: 0 },
           gateway: { dataDir: './data' },
           log: { level: 'error' },
-          // WARDGATE_BENCH_FLOOR_GROUP_COMMIT_MS: the daemon's ingest.groupCommitMs (default 0, off).
+          // WARDGATE_BENCH_FLOOR_GROUP_COMMIT_MS: the daemon's ingest.groupCommitMs (its default otherwise, 3 ms).
           ...(process.env.WARDGATE_BENCH_FLOOR_GROUP_COMMIT_MS && {
             ingest: { groupCommitMs: Number(process.env.WARDGATE_BENCH_FLOOR_GROUP_COMMIT_MS) },
           }),
