@@ -50,6 +50,13 @@ const reviewed: ReadonlyArray<{ file: string; code: string; why: string }> = [
     code: 'env[entry.secretHashEnv]',
     why: 'secretHashEnv is an upper-case variable name (edge/config/schema.ts)',
   },
+  // A bed's latest values by metric: readings reach the engine only with a code of the registry
+  // (shared/observation.ts refuses any other, WG_ERR_UNKNOWN_CODE), named by its short name or 'pulse'.
+  {
+    file: 'edge/alarms/bedVitalsPublisher.ts',
+    code: 'vitals[k]',
+    why: "keys are the code registry's short names and 'pulse' (shared/codes.ts), never '__proto__'",
+  },
   // Environment overrides: names and paths are the constant table envOverrides in edge/config/schema.ts, not input.
   { file: 'edge/config/load.ts', code: 'env[name]', why: 'names from the constant envOverrides table' },
   { file: 'edge/config/load.ts', code: 'node[key]', why: 'keys from the constant envOverrides paths' },
