@@ -97,7 +97,8 @@ export class CommitQueue implements Service {
   readonly #gatherMs: number;
   /** Running mean of the gaps between items sent on their senders' own clocks (ms); starts quiet. */
   #meanGapMs = MAX_GAP_MS;
-  #lastSubmitAt: number | undefined;
+  /** When the last such item came (none yet: a gap longer than any counted). */
+  #lastOwnClockAt = -Infinity;
   /** When each device was last told its item was committed (only while gathering is on). */
   readonly #answeredAt = new Map<string, number>();
   readonly #reactiveMs: number;
@@ -157,13 +158,11 @@ export class CommitQueue implements Service {
     const sender = senderOf(item);
     const answered = sender === undefined ? undefined : this.#answeredAt.get(sender);
     if (answered === undefined || now - answered >= this.#reactiveMs) {
-      if (this.#lastSubmitAt !== undefined) {
-        this.#meanGapMs += (Math.min(now - this.#lastSubmitAt, MAX_GAP_MS) - this.#meanGapMs) / 8;
-      }
-      this.#lastSubmitAt = now;
+      this.#meanGapMs += (Math.min(now - this.#lastOwnClockAt, MAX_GAP_MS) - this.#meanGapMs) / 8;
+      this.#lastOwnClockAt = now;
     }
     const busy = 2 * this.#gatherMs;
-    return this.#meanGapMs < busy && this.#lastSubmitAt !== undefined && now - this.#lastSubmitAt < busy;
+    return this.#meanGapMs < busy && now - this.#lastOwnClockAt < busy;
   }
 
   #noteAnswered(committed: readonly CommittedItem[]): void {

@@ -10,6 +10,10 @@ import { createLogger } from '../../edge/log.js';
 import type { Reading } from '../../shared/reading.js';
 import { metric } from '../../shared/codes.js';
 import type { MessageHeader } from '../../edge/integration/mshSegment.js';
+import { AlarmStore } from '../../edge/store/alarmStore.js';
+import { openDatabase, type Db } from '../../edge/store/database.js';
+import type { Test } from 'tap';
+import { tempDir } from './env.js';
 
 export class ManualClock implements Clock {
   constructor(public t = Date.parse('2026-11-27T09:00:00Z')) {}
@@ -121,3 +125,14 @@ export const nurseCallHeader: MessageHeader = {
   receivingFacility: 'HOSP',
   processingId: 'P',
 };
+
+/** A database in the test's own directory with an alarm store on it (a failed sync fails the test); both closed at teardown. */
+export function alarmStoreOnDisk(t: Test): { db: Db; store: AlarmStore } {
+  const db = openDatabase(tempDir(t));
+  const store = new AlarmStore(db, { onSyncFailed: (err) => t.fail(`sync failed: ${err.message}`) });
+  t.teardown(() => {
+    store.close();
+    db.close();
+  });
+  return { db, store };
+}

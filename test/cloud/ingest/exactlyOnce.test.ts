@@ -3,7 +3,7 @@
 // 1024 + index) delivered late, out of order, overlapping and repeated. Each
 // reading must be stored once, and the cloud's record of stored numbers must
 // hold exactly what the segments hold.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { decodeRuns, RECORD_SPAN, size } from '../../../cloud/ingest/intervals.js';
 import type { SegmentDoc } from '../../../cloud/ingest/segments.js';
 import { segments, storedShard } from '../../../cloud/store/paths.js';
@@ -164,19 +164,20 @@ t.test('the record of a shard stays small: about 3 bytes a message', async (t) =
   t.equal(RECORD_SPAN / 1024, 512, 'a readings shard covers 512 messages');
 });
 
-t.test('an attempt the gateway gave up on before its turn is not stored; the same batch sent again is', async (t) => {
-  const batch = batchOf('E', messages(1, 5));
-  // The gateway's queue busy (a transaction ahead, a stalled instance): the attempt waits for its turn.
+/**
+ * A request the gateway gives up on while it waits in the gateway's queue (a
+ * transaction ahead, a stalled instance): sent, left to wait a second, aborted
+ * as on the edge's deadline; then the queue moves on.
+ */
+async function abandonWhileQueued(
+  t: Test,
+  gateway: string,
+  request: (signal: AbortSignal) => Promise<Response>,
+): Promise<void> {
   let release!: () => void;
-  const ahead = serialized('gw-e', () => new Promise<void>((resolve) => (release = resolve)));
-  const req = signedBatchRequest(batch, SECRET, Date.now());
+  const ahead = serialized(gateway, () => new Promise<void>((resolve) => (release = resolve)));
   const timeout = new AbortController();
-  const attempt = fetch(`${cloud.url}/ingestBatch`, {
-    method: 'POST',
-    body: req.body,
-    headers: req.headers,
-    signal: timeout.signal,
-  }).then(
+  const attempt = request(timeout.signal).then(
     (res) => res.status,
     () => 'abandoned',
   );
@@ -187,6 +188,14 @@ t.test('an attempt the gateway gave up on before its turn is not stored; the sam
   await sleep(500); // the cloud sees the connection close
   release();
   await ahead;
+}
+
+t.test('an attempt the gateway gave up on before its turn is not stored; the same batch sent again is', async (t) => {
+  const batch = batchOf('E', messages(1, 5));
+  const req = signedBatchRequest(batch, SECRET, Date.now());
+  await abandonWhileQueued(t, 'gw-e', (signal) =>
+    fetch(`${cloud.url}/ingestBatch`, { method: 'POST', body: req.body, headers: req.headers, signal }),
+  );
   // The edge's next attempt: queued behind the abandoned one, it finds nothing of the batch stored, and stores it.
   const again = await send(batch);
   t.equal(again.status, 200);
@@ -219,20 +228,7 @@ t.test(
         signal,
       });
     };
-    let release!: () => void;
-    const ahead = serialized('gw-f', () => new Promise<void>((resolve) => (release = resolve)));
-    const timeout = new AbortController();
-    const attempt = ask(timeout.signal).then(
-      (res) => res.status,
-      () => 'abandoned',
-    );
-    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    await sleep(1000); // the request is read and waits in the queue
-    timeout.abort(); // the edge's deadline
-    t.equal(await attempt, 'abandoned');
-    await sleep(500); // the cloud sees the connection close
-    release();
-    await ahead;
+    await abandonWhileQueued(t, 'gw-f', ask);
     // Queued behind the abandoned request: had that one run, it would have corrected the record already.
     const res = await ask();
     t.equal(res.status, 200);

@@ -6,10 +6,7 @@ import { Hl7Message } from '@medplum/core';
 import type { Alarm, AlarmEvent } from '../../../edge/alarms/types.js';
 import { buildAlarmReport, type AlarmReportInput } from '../../../edge/integration/alarmReport.js';
 import { AlarmReportOutbox } from '../../../edge/store/alarmReportOutbox.js';
-import { AlarmStore } from '../../../edge/store/alarmStore.js';
-import { openDatabase } from '../../../edge/store/database.js';
-import { alarmHarness, nurseCallHeader } from '../../helpers/alarms.js';
-import { tempDir } from '../../helpers/env.js';
+import { alarmHarness, alarmStoreOnDisk, nurseCallHeader } from '../../helpers/alarms.js';
 
 /** The report of one event, all else fixed: two reports differ only where their events do. */
 const report = (event: AlarmEvent, key: string, raisedAt: number, patient?: AlarmReportInput['patient']) =>
@@ -29,12 +26,7 @@ const obx7 = (text: string) => Hl7Message.parse(text).getAllSegments('OBX')[1].g
 
 /** An engine whose events are recorded in a store on disk, with the alarm manager's cursor set before the first. */
 function recordedEngine(t: Test) {
-  const db = openDatabase(tempDir(t));
-  const store = new AlarmStore(db, { onSyncFailed: (err) => t.fail(`sync failed: ${err.message}`) });
-  t.teardown(() => {
-    store.close();
-    db.close();
-  });
+  const { db, store } = alarmStoreOnDisk(t);
   const outbox = new AlarmReportOutbox(db);
   outbox.cursor();
   const alarms = new Map<string, Alarm>();

@@ -5,7 +5,7 @@ import { AlarmStore } from '../../../edge/store/alarmStore.js';
 import { openDatabase } from '../../../edge/store/database.js';
 import { IngestStore } from '../../../edge/store/ingestStore.js';
 import { tempDir } from '../../helpers/env.js';
-import { ManualClock } from '../../helpers/alarms.js';
+import { alarmStoreOnDisk, ManualClock } from '../../helpers/alarms.js';
 import { AlarmEngine } from '../../../edge/alarms/engine.js';
 import { alarmConfigSchema } from '../../../edge/alarms/config.js';
 import type { AlarmEvent } from '../../../edge/alarms/types.js';
@@ -46,12 +46,7 @@ t.test('page sizes are clamped: LIMIT -1 would read everything on the event loop
 
 /** An alarm engine whose first sink is a store on disk, as the alarm service wires it; `sbp` raises (75) or clears (120) a bed's alarm. */
 function engineWithStore(t: Test) {
-  const db = openDatabase(tempDir(t));
-  const store = new AlarmStore(db, { onSyncFailed: (err) => t.fail(`sync failed: ${err.message}`) });
-  t.teardown(() => {
-    store.close();
-    db.close();
-  });
+  const { db, store } = alarmStoreOnDisk(t);
   const clock = new ManualClock();
   const published: AlarmEvent[] = [];
   const engine = new AlarmEngine({
