@@ -169,7 +169,7 @@ export function quietRun(seed = 7, hours = 2): QuietFigures {
     config: alarmConfigSchema.parse({}),
     devices: Array.from({ length: BEDS }, (_, i) => ({ id: `mon-${i + 1}`, bed: String(i + 1) })),
     bus: new EventBus(createLogger('silent')),
-    patients: { atBed: () => undefined },
+    patients: { atBed: () => undefined, get: () => undefined },
     sinks: [
       { name: 'count', onEvent: (e) => void (e.phase === 'raised' && e.kind === 'physiological' && raised.push(e)) },
     ],

@@ -53,7 +53,7 @@ export async function mainThreadRun(beds = 1000, seconds = 60): Promise<MainThre
     config: alarmConfigSchema.parse({}),
     devices: [...bedOf].map(([id, bed]) => ({ id, bed })),
     bus,
-    patients: { atBed: () => undefined },
+    patients: { atBed: () => undefined, get: () => undefined },
     sinks: [{ name: 'mqtt', onEvent: (event) => void (alarmEvents++, JSON.stringify(eventView(event))) }],
     log,
     clock: { now: () => now, every: () => () => {} },

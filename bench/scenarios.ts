@@ -57,7 +57,7 @@ function play(script: string, seed: number, hours: number, oximeter?: 'masimo' |
     config: alarmConfigSchema.parse({}),
     devices: devices.map((d) => ({ id: d.id, bed: '1', silentAfterMs: silenceLimitS(d.transport) * 1000 })),
     bus: new EventBus(createLogger('silent')),
-    patients: { atBed: () => undefined },
+    patients: { atBed: () => undefined, get: () => undefined },
     sinks: [
       {
         name: 'score',

@@ -2,8 +2,8 @@
 // is logged and contained: it never takes the daemon or another listener down.
 //
 // Who listens (each registers at its start and removes its listeners at stop):
-// the alarm engine and the alarm service (ingest, devices, acknowledgements,
-// technical conditions, pulled rules), the sync (commits and alarm events make
+// the alarm engine and the alarm service (ingest, devices, a bed's patient,
+// acknowledgements, technical conditions, pulled rules), the sync (commits and alarm events make
 // it look for work), the dashboard's live feed, and the alarm manager link.
 //
 // Order, where it matters: the alarm engine's listeners are 'state' listeners,
@@ -72,7 +72,11 @@ export interface BusEvents {
   'alarm.technical': { readonly key: string; readonly report: TechnicalReport | null };
   /** Alarm rules and limits pulled from the cloud, to be in force in the running daemon. */
   'alarm.config': AlarmConfig;
-  /** A patient was admitted to or discharged from the bed, or the nurse's NEWS2 entries for it changed. */
+  /**
+   * A patient was admitted to, moved into or out of, or discharged from the bed, or their record or NEWS2
+   * entries changed: from the API and the ADT feed alike, neither of which calls the alarm engine itself. The
+   * engine hears it first (a 'state' listener): NEWS2 scored again, a departed patient's values forgotten.
+   */
   'patient.changed': { readonly bed: string };
   /** A nurse marked an event on the device (Nonin '*'). */
   'device.event': { readonly deviceId: string; readonly source: string; readonly ts: number };

@@ -106,6 +106,18 @@ export class AlarmBook {
     this.#close(alarm, now);
   }
 
+  /**
+   * The alarm under `key` is over whatever its state, for a reason no person
+   * gave (the patient it was about left the bed): cleared at once, latched or
+   * not, its last message saying why.
+   */
+  end(key: string, now: number, why: string): void {
+    const alarm = this.#open.get(key);
+    if (!alarm) return;
+    alarm.message = `${alarm.message}; ${why}`;
+    this.#close(alarm, now);
+  }
+
   /** A person acknowledges. Returns the alarm, or undefined when there is no open alarm with that id. */
   acknowledge(id: string, by: string, now: number): Alarm | undefined {
     const alarm = this.#byId.get(id);

@@ -55,6 +55,8 @@ export interface WatchedDevice {
 
 export interface PatientDirectory {
   atBed(bed: string): PatientContext | undefined;
+  /** The bed's admission (Admissions.get): the bed's values are its patient's while it lasts. */
+  get(bed: string): { readonly admission: number } | undefined;
 }
 
 export interface AlarmEngineDeps {
@@ -96,6 +98,8 @@ interface LimitCondition {
  */
 interface ScopeState {
   readonly vitals: BedVitals;
+  /** Readings received before this (gateway time) were the bed's previous patient's: not recorded. */
+  readonly since: number;
   readonly limits: Map<string, Limit>;
   readonly limit: Map<string, LimitCondition | null>;
   readonly rate: Map<AlarmConfig['rateOfChange'][number], string>;
@@ -103,6 +107,8 @@ interface ScopeState {
 
 const NEWS2_INPUTS = new Set(['rr', 'spo2', 'pulse', 'nibp_sys', 'temp', 'fio2', 'o2_flow']);
 const TICK_MS = 1000;
+/** What a cleared event says of a physiological alarm whose patient is no longer in the bed. */
+export const PATIENT_LEFT = 'ended: the patient left the bed';
 
 export class AlarmEngine implements Service {
   readonly name = 'alarms';
@@ -138,8 +144,20 @@ export class AlarmEngine implements Service {
   readonly #evaluatedEarly = new WeakSet<IngestItem>();
   /** The bed the store last gave an undeclared device's readings (HL7 equipment), for evaluating the next before it is stored. */
   readonly #committedBeds = new Map<string, string>();
-  /** Seqs and reading times already evaluated per device: a resend or duplicate is not evaluated again. */
+  /**
+   * Seqs and reading times already evaluated per device: a resend or duplicate is not evaluated again. Kept
+   * when a bed's patient changes: it knows the device's messages, not the patient, and a resend of a message
+   * taken from the previous patient must not be taken as the next one's.
+   */
   readonly #evaluated = new EvaluatedReadings();
+  /**
+   * Per bed whose values or alarms the engine holds: the admission they belong to, null while the bed has no
+   * patient (such values are the incoming patient's). Looked up when the bed is first seen and at each change
+   * of its patient, never per reading.
+   */
+  readonly #owners = new Map<string, number | null>();
+  /** Per bed that forgot a patient: when (readings received before were that patient's). */
+  readonly #forgotAt = new Map<string, number>();
 
   constructor(deps: AlarmEngineDeps) {
     this.#deps = deps;
@@ -181,7 +199,11 @@ export class AlarmEngine implements Service {
         ({ deviceId, sensor }) => this.#evaluation(() => this.#status(deviceId, sensor, undefined, this.#clock.now())),
         'state',
       ),
+      // From the API and from the ADT feed alike: the one place a bed's patient reaches the engine.
+      bus.on('patient.changed', ({ bed }) => this.patientChanged(bed), 'state'),
     ];
+    // Alarms restored from the last run are the patient's then in the bed, who is still there.
+    for (const alarm of this.#book.open()) if (alarm.bed !== null) this.#owner(alarm.bed);
     this.#stopTicks = this.#clock.every(TICK_MS, () => this.tick());
   }
 
@@ -245,10 +267,53 @@ export class AlarmEngine implements Service {
     );
   }
 
-  /** The patient's settings changed (admission, oxygen, scale, consciousness): re-score the bed. */
+  /**
+   * The bed's patient or their NEWS2 entries changed (an admission, discharge,
+   * transfer or merge, the nurse's oxygen, scale or consciousness): NEWS2 is
+   * scored again. When the patient whose values the bed holds is no longer in
+   * it (discharged, moved out, another admitted over them), the bed forgets
+   * them first (#forget). The same admission (a new name, a merged identifier,
+   * the nurse's entries, an admission adopted by the ADT feed) forgets
+   * nothing; nor does a first admission to a bed with no patient: values taken
+   * while it had none are the incoming patient's.
+   */
   patientChanged(bed: string): void {
+    const admission = this.#deps.patients.get(bed)?.admission ?? null;
+    const owner = this.#owners.get(bed);
+    this.#owners.set(bed, admission);
+    this.#evaluation(() => {
+      const now = this.#clock.now();
+      if (owner !== undefined && owner !== null && owner !== admission) this.#forget(bed, now);
+      this.#news2Inputs.delete(bed);
+      this.#scoreNews2(bed, now);
+    });
+  }
+
+  /**
+   * The bed's patient has left it: its values, rate history, NEWS2 and
+   * condition timers go, and its physiological alarms end (cleared, latched
+   * or not: they were about a person no longer in the bed, docs/ALARMS.md).
+   * Technical alarms are the device's and stay. The next patient starts as a
+   * bed never seen, and a reading received before now is not recorded for them.
+   */
+  #forget(bed: string, now: number): void {
+    this.#beds.delete(bed);
+    this.#scopes.delete(bed);
+    this.#news2.delete(bed);
     this.#news2Inputs.delete(bed);
-    this.#evaluation(() => this.#scoreNews2(bed, this.#clock.now()));
+    this.#forgotAt.set(bed, now);
+    // The bed's own conditions (rules.ts keys): not a device's, nor those of a bed whose id starts with this one's.
+    const prefix = `${bed}:`;
+    const ofBed = (key: string) => {
+      if (!key.startsWith(prefix)) return false;
+      const rest = key.slice(prefix.length);
+      return rest === 'news2' || rest.startsWith('limit:') || rest.startsWith('rate:');
+    };
+    for (const [key, timer] of this.#timers) if (ofBed(key)) timer.clear();
+    for (const key of this.#pending.keys()) if (ofBed(key)) this.#pending.delete(key);
+    for (const key of this.#rateCheckedAt.keys()) if (ofBed(key)) this.#rateCheckedAt.delete(key);
+    for (const alarm of this.#book.open())
+      if (alarm.bed === bed && alarm.kind === 'physiological') this.#book.end(alarm.key, now, PATIENT_LEFT);
   }
 
   /**
@@ -324,6 +389,8 @@ export class AlarmEngine implements Service {
     const state = this.#scope(scope, bed);
     const at: Location = { bed, deviceId: item.deviceId, scope };
     const { vitals } = state;
+    // Received before the bed's patient changed, evaluated only at its commit: the previous patient's.
+    if (item.receivedTs < state.since) return false;
     // Metrics in the order first updated; hr and pr both update pulse, evaluated once.
     const updated: string[] = [];
     for (const r of item.readings) {
@@ -557,7 +624,13 @@ export class AlarmEngine implements Service {
   #scope(scope: string, bed: string | null): ScopeState {
     let state = this.#scopes.get(scope);
     if (!state) {
-      state = { vitals: this.#vitals(scope), limits: this.#limitsFor(bed), limit: new Map(), rate: new Map() };
+      state = {
+        vitals: this.#vitals(scope, bed),
+        since: bed === null ? -Infinity : (this.#forgotAt.get(bed) ?? -Infinity),
+        limits: this.#limitsFor(bed),
+        limit: new Map(),
+        rate: new Map(),
+      };
       this.#scopes.set(scope, state);
     }
     return state;
@@ -572,13 +645,19 @@ export class AlarmEngine implements Service {
     return timer;
   }
 
-  #vitals(scope: string): BedVitals {
+  #vitals(scope: string, bed: string | null): BedVitals {
     let vitals = this.#beds.get(scope);
     if (!vitals) {
       vitals = new BedVitals(this.#keepMs, this.#rateMetrics);
       this.#beds.set(scope, vitals);
+      if (bed !== null) this.#owner(bed);
     }
     return vitals;
+  }
+
+  /** Remembers whose values a bed holds from now on, unless it already knows. */
+  #owner(bed: string): void {
+    if (!this.#owners.has(bed)) this.#owners.set(bed, this.#deps.patients.get(bed)?.admission ?? null);
   }
 
   #limitsFor(bed: string | null): Map<string, Limit> {

@@ -90,11 +90,9 @@ export function registerApi(deps: ApiDeps): void {
   const { admissions, alarms, store } = deps;
   const { engine } = alarms;
   const now = deps.now ?? Date.now;
-  // NEWS2 is scored anew with the patient's entries; every open dashboard shows the change at once.
-  const patientChanged = (bed: string) => {
-    engine.patientChanged(bed);
-    deps.bus.emit('patient.changed', { bed });
-  };
+  // The alarm engine hears it first (NEWS2 scored anew, a departed patient's values forgotten), as it hears
+  // the ADT feed's; then every open dashboard and the retained bed vitals show the change.
+  const patientChanged = (bed: string) => deps.bus.emit('patient.changed', { bed });
   const route = apiRouter(deps);
 
   const beds = () => bedList(deps.beds, admissions);

@@ -30,6 +30,10 @@ export interface Harness {
   clock: ManualClock;
   events: AlarmEvent[];
   patients: Map<string, PatientContext>;
+  /** Each bed's admission number (Admissions.get): whose values the bed holds. */
+  admissions: Map<string, number>;
+  /** The engine's bus, as the API and the ADT feed tell it of a bed's patient ('patient.changed'). */
+  bus: EventBus;
   /** Feeds one observation from `deviceId` at the bed its device is bound to. */
   obs(deviceId: string, values: Record<string, number>, flags?: Record<string, number>): void;
   status(deviceId: string, status: { sensor?: 'ok' | 'off' | 'absent' | 'fault'; battery?: number }): void;
@@ -53,12 +57,20 @@ export function alarmHarness(
   const clock = new ManualClock();
   const events: AlarmEvent[] = [];
   const patients = new Map<string, PatientContext>();
+  const admissions = new Map<string, number>();
   const parsed: AlarmConfig = alarmConfigSchema.parse(config);
+  const bus = new EventBus(createLogger('silent'));
   const engine = new AlarmEngine({
     config: parsed,
     devices,
-    bus: new EventBus(createLogger('silent')),
-    patients: { atBed: (bed) => patients.get(bed) },
+    bus,
+    patients: {
+      atBed: (bed) => patients.get(bed),
+      get: (bed) => {
+        const admission = admissions.get(bed);
+        return admission === undefined ? undefined : { admission };
+      },
+    },
     sinks: [{ name: 'record', onEvent: (event) => events.push(event) }, ...sinks],
     log: createLogger('silent'),
     clock,
@@ -69,6 +81,8 @@ export function alarmHarness(
     clock,
     events,
     patients,
+    admissions,
+    bus,
     obs(deviceId, values, flags = {}) {
       const readings: Reading[] = Object.entries(values).map(([code, value]) => ({
         code,

@@ -53,7 +53,7 @@ function engineWithStore(t: Test) {
     config: alarmConfigSchema.parse({}),
     devices: [],
     bus: new EventBus(createLogger('silent')),
-    patients: { atBed: () => undefined },
+    patients: { atBed: () => undefined, get: () => undefined },
     sinks: [
       {
         name: 'store',
@@ -229,7 +229,7 @@ t.test('an open limit alarm restored after a restart keeps its limit', async (t)
     config: alarmConfigSchema.parse({}),
     devices: [],
     bus: new EventBus(createLogger('silent')),
-    patients: { atBed: () => undefined },
+    patients: { atBed: () => undefined, get: () => undefined },
     sinks: [],
     log: createLogger('silent'),
     restored,
