@@ -3,7 +3,7 @@
 // CPU time and memory read from /proc.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { RUN_FILE } from '../edge/gateway.js';
@@ -48,16 +48,14 @@ export async function startWardgate(
 ): Promise<BrokerChild> {
   const file = join(dir, 'wardgate.yaml');
   writeFileSync(file, stringify(config), { mode: 0o600 });
-  // Run as a user runs it, by the launcher's own first line (its Node options); the bench's own go in NODE_OPTIONS.
-  const options = [process.env.NODE_OPTIONS ?? '', ...nodeArgs].join(' ').trim();
-  // The launcher's `env` finds node on PATH: this bench's own first, so that both brokers run on the same Node.
-  const child = spawn(join(ROOT, 'bin/wardgate.js'), ['edge', '--config', file], {
+  // Run as a user runs it, with the launcher's own first line (its environment and Node options), on this bench's
+  // Node so that both brokers run on the same one. The bench's options go on the command line after the launcher's:
+  // some (--cpu-prof) are refused in NODE_OPTIONS.
+  const launcher = join(ROOT, 'bin/wardgate.js');
+  const { env, nodeOptions } = launcherLine(launcher);
+  const child = spawn(process.execPath, [...nodeOptions, ...nodeArgs, launcher, 'edge', '--config', file], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: {
-      ...process.env,
-      PATH: [dirname(process.execPath), process.env.PATH].filter(Boolean).join(delimiter),
-      ...(options && { NODE_OPTIONS: options }),
-    },
+    env: { ...process.env, ...env },
   });
   const runFile = join(dir, 'data', RUN_FILE);
   const deadline = Date.now() + 60_000;
@@ -83,6 +81,17 @@ export async function startWardgate(
 }
 
 /** CPU time a process has used, all its threads (Linux: utime + stime in /proc/PID/stat, 100 ticks a second). */
+/** The environment and Node options the launcher's `#!/usr/bin/env -S NAME=value ... node --option ...` line sets. */
+export function launcherLine(launcher: string): { env: Record<string, string>; nodeOptions: string[] } {
+  const words = (readFileSync(launcher, 'utf8').split('\n', 1)[0] ?? '').replace(/^#!\S*env -S /, '').split(/\s+/);
+  const node = words.indexOf('node');
+  if (node < 0) throw new Error(`${launcher}: expected a first line that runs node by env -S`);
+  const env = Object.fromEntries(
+    words.slice(0, node).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
+  );
+  return { env, nodeOptions: words.slice(node + 1).filter(Boolean) };
+}
+
 export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
