@@ -32,9 +32,9 @@ export interface AckInput {
   readonly code: AckCode;
   /** MSH-10 of the message answered ('' when it could not be read). */
   readonly controlId: string;
-  /** The sender's MSH-3 / MSH-4 (our MSH-5 / MSH-6), decoded. */
-  readonly sendingApplication?: string;
-  readonly sendingFacility?: string;
+  /** The sender's MSH-3 / MSH-4 (our MSH-5 / MSH-6): each HD's components, decoded. */
+  readonly sendingApplication?: readonly string[];
+  readonly sendingFacility?: readonly string[];
   readonly version?: string;
   readonly processingId?: string;
   readonly error?: AckError;
@@ -62,6 +62,9 @@ const HL7_CODE_TEXT: ReadonlyMap<number, string> = new Map([
   [207, 'Application internal error'],
 ]);
 
+/** An HD field in our encoding: its components escaped and joined. */
+const hd = (parts: readonly string[] = []) => parts.map((p) => escape(p, DEFAULT_ENCODING)).join('^');
+
 /** The ACK message text (segments joined with CR), ready to be framed. */
 export function buildAck(input: AckInput): string {
   const e = (text: string) => escape(text, DEFAULT_ENCODING);
@@ -70,8 +73,8 @@ export function buildAck(input: AckInput): string {
     '^~\\&',
     e(input.gatewayId),
     e(input.ward),
-    e(input.sendingApplication ?? ''),
-    e(input.sendingFacility ?? ''),
+    hd(input.sendingApplication),
+    hd(input.sendingFacility),
     formatDtm(input.now),
     '',
     `ACK^${e(input.trigger ?? 'R01')}^ACK`,

@@ -10,7 +10,7 @@ import type { Rejection } from '../../shared/errors.js';
 import { reject } from '../../shared/errors.js';
 import { isRejection } from '../../shared/timestamp.js';
 import { buildAck, type AckCode, type AckError, type AckInput } from './ack.js';
-import { parseHl7, value, type Hl7Message } from './message.js';
+import { components, parseHl7, value, type Hl7Message } from './message.js';
 
 export interface Answer {
   readonly code: AckCode;
@@ -25,8 +25,8 @@ export type Addressee = Pick<AckInput, 'sendingApplication' | 'sendingFacility' 
 export function addresseeOf(msg: Hl7Message): Addressee {
   const msh = msg.segments[0];
   return {
-    sendingApplication: value(msg, msh, 3),
-    sendingFacility: value(msg, msh, 4),
+    sendingApplication: components(msg, msh, 3),
+    sendingFacility: components(msg, msh, 4),
     version: value(msg, msh, 12),
     processingId: value(msg, msh, 11),
   };

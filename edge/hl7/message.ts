@@ -98,6 +98,20 @@ export function value(msg: Hl7Message, segment: Segment | undefined, n: number, 
   return unescape(component(msg.encoding, raw, c, s, repetition), msg.encoding);
 }
 
+/**
+ * The components of SEG-n (repetition 1), each decoded: a composite such as
+ * an HD (namespace^universal id^type) whole, to be written again in another
+ * message's encoding. Trailing empty components are dropped.
+ */
+export function components(msg: Hl7Message, segment: Segment | undefined, n: number): string[] {
+  const rep = repetitions(msg.encoding, rawField(segment, n))[0] ?? '';
+  const parts = rep
+    .split(msg.encoding.component)
+    .map((c) => unescape(c.split(msg.encoding.subcomponent)[0] ?? '', msg.encoding));
+  while (parts.length && parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
 /** The repetitions of a raw field. */
 export function repetitions(encoding: Encoding, raw: string): string[] {
   return raw === '' ? [] : raw.split(encoding.repetition);

@@ -40,3 +40,17 @@ t.test('MSA-2 and the addressee, for messages whole, broken and unreadable', asy
     t.same(answer.rejection, { code: 'WG_ERR_HL7_FORMAT', message: 'not a message' }, `${name}: the rejection`);
   }
 });
+
+t.test(
+  "the sender's MSH-3 and MSH-4 go back whole: every component of the HD, in the ACK's own encoding",
+  async (t) => {
+    // A central station naming itself by namespace, OID and type, with its own component and escape characters.
+    const text =
+      'MSH|$~!&|CENTRAL$1.2.840.114350$ISO|ICU!F!A$2.16.840.1.113883.19$ISO|WARDGATE|3B|20261203090000+0000||ORU$R01|C9|P|2.6\r';
+    const answer = acknowledge(parseHl7(text) as Parameters<typeof acknowledge>[0], 'AA', us);
+    t.same(answered(answer.ack).to, ['CENTRAL^1.2.840.114350^ISO', 'ICU\\F\\A^2.16.840.1.113883.19^ISO', 'P', '2.6']);
+    // Trailing empty components are not sent; a lone namespace stays one component.
+    const plain = acknowledge(`MSH|^~\\&|MON^^|ICU|||||ORU^R01|C1|P|2.6\r`, 'AA', us);
+    t.same(answered(plain.ack).to, ['MON', 'ICU', 'P', '2.6']);
+  },
+);

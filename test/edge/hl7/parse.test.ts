@@ -204,8 +204,8 @@ t.test('the ACK: MSA-2 echoes MSH-10; ERR says why in HL7 and wardgate terms', a
   const aa = buildAck({
     code: 'AA',
     controlId: 'MSG|1',
-    sendingApplication: 'MON',
-    sendingFacility: 'W',
+    sendingApplication: ['MON'],
+    sendingFacility: ['W'],
     version: '2.6',
     processingId: 'P',
     gatewayId: 'gw',
