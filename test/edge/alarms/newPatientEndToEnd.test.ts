@@ -77,10 +77,16 @@ t.test('ADT: discharge (A03), then another patient (A01): the bed shows nothing 
   await send({ nibp_sys: 100, temp: 38.5, rr: 16, spo2: 97, pr: 70 });
   await waitFor(async () => ((await bed('1')).news2?.parts.sbp === 2 ? true : undefined), 5000, 'the first NEWS2');
 
+  await waitFor(() => retained.find((m) => (m.vitals as Json).nibp_sys), 5000, "the first patient's retained values");
+  // Published before (the first A01's empty bed, then the first patient's values): not what the discharge emptied.
+  const beforeDischarge = retained.length;
   await adt({ event: 'A03', controlId: 'N2', patient: 'P1', location: '3B^1^1', at: '20261202100000+0000' });
-  t.match(await bed('1'), { patient: null, vitals: {}, news2: null }, 'the bed forgot its patient at the discharge');
+  const discharged = await bed('1');
+  t.equal(discharged.patient, null);
+  t.same(discharged.vitals, {}, 'the bed forgot its patient at the discharge');
+  t.equal(discharged.news2, null);
   await waitFor(
-    () => retained.find((m) => JSON.stringify(m.vitals) === '{}' && m.news2 === null),
+    () => retained.slice(beforeDischarge).find((m) => JSON.stringify(m.vitals) === '{}' && m.news2 === null),
     5000,
     'the retained vitals emptied',
   );
@@ -114,7 +120,11 @@ t.test("the admissions API: the first patient's alarm ends at the discharge, the
   await waitFor(async () => ((await bed('1')).alarms.length === 1 ? true : undefined), 5000, 'the alarm');
 
   t.equal((await call('POST', '/api/beds/1/discharge', 'biomed')).status, 200);
-  t.match(await bed('1'), { patient: null, vitals: {}, news2: null, alarms: [] });
+  const discharged = await bed('1');
+  t.equal(discharged.patient, null);
+  t.same(discharged.vitals, {});
+  t.equal(discharged.news2, null);
+  t.same(discharged.alarms, [], 'the alarm (medium: it does not latch) ended');
   const history = (await (await call('GET', '/api/alarms/history?bed=1', 'station')).json()) as { events: Json[] };
   t.match(history.events[0], { phase: 'cleared', metric: 'nibp_sys', message: /the patient left the bed$/ });
 
