@@ -16,23 +16,61 @@ export interface EscalationPolicy {
 
 export type AlarmListener = (event: AlarmEvent, alarm: Alarm) => void;
 
+/** The admission a new alarm is about (Alarm.admission), asked once when it is raised. */
+export type AdmissionOf = (report: ConditionReport) => number | null;
+
 export class AlarmBook {
+  /** Open alarms by condition key: what a condition's next report raises, updates or releases. */
   readonly #open = new Map<string, Alarm>();
+  /**
+   * Latched alarms whose patient left the bed (leave), by id: open until a
+   * person acknowledges them, but no longer any condition's: the next
+   * patient's same condition raises an alarm of its own.
+   */
+  readonly #left = new Map<string, Alarm>();
   readonly #byId = new Map<string, Alarm>();
   readonly #escalation: EscalationPolicy;
   readonly #listener: AlarmListener;
+  readonly #admissionOf: AdmissionOf;
 
-  constructor(escalation: EscalationPolicy, listener: AlarmListener, restored: readonly Alarm[] = []) {
+  constructor(
+    escalation: EscalationPolicy,
+    listener: AlarmListener,
+    restored: readonly Alarm[] = [],
+    admissionOf: AdmissionOf = () => null,
+  ) {
     this.#escalation = escalation;
     this.#listener = listener;
-    for (const alarm of restored) this.#track(alarm);
+    this.#admissionOf = admissionOf;
+    // Two under one key: one was left by its patient; the engine tells which (reclaim), the older until then.
+    for (const alarm of restored) {
+      const older = this.#open.get(alarm.key);
+      if (older) this.#left.set(older.id, older);
+      this.#track(alarm);
+    }
   }
 
-  /** Open alarms (not cleared), highest priority first, then oldest first. */
+  /** Open alarms (not cleared), those whose patient left included, highest priority first, then oldest first. */
   open(): Alarm[] {
-    return [...this.#open.values()].sort(
+    return [...this.#open.values(), ...this.#left.values()].sort(
       (a, b) => priorityRank[b.priority] - priorityRank[a.priority] || a.raisedAt - b.raisedAt,
     );
+  }
+
+  /**
+   * A restored alarm taken for a left one (another was restored under its key) is its condition's after all:
+   * the other is the left one.
+   */
+  reclaim(alarm: Alarm): void {
+    if (!this.#left.delete(alarm.id)) return;
+    const other = this.#open.get(alarm.key);
+    if (other) this.#left.set(other.id, other);
+    this.#open.set(alarm.key, alarm);
+  }
+
+  /** Whether the alarm stays open only because its patient left the bed unseen (leave). */
+  isLeft(alarm: Alarm): boolean {
+    return this.#left.has(alarm.id);
   }
 
   get(id: string): Alarm | undefined {
@@ -62,6 +100,7 @@ export class AlarmBook {
         message: report.message,
         value: report.value,
         ...(report.limit && { limit: report.limit }),
+        admission: this.#admissionOf(report),
         raisedAt: now,
         escalations: 0,
         lastEscalatedAt: null,
@@ -107,15 +146,26 @@ export class AlarmBook {
   }
 
   /**
-   * The alarm under `key` is over whatever its state, for a reason no person
-   * gave (the patient it was about left the bed): cleared at once, latched or
-   * not, its last message saying why.
+   * The patient the alarm under `key` was about left the bed: its condition
+   * ends as if it had cleared, its message saying why. An alarm nobody has
+   * seen that latches (active high priority) or has latched stays latched
+   * until a person acknowledges it (IEC 60601-1-8: no alarm signal that
+   * latched ends without someone acting), but no longer under its condition's
+   * key: the next patient's same condition raises an alarm of its own, and
+   * never re-activates or updates this one. Any other clears.
    */
-  end(key: string, now: number, why: string): void {
+  leave(key: string, now: number, why: string): void {
     const alarm = this.#open.get(key);
     if (!alarm) return;
-    alarm.message = `${alarm.message}; ${why}`;
-    this.#close(alarm, now);
+    // Left before a restart already: said once.
+    if (!alarm.message.endsWith(`; ${why}`)) alarm.message = `${alarm.message}; ${why}`;
+    this.#open.delete(key);
+    if (alarm.state === 'active' && alarm.latching) {
+      this.#left.set(alarm.id, alarm);
+      alarm.state = 'latched';
+      this.#emit('latched', alarm, now);
+    } else if (alarm.state === 'latched') this.#left.set(alarm.id, alarm);
+    else this.#close(alarm, now);
   }
 
   /** A person acknowledges. Returns the alarm, or undefined when there is no open alarm with that id. */
@@ -135,19 +185,21 @@ export class AlarmBook {
 
   /** Escalates unacknowledged alarms that have waited too long. */
   tick(now: number): void {
-    for (const alarm of this.#open.values()) {
-      if (alarm.state !== 'active' && alarm.state !== 'latched') continue;
-      const after = this.#escalation[alarm.priority];
-      if (after <= 0 || alarm.escalations >= this.#escalation.maxEscalations) continue;
-      const due =
-        alarm.lastEscalatedAt === null
-          ? (alarm.activeSince ?? alarm.raisedAt) + after
-          : alarm.lastEscalatedAt + this.#escalation.repeatMs;
-      if (now < due) continue;
-      alarm.escalations++;
-      alarm.lastEscalatedAt = now;
-      this.#emit('escalated', alarm, now);
-    }
+    for (const alarms of [this.#open, this.#left]) for (const alarm of alarms.values()) this.#escalate(alarm, now);
+  }
+
+  #escalate(alarm: Alarm, now: number): void {
+    if (alarm.state !== 'active' && alarm.state !== 'latched') return;
+    const after = this.#escalation[alarm.priority];
+    if (after <= 0 || alarm.escalations >= this.#escalation.maxEscalations) return;
+    const due =
+      alarm.lastEscalatedAt === null
+        ? (alarm.activeSince ?? alarm.raisedAt) + after
+        : alarm.lastEscalatedAt + this.#escalation.repeatMs;
+    if (now < due) return;
+    alarm.escalations++;
+    alarm.lastEscalatedAt = now;
+    this.#emit('escalated', alarm, now);
   }
 
   #track(alarm: Alarm): void {
@@ -158,7 +210,9 @@ export class AlarmBook {
   #close(alarm: Alarm, now: number): void {
     alarm.state = 'cleared';
     alarm.clearedAt = now;
-    this.#open.delete(alarm.key);
+    // A left alarm's key may be the next patient's alarm's.
+    if (this.#open.get(alarm.key) === alarm) this.#open.delete(alarm.key);
+    this.#left.delete(alarm.id);
     this.#byId.delete(alarm.id); // history lives in the store
     this.#emit('cleared', alarm, now);
   }

@@ -98,6 +98,8 @@ interface LimitCondition {
  */
 interface ScopeState {
   readonly vitals: BedVitals;
+  /** The bed's patient as the engine follows it; undefined for a device bound to no bed. */
+  readonly patient: BedPatient | undefined;
   /** Readings received before this (gateway time) were the bed's previous patient's: not recorded. */
   readonly since: number;
   readonly limits: Map<string, Limit>;
@@ -105,10 +107,41 @@ interface ScopeState {
   readonly rate: Map<AlarmConfig['rateOfChange'][number], string>;
 }
 
+/**
+ * A bed whose patient has left, silent this long (no observation from any of
+ * its devices), starts a new episode at its next reading: what it held before
+ * was the departed patient's (still attached after the discharge was
+ * registered), what comes now is the next patient's, or nobody's yet. A
+ * monitor on a patient sends every few seconds at most, and a device silent
+ * for 60 s already raises "device silent" (technical.silentAfterMs): two
+ * minutes without a single observation means the bed's devices were taken
+ * off. Turning a bed round (stripped, cleaned, made up) takes far longer. A
+ * probe moved from one patient to the next within two minutes is not told
+ * apart: the values are forgotten at the admission, and continuous ones are
+ * back within seconds.
+ */
+export const NEW_EPISODE_GAP_MS = 120_000;
+
+/** A bed's patient as the engine follows it: whose values and physiological alarms the bed holds. */
+interface BedPatient {
+  /** The admission in the bed now; null: none. */
+  admission: number | null;
+  /**
+   * Whose values the bed holds, recorded on each physiological alarm it raises
+   * (Alarm.admission): the admission in it; after a departure, the admission
+   * that left until a new episode begins; else null (nobody known).
+   */
+  owner: number | null;
+  /** When an observation of the bed was last evaluated (gateway time). */
+  heard: number;
+  /** A silence this long before a reading starts a new episode: NEW_EPISODE_GAP_MS from a departure to the next episode, else Infinity. */
+  gap: number;
+}
+
 const NEWS2_INPUTS = new Set(['rr', 'spo2', 'pulse', 'nibp_sys', 'temp', 'fio2', 'o2_flow']);
 const TICK_MS = 1000;
-/** What a cleared event says of a physiological alarm whose patient is no longer in the bed. */
-export const PATIENT_LEFT = 'ended: the patient left the bed';
+/** What a physiological alarm says once its patient is no longer in the bed (cleared, or latched until acknowledged). */
+export const PATIENT_LEFT = 'the patient left the bed';
 
 export class AlarmEngine implements Service {
   readonly name = 'alarms';
@@ -151,11 +184,10 @@ export class AlarmEngine implements Service {
    */
   readonly #evaluated = new EvaluatedReadings();
   /**
-   * Per bed whose values or alarms the engine holds: the admission they belong to, null while the bed has no
-   * patient (such values are the incoming patient's). Looked up when the bed is first seen and at each change
-   * of its patient, never per reading.
+   * Per bed whose values or alarms the engine holds: its patient (BedPatient). Looked up when the bed is first
+   * seen and at each change of its patient, never per reading.
    */
-  readonly #owners = new Map<string, number | null>();
+  readonly #patients = new Map<string, BedPatient>();
   /** Per bed that forgot a patient: when (readings received before were that patient's). */
   readonly #forgotAt = new Map<string, number>();
 
@@ -172,6 +204,8 @@ export class AlarmEngine implements Service {
       deps.config.escalation,
       (event, alarm) => this.#dispatch(event, alarm),
       deps.restored ?? [],
+      // Asked once per alarm raised, not per reading.
+      (report) => (report.kind === 'physiological' && report.bed !== null ? this.#patient(report.bed).owner : null),
     );
   }
 
@@ -202,8 +236,7 @@ export class AlarmEngine implements Service {
       // From the API and from the ADT feed alike: the one place a bed's patient reaches the engine.
       bus.on('patient.changed', ({ bed }) => this.patientChanged(bed), 'state'),
     ];
-    // Alarms restored from the last run are the patient's then in the bed, who is still there.
-    for (const alarm of this.#book.open()) if (alarm.bed !== null) this.#owner(alarm.bed);
+    this.#evaluation(() => this.#restored(this.#clock.now()));
     this.#stopTicks = this.#clock.every(TICK_MS, () => this.tick());
   }
 
@@ -272,36 +305,79 @@ export class AlarmEngine implements Service {
    * transfer or merge, the nurse's oxygen, scale or consciousness): NEWS2 is
    * scored again. When the patient whose values the bed holds is no longer in
    * it (discharged, moved out, another admitted over them), the bed forgets
-   * them first (#forget). The same admission (a new name, a merged identifier,
-   * the nurse's entries, an admission adopted by the ADT feed) forgets
-   * nothing; nor does a first admission to a bed with no patient: values taken
-   * while it had none are the incoming patient's.
+   * them first (#forget), and a reading received before now is not recorded
+   * for anyone after them. The same admission (a new name, a merged
+   * identifier, the nurse's entries, an admission adopted by the ADT feed)
+   * forgets nothing. An admission to a bed with no patient keeps what the bed
+   * holds, and its open physiological alarms become the incoming patient's,
+   * when a new episode began after the last departure (#readings) or none was
+   * ever seen: monitoring often starts before the admission is registered.
+   * Otherwise the bed streamed on since its patient left: that was still theirs.
    */
   patientChanged(bed: string): void {
     const admission = this.#deps.patients.get(bed)?.admission ?? null;
-    const owner = this.#owners.get(bed);
-    this.#owners.set(bed, admission);
     this.#evaluation(() => {
       const now = this.#clock.now();
-      if (owner !== undefined && owner !== null && owner !== admission) this.#forget(bed, now);
+      const patient = this.#patients.get(bed);
+      if (patient === undefined) {
+        // Nothing of anyone's held yet. After a departure, what the bed sends next may still be theirs.
+        this.#patients.set(bed, {
+          admission,
+          owner: admission,
+          heard: now,
+          gap: admission === null ? NEW_EPISODE_GAP_MS : Infinity,
+        });
+      } else if (admission !== patient.admission) {
+        const left = patient.admission;
+        if (left === null && patient.gap === Infinity) {
+          for (const alarm of this.#book.open())
+            if (alarm.bed === bed && alarm.kind === 'physiological' && !alarm.admission && !this.#book.isLeft(alarm))
+              alarm.admission = admission;
+        } else {
+          this.#forget(bed, now);
+          this.#forgotAt.set(bed, now);
+        }
+        patient.admission = admission;
+        patient.owner = admission ?? left;
+        patient.gap = admission === null ? NEW_EPISODE_GAP_MS : Infinity;
+      }
       this.#news2Inputs.delete(bed);
       this.#scoreNews2(bed, now);
     });
   }
 
   /**
-   * The bed's patient has left it: its values, rate history, NEWS2 and
-   * condition timers go, and its physiological alarms end (cleared, latched
-   * or not: they were about a person no longer in the bed, docs/ALARMS.md).
-   * Technical alarms are the device's and stay. The next patient starts as a
-   * bed never seen, and a reading received before now is not recorded for them.
+   * Alarms restored from the last run: a physiological one whose patient is
+   * not the bed's now (they left while the daemon was down, or had left
+   * before) ends as when a patient leaves (latched ones stay until
+   * acknowledged). One raised while the bed had no known patient is the
+   * patient's in it now, as at an admission that keeps the bed's values.
+   */
+  #restored(now: number): void {
+    const restored = this.#book.open().filter((a) => a.bed !== null && a.kind === 'physiological');
+    const current = (alarm: Alarm) => !alarm.admission || alarm.admission === this.#patient(alarm.bed!).admission;
+    // Of two under one key, the one whose patient is in the bed holds it; the other was left.
+    for (const alarm of restored) if (current(alarm)) this.#book.reclaim(alarm);
+    for (const alarm of restored) {
+      if (this.#book.isLeft(alarm)) continue;
+      if (current(alarm)) alarm.admission ??= this.#patient(alarm.bed!).admission;
+      else this.#book.leave(alarm.key, now, PATIENT_LEFT);
+    }
+  }
+
+  /**
+   * The bed forgets what it holds: its values, rate history, NEWS2 and
+   * condition timers go, and its physiological alarms end as if their
+   * conditions had cleared (AlarmBook.leave: a latched one stays until a
+   * person acknowledges it, under the patient it was about). They were about
+   * a person no longer in the bed (docs/ALARMS.md). Technical alarms are the
+   * device's and stay. What comes next starts as a bed never seen.
    */
   #forget(bed: string, now: number): void {
     this.#beds.delete(bed);
     this.#scopes.delete(bed);
     this.#news2.delete(bed);
     this.#news2Inputs.delete(bed);
-    this.#forgotAt.set(bed, now);
     // The bed's own conditions (rules.ts keys): not a device's, nor those of a bed whose id starts with this one's.
     const prefix = `${bed}:`;
     const ofBed = (key: string) => {
@@ -313,7 +389,8 @@ export class AlarmEngine implements Service {
     for (const key of this.#pending.keys()) if (ofBed(key)) this.#pending.delete(key);
     for (const key of this.#rateCheckedAt.keys()) if (ofBed(key)) this.#rateCheckedAt.delete(key);
     for (const alarm of this.#book.open())
-      if (alarm.bed === bed && alarm.kind === 'physiological') this.#book.end(alarm.key, now, PATIENT_LEFT);
+      if (alarm.bed === bed && alarm.kind === 'physiological' && !this.#book.isLeft(alarm))
+        this.#book.leave(alarm.key, now, PATIENT_LEFT);
   }
 
   /**
@@ -386,11 +463,17 @@ export class AlarmEngine implements Service {
   /** Records and evaluates an observation's current readings; true when a NEWS2 input was updated. */
   #readings(item: ObservationItem, bed: string | null, now: number): boolean {
     const scope = bed ?? `device:${item.deviceId}`;
-    const state = this.#scope(scope, bed);
-    const at: Location = { bed, deviceId: item.deviceId, scope };
-    const { vitals } = state;
+    let state = this.#scope(scope, bed);
     // Received before the bed's patient changed, evaluated only at its commit: the previous patient's.
     if (item.receivedTs < state.since) return false;
+    const { patient } = state;
+    if (patient !== undefined) {
+      // One comparison: the gap is Infinity except from a departure to the next episode.
+      if (now - patient.heard >= patient.gap) state = this.#newEpisode(bed!, scope, patient, now);
+      patient.heard = now;
+    }
+    const at: Location = { bed, deviceId: item.deviceId, scope };
+    const { vitals } = state;
     // Metrics in the order first updated; hr and pr both update pulse, evaluated once.
     const updated: string[] = [];
     for (const r of item.readings) {
@@ -404,6 +487,18 @@ export class AlarmEngine implements Service {
       if (!news2 && NEWS2_INPUTS.has(metric)) news2 = true;
     }
     return news2;
+  }
+
+  /**
+   * A bed whose patient left, silent for NEW_EPISODE_GAP_MS, sends again: what
+   * it held was the departed patient's and goes (#forget); this reading and
+   * those after it are the next patient's, kept at their admission.
+   */
+  #newEpisode(bed: string, scope: string, patient: BedPatient, now: number): ScopeState {
+    this.#forget(bed, now);
+    patient.owner = null;
+    patient.gap = Infinity;
+    return this.#scope(scope, bed);
   }
 
   /** Once a second: delays that ran out, silent devices, stale NEWS2 inputs, escalation. */
@@ -625,7 +720,8 @@ export class AlarmEngine implements Service {
     let state = this.#scopes.get(scope);
     if (!state) {
       state = {
-        vitals: this.#vitals(scope, bed),
+        vitals: this.#vitals(scope),
+        patient: bed === null ? undefined : this.#patient(bed),
         since: bed === null ? -Infinity : (this.#forgotAt.get(bed) ?? -Infinity),
         limits: this.#limitsFor(bed),
         limit: new Map(),
@@ -645,19 +741,24 @@ export class AlarmEngine implements Service {
     return timer;
   }
 
-  #vitals(scope: string, bed: string | null): BedVitals {
+  #vitals(scope: string): BedVitals {
     let vitals = this.#beds.get(scope);
     if (!vitals) {
       vitals = new BedVitals(this.#keepMs, this.#rateMetrics);
       this.#beds.set(scope, vitals);
-      if (bed !== null) this.#owner(bed);
     }
     return vitals;
   }
 
-  /** Remembers whose values a bed holds from now on, unless it already knows. */
-  #owner(bed: string): void {
-    if (!this.#owners.has(bed)) this.#owners.set(bed, this.#deps.patients.get(bed)?.admission ?? null);
+  /** The bed's patient as the engine follows it, from the admissions when the bed is first seen. */
+  #patient(bed: string): BedPatient {
+    let patient = this.#patients.get(bed);
+    if (!patient) {
+      const admission = this.#deps.patients.get(bed)?.admission ?? null;
+      patient = { admission, owner: admission, heard: this.#clock.now(), gap: Infinity };
+      this.#patients.set(bed, patient);
+    }
+    return patient;
   }
 
   #limitsFor(bed: string | null): Map<string, Limit> {

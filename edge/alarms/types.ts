@@ -46,6 +46,14 @@ export interface Alarm {
   value: number | null;
   /** Limit alarms only (rule 'limit'): the limit crossed. Recorded with the alarm and its events; an alarm recorded before the store kept limits has it again at its next reading. */
   limit?: AlarmLimit;
+  /**
+   * Physiological alarms: the admission whose values raised it (the patient in
+   * the bed, or the one who left it while the bed streamed on), null when the
+   * bed had no known patient. Every event of the alarm is reported under it,
+   * wherever its patient is by then. Technical alarms: null (they are the
+   * device's). Unset on alarms built elsewhere (tests): null.
+   */
+  admission?: number | null;
   readonly raisedAt: number;
   /** When it last became active again after a priority rise (escalation counts from here); unset: from raisedAt. */
   activeSince?: number;

@@ -10,12 +10,25 @@ import { writeTransaction, type Db } from './database.js';
 /** The cursor's name in outbox_cursors (the sync's streams are table names; this is not one). */
 export const ALARM_REPORT_CURSOR = 'alarm-manager';
 
+/**
+ * The patients row an alarm event is reported under, in a query over
+ * `alarm_events e JOIN alarms a`: a physiological alarm's recorded admission
+ * (migration 11), whoever is in the bed now; a technical alarm is the
+ * device's, reported under the patient in its bed at the event. The sync
+ * (outboxRows.ts) pseudonymizes the same patient.
+ */
+export const ALARM_PATIENT = `CASE WHEN e.kind = 'physiological'
+    THEN (SELECT ad.patient FROM admissions ad WHERE ad.id = a.admission)
+    ELSE (SELECT ad.patient FROM admissions ad
+      WHERE ad.bed = e.bed AND ad.admitted_at <= e.ts AND (ad.discharged_at IS NULL OR ad.discharged_at > e.ts)
+      ORDER BY ad.admitted_at DESC LIMIT 1) END`;
+
 export interface OwedEvent {
   readonly event: AlarmEvent & { readonly seq: number };
   /** The alarm's condition key and when it was raised (the report's OBR and type need them). */
   readonly key: string;
   readonly raisedAt: number;
-  /** The patient in the bed when the event happened (the hospital's identifier: it goes to the hospital's alarm manager only). */
+  /** The patient the alarm is about (ALARM_PATIENT; the hospital's identifier: it goes to the hospital's alarm manager only). */
   readonly patient: { readonly identifier: string; readonly authority: string } | undefined;
 }
 
@@ -35,10 +48,7 @@ export class AlarmReportOutbox {
                 e.message, e.value, e.by, e.escalations, e.limit_side AS limitSide, e.limit_value AS limitValue,
                 a.key, a.raised_at AS raisedAt, p.identifier, p.authority
          FROM alarm_events e JOIN alarms a ON a.id = e.alarm_id
-         LEFT JOIN patients p ON p.id = (
-           SELECT ad.patient FROM admissions ad
-           WHERE ad.bed = e.bed AND ad.admitted_at <= e.ts AND (ad.discharged_at IS NULL OR ad.discharged_at > e.ts)
-           ORDER BY ad.admitted_at DESC LIMIT 1)
+         LEFT JOIN patients p ON p.id = ${ALARM_PATIENT}
          WHERE e.id > ? ORDER BY e.id LIMIT ?`,
       )
       .all(through, limit) as Array<

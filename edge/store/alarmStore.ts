@@ -26,6 +26,7 @@ interface AlarmRow {
   cleared_at: number | null;
   limit_side: string | null;
   limit_value: number | null;
+  admission: number | null;
 }
 
 /** The limit columns of an alarm or event as read back (`limit_side AS limitSide, limit_value AS limitValue`). */
@@ -116,13 +117,13 @@ export class AlarmStore {
         }));
     this.#upsert = db.prepare(
       `INSERT INTO alarms (id, key, bed, device_id, kind, rule, metric, priority, latching, state, message, value, raised_at,
-         escalations, last_escalated_at, acknowledged_by, acknowledged_at, cleared_at, limit_side, limit_value)
+         escalations, last_escalated_at, acknowledged_by, acknowledged_at, cleared_at, limit_side, limit_value, admission)
        VALUES (@id, @key, @bed, @deviceId, @kind, @rule, @metric, @priority, @latching, @state, @message, @value, @raisedAt,
-         @escalations, @lastEscalatedAt, @acknowledgedBy, @acknowledgedAt, @clearedAt, @limitSide, @limitValue)
+         @escalations, @lastEscalatedAt, @acknowledgedBy, @acknowledgedAt, @clearedAt, @limitSide, @limitValue, @admission)
        ON CONFLICT (id) DO UPDATE SET priority = excluded.priority, state = excluded.state, message = excluded.message,
          value = excluded.value, escalations = excluded.escalations, last_escalated_at = excluded.last_escalated_at,
          acknowledged_by = excluded.acknowledged_by, acknowledged_at = excluded.acknowledged_at, cleared_at = excluded.cleared_at,
-         limit_side = excluded.limit_side, limit_value = excluded.limit_value`,
+         limit_side = excluded.limit_side, limit_value = excluded.limit_value, admission = excluded.admission`,
     );
     this.#insertEvent = db.prepare(
       `INSERT INTO alarm_events (alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, state, message, value, by, escalations,
@@ -132,7 +133,12 @@ export class AlarmStore {
     );
     this.#record = writeTransaction(db, (events: readonly Entry[]) =>
       events.map(([event, alarm]) => {
-        this.#upsert.run({ ...alarm, latching: Number(alarm.latching), ...limitParams(alarm.limit) });
+        this.#upsert.run({
+          ...alarm,
+          latching: Number(alarm.latching),
+          ...limitParams(alarm.limit),
+          admission: alarm.admission ?? null,
+        });
         return Number(this.#insertEvent.run({ ...event, ...limitParams(event.limit) }).lastInsertRowid);
       }),
     );
@@ -248,6 +254,7 @@ export class AlarmStore {
       acknowledgedBy: r.acknowledged_by,
       acknowledgedAt: r.acknowledged_at,
       clearedAt: r.cleared_at,
+      admission: r.admission,
     }));
   }
 

@@ -287,4 +287,25 @@ export const migrations: readonly string[] = [
   ALTER TABLE alarm_events ADD COLUMN limit_side TEXT CHECK (limit_side IN ('low', 'high'));
   ALTER TABLE alarm_events ADD COLUMN limit_value REAL;
   `,
+  // 11: the admission a physiological alarm is about, recorded when it is
+  // raised (the patient in the bed, or the one who left it while the bed
+  // streamed on): every event of the alarm is reported under that patient,
+  // to the alarm manager and in the sync, wherever they are by then. Looked
+  // up from bed and event time instead, the end of the previous patient's
+  // alarm went out under the next one's identifier, and a transfer took the
+  // old bed's alarm history from its patient. NULL: the bed had no known
+  // patient, and every technical alarm (the device's: reported under whoever
+  // is in its bed at the event). Alarms recorded before this migration take
+  // the admission in their bed when they were raised. No foreign key: an
+  // alarm must be recorded whatever the admission rows hold.
+  `
+  ALTER TABLE alarms ADD COLUMN admission INTEGER;
+  CREATE INDEX admissions_bed ON admissions (bed, admitted_at);
+  UPDATE alarms SET admission = (
+    SELECT ad.id FROM admissions ad
+    WHERE ad.bed = alarms.bed AND ad.admitted_at <= alarms.raised_at
+      AND (ad.discharged_at IS NULL OR ad.discharged_at > alarms.raised_at)
+    ORDER BY ad.admitted_at DESC LIMIT 1)
+  WHERE kind = 'physiological' AND bed IS NOT NULL;
+  `,
 ];

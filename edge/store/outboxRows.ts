@@ -33,6 +33,12 @@ export interface AlarmEventRow {
   readonly priority: string;
   readonly value: number | null;
   readonly by: string | null;
+  /**
+   * A physiological alarm's patient (patients row of its recorded admission, migration 11), the same for
+   * every event of the alarm; null when it had none, and for a technical alarm (the patient in its bed at
+   * the event is looked up from the admissions, as for a reading).
+   */
+  readonly patient: number | null;
 }
 
 export interface DeviceStatusRow {
@@ -104,7 +110,10 @@ export class OutboxRows {
        WHERE o.id > ? AND o.id <= ? ORDER BY o.id`,
     );
     this.#alarmEvents = db.prepare(
-      'SELECT id, alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, value, by FROM alarm_events WHERE id > ? AND id <= ? ORDER BY id',
+      `SELECT e.id, e.alarm_id, e.phase, e.ts, e.bed, e.device_id, e.kind, e.rule, e.metric, e.priority, e.value, e.by,
+         CASE WHEN e.kind = 'physiological'
+           THEN (SELECT ad.patient FROM alarms a JOIN admissions ad ON ad.id = a.admission WHERE a.id = e.alarm_id) END AS patient
+       FROM alarm_events e WHERE e.id > ? AND e.id <= ? ORDER BY e.id`,
     );
     this.#statuses = db.prepare(
       `SELECT s.id, d.device_id AS device, d.bed, s.ts, s.online, s.battery, s.sensor FROM device_status s JOIN devices d ON d.id = s.device

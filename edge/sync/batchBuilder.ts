@@ -202,7 +202,16 @@ export class BatchBuilder {
     if (range.through <= range.after) return [];
     const rows = this.#rows.alarmEvents(range);
     return rows.map((r) => {
-      const patient = r.bed === null ? undefined : this.#pseudonyms.forReading(null, r.bed, r.ts);
+      // A physiological alarm is its recorded patient's, for every event (the end of one ends after they left);
+      // a technical one is the device's, filed under whoever is in its bed at the event.
+      const patient =
+        r.kind === 'physiological'
+          ? r.patient === null
+            ? undefined
+            : this.#pseudonyms.ofPatient(r.patient)
+          : r.bed === null
+            ? undefined
+            : this.#pseudonyms.forReading(null, r.bed, r.ts);
       return {
         n: r.id,
         alarmId: wireId(r.alarm_id),

@@ -1,6 +1,12 @@
 // A controllable alarm engine for scenario tests: a manual clock, readings fed
 // as committed items, and every lifecycle event recorded.
-import { AlarmEngine, type AlarmSink, type Clock, type WatchedDevice } from '../../edge/alarms/engine.js';
+import {
+  AlarmEngine,
+  type AlarmSink,
+  type Clock,
+  type PatientDirectory,
+  type WatchedDevice,
+} from '../../edge/alarms/engine.js';
 import type { PatientContext } from '../../edge/alarms/bedNews2.js';
 import { alarmConfigSchema, type AlarmConfig } from '../../edge/alarms/config.js';
 import type { Alarm, AlarmEvent } from '../../edge/alarms/types.js';
@@ -53,8 +59,13 @@ export function alarmHarness(
   ],
   /** Sinks after the one that records events (a store on disk, as the alarm service wires it). */
   sinks: AlarmSink[] = [],
+  /**
+   * The ward's admissions (edge/patients/admissions.ts) instead of the harness's maps, alarms restored from
+   * a store, and the clock (a restart: the same clock for the next engine).
+   */
+  options: { patients?: PatientDirectory; restored?: readonly Alarm[]; clock?: ManualClock } = {},
 ): Harness {
-  const clock = new ManualClock();
+  const clock = options.clock ?? new ManualClock();
   const events: AlarmEvent[] = [];
   const patients = new Map<string, PatientContext>();
   const admissions = new Map<string, number>();
@@ -64,7 +75,7 @@ export function alarmHarness(
     config: parsed,
     devices,
     bus,
-    patients: {
+    patients: options.patients ?? {
       atBed: (bed) => patients.get(bed),
       get: (bed) => {
         const admission = admissions.get(bed);
@@ -74,6 +85,7 @@ export function alarmHarness(
     sinks: [{ name: 'record', onEvent: (event) => events.push(event) }, ...sinks],
     log: createLogger('silent'),
     clock,
+    ...(options.restored && { restored: options.restored }),
   });
   const bedOf = (id: string) => devices.find((d) => d.id === id)?.bed;
   const h: Harness = {

@@ -1,15 +1,18 @@
 // A bed's values belong to the patient in it. When that patient leaves the
 // bed (discharge, transfer, another admitted over them) the next one starts
 // with nothing of theirs: values, NEWS2, rate history, running condition
-// delays, physiological alarms. The same patient (a new name, a merged
-// identifier, the nurse's entries) keeps everything, and values taken while
-// the bed had no patient are the incoming patient's. Changes come over the
-// bus, as the API and the ADT feed send them.
+// delays, physiological alarms (a latched one stays, theirs, until a person
+// acknowledges it). The same patient (a new name, a merged identifier, the
+// nurse's entries) keeps everything. Values taken while the bed had no
+// patient are the incoming patient's when the bed was silent for a while
+// after the last departure (a new episode), or never had a patient. Changes
+// come over the bus, as the API and the ADT feed send them.
 import t, { type Test } from 'tap';
 import type { PatientContext } from '../../../edge/alarms/bedNews2.js';
-import { PATIENT_LEFT } from '../../../edge/alarms/engine.js';
+import { NEW_EPISODE_GAP_MS, PATIENT_LEFT } from '../../../edge/alarms/engine.js';
 import type { CommittedItem } from '../../../edge/ingest/types.js';
-import { alarmHarness, type Harness } from '../../helpers/alarms.js';
+import type { Alarm, AlarmEvent } from '../../../edge/alarms/types.js';
+import { alarmHarness, alarmStoreOnDisk, type Harness } from '../../helpers/alarms.js';
 
 async function started(t: Test, ...args: Parameters<typeof alarmHarness>): Promise<Harness> {
   const h = alarmHarness(...args);
@@ -144,12 +147,61 @@ t.test('monitoring before the admission: the incoming patient keeps those values
   t.equal(h.open().find((a) => a.rule === 'news2')?.id, alarm!.id);
   t.notOk(h.events.some((e) => e.phase === 'cleared'));
 
-  // Discharged, then monitored again while empty, then the next patient: only the values since the discharge.
+  // Discharged, the bed silent (devices off, the bed made up), then monitored again before the next admission.
   place(h, '1', undefined);
-  h.advance(60_000);
+  h.advance(NEW_EPISODE_GAP_MS);
   h.obs('mon-1', { temp: 36.5 });
   place(h, '1', 2);
-  t.same(Object.keys(h.engine.bed('1').vitals), ['temp']);
+  t.same(Object.keys(h.engine.bed('1').vitals), ['temp'], 'only the values since the bed was silent');
+});
+
+t.test("after a departure, what the bed sends on without a break is not the next patient's", async (t) => {
+  const h = await started(t, { limits: { spo2: { priority: 'medium', delayMs: 0 } } });
+  place(h, '1', 1);
+  h.obs('mon-1', { rr: 16, spo2: 97, pr: 70 });
+  place(h, '1', undefined);
+  // The departing patient still attached: a last blood pressure and temperature, an SpO2 alarm.
+  h.advance(30_000);
+  h.obs('mon-1', { nibp_sys: 100, temp: 38.5, spo2: 85 });
+  h.advance(NEW_EPISODE_GAP_MS - 1000);
+  h.obs('mon-1', { rr: 16, spo2: 85, pr: 70 });
+  t.match(h.engine.bed('1').vitals, { nibp_sys: { value: 100 } }, 'shown while the bed has no patient');
+  const [alarm] = h.open();
+  t.match(alarm, { rule: 'limit', metric: 'spo2', admission: 1 }, "raised after the departure: still the first's");
+  const before = h.events.length;
+  place(h, '1', 2);
+  t.same(h.engine.bed('1').vitals, {}, 'the bed streamed on since the departure: forgotten at the admission');
+  t.equal(h.engine.bed('1').news2, null);
+  t.same(
+    h.events
+      .slice(before)
+      .map((e) => `${e.phase}:${e.rule}`)
+      .sort(),
+    ['cleared:limit', 'cleared:news2'],
+    'and its alarms ended (SpO2 85 and the blood pressure: NEWS2 5)',
+  );
+  h.obs('mon-1', { rr: 16, spo2: 97, pr: 70 });
+  t.ok(h.engine.bed('1').news2?.missing.includes('sbp'), "the first patient's blood pressure is not in NEWS2");
+
+  // Once the bed is silent for the gap, what comes next is a new episode: kept for the next admission.
+  place(h, '1', undefined);
+  h.obs('mon-1', { nibp_sys: 100 });
+  h.advance(NEW_EPISODE_GAP_MS);
+  h.obs('mon-1', { temp: 37 });
+  t.same(Object.keys(h.engine.bed('1').vitals), ['temp'], 'what came before the silence is forgotten at once');
+  h.advance(60_000);
+  h.obs('mon-1', { rr: 16 });
+  place(h, '1', 3);
+  t.same(
+    Object.keys(h.engine.bed('1').vitals).sort(),
+    ['rr', 'temp'],
+    "the new episode's values are the incoming patient's",
+  );
+
+  // A bed never occupied since the start keeps everything, as before.
+  h.obs('mon-2', { nibp_sys: 120 });
+  place(h, '2', 4);
+  t.match(h.engine.bed('2').vitals, { nibp_sys: { value: 120 } });
 });
 
 t.test("the previous patient's alarms end when they leave the bed; the device's technical alarms stay", async (t) => {
@@ -168,33 +220,132 @@ t.test("the previous patient's alarms end when they leave the bed; the device's 
     ['limit:latched', 'news2:active', 'sensor:active'],
     'a latched high pulse, the NEWS2 alarm, and the sensor off',
   );
+  const latched = h.open().find((a) => a.rule === 'limit')!;
   const before = h.events.length;
   place(h, '1', undefined);
   const ended = h.events.slice(before);
   t.same(
-    ended.map((e) => `${e.phase}:${e.rule}`).sort(),
-    ['cleared:limit', 'cleared:news2'],
-    'each physiological alarm ends with an event',
+    ended.map((e) => `${e.phase}:${e.rule}`),
+    ['latched:news2'],
+    'each condition ends as if it had cleared: the active high NEWS2 alarm latches, the latched pulse stays latched',
   );
   t.ok(
     ended.every((e) => e.message.endsWith(`; ${PATIENT_LEFT}`)),
     'saying why',
   );
   t.same(
-    h.open().map((a) => a.rule),
-    ['sensor'],
-    'the sensor is still off',
+    h
+      .open()
+      .map((a) => `${a.rule}:${a.state}`)
+      .sort(),
+    ['limit:latched', 'news2:latched', 'sensor:active'],
+    'nobody has seen them: they stay until a person acknowledges them; the sensor is still off',
   );
-  // The next patient is well: nothing of the first raises again, latched or escalated.
+  t.match(h.engine.bed('1').alarms, [{ message: new RegExp(`; ${PATIENT_LEFT}$`) }], 'shown on the bed, saying why');
+  // The next patient: the same pulse condition raises an alarm of its own, never the first one's.
   place(h, '1', 2);
   h.status('mon-1', { sensor: 'ok' });
+  h.obs('mon-1', { rr: 16, spo2: 97, pr: 150 });
+  const own = h.open().find((a) => a.rule === 'limit' && a.id !== latched.id);
+  t.match(own, { state: 'active', admission: 2 }, "the second patient's pulse alarm");
+  t.match(
+    h.open().find((a) => a.id === latched.id),
+    { state: 'latched', admission: 1 },
+    'the first one is not re-activated',
+  );
   for (let i = 0; i < 300; i++) {
     h.obs('mon-1', { rr: 16, spo2: 97, pr: 72 });
     h.advance(1000);
   }
+  t.ok(
+    h.events.every((e) => e.phase !== 'updated'),
+    'nor updated',
+  );
+  // The nurse acknowledges the first patient's alarms: over.
+  for (const alarm of h.open().filter((a) => a.admission === 1)) h.engine.acknowledge(alarm.id, 'nurse');
   t.same(
-    h.events.slice(before + 2).map((e) => `${e.phase}:${e.rule}`),
-    ['cleared:sensor'],
+    h.open().map((a) => `${a.rule}:${a.state}:${a.admission}`),
+    ['limit:latched:2'],
+    "only the second patient's (latched: high) is open",
+  );
+});
+
+t.test('an acknowledged alarm, or one that does not latch, clears at once when its patient leaves', async (t) => {
+  const h = await started(t, {
+    limits: { pulse: { priority: 'high', delayMs: 0 }, spo2: { priority: 'medium', delayMs: 0 } },
+  });
+  place(h, '1', 1);
+  h.obs('mon-1', { pr: 150, spo2: 85 });
+  h.engine.acknowledge(h.open().find((a) => a.metric === 'pulse')!.id, 'nurse');
+  const before = h.events.length;
+  place(h, '1', undefined);
+  t.same(
+    h.events
+      .slice(before)
+      .map((e) => `${e.phase}:${e.metric}`)
+      .sort(),
+    ['cleared:pulse', 'cleared:spo2'],
+  );
+  t.same(h.open(), []);
+});
+
+t.test('a restart: alarms of a patient who left while the daemon was down end as when they leave', async (t) => {
+  const { store } = alarmStoreOnDisk(t);
+  const sink = { name: 'store', onEvent: (event: AlarmEvent, alarm: Alarm) => store.record([[event, alarm]]) };
+  const config = { limits: { pulse: { priority: 'high', delayMs: 0 }, spo2: { priority: 'medium', delayMs: 0 } } };
+  const first = alarmHarness(config, undefined, [sink]);
+  await first.engine.start();
+  place(first, '1', 1);
+  place(first, '2', 2);
+  first.obs('mon-1', { pr: 150, spo2: 85 });
+  first.obs('mon-2', { spo2: 85 });
+  await first.engine.stop();
+
+  // While it was down: bed 1's patient discharged and another admitted; bed 2's stays.
+  const next = alarmHarness(config, undefined, [sink], { restored: store.open(), clock: first.clock });
+  next.admissions.set('1', 3);
+  next.admissions.set('2', 2);
+  await next.engine.start();
+  t.teardown(() => next.engine.stop());
+  t.same(
+    next.events.map((e) => `${e.phase}:${e.bed}:${e.metric}`),
+    ['latched:1:pulse', 'cleared:1:spo2'],
+    "bed 1: the high alarm latches under its patient, the other clears; bed 2's stays",
+  );
+  t.same(
+    next
+      .open()
+      .map((a) => `${a.bed}:${a.metric}:${a.state}:${a.admission}`)
+      .sort(),
+    ['1:pulse:latched:1', '2:spo2:active:2'],
+  );
+  next.obs('mon-1', { pr: 150 });
+  t.equal(next.open().filter((a) => a.metric === 'pulse').length, 2, "the new patient's pulse raises its own alarm");
+
+  // Restarted again: the left alarm is still left (its key is the new patient's alarm's too).
+  await next.engine.stop();
+  const third = alarmHarness(config, undefined, [sink], { restored: store.open(), clock: first.clock });
+  third.admissions.set('1', 3);
+  third.admissions.set('2', 2);
+  await third.engine.start();
+  t.teardown(() => third.engine.stop());
+  t.same(third.events, [], 'nothing ends again');
+  t.equal(
+    third
+      .open()
+      .find((a) => a.admission === 1)!
+      .message.split(PATIENT_LEFT).length,
+    2,
+    'and says why once',
+  );
+  third.obs('mon-1', { pr: 70 });
+  t.same(
+    third
+      .open()
+      .map((a) => `${a.bed}:${a.metric}:${a.state}:${a.admission}`)
+      .sort(),
+    ['1:pulse:latched:1', '1:pulse:latched:3', '2:spo2:active:2'],
+    "the new patient's alarm latches as its own; the left one is untouched",
   );
 });
 

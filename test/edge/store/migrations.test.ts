@@ -55,7 +55,10 @@ t.test('migration 10: the limit columns, added to a database recorded at version
   });
   t.equal(schemaVersion(db), migrations.length, 'upgraded to the latest version');
   for (const table of ['alarms', 'alarm_events'])
-    t.same(columns(db, table).slice(-2), ['limit_side', 'limit_value'], `${table}: the limit columns`);
+    t.ok(
+      ['limit_side', 'limit_value'].every((c) => columns(db, table).includes(c)),
+      `${table}: the limit columns`,
+    );
 
   const [restored] = store.open();
   t.match(restored, { id: 'a-1', state: 'active', message: 'SpO2 low: 85 % (limit <= 88)', value: 85 });
@@ -101,6 +104,58 @@ t.test('migration 10: the limit columns, added to a database recorded at version
     db.prepare("SELECT limit_side, limit_value FROM alarms WHERE id = 'a-1'").get(),
     { limit_side: 'low', limit_value: 88 },
     "the alarm's row has it now",
+  );
+});
+
+t.test("migration 11: an alarm recorded at version 10 is its bed's patient's when it was raised", async (t) => {
+  const dir = tempDir(t);
+  const raised = Date.UTC(2026, 11, 2, 9, 30);
+  const old = databaseAt(dir, 10);
+  const patient = old.prepare(
+    "INSERT INTO patients (identifier, authority, first_seen, last_seen) VALUES (?, 'HOSP', 0, 0)",
+  );
+  patient.run('MRN-A');
+  patient.run('MRN-B');
+  // A in bed 1 until 10:00, then B; an SpO2 alarm raised at 9:30 under A, cleared at 10:00 (the discharge).
+  const admit = old.prepare(
+    "INSERT INTO admissions (patient, bed, admitted_at, admitted_by, discharged_at) VALUES (?, '1', ?, 'nurse', ?)",
+  );
+  admit.run(1, raised - 3_600_000, raised + 1_800_000);
+  admit.run(2, raised + 1_800_000, null);
+  const alarm = old.prepare(
+    `INSERT INTO alarms (id, key, bed, device_id, kind, rule, metric, priority, latching, state, message, value, raised_at, escalations)
+     VALUES (?, ?, '1', 'pox-1', ?, ?, NULL, 'medium', 0, 'cleared', 'x', NULL, ?, 0)`,
+  );
+  alarm.run('a-1', '1:limit:spo2', 'physiological', 'limit', raised);
+  alarm.run('a-2', 'device:pox-1:sensor', 'technical', 'sensor', raised);
+  const event = old.prepare(
+    `INSERT INTO alarm_events (alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, state, message, value, escalations)
+     VALUES (?, ?, ?, '1', 'pox-1', ?, ?, NULL, 'medium', 'active', 'x', NULL, 0)`,
+  );
+  event.run('a-1', 'raised', raised, 'physiological', 'limit');
+  event.run('a-1', 'cleared', raised + 1_800_000, 'physiological', 'limit');
+  event.run('a-2', 'cleared', raised + 1_800_000, 'technical', 'sensor');
+  old.prepare('INSERT INTO outbox_cursors (stream, synced_through) VALUES (?, 0)').run(ALARM_REPORT_CURSOR);
+  old.close();
+
+  const db = openDatabase(dir);
+  t.teardown(() => db.close());
+  t.same(
+    db.prepare('SELECT id, admission FROM alarms ORDER BY id').all(),
+    [
+      { id: 'a-1', admission: 1 },
+      { id: 'a-2', admission: null },
+    ],
+    'the admission in its bed when it was raised; none for a technical alarm',
+  );
+  t.same(
+    new AlarmReportOutbox(db).owed(10).map((o) => [o.event.alarmId, o.event.phase, o.patient?.identifier]),
+    [
+      ['a-1', 'raised', 'MRN-A'],
+      ['a-1', 'cleared', 'MRN-A'],
+      ['a-2', 'cleared', 'MRN-B'],
+    ],
+    "the end of A's alarm is A's; the device's is under whoever is in its bed at the event",
   );
 });
 
