@@ -23,9 +23,9 @@ export class AlarmBook {
   /** Open alarms by condition key: what a condition's next report raises, updates or releases. */
   readonly #open = new Map<string, Alarm>();
   /**
-   * Latched alarms whose patient left the bed (leave), by id: open until a
-   * person acknowledges them, but no longer any condition's: the next
-   * patient's same condition raises an alarm of its own.
+   * Left alarms (Alarm.left), by id: latched until a person acknowledges
+   * them, but no longer any condition's: the bed's same condition raises an
+   * alarm of its own.
    */
   readonly #left = new Map<string, Alarm>();
   readonly #byId = new Map<string, Alarm>();
@@ -42,35 +42,21 @@ export class AlarmBook {
     this.#escalation = escalation;
     this.#listener = listener;
     this.#admissionOf = admissionOf;
-    // Two under one key: one was left by its patient; the engine tells which (reclaim), the older until then.
+    // A left alarm is stored as such: its key may be another open alarm's.
     for (const alarm of restored) {
-      const older = this.#open.get(alarm.key);
-      if (older) this.#left.set(older.id, older);
-      this.#track(alarm);
+      if (!alarm.left) this.#track(alarm);
+      else {
+        this.#left.set(alarm.id, alarm);
+        this.#byId.set(alarm.id, alarm);
+      }
     }
   }
 
-  /** Open alarms (not cleared), those whose patient left included, highest priority first, then oldest first. */
+  /** Open alarms (not cleared), left ones included, highest priority first, then oldest first. */
   open(): Alarm[] {
     return [...this.#open.values(), ...this.#left.values()].sort(
       (a, b) => priorityRank[b.priority] - priorityRank[a.priority] || a.raisedAt - b.raisedAt,
     );
-  }
-
-  /**
-   * A restored alarm taken for a left one (another was restored under its key) is its condition's after all:
-   * the other is the left one.
-   */
-  reclaim(alarm: Alarm): void {
-    if (!this.#left.delete(alarm.id)) return;
-    const other = this.#open.get(alarm.key);
-    if (other) this.#left.set(other.id, other);
-    this.#open.set(alarm.key, alarm);
-  }
-
-  /** Whether the alarm stays open only because its patient left the bed unseen (leave). */
-  isLeft(alarm: Alarm): boolean {
-    return this.#left.has(alarm.id);
   }
 
   get(id: string): Alarm | undefined {
@@ -146,26 +132,26 @@ export class AlarmBook {
   }
 
   /**
-   * The patient the alarm under `key` was about left the bed: its condition
-   * ends as if it had cleared, its message saying why. An alarm nobody has
-   * seen that latches (active high priority) or has latched stays latched
-   * until a person acknowledges it (IEC 60601-1-8: no alarm signal that
-   * latched ends without someone acting), but no longer under its condition's
-   * key: the next patient's same condition raises an alarm of its own, and
-   * never re-activates or updates this one. Any other clears.
+   * The bed's admission is no longer the one the open alarm is about: its
+   * condition ends as if it had cleared, its message saying why. An alarm
+   * nobody has seen that latches (active high priority) or has latched stays
+   * latched until a person acknowledges it (IEC 60601-1-8: no alarm signal
+   * that latched ends without someone acting), but is left (Alarm.left): no
+   * longer under its condition's key, so the bed's same condition raises an
+   * alarm of its own and never re-activates or updates this one. Any other
+   * clears. Every outcome is an event (an alarm already latched: updated), so
+   * that the store keeps it left.
    */
-  leave(key: string, now: number, why: string): void {
-    const alarm = this.#open.get(key);
-    if (!alarm) return;
-    // Left before a restart already: said once.
-    if (!alarm.message.endsWith(`; ${why}`)) alarm.message = `${alarm.message}; ${why}`;
-    this.#open.delete(key);
-    if (alarm.state === 'active' && alarm.latching) {
-      this.#left.set(alarm.id, alarm);
-      alarm.state = 'latched';
-      this.#emit('latched', alarm, now);
-    } else if (alarm.state === 'latched') this.#left.set(alarm.id, alarm);
-    else this.#close(alarm, now);
+  leave(alarm: Alarm, now: number, why: string): void {
+    if (alarm.left || this.#byId.get(alarm.id) !== alarm) return;
+    alarm.message = `${alarm.message}; ${why}`;
+    if (this.#open.get(alarm.key) === alarm) this.#open.delete(alarm.key);
+    if (alarm.state === 'cleared' || alarm.state === 'acknowledged' || !alarm.latching) return this.#close(alarm, now);
+    alarm.left = true;
+    this.#left.set(alarm.id, alarm);
+    const phase = alarm.state === 'latched' ? 'updated' : 'latched';
+    alarm.state = 'latched';
+    this.#emit(phase, alarm, now);
   }
 
   /** A person acknowledges. Returns the alarm, or undefined when there is no open alarm with that id. */
@@ -210,7 +196,7 @@ export class AlarmBook {
   #close(alarm: Alarm, now: number): void {
     alarm.state = 'cleared';
     alarm.clearedAt = now;
-    // A left alarm's key may be the next patient's alarm's.
+    // A left alarm's key may be another open alarm's.
     if (this.#open.get(alarm.key) === alarm) this.#open.delete(alarm.key);
     this.#left.delete(alarm.id);
     this.#byId.delete(alarm.id); // history lives in the store

@@ -57,6 +57,10 @@ export interface PatientDirectory {
   atBed(bed: string): PatientContext | undefined;
   /** The bed's admission (Admissions.get): the bed's values are its patient's while it lasts. */
   get(bed: string): { readonly admission: number } | undefined;
+  /** Every bed's admission, read once at the start (Admissions.current). */
+  current?(): ReadonlyArray<{ readonly bed: string; readonly admission: number }>;
+  /** The beds with no admission whose last one ended (discharged, moved out), read once at the start (Admissions.departed). */
+  departed?(): readonly string[];
 }
 
 export interface AlarmEngineDeps {
@@ -108,31 +112,42 @@ interface ScopeState {
 }
 
 /**
- * A bed whose patient has left, silent this long (no observation from any of
- * its devices), starts a new episode at its next reading: what it held before
- * was the departed patient's (still attached after the discharge was
- * registered), what comes now is the next patient's, or nobody's yet. A
- * monitor on a patient sends every few seconds at most, and a device silent
- * for 60 s already raises "device silent" (technical.silentAfterMs): two
- * minutes without a single observation means the bed's devices were taken
- * off. Turning a bed round (stripped, cleaned, made up) takes far longer. A
- * probe moved from one patient to the next within two minutes is not told
- * apart: the values are forgotten at the admission, and continuous ones are
- * back within seconds.
+ * A bed whose patient has left, silent this long from the departure (no
+ * observation from any of its devices), starts a new episode at its next
+ * reading: what it held before was the departed patient's (still attached
+ * after the discharge was registered), what comes now is the next patient's,
+ * or nobody's yet. A monitor on a patient sends every few seconds at most,
+ * and a device silent for 60 s already raises "device silent"
+ * (technical.silentAfterMs): two minutes without a single observation means
+ * the bed's devices were taken off. Turning a bed round (stripped, cleaned,
+ * made up) takes far longer. A probe moved from one patient to the next
+ * within two minutes is not told apart: the values are forgotten at the
+ * admission, and continuous ones are back within seconds. Spot devices send
+ * minutes apart, so silence tells nothing there: SPOT_METRICS.
  */
 export const NEW_EPISODE_GAP_MS = 120_000;
 
-/** A bed's patient as the engine follows it: whose values and physiological alarms the bed holds. */
+/**
+ * Spot measurements (DOMAIN.md section 2: NIBP and thermometers, minutes
+ * apart): those recorded while a bed whose patient left has no admission
+ * never reach the next admission, new episode or not. On a spot-check ward
+ * the next reading after a discharge comes minutes later whoever it is of.
+ */
+const SPOT_METRICS: readonly string[] = ['nibp_sys', 'nibp_dia', 'nibp_map', 'temp'];
+
+/** A bed's patient as the engine follows it: the admission in it, and with none, what it holds. */
 interface BedPatient {
-  /** The admission in the bed now; null: none. */
+  /** The admission in the bed now, recorded on each physiological alarm it raises (Alarm.admission); null: none. */
   admission: number | null;
   /**
-   * Whose values the bed holds, recorded on each physiological alarm it raises
-   * (Alarm.admission): the admission in it; after a departure, the admission
-   * that left until a new episode begins; else null (nobody known).
+   * With no admission: 'never', the bed has had none (nothing in the
+   * database): what it holds is the incoming patient's; 'departed', its last
+   * patient left and no new episode began since: what it sends may still be
+   * theirs; 'episode', one began since: its continuous values are the
+   * incoming patient's.
    */
-  owner: number | null;
-  /** When an observation of the bed was last evaluated (gateway time). */
+  vacancy: 'never' | 'departed' | 'episode';
+  /** When an observation of the bed was last evaluated, or its patient left (gateway time). */
   heard: number;
   /** A silence this long before a reading starts a new episode: NEW_EPISODE_GAP_MS from a departure to the next episode, else Infinity. */
   gap: number;
@@ -140,7 +155,7 @@ interface BedPatient {
 
 const NEWS2_INPUTS = new Set(['rr', 'spo2', 'pulse', 'nibp_sys', 'temp', 'fio2', 'o2_flow']);
 const TICK_MS = 1000;
-/** What a physiological alarm says once its patient is no longer in the bed (cleared, or latched until acknowledged). */
+/** What a physiological alarm says once the bed's admission is no longer its own (cleared, or latched until acknowledged). */
 export const PATIENT_LEFT = 'the patient left the bed';
 
 export class AlarmEngine implements Service {
@@ -184,10 +199,13 @@ export class AlarmEngine implements Service {
    */
   readonly #evaluated = new EvaluatedReadings();
   /**
-   * Per bed whose values or alarms the engine holds: its patient (BedPatient). Looked up when the bed is first
-   * seen and at each change of its patient, never per reading.
+   * Per bed: its patient (BedPatient), taken from the database at the start, else when the bed is first seen,
+   * and changed at each change of its patient, never looked up per reading.
    */
   readonly #patients = new Map<string, BedPatient>();
+  /** Beds with no admission whose last patient left before the start (PatientDirectory.departed). */
+  #departedAtStart: ReadonlySet<string> = new Set();
+  #startedAt: number;
   /** Per bed that forgot a patient: when (readings received before were that patient's). */
   readonly #forgotAt = new Map<string, number>();
 
@@ -200,12 +218,13 @@ export class AlarmEngine implements Service {
     this.#config = deps.config;
     this.#keepMs = keepFor(deps.config);
     for (const rule of deps.config.rateOfChange) this.#rateMetrics.add(rule.metric);
+    this.#startedAt = this.#clock.now();
     this.#book = new AlarmBook(
       deps.config.escalation,
       (event, alarm) => this.#dispatch(event, alarm),
       deps.restored ?? [],
       // Asked once per alarm raised, not per reading.
-      (report) => (report.kind === 'physiological' && report.bed !== null ? this.#patient(report.bed).owner : null),
+      (report) => (report.kind === 'physiological' && report.bed !== null ? this.#patient(report.bed).admission : null),
     );
   }
 
@@ -236,7 +255,14 @@ export class AlarmEngine implements Service {
       // From the API and from the ADT feed alike: the one place a bed's patient reaches the engine.
       bus.on('patient.changed', ({ bed }) => this.patientChanged(bed), 'state'),
     ];
-    this.#evaluation(() => this.#restored(this.#clock.now()));
+    const now = this.#clock.now();
+    this.#startedAt = now;
+    // Each bed's patient as the database has it; any other bed has had none.
+    const { patients } = this.#deps;
+    this.#departedAtStart = new Set(patients.departed?.());
+    for (const bed of this.#departedAtStart) this.#patient(bed);
+    for (const { bed } of patients.current?.() ?? []) this.#patient(bed);
+    this.#evaluation(() => this.#restored(now));
     this.#stopTicks = this.#clock.every(TICK_MS, () => this.tick());
   }
 
@@ -303,94 +329,109 @@ export class AlarmEngine implements Service {
   /**
    * The bed's patient or their NEWS2 entries changed (an admission, discharge,
    * transfer or merge, the nurse's oxygen, scale or consciousness): NEWS2 is
-   * scored again. When the patient whose values the bed holds is no longer in
-   * it (discharged, moved out, another admitted over them), the bed forgets
-   * them first (#forget), and a reading received before now is not recorded
-   * for anyone after them. The same admission (a new name, a merged
-   * identifier, the nurse's entries, an admission adopted by the ADT feed)
-   * forgets nothing. An admission to a bed with no patient keeps what the bed
-   * holds, and its open physiological alarms become the incoming patient's,
-   * when a new episode began after the last departure (#readings) or none was
-   * ever seen: monitoring often starts before the admission is registered.
-   * Otherwise the bed streamed on since its patient left: that was still theirs.
+   * scored again. The same admission (a new name, a merged identifier, the
+   * nurse's entries, an admission adopted by the ADT feed) changes nothing
+   * else. Another one (a patient left, came, or both: #admissionChanged)
+   * decides what the bed keeps and which of its alarms leave.
    */
   patientChanged(bed: string): void {
     const admission = this.#deps.patients.get(bed)?.admission ?? null;
     this.#evaluation(() => {
       const now = this.#clock.now();
-      const patient = this.#patients.get(bed);
-      if (patient === undefined) {
-        // Nothing of anyone's held yet. After a departure, what the bed sends next may still be theirs.
-        this.#patients.set(bed, {
-          admission,
-          owner: admission,
-          heard: now,
-          gap: admission === null ? NEW_EPISODE_GAP_MS : Infinity,
-        });
-      } else if (admission !== patient.admission) {
-        const left = patient.admission;
-        if (left === null && patient.gap === Infinity) {
-          for (const alarm of this.#book.open())
-            if (alarm.bed === bed && alarm.kind === 'physiological' && !alarm.admission && !this.#book.isLeft(alarm))
-              alarm.admission = admission;
-        } else {
-          this.#forget(bed, now);
-          this.#forgotAt.set(bed, now);
-        }
-        patient.admission = admission;
-        patient.owner = admission ?? left;
-        patient.gap = admission === null ? NEW_EPISODE_GAP_MS : Infinity;
+      // Not followed yet: nothing changed the bed since the start, when it had no admission.
+      let patient = this.#patients.get(bed);
+      if (!patient) {
+        patient = this.#atStart(bed, null);
+        this.#patients.set(bed, patient);
       }
+      if (admission !== patient.admission) this.#admissionChanged(bed, patient, admission, now);
       this.#news2Inputs.delete(bed);
       this.#scoreNews2(bed, now);
     });
   }
 
   /**
-   * Alarms restored from the last run: a physiological one whose patient is
-   * not the bed's now (they left while the daemon was down, or had left
-   * before) ends as when a patient leaves (latched ones stay until
-   * acknowledged). One raised while the bed had no known patient is the
-   * patient's in it now, as at an admission that keeps the bed's values.
+   * The bed's admission is now `admission` (null: none). When a patient leaves
+   * it (discharged, moved out, another admitted over them), the bed forgets
+   * them (#forget): a reading received before now is not recorded for anyone
+   * after them, and the silence before a new episode counts from now. An
+   * admission to a bed with no patient keeps its continuous values only if a
+   * new episode began after the last departure (#readings), its spot values
+   * never (SPOT_METRICS); a bed that streamed on since its patient left
+   * forgets everything; one that never had a patient keeps what it has. Every
+   * open physiological alarm of another admission than the new one (none
+   * included) leaves (AlarmBook.leave): none is ever given to another patient.
+   */
+  #admissionChanged(bed: string, patient: BedPatient, admission: number | null, now: number): void {
+    if (patient.admission !== null || patient.vacancy === 'departed') {
+      this.#forget(bed);
+      this.#forgotAt.set(bed, now);
+    } else if (patient.vacancy === 'episode') {
+      this.#forgetSpot(bed);
+      this.#forgotAt.set(bed, now);
+    }
+    for (const alarm of this.#book.open())
+      if (alarm.bed === bed && alarm.kind === 'physiological' && (alarm.admission ?? null) !== admission)
+        this.#book.leave(alarm, now, PATIENT_LEFT);
+    patient.admission = admission;
+    if (admission === null) {
+      patient.vacancy = 'departed';
+      patient.heard = now;
+      patient.gap = NEW_EPISODE_GAP_MS;
+    } else patient.gap = Infinity;
+  }
+
+  /**
+   * Alarms restored from the last run: a left one stays left; a physiological
+   * one of another admission than the bed's now (its patient left while the
+   * daemon was down; none and a patient, either way round) leaves, as when the
+   * bed's admission changes.
    */
   #restored(now: number): void {
-    const restored = this.#book.open().filter((a) => a.bed !== null && a.kind === 'physiological');
-    const current = (alarm: Alarm) => !alarm.admission || alarm.admission === this.#patient(alarm.bed!).admission;
-    // Of two under one key, the one whose patient is in the bed holds it; the other was left.
-    for (const alarm of restored) if (current(alarm)) this.#book.reclaim(alarm);
-    for (const alarm of restored) {
-      if (this.#book.isLeft(alarm)) continue;
-      if (current(alarm)) alarm.admission ??= this.#patient(alarm.bed!).admission;
-      else this.#book.leave(alarm.key, now, PATIENT_LEFT);
+    for (const alarm of this.#book.open()) {
+      if (alarm.bed === null || alarm.kind !== 'physiological' || alarm.left) continue;
+      if ((alarm.admission ?? null) !== this.#patient(alarm.bed).admission) this.#book.leave(alarm, now, PATIENT_LEFT);
     }
   }
 
   /**
    * The bed forgets what it holds: its values, rate history, NEWS2 and
-   * condition timers go, and its physiological alarms end as if their
-   * conditions had cleared (AlarmBook.leave: a latched one stays until a
-   * person acknowledges it, under the patient it was about). They were about
-   * a person no longer in the bed (docs/ALARMS.md). Technical alarms are the
-   * device's and stay. What comes next starts as a bed never seen.
+   * condition timers go. What comes next starts as a bed never seen. Its
+   * alarms are left to #admissionChanged: technical ones are the device's.
    */
-  #forget(bed: string, now: number): void {
+  #forget(bed: string): void {
     this.#beds.delete(bed);
     this.#scopes.delete(bed);
     this.#news2.delete(bed);
     this.#news2Inputs.delete(bed);
-    // The bed's own conditions (rules.ts keys): not a device's, nor those of a bed whose id starts with this one's.
+    this.#forgetConditions(bed, () => true);
+  }
+
+  /** The bed forgets its spot values (SPOT_METRICS) and their conditions; NEWS2 is scored again by the caller. */
+  #forgetSpot(bed: string): void {
+    const vitals = this.#beds.get(bed);
+    for (const metric of SPOT_METRICS) vitals?.forget(metric);
+    // Built again with the bed's new `since`.
+    this.#scopes.delete(bed);
+    this.#news2Inputs.delete(bed);
+    this.#forgetConditions(bed, (metric) => metric !== null && SPOT_METRICS.includes(metric));
+  }
+
+  /** Clears the delays, pending reports and rate checks of the bed's own conditions whose metric `of` takes. */
+  #forgetConditions(bed: string, of: (metric: string | null) => boolean): void {
+    // The bed's own conditions (rules.ts keys: news2, limit:<metric>, rate:<metric>:<change>): not a device's,
+    // nor those of a bed whose id starts with this one's.
     const prefix = `${bed}:`;
     const ofBed = (key: string) => {
       if (!key.startsWith(prefix)) return false;
       const rest = key.slice(prefix.length);
-      return rest === 'news2' || rest.startsWith('limit:') || rest.startsWith('rate:');
+      if (rest === 'news2') return of(null);
+      if (rest.startsWith('limit:')) return of(rest.slice('limit:'.length));
+      return rest.startsWith('rate:') && of(rest.split(':')[1]);
     };
     for (const [key, timer] of this.#timers) if (ofBed(key)) timer.clear();
     for (const key of this.#pending.keys()) if (ofBed(key)) this.#pending.delete(key);
     for (const key of this.#rateCheckedAt.keys()) if (ofBed(key)) this.#rateCheckedAt.delete(key);
-    for (const alarm of this.#book.open())
-      if (alarm.bed === bed && alarm.kind === 'physiological' && !this.#book.isLeft(alarm))
-        this.#book.leave(alarm.key, now, PATIENT_LEFT);
   }
 
   /**
@@ -469,7 +510,7 @@ export class AlarmEngine implements Service {
     const { patient } = state;
     if (patient !== undefined) {
       // One comparison: the gap is Infinity except from a departure to the next episode.
-      if (now - patient.heard >= patient.gap) state = this.#newEpisode(bed!, scope, patient, now);
+      if (now - patient.heard >= patient.gap) state = this.#newEpisode(bed!, scope, patient);
       patient.heard = now;
     }
     const at: Location = { bed, deviceId: item.deviceId, scope };
@@ -490,13 +531,14 @@ export class AlarmEngine implements Service {
   }
 
   /**
-   * A bed whose patient left, silent for NEW_EPISODE_GAP_MS, sends again: what
-   * it held was the departed patient's and goes (#forget); this reading and
-   * those after it are the next patient's, kept at their admission.
+   * A bed whose patient left, silent for NEW_EPISODE_GAP_MS since, sends
+   * again: what it held was the departed patient's and goes (#forget); this
+   * reading and those after it are the next patient's, the continuous ones
+   * kept at their admission. The bed's open alarms are still of no admission.
    */
-  #newEpisode(bed: string, scope: string, patient: BedPatient, now: number): ScopeState {
-    this.#forget(bed, now);
-    patient.owner = null;
+  #newEpisode(bed: string, scope: string, patient: BedPatient): ScopeState {
+    this.#forget(bed);
+    patient.vacancy = 'episode';
     patient.gap = Infinity;
     return this.#scope(scope, bed);
   }
@@ -750,15 +792,29 @@ export class AlarmEngine implements Service {
     return vitals;
   }
 
-  /** The bed's patient as the engine follows it, from the admissions when the bed is first seen. */
+  /** The bed's patient as the engine follows it: taken at the start (start()), else as it was then, when the bed is first seen. */
   #patient(bed: string): BedPatient {
     let patient = this.#patients.get(bed);
     if (!patient) {
-      const admission = this.#deps.patients.get(bed)?.admission ?? null;
-      patient = { admission, owner: admission, heard: this.#clock.now(), gap: Infinity };
+      patient = this.#atStart(bed, this.#deps.patients.get(bed)?.admission ?? null);
       this.#patients.set(bed, patient);
     }
     return patient;
+  }
+
+  /**
+   * The bed's patient as the start found it: `admission`, or with none, a
+   * departure at the start when its last patient left before (PatientDirectory.departed):
+   * the silence before a new episode counts from the start.
+   */
+  #atStart(bed: string, admission: number | null): BedPatient {
+    const departed = admission === null && this.#departedAtStart.has(bed);
+    return {
+      admission,
+      vacancy: departed ? 'departed' : 'never',
+      heard: this.#startedAt,
+      gap: departed ? NEW_EPISODE_GAP_MS : Infinity,
+    };
   }
 
   #limitsFor(bed: string | null): Map<string, Limit> {

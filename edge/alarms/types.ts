@@ -47,13 +47,20 @@ export interface Alarm {
   /** Limit alarms only (rule 'limit'): the limit crossed. Recorded with the alarm and its events; an alarm recorded before the store kept limits has it again at its next reading. */
   limit?: AlarmLimit;
   /**
-   * Physiological alarms: the admission whose values raised it (the patient in
-   * the bed, or the one who left it while the bed streamed on), null when the
-   * bed had no known patient. Every event of the alarm is reported under it,
-   * wherever its patient is by then. Technical alarms: null (they are the
-   * device's). Unset on alarms built elsewhere (tests): null.
+   * Physiological alarms: the bed's admission when it was raised, null when
+   * the bed had no admitted patient; it never changes. Every event of the
+   * alarm is reported under it (none: the bed only), wherever its patient is
+   * by then. Technical alarms: null (they are the device's). Unset on alarms
+   * built elsewhere (tests): null.
    */
-  admission?: number | null;
+  readonly admission?: number | null;
+  /**
+   * The bed's admission changed while it was open and unacknowledged, and it
+   * latched (AlarmBook.leave): it stays latched until a person acknowledges
+   * it, and no condition re-activates, updates or releases it any more.
+   * Stored: a restart keeps it so. Unset: not left.
+   */
+  left?: true;
   readonly raisedAt: number;
   /** When it last became active again after a priority rise (escalation counts from here); unset: from raisedAt. */
   activeSince?: number;

@@ -74,6 +74,13 @@ export class BedVitals {
     return names;
   }
 
+  /** Forgets a metric: its latest values and its history. */
+  forget(metric: string): void {
+    this.latest.delete(metric);
+    this.valid.delete(metric);
+    this.#history.delete(metric);
+  }
+
   /** History buckets of a metric that overlap the last `windowMs` before `now`, oldest first. */
   history(metric: string, now: number, windowMs: number): readonly HistoryBucket[] {
     return (this.#history.get(metric) ?? []).filter((b) => b.start + BUCKET_MS > now - windowMs);

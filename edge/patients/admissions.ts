@@ -62,6 +62,11 @@ export class Admissions {
     return this.#byBed.get(bed);
   }
 
+  /** The beds with no patient now whose last patient left (discharged, moved out): the alarm engine's start. */
+  departed(): string[] {
+    return this.#rows.left().filter((bed) => !this.#byBed.has(bed));
+  }
+
   admit(
     input: { bed: string; identifier: string; authority?: string; displayName?: string },
     actor: string,

@@ -51,6 +51,7 @@ export class AdmissionsStore {
     [1 | 2 | null, 0 | 1 | null, 0 | 1 | null, number, string | null, string | null, number, number]
   >;
   readonly #open: Statement<[], AdmissionRow>;
+  readonly #left: Statement<[], string>;
 
   constructor(db: Db) {
     this.#upsertPatient = patientUpsert(db);
@@ -67,6 +68,13 @@ export class AdmissionsStore {
        consciousness = coalesce(?, consciousness), consciousness_at = CASE WHEN ? IS NULL THEN consciousness_at ELSE ? END WHERE id = ?`,
     );
     this.#open = db.prepare('SELECT * FROM admissions WHERE discharged_at IS NULL');
+    // An A02 moves the admission row to the new bed (adtStore.ts): the bed it left is in the transfer's audit entry.
+    this.#left = db
+      .prepare<[], string>(
+        `SELECT bed FROM admissions WHERE discharged_at IS NOT NULL
+         UNION SELECT json_extract(detail, '$.from') FROM audit WHERE action = 'transfer' AND json_valid(detail)`,
+      )
+      .pluck();
   }
 
   /** The patient's row id for (authority, identifier), made when new; its last sighting is `at`. */
@@ -92,6 +100,11 @@ export class AdmissionsStore {
   updateSettings(admission: number, settings: SettingsRow, at: number): void {
     const { spo2Scale, onOxygen: o, consciousness: c } = settings;
     this.#settings.run(spo2Scale, o, o, at, c, c, at, admission);
+  }
+
+  /** The beds an admission ever ended in or moved out of (with or without a patient in them now). */
+  left(): string[] {
+    return this.#left.all().filter((bed) => typeof bed === 'string');
   }
 
   /** Every admission not yet ended. */

@@ -10,18 +10,23 @@ import { writeTransaction, type Db } from './database.js';
 /** The cursor's name in outbox_cursors (the sync's streams are table names; this is not one). */
 export const ALARM_REPORT_CURSOR = 'alarm-manager';
 
+/** The patients row of the admission in `bed` at `ts` (SQL expressions), as a subquery. */
+const admittedAt = (bed: string, ts: string) => `(SELECT ad.patient FROM admissions ad
+      WHERE ad.bed = ${bed} AND ad.admitted_at <= ${ts} AND (ad.discharged_at IS NULL OR ad.discharged_at > ${ts})
+      ORDER BY ad.admitted_at DESC LIMIT 1)`;
+
 /**
  * The patients row an alarm event is reported under, in a query over
  * `alarm_events e JOIN alarms a`: a physiological alarm's recorded admission
- * (migration 11), whoever is in the bed now; a technical alarm is the
- * device's, reported under the patient in its bed at the event. The sync
- * (outboxRows.ts) pseudonymizes the same patient.
+ * (migration 11; none: the bed only), whoever is in the bed now; an alarm
+ * recorded before it and not backfilled, the admission in its bed when it was
+ * raised. A technical alarm is the device's, reported under the patient in
+ * its bed at the event. The sync (outboxRows.ts, batchBuilder.ts) gives the
+ * same patient's pseudonym.
  */
-export const ALARM_PATIENT = `CASE WHEN e.kind = 'physiological'
-    THEN (SELECT ad.patient FROM admissions ad WHERE ad.id = a.admission)
-    ELSE (SELECT ad.patient FROM admissions ad
-      WHERE ad.bed = e.bed AND ad.admitted_at <= e.ts AND (ad.discharged_at IS NULL OR ad.discharged_at > e.ts)
-      ORDER BY ad.admitted_at DESC LIMIT 1) END`;
+export const ALARM_PATIENT = `CASE WHEN e.kind <> 'physiological' THEN ${admittedAt('e.bed', 'e.ts')}
+    WHEN a.admission_recorded = 1 THEN (SELECT ad.patient FROM admissions ad WHERE ad.id = a.admission)
+    ELSE ${admittedAt('a.bed', 'a.raised_at')} END`;
 
 export interface OwedEvent {
   readonly event: AlarmEvent & { readonly seq: number };

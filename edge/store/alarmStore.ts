@@ -27,6 +27,7 @@ interface AlarmRow {
   limit_side: string | null;
   limit_value: number | null;
   admission: number | null;
+  patient_left: number;
 }
 
 /** The limit columns of an alarm or event as read back (`limit_side AS limitSide, limit_value AS limitValue`). */
@@ -117,13 +118,15 @@ export class AlarmStore {
         }));
     this.#upsert = db.prepare(
       `INSERT INTO alarms (id, key, bed, device_id, kind, rule, metric, priority, latching, state, message, value, raised_at,
-         escalations, last_escalated_at, acknowledged_by, acknowledged_at, cleared_at, limit_side, limit_value, admission)
+         escalations, last_escalated_at, acknowledged_by, acknowledged_at, cleared_at, limit_side, limit_value, admission,
+         admission_recorded, patient_left)
        VALUES (@id, @key, @bed, @deviceId, @kind, @rule, @metric, @priority, @latching, @state, @message, @value, @raisedAt,
-         @escalations, @lastEscalatedAt, @acknowledgedBy, @acknowledgedAt, @clearedAt, @limitSide, @limitValue, @admission)
+         @escalations, @lastEscalatedAt, @acknowledgedBy, @acknowledgedAt, @clearedAt, @limitSide, @limitValue, @admission,
+         1, @left)
        ON CONFLICT (id) DO UPDATE SET priority = excluded.priority, state = excluded.state, message = excluded.message,
          value = excluded.value, escalations = excluded.escalations, last_escalated_at = excluded.last_escalated_at,
          acknowledged_by = excluded.acknowledged_by, acknowledged_at = excluded.acknowledged_at, cleared_at = excluded.cleared_at,
-         limit_side = excluded.limit_side, limit_value = excluded.limit_value, admission = excluded.admission`,
+         limit_side = excluded.limit_side, limit_value = excluded.limit_value, patient_left = excluded.patient_left`,
     );
     this.#insertEvent = db.prepare(
       `INSERT INTO alarm_events (alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, state, message, value, by, escalations,
@@ -138,6 +141,7 @@ export class AlarmStore {
           latching: Number(alarm.latching),
           ...limitParams(alarm.limit),
           admission: alarm.admission ?? null,
+          left: Number(alarm.left === true),
         });
         return Number(this.#insertEvent.run({ ...event, ...limitParams(event.limit) }).lastInsertRowid);
       }),
@@ -255,6 +259,7 @@ export class AlarmStore {
       acknowledgedAt: r.acknowledged_at,
       clearedAt: r.cleared_at,
       admission: r.admission,
+      ...(r.patient_left === 1 && { left: true as const }),
     }));
   }
 

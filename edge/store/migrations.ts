@@ -287,25 +287,47 @@ export const migrations: readonly string[] = [
   ALTER TABLE alarm_events ADD COLUMN limit_side TEXT CHECK (limit_side IN ('low', 'high'));
   ALTER TABLE alarm_events ADD COLUMN limit_value REAL;
   `,
-  // 11: the admission a physiological alarm is about, recorded when it is
-  // raised (the patient in the bed, or the one who left it while the bed
-  // streamed on): every event of the alarm is reported under that patient,
-  // to the alarm manager and in the sync, wherever they are by then. Looked
-  // up from bed and event time instead, the end of the previous patient's
-  // alarm went out under the next one's identifier, and a transfer took the
-  // old bed's alarm history from its patient. NULL: the bed had no known
-  // patient, and every technical alarm (the device's: reported under whoever
-  // is in its bed at the event). Alarms recorded before this migration take
-  // the admission in their bed when they were raised. No foreign key: an
-  // alarm must be recorded whatever the admission rows hold.
+  // 11: the admission a physiological alarm is about: the bed's when it was
+  // raised, none when the bed had no admitted patient; it never changes.
+  // Every event of the alarm is reported under that patient (none: the bed
+  // only), to the alarm manager and in the sync, wherever they are by then.
+  // Looked up from bed and event time instead, the end of the previous
+  // patient's alarm went out under the next one's identifier, and a transfer
+  // took the old bed's alarm history from its patient. No foreign key: an
+  // alarm must be recorded whatever the admission rows hold. Technical alarms
+  // are the device's: NULL, reported under whoever is in its bed at the event.
+  // admission_recorded says the column is the alarm's own (1 for every alarm
+  // recorded from now on). patient_left: the bed's admission changed while
+  // the alarm was open and latched, unacknowledged; it stays latched until a
+  // person acknowledges it, no condition's any more, across restarts.
+  //
+  // The backfill touches only what is still to be used, not the whole
+  // alarms table (never pruned: years of rows on an SD card, rewritten in
+  // the transaction that runs before the daemon is ready): open alarms (the
+  // alarms_open index), which the engine restores, and alarms with events
+  // not yet reported, above the lower of the alarm manager's cursor and the
+  // sync's. Each takes the admission in its bed when it was raised. Every
+  // other row keeps admission_recorded = 0 (the column's default: adding it
+  // rewrites nothing) and is reported, if ever again, under the admission in
+  // its bed when it was raised, as before. The backfill is best effort: an
+  // A02 transfer moves the admission row to the new bed in place
+  // (adtStore.ts), so an alarm raised in the old bed before a transfer finds
+  // no admission there and is recorded with none (reported with the bed
+  // only; open, it leaves at the next start rather than being given to
+  // whoever is in the bed then).
   `
   ALTER TABLE alarms ADD COLUMN admission INTEGER;
+  ALTER TABLE alarms ADD COLUMN admission_recorded INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE alarms ADD COLUMN patient_left INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX admissions_bed ON admissions (bed, admitted_at);
-  UPDATE alarms SET admission = (
+  UPDATE alarms SET admission_recorded = 1, admission = (
     SELECT ad.id FROM admissions ad
     WHERE ad.bed = alarms.bed AND ad.admitted_at <= alarms.raised_at
       AND (ad.discharged_at IS NULL OR ad.discharged_at > alarms.raised_at)
     ORDER BY ad.admitted_at DESC LIMIT 1)
-  WHERE kind = 'physiological' AND bed IS NOT NULL;
+  WHERE kind = 'physiological' AND bed IS NOT NULL AND (
+    id IN (SELECT id FROM alarms WHERE state <> 'cleared')
+    OR id IN (SELECT alarm_id FROM alarm_events WHERE id > (
+      SELECT min(synced_through) FROM outbox_cursors WHERE stream IN ('alarm_events', 'alarm-manager'))));
   `,
 ];

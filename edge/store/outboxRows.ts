@@ -35,10 +35,15 @@ export interface AlarmEventRow {
   readonly by: string | null;
   /**
    * A physiological alarm's patient (patients row of its recorded admission, migration 11), the same for
-   * every event of the alarm; null when it had none, and for a technical alarm (the patient in its bed at
-   * the event is looked up from the admissions, as for a reading).
+   * every event of the alarm; null when it had none (reported with the bed only), and for a technical alarm
+   * (the patient in its bed at the event is looked up from the admissions, as for a reading).
    */
   readonly patient: number | null;
+  /**
+   * For a physiological alarm recorded before migration 11 and not backfilled (its admission is not its
+   * own): when it was raised, the time its patient is looked up at in its bed, as before. Else null.
+   */
+  readonly unrecorded_raised_at: number | null;
 }
 
 export interface DeviceStatusRow {
@@ -111,9 +116,10 @@ export class OutboxRows {
     );
     this.#alarmEvents = db.prepare(
       `SELECT e.id, e.alarm_id, e.phase, e.ts, e.bed, e.device_id, e.kind, e.rule, e.metric, e.priority, e.value, e.by,
-         CASE WHEN e.kind = 'physiological'
-           THEN (SELECT ad.patient FROM alarms a JOIN admissions ad ON ad.id = a.admission WHERE a.id = e.alarm_id) END AS patient
-       FROM alarm_events e WHERE e.id > ? AND e.id <= ? ORDER BY e.id`,
+         CASE WHEN e.kind = 'physiological' AND a.admission_recorded = 1
+           THEN (SELECT ad.patient FROM admissions ad WHERE ad.id = a.admission) END AS patient,
+         CASE WHEN e.kind = 'physiological' AND a.admission_recorded = 0 THEN a.raised_at END AS unrecorded_raised_at
+       FROM alarm_events e LEFT JOIN alarms a ON a.id = e.alarm_id WHERE e.id > ? AND e.id <= ? ORDER BY e.id`,
     );
     this.#statuses = db.prepare(
       `SELECT s.id, d.device_id AS device, d.bed, s.ts, s.online, s.battery, s.sensor FROM device_status s JOIN devices d ON d.id = s.device

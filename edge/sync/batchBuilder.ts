@@ -17,7 +17,7 @@ import { sensorStates, type SensorState } from '../../shared/reading.js';
 import { isWireBed, isWireTarget, isWireWord, NO_BED, WITHHELD } from '../../shared/sync/wardText.js';
 import type { Db } from '../store/database.js';
 import type { Ranges, OutboxStream } from '../store/outbox.js';
-import { OutboxRows } from '../store/outboxRows.js';
+import { OutboxRows, type AlarmEventRow } from '../store/outboxRows.js';
 import type { Pseudonyms } from './pseudonyms.js';
 
 /**
@@ -202,16 +202,7 @@ export class BatchBuilder {
     if (range.through <= range.after) return [];
     const rows = this.#rows.alarmEvents(range);
     return rows.map((r) => {
-      // A physiological alarm is its recorded patient's, for every event (the end of one ends after they left);
-      // a technical one is the device's, filed under whoever is in its bed at the event.
-      const patient =
-        r.kind === 'physiological'
-          ? r.patient === null
-            ? undefined
-            : this.#pseudonyms.ofPatient(r.patient)
-          : r.bed === null
-            ? undefined
-            : this.#pseudonyms.forReading(null, r.bed, r.ts);
+      const patient = this.#alarmPatient(r);
       return {
         n: r.id,
         alarmId: wireId(r.alarm_id),
@@ -229,6 +220,18 @@ export class BatchBuilder {
         ...(r.by !== null && { by: this.#actor(r.by) }),
       };
     });
+  }
+
+  /**
+   * A physiological alarm is its recorded patient's, for every event (the end of one comes as or after they
+   * left), or nobody's (the bed only); one recorded before that and not backfilled, the patient in its bed when
+   * it was raised. A technical one is the device's, filed under whoever is in its bed at the event.
+   */
+  #alarmPatient(r: AlarmEventRow): string | undefined {
+    if (r.kind === 'physiological' && r.unrecorded_raised_at === null)
+      return r.patient === null ? undefined : this.#pseudonyms.ofPatient(r.patient);
+    if (r.bed === null) return undefined;
+    return this.#pseudonyms.forReading(null, r.bed, r.unrecorded_raised_at ?? r.ts);
   }
 
   #statuses(range: { after: number; through: number }): SyncDeviceStatus[] {

@@ -1,10 +1,12 @@
-// A physiological alarm is the patient's whose values raised it, for every
-// event it has: the end of the previous patient's alarm, which comes when (or
-// after) they leave the bed, goes to the hospital's alarm manager (PCD-04
-// PID-3) and to the cloud (the pseudonym) under that patient, not under the one
-// admitted after them nor under nobody; and a transfer does not take the old
-// bed's alarms from their patient. The engine, the admissions, the store, the
-// alarm manager's outbox and the sync's batch are the real ones, on one disk.
+// A physiological alarm is the admission's in its bed when it was raised, or
+// nobody's, for every event it has: the end of the previous patient's alarm,
+// which comes when (or after) they leave the bed, goes to the hospital's alarm
+// manager (PCD-04 PID-3) and to the cloud (the pseudonym) under that patient,
+// not under the one admitted after them nor under nobody; one raised while the
+// bed had no admitted patient goes with the bed only, and is never given to
+// the next patient, restart or not; a transfer does not take the old bed's
+// alarms from their patient. The engine, the admissions, the store, the alarm
+// manager's outbox and the sync's batch are the real ones, on one disk.
 import t, { type Test } from 'tap';
 import { PATIENT_LEFT } from '../../../edge/alarms/engine.js';
 import { Admissions } from '../../../edge/patients/admissions.js';
@@ -14,7 +16,7 @@ import { AuditLog } from '../../../edge/store/auditLog.js';
 import { Outbox } from '../../../edge/store/outbox.js';
 import { BatchBuilder } from '../../../edge/sync/batchBuilder.js';
 import { Pseudonyms } from '../../../edge/sync/pseudonyms.js';
-import { alarmHarness, alarmStoreOnDisk, ManualClock } from '../../helpers/alarms.js';
+import { alarmHarness, alarmStoreOnDisk, ManualClock, type Harness } from '../../helpers/alarms.js';
 
 const WARD_SECRET = 'ward-secret-for-alarm-patient-test-0123456789';
 
@@ -22,18 +24,25 @@ const WARD_SECRET = 'ward-secret-for-alarm-patient-test-0123456789';
 function ward(t: Test) {
   const { db, store } = alarmStoreOnDisk(t);
   const clock = new ManualClock();
-  const admissions = new Admissions(db, new AuditLog(db), () => clock.t);
+  let admissions = new Admissions(db, new AuditLog(db), () => clock.t);
   const outbox = new AlarmReportOutbox(db);
   outbox.cursor();
-  const h = alarmHarness(
-    {
-      limits: { spo2: { low: 88, priority: 'medium', delayMs: 0 }, pulse: { high: 130, priority: 'high', delayMs: 0 } },
-    },
-    undefined,
-    [{ name: 'store', onEvent: (event, alarm) => store.record([[event, alarm]]) }],
-    { patients: admissions, clock },
-  );
-  t.teardown(() => h.engine.stop());
+  const engine = () => {
+    const h = alarmHarness(
+      {
+        limits: {
+          spo2: { low: 88, priority: 'medium', delayMs: 0 },
+          pulse: { high: 130, priority: 'high', delayMs: 0 },
+        },
+      },
+      undefined,
+      [{ name: 'store', onEvent: (event, alarm) => store.record([[event, alarm]]) }],
+      { patients: admissions, clock, restored: store.open() },
+    );
+    t.teardown(() => h.engine.stop());
+    return h;
+  };
+  let h: Harness = engine();
   const changed = (...beds: string[]) => {
     for (const bed of beds) h.bus.emit('patient.changed', { bed });
   };
@@ -41,6 +50,14 @@ function ward(t: Test) {
     const { patient } = admissions.admit({ bed, identifier, authority: 'HOSP' }, 'nurse');
     changed(bed);
     return patient;
+  };
+  /** The daemon stops and starts again on the same disk: the admissions and open alarms as stored. */
+  const restart = async () => {
+    await h.engine.stop();
+    admissions = new Admissions(db, new AuditLog(db), () => clock.t);
+    h = engine();
+    await h.engine.start();
+    return h;
   };
   /** Who each recorded event is reported under: the PCD-04's PID-3 and the sync batch's pseudonym. */
   const reported = () => {
@@ -64,7 +81,20 @@ function ward(t: Test) {
     );
   };
   const pseudonymOf = (patient: number) => new Pseudonyms(db, WARD_SECRET).ofPatient(patient);
-  return { db, h, admissions, admit, changed, reported, pseudonymOf };
+  return {
+    db,
+    get h() {
+      return h;
+    },
+    get admissions() {
+      return admissions;
+    },
+    admit,
+    changed,
+    restart,
+    reported,
+    pseudonymOf,
+  };
 }
 
 t.test("another patient admitted over the first: the first one's alarm ends under the first", async (t) => {
@@ -148,16 +178,132 @@ t.test(
   },
 );
 
-t.test("an alarm raised before the admission is the incoming patient's when the values are kept", async (t) => {
+t.test(
+  "an alarm raised before the admission is nobody's: reported with the bed only, never the patient's",
+  async (t) => {
+    const w = ward(t);
+    await w.h.engine.start();
+    w.h.obs('mon-1', { spo2: 85 });
+    w.h.advance(1000);
+    w.admit('1', 'MRN-A');
+    w.h.obs('mon-1', { spo2: 97 });
+    t.same(w.reported(), [
+      { event: 'raised:spo2', mrn: undefined, pseudonym: undefined },
+      { event: 'cleared:spo2', mrn: undefined, pseudonym: undefined },
+    ]);
+  },
+);
+
+/** The pulse alarms open, oldest first, as `admission:state:left`, and who each was reported under. */
+function pulseAlarms(w: ReturnType<typeof ward>) {
+  return w.h
+    .open()
+    .filter((a) => a.metric === 'pulse')
+    .sort((a, b) => a.raisedAt - b.raisedAt)
+    .map((a) => `${a.admission}:${a.state}:${a.left === true ? 'left' : 'own'}`);
+}
+
+t.test(
+  'an A03 on a bed not seen since the start, an alarm, an A01 of another patient, a restart: the alarm stays left',
+  async (t) => {
+    const w = ward(t);
+    // Bed 1's patient was admitted before this start; the engine has not heard from the bed since.
+    w.admissions.admit({ bed: '1', identifier: 'MRN-A', authority: 'HOSP' }, 'adt');
+    await w.h.engine.start();
+    w.admissions.discharge('1', 'adt');
+    w.changed('1');
+    // The departing patient still attached: a pulse of 150.
+    w.h.obs('mon-1', { pr: 150 });
+    const [alarm] = w.h.open();
+    t.match(alarm, { metric: 'pulse', state: 'active', admission: null }, 'raised with no patient in the bed');
+    w.h.advance(30_000);
+    const b = w.admit('1', 'MRN-B');
+    t.same(pulseAlarms(w), ['null:latched:left']);
+    await w.restart();
+    t.match(
+      w.h.open().find((a) => a.id === alarm.id),
+      { state: 'latched', left: true, admission: null, message: new RegExp(`; ${PATIENT_LEFT}$`) },
+      'still left after the restart, saying why',
+    );
+    w.h.obs('mon-1', { pr: 150 });
+    w.h.obs('mon-1', { pr: 70 });
+    t.same(
+      pulseAlarms(w),
+      ['null:latched:left', `${w.admissions.get('1')!.admission}:latched:own`],
+      "B's pulse raises B's own alarm; the left one is not re-activated",
+    );
+    const reported = w.reported().filter((r) => !r.event.startsWith('escalated'));
+    t.same(
+      reported,
+      [
+        { event: 'raised:pulse', mrn: undefined, pseudonym: undefined },
+        { event: 'latched:pulse', mrn: undefined, pseudonym: undefined },
+        { event: 'raised:pulse', mrn: 'MRN-B', pseudonym: w.pseudonymOf(b) },
+        { event: 'latched:pulse', mrn: 'MRN-B', pseudonym: w.pseudonymOf(b) },
+      ],
+      'the left alarm with the bed only, never under B',
+    );
+  },
+);
+
+t.test('A03, then A13 (the discharge cancelled), then a restart: the left alarm stays left', async (t) => {
   const w = ward(t);
   await w.h.engine.start();
-  w.h.obs('mon-1', { spo2: 85 });
-  w.h.advance(1000);
   const a = w.admit('1', 'MRN-A');
-  w.h.obs('mon-1', { spo2: 97 });
-  // Every event not yet reported: a raised event reported before the admission went under nobody.
-  t.same(w.reported(), [
-    { event: 'raised:spo2', mrn: 'MRN-A', pseudonym: w.pseudonymOf(a) },
-    { event: 'cleared:spo2', mrn: 'MRN-A', pseudonym: w.pseudonymOf(a) },
-  ]);
+  const first = w.admissions.get('1')!.admission;
+  w.h.obs('mon-1', { pr: 150 });
+  w.h.advance(1000);
+  w.admissions.discharge('1', 'adt');
+  w.changed('1');
+  // A13: the patient is back in the bed, under a new admission; their pulse is still 150.
+  w.admit('1', 'MRN-A');
+  const again = w.admissions.get('1')!.admission;
+  w.h.advance(1000);
+  w.h.obs('mon-1', { pr: 150 });
+  t.same(pulseAlarms(w), [`${first}:latched:left`, `${again}:active:own`]);
+  await w.restart();
+  t.equal(w.h.events.length, 0, 'nothing ends or leaves at the restart');
+  t.same(pulseAlarms(w), [`${first}:latched:left`, `${again}:active:own`], 'each as it was');
+  w.h.obs('mon-1', { pr: 70 });
+  t.same(
+    pulseAlarms(w),
+    [`${first}:latched:left`, `${again}:latched:own`],
+    "the condition moves the second admission's alarm, never the left one",
+  );
+  t.ok(
+    w.reported().every((r) => r.mrn === 'MRN-A' && r.pseudonym === w.pseudonymOf(a)),
+    'all of them the same patient',
+  );
 });
+
+t.test(
+  "a restart just after a discharge, the departed patient still attached, then an admission: nothing of theirs is the next patient's",
+  async (t) => {
+    const w = ward(t);
+    await w.h.engine.start();
+    w.admit('1', 'MRN-A');
+    w.h.obs('mon-1', { spo2: 97, pr: 80, nibp_sys: 120 });
+    w.admissions.discharge('1', 'adt');
+    w.changed('1');
+    await w.restart();
+    // The monitor streams on without a break: the departed patient's pulse of 150.
+    for (let i = 0; i < 60; i++) {
+      w.h.obs('mon-1', { spo2: 97, pr: 150, nibp_sys: 118 });
+      w.h.advance(1000);
+    }
+    t.match(
+      w.h.open().filter((a) => a.metric === 'pulse'),
+      [{ state: 'active', admission: null }],
+    );
+    const b = w.admit('1', 'MRN-B');
+    t.same(w.h.engine.bed('1').vitals, {}, 'their values are not adopted');
+    t.equal(w.h.engine.bed('1').news2, null);
+    t.same(pulseAlarms(w), ['null:latched:left'], 'nor their alarm');
+    w.h.obs('mon-1', { pr: 72 });
+    t.same(pulseAlarms(w), ['null:latched:left'], 'which no reading of the next patient moves');
+    t.notOk(
+      w.reported().some((r) => r.mrn === 'MRN-B' || r.pseudonym === w.pseudonymOf(b)),
+      'nothing reported under the next patient',
+    );
+  },
+);

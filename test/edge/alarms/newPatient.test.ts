@@ -3,10 +3,13 @@
 // with nothing of theirs: values, NEWS2, rate history, running condition
 // delays, physiological alarms (a latched one stays, theirs, until a person
 // acknowledges it). The same patient (a new name, a merged identifier, the
-// nurse's entries) keeps everything. Values taken while the bed had no
-// patient are the incoming patient's when the bed was silent for a while
-// after the last departure (a new episode), or never had a patient. Changes
-// come over the bus, as the API and the ADT feed send them.
+// nurse's entries) keeps everything. Continuous values taken while the bed
+// had no patient are the incoming patient's when the bed was silent for a
+// while after the last departure (a new episode), spot values never; a bed
+// that never had a patient keeps what it has. A physiological alarm is the
+// admission's in the bed when it was raised, or none's, for ever: whenever
+// the bed's admission changes, those of another admission leave. Changes come
+// over the bus, as the API and the ADT feed send them.
 import t, { type Test } from 'tap';
 import type { PatientContext } from '../../../edge/alarms/bedNews2.js';
 import { NEW_EPISODE_GAP_MS, PATIENT_LEFT } from '../../../edge/alarms/engine.js';
@@ -131,28 +134,41 @@ t.test('the same patient keeps everything, an open NEWS2 alarm included; NEWS2 i
     });
 });
 
-t.test('monitoring before the admission: the incoming patient keeps those values and alarms', async (t) => {
+t.test('monitoring before the first admission: the patient keeps those values, not the alarms', async (t) => {
   const h = await started(t, { news2: { delayMs: 0 } });
   h.obs('mon-1', { rr: 26, spo2: 95, pr: 120, nibp_sys: 100 });
   const alarm = h.open().find((a) => a.rule === 'news2');
-  t.ok(alarm, 'NEWS2 alarm raised with no patient admitted');
+  t.match(alarm, { admission: null }, "NEWS2 alarm raised with no patient admitted: nobody's");
   // The ADT feed's A01 brings the patient with the entries the nurse recorded (oxygen, confusion).
   place(h, '1', 1, { onOxygen: true, consciousness: { value: 'C', at: h.clock.t } });
-  t.match(h.engine.bed('1').vitals, { nibp_sys: { value: 100 } });
+  t.match(h.engine.bed('1').vitals, { nibp_sys: { value: 100 } }, 'a bed that never had a patient keeps its values');
   t.match(
     h.engine.bed('1').news2,
     { score: 13, parts: { sbp: 2, oxygen: 2, consciousness: 3 } },
     'scored again at the admission, not at the next reading or tick',
   );
-  t.equal(h.open().find((a) => a.rule === 'news2')?.id, alarm!.id);
-  t.notOk(h.events.some((e) => e.phase === 'cleared'));
+  t.same(
+    h
+      .open()
+      .filter((a) => a.rule === 'news2')
+      .map((a) => [a.id === alarm!.id, a.state, a.admission, a.left ?? false]),
+    [
+      [false, 'active', 1, false],
+      [true, 'latched', null, true],
+    ],
+    "the alarm of no admission left (latched until acknowledged); the patient's own is raised afresh",
+  );
 
   // Discharged, the bed silent (devices off, the bed made up), then monitored again before the next admission.
   place(h, '1', undefined);
   h.advance(NEW_EPISODE_GAP_MS);
-  h.obs('mon-1', { temp: 36.5 });
+  h.obs('mon-1', { spo2: 96, temp: 36.5 });
   place(h, '1', 2);
-  t.same(Object.keys(h.engine.bed('1').vitals), ['temp'], 'only the values since the bed was silent');
+  t.same(
+    Object.keys(h.engine.bed('1').vitals),
+    ['spo2'],
+    "only the continuous values since the bed was silent: a spot value taken with no patient is nobody's",
+  );
 });
 
 t.test("after a departure, what the bed sends on without a break is not the next patient's", async (t) => {
@@ -167,7 +183,7 @@ t.test("after a departure, what the bed sends on without a break is not the next
   h.obs('mon-1', { rr: 16, spo2: 85, pr: 70 });
   t.match(h.engine.bed('1').vitals, { nibp_sys: { value: 100 } }, 'shown while the bed has no patient');
   const [alarm] = h.open();
-  t.match(alarm, { rule: 'limit', metric: 'spo2', admission: 1 }, "raised after the departure: still the first's");
+  t.match(alarm, { rule: 'limit', metric: 'spo2', admission: null }, 'raised after the departure: of no admission');
   const before = h.events.length;
   place(h, '1', 2);
   t.same(h.engine.bed('1').vitals, {}, 'the bed streamed on since the departure: forgotten at the admission');
@@ -193,9 +209,9 @@ t.test("after a departure, what the bed sends on without a break is not the next
   h.obs('mon-1', { rr: 16 });
   place(h, '1', 3);
   t.same(
-    Object.keys(h.engine.bed('1').vitals).sort(),
-    ['rr', 'temp'],
-    "the new episode's values are the incoming patient's",
+    Object.keys(h.engine.bed('1').vitals),
+    ['rr'],
+    "the new episode's continuous values are the incoming patient's, its spot values not",
   );
 
   // A bed never occupied since the start keeps everything, as before.
@@ -225,8 +241,8 @@ t.test("the previous patient's alarms end when they leave the bed; the device's 
   place(h, '1', undefined);
   const ended = h.events.slice(before);
   t.same(
-    ended.map((e) => `${e.phase}:${e.rule}`),
-    ['latched:news2'],
+    ended.map((e) => `${e.phase}:${e.rule}`).sort(),
+    ['latched:news2', 'updated:limit'],
     'each condition ends as if it had cleared: the active high NEWS2 alarm latches, the latched pulse stays latched',
   );
   t.ok(
@@ -244,6 +260,7 @@ t.test("the previous patient's alarms end when they leave the bed; the device's 
   t.match(h.engine.bed('1').alarms, [{ message: new RegExp(`; ${PATIENT_LEFT}$`) }], 'shown on the bed, saying why');
   // The next patient: the same pulse condition raises an alarm of its own, never the first one's.
   place(h, '1', 2);
+  const second = h.events.length;
   h.status('mon-1', { sensor: 'ok' });
   h.obs('mon-1', { rr: 16, spo2: 97, pr: 150 });
   const own = h.open().find((a) => a.rule === 'limit' && a.id !== latched.id);
@@ -258,7 +275,7 @@ t.test("the previous patient's alarms end when they leave the bed; the device's 
     h.advance(1000);
   }
   t.ok(
-    h.events.every((e) => e.phase !== 'updated'),
+    h.events.slice(second).every((e) => e.phase !== 'updated'),
     'nor updated',
   );
   // The nurse acknowledges the first patient's alarms: over.
@@ -406,4 +423,38 @@ t.test("a reading received before the patient left, evaluated only at its commit
   t.same(h.engine.bed('1').vitals, {}, 'received while the first patient was in the bed');
   h.engine.onCommitted([item(h.clock.t, 3, 130)]);
   t.match(h.engine.bed('1').vitals, { nibp_sys: { value: 130 } }, "received after: the incoming patient's");
+});
+
+t.test("a spot-check ward: the departing patient's last observations never reach the next patient", async (t) => {
+  // A spot monitor minutes apart (never silent), and an oximeter put on when someone is in the bed.
+  const devices = [
+    { id: 'spot-1', bed: '1', silentAfterMs: 0 },
+    { id: 'pox-1', bed: '1', silentAfterMs: 0 },
+  ];
+  const h = await started(t, {}, devices);
+  place(h, '1', 1);
+  h.obs('spot-1', { nibp_sys: 130, nibp_dia: 80, nibp_map: 97 });
+  h.advance(600_000);
+  place(h, '1', undefined);
+  // A minute after the discharge, the nurse's last round still on the departing patient.
+  h.advance(60_000);
+  h.obs('spot-1', { nibp_sys: 100, temp: 38.5 });
+  h.advance(1_200_000);
+  place(h, '1', 2);
+  t.same(h.engine.bed('1').vitals, {}, "the new patient's bed view has none of them");
+  t.equal(h.engine.bed('1').news2, null);
+  t.equal(h.engine.vitalsOf('1').latest.size, 0);
+  h.obs('pox-1', { spo2: 97, pr: 70 });
+  const news2 = h.engine.bed('1').news2;
+  t.ok(news2?.missing.includes('sbp') && news2.missing.includes('temp'), 'nor NEWS2');
+
+  // After a silence of the gap too (a new episode): a spot value taken while the bed had no patient is nobody's.
+  place(h, '1', undefined);
+  h.advance(NEW_EPISODE_GAP_MS + 60_000);
+  h.obs('spot-1', { nibp_sys: 100, nibp_dia: 60, nibp_map: 73, temp: 38.5 });
+  h.advance(60_000);
+  h.obs('pox-1', { spo2: 96, pr: 72 });
+  place(h, '1', 3);
+  t.same(Object.keys(h.engine.bed('1').vitals).sort(), ['pr', 'pulse', 'spo2'], 'the continuous values only');
+  t.ok(h.engine.bed('1').news2?.missing.includes('sbp'));
 });

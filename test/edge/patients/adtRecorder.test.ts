@@ -166,6 +166,7 @@ t.test(
       target: 'bed:9',
       detail: { from: '7', event: 'A02', controlId: 'C2' },
     });
+    t.same(w.admissions.departed(), ['7'], 'bed 7 had a patient, who moved out (the alarm engine starts it so)');
     // To another ward: no bed of ours holds the patient any more.
     t.equal(
       msa(
@@ -181,6 +182,7 @@ t.test(
     );
     t.same(beds(w), {});
     t.match(auditOf(w).at(-1), { action: 'adt-transfer-out', target: 'bed:9', detail: { admittedBy: 'adt' } });
+    t.same(w.admissions.departed().sort(), ['7', '9']);
     // The transfer is cancelled: PV1-3 is where the patient was before it.
     t.equal(
       msa(
@@ -195,6 +197,7 @@ t.test(
       'AA',
     );
     t.same(Object.keys(beds(w)), ['9']);
+    t.same(w.admissions.departed(), ['7'], 'a bed with a patient in it is not departed');
   },
 );
 

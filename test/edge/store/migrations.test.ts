@@ -11,7 +11,11 @@ import { AlarmStore } from '../../../edge/store/alarmStore.js';
 import { DB_FILE, openDatabase, schemaVersion } from '../../../edge/store/database.js';
 import { migrations } from '../../../edge/store/migrations.js';
 import { tempDir } from '../../helpers/env.js';
-import { nurseCallHeader } from '../../helpers/alarms.js';
+import { alarmHarness, ManualClock, nurseCallHeader } from '../../helpers/alarms.js';
+import { Admissions } from '../../../edge/patients/admissions.js';
+import { AuditLog } from '../../../edge/store/auditLog.js';
+import { BatchBuilder } from '../../../edge/sync/batchBuilder.js';
+import { Pseudonyms } from '../../../edge/sync/pseudonyms.js';
 
 /** A database file as a wardgate with the first `version` migrations left it. */
 function databaseAt(dir: string, version: number): Database.Database {
@@ -141,12 +145,12 @@ t.test("migration 11: an alarm recorded at version 10 is its bed's patient's whe
   const db = openDatabase(dir);
   t.teardown(() => db.close());
   t.same(
-    db.prepare('SELECT id, admission FROM alarms ORDER BY id').all(),
+    db.prepare('SELECT id, admission, admission_recorded AS recorded FROM alarms ORDER BY id').all(),
     [
-      { id: 'a-1', admission: 1 },
-      { id: 'a-2', admission: null },
+      { id: 'a-1', admission: 1, recorded: 1 },
+      { id: 'a-2', admission: null, recorded: 0 },
     ],
-    'the admission in its bed when it was raised; none for a technical alarm',
+    'its events not yet reported: the admission in its bed when it was raised; a technical alarm has none',
   );
   t.same(
     new AlarmReportOutbox(db).owed(10).map((o) => [o.event.alarmId, o.event.phase, o.patient?.identifier]),
@@ -158,6 +162,105 @@ t.test("migration 11: an alarm recorded at version 10 is its bed's patient's whe
     "the end of A's alarm is A's; the device's is under whoever is in its bed at the event",
   );
 });
+
+t.test(
+  'migration 11 rewrites only the alarms still to be reported or restored, not years of closed ones',
+  async (t) => {
+    const dir = tempDir(t);
+    const T0 = Date.UTC(2025, 0, 1);
+    const old = databaseAt(dir, 10);
+    const patient = old.prepare(
+      "INSERT INTO patients (identifier, authority, first_seen, last_seen) VALUES (?, 'HOSP', 0, 0)",
+    );
+    patient.run('MRN-A');
+    patient.run('MRN-B');
+    patient.run('MRN-C');
+    const OLD = 50_000;
+    // A in bed 1 for the whole history, B in bed 2 since after its open alarm was raised.
+    const admit = old.prepare(
+      "INSERT INTO admissions (patient, bed, admitted_at, admitted_by, discharged_at) VALUES (?, ?, ?, 'nurse', ?)",
+    );
+    admit.run(1, '1', T0 - 1000, null);
+    admit.run(2, '2', T0 + OLD * 60_000, null);
+    const alarm = old.prepare(
+      `INSERT INTO alarms (id, key, bed, device_id, kind, rule, metric, priority, latching, state, message, value, raised_at, escalations)
+     VALUES (?, ?, ?, 'mon', 'physiological', 'limit', 'pulse', 'high', 1, ?, 'Pulse high: 150 /min', 150, ?, 0)`,
+    );
+    const event = old.prepare(
+      `INSERT INTO alarm_events (alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, state, message, value, escalations)
+     VALUES (?, ?, ?, ?, 'mon', 'physiological', 'limit', 'pulse', 'high', ?, 'Pulse high: 150 /min', 150, 0)`,
+    );
+    old.transaction(() => {
+      // Years of closed alarms in bed 1, a minute apart, every event reported.
+      for (let i = 1; i <= OLD; i++) {
+        alarm.run(`old-${i}`, '1:limit:pulse', '1', 'cleared', T0 + i * 60_000);
+        event.run(`old-${i}`, 'cleared', T0 + i * 60_000 + 1000, '1', 'cleared');
+      }
+      // One still open in bed 2, raised before its patient was admitted: no admission then.
+      alarm.run('open-2', '2:limit:pulse', '2', 'active', T0 + 1000);
+    })();
+    // The sync has everything; the alarm manager is 10 events behind.
+    old.prepare("UPDATE outbox_cursors SET synced_through = ? WHERE stream = 'alarm_events'").run(OLD);
+    old.prepare('INSERT INTO outbox_cursors (stream, synced_through) VALUES (?, ?)').run(ALARM_REPORT_CURSOR, OLD - 10);
+    old.close();
+
+    const started = performance.now();
+    const db = openDatabase(dir);
+    const took = performance.now() - started;
+    t.teardown(() => db.close());
+    t.equal(schemaVersion(db), migrations.length);
+    t.same(
+      db.prepare('SELECT id FROM alarms WHERE admission_recorded = 1 ORDER BY raised_at').pluck().all(),
+      ['open-2', ...Array.from({ length: 10 }, (_, i) => `old-${OLD - 9 + i}`)],
+      'the open alarm and those the alarm manager is still owed, nothing else',
+    );
+    t.equal(
+      db.prepare('SELECT count(*) FROM alarms WHERE admission IS NOT NULL').pluck().get(),
+      10,
+      "the open one found no admission in its bed when it was raised; the owed ones found A's",
+    );
+    t.ok(took < 5000, `migrated in ${Math.round(took)} ms`);
+
+    // Old rows read again (the cursors moved back): the patient in the bed when the alarm was raised, as before.
+    db.prepare('UPDATE outbox_cursors SET synced_through = 0').run();
+    const owed = new AlarmReportOutbox(db).owed(2);
+    t.same(
+      owed.map((o) => [o.event.alarmId, o.patient?.identifier]),
+      [
+        ['old-1', 'MRN-A'],
+        ['old-2', 'MRN-A'],
+      ],
+    );
+    const secret = 'ward-secret-for-migration-test-0123456789';
+    const pseudonyms = new Pseudonyms(db, secret);
+    const none = { after: 0, through: 0 };
+    const { batch } = new BatchBuilder(db, pseudonyms, { gateway: 'gw-t', ward: '3B' }).build(
+      { alarms: { after: 0, through: 2 }, obs: none, status: none, audit: none },
+      T0,
+    );
+    t.same(
+      batch.alarms.map((a) => a.patient),
+      [pseudonyms.ofPatient(1), pseudonyms.ofPatient(1)],
+      'and the same in the sync',
+    );
+
+    // The open alarm found no admission: at the start it leaves (latched, unacknowledged), never given to B.
+    const store = new AlarmStore(db);
+    t.teardown(() => store.close());
+    const clock = new ManualClock(T0 + OLD * 60_000 + 5000);
+    const h = alarmHarness(
+      { limits: { pulse: { high: 130, priority: 'high', delayMs: 0 } } },
+      [{ id: 'mon', bed: '2' }],
+      [{ name: 'store', onEvent: (e, a) => store.record([[e, a]]) }],
+      { patients: new Admissions(db, new AuditLog(db), () => clock.t), restored: store.open(), clock },
+    );
+    await h.engine.start();
+    t.teardown(() => h.engine.stop());
+    t.same(h.phases(), ['latched:limit:pulse:high']);
+    t.match(h.open(), [{ id: 'open-2', admission: null, left: true, state: 'latched' }]);
+    t.match(store.open(), [{ id: 'open-2', left: true }], 'stored so');
+  },
+);
 
 t.test('a limit side other than low or high is refused', async (t) => {
   const db = openDatabase(tempDir(t));
