@@ -311,10 +311,15 @@ export const migrations: readonly string[] = [
   // rewrites nothing) and is reported, if ever again, under the admission in
   // its bed when it was raised, as before. The backfill is best effort: an
   // A02 transfer moves the admission row to the new bed in place
-  // (adtStore.ts), so an alarm raised in the old bed before a transfer finds
-  // no admission there and is recorded with none (reported with the bed
-  // only; open, it leaves at the next start rather than being given to
-  // whoever is in the bed then).
+  // (adtStore.ts), keeping its admission time, so an alarm raised in the old
+  // bed before a transfer finds no admission there and is recorded with none
+  // (reported with the bed only; open, it leaves at the next start rather
+  // than being given to whoever is in the bed then). Seen from the new bed,
+  // the moved admission looks as if it had been there since its admission:
+  // an admission transferred after the alarm was raised (the audit's
+  // 'transfer' entries name it) is never the alarm's, so another patient's
+  // alarm raised in that bed before the move is not given to the patient
+  // moved in.
   `
   ALTER TABLE alarms ADD COLUMN admission INTEGER;
   ALTER TABLE alarms ADD COLUMN admission_recorded INTEGER NOT NULL DEFAULT 0;
@@ -324,6 +329,8 @@ export const migrations: readonly string[] = [
     SELECT ad.id FROM admissions ad
     WHERE ad.bed = alarms.bed AND ad.admitted_at <= alarms.raised_at
       AND (ad.discharged_at IS NULL OR ad.discharged_at > alarms.raised_at)
+      AND NOT EXISTS (SELECT 1 FROM audit t WHERE t.action = 'transfer' AND t.ts > alarms.raised_at
+        AND json_valid(t.detail) AND json_extract(t.detail, '$.admission') = ad.id)
     ORDER BY ad.admitted_at DESC LIMIT 1)
   WHERE kind = 'physiological' AND bed IS NOT NULL AND (
     id IN (SELECT id FROM alarms WHERE state <> 'cleared')

@@ -164,6 +164,49 @@ t.test("migration 11: an alarm recorded at version 10 is its bed's patient's whe
 });
 
 t.test(
+  "migration 11: an admission transferred into a bed after an alarm there was raised is not that alarm's",
+  async (t) => {
+    const dir = tempDir(t);
+    const T = Date.UTC(2026, 11, 2, 8, 0);
+    const old = databaseAt(dir, 10);
+    const patient = old.prepare(
+      "INSERT INTO patients (identifier, authority, first_seen, last_seen) VALUES (?, 'HOSP', 0, 0)",
+    );
+    patient.run('MRN-A');
+    patient.run('MRN-C');
+    // A admitted to bed 1 at T+100 and moved to bed 2 at T+400 (A02 moves the row: it now reads bed 2 since T+100).
+    // C in bed 2 from T+50 to T+300; C's pulse alarm raised there at T+200, still latched at the upgrade.
+    const admit = old.prepare(
+      "INSERT INTO admissions (id, patient, bed, admitted_at, admitted_by, discharged_at) VALUES (?, ?, '2', ?, 'adt', ?)",
+    );
+    admit.run(1, 1, T + 100, null);
+    admit.run(2, 2, T + 50, T + 300);
+    old
+      .prepare("INSERT INTO audit (ts, actor, action, target, detail) VALUES (?, 'adt', 'transfer', 'bed:2', ?)")
+      .run(T + 400, JSON.stringify({ source: 'adt', event: 'A02', admission: 1, from: '1' }));
+    const alarm = old.prepare(
+      `INSERT INTO alarms (id, key, bed, device_id, kind, rule, metric, priority, latching, state, message, value, raised_at, escalations)
+     VALUES (?, '2:limit:pulse', '2', 'mon', 'physiological', 'limit', 'pulse', 'high', 1, 'latched', 'Pulse high', 150, ?, 0)`,
+    );
+    alarm.run('c-1', T + 200);
+    // And one raised in bed 2 after A arrived there: A's.
+    alarm.run('a-1', T + 500);
+    old.close();
+
+    const db = openDatabase(dir);
+    t.teardown(() => db.close());
+    t.same(
+      db.prepare('SELECT id, admission FROM alarms ORDER BY raised_at').all(),
+      [
+        { id: 'c-1', admission: 2 },
+        { id: 'a-1', admission: 1 },
+      ],
+      "C's alarm stays C's, never the patient moved into the bed after it",
+    );
+  },
+);
+
+t.test(
   'migration 11 rewrites only the alarms still to be reported or restored, not years of closed ones',
   async (t) => {
     const dir = tempDir(t);
