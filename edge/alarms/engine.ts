@@ -7,6 +7,7 @@ import type { CommittedItem, IngestItem, ObservationItem } from '../ingest/types
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
 import { AlarmBook } from './alarmBook.js';
+import { BedPatients, SPOT_METRICS, type BedAdmissions, type BedPatient, type Forget } from './bedPatients.js';
 import {
   bedNews2Inputs,
   sameNews2,
@@ -53,14 +54,8 @@ export interface WatchedDevice {
   readonly silentAfterMs?: number;
 }
 
-export interface PatientDirectory {
+export interface PatientDirectory extends BedAdmissions {
   atBed(bed: string): PatientContext | undefined;
-  /** The bed's admission (Admissions.get): the bed's values are its patient's while it lasts. */
-  get(bed: string): { readonly admission: number } | undefined;
-  /** Every bed's admission, read once at the start (Admissions.current). */
-  current?(): ReadonlyArray<{ readonly bed: string; readonly admission: number }>;
-  /** The beds with no admission whose last one ended (discharged, moved out), read once at the start (Admissions.departed). */
-  departed?(): readonly string[];
 }
 
 export interface AlarmEngineDeps {
@@ -111,52 +106,11 @@ interface ScopeState {
   readonly rate: Map<AlarmConfig['rateOfChange'][number], string>;
 }
 
-/**
- * A bed whose patient has left, silent this long from the departure (no
- * observation from any of its devices), starts a new episode at its next
- * reading: what it held before was the departed patient's (still attached
- * after the discharge was registered), what comes now is the next patient's,
- * or nobody's yet. A monitor on a patient sends every few seconds at most,
- * and a device silent for 60 s already raises "device silent"
- * (technical.silentAfterMs): two minutes without a single observation means
- * the bed's devices were taken off. Turning a bed round (stripped, cleaned,
- * made up) takes far longer. A probe moved from one patient to the next
- * within two minutes is not told apart: the values are forgotten at the
- * admission, and continuous ones are back within seconds. Spot devices send
- * minutes apart, so silence tells nothing there: SPOT_METRICS.
- */
-export const NEW_EPISODE_GAP_MS = 120_000;
-
-/**
- * Spot measurements (DOMAIN.md section 2: NIBP and thermometers, minutes
- * apart): those recorded while a bed whose patient left has no admission
- * never reach the next admission, new episode or not. On a spot-check ward
- * the next reading after a discharge comes minutes later whoever it is of.
- */
-const SPOT_METRICS: readonly string[] = ['nibp_sys', 'nibp_dia', 'nibp_map', 'temp'];
-
-/** A bed's patient as the engine follows it: the admission in it, and with none, what it holds. */
-interface BedPatient {
-  /** The admission in the bed now, recorded on each physiological alarm it raises (Alarm.admission); null: none. */
-  admission: number | null;
-  /**
-   * With no admission: 'never', the bed has had none (nothing in the
-   * database): what it holds is the incoming patient's; 'departed', its last
-   * patient left and no new episode began since: what it sends may still be
-   * theirs; 'episode', one began since: its continuous values are the
-   * incoming patient's.
-   */
-  vacancy: 'never' | 'departed' | 'episode';
-  /** When an observation of the bed was last evaluated, or its patient left (gateway time). */
-  heard: number;
-  /** A silence this long before a reading starts a new episode: NEW_EPISODE_GAP_MS from a departure to the next episode, else Infinity. */
-  gap: number;
-}
-
 const NEWS2_INPUTS = new Set(['rr', 'spo2', 'pulse', 'nibp_sys', 'temp', 'fio2', 'o2_flow']);
 const TICK_MS = 1000;
 /** What a physiological alarm says once the bed's admission is no longer its own (cleared, or latched until acknowledged). */
 export const PATIENT_LEFT = 'the patient left the bed';
+export { NEW_EPISODE_GAP_MS } from './bedPatients.js';
 
 export class AlarmEngine implements Service {
   readonly name = 'alarms';
@@ -198,16 +152,8 @@ export class AlarmEngine implements Service {
    * taken from the previous patient must not be taken as the next one's.
    */
   readonly #evaluated = new EvaluatedReadings();
-  /**
-   * Per bed: its patient (BedPatient), taken from the database at the start, else when the bed is first seen,
-   * and changed at each change of its patient, never looked up per reading.
-   */
-  readonly #patients = new Map<string, BedPatient>();
-  /** Beds with no admission whose last patient left before the start (PatientDirectory.departed). */
-  #departedAtStart: ReadonlySet<string> = new Set();
-  #startedAt: number;
-  /** Per bed that forgot a patient: when (readings received before were that patient's). */
-  readonly #forgotAt = new Map<string, number>();
+  /** Which admission each bed's values and alarms belong to. */
+  readonly #patients: BedPatients;
 
   constructor(deps: AlarmEngineDeps) {
     this.#deps = deps;
@@ -218,13 +164,14 @@ export class AlarmEngine implements Service {
     this.#config = deps.config;
     this.#keepMs = keepFor(deps.config);
     for (const rule of deps.config.rateOfChange) this.#rateMetrics.add(rule.metric);
-    this.#startedAt = this.#clock.now();
+    this.#patients = new BedPatients(deps.patients, this.#clock.now());
     this.#book = new AlarmBook(
       deps.config.escalation,
       (event, alarm) => this.#dispatch(event, alarm),
       deps.restored ?? [],
       // Asked once per alarm raised, not per reading.
-      (report) => (report.kind === 'physiological' && report.bed !== null ? this.#patient(report.bed).admission : null),
+      (report) =>
+        report.kind === 'physiological' && report.bed !== null ? this.#patients.of(report.bed).admission : null,
     );
   }
 
@@ -256,12 +203,7 @@ export class AlarmEngine implements Service {
       bus.on('patient.changed', ({ bed }) => this.patientChanged(bed), 'state'),
     ];
     const now = this.#clock.now();
-    this.#startedAt = now;
-    // Each bed's patient as the database has it; any other bed has had none.
-    const { patients } = this.#deps;
-    this.#departedAtStart = new Set(patients.departed?.());
-    for (const bed of this.#departedAtStart) this.#patient(bed);
-    for (const { bed } of patients.current?.() ?? []) this.#patient(bed);
+    this.#patients.start(now);
     this.#evaluation(() => this.#restored(now));
     this.#stopTicks = this.#clock.every(TICK_MS, () => this.tick());
   }
@@ -331,54 +273,34 @@ export class AlarmEngine implements Service {
    * transfer or merge, the nurse's oxygen, scale or consciousness): NEWS2 is
    * scored again. The same admission (a new name, a merged identifier, the
    * nurse's entries, an admission adopted by the ADT feed) changes nothing
-   * else. Another one (a patient left, came, or both: #admissionChanged)
-   * decides what the bed keeps and which of its alarms leave.
+   * else. Another one (a patient left, came, or both: BedPatients.changed)
+   * decides what the bed keeps and which of its alarms leave
+   * (#admissionChanged).
    */
   patientChanged(bed: string): void {
     const admission = this.#deps.patients.get(bed)?.admission ?? null;
     this.#evaluation(() => {
       const now = this.#clock.now();
-      // Not followed yet: nothing changed the bed since the start, when it had no admission.
-      let patient = this.#patients.get(bed);
-      if (!patient) {
-        patient = this.#atStart(bed, null);
-        this.#patients.set(bed, patient);
-      }
-      if (admission !== patient.admission) this.#admissionChanged(bed, patient, admission, now);
+      const forget = this.#patients.changed(bed, admission, now);
+      if (forget !== undefined) this.#admissionChanged(bed, forget, admission, now);
       this.#news2Inputs.delete(bed);
       this.#scoreNews2(bed, now);
     });
   }
 
   /**
-   * The bed's admission is now `admission` (null: none). When a patient leaves
-   * it (discharged, moved out, another admitted over them), the bed forgets
-   * them (#forget): a reading received before now is not recorded for anyone
-   * after them, and the silence before a new episode counts from now. An
-   * admission to a bed with no patient keeps its continuous values only if a
-   * new episode began after the last departure (#readings), its spot values
-   * never (SPOT_METRICS); a bed that streamed on since its patient left
-   * forgets everything; one that never had a patient keeps what it has. Every
-   * open physiological alarm of another admission than the new one (none
-   * included) leaves (AlarmBook.leave): none is ever given to another patient.
+   * The bed's admission is now `admission` (null: none), another than it had:
+   * the bed forgets what BedPatients.changed says (#forget, #forgetSpot), and
+   * every open physiological alarm of another admission than the new one
+   * (none included) leaves (AlarmBook.leave): none is ever given to another
+   * patient.
    */
-  #admissionChanged(bed: string, patient: BedPatient, admission: number | null, now: number): void {
-    if (patient.admission !== null || patient.vacancy === 'departed') {
-      this.#forget(bed);
-      this.#forgotAt.set(bed, now);
-    } else if (patient.vacancy === 'episode') {
-      this.#forgetSpot(bed);
-      this.#forgotAt.set(bed, now);
-    }
+  #admissionChanged(bed: string, forget: Forget, admission: number | null, now: number): void {
+    if (forget === 'everything') this.#forget(bed);
+    else if (forget === 'spot') this.#forgetSpot(bed);
     for (const alarm of this.#book.open())
       if (alarm.bed === bed && alarm.kind === 'physiological' && (alarm.admission ?? null) !== admission)
         this.#book.leave(alarm, now, PATIENT_LEFT);
-    patient.admission = admission;
-    if (admission === null) {
-      patient.vacancy = 'departed';
-      patient.heard = now;
-      patient.gap = NEW_EPISODE_GAP_MS;
-    } else patient.gap = Infinity;
   }
 
   /**
@@ -390,7 +312,8 @@ export class AlarmEngine implements Service {
   #restored(now: number): void {
     for (const alarm of this.#book.open()) {
       if (alarm.bed === null || alarm.kind !== 'physiological' || alarm.left) continue;
-      if ((alarm.admission ?? null) !== this.#patient(alarm.bed).admission) this.#book.leave(alarm, now, PATIENT_LEFT);
+      if ((alarm.admission ?? null) !== this.#patients.of(alarm.bed).admission)
+        this.#book.leave(alarm, now, PATIENT_LEFT);
     }
   }
 
@@ -508,11 +431,7 @@ export class AlarmEngine implements Service {
     // Received before the bed's patient changed, evaluated only at its commit: the previous patient's.
     if (item.receivedTs < state.since) return false;
     const { patient } = state;
-    if (patient !== undefined) {
-      // One comparison: the gap is Infinity except from a departure to the next episode.
-      if (now - patient.heard >= patient.gap) state = this.#newEpisode(bed!, scope, patient);
-      patient.heard = now;
-    }
+    if (patient !== undefined && this.#patients.startsEpisode(patient, now)) state = this.#newEpisode(bed!, scope);
     const at: Location = { bed, deviceId: item.deviceId, scope };
     const { vitals } = state;
     // Metrics in the order first updated; hr and pr both update pulse, evaluated once.
@@ -531,15 +450,12 @@ export class AlarmEngine implements Service {
   }
 
   /**
-   * A bed whose patient left, silent for NEW_EPISODE_GAP_MS since, sends
-   * again: what it held was the departed patient's and goes (#forget); this
-   * reading and those after it are the next patient's, the continuous ones
-   * kept at their admission. The bed's open alarms are still of no admission.
+   * A reading starts a new episode at the bed (BedPatients.startsEpisode):
+   * what it held was the departed patient's and goes (#forget); the scope is
+   * built again for this reading and those after it.
    */
-  #newEpisode(bed: string, scope: string, patient: BedPatient): ScopeState {
+  #newEpisode(bed: string, scope: string): ScopeState {
     this.#forget(bed);
-    patient.vacancy = 'episode';
-    patient.gap = Infinity;
     return this.#scope(scope, bed);
   }
 
@@ -763,8 +679,8 @@ export class AlarmEngine implements Service {
     if (!state) {
       state = {
         vitals: this.#vitals(scope),
-        patient: bed === null ? undefined : this.#patient(bed),
-        since: bed === null ? -Infinity : (this.#forgotAt.get(bed) ?? -Infinity),
+        patient: bed === null ? undefined : this.#patients.of(bed),
+        since: bed === null ? -Infinity : this.#patients.since(bed),
         limits: this.#limitsFor(bed),
         limit: new Map(),
         rate: new Map(),
@@ -790,31 +706,6 @@ export class AlarmEngine implements Service {
       this.#beds.set(scope, vitals);
     }
     return vitals;
-  }
-
-  /** The bed's patient as the engine follows it: taken at the start (start()), else as it was then, when the bed is first seen. */
-  #patient(bed: string): BedPatient {
-    let patient = this.#patients.get(bed);
-    if (!patient) {
-      patient = this.#atStart(bed, this.#deps.patients.get(bed)?.admission ?? null);
-      this.#patients.set(bed, patient);
-    }
-    return patient;
-  }
-
-  /**
-   * The bed's patient as the start found it: `admission`, or with none, a
-   * departure at the start when its last patient left before (PatientDirectory.departed):
-   * the silence before a new episode counts from the start.
-   */
-  #atStart(bed: string, admission: number | null): BedPatient {
-    const departed = admission === null && this.#departedAtStart.has(bed);
-    return {
-      admission,
-      vacancy: departed ? 'departed' : 'never',
-      heard: this.#startedAt,
-      gap: departed ? NEW_EPISODE_GAP_MS : Infinity,
-    };
   }
 
   #limitsFor(bed: string | null): Map<string, Limit> {

@@ -1,0 +1,175 @@
+// Which admission a bed's values and alarms belong to, as the alarm engine
+// follows it: the admission in each bed, and with none, whether what the bed
+// holds may still be its departed patient's. It decides; the engine forgets,
+// leaves alarms and scores (engine.ts).
+
+/** Where a bed's admission is read (Admissions): at the start, when a bed is first seen, and at each change of its patient. */
+export interface BedAdmissions {
+  /** The bed's admission (Admissions.get): the bed's values are its patient's while it lasts. */
+  get(bed: string): { readonly admission: number } | undefined;
+  /** Every bed's admission, read once at the start (Admissions.current). */
+  current?(): ReadonlyArray<{ readonly bed: string; readonly admission: number }>;
+  /** The beds with no admission whose last one ended (discharged, moved out), read once at the start (Admissions.departed). */
+  departed?(): readonly string[];
+}
+
+/**
+ * A bed whose patient has left, silent this long from the departure (no
+ * observation from any of its devices), starts a new episode at its next
+ * reading: what it held before was the departed patient's (still attached
+ * after the discharge was registered), what comes now is the next patient's,
+ * or nobody's yet. A monitor on a patient sends every few seconds at most,
+ * and a device silent for 60 s already raises "device silent"
+ * (technical.silentAfterMs): two minutes without a single observation means
+ * the bed's devices were taken off. Turning a bed round (stripped, cleaned,
+ * made up) takes far longer. A probe moved from one patient to the next
+ * within two minutes is not told apart: the values are forgotten at the
+ * admission, and continuous ones are back within seconds. Spot devices send
+ * minutes apart, so silence tells nothing there: SPOT_METRICS.
+ */
+export const NEW_EPISODE_GAP_MS = 120_000;
+
+/**
+ * Spot measurements (DOMAIN.md section 2: NIBP and thermometers, minutes
+ * apart): those recorded while a bed whose patient left has no admission
+ * never reach the next admission, new episode or not. On a spot-check ward
+ * the next reading after a discharge comes minutes later whoever it is of.
+ */
+export const SPOT_METRICS: readonly string[] = ['nibp_sys', 'nibp_dia', 'nibp_map', 'temp'];
+
+/** A bed's patient as the engine follows it: the admission in it, and with none, what it holds. */
+export interface BedPatient {
+  /** The admission in the bed now, recorded on each physiological alarm it raises (Alarm.admission); null: none. */
+  admission: number | null;
+  /**
+   * With no admission: 'never', the bed has had none (nothing in the
+   * database): what it holds is the incoming patient's; 'departed', its last
+   * patient left and no new episode began since: what it sends may still be
+   * theirs; 'episode', one began since: its continuous values are the
+   * incoming patient's.
+   */
+  vacancy: 'never' | 'departed' | 'episode';
+  /** When an observation of the bed was last evaluated, or its patient left (gateway time). */
+  heard: number;
+  /** A silence this long before a reading starts a new episode: NEW_EPISODE_GAP_MS from a departure to the next episode, else Infinity. */
+  gap: number;
+}
+
+/**
+ * What a bed forgets when its admission changes: 'everything' (its patient
+ * left, or it streamed on since the last one did), 'spot' (its spot values
+ * only: a new episode began after the last departure), 'nothing' (it never
+ * had a patient: what it has is the incoming one's).
+ */
+export type Forget = 'everything' | 'spot' | 'nothing';
+
+export class BedPatients {
+  readonly #admissions: BedAdmissions;
+  /**
+   * Per bed: its patient (BedPatient), taken from the database at the start, else when the bed is first seen,
+   * and changed at each change of its patient, never looked up per reading.
+   */
+  readonly #patients = new Map<string, BedPatient>();
+  /** Beds with no admission whose last patient left before the start (BedAdmissions.departed). */
+  #departedAtStart: ReadonlySet<string> = new Set();
+  #startedAt: number;
+  /** Per bed that forgot a patient: when (readings received before were that patient's). */
+  readonly #forgotAt = new Map<string, number>();
+
+  constructor(admissions: BedAdmissions, now: number) {
+    this.#admissions = admissions;
+    this.#startedAt = now;
+  }
+
+  /** Each bed's patient as the database has it at `now`; any other bed has had none. */
+  start(now: number): void {
+    this.#startedAt = now;
+    this.#departedAtStart = new Set(this.#admissions.departed?.());
+    for (const bed of this.#departedAtStart) this.of(bed);
+    for (const { bed } of this.#admissions.current?.() ?? []) this.of(bed);
+  }
+
+  /** The bed's patient as the engine follows it: taken at the start (start()), else as it was then, when the bed is first seen. */
+  of(bed: string): BedPatient {
+    let patient = this.#patients.get(bed);
+    if (!patient) {
+      patient = this.#atStart(bed, this.#admissions.get(bed)?.admission ?? null);
+      this.#patients.set(bed, patient);
+    }
+    return patient;
+  }
+
+  /** Readings of the bed received before this (gateway time) were a previous patient's: not recorded. */
+  since(bed: string): number {
+    return this.#forgotAt.get(bed) ?? -Infinity;
+  }
+
+  /**
+   * The bed's admission is now `admission` (null: none). Undefined when it is
+   * the one the bed had: nothing changes. Otherwise what the bed forgets
+   * (Forget), and every open physiological alarm of another admission than
+   * `admission` (none included) leaves: none is ever given to another
+   * patient. When a patient leaves the bed (discharged, moved out, another
+   * admitted over them), a reading received before now is not recorded for
+   * anyone after them (since()), and the silence before a new episode counts
+   * from now. An admission to a bed with no patient keeps its continuous
+   * values only if a new episode began after the last departure (startsEpisode()),
+   * its spot values never (SPOT_METRICS); a bed that streamed on since its
+   * patient left forgets everything; one that never had a patient keeps what
+   * it has.
+   */
+  changed(bed: string, admission: number | null, now: number): Forget | undefined {
+    // Not followed yet: nothing changed the bed since the start, when it had no admission.
+    let patient = this.#patients.get(bed);
+    if (!patient) {
+      patient = this.#atStart(bed, null);
+      this.#patients.set(bed, patient);
+    }
+    if (admission === patient.admission) return undefined;
+    let forget: Forget = 'nothing';
+    if (patient.admission !== null || patient.vacancy === 'departed') forget = 'everything';
+    else if (patient.vacancy === 'episode') forget = 'spot';
+    if (forget !== 'nothing') this.#forgotAt.set(bed, now);
+    patient.admission = admission;
+    if (admission === null) {
+      patient.vacancy = 'departed';
+      patient.heard = now;
+      patient.gap = NEW_EPISODE_GAP_MS;
+    } else patient.gap = Infinity;
+    return forget;
+  }
+
+  /**
+   * An observation of the bed is evaluated at `now`: true when it starts a new
+   * episode (the bed's patient left, and it was silent for NEW_EPISODE_GAP_MS
+   * since). What the bed held then was the departed patient's and goes; this
+   * reading and those after it are the next patient's, the continuous ones
+   * kept at their admission. The bed's open alarms are still of no admission.
+   * One comparison per reading: the gap is Infinity except from a departure
+   * to the next episode.
+   */
+  startsEpisode(patient: BedPatient, now: number): boolean {
+    const episode = now - patient.heard >= patient.gap;
+    if (episode) {
+      patient.vacancy = 'episode';
+      patient.gap = Infinity;
+    }
+    patient.heard = now;
+    return episode;
+  }
+
+  /**
+   * The bed's patient as the start found it: `admission`, or with none, a
+   * departure at the start when its last patient left before (BedAdmissions.departed):
+   * the silence before a new episode counts from the start.
+   */
+  #atStart(bed: string, admission: number | null): BedPatient {
+    const departed = admission === null && this.#departedAtStart.has(bed);
+    return {
+      admission,
+      vacancy: departed ? 'departed' : 'never',
+      heard: this.#startedAt,
+      gap: departed ? NEW_EPISODE_GAP_MS : Infinity,
+    };
+  }
+}

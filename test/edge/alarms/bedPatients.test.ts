@@ -1,0 +1,101 @@
+// Which admission a bed's values belong to, decided without the engine: what
+// a bed forgets when its admission changes, when a reading starts a new
+// episode, and from when readings are no longer a previous patient's.
+import t from 'tap';
+import { BedPatients, NEW_EPISODE_GAP_MS, type BedAdmissions } from '../../../edge/alarms/bedPatients.js';
+
+const T0 = Date.parse('2026-11-27T09:00:00Z');
+
+/** Beds and their admissions as the database has them, and the beds whose last patient left. */
+function directory(admitted: Record<string, number> = {}, departed: string[] = []): BedAdmissions {
+  return {
+    get: (bed) => (admitted[bed] === undefined ? undefined : { admission: admitted[bed] }),
+    current: () => Object.entries(admitted).map(([bed, admission]) => ({ bed, admission })),
+    departed: () => departed,
+  };
+}
+
+function started(admitted: Record<string, number> = {}, departed: string[] = []): BedPatients {
+  const patients = new BedPatients(directory(admitted, departed), T0 - 1000);
+  patients.start(T0);
+  return patients;
+}
+
+t.test('the same admission: nothing changes', async (t) => {
+  const patients = started({ '1': 7 });
+  t.equal(patients.changed('1', 7, T0 + 1000), undefined);
+  t.match(patients.of('1'), { admission: 7, gap: Infinity });
+  t.equal(patients.since('1'), -Infinity, 'readings received before are still the patient in it');
+});
+
+t.test('a departure: the bed forgets everything, and a silence from then starts a new episode', async (t) => {
+  const patients = started({ '1': 7 });
+  const left = T0 + 60_000;
+  t.equal(patients.changed('1', null, left), 'everything');
+  t.match(patients.of('1'), { admission: null, vacancy: 'departed', heard: left, gap: NEW_EPISODE_GAP_MS });
+  t.equal(patients.since('1'), left, "readings received before the departure were the departed patient's");
+  // The bed streams on: each reading is heard, no episode begins.
+  t.notOk(patients.startsEpisode(patients.of('1'), left + 5000));
+  t.notOk(patients.startsEpisode(patients.of('1'), left + 5000 + NEW_EPISODE_GAP_MS - 1));
+  t.equal(patients.of('1').vacancy, 'departed');
+  // Then silent for the gap: the next reading starts one.
+  const back = left + 5000 + 2 * NEW_EPISODE_GAP_MS;
+  t.ok(patients.startsEpisode(patients.of('1'), back));
+  t.match(patients.of('1'), { vacancy: 'episode', heard: back, gap: Infinity });
+  t.notOk(patients.startsEpisode(patients.of('1'), back + 10 * NEW_EPISODE_GAP_MS), 'once only');
+});
+
+t.test('an arrival after a departure without a new episode: everything goes', async (t) => {
+  const patients = started({ '1': 7 });
+  patients.changed('1', null, T0 + 1000);
+  patients.startsEpisode(patients.of('1'), T0 + 2000);
+  t.equal(patients.changed('1', 8, T0 + 3000), 'everything');
+  t.match(patients.of('1'), { admission: 8, vacancy: 'departed', gap: Infinity });
+  t.equal(patients.since('1'), T0 + 3000);
+  t.notOk(patients.startsEpisode(patients.of('1'), T0 + 3000 + 10 * NEW_EPISODE_GAP_MS), 'no episode while admitted');
+});
+
+t.test('an arrival after a new episode: only the spot values go', async (t) => {
+  const patients = started({ '1': 7 });
+  patients.changed('1', null, T0);
+  t.ok(patients.startsEpisode(patients.of('1'), T0 + NEW_EPISODE_GAP_MS));
+  t.equal(patients.changed('1', 8, T0 + NEW_EPISODE_GAP_MS + 1000), 'spot');
+  t.equal(patients.since('1'), T0 + NEW_EPISODE_GAP_MS + 1000);
+  t.match(patients.of('1'), { admission: 8, gap: Infinity });
+});
+
+t.test('another patient admitted over the one in the bed: everything goes', async (t) => {
+  const patients = started({ '1': 7 });
+  t.equal(patients.changed('1', 8, T0 + 1000), 'everything');
+  t.match(patients.of('1'), { admission: 8, gap: Infinity });
+});
+
+t.test('a bed that never had a patient keeps what it holds at its first admission', async (t) => {
+  const patients = started();
+  const bed = patients.of('4');
+  t.match(bed, { admission: null, vacancy: 'never', heard: T0, gap: Infinity });
+  t.notOk(patients.startsEpisode(bed, T0 + 10 * NEW_EPISODE_GAP_MS), 'silence tells nothing there');
+  t.equal(patients.changed('4', 3, T0 + 20 * NEW_EPISODE_GAP_MS), 'nothing');
+  t.equal(patients.since('4'), -Infinity);
+  t.equal(patients.of('4'), bed, 'the same object the engine holds for the bed');
+  t.equal(bed.admission, 3);
+  // A bed first heard of at a change: it had no admission since the start.
+  t.equal(patients.changed('5', 2, T0 + 1000), 'nothing');
+  t.equal(patients.changed('6', null, T0 + 1000), undefined, 'still none: nothing changes');
+});
+
+t.test('a bed whose patient left before the start: the silence counts from the start', async (t) => {
+  const patients = started({ '1': 7 }, ['2']);
+  t.match(patients.of('2'), { admission: null, vacancy: 'departed', heard: T0, gap: NEW_EPISODE_GAP_MS });
+  t.match(patients.of('1'), { admission: 7, vacancy: 'never', gap: Infinity });
+  t.notOk(patients.startsEpisode(patients.of('2'), T0 + NEW_EPISODE_GAP_MS - 1));
+  t.equal(patients.changed('2', 9, T0 + NEW_EPISODE_GAP_MS), 'everything', 'it streamed on since the start');
+  // Known at the start only as departed, its first change: everything goes.
+  const other = started({}, ['3']);
+  t.equal(other.changed('3', 9, T0 + 1000), 'everything');
+});
+
+t.test('a bed first seen before the start counts from when the engine was built', async (t) => {
+  const patients = new BedPatients(directory({ '1': 7 }), T0 - 1000);
+  t.match(patients.of('1'), { admission: 7, heard: T0 - 1000 });
+});
