@@ -204,7 +204,7 @@ export class AlarmEngine implements Service {
     ];
     const now = this.#clock.now();
     this.#patients.start(now);
-    this.#evaluation(() => this.#restored(now));
+    this.#evaluation(() => this.#leaveOthers(now));
     this.#stopTicks = this.#clock.every(TICK_MS, () => this.tick());
   }
 
@@ -282,36 +282,34 @@ export class AlarmEngine implements Service {
     this.#evaluation(() => {
       const now = this.#clock.now();
       const forget = this.#patients.changed(bed, admission, now);
-      if (forget !== undefined) this.#admissionChanged(bed, forget, admission, now);
+      if (forget !== undefined) this.#admissionChanged(bed, forget, now);
       this.#news2Inputs.delete(bed);
       this.#scoreNews2(bed, now);
     });
   }
 
   /**
-   * The bed's admission is now `admission` (null: none), another than it had:
-   * the bed forgets what BedPatients.changed says (#forget, #forgetSpot), and
-   * every open physiological alarm of another admission than the new one
-   * (none included) leaves (AlarmBook.leave): none is ever given to another
-   * patient.
+   * The bed's admission is another than it had (BedPatients.changed): the bed
+   * forgets what that says (#forget, #forgetSpot), and its alarms of another
+   * admission leave (#leaveOthers).
    */
-  #admissionChanged(bed: string, forget: Forget, admission: number | null, now: number): void {
+  #admissionChanged(bed: string, forget: Forget, now: number): void {
     if (forget === 'everything') this.#forget(bed);
     else if (forget === 'spot') this.#forgetSpot(bed);
-    for (const alarm of this.#book.open())
-      if (alarm.bed === bed && alarm.kind === 'physiological' && (alarm.admission ?? null) !== admission)
-        this.#book.leave(alarm, now, PATIENT_LEFT);
+    this.#leaveOthers(now, bed);
   }
 
   /**
-   * Alarms restored from the last run: a left one stays left; a physiological
-   * one of another admission than the bed's now (its patient left while the
-   * daemon was down; none and a patient, either way round) leaves, as when the
-   * bed's admission changes.
+   * Every open physiological alarm (of `bed`, or of every bed) about another
+   * admission than its bed's now (none included, either way round) leaves
+   * (AlarmBook.leave): none is ever given to another patient. At the start,
+   * for alarms restored from the last run whose patient left while the daemon
+   * was down; a left one stays left.
    */
-  #restored(now: number): void {
+  #leaveOthers(now: number, bed?: string): void {
     for (const alarm of this.#book.open()) {
       if (alarm.bed === null || alarm.kind !== 'physiological' || alarm.left) continue;
+      if (bed !== undefined && alarm.bed !== bed) continue;
       if ((alarm.admission ?? null) !== this.#patients.of(alarm.bed).admission)
         this.#book.leave(alarm, now, PATIENT_LEFT);
     }
