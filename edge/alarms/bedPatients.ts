@@ -2,6 +2,7 @@
 // follows it: the admission in each bed, and with none, whether what the bed
 // holds may still be its departed patient's. It decides; the engine forgets,
 // leaves alarms and scores (engine.ts).
+import type { Alarm } from './types.js';
 
 /** Where a bed's admission is read (Admissions): at the start, when a bed is first seen, and at each change of its patient. */
 export interface BedAdmissions {
@@ -53,6 +54,8 @@ export interface BedPatient {
   heard: number;
   /** A silence this long before a reading starts a new episode: NEW_EPISODE_GAP_MS from a departure to the next episode, else Infinity. */
   gap: number;
+  /** When the last new episode began (startsEpisode(), gateway time); -Infinity: none yet. */
+  episodeAt: number;
 }
 
 /**
@@ -62,6 +65,23 @@ export interface BedPatient {
  * had a patient: what it has is the incoming one's).
  */
 export type Forget = 'everything' | 'spot' | 'nothing';
+
+/** What an open physiological alarm says about its patient, as a change of admission weighs it. */
+export type AlarmAbout = Pick<Alarm, 'admission' | 'rule' | 'metric' | 'raisedAt'>;
+
+/** A change of a bed's admission (BedPatients.changed): what the bed forgets, and which of its alarms stay. */
+export interface AdmissionChange {
+  readonly bed: string;
+  readonly forget: Forget;
+  /**
+   * Whether an open physiological alarm of the bed stays open at the change:
+   * one about the new admission, or one of no admission about values the new
+   * admission keeps. Such an alarm keeps its admission (none: it was raised
+   * before the admission existed), stays its condition's and ends with it.
+   * Any other leaves: none is ever given to another patient.
+   */
+  keeps(alarm: AlarmAbout): boolean;
+}
 
 export class BedPatients {
   readonly #admissions: BedAdmissions;
@@ -107,18 +127,16 @@ export class BedPatients {
   /**
    * The bed's admission is now `admission` (null: none). Undefined when it is
    * the one the bed had: nothing changes. Otherwise what the bed forgets
-   * (Forget), and every open physiological alarm of another admission than
-   * `admission` (none included) leaves: none is ever given to another
-   * patient. When a patient leaves the bed (discharged, moved out, another
-   * admitted over them), a reading received before now is not recorded for
-   * anyone after them (since()), and the silence before a new episode counts
-   * from now. An admission to a bed with no patient keeps its continuous
+   * (Forget) and which of its open physiological alarms stay (#keeps). When
+   * a patient leaves the bed (discharged, moved out, another admitted over
+   * them), a reading received before now is not recorded for anyone after
+   * them (since()), and the silence before a new episode counts from now. An admission to a bed with no patient keeps its continuous
    * values only if a new episode began after the last departure (startsEpisode()),
    * its spot values never (SPOT_METRICS); a bed that streamed on since its
    * patient left forgets everything; one that never had a patient keeps what
    * it has.
    */
-  changed(bed: string, admission: number | null, now: number): Forget | undefined {
+  changed(bed: string, admission: number | null, now: number): AdmissionChange | undefined {
     // Not followed yet: nothing changed the bed since the start, when it had no admission.
     let patient = this.#patients.get(bed);
     if (!patient) {
@@ -130,13 +148,33 @@ export class BedPatients {
     if (patient.admission !== null || patient.vacancy === 'departed') forget = 'everything';
     else if (patient.vacancy === 'episode') forget = 'spot';
     if (forget !== 'nothing') this.#forgotAt.set(bed, now);
+    const { episodeAt } = patient;
     patient.admission = admission;
     if (admission === null) {
       patient.vacancy = 'departed';
       patient.heard = now;
       patient.gap = NEW_EPISODE_GAP_MS;
     } else patient.gap = Infinity;
-    return forget;
+    return { bed, forget, keeps: (alarm) => BedPatients.#keeps(alarm, admission, forget, episodeAt) };
+  }
+
+  /**
+   * Whether `alarm` stays at a change of its bed to `admission` that forgets
+   * `forget`. One about that admission stays. One of no admission, raised
+   * before the bed had one, stays when it is about values the admission
+   * keeps: in a bed that never had a patient, every one (the incoming
+   * patient's: monitoring often starts before the admission is registered);
+   * after a new episode (began at `episodeAt`), one raised since on a
+   * continuous metric (not SPOT_METRICS, not NEWS2, which counts them). Any
+   * other leaves, among them every alarm of no admission at a departure: one
+   * kept at the admission was about the patient who now leaves.
+   */
+  static #keeps(alarm: AlarmAbout, admission: number | null, forget: Forget, episodeAt: number): boolean {
+    const about = alarm.admission ?? null;
+    if (about !== null) return about === admission;
+    if (forget === 'nothing') return true;
+    if (forget !== 'spot' || alarm.raisedAt < episodeAt) return false;
+    return alarm.rule !== 'news2' && alarm.metric !== null && !SPOT_METRICS.includes(alarm.metric);
   }
 
   /**
@@ -153,6 +191,7 @@ export class BedPatients {
     if (episode) {
       patient.vacancy = 'episode';
       patient.gap = Infinity;
+      patient.episodeAt = now;
     }
     patient.heard = now;
     return episode;
@@ -170,6 +209,7 @@ export class BedPatients {
       vacancy: departed ? 'departed' : 'never',
       heard: this.#startedAt,
       gap: departed ? NEW_EPISODE_GAP_MS : Infinity,
+      episodeAt: -Infinity,
     };
   }
 }

@@ -7,7 +7,7 @@ import type { CommittedItem, IngestItem, ObservationItem } from '../ingest/types
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
 import { AlarmBook } from './alarmBook.js';
-import { BedPatients, SPOT_METRICS, type BedAdmissions, type BedPatient, type Forget } from './bedPatients.js';
+import { BedPatients, SPOT_METRICS, type AdmissionChange, type BedAdmissions, type BedPatient } from './bedPatients.js';
 import {
   bedNews2Inputs,
   sameNews2,
@@ -281,8 +281,8 @@ export class AlarmEngine implements Service {
     const admission = this.#deps.patients.get(bed)?.admission ?? null;
     this.#evaluation(() => {
       const now = this.#clock.now();
-      const forget = this.#patients.changed(bed, admission, now);
-      if (forget !== undefined) this.#admissionChanged(bed, forget, now);
+      const change = this.#patients.changed(bed, admission, now);
+      if (change !== undefined) this.#admissionChanged(change, now);
       this.#news2Inputs.delete(bed);
       this.#scoreNews2(bed, now);
     });
@@ -290,28 +290,32 @@ export class AlarmEngine implements Service {
 
   /**
    * The bed's admission is another than it had (BedPatients.changed): the bed
-   * forgets what that says (#forget, #forgetSpot), and its alarms of another
-   * admission leave (#leaveOthers).
+   * forgets what that says (#forget, #forgetSpot), and its alarms that the
+   * change does not keep leave (#leaveOthers).
    */
-  #admissionChanged(bed: string, forget: Forget, now: number): void {
-    if (forget === 'everything') this.#forget(bed);
-    else if (forget === 'spot') this.#forgetSpot(bed);
-    this.#leaveOthers(now, bed);
+  #admissionChanged(change: AdmissionChange, now: number): void {
+    if (change.forget === 'everything') this.#forget(change.bed);
+    else if (change.forget === 'spot') this.#forgetSpot(change.bed);
+    this.#leaveOthers(now, change);
   }
 
   /**
-   * Every open physiological alarm (of `bed`, or of every bed) about another
-   * admission than its bed's now (none included, either way round) leaves
-   * (AlarmBook.leave): none is ever given to another patient. At the start,
-   * for alarms restored from the last run whose patient left while the daemon
-   * was down; a left one stays left.
+   * Open physiological alarms leave (AlarmBook.leave): none is ever given to
+   * another patient; a left one stays left. At a change of a bed's admission,
+   * those of the bed the change does not keep (AdmissionChange.keeps: an
+   * alarm of no admission about values the admission keeps stays). At the
+   * start, those of every bed about another admission than their bed's now
+   * (none included, either way round): alarms restored from the last run
+   * whose patient left while the daemon was down, and also one of no
+   * admission kept at an admission, since the start cannot tell whose values
+   * a restored alarm of no admission was about.
    */
-  #leaveOthers(now: number, bed?: string): void {
+  #leaveOthers(now: number, change?: AdmissionChange): void {
     for (const alarm of this.#book.open()) {
       if (alarm.bed === null || alarm.kind !== 'physiological' || alarm.left) continue;
-      if (bed !== undefined && alarm.bed !== bed) continue;
-      if ((alarm.admission ?? null) !== this.#patients.of(alarm.bed).admission)
-        this.#book.leave(alarm, now, PATIENT_LEFT);
+      if (change !== undefined && alarm.bed !== change.bed) continue;
+      const stays = change ? change.keeps(alarm) : (alarm.admission ?? null) === this.#patients.of(alarm.bed).admission;
+      if (!stays) this.#book.leave(alarm, now, PATIENT_LEFT);
     }
   }
 

@@ -194,6 +194,28 @@ t.test(
   },
 );
 
+t.test(
+  'an alarm raised before the registration goes on at the admission, with the bed only; a restart ends it',
+  async (t) => {
+    const w = ward(t);
+    await w.h.engine.start();
+    w.h.obs('mon-1', { spo2: 85 });
+    const [alarm] = w.h.open();
+    w.h.advance(1000);
+    w.admit('1', 'MRN-A');
+    w.h.obs('mon-1', { spo2: 84 });
+    t.match(w.h.open(), [{ id: alarm.id, state: 'active', admission: null }], 'the same alarm, no second one');
+    // The start cannot tell whose values an alarm of no admission was about: it leaves, as before.
+    await w.restart();
+    t.same(w.h.open(), []);
+    t.same(w.reported(), [
+      { event: 'raised:spo2', mrn: undefined, pseudonym: undefined },
+      { event: 'cleared:spo2', mrn: undefined, pseudonym: undefined },
+    ]);
+    t.match(w.h.events, [{ phase: 'cleared', message: new RegExp(`; ${PATIENT_LEFT}$`) }]);
+  },
+);
+
 /** The pulse alarms open, oldest first, as `admission:state:left`, and who each was reported under. */
 function pulseAlarms(w: ReturnType<typeof ward>) {
   return w.h

@@ -1,8 +1,14 @@
 // Which admission a bed's values belong to, decided without the engine: what
-// a bed forgets when its admission changes, when a reading starts a new
-// episode, and from when readings are no longer a previous patient's.
+// a bed forgets when its admission changes and which of its alarms stay, when
+// a reading starts a new episode, and from when readings are no longer a
+// previous patient's.
 import t from 'tap';
-import { BedPatients, NEW_EPISODE_GAP_MS, type BedAdmissions } from '../../../edge/alarms/bedPatients.js';
+import {
+  BedPatients,
+  NEW_EPISODE_GAP_MS,
+  type AlarmAbout,
+  type BedAdmissions,
+} from '../../../edge/alarms/bedPatients.js';
 
 const T0 = Date.parse('2026-11-27T09:00:00Z');
 
@@ -31,7 +37,7 @@ t.test('the same admission: nothing changes', async (t) => {
 t.test('a departure: the bed forgets everything, and a silence from then starts a new episode', async (t) => {
   const patients = started({ '1': 7 });
   const left = T0 + 60_000;
-  t.equal(patients.changed('1', null, left), 'everything');
+  t.equal(patients.changed('1', null, left)?.forget, 'everything');
   t.match(patients.of('1'), { admission: null, vacancy: 'departed', heard: left, gap: NEW_EPISODE_GAP_MS });
   t.equal(patients.since('1'), left, "readings received before the departure were the departed patient's");
   // The bed streams on: each reading is heard, no episode begins.
@@ -49,7 +55,7 @@ t.test('an arrival after a departure without a new episode: everything goes', as
   const patients = started({ '1': 7 });
   patients.changed('1', null, T0 + 1000);
   patients.startsEpisode(patients.of('1'), T0 + 2000);
-  t.equal(patients.changed('1', 8, T0 + 3000), 'everything');
+  t.equal(patients.changed('1', 8, T0 + 3000)?.forget, 'everything');
   t.match(patients.of('1'), { admission: 8, vacancy: 'departed', gap: Infinity });
   t.equal(patients.since('1'), T0 + 3000);
   t.notOk(patients.startsEpisode(patients.of('1'), T0 + 3000 + 10 * NEW_EPISODE_GAP_MS), 'no episode while admitted');
@@ -59,14 +65,14 @@ t.test('an arrival after a new episode: only the spot values go', async (t) => {
   const patients = started({ '1': 7 });
   patients.changed('1', null, T0);
   t.ok(patients.startsEpisode(patients.of('1'), T0 + NEW_EPISODE_GAP_MS));
-  t.equal(patients.changed('1', 8, T0 + NEW_EPISODE_GAP_MS + 1000), 'spot');
+  t.equal(patients.changed('1', 8, T0 + NEW_EPISODE_GAP_MS + 1000)?.forget, 'spot');
   t.equal(patients.since('1'), T0 + NEW_EPISODE_GAP_MS + 1000);
   t.match(patients.of('1'), { admission: 8, gap: Infinity });
 });
 
 t.test('another patient admitted over the one in the bed: everything goes', async (t) => {
   const patients = started({ '1': 7 });
-  t.equal(patients.changed('1', 8, T0 + 1000), 'everything');
+  t.equal(patients.changed('1', 8, T0 + 1000)?.forget, 'everything');
   t.match(patients.of('1'), { admission: 8, gap: Infinity });
 });
 
@@ -75,13 +81,64 @@ t.test('a bed that never had a patient keeps what it holds at its first admissio
   const bed = patients.of('4');
   t.match(bed, { admission: null, vacancy: 'never', heard: T0, gap: Infinity });
   t.notOk(patients.startsEpisode(bed, T0 + 10 * NEW_EPISODE_GAP_MS), 'silence tells nothing there');
-  t.equal(patients.changed('4', 3, T0 + 20 * NEW_EPISODE_GAP_MS), 'nothing');
+  t.equal(patients.changed('4', 3, T0 + 20 * NEW_EPISODE_GAP_MS)?.forget, 'nothing');
   t.equal(patients.since('4'), -Infinity);
   t.equal(patients.of('4'), bed, 'the same object the engine holds for the bed');
   t.equal(bed.admission, 3);
   // A bed first heard of at a change: it had no admission since the start.
-  t.equal(patients.changed('5', 2, T0 + 1000), 'nothing');
+  t.equal(patients.changed('5', 2, T0 + 1000)?.forget, 'nothing');
   t.equal(patients.changed('6', null, T0 + 1000), undefined, 'still none: nothing changes');
+});
+
+t.test('which open alarms of the bed stay at a change: those about values the admission keeps', async (t) => {
+  /** An alarm of `admission` raised at `raisedAt` by `rule` on `metric`. */
+  const alarm = (admission: number | null, raisedAt: number, metric: string | null, rule = 'limit'): AlarmAbout => ({
+    admission,
+    raisedAt,
+    metric,
+    rule,
+  });
+  // A bed that never had a patient: every alarm of no admission is the incoming patient's.
+  const never = started().changed('4', 3, T0 + 60_000)!;
+  t.equal(never.bed, '4');
+  for (const kept of [alarm(null, T0 - 5000, 'spo2'), alarm(null, T0, 'nibp_sys'), alarm(null, T0, 'news2', 'news2')])
+    t.ok(never.keeps(kept), `${kept.metric} raised before the admission stays`);
+  t.notOk(never.keeps(alarm(2, T0, 'spo2')), "another admission's leaves");
+  t.ok(never.keeps(alarm(3, T0, 'spo2')), "the admission's own stays");
+
+  // A new episode after a departure: continuous alarms raised since it began stay, nothing else.
+  const patients = started({ '1': 7 });
+  patients.changed('1', null, T0);
+  const began = T0 + NEW_EPISODE_GAP_MS;
+  t.ok(patients.startsEpisode(patients.of('1'), began));
+  t.equal(patients.of('1').episodeAt, began);
+  const episode = patients.changed('1', 8, began + 30_000)!;
+  t.equal(episode.forget, 'spot');
+  t.ok(episode.keeps(alarm(null, began, 'spo2')), 'raised as the episode began');
+  t.ok(episode.keeps(alarm(null, began + 10_000, 'pulse', 'rate')), 'a rate alarm on a continuous metric');
+  t.notOk(episode.keeps(alarm(null, began - 1, 'spo2')), 'raised before the episode: the departed patient may be its');
+  t.notOk(episode.keeps(alarm(null, began + 10_000, 'nibp_sys')), 'a spot metric: forgotten');
+  t.notOk(episode.keeps(alarm(null, began + 10_000, 'temp')));
+  t.notOk(episode.keeps(alarm(null, began + 10_000, 'news2', 'news2')), 'NEWS2 counted the forgotten spot values');
+  t.notOk(episode.keeps(alarm(null, began + 10_000, null)));
+  t.notOk(episode.keeps(alarm(7, began + 10_000, 'spo2')), "the departed patient's");
+
+  // The next departure: every alarm of no admission leaves, the ones kept at the admission too.
+  const departure = patients.changed('1', null, began + 60_000)!;
+  t.equal(departure.forget, 'everything');
+  t.notOk(departure.keeps(alarm(null, began, 'spo2')), 'kept at the admission, about the patient who leaves');
+  t.notOk(departure.keeps(alarm(8, began + 40_000, 'spo2')));
+
+  // Streamed on since a departure, or another patient admitted over one: nothing of no admission stays.
+  const streamed = started({ '1': 7 });
+  streamed.changed('1', null, T0);
+  streamed.startsEpisode(streamed.of('1'), T0 + 1000);
+  t.notOk(streamed.changed('1', 8, T0 + 2000)!.keeps(alarm(null, T0 + 1000, 'spo2')));
+  t.notOk(
+    started({ '1': 7 })
+      .changed('1', 8, T0)!
+      .keeps(alarm(null, T0 - 1000, 'spo2')),
+  );
 });
 
 t.test('a bed whose patient left before the start: the silence counts from the start', async (t) => {
@@ -89,10 +146,10 @@ t.test('a bed whose patient left before the start: the silence counts from the s
   t.match(patients.of('2'), { admission: null, vacancy: 'departed', heard: T0, gap: NEW_EPISODE_GAP_MS });
   t.match(patients.of('1'), { admission: 7, vacancy: 'never', gap: Infinity });
   t.notOk(patients.startsEpisode(patients.of('2'), T0 + NEW_EPISODE_GAP_MS - 1));
-  t.equal(patients.changed('2', 9, T0 + NEW_EPISODE_GAP_MS), 'everything', 'it streamed on since the start');
+  t.equal(patients.changed('2', 9, T0 + NEW_EPISODE_GAP_MS)?.forget, 'everything', 'it streamed on since the start');
   // Known at the start only as departed, its first change: everything goes.
   const other = started({}, ['3']);
-  t.equal(other.changed('3', 9, T0 + 1000), 'everything');
+  t.equal(other.changed('3', 9, T0 + 1000)?.forget, 'everything');
 });
 
 t.test('a bed first seen before the start counts from when the engine was built', async (t) => {

@@ -8,8 +8,9 @@
 // while after the last departure (a new episode), spot values never; a bed
 // that never had a patient keeps what it has. A physiological alarm is the
 // admission's in the bed when it was raised, or none's, for ever: whenever
-// the bed's admission changes, those of another admission leave. Changes come
-// over the bus, as the API and the ADT feed send them.
+// the bed's admission changes, those of another admission leave, except those
+// of none about values the admission keeps. Changes come over the bus, as the
+// API and the ADT feed send them.
 import t, { type Test } from 'tap';
 import type { PatientContext } from '../../../edge/alarms/bedNews2.js';
 import { NEW_EPISODE_GAP_MS, PATIENT_LEFT } from '../../../edge/alarms/engine.js';
@@ -134,7 +135,7 @@ t.test('the same patient keeps everything, an open NEWS2 alarm included; NEWS2 i
     });
 });
 
-t.test('monitoring before the first admission: the patient keeps those values, not the alarms', async (t) => {
+t.test('monitoring before the first admission: the patient keeps those values and their alarms', async (t) => {
   const h = await started(t, { news2: { delayMs: 0 } });
   h.obs('mon-1', { rr: 26, spo2: 95, pr: 120, nibp_sys: 100 });
   const alarm = h.open().find((a) => a.rule === 'news2');
@@ -151,12 +152,9 @@ t.test('monitoring before the first admission: the patient keeps those values, n
     h
       .open()
       .filter((a) => a.rule === 'news2')
-      .map((a) => [a.id === alarm!.id, a.state, a.admission, a.left ?? false]),
-    [
-      [false, 'active', 1, false],
-      [true, 'latched', null, true],
-    ],
-    "the alarm of no admission left (latched until acknowledged); the patient's own is raised afresh",
+      .map((a) => [a.id === alarm!.id, a.state, a.admission, a.left ?? false, a.value]),
+    [[true, 'active', null, false, 13]],
+    'the alarm of no admission goes on, about the same values: none raised afresh',
   );
 
   // Discharged, the bed silent (devices off, the bed made up), then monitored again before the next admission.
@@ -304,6 +302,123 @@ t.test('an acknowledged alarm, or one that does not latch, clears at once when i
     ['cleared:pulse', 'cleared:spo2'],
   );
   t.same(h.open(), []);
+});
+
+/** SpO2 below 88 (medium: does not latch), pulse above 130 (high: latches), blood pressure below 90 (spot), at once. */
+const LIMITS = {
+  limits: {
+    spo2: { low: 88, priority: 'medium', delayMs: 0 },
+    pulse: { high: 130, priority: 'high', delayMs: 0 },
+    nibp_sys: { low: 90, priority: 'medium', delayMs: 0 },
+  },
+};
+
+/** The bed's open limit alarms, sorted, as `metric:state:admission:left`. */
+function limitAlarms(h: Harness): string[] {
+  return h
+    .open()
+    .filter((a) => a.rule === 'limit')
+    .map((a) => `${a.metric}:${a.state}:${a.admission}:${a.left === true ? 'left' : 'own'}`)
+    .sort();
+}
+
+t.test('monitored before the registration: its alarms are the patient admitted, and go on', async (t) => {
+  const h = await started(t, LIMITS);
+  h.obs('mon-1', { spo2: 85, pr: 150 });
+  h.advance(1000);
+  const before = h.open().filter((a) => a.rule === 'limit');
+  t.same(limitAlarms(h), ['pulse:active:null:own', 'spo2:active:null:own'], 'raised with no patient admitted');
+  const events = h.events.length;
+  place(h, '1', 1);
+  t.same(
+    h.events.slice(events).filter((e) => e.rule === 'limit'),
+    [],
+    'nothing ends or latches at the admission: nobody left the bed',
+  );
+  for (const alarm of before)
+    t.match(
+      h.open().find((a) => a.id === alarm.id),
+      { key: alarm.key, state: 'active', admission: null, message: alarm.message },
+      `${alarm.metric}: the same alarm, still of no admission, saying nothing of a departure`,
+    );
+  t.notOk(
+    h.open().some((a) => a.left || a.message.endsWith(PATIENT_LEFT)),
+    'none left',
+  );
+  // The next low readings: the open alarms hold, none is raised for the admission.
+  h.obs('mon-1', { spo2: 84, pr: 152 });
+  h.advance(1000);
+  t.equal(h.open().filter((a) => a.rule === 'limit').length, 2, 'no second alarm for the same condition');
+  t.same(
+    h.events.slice(events).filter((e) => e.rule === 'limit' && e.phase === 'raised'),
+    [],
+  );
+  // The conditions clear: the non-latching one ends, the latching one latches, each by its condition.
+  h.obs('mon-1', { spo2: 97, pr: 80 });
+  t.same(limitAlarms(h), ['pulse:latched:null:own']);
+  t.notOk(
+    h.events.slice(events).some((e) => e.message.endsWith(PATIENT_LEFT)),
+    'no event says the patient left',
+  );
+  // The nurse acknowledges it: over.
+  h.engine.acknowledge(h.open().find((a) => a.metric === 'pulse')!.id, 'nurse');
+  t.same(limitAlarms(h), []);
+});
+
+t.test('an alarm kept at the admission leaves when that patient leaves the bed', async (t) => {
+  const h = await started(t, LIMITS);
+  h.obs('mon-1', { spo2: 85, pr: 150 });
+  place(h, '1', 1);
+  h.obs('mon-1', { nibp_sys: 80 });
+  t.same(limitAlarms(h), ['nibp_sys:active:1:own', 'pulse:active:null:own', 'spo2:active:null:own']);
+  place(h, '1', undefined);
+  t.same(limitAlarms(h), ['pulse:latched:null:left'], 'the latching one stays until acknowledged; the others end');
+  t.ok(
+    h.events
+      .filter((e) => e.rule === 'limit' && e.phase === 'cleared')
+      .every((e) => e.message.endsWith(`; ${PATIENT_LEFT}`)),
+    'saying why',
+  );
+});
+
+t.test('a new episode before the admission: its continuous alarms go on, spot ones and older ones leave', async (t) => {
+  const h = await started(t, LIMITS);
+  place(h, '1', 1);
+  place(h, '1', undefined);
+  // The departing patient still attached: a pulse of 150, then the devices are taken off.
+  h.obs('mon-1', { pr: 150 });
+  h.engine.acknowledge(h.open().find((a) => a.metric === 'pulse')!.id, 'nurse');
+  h.advance(NEW_EPISODE_GAP_MS);
+  // The next patient monitored before the registration: a new episode.
+  h.obs('mon-1', { spo2: 85, pr: 150, nibp_sys: 80 });
+  h.advance(1000);
+  const spo2 = h.open().find((a) => a.metric === 'spo2')!;
+  t.same(
+    limitAlarms(h),
+    ['nibp_sys:active:null:own', 'pulse:acknowledged:null:own', 'spo2:active:null:own'],
+    "the pulse alarm raised before the episode, then the episode's",
+  );
+  const events = h.events.length;
+  place(h, '1', 2);
+  t.same(
+    h.events
+      .slice(events)
+      .filter((e) => e.rule === 'limit')
+      .map((e) => `${e.phase}:${e.metric}:${e.message.endsWith(`; ${PATIENT_LEFT}`)}`)
+      .sort(),
+    ['cleared:nibp_sys:true', 'cleared:pulse:true'],
+    'the spot alarm and the one from before the episode leave',
+  );
+  t.match(
+    h.open().find((a) => a.metric === 'spo2'),
+    { id: spo2.id, state: 'active', admission: null },
+  );
+  h.obs('mon-1', { spo2: 84, pr: 150, nibp_sys: 80 });
+  t.same(
+    limitAlarms(h),
+    ['nibp_sys:active:2:own', 'pulse:active:2:own', 'spo2:active:null:own'],
+    "the SpO2 alarm holds on; the admission's own pulse and blood pressure alarms are raised afresh",
+  );
 });
 
 t.test('a restart: alarms of a patient who left while the daemon was down end as when they leave', async (t) => {
