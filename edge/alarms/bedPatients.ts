@@ -10,8 +10,12 @@ export interface BedAdmissions {
   get(bed: string): { readonly admission: number } | undefined;
   /** Every bed's admission, read once at the start (Admissions.current). */
   current?(): ReadonlyArray<{ readonly bed: string; readonly admission: number }>;
-  /** The beds with no admission whose last one ended (discharged, moved out), read once at the start (Admissions.departed). */
-  departed?(): readonly string[];
+  /**
+   * Per bed a patient ever left (discharged, moved out), with or without an
+   * admission now: when the last one did (gateway time). Read once at the
+   * start (Admissions.departed).
+   */
+  departed?(): ReadonlyMap<string, number>;
 }
 
 /**
@@ -90,8 +94,8 @@ export class BedPatients {
    * and changed at each change of its patient, never looked up per reading.
    */
   readonly #patients = new Map<string, BedPatient>();
-  /** Beds with no admission whose last patient left before the start (BedAdmissions.departed). */
-  #departedAtStart: ReadonlySet<string> = new Set();
+  /** Per bed a patient left before the start: when the last one did (BedAdmissions.departed). */
+  #departedAtStart: ReadonlyMap<string, number> = new Map();
   #startedAt: number;
   /** Per bed that forgot a patient: when (readings received before were that patient's). */
   readonly #forgotAt = new Map<string, number>();
@@ -104,8 +108,8 @@ export class BedPatients {
   /** Each bed's patient as the database has it at `now`; any other bed has had none. */
   start(now: number): void {
     this.#startedAt = now;
-    this.#departedAtStart = new Set(this.#admissions.departed?.());
-    for (const bed of this.#departedAtStart) this.of(bed);
+    this.#departedAtStart = this.#admissions.departed?.() ?? new Map<string, number>();
+    for (const bed of this.#departedAtStart.keys()) this.of(bed);
     for (const { bed } of this.#admissions.current?.() ?? []) this.of(bed);
   }
 
@@ -130,11 +134,11 @@ export class BedPatients {
    * (Forget) and which of its open physiological alarms stay (#keeps). When
    * a patient leaves the bed (discharged, moved out, another admitted over
    * them), a reading received before now is not recorded for anyone after
-   * them (since()), and the silence before a new episode counts from now. An admission to a bed with no patient keeps its continuous
-   * values only if a new episode began after the last departure (startsEpisode()),
-   * its spot values never (SPOT_METRICS); a bed that streamed on since its
-   * patient left forgets everything; one that never had a patient keeps what
-   * it has.
+   * them (since()), and the silence before a new episode counts from now. An
+   * admission to a bed with no patient keeps its continuous values only if a
+   * new episode began after the last departure (startsEpisode()), its spot
+   * values never (SPOT_METRICS); a bed that streamed on since its patient
+   * left forgets everything; one that never had a patient keeps what it has.
    */
   changed(bed: string, admission: number | null, now: number): AdmissionChange | undefined {
     // Not followed yet: nothing changed the bed since the start, when it had no admission.
@@ -175,6 +179,27 @@ export class BedPatients {
     if (forget === 'nothing') return true;
     if (forget !== 'spot' || alarm.raisedAt < episodeAt) return false;
     return alarm.rule !== 'news2' && alarm.metric !== null && !SPOT_METRICS.includes(alarm.metric);
+  }
+
+  /**
+   * Whether an open physiological alarm of `bed` restored from the last run
+   * stays at the start (start()), the bed's admission as the database has it
+   * now. One about an admission stays in that admission's bed. One of no
+   * admission was raised while the bed had none. In a bed with an admission
+   * now, it stays only if the bed never had a departure: the admission is the
+   * bed's first, which keeps what the bed holds, its alarms too (#keeps);
+   * after a departure the start cannot tell whether a new episode began
+   * before the alarm was raised, and it leaves. In a bed with no admission
+   * now, it leaves if raised before the bed's last departure, or at it (its
+   * patient left while the daemon was down), and stays otherwise.
+   */
+  keepsAtStart(bed: string, alarm: AlarmAbout): boolean {
+    const { admission } = this.of(bed);
+    const about = alarm.admission ?? null;
+    if (about !== null) return about === admission;
+    const departedAt = this.#departedAtStart.get(bed);
+    if (departedAt === undefined) return true;
+    return admission === null && alarm.raisedAt > departedAt;
   }
 
   /**

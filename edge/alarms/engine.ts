@@ -304,17 +304,18 @@ export class AlarmEngine implements Service {
    * another patient; a left one stays left. At a change of a bed's admission,
    * those of the bed the change does not keep (AdmissionChange.keeps: an
    * alarm of no admission about values the admission keeps stays). At the
-   * start, those of every bed about another admission than their bed's now
-   * (none included, either way round): alarms restored from the last run
-   * whose patient left while the daemon was down, and also one of no
-   * admission kept at an admission, since the start cannot tell whose values
-   * a restored alarm of no admission was about.
+   * start, alarms restored from the last run that BedPatients.keepsAtStart
+   * does not keep, in every bed: those whose patient left while the daemon
+   * was down (one of an admission the bed no longer has; one of no admission
+   * raised before the bed's last departure), and one of no admission in a
+   * bed with a patient who is not its first, since the start cannot tell
+   * whose values it was about.
    */
   #leaveOthers(now: number, change?: AdmissionChange): void {
     for (const alarm of this.#book.open()) {
       if (alarm.bed === null || alarm.kind !== 'physiological' || alarm.left) continue;
       if (change !== undefined && alarm.bed !== change.bed) continue;
-      const stays = change ? change.keeps(alarm) : (alarm.admission ?? null) === this.#patients.of(alarm.bed).admission;
+      const stays = change ? change.keeps(alarm) : this.#patients.keepsAtStart(alarm.bed, alarm);
       if (!stays) this.#book.leave(alarm, now, PATIENT_LEFT);
     }
   }

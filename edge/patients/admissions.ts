@@ -62,9 +62,12 @@ export class Admissions {
     return this.#byBed.get(bed);
   }
 
-  /** The beds with no patient now whose last patient left (discharged, moved out): the alarm engine's start. */
-  departed(): string[] {
-    return this.#rows.left().filter((bed) => !this.#byBed.has(bed));
+  /**
+   * Per bed a patient ever left (discharged, moved out), with or without one
+   * in it now: when the last one did (the alarm engine's start).
+   */
+  departed(): Map<string, number> {
+    return this.#rows.left();
   }
 
   admit(

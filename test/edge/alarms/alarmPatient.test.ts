@@ -8,8 +8,9 @@
 // alarms from their patient. The engine, the admissions, the store, the alarm
 // manager's outbox and the sync's batch are the real ones, on one disk.
 import t, { type Test } from 'tap';
-import { PATIENT_LEFT } from '../../../edge/alarms/engine.js';
+import { NEW_EPISODE_GAP_MS, PATIENT_LEFT } from '../../../edge/alarms/engine.js';
 import { Admissions } from '../../../edge/patients/admissions.js';
+import { AdtRecorder, type Placement } from '../../../edge/patients/adtRecorder.js';
 import { AdtStore } from '../../../edge/store/adtStore.js';
 import { AlarmReportOutbox } from '../../../edge/store/alarmReportOutbox.js';
 import { AuditLog } from '../../../edge/store/auditLog.js';
@@ -51,10 +52,17 @@ function ward(t: Test) {
     changed(bed);
     return patient;
   };
-  /** The daemon stops and starts again on the same disk: the admissions and open alarms as stored. */
-  const restart = async () => {
+  /**
+   * The daemon stops and starts again on the same disk: the admissions and open alarms as stored, after what
+   * `whileDown` changed meanwhile (the ADT feed keeps writing while the alarm engine is down).
+   */
+  const restart = async (whileDown?: (admissions: Admissions) => void) => {
     await h.engine.stop();
     admissions = new Admissions(db, new AuditLog(db), () => clock.t);
+    if (whileDown) {
+      whileDown(admissions);
+      admissions.reload();
+    }
     h = engine();
     await h.engine.start();
     return h;
@@ -81,6 +89,20 @@ function ward(t: Test) {
     );
   };
   const pseudonymOf = (patient: number) => new Pseudonyms(db, WARD_SECRET).ofPatient(patient);
+  let controlId = 0;
+  /** The ADT feed's A02 for `identifier`: to `placement` (another bed of the ward, or elsewhere). */
+  const a02 = (identifier: string, placement: Placement) =>
+    new AdtRecorder(db, new AuditLog(db), () => clock.t).apply(
+      'HIS',
+      {
+        event: 'A02',
+        controlId: `A02-${++controlId}`,
+        eventTs: clock.t,
+        patient: { identifier, authority: 'HOSP' },
+        digest: `digest-${controlId}`,
+      },
+      placement,
+    );
   return {
     db,
     get h() {
@@ -90,6 +112,7 @@ function ward(t: Test) {
       return admissions;
     },
     admit,
+    a02,
     changed,
     restart,
     reported,
@@ -194,27 +217,108 @@ t.test(
   },
 );
 
+/** Bed 1 never had a patient: SpO2 85 and pulse 150 raise alarms of no admission, kept at A's admission. */
+async function keptAtAdmission(w: ReturnType<typeof ward>) {
+  await w.h.engine.start();
+  w.h.obs('mon-1', { spo2: 85, pr: 150 });
+  const kept = w.h.open();
+  w.h.advance(1000);
+  w.admit('1', 'MRN-A');
+  w.h.obs('mon-1', { spo2: 84, pr: 152 });
+  w.h.advance(1000);
+  return kept;
+}
+
+/** The limit alarms open, sorted, as `metric:state:admission:left`. */
+function limitAlarms(w: ReturnType<typeof ward>): string[] {
+  return w.h
+    .open()
+    .map((a) => `${a.metric}:${a.state}:${a.admission}:${a.left === true ? 'left' : 'own'}`)
+    .sort();
+}
+
 t.test(
-  'an alarm raised before the registration goes on at the admission, with the bed only; a restart ends it',
+  'raised before the registration in a bed that never had a patient, still admitted at a restart: the alarms go on',
   async (t) => {
     const w = ward(t);
-    await w.h.engine.start();
-    w.h.obs('mon-1', { spo2: 85 });
-    const [alarm] = w.h.open();
-    w.h.advance(1000);
-    w.admit('1', 'MRN-A');
-    w.h.obs('mon-1', { spo2: 84 });
-    t.match(w.h.open(), [{ id: alarm.id, state: 'active', admission: null }], 'the same alarm, no second one');
-    // The start cannot tell whose values an alarm of no admission was about: it leaves, as before.
+    const kept = await keptAtAdmission(w);
+    t.same(limitAlarms(w), ['pulse:active:null:own', 'spo2:active:null:own'], 'the same alarms, no second ones');
     await w.restart();
-    t.same(w.h.open(), []);
-    t.same(w.reported(), [
-      { event: 'raised:spo2', mrn: undefined, pseudonym: undefined },
-      { event: 'cleared:spo2', mrn: undefined, pseudonym: undefined },
-    ]);
-    t.match(w.h.events, [{ phase: 'cleared', message: new RegExp(`; ${PATIENT_LEFT}$`) }]);
+    t.same(w.h.events, [], 'nothing ends, latches or leaves at the start');
+    for (const alarm of kept)
+      t.match(
+        w.h.open().find((a) => a.id === alarm.id),
+        { key: alarm.key, raisedAt: alarm.raisedAt, state: 'active', admission: null, left: undefined },
+        `${alarm.metric}: the same alarm, still of no admission`,
+      );
+    // The next low readings: the open alarms hold, none is raised for the admission.
+    w.h.obs('mon-1', { spo2: 83, pr: 155 });
+    t.same(limitAlarms(w), ['pulse:active:null:own', 'spo2:active:null:own'], 'no second alarm for the same condition');
+    t.same(w.h.events, []);
+    w.h.obs('mon-1', { spo2: 97, pr: 80 });
+    t.same(limitAlarms(w), ['pulse:latched:null:own'], 'each ends with its condition');
+    t.same(
+      w.reported().filter((r) => !r.event.startsWith('escalated')),
+      [
+        { event: 'raised:spo2', mrn: undefined, pseudonym: undefined },
+        { event: 'raised:pulse', mrn: undefined, pseudonym: undefined },
+        { event: 'cleared:spo2', mrn: undefined, pseudonym: undefined },
+        { event: 'latched:pulse', mrn: undefined, pseudonym: undefined },
+      ],
+      'with the bed only',
+    );
   },
 );
+
+const DOWNTIME_DEPARTURES: ReadonlyArray<[string, (w: ReturnType<typeof ward>, admissions: Admissions) => void]> = [
+  ['discharged (A03 or the command line)', (_w, admissions) => admissions.discharge('1', 'nurse')],
+  ['moved to another bed of the ward (A02)', (w) => w.a02('MRN-A', { kind: 'bed', bed: '2' })],
+  ['moved to another ward (A02)', (w) => w.a02('MRN-A', { kind: 'elsewhere' })],
+];
+
+for (const [how, depart] of DOWNTIME_DEPARTURES)
+  t.test(
+    `kept at the admission, the patient ${how} while the daemon was down: the alarms leave at the start`,
+    async (t) => {
+      const w = ward(t);
+      await keptAtAdmission(w);
+      await w.restart((admissions) => depart(w, admissions));
+      t.equal(w.admissions.get('1'), undefined, 'bed 1 has no patient');
+      t.same(
+        w.h.events.map((e) => `${e.phase}:${e.metric}:${e.message.endsWith(`; ${PATIENT_LEFT}`)}`).sort(),
+        ['cleared:spo2:true', 'latched:pulse:true'],
+        'they end as at a departure, saying why',
+      );
+      t.same(limitAlarms(w), ['pulse:latched:null:left'], 'the high one stays latched until acknowledged');
+      // The next patient's values in bed 1 are not the left alarm's.
+      w.h.obs('mon-1', { pr: 150 });
+      t.same(limitAlarms(w), ['pulse:active:null:own', 'pulse:latched:null:left']);
+    },
+  );
+
+t.test('a bed that had a patient before: an alarm kept at the next admission leaves at a restart', async (t) => {
+  const w = ward(t);
+  await w.h.engine.start();
+  w.admit('1', 'MRN-A');
+  w.admissions.discharge('1', 'nurse');
+  w.changed('1');
+  // The devices are taken off, then the next patient is monitored before the registration: a new episode.
+  w.h.advance(NEW_EPISODE_GAP_MS);
+  w.h.obs('mon-1', { spo2: 85 });
+  const [alarm] = w.h.open();
+  w.h.advance(1000);
+  w.admit('1', 'MRN-B');
+  w.h.obs('mon-1', { spo2: 84 });
+  t.match(w.h.open(), [{ id: alarm.id, state: 'active', admission: null }], 'kept at the admission');
+  // The start cannot tell whether a new episode began before it was raised: it leaves, as before.
+  await w.restart();
+  t.same(w.h.open(), []);
+  t.match(w.h.events, [{ phase: 'cleared', message: new RegExp(`; ${PATIENT_LEFT}$`) }]);
+  t.same(w.reported(), [
+    { event: 'raised:spo2', mrn: undefined, pseudonym: undefined },
+    { event: 'cleared:spo2', mrn: undefined, pseudonym: undefined },
+  ]);
+});
 
 /** The pulse alarms open, oldest first, as `admission:state:left`, and who each was reported under. */
 function pulseAlarms(w: ReturnType<typeof ward>) {

@@ -12,16 +12,16 @@ import {
 
 const T0 = Date.parse('2026-11-27T09:00:00Z');
 
-/** Beds and their admissions as the database has them, and the beds whose last patient left. */
-function directory(admitted: Record<string, number> = {}, departed: string[] = []): BedAdmissions {
+/** Beds and their admissions as the database has them, and when each bed's last patient left. */
+function directory(admitted: Record<string, number> = {}, departed: Record<string, number> = {}): BedAdmissions {
   return {
     get: (bed) => (admitted[bed] === undefined ? undefined : { admission: admitted[bed] }),
     current: () => Object.entries(admitted).map(([bed, admission]) => ({ bed, admission })),
-    departed: () => departed,
+    departed: () => new Map(Object.entries(departed)),
   };
 }
 
-function started(admitted: Record<string, number> = {}, departed: string[] = []): BedPatients {
+function started(admitted: Record<string, number> = {}, departed: Record<string, number> = {}): BedPatients {
   const patients = new BedPatients(directory(admitted, departed), T0 - 1000);
   patients.start(T0);
   return patients;
@@ -142,14 +142,53 @@ t.test('which open alarms of the bed stay at a change: those about values the ad
 });
 
 t.test('a bed whose patient left before the start: the silence counts from the start', async (t) => {
-  const patients = started({ '1': 7 }, ['2']);
+  const patients = started({ '1': 7 }, { '2': T0 - 60_000 });
   t.match(patients.of('2'), { admission: null, vacancy: 'departed', heard: T0, gap: NEW_EPISODE_GAP_MS });
   t.match(patients.of('1'), { admission: 7, vacancy: 'never', gap: Infinity });
   t.notOk(patients.startsEpisode(patients.of('2'), T0 + NEW_EPISODE_GAP_MS - 1));
   t.equal(patients.changed('2', 9, T0 + NEW_EPISODE_GAP_MS)?.forget, 'everything', 'it streamed on since the start');
   // Known at the start only as departed, its first change: everything goes.
-  const other = started({}, ['3']);
+  const other = started({}, { '3': T0 - 60_000 });
   t.equal(other.changed('3', 9, T0 + 1000)?.forget, 'everything');
+});
+
+t.test('a bed with a patient now that one left before: not departed, its admission is what counts', async (t) => {
+  const patients = started({ '1': 7 }, { '1': T0 - 60_000 });
+  t.match(patients.of('1'), { admission: 7, vacancy: 'never', gap: Infinity });
+  t.equal(patients.changed('1', null, T0 + 1000)?.forget, 'everything');
+});
+
+t.test('which open alarms restored from the last run stay at the start', async (t) => {
+  const LEFT = T0 - 60_000;
+  // Bed 1: admission 7, never a departure; 2: admission 8, one left before; 3: none, one left; 4: none, never one.
+  const patients = started({ '1': 7, '2': 8 }, { '2': LEFT, '3': LEFT });
+  const alarm = (admission: number | null, raisedAt: number): AlarmAbout => ({
+    admission,
+    raisedAt,
+    metric: 'spo2',
+    rule: 'limit',
+  });
+  const cases: ReadonlyArray<[string, AlarmAbout, boolean, string]> = [
+    ['1', alarm(7, LEFT), true, "the bed's admission's"],
+    ['1', alarm(6, LEFT), false, "another admission's: its patient left while the daemon was down"],
+    ['1', alarm(null, LEFT - 1000), true, 'none, in a bed whose patient is its first: kept at the admission'],
+    ['2', alarm(8, LEFT + 1000), true, "the bed's admission's"],
+    [
+      '2',
+      alarm(null, LEFT + 1000),
+      false,
+      'none, in a bed a patient left before: whose values it was about is unknown',
+    ],
+    ['2', alarm(null, LEFT - 1000), false, 'none, raised before the last departure'],
+    ['3', alarm(null, LEFT - 1000), false, 'none, raised before its patient left while the daemon was down'],
+    ['3', alarm(null, LEFT), false, 'none, raised as its patient left'],
+    ['3', alarm(null, LEFT + 1000), true, 'none, raised after the last departure: the bed has no patient still'],
+    ['3', alarm(7, LEFT - 1000), false, 'of an admission, in a bed with none'],
+    ['4', alarm(null, T0 - 3_600_000), true, 'none, in a bed that never had a patient, however old'],
+    ['5', alarm(null, T0 - 1000), true, 'none, in a bed the start did not name'],
+  ];
+  for (const [bed, restored, stays, why] of cases)
+    t.equal(patients.keepsAtStart(bed, restored), stays, `bed ${bed}: ${why}`);
 });
 
 t.test('a bed first seen before the start counts from when the engine was built', async (t) => {

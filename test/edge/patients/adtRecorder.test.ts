@@ -24,11 +24,12 @@ interface Ward {
 
 const NOW = Date.UTC(2026, 11, 2, 12, 0, 0);
 
-function ward(t: Test, config: Record<string, unknown> = {}): Ward {
+/** The ward's feed and admissions on a fresh database; `now` is the gateway's clock (NOW unless a test moves it). */
+function ward(t: Test, config: Record<string, unknown> = {}, now: () => number = () => NOW): Ward {
   const db = openDatabase(tempDir(t));
   t.teardown(() => db.close());
   const audit = new AuditLog(db);
-  const admissions = new Admissions(db, audit, () => NOW);
+  const admissions = new Admissions(db, audit, now);
   const changed: string[][] = [];
   const adt = adtConfigSchema.parse({
     senders: [{ application: 'HIS' }],
@@ -38,10 +39,10 @@ function ward(t: Test, config: Record<string, unknown> = {}): Ward {
   const handler = new AdtHandler({
     config: adt,
     locations: adt.locations,
-    recorder: new AdtRecorder(db, audit, () => NOW),
+    recorder: new AdtRecorder(db, audit, now),
     application: 'gw-test',
     facility: '3B',
-    now: () => NOW,
+    now,
     onChanged: (beds) => {
       admissions.reload();
       changed.push([...beds]);
@@ -166,7 +167,11 @@ t.test(
       target: 'bed:9',
       detail: { from: '7', event: 'A02', controlId: 'C2' },
     });
-    t.same(w.admissions.departed(), ['7'], 'bed 7 had a patient, who moved out (the alarm engine starts it so)');
+    t.same(
+      Object.fromEntries(w.admissions.departed()),
+      { 7: NOW },
+      'bed 7 had a patient, who moved out (the alarm engine starts it so)',
+    );
     // To another ward: no bed of ours holds the patient any more.
     t.equal(
       msa(
@@ -182,7 +187,7 @@ t.test(
     );
     t.same(beds(w), {});
     t.match(auditOf(w).at(-1), { action: 'adt-transfer-out', target: 'bed:9', detail: { admittedBy: 'adt' } });
-    t.same(w.admissions.departed().sort(), ['7', '9']);
+    t.same(Object.fromEntries(w.admissions.departed()), { 7: NOW, 9: NOW });
     // The transfer is cancelled: PV1-3 is where the patient was before it.
     t.equal(
       msa(
@@ -197,9 +202,45 @@ t.test(
       'AA',
     );
     t.same(Object.keys(beds(w)), ['9']);
-    t.same(w.admissions.departed(), ['7'], 'a bed with a patient in it is not departed');
+    t.same(
+      Object.fromEntries(w.admissions.departed()),
+      { 7: NOW, 9: NOW },
+      'a bed with a patient in it keeps its last departure (the alarm engine tells it from the admission)',
+    );
   },
 );
+
+t.test("departed(): when each bed's last patient left it, discharged, moved out or moved to another bed", async (t) => {
+  let now = NOW;
+  const w = ward(t, {}, () => now);
+  const HOUR = 3_600_000;
+  /** The event `hours` after NOW, received then. */
+  const at = async (hours: number, spec: { event: string; patient: string; location?: string }) => {
+    now = NOW + hours * HOUR;
+    const evn = new Date(now).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    t.equal(msa(await w.send({ ...spec, controlId: `C${hours}`, at: `${evn}+0000` })).code, 'AA');
+  };
+  await at(0, { event: 'A01', patient: 'P100', location: '3B^301^7' });
+  await at(1, { event: 'A02', patient: 'P100', location: '3B^302^9' });
+  await at(2, { event: 'A03', patient: 'P100', location: '3B^302^9' });
+  // Bed 7 again: a discharge after the move out of it.
+  await at(3, { event: 'A01', patient: 'P200', location: '3B^301^7' });
+  await at(4, { event: 'A03', patient: 'P200', location: '3B^301^7' });
+  // Bed 11: a move out after a discharge; bed 12 has had a patient and never lost one.
+  await at(5, { event: 'A01', patient: 'P300', location: '3B^303^11' });
+  await at(6, { event: 'A03', patient: 'P300', location: '3B^303^11' });
+  await at(7, { event: 'A01', patient: 'P400', location: '3B^303^11' });
+  await at(8, { event: 'A02', patient: 'P400', location: '3B^303^12' });
+  // Bed 13: moved out of the ward.
+  await at(9, { event: 'A01', patient: 'P500', location: '3B^304^13' });
+  await at(10, { event: 'A02', patient: 'P500', location: '4C^410^1' });
+  t.same(Object.fromEntries(w.admissions.departed()), {
+    7: NOW + 4 * HOUR,
+    9: NOW + 2 * HOUR,
+    11: NOW + 8 * HOUR,
+    13: NOW + 10 * HOUR,
+  });
+});
 
 t.test('A03 discharges, A13 cancels the discharge, A11 cancels the admission, A08 renames', async (t) => {
   const w = ward(t);
