@@ -53,7 +53,9 @@ export async function startWardgate(
   // some (--cpu-prof) are refused in NODE_OPTIONS.
   const launcher = join(ROOT, 'bin/wardgate.js');
   const { env, nodeOptions } = launcherLine(launcher);
-  const child = spawn(process.execPath, [...nodeOptions, ...nodeArgs, launcher, 'edge', '--config', file], {
+  // WARDGATE_BENCH_NODE_ARGS: Node or V8 options for the daemon of every bench (e.g. a GC flag to compare).
+  const extra = process.env.WARDGATE_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeOptions, ...nodeArgs, ...extra, launcher, 'edge', '--config', file], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, ...env },
   });

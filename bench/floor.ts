@@ -196,13 +196,10 @@ export async function runFloorBench(
   sizes = [30, 300, 1000],
 ): Promise<FloorFigures[]> {
   const windowS = Number(process.env.WARDGATE_BENCH_FLOOR_SECONDS ?? 30);
-  // WARDGATE_BENCH_FLOOR_PROF=DIR: a CPU profile of the daemon; WARDGATE_BENCH_FLOOR_NODE_ARGS: its Node options (e.g. V8 heap sizes).
-  const nodeArgs = [
-    ...(process.env.WARDGATE_BENCH_FLOOR_PROF
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.WARDGATE_BENCH_FLOOR_PROF}`]
-      : []),
-    ...(process.env.WARDGATE_BENCH_FLOOR_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-  ];
+  // WARDGATE_BENCH_FLOOR_PROF=DIR: a CPU profile of the daemon (other Node options: WARDGATE_BENCH_NODE_ARGS, children.ts).
+  const nodeArgs = process.env.WARDGATE_BENCH_FLOOR_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.WARDGATE_BENCH_FLOOR_PROF}`]
+    : [];
   const figures: FloorFigures[] = [];
   for (const beds of sizes) {
     const devices = Array.from({ length: beds }, (_, i) => ({ id: `mon-${i + 1}`, password: mintDeviceSecret() }));
