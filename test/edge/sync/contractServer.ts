@@ -19,6 +19,8 @@ export interface ContractServer {
   readonly bodies: string[];
   readonly batchIds: string[];
   attempts: number;
+  /** The Authorization header of every batch attempt ('' for none). */
+  readonly authorizations: string[];
   /** While true, every request (the start check too) is refused 401 WG_ERR_SIGNATURE, as the cloud answers a gateway it has not loaded yet. */
   unknownGateway: boolean;
   /** Requests refused so while unknownGateway was true. */
@@ -44,6 +46,7 @@ export async function startContractServer(
     bodies: [],
     batchIds: [],
     attempts: 0,
+    authorizations: [],
     unknownGateway: false,
     refusedUnknown: 0,
     stop: () =>
@@ -69,6 +72,7 @@ export async function startContractServer(
         // The start check of the numbering: the highest number stored per stream, whatever the mode (the modes are the batches').
         if (path === '/verifyRange') return answerHeads(secret, req, body, state.items, res);
         state.attempts++;
+        state.authorizations.push(req.headers.authorization ?? '');
         const mode = state.mode;
         if (mode === 'down') return req.socket.destroy();
         try {
