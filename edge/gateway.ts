@@ -19,6 +19,7 @@ import { ingestQueue } from './ingest/ingestQueue.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { MqttBroker } from './mqtt/broker.js';
+import { Outbound, outboundSettings } from './net/outbound.js';
 import { Admissions } from './patients/admissions.js';
 import type { Service } from './service.js';
 import type { Db } from './store/database.js';
@@ -201,7 +202,17 @@ export class Gateway {
       dataDir: config.gateway.dataDir,
     });
     const guard = new StorageGuard(store.db, config.storage, technical);
-    const cloud = wireSync({ config, env: this.#env, log, db: store.db, bus, alarms: technical, metrics });
+    // One way out for the sync, ID tokens and the alarm webhook: the hospital's web proxy where one is set.
+    const outbound = new Outbound(outboundSettings(config.proxy, this.#env));
+    if (outbound.proxied)
+      log.info(
+        {
+          ...(config.cloud && { cloud: outbound.describe(config.cloud.url) }),
+          ...(config.alarms.webhook && { webhook: outbound.describe(config.alarms.webhook.url) }),
+        },
+        'requests out and the web proxy',
+      );
+    const cloud = wireSync({ config, env: this.#env, log, db: store.db, bus, alarms: technical, metrics, outbound });
     const scheduler = new Scheduler({
       // The checkpoint runs on the ingest writer thread: its fsyncs never hold up an alarm.
       jobs: jobList({
@@ -274,6 +285,7 @@ export class Gateway {
       bus,
       log,
       env: this.#env,
+      outbound,
       onFatal: (err) => this.#diskFailed(err),
       publisher: { publish: (topic, payload, options) => mqtt.publish(topic, payload, options) },
       onEvent: (phase, priority) => metrics.alarmEvents.inc({ phase, priority }),

@@ -110,6 +110,9 @@ export const errorCodes = {
   WG_ERR_ANSWER: {
     doc: "The gateway's verdict on a cloud answer: a 2xx that is not the answer the sync contract requires (another batch id, no heads asked for), such as a proxy's page; the request is retried.",
   },
+  WG_ERR_PROXY: {
+    doc: "The hospital's web proxy refused a request of the gateway (407 wrong proxy credentials, 403 a host it does not allow) or could not be reached; the request is retried like a network error.",
+  },
   WG_ERR_HEADERS_TOO_LARGE: {
     status: 431,
     doc: "A cloud request's headers are larger than the server reads (16 KiB); the connection is closed after the answer.",

@@ -14,6 +14,7 @@ import { AlarmEngine, type AlarmSink, type Clock } from './engine.js';
 import { logAlarmSink, mqttAlarmSink, type Publisher } from './outputs.js';
 import type { Alarm, AlarmEvent } from './types.js';
 import { AlarmWebhook } from './webhook.js';
+import type { Outbound } from '../net/outbound.js';
 
 export interface AlarmServiceDeps {
   readonly config: GatewayConfig;
@@ -24,6 +25,8 @@ export interface AlarmServiceDeps {
   readonly log: Logger;
   readonly publisher: Publisher;
   readonly env: NodeJS.ProcessEnv;
+  /** How the webhook's requests go out (the web proxy, unless its host is in noProxy or on this box). */
+  readonly outbound?: Outbound;
   readonly clock?: Clock;
   /** Counts alarm events by phase and priority. */
   readonly onEvent?: (phase: string, priority: string) => void;
@@ -116,6 +119,7 @@ export class AlarmService implements Service {
         ward: config.ward,
         gateway: config.gateway.id,
         log,
+        ...(this.#deps.outbound && { outbound: this.#deps.outbound }),
       });
       sinks.push(this.#webhook);
     }

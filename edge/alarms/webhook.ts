@@ -2,6 +2,7 @@
 // like the sync (`X-Wardgate-Signature: v1=HMAC-SHA256(secret, timestamp + "." +
 // body)`), retried with exponential backoff and jitter, in order, one at a time.
 import type { Logger } from '../log.js';
+import { directOutbound, type Outbound } from '../net/outbound.js';
 import { formatSyncTimestamp, signBody } from '../../shared/sync/signature.js';
 import type { AlarmSink } from './engine.js';
 import { eventView } from './outputs.js';
@@ -18,6 +19,8 @@ export interface WebhookOptions {
   readonly log: Logger;
   /** Base of the exponential backoff (tests shorten it). */
   readonly backoffMs?: number;
+  /** How requests go out: the web proxy like any other request, unless the host is in noProxy or on this box. */
+  readonly outbound?: Outbound;
 }
 
 /** Pending deliveries beyond this are dropped oldest first (and counted): a dead pager must not exhaust memory. */
@@ -75,7 +78,7 @@ export class AlarmWebhook implements AlarmSink {
     for (let attempt = 1; attempt <= maxAttempts && !this.#stopped; attempt++) {
       const timestamp = formatSyncTimestamp(Date.now());
       try {
-        const res = await fetch(url, {
+        const res = await (this.#options.outbound ?? directOutbound).fetch(url, {
           method: 'POST',
           body,
           headers: {

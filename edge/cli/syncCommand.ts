@@ -9,6 +9,7 @@ import { createLogger } from '../log.js';
 import { DB_FILE, openDatabase, type Db } from '../store/database.js';
 import { BatchBuilder } from '../sync/batchBuilder.js';
 import { googleIdTokens } from '../sync/idToken.js';
+import { Outbound, outboundSettings } from '../net/outbound.js';
 import { Pseudonyms } from '../sync/pseudonyms.js';
 import { Verifier, type VerifyReport } from '../sync/verifier.js';
 import { Outbox } from '../store/outbox.js';
@@ -119,8 +120,10 @@ async function verify(
 ): Promise<number> {
   const cloud = config.cloud;
   if (!cloud) throw new WardgateError('WG_ERR_USAGE', 'no cloud in the config: nothing was synced to verify');
-  const tokens = cloud.idToken ? googleIdTokens(cloud.idToken) : undefined;
+  const outbound = new Outbound(outboundSettings(config.proxy, io.env));
+  const tokens = cloud.idToken ? googleIdTokens({ ...cloud.idToken, outbound }) : undefined;
   const verifier = new Verifier({
+    outbound,
     db,
     outbox,
     url: cloud.url,

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { WardgateError } from '../../shared/errors.js';
 import { isDeviceVerifier } from '../auth/deviceSecret.js';
 import { isPasswordHash } from '../auth/password.js';
+import { outboundSettings } from '../net/outbound.js';
 import { configSchema, envOverrides, type ParsedConfig, type Role } from './schema.js';
 
 export interface Principal {
@@ -113,6 +114,22 @@ export function loadConfig({ file, env = process.env, cwd = process.cwd() }: Loa
     const credentials = config.cloud.idToken?.credentialsFile;
     if (credentials !== undefined) checkFile(atPath(credentials), 'cloud.idToken.credentialsFile', true, problems);
   }
+  // The web proxy's password is named, like every secret: a variable that must be set, or a 0600 file.
+  const proxy = config.proxy && {
+    ...config.proxy,
+    ...(config.proxy.passwordFile !== undefined && {
+      passwordFile: checkFile(atPath(config.proxy.passwordFile), 'proxy.passwordFile', true, problems),
+    }),
+  };
+  if (proxy?.passwordEnv !== undefined && !env[proxy.passwordEnv])
+    problems.push(`proxy.passwordEnv: environment variable ${proxy.passwordEnv} is not set`);
+  if (!proxy && (config.cloud || webhook)) {
+    try {
+      outboundSettings(undefined, env);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
   if (problems.length) throw configError(problems);
 
   return deepFreeze({
@@ -123,6 +140,7 @@ export function loadConfig({ file, env = process.env, cwd = process.cwd() }: Loa
     ...(config.hl7 && { hl7: { ...config.hl7, adt } }),
     ...(ehr && { ehr }),
     ...(alarmManager && { alarmManager }),
+    ...(proxy && { proxy }),
     ...(config.cloud?.idToken?.credentialsFile !== undefined && {
       cloud: {
         ...config.cloud,

@@ -10,6 +10,7 @@ import { alarmManagerConfigSchema } from '../integration/alarmManagerConfig.js';
 import { jobsConfigSchema } from '../jobs/config.js';
 import { storageConfigSchema } from '../store/config.js';
 import { cloudConfigSchema } from '../sync/config.js';
+import { proxyConfigSchema } from '../net/config.js';
 
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const WARD_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
@@ -254,6 +255,8 @@ export const configSchema = z.strictObject({
   alarms: alarmConfigSchema,
   /** Edge-to-cloud sync (edge/sync/config.ts); absent: sync off, everything stays buffered. */
   cloud: cloudConfigSchema.optional(),
+  /** The hospital's web proxy for every request out (edge/net/config.ts); absent: HTTPS_PROXY, HTTP_PROXY, NO_PROXY from the environment. */
+  proxy: proxyConfigSchema.optional(),
   storage: storageConfigSchema,
   jobs: jobsConfigSchema,
   /** The ward dashboard's sessions (edge/dashboard/config.ts). */

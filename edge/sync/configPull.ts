@@ -11,6 +11,7 @@ import { alarmConfigSchema, type AlarmConfig } from '../alarms/config.js';
 import type { GatewayConfig } from '../config/load.js';
 import type { Db } from '../store/database.js';
 import { storedPulledConfig, storePulledConfig, type PulledConfig } from '../store/pulledConfigStore.js';
+import { directOutbound, type Outbound } from '../net/outbound.js';
 import { requestDeadline, untilAborted } from './transport.js';
 
 export type PullResult =
@@ -56,6 +57,8 @@ export interface PullOptions {
   headers?: () => Promise<Record<string, string>>;
   /** Whether the running daemon applies a new version at once (the audit entry says when it applies). */
   appliesLive?: boolean;
+  /** How requests go out (the hospital's web proxy); absent: directly. */
+  outbound?: Outbound;
 }
 
 export async function pullConfig(options: PullOptions): Promise<PullResult> {
@@ -72,7 +75,7 @@ export async function pullConfig(options: PullOptions): Promise<PullResult> {
 async function pull(options: PullOptions, auth: Record<string, string>, signal: AbortSignal): Promise<PullResult> {
   const { db, now } = options;
   const current = storedPulledConfig(db);
-  const res = await fetch(`${options.url.replace(/\/+$/, '')}/edgeConfig`, {
+  const res = await (options.outbound ?? directOutbound).fetch(`${options.url.replace(/\/+$/, '')}/edgeConfig`, {
     headers: { ...signedConfigHeaders(options.gateway, options.secret, now(), current?.etag ?? undefined), ...auth },
     signal,
     redirect: 'error',

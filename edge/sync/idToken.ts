@@ -5,10 +5,23 @@
 //
 // The library is loaded at the first token, not at start: it costs some 13 MiB
 // of memory, and most gateways sign with HMAC alone and never need it.
+//
+// Behind a web proxy the library's requests (the token endpoint) go out by the
+// gateway's own fetch, so tokens and batches take the same proxy, noProxy and
+// credentials (edge/net/outbound.ts) rather than the library's reading of
+// https_proxy alone.
 import type { IdTokenClient } from 'google-auth-library';
+import type { Outbound } from '../net/outbound.js';
 import type { TokenSource } from './transport.js';
 
-export function googleIdTokens(options: { audience: string; credentialsFile?: string }): TokenSource {
+export interface IdTokenOptions {
+  readonly audience: string;
+  readonly credentialsFile?: string;
+  /** How requests go out; absent or with no proxy: the library's own way. */
+  readonly outbound?: Outbound;
+}
+
+export function googleIdTokens(options: IdTokenOptions): TokenSource {
   let client: Promise<IdTokenClient> | undefined;
   return {
     async headers(): Promise<Record<string, string>> {
@@ -27,8 +40,20 @@ export function googleIdTokens(options: { audience: string; credentialsFile?: st
   };
 }
 
-async function idTokenClient(options: { audience: string; credentialsFile?: string }): Promise<IdTokenClient> {
+async function idTokenClient(options: IdTokenOptions): Promise<IdTokenClient> {
   const { GoogleAuth } = await import('google-auth-library');
-  const auth = new GoogleAuth(options.credentialsFile !== undefined ? { keyFile: options.credentialsFile } : {});
+  const outbound = options.outbound?.proxied ? options.outbound : undefined;
+  const auth = new GoogleAuth({
+    ...(options.credentialsFile !== undefined && { keyFile: options.credentialsFile }),
+    // gaxios's fetchImplementation: its documented hook for the fetch it calls.
+    ...(outbound && {
+      clientOptions: {
+        transporterOptions: {
+          fetchImplementation: ((input: string | URL, init?: RequestInit) =>
+            outbound.fetch(input, init)) as typeof fetch,
+        },
+      },
+    }),
+  });
   return auth.getIdTokenClient(options.audience);
 }

@@ -9,6 +9,7 @@ import { MAX_BATCH_JSON_BYTES } from '../../shared/sync/wire.js';
 import { validateBatch } from '../../shared/sync/validate.js';
 import { parseHeads, type StreamHeads } from '../../shared/sync/verify.js';
 import { isRejection } from '../../shared/timestamp.js';
+import type { Outbound } from '../net/outbound.js';
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
 import type { Db } from '../store/database.js';
@@ -47,6 +48,8 @@ export interface SyncDeps {
   readonly alarms?: TechnicalAlarms;
   readonly metrics?: SyncMetricsSink;
   readonly tokens?: TokenSource;
+  /** How requests go out (the hospital's web proxy); absent: directly. */
+  readonly outbound?: Outbound;
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -115,6 +118,7 @@ export class SyncService implements Service {
       timeoutMs: requestTimeoutMs,
       now: this.#now,
       ...(this.#deps.tokens && { tokens: this.#deps.tokens }),
+      ...(this.#deps.outbound && { outbound: this.#deps.outbound }),
     });
     this.#cancel = new AbortController();
     this.#stopped = false;
@@ -141,6 +145,7 @@ export class SyncService implements Service {
       timeoutMs: this.#deps.config.requestTimeoutMs,
       now: this.#now,
       ...(this.#deps.tokens && { headers: () => this.#deps.tokens!.headers() }),
+      ...(this.#deps.outbound && { outbound: this.#deps.outbound }),
     };
     let heads: StreamHeads | undefined;
     try {
@@ -462,6 +467,7 @@ export class SyncService implements Service {
         attempt: entry.attempt,
         status: result.status,
         code: result.code,
+        reason: result.message,
         retryInMs: entry.notBefore - now,
       },
       'batch not accepted; will retry',

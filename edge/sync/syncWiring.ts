@@ -5,6 +5,7 @@
 import type { EventBus } from '../bus.js';
 import type { GatewayConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
+import type { Outbound } from '../net/outbound.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Service } from '../service.js';
 import type { Db } from '../store/database.js';
@@ -39,13 +40,15 @@ export function wireSync(options: {
   bus: EventBus;
   alarms: TechnicalAlarms;
   metrics?: GatewayMetrics;
+  /** How requests go out (the hospital's web proxy): batches, verification, config pull and ID tokens alike. */
+  outbound?: Outbound;
   now?: () => number;
 }): CloudSync | undefined {
-  const { config, env, log, db, alarms, metrics } = options;
+  const { config, env, log, db, alarms, metrics, outbound } = options;
   const cloud = config.cloud;
   if (!cloud) return undefined;
   const now = options.now ?? Date.now;
-  const tokens = cloud.idToken ? googleIdTokens(cloud.idToken) : undefined;
+  const tokens = cloud.idToken ? googleIdTokens({ ...cloud.idToken, ...(outbound && { outbound }) }) : undefined;
   const actors = [...config.users, ...config.devices].map((p) => p.name);
   const secret = env[cloud.secretEnv] ?? '';
   const sync = new SyncService({
@@ -59,6 +62,7 @@ export function wireSync(options: {
     secret,
     wardSecret: env[cloud.wardSecretEnv] ?? '',
     ...(tokens && { tokens }),
+    ...(outbound && { outbound }),
     ...(metrics && {
       metrics: {
         batch: (outcome, bytes) => {
@@ -88,6 +92,7 @@ export function wireSync(options: {
       actors,
     ),
     ...(tokens && { headers: () => tokens.headers() }),
+    ...(outbound && { outbound }),
   });
   const pull = () =>
     pullConfig({
@@ -100,6 +105,7 @@ export function wireSync(options: {
       timeoutMs: cloud.requestTimeoutMs,
       ...(tokens && { headers: () => tokens.headers() }),
       appliesLive: true,
+      ...(outbound && { outbound }),
     });
   return { sync, verifier, pullConfig: pull, services: [sync, new SyncTriggers(options.bus, sync)] };
 }

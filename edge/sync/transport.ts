@@ -3,6 +3,7 @@
 // batch. The meaning of each answer is the contract in docs/DEPLOY.md.
 import { signedBatchRequest } from '../../shared/sync/request.js';
 import type { SyncBatch } from '../../shared/sync/wire.js';
+import { directOutbound, proxyErrorIn, type Outbound } from '../net/outbound.js';
 
 export type Attempt =
   | { readonly outcome: 'synced'; readonly status: number; readonly duplicate: boolean; readonly conflicts: number }
@@ -29,6 +30,8 @@ export interface TransportOptions {
   readonly tokens?: TokenSource;
   /** Epoch ms, for the signature timestamp. */
   readonly now: () => number;
+  /** How requests go out (the hospital's web proxy); absent: directly. */
+  readonly outbound?: Outbound;
 }
 
 /**
@@ -66,7 +69,7 @@ export class Transport {
     try {
       // The token fetch counts against the deadline: a stalled token endpoint would otherwise hold the slot forever.
       const auth = this.#options.tokens ? await untilAborted(this.#options.tokens.headers(), deadline.signal) : {};
-      res = await fetch(this.#endpoint, {
+      res = await (this.#options.outbound ?? directOutbound).fetch(this.#endpoint, {
         method: 'POST',
         body: request.body,
         headers: { ...request.headers, ...auth },
@@ -76,6 +79,9 @@ export class Transport {
       text = await res.text();
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
+      // A proxy's refusal (wrong credentials, a host it does not allow) says so, also when it failed the ID token.
+      const proxy = proxyErrorIn(err);
+      if (proxy) return { outcome: 'retry', status: null, code: proxy.code, message: proxy.message };
       const code = e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? e.name);
       return { outcome: 'retry', status: null, code, message: e.message };
     } finally {

@@ -26,6 +26,7 @@ import type { Outbox, OutboxStream, Ranges } from '../store/outbox.js';
 import { OutboxRows } from '../store/outboxRows.js';
 import type { TechnicalAlarms } from './technicalAlarms.js';
 import { postVerify } from './verifyClient.js';
+import type { Outbound } from '../net/outbound.js';
 
 /** Most items in one re-sent batch: well inside the batch byte bound. */
 const REPAIR_ITEMS = 2000;
@@ -43,6 +44,8 @@ export interface VerifierDeps {
   readonly log: Logger;
   readonly alarms?: TechnicalAlarms;
   readonly headers?: () => Promise<Record<string, string>>;
+  /** How requests go out (the hospital's web proxy); absent: directly. */
+  readonly outbound?: Outbound;
   readonly now?: () => number;
 }
 
@@ -311,6 +314,7 @@ export class Verifier {
       timeoutMs: this.#d.timeoutMs,
       now: this.#now,
       ...(this.#d.headers && { headers: this.#d.headers }),
+      ...(this.#d.outbound && { outbound: this.#d.outbound }),
     };
     return (await postVerify(client, { v: 1, gateway: this.#d.gateway, ranges })).ranges;
   }

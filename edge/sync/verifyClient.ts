@@ -8,6 +8,7 @@ import {
   type VerifyAnswer,
   type VerifyRequest,
 } from '../../shared/sync/verify.js';
+import { directOutbound, proxyErrorIn, type Outbound } from '../net/outbound.js';
 import { requestDeadline, untilAborted } from './transport.js';
 
 export interface VerifyClientOptions {
@@ -16,6 +17,8 @@ export interface VerifyClientOptions {
   readonly timeoutMs: number;
   readonly headers?: () => Promise<Record<string, string>>;
   readonly now: () => number;
+  /** How requests go out (the hospital's web proxy); absent: directly. */
+  readonly outbound?: Outbound;
 }
 
 /** The cloud's answer was not 200 with the contract's body: `status` and `code` say what it was (status null: no answer). */
@@ -42,7 +45,7 @@ export async function postVerify(
   try {
     // The token fetch counts against the deadline: a stalled token endpoint would otherwise hold the caller forever.
     const auth = options.headers ? await untilAborted(options.headers(), deadline.signal) : {};
-    const res = await fetch(`${options.url.replace(/\/+$/, '')}/verifyRange`, {
+    const res = await (options.outbound ?? directOutbound).fetch(`${options.url.replace(/\/+$/, '')}/verifyRange`, {
       method: 'POST',
       body: signed.body,
       headers: { ...signed.headers, ...auth },
@@ -91,6 +94,8 @@ export async function postVerify(
       );
     }
     if (err instanceof VerifyRequestError) throw err;
+    const proxy = proxyErrorIn(err);
+    if (proxy) throw new VerifyRequestError(proxy.message, null, proxy.code, undefined, { cause: err });
     throw new VerifyRequestError(
       (err as Error).message,
       null,
