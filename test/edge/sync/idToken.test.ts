@@ -13,8 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { TLSSocket } from 'node:tls';
-import mqtt from 'mqtt';
-import { ROOT, passwordOf, spawnDaemon, writeTestConfig } from '../../helpers/gateway.js';
+import { ROOT, connectAs, spawnDaemon, writeTestConfig } from '../../helpers/gateway.js';
 import { tempDir, waitFor } from '../../helpers/env.js';
 import { selfSignedCert } from '../../helpers/tls.js';
 import { startContractServer } from './contractServer.js';
@@ -235,13 +234,7 @@ t.test('a gateway configured with cloud.idToken sends its batches with the Beare
   writeFileSync(join(dir, 'sa.json'), JSON.stringify(account.key), { mode: 0o600 });
   const endpoint = await tokenEndpoint(t, dir, account);
   await spawnDaemon(t, file, join(dir, 'data'), { ...env, ...endpoint.env });
-  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
-    clientId: 'pox-1',
-    username: 'pox-1',
-    password: passwordOf('pox-1'),
-    reconnectPeriod: 0,
-  });
-  t.teardown(() => device.endAsync(true));
+  const device = await connectAs(t, `mqtt://127.0.0.1:${mqttPort}`, 'pox-1');
   const obs = { seq: 1, obs: [{ code: 'spo2', value: 97, unit: '%' }] };
   await device.publishAsync('wardgate/devices/pox-1/obs', JSON.stringify(obs), { qos: 1 });
 

@@ -12,8 +12,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import { pathToFileURL } from 'node:url';
-import mqtt from 'mqtt';
-import { ROOT, passwordOf, spawnDaemon, spawnWardgate, writeTestConfig, type Daemon } from '../../helpers/gateway.js';
+import { ROOT, connectAs, spawnDaemon, spawnWardgate, writeTestConfig, type Daemon } from '../../helpers/gateway.js';
 import { tempDir, waitFor } from '../../helpers/env.js';
 import { startConnectProxy } from '../../helpers/connectProxy.js';
 import { selfSignedCert } from '../../helpers/tls.js';
@@ -69,13 +68,7 @@ async function gateway(
 
 async function start(t: Test, g: Awaited<ReturnType<typeof gateway>>): Promise<Daemon> {
   const daemon = await spawnDaemon(t, g.file, join(g.dir, 'data'), g.env);
-  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${g.mqttPort}`, {
-    clientId: 'pox-1',
-    username: 'pox-1',
-    password: passwordOf('pox-1'),
-    reconnectPeriod: 0,
-  });
-  t.teardown(() => device.endAsync(true));
+  const device = await connectAs(t, `mqtt://127.0.0.1:${g.mqttPort}`, 'pox-1');
   await device.publishAsync(
     'wardgate/devices/pox-1/obs',
     JSON.stringify({ seq: 1, obs: [{ code: 'spo2', value: 97, unit: '%' }] }),
