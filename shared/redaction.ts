@@ -20,7 +20,8 @@ export const redactedFields = [
   'value', 'values', 'payload', 'raw', 'text', 'note', 'notes', 'comment', 'freeText',
   // Secrets: passwords, tokens, signatures, and the headers that carry them.
   'password', 'passphrase', 'secret', 'secretHash', 'token', 'localToken', 'csrfToken', 'idToken', 'accessToken',
-  'authorization', 'cookie', 'set-cookie', 'signature', 'x-wardgate-signature',
+  'authorization', 'proxy-authorization', 'proxyAuthorization', 'cookie', 'set-cookie', 'signature',
+  'x-wardgate-signature',
 ] as const;
 
 /** What a redacted value is replaced with. */
@@ -62,10 +63,26 @@ export function redactingChildren<L extends { child: Child }>(logger: L): L {
   return logger;
 }
 
+/**
+ * A URL's password (`scheme://user:password@host`) anywhere in a string: an
+ * error message, a stack, a proxy variable as some library kept it. Up to the
+ * last `@` before the host, as a URL parser reads it.
+ */
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:@/?#"'<>]*):[^\s/?#"'<>]*@/gi;
+
+/** `text` with every URL password in it replaced. */
+export function redactUrlPasswords(text: string): string {
+  // Most strings hold no `://` at all: no regular expression run for them.
+  return text.includes('://') && text.includes('@') ? text.replace(URL_PASSWORD, `$1:${REDACTED}@`) : text;
+}
+
 function copy(value: unknown, depth: number, path: WeakSet<object>): unknown {
+  if (typeof value === 'string') return redactUrlPasswords(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth > MAX_DEPTH) return '[too deep]';
-  // What prints itself (a Date, a Buffer, a URL) holds no field to look for.
+  // A URL prints its password in its href: printed as that href without it.
+  if (value instanceof URL) return redactUrlPasswords(value.href);
+  // What prints itself (a Date, a Buffer) holds no field to look for.
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return value;
   if (path.has(value)) return '[circular]';
   path.add(value);

@@ -211,6 +211,41 @@ for (const [side, make] of loggers) {
       t.notOk(text().includes(patient.mrn));
     },
   );
+
+  t.test(
+    `${side}: a proxy URL's password is blanked wherever it sits: a URL object, a string, an error's message`,
+    async (t) => {
+      const { log, text } = capture(make);
+      const password = 'Pr0xy:pa55@word';
+      const raw = `http://ward:${password}@proxy.hospital.example:3128`;
+      const url = new URL(`http://ward:${encodeURIComponent(password)}@proxy.hospital.example:3128/`);
+      // What an HTTP library's error keeps of the request it failed: its proxy agent, the proxy URL, the headers.
+      const err = Object.assign(new Error(`request through ${raw} failed`), {
+        config: {
+          proxy: raw,
+          agent: { proxy: url, proxyHeaders: { 'Proxy-Authorization': 'Basic d2FyZDpzZWNyZXQ=' } },
+          headers: { proxyAuthorization: 'Basic d2FyZDpzZWNyZXQ=' },
+        },
+      });
+      log.error({ err, list: [url, `see ${raw}, then https://cloud.example/a@b`] }, 'token failed');
+      const out = text();
+      for (const leak of [password, encodeURIComponent(password), 'pa55', 'd2FyZDpzZWNyZXQ='])
+        t.notOk(out.includes(leak), `no ${leak}`);
+      const line = JSON.parse(out) as {
+        err: { message: string; config: { proxy: string; agent: { proxy: string } } };
+        list: string[];
+      };
+      t.equal(line.err.message, `request through http://ward:${REDACTED}@proxy.hospital.example:3128 failed`);
+      t.equal(line.err.config.proxy, `http://ward:${REDACTED}@proxy.hospital.example:3128`);
+      t.match(
+        line.err.config.agent.proxy,
+        /^http:\/\/ward:.+@proxy\.hospital\.example:3128\/$/,
+        'the URL, its user and host',
+      );
+      t.same(line.list[1], `see http://ward:${REDACTED}@proxy.hospital.example:3128, then https://cloud.example/a@b`);
+      t.equal(url.password, encodeURIComponent(password), 'the URL itself is not changed');
+    },
+  );
 }
 
 t.test("the list holds every field the edge's and the cloud's own lists protected", async (t) => {

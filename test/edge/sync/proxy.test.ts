@@ -229,3 +229,69 @@ t.test('ID tokens take the same proxy, with the same credentials, as the batches
   t.equal(proxy.refused, 0, 'both with the proxy password');
   t.notMatch(daemon.output(), PASSWORD);
 });
+
+t.test(
+  'a refused ID token with HTTPS_PROXY from the environment: the proxy password in none of the output',
+  async (t) => {
+    const cloud = await server(t);
+    const TOKEN_HOST = 'oauth2.googleapis.com';
+    const cert = selfSignedCert(tempDir(t), 'token-endpoint', TOKEN_HOST);
+    let refusedTokens = 0;
+    const google = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        refusedTokens++;
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: 'invalid_grant', error_description: 'Invalid JWT Signature.' }));
+      });
+    });
+    t.teardown(() => google.closeAllConnections());
+    const tls = { key: readFileSync(cert.key), cert: readFileSync(cert.cert) };
+    const proxy = await startConnectProxy(
+      t,
+      { user: 'ward', password: PASSWORD },
+      {
+        [`${TOKEN_HOST}:443`]: (socket) => google.emit('connection', new TLSSocket(socket, { isServer: true, ...tls })),
+      },
+    );
+    const g = await gateway(
+      t,
+      cloud.url.replace('127.0.0.1', 'cloud.wardgate.test'),
+      { jobs: { sync: '* * * * * *', configPull: '* * * * * *' } },
+      {
+        HTTPS_PROXY: `http://ward:${PASSWORD}@127.0.0.1:${proxy.port}`,
+        HTTP_PROXY: `http://ward:${PASSWORD}@127.0.0.1:${proxy.port}`,
+        GOOGLE_APPLICATION_CREDENTIALS: '',
+        NODE_EXTRA_CA_CERTS: cert.cert,
+      },
+      { idToken: { audience: 'https://wardgate-test.example', credentialsFile: 'sa.json' } },
+    );
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const key = {
+      type: 'service_account',
+      project_id: 'wardgate-test',
+      private_key_id: 'k1',
+      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      client_email: 'wardgate-edge@wardgate-test.iam.gserviceaccount.com',
+      client_id: '100000000000000000001',
+      token_uri: `https://${TOKEN_HOST}/token`,
+    };
+    writeFileSync(join(g.dir, 'sa.json'), JSON.stringify(key), { mode: 0o600 });
+    const daemon = await start(t, g);
+
+    await waitFor(
+      () => (/"job":"configPull"/.test(daemon.output()) && refusedTokens >= 2 ? true : undefined),
+      20_000,
+      'the config pull failing on its token',
+    );
+    t.match(daemon.output(), /invalid_grant/, 'the refusal is logged');
+    t.equal(proxy.refused, 0, 'the token requests went through the proxy with its password');
+    const basic = Buffer.from(`ward:${PASSWORD}`).toString('base64');
+    for (const secret of [PASSWORD, encodeURIComponent(PASSWORD), basic])
+      t.notOk(
+        daemon.output().includes(secret),
+        `${secret === basic ? 'the Basic credentials' : 'the password'} not in the output`,
+      );
+  },
+);
