@@ -68,6 +68,7 @@ export class Gateway {
   #alarms: AlarmService | undefined;
   #dashboard: DashboardService | undefined;
   #jobs: GatewayJobs | undefined;
+  #outbound: Outbound | undefined;
   readonly #token = randomBytes(32).toString('hex');
   readonly #env: NodeJS.ProcessEnv;
   readonly #onFatal: (err: Error) => void;
@@ -172,6 +173,9 @@ export class Gateway {
       }
     }
     this.#started = [];
+    // Every sender has stopped: a proxy connection still open (a CONNECT the proxy never answers) would hold the process.
+    await this.#outbound?.destroy();
+    this.#outbound = undefined;
     const store = this.#store;
     this.#store = undefined;
     try {
@@ -203,7 +207,13 @@ export class Gateway {
     });
     const guard = new StorageGuard(store.db, config.storage, technical);
     // One way out for the sync, ID tokens and the alarm webhook: the hospital's web proxy where one is set.
-    const outbound = new Outbound(outboundSettings(config.proxy, this.#env));
+    const timeouts = [config.cloud?.requestTimeoutMs, config.alarms.webhook?.timeoutMs].filter(
+      (ms): ms is number => ms !== undefined,
+    );
+    const outbound = new Outbound(outboundSettings(config.proxy, this.#env), {
+      ...(timeouts.length > 0 && { proxyTimeoutMs: Math.min(...timeouts) }),
+    });
+    this.#outbound = outbound;
     if (outbound.proxied)
       log.info(
         {

@@ -120,7 +120,7 @@ async function verify(
 ): Promise<number> {
   const cloud = config.cloud;
   if (!cloud) throw new WardgateError('WG_ERR_USAGE', 'no cloud in the config: nothing was synced to verify');
-  const outbound = new Outbound(outboundSettings(config.proxy, io.env));
+  const outbound = new Outbound(outboundSettings(config.proxy, io.env), { proxyTimeoutMs: cloud.requestTimeoutMs });
   const tokens = cloud.idToken ? googleIdTokens({ ...cloud.idToken, outbound }) : undefined;
   const verifier = new Verifier({
     outbound,
@@ -144,6 +144,9 @@ async function verify(
     while (!report.complete) report = addReports(report, await verifier.run());
   } catch (err) {
     throw new WardgateError('WG_ERR_UNAVAILABLE', `verification failed: ${(err as Error).message}`);
+  } finally {
+    // A proxy connection left open (a CONNECT never answered) would keep the command from exiting.
+    await outbound.destroy();
   }
   if (json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else {

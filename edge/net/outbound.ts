@@ -152,10 +152,17 @@ type Dispatcher = NonNullable<RequestInit['dispatcher']>;
 /** Outbound HTTP for one process, from its settings: `fetch` with the right dispatcher for each URL. */
 export class Outbound {
   readonly #settings: OutboundSettings;
+  readonly #proxyTimeoutMs: number;
   readonly #agents = new Map<ProxyRoute, Promise<Dispatcher>>();
 
-  constructor(settings: OutboundSettings = { noProxy: [] }) {
+  /**
+   * `proxyTimeoutMs` bounds the connection to the proxy and its answer to
+   * CONNECT: no longer than the shortest timeout of the requests that go out
+   * (a fetch's abort does not cancel a CONNECT under way).
+   */
+  constructor(settings: OutboundSettings = { noProxy: [] }, options: { proxyTimeoutMs?: number } = {}) {
     this.#settings = settings;
+    this.#proxyTimeoutMs = options.proxyTimeoutMs ?? 30_000;
   }
 
   /** Whether any proxy is configured (for any target). */
@@ -195,17 +202,21 @@ export class Outbound {
     }
   }
 
-  /** Closes the proxy connections (at stop). */
-  async close(): Promise<void> {
+  /**
+   * Ends the proxy connections at once, a CONNECT still waiting for its answer
+   * included (close() would wait for it): at stop, nothing of them holds the
+   * process open.
+   */
+  async destroy(): Promise<void> {
     const agents = [...this.#agents.values()];
     this.#agents.clear();
-    await Promise.all(agents.map(async (a) => (await a).close().catch(() => undefined)));
+    await Promise.all(agents.map(async (a) => (await a).destroy().catch(() => undefined)));
   }
 
   #agent(route: ProxyRoute): Promise<Dispatcher> {
     let agent = this.#agents.get(route);
     if (!agent) {
-      agent = import('undici').then(({ ProxyAgent }) => {
+      agent = import('undici').then(({ ProxyAgent, Pool }) => {
         const user = decodeURIComponent(route.url.username);
         const uri = new URL(route.url);
         uri.username = '';
@@ -214,7 +225,15 @@ export class Outbound {
             ? `Basic ${Buffer.from(`${user}:${route.password ?? ''}`).toString('base64')}`
             : undefined;
         // The password goes in the Proxy-Authorization header only, never in a URL an error could carry.
-        return new ProxyAgent({ uri: uri.href, ...(token && { token }) });
+        const timeout = this.#proxyTimeoutMs;
+        return new ProxyAgent({
+          uri: uri.href,
+          ...(token && { token }),
+          // The TCP (or TLS) connection to the proxy: undici's default is 10 s.
+          proxyTls: { timeout },
+          // Its answer to CONNECT: undici's default is 300 s, a stalled proxy would hold a socket that long.
+          clientFactory: (origin, options) => new Pool(origin, { ...options, headersTimeout: timeout }),
+        });
       });
       this.#agents.set(route, agent);
     }
@@ -252,6 +271,10 @@ function proxyFailure(err: unknown, route: ProxyRoute, target: URL): ProxyError 
         { cause: err },
       );
     }
+    if (e.code === 'UND_ERR_HEADERS_TIMEOUT')
+      return new ProxyError(`the web proxy ${proxy} (${route.source}) did not answer CONNECT to ${where}`, null, {
+        cause: err,
+      });
     if (e.code && UNREACHABLE.has(e.code))
       return new ProxyError(`cannot reach the web proxy ${proxy} (${route.source}): ${e.code}`, null, { cause: err });
     e = (e as { cause?: unknown }).cause as (Error & { code?: string }) | undefined;

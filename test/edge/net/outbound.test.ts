@@ -4,7 +4,7 @@
 // refusing or missing proxy looks like, through a loopback CONNECT proxy.
 import t, { type Test } from 'tap';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { configSchema } from '../../../edge/config/schema.js';
 import {
   isLoopback,
@@ -15,7 +15,7 @@ import {
   proxyErrorIn,
   redactUrl,
 } from '../../../edge/net/outbound.js';
-import { freePort } from '../../helpers/env.js';
+import { freePort, waitFor } from '../../helpers/env.js';
 import { startConnectProxy } from '../../helpers/connectProxy.js';
 
 const u = (s: string) => new URL(s);
@@ -163,7 +163,7 @@ t.test('through a CONNECT proxy with Basic credentials: the request arrives in a
       http_proxy: `http://wardgate:${encodeURIComponent('p@ss:word')}@127.0.0.1:${proxy.port}`,
     }),
   );
-  t.teardown(() => out.close());
+  t.teardown(() => out.destroy());
   const res = await out.fetch(`http://cloud.wardgate.test:${server.port}/ingestBatch`, { method: 'POST', body: 'x' });
   t.equal(await res.text(), 'ok');
   t.same(proxy.tunnels, [`cloud.wardgate.test:${server.port}`]);
@@ -177,7 +177,7 @@ t.test('a wrong password: a ProxyError 407 naming the proxy and the target, with
   const out = new Outbound(
     outboundSettings(undefined, { http_proxy: `http://wardgate:wrong-pass@127.0.0.1:${proxy.port}` }),
   );
-  t.teardown(() => out.close());
+  t.teardown(() => out.destroy());
   const err = await out.fetch(`http://cloud.wardgate.test:${server.port}/`).then(
     () => undefined,
     (e: unknown) => e,
@@ -199,7 +199,7 @@ t.test('a wrong password: a ProxyError 407 naming the proxy and the target, with
 t.test('a host the proxy will not reach: 403; a proxy that is not there: unreachable', async (t) => {
   const proxy = await startConnectProxy(t);
   const out = new Outbound(outboundSettings(undefined, { https_proxy: proxy.url }));
-  t.teardown(() => out.close());
+  t.teardown(() => out.destroy());
   const forbidden = await out.fetch('https://elsewhere.example.org/').catch((e: unknown) => e);
   t.match(forbidden, {
     code: 'WG_ERR_PROXY',
@@ -208,7 +208,7 @@ t.test('a host the proxy will not reach: 403; a proxy that is not there: unreach
   });
 
   const gone = new Outbound(outboundSettings(undefined, { https_proxy: `http://127.0.0.1:${await freePort()}` }));
-  t.teardown(() => gone.close());
+  t.teardown(() => gone.destroy());
   const unreachable = await gone.fetch('https://cloud.example.org/').catch((e: unknown) => e);
   t.match(unreachable, {
     code: 'WG_ERR_PROXY',
@@ -221,10 +221,36 @@ t.test('noProxy and loopback go directly, past a proxy that would refuse them', 
   const proxy = await startConnectProxy(t, { user: 'u', password: 'never-given' });
   const server = await target(t);
   const out = new Outbound(outboundSettings(undefined, { http_proxy: proxy.url, no_proxy: '*' }));
-  t.teardown(() => out.close());
+  t.teardown(() => out.destroy());
   t.equal(await (await out.fetch(`http://127.0.0.1:${server.port}/`)).text(), 'ok');
   const viaProxy = new Outbound(outboundSettings(undefined, { http_proxy: proxy.url }));
   t.equal(await (await viaProxy.fetch(`http://127.0.0.1:${server.port}/`)).text(), 'ok', 'loopback without noProxy');
   t.equal(server.requests, 2);
   t.equal(proxy.refused + proxy.tunnels.length, 0, 'the proxy saw nothing');
+});
+
+t.test('a proxy that never answers CONNECT: a ProxyError within proxyTimeoutMs, its socket closed', async (t) => {
+  const held: Socket[] = [];
+  let closed = 0;
+  const stalled = createTcpServer((socket) => {
+    held.push(socket);
+    socket
+      .on('error', () => undefined)
+      .on('close', () => closed++)
+      .resume();
+  });
+  await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', r));
+  t.teardown(() => (held.forEach((s) => s.destroy()), stalled.close()));
+  const port = (stalled.address() as AddressInfo).port;
+  const out = new Outbound(outboundSettings(undefined, { https_proxy: `http://127.0.0.1:${port}` }), {
+    proxyTimeoutMs: 300,
+  });
+  t.teardown(() => out.destroy());
+  const started = performance.now();
+  const err = await out.fetch('https://cloud.wardgate.test/').catch((e: unknown) => e);
+  const ms = performance.now() - started;
+  t.match(err, { code: 'WG_ERR_PROXY', status: null, message: /did not answer CONNECT to cloud\.wardgate\.test:443/ });
+  t.ok(ms >= 250 && ms < 5000, `failed after ${Math.round(ms)} ms`);
+  await waitFor(() => (closed >= 1 ? true : undefined), 5000, 'the stalled connection closed by the gateway');
+  t.equal(held.length, 1);
 });

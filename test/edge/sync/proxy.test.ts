@@ -10,6 +10,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { ROOT, connectAs, spawnDaemon, spawnWardgate, writeTestConfig, type Daemon } from '../../helpers/gateway.js';
@@ -293,5 +294,44 @@ t.test(
         daemon.output().includes(secret),
         `${secret === basic ? 'the Basic credentials' : 'the password'} not in the output`,
       );
+  },
+);
+
+t.test(
+  'a proxy that takes the connection and never answers CONNECT: SIGTERM still stops the daemon at once',
+  async (t) => {
+    // Accepts every connection and reads the CONNECT request, never answering it.
+    const held = new Set<Socket>();
+    const stalled = createTcpServer((socket) => {
+      held.add(socket);
+      socket.on('error', () => undefined).resume();
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => {
+      for (const s of held) s.destroy();
+      stalled.close();
+    });
+    const port = (stalled.address() as AddressInfo).port;
+    const g = await gateway(
+      t,
+      'https://cloud.wardgate.test/sync',
+      { proxy: { url: `http://127.0.0.1:${port}`, noProxy: [] } },
+      {},
+      { requestTimeoutMs: 1000 },
+    );
+    const daemon = await start(t, g);
+    await waitFor(() => (held.size >= 2 ? true : undefined), 20_000, 'sync attempts stalled at the proxy');
+    // Past the request timeout of the first attempt: its CONNECT is still unanswered.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+
+    const sent = performance.now();
+    daemon.child.kill('SIGTERM');
+    const bound = new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 10_000).unref());
+    const outcome = await Promise.race([daemon.exited.then(() => 'exited' as const), bound]);
+    const ms = Math.round(performance.now() - sent);
+    if (outcome !== 'exited') daemon.child.kill('SIGKILL');
+    t.equal(outcome, 'exited', `the daemon exited ${ms} ms after SIGTERM`);
+    t.equal(daemon.child.exitCode, 0, 'a clean stop');
+    t.match(daemon.output(), /"stopped"/);
   },
 );
