@@ -207,14 +207,17 @@ export class Gateway {
     });
     const guard = new StorageGuard(store.db, config.storage, technical);
     // One way out for the sync, ID tokens and the alarm webhook: the hospital's web proxy where one is set.
+    // Built only when something goes out: a box with neither never reads the proxy variables, and a
+    // malformed machine-wide HTTPS_PROXY does not keep its alarms from starting.
     const timeouts = [config.cloud?.requestTimeoutMs, config.alarms.webhook?.timeoutMs].filter(
       (ms): ms is number => ms !== undefined,
     );
-    const outbound = new Outbound(outboundSettings(config.proxy, this.#env), {
-      ...(timeouts.length > 0 && { proxyTimeoutMs: Math.min(...timeouts) }),
-    });
+    const outbound =
+      timeouts.length > 0
+        ? new Outbound(outboundSettings(config.proxy, this.#env), { proxyTimeoutMs: Math.min(...timeouts) })
+        : undefined;
     this.#outbound = outbound;
-    if (outbound.proxied)
+    if (outbound?.proxied)
       log.info(
         {
           ...(config.cloud && { cloud: outbound.describe(config.cloud.url) }),

@@ -62,6 +62,7 @@ export function outboundSettings(
 ): OutboundSettings {
   if (config) {
     const url = new URL(config.url);
+    decoded(url.username, 'proxy.url');
     const password =
       config.passwordEnv !== undefined
         ? env[config.passwordEnv]
@@ -98,9 +99,22 @@ function envRoute(env: NodeJS.ProcessEnv, ...names: string[]): ProxyRoute | unde
   const url = URL.canParse(text) ? new URL(text) : undefined;
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname)
     throw new WardgateError('WG_ERR_CONFIG', `${found.name}: expected a proxy URL such as http://proxy:3128`);
-  const password = url.password ? decodeURIComponent(url.password) : undefined;
+  decoded(url.username, found.name);
+  const password = url.password ? decoded(url.password, found.name) : undefined;
   url.password = '';
   return { url, ...(password !== undefined && { password }), source: found.name };
+}
+
+/** A URL's user or password, percent-decoded; WG_ERR_CONFIG naming `source` (never the text) when it cannot be. */
+function decoded(text: string, source: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new WardgateError(
+      'WG_ERR_CONFIG',
+      `${source}: the proxy user or password is not valid percent-encoding (a % must be followed by two hex digits; write a % itself as %25)`,
+    );
+  }
 }
 
 /** The URL as it may be logged: the password, if any, replaced. */
@@ -217,7 +231,7 @@ export class Outbound {
     let agent = this.#agents.get(route);
     if (!agent) {
       agent = import('undici').then(({ ProxyAgent, Pool }) => {
-        const user = decodeURIComponent(route.url.username);
+        const user = decoded(route.url.username, route.source);
         const uri = new URL(route.url);
         uri.username = '';
         const token =

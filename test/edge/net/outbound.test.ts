@@ -142,6 +142,30 @@ t.test('redaction: the password never, the user and host always', async (t) => {
   t.notMatch(out.describe('https://c.example.com/'), /cret/);
 });
 
+t.test(
+  'a user or password that is not valid percent-encoding: WG_ERR_CONFIG naming where, not a URIError',
+  async (t) => {
+    for (const [env, name] of [
+      [{ HTTPS_PROXY: 'http://ward:50%off@proxy:3128' }, 'HTTPS_PROXY'],
+      [{ http_proxy: 'http://w%E0%A4%A@proxy:3128' }, 'http_proxy'],
+    ] as const) {
+      const err = (() => {
+        try {
+          outboundSettings(undefined, env);
+        } catch (e) {
+          return e;
+        }
+      })();
+      t.match(err, { code: 'WG_ERR_CONFIG', message: new RegExp(`^${name}: the proxy user or password is not valid`) });
+      t.notMatch((err as Error).message, /50%off|%E0/, 'the text itself not repeated');
+    }
+    t.throws(() => outboundSettings({ url: 'http://w%zz@proxy:3128', noProxy: [] }, {}), {
+      code: 'WG_ERR_CONFIG',
+      message: /^proxy\.url: /,
+    });
+  },
+);
+
 /** A target server on 127.0.0.1 answering 200 "ok" to anything; requests counted. */
 async function target(t: Test) {
   const state = { requests: 0, port: 0 };

@@ -335,3 +335,18 @@ t.test(
     t.match(daemon.output(), /"stopped"/);
   },
 );
+
+t.test(
+  'a malformed HTTPS_PROXY on a box that sends nothing out (no cloud, no webhook): the daemon starts',
+  async (t) => {
+    const env = {
+      ...NO_PROXY_ENV,
+      HTTPS_PROXY: 'socks5://proxy.hospital.example:1080',
+      HTTP_PROXY: 'http://u:%zz@proxy:3128',
+    };
+    const { dir, file } = await writeTestConfig(t, { env, devices: [{ id: 'pox-1', bed: '1' }] });
+    const daemon = await spawnDaemon(t, file, join(dir, 'data'), env);
+    t.equal(daemon.child.exitCode, null, 'up');
+    t.notMatch(daemon.output(), /WG_ERR_CONFIG|proxy/i, 'the proxy variables not even read');
+  },
+);
