@@ -50,6 +50,18 @@ const reviewed: ReadonlyArray<{ file: string; code: string; why: string }> = [
     code: 'env[entry.secretHashEnv]',
     why: 'secretHashEnv is an upper-case variable name (edge/config/schema.ts)',
   },
+  {
+    file: 'edge/config/load.ts',
+    code: 'env[proxy.passwordEnv]',
+    why: 'proxy.passwordEnv is an upper-case variable name (edge/net/config.ts envName)',
+  },
+  {
+    file: 'edge/net/outbound.ts',
+    code: 'env[config.passwordEnv]',
+    why: 'proxy.passwordEnv is an upper-case variable name (edge/net/config.ts envName)',
+  },
+  // The proxy's standard variables, named by constants at each call of envValue (HTTPS_PROXY, no_proxy...).
+  { file: 'edge/net/outbound.ts', code: 'env[name]', why: 'names from the constant proxy variable names' },
   // A bed's latest values by metric: readings reach the engine only with a code of the registry
   // (shared/observation.ts refuses any other, WG_ERR_UNKNOWN_CODE), named by its short name or 'pulse'.
   {
