@@ -161,13 +161,19 @@ export function noProxyMatches(url: URL, entries: readonly string[]): boolean {
 
 const bare = (host: string) => host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
 
-type Dispatcher = NonNullable<RequestInit['dispatcher']>;
+type Undici = typeof import('undici');
+type Dispatcher = InstanceType<Undici['ProxyAgent']>;
+/** undici's own fetch and its ProxyAgent: the dispatcher is always given to the fetch of its own package. */
+interface Proxied {
+  readonly fetch: Undici['fetch'];
+  readonly agent: Dispatcher;
+}
 
 /** Outbound HTTP for one process, from its settings: `fetch` with the right dispatcher for each URL. */
 export class Outbound {
   readonly #settings: OutboundSettings;
   readonly #proxyTimeoutMs: number;
-  readonly #agents = new Map<ProxyRoute, Promise<Dispatcher>>();
+  readonly #agents = new Map<ProxyRoute, Promise<Proxied>>();
 
   /**
    * `proxyTimeoutMs` bounds the connection to the proxy and its answer to
@@ -208,9 +214,11 @@ export class Outbound {
   async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
     const route = this.proxyFor(input);
     if (!route) return fetch(input, init);
-    const dispatcher = await this.#agent(route);
+    // undici's fetch, not Node's: Node's bundles an undici of its own, of another major version on a later Node,
+    // which need not take this package's dispatcher.
+    const { fetch: undiciFetch, agent } = await this.#agent(route);
     try {
-      return await fetch(input, { ...init, dispatcher });
+      return await undiciFetch(input, { ...init, dispatcher: agent });
     } catch (err) {
       throw proxyFailure(err, route, new URL(input)) ?? err;
     }
@@ -224,13 +232,13 @@ export class Outbound {
   async destroy(): Promise<void> {
     const agents = [...this.#agents.values()];
     this.#agents.clear();
-    await Promise.all(agents.map(async (a) => (await a).destroy().catch(() => undefined)));
+    await Promise.all(agents.map(async (a) => (await a).agent.destroy().catch(() => undefined)));
   }
 
-  #agent(route: ProxyRoute): Promise<Dispatcher> {
+  #agent(route: ProxyRoute): Promise<Proxied> {
     let agent = this.#agents.get(route);
     if (!agent) {
-      agent = import('undici').then(({ ProxyAgent, Pool }) => {
+      agent = import('undici').then(({ ProxyAgent, Pool, fetch }) => {
         const user = decoded(route.url.username, route.source);
         const uri = new URL(route.url);
         uri.username = '';
@@ -240,7 +248,7 @@ export class Outbound {
             : undefined;
         // The password goes in the Proxy-Authorization header only, never in a URL an error could carry.
         const timeout = this.#proxyTimeoutMs;
-        return new ProxyAgent({
+        const dispatcher = new ProxyAgent({
           uri: uri.href,
           ...(token && { token }),
           // The TCP (or TLS) connection to the proxy: undici's default is 10 s.
@@ -248,6 +256,7 @@ export class Outbound {
           // Its answer to CONNECT: undici's default is 300 s, a stalled proxy would hold a socket that long.
           clientFactory: (origin, options) => new Pool(origin, { ...options, headersTimeout: timeout }),
         });
+        return { fetch, agent: dispatcher };
       });
       this.#agents.set(route, agent);
     }
