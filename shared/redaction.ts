@@ -63,17 +63,44 @@ export function redactingChildren<L extends { child: Child }>(logger: L): L {
   return logger;
 }
 
-/**
- * A URL's password (`scheme://user:password@host`) anywhere in a string: an
- * error message, a stack, a proxy variable as some library kept it. Up to the
- * last `@` before the host, as a URL parser reads it.
- */
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:@/?#"'<>]*):[^\s/?#"'<>]*@/gi;
+/** The run of characters that can be a URL's authority (`user:password@host:port`), matched from a given index. */
+const AUTHORITY = /[^\s/?#"'<>]*/y;
 
-/** `text` with every URL password in it replaced. */
+/**
+ * `text` with every URL password in it (`scheme://user:password@host`)
+ * replaced: in an error message, a stack, a proxy variable as some library
+ * kept it. The userinfo runs to the last `@` before the host, and the
+ * password from its first `:`, as a URL parser reads them. One pass over the
+ * text, whatever it holds: a log record may carry a string a device or a
+ * client sent (a topic, a field), and a backtracking pattern over tens of
+ * kilobytes of such text would hold the event loop, and the alarms, for
+ * seconds.
+ */
 export function redactUrlPasswords(text: string): string {
-  // Most strings hold no `://` at all: no regular expression run for them.
-  return text.includes('://') && text.includes('@') ? text.replace(URL_PASSWORD, `$1:${REDACTED}@`) : text;
+  // Most strings hold no `://` at all.
+  if (!text.includes('://') || !text.includes('@')) return text;
+  let out = '';
+  let copied = 0;
+  for (let mark = text.indexOf('://'); mark !== -1;) {
+    const start = mark + 3;
+    AUTHORITY.lastIndex = start;
+    const end = start + AUTHORITY.exec(text)![0].length;
+    let colon = -1;
+    let at = -1;
+    for (let i = start; i < end; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x40 /* @ */) at = i;
+      else if (c === 0x3a /* : */ && colon === -1) colon = i;
+    }
+    if (at !== -1 && colon !== -1 && colon < at) {
+      out += `${text.slice(copied, colon + 1)}${REDACTED}`;
+      copied = at;
+    }
+    // The next URL starts at the end of this one's authority at the earliest (its last `:` may be the next `://`'s):
+    // no character is read more than twice.
+    mark = text.indexOf('://', end - 1);
+  }
+  return copied === 0 ? text : out + text.slice(copied);
 }
 
 function copy(value: unknown, depth: number, path: WeakSet<object>): unknown {

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { createCloudLogger } from '../../cloud/log.js';
 import { createLogger } from '../../edge/log.js';
-import { REDACTED, redactedFields } from '../../shared/redaction.js';
+import { REDACTED, redactUrlPasswords, redactedFields } from '../../shared/redaction.js';
 
 type Log = ReturnType<typeof createLogger>;
 
@@ -266,4 +266,26 @@ t.test("the list holds every field the edge's and the cloud's own lists protecte
   const formerCloud = ['patient', 'subject', 'value', 'values', 'secret', 'token', 'authorization', 'signature'];
   const fields = new Set<string>(redactedFields);
   for (const field of [...formerEdge, ...formerCloud]) t.ok(fields.has(field), field);
+});
+
+t.test('URL passwords are found in one pass: a long hostile string costs no more than its length', async (t) => {
+  t.equal(
+    redactUrlPasswords(
+      'a://u:p@h://v:q@k/ and x://w:r@y.z:80/p?q=a@b, not https://cloud.example/a@b nor s://user@host:8',
+    ),
+    `a://u:${REDACTED}@h://v:${REDACTED}@k/ and x://w:${REDACTED}@y.z:80/p?q=a@b, not https://cloud.example/a@b nor s://user@host:8`,
+  );
+  // Shapes that make a backtracking pattern quadratic: 64 KiB took it 2.7 and 4.6 s.
+  for (const text of [
+    `${'a'.repeat(65_536)}:/ @ ://`,
+    `a://${'b'.repeat(32_768)}:${'c'.repeat(32_768)}/@`,
+    `${'://x'.repeat(16_384)}@`,
+  ]) {
+    const started = performance.now();
+    redactUrlPasswords(text);
+    t.ok(
+      performance.now() - started < 100,
+      `${text.length} characters in ${Math.round(performance.now() - started)} ms`,
+    );
+  }
 });
