@@ -6,7 +6,7 @@
 // read at a process's start, hence the children). Nothing leaves the machine.
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomUUID, verify } from 'node:crypto';
+import { verify } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,11 +16,10 @@ import { TLSSocket } from 'node:tls';
 import { ROOT, connectAs, spawnDaemon, writeTestConfig } from '../../helpers/gateway.js';
 import { tempDir, waitFor } from '../../helpers/env.js';
 import { selfSignedCert } from '../../helpers/tls.js';
+import { TOKEN_HOST, TOKEN_URL, serviceAccount, type ServiceAccount } from '../../helpers/serviceAccount.js';
 import { startContractServer } from './contractServer.js';
 
 t.setTimeout(120_000);
-const TOKEN_HOST = 'oauth2.googleapis.com';
-const TOKEN_URL = `https://${TOKEN_HOST}/token`;
 const AUDIENCE = 'https://europe-west1-wardgate-test.cloudfunctions.net';
 const ID_TOKEN_JS = join(ROOT, 'dist', 'edge', 'sync', 'idToken.js');
 
@@ -28,27 +27,13 @@ const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('
 const fromB64url = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown;
 
 /** A service account key file's fields, with a fresh RSA key; `publicKey` checks what it signed. */
-function serviceAccount() {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const key = {
-    type: 'service_account',
-    project_id: 'wardgate-test',
-    private_key_id: randomUUID().replaceAll('-', ''),
-    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
-    client_email: 'wardgate-edge@wardgate-test.iam.gserviceaccount.com',
-    client_id: '100000000000000000001',
-    token_uri: TOKEN_URL,
-  };
-  return { key, publicKey };
-}
-
 /**
  * Google's token endpoint for one service account, behind a loopback proxy.
  * It grants an ID token only to a JWT assertion signed with the account's key,
  * issued by its email, for the token URL, asking for AUDIENCE; `failing` makes
  * it answer 500.
  */
-async function tokenEndpoint(t: Test, dir: string, account: ReturnType<typeof serviceAccount>) {
+async function tokenEndpoint(t: Test, dir: string, account: ServiceAccount) {
   const cert = selfSignedCert(dir, 'token-endpoint', TOKEN_HOST);
   const state = {
     failing: false,

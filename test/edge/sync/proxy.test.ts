@@ -6,7 +6,6 @@
 // sent; NO_PROXY sends directly (the child then resolves the name itself, by
 // test/helpers/testHosts.mjs); the password is never in the daemon's output.
 import t, { type Test } from 'tap';
-import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { ROOT, connectAs, spawnDaemon, spawnWardgate, writeTestConfig, type Daem
 import { tempDir, waitFor } from '../../helpers/env.js';
 import { startConnectProxy } from '../../helpers/connectProxy.js';
 import { selfSignedCert } from '../../helpers/tls.js';
+import { TOKEN_HOST, serviceAccount } from '../../helpers/serviceAccount.js';
 import { startContractServer, type ContractServer } from './contractServer.js';
 
 t.setTimeout(120_000);
@@ -180,7 +180,6 @@ t.test('HTTP_PROXY from the environment carries the batches; NO_PROXY sends them
 
 t.test('ID tokens take the same proxy, with the same credentials, as the batches', async (t) => {
   const cloud = await server(t);
-  const TOKEN_HOST = 'oauth2.googleapis.com';
   const AUDIENCE = 'https://wardgate-test.example';
   // Google's token endpoint, answered by the test at the end of the proxy's tunnel (TLS with a certificate the child trusts).
   const cert = selfSignedCert(tempDir(t), 'token-endpoint', TOKEN_HOST);
@@ -209,17 +208,7 @@ t.test('ID tokens take the same proxy, with the same credentials, as the batches
     { WG_PROXY_PASSWORD: PASSWORD, GOOGLE_APPLICATION_CREDENTIALS: '', NODE_EXTRA_CA_CERTS: cert.cert },
     { idToken: { audience: AUDIENCE, credentialsFile: 'sa.json' } },
   );
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const key = {
-    type: 'service_account',
-    project_id: 'wardgate-test',
-    private_key_id: 'k1',
-    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
-    client_email: 'wardgate-edge@wardgate-test.iam.gserviceaccount.com',
-    client_id: '100000000000000000001',
-    token_uri: `https://${TOKEN_HOST}/token`,
-  };
-  writeFileSync(join(g.dir, 'sa.json'), JSON.stringify(key), { mode: 0o600 });
+  writeFileSync(join(g.dir, 'sa.json'), JSON.stringify(serviceAccount().key), { mode: 0o600 });
   const daemon = await start(t, g);
 
   await waitFor(() => (cloud.batchIds.length > 0 ? true : undefined), 20_000, 'a batch at the cloud');
@@ -235,7 +224,6 @@ t.test(
   'a refused ID token with HTTPS_PROXY from the environment: the proxy password in none of the output',
   async (t) => {
     const cloud = await server(t);
-    const TOKEN_HOST = 'oauth2.googleapis.com';
     const cert = selfSignedCert(tempDir(t), 'token-endpoint', TOKEN_HOST);
     let refusedTokens = 0;
     const google = createServer((req, res) => {
@@ -268,17 +256,7 @@ t.test(
       },
       { idToken: { audience: 'https://wardgate-test.example', credentialsFile: 'sa.json' } },
     );
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const key = {
-      type: 'service_account',
-      project_id: 'wardgate-test',
-      private_key_id: 'k1',
-      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
-      client_email: 'wardgate-edge@wardgate-test.iam.gserviceaccount.com',
-      client_id: '100000000000000000001',
-      token_uri: `https://${TOKEN_HOST}/token`,
-    };
-    writeFileSync(join(g.dir, 'sa.json'), JSON.stringify(key), { mode: 0o600 });
+    writeFileSync(join(g.dir, 'sa.json'), JSON.stringify(serviceAccount().key), { mode: 0o600 });
     const daemon = await start(t, g);
 
     await waitFor(
