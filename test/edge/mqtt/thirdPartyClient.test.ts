@@ -29,21 +29,19 @@ t.test('mosquitto_pub publishes a QoS 1 observation; mosquitto_sub receives the 
   const auth = [...server, '-i', 'pox-1', '-u', 'pox-1', '-P', passwordOf('pox-1')];
   const watcher = [...server, '-i', 'biomed:errors', '-u', 'biomed', '-P', passwordOf('biomed')];
 
+  // Line-buffered (coreutils stdbuf): its debug lines reach the pipe as they are printed, not at its exit.
   const sub = spawn(
-    'mosquitto_sub',
-    [...watcher, '-t', 'wardgate/devices/pox-1/errors', '-q', '1', '-C', '1', '-W', '15'],
+    'stdbuf',
+    ['-oL', 'mosquitto_sub', ...watcher, '-d', '-t', 'wardgate/devices/pox-1/errors', '-q', '1', '-C', '1', '-W', '15'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let received = '';
   sub.stdout.on('data', (d: Buffer) => (received += d.toString()));
   const subDone = new Promise((resolve) => sub.on('exit', resolve));
   t.teardown(() => sub.kill('SIGKILL'));
-  // The subscriber is connected (and subscribes right after CONNACK) before the bad message is sent.
-  await waitFor(
-    async () => ((await gateway.metrics!.mqttClients.get()).values[0].value >= 1 ? true : undefined),
-    10_000,
-    'mosquitto_sub',
-  );
+  // The subscriber has its SUBACK (its debug output says so) before the bad message is sent: connected alone, it
+  // could still be subscribing when the error is published, and would wait out its -W for nothing.
+  await waitFor(() => (received.includes('SUBACK') ? true : undefined), 10_000, 'mosquitto_sub subscribed');
 
   const good = await mosquittoPub([
     ...auth,
@@ -68,7 +66,8 @@ t.test('mosquitto_pub publishes a QoS 1 observation; mosquitto_sub receives the 
   ]);
   t.equal(bad.code, 0, 'a rejected message is still acknowledged: it is durably dead-lettered');
   await subDone;
-  t.match(JSON.parse(received), { code: 'WG_ERR_UNIT', field: 'obs[0].unit', seq: 2 });
+  const message = received.split('\n').find((line) => line.startsWith('{'));
+  t.match(JSON.parse(message ?? ''), { code: 'WG_ERR_UNIT', field: 'obs[0].unit', seq: 2 });
 
   const wrong = await mosquittoPub([
     '-h',

@@ -132,7 +132,9 @@ t.test(
       complete = next.value.complete;
       worst = Math.max(worst, next.worst);
     }
-    t.ok(worst < 250, `the timer was never more than 250 ms late (worst ${worst.toFixed(0)} ms over ${runs} runs)`);
+    // One synchronous loop over the whole outbox held the timer 815 ms late; bounded runs hold it about 80 ms, and up
+    // to 409 ms once when a full test suite shared the machine's two cores.
+    t.ok(worst < 500, `the timer was never more than 500 ms late (worst ${worst.toFixed(0)} ms over ${runs} runs)`);
     const keys = asked.map((r) => `${r.stream}/${r.lo}-${r.hi}`);
     t.equal(new Set(keys).size, keys.length, 'no range asked twice');
     const covered = (stream: string) =>
