@@ -36,7 +36,9 @@ t.test('mosquitto_pub publishes a QoS 1 observation; mosquitto_sub receives the 
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let received = '';
+  let subErrors = '';
   sub.stdout.on('data', (d: Buffer) => (received += d.toString()));
+  sub.stderr.on('data', (d: Buffer) => (subErrors += d.toString()));
   const subDone = new Promise((resolve) => sub.on('exit', resolve));
   t.teardown(() => sub.kill('SIGKILL'));
   // The subscriber has its SUBACK (its debug output says so) before the bad message is sent: connected alone, it
@@ -67,7 +69,8 @@ t.test('mosquitto_pub publishes a QoS 1 observation; mosquitto_sub receives the 
   t.equal(bad.code, 0, 'a rejected message is still acknowledged: it is durably dead-lettered');
   await subDone;
   const message = received.split('\n').find((line) => line.startsWith('{'));
-  t.match(JSON.parse(message ?? ''), { code: 'WG_ERR_UNIT', field: 'obs[0].unit', seq: 2 });
+  t.ok(message, `mosquitto_sub printed the error (its output: ${received}${subErrors})`);
+  t.match(JSON.parse(message ?? '{}'), { code: 'WG_ERR_UNIT', field: 'obs[0].unit', seq: 2 });
 
   const wrong = await mosquittoPub([
     '-h',
