@@ -148,13 +148,20 @@ async function tokenSource(t: Test, options: { audience: string; credentialsFile
   };
 }
 
-t.test('the token source loads the library at its first token, and gets a Bearer ID token', async (t) => {
+/** A service account, its token endpoint and a token source for it; the key file written unless `keyFile` is false. */
+async function tokens(t: Test, keyFile = true) {
   const dir = tempDir(t);
   const account = serviceAccount();
   const credentialsFile = join(dir, 'sa.json');
-  writeFileSync(credentialsFile, JSON.stringify(account.key), { mode: 0o600 });
+  const writeKeyFile = () => writeFileSync(credentialsFile, JSON.stringify(account.key), { mode: 0o600 });
+  if (keyFile) writeKeyFile();
   const endpoint = await tokenEndpoint(t, dir, account);
   const source = await tokenSource(t, { audience: AUDIENCE, credentialsFile }, endpoint.env);
+  return { endpoint, source, writeKeyFile };
+}
+
+t.test('the token source loads the library at its first token, and gets a Bearer ID token', async (t) => {
+  const { endpoint, source } = await tokens(t);
   t.equal(source.created.loaded, false, 'creating it does not load google-auth-library');
 
   const first = await source.headers();
@@ -167,26 +174,17 @@ t.test('the token source loads the library at its first token, and gets a Bearer
 });
 
 t.test('a first token without the key file fails; the next one is fetched once the file is there', async (t) => {
-  const dir = tempDir(t);
-  const account = serviceAccount();
-  const credentialsFile = join(dir, 'sa.json');
-  const endpoint = await tokenEndpoint(t, dir, account);
-  const source = await tokenSource(t, { audience: AUDIENCE, credentialsFile }, endpoint.env);
+  const { endpoint, source, writeKeyFile } = await tokens(t, false);
 
   const failed = await source.headers();
   t.match(failed.error, /ENOENT/, 'the missing file is the error');
-  writeFileSync(credentialsFile, JSON.stringify(account.key), { mode: 0o600 });
+  writeKeyFile();
   t.same((await source.headers()).headers, { Authorization: `Bearer ${endpoint.state.idToken}` });
   t.equal(endpoint.state.granted, 1);
 });
 
 t.test('a token endpoint answering 500 fails the attempt; the next one gets a token', async (t) => {
-  const dir = tempDir(t);
-  const account = serviceAccount();
-  const credentialsFile = join(dir, 'sa.json');
-  writeFileSync(credentialsFile, JSON.stringify(account.key), { mode: 0o600 });
-  const endpoint = await tokenEndpoint(t, dir, account);
-  const source = await tokenSource(t, { audience: AUDIENCE, credentialsFile }, endpoint.env);
+  const { endpoint, source } = await tokens(t);
 
   endpoint.state.failing = true;
   t.match((await source.headers()).error, /internal_failure/);
