@@ -13,10 +13,12 @@ import {
   alarmKinds,
   alarmPhases,
   alarmPriorities,
+  limitSides,
   MAX_AUDIT_DETAIL_KEYS,
   MAX_BATCH_ITEMS,
   SYNC_VERSION,
   type SyncAlarmEvent,
+  type SyncAlarmLimit,
   type SyncAuditEntry,
   type SyncBatch,
   type SyncDeviceStatus,
@@ -41,8 +43,10 @@ const ALARM_KEYS = [
   'patient',
   'code',
   'value',
+  'limit',
   'by',
 ];
+const LIMIT_KEYS = ['side', 'value'];
 const STATUS_KEYS = ['n', 'device', 'ts', 'bed', 'online', 'battery', 'sensor'];
 const AUDIT_KEYS = ['n', 'ts', 'actor', 'action', 'target', 'detail'];
 
@@ -129,7 +133,7 @@ function reading(raw: unknown, at: string, policy: BatchPolicy): SyncReading {
 
 function alarm(raw: unknown, at: string, policy: BatchPolicy): SyncAlarmEvent {
   const a = object(raw, at, ALARM_KEYS);
-  return {
+  const event: SyncAlarmEvent = {
     n: counter(a.n, `${at}.n`),
     alarmId: id(a.alarmId, `${at}.alarmId`),
     phase: oneOf(a.phase, alarmPhases, `${at}.phase`),
@@ -142,8 +146,19 @@ function alarm(raw: unknown, at: string, policy: BatchPolicy): SyncAlarmEvent {
     ...(a.patient !== undefined && { patient: patient(a.patient, `${at}.patient`) }),
     ...(a.code !== undefined && { code: knownCode(a.code, `${at}.code`) }),
     ...(a.value !== undefined && { value: finite(a.value, `${at}.value`) }),
+    ...(a.limit !== undefined && { limit: alarmLimit(a.limit, `${at}.limit`) }),
     ...(a.by !== undefined && { by: id(a.by, `${at}.by`) }),
   };
+  // The edge records a limit only with a physiological limit alarm (edge/alarms/rules.ts).
+  if (event.limit && event.kind !== 'physiological')
+    fail(`${at}.limit`, 'only a physiological alarm crosses a limit; a technical alarm has none');
+  return event;
+}
+
+/** `{ side, value }`, both required: null or a partial limit is refused, not read as no limit. */
+function alarmLimit(raw: unknown, at: string): SyncAlarmLimit {
+  const l = object(raw, at, LIMIT_KEYS);
+  return { side: oneOf(l.side, limitSides, `${at}.side`), value: finite(l.value, `${at}.value`) };
 }
 
 function status(raw: unknown, at: string, policy: BatchPolicy): SyncDeviceStatus {

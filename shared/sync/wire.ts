@@ -90,7 +90,7 @@ export interface SyncAlarmEvent {
   readonly phase: AlarmPhase;
   readonly priority: AlarmPriority;
   readonly kind: AlarmKind;
-  /** The rule that raised it (`spo2_low`, `device_silent`, `news2`). */
+  /** The rule that raised it, as the edge names it (`limit`, `rate`, `news2`, `device-silent`). */
   readonly condition: string;
   /** Epoch ms of this phase. */
   readonly ts: number;
@@ -101,8 +101,23 @@ export interface SyncAlarmEvent {
   readonly code?: string;
   /** The value that triggered it, canonical unit. */
   readonly value?: number;
+  /**
+   * The limit a physiological limit alarm crossed, as the edge recorded it with
+   * the event: `low` (the value at or below it) or `high` (at or above it), and
+   * the bound in force, in the canonical unit of `code` (NEWS2 scale 2 and a
+   * config pull move it). Absent for any other alarm (technical, NEWS2, rate of
+   * change) and for events recorded before the edge kept limits; never null.
+   * Added without a version change: a batch valid before is valid now.
+   */
+  readonly limit?: SyncAlarmLimit;
   /** User name that acknowledged (phase `acknowledged`). */
   readonly by?: string;
+}
+
+export const limitSides = ['low', 'high'] as const;
+export interface SyncAlarmLimit {
+  readonly side: (typeof limitSides)[number];
+  readonly value: number;
 }
 
 /** One device status report (`wardgate/devices/{id}/status`). */
