@@ -33,6 +33,9 @@ export interface AlarmEventRow {
   readonly priority: string;
   readonly value: number | null;
   readonly by: string | null;
+  /** The limit a limit alarm's event crossed (migration 10); null for any other alarm and for events recorded before. */
+  readonly limit_side: string | null;
+  readonly limit_value: number | null;
   /**
    * A physiological alarm's patient (patients row of its recorded admission, migration 11), the same for
    * every event of the alarm; null when it had none (reported with the bed only), and for a technical alarm
@@ -116,6 +119,7 @@ export class OutboxRows {
     );
     this.#alarmEvents = db.prepare(
       `SELECT e.id, e.alarm_id, e.phase, e.ts, e.bed, e.device_id, e.kind, e.rule, e.metric, e.priority, e.value, e.by,
+         e.limit_side, e.limit_value,
          CASE WHEN e.kind = 'physiological' AND a.admission_recorded = 1
            THEN (SELECT ad.patient FROM admissions ad WHERE ad.id = a.admission) END AS patient,
          CASE WHEN e.kind = 'physiological' AND a.admission_recorded = 0 THEN a.raised_at END AS unrecorded_raised_at

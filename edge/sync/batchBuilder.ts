@@ -6,8 +6,10 @@
 import { lookupCode } from '../../shared/codes.js';
 import { buildBatch } from '../../shared/sync/codec.js';
 import {
+  limitSides,
   MAX_AUDIT_DETAIL_KEYS,
   type SyncAlarmEvent,
+  type SyncAlarmLimit,
   type SyncAuditEntry,
   type SyncBatch,
   type SyncDeviceStatus,
@@ -217,6 +219,7 @@ export class BatchBuilder {
         ...(patient !== undefined && { patient }),
         ...(r.metric !== null && lookupCode(r.metric)?.code === r.metric && { code: r.metric }),
         ...(r.value !== null && Number.isFinite(r.value) && { value: r.value }),
+        ...wireLimit(r),
         ...(r.by !== null && { by: this.#actor(r.by) }),
       };
     });
@@ -264,6 +267,18 @@ export class BatchBuilder {
       };
     });
   }
+}
+
+/**
+ * The limit a limit alarm's event crossed, as the store recorded it. Only a
+ * physiological alarm's, and only a whole one: the cloud refuses anything
+ * else (shared/sync/validate.ts), and a refused batch is quarantined.
+ */
+function wireLimit(r: AlarmEventRow): { limit: SyncAlarmLimit } | undefined {
+  const side = limitSides.find((s) => s === r.limit_side);
+  if (r.kind !== 'physiological' || side === undefined || r.limit_value === null || !Number.isFinite(r.limit_value))
+    return undefined;
+  return { limit: { side, value: r.limit_value } };
 }
 
 /** An audit target for the wire: `bed:<label>` with the bed's wire label; anything else that could hold a name or an identifier is withheld. */
