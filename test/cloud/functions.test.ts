@@ -205,11 +205,23 @@ t.test('alarm events and device status get their own collections', async (t) => 
         phase: 'raised',
         priority: 'high',
         kind: 'physiological',
-        condition: 'spo2_low',
+        condition: 'limit',
         ts: NOW - 60_000,
         bed: '3',
         code: 'spo2',
         value: 85,
+        limit: { side: 'low', value: 90 },
+      },
+      {
+        n: 2,
+        alarmId: 'al-2',
+        phase: 'raised',
+        priority: 'low',
+        kind: 'technical',
+        condition: 'battery',
+        ts: NOW - 50_000,
+        device: 'mon-3',
+        value: 18,
       },
     ],
     statuses: [
@@ -218,9 +230,13 @@ t.test('alarm events and device status get their own collections', async (t) => 
     ],
   });
   const res = await send(batch);
-  t.same(res.json.stored, { readings: 0, alarms: 1, statuses: 2 });
+  t.same(res.json.stored, { readings: 0, alarms: 2, statuses: 2 });
   const alarm = await db.doc('wards/3B/alarmEvents/gw-3b_1').get();
-  t.equal(alarm.data()?.condition, 'spo2_low');
+  t.equal(alarm.data()?.condition, 'limit');
+  t.same(alarm.data()?.limit, { side: 'low', value: 90 }, 'the limit crossed is stored with the event');
+  const technical = await db.doc('wards/3B/alarmEvents/gw-3b_2').get();
+  t.equal(technical.data()?.condition, 'battery');
+  t.notOk('limit' in (technical.data() ?? {}), 'a technical alarm has none, not a null');
   const device = await db.doc('wards/3B/devices/mon-3').get();
   t.same([device.data()?.battery, device.data()?.online], [38, true], 'latest status merged over the earlier one');
 });
