@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { Admissions } from '../patients/admissions.js';
 import type { Service } from '../service.js';
 import { AlarmStore } from '../store/alarmStore.js';
+import { EpisodeStore } from '../store/episodeStore.js';
 import type { Store } from '../store/store.js';
 import { BedVitalsPublisher } from './bedVitalsPublisher.js';
 import { AlarmEngine, type AlarmSink, type Clock } from './engine.js';
@@ -41,6 +42,7 @@ export class AlarmService implements Service {
   #webhook: AlarmWebhook | undefined;
   #vitals: BedVitalsPublisher | undefined;
   #store: AlarmStore | undefined;
+  #episodes: EpisodeStore | undefined;
   #unsubscribe: Array<() => void> = [];
   readonly #now = () => (this.#deps.clock ?? { now: Date.now }).now();
 
@@ -90,6 +92,10 @@ export class AlarmService implements Service {
       onDeferredFailed: (err) => log.error({ err }, 'alarm events could not be recorded'),
     });
     this.#store = store;
+    const episodes = new EpisodeStore(this.#deps.store.db, {
+      onFailed: (err) => log.error({ err }, 'the start of a new episode could not be recorded'),
+    });
+    this.#episodes = episodes;
     const sinks: AlarmSink[] = [
       // The store comes first: an event is committed (and queued for the cloud) before anyone is told,
       // and on disk one WAL sync later, started at once off the event loop (AlarmStore.record). While the
@@ -136,6 +142,7 @@ export class AlarmService implements Service {
       log,
       restored: store.open(),
       lastSeen: store.lastSeen(),
+      episodes,
       ...(this.#deps.clock && { clock: this.#deps.clock }),
     });
     this.#engine = engine;
@@ -183,5 +190,7 @@ export class AlarmService implements Service {
     // The WAL's descriptor: one more with every start and stop otherwise.
     this.#store?.close();
     this.#store = undefined;
+    this.#episodes?.close();
+    this.#episodes = undefined;
   }
 }

@@ -8,14 +8,27 @@ import type { Alarm } from './types.js';
 export interface BedAdmissions {
   /** The bed's admission (Admissions.get): the bed's values are its patient's while it lasts. */
   get(bed: string): { readonly admission: number } | undefined;
-  /** Every bed's admission, read once at the start (Admissions.current). */
-  current?(): ReadonlyArray<{ readonly bed: string; readonly admission: number }>;
+  /** Every bed's admission, and when it was admitted (gateway time), read once at the start (Admissions.current). */
+  current?(): ReadonlyArray<{ readonly bed: string; readonly admission: number; readonly admittedAt?: number }>;
   /**
    * Per bed a patient ever left (discharged, moved out), with or without an
    * admission now: when the last one did (gateway time). Read once at the
    * start (Admissions.departed).
    */
   departed?(): ReadonlyMap<string, number>;
+}
+
+/**
+ * Where the start of each bed's new episodes (BedPatients.startsEpisode) is
+ * kept across restarts (store/episodeStore.ts): with it, the start tells an
+ * alarm of no admission kept at the admission that followed an episode
+ * (BedPatients.keepsAtStart).
+ */
+export interface BedEpisodes {
+  /** A new episode began at the bed at `at` (gateway time): kept, off the evaluation of the reading that began it. */
+  began(bed: string, at: number): void;
+  /** Per bed, when its last new episode began, as kept; read once at the start. */
+  last(): ReadonlyMap<string, number>;
 }
 
 /**
@@ -44,6 +57,7 @@ export const SPOT_METRICS: readonly string[] = ['nibp_sys', 'nibp_dia', 'nibp_ma
 
 /** A bed's patient as the engine follows it: the admission in it, and with none, what it holds. */
 export interface BedPatient {
+  readonly bed: string;
   /** The admission in the bed now, recorded on each physiological alarm it raises (Alarm.admission); null: none. */
   admission: number | null;
   /**
@@ -96,21 +110,31 @@ export class BedPatients {
   readonly #patients = new Map<string, BedPatient>();
   /** Per bed a patient left before the start: when the last one did (BedAdmissions.departed). */
   #departedAtStart: ReadonlyMap<string, number> = new Map();
+  /** Per bed with an admission at the start: when it was admitted (BedAdmissions.current). */
+  readonly #admittedAtStart = new Map<string, number>();
+  /** Per bed: when its last new episode began before the start (BedEpisodes.last). */
+  #episodesAtStart: ReadonlyMap<string, number> = new Map();
+  readonly #episodes: BedEpisodes | undefined;
   #startedAt: number;
   /** Per bed that forgot a patient: when (readings received before were that patient's). */
   readonly #forgotAt = new Map<string, number>();
 
-  constructor(admissions: BedAdmissions, now: number) {
+  constructor(admissions: BedAdmissions, now: number, episodes?: BedEpisodes) {
     this.#admissions = admissions;
     this.#startedAt = now;
+    this.#episodes = episodes;
   }
 
   /** Each bed's patient as the database has it at `now`; any other bed has had none. */
   start(now: number): void {
     this.#startedAt = now;
     this.#departedAtStart = this.#admissions.departed?.() ?? new Map<string, number>();
+    this.#episodesAtStart = this.#episodes?.last() ?? new Map<string, number>();
     for (const bed of this.#departedAtStart.keys()) this.of(bed);
-    for (const { bed } of this.#admissions.current?.() ?? []) this.of(bed);
+    for (const { bed, admittedAt } of this.#admissions.current?.() ?? []) {
+      this.of(bed);
+      if (admittedAt !== undefined) this.#admittedAtStart.set(bed, admittedAt);
+    }
   }
 
   /** The bed's patient as the engine follows it: taken at the start (start()), else as it was then, when the bed is first seen. */
@@ -177,7 +201,11 @@ export class BedPatients {
     const about = alarm.admission ?? null;
     if (about !== null) return about === admission;
     if (forget === 'nothing') return true;
-    if (forget !== 'spot' || alarm.raisedAt < episodeAt) return false;
+    return forget === 'spot' && alarm.raisedAt >= episodeAt && BedPatients.#continuous(alarm);
+  }
+
+  /** On a continuous value: not a spot metric (SPOT_METRICS), nor NEWS2, which counts them. */
+  static #continuous(alarm: AlarmAbout): boolean {
     return alarm.rule !== 'news2' && alarm.metric !== null && !SPOT_METRICS.includes(alarm.metric);
   }
 
@@ -186,12 +214,15 @@ export class BedPatients {
    * stays at the start (start()), the bed's admission as the database has it
    * now. One about an admission stays in that admission's bed. One of no
    * admission was raised while the bed had none. In a bed with an admission
-   * now, it stays only if the bed never had a departure: the admission is the
-   * bed's first, which keeps what the bed holds, its alarms too (#keeps);
-   * after a departure the start cannot tell whether a new episode began
-   * before the alarm was raised, and it leaves. In a bed with no admission
-   * now, it leaves if raised before the bed's last departure, or at it (its
-   * patient left while the daemon was down), and stays otherwise.
+   * now, it stays if the bed never had a departure: the admission is the
+   * bed's first, which keeps what the bed holds, its alarms too (#keeps).
+   * After a departure it stays as that admission kept it: a new episode began
+   * after the last departure (BedEpisodes.last), the admission after the
+   * episode, and the alarm, on a continuous value, at or after it; any other
+   * leaves (an episode not kept, an admission moved in from another bed with
+   * its first admission time: the start cannot tell). In a bed with no
+   * admission now, it leaves if raised before the bed's last departure, or
+   * at it (its patient left while the daemon was down), and stays otherwise.
    */
   keepsAtStart(bed: string, alarm: AlarmAbout): boolean {
     const { admission } = this.of(bed);
@@ -199,7 +230,12 @@ export class BedPatients {
     if (about !== null) return about === admission;
     const departedAt = this.#departedAtStart.get(bed);
     if (departedAt === undefined) return true;
-    return admission === null && alarm.raisedAt > departedAt;
+    if (admission === null) return alarm.raisedAt > departedAt;
+    const episodeAt = this.#episodesAtStart.get(bed) ?? -Infinity;
+    const admittedAt = this.#admittedAtStart.get(bed) ?? -Infinity;
+    return (
+      episodeAt > departedAt && admittedAt >= episodeAt && alarm.raisedAt >= episodeAt && BedPatients.#continuous(alarm)
+    );
   }
 
   /**
@@ -208,6 +244,8 @@ export class BedPatients {
    * since). What the bed held then was the departed patient's and goes; this
    * reading and those after it are the next patient's, the continuous ones
    * kept at their admission. The bed's open alarms are still of no admission.
+   * Its start is kept across restarts (BedEpisodes.began): the one write an
+   * episode costs.
    * One comparison per reading: the gap is Infinity except from a departure
    * to the next episode.
    */
@@ -217,6 +255,7 @@ export class BedPatients {
       patient.vacancy = 'episode';
       patient.gap = Infinity;
       patient.episodeAt = now;
+      this.#episodes?.began(patient.bed, now);
     }
     patient.heard = now;
     return episode;
@@ -230,6 +269,7 @@ export class BedPatients {
   #atStart(bed: string, admission: number | null): BedPatient {
     const departed = admission === null && this.#departedAtStart.has(bed);
     return {
+      bed,
       admission,
       vacancy: departed ? 'departed' : 'never',
       heard: this.#startedAt,

@@ -7,7 +7,14 @@ import type { CommittedItem, IngestItem, ObservationItem } from '../ingest/types
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
 import { AlarmBook } from './alarmBook.js';
-import { BedPatients, SPOT_METRICS, type AdmissionChange, type BedAdmissions, type BedPatient } from './bedPatients.js';
+import {
+  BedPatients,
+  SPOT_METRICS,
+  type AdmissionChange,
+  type BedAdmissions,
+  type BedEpisodes,
+  type BedPatient,
+} from './bedPatients.js';
 import {
   bedNews2Inputs,
   sameNews2,
@@ -70,6 +77,8 @@ export interface AlarmEngineDeps {
   readonly restored?: readonly Alarm[];
   /** When each device was last heard from, before this start. */
   readonly lastSeen?: ReadonlyMap<string, number>;
+  /** Where each bed's new episodes are kept across restarts; without it, the start knows of none. */
+  readonly episodes?: BedEpisodes;
 }
 
 export interface BedSnapshot {
@@ -164,7 +173,7 @@ export class AlarmEngine implements Service {
     this.#config = deps.config;
     this.#keepMs = keepFor(deps.config);
     for (const rule of deps.config.rateOfChange) this.#rateMetrics.add(rule.metric);
-    this.#patients = new BedPatients(deps.patients, this.#clock.now());
+    this.#patients = new BedPatients(deps.patients, this.#clock.now(), deps.episodes);
     this.#book = new AlarmBook(
       deps.config.escalation,
       (event, alarm) => this.#dispatch(event, alarm),
@@ -308,8 +317,8 @@ export class AlarmEngine implements Service {
    * does not keep, in every bed: those whose patient left while the daemon
    * was down (one of an admission the bed no longer has; one of no admission
    * raised before the bed's last departure), and one of no admission in a
-   * bed with a patient who is not its first, since the start cannot tell
-   * whose values it was about.
+   * bed with a patient who is not its first that the admission did not keep
+   * (no new episode before it, or one the start does not know of).
    */
   #leaveOthers(now: number, change?: AdmissionChange): void {
     for (const alarm of this.#book.open()) {

@@ -337,4 +337,14 @@ export const migrations: readonly string[] = [
     OR id IN (SELECT alarm_id FROM alarm_events WHERE id > (
       SELECT min(synced_through) FROM outbox_cursors WHERE stream IN ('alarm_events', 'alarm-manager'))));
   `,
+  // 12: per bed, when its last new episode began (alarms/bedPatients.ts: a
+  // reading after 2 minutes of silence since its patient left). The alarm
+  // engine writes it when it sees one, a row per bed at most, and reads it at
+  // the start: an alarm of no admission kept at the admission that followed
+  // such an episode stays kept across a restart instead of leaving while its
+  // condition still holds. Nothing to backfill: an episode before this
+  // migration is unknown, and such an alarm leaves at the start as before.
+  `
+  CREATE TABLE bed_episodes (bed TEXT PRIMARY KEY, began_at INTEGER NOT NULL) WITHOUT ROWID;
+  `,
 ];

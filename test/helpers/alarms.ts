@@ -8,6 +8,7 @@ import {
   type WatchedDevice,
 } from '../../edge/alarms/engine.js';
 import type { PatientContext } from '../../edge/alarms/bedNews2.js';
+import type { BedEpisodes } from '../../edge/alarms/bedPatients.js';
 import { alarmConfigSchema, type AlarmConfig } from '../../edge/alarms/config.js';
 import type { Alarm, AlarmEvent } from '../../edge/alarms/types.js';
 import { EventBus } from '../../edge/bus.js';
@@ -61,9 +62,14 @@ export function alarmHarness(
   sinks: AlarmSink[] = [],
   /**
    * The ward's admissions (edge/patients/admissions.ts) instead of the harness's maps, alarms restored from
-   * a store, and the clock (a restart: the same clock for the next engine).
+   * a store, the clock (a restart: the same clock for the next engine), and where new episodes are kept.
    */
-  options: { patients?: PatientDirectory; restored?: readonly Alarm[]; clock?: ManualClock } = {},
+  options: {
+    patients?: PatientDirectory;
+    restored?: readonly Alarm[];
+    clock?: ManualClock;
+    episodes?: BedEpisodes;
+  } = {},
 ): Harness {
   const clock = options.clock ?? new ManualClock();
   const events: AlarmEvent[] = [];
@@ -86,6 +92,7 @@ export function alarmHarness(
     log: createLogger('silent'),
     clock,
     ...(options.restored && { restored: options.restored }),
+    ...(options.episodes && { episodes: options.episodes }),
   });
   const bedOf = (id: string) => devices.find((d) => d.id === id)?.bed;
   const h: Harness = {

@@ -14,6 +14,7 @@ import { AdtRecorder, type Placement } from '../../../edge/patients/adtRecorder.
 import { AdtStore } from '../../../edge/store/adtStore.js';
 import { AlarmReportOutbox } from '../../../edge/store/alarmReportOutbox.js';
 import { AuditLog } from '../../../edge/store/auditLog.js';
+import { EpisodeStore } from '../../../edge/store/episodeStore.js';
 import { Outbox } from '../../../edge/store/outbox.js';
 import { BatchBuilder } from '../../../edge/sync/batchBuilder.js';
 import { Pseudonyms } from '../../../edge/sync/pseudonyms.js';
@@ -28,6 +29,9 @@ function ward(t: Test) {
   let admissions = new Admissions(db, new AuditLog(db), () => clock.t);
   const outbox = new AlarmReportOutbox(db);
   outbox.cursor();
+  // Where new episodes are kept, as the alarm service opens it at each start and closes it at each stop.
+  let episodes = new EpisodeStore(db);
+  t.teardown(() => episodes.close());
   const engine = () => {
     const h = alarmHarness(
       {
@@ -38,7 +42,7 @@ function ward(t: Test) {
       },
       undefined,
       [{ name: 'store', onEvent: (event, alarm) => store.record([[event, alarm]]) }],
-      { patients: admissions, clock, restored: store.open() },
+      { patients: admissions, clock, restored: store.open(), episodes },
     );
     t.teardown(() => h.engine.stop());
     return h;
@@ -58,6 +62,8 @@ function ward(t: Test) {
    */
   const restart = async (whileDown?: (admissions: Admissions) => void) => {
     await h.engine.stop();
+    episodes.close();
+    episodes = new EpisodeStore(db);
     admissions = new Admissions(db, new AuditLog(db), () => clock.t);
     if (whileDown) {
       whileDown(admissions);
@@ -296,28 +302,78 @@ for (const [how, depart] of DOWNTIME_DEPARTURES)
     },
   );
 
-t.test('a bed that had a patient before: an alarm kept at the next admission leaves at a restart', async (t) => {
-  const w = ward(t);
-  await w.h.engine.start();
+/** Bed 1's first patient leaves; its devices are taken off, then the next patient is monitored before the registration. */
+function newEpisode(w: ReturnType<typeof ward>): void {
   w.admit('1', 'MRN-A');
   w.admissions.discharge('1', 'nurse');
   w.changed('1');
-  // The devices are taken off, then the next patient is monitored before the registration: a new episode.
   w.h.advance(NEW_EPISODE_GAP_MS);
+}
+
+t.test(
+  'a bed that had a patient before: an alarm kept at the admission after a new episode stays kept at a restart',
+  async (t) => {
+    const w = ward(t);
+    await w.h.engine.start();
+    newEpisode(w);
+    w.h.obs('mon-1', { spo2: 85 });
+    const [alarm] = w.h.open();
+    w.h.advance(1000);
+    w.admit('1', 'MRN-B');
+    w.h.obs('mon-1', { spo2: 84 });
+    t.match(w.h.open(), [{ id: alarm.id, state: 'active', admission: null }], 'kept at the admission');
+    await w.restart();
+    t.match(w.h.open(), [{ id: alarm.id, state: 'active', admission: null }], 'still kept: nobody left');
+    t.notOk(w.h.open()[0].left);
+    t.same(w.h.events, [], 'nothing leaves or ends at the restart');
+    w.h.obs('mon-1', { spo2: 83 });
+    t.match(w.h.open(), [{ id: alarm.id, admission: null }], 'the condition goes on in the same alarm: no second one');
+    t.same(w.h.phases(), []);
+    w.h.obs('mon-1', { spo2: 97 });
+    t.same(w.h.open(), [], 'it ends with its condition');
+    t.match(w.h.events, [{ alarmId: alarm.id, phase: 'cleared' }]);
+    t.notMatch(w.h.events[0].message, PATIENT_LEFT);
+    t.same(w.reported(), [
+      { event: 'raised:spo2', mrn: undefined, pseudonym: undefined },
+      { event: 'cleared:spo2', mrn: undefined, pseudonym: undefined },
+    ]);
+  },
+);
+
+t.test('an alarm kept after a new episode leaves when that patient leaves while the daemon is down', async (t) => {
+  const w = ward(t);
+  await w.h.engine.start();
+  newEpisode(w);
   w.h.obs('mon-1', { spo2: 85 });
-  const [alarm] = w.h.open();
   w.h.advance(1000);
   w.admit('1', 'MRN-B');
-  w.h.obs('mon-1', { spo2: 84 });
-  t.match(w.h.open(), [{ id: alarm.id, state: 'active', admission: null }], 'kept at the admission');
-  // The start cannot tell whether a new episode began before it was raised: it leaves, as before.
-  await w.restart();
+  w.h.advance(1000);
+  await w.restart((admissions) => admissions.discharge('1', 'adt'));
   t.same(w.h.open(), []);
   t.match(w.h.events, [{ phase: 'cleared', message: new RegExp(`; ${PATIENT_LEFT}$`) }]);
-  t.same(w.reported(), [
-    { event: 'raised:spo2', mrn: undefined, pseudonym: undefined },
-    { event: 'cleared:spo2', mrn: undefined, pseudonym: undefined },
-  ]);
+});
+
+t.test('a bed that streamed on since its patient left: its alarm leaves at a restart as before', async (t) => {
+  const w = ward(t);
+  await w.h.engine.start();
+  // An episode long before, kept with its bed: then B is admitted, and leaves.
+  newEpisode(w);
+  w.h.obs('mon-1', { spo2: 97 });
+  w.admit('1', 'MRN-B');
+  w.h.advance(60_000);
+  w.admissions.discharge('1', 'nurse');
+  w.changed('1');
+  // B's monitor is still attached and streams on without a break: their SpO2 of 85.
+  for (let i = 0; i < 30; i++) {
+    w.h.obs('mon-1', { spo2: 85 });
+    w.h.advance(1000);
+  }
+  const [alarm] = w.h.open();
+  t.match(alarm, { metric: 'spo2', state: 'active', admission: null });
+  // C is admitted while the daemon is down: the start alone decides.
+  await w.restart((admissions) => admissions.admit({ bed: '1', identifier: 'MRN-C', authority: 'HOSP' }, 'adt'));
+  t.same(w.h.open(), [], "B's alarm is not C's");
+  t.match(w.h.events, [{ alarmId: alarm.id, phase: 'cleared', message: new RegExp(`; ${PATIENT_LEFT}$`) }]);
 });
 
 /** The pulse alarms open, oldest first, as `admission:state:left`, and who each was reported under. */

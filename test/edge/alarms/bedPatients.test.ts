@@ -191,6 +191,69 @@ t.test('which open alarms restored from the last run stay at the start', async (
     t.equal(patients.keepsAtStart(bed, restored), stays, `bed ${bed}: ${why}`);
 });
 
+t.test('a new episode is kept where the next start reads it, once per departure', async (t) => {
+  const kept: Array<[string, number]> = [];
+  const episodes = { began: (bed: string, at: number) => kept.push([bed, at]), last: () => new Map<string, number>() };
+  const patients = new BedPatients(directory({ '1': 7 }), T0, episodes);
+  patients.start(T0);
+  patients.changed('1', null, T0);
+  patients.startsEpisode(patients.of('1'), T0 + 1000);
+  t.same(kept, [], 'the bed streamed on: no episode');
+  const began = T0 + 1000 + NEW_EPISODE_GAP_MS;
+  patients.startsEpisode(patients.of('1'), began);
+  patients.startsEpisode(patients.of('1'), began + 10 * NEW_EPISODE_GAP_MS);
+  t.same(kept, [['1', began]]);
+  // A bed that never had a patient starts no episode, however long its silence.
+  patients.startsEpisode(patients.of('4'), T0 + 100 * NEW_EPISODE_GAP_MS);
+  t.same(kept, [['1', began]]);
+});
+
+t.test(
+  'after a departure, an alarm of no admission stays at the start as the admission after a new episode kept it',
+  async (t) => {
+    const LEFT = T0 - 3_600_000;
+    const EPISODE = LEFT + 600_000;
+    const ADMITTED = EPISODE + 60_000;
+    /** Bed 1 was admitted at `admittedAt` after its patient left at LEFT; its last episode began at `episodeAt`. */
+    const start = (episodeAt: number | undefined, admittedAt = ADMITTED) => {
+      const directory: BedAdmissions = {
+        get: (bed) => (bed === '1' ? { admission: 8 } : undefined),
+        current: () => [{ bed: '1', admission: 8, admittedAt }],
+        departed: () => new Map([['1', LEFT]]),
+      };
+      const last = new Map(episodeAt === undefined ? [] : [['1', episodeAt]]);
+      const patients = new BedPatients(directory, T0, { began: () => {}, last: () => last });
+      patients.start(T0);
+      return patients;
+    };
+    const alarm = (raisedAt: number, metric: string | null, rule = 'limit'): AlarmAbout => ({
+      admission: null,
+      raisedAt,
+      metric,
+      rule,
+    });
+    const cases: ReadonlyArray<[number | undefined, number, AlarmAbout, boolean, string]> = [
+      [EPISODE, ADMITTED, alarm(EPISODE + 1000, 'spo2'), true, 'raised since the episode, on a continuous value'],
+      [EPISODE, ADMITTED, alarm(EPISODE, 'pulse', 'rate'), true, 'raised as the episode began'],
+      [EPISODE, EPISODE, alarm(EPISODE, 'spo2'), true, 'admitted as the episode began'],
+      [EPISODE, ADMITTED, alarm(EPISODE - 1, 'spo2'), false, 'raised before the episode'],
+      [EPISODE, ADMITTED, alarm(EPISODE + 1000, 'nibp_sys'), false, 'a spot value'],
+      [EPISODE, ADMITTED, alarm(EPISODE + 1000, 'temp'), false, 'a spot value'],
+      [EPISODE, ADMITTED, alarm(EPISODE + 1000, 'news2', 'news2'), false, 'NEWS2, which counts spot values'],
+      [undefined, ADMITTED, alarm(EPISODE + 1000, 'spo2'), false, 'no episode kept: the bed streamed on'],
+      [LEFT, ADMITTED, alarm(EPISODE + 1000, 'spo2'), false, 'the episode was at the departure, not after it'],
+      [LEFT - 60_000, ADMITTED, alarm(EPISODE + 1000, 'spo2'), false, 'the episode was before the last departure'],
+      [EPISODE, EPISODE - 1, alarm(EPISODE + 1000, 'spo2'), false, 'admitted before the episode (moved in)'],
+    ];
+    for (const [episodeAt, admittedAt, restored, stays, why] of cases)
+      t.equal(start(episodeAt, admittedAt).keepsAtStart('1', restored), stays, why);
+    t.notOk(
+      start(EPISODE).keepsAtStart('1', { ...alarm(EPISODE + 1000, 'spo2'), admission: 6 }),
+      "another admission's",
+    );
+  },
+);
+
 t.test('a bed first seen before the start counts from when the engine was built', async (t) => {
   const patients = new BedPatients(directory({ '1': 7 }), T0 - 1000);
   t.match(patients.of('1'), { admission: 7, heard: T0 - 1000 });

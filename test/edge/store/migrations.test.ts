@@ -14,6 +14,7 @@ import { tempDir } from '../../helpers/env.js';
 import { alarmHarness, ManualClock, nurseCallHeader } from '../../helpers/alarms.js';
 import { Admissions } from '../../../edge/patients/admissions.js';
 import { AuditLog } from '../../../edge/store/auditLog.js';
+import { EpisodeStore } from '../../../edge/store/episodeStore.js';
 import { BatchBuilder } from '../../../edge/sync/batchBuilder.js';
 import { Pseudonyms } from '../../../edge/sync/pseudonyms.js';
 
@@ -307,6 +308,67 @@ t.test(
     t.notOk(store.open()[0].left);
   },
 );
+
+t.test('migration 12: where new episodes are kept, empty on a database recorded at version 11', async (t) => {
+  const dir = tempDir(t);
+  const T0 = Date.UTC(2026, 11, 2, 8, 0);
+  const old = databaseAt(dir, 11);
+  old
+    .prepare("INSERT INTO patients (identifier, authority, first_seen, last_seen) VALUES ('MRN-A', 'HOSP', 0, 0)")
+    .run();
+  old
+    .prepare("INSERT INTO patients (identifier, authority, first_seen, last_seen) VALUES ('MRN-B', 'HOSP', 0, 0)")
+    .run();
+  // A left bed 1; a new episode began there, its SpO2 alarm was raised, then B was admitted and kept it.
+  old
+    .prepare(
+      "INSERT INTO admissions (patient, bed, admitted_at, admitted_by, discharged_at) VALUES (1, '1', ?, 'nurse', ?)",
+    )
+    .run(T0, T0 + 60_000);
+  old
+    .prepare("INSERT INTO admissions (patient, bed, admitted_at, admitted_by) VALUES (2, '1', ?, 'nurse')")
+    .run(T0 + 600_000);
+  old
+    .prepare(
+      `INSERT INTO alarms (id, key, bed, device_id, kind, rule, metric, priority, latching, state, message, value, raised_at,
+         escalations, admission, admission_recorded)
+       VALUES ('a-1', '1:limit:spo2', '1', 'mon', 'physiological', 'limit', 'spo2', 'medium', 0, 'active', 'SpO2 low: 85 %', 85, ?,
+         0, NULL, 1)`,
+    )
+    .run(T0 + 300_000);
+  old.close();
+
+  const db = openDatabase(dir);
+  t.equal(schemaVersion(db), migrations.length, 'upgraded to the latest version');
+  t.same(columns(db, 'bed_episodes'), ['bed', 'began_at']);
+  const store = new AlarmStore(db);
+  const episodes = new EpisodeStore(db);
+  t.teardown(() => {
+    episodes.close();
+    store.close();
+    db.close();
+  });
+  t.same([...episodes.last()], [], 'no episode before the upgrade is known');
+  // The start cannot tell the alarm was kept at B's admission: it leaves, as before the upgrade.
+  const clock = new ManualClock(T0 + 900_000);
+  const h = alarmHarness(
+    { limits: { spo2: { low: 88, priority: 'medium', delayMs: 0 } } },
+    [{ id: 'mon', bed: '1' }],
+    [{ name: 'store', onEvent: (e, a) => store.record([[e, a]]) }],
+    { patients: new Admissions(db, new AuditLog(db), () => clock.t), restored: store.open(), clock, episodes },
+  );
+  await h.engine.start();
+  t.teardown(() => h.engine.stop());
+  t.match(
+    h.events,
+    [{ alarmId: 'a-1', phase: 'cleared', message: /; the patient left the bed$/ }],
+    'it leaves at the start',
+  );
+  // From now on the engine keeps the bed's episodes there.
+  episodes.began('1', T0 + 200_000);
+  episodes.close();
+  t.same(db.prepare('SELECT bed, began_at FROM bed_episodes').all(), [{ bed: '1', began_at: T0 + 200_000 }]);
+});
 
 t.test('a limit side other than low or high is refused', async (t) => {
   const db = openDatabase(tempDir(t));
