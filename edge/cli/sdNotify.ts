@@ -6,12 +6,18 @@
 // systemd-notify(1): one short process per message, at most one per third of
 // WatchdogSec; the unit sets NotifyAccess=all so that systemd accepts it. The
 // tool waits until systemd has read the message (its BARRIER), which keeps it
-// from being dropped as from an unknown process; one still waiting after
-// NOTIFY_TIMEOUT_MS, or half the ping period if shorter, is ended, so that the
-// next ping is not held back by it.
+// from being dropped as from an unknown process. A ping still waiting after
+// half the ping period (NOTIFY_TIMEOUT_MS at most) is ended, so that the next
+// ping is not held back by it. READY=1 is sent until one is confirmed: without
+// it systemd ends the daemon when its start times out, so a notifier that could
+// not be started, failed or was slow on a loaded box (given NOTIFY_TIMEOUT_MS)
+// is followed by another READY=1 at the next tick, in place of a ping (the
+// watchdog counts only once the service is ready).
 import { spawn, type ChildProcess } from 'node:child_process';
 
 const NOTIFY_TIMEOUT_MS = 10_000;
+/** Without a watchdog, how soon a READY=1 that did not go out is tried again. */
+const READY_RETRY_MS = 1000;
 
 export interface SdNotifyLog {
   warn(obj: object, msg: string): void;
@@ -24,6 +30,8 @@ export class SdNotify {
   #timer: NodeJS.Timeout | undefined;
   #sending: ChildProcess | undefined;
   #warned = false;
+  /** READY=1 asked for and not yet confirmed by a notifier that exited cleanly. */
+  #readyPending = false;
 
   /** `command`: the notifier (systemd-notify unless a test says otherwise). */
   constructor(env: NodeJS.ProcessEnv, log: SdNotifyLog, command = 'systemd-notify') {
@@ -48,11 +56,26 @@ export class SdNotify {
 
   /** The gateway serves: READY=1, then watchdog pings for as long as the event loop turns. */
   ready(): void {
-    this.#send(['READY=1', `MAINPID=${process.pid}`]);
-    const every = this.watchdogMs;
-    if (every === undefined || this.#timer) return;
-    this.#timer = setInterval(() => this.#send(['WATCHDOG=1']), every);
+    if (!this.enabled) return;
+    this.#readyPending = true;
+    this.#sendReady();
+    if (this.#timer) return;
+    this.#timer = setInterval(() => this.#tick(), this.watchdogMs ?? READY_RETRY_MS);
     this.#timer.unref();
+  }
+
+  /** A ping, or READY=1 again while none has gone out; without a watchdog the timer ends once one has. */
+  #tick(): void {
+    if (this.#readyPending) return this.#sendReady();
+    if (this.watchdogMs === undefined) return this.stop();
+    this.#send(['WATCHDOG=1']);
+  }
+
+  #sendReady(): void {
+    if (this.#sending) return; // the last READY=1 (or ping) is still with systemd: the next tick tries again
+    this.#send(['READY=1', `MAINPID=${process.pid}`], (ok) => {
+      if (ok) this.#readyPending = false;
+    });
   }
 
   stopping(): void {
@@ -66,29 +89,35 @@ export class SdNotify {
     this.#timer = undefined;
   }
 
-  #send(assignments: string[]): void {
+  /** `sent` hears whether the notifier exited cleanly (systemd read the message). */
+  #send(assignments: string[], sent: (ok: boolean) => void = () => {}): void {
+    const ping = assignments[0] === 'WATCHDOG=1';
     // A ping while the last is still with systemd adds nothing.
-    if (!this.enabled || (this.#sending && assignments[0] === 'WATCHDOG=1')) return;
+    if (!this.enabled || (this.#sending && ping)) return;
     let child: ChildProcess;
     try {
       child = spawn(this.#command, assignments, { stdio: 'ignore', env: this.#env });
     } catch (err) {
       // spawn throws at once for some failures (EAGAIN, EMFILE, a bad argument): in the ping timer that would end the daemon.
       this.#warn((err as Error).message);
-      return;
+      return sent(false);
     }
     this.#sending = child;
     const every = this.watchdogMs;
     const timeout = setTimeout(
       () => child.kill('SIGKILL'),
-      every === undefined ? NOTIFY_TIMEOUT_MS : Math.min(NOTIFY_TIMEOUT_MS, every / 2),
+      ping && every !== undefined ? Math.min(NOTIFY_TIMEOUT_MS, every / 2) : NOTIFY_TIMEOUT_MS,
     );
     timeout.unref();
     child.unref();
+    let told = false;
     const done = (problem?: string) => {
       clearTimeout(timeout);
       if (this.#sending === child) this.#sending = undefined;
       if (problem) this.#warn(problem);
+      // 'error' and 'exit' may both come for one child: it is told once.
+      if (!told) sent(problem === undefined);
+      told = true;
     };
     child.once('error', (err) => done(err.message));
     child.once('exit', (code, signal) => done(code === 0 ? undefined : `exited with ${code ?? signal}`));

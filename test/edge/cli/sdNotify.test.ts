@@ -2,7 +2,7 @@
 // notification socket: READY=1 once serving, WATCHDOG=1 from the event loop,
 // and no ping while the loop is frozen, so that systemd restarts a hung daemon.
 import t from 'tap';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SdNotify } from '../../../edge/cli/sdNotify.js';
 import { tempDir, waitFor } from '../../helpers/env.js';
@@ -27,7 +27,7 @@ t.test('the watchdog pings stop while the event loop is frozen, and resume after
   t.equal(notify.watchdogMs, 100);
   notify.ready();
   await waitFor(() => (receiver.times('WATCHDOG=1').length >= 3 ? true : undefined), 10_000, 'pings');
-  t.ok(receiver.times('READY=1').length === 1, 'READY=1 once');
+  t.equal(receiver.times('READY=1').length, 1, 'READY=1 once');
   const frozenFrom = receiver.now();
   // A hostile message that keeps the loop for 1.5 s, as a blocking parser would.
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
@@ -127,7 +127,8 @@ t.test(
   async (t) => {
     const dir = tempDir(t);
     const hang = join(dir, 'hanging-notify');
-    writeFileSync(hang, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+    // READY=1 goes out; every ping's notifier hangs.
+    writeFileSync(hang, '#!/bin/sh\ncase "$1" in WATCHDOG=1) exec sleep 30 ;; esac\nexit 0\n', { mode: 0o755 });
     const warnings: Array<{ problem: string; at: number }> = [];
     // WatchdogSec=0.6 s: a ping every 200 ms, a notifier given 100 ms.
     const notify = new SdNotify(
@@ -144,3 +145,54 @@ t.test(
     await new Promise((r) => setTimeout(r, 300)); // the last ping's notifier is ended too
   },
 );
+
+/** A notifier that runs `before` (shell; its message is in "$@"), then hands its message to systemd-notify. */
+function wrappedNotifier(dir: string, before: string): string {
+  const file = join(dir, 'notify');
+  writeFileSync(file, `#!/bin/sh\n${before}\nexec systemd-notify "$@"\n`, { mode: 0o755 });
+  return file;
+}
+
+t.test('READY=1 from a notifier slower than half the ping period still goes out, once', async (t) => {
+  const receiver = await notifyReceiver(t);
+  // A ping every 100 ms, a ping's notifier given 50 ms: a loaded box can take longer than that to start one.
+  const notify = new SdNotify(
+    { ...process.env, NOTIFY_SOCKET: receiver.socket, WATCHDOG_USEC: '300000' },
+    silent,
+    wrappedNotifier(tempDir(t), 'case "$1" in READY=1) sleep 0.3 ;; esac'),
+  );
+  t.teardown(() => notify.stop());
+  notify.ready();
+  await waitFor(() => (receiver.times('WATCHDOG=1').length >= 1 ? true : undefined), 10_000, 'pings after READY=1');
+  t.equal(receiver.times('READY=1').length, 1, 'READY=1 once');
+  t.ok(receiver.times('READY=1')[0] < receiver.times('WATCHDOG=1')[0], 'before the first ping');
+});
+
+t.test('a READY=1 that failed is sent again at the next tick until one goes out', async (t) => {
+  const dir = tempDir(t);
+  const marker = join(dir, 'failed-once');
+  // The first READY=1 fails (as a notifier killed or refused would); the rest go through.
+  const notifier = wrappedNotifier(dir, `[ -e ${marker} ] || { touch ${marker}; exit 1; }`);
+  for (const watchdog of [{ WATCHDOG_USEC: '300000' }, {}]) {
+    const receiver = await notifyReceiver(t);
+    rmSync(marker, { force: true });
+    const warnings: string[] = [];
+    const notify = new SdNotify(
+      { ...process.env, NOTIFY_SOCKET: receiver.socket, ...watchdog },
+      { warn: (obj) => warnings.push((obj as { problem: string }).problem) },
+      notifier,
+    );
+    t.teardown(() => notify.stop());
+    notify.ready();
+    await waitFor(() => (receiver.times('READY=1').length ? true : undefined), 10_000, 'READY=1 on a second try');
+    t.same(warnings, ['exited with 1'], 'the failure is told');
+    if (watchdog.WATCHDOG_USEC) {
+      await waitFor(() => (receiver.times('WATCHDOG=1').length ? true : undefined), 10_000, 'pings after it');
+    } else {
+      await new Promise((r) => setTimeout(r, 2500));
+      t.same(receiver.times('WATCHDOG=1'), [], 'without a watchdog: no ping, and READY=1 not again once it went out');
+    }
+    t.equal(receiver.times('READY=1').length, 1);
+    notify.stop();
+  }
+});
