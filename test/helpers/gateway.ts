@@ -85,13 +85,23 @@ export async function startTestGateway(
   t: T,
   ward: TestWard = {},
 ): Promise<{ gateway: Gateway; config: GatewayConfig; url: string }> {
-  const { file } = await writeTestConfig(t, ward);
   const env = ward.env ?? {};
-  const config = loadConfig({ file, env });
-  const gateway = new Gateway(config, { log: createLogger('silent'), env });
-  await gateway.start();
-  t.teardown(() => gateway.stop());
-  return { gateway, config, url: `mqtt://127.0.0.1:${config.mqtt.port}` };
+  for (let attempt = 1; ; attempt++) {
+    const { file, mqttPort, httpPort } = await writeTestConfig(t, ward);
+    const config = loadConfig({ file, env });
+    const gateway = new Gateway(config, { log: createLogger('silent'), env });
+    try {
+      await gateway.start();
+    } catch (err) {
+      // A port found free can be taken before the listener binds it (any outgoing connection may get it as its
+      // own): the start is tried again on newly drawn ports. A port the test chose itself is the test's to retry.
+      const { code, port } = err as { code?: string; port?: number };
+      if (code === 'EADDRINUSE' && (port === mqttPort || port === httpPort) && attempt < 3) continue;
+      throw err;
+    }
+    t.teardown(() => gateway.stop());
+    return { gateway, config, url: `mqtt://127.0.0.1:${config.mqtt.port}` };
+  }
 }
 
 /**
