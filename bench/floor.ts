@@ -44,6 +44,8 @@ export interface FloorRun {
   mainIsolateMiB?: { heapTotal: number; heapUsed: number; external: number };
   /** wardgate's ingest commits (groups) per second over the window: CPU per message falls as groups grow. */
   commitsPerSecond?: number;
+  /** wardgate's commits over the window that took longer than 5 and 10 ms, fsync included (a PUBACK waits for its commit). */
+  slowCommits?: { over5ms: number; over10ms: number };
 }
 
 export interface FloorFigures {
@@ -141,11 +143,14 @@ async function drive(
   });
   await new Promise((r) => setTimeout(r, warmupS * 1000));
   measuring = true;
-  const commits = async () =>
-    broker.httpPort === undefined
-      ? undefined
-      : (await daemonMetrics(broker.httpPort)).get('wardgate_commit_batch_items_count');
-  const commitsBefore = await commits();
+  const commitCounts = async () => {
+    if (broker.httpPort === undefined) return undefined;
+    const metrics = await daemonMetrics(broker.httpPort);
+    const upTo = (le: string) => metrics.get(`wardgate_commit_duration_seconds_bucket{le="${le}"}`) ?? Number.NaN;
+    const all = metrics.get('wardgate_commit_batch_items_count') ?? Number.NaN;
+    return { all, over5ms: all - upTo('0.005'), over10ms: all - upTo('0.01') };
+  };
+  const commitsBefore = await commitCounts();
   const cpuBefore = cpuSeconds(broker.child.pid!);
   const threadsBefore = cpuByThread(broker.child.pid!);
   const simBefore = process.cpuUsage();
@@ -170,7 +175,7 @@ async function drive(
   for (const timer of timers) clearTimeout(timer);
   const rss = rssMiB(broker.child.pid!, 'VmRSS');
   const peak = rssMiB(broker.child.pid!, 'VmHWM');
-  const commitsAfter = await commits();
+  const commitsAfter = await commitCounts();
   const isolate = broker.httpPort === undefined ? undefined : mainIsolateMiB(await daemonMetrics(broker.httpPort));
   await new Promise((r) => setTimeout(r, 300));
   for (const c of opened) c.end();
@@ -187,7 +192,13 @@ async function drive(
     peakRssMiB: peak,
     ...(isolate && { mainIsolateMiB: isolate }),
     ...(commitsBefore !== undefined &&
-      commitsAfter !== undefined && { commitsPerSecond: (commitsAfter - commitsBefore) / seconds }),
+      commitsAfter !== undefined && {
+        commitsPerSecond: (commitsAfter.all - commitsBefore.all) / seconds,
+        slowCommits: {
+          over5ms: commitsAfter.over5ms - commitsBefore.over5ms,
+          over10ms: commitsAfter.over10ms - commitsBefore.over10ms,
+        },
+      }),
   };
 }
 
@@ -241,7 +252,8 @@ export async function runFloorBench(
       figures.push({ beds, bare: b, wardgate: w });
       const a = w.alarmMs!;
       log(
-        `${String(beds).padStart(5)} beds (${Math.round(w.messagesPerSecond)} msg/s, ${Math.round(w.commitsPerSecond ?? 0)} commits/s): CPU wardgate ${w.brokerCpuPercent.toFixed(1)} % vs bare ${b.brokerCpuPercent.toFixed(1)} % of a core ` +
+        `${String(beds).padStart(5)} beds (${Math.round(w.messagesPerSecond)} msg/s, ${Math.round(w.commitsPerSecond ?? 0)} commits/s, ` +
+          `${w.slowCommits?.over5ms ?? '?'} over 5 ms, ${w.slowCommits?.over10ms ?? '?'} over 10 ms): CPU wardgate ${w.brokerCpuPercent.toFixed(1)} % vs bare ${b.brokerCpuPercent.toFixed(1)} % of a core ` +
           `(simulator ${w.simulatorCpuPercent.toFixed(1)} %); RSS ${w.rssMiB!.toFixed(0)} MiB (peak ${w.peakRssMiB!.toFixed(0)}; bare ${b.rssMiB!.toFixed(0)}); ` +
           `PUBACK p50 ${w.pubackMs.p50.toFixed(2)} p99 ${w.pubackMs.p99.toFixed(2)} max ${w.pubackMs.max.toFixed(1)} ms (bare p99 ${b.pubackMs.p99.toFixed(2)}); ` +
           `alarm p50 ${a.p50.toFixed(1)} p99 ${a.p99.toFixed(1)} max ${a.max.toFixed(1)} ms (${a.count} alarms); threads ${JSON.stringify(w.threadCpuPercent)}; ` +
