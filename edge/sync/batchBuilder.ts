@@ -205,6 +205,7 @@ export class BatchBuilder {
     const rows = this.#rows.alarmEvents(range);
     return rows.map((r) => {
       const patient = this.#alarmPatient(r);
+      const code = r.metric !== null && lookupCode(r.metric)?.code === r.metric ? r.metric : undefined;
       return {
         n: r.id,
         alarmId: wireId(r.alarm_id),
@@ -217,9 +218,9 @@ export class BatchBuilder {
         ...(r.bed !== null && { bed: this.#bed(r.bed) }),
         ...(r.device_id !== null && { device: r.device_id }),
         ...(patient !== undefined && { patient }),
-        ...(r.metric !== null && lookupCode(r.metric)?.code === r.metric && { code: r.metric }),
+        ...(code !== undefined && { code }),
         ...(r.value !== null && Number.isFinite(r.value) && { value: r.value }),
-        ...wireLimit(r),
+        ...wireLimit(r, code),
         ...(r.by !== null && { by: this.#actor(r.by) }),
       };
     });
@@ -271,13 +272,16 @@ export class BatchBuilder {
 
 /**
  * The limit a limit alarm's event crossed, as the store recorded it. Only a
- * physiological alarm's, and only a whole one: the cloud refuses anything
- * else (shared/sync/validate.ts), and a refused batch is quarantined.
+ * physiological limit alarm's, only a whole one, and only beside the event's
+ * wire `code`: the bound is in that metric's unit. The cloud refuses anything
+ * else (shared/sync/validate.ts), and a refused batch is quarantined. A pulse
+ * limit alarm (metric `pulse`, no registry code) so goes without its limit,
+ * as it goes without a code.
  */
-function wireLimit(r: AlarmEventRow): { limit: SyncAlarmLimit } | undefined {
+function wireLimit(r: AlarmEventRow, code: string | undefined): { limit: SyncAlarmLimit } | undefined {
   const side = limitSides.find((s) => s === r.limit_side);
-  if (r.kind !== 'physiological' || side === undefined || r.limit_value === null || !Number.isFinite(r.limit_value))
-    return undefined;
+  if (code === undefined || r.kind !== 'physiological' || r.rule !== 'limit') return undefined;
+  if (side === undefined || r.limit_value === null || !Number.isFinite(r.limit_value)) return undefined;
   return { limit: { side, value: r.limit_value } };
 }
 

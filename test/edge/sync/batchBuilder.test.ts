@@ -62,3 +62,44 @@ t.test("a limit alarm's event carries its limit on the wire; a technical one non
   t.notOk(isRejection(valid), 'the cloud accepts the batch');
   t.same(!isRejection(valid) && valid.alarms[0].limit, { side: 'low', value: 88 }, 'and reads the limit back');
 });
+
+t.test("a limit goes only beside its alarm's code: a pulse limit alarm leaves with neither", async (t) => {
+  const { db, store } = alarmStoreOnDisk(t);
+  const limitAlarm = (id: string, metric: string, value: number, limit: { side: 'low' | 'high'; value: number }) =>
+    raisedAlarm(NOW, { id, kind: 'physiological', rule: 'limit', metric, priority: 'medium', value, limit });
+  store.record([
+    limitAlarm('a-pulse', 'pulse', 150, { side: 'high', value: 131 }),
+    limitAlarm('a-spo2', 'spo2', 85, { side: 'low', value: 88 }),
+  ]);
+  // A row the engine never writes: a rate alarm with limit columns. The cloud refuses a limit on it.
+  db.prepare(
+    `INSERT INTO alarm_events (alarm_id, phase, ts, bed, device_id, kind, rule, metric, priority, state, message, value, escalations, limit_side, limit_value)
+     VALUES ('a-odd-rate', 'raised', ?, '1', 'pox-1', 'physiological', 'rate', 'pr', 'low', 'active', 'x', 120, 0, 'high', 131)`,
+  ).run(NOW);
+
+  const builder = new BatchBuilder(db, new Pseudonyms(db, 'ward-secret-for-limit-test-0123456789'), {
+    gateway: 'gw-t',
+    ward: '3B',
+  });
+  const { batch } = builder.build(builder.plan(new Outbox(db).plannedThrough(), 100)!.ranges, NOW);
+  t.same(
+    batch.alarms.map((a) => [a.alarmId, a.condition, a.code, a.value, a.limit]),
+    [
+      ['a-pulse', 'limit', undefined, 150, undefined],
+      ['a-spo2', 'limit', 'spo2', 85, { side: 'low', value: 88 }],
+      ['a-odd-rate', 'rate', 'pr', 120, undefined],
+    ],
+  );
+  t.same(
+    batch.alarms.map((a) => ['code' in a, 'limit' in a]),
+    [
+      [false, false],
+      [true, true],
+      [true, false],
+    ],
+    'absent keys, not undefined values',
+  );
+  const decoded = decodeBatchBody(encodeBatch(batch));
+  const valid = validateBatch(decoded.ok && decoded.json, { now: NOW, maxFutureMs: 300_000 });
+  t.notOk(isRejection(valid), `the cloud accepts the batch${isRejection(valid) ? `: ${valid.message}` : ''}`);
+});
