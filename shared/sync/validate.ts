@@ -149,9 +149,14 @@ function alarm(raw: unknown, at: string, policy: BatchPolicy): SyncAlarmEvent {
     ...(a.limit !== undefined && { limit: alarmLimit(a.limit, `${at}.limit`) }),
     ...(a.by !== undefined && { by: id(a.by, `${at}.by`) }),
   };
-  // The edge records a limit only with a physiological limit alarm (edge/alarms/rules.ts).
+  // The edge records a limit only with a physiological limit alarm (edge/alarms/rules.ts), and its bound is in
+  // the unit of the alarm's metric: without a `code` the cloud could not say what it bounds.
   if (event.limit && event.kind !== 'physiological')
     fail(`${at}.limit`, 'only a physiological alarm crosses a limit; a technical alarm has none');
+  if (event.limit && event.condition !== 'limit')
+    fail(`${at}.limit`, `only a limit alarm (condition limit) has a limit; a ${event.condition} alarm has none`);
+  if (event.limit && event.code === undefined)
+    fail(`${at}.limit`, "a limit needs the alarm's code: its bound is in the canonical unit of that metric");
   return event;
 }
 

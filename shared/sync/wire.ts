@@ -107,7 +107,11 @@ export interface SyncAlarmEvent {
    * the bound in force, in the canonical unit of `code` (NEWS2 scale 2 and a
    * config pull move it). Absent for any other alarm (technical, NEWS2, rate of
    * change) and for events recorded before the edge kept limits; never null.
-   * Added without a version change: a batch valid before is valid now.
+   * Only with `code` (the cloud refuses a limit without one): so the edge's
+   * pulse limit alarm, whose metric `pulse` (`hr` or `pr`, whichever came
+   * last) is not a registry code, travels without its limit as it travels
+   * without a code, a known gap. Added without a version change: a batch
+   * valid before is valid now.
    */
   readonly limit?: SyncAlarmLimit;
   /** User name that acknowledged (phase `acknowledged`). */

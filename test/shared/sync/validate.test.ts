@@ -86,3 +86,23 @@ t.test('a hostile limit is refused, naming the field', async (t) => {
   const r = validateBatch(JSON.parse(text), policy);
   t.equal(isRejection(r) && r.field, 'alarms[0].limit.value', 'an overflowing bound in the JSON text');
 });
+
+t.test("a limit only on a limit alarm with its code: the bound is in that metric's unit", async (t) => {
+  const { code: _code, ...noCode } = limitAlarm;
+  const cases: Array<[string, SyncAlarmEvent, RegExp]> = [
+    ['a limit alarm without a code (pulse)', { ...noCode, value: 150, limit: { side: 'high', value: 131 } }, /code/],
+    ['a limit on a NEWS2 alarm', { ...noCode, condition: 'news2', value: 7 }, /news2 alarm has none/],
+    ['a limit on a rate alarm', { ...limitAlarm, condition: 'rate', code: 'pr' }, /rate alarm has none/],
+  ];
+  for (const [name, event, message] of cases) {
+    const r = validateBatch(wire(batchOf([event])), policy);
+    t.ok(isRejection(r), name);
+    if (isRejection(r)) {
+      t.equal(r.code, 'WG_ERR_SCHEMA', `${name}: code`);
+      t.equal(r.field, 'alarms[0].limit', `${name}: field`);
+      t.match(r.message, message, `${name}: ${r.message}`);
+    }
+  }
+  const { limit: _limit, ...pulse } = noCode;
+  t.notOk(isRejection(validateBatch(wire(batchOf([pulse])), policy)), 'the same alarms without a limit are valid');
+});
