@@ -1,7 +1,10 @@
 // The edge-to-cloud sync wire contract (PRODUCT.md, "Edge to cloud sync"):
 // what the edge POSTs to {cloud.url}/ingestBatch and what the cloud answers.
-// The edge builds these types, the cloud validates them (validate.ts); neither
-// side may add a field without changing `SYNC_VERSION`.
+// The edge builds these types, the cloud validates them (validate.ts). An
+// optional field or value may be added without changing `SYNC_VERSION` (a batch
+// valid before stays valid), but an older cloud refuses it: docs/DEPLOY.md and
+// docs/SYNC.md ("Upgrading to this version") say which side to upgrade first.
+// Anything else, a required field or a changed meaning, changes the version.
 import type { CanonicalUnit } from '../codes.js';
 import type { SensorState } from '../reading.js';
 
