@@ -16,6 +16,13 @@ export interface BedAdmissions {
    * start (Admissions.departed).
    */
   departed?(): ReadonlyMap<string, number>;
+  /**
+   * Per bed with an admission: when it came into the bed, admitted there or
+   * moved in by a transfer, which keeps its first admission time (gateway
+   * time). Read once at the start (Admissions.arrived); a bed not in it
+   * counts from its admission time (current()).
+   */
+  arrived?(): ReadonlyMap<string, number>;
 }
 
 /**
@@ -110,8 +117,8 @@ export class BedPatients {
   readonly #patients = new Map<string, BedPatient>();
   /** Per bed a patient left before the start: when the last one did (BedAdmissions.departed). */
   #departedAtStart: ReadonlyMap<string, number> = new Map();
-  /** Per bed with an admission at the start: when it was admitted (BedAdmissions.current). */
-  readonly #admittedAtStart = new Map<string, number>();
+  /** Per bed with an admission at the start: when it came into the bed (BedAdmissions.arrived, else current). */
+  readonly #arrivedAtStart = new Map<string, number>();
   /** Per bed: when its last new episode began before the start (BedEpisodes.last). */
   #episodesAtStart: ReadonlyMap<string, number> = new Map();
   readonly #episodes: BedEpisodes | undefined;
@@ -131,9 +138,11 @@ export class BedPatients {
     this.#departedAtStart = this.#admissions.departed?.() ?? new Map<string, number>();
     this.#episodesAtStart = this.#episodes?.last() ?? new Map<string, number>();
     for (const bed of this.#departedAtStart.keys()) this.of(bed);
+    const arrived = this.#admissions.arrived?.();
     for (const { bed, admittedAt } of this.#admissions.current?.() ?? []) {
       this.of(bed);
-      if (admittedAt !== undefined) this.#admittedAtStart.set(bed, admittedAt);
+      const at = arrived?.get(bed) ?? admittedAt;
+      if (at !== undefined) this.#arrivedAtStart.set(bed, at);
     }
   }
 
@@ -217,12 +226,12 @@ export class BedPatients {
    * now, it stays if the bed never had a departure: the admission is the
    * bed's first, which keeps what the bed holds, its alarms too (#keeps).
    * After a departure it stays as that admission kept it: a new episode began
-   * after the last departure (BedEpisodes.last), the admission after the
-   * episode, and the alarm, on a continuous value, at or after it; any other
-   * leaves (an episode not kept, an admission moved in from another bed with
-   * its first admission time: the start cannot tell). In a bed with no
-   * admission now, it leaves if raised before the bed's last departure, or
-   * at it (its patient left while the daemon was down), and stays otherwise.
+   * after the last departure (BedEpisodes.last), the admission came into the
+   * bed after the episode (admitted, or moved in: BedAdmissions.arrived), and
+   * the alarm, on a continuous value, at or after it; any other leaves (an
+   * episode not kept: the start cannot tell). In a bed with no admission
+   * now, it leaves if raised before the bed's last departure, or at it (its
+   * patient left while the daemon was down), and stays otherwise.
    */
   keepsAtStart(bed: string, alarm: AlarmAbout): boolean {
     const { admission } = this.of(bed);
@@ -232,9 +241,9 @@ export class BedPatients {
     if (departedAt === undefined) return true;
     if (admission === null) return alarm.raisedAt > departedAt;
     const episodeAt = this.#episodesAtStart.get(bed) ?? -Infinity;
-    const admittedAt = this.#admittedAtStart.get(bed) ?? -Infinity;
+    const arrivedAt = this.#arrivedAtStart.get(bed) ?? -Infinity;
     return (
-      episodeAt > departedAt && admittedAt >= episodeAt && alarm.raisedAt >= episodeAt && BedPatients.#continuous(alarm)
+      episodeAt > departedAt && arrivedAt >= episodeAt && alarm.raisedAt >= episodeAt && BedPatients.#continuous(alarm)
     );
   }
 

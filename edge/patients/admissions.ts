@@ -70,6 +70,15 @@ export class Admissions {
     return this.#rows.left();
   }
 
+  /**
+   * Per bed with a patient now: when they came into it, admitted there or
+   * moved in from another bed (an admission keeps its first time across a
+   * transfer); the alarm engine's start.
+   */
+  arrived(): Map<string, number> {
+    return this.#rows.arrived();
+  }
+
   admit(
     input: { bed: string; identifier: string; authority?: string; displayName?: string },
     actor: string,

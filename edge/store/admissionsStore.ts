@@ -52,6 +52,7 @@ export class AdmissionsStore {
   >;
   readonly #open: Statement<[], AdmissionRow>;
   readonly #left: Statement<[], { bed: string; at: number }>;
+  readonly #arrived: Statement<[], { bed: string; at: number }>;
 
   constructor(db: Db) {
     this.#upsertPatient = patientUpsert(db);
@@ -75,6 +76,16 @@ export class AdmissionsStore {
          SELECT bed, discharged_at AS at FROM admissions WHERE discharged_at IS NOT NULL
          UNION ALL SELECT json_extract(detail, '$.from'), ts FROM audit WHERE action = 'transfer' AND json_valid(detail)
        ) WHERE typeof(bed) = 'text' GROUP BY bed`,
+    );
+    // The moved admission keeps its admission time: when it came into its bed is its latest transfer's entry there.
+    // Read once at the start, one more pass over the audit as long as left()'s (89 ms over a million entries).
+    this.#arrived = db.prepare<[], { bed: string; at: number }>(
+      `SELECT a.bed, max(a.admitted_at, coalesce(t.at, a.admitted_at)) AS at FROM admissions a
+       LEFT JOIN (
+         SELECT json_extract(detail, '$.admission') AS admission, target, max(ts) AS at FROM audit
+         WHERE action = 'transfer' AND json_valid(detail) GROUP BY 1, 2
+       ) t ON t.admission = a.id AND t.target = 'bed:' || a.bed
+       WHERE a.discharged_at IS NULL`,
     );
   }
 
@@ -106,6 +117,14 @@ export class AdmissionsStore {
   /** Per bed an admission ever ended in or moved out of (with or without a patient in it now): when the last one did. */
   left(): Map<string, number> {
     return new Map(this.#left.all().map(({ bed, at }) => [bed, at]));
+  }
+
+  /**
+   * Per bed with an admission now: when that admission came into it, admitted there or moved in (its latest
+   * transfer into the bed, an A02 or A12).
+   */
+  arrived(): Map<string, number> {
+    return new Map(this.#arrived.all().map(({ bed, at }) => [bed, at]));
   }
 
   /** Every admission not yet ended. */

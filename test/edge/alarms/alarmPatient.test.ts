@@ -376,6 +376,66 @@ t.test('a bed that streamed on since its patient left: its alarm leaves at a res
   t.match(w.h.events, [{ alarmId: alarm.id, phase: 'cleared', message: new RegExp(`; ${PATIENT_LEFT}$`) }]);
 });
 
+t.test(
+  'a patient moved to a bed another one left, monitored there before the A02: the alarms kept at the move stay at a restart',
+  async (t) => {
+    const w = ward(t);
+    await w.h.engine.start();
+    // A is admitted to bed 1; bed 2's patient leaves and its devices are taken off.
+    w.admit('1', 'MRN-A');
+    w.admit('2', 'MRN-X');
+    w.admissions.discharge('2', 'nurse');
+    w.changed('2');
+    w.h.advance(3_600_000);
+    // A is wheeled into bed 2 and monitored there before the A02 arrives: a new episode, alarms of no admission.
+    w.h.obs('mon-2', { spo2: 85, pr: 150 });
+    const kept = w.h.open();
+    w.h.advance(1000);
+    w.a02('MRN-A', { kind: 'bed', bed: '2' });
+    w.admissions.reload();
+    w.changed('1', '2');
+    w.h.obs('mon-2', { spo2: 84, pr: 152 });
+    t.same(limitAlarms(w), ['pulse:active:null:own', 'spo2:active:null:own'], 'kept at the move');
+    w.h.advance(1000);
+    await w.restart();
+    t.same(w.h.events, [], 'nothing ends, latches or leaves at the start');
+    t.same(
+      w.h.open().map((a) => a.id),
+      kept.map((a) => a.id),
+      'the same alarms',
+    );
+    t.same(limitAlarms(w), ['pulse:active:null:own', 'spo2:active:null:own']);
+    w.h.obs('mon-2', { spo2: 83, pr: 155 });
+    t.same(w.h.events, [], 'no second alarm for the same condition');
+  },
+);
+
+t.test(
+  'a patient moved out of the bed after its new episode and back while the daemon was down: the alarm leaves',
+  async (t) => {
+    const w = ward(t);
+    await w.h.engine.start();
+    w.admit('1', 'MRN-A');
+    w.admit('2', 'MRN-X');
+    w.admissions.discharge('2', 'nurse');
+    w.changed('2');
+    w.h.advance(3_600_000);
+    w.h.obs('mon-2', { spo2: 85 });
+    w.h.advance(1000);
+    w.a02('MRN-A', { kind: 'bed', bed: '2' });
+    w.admissions.reload();
+    w.changed('1', '2');
+    w.h.advance(1000);
+    // While the daemon is down, A goes back to bed 1 and returns to bed 2: the bed was left after the episode.
+    await w.restart(() => {
+      w.a02('MRN-A', { kind: 'bed', bed: '1' });
+      w.a02('MRN-A', { kind: 'bed', bed: '2' });
+    });
+    t.same(w.h.open(), [], 'whose values it was about is unknown');
+    t.match(w.h.events, [{ phase: 'cleared', metric: 'spo2', message: new RegExp(`; ${PATIENT_LEFT}$`) }]);
+  },
+);
+
 /** The pulse alarms open, oldest first, as `admission:state:left`, and who each was reported under. */
 function pulseAlarms(w: ReturnType<typeof ward>) {
   return w.h

@@ -254,6 +254,29 @@ t.test(
   },
 );
 
+t.test('an admission moved into the bed counts from the move, not from its first admission time', async (t) => {
+  const LEFT = T0 - 3_600_000;
+  const EPISODE = LEFT + 600_000;
+  const ADMITTED = LEFT - 3_600_000;
+  /** Bed 1's admission 8, admitted at ADMITTED in another bed, came into bed 1 at `arrivedAt` (undefined: not known). */
+  const start = (arrivedAt: number | undefined) => {
+    const directory: BedAdmissions = {
+      get: (bed) => (bed === '1' ? { admission: 8 } : undefined),
+      current: () => [{ bed: '1', admission: 8, admittedAt: ADMITTED }],
+      departed: () => new Map([['1', LEFT]]),
+      arrived: () => new Map(arrivedAt === undefined ? [] : [['1', arrivedAt]]),
+    };
+    const patients = new BedPatients(directory, T0, { began: () => {}, last: () => new Map([['1', EPISODE]]) });
+    patients.start(T0);
+    return patients;
+  };
+  const alarm: AlarmAbout = { admission: null, raisedAt: EPISODE + 1000, metric: 'spo2', rule: 'limit' };
+  t.ok(start(EPISODE + 60_000).keepsAtStart('1', alarm), 'moved in after the episode: kept as at the move');
+  t.ok(start(EPISODE).keepsAtStart('1', alarm), 'moved in as the episode began');
+  t.notOk(start(EPISODE - 1).keepsAtStart('1', alarm), 'moved in before the episode');
+  t.notOk(start(undefined).keepsAtStart('1', alarm), 'not known: its admission time, before the episode');
+});
+
 t.test('a bed first seen before the start counts from when the engine was built', async (t) => {
   const patients = new BedPatients(directory({ '1': 7 }), T0 - 1000);
   t.match(patients.of('1'), { admission: 7, heard: T0 - 1000 });

@@ -242,6 +242,37 @@ t.test("departed(): when each bed's last patient left it, discharged, moved out 
   });
 });
 
+t.test('arrived(): when the patient in each bed came into it, admitted there or moved in', async (t) => {
+  let now = NOW;
+  const w = ward(t, {}, () => now);
+  const HOUR = 3_600_000;
+  /** The event `hours` after NOW, received then. */
+  const at = async (hours: number, spec: { event: string; patient: string; location?: string }) => {
+    now = NOW + hours * HOUR;
+    const evn = new Date(now).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    t.equal(msa(await w.send({ ...spec, controlId: `C${hours}`, at: `${evn}+0000` })).code, 'AA');
+  };
+  await at(0, { event: 'A01', patient: 'P100', location: '3B^301^7' });
+  await at(1, { event: 'A01', patient: 'P200', location: '3B^302^9' });
+  // P200 moves to bed 11, back to bed 9, and to bed 11 again: its latest move into bed 11 counts.
+  await at(2, { event: 'A02', patient: 'P200', location: '3B^303^11' });
+  await at(3, { event: 'A02', patient: 'P200', location: '3B^302^9' });
+  await at(4, { event: 'A02', patient: 'P200', location: '3B^303^11' });
+  // The move is cancelled: P200 is back in bed 9 from then.
+  await at(5, { event: 'A12', patient: 'P200', location: '3B^302^9' });
+  // P300 is admitted to bed 11 after P200 left it, then moved to bed 12.
+  await at(6, { event: 'A01', patient: 'P300', location: '3B^303^11' });
+  await at(7, { event: 'A02', patient: 'P300', location: '3B^303^12' });
+  await at(8, { event: 'A01', patient: 'P400', location: '3B^303^11' });
+  t.same(Object.fromEntries(w.admissions.arrived()), {
+    7: NOW,
+    9: NOW + 5 * HOUR,
+    11: NOW + 8 * HOUR,
+    12: NOW + 7 * HOUR,
+  });
+  t.equal(w.admissions.get('9')?.admittedAt, NOW + HOUR, 'the admission keeps its first time');
+});
+
 t.test('A03 discharges, A13 cancels the discharge, A11 cancels the admission, A08 renames', async (t) => {
   const w = ward(t);
   await w.send({ event: 'A01', controlId: 'C1', patient: 'P100', name: 'DOE^JANE', location: '3B^301^7' });
