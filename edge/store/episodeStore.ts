@@ -84,12 +84,20 @@ export class EpisodeStore implements BedEpisodes {
     if (this.#pending.size === 0) return;
     const db = this.#db;
     const episodes = [...this.#pending];
-    // As the alarm store does: no fsync on the event loop, and no wait for the ingest writer's lock.
-    const relax = !db.inTransaction && (db.pragma('synchronous', { simple: true }) as number) > 1;
-    if (relax) db.pragma('synchronous = NORMAL');
-    const noWait = !waitForLock && !db.inTransaction;
-    if (noWait) db.pragma('busy_timeout = 0');
+    // Each level is restored only once it was set: on a closed database (a write deferred past its close)
+    // the first pragma throws, and the episode is given up like any failed write, never thrown from a timer.
+    let relaxed = false;
+    let noWait = false;
     try {
+      // As the alarm store does: no fsync on the event loop, and no wait for the ingest writer's lock.
+      if (!db.inTransaction && (db.pragma('synchronous', { simple: true }) as number) > 1) {
+        db.pragma('synchronous = NORMAL');
+        relaxed = true;
+      }
+      if (!waitForLock && !db.inTransaction) {
+        db.pragma('busy_timeout = 0');
+        noWait = true;
+      }
       this.#write(episodes);
       this.#pending.clear();
     } catch (err) {
@@ -101,7 +109,7 @@ export class EpisodeStore implements BedEpisodes {
       this.#onFailed(err as Error);
     } finally {
       if (noWait) db.pragma(`busy_timeout = ${this.#busyTimeout}`);
-      if (relax) db.pragma('synchronous = FULL');
+      if (relaxed) db.pragma('synchronous = FULL');
     }
   }
 }

@@ -93,3 +93,28 @@ t.test('a write that fails for another reason than the lock is given up and said
   t.same(stored(), [{ bed: '2', began_at: T0 }], 'the next one is written');
   episodes.close();
 });
+
+t.test("a write deferred past the database's close is given up and said, never thrown", async (t) => {
+  const { db } = databases(t);
+  const failed: Error[] = [];
+  const episodes = new EpisodeStore(db, { onFailed: (err) => failed.push(err) });
+  // Waiting for its turn when the database closes.
+  episodes.began('1', T0);
+  db.close();
+  await turn();
+  t.match(failed, [{ message: /not open/ }]);
+  // Waiting for the lock when the database closes: given up at the next attempt.
+  const again = openDatabase(tempDir(t));
+  t.teardown(() => again.close());
+  const holder = new Database(again.name);
+  t.teardown(() => holder.close());
+  const retried = new EpisodeStore(again, { onFailed: (err) => failed.push(err) });
+  holder.prepare('BEGIN IMMEDIATE').run();
+  retried.began('2', T0);
+  await turn();
+  again.close();
+  holder.prepare('COMMIT').run();
+  const deadline = Date.now() + 5000;
+  while (failed.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.match(failed, [{ message: /not open/ }, { message: /not open/ }]);
+});
