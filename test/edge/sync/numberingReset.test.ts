@@ -51,7 +51,13 @@ const server = createServer(
       const headers = Object.fromEntries(
         Object.entries(req.headers).filter(([k]) => k.startsWith('x-wardgate-') || k === 'content-type'),
       ) as Record<string, string>;
-      const answer = await fetch(`${cloud.url}${req.url}`, { method: req.method, headers, body });
+      // The config pull asks with a GET, which carries no body.
+      const bodyless = req.method === 'GET' || req.method === 'HEAD';
+      const answer = await fetch(`${cloud.url}${req.url}`, {
+        method: req.method,
+        headers,
+        ...(!bodyless && { body }),
+      });
       res.writeHead(answer.status, { 'content-type': 'application/json' }).end(Buffer.from(await answer.arrayBuffer()));
     })(),
 );
