@@ -187,10 +187,11 @@ export class AlarmService implements Service {
     this.#webhook?.stop();
     this.#vitals?.stop();
     await this.#engine?.stop();
+    // Before the alarm store: what it still writes is in the WAL when the alarm store records what waits and syncs.
+    this.#episodes?.close();
+    this.#episodes = undefined;
     // The WAL's descriptor: one more with every start and stop otherwise.
     this.#store?.close();
     this.#store = undefined;
-    this.#episodes?.close();
-    this.#episodes = undefined;
   }
 }
