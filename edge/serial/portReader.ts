@@ -3,9 +3,10 @@
 // vanishes (USB unplugged, cable pulled), reopens it with backoff. Each open
 // gets a new framer, so half a line from before a loss never joins a line
 // from after it. State changes are reported once, not once per try.
-import { SerialPort } from 'serialport';
+import { SerialPortStream as SerialPort } from '@serialport/stream';
 import type { Transform } from 'node:stream';
 import type { SerialPortConfig } from '../config/schema.js';
+import { serialBinding } from './binding.js';
 
 export type PortState = 'open' | 'unavailable';
 
@@ -55,6 +56,7 @@ export class PortReader {
   #open(): void {
     const { port } = this.#deps;
     const serial = new SerialPort({
+      binding: serialBinding,
       path: port.path,
       baudRate: port.baudRate,
       dataBits: port.dataBits,

@@ -4,7 +4,7 @@
 // vanish, as a USB serial adapter's node does); starting it again on the same
 // paths plugs it back in. Every socat and writer is killed at teardown.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './env.js';
@@ -54,6 +54,25 @@ export class PtyCable {
     const timer = setTimeout(() => socat.kill('SIGKILL'), 3000);
     await exited;
     clearTimeout(timer);
+  }
+
+  /**
+   * Unplugs without yielding to the event loop: returns once socat has closed
+   * its ends and the gateway's end is hung up, all while the caller still runs
+   * (as a gateway busy with the bytes it last read is when the cable goes).
+   */
+  unplugNow(): void {
+    const socat = this.#socat;
+    this.#socat = undefined;
+    if (!socat?.pid || socat.exitCode !== null || socat.signalCode !== null) return;
+    socat.kill('SIGTERM');
+    // A process is a zombie (state Z) only once its files are closed; nobody reaps it while we hold the loop.
+    const deadline = Date.now() + 5000;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    while (readFileSync(`/proc/${socat.pid}/stat`, 'utf8').split(' ')[2] !== 'Z') {
+      if (Date.now() > deadline) throw new Error('socat did not exit');
+      Atomics.wait(pause, 0, 0, 5);
+    }
   }
 }
 
