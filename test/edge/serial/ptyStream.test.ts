@@ -43,6 +43,14 @@ async function metric(g: Gateway, name: string, labels: string): Promise<number>
   return line ? Number(line.split(' ')[1]) : 0;
 }
 
+/** Opening a port discards what the tty holds (the binding flushes it): a line is played only once the port is open. */
+const portOpen = (g: Gateway, path: string) =>
+  waitFor(
+    async () => ((await metric(g, 'wardgate_serial_port_up', `port="${path}"`)) === 1 ? true : undefined),
+    10_000,
+    'the port to open',
+  );
+
 t.test('masimo-ascii at device speed and in bursts: readings, device time, EXC flags, junk skipped', async (t) => {
   const dir = tempDir(t);
   const cable = new PtyCable(t, dir);
@@ -51,6 +59,7 @@ t.test('masimo-ascii at device speed and in bursts: readings, device time, EXC f
     { path: cable.gateway, driver: 'masimo-ascii', deviceId: 'pox-7', bed: '7', deviceClock: 'utc', ...FAST_REOPEN },
   ]);
   await waitFor(() => (device(gateway, 'pox-7') && (gateway as unknown as object) ? true : undefined));
+  await portOpen(gateway, cable.gateway);
   const t0 = Date.UTC(2026, 10, 27, 9, 0, 0);
   const line = (i: number, spo2: number | null, pr: number | null, exc = 0x800) =>
     masimoLine({ ts: t0 + i * 1000, spo2, pr, exc, utc: true });
@@ -135,6 +144,7 @@ t.test(
     for (const name of ['device.connected', 'device.disconnected', 'device.silent', 'device.resumed'] as const) {
       gateway.bus.on(name, (e) => events.push(`${name}${'reason' in e ? `:${e.reason}` : ''}`));
     }
+    await portOpen(gateway, cable.gateway);
     const t0 = Date.UTC(2026, 10, 27, 10, 0, 0);
     const lines = Array.from({ length: 40 }, (_, i) =>
       masimoLine({ ts: t0 + i * 1000, spo2: 90 + (i % 10), pr: 60 + i, exc: 0x800, utc: true }),
@@ -225,6 +235,7 @@ t.test(
       return g;
     };
     let gateway = await start();
+    await portOpen(gateway, cable.gateway);
     const nurseEvents: number[] = [];
     const silent: string[] = [];
     gateway.bus.on('device.event', (e) => nurseEvents.push(e.ts));
@@ -261,6 +272,7 @@ t.test(
     await gateway.stop();
     gateway = await start();
     t.teardown(() => gateway.stop());
+    await portOpen(gateway, cable.gateway);
     t.same(await play(t, cable.device, [noninLine(94, 69), noninLine(94, 69)], { intervalMs: 0, burst: 2 }), {
       written: 2,
     });
@@ -283,6 +295,7 @@ t.test(
     const { gateway } = await gatewayWith(t, [
       { path: cable.gateway, driver: 'jsonl', deviceId: 'mon-2', baudRate: 115200, ...FAST_REOPEN },
     ]);
+    await portOpen(gateway, cable.gateway);
     const ts = new Date(Date.now() - 5000).toISOString();
     const lines = [
       `${JSON.stringify({ seq: 1, obs: [{ code: 'hr', value: 80, unit: '/min' }] })}\n`,
@@ -321,6 +334,7 @@ t.test('a port that is not there at start is retried until it appears; the rest 
   ]);
   await waitFor(() => (device(gateway, 'late-1').online === 0 ? true : undefined), 10_000, 'offline while missing');
   await cable.plug();
+  await portOpen(gateway, cable.gateway);
   t.same(await play(t, cable.device, [noninLine(99, 60)], { intervalMs: 0 }), { written: 1 });
   await waitFor(() => (count(gateway, 'late-1') === 2 ? true : undefined), 10_000, 'readings once plugged in');
   t.match(device(gateway, 'late-1'), { online: 1 });
