@@ -1,23 +1,24 @@
 // What a hop to another thread and back costs on this machine, in CPU, at the
 // rates a floor commits (one round trip per group commit): the measure of the
-// writer thread's hop (docs/PERFORMANCE.md, "Seventh round"). Each way is a
-// round trip started from a timer tick, as a group's is, so the tick alone is
-// measured too and taken off:
+// writer thread's hop (docs/PERFORMANCE.md, "Seventh round"). Each round trip
+// gets an fdatasync of a small file done off the main thread, as a group
+// commit's does, and starts from a timer tick, so the tick alone is measured
+// too and taken off:
 //   timer        a timer tick and nothing else (the baseline);
-//   postMessage  a message to a worker and its answer (the ingest writer thread's way);
-//   atomics      a word written in shared memory, a worker blocked in Atomics.wait
-//                woken, its answer awaited with Atomics.waitAsync;
-//   threadPool   an fstat on libuv's thread pool (a round trip with no JavaScript on the other side);
-//   fdatasync    an fdatasync of an unchanged file on the thread pool (the walSync of an idle WAL).
+//   threadPool   an fstat on libuv's thread pool: the hop alone, no sync, no JavaScript on the other side;
+//   fdatasync    the fdatasync on the thread pool (how the alarm store syncs its commits);
+//   postMessage  a message to a worker that syncs, and its answer (the ingest writer thread's way);
+//   atomics      a word written in shared memory, a worker blocked in Atomics.wait woken to sync, its
+//                answer awaited with Atomics.waitAsync.
 //
 //   node dist/bench/threadHop.js [seconds=10] [rates=30,160,300]
-import { closeSync, fdatasync, fstat, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstat, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
-export const hopWays = ['timer', 'postMessage', 'atomics', 'threadPool', 'fdatasync'] as const;
+export const hopWays = ['timer', 'threadPool', 'fdatasync', 'postMessage', 'atomics'] as const;
 export type HopWay = (typeof hopWays)[number];
 
 export interface HopFigures {
@@ -45,19 +46,26 @@ const waitAsync = (
 interface WorkerData {
   shared: SharedArrayBuffer;
   way: HopWay;
+  /** The file the worker syncs before it answers. */
+  file: string;
 }
 
 /** Slot 0: the last request the main thread made; slot 1: the last the worker answered. */
-function serveHops({ shared, way }: WorkerData): void {
+function serveHops({ shared, way, file }: WorkerData): void {
   const words = new Int32Array(shared);
+  const fd = openSync(file, 'r');
   if (way === 'postMessage') {
-    parentPort!.on('message', (n: number) => parentPort!.postMessage(n));
+    parentPort!.on('message', (n: number) => {
+      fdatasyncSync(fd);
+      parentPort!.postMessage(n);
+    });
     return;
   }
   // Blocked here between requests: the thread is woken by the main thread's notify alone.
   for (let last = 0; ;) {
     Atomics.wait(words, 0, last);
     last = Atomics.load(words, 0);
+    fdatasyncSync(fd);
     Atomics.store(words, 1, last);
     Atomics.notify(words, 1);
   }
@@ -67,13 +75,14 @@ function serveHops({ shared, way }: WorkerData): void {
 export async function measureHop(way: HopWay, perSecond: number, seconds: number): Promise<HopFigures> {
   const shared = new SharedArrayBuffer(8);
   const words = new Int32Array(shared);
+  const dir = mkdtempSync(join(tmpdir(), 'wardgate-hop-'));
+  const file = join(dir, 'file');
+  const fd = openSync(file, 'w');
   const needsWorker = way === 'postMessage' || way === 'atomics';
   const worker = needsWorker
-    ? new Worker(fileURLToPath(import.meta.url), { workerData: { shared, way } satisfies WorkerData })
+    ? new Worker(fileURLToPath(import.meta.url), { workerData: { shared, way, file } satisfies WorkerData })
     : undefined;
   if (worker) await new Promise((resolve) => worker.once('online', resolve));
-  const dir = mkdtempSync(join(tmpdir(), 'wardgate-hop-'));
-  const fd = openSync(join(dir, 'file'), 'w');
   let n = 0;
   const trip = (): Promise<void> =>
     new Promise((resolve, reject) => {
