@@ -2,7 +2,7 @@
 // restart) and every lifecycle event, append-only, for the sync outbox.
 import type { Statement } from 'better-sqlite3';
 import type { Alarm, AlarmEvent, AlarmLimit } from '../alarms/types.js';
-import { writeTransaction, type Db } from './database.js';
+import { LOCK_RETRY_MS, lockHeld, writeTransaction, type Db } from './database.js';
 import { WalSync } from './walSync.js';
 
 interface AlarmRow {
@@ -73,15 +73,6 @@ function passes(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|PROTOCOL)/.test(code);
 }
-
-/** Another connection holds the write lock (the ingest writer thread, a checkpoint). */
-function lockHeld(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
-}
-
-/** How soon events deferred by a held write lock are tried again. */
-const LOCK_RETRY_MS = 5;
 
 export interface AlarmStoreOptions {
   /** The disk failed to sync recorded events; by default the process fails (a restart recovers from the disk). */

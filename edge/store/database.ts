@@ -51,6 +51,20 @@ export function writeTransaction<A extends unknown[], R>(db: Db, fn: (...args: A
 }
 
 /**
+ * The write lock is held by the other connection (the ingest writer thread,
+ * a checkpoint). A write on the event loop that must not wait for it (the
+ * alarm and episode stores, with busy_timeout 0) fails with this, and is
+ * tried again LOCK_RETRY_MS later.
+ */
+export function lockHeld(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/** How soon a write that found the lock held is tried again (ms). */
+export const LOCK_RETRY_MS = 5;
+
+/**
  * Folds the WAL back into the database and empties it (the checkpoint job,
  * and the close at stop). Scheduled, never automatic on this connection: see
  * openDatabase.

@@ -5,16 +5,7 @@
 // began it, and read once at the start.
 import type { Statement } from 'better-sqlite3';
 import type { BedEpisodes } from '../alarms/bedPatients.js';
-import { writeTransaction, type Db } from './database.js';
-
-/** Another connection holds the write lock (the ingest writer thread, a checkpoint). */
-function lockHeld(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
-}
-
-/** How soon a write the lock deferred is tried again. */
-const LOCK_RETRY_MS = 5;
+import { LOCK_RETRY_MS, lockHeld, writeTransaction, type Db } from './database.js';
 
 export interface EpisodeStoreOptions {
   /** A write failed for another reason than the lock (a full disk): it is given up, and the start treats that episode as unknown. */
