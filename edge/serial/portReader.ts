@@ -1,9 +1,15 @@
 // The transport of one serial port: opens it with its line settings, feeds
-// its bytes through a fresh line framer, and when it fails to open or
-// vanishes (USB unplugged, cable pulled), reopens it with backoff. Each open
+// its bytes through a fresh line framer, and when it fails to open or is
+// lost (USB adapter pulled, tty hung up), reopens it with backoff. Each open
 // gets a new framer, so half a line from before a loss never joins a line
 // from after it. State changes are reported once, not once per try.
+//
+// An open alone does not end the backoff: a port that opens and is lost at
+// once (a UART whose every read returns 0) would otherwise be reopened every
+// reopenMinMs forever. The backoff starts over only once the port has
+// delivered bytes or stayed open for reopenMaxMs.
 import { SerialPortStream as SerialPort } from '@serialport/stream';
+import type { BindingInterface } from '@serialport/bindings-cpp';
 import type { Transform } from 'node:stream';
 import type { SerialPortConfig } from '../config/schema.js';
 import { serialBinding } from './binding.js';
@@ -17,8 +23,13 @@ export interface PortReaderDeps {
   readonly onLine: (line: Buffer, receivedTs: number) => void;
   /** Called when the state changes (not on every failed try); `reason` is the error code or message of the failure. */
   readonly onState: (state: PortState, reason?: string) => void;
-  /** Called on each failed try, whether or not the state changed. */
-  readonly onRetry?: (delayMs: number, reason: string) => void;
+  /**
+   * Called on each failed try, whether or not the state changed; `first` is true for the first
+   * failure since the port last worked (delivered bytes or stayed open for reopenMaxMs).
+   */
+  readonly onRetry?: (delayMs: number, reason: string, first: boolean) => void;
+  /** The platform's binding unless given (tests give a fake one). */
+  readonly binding?: BindingInterface;
 }
 
 export class PortReader {
@@ -28,6 +39,9 @@ export class PortReader {
   #timer: NodeJS.Timeout | undefined;
   #state: PortState | undefined;
   #failures = 0;
+  /** When the current open succeeded, and whether it has delivered bytes since. */
+  #openedAt = 0;
+  #delivered = false;
   #stopped = true;
 
   constructor(deps: PortReaderDeps) {
@@ -56,7 +70,7 @@ export class PortReader {
   #open(): void {
     const { port } = this.#deps;
     const serial = new SerialPort({
-      binding: serialBinding,
+      binding: this.#deps.binding ?? serialBinding,
       path: port.path,
       baudRate: port.baudRate,
       dataBits: port.dataBits,
@@ -72,11 +86,15 @@ export class PortReader {
         return;
       }
       if (err) return this.#lost(serial, err);
-      this.#failures = 0;
+      this.#openedAt = Date.now();
+      this.#delivered = false;
       const framer = this.#deps.framer();
       this.#framer = framer;
       framer.on('data', (line: Buffer) => this.#deps.onLine(line, Date.now()));
-      serial.on('data', (chunk: Buffer) => framer.write(chunk));
+      serial.on('data', (chunk: Buffer) => {
+        this.#delivered = true;
+        framer.write(chunk);
+      });
       // 'close' follows a vanished device (disconnected: true) as well as our own close.
       serial.on('close', (closeErr: Error | null) => this.#lost(serial, closeErr ?? new Error('port closed')));
       serial.on('error', (e: Error) => this.#lost(serial, e));
@@ -90,14 +108,18 @@ export class PortReader {
     this.#detach();
     serial.removeAllListeners('data');
     if (serial.isOpen) serial.close(() => {});
+    if (this.#openedAt > 0 && (this.#delivered || Date.now() - this.#openedAt >= this.#deps.port.reopenMaxMs))
+      this.#failures = 0;
+    this.#openedAt = 0;
     const reason = (err as NodeJS.ErrnoException).code ?? err.message.replace(/^Error: /, '');
     const delay = Math.min(
       this.#deps.port.reopenMaxMs,
       this.#deps.port.reopenMinMs * 2 ** Math.min(this.#failures, 30),
     );
+    const first = this.#failures === 0;
     this.#failures++;
     this.#setState('unavailable', reason);
-    this.#deps.onRetry?.(delay, reason);
+    this.#deps.onRetry?.(delay, reason, first);
     this.#timer = setTimeout(() => this.#open(), delay);
     this.#timer.unref();
   }

@@ -2,6 +2,7 @@
 // the driver's codec and the mapping to ingest (SerialLineIngest), plus what
 // the ward needs to know about the device's presence: online in the device
 // table, device-silent on the bus when the port vanishes or the lines stop.
+import type { BindingInterface } from '@serialport/bindings-cpp';
 import type { EventBus } from '../bus.js';
 import type { SerialPortConfig } from '../config/schema.js';
 import type { Ingestor } from '../ingest/ingestor.js';
@@ -29,6 +30,8 @@ export interface SerialDeviceDeps {
   readonly lastSeq: number | undefined;
   readonly maxFutureSkewMs: number;
   readonly hooks?: Hooks;
+  /** The platform's serial binding unless given (tests give a fake one). */
+  readonly binding?: BindingInterface;
 }
 
 export class SerialDevice {
@@ -42,7 +45,7 @@ export class SerialDevice {
   /** Whether readings flow: recorded as the device's online state. */
   #online: boolean | undefined;
   #storeFailing = false;
-  /** The cause of the port's unavailability last logged. */
+  /** The cause of the port's unavailability last logged, until the port works again. */
   #failure: string | undefined;
 
   constructor(deps: SerialDeviceDeps) {
@@ -78,13 +81,15 @@ export class SerialDevice {
     };
     this.#reader = new PortReader({
       port,
+      binding: deps.binding,
       framer: () => framerFor(driver, port.maxLineBytes, onFault),
       onLine: (line, receivedTs) => this.#line(line, receivedTs),
       onState: (state) => this.#portState(state),
-      onRetry: (_delay, reason) => {
+      onRetry: (_delay, reason, first) => {
         deps.metrics.serialReopens.inc(labels);
-        // Logged when the cause changes (unplugged -> no such file), not on every try.
-        if (reason !== this.#failure)
+        // Logged when a run of failures starts or its cause changes (hung up -> no such file), not on every
+        // try: a port that opens and is lost at once, again and again, is one run until it delivers bytes.
+        if (first || reason !== this.#failure)
           this.#log.warn({ code: 'WG_ERR_SERIAL_PORT', reason }, 'serial port unavailable; retrying with backoff');
         this.#failure = reason;
       },
@@ -124,7 +129,6 @@ export class SerialDevice {
     const { port, metrics, bus } = this.#deps;
     metrics.serialPortUp.set({ port: port.path }, state === 'open' ? 1 : 0);
     if (state === 'open') {
-      this.#failure = undefined;
       this.#log.info({ baudRate: port.baudRate }, 'serial port open');
       this.#lastValid = Date.now();
       bus.emit('device.connected', { deviceId: port.deviceId, source: 'serial' });
