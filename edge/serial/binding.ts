@@ -4,14 +4,24 @@
 // When a USB serial adapter is pulled, or the far end of a pseudo-terminal
 // closes, the kernel hangs the tty up: from then on every read returns 0
 // bytes (end of file). The port is opened non-blocking with VMIN 1, so no
-// other read returns 0 (no data is EAGAIN). The stock binding retries a 0-byte
-// read at once, forever: when the hang-up lands while no read is waiting for
-// the port (the gateway busy with the previous bytes, or the wake-up racing
-// the hang-up on a loaded machine), the port is never reported lost, its
-// status stays online, it is never reopened, and the retry loop spins a
-// thread-pool thread. Here the 0-byte read fails instead; the stream then
-// closes the port as disconnected, as it does for any other read error.
-// (Known upstream: serialport/bindings-cpp issue 162.)
+// other read of a working port returns 0 (no data is EAGAIN). The stock
+// binding retries a 0-byte read at once, forever: when the hang-up lands
+// while no read is waiting for the port (the gateway busy with the previous
+// bytes, or the wake-up racing the hang-up on a loaded machine), the port is
+// never reported lost, its status stays online, it is never reopened, and the
+// retry loop spins a thread-pool thread. Here the 0-byte read fails instead;
+// the stream then closes the port as disconnected, as it does for any other
+// read error.
+//
+// A port can also read 0 forever while it is not hung up: a UART on a vendor
+// kernel whose every read returns 0 (serialport/bindings-cpp issue 162), or a
+// port another program set to VMIN 0 and VTIME 0. Failing it is still right:
+// such a port delivers nothing, and spinning on it would keep a dead device
+// online; it is reopened with backoff (portReader.ts) and reported once.
+//
+// A pulled RS-232 cable does not hang the tty up (the port runs with CLOCAL
+// set, so losing the carrier is not a hang-up): the port stays open and
+// reads nothing, and the device is caught by its silence (silentAfterMs).
 import { read } from 'node:fs';
 import { promisify } from 'node:util';
 import {
